@@ -1,0 +1,3 @@
+"""VideoNet command-line toolkit."""
+
+__version__ = "0.1.0"

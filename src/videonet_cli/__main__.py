@@ -1,0 +1,3 @@
+from videonet_cli.main import main
+
+main()

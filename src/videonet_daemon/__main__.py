@@ -1,0 +1,3 @@
+from videonet_daemon.cli import main
+
+main()

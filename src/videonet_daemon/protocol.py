@@ -1,0 +1,125 @@
+"""The wire contract between the daemon and its clients.
+
+This module is the single place that names API paths, Socket.IO events, limits, payload shapes
+and error codes. The CLI imports it; nothing here is duplicated in either package. It uses the
+standard library only, so a client can vendor it.
+
+Every HTTP error has one JSON shape::
+
+    {"error": {"code": "<ErrorCode value>", "message": "<one line for a person>"}}
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Final, TypedDict
+
+PROTOCOL_VERSION: Final = 1
+DEFAULT_HOST: Final = "127.0.0.1"
+DEFAULT_PORT: Final = 7701
+DEFAULT_SERVER_URL: Final = f"http://{DEFAULT_HOST}:{DEFAULT_PORT}"
+
+# --- HTTP API paths -------------------------------------------------------------------------
+API_HEALTH: Final = "/api/health"
+API_REGISTER: Final = "/api/auth/register"
+API_LOGIN: Final = "/api/auth/login"
+API_LOGOUT: Final = "/api/auth/logout"
+API_ME: Final = "/api/auth/me"
+API_INVITES: Final = "/api/invites"
+API_ROOMS: Final = "/api/rooms"
+API_ROOM_CREATE: Final = "/api/rooms/create"
+API_ROOM_JOIN: Final = "/api/rooms/{room_id}/join"
+API_ROOM_LEAVE: Final = "/api/rooms/{room_id}/leave"
+API_ROOM_MEMBERS: Final = "/api/rooms/{room_id}/members"
+
+# --- Authentication ---------------------------------------------------------------------------
+AUTH_COOKIE: Final = "access_token"
+JWT_ALGORITHM: Final = "HS256"
+JWT_REQUIRED_CLAIMS: Final = ("exp", "iat", "sub", "jti")
+
+# --- Limits (the daemon enforces them; clients use them to fail early) -------------------------
+EMAIL_MAX_CHARS: Final = 254
+USERNAME_MAX_CHARS: Final = 64
+PASSWORD_MIN_BYTES: Final = 8
+PASSWORD_MAX_BYTES: Final = 72  # bcrypt's limit; bcrypt 5 raises above it
+ROOM_NAME_MAX_CHARS: Final = 100
+ROOM_DESCRIPTION_MAX_CHARS: Final = 1000
+INVITE_MAX_USES: Final = 10_000
+INVITE_MAX_LIFETIME_SECONDS: Final = 365 * 24 * 3600
+
+
+class ErrorCode(StrEnum):
+    """Machine-readable error codes, shared by HTTP error bodies and Socket.IO error events."""
+
+    BAD_REQUEST = "bad_request"
+    INVALID_JSON = "invalid_json"
+    VALIDATION = "validation_error"
+    INVALID_CREDENTIALS = "invalid_credentials"
+    UNAUTHENTICATED = "unauthenticated"
+    FORBIDDEN = "forbidden"
+    NOT_FOUND = "not_found"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    CONFLICT = "conflict"
+    INVALID_INVITE = "invalid_invite"
+    PAYLOAD_TOO_LARGE = "payload_too_large"
+    RATE_LIMITED = "rate_limited"
+    INTERNAL = "internal_error"
+
+
+class ErrorBody(TypedDict):
+    code: str
+    message: str
+
+
+class ErrorResponse(TypedDict):
+    error: ErrorBody
+
+
+# --- Payload shapes (responses) ---------------------------------------------------------------
+class UserInfo(TypedDict):
+    id: int
+    email: str
+    username: str
+    created_at: str
+
+
+class RegisterResponse(TypedDict):
+    user: UserInfo
+    invite_code: str
+
+
+class LoginResponse(TypedDict):
+    token: str
+    token_type: str
+    expires_at: str
+    user: UserInfo
+
+
+class InviteInfo(TypedDict):
+    code: str
+    uses_left: int
+    max_uses: int
+    expires_at: str | None
+    created_at: str
+
+
+class RoomInfo(TypedDict):
+    id: str
+    name: str
+    description: str
+    creator_name: str
+    participant_count: int
+    is_joined: bool
+    created_at: str
+
+
+class MemberInfo(TypedDict):
+    user_id: int
+    username: str
+    joined_at: str
+
+
+class HealthResponse(TypedDict):
+    status: str
+    version: str
+    protocol: int
