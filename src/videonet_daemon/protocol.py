@@ -32,6 +32,11 @@ API_ROOM_JOIN: Final = "/api/rooms/{room_id}/join"
 API_ROOM_LEAVE: Final = "/api/rooms/{room_id}/leave"
 API_ROOM_MEMBERS: Final = "/api/rooms/{room_id}/members"
 
+# --- Socket.IO ----------------------------------------------------------------------------------
+SOCKET_PATH: Final = "socket.io"
+# engine.io drops larger messages silently (and an ack never comes), so the cap is explicit.
+SOCKET_MAX_MESSAGE_BYTES: Final = 1_000_000
+
 # --- Authentication ---------------------------------------------------------------------------
 AUTH_COOKIE: Final = "access_token"
 JWT_ALGORITHM: Final = "HS256"

@@ -1,0 +1,140 @@
+"""Accounts: register with an invite, log in (throttled), log out, and resolve a token to a user."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+
+from videonet_daemon import invites, protocol
+from videonet_daemon.auth.passwords import DummyHash, hash_password, verify_password
+from videonet_daemon.auth.throttle import LoginThrottle
+from videonet_daemon.auth.tokens import IssuedToken, TokenService
+from videonet_daemon.clock import iso_from_epoch, now_iso
+from videonet_daemon.db.engine import Database, run
+from videonet_daemon.errors import Conflict, InvalidCredentials, Unauthenticated, ValidationError
+from videonet_daemon.settings import Settings
+
+# Deliberately simple: one @, no spaces, a dot in the domain. Delivery is not our concern.
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+@dataclass(frozen=True)
+class User:
+    id: int
+    email: str
+    username: str
+    created_at: str
+
+    def info(self) -> protocol.UserInfo:
+        return {
+            "id": self.id,
+            "email": self.email,
+            "username": self.username,
+            "created_at": self.created_at,
+        }
+
+
+def normalize_email(email: str) -> str:
+    email = email.strip().lower()
+    if len(email) > protocol.EMAIL_MAX_CHARS or not _EMAIL.match(email):
+        raise ValidationError("email is not a valid address")
+    return email
+
+
+def _user(row: Any) -> User:
+    return User(id=int(row[0]), email=row[1], username=row[2], created_at=row[3])
+
+
+class AuthService:
+    def __init__(self, db: Database, settings: Settings, tokens: TokenService) -> None:
+        self._db = db
+        self._settings = settings
+        self.tokens = tokens
+        self.throttle = LoginThrottle(
+            db, settings.login_failures_max, settings.login_failures_window
+        )
+        self._dummy = DummyHash()
+
+    async def register(
+        self, email: str, username: str, password: str, invite_code: str
+    ) -> tuple[User, str]:
+        """Create the account and its personal invite; the invite use is taken atomically."""
+        email = normalize_email(email)
+        await invites.precheck(self._db, invite_code)
+        password_hash = await hash_password(password, self._settings.bcrypt_rounds)
+        created = now_iso()
+        try:
+            async with self._db.transaction() as conn:
+                invite_id = await invites.consume(conn, invite_code)
+                result = await run(
+                    conn,
+                    "INSERT INTO users (email, username, password_hash, created_at) "
+                    "VALUES (:e, :u, :p, :t) RETURNING id",
+                    e=email,
+                    u=username,
+                    p=password_hash,
+                    t=created,
+                )
+                user_id = int(result.scalar_one())
+                await run(
+                    conn,
+                    "INSERT INTO invite_redemptions (invite_id, user_id, redeemed_at) "
+                    "VALUES (:i, :u, :t)",
+                    i=invite_id,
+                    u=user_id,
+                    t=created,
+                )
+                personal = await invites.create(
+                    conn, user_id, self._settings.personal_invite_uses, None
+                )
+        except IntegrityError as exc:
+            raise Conflict("an account with this email already exists") from exc
+        return User(user_id, email, username, created), personal
+
+    async def login(self, email: str, password: str, client: str) -> tuple[IssuedToken, User]:
+        email = email.strip().lower()
+        keys = (f"account:{email}", f"address:{client}")
+        await self.throttle.check(*keys)
+        row = await self._db.fetch_one(
+            "SELECT id, email, username, created_at, password_hash FROM users WHERE email = :e",
+            e=email,
+        )
+        if row is None:
+            await verify_password(password, await self._dummy.get(self._settings.bcrypt_rounds))
+            ok = False
+        else:
+            ok = await verify_password(password, row[4])
+        if not ok or row is None:
+            await self.throttle.record_failure(*keys)
+            raise InvalidCredentials()
+        await self.throttle.clear(keys[0])
+        user = _user(row)
+        issued = self.tokens.issue(user.id)
+        await self._db.execute(
+            "INSERT INTO sessions (jti, user_id, created_at, expires_at) VALUES (:j, :u, :c, :e)",
+            j=issued.jti,
+            u=user.id,
+            c=now_iso(),
+            e=iso_from_epoch(issued.expires_at),
+        )
+        return issued, user
+
+    async def authenticate(self, token: str) -> tuple[User, str]:
+        """The user and session id behind a token; 401 for anything not currently valid."""
+        claims = self.tokens.decode(token)
+        row = await self._db.fetch_one(
+            "SELECT u.id, u.email, u.username, u.created_at FROM sessions s "
+            "JOIN users u ON u.id = s.user_id WHERE s.jti = :j AND s.user_id = :u",
+            j=claims.jti,
+            u=claims.user_id,
+        )
+        if row is None:
+            raise Unauthenticated("this session has ended: log in again")
+        return _user(row), claims.jti
+
+    async def logout(self, jti: str) -> None:
+        await self._db.execute("DELETE FROM sessions WHERE jti = :j", j=jti)
+        await self._db.execute("DELETE FROM sessions WHERE expires_at < :now", now=now_iso())

@@ -1,0 +1,134 @@
+"""Schema changes as an ordered list of small functions, recorded in ``schema_migrations``.
+
+Append new migrations at the end; never edit one that has shipped. Each runs in the same
+transaction as its record, so a failed migration leaves nothing half-applied. The SQL is written
+for both SQLite and PostgreSQL; `_types` holds the few words that differ.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from videonet_daemon.clock import now_iso
+from videonet_daemon.db.engine import Database, run
+
+# PostgreSQL: one migrator at a time when several daemons start together.
+_PG_MIGRATION_LOCK = 7_701_001
+
+
+@dataclass(frozen=True)
+class Types:
+    id_pk: str
+    float_: str
+
+
+def _types(dialect: str) -> Types:
+    if dialect == "postgresql":
+        return Types(id_pk="BIGSERIAL PRIMARY KEY", float_="DOUBLE PRECISION")
+    return Types(id_pk="INTEGER PRIMARY KEY AUTOINCREMENT", float_="REAL")
+
+
+Migration = Callable[[AsyncConnection, Types], Awaitable[None]]
+
+
+async def m001_accounts_invites_rooms(conn: AsyncConnection, t: Types) -> None:
+    await run(
+        conn,
+        f"""CREATE TABLE users (
+            id {t.id_pk},
+            email TEXT NOT NULL UNIQUE,
+            username TEXT NOT NULL,
+            password_hash TEXT NOT NULL,
+            created_at TEXT NOT NULL)""",
+    )
+    await run(
+        conn,
+        f"""CREATE TABLE invites (
+            id {t.id_pk},
+            code TEXT NOT NULL UNIQUE,
+            created_by INTEGER REFERENCES users(id) ON DELETE CASCADE,
+            max_uses INTEGER NOT NULL,
+            uses_left INTEGER NOT NULL CHECK (uses_left >= 0),
+            expires_at TEXT,
+            created_at TEXT NOT NULL)""",
+    )
+    await run(
+        conn,
+        """CREATE TABLE invite_redemptions (
+            invite_id INTEGER NOT NULL REFERENCES invites(id) ON DELETE CASCADE,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            redeemed_at TEXT NOT NULL,
+            PRIMARY KEY (invite_id, user_id))""",
+    )
+    await run(
+        conn,
+        """CREATE TABLE sessions (
+            jti TEXT PRIMARY KEY,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            created_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL)""",
+    )
+    await run(
+        conn,
+        f"""CREATE TABLE login_failures (
+            id {t.id_pk},
+            key TEXT NOT NULL,
+            at {t.float_} NOT NULL)""",
+    )
+    await run(conn, "CREATE INDEX login_failures_key_at ON login_failures (key, at)")
+    await run(
+        conn,
+        """CREATE TABLE rooms (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            description TEXT NOT NULL DEFAULT '',
+            created_by INTEGER NOT NULL REFERENCES users(id),
+            created_at TEXT NOT NULL)""",
+    )
+    await run(
+        conn,
+        """CREATE TABLE room_members (
+            room_id TEXT NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            joined_at TEXT NOT NULL,
+            PRIMARY KEY (room_id, user_id))""",
+    )
+    await run(conn, "CREATE INDEX room_members_user ON room_members (user_id)")
+
+
+MIGRATIONS: list[tuple[int, str, Migration]] = [
+    (1, "accounts_invites_rooms", m001_accounts_invites_rooms),
+]
+
+
+async def migrate(db: Database) -> list[int]:
+    """Apply every migration not yet recorded; return the versions applied now."""
+    types = _types(db.dialect)
+    applied_now: list[int] = []
+    async with db.transaction() as conn:
+        if db.dialect == "postgresql":
+            await run(conn, f"SELECT pg_advisory_xact_lock({_PG_MIGRATION_LOCK})")
+        await run(
+            conn,
+            """CREATE TABLE IF NOT EXISTS schema_migrations (
+                version INTEGER PRIMARY KEY,
+                name TEXT NOT NULL,
+                applied_at TEXT NOT NULL)""",
+        )
+        done = {row[0] for row in await run(conn, "SELECT version FROM schema_migrations")}
+        for version, name, step in MIGRATIONS:
+            if version in done:
+                continue
+            await step(conn, types)
+            await run(
+                conn,
+                "INSERT INTO schema_migrations (version, name, applied_at) VALUES (:v, :n, :t)",
+                v=version,
+                n=name,
+                t=now_iso(),
+            )
+            applied_now.append(version)
+    return applied_now

@@ -1,0 +1,116 @@
+"""Invite codes: made by users (and offline by the operator), consumed by one conditional write."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from videonet_daemon import protocol
+from videonet_daemon.clock import iso_after, now_iso
+from videonet_daemon.db.engine import Database, run
+from videonet_daemon.errors import InvalidInvite
+
+# Crockford-style alphabet without look-alikes (no I, L, O, U, 0, 1): 4 groups of 4 = 80 bits.
+_ALPHABET = "ABCDEFGHJKMNPQRSTVWXYZ23456789"
+_GROUPS = 4
+_GROUP_LEN = 4
+
+
+def new_code() -> str:
+    chars = "".join(secrets.choice(_ALPHABET) for _ in range(_GROUPS * _GROUP_LEN))
+    return "-".join(chars[i : i + _GROUP_LEN] for i in range(0, len(chars), _GROUP_LEN))
+
+
+def normalize_code(code: str) -> str:
+    """Accept codes typed in lower case, with spaces or without dashes."""
+    compact = "".join(ch for ch in code.upper() if ch.isalnum())
+    return "-".join(compact[i : i + _GROUP_LEN] for i in range(0, len(compact), _GROUP_LEN))
+
+
+async def create(
+    conn: AsyncConnection, created_by: int | None, uses: int, expires_in: int | None
+) -> str:
+    code = new_code()
+    await run(
+        conn,
+        "INSERT INTO invites (code, created_by, max_uses, uses_left, expires_at, created_at) "
+        "VALUES (:code, :by, :uses, :uses, :exp, :now)",
+        code=code,
+        by=created_by,
+        uses=uses,
+        exp=iso_after(expires_in) if expires_in else None,
+        now=now_iso(),
+    )
+    return code
+
+
+async def create_standalone(db: Database, uses: int, expires_in: int | None) -> str:
+    """An operator's invite (no creating user), e.g. from `videonet-daemon invite create`."""
+    async with db.transaction() as conn:
+        return await create(conn, None, uses, expires_in)
+
+
+async def precheck(db: Database, code: str) -> None:
+    """A cheap early 400 before any bcrypt work; `consume` is the check that binds."""
+    row = await db.fetch_one(
+        "SELECT uses_left, expires_at FROM invites WHERE code = :c", c=normalize_code(code)
+    )
+    _raise_if_unusable(row)
+
+
+def _raise_if_unusable(row: Any) -> None:
+    if row is None:
+        raise InvalidInvite("unknown invite code")
+    if row[0] <= 0:
+        raise InvalidInvite("this invite code has been used up")
+    if row[1] is not None and row[1] <= now_iso():
+        raise InvalidInvite("this invite code has expired")
+
+
+async def consume(conn: AsyncConnection, code: str) -> int:
+    """Take one use of ``code`` in the caller's transaction; return the invite id or raise 400.
+
+    One conditional UPDATE, so concurrent registrations cannot both take the last use.
+    """
+    code = normalize_code(code)
+    result = await run(
+        conn,
+        "UPDATE invites SET uses_left = uses_left - 1 "
+        "WHERE code = :c AND uses_left > 0 AND (expires_at IS NULL OR expires_at > :now) "
+        "RETURNING id",
+        c=code,
+        now=now_iso(),
+    )
+    row = result.first()
+    if row is None:
+        found = await run(conn, "SELECT uses_left, expires_at FROM invites WHERE code = :c", c=code)
+        _raise_if_unusable(found.first())
+        raise InvalidInvite()
+    return int(row[0])
+
+
+async def list_for(db: Database, user_id: int) -> list[protocol.InviteInfo]:
+    rows = await db.fetch_all(
+        "SELECT code, uses_left, max_uses, expires_at, created_at FROM invites "
+        "WHERE created_by = :u ORDER BY created_at DESC, id DESC",
+        u=user_id,
+    )
+    return [
+        {
+            "code": r[0],
+            "uses_left": int(r[1]),
+            "max_uses": int(r[2]),
+            "expires_at": r[3],
+            "created_at": r[4],
+        }
+        for r in rows
+    ]
+
+
+async def has_any_invite_or_user(db: Database) -> bool:
+    row = await db.fetch_one(
+        "SELECT (SELECT COUNT(*) FROM users) + (SELECT COUNT(*) FROM invites) AS n"
+    )
+    return bool(row and row[0])

@@ -1,0 +1,66 @@
+"""Running the daemon: bind (port 0 allowed), print the bound address, stop gracefully on a signal.
+
+The first SIGTERM/SIGINT stops accepting and lets requests finish; a second one exits at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+
+from aiohttp import web
+
+from videonet_daemon import keys
+from videonet_daemon.app import BOOTSTRAP_INVITE_FILE, create_app
+from videonet_daemon.settings import Settings
+
+log = logging.getLogger(__name__)
+
+SHUTDOWN_GRACE_SECONDS = 10.0
+
+
+async def serve(settings: Settings) -> None:
+    app = create_app(settings)
+    runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=SHUTDOWN_GRACE_SECONDS)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, settings.host, settings.port)
+        await site.start()
+        host, port = runner.addresses[0][:2]
+        shown_host = f"[{host}]" if ":" in host else host
+        # Tests and scripts read this line to find a port-0 daemon.
+        print(f"videonet-daemon listening on http://{shown_host}:{port}", flush=True)
+        code = app.get(keys.BOOTSTRAP_INVITE)
+        if code:
+            path = settings.resolved_data_dir / BOOTSTRAP_INVITE_FILE
+            print(f"bootstrap invite (shown once, also in {path}): {code}", flush=True)
+        await _wait_for_signal()
+        log.info("shutting down")
+    finally:
+        await runner.cleanup()
+
+
+async def _wait_for_signal() -> None:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+
+    def first() -> None:
+        if stop.is_set():
+            os._exit(1)  # second signal: the user wants out now
+        stop.set()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, first)
+    await stop.wait()
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=getattr(logging, level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)

@@ -1,0 +1,152 @@
+"""The daemon's settings, declared once: name, default, environment variable and help text.
+
+`Settings.load()` reads the environment; command-line options override single fields.
+docs/settings.md lists every field, and a test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Self
+
+from videonet_daemon import protocol
+
+
+class SettingsError(ValueError):
+    """A setting has a value that cannot be used."""
+
+
+def _setting(default: Any, env: str, help: str, secret: bool = False) -> Any:
+    return field(default=default, metadata={"env": env, "help": help, "secret": secret})
+
+
+def default_data_dir() -> Path:
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("videonet-daemon", appauthor=False))
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the daemon can be told. Times are seconds, sizes are bytes."""
+
+    host: str = _setting(protocol.DEFAULT_HOST, "VIDEONET_HOST", "Address to listen on.")
+    port: int = _setting(
+        protocol.DEFAULT_PORT, "VIDEONET_PORT", "Port to listen on; 0 picks a free one."
+    )
+    data_dir: Path | None = _setting(
+        None,
+        "VIDEONET_DAEMON_DATA_DIR",
+        "Directory for the SQLite database, the JWT key and spooled transfers "
+        "(default: the platform's user data dir).",
+    )
+    database_url: str | None = _setting(
+        None,
+        "VIDEONET_DATABASE_URL",
+        "SQLAlchemy-style database URL; default SQLite in the data dir.",
+    )
+    redis_url: str | None = _setting(
+        None, "VIDEONET_REDIS_URL", "Redis URL for Socket.IO fan-out between several daemons."
+    )
+    jwt_secret: str | None = _setting(
+        None,
+        "VIDEONET_JWT_SECRET",
+        "JWT signing key; default: generated on first start, kept in DATA_DIR/jwt-secret (0600).",
+        secret=True,
+    )
+    token_lifetime: int = _setting(
+        24 * 3600, "VIDEONET_TOKEN_LIFETIME", "Lifetime of a login token, in seconds."
+    )
+    bcrypt_rounds: int = _setting(
+        12, "VIDEONET_BCRYPT_ROUNDS", "bcrypt cost factor for new password hashes (4-16)."
+    )
+    login_failures_max: int = _setting(
+        5,
+        "VIDEONET_LOGIN_FAILURES_MAX",
+        "Failed logins allowed per account and per client address within the window.",
+    )
+    login_failures_window: int = _setting(
+        15 * 60, "VIDEONET_LOGIN_FAILURES_WINDOW", "Window for counting failed logins, in seconds."
+    )
+    max_json_bytes: int = _setting(
+        64 * 1024, "VIDEONET_MAX_JSON_BYTES", "Largest JSON request body accepted (413 above)."
+    )
+    personal_invite_uses: int = _setting(
+        5, "VIDEONET_PERSONAL_INVITE_USES", "Uses of the invite code each new account receives."
+    )
+    trust_proxy: bool = _setting(
+        False,
+        "VIDEONET_TRUST_PROXY",
+        "Trust X-Forwarded-For/-Proto from a reverse proxy (client address, Secure cookies).",
+    )
+    log_level: str = _setting("info", "VIDEONET_LOG_LEVEL", "Log level: debug, info, warning.")
+
+    @classmethod
+    def load(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Self:
+        """Settings from the environment, then ``overrides`` (None values are ignored)."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = env.get(f.metadata["env"])
+            if raw is not None and raw != "":
+                values[f.name] = _parse(f.name, str(f.type), raw)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        settings = cls(**values)
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        if not 0 <= self.port <= 65535:
+            raise SettingsError(f"port must be 0-65535, not {self.port}")
+        if not 4 <= self.bcrypt_rounds <= 16:
+            raise SettingsError(f"bcrypt_rounds must be 4-16, not {self.bcrypt_rounds}")
+        if self.token_lifetime < 60:
+            raise SettingsError("token_lifetime must be at least 60 seconds")
+        if self.login_failures_max < 1 or self.login_failures_window < 1:
+            raise SettingsError("login_failures_max and login_failures_window must be positive")
+        if self.max_json_bytes < 1024:
+            raise SettingsError("max_json_bytes must be at least 1024")
+        if self.jwt_secret is not None and len(self.jwt_secret.encode()) < 32:
+            raise SettingsError("VIDEONET_JWT_SECRET must be at least 32 bytes")
+
+    @property
+    def resolved_data_dir(self) -> Path:
+        return self.data_dir if self.data_dir is not None else default_data_dir()
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.resolved_data_dir / 'videonet.db'}"
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+
+def _parse(name: str, type_name: str, raw: str) -> Any:
+    try:
+        if "int" in type_name:
+            return int(raw)
+        if "bool" in type_name:
+            lowered = raw.strip().lower()
+            if lowered in ("1", "true", "yes", "on"):
+                return True
+            if lowered in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(raw)
+        if "Path" in type_name:
+            return Path(raw)
+    except ValueError as exc:
+        raise SettingsError(f"setting {name}: cannot use {raw!r}") from exc
+    return raw
+
+
+def describe() -> list[tuple[str, str, str, str]]:
+    """(name, default, environment variable, help) for every setting, for docs and `--help`."""
+    rows = []
+    for f in fields(Settings):
+        default = "(generated)" if f.metadata["secret"] else repr(f.default)
+        rows.append((f.name, default, f.metadata["env"], f.metadata["help"]))
+    return rows

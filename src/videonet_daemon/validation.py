@@ -1,0 +1,74 @@
+"""Reading and checking request bodies: every bad field becomes a ValidationError (400)."""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+from typing import Any
+
+from aiohttp import web
+
+from videonet_daemon.errors import InvalidJson, PayloadTooLarge, ValidationError
+
+
+async def read_json(request: web.Request) -> dict[str, Any]:
+    """The request body as a JSON object (400 if it is not one, 413 if it is too large)."""
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge as exc:
+        raise PayloadTooLarge() from exc
+    if not raw:
+        return {}
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidJson() from exc
+    if not isinstance(data, dict):
+        raise InvalidJson()
+    return data
+
+
+def has_control_chars(value: str) -> bool:
+    return any(unicodedata.category(ch) in ("Cc", "Cf") for ch in value)
+
+
+def get_str(
+    body: dict[str, Any],
+    name: str,
+    *,
+    max_chars: int,
+    min_chars: int = 1,
+    default: str | None = None,
+    strip: bool = True,
+    allow_newlines: bool = False,
+) -> str:
+    value = body.get(name, default)
+    if value is None:
+        raise ValidationError(f"{name} is required")
+    if not isinstance(value, str):
+        raise ValidationError(f"{name} must be a string")
+    if strip:
+        value = value.strip()
+    if len(value) < min_chars:
+        raise ValidationError(
+            f"{name} is required" if min_chars == 1 else f"{name} needs at least {min_chars} chars"
+        )
+    if len(value) > max_chars:
+        raise ValidationError(f"{name} must be at most {max_chars} characters")
+    checked = value.replace("\n", "").replace("\t", "") if allow_newlines else value
+    if has_control_chars(checked):
+        raise ValidationError(f"{name} must not contain control characters")
+    return value
+
+
+def get_int(
+    body: dict[str, Any], name: str, *, default: int | None, minimum: int, maximum: int
+) -> int | None:
+    value = body.get(name, default)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationError(f"{name} must be an integer")
+    if not minimum <= value <= maximum:
+        raise ValidationError(f"{name} must be between {minimum} and {maximum}")
+    return value
