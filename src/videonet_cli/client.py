@@ -72,7 +72,9 @@ class ApiClient:
                 body = await resp.read()
                 status = resp.status
         except aiohttp.ClientConnectorError as exc:
-            raise UnreachableError(f"cannot reach the daemon at {self.server} ({exc.strerror or exc})") from exc
+            raise UnreachableError(
+                f"cannot reach the daemon at {self.server} ({exc.strerror or exc})"
+            ) from exc
         except TimeoutError as exc:
             raise UnreachableError(f"the daemon at {self.server} did not answer in time") from exc
         except aiohttp.ClientError as exc:
@@ -99,4 +101,6 @@ def decode_response(status: int, body: bytes) -> Any:
         raise ApiError(status, str(err.get("code", "")), str(err.get("message", "")))
     if status >= 500:
         raise CliError(f"the daemon failed (HTTP {status})")
-    raise ApiError(status, protocol.ErrorCode.BAD_REQUEST, f"unexpected HTTP {status} from the daemon")
+    raise ApiError(
+        status, protocol.ErrorCode.BAD_REQUEST, f"unexpected HTTP {status} from the daemon"
+    )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 
-import click
 import typer
 
 from videonet_cli import __version__
@@ -74,18 +73,24 @@ def main(argv: list[str] | None = None) -> None:
             raise
         error_line(exc.message)
         sys.exit(int(exc.exit_code))
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except click.ClickException as exc:
-        exc.show()
+    except typer.TyperException as exc:  # usage errors: bad options, missing arguments (exit 2)
+        show = getattr(exc, "show", None)  # typer's usage errors print usage + hint themselves
+        if callable(show):
+            show()
+        else:
+            error_line(exc.format_message())
         sys.exit(exc.exit_code)
-    except (click.exceptions.Abort, KeyboardInterrupt):
+    except (typer.Abort, KeyboardInterrupt):
         error_line("interrupted")
         sys.exit(int(ExitCode.INTERRUPTED))
     except Exception as exc:
         if debug_enabled():
             raise
-        error_line(f"unexpected error: {exc.__class__.__name__}: {exc} (VIDEONET_DEBUG=1 for details)")
+        error_line(
+            f"unexpected error: {exc.__class__.__name__}: {exc} (VIDEONET_DEBUG=1 for details)"
+        )
         sys.exit(int(ExitCode.FAILURE))
     # Without standalone mode click returns the exit code of --help and friends.
     sys.exit(result if isinstance(result, int) else 0)

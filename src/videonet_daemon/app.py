@@ -25,9 +25,7 @@ BOOTSTRAP_INVITE_FILE = "bootstrap-invite"
 
 
 def create_app(settings: Settings) -> web.Application:
-    app = web.Application(
-        client_max_size=settings.max_json_bytes, middlewares=[error_middleware]
-    )
+    app = web.Application(client_max_size=settings.max_json_bytes, middlewares=[error_middleware])
     app[keys.SETTINGS] = settings
     app[keys.ON_LEAVE] = []
     app.cleanup_ctx.append(_database)

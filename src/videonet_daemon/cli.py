@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import re
 import sys
 from pathlib import Path
+from typing import Any
 
 import typer
 
 from videonet_daemon import __version__, protocol
+from videonet_daemon.durations import parse_duration
 from videonet_daemon.settings import Settings, SettingsError
 
 app = typer.Typer(
@@ -30,7 +31,7 @@ DatabaseOption = typer.Option(
 )
 
 
-def _settings(**overrides: object) -> Settings:
+def _settings(**overrides: Any) -> Settings:
     try:
         return Settings.load(**overrides)
     except SettingsError as exc:
@@ -66,7 +67,8 @@ def serve(
     ),
 ) -> None:
     """Run the daemon until SIGTERM or Ctrl-C."""
-    from videonet_daemon.server import configure_logging, serve as run_server
+    from videonet_daemon.server import configure_logging
+    from videonet_daemon.server import serve as run_server
 
     settings = _settings(
         host=host, port=port, data_dir=data_dir, database_url=database_url, redis_url=redis_url
@@ -75,20 +77,17 @@ def serve(
     try:
         asyncio.run(run_server(settings))
     except OSError as exc:
-        typer.secho(f"Error: cannot listen on {settings.host}:{settings.port}: {exc}", fg="red", err=True)
+        typer.secho(
+            f"Error: cannot listen on {settings.host}:{settings.port}: {exc}", fg="red", err=True
+        )
         raise typer.Exit(1) from exc
 
 
-_DURATION = re.compile(r"^\s*(\d+)\s*([smhdw]?)\s*$")
-_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-
-
-def parse_duration(text: str) -> int:
-    """'90', '30m', '12h', '7d' or '2w' as seconds."""
-    match = _DURATION.match(text.lower())
-    if not match:
-        raise typer.BadParameter(f"{text!r} is not a duration like 30m, 12h or 7d")
-    return int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+def _duration(text: str) -> int:
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
 
 
 @invite_app.command("create")
@@ -103,7 +102,7 @@ def invite_create(
     from videonet_daemon.db.engine import Database
     from videonet_daemon.db.migrations import migrate
 
-    expires_in = parse_duration(expires) if expires else None
+    expires_in = _duration(expires) if expires else None
     settings = _settings(data_dir=data_dir, database_url=database_url)
 
     async def make() -> str:
@@ -140,7 +139,9 @@ def check(
     except Exception as exc:
         typer.secho(f"Error: database unreachable: {exc}", fg="red", err=True)
         raise typer.Exit(1) from exc
-    typer.echo(f"ok: settings valid, database {settings.resolved_database_url.split('@')[-1]} answers")
+    typer.echo(
+        f"ok: settings valid, database {settings.resolved_database_url.split('@')[-1]} answers"
+    )
 
 
 def main() -> None:

@@ -2,8 +2,128 @@
 
 from __future__ import annotations
 
+import os
+import sys
+from typing import Any
+
 import typer
+
+from videonet_cli import output, session
+from videonet_cli.config import ENV_PASSWORD, StoredLogin, forget_login, save_login
+from videonet_cli.errors import UsageError
+from videonet_daemon import protocol
+
+JsonOption = typer.Option(False, "--json", help="Print the result as JSON.")
+PasswordStdinOption = typer.Option(
+    False, "--password-stdin", help="Read the password from standard input (first line)."
+)
+
+
+def read_password(from_stdin: bool, confirm: bool) -> str:
+    """From --password-stdin, VIDEONET_PASSWORD, or a hidden prompt — in that order."""
+    if from_stdin:
+        line = sys.stdin.readline()
+        password = line.rstrip("\r\n")
+        if not password:
+            raise UsageError("--password-stdin: standard input held no password")
+        return password
+    env = os.environ.get(ENV_PASSWORD)
+    if env:
+        return env
+    if not sys.stdin.isatty():
+        raise UsageError("no password: use --password-stdin or set VIDEONET_PASSWORD")
+    value: str = typer.prompt("Password", hide_input=True, confirmation_prompt=confirm)
+    return value
+
+
+def register(
+    ctx: typer.Context,
+    email: str = typer.Option(..., "--email", help="Your email address (your login)."),
+    username: str = typer.Option(..., "--username", help="The name others see."),
+    invite: str = typer.Option(..., "--invite", help="An invite code from a member."),
+    password_stdin: bool = PasswordStdinOption,
+    json_out: bool = JsonOption,
+) -> None:
+    """Create an account with an invite code."""
+    password = read_password(password_stdin, confirm=True)
+
+    async def call() -> protocol.RegisterResponse:
+        async with session.client(ctx, authenticated=False) as api:
+            body = {
+                "email": email,
+                "username": username,
+                "password": password,
+                "invite_code": invite,
+            }
+            result: protocol.RegisterResponse = await api.post(protocol.API_REGISTER, body)
+            return result
+
+    result = session.run(call())
+    if json_out:
+        output.print_json(result)
+        return
+    output.info(f"Registered {result['user']['username']} <{result['user']['email']}>.")
+    output.info(f"Your invite code for others: {result['invite_code']}")
+    output.info("Next: videonet login --email " + result["user"]["email"])
+
+
+def login(
+    ctx: typer.Context,
+    email: str = typer.Option(..., "--email", help="Your email address."),
+    password_stdin: bool = PasswordStdinOption,
+    json_out: bool = JsonOption,
+) -> None:
+    """Log in and save the token (mode 0600) for this server."""
+    password = read_password(password_stdin, confirm=False)
+    server = session.server_of(ctx)
+
+    async def call() -> protocol.LoginResponse:
+        async with session.client(ctx, authenticated=False) as api:
+            body = {"email": email, "password": password}
+            result: protocol.LoginResponse = await api.post(protocol.API_LOGIN, body)
+            return result
+
+    result = session.run(call())
+    user = result["user"]
+    save_login(server, StoredLogin(result["token"], user["username"], user["email"]))
+    if json_out:
+        output.print_json({"user": user, "server": server, "expires_at": result["expires_at"]})
+        return
+    output.info(f"Logged in to {server} as {user['username']} until {result['expires_at']}.")
+
+
+def logout(ctx: typer.Context) -> None:
+    """End the session on the daemon and forget the saved token."""
+    server = session.server_of(ctx)
+
+    async def call() -> None:
+        async with session.client(ctx) as api:
+            await api.post(protocol.API_LOGOUT)
+
+    try:
+        session.run(call())
+    finally:
+        forget_login(server)
+    output.info(f"Logged out of {server}.")
+
+
+def whoami(ctx: typer.Context, json_out: bool = JsonOption) -> None:
+    """Show the account the saved token (or VIDEONET_TOKEN) belongs to."""
+
+    async def call() -> Any:
+        async with session.client(ctx) as api:
+            return await api.get(protocol.API_ME)
+
+    user = session.run(call())
+    if json_out:
+        output.print_json(user)
+        return
+    output.info(f"{user['username']} <{user['email']}> on {session.server_of(ctx)}")
 
 
 def register_commands(app: typer.Typer) -> None:
     """Attach the account commands to the root app (they are top-level verbs)."""
+    app.command("register")(register)
+    app.command("login")(login)
+    app.command("logout")(logout)
+    app.command("whoami")(whoami)

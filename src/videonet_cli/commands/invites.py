@@ -2,6 +2,64 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 
+from videonet_cli import output, session
+from videonet_cli.errors import UsageError
+from videonet_daemon import protocol
+from videonet_daemon.durations import parse_duration
+
 app = typer.Typer(help="Create and list invite codes.", no_args_is_help=True)
+
+INVITE_COLUMNS = [
+    ("code", "Code"),
+    ("uses_left", "Uses left"),
+    ("max_uses", "Uses"),
+    ("expires_at", "Expires"),
+    ("created_at", "Created"),
+]
+
+
+@app.command("create")
+def create(
+    ctx: typer.Context,
+    uses: int = typer.Option(1, "--uses", min=1, max=protocol.INVITE_MAX_USES, help="Uses."),
+    expires: str | None = typer.Option(None, "--expires", help="Lifetime: 30m, 12h, 7d, 2w."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Make an invite code for someone to register with."""
+    body: dict[str, Any] = {"uses": uses}
+    if expires:
+        try:
+            body["expires_in"] = parse_duration(expires)
+        except ValueError as exc:
+            raise UsageError(f"--expires: {exc}") from exc
+
+    async def call() -> Any:
+        async with session.client(ctx) as api:
+            return await api.post(protocol.API_INVITES, body)
+
+    invite = session.run(call())
+    if json_out:
+        output.print_json(invite)
+    else:
+        output.info(invite["code"])
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context, json_out: bool = typer.Option(False, "--json", help="Print JSON.")
+) -> None:
+    """List the invite codes you made, with the uses left."""
+
+    async def call() -> Any:
+        async with session.client(ctx) as api:
+            return await api.get(protocol.API_INVITES)
+
+    invites = session.run(call())
+    if json_out:
+        output.print_json(invites)
+    else:
+        output.print_table(invites, INVITE_COLUMNS, title="Your invites")

@@ -1,7 +1,112 @@
-"""`videonet rooms list|create|join|leave|members`."""
+"""`videonet rooms list|create|join|leave|members`. ROOM is an id or a unique name."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 
+from videonet_cli import output, session
+from videonet_daemon import protocol
+
 app = typer.Typer(help="List, create, join and leave rooms.", no_args_is_help=True)
+
+JsonOption = typer.Option(False, "--json", help="Print JSON.")
+RoomArgument = typer.Argument(..., help="Room id or unique name.", metavar="ROOM")
+
+ROOM_COLUMNS = [
+    ("name", "Name"),
+    ("id", "Id"),
+    ("participant_count", "Members"),
+    ("is_joined", "Joined"),
+    ("creator_name", "Creator"),
+    ("description", "Description"),
+]
+
+
+@app.command("list")
+def list_(ctx: typer.Context, json_out: bool = JsonOption) -> None:
+    """List all rooms, with member counts and whether you are in each."""
+
+    async def call() -> Any:
+        async with session.client(ctx) as api:
+            return await api.get(protocol.API_ROOMS)
+
+    rooms = session.run(call())
+    if json_out:
+        output.print_json(rooms)
+    else:
+        output.print_table(rooms, ROOM_COLUMNS, title="Rooms")
+
+
+@app.command("create")
+def create(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Room name."),
+    description: str = typer.Option("", "--description", "-d", help="What the room is for."),
+    json_out: bool = JsonOption,
+) -> None:
+    """Create a room (you join it at once)."""
+
+    async def call() -> Any:
+        async with session.client(ctx) as api:
+            body = {"name": name, "description": description}
+            return await api.post(protocol.API_ROOM_CREATE, body)
+
+    room = session.run(call())
+    if json_out:
+        output.print_json(room)
+    else:
+        output.info(f"Created room {room['name']} ({room['id']}).")
+
+
+@app.command("join")
+def join(ctx: typer.Context, room: str = RoomArgument, json_out: bool = JsonOption) -> None:
+    """Join a room."""
+
+    async def call() -> Any:
+        async with session.client(ctx) as api:
+            found = await session.resolve_room(api, room)
+            return await api.post(protocol.API_ROOM_JOIN.format(room_id=found["id"]))
+
+    joined = session.run(call())
+    if json_out:
+        output.print_json(joined)
+    else:
+        output.info(f"Joined {joined['name']} ({joined['participant_count']} members).")
+
+
+@app.command("leave")
+def leave(ctx: typer.Context, room: str = RoomArgument, json_out: bool = JsonOption) -> None:
+    """Leave a room."""
+
+    async def call() -> Any:
+        async with session.client(ctx) as api:
+            found = await session.resolve_room(api, room)
+            result = await api.post(protocol.API_ROOM_LEAVE.format(room_id=found["id"]))
+            return {**result, "name": found["name"]}
+
+    result = session.run(call())
+    if json_out:
+        output.print_json(result)
+    elif result["left"]:
+        output.info(f"Left {result['name']}.")
+    else:
+        output.info(f"You were not in {result['name']}.")
+
+
+@app.command("members")
+def members(ctx: typer.Context, room: str = RoomArgument, json_out: bool = JsonOption) -> None:
+    """List a room's members (members only)."""
+
+    async def call() -> Any:
+        async with session.client(ctx) as api:
+            found = await session.resolve_room(api, room)
+            return await api.get(protocol.API_ROOM_MEMBERS.format(room_id=found["id"]))
+
+    rows = session.run(call())
+    if json_out:
+        output.print_json(rows)
+    else:
+        columns = [("username", "User"), ("user_id", "Id"), ("joined_at", "Joined")]
+        output.print_table(rows, columns, title="Members")

@@ -39,7 +39,9 @@ class LoginThrottle:
         now = epoch()
         async with self._db.transaction() as conn:
             for key in keys:
-                await run(conn, "INSERT INTO login_failures (key, at) VALUES (:k, :at)", k=key, at=now)
+                await run(
+                    conn, "INSERT INTO login_failures (key, at) VALUES (:k, :at)", k=key, at=now
+                )
             await run(conn, "DELETE FROM login_failures WHERE at < :old", old=now - self.window)
 
     async def clear(self, key: str) -> None:

@@ -5,17 +5,20 @@ Queries are plain SQL with named parameters (``text()``), written to run on both
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import event, text
-from sqlalchemy.engine import CursorResult, Row
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from videonet_daemon.settings import SettingsError
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+# A result row, indexed by position (SQLAlchemy's Row, typed loosely for plain-SQL queries).
+Record = Sequence[Any]
 
 
 def async_url(url: str) -> str:
@@ -30,6 +33,15 @@ def async_url(url: str) -> str:
     raise SettingsError(f"unsupported database URL {url!r}: use sqlite:///PATH or postgresql://")
 
 
+def _create_private_sqlite_file(url: str) -> None:
+    """Make the SQLite file 0600 before SQLite does (its -wal and -shm files copy the mode)."""
+    import os
+
+    path = url.split(":///", 1)[1] if ":///" in url else ""
+    if path and path != ":memory:" and not os.path.exists(path):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+
+
 class Database:
     """The engine plus the few helpers every service uses."""
 
@@ -37,6 +49,7 @@ class Database:
         self.url = async_url(url)
         self.is_sqlite = self.url.startswith("sqlite")
         if self.is_sqlite:
+            _create_private_sqlite_file(self.url)
             # One connection: SQLite has one writer anyway, and a single connection means
             # transactions queue in order instead of failing with "database is locked".
             self.engine: AsyncEngine = create_async_engine(
@@ -56,12 +69,13 @@ class Database:
         async with self.engine.begin() as conn:
             yield conn
 
-    async def fetch_one(self, sql: str, **params: Any) -> Row[Any] | None:
+    async def fetch_one(self, sql: str, **params: Any) -> Record | None:
         async with self.engine.connect() as conn:
             result = await conn.execute(text(sql), params)
-            return result.first()
+            row: Record | None = result.first()
+            return row
 
-    async def fetch_all(self, sql: str, **params: Any) -> list[Row[Any]]:
+    async def fetch_all(self, sql: str, **params: Any) -> list[Record]:
         async with self.engine.connect() as conn:
             result = await conn.execute(text(sql), params)
             return list(result.all())

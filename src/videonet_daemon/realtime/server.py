@@ -1,4 +1,4 @@
-"""The Socket.IO server (standard protocol v5) attached to the aiohttp app; token checked at connect.
+"""The Socket.IO server (standard protocol v5) on the aiohttp app; the token is checked at connect.
 
 Handlers for chat, presence, transfers and calls register themselves on the same server.
 """
@@ -29,7 +29,6 @@ def attach(app: web.Application) -> socketio.AsyncServer:
     sio.attach(app, socketio_path=protocol.SOCKET_PATH)
     app[SIO] = sio
 
-    @sio.event
     async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         request: web.Request = environ["aiohttp.request"]
         token = None
@@ -48,5 +47,7 @@ def attach(app: web.Application) -> socketio.AsyncServer:
                 {"code": exc.code, "message": exc.message}
             ) from exc
         await sio.save_session(sid, {"user_id": user.id, "username": user.username, "jti": jti})
+
+    sio.on("connect", connect)
 
     return sio

@@ -11,7 +11,7 @@ from videonet_daemon.validation import get_str, read_json
 
 async def list_rooms(request: web.Request) -> web.Response:
     user = await require_user(request)
-    return web.json_response(await request.app[keys.ROOMS].list(user.id))
+    return web.json_response(await request.app[keys.ROOMS].list_rooms(user.id))
 
 
 async def create_room(request: web.Request) -> web.Response:

@@ -35,7 +35,7 @@ class RoomService:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def list(self, user_id: int) -> list[protocol.RoomInfo]:
+    async def list_rooms(self, user_id: int) -> list[protocol.RoomInfo]:
         rows = await self._db.fetch_all(
             f"SELECT {_ROOM_COLUMNS} FROM rooms r JOIN users u ON u.id = r.created_by "
             "ORDER BY r.created_at DESC, r.id",

@@ -1,0 +1,230 @@
+"""Fixtures: the real daemon as a subprocess on port 0 with a temporary data dir, the real CLI.
+
+`daemon` is shared by the session (tests create their own users and rooms, so they do not
+collide); `daemon_factory` starts a private one for tests that need fresh state or settings.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+BIN = Path(sys.executable).parent
+STARTUP_TIMEOUT = 30.0
+TEST_PASSWORD = "correct horse battery"
+
+
+def http(
+    method: str, url: str, body: Any = None, token: str | None = None, raw: bytes | None = None
+) -> tuple[int, Any, dict[str, str]]:
+    """One HTTP request with the standard library: (status, decoded JSON or None, headers)."""
+    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+    req = urllib.request.Request(url, data=data, method=method)
+    req.add_header("Content-Type", "application/json")
+    if token:
+        req.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            payload = resp.read()
+            status, headers = resp.status, dict(resp.headers)
+    except urllib.error.HTTPError as exc:
+        payload = exc.read()
+        status, headers = exc.code, dict(exc.headers)
+    try:
+        decoded = json.loads(payload) if payload else None
+    except ValueError:
+        decoded = None
+    return status, decoded, headers
+
+
+@dataclass
+class User:
+    email: str
+    username: str
+    password: str
+    token: str
+    user_id: int
+    config_dir: Path
+
+
+@dataclass
+class Daemon:
+    url: str
+    data_dir: Path
+    proc: subprocess.Popen[str]
+    stdout_lines: list[str] = field(default_factory=list)
+
+    def api(self, path: str) -> str:
+        return self.url + path
+
+    def bootstrap_invite(self) -> str:
+        return (self.data_dir / "bootstrap-invite").read_text().strip()
+
+    def mint_invite(self, uses: int = 1, expires: str | None = None) -> str:
+        """An operator invite from `videonet-daemon invite create` (offline, same database)."""
+        cmd = [str(BIN / "videonet-daemon"), "invite", "create", "--uses", str(uses)]
+        cmd += ["--data-dir", str(self.data_dir)]
+        if expires:
+            cmd += ["--expires", expires]
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=True)
+        return out.stdout.strip()
+
+    def make_user(self, tmp_root: Path, name: str | None = None) -> User:
+        """Register (HTTP) and log in; the CLI config dir for this user holds nothing yet."""
+        name = name or f"u{uuid.uuid4().hex[:10]}"
+        email = f"{name}@example.test"
+        status, body, _ = http(
+            "POST",
+            self.api("/api/auth/register"),
+            {
+                "email": email,
+                "username": name,
+                "password": TEST_PASSWORD,
+                "invite_code": self.mint_invite(),
+            },
+        )
+        assert status == 201, body
+        status, body, _ = http(
+            "POST", self.api("/api/auth/login"), {"email": email, "password": TEST_PASSWORD}
+        )
+        assert status == 200, body
+        config = tmp_root / f"cfg-{name}"
+        config.mkdir(parents=True)
+        return User(email, name, TEST_PASSWORD, body["token"], body["user"]["id"], config)
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+
+def base_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VIDEONET_")}
+    env.update(
+        VIDEONET_BCRYPT_ROUNDS="4",  # the cost factor is a setting; tests need speed, not cost
+        VIDEONET_LOGIN_FAILURES_MAX="1000",
+        PYTHONUNBUFFERED="1",
+    )
+    env.update(extra)
+    return env
+
+
+def start_daemon(data_dir: Path, *args: str, **env: str) -> Daemon:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    cmd = [str(BIN / "videonet-daemon"), "serve", "--host", "127.0.0.1", "--port", "0"]
+    cmd += ["--data-dir", str(data_dir), *args]
+    log = open(data_dir.parent / f"{data_dir.name}.log", "w")  # noqa: SIM115
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=log, text=True, env=base_env(**env)
+    )
+    assert proc.stdout is not None
+    lines: list[str] = []
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"daemon exited early: {lines} (log: {log.name})")
+        lines.append(line.rstrip("\n"))
+        if "listening on " in line:
+            url = line.split("listening on ", 1)[1].strip()
+            # Read the optional bootstrap line without blocking the test forever.
+            return Daemon(url=url, data_dir=data_dir, proc=proc, stdout_lines=lines)
+    proc.kill()
+    raise RuntimeError("daemon did not start in time")
+
+
+@pytest.fixture(scope="session")
+def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
+    d = start_daemon(tmp_path_factory.mktemp("daemon") / "data")
+    yield d
+    d.stop()
+
+
+@pytest.fixture
+def daemon_factory(tmp_path: Path) -> Iterator[Any]:
+    started: list[Daemon] = []
+
+    def make(*args: str, **env: str) -> Daemon:
+        d = start_daemon(tmp_path / f"data{len(started)}", *args, **env)
+        started.append(d)
+        return d
+
+    yield make
+    for d in started:
+        d.stop()
+
+
+@dataclass
+class CliResult:
+    code: int
+    out: str
+    err: str
+
+    def json(self) -> Any:
+        return json.loads(self.out)
+
+
+class Cli:
+    """Runs the real `videonet` entry point as a subprocess for one user (own config dir)."""
+
+    def __init__(self, daemon_url: str, config_dir: Path, token: str | None = None) -> None:
+        self.daemon_url = daemon_url
+        self.config_dir = config_dir
+        self.token = token
+
+    def env(self, **extra: str) -> dict[str, str]:
+        env = base_env(VIDEONET_SERVER=self.daemon_url, VIDEONET_CONFIG_DIR=str(self.config_dir))
+        if self.token:
+            env["VIDEONET_TOKEN"] = self.token
+        env.update(extra)
+        return env
+
+    def __call__(
+        self, *args: str, input: str | None = None, timeout: float = 60, **env: str
+    ) -> CliResult:
+        proc = subprocess.run(
+            [str(BIN / "videonet"), *args],
+            input=input,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=self.env(**env),
+        )
+        return CliResult(proc.returncode, proc.stdout, proc.stderr)
+
+
+@pytest.fixture
+def user(daemon: Daemon, tmp_path: Path) -> User:
+    return daemon.make_user(tmp_path)
+
+
+@pytest.fixture
+def cli(daemon: Daemon, user: User) -> Cli:
+    """The CLI authenticated as `user` (through VIDEONET_TOKEN)."""
+    return Cli(daemon.url, user.config_dir, user.token)
+
+
+@pytest.fixture
+def anon_cli(daemon: Daemon, tmp_path: Path) -> Cli:
+    """The CLI with no token and an empty config dir."""
+    config = tmp_path / "cfg-anon"
+    config.mkdir()
+    return Cli(daemon.url, config)
