@@ -132,9 +132,7 @@ def start_daemon(data_dir: Path, *args: str, **env: str) -> Daemon:
     cmd = [str(BIN / "videonet-daemon"), "serve", "--host", "127.0.0.1", "--port", "0"]
     cmd += ["--data-dir", str(data_dir), *args]
     log = open(data_dir.parent / f"{data_dir.name}.log", "w")  # noqa: SIM115
-    proc = subprocess.Popen(
-        cmd, stdout=subprocess.PIPE, stderr=log, text=True, env=base_env(**env)
-    )
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, text=True, env=base_env(**env))
     assert proc.stdout is not None
     lines: list[str] = []
     deadline = time.monotonic() + STARTUP_TIMEOUT

@@ -9,6 +9,7 @@ def test_health_and_bootstrap(daemon: Daemon) -> None:
     status, body, _ = http("GET", daemon.api("/api/health"))
     assert status == 200
     assert body["status"] == "ok" and body["protocol"] == 1
-    assert any("bootstrap invite" in line for line in daemon.stdout_lines) or (
-        daemon.data_dir / "bootstrap-invite"
-    ).exists()
+    assert (
+        any("bootstrap invite" in line for line in daemon.stdout_lines)
+        or (daemon.data_dir / "bootstrap-invite").exists()
+    )

@@ -12,6 +12,7 @@ Hierarchy (each maps to one HTTP status and one protocol.ErrorCode)::
     ├── Forbidden (403 forbidden)
     ├── NotFound (404 not_found)
     ├── Conflict (409 conflict)
+    │   └── NotJoined (409 not_joined)
     ├── PayloadTooLarge (413 payload_too_large)
     └── RateLimited (429 rate_limited, with Retry-After)
 
@@ -105,6 +106,12 @@ class Conflict(ApiError):
 
     status = 409
     code = ErrorCode.CONFLICT
+
+
+class NotJoined(Conflict):
+    """Join the room first (room:join)."""
+
+    code = ErrorCode.NOT_JOINED
 
 
 class PayloadTooLarge(ApiError):

@@ -37,6 +37,18 @@ SOCKET_PATH: Final = "socket.io"
 # engine.io drops larger messages silently (and an ack never comes), so the cap is explicit.
 SOCKET_MAX_MESSAGE_BYTES: Final = 1_000_000
 
+# Client -> server events. Each is answered through the Socket.IO ack with an `Ack`.
+EV_ROOM_JOIN: Final = "room:join"  # {room_id} -> Ack
+EV_ROOM_LEAVE: Final = "room:leave"  # {room_id} -> Ack
+# Server -> client events.
+EV_ERROR: Final = "vn:error"  # ErrorBody, for events sent without an ack or refused outright
+
+
+def room_channel(room_id: str) -> str:
+    """The Socket.IO room name carrying one VideoNet room's events."""
+    return f"room:{room_id}"
+
+
 # --- Authentication ---------------------------------------------------------------------------
 AUTH_COOKIE: Final = "access_token"
 JWT_ALGORITHM: Final = "HS256"
@@ -68,6 +80,8 @@ class ErrorCode(StrEnum):
     INVALID_INVITE = "invalid_invite"
     PAYLOAD_TOO_LARGE = "payload_too_large"
     RATE_LIMITED = "rate_limited"
+    UNKNOWN_EVENT = "unknown_event"
+    NOT_JOINED = "not_joined"
     INTERNAL = "internal_error"
 
 
@@ -77,6 +91,13 @@ class ErrorBody(TypedDict):
 
 
 class ErrorResponse(TypedDict):
+    error: ErrorBody
+
+
+class Ack(TypedDict, total=False):
+    """The reply to every client event: {"ok": true, ...} or {"ok": false, "error": {...}}."""
+
+    ok: bool
     error: ErrorBody
 
 

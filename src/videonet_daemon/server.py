@@ -31,12 +31,12 @@ async def serve(settings: Settings) -> None:
         await site.start()
         host, port = runner.addresses[0][:2]
         shown_host = f"[{host}]" if ":" in host else host
-        # Tests and scripts read this line to find a port-0 daemon.
-        print(f"videonet-daemon listening on http://{shown_host}:{port}", flush=True)
         code = app.get(keys.BOOTSTRAP_INVITE)
         if code:
             path = settings.resolved_data_dir / BOOTSTRAP_INVITE_FILE
             print(f"bootstrap invite (shown once, also in {path}): {code}", flush=True)
+        # Tests and scripts read this line to find a port-0 daemon; it comes last.
+        print(f"videonet-daemon listening on http://{shown_host}:{port}", flush=True)
         await _wait_for_signal()
         log.info("shutting down")
     finally:

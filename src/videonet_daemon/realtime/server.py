@@ -1,35 +1,90 @@
 """The Socket.IO server (standard protocol v5) on the aiohttp app; the token is checked at connect.
 
-Handlers for chat, presence, transfers and calls register themselves on the same server.
+`Realtime.on(event)` registers a handler for a client event: it gets the sender's `SocketUser`
+and a payload that is already known to be a JSON object; whatever it returns is the ack, and any
+`ApiError` it raises becomes ``{"ok": false, "error": {...}}`` (plus an `EV_ERROR` event when the
+client asked for no ack). That wrapper is the one place socket errors are shaped.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import socketio
 from aiohttp import web
 
 from videonet_daemon import keys, protocol
-from videonet_daemon.errors import ApiError
+from videonet_daemon.errors import ApiError, NotJoined, Unauthenticated, ValidationError
 
 log = logging.getLogger(__name__)
 
-SIO: web.AppKey[socketio.AsyncServer] = web.AppKey("sio", socketio.AsyncServer)
+
+@dataclass(frozen=True)
+class SocketUser:
+    sid: str
+    user_id: int
+    username: str
 
 
-def attach(app: web.Application) -> socketio.AsyncServer:
-    sio = socketio.AsyncServer(
-        async_mode="aiohttp",
-        max_http_buffer_size=protocol.SOCKET_MAX_MESSAGE_BYTES,
-        logger=False,
-        engineio_logger=False,
-    )
-    sio.attach(app, socketio_path=protocol.SOCKET_PATH)
-    app[SIO] = sio
+EventHandler = Callable[[SocketUser, dict[str, Any]], Awaitable[dict[str, Any] | None]]
 
-    async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+
+class Realtime:
+    """The Socket.IO server plus the helpers every realtime feature shares."""
+
+    def __init__(self, app: web.Application) -> None:
+        self.app = app
+        self.sio = socketio.AsyncServer(
+            async_mode="aiohttp",
+            max_http_buffer_size=protocol.SOCKET_MAX_MESSAGE_BYTES,
+            logger=False,
+            engineio_logger=False,
+        )
+        self.sio.attach(app, socketio_path=protocol.SOCKET_PATH)
+        # Who is behind each socket of this daemon; filled at connect, emptied at disconnect.
+        self.users: dict[str, SocketUser] = {}
+        self.disconnect_hooks: list[Callable[[SocketUser], Awaitable[None]]] = []
+        self.sio.on("connect", self._connect)
+        self.sio.on("disconnect", self._disconnect)
+        self.sio.on("*", self._unknown)
+        self.on(protocol.EV_ROOM_JOIN)(self._join)
+        self.on(protocol.EV_ROOM_LEAVE)(self._leave)
+        app[keys.ON_LEAVE].append(self.drop_from_room)
+
+    # --- registration -------------------------------------------------------------------
+    def on(self, event: str) -> Callable[[EventHandler], EventHandler]:
+        def register(handler: EventHandler) -> EventHandler:
+            async def wrapped(sid: str, data: Any = None, *extra: Any) -> dict[str, Any]:
+                try:
+                    user = await self.user(sid)
+                    if not isinstance(data, dict) or extra:
+                        raise ValidationError(f"{event}: the payload must be one JSON object")
+                    result = await handler(user, data)
+                    return {"ok": True, **(result or {})}
+                except ApiError as exc:
+                    return await self._refuse(sid, exc.code, exc.message)
+                except Exception:
+                    log.exception("socket event %s failed", event)
+                    return await self._refuse(sid, protocol.ErrorCode.INTERNAL, "internal error")
+
+            self.sio.on(event, wrapped)
+            return handler
+
+        return register
+
+    async def _refuse(self, sid: str, code: str, message: str) -> dict[str, Any]:
+        error: protocol.ErrorBody = {"code": code, "message": message}
+        await self.sio.emit(protocol.EV_ERROR, error, to=sid)
+        return {"ok": False, "error": error}
+
+    async def _unknown(self, event: str, sid: str, *args: Any) -> dict[str, Any]:
+        return await self._refuse(sid, protocol.ErrorCode.UNKNOWN_EVENT, f"unknown event {event!r}")
+
+    # --- connection -------------------------------------------------------------------
+    async def _connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         request: web.Request = environ["aiohttp.request"]
         token = None
         if isinstance(auth, dict) and isinstance(auth.get("token"), str):
@@ -37,17 +92,79 @@ def attach(app: web.Application) -> socketio.AsyncServer:
         if token is None:
             token = request.cookies.get(protocol.AUTH_COOKIE)
         if not token:
-            raise socketio.exceptions.ConnectionRefusedError(
-                {"code": protocol.ErrorCode.UNAUTHENTICATED, "message": "a token is required"}
-            )
+            raise _refused(protocol.ErrorCode.UNAUTHENTICATED, "a token is required")
         try:
-            user, jti = await request.app[keys.AUTH].authenticate(token)
+            user, _jti = await request.app[keys.AUTH].authenticate(token)
         except ApiError as exc:
-            raise socketio.exceptions.ConnectionRefusedError(
-                {"code": exc.code, "message": exc.message}
-            ) from exc
-        await sio.save_session(sid, {"user_id": user.id, "username": user.username, "jti": jti})
+            raise _refused(exc.code, exc.message) from exc
+        self.users[sid] = SocketUser(sid=sid, user_id=user.id, username=user.username)
 
-    sio.on("connect", connect)
+    async def _disconnect(self, sid: str, *reason: Any) -> None:
+        user = self.users.pop(sid, None)
+        for hook in self.disconnect_hooks:
+            if user is not None:
+                await hook(user)
 
-    return sio
+    async def user(self, sid: str) -> SocketUser:
+        user = self.users.get(sid)
+        if user is None:
+            raise Unauthenticated("this connection is not authenticated")
+        return user
+
+    # --- rooms ------------------------------------------------------------------------
+    def joined(self, sid: str, room_id: str) -> bool:
+        return protocol.room_channel(room_id) in self.sio.rooms(sid)
+
+    async def require_joined(self, user: SocketUser, room_id: str) -> None:
+        """The socket must have joined the room's channel (and still be a member)."""
+        if not self.joined(user.sid, room_id):
+            raise NotJoined()
+        await self.app[keys.ROOMS].require_member(room_id, user.user_id)
+
+    async def _join(self, user: SocketUser, data: dict[str, Any]) -> dict[str, Any]:
+        room_id = _room_id(data)
+        # Checked against the database on every join: membership is never cached.
+        await self.app[keys.ROOMS].require_member(room_id, user.user_id)
+        await self.sio.enter_room(user.sid, protocol.room_channel(room_id))
+        return {"room_id": room_id}
+
+    async def _leave(self, user: SocketUser, data: dict[str, Any]) -> dict[str, Any]:
+        room_id = _room_id(data)
+        await self.sio.leave_room(user.sid, protocol.room_channel(room_id))
+        return {"room_id": room_id}
+
+    def sids_of(self, room_id: str, user_id: int) -> list[str]:
+        """The user's sockets currently in the room's channel (this daemon only)."""
+        channel = protocol.room_channel(room_id)
+        return [
+            sid
+            for sid, _eio_sid in self.sio.manager.get_participants("/", channel)
+            if (u := self.users.get(sid)) is not None and u.user_id == user_id
+        ]
+
+    async def drop_from_room(self, room_id: str, user_id: int) -> None:
+        """After an HTTP leave: take every socket of that user out of the room's channel."""
+        for sid in self.sids_of(room_id, user_id):
+            await self.sio.leave_room(sid, protocol.room_channel(room_id))
+
+
+def _refused(code: str, message: str) -> Exception:
+    """A refused connection; the client receives {"message": ..., "data": ErrorBody}."""
+    error: protocol.ErrorBody = {"code": code, "message": message}
+    return socketio.exceptions.ConnectionRefusedError(message, error)  # type: ignore[no-any-return]
+
+
+def _room_id(data: dict[str, Any]) -> str:
+    room_id = data.get("room_id")
+    if not isinstance(room_id, str) or not room_id or len(room_id) > 64:
+        raise ValidationError("room_id must be a room id string")
+    return room_id
+
+
+REALTIME: web.AppKey[Realtime] = web.AppKey("realtime", Realtime)
+
+
+def attach(app: web.Application) -> Realtime:
+    realtime = Realtime(app)
+    app[REALTIME] = realtime
+    return realtime

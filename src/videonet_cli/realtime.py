@@ -1,0 +1,101 @@
+"""A Socket.IO connection to the daemon, authenticated with the token, with errors mapped.
+
+Every client event is sent with `call` and answered by an `Ack`; a refused ack becomes the
+matching CliError, so commands handle socket and HTTP failures the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any, Self
+
+import socketio
+
+from videonet_cli.errors import AuthError, CliError, NotFoundError, UnreachableError
+from videonet_daemon import protocol
+
+CONNECT_TIMEOUT_SECONDS = 15.0
+CALL_TIMEOUT_SECONDS = 30.0
+
+
+def error_for(error: Any) -> CliError:
+    """The CliError for an error body from the daemon (ack or refused connection)."""
+    if not isinstance(error, dict):
+        return CliError(str(error))
+    code = str(error.get("code", ""))
+    message = str(error.get("message", "refused by the daemon"))
+    if code in (
+        protocol.ErrorCode.UNAUTHENTICATED,
+        protocol.ErrorCode.INVALID_CREDENTIALS,
+        protocol.ErrorCode.FORBIDDEN,
+    ):
+        return AuthError(message)
+    if code == protocol.ErrorCode.NOT_FOUND:
+        return NotFoundError(message)
+    return CliError(message)
+
+
+class RealtimeClient:
+    def __init__(self, server: str, token: str, *, reconnection: bool = False) -> None:
+        self.server = server
+        self.token = token
+        self.sio = socketio.AsyncClient(reconnection=reconnection, logger=False)
+        self._refusal: Any = None
+        self.sio.on("connect_error", self._on_connect_error)
+
+    async def _on_connect_error(self, data: Any = None) -> None:
+        # A refusal from the daemon arrives as {"message": ..., "data": ErrorBody}.
+        self._refusal = data.get("data", data) if isinstance(data, dict) else data
+
+    async def __aenter__(self) -> Self:
+        await self.connect()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def connect(self) -> None:
+        try:
+            await self.sio.connect(
+                self.server,
+                auth={"token": self.token},
+                socketio_path=protocol.SOCKET_PATH,
+                transports=["websocket"],
+                wait_timeout=CONNECT_TIMEOUT_SECONDS,
+            )
+        except socketio.exceptions.ConnectionError as exc:
+            if isinstance(self._refusal, dict) and "code" in self._refusal:
+                raise error_for(self._refusal) from exc
+            raise UnreachableError(f"cannot reach the daemon at {self.server} ({exc})") from exc
+
+    async def close(self) -> None:
+        if self.sio.connected:
+            await self.sio.disconnect()
+
+    def on(self, event: str, handler: Callable[..., Any]) -> None:
+        self.sio.on(event, handler)
+
+    async def call(
+        self, event: str, data: dict[str, Any], timeout: float = CALL_TIMEOUT_SECONDS
+    ) -> dict[str, Any]:
+        """Send one event and wait for its ack; a refusal raises the mapped CliError."""
+        try:
+            ack = await self.sio.call(event, data, timeout=timeout)
+        except socketio.exceptions.TimeoutError as exc:
+            raise UnreachableError(f"the daemon did not answer {event!r} in time") from exc
+        except socketio.exceptions.BadNamespaceError as exc:
+            raise UnreachableError("the connection to the daemon was lost") from exc
+        if not isinstance(ack, dict):
+            raise CliError(f"unexpected reply to {event!r}")
+        if not ack.get("ok"):
+            raise error_for(ack.get("error"))
+        return ack
+
+    async def join(self, room_id: str) -> dict[str, Any]:
+        return await self.call(protocol.EV_ROOM_JOIN, {"room_id": room_id})
