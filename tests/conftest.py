@@ -66,6 +66,7 @@ class Daemon:
     data_dir: Path
     proc: subprocess.Popen[str]
     stdout_lines: list[str] = field(default_factory=list)
+    _shared_invite: str | None = None
 
     def api(self, path: str) -> str:
         return self.url + path
@@ -82,6 +83,12 @@ class Daemon:
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=True)
         return out.stdout.strip()
 
+    def shared_invite(self) -> str:
+        """One many-use invite for tests that just need accounts."""
+        if self._shared_invite is None:
+            self._shared_invite = self.mint_invite(uses=10_000)
+        return self._shared_invite
+
     def make_user(self, tmp_root: Path, name: str | None = None) -> User:
         """Register (HTTP) and log in; the CLI config dir for this user holds nothing yet."""
         name = name or f"u{uuid.uuid4().hex[:10]}"
@@ -93,7 +100,7 @@ class Daemon:
                 "email": email,
                 "username": name,
                 "password": TEST_PASSWORD,
-                "invite_code": self.mint_invite(),
+                "invite_code": self.shared_invite(),
             },
         )
         assert status == 201, body
@@ -128,7 +135,6 @@ def base_env(**extra: str) -> dict[str, str]:
 
 
 def start_daemon(data_dir: Path, *args: str, **env: str) -> Daemon:
-    data_dir.mkdir(parents=True, exist_ok=True)
     cmd = [str(BIN / "videonet-daemon"), "serve", "--host", "127.0.0.1", "--port", "0"]
     cmd += ["--data-dir", str(data_dir), *args]
     log = open(data_dir.parent / f"{data_dir.name}.log", "w")  # noqa: SIM115
@@ -160,8 +166,8 @@ def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
 def daemon_factory(tmp_path: Path) -> Iterator[Any]:
     started: list[Daemon] = []
 
-    def make(*args: str, **env: str) -> Daemon:
-        d = start_daemon(tmp_path / f"data{len(started)}", *args, **env)
+    def make(*args: str, data_dir: Path | None = None, **env: str) -> Daemon:
+        d = start_daemon(data_dir or tmp_path / f"data{len(started)}", *args, **env)
         started.append(d)
         return d
 

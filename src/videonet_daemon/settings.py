@@ -150,3 +150,11 @@ def describe() -> list[tuple[str, str, str, str]]:
         default = "(generated)" if f.metadata["secret"] else repr(f.default)
         rows.append((f.name, default, f.metadata["env"], f.metadata["help"]))
     return rows
+
+
+def markdown_table() -> str:
+    """The settings table in docs/settings.md (a test checks the doc still contains it)."""
+    lines = ["| Setting | Default | Environment variable | Meaning |", "|---|---|---|---|"]
+    for name, default, env, help_text in describe():
+        lines.append(f"| `{name}` | `{default}` | `{env}` | {help_text} |")
+    return "\n".join(lines)

@@ -1,0 +1,94 @@
+"""The daemon process: secrets on disk, bootstrap invite, offline invites, SIGTERM, settings."""
+
+from __future__ import annotations
+
+import stat
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from conftest import BIN, TEST_PASSWORD, base_env, http
+
+DAEMON = str(BIN / "videonet-daemon")
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_first_start_makes_private_files_and_one_bootstrap_invite(daemon_factory: Any) -> None:
+    d = daemon_factory()
+    code = d.bootstrap_invite()
+    printed = [line for line in d.stdout_lines if "bootstrap invite" in line]
+    assert len(printed) == 1 and code in printed[0]
+    for name in ("jwt-secret", "bootstrap-invite", "videonet.db"):
+        assert mode(d.data_dir / name) == 0o600, name
+    assert mode(d.data_dir) == 0o700
+
+    body = {"email": "first@example.test", "username": "first", "password": TEST_PASSWORD}
+    status, _, _ = http("POST", d.api("/api/auth/register"), {**body, "invite_code": code})
+    assert status == 201
+    # Single use.
+    body2 = {**body, "email": "second@example.test", "invite_code": code}
+    assert http("POST", d.api("/api/auth/register"), body2)[0] == 400
+
+    # A restart keeps the key (old tokens stay valid) and makes no new bootstrap invite.
+    status, login, _ = http(
+        "POST", d.api("/api/auth/login"), {"email": body["email"], "password": TEST_PASSWORD}
+    )
+    assert status == 200
+    key_before = (d.data_dir / "jwt-secret").read_text()
+    assert d.stop() == 0  # SIGTERM is a clean exit
+    d2 = daemon_factory(data_dir=d.data_dir)
+    assert not any("bootstrap invite" in line for line in d2.stdout_lines)
+    assert (d.data_dir / "jwt-secret").read_text() == key_before
+    assert http("GET", d2.api("/api/auth/me"), token=login["token"])[0] == 200
+
+
+def test_jwt_secret_from_environment(daemon_factory: Any) -> None:
+    d = daemon_factory(VIDEONET_JWT_SECRET="s" * 40)
+    assert not (d.data_dir / "jwt-secret").exists()
+
+
+def test_bad_settings_fail_fast(tmp_path: Path) -> None:
+    for env in ({"VIDEONET_JWT_SECRET": "short"}, {"VIDEONET_BCRYPT_ROUNDS": "99"}):
+        r = subprocess.run(
+            [str(BIN / "videonet-daemon"), "serve", "--port", "0", "--data-dir", str(tmp_path)],
+            capture_output=True,
+            text=True,
+            env=base_env(**env),
+            timeout=30,
+        )
+        assert r.returncode == 2
+        assert r.stderr.startswith("Error: ")
+
+
+def test_offline_invite_create(tmp_path: Path) -> None:
+    r = subprocess.run(
+        [DAEMON, "invite", "create", "--uses", "3", "--expires", "7d", "--data-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=base_env(),
+        timeout=60,
+    )
+    assert r.returncode == 0, r.stderr
+    assert len(r.stdout.strip()) == 19
+    r = subprocess.run(
+        [DAEMON, "invite", "create", "--expires", "later", "--data-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=base_env(),
+        timeout=60,
+    )
+    assert r.returncode == 2
+
+
+def test_check_command(tmp_path: Path) -> None:
+    r = subprocess.run(
+        [str(BIN / "videonet-daemon"), "check", "--data-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=base_env(),
+        timeout=60,
+    )
+    assert r.returncode == 0 and r.stdout.startswith("ok")
