@@ -16,6 +16,8 @@ from videonet_cli.errors import ApiError, AuthError, CliError, UnreachableError
 from videonet_daemon import protocol
 
 DEFAULT_TIMEOUT_SECONDS = 30.0
+STREAM_STALL_SECONDS = 180.0
+STREAM_READ_BUFFER = 4 << 20
 
 
 class ApiClient:
@@ -25,17 +27,25 @@ class ApiClient:
         self,
         server: str,
         token: str | None = None,
-        timeout: float = DEFAULT_TIMEOUT_SECONDS,
+        timeout: float | None = DEFAULT_TIMEOUT_SECONDS,
     ) -> None:
         self.server = server
         self.token = token
-        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        # timeout=None is for streams: no total limit, but a stalled socket still fails.
+        self._timeout = (
+            aiohttp.ClientTimeout(total=timeout)
+            if timeout is not None
+            else aiohttp.ClientTimeout(total=None, sock_connect=15, sock_read=STREAM_STALL_SECONDS)
+        )
         self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> Self:
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         self._session = aiohttp.ClientSession(
-            base_url=self.server, headers=headers, timeout=self._timeout
+            base_url=self.server,
+            headers=headers,
+            timeout=self._timeout,
+            read_bufsize=STREAM_READ_BUFFER,
         )
         return self
 
@@ -71,15 +81,19 @@ class ApiClient:
             async with self.session.request(method, path, json=json_body, params=params) as resp:
                 body = await resp.read()
                 status = resp.status
-        except aiohttp.ClientConnectorError as exc:
-            raise UnreachableError(
-                f"cannot reach the daemon at {self.server} ({exc.strerror or exc})"
-            ) from exc
-        except TimeoutError as exc:
-            raise UnreachableError(f"the daemon at {self.server} did not answer in time") from exc
-        except aiohttp.ClientError as exc:
-            raise UnreachableError(f"connection to {self.server} failed: {exc}") from exc
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise self.unreachable(exc) from exc
         return decode_response(status, body)
+
+    def unreachable(self, exc: BaseException) -> UnreachableError:
+        """The one-line error for a failed connection to the daemon."""
+        if isinstance(exc, aiohttp.ClientConnectorError):
+            return UnreachableError(
+                f"cannot reach the daemon at {self.server} ({exc.strerror or exc})"
+            )
+        if isinstance(exc, TimeoutError):
+            return UnreachableError(f"the daemon at {self.server} did not answer in time")
+        return UnreachableError(f"connection to {self.server} failed: {exc}")
 
     async def get(self, path: str, params: Mapping[str, str] | None = None) -> Any:
         return await self.request("GET", path, params=params)

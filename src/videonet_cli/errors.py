@@ -4,6 +4,7 @@ Hierarchy::
 
     CliError (exit 1)               a failure the user can read about in one line
     ├── MismatchError (exit 1)      hashes or sizes differ
+    ├── IncompleteError (exit 1)    a transfer stopped early; running again resumes it
     ├── UsageError (exit 2)         the command line or an input file is wrong
     ├── AuthError (exit 3)          not logged in, bad credentials, forbidden
     ├── NotFoundError (exit 4)      a room, user, file or endpoint does not exist
@@ -44,6 +45,10 @@ class CliError(Exception):
 
 class MismatchError(CliError):
     """The files differ."""
+
+
+class IncompleteError(CliError):
+    """The transfer stopped before the end; run the same command again to resume."""
 
 
 class UsageError(CliError):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 
@@ -15,6 +17,11 @@ from videonet_daemon.db.engine import Database
 from videonet_daemon.db.migrations import migrate
 from videonet_daemon.errors import error_middleware
 from videonet_daemon.realtime import server as realtime
+from videonet_daemon.relay import routes as relay_routes
+from videonet_daemon.relay import verify as verify_routes
+from videonet_daemon.relay.events import TransferEvents
+from videonet_daemon.relay.service import TransferService
+from videonet_daemon.relay.spool import Spool
 from videonet_daemon.rooms import routes as room_routes
 from videonet_daemon.rooms.service import RoomService
 from videonet_daemon.settings import Settings
@@ -22,6 +29,9 @@ from videonet_daemon.settings import Settings
 log = logging.getLogger(__name__)
 
 BOOTSTRAP_INVITE_FILE = "bootstrap-invite"
+SPOOL_DIR = "spool"
+UPLOAD_READ_BUFFER = 1 << 20
+CLEAN_UP_EVERY_SECONDS = 60.0
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -29,9 +39,12 @@ def create_app(settings: Settings) -> web.Application:
     app[keys.SETTINGS] = settings
     app[keys.ON_LEAVE] = []
     app.cleanup_ctx.append(_database)
+    app.cleanup_ctx.append(_transfers)
     app.router.add_get(protocol.API_HEALTH, health)
     auth_routes.add_routes(app)
     room_routes.add_routes(app)
+    relay_routes.add_routes(app)
+    verify_routes.add_routes(app)
     realtime.attach(app)
     return app
 
@@ -66,3 +79,29 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         yield
     finally:
         await db.close()
+
+
+async def _transfers(app: web.Application) -> AsyncIterator[None]:
+    """The spool and transfer service, recovery after a restart, and the periodic clean-up."""
+    settings = app[keys.SETTINGS]
+    spool = Spool(settings.resolved_data_dir / SPOOL_DIR)
+    service = TransferService(app[keys.DB], settings, spool, app[keys.ROOMS])
+    await service.recover()
+    app[keys.TRANSFERS] = service
+    app[keys.TRANSFER_EVENTS] = TransferEvents(app[realtime.REALTIME], service)
+
+    async def clean_up_forever() -> None:
+        while True:
+            try:
+                removed = await service.clean_up()
+                if removed:
+                    log.info("removed %d expired transfers from the spool", removed)
+            except Exception:
+                log.exception("transfer clean-up failed")
+            await asyncio.sleep(CLEAN_UP_EVERY_SECONDS)
+
+    task = asyncio.create_task(clean_up_forever())
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

@@ -12,8 +12,11 @@ Hierarchy (each maps to one HTTP status and one protocol.ErrorCode)::
     ├── Forbidden (403 forbidden)
     ├── NotFound (404 not_found)
     ├── Conflict (409 conflict)
-    │   └── NotJoined (409 not_joined)
+    │   ├── NotJoined (409 not_joined)
+    │   └── TransferStateError (409 transfer_state)
     ├── PayloadTooLarge (413 payload_too_large)
+    ├── TooManyTransfers (429 too_many_transfers)
+    ├── InsufficientStorage (507 insufficient_storage)
     └── RateLimited (429 rate_limited, with Retry-After)
 
 Handlers raise these; nothing else builds an error response.
@@ -119,6 +122,26 @@ class PayloadTooLarge(ApiError):
 
     status = 413
     code = ErrorCode.PAYLOAD_TOO_LARGE
+
+
+class TransferStateError(Conflict):
+    """The transfer is not in a state that allows this."""
+
+    code = ErrorCode.TRANSFER_STATE
+
+
+class TooManyTransfers(ApiError):
+    """You have too many unfinished transfers; finish or abort one first."""
+
+    status = 429
+    code = ErrorCode.TOO_MANY_TRANSFERS
+
+
+class InsufficientStorage(ApiError):
+    """The daemon does not have enough free disk space for this transfer."""
+
+    status = 507
+    code = ErrorCode.INSUFFICIENT_STORAGE
 
 
 class RateLimited(ApiError):

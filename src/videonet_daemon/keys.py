@@ -10,6 +10,8 @@ from aiohttp import web
 if TYPE_CHECKING:
     from videonet_daemon.auth.service import AuthService
     from videonet_daemon.db.engine import Database
+    from videonet_daemon.relay.events import TransferEvents
+    from videonet_daemon.relay.service import TransferService
     from videonet_daemon.rooms.service import RoomService
     from videonet_daemon.settings import Settings
 
@@ -17,6 +19,8 @@ SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
 DB: web.AppKey[Database] = web.AppKey("db")
 AUTH: web.AppKey[AuthService] = web.AppKey("auth")
 ROOMS: web.AppKey[RoomService] = web.AppKey("rooms")
+TRANSFERS: web.AppKey[TransferService] = web.AppKey("transfers")
+TRANSFER_EVENTS: web.AppKey[TransferEvents] = web.AppKey("transfer_events")
 BOOTSTRAP_INVITE: web.AppKey[str] = web.AppKey("bootstrap_invite", str)
 
 LeaveHook = Callable[[str, int], Awaitable[None]]

@@ -49,6 +49,77 @@ def room_channel(room_id: str) -> str:
     return f"room:{room_id}"
 
 
+def user_channel(user_id: int) -> str:
+    """The Socket.IO room every socket of one user is in, for events addressed to that user."""
+    return f"user:{user_id}"
+
+
+# --- File transfer --------------------------------------------------------------------------
+# Control plane over Socket.IO (small JSON events), data plane over HTTP through the daemon's
+# spool: the sender PUTs the bytes, each receiver GETs them (Range for resume) while they arrive.
+API_TRANSFER_DATA: Final = "/api/transfers/{transfer_id}/data"  # PUT ?offset=N / GET + Range
+API_VERIFY: Final = "/api/video/verify"  # multipart original_file + received_file (seed's API)
+
+EV_TRANSFER_LISTEN: Final = "transfer:listen"  # {room_id} -> Ack + {offers: [TransferOffer]}
+EV_TRANSFER_OFFER: Final = "transfer:offer"  # c->s OfferRequest -> Ack + OfferReply; s->c Offer
+EV_TRANSFER_ACCEPT: Final = "transfer:accept"  # {transfer_id} -> Ack + {offer}; sender told
+EV_TRANSFER_ACCEPTED: Final = "transfer:accepted"  # s->sender {transfer_id, user_id, username}
+EV_TRANSFER_SEAL: Final = "transfer:seal"  # {transfer_id, sha256}: upload finished, its hash
+# {transfer_id, sha256, done?} -> Ack + VerdictReply; done: this receiver takes no more offers
+EV_TRANSFER_VERDICT: Final = "transfer:verdict"
+EV_TRANSFER_DECLINE: Final = "transfer:decline"  # {transfer_id, reason, done?}: won't take it
+EV_TRANSFER_RESULT: Final = "transfer:result"  # s->sender TransferResult, one per receiver
+EV_TRANSFER_ABORT: Final = "transfer:abort"  # {transfer_id}: the sender gives up; spool deleted
+EV_TRANSFER_STATE: Final = "transfer:state"  # s->room {transfer_id, state}
+
+TRANSFER_NAME_MAX_BYTES: Final = 255
+SHA256_HEX_CHARS: Final = 64
+
+
+class TransferState(StrEnum):
+    OFFERED = "offered"  # waiting for the sender's data request (new, or offered again to resume)
+    UPLOADING = "uploading"  # bytes are arriving
+    INTERRUPTED = "interrupted"  # the upload stopped early; the sender can resume it
+    UPLOADED = "uploaded"  # every byte is spooled; waiting for the sender's hash
+    SEALED = "sealed"  # complete, with the sender's SHA-256
+    ABORTED = "aborted"  # given up; the spool is gone
+
+
+class TransferOffer(TypedDict):
+    transfer_id: str
+    room_id: str
+    name: str
+    size: int
+    sender_id: int
+    sender_name: str
+    to_user_id: int | None
+    state: str
+    uploaded: int
+    sha256: str | None
+    created_at: str
+
+
+class OfferReply(TypedDict):
+    transfer: TransferOffer
+    offset: int  # where the upload continues (0 for a new transfer)
+    resumed: bool
+    listeners: list[str]  # receivers listening in the room when the offer was made
+
+
+class VerdictReply(TypedDict):
+    match: bool
+    expected: str
+
+
+class TransferResult(TypedDict):
+    transfer_id: str
+    user_id: int
+    username: str
+    ok: bool
+    sha256: str
+    reason: str
+
+
 # --- Authentication ---------------------------------------------------------------------------
 AUTH_COOKIE: Final = "access_token"
 JWT_ALGORITHM: Final = "HS256"
@@ -81,6 +152,9 @@ class ErrorCode(StrEnum):
     PAYLOAD_TOO_LARGE = "payload_too_large"
     RATE_LIMITED = "rate_limited"
     UNKNOWN_EVENT = "unknown_event"
+    INSUFFICIENT_STORAGE = "insufficient_storage"
+    TOO_MANY_TRANSFERS = "too_many_transfers"
+    TRANSFER_STATE = "transfer_state"
     NOT_JOINED = "not_joined"
     INTERNAL = "internal_error"
 

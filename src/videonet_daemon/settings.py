@@ -81,6 +81,34 @@ class Settings:
         "VIDEONET_TRUST_PROXY",
         "Trust X-Forwarded-For/-Proto from a reverse proxy (client address, Secure cookies).",
     )
+    transfer_max_bytes: int = _setting(
+        64 * 2**30, "VIDEONET_TRANSFER_MAX_BYTES", "Largest file a transfer may carry."
+    )
+    transfer_max_active: int = _setting(
+        8,
+        "VIDEONET_TRANSFER_MAX_ACTIVE",
+        "Unfinished transfers (uploading or resumable) one user may have at once.",
+    )
+    transfer_retention: int = _setting(
+        3600,
+        "VIDEONET_TRANSFER_RETENTION",
+        "How long a completed transfer stays in the spool for late or resuming receivers.",
+    )
+    transfer_idle_timeout: int = _setting(
+        3600,
+        "VIDEONET_TRANSFER_IDLE_TIMEOUT",
+        "An unfinished transfer with no progress for this long is deleted.",
+    )
+    spool_min_free_bytes: int = _setting(
+        2**30,
+        "VIDEONET_SPOOL_MIN_FREE_BYTES",
+        "Free disk space the spool must leave; bigger offers get 507.",
+    )
+    verify_max_bytes: int = _setting(
+        4 * 2**30,
+        "VIDEONET_VERIFY_MAX_BYTES",
+        "Largest file /api/video/verify accepts (each of the two).",
+    )
     log_level: str = _setting("info", "VIDEONET_LOG_LEVEL", "Log level: debug, info, warning.")
 
     @classmethod

@@ -99,8 +99,39 @@ async def m001_accounts_invites_rooms(conn: AsyncConnection, t: Types) -> None:
     await run(conn, "CREATE INDEX room_members_user ON room_members (user_id)")
 
 
+async def m003_transfers(conn: AsyncConnection, t: Types) -> None:
+    await run(
+        conn,
+        """CREATE TABLE transfers (
+            id TEXT PRIMARY KEY,
+            room_id TEXT NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
+            sender_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            to_user_id INTEGER REFERENCES users(id) ON DELETE CASCADE,
+            name TEXT NOT NULL,
+            size BIGINT NOT NULL,
+            uploaded BIGINT NOT NULL DEFAULT 0,
+            sha256 TEXT,
+            state TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL)""",
+    )
+    await run(conn, "CREATE INDEX transfers_room_state ON transfers (room_id, state)")
+    await run(conn, "CREATE INDEX transfers_sender_state ON transfers (sender_id, state)")
+    await run(
+        conn,
+        """CREATE TABLE transfer_receipts (
+            transfer_id TEXT NOT NULL REFERENCES transfers(id) ON DELETE CASCADE,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            state TEXT NOT NULL,
+            sha256 TEXT,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (transfer_id, user_id))""",
+    )
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "accounts_invites_rooms", m001_accounts_invites_rooms),
+    (3, "transfers", m003_transfers),
 ]
 
 

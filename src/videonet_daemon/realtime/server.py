@@ -98,6 +98,7 @@ class Realtime:
         except ApiError as exc:
             raise _refused(exc.code, exc.message) from exc
         self.users[sid] = SocketUser(sid=sid, user_id=user.id, username=user.username)
+        await self.sio.enter_room(sid, protocol.user_channel(user.id))
 
     async def _disconnect(self, sid: str, *reason: Any) -> None:
         user = self.users.pop(sid, None)

@@ -1,0 +1,97 @@
+"""Local file work for transfers: safe names, hashing, free space, the NAME.part convention."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from videonet_cli.errors import NotFoundError, UsageError
+from videonet_daemon import protocol
+
+CHUNK_BYTES = 1 << 20
+PART_SUFFIX = ".part"
+# Leave this much free after a receive so the disk is not filled to the last byte.
+FREE_SPACE_MARGIN = 16 << 20
+
+
+@dataclass(frozen=True)
+class SafeName:
+    name: str
+    changed: bool
+    original: str
+
+
+def safe_name(offered: str) -> SafeName:
+    """A plain file name for what a sender offered: never a path, never hidden control bytes.
+
+    Directories are dropped (last component only), control characters removed, and the name is
+    shortened to fit 255 bytes with the `.part` suffix. Empty, "." and ".." are refused.
+    """
+    name = offered.replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in name if unicodedata.category(ch) not in ("Cc", "Cf", "Zl", "Zp"))
+    name = name.strip()
+    if name in ("", ".", ".."):
+        raise UsageError(f"refusing an offered file with an unusable name: {offered!r}")
+    limit = protocol.TRANSFER_NAME_MAX_BYTES - len(PART_SUFFIX)
+    if len(name.encode("utf-8")) > limit:
+        stem, dot, ext = name.rpartition(".")
+        keep_ext = dot and 0 < len(ext.encode()) <= 16
+        tail = f".{ext}" if keep_ext else ""
+        head = stem if keep_ext else name
+        budget = limit - len(tail.encode())
+        head = head.encode("utf-8")[:budget].decode("utf-8", "ignore")
+        name = head + tail
+    return SafeName(name=name, changed=name != offered, original=offered)
+
+
+def check_sendable(path: Path) -> int:
+    """The size of a file we can send, or a one-line error for what is wrong with it."""
+    try:
+        st = path.stat()
+    except FileNotFoundError as exc:
+        raise NotFoundError(f"no such file: {path}") from exc
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror}") from exc
+    if path.is_dir():
+        raise UsageError(f"{path} is a directory: send its files, or archive it first")
+    if not path.is_file():
+        raise UsageError(f"{path} is not a regular file")
+    if not os.access(path, os.R_OK):
+        raise UsageError(f"cannot read {path}: permission denied")
+    return st.st_size
+
+
+def hash_prefix(
+    path: Path, length: int, progress: Callable[[int], None] | None = None
+) -> hashlib._Hash:
+    """SHA-256 state after the first `length` bytes of `path` (for resuming)."""
+    digest = hashlib.sha256()
+    done = 0
+    with path.open("rb") as fh:
+        while done < length:
+            chunk = fh.read(min(CHUNK_BYTES, length - done))
+            if not chunk:
+                break
+            digest.update(chunk)
+            done += len(chunk)
+            if progress:
+                progress(done)
+    return digest
+
+
+def sha256_file(path: Path) -> tuple[int, str]:
+    size = path.stat().st_size
+    return size, hash_prefix(path, size).hexdigest()
+
+
+def free_bytes(directory: Path) -> int:
+    return shutil.disk_usage(directory).free
+
+
+def part_path(out_dir: Path, name: str) -> Path:
+    return out_dir / (name + PART_SUFFIX)

@@ -1,0 +1,250 @@
+"""`receive`: take offers in a room, stream each into NAME.part while hashing, rename when verified.
+
+Resume: a NAME.part left by an earlier run is re-hashed and the download continues after it.
+Nothing is ever written outside the output directory, and nothing appears under its final name
+before the daemon confirmed that its SHA-256 equals the sender's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import contextlib
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from videonet_cli.client import ApiClient, decode_response
+from videonet_cli.errors import CliError, UsageError
+from videonet_cli.realtime import RealtimeClient
+from videonet_cli.session import resolve_room
+from videonet_cli.transfer.files import (
+    FREE_SPACE_MARGIN,
+    free_bytes,
+    hash_prefix,
+    part_path,
+    safe_name,
+)
+from videonet_cli.transfer.report import Reporter, Throttle
+from videonet_daemon import protocol
+
+
+@dataclass
+class ReceiveOutcome:
+    name: str
+    path: str
+    size: int
+    sha256: str
+    sender: str
+    ok: bool
+    reason: str
+    seconds: float
+    resumed_from: int
+
+    def as_dict(self) -> dict[str, Any]:
+        mb_s = self.size / 1e6 / self.seconds if self.seconds > 0 and self.ok else None
+        return {
+            "event": "result",
+            "name": self.name,
+            "path": self.path,
+            "bytes": self.size,
+            "sha256": self.sha256,
+            "sender": self.sender,
+            "ok": self.ok,
+            "reason": self.reason,
+            "seconds": round(self.seconds, 3),
+            "mb_per_s": round(mb_s, 1) if mb_s else None,
+            "resumed_from": self.resumed_from,
+        }
+
+
+async def receive_files(
+    server: str,
+    token: str,
+    room_ref: str,
+    out_dir: Path,
+    count: int,
+    timeout: float,
+    overwrite: bool,
+    report: Reporter,
+) -> list[ReceiveOutcome]:
+    if not out_dir.is_dir():
+        raise UsageError(f"--out {out_dir} is not a directory")
+    if not os.access(out_dir, os.W_OK):
+        raise UsageError(f"cannot write to {out_dir}")
+    offers: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+
+    async def on_offer(data: Any) -> None:
+        if isinstance(data, dict):
+            await offers.put(data)
+
+    async with (
+        ApiClient(server, token) as api,
+        ApiClient(server, token, timeout=None) as stream,
+        RealtimeClient(server, token) as rt,
+    ):
+        room = await resolve_room(api, room_ref)
+        rt.on(protocol.EV_TRANSFER_OFFER, on_offer)
+        await rt.join(room["id"])
+        listen = await rt.call(protocol.EV_TRANSFER_LISTEN, {"room_id": room["id"]})
+        for pending in listen.get("offers", []):
+            await offers.put(pending)
+        report({"event": "listening", "room": room["name"], "pending": len(listen["offers"])})
+
+        outcomes: list[ReceiveOutcome] = []
+        seen: set[str] = set()
+        while len(outcomes) < count:
+            try:
+                offer = await asyncio.wait_for(offers.get(), timeout)
+            except TimeoutError as exc:
+                if not outcomes:
+                    raise CliError(
+                        f"no file was offered in {room['name']} within {timeout:g} s"
+                    ) from exc
+                break
+            transfer_id = str(offer.get("transfer_id"))
+            if transfer_id in seen or offer.get("state") == protocol.TransferState.ABORTED:
+                continue
+            seen.add(transfer_id)
+            last = len(outcomes) + 1 >= count
+            outcomes.append(await _receive_one(stream, rt, offer, out_dir, overwrite, last, report))
+        return outcomes
+
+
+async def _receive_one(
+    stream: ApiClient,
+    rt: RealtimeClient,
+    offer: dict[str, Any],
+    out_dir: Path,
+    overwrite: bool,
+    last: bool,
+    report: Reporter,
+) -> ReceiveOutcome:
+    started = time.monotonic()
+    transfer_id = str(offer["transfer_id"])
+    size = int(offer["size"])
+    sender = str(offer.get("sender_name", "?"))
+    safe = safe_name(str(offer["name"]))
+    final = out_dir / safe.name
+    part = part_path(out_dir, safe.name)
+
+    def outcome(ok: bool, reason: str, sha: str = "", offset: int = 0) -> ReceiveOutcome:
+        return ReceiveOutcome(
+            name=safe.name,
+            path=str(final),
+            size=size,
+            sha256=sha,
+            sender=sender,
+            ok=ok,
+            reason=reason,
+            seconds=time.monotonic() - started,
+            resumed_from=offset,
+        )
+
+    if safe.changed:
+        report({"event": "renamed", "offered": safe.original, "name": safe.name})
+    if final.exists() and not overwrite:
+        reason = f"{final} exists (use --overwrite to replace it)"
+        await _decline(rt, transfer_id, reason, last)
+        return outcome(False, reason)
+
+    offset = part.stat().st_size if part.exists() else 0
+    if offset > size:
+        part.unlink()
+        offset = 0
+    needed = size - offset + FREE_SPACE_MARGIN
+    if free_bytes(out_dir) < needed:
+        reason = f"not enough free space in {out_dir} for {safe.name} ({size} bytes)"
+        await _decline(rt, transfer_id, reason, last)
+        return outcome(False, reason)
+
+    await rt.call(protocol.EV_TRANSFER_ACCEPT, {"transfer_id": transfer_id})
+    report(
+        {
+            "event": "offer",
+            "name": safe.name,
+            "bytes": size,
+            "sender": sender,
+            "transfer_id": transfer_id,
+            "resumed_from": offset,
+        }
+    )
+    throttle = Throttle(report, safe.name, size)
+    digest = hash_prefix(part, offset, throttle.update) if offset else hashlib.sha256()
+    received = await _download(stream, transfer_id, part, offset, size, digest, throttle)
+    throttle.update(received, force=True)
+    if received < size:
+        return outcome(
+            False,
+            f"incomplete: {received} of {size} bytes arrived (kept in {part.name}; "
+            "run receive again to resume)",
+            offset=offset,
+        )
+    sha256 = digest.hexdigest()
+    reply = await rt.call(
+        protocol.EV_TRANSFER_VERDICT, {"transfer_id": transfer_id, "sha256": sha256, "done": last}
+    )
+    if not reply.get("match") or reply.get("expected") != sha256:
+        part.unlink(missing_ok=True)
+        return outcome(
+            False,
+            f"SHA-256 mismatch: got {sha256}, the sender has {reply.get('expected')}; "
+            "the received bytes were discarded",
+            sha256,
+            offset,
+        )
+    if final.exists() and not overwrite:  # appeared while we were downloading
+        return outcome(False, f"{final} appeared meanwhile; kept {part.name}", sha256, offset)
+    os.replace(part, final)
+    return outcome(True, "", sha256, offset)
+
+
+async def _decline(rt: RealtimeClient, transfer_id: str, reason: str, last: bool) -> None:
+    with contextlib.suppress(CliError):
+        await rt.call(
+            protocol.EV_TRANSFER_DECLINE,
+            {"transfer_id": transfer_id, "reason": reason, "done": last},
+        )
+
+
+async def _download(
+    stream: ApiClient,
+    transfer_id: str,
+    part: Path,
+    offset: int,
+    size: int,
+    digest: Any,
+    throttle: Throttle,
+) -> int:
+    """Append the rest of the file to `part`; return how many bytes it holds at the end."""
+    received = offset
+    url = protocol.API_TRANSFER_DATA.format(transfer_id=transfer_id)
+    headers = {"Range": f"bytes={offset}-"}
+    fd = os.open(part, os.O_WRONLY | os.O_CREAT, 0o644)
+    try:
+        os.lseek(fd, offset, os.SEEK_SET)
+        async with stream.session.get(url, headers=headers) as resp:
+            if resp.status >= 400:
+                decode_response(resp.status, await resp.read())
+            async for chunk in resp.content.iter_any():
+                if received + len(chunk) > size:
+                    raise CliError("the daemon sent more bytes than offered")
+                digest.update(chunk)
+                view = memoryview(chunk)
+                while view:
+                    view = view[os.write(fd, view) :]
+                received += len(chunk)
+                throttle.update(received)
+        os.fsync(fd)
+    except (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError, ConnectionError):
+        pass  # a short stream: the caller reports it as incomplete and keeps the .part
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        if received == offset:
+            raise stream.unreachable(exc) from exc
+    finally:
+        os.close(fd)
+    return received

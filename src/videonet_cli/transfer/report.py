@@ -1,0 +1,28 @@
+"""Progress events from the transfer cores: a callback, throttled so scripts are not flooded."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+Reporter = Callable[[dict[str, Any]], None]
+PROGRESS_EVERY_SECONDS = 0.25
+
+
+class Throttle:
+    """Turns byte counts into at most ~4 `progress` events a second (plus the last one)."""
+
+    def __init__(self, report: Reporter, name: str, total: int) -> None:
+        self._report = report
+        self._name = name
+        self._total = total
+        self._last = 0.0
+        self._started = time.monotonic()
+
+    def update(self, done: int, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._last < PROGRESS_EVERY_SECONDS:
+            return
+        self._last = now
+        self._report({"event": "progress", "name": self._name, "bytes": done, "total": self._total})

@@ -1,0 +1,235 @@
+"""`send`: offer each file to the room, upload it into the daemon's spool, collect verdicts.
+
+The file is hashed while it is uploaded (one read); a resumed upload first hashes what the daemon
+already holds. The sender is done with a file when it is sealed and every receiver that listened
+or accepted has reported its SHA-256 (at least one must).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from videonet_cli.client import ApiClient, decode_response
+from videonet_cli.errors import CliError, IncompleteError, UsageError
+from videonet_cli.realtime import RealtimeClient
+from videonet_cli.session import resolve_room
+from videonet_cli.transfer.files import CHUNK_BYTES, check_sendable, hash_prefix
+from videonet_cli.transfer.report import Reporter, Throttle
+from videonet_daemon import protocol
+
+
+@dataclass
+class ReceiverVerdict:
+    username: str
+    ok: bool
+    reason: str
+
+
+@dataclass
+class SendOutcome:
+    path: str
+    name: str
+    size: int
+    sha256: str
+    transfer_id: str
+    seconds: float
+    resumed_from: int
+    verdicts: list[ReceiverVerdict] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.verdicts) and all(v.ok for v in self.verdicts) and not self.missing
+
+    def as_dict(self) -> dict[str, Any]:
+        mb_s = self.size / 1e6 / self.seconds if self.seconds > 0 else None
+        return {
+            "event": "result",
+            "path": self.path,
+            "name": self.name,
+            "bytes": self.size,
+            "sha256": self.sha256,
+            "transfer_id": self.transfer_id,
+            "seconds": round(self.seconds, 3),
+            "mb_per_s": round(mb_s, 1) if mb_s else None,
+            "resumed_from": self.resumed_from,
+            "ok": self.ok,
+            "receivers": [v.__dict__ for v in self.verdicts],
+            "missing": self.missing,
+        }
+
+
+class _Inbox:
+    """Control events for this sender, kept per transfer id (they may arrive before the ack)."""
+
+    def __init__(self) -> None:
+        self.accepted: dict[str, set[str]] = {}
+        self.results: dict[str, dict[str, ReceiverVerdict]] = {}
+        self.changed = asyncio.Event()
+
+    async def on_accepted(self, data: Any) -> None:
+        if isinstance(data, dict):
+            self.accepted.setdefault(str(data.get("transfer_id")), set()).add(
+                str(data.get("username"))
+            )
+            self.changed.set()
+
+    async def on_result(self, data: Any) -> None:
+        if isinstance(data, dict):
+            verdict = ReceiverVerdict(
+                str(data.get("username")), bool(data.get("ok")), str(data.get("reason", ""))
+            )
+            self.results.setdefault(str(data.get("transfer_id")), {})[verdict.username] = verdict
+            self.changed.set()
+
+
+async def send_files(
+    server: str,
+    token: str,
+    room_ref: str,
+    paths: list[Path],
+    to: str | None,
+    timeout: float,
+    report: Reporter,
+) -> list[SendOutcome]:
+    sizes = [check_sendable(p) for p in paths]  # every file checked before anything is sent
+    names = [p.name for p in paths]
+    if len(set(names)) != len(names):
+        raise UsageError("two of the files have the same name; send them separately")
+    inbox = _Inbox()
+    async with (
+        ApiClient(server, token) as api,
+        ApiClient(server, token, timeout=None) as stream,
+        RealtimeClient(server, token) as rt,
+    ):
+        room = await resolve_room(api, room_ref)
+        rt.on(protocol.EV_TRANSFER_ACCEPTED, inbox.on_accepted)
+        rt.on(protocol.EV_TRANSFER_RESULT, inbox.on_result)
+        await rt.join(room["id"])
+        outcomes = []
+        for path, size in zip(paths, sizes, strict=True):
+            outcomes.append(
+                await _send_one(stream, rt, inbox, room["id"], path, size, to, timeout, report)
+            )
+        return outcomes
+
+
+async def _send_one(
+    stream: ApiClient,
+    rt: RealtimeClient,
+    inbox: _Inbox,
+    room_id: str,
+    path: Path,
+    size: int,
+    to: str | None,
+    timeout: float,
+    report: Reporter,
+) -> SendOutcome:
+    started = time.monotonic()
+    body: dict[str, Any] = {"room_id": room_id, "name": path.name, "size": size}
+    if to:
+        body["to"] = to
+    reply = await rt.call(protocol.EV_TRANSFER_OFFER, body)
+    offer = reply["transfer"]
+    transfer_id = str(offer["transfer_id"])
+    offset = int(reply["offset"])
+    listeners = [str(n) for n in reply.get("listeners", [])]
+    report(
+        {
+            "event": "offer",
+            "name": path.name,
+            "bytes": size,
+            "transfer_id": transfer_id,
+            "resumed_from": offset,
+            "listeners": listeners,
+        }
+    )
+    throttle = Throttle(report, path.name, size)
+    digest = hash_prefix(path, offset, throttle.update)
+    if offset < size or offer["state"] != protocol.TransferState.UPLOADED:
+        await _upload(stream, transfer_id, path, offset, size, digest, throttle)
+    throttle.update(size, force=True)
+    sha256 = digest.hexdigest()
+    await rt.call(protocol.EV_TRANSFER_SEAL, {"transfer_id": transfer_id, "sha256": sha256})
+    report({"event": "uploaded", "name": path.name, "sha256": sha256})
+
+    expected = set(listeners) | ({to} if to else set())
+    deadline = time.monotonic() + timeout
+    while True:
+        inbox.changed.clear()  # before looking, so an event that lands after the look wakes us
+        got = inbox.results.get(transfer_id, {})
+        waiting_for = (expected | inbox.accepted.get(transfer_id, set())) - set(got)
+        if got and not waiting_for:
+            break
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            break
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(inbox.changed.wait(), remaining)
+    got = inbox.results.get(transfer_id, {})
+    missing = sorted((expected | inbox.accepted.get(transfer_id, set())) - set(got))
+    return SendOutcome(
+        path=str(path),
+        name=path.name,
+        size=size,
+        sha256=sha256,
+        transfer_id=transfer_id,
+        seconds=time.monotonic() - started,
+        resumed_from=offset,
+        verdicts=sorted(got.values(), key=lambda v: v.username),
+        missing=missing,
+    )
+
+
+async def _upload(
+    stream: ApiClient,
+    transfer_id: str,
+    path: Path,
+    offset: int,
+    size: int,
+    digest: Any,
+    throttle: Throttle,
+) -> None:
+    async def body() -> AsyncIterator[bytes]:
+        sent = offset
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.lseek(fd, offset, os.SEEK_SET)
+            while sent < size:
+                chunk = os.read(fd, min(CHUNK_BYTES, size - sent))
+                if not chunk:
+                    raise CliError(f"{path} shrank while it was being sent")
+                digest.update(chunk)
+                sent += len(chunk)
+                throttle.update(sent)
+                yield chunk
+        finally:
+            os.close(fd)
+
+    url = protocol.API_TRANSFER_DATA.format(transfer_id=transfer_id)
+    headers = {"Content-Length": str(size - offset), "Content-Type": "application/octet-stream"}
+    try:
+        async with stream.session.put(
+            url, params={"offset": str(offset)}, data=body(), headers=headers
+        ) as resp:
+            decode_response(resp.status, await resp.read())
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise _lost(stream, exc) from exc
+
+
+def _lost(stream: ApiClient, exc: BaseException) -> CliError:
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return stream.unreachable(exc)
+    return IncompleteError(
+        f"the connection to {stream.server} broke during the upload ({exc.__class__.__name__}); "
+        "run the same command again to resume"
+    )

@@ -1,0 +1,141 @@
+"""The transfer control plane on Socket.IO: listen, offer, accept, seal, verdict, abort.
+
+Only small JSON goes through here (and through Redis when several daemons share it); file bytes
+take the HTTP data plane in relay/routes.py.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from videonet_daemon import protocol
+from videonet_daemon.realtime.server import Realtime, SocketUser
+from videonet_daemon.relay.service import TransferService
+from videonet_daemon.validation import get_str
+
+
+class TransferEvents:
+    def __init__(self, realtime: Realtime, service: TransferService) -> None:
+        self.rt = realtime
+        self.service = service
+        # sid -> rooms it listens for offers in (this daemon's sockets only)
+        self.listening: dict[str, set[str]] = {}
+        on = realtime.on
+        on(protocol.EV_TRANSFER_LISTEN)(self.listen)
+        on(protocol.EV_TRANSFER_OFFER)(self.offer)
+        on(protocol.EV_TRANSFER_ACCEPT)(self.accept)
+        on(protocol.EV_TRANSFER_SEAL)(self.seal)
+        on(protocol.EV_TRANSFER_VERDICT)(self.verdict)
+        on(protocol.EV_TRANSFER_DECLINE)(self.decline)
+        on(protocol.EV_TRANSFER_ABORT)(self.abort)
+        realtime.disconnect_hooks.append(self._gone)
+
+    async def _gone(self, user: SocketUser) -> None:
+        self.listening.pop(user.sid, None)
+
+    def listeners(self, room_id: str, except_user: int) -> list[str]:
+        names = {
+            u.username
+            for sid, rooms in self.listening.items()
+            if room_id in rooms
+            and (u := self.rt.users.get(sid)) is not None
+            and u.user_id != except_user
+        }
+        return sorted(names)
+
+    async def listen(self, user: SocketUser, data: dict[str, Any]) -> dict[str, Any]:
+        room_id = get_str(data, "room_id", max_chars=64)
+        await self.rt.require_joined(user, room_id)
+        self.listening.setdefault(user.sid, set()).add(room_id)
+        return {"offers": await self.service.pending_for(user.user_id, room_id)}
+
+    async def offer(self, user: SocketUser, data: dict[str, Any]) -> dict[str, Any]:
+        room_id = get_str(data, "room_id", max_chars=64)
+        await self.rt.require_joined(user, room_id)
+        offer, resumed = await self.service.offer(
+            user.user_id, room_id, data.get("name"), data.get("size"), data.get("to")
+        )
+        target = (
+            protocol.user_channel(offer["to_user_id"])
+            if offer["to_user_id"] is not None
+            else protocol.room_channel(room_id)
+        )
+        await self.rt.sio.emit(protocol.EV_TRANSFER_OFFER, offer, to=target, skip_sid=user.sid)
+        reply: protocol.OfferReply = {
+            "transfer": offer,
+            "offset": offer["uploaded"],
+            "resumed": resumed,
+            "listeners": self.listeners(room_id, user.user_id),
+        }
+        return dict(reply)
+
+    async def accept(self, user: SocketUser, data: dict[str, Any]) -> dict[str, Any]:
+        offer = await self.service.accept(user.user_id, _transfer_id(data))
+        await self.rt.sio.emit(
+            protocol.EV_TRANSFER_ACCEPTED,
+            {
+                "transfer_id": offer["transfer_id"],
+                "user_id": user.user_id,
+                "username": user.username,
+            },
+            to=protocol.user_channel(offer["sender_id"]),
+        )
+        return {"offer": offer}
+
+    async def seal(self, user: SocketUser, data: dict[str, Any]) -> dict[str, Any]:
+        offer = await self.service.seal(user.user_id, _transfer_id(data), data.get("sha256"))
+        await self.state_changed(offer)
+        return {"offer": offer}
+
+    async def verdict(self, user: SocketUser, data: dict[str, Any]) -> dict[str, Any]:
+        offer, reply = await self.service.verdict(
+            user.user_id, _transfer_id(data), data.get("sha256")
+        )
+        self._maybe_done(user, data, offer["room_id"])
+        reason = "" if reply["match"] else "SHA-256 mismatch"
+        await self._tell_sender(offer, user, reply["match"], str(data.get("sha256")), reason)
+        return dict(reply)
+
+    async def decline(self, user: SocketUser, data: dict[str, Any]) -> dict[str, Any]:
+        offer = await self.service.visible(user.user_id, _transfer_id(data))
+        reason = get_str(data, "reason", max_chars=500, default="declined")
+        self._maybe_done(user, data, offer["room_id"])
+        await self._tell_sender(offer, user, False, "", reason)
+        return {}
+
+    def _maybe_done(self, user: SocketUser, data: dict[str, Any], room_id: str) -> None:
+        # A receiver that takes no more offers stops counting as a listener before the sender
+        # hears this verdict, so the sender's next offer does not wait for it.
+        if data.get("done") is True:
+            self.listening.get(user.sid, set()).discard(room_id)
+
+    async def _tell_sender(
+        self, offer: protocol.TransferOffer, user: SocketUser, ok: bool, sha: str, reason: str
+    ) -> None:
+        result: protocol.TransferResult = {
+            "transfer_id": offer["transfer_id"],
+            "user_id": user.user_id,
+            "username": user.username,
+            "ok": ok,
+            "sha256": sha,
+            "reason": reason,
+        }
+        await self.rt.sio.emit(
+            protocol.EV_TRANSFER_RESULT, result, to=protocol.user_channel(offer["sender_id"])
+        )
+
+    async def abort(self, user: SocketUser, data: dict[str, Any]) -> dict[str, Any]:
+        offer = await self.service.abort(user.user_id, _transfer_id(data))
+        await self.state_changed(offer)
+        return {"offer": offer}
+
+    async def state_changed(self, offer: protocol.TransferOffer) -> None:
+        await self.rt.sio.emit(
+            protocol.EV_TRANSFER_STATE,
+            {"transfer_id": offer["transfer_id"], "state": offer["state"]},
+            to=protocol.room_channel(offer["room_id"]),
+        )
+
+
+def _transfer_id(data: dict[str, Any]) -> str:
+    return get_str(data, "transfer_id", max_chars=64)

@@ -1,0 +1,136 @@
+"""The transfer data plane: the sender PUTs bytes into the spool, receivers GET them as they land.
+
+PUT /api/transfers/{id}/data?offset=N   the rest of the file from byte N (N = what arrived)
+GET /api/transfers/{id}/data            Range: bytes=N- to resume; streamed while uploading
+
+TCP does the back-pressure on both legs: the upload is read only as fast as the disk takes it,
+and each receiver is served by sendfile at its own pace, so a slow receiver costs no memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import re
+import time
+
+from aiohttp import web
+
+from videonet_daemon import protocol
+from videonet_daemon.auth.routes import require_user
+from videonet_daemon.errors import ApiError, BadRequest, TransferStateError
+from videonet_daemon.keys import TRANSFER_EVENTS, TRANSFERS
+from videonet_daemon.protocol import TransferState as S
+
+log = logging.getLogger(__name__)
+
+# A receiver's stream ends if nothing arrives for this long while the sender is silent.
+STALL_SECONDS = 120.0
+WAKE_SECONDS = 10.0
+_RANGE = re.compile(r"^bytes=(\d+)-$")
+
+
+async def upload(request: web.Request) -> web.Response:
+    user = await require_user(request)
+    service = request.app[TRANSFERS]
+    try:
+        offset = int(request.query.get("offset", "0"))
+    except ValueError as exc:
+        raise BadRequest("offset must be an integer") from exc
+    live = await service.begin_upload(user.id, request.match_info["transfer_id"], offset)
+    offer = await service.get(live.transfer_id)
+    await request.app[TRANSFER_EVENTS].state_changed({**offer, "state": S.UPLOADING})
+    expected = live.size - offset
+    problem: ApiError | None = None
+    try:
+        if request.content_length is not None and request.content_length != expected:
+            raise BadRequest(f"expected {expected} bytes from offset {offset}")
+        fd = os.open(live.path, os.O_WRONLY)
+        try:
+            os.lseek(fd, offset, os.SEEK_SET)
+            while True:
+                chunk = await request.content.readany()
+                if not chunk:
+                    break
+                if live.uploaded + len(chunk) > live.size:
+                    raise BadRequest("more bytes than the offered size")
+                view = memoryview(chunk)
+                while view:
+                    written = os.write(fd, view)
+                    view = view[written:]
+                live.advance(len(chunk))
+        finally:
+            os.close(fd)
+    except ApiError as exc:
+        problem = exc
+    except (ConnectionError, asyncio.IncompleteReadError, OSError) as exc:
+        log.info("upload of %s stopped at %d bytes: %s", live.transfer_id, live.uploaded, exc)
+    except Exception as exc:  # aiohttp's payload errors when the sender vanishes
+        log.info("upload of %s stopped at %d bytes: %r", live.transfer_id, live.uploaded, exc)
+    finally:
+        await service.end_upload(live)
+        offer = await service.get(live.transfer_id)
+        await request.app[TRANSFER_EVENTS].state_changed(offer)
+    if problem is not None:
+        raise problem
+    if live.uploaded < live.size:
+        raise TransferStateError(
+            f"the upload ended at byte {live.uploaded} of {live.size}; send again to resume"
+        )
+    return web.json_response({"transfer_id": live.transfer_id, "uploaded": live.uploaded})
+
+
+async def download(request: web.Request) -> web.StreamResponse:
+    user = await require_user(request)
+    service = request.app[TRANSFERS]
+    offer = await service.visible(user.id, request.match_info["transfer_id"])
+    if offer["state"] == S.ABORTED:
+        raise TransferStateError("the sender aborted this transfer")
+    size = offer["size"]
+    start = 0
+    header = request.headers.get("Range")
+    if header:
+        match = _RANGE.match(header.strip())
+        if not match:
+            raise BadRequest("only 'Range: bytes=N-' is supported")
+        start = int(match.group(1))
+        if start > size:
+            raise web.HTTPRequestRangeNotSatisfiable(headers={"Content-Range": f"bytes */{size}"})
+    live = service.live(offer)
+    response = web.StreamResponse(status=206 if header else 200)
+    response.content_type = "application/octet-stream"
+    response.content_length = size - start
+    response.headers["X-Transfer-Size"] = str(size)
+    if header and size:
+        response.headers["Content-Range"] = f"bytes {start}-{size - 1}/{size}"
+    # The connection closes after this response, so a stream cut short is seen as short.
+    response.force_close()
+    await response.prepare(request)
+    transport = request.transport
+    loop = asyncio.get_running_loop()
+    sent = start
+    last_progress = time.monotonic()
+    with open(live.path, "rb") as spool_file:
+        while sent < size and transport is not None and not transport.is_closing():
+            available = min(live.uploaded, size)
+            if available > sent:
+                with contextlib.suppress(ConnectionError):
+                    await loop.sendfile(transport, spool_file, sent, available - sent)
+                sent = available
+                last_progress = time.monotonic()
+                continue
+            if live.state in (S.INTERRUPTED, S.ABORTED):
+                break  # the sender is gone: end short, the receiver keeps its .part
+            if time.monotonic() - last_progress > STALL_SECONDS:
+                break
+            await live.changed(WAKE_SECONDS)
+    if sent >= size:
+        await response.write_eof()
+    return response
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_put(protocol.API_TRANSFER_DATA, upload)
+    app.router.add_get(protocol.API_TRANSFER_DATA, download)

@@ -1,0 +1,383 @@
+"""Transfers: offers, resume, the upload's state machine, receipts and verdicts, clean-up.
+
+States (protocol.TransferState): uploading -> uploaded -> sealed, with uploading -> interrupted
+when the sender's connection drops (a new offer of the same file resumes it) and any -> aborted.
+The database holds the truth; `Spool` holds the bytes and wakes readers.
+"""
+
+from __future__ import annotations
+
+import logging
+import unicodedata
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from videonet_daemon import protocol
+from videonet_daemon.clock import now_iso, to_iso
+from videonet_daemon.db.engine import Database, Record, run
+from videonet_daemon.errors import (
+    Forbidden,
+    InsufficientStorage,
+    NotFound,
+    PayloadTooLarge,
+    TooManyTransfers,
+    TransferStateError,
+    ValidationError,
+)
+from videonet_daemon.relay.spool import LiveTransfer, Spool
+from videonet_daemon.rooms.service import RoomService
+from videonet_daemon.settings import Settings
+
+log = logging.getLogger(__name__)
+
+S = protocol.TransferState
+SEAL_WAIT_SECONDS = 60.0
+
+_SELECT = """
+    SELECT t.id, t.room_id, t.sender_id, u.username, t.to_user_id, t.name, t.size, t.uploaded,
+           t.sha256, t.state, t.created_at
+    FROM transfers t JOIN users u ON u.id = t.sender_id
+"""
+
+
+def _offer(row: Record) -> protocol.TransferOffer:
+    return {
+        "transfer_id": row[0],
+        "room_id": row[1],
+        "sender_id": int(row[2]),
+        "sender_name": row[3],
+        "to_user_id": int(row[4]) if row[4] is not None else None,
+        "name": row[5],
+        "size": int(row[6]),
+        "uploaded": int(row[7]),
+        "sha256": row[8],
+        "state": row[9],
+        "created_at": row[10],
+    }
+
+
+def check_name(name: Any) -> str:
+    """An offered file name must already be a plain, safe basename."""
+    if not isinstance(name, str) or not name:
+        raise ValidationError("name must be a non-empty string")
+    if len(name.encode("utf-8")) > protocol.TRANSFER_NAME_MAX_BYTES:
+        raise ValidationError(f"name must be at most {protocol.TRANSFER_NAME_MAX_BYTES} bytes")
+    if name in (".", "..") or "/" in name or "\\" in name:
+        raise ValidationError("name must be a file name without directories")
+    if any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in name):
+        raise ValidationError("name must not contain control characters")
+    return name
+
+
+def check_sha256(value: Any) -> str:
+    if (
+        not isinstance(value, str)
+        or len(value) != protocol.SHA256_HEX_CHARS
+        or any(c not in "0123456789abcdef" for c in value)
+    ):
+        raise ValidationError("sha256 must be 64 lowercase hex digits")
+    return value
+
+
+class TransferService:
+    def __init__(self, db: Database, settings: Settings, spool: Spool, rooms: RoomService) -> None:
+        self._db = db
+        self._settings = settings
+        self.spool = spool
+        self._rooms = rooms
+
+    # --- reading ---------------------------------------------------------------------------
+    async def get(self, transfer_id: str) -> protocol.TransferOffer:
+        if not isinstance(transfer_id, str) or len(transfer_id) > 64:
+            raise ValidationError("transfer_id must be a string")
+        row = await self._db.fetch_one(_SELECT + " WHERE t.id = :id", id=transfer_id)
+        if row is None:
+            raise NotFound(f"no transfer {transfer_id}")
+        return _offer(row)
+
+    async def visible(self, user_id: int, transfer_id: str) -> protocol.TransferOffer:
+        """The transfer, if this user may see it: a member of its room it is addressed to."""
+        offer = await self.get(transfer_id)
+        await self._rooms.require_member(offer["room_id"], user_id)
+        if offer["to_user_id"] not in (None, user_id) and offer["sender_id"] != user_id:
+            raise Forbidden("this transfer is addressed to someone else")
+        return offer
+
+    def live(self, offer: protocol.TransferOffer) -> LiveTransfer:
+        return self.spool.live(
+            offer["transfer_id"], offer["size"], offer["uploaded"], offer["state"]
+        )
+
+    async def pending_for(self, user_id: int, room_id: str) -> list[protocol.TransferOffer]:
+        """Offers in the room this user may still take (not verified by them, not aborted)."""
+        await self._rooms.require_member(room_id, user_id)
+        rows = await self._db.fetch_all(
+            _SELECT + " WHERE t.room_id = :r AND t.sender_id <> :u AND t.state <> :aborted "
+            "AND (t.to_user_id IS NULL OR t.to_user_id = :u) "
+            "AND NOT EXISTS (SELECT 1 FROM transfer_receipts x WHERE x.transfer_id = t.id "
+            "AND x.user_id = :u AND x.state = 'verified') ORDER BY t.created_at, t.id",
+            r=room_id,
+            u=user_id,
+            aborted=S.ABORTED,
+        )
+        offers = [_offer(r) for r in rows]
+        for offer in offers:  # the live byte count is fresher than the stored one
+            offer["uploaded"] = self.live(offer).uploaded
+        return offers
+
+    # --- the sender ------------------------------------------------------------------------
+    async def offer(
+        self, user_id: int, room_id: str, name: Any, size: Any, to_username: Any
+    ) -> tuple[protocol.TransferOffer, bool]:
+        """A new transfer, or the unfinished one of the same file to resume: (offer, resumed)."""
+        name = check_name(name)
+        if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+            raise ValidationError("size must be a non-negative integer")
+        if size > self._settings.transfer_max_bytes:
+            limit = self._settings.transfer_max_bytes
+            raise PayloadTooLarge(f"the file is larger than this daemon accepts ({limit} bytes)")
+        await self._rooms.require_member(room_id, user_id)
+        to_user_id = await self._recipient(room_id, to_username)
+
+        existing = await self._db.fetch_one(
+            _SELECT + " WHERE t.room_id = :r AND t.sender_id = :u AND t.name = :n AND t.size = :s "
+            "AND t.state IN ('offered', 'uploading', 'interrupted', 'uploaded') "
+            "AND ((t.to_user_id IS NULL AND :to IS NULL) OR t.to_user_id = :to) "
+            "ORDER BY t.created_at DESC LIMIT 1",
+            r=room_id,
+            u=user_id,
+            n=name,
+            s=size,
+            to=to_user_id,
+        )
+        if existing is not None:
+            offer = _offer(existing)
+            live = self.live(offer)
+            if live.upload_in_progress:
+                raise TransferStateError("this file is being uploaded right now by another send")
+            # The spool file is the truth about what arrived (it survives a daemon restart).
+            uploaded = min(self.spool.on_disk(offer["transfer_id"]), offer["size"])
+            self.spool.truncate(offer["transfer_id"], uploaded)
+            live.uploaded = uploaded
+            offer["uploaded"] = uploaded
+            self._check_space(size - uploaded)
+            if offer["state"] == S.INTERRUPTED:
+                await self._set_state(live, S.OFFERED)
+                offer["state"] = S.OFFERED
+            return offer, True
+
+        # A new send of the same name replaces older ones (finished or not), so a receiver that
+        # comes late is offered the latest version only.
+        superseded = await self._db.fetch_all(
+            "SELECT id FROM transfers WHERE room_id = :r AND sender_id = :u AND name = :n "
+            "AND state <> 'aborted'",
+            r=room_id,
+            u=user_id,
+            n=name,
+        )
+        for (old_id,) in superseded:
+            await self._db.execute(
+                "UPDATE transfers SET state = 'aborted', updated_at = :t WHERE id = :id",
+                t=now_iso(),
+                id=old_id,
+            )
+            self.spool.forget(old_id)
+
+        active = await self._db.fetch_one(
+            "SELECT COUNT(*) FROM transfers WHERE sender_id = :u AND state IN "
+            "('offered', 'uploading', 'interrupted', 'uploaded')",
+            u=user_id,
+        )
+        if active is not None and int(active[0]) >= self._settings.transfer_max_active:
+            raise TooManyTransfers()
+        self._check_space(size)
+        transfer_id = uuid.uuid4().hex
+        now = now_iso()
+        self.spool.create(transfer_id)
+        await self._db.execute(
+            "INSERT INTO transfers (id, room_id, sender_id, to_user_id, name, size, uploaded, "
+            "sha256, state, created_at, updated_at) VALUES "
+            "(:id, :r, :u, :to, :n, :s, 0, NULL, :st, :t, :t)",
+            id=transfer_id,
+            r=room_id,
+            u=user_id,
+            to=to_user_id,
+            n=name,
+            s=size,
+            st=S.OFFERED,
+            t=now,
+        )
+        return await self.get(transfer_id), False
+
+    def _check_space(self, needed: int) -> None:
+        if self.spool.free_bytes() - needed < self._settings.spool_min_free_bytes:
+            raise InsufficientStorage()
+
+    async def _recipient(self, room_id: str, to_username: Any) -> int | None:
+        if to_username is None:
+            return None
+        if not isinstance(to_username, str) or not to_username:
+            raise ValidationError("to must be a username")
+        rows = await self._db.fetch_all(
+            "SELECT m.user_id FROM room_members m JOIN users u ON u.id = m.user_id "
+            "WHERE m.room_id = :r AND u.username = :n",
+            r=room_id,
+            n=to_username,
+        )
+        if not rows:
+            raise NotFound(f"{to_username} is not a member of this room")
+        if len(rows) > 1:
+            raise ValidationError(f"several members are called {to_username}")
+        return int(rows[0][0])
+
+    async def begin_upload(self, user_id: int, transfer_id: str, offset: int) -> LiveTransfer:
+        offer = await self.get(transfer_id)
+        if offer["sender_id"] != user_id:
+            raise Forbidden("only the sender uploads a transfer")
+        await self._rooms.require_member(offer["room_id"], user_id)
+        live = self.live(offer)
+        if live.upload_in_progress:
+            raise TransferStateError("an upload of this transfer is already running")
+        if offer["state"] not in (S.OFFERED, S.UPLOADING, S.INTERRUPTED):
+            raise TransferStateError(f"the transfer is {offer['state']}, not waiting for data")
+        on_disk = self.spool.on_disk(transfer_id)
+        if offset != on_disk:
+            raise TransferStateError(f"the upload must continue at byte {on_disk}, not {offset}")
+        live.uploaded = on_disk
+        live.upload_in_progress = True
+        await self._set_state(live, S.UPLOADING)
+        return live
+
+    async def end_upload(self, live: LiveTransfer) -> None:
+        """Called when the upload request ends, however it ended."""
+        live.upload_in_progress = False
+        state = S.UPLOADED if live.uploaded >= live.size else S.INTERRUPTED
+        if live.state == S.ABORTED:
+            return
+        await self._set_state(live, state)
+
+    async def _set_state(self, live: LiveTransfer, state: str) -> None:
+        await self._db.execute(
+            "UPDATE transfers SET state = :s, uploaded = :b, updated_at = :t WHERE id = :id",
+            s=state,
+            b=live.uploaded,
+            t=now_iso(),
+            id=live.transfer_id,
+        )
+        live.set_state(state)
+
+    async def seal(self, user_id: int, transfer_id: str, sha256: Any) -> protocol.TransferOffer:
+        digest = check_sha256(sha256)
+        offer = await self.get(transfer_id)
+        if offer["sender_id"] != user_id:
+            raise Forbidden("only the sender seals a transfer")
+        live = self.live(offer)
+        if live.state != S.UPLOADED:
+            raise TransferStateError(f"the transfer is {live.state}: every byte must arrive first")
+        await self._db.execute(
+            "UPDATE transfers SET sha256 = :h, state = :s, updated_at = :t WHERE id = :id",
+            h=digest,
+            s=S.SEALED,
+            t=now_iso(),
+            id=transfer_id,
+        )
+        live.set_state(S.SEALED)
+        return await self.get(transfer_id)
+
+    async def abort(self, user_id: int, transfer_id: str) -> protocol.TransferOffer:
+        offer = await self.get(transfer_id)
+        if offer["sender_id"] != user_id:
+            raise Forbidden("only the sender aborts a transfer")
+        await self._db.execute(
+            "UPDATE transfers SET state = :s, updated_at = :t WHERE id = :id",
+            s=S.ABORTED,
+            t=now_iso(),
+            id=transfer_id,
+        )
+        self.spool.forget(transfer_id)
+        offer["state"] = S.ABORTED
+        return offer
+
+    # --- receivers -------------------------------------------------------------------------
+    async def accept(self, user_id: int, transfer_id: str) -> protocol.TransferOffer:
+        offer = await self.visible(user_id, transfer_id)
+        if offer["sender_id"] == user_id:
+            raise ValidationError("you cannot receive your own transfer")
+        if offer["state"] == S.ABORTED:
+            raise TransferStateError("the sender aborted this transfer")
+        await self._receipt(transfer_id, user_id, "accepted", None)
+        offer["uploaded"] = self.live(offer).uploaded
+        return offer
+
+    async def verdict(
+        self, user_id: int, transfer_id: str, sha256: Any
+    ) -> tuple[protocol.TransferOffer, protocol.VerdictReply]:
+        """Compare a receiver's hash with the sender's, once the sender has sealed it."""
+        digest = check_sha256(sha256)
+        offer = await self.visible(user_id, transfer_id)
+        live = self.live(offer)
+        if live.state != S.SEALED:
+            await live.changed(SEAL_WAIT_SECONDS)
+        offer = await self.get(transfer_id)
+        if offer["state"] != S.SEALED or offer["sha256"] is None:
+            raise TransferStateError("the sender has not finished this transfer")
+        match = offer["sha256"] == digest
+        await self._receipt(transfer_id, user_id, "verified" if match else "mismatch", digest)
+        return offer, {"match": match, "expected": offer["sha256"]}
+
+    async def _receipt(self, transfer_id: str, user_id: int, state: str, sha: str | None) -> None:
+        async with self._db.transaction() as conn:
+            updated = await run(
+                conn,
+                "UPDATE transfer_receipts SET state = :s, sha256 = :h, updated_at = :t "
+                "WHERE transfer_id = :id AND user_id = :u",
+                s=state,
+                h=sha,
+                t=now_iso(),
+                id=transfer_id,
+                u=user_id,
+            )
+            if updated.rowcount == 0:
+                await run(
+                    conn,
+                    "INSERT INTO transfer_receipts (transfer_id, user_id, state, sha256, "
+                    "updated_at) VALUES (:id, :u, :s, :h, :t)",
+                    id=transfer_id,
+                    u=user_id,
+                    s=state,
+                    h=sha,
+                    t=now_iso(),
+                )
+
+    # --- housekeeping ----------------------------------------------------------------------
+    async def recover(self) -> None:
+        """At start-up: uploads that were running when the daemon stopped are interrupted."""
+        rows = await self._db.fetch_all(
+            "SELECT id, size FROM transfers WHERE state = :s", s=S.UPLOADING
+        )
+        for transfer_id, size in rows:
+            on_disk = min(self.spool.on_disk(transfer_id), int(size))
+            await self._db.execute(
+                "UPDATE transfers SET state = :s, uploaded = :b WHERE id = :id",
+                s=S.INTERRUPTED,
+                b=on_disk,
+                id=transfer_id,
+            )
+
+    async def clean_up(self) -> int:
+        """Delete finished transfers past retention, stale unfinished ones, and aborted ones."""
+        now = datetime.now(UTC)
+        kept_until = to_iso(now - timedelta(seconds=self._settings.transfer_retention))
+        idle_since = to_iso(now - timedelta(seconds=self._settings.transfer_idle_timeout))
+        rows = await self._db.fetch_all(
+            "SELECT id FROM transfers WHERE state = 'aborted' "
+            "OR (state = 'sealed' AND updated_at < :kept) "
+            "OR (state IN ('offered', 'interrupted', 'uploaded') AND updated_at < :idle)",
+            kept=kept_until,
+            idle=idle_since,
+        )
+        for (transfer_id,) in rows:
+            self.spool.forget(transfer_id)
+            await self._db.execute("DELETE FROM transfers WHERE id = :id", id=transfer_id)
+        return len(rows)

@@ -1,0 +1,96 @@
+"""The spool: one file per transfer under DATA_DIR/spool, and the live state readers wait on.
+
+A transfer's bytes are written once by the sender's upload and read by any number of receivers,
+each at its own pace, while the upload is still running. Memory per transfer is constant: the
+upload writes each chunk as it arrives and receivers are served with sendfile from the file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from pathlib import Path
+
+from videonet_daemon.protocol import TransferState
+
+
+class LiveTransfer:
+    """What a running daemon knows about one transfer's bytes; readers await `changed()`."""
+
+    def __init__(self, transfer_id: str, path: Path, size: int, uploaded: int, state: str) -> None:
+        self.transfer_id = transfer_id
+        self.path = path
+        self.size = size
+        self.uploaded = uploaded
+        self.state = state
+        self.upload_in_progress = False
+        self._changed = asyncio.Event()
+
+    def _wake(self) -> None:
+        # Wake everyone waiting now; later waiters get a fresh event.
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    def advance(self, nbytes: int) -> None:
+        self.uploaded += nbytes
+        self._wake()
+
+    def set_state(self, state: str) -> None:
+        self.state = state
+        self._wake()
+
+    async def changed(self, timeout: float) -> None:
+        """Return when bytes arrive or the state changes (or after `timeout` seconds)."""
+        event = self._changed
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(event.wait(), timeout)
+
+    @property
+    def finished_uploading(self) -> bool:
+        return self.state in (TransferState.UPLOADED, TransferState.SEALED)
+
+    @property
+    def dead(self) -> bool:
+        return self.state in (TransferState.INTERRUPTED, TransferState.ABORTED)
+
+
+class Spool:
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._live: dict[str, LiveTransfer] = {}
+
+    def path(self, transfer_id: str) -> Path:
+        # transfer ids are UUID hex made by the daemon, never user input
+        return self.directory / f"{transfer_id}.spool"
+
+    def on_disk(self, transfer_id: str) -> int:
+        try:
+            return self.path(transfer_id).stat().st_size
+        except FileNotFoundError:
+            return 0
+
+    def live(self, transfer_id: str, size: int, uploaded: int, state: str) -> LiveTransfer:
+        found = self._live.get(transfer_id)
+        if found is None:
+            found = LiveTransfer(transfer_id, self.path(transfer_id), size, uploaded, state)
+            self._live[transfer_id] = found
+        return found
+
+    def forget(self, transfer_id: str) -> None:
+        live = self._live.pop(transfer_id, None)
+        if live is not None:
+            live.set_state(TransferState.ABORTED)
+        self.path(transfer_id).unlink(missing_ok=True)
+
+    def create(self, transfer_id: str) -> None:
+        fd = os.open(self.path(transfer_id), os.O_WRONLY | os.O_CREAT, 0o600)
+        os.close(fd)
+
+    def truncate(self, transfer_id: str, length: int) -> None:
+        os.truncate(self.path(transfer_id), length)
+
+    def free_bytes(self) -> int:
+        stat = os.statvfs(self.directory)
+        return stat.f_bavail * stat.f_frsize
