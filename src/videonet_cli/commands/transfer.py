@@ -8,7 +8,7 @@ from typing import Any
 import typer
 
 from videonet_cli import output, session
-from videonet_cli.errors import CliError, MismatchError
+from videonet_cli.errors import CliError, MismatchError, UsageError
 from videonet_cli.progress import TransferView, choose_mode
 
 JsonOption = typer.Option(False, "--json", help="Print JSON lines: events, then one result.")
@@ -16,6 +16,23 @@ NoProgressOption = typer.Option(False, "--no-progress", help="No progress bars."
 RoomArgument = typer.Argument(..., help="Room id or unique name.", metavar="ROOM")
 DEFAULT_SEND_TIMEOUT = 600.0
 DEFAULT_RECEIVE_TIMEOUT = 600.0
+
+
+_RATE_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+
+
+def parse_rate(text: str) -> int:
+    """'500K', '20M', '1G' or plain bytes, per second (K/M/G are 1024-based, as in curl)."""
+    value = text.strip().upper().removesuffix("B").removesuffix("/S")
+    unit = value[-1:] if value[-1:] in _RATE_UNITS else ""
+    number = value[: len(value) - len(unit)]
+    try:
+        rate = int(float(number) * _RATE_UNITS[unit])
+    except ValueError as exc:
+        raise UsageError(f"--limit-rate: {text!r} is not a rate like 500K or 20M") from exc
+    if rate < 1024:
+        raise UsageError("--limit-rate must be at least 1K")
+    return rate
 
 
 def _human(nbytes: int) -> str:
@@ -38,16 +55,20 @@ def send(
         min=1,
         help="Seconds to wait for the receivers' verdicts after the upload.",
     ),
+    limit_rate: str | None = typer.Option(
+        None, "--limit-rate", help="Upload at most this many bytes a second (e.g. 500K, 20M)."
+    ),
     json_out: bool = JsonOption,
     no_progress: bool = NoProgressOption,
 ) -> None:
     """Send files to a room (or one member); exit 0 only when every receiver's SHA-256 matched."""
     from videonet_cli.transfer.sender import send_files
 
+    rate = parse_rate(limit_rate) if limit_rate else None
     api = session.client(ctx)
     with TransferView(choose_mode(json_out, no_progress)) as view:
         outcomes = session.run(
-            send_files(api.server, api.require_token(), room, files, to, timeout, view)
+            send_files(api.server, api.require_token(), room, files, to, timeout, view, rate)
         )
         for outcome in outcomes:
             view.result(outcome.as_dict())

@@ -8,8 +8,8 @@ before the daemon confirmed that its SHA-256 equals the sender's.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import contextlib
+import hashlib
 import os
 import time
 from dataclasses import dataclass
@@ -107,7 +107,12 @@ async def receive_files(
                     ) from exc
                 break
             transfer_id = str(offer.get("transfer_id"))
-            if transfer_id in seen or offer.get("state") == protocol.TransferState.ABORTED:
+            state = offer.get("state")
+            if transfer_id in seen or state == protocol.TransferState.ABORTED:
+                continue
+            if state == protocol.TransferState.INTERRUPTED:
+                # Its sender stopped half way; when it sends again, the offer comes back.
+                report({"event": "waiting", "name": offer.get("name"), "reason": "interrupted"})
                 continue
             seen.add(transfer_id)
             last = len(outcomes) + 1 >= count

@@ -100,6 +100,7 @@ async def send_files(
     to: str | None,
     timeout: float,
     report: Reporter,
+    rate_limit: int | None = None,
 ) -> list[SendOutcome]:
     sizes = [check_sendable(p) for p in paths]  # every file checked before anything is sent
     names = [p.name for p in paths]
@@ -118,7 +119,9 @@ async def send_files(
         outcomes = []
         for path, size in zip(paths, sizes, strict=True):
             outcomes.append(
-                await _send_one(stream, rt, inbox, room["id"], path, size, to, timeout, report)
+                await _send_one(
+                    stream, rt, inbox, room["id"], path, size, to, timeout, report, rate_limit
+                )
             )
         return outcomes
 
@@ -133,6 +136,7 @@ async def _send_one(
     to: str | None,
     timeout: float,
     report: Reporter,
+    rate_limit: int | None,
 ) -> SendOutcome:
     started = time.monotonic()
     body: dict[str, Any] = {"room_id": room_id, "name": path.name, "size": size}
@@ -156,7 +160,7 @@ async def _send_one(
     throttle = Throttle(report, path.name, size)
     digest = hash_prefix(path, offset, throttle.update)
     if offset < size or offer["state"] != protocol.TransferState.UPLOADED:
-        await _upload(stream, transfer_id, path, offset, size, digest, throttle)
+        await _upload(stream, transfer_id, path, offset, size, digest, throttle, rate_limit)
     throttle.update(size, force=True)
     sha256 = digest.hexdigest()
     await rt.call(protocol.EV_TRANSFER_SEAL, {"transfer_id": transfer_id, "sha256": sha256})
@@ -198,20 +202,29 @@ async def _upload(
     size: int,
     digest: Any,
     throttle: Throttle,
+    rate_limit: int | None,
 ) -> None:
+    # With a rate limit, smaller chunks keep the pace smooth.
+    chunk_bytes = min(CHUNK_BYTES, max(16 << 10, rate_limit // 8)) if rate_limit else CHUNK_BYTES
+
     async def body() -> AsyncIterator[bytes]:
         sent = offset
+        began = time.monotonic()
         fd = os.open(path, os.O_RDONLY)
         try:
             os.lseek(fd, offset, os.SEEK_SET)
             while sent < size:
-                chunk = os.read(fd, min(CHUNK_BYTES, size - sent))
+                chunk = os.read(fd, min(chunk_bytes, size - sent))
                 if not chunk:
                     raise CliError(f"{path} shrank while it was being sent")
                 digest.update(chunk)
                 sent += len(chunk)
                 throttle.update(sent)
                 yield chunk
+                if rate_limit:
+                    ahead = (sent - offset) / rate_limit - (time.monotonic() - began)
+                    if ahead > 0:
+                        await asyncio.sleep(ahead)
         finally:
             os.close(fd)
 

@@ -33,13 +33,15 @@ class TransferEvents:
     async def _gone(self, user: SocketUser) -> None:
         self.listening.pop(user.sid, None)
 
-    def listeners(self, room_id: str, except_user: int) -> list[str]:
+    def listeners(self, offer: protocol.TransferOffer) -> list[str]:
+        """Who listens for offers in the room and can take this one (not the sender)."""
         names = {
             u.username
             for sid, rooms in self.listening.items()
-            if room_id in rooms
+            if offer["room_id"] in rooms
             and (u := self.rt.users.get(sid)) is not None
-            and u.user_id != except_user
+            and u.user_id != offer["sender_id"]
+            and offer["to_user_id"] in (None, u.user_id)
         }
         return sorted(names)
 
@@ -65,7 +67,7 @@ class TransferEvents:
             "transfer": offer,
             "offset": offer["uploaded"],
             "resumed": resumed,
-            "listeners": self.listeners(room_id, user.user_id),
+            "listeners": self.listeners(offer),
         }
         return dict(reply)
 
@@ -97,8 +99,8 @@ class TransferEvents:
         return dict(reply)
 
     async def decline(self, user: SocketUser, data: dict[str, Any]) -> dict[str, Any]:
-        offer = await self.service.visible(user.user_id, _transfer_id(data))
         reason = get_str(data, "reason", max_chars=500, default="declined")
+        offer = await self.service.decline(user.user_id, _transfer_id(data))
         self._maybe_done(user, data, offer["room_id"])
         await self._tell_sender(offer, user, False, "", reason)
         return {}

@@ -110,13 +110,14 @@ class TransferService:
         )
 
     async def pending_for(self, user_id: int, room_id: str) -> list[protocol.TransferOffer]:
-        """Offers in the room this user may still take (not verified by them, not aborted)."""
+        """Offers in the room this user may still take: not aborted, not verified or declined."""
         await self._rooms.require_member(room_id, user_id)
         rows = await self._db.fetch_all(
             _SELECT + " WHERE t.room_id = :r AND t.sender_id <> :u AND t.state <> :aborted "
             "AND (t.to_user_id IS NULL OR t.to_user_id = :u) "
             "AND NOT EXISTS (SELECT 1 FROM transfer_receipts x WHERE x.transfer_id = t.id "
-            "AND x.user_id = :u AND x.state = 'verified') ORDER BY t.created_at, t.id",
+            "AND x.user_id = :u AND x.state IN ('verified', 'declined')) "
+            "ORDER BY t.created_at, t.id",
             r=room_id,
             u=user_id,
             aborted=S.ABORTED,
@@ -325,6 +326,12 @@ class TransferService:
         match = offer["sha256"] == digest
         await self._receipt(transfer_id, user_id, "verified" if match else "mismatch", digest)
         return offer, {"match": match, "expected": offer["sha256"]}
+
+    async def decline(self, user_id: int, transfer_id: str) -> protocol.TransferOffer:
+        """The receiver will not take this one; it is not offered to them again."""
+        offer = await self.visible(user_id, transfer_id)
+        await self._receipt(transfer_id, user_id, "declined", None)
+        return offer
 
     async def _receipt(self, transfer_id: str, user_id: int, state: str, sha: str | None) -> None:
         async with self._db.transaction() as conn:

@@ -1,0 +1,108 @@
+"""Helpers for transfer tests: a room with members, background `videonet receive`, test files."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from conftest import BIN, Cli, Daemon, User, http
+
+
+@dataclass
+class Member:
+    user: User
+    cli: Cli
+
+
+def member(daemon: Daemon, tmp_path: Path, room_id: str | None = None) -> Member:
+    user = daemon.make_user(tmp_path)
+    if room_id:
+        status, body, _ = http(
+            "POST", daemon.api(f"/api/rooms/{room_id}/join"), {}, token=user.token
+        )
+        assert status == 200, body
+    return Member(user, Cli(daemon.url, user.config_dir, user.token))
+
+
+def make_room(daemon: Daemon, owner: Member, name: str = "xfer") -> str:
+    status, room, _ = http(
+        "POST", daemon.api("/api/rooms/create"), {"name": name}, token=owner.user.token
+    )
+    assert status == 201
+    return str(room["id"])
+
+
+def random_file(path: Path, size: int) -> Path:
+    with path.open("wb") as fh:
+        left = size
+        while left:
+            block = os.urandom(min(left, 1 << 20))
+            fh.write(block)
+            left -= len(block)
+    return path
+
+
+class Background:
+    """A `videonet` command running in the background with --json output read line by line."""
+
+    def __init__(self, cli: Cli, *args: str, **env: str) -> None:
+        self.proc = subprocess.Popen(
+            [str(BIN / "videonet"), *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=cli.env(**env),
+        )
+        self.events: list[dict[str, Any]] = []
+        self._stderr: str | None = None
+
+    def wait_for(self, predicate: Any, timeout: float = 60) -> dict[str, Any]:
+        """Read events until one matches (the process must still be producing them)."""
+        assert self.proc.stdout is not None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            line = self.proc.stdout.readline()
+            if not line:
+                raise AssertionError(f"ended before the event; stderr: {self.stderr()}")
+            event = json.loads(line)
+            self.events.append(event)
+            if predicate(event):
+                return event
+        raise AssertionError("timed out waiting for an event")
+
+    def finish(self, timeout: float = 120) -> int:
+        out, err = self.proc.communicate(timeout=timeout)
+        self._stderr = err
+        for line in out.splitlines():
+            if line.strip():
+                self.events.append(json.loads(line))
+        return self.proc.returncode
+
+    def stderr(self) -> str:
+        if self._stderr is not None:
+            return self._stderr
+        if self.proc.poll() is None:
+            return ""
+        assert self.proc.stderr is not None
+        return self.proc.stderr.read()
+
+    def result(self) -> dict[str, Any]:
+        results = [e for e in self.events if e.get("event") == "result"]
+        assert results, self.events
+        return results[-1]
+
+    def kill(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+
+
+def listening_receiver(cli: Cli, room: str, out: Path, *extra: str) -> Background:
+    out.mkdir(parents=True, exist_ok=True)
+    rx = Background(cli, "receive", room, "--out", str(out), "--json", "--timeout", "60", *extra)
+    rx.wait_for(lambda e: e.get("event") == "listening")
+    return rx
