@@ -194,7 +194,7 @@ class Child:
     @classmethod
     def start(
         cls, role: str, argv: Sequence[str], log_dir: Path, env: dict[str, str] | None = None
-    ):
+    ) -> Child:
         log_path = log_dir / f"{role}.log"
         log: IO[bytes] = log_path.open("wb")
         proc = subprocess.Popen(

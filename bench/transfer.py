@@ -84,6 +84,13 @@ class Result:
         return self.size / self.seconds / MiB
 
 
+def size_arg(text: str) -> int:
+    try:
+        return parse_size(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def timeout_for(size: int, floor_bps: float) -> float:
     return SLACK_SECONDS + size / floor_bps
 
@@ -274,13 +281,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument(
         "--size",
-        type=parse_size,
+        type=size_arg,
         default=DEFAULT_SIZE,
         help=f"file size for the ceiling and VideoNet (default {DEFAULT_SIZE}; 4GiB, 500MB...)",
     )
     parser.add_argument(
         "--seed-size",
-        type=parse_size,
+        type=size_arg,
         default=DEFAULT_SEED_SIZE,
         help=f"file size for the seed's protocol, ~1.6 MB/s (default {DEFAULT_SEED_SIZE})",
     )
