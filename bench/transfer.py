@@ -22,15 +22,18 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import json
 import os
 import platform
 import shutil
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from _common import (
     MB,
@@ -192,19 +195,112 @@ def measure_ceiling_nowrite(path: Path, size: int, workdir: Path) -> Result:
     return measure_ceiling(path, size, workdir, write=False)
 
 
-# ============================================================================================
-# VideoNet itself: TO BE FILLED IN with the transfer (issue 4).
-#
-# Plan: start `videonet-daemon serve --port 0 --data-dir D` as the "relay" Child (it must print
-# its port), register two users and a room, start `videonet receive ROOM --out DIR --count 1
-# --json --no-progress` as the "receiver" (wait for its first JSON line), then time `videonet send
-# ROOM FILE --json --no-progress` as the "sender"; both print sha256 in their final JSON line.
-# Child polls VmHWM, so the CLI needs no help to have its peak RSS measured. Use
-# timeout_for(size, FAST_FLOOR_BPS) and reap every Child in a finally, as run_relayed does.
-# ============================================================================================
+BIN = Path(sys.executable).parent
+BENCH_PASSWORD = "bench-password-123"
+
+
+def _http_json(url: str, body: dict[str, Any], token: str | None = None) -> Any:
+    req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST")
+    req.add_header("Content-Type", "application/json")
+    if token:
+        req.add_header("Authorization", f"Bearer {token}")
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        return json.loads(resp.read())
+
+
+def _wait_text(child: Child, needle: str, deadline: float) -> str:
+    while time.monotonic() < deadline:
+        for event in list(child.events):
+            text = str(event.get("text", ""))
+            if needle in text:
+                return text
+        if child.proc.poll() is not None:
+            raise BenchError(f"{child.role} exited {child.tail()}")
+        time.sleep(0.05)
+    raise BenchError(f"{child.role}: no {needle!r} before the timeout {child.tail()}")
+
+
 def measure_videonet(path: Path, size: int, workdir: Path) -> Result:
     """Daemon, sender and receiver as three processes, through the real CLI."""
-    raise NotImplementedError("transfer not implemented yet")
+    deadline = time.monotonic() + timeout_for(size, FAST_FLOOR_BPS)
+    logs = Path(tempfile.mkdtemp(prefix="logs-videonet-", dir=workdir))
+    data = Path(tempfile.mkdtemp(prefix="daemon-", dir=workdir))
+    out = Path(tempfile.mkdtemp(prefix="received-", dir=workdir))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VIDEONET_")}
+    env["VIDEONET_BCRYPT_ROUNDS"] = "4"
+    children: list[Child] = []
+    try:
+        daemon = Child.start(
+            "relay",
+            [str(BIN / "videonet-daemon"), "serve", "--port", "0", "--data-dir", str(data)],
+            logs,
+            env=env,
+        )
+        children.append(daemon)
+        url = _wait_text(daemon, "listening on ", deadline).split("listening on ", 1)[1].strip()
+        invite = (data / "bootstrap-invite").read_text().strip()
+        tokens = []
+        for name in ("sender", "receiver"):
+            email = f"{name}@bench.test"
+            registered = _http_json(
+                url + "/api/auth/register",
+                {
+                    "email": email,
+                    "username": name,
+                    "password": BENCH_PASSWORD,
+                    "invite_code": invite,
+                },
+            )
+            invite = registered["invite_code"]
+            login = _http_json(
+                url + "/api/auth/login", {"email": email, "password": BENCH_PASSWORD}
+            )
+            tokens.append(login["token"])
+        room = _http_json(url + "/api/rooms/create", {"name": "bench"}, tokens[0])["id"]
+        _http_json(url + f"/api/rooms/{room}/join", {}, tokens[1])
+
+        def cli_env(token: str) -> dict[str, str]:
+            return {**env, "VIDEONET_SERVER": url, "VIDEONET_TOKEN": token}
+
+        receiver = Child.start(
+            "receiver",
+            [str(BIN / "videonet"), "receive", room, "--out", str(out), "--json", "--no-progress"],
+            logs,
+            env=cli_env(tokens[1]),
+        )
+        children.append(receiver)
+        receiver.wait_event("listening", deadline)
+        os.sync()
+        started = time.perf_counter()
+        sender = Child.start(
+            "sender",
+            [str(BIN / "videonet"), "send", room, str(path), "--json", "--no-progress"],
+            logs,
+            env=cli_env(tokens[0]),
+        )
+        children.append(sender)
+        for child in (sender, receiver):
+            if child.wait_exit(deadline) != 0:
+                raise BenchError(f"videonet: {child.role} failed {child.tail()}")
+        ended = max(sender.ended or 0.0, receiver.ended or 0.0)
+        daemon.stop()
+        sent, received = sender.result(), receiver.result()
+        if received["bytes"] != size or not received["ok"]:
+            raise BenchError(f"videonet: receiver result {received}")
+        return Result(
+            name="videonet",
+            size=size,
+            seconds=ended - started,
+            sender_sha256=sent["sha256"],
+            receiver_sha256=received["sha256"],
+            peak_rss={c.role: c.peak_rss_bytes for c in (daemon, sender, receiver)},
+            transfer_seconds=received.get("seconds"),
+        )
+    finally:
+        for child in children:
+            child.kill()
+        shutil.rmtree(data, ignore_errors=True)
+        shutil.rmtree(out, ignore_errors=True)
 
 
 @dataclass
