@@ -30,6 +30,13 @@ log = logging.getLogger(__name__)
 STALL_SECONDS = 120.0
 WAKE_SECONDS = 10.0
 _RANGE = re.compile(r"^bytes=(\d+)-$")
+WRITE_BYTES = 1 << 20
+
+
+def _write_all(fd: int, data: bytearray) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 async def upload(request: web.Request) -> web.Response:
@@ -48,20 +55,26 @@ async def upload(request: web.Request) -> web.Response:
         if request.content_length is not None and request.content_length != expected:
             raise BadRequest(f"expected {expected} bytes from offset {offset}")
         fd = os.open(live.path, os.O_WRONLY)
+        # Socket reads arrive in pieces of ~64 KiB; writing them one by one costs several times
+        # more than writing 1 MiB at a time, so they are gathered first.
+        pending = bytearray()
         try:
             os.lseek(fd, offset, os.SEEK_SET)
             while True:
                 chunk = await request.content.readany()
                 if not chunk:
                     break
-                if live.uploaded + len(chunk) > live.size:
+                if live.uploaded + len(pending) + len(chunk) > live.size:
                     raise BadRequest("more bytes than the offered size")
-                view = memoryview(chunk)
-                while view:
-                    written = os.write(fd, view)
-                    view = view[written:]
-                live.advance(len(chunk))
+                pending += chunk
+                if len(pending) >= WRITE_BYTES:
+                    _write_all(fd, pending)
+                    live.advance(len(pending))
+                    pending.clear()
         finally:
+            if pending:
+                _write_all(fd, pending)
+                live.advance(len(pending))
             os.close(fd)
     except ApiError as exc:
         problem = exc
