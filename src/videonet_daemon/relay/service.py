@@ -141,16 +141,18 @@ class TransferService:
         await self._rooms.require_member(room_id, user_id)
         to_user_id = await self._recipient(room_id, to_username)
 
+        # (An untyped NULL parameter is an error on PostgreSQL, so the recipient test is spelled
+        # out for each case.)
+        recipient = "t.to_user_id IS NULL" if to_user_id is None else "t.to_user_id = :to"
         existing = await self._db.fetch_one(
             _SELECT + " WHERE t.room_id = :r AND t.sender_id = :u AND t.name = :n AND t.size = :s "
-            "AND t.state IN ('offered', 'uploading', 'interrupted', 'uploaded') "
-            "AND ((t.to_user_id IS NULL AND :to IS NULL) OR t.to_user_id = :to) "
+            f"AND t.state IN ('offered', 'uploading', 'interrupted', 'uploaded') AND {recipient} "
             "ORDER BY t.created_at DESC LIMIT 1",
             r=room_id,
             u=user_id,
             n=name,
             s=size,
-            to=to_user_id,
+            **({} if to_user_id is None else {"to": to_user_id}),
         )
         if existing is not None:
             offer = _offer(existing)
