@@ -129,6 +129,7 @@ class Daemon:
     data_dir: Path
     proc: subprocess.Popen[str]
     stdout_lines: list[str] = field(default_factory=list)
+    db_args: list[str] = field(default_factory=list)
     _shared_invite: str | None = None
 
     def api(self, path: str) -> str:
@@ -140,7 +141,7 @@ class Daemon:
     def mint_invite(self, uses: int = 1, expires: str | None = None) -> str:
         """An operator invite from `videonet-daemon invite create` (offline, same database)."""
         cmd = [str(BIN / "videonet-daemon"), "invite", "create", "--uses", str(uses)]
-        cmd += ["--data-dir", str(self.data_dir), *database_args(self.data_dir)]
+        cmd += ["--data-dir", str(self.data_dir), *self.db_args]
         if expires:
             cmd += ["--expires", expires]
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=True)
@@ -199,7 +200,8 @@ def base_env(**extra: str) -> dict[str, str]:
 
 def start_daemon(data_dir: Path, *args: str, **env: str) -> Daemon:
     cmd = [str(BIN / "videonet-daemon"), "serve", "--host", "127.0.0.1", "--port", "0"]
-    cmd += ["--data-dir", str(data_dir), *database_args(data_dir), *args]
+    db_args = [] if "--database-url" in args else database_args(data_dir)
+    cmd += ["--data-dir", str(data_dir), *db_args, *args]
     log = open(data_dir.parent / f"{data_dir.name}.log", "w")  # noqa: SIM115
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, text=True, env=base_env(**env))
     assert proc.stdout is not None
@@ -213,7 +215,11 @@ def start_daemon(data_dir: Path, *args: str, **env: str) -> Daemon:
         if "listening on " in line:
             url = line.split("listening on ", 1)[1].strip()
             # Read the optional bootstrap line without blocking the test forever.
-            return Daemon(url=url, data_dir=data_dir, proc=proc, stdout_lines=lines)
+            if "--database-url" in args:
+                db_args = ["--database-url", args[args.index("--database-url") + 1]]
+            return Daemon(
+                url=url, data_dir=data_dir, proc=proc, stdout_lines=lines, db_args=db_args
+            )
     proc.kill()
     raise RuntimeError("daemon did not start in time")
 

@@ -7,16 +7,20 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
+import aiohttp
 from aiohttp import web
 
 from videonet_daemon import __version__, invites, keys, protocol
 from videonet_daemon.auth import routes as auth_routes
 from videonet_daemon.auth.service import AuthService
 from videonet_daemon.auth.tokens import TokenService, load_or_create_key, write_private_file
+from videonet_daemon.cluster import Bus, Node
 from videonet_daemon.db.engine import Database
 from videonet_daemon.db.migrations import migrate
-from videonet_daemon.errors import error_middleware
+from videonet_daemon.errors import NotFound, error_middleware
+from videonet_daemon.metrics import METRICS, Metrics, is_loopback
 from videonet_daemon.realtime import server as realtime
+from videonet_daemon.relay import proxy
 from videonet_daemon.relay import routes as relay_routes
 from videonet_daemon.relay import verify as verify_routes
 from videonet_daemon.relay.events import TransferEvents
@@ -38,9 +42,14 @@ def create_app(settings: Settings) -> web.Application:
     app = web.Application(client_max_size=settings.max_json_bytes, middlewares=[error_middleware])
     app[keys.SETTINGS] = settings
     app[keys.ON_LEAVE] = []
+    app[keys.NODE] = Node(settings.advertise_url)
+    app[keys.BUS] = Bus(settings.redis_url, settings.cluster_name)
+    app[METRICS] = Metrics()
+    app.cleanup_ctx.append(_bus)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_transfers)
     app.router.add_get(protocol.API_HEALTH, health)
+    app.router.add_get(protocol.API_METRICS, metrics)
     auth_routes.add_routes(app)
     room_routes.add_routes(app)
     relay_routes.add_routes(app)
@@ -56,6 +65,24 @@ async def health(request: web.Request) -> web.Response:
         "protocol": protocol.PROTOCOL_VERSION,
     }
     return web.json_response(payload)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    mode = request.app[keys.SETTINGS].metrics
+    if mode == "off" or (mode == "loopback" and not is_loopback(request.remote)):
+        raise NotFound()
+    collected = request.app[METRICS]
+    row = await request.app[keys.DB].fetch_one("SELECT COUNT(*) FROM rooms")
+    collected.rooms.set(int(row[0]) if row else 0)
+    collected.connected.set(len(request.app[realtime.REALTIME].users))
+    return collected.render()
+
+
+async def _bus(app: web.Application) -> AsyncIterator[None]:
+    bus = app[keys.BUS]
+    await bus.start()
+    yield
+    await bus.stop()
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
@@ -85,7 +112,7 @@ async def _transfers(app: web.Application) -> AsyncIterator[None]:
     """The spool and transfer service, recovery after a restart, and the periodic clean-up."""
     settings = app[keys.SETTINGS]
     spool = Spool(settings.resolved_data_dir / SPOOL_DIR)
-    service = TransferService(app[keys.DB], settings, spool, app[keys.ROOMS])
+    service = TransferService(app[keys.DB], settings, spool, app[keys.ROOMS], app[keys.NODE])
     await service.recover()
     app[keys.TRANSFERS] = service
     app[keys.TRANSFER_EVENTS] = TransferEvents(app[realtime.REALTIME], service)
@@ -101,7 +128,11 @@ async def _transfers(app: web.Application) -> AsyncIterator[None]:
             await asyncio.sleep(CLEAN_UP_EVERY_SECONDS)
 
     task = asyncio.create_task(clean_up_forever())
+    # Streams to other daemons of the service: no total time limit, but a stalled one fails.
+    timeout = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=300)
+    app[proxy.SESSION] = aiohttp.ClientSession(timeout=timeout, auto_decompress=False)
     yield
+    await app[proxy.SESSION].close()
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task

@@ -129,9 +129,16 @@ async def m003_transfers(conn: AsyncConnection, t: Types) -> None:
     )
 
 
+async def m004_transfer_owner(conn: AsyncConnection, t: Types) -> None:
+    # With several daemons, the bytes of a transfer live in the spool of the one that took the
+    # offer; the others fetch them from there.
+    await run(conn, "ALTER TABLE transfers ADD COLUMN node_url TEXT")
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "accounts_invites_rooms", m001_accounts_invites_rooms),
     (3, "transfers", m003_transfers),
+    (4, "transfer_owner", m004_transfer_owner),
 ]
 
 
