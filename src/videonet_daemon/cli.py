@@ -65,8 +65,15 @@ def serve(
     ),
     data_dir: Path | None = DataDirOption,
     database_url: str | None = DatabaseOption,
-    redis_url: str | None = typer.Option(
-        None, "--redis-url", help="Redis URL for several daemons [env: VIDEONET_REDIS_URL]."
+    redis_url: str | None = RedisOption,
+    tls_cert: Path | None = typer.Option(
+        None, "--tls-cert", help="Serve HTTPS with this PEM certificate [env: VIDEONET_TLS_CERT]."
+    ),
+    tls_key: Path | None = typer.Option(
+        None, "--tls-key", help="The certificate's PEM key [env: VIDEONET_TLS_KEY]."
+    ),
+    log_format: str | None = typer.Option(
+        None, "--log-format", help="text or json [env: VIDEONET_LOG_FORMAT]."
     ),
 ) -> None:
     """Run the daemon until SIGTERM or Ctrl-C."""
@@ -74,9 +81,16 @@ def serve(
     from videonet_daemon.server import serve as run_server
 
     settings = _settings(
-        host=host, port=port, data_dir=data_dir, database_url=database_url, redis_url=redis_url
+        host=host,
+        port=port,
+        data_dir=data_dir,
+        database_url=database_url,
+        redis_url=redis_url,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
+        log_format=log_format,
     )
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     try:
         asyncio.run(run_server(settings))
     except OSError as exc:
