@@ -25,6 +25,9 @@ SHUTDOWN_GRACE_SECONDS = 10.0
 
 
 async def serve(settings: Settings) -> None:
+    # Signals are handled from the start, so a SIGTERM that comes during start-up (or right
+    # after the address is printed) still means a clean shutdown.
+    stop = _stop_on_signals()
     app = create_app(settings)
     runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=SHUTDOWN_GRACE_SECONDS)
     await runner.setup()
@@ -42,13 +45,13 @@ async def serve(settings: Settings) -> None:
             print(f"bootstrap invite (shown once, also in {path}): {code}", flush=True)
         # Tests and scripts read this line to find a port-0 daemon; it comes last.
         print(f"videonet-daemon listening on {scheme}://{shown_host}:{port}", flush=True)
-        await _wait_for_signal()
+        await stop.wait()
         log.info("shutting down")
     finally:
         await runner.cleanup()
 
 
-async def _wait_for_signal() -> None:
+def _stop_on_signals() -> asyncio.Event:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
 
@@ -59,7 +62,7 @@ async def _wait_for_signal() -> None:
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, first)
-    await stop.wait()
+    return stop
 
 
 def _tls_context(settings: Settings) -> ssl.SSLContext | None:
