@@ -90,6 +90,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
     data_dir = settings.resolved_data_dir
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    app[keys.NODE].load_id(data_dir)
     db = Database(settings.resolved_database_url)
     try:
         applied = await migrate(db)

@@ -13,7 +13,11 @@ import json
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
+
+from videonet_daemon.clock import now_iso
+from videonet_daemon.db.engine import Database
 
 log = logging.getLogger(__name__)
 
@@ -29,12 +33,25 @@ def socketio_channel(cluster: str) -> str:
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
 
 
+NODE_ID_FILE = "node-id"
+
+
 class Node:
-    """This daemon: a random id, and the URL other daemons use to reach it (set once bound)."""
+    """This daemon: a lasting id (kept in its data dir, like its spool) and its current URL."""
 
     def __init__(self, advertise_url: str | None) -> None:
-        self.id = uuid.uuid4().hex[:12]
+        self.id = ""
         self.url = advertise_url or ""
+
+    def load_id(self, data_dir: Path) -> None:
+        path = data_dir / NODE_ID_FILE
+        try:
+            self.id = path.read_text(encoding="ascii").strip()
+        except FileNotFoundError:
+            self.id = ""
+        if not self.id:
+            self.id = uuid.uuid4().hex
+            path.write_text(self.id + "\n", encoding="ascii")
 
     def bound(self, host: str, port: int, tls: bool) -> None:
         if not self.url:
@@ -42,6 +59,21 @@ class Node:
             if host in ("0.0.0.0", "::"):
                 shown = "127.0.0.1"
             self.url = f"{'https' if tls else 'http'}://{shown}:{port}"
+
+    async def announce(self, db: Database) -> None:
+        """Record where this node can be reached now (it may have a new port after a restart)."""
+        await db.execute(
+            "INSERT INTO nodes (id, url, updated_at) VALUES (:id, :url, :t) "
+            "ON CONFLICT (id) DO UPDATE SET url = :url, updated_at = :t",
+            id=self.id,
+            url=self.url,
+            t=now_iso(),
+        )
+
+
+async def node_url(db: Database, node_id: str) -> str | None:
+    row = await db.fetch_one("SELECT url FROM nodes WHERE id = :id", id=node_id)
+    return str(row[0]) if row else None
 
 
 class Bus:

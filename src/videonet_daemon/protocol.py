@@ -98,7 +98,7 @@ class TransferOffer(TypedDict):
     uploaded: int
     sha256: str | None
     created_at: str
-    node_url: str | None  # the daemon whose spool holds the bytes
+    node_id: str | None  # the daemon whose spool holds the bytes
 
 
 class OfferReply(TypedDict):

@@ -37,6 +37,7 @@ async def serve(settings: Settings) -> None:
         await site.start()
         host, port = runner.addresses[0][:2]
         app[keys.NODE].bound(host, port, tls is not None)
+        await app[keys.NODE].announce(app[keys.DB])
         shown_host = f"[{host}]" if ":" in host else host
         scheme = "https" if tls else "http"
         code = app.get(keys.BOOTSTRAP_INVITE)

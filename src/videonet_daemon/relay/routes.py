@@ -20,8 +20,9 @@ from aiohttp import web
 
 from videonet_daemon import protocol
 from videonet_daemon.auth.routes import require_user
+from videonet_daemon.cluster import node_url
 from videonet_daemon.errors import ApiError, BadRequest, TransferStateError
-from videonet_daemon.keys import TRANSFER_EVENTS, TRANSFERS
+from videonet_daemon.keys import DB, TRANSFER_EVENTS, TRANSFERS
 from videonet_daemon.metrics import METRICS
 from videonet_daemon.protocol import TransferState as S
 from videonet_daemon.relay import proxy
@@ -163,7 +164,10 @@ async def _owner_elsewhere(request: web.Request) -> str | None:
         return None
     if request.headers.get(proxy.PROXIED_HEADER):
         raise TransferStateError("this daemon does not hold the transfer's bytes")
-    return offer["node_url"]
+    url = await node_url(request.app[DB], str(offer["node_id"]))
+    if url is None:
+        raise proxy.OwnerUnreachable()
+    return url
 
 
 def add_routes(app: web.Application) -> None:

@@ -39,7 +39,7 @@ SEAL_POLL_SECONDS = 0.5
 
 _SELECT = """
     SELECT t.id, t.room_id, t.sender_id, u.username, t.to_user_id, t.name, t.size, t.uploaded,
-           t.sha256, t.state, t.created_at, t.node_url
+           t.sha256, t.state, t.created_at, t.node_id
     FROM transfers t JOIN users u ON u.id = t.sender_id
 """
 
@@ -57,7 +57,7 @@ def _offer(row: Record) -> protocol.TransferOffer:
         "sha256": row[8],
         "state": row[9],
         "created_at": row[10],
-        "node_url": row[11],
+        "node_id": row[11],
     }
 
 
@@ -113,7 +113,7 @@ class TransferService:
 
     def is_local(self, offer: protocol.TransferOffer) -> bool:
         """Whether this daemon's spool holds the transfer's bytes."""
-        return not offer["node_url"] or offer["node_url"] == self.node.url
+        return not offer["node_id"] or offer["node_id"] == self.node.id
 
     def live(self, offer: protocol.TransferOffer) -> LiveTransfer:
         return self.spool.live(
@@ -223,9 +223,9 @@ class TransferService:
         self.spool.create(transfer_id)
         await self._db.execute(
             "INSERT INTO transfers (id, room_id, sender_id, to_user_id, name, size, uploaded, "
-            "sha256, state, created_at, updated_at, node_url) VALUES "
+            "sha256, state, created_at, updated_at, node_id) VALUES "
             "(:id, :r, :u, :to, :n, :s, 0, NULL, :st, :t, :t, :node)",
-            node=self.node.url,
+            node=self.node.id,
             id=transfer_id,
             r=room_id,
             u=user_id,
