@@ -118,6 +118,10 @@ async def _transfers(app: web.Application) -> AsyncIterator[None]:
     app[keys.TRANSFERS] = service
     app[keys.TRANSFER_EVENTS] = TransferEvents(app[realtime.REALTIME], service)
 
+    # Often enough that nothing outlives its limit by more than a quarter of it.
+    every = max(1.0, min(CLEAN_UP_EVERY_SECONDS, settings.transfer_idle_timeout / 4,
+                         settings.transfer_retention / 4))  # fmt: skip
+
     async def clean_up_forever() -> None:
         while True:
             try:
@@ -126,7 +130,7 @@ async def _transfers(app: web.Application) -> AsyncIterator[None]:
                     log.info("removed %d expired transfers from the spool", removed)
             except Exception:
                 log.exception("transfer clean-up failed")
-            await asyncio.sleep(CLEAN_UP_EVERY_SECONDS)
+            await asyncio.sleep(every)
 
     task = asyncio.create_task(clean_up_forever())
     # Streams to other daemons of the service: no total time limit, but a stalled one fails.
