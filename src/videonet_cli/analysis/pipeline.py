@@ -1,0 +1,239 @@
+"""The async core of ``videonet analyze``: clip in, :class:`AnalysisResult` out. Never prints.
+
+Blocking work (hashing, decoding, the offline detector) runs in a worker thread so that progress
+callbacks and model requests keep flowing; model requests run concurrently under a semaphore.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+from videonet_cli.analysis import model as model_api
+from videonet_cli.analysis import offline, pricing, settings, video
+from videonet_cli.analysis.imaging import Detail, EncodedFrame, encode
+from videonet_cli.analysis.results import AnalysisResult, FrameResult, Usage, VideoInfo
+from videonet_cli.analysis.sampling import Sampling, detect_shots, shot_indices, uniform_indices
+from videonet_cli.analysis.store import Store
+from videonet_cli.analysis.summary import summarise
+from videonet_cli.errors import CliError
+
+MAX_FRAMES = 500
+# Bump when a change makes old cached results wrong (prompt, schema, sampling rule).
+CACHE_VERSION = 1
+
+Progress = Callable[[str, int, int], None]
+"""``progress(stage, done, total)``: the command turns these into a progress display."""
+
+
+def no_progress(stage: str, done: int, total: int) -> None:
+    return None
+
+
+class RequestMode(StrEnum):
+    PER_FRAME = "per-frame"
+    SINGLE = "single"
+
+
+@dataclass(frozen=True)
+class AnalyzeRequest:
+    path: Path
+    frames: int
+    sampling: Sampling
+    model: str
+    detail: Detail
+    concurrency: int
+    jpeg_quality: int
+    max_tokens: int
+    request_mode: RequestMode
+    timeout_s: float
+    max_retries: int
+    offline: bool
+    refresh: bool
+
+    def model_config(self, endpoint: settings.Endpoint | None) -> model_api.ModelConfig:
+        return model_api.ModelConfig(
+            model=self.model,
+            detail=self.detail,
+            max_tokens=self.max_tokens,
+            base_url=endpoint.base_url if endpoint else None,
+            timeout_s=self.timeout_s,
+            max_retries=self.max_retries,
+        )
+
+
+def cache_key(req: AnalyzeRequest, backend: str) -> str:
+    """What makes two analyses of the same bytes differ (not concurrency, not retries)."""
+    params = {
+        "v": CACHE_VERSION,
+        "backend": backend,
+        "model": req.model if backend == "model" else offline.MODEL_NAME,
+        "frames": req.frames,
+        "sampling": req.sampling.value,
+        "detail": req.detail.value if backend == "model" else None,
+        "jpeg_quality": req.jpeg_quality if backend == "model" else None,
+        "request": req.request_mode.value if backend == "model" else None,
+    }
+    return json.dumps(params, sort_keys=True)
+
+
+def _choose(req: AnalyzeRequest, info: VideoInfo) -> list[int]:
+    if req.sampling is Sampling.SHOTS:
+        shots = detect_shots(req.path, info.frame_count, info.fps)
+        return shot_indices(shots, req.frames)
+    return uniform_indices(info.frame_count, req.frames)
+
+
+async def analyze(
+    req: AnalyzeRequest,
+    endpoint: settings.Endpoint | None,
+    progress: Progress = no_progress,
+) -> AnalysisResult:
+    """Analyse ``req.path``; offline when ``req.offline`` or when there is no endpoint."""
+    if not 1 <= req.frames <= MAX_FRAMES:
+        raise CliError(f"--frames must be between 1 and {MAX_FRAMES}")
+    started = time.perf_counter()
+    use_model = endpoint is not None and not req.offline
+    backend = "model" if use_model else "offline"
+    progress("hashing", 0, 1)
+    video.check_path(req.path)
+    sha = await asyncio.to_thread(video.sha256_file, req.path)
+    key = cache_key(req, backend)
+    with Store(settings.store_path()) as store:
+        if not req.refresh and (cached := store.get_analysis(sha, key)) is not None:
+            result = AnalysisResult.from_dict(cached)
+            result.cached = True
+            # Same bytes, maybe another name: report the path the user gave this time.
+            result.video = VideoInfo(**{**result.video.__dict__, "path": str(req.path)})
+            return result
+        progress("reading video", 0, 1)
+        info = await asyncio.to_thread(video.probe, req.path, sha)
+        progress("choosing frames", 0, 1)
+        indices = await asyncio.to_thread(_choose, req, info)
+        decoded = await asyncio.to_thread(video.read_frames, req.path, indices)
+        if not decoded:
+            raise video.NotAVideoError(f"no frame could be decoded: {req.path}")
+        frames: list[FrameResult] = []
+        if use_model:
+            assert endpoint is not None
+            config = req.model_config(endpoint)
+            frames = await _model_frames(req, endpoint, config, decoded, progress)
+            model_name = req.model
+        else:
+            frames = await _offline_frames(decoded, progress)
+            model_name = offline.MODEL_NAME
+        usage = Usage()
+        for f in frames:
+            usage.add(f.usage)
+        price = pricing.lookup(pricing.load_table(settings.price_file()), model_name)
+        notes = []
+        if info.frame_count_corrected:
+            notes.append(
+                f"the file claims {info.reported_frame_count} frames; "
+                f"{info.frame_count} can be decoded"
+            )
+        if len(decoded) < len(indices):
+            notes.append(f"{len(indices) - len(decoded)} sampled frame(s) could not be decoded")
+        result = AnalysisResult(
+            video=info,
+            options=json.loads(key),
+            backend=backend,
+            model=model_name,
+            frames=frames,
+            summary=summarise(frames),
+            usage=usage,
+            cost_usd=pricing.estimate(usage, price) if use_model else 0.0,
+            elapsed_s=round(time.perf_counter() - started, 3),
+            notes=notes,
+        )
+        # A run with failed frames is not cached: the next run should try them again.
+        if not result.summary.frames_failed:
+            store.put_analysis(sha, key, result.to_dict())
+    return result
+
+
+def _skeletons(
+    decoded: list[video.DecodedFrame], req: AnalyzeRequest | None
+) -> list[tuple[FrameResult, EncodedFrame | None]]:
+    out: list[tuple[FrameResult, EncodedFrame | None]] = []
+    for i, d in enumerate(decoded):
+        height, width = d.image.shape[:2]
+        enc = encode(d.image, req.detail, req.jpeg_quality) if req else None
+        out.append(
+            (
+                FrameResult(
+                    index=i,
+                    frame_number=d.frame_number,
+                    timestamp_s=round(d.timestamp_s, 3),
+                    sent_width=enc.width if enc else width,
+                    sent_height=enc.height if enc else height,
+                    jpeg_bytes=len(enc.jpeg) if enc else 0,
+                ),
+                enc,
+            )
+        )
+    return out
+
+
+async def _offline_frames(
+    decoded: list[video.DecodedFrame], progress: Progress
+) -> list[FrameResult]:
+    frames = [f for f, _ in _skeletons(decoded, None)]
+    for i, (frame, d) in enumerate(zip(frames, decoded, strict=True)):
+        progress("detecting faces", i, len(frames))
+        frame.facts = await asyncio.to_thread(offline.describe, d.image)
+    progress("detecting faces", len(frames), len(frames))
+    return frames
+
+
+async def _model_frames(
+    req: AnalyzeRequest,
+    endpoint: settings.Endpoint,
+    config: model_api.ModelConfig,
+    decoded: list[video.DecodedFrame],
+    progress: Progress,
+) -> list[FrameResult]:
+    pairs = await asyncio.to_thread(_skeletons, decoded, req)
+    frames = [f for f, _ in pairs]
+    encoded = [e for _, e in pairs if e is not None]
+    total = len(frames)
+    wheres = [f"frame {f.index + 1} of {total} at {f.timestamp_s:.1f} s" for f in frames]
+    client = model_api.make_client(endpoint, config)
+    async with client:
+        if req.request_mode is RequestMode.SINGLE:
+            progress("analysing frames", 0, total)
+            answer = await model_api.describe_frames(client, config, encoded, wheres)
+            frames[0].usage = answer.usage
+            for i, frame in enumerate(frames):
+                frame.facts = answer.facts[i] if answer.facts else None
+                frame.error = answer.error
+            progress("analysing frames", total, total)
+            return frames
+        limit = asyncio.Semaphore(req.concurrency)
+        done = 0
+        progress("analysing frames", 0, total)
+
+        async def one(frame: FrameResult, enc: EncodedFrame, where: str) -> None:
+            nonlocal done
+            async with limit:
+                answer = await model_api.describe_frame(client, config, enc, where)
+            frame.facts = answer.facts[0] if answer.facts else None
+            frame.error = answer.error
+            frame.usage = answer.usage
+            done += 1
+            progress("analysing frames", done, total)
+
+        try:
+            async with asyncio.TaskGroup() as group:
+                for frame, enc, where in zip(frames, encoded, wheres, strict=True):
+                    group.create_task(one(frame, enc, where))
+        except* CliError as failures:
+            # The first fatal error (bad key, unknown model, unreachable) ends the run; the
+            # TaskGroup has already cancelled the other requests.
+            raise failures.exceptions[0] from None
+    return frames
