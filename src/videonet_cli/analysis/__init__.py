@@ -18,3 +18,10 @@ The folder reads like the pipeline::
 Modules here may import cv2, numpy and openai at the top: only the commands import them, and
 only inside the command functions, so ``videonet --version`` stays light.
 """
+
+import os as _os
+
+# FFmpeg inside OpenCV prints its complaints ("moov atom not found") straight to stderr, which
+# would turn our one-line errors into several. Quiet it before any submodule imports cv2.
+_os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+_os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")

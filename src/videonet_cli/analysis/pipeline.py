@@ -21,7 +21,7 @@ from videonet_cli.analysis.results import AnalysisResult, FrameResult, Usage, Vi
 from videonet_cli.analysis.sampling import Sampling, detect_shots, shot_indices, uniform_indices
 from videonet_cli.analysis.store import Store
 from videonet_cli.analysis.summary import summarise
-from videonet_cli.errors import CliError
+from videonet_cli.errors import CliError, UsageError
 
 MAX_FRAMES = 500
 # Bump when a change makes old cached results wrong (prompt, schema, sampling rule).
@@ -96,7 +96,7 @@ async def analyze(
 ) -> AnalysisResult:
     """Analyse ``req.path``; offline when ``req.offline`` or when there is no endpoint."""
     if not 1 <= req.frames <= MAX_FRAMES:
-        raise CliError(f"--frames must be between 1 and {MAX_FRAMES}")
+        raise UsageError(f"--frames must be between 1 and {MAX_FRAMES}")
     started = time.perf_counter()
     use_model = endpoint is not None and not req.offline
     backend = "model" if use_model else "offline"

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -50,22 +51,20 @@ def _progress(enabled: bool) -> Iterator[Callable[[str, int, int], None]]:
 
 
 def _frames_table(result: AnalysisResult) -> Table:
-    table = Table(title=f"{result.video.path} — {result.model}")
-    for header in ("#", "time", "people", "activity", "setting", "description"):
+    # Offline there is no activity or setting to show, only faces.
+    full = result.backend != "offline"
+    table = Table(title=escape(f"{result.video.path} — {result.model}"))
+    headers = ["#", "time", "people"] + (["activity", "setting"] if full else []) + ["description"]
+    for header in headers:
         table.add_column(header, overflow="fold")
     for f in result.frames:
+        row = [str(f.index + 1), f"{f.timestamp_s:.1f}s"]
         if f.facts is None:
-            row = [str(f.index + 1), f"{f.timestamp_s:.1f}s", "-", "-", "-", f"[red]{f.error}[/]"]
+            row += ["-"] + (["-", "-"] if full else []) + [f"[red]{escape(f.error or '')}[/]"]
         else:
             x = f.facts
-            row = [
-                str(f.index + 1),
-                f"{f.timestamp_s:.1f}s",
-                str(x.people_count),
-                x.activity,
-                x.setting,
-                x.description,
-            ]
+            row += [str(x.people_count)] + ([escape(x.activity), escape(x.setting)] if full else [])
+            row.append(escape(x.description))
         table.add_row(*row)
     return table
 
@@ -76,11 +75,12 @@ def render_result(result: AnalysisResult) -> None:
         f"{v.path}: {v.width}x{v.height}, {v.duration_s:.1f} s, {v.fps:g} fps, "
         f"{v.frame_count} frames",
         highlight=False,
+        markup=False,
     )
     for note in result.notes:
-        console.print(f"note: {note}", style="yellow", highlight=False)
+        console.print(f"note: {note}", style="yellow", highlight=False, markup=False)
     console.print(_frames_table(result))
-    console.print(result.summary.text, highlight=False)
+    console.print(result.summary.text, highlight=False, markup=False)
     u = result.usage
     cost = "n/a (no price for this model)" if result.cost_usd is None else f"${result.cost_usd:.6f}"
     origin = " (cached: no model calls)" if result.cached else ""
@@ -88,6 +88,7 @@ def render_result(result: AnalysisResult) -> None:
         f"tokens: {u.prompt_tokens} in, {u.completion_tokens} out, {u.total_tokens} total in "
         f"{u.requests} request(s); estimated cost {cost}{origin}",
         highlight=False,
+        markup=False,
     )
 
 
