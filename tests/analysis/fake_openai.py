@@ -45,6 +45,7 @@ class FakeOpenAI:
     frame_answers: list[dict[str, Any]] = field(default_factory=lambda: [dict(DEFAULT_FACTS)])
     chat_reply: str = "The video shows two people talking in an office."
     requests: list[dict[str, Any]] = field(default_factory=list)
+    arrivals: list[float] = field(default_factory=list)  # time.perf_counter() of each request
     in_flight: int = 0
     max_in_flight: int = 0
     url: str = ""
@@ -73,9 +74,11 @@ class FakeOpenAI:
             return facts
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
+        arrived = time.perf_counter()
         body = await request.json()
         with self._lock:
             self.requests.append(body)
+            self.arrivals.append(arrived)
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:

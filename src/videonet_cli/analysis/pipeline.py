@@ -9,10 +9,11 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import Any, TypeVar
 
 from videonet_cli.analysis import model as model_api
 from videonet_cli.analysis import offline, pricing, settings, video
@@ -24,6 +25,8 @@ from videonet_cli.analysis.summary import summarise
 from videonet_cli.errors import CliError, UsageError
 
 MAX_FRAMES = 500
+# Threads decoding sparse frames at once (this is a 2-core target; more gains little).
+DECODE_WORKERS = 2
 # Bump when a change makes old cached results wrong (prompt, schema, sampling rule).
 CACHE_VERSION = 1
 
@@ -115,18 +118,17 @@ async def analyze(
         info = await asyncio.to_thread(video.probe, req.path, sha)
         progress("choosing frames", 0, 1)
         indices = await asyncio.to_thread(_choose, req, info)
-        decoded = await asyncio.to_thread(video.read_frames, req.path, indices)
-        if not decoded:
-            raise video.NotAVideoError(f"no frame could be decoded: {req.path}")
         frames: list[FrameResult] = []
         if use_model:
             assert endpoint is not None
             config = req.model_config(endpoint)
-            frames = await _model_frames(req, endpoint, config, decoded, progress)
+            frames = await _model_frames(req, endpoint, config, indices, progress)
             model_name = req.model
         else:
-            frames = await _offline_frames(decoded, progress)
+            frames = await _offline_frames(req, indices, progress)
             model_name = offline.MODEL_NAME
+        if not frames:
+            raise video.NotAVideoError(f"no frame could be decoded: {req.path}")
         usage = Usage()
         for f in frames:
             usage.add(f.usage)
@@ -137,8 +139,8 @@ async def analyze(
                 f"the file claims {info.reported_frame_count} frames; "
                 f"{info.frame_count} can be decoded"
             )
-        if len(decoded) < len(indices):
-            notes.append(f"{len(indices) - len(decoded)} sampled frame(s) could not be decoded")
+        if len(frames) < len(indices):
+            notes.append(f"{len(indices) - len(frames)} sampled frame(s) could not be decoded")
         result = AnalysisResult(
             video=info,
             options=json.loads(key),
@@ -157,58 +159,114 @@ async def analyze(
     return result
 
 
-def _skeletons(
-    decoded: list[video.DecodedFrame], req: AnalyzeRequest | None
-) -> list[tuple[FrameResult, EncodedFrame | None]]:
-    out: list[tuple[FrameResult, EncodedFrame | None]] = []
-    for i, d in enumerate(decoded):
-        height, width = d.image.shape[:2]
-        enc = encode(d.image, req.detail, req.jpeg_quality) if req else None
-        out.append(
-            (
-                FrameResult(
-                    index=i,
-                    frame_number=d.frame_number,
-                    timestamp_s=round(d.timestamp_s, 3),
-                    sent_width=enc.width if enc else width,
-                    sent_height=enc.height if enc else height,
-                    jpeg_bytes=len(enc.jpeg) if enc else 0,
-                ),
-                enc,
-            )
-        )
-    return out
+T = TypeVar("T")
+
+
+def _frame_result(index: int, d: video.DecodedFrame, enc: EncodedFrame | None) -> FrameResult:
+    height, width = d.image.shape[:2]
+    return FrameResult(
+        index=index,
+        frame_number=d.frame_number,
+        timestamp_s=round(d.timestamp_s, 3),
+        sent_width=enc.width if enc else width,
+        sent_height=enc.height if enc else height,
+        jpeg_bytes=len(enc.jpeg) if enc else 0,
+    )
+
+
+async def _prepared(
+    path: Path, indices: list[int], prepare: Callable[[int, video.DecodedFrame], T]
+) -> AsyncIterator[T]:
+    """Decode and ``prepare`` frames in worker threads, yielding each as soon as it is ready.
+
+    Requests for the first frames are on their way while later frames are still being decoded.
+    Sparse frames are split between ``DECODE_WORKERS`` threads, each with its own capture
+    (OpenCV decodes without the GIL, so two cores decode two frames at once). ``prepare`` gets
+    the frame's position in ``indices``; the full-size image is dropped once it has run.
+    """
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+    wanted = sorted(set(indices))
+    sparse = len(wanted) >= 2 * DECODE_WORKERS and not video.is_dense(wanted)
+    workers = DECODE_WORKERS if sparse else 1
+    size = -(-len(wanted) // workers)
+    chunks = [list(enumerate(wanted))[i : i + size] for i in range(0, len(wanted), size)]
+
+    def work(chunk: list[tuple[int, int]]) -> None:
+        position = {number: i for i, number in chunk}
+        try:
+            for d in video.iter_frames(path, [number for _, number in chunk]):
+                item = prepare(position[d.frame_number], d)
+                loop.call_soon_threadsafe(queue.put_nowait, ("item", item))
+        except BaseException as exc:  # handed to the event loop, raised there
+            loop.call_soon_threadsafe(queue.put_nowait, ("error", exc))
+        finally:
+            loop.call_soon_threadsafe(queue.put_nowait, ("end", None))
+
+    running = [loop.run_in_executor(None, work, chunk) for chunk in chunks]
+    ended = 0
+    while ended < len(running):
+        kind, value = await queue.get()
+        if kind == "end":
+            ended += 1
+        elif kind == "error":
+            raise value
+        else:
+            yield value
+    await asyncio.gather(*running)
+
+
+def _in_order(frames: list[FrameResult]) -> list[FrameResult]:
+    """Frames in timeline order, numbered 0..n-1 (a frame that failed to decode leaves no gap)."""
+    ordered = sorted(frames, key=lambda f: f.frame_number)
+    for i, frame in enumerate(ordered):
+        frame.index = i
+    return ordered
 
 
 async def _offline_frames(
-    decoded: list[video.DecodedFrame], progress: Progress
+    req: AnalyzeRequest, indices: list[int], progress: Progress
 ) -> list[FrameResult]:
-    frames = [f for f, _ in _skeletons(decoded, None)]
-    for i, (frame, d) in enumerate(zip(frames, decoded, strict=True)):
-        progress("detecting faces", i, len(frames))
-        frame.facts = await asyncio.to_thread(offline.describe, d.image)
-    progress("detecting faces", len(frames), len(frames))
-    return frames
+    def detect(i: int, d: video.DecodedFrame) -> FrameResult:
+        frame = _frame_result(i, d, None)
+        frame.facts = offline.describe(d.image)
+        return frame
+
+    frames: list[FrameResult] = []
+    progress("detecting faces", 0, len(indices))
+    async for frame in _prepared(req.path, indices, detect):
+        frames.append(frame)
+        progress("detecting faces", len(frames), len(indices))
+    return _in_order(frames)
 
 
 async def _model_frames(
     req: AnalyzeRequest,
     endpoint: settings.Endpoint,
     config: model_api.ModelConfig,
-    decoded: list[video.DecodedFrame],
+    indices: list[int],
     progress: Progress,
 ) -> list[FrameResult]:
-    pairs = await asyncio.to_thread(_skeletons, decoded, req)
-    frames = [f for f, _ in pairs]
-    encoded = [e for _, e in pairs if e is not None]
-    total = len(frames)
-    wheres = [f"frame {f.index + 1} of {total} at {f.timestamp_s:.1f} s" for f in frames]
+    total = len(indices)
+
+    def prepare(i: int, d: video.DecodedFrame) -> tuple[FrameResult, EncodedFrame, str]:
+        enc = encode(d.image, req.detail, req.jpeg_quality)
+        frame = _frame_result(i, d, enc)
+        return frame, enc, f"frame {i + 1} of {total} at {frame.timestamp_s:.1f} s"
+
+    frames: list[FrameResult] = []
     client = model_api.make_client(endpoint, config)
+    progress("analysing frames", 0, total)
     async with client:
         if req.request_mode is RequestMode.SINGLE:
-            progress("analysing frames", 0, total)
-            answer = await model_api.describe_frames(client, config, encoded, wheres)
-            frames[0].usage = answer.usage
+            items = [item async for item in _prepared(req.path, indices, prepare)]
+            items.sort(key=lambda item: item[0].frame_number)
+            frames = _in_order([f for f, _, _ in items])
+            answer = await model_api.describe_frames(
+                client, config, [e for _, e, _ in items], [w for _, _, w in items]
+            )
+            if frames:
+                frames[0].usage = answer.usage
             for i, frame in enumerate(frames):
                 frame.facts = answer.facts[i] if answer.facts else None
                 frame.error = answer.error
@@ -216,7 +274,6 @@ async def _model_frames(
             return frames
         limit = asyncio.Semaphore(req.concurrency)
         done = 0
-        progress("analysing frames", 0, total)
 
         async def one(frame: FrameResult, enc: EncodedFrame, where: str) -> None:
             nonlocal done
@@ -230,10 +287,11 @@ async def _model_frames(
 
         try:
             async with asyncio.TaskGroup() as group:
-                for frame, enc, where in zip(frames, encoded, wheres, strict=True):
+                async for frame, enc, where in _prepared(req.path, indices, prepare):
+                    frames.append(frame)
                     group.create_task(one(frame, enc, where))
         except* CliError as failures:
-            # The first fatal error (bad key, unknown model, unreachable) ends the run; the
-            # TaskGroup has already cancelled the other requests.
+            # The first fatal error (bad key, unknown model, unreachable, unreadable video) ends
+            # the run; the TaskGroup has already cancelled the other requests.
             raise failures.exceptions[0] from None
-    return frames
+    return _in_order(frames)

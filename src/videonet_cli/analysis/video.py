@@ -136,20 +136,24 @@ class DecodedFrame:
     image: Frame
 
 
-def read_frames(path: Path, indices: Sequence[int]) -> list[DecodedFrame]:
-    """Decode the frames at ``indices`` (sorted, unique, all < the verified frame count).
+def is_dense(wanted: Sequence[int]) -> bool:
+    """Whether decoding forward beats seeking for these sorted frame numbers."""
+    gaps = [b - a for a, b in zip([0, *wanted], wanted, strict=False)]
+    return max(gaps, default=0) <= SEQUENTIAL_STEP
+
+
+def iter_frames(path: Path, indices: Sequence[int]) -> Iterator[DecodedFrame]:
+    """Decode the frames at ``indices`` (all below the verified frame count), in order.
 
     Sparse samples seek (the seed's way, cheap for 10 frames of a long clip); dense ones decode
-    forward, since each seek decodes again from the previous keyframe.
+    forward, since each seek decodes again from the previous keyframe. A frame that cannot be
+    decoded is skipped.
     """
     wanted = sorted(set(indices))
     if not wanted:
-        return []
-    gaps = [b - a for a, b in zip([0, *wanted], wanted, strict=False)]
-    sequential = max(gaps) <= SEQUENTIAL_STEP
-    out: list[DecodedFrame] = []
+        return
     with open_capture(path) as cap:
-        if sequential:
+        if is_dense(wanted):
             want = set(wanted)
             for number in range(wanted[-1] + 1):
                 if not cap.grab():
@@ -158,13 +162,17 @@ def read_frames(path: Path, indices: Sequence[int]) -> list[DecodedFrame]:
                     ok, image = cap.retrieve()
                     if ok and image is not None:
                         ts = float(cap.get(cv2.CAP_PROP_POS_MSEC)) / 1000.0
-                        out.append(DecodedFrame(number, ts, image))
+                        yield DecodedFrame(number, ts, image)
         else:
             for number in wanted:
                 image, ts = _read_at(cap, number)
                 if image is not None:
-                    out.append(DecodedFrame(number, ts, image))
-    return out
+                    yield DecodedFrame(number, ts, image)
+
+
+def read_frames(path: Path, indices: Sequence[int]) -> list[DecodedFrame]:
+    """All of :func:`iter_frames` at once."""
+    return list(iter_frames(path, indices))
 
 
 def iter_small_frames(
