@@ -40,3 +40,15 @@ def test_uniform_sampling_in_the_cli(offline_env: dict[str, str], clip_720p: Pat
     frames = r.json()["frames"]
     assert [f["frame_number"] for f in frames] == [5, 15, 25, 35]
     assert [f["timestamp_s"] for f in frames] == [0.5, 1.5, 2.5, 3.5]
+
+
+def test_shot_detection_in_two_parts_matches_one_pass(tmp_path: Path) -> None:
+    from videonet_cli.analysis.sampling import detect_shots
+
+    # A cut exactly at the seam between the two halves (frame 100) must still be found.
+    lengths = [40, 60, 30, 40, 30]
+    scenes = [(solid(c, i), n) for i, (c, n) in enumerate(zip(SCENE_COLORS, lengths, strict=True))]
+    clip = write_clip(tmp_path / "long.mp4", scenes, (320, 180))
+    expected = [Shot(0, 40), Shot(40, 100), Shot(100, 130), Shot(130, 170), Shot(170, 200)]
+    assert detect_shots(clip, 200, 10.0, workers=1) == expected
+    assert detect_shots(clip, 200, 10.0, workers=2) == expected

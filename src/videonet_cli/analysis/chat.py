@@ -15,8 +15,9 @@ from typing import Any, cast
 import openai
 from openai import AsyncOpenAI
 
-from videonet_cli.analysis.model import ModelConfig, translate_error, usage_of
+from videonet_cli.analysis.model import translate_error, usage_of
 from videonet_cli.analysis.results import AnalysisResult, Usage
+from videonet_cli.analysis.settings import ModelConfig
 from videonet_cli.analysis.store import Message, Store
 
 # A rough, tokenizer-free estimate (about 4 characters per token for English and JSON) plus a

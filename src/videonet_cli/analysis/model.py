@@ -18,9 +18,9 @@ from openai import AsyncOpenAI
 from videonet_cli.analysis import schema, settings
 from videonet_cli.analysis.imaging import Detail, EncodedFrame
 from videonet_cli.analysis.results import FrameFacts, Usage
+from videonet_cli.analysis.settings import ModelConfig
 from videonet_cli.errors import AuthError, CliError, NotFoundError, UnreachableError
 
-DEFAULT_BASE_URL = "https://api.openai.com/v1"
 MALFORMED_RETRIES = 1
 
 FRAME_PROMPT = (
@@ -28,20 +28,6 @@ FRAME_PROMPT = (
     "following the schema: whether people are visible, how many, what they are doing, where the "
     "scene is, and a short description. Count only people you can actually see."
 )
-
-
-@dataclass(frozen=True)
-class ModelConfig:
-    model: str
-    detail: Detail
-    max_tokens: int
-    base_url: str | None
-    timeout_s: float
-    max_retries: int
-
-    @property
-    def where(self) -> str:
-        return self.base_url or DEFAULT_BASE_URL
 
 
 def make_client(endpoint: settings.Endpoint, config: ModelConfig) -> AsyncOpenAI:

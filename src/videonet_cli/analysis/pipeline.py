@@ -15,7 +15,6 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
 
-from videonet_cli.analysis import model as model_api
 from videonet_cli.analysis import offline, pricing, settings, video
 from videonet_cli.analysis.imaging import Detail, EncodedFrame, encode
 from videonet_cli.analysis.results import AnalysisResult, FrameResult, Usage, VideoInfo
@@ -59,8 +58,8 @@ class AnalyzeRequest:
     offline: bool
     refresh: bool
 
-    def model_config(self, endpoint: settings.Endpoint | None) -> model_api.ModelConfig:
-        return model_api.ModelConfig(
+    def model_config(self, endpoint: settings.Endpoint | None) -> settings.ModelConfig:
+        return settings.ModelConfig(
             model=self.model,
             detail=self.detail,
             max_tokens=self.max_tokens,
@@ -243,10 +242,14 @@ async def _offline_frames(
 async def _model_frames(
     req: AnalyzeRequest,
     endpoint: settings.Endpoint,
-    config: model_api.ModelConfig,
+    config: settings.ModelConfig,
     indices: list[int],
     progress: Progress,
 ) -> list[FrameResult]:
+    # Imported here, not at the top: the openai SDK is the slowest import of the command, and
+    # the command starts loading it in the background while the video is hashed and probed.
+    from videonet_cli.analysis import model as model_api
+
     total = len(indices)
 
     def prepare(i: int, d: video.DecodedFrame) -> tuple[FrameResult, EncodedFrame, str]:

@@ -10,6 +10,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from videonet_cli.analysis.imaging import Detail
 from videonet_cli.config import config_dir, data_dir
 from videonet_cli.errors import UsageError
 
@@ -58,11 +59,13 @@ SETTINGS: tuple[Setting, ...] = (
         "prices",
         "VIDEONET_PRICES",
         "",
-        "JSON price table overriding the built-in one (default: <config dir>/prices.json).",
+        "JSON price table overriding the built-in one (default: `prices.json` in the config dir).",
     ),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
+
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
 # VIDEONET_-prefixed aliases win over the OpenAI variables, so videonet can point at a local
 # server without changing what other tools on the machine use.
@@ -127,3 +130,27 @@ def price_file() -> Path:
 def store_path() -> Path:
     """The SQLite file holding cached analyses and conversations."""
     return data_dir() / "analysis.sqlite3"
+
+
+def markdown_table() -> str:
+    """The settings as the Markdown table in docs/analysis.md (a test keeps the two equal)."""
+    lines = ["| Environment variable | Default | Meaning |", "|---|---|---|"]
+    for s in SETTINGS:
+        default = f"`{s.default}`" if s.default else "(none)"
+        alias = f" (or `{ALIASES[s.name]}`, which wins)" if s.name in ALIASES else ""
+        lines.append(f"| `{s.env}`{alias} | {default} | {s.help} |")
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    model: str
+    detail: Detail
+    max_tokens: int
+    base_url: str | None
+    timeout_s: float
+    max_retries: int
+
+    @property
+    def where(self) -> str:
+        return self.base_url or DEFAULT_BASE_URL

@@ -176,19 +176,20 @@ def read_frames(path: Path, indices: Sequence[int]) -> list[DecodedFrame]:
 
 
 def iter_small_frames(
-    path: Path, stride: int, size: tuple[int, int]
+    path: Path, stride: int, size: tuple[int, int], start: int = 0, stop: int | None = None
 ) -> Iterator[tuple[int, Frame]]:
-    """Every ``stride``-th frame, shrunk to ``size``: the cheap pass shot detection needs.
+    """Every ``stride``-th frame from ``start`` to ``stop``, shrunk to ``size``.
 
-    Skipped frames are only grabbed (decoded, never converted to BGR), which is most of the cost
-    saved by a stride.
+    That is the cheap pass shot detection needs: skipped frames are only grabbed (decoded, never
+    converted to BGR), which is most of what a stride saves.
     """
     with open_capture(path) as cap:
-        number = 0
-        while cap.grab():
+        if start:
+            cap.set(cv2.CAP_PROP_POS_FRAMES, start)
+        number = start
+        while (stop is None or number < stop) and cap.grab():
             if number % stride == 0:
                 ok, image = cap.retrieve()
                 if ok and image is not None:
-                    small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-                    yield number, small
+                    yield number, cv2.resize(image, size, interpolation=cv2.INTER_AREA)
             number += 1

@@ -6,6 +6,8 @@ command functions: ``videonet --version`` and every other command stay fast.
 
 from __future__ import annotations
 
+import importlib
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,6 +21,16 @@ if TYPE_CHECKING:
 SAMPLINGS = ("uniform", "shots")
 DETAILS = ("low", "high")
 REQUESTS = ("per-frame", "single")
+
+
+def _preload(module: str) -> None:
+    """Import ``module`` in a background thread while the video is hashed and decoded.
+
+    The openai SDK takes about half a second to import; OpenCV and hashlib release the GIL, so
+    on two cores the import and the video work overlap instead of adding up.
+    """
+    # Not a daemon thread: interpreter shutdown must not catch it half-way through an import.
+    threading.Thread(target=importlib.import_module, args=(module,), daemon=False).start()
 
 
 def _choice(option: str, value: str, allowed: tuple[str, ...]) -> str:
@@ -100,6 +112,8 @@ def analyze(
         clip, frames, sampling, model, detail, concurrency, request_mode, offline, refresh
     )
     endpoint = None if offline else settings.endpoint()
+    if endpoint is not None:
+        _preload("openai")
     chat = not (no_chat or as_json)
     render.run_analyze(req, endpoint, chat=chat, resume=resume, as_json=as_json)
 
@@ -119,6 +133,7 @@ def ask(
         raise UsageError("`ask` needs a model endpoint: set OPENAI_API_KEY or OPENAI_BASE_URL")
     if not question.strip():
         raise UsageError("the question is empty")
+    _preload("openai")
     req = _request(clip, None, None, model, None, None, None, False, False)
     render.run_ask(req, endpoint, question.strip(), as_json=as_json)
 

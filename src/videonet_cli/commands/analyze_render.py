@@ -11,18 +11,20 @@ import asyncio
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from videonet_cli.analysis import settings
-from videonet_cli.analysis.chat import ChatSession
-from videonet_cli.analysis.model import make_client
 from videonet_cli.analysis.pipeline import AnalyzeRequest, analyze, no_progress
 from videonet_cli.analysis.results import AnalysisResult
 from videonet_cli.analysis.store import Store
 from videonet_cli.output import console, err_console, print_json
+
+if TYPE_CHECKING:
+    from videonet_cli.analysis.chat import ChatSession
 
 REPL_HELP = (
     "Type a question. exit, quit or Ctrl-D to leave; !multi ... !end for several lines; "
@@ -113,6 +115,9 @@ async def _stream(session: ChatSession, question: str, echo: bool) -> str:
 def _session(
     req: AnalyzeRequest, endpoint: settings.Endpoint, result: AnalysisResult, store: Store
 ) -> ChatSession:
+    from videonet_cli.analysis.chat import ChatSession
+    from videonet_cli.analysis.model import make_client
+
     config = req.model_config(endpoint)
     chat_config = type(config)(
         **{**config.__dict__, "max_tokens": settings.integer("chat_max_tokens", 16, 100_000)}
