@@ -128,3 +128,16 @@ def test_offline_chat_says_it_needs_an_endpoint(
     r = run_cli(["ask", str(clip_720p), "hello"], offline_env)
     assert r.code == 2
     assert "needs a model endpoint" in r.err
+
+
+def test_ask_uses_the_existing_analysis_whatever_its_options(
+    fake: FakeOpenAI, online_env: dict[str, str], clip_720p: Path
+) -> None:
+    r = run_cli(["analyze", str(clip_720p), "-n", "3", "--no-chat"], online_env)
+    assert r.code == 0, r.err
+    assert len(fake.frame_requests()) == 3
+    r = run_cli(["ask", str(clip_720p), "How many frames were analysed?"], online_env)
+    assert r.code == 0, r.err
+    assert len(fake.frame_requests()) == 3  # no new analysis with the default 10 frames
+    system = fake.chat_requests()[0]["messages"][0]["content"]
+    assert "frame 3 at" in system and "frame 4 at" not in system

@@ -124,3 +124,26 @@ def test_version_does_not_import_heavy_modules() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == ""
+
+
+def test_variable_frame_rate_count_is_verified(
+    offline_env: dict[str, str], clip_720p: Path, tmp_path: Path
+) -> None:
+    # 40 frames: the first 20 at 10 fps, the rest at 2 fps, in Matroska (no frame count in the
+    # container), made with the ffmpeg binary that the imageio-ffmpeg wheel ships. OpenCV
+    # estimates duration x nominal fps = 116 frames.
+    import imageio_ffmpeg
+
+    vfr = tmp_path / "vfr.mkv"
+    timing = "setpts='if(lt(N,20),N/10,2+(N-20)/2)/TB'"
+    ffmpeg = [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error"]
+    args = ["-i", str(clip_720p), "-vf", timing, "-fps_mode", "vfr", "-c:v", "mpeg4", str(vfr)]
+    subprocess.run([*ffmpeg, *args], check=True)
+    r = run_cli(["analyze", str(vfr), "--offline", "-n", "4", "--json"], offline_env)
+    assert r.code == 0, r.err
+    result = r.json()
+    assert result["video"]["reported_frame_count"] > 40
+    assert result["video"]["frame_count"] == 40
+    assert 11.5 <= result["video"]["duration_s"] <= 12.0  # 2 s + 20 frames of 0.5 s
+    assert [f["frame_number"] for f in result["frames"]] == [5, 15, 25, 35]
+    assert [f["timestamp_s"] for f in result["frames"]] == [0.5, 1.5, 4.5, 9.5]

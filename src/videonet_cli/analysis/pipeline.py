@@ -91,6 +91,31 @@ def _choose(req: AnalyzeRequest, info: VideoInfo) -> list[int]:
     return uniform_indices(info.frame_count, req.frames)
 
 
+async def latest_or_analyze(
+    req: AnalyzeRequest, endpoint: settings.Endpoint | None, progress: Progress = no_progress
+) -> AnalysisResult:
+    """The newest stored analysis of these bytes, whatever its options; else a new one.
+
+    ``ask`` uses this: a question about a clip analysed with ``--frames 30`` should be answered
+    from that analysis, not trigger a new one with the default options.
+    """
+    video.check_path(req.path)
+    sha = await asyncio.to_thread(video.sha256_file, req.path)
+    with Store(settings.store_path()) as store:
+        stored = store.latest_analysis(sha)
+    if stored is None or req.refresh:
+        return await analyze(req, endpoint, progress)
+    return _from_cache(stored, req.path)
+
+
+def _from_cache(stored: dict[str, Any], path: Path) -> AnalysisResult:
+    result = AnalysisResult.from_dict(stored)
+    result.cached = True
+    # Same bytes, maybe another name: report the path the user gave this time.
+    result.video = VideoInfo(**{**result.video.__dict__, "path": str(path)})
+    return result
+
+
 async def analyze(
     req: AnalyzeRequest,
     endpoint: settings.Endpoint | None,
@@ -108,11 +133,7 @@ async def analyze(
     key = cache_key(req, backend)
     with Store(settings.store_path()) as store:
         if not req.refresh and (cached := store.get_analysis(sha, key)) is not None:
-            result = AnalysisResult.from_dict(cached)
-            result.cached = True
-            # Same bytes, maybe another name: report the path the user gave this time.
-            result.video = VideoInfo(**{**result.video.__dict__, "path": str(req.path)})
-            return result
+            return _from_cache(cached, req.path)
         progress("reading video", 0, 1)
         info = await asyncio.to_thread(video.probe, req.path, sha)
         progress("choosing frames", 0, 1)

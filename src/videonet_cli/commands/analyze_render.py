@@ -18,7 +18,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from videonet_cli.analysis import settings
-from videonet_cli.analysis.pipeline import AnalyzeRequest, analyze, no_progress
+from videonet_cli.analysis.pipeline import (
+    AnalyzeRequest,
+    analyze,
+    latest_or_analyze,
+    no_progress,
+)
 from videonet_cli.analysis.results import AnalysisResult
 from videonet_cli.analysis.store import Store
 from videonet_cli.output import console, err_console, print_json
@@ -206,7 +211,7 @@ def run_ask(
     """``videonet ask``: one turn of the stored conversation about the clip."""
     with asyncio.Runner() as runner:
         with _progress(not as_json) as progress:
-            result = runner.run(analyze(req, endpoint, progress))
+            result = runner.run(latest_or_analyze(req, endpoint, progress))
         with Store(settings.store_path()) as store:
             session = _session(req, endpoint, result, store)
             session.resume()
