@@ -5,9 +5,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from fake_openai import FakeOpenAI
-
-from conftest import run_cli
+from .fake_openai import FakeOpenAI
+from .helpers import run_cli
 
 REPLY = "The video shows two people talking in an office."
 

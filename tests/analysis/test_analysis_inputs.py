@@ -7,9 +7,9 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from fake_openai import FakeOpenAI
 
-from conftest import SCENE_COLORS, decode_data_url, image_parts, run_cli, solid, write_clip
+from .fake_openai import FakeOpenAI
+from .helpers import SCENE_COLORS, decode_data_url, image_parts, run_cli, solid, write_clip
 
 
 def _one_line_error(err: str) -> str:

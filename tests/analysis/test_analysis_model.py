@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from fake_openai import DEFAULT_FACTS, FakeOpenAI
-
 from videonet_cli.analysis.schema import FRAME_SCHEMA
 
-from conftest import decode_data_url, image_parts, run_cli
+from .fake_openai import DEFAULT_FACTS, FakeOpenAI
+from .helpers import decode_data_url, image_parts, run_cli
 
 
 def test_frames_sent_as_low_detail_jpeg_of_512_with_schema(
@@ -35,7 +34,7 @@ def test_frames_sent_as_low_detail_jpeg_of_512_with_schema(
 def test_ten_frames_by_default_and_the_result_adds_up(
     fake: FakeOpenAI, online_env: dict[str, str], clip_dir: Path
 ) -> None:
-    from conftest import SCENE_COLORS, solid, write_clip
+    from .helpers import SCENE_COLORS, solid, write_clip
 
     clip = write_clip(
         clip_dir / "ten.mp4", [(solid(c, i), 8) for i, c in enumerate(SCENE_COLORS)], (320, 180)

@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 from skimage import data
 
-from conftest import run_cli, write_clip
+from .helpers import run_cli, write_clip
 
 FRAME = (640, 480)
 PEOPLE = ["astronaut", "camera", "grace_hopper"]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from videonet_cli.analysis.sampling import Shot, shot_indices, uniform_indices
 
-from conftest import SCENE_COLORS, run_cli, solid, write_clip
+from .helpers import SCENE_COLORS, run_cli, solid, write_clip
 
 
 def test_uniform_indices_are_evenly_spaced_middles() -> None:
