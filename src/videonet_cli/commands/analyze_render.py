@@ -151,6 +151,8 @@ def _read_question() -> str | None:
 
 
 def _repl(runner: asyncio.Runner, session: ChatSession, result: AnalysisResult) -> None:
+    if sys.stdin.isatty():
+        import readline  # noqa: F401  (line editing and history for input())
     console.print(REPL_HELP, style="dim", highlight=False)
     while True:
         try:
