@@ -140,3 +140,15 @@ def test_ask_uses_the_existing_analysis_whatever_its_options(
     assert len(fake.frame_requests()) == 3  # no new analysis with the default 10 frames
     system = fake.chat_requests()[0]["messages"][0]["content"]
     assert "frame 3 at" in system and "frame 4 at" not in system
+
+
+def test_ask_after_an_offline_analysis_asks_the_model_first(
+    fake: FakeOpenAI, online_env: dict[str, str], clip_720p: Path
+) -> None:
+    r = run_cli(["analyze", str(clip_720p), "-n", "2", "--offline", "--no-chat"], online_env)
+    assert r.code == 0, r.err
+    assert fake.requests == []
+    r = run_cli(["ask", str(clip_720p), "Who is there?"], online_env)
+    assert r.code == 0, r.err
+    assert len(fake.frame_requests()) == 10
+    assert "an office" in fake.chat_requests()[0]["messages"][0]["content"]

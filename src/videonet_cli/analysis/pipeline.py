@@ -103,7 +103,8 @@ async def latest_or_analyze(
     sha = await asyncio.to_thread(video.sha256_file, req.path)
     with Store(settings.store_path()) as store:
         stored = store.latest_analysis(sha)
-    if stored is None or req.refresh:
+    # An offline analysis (faces only) is a poor context for a model: make a real one.
+    if stored is None or req.refresh or (endpoint and stored.get("backend") == "offline"):
         return await analyze(req, endpoint, progress)
     return _from_cache(stored, req.path)
 

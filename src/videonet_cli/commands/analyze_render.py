@@ -8,6 +8,7 @@ Ctrl-C and Ctrl-D behave as in any shell.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -123,10 +124,8 @@ def _session(
     from videonet_cli.analysis.chat import ChatSession
     from videonet_cli.analysis.model import make_client
 
-    config = req.model_config(endpoint)
-    chat_config = type(config)(
-        **{**config.__dict__, "max_tokens": settings.integer("chat_max_tokens", 16, 100_000)}
-    )
+    chat_tokens = settings.integer("chat_max_tokens", 16, 100_000)
+    chat_config = dataclasses.replace(req.model_config(endpoint), max_tokens=chat_tokens)
     return ChatSession(
         client=make_client(endpoint, chat_config),
         config=chat_config,
