@@ -255,3 +255,38 @@ def test_price_table_override(
     r = run_cli(["analyze", str(clip_720p), "-n", "3", "-m", "llava", "--no-chat"], env)
     assert r.code == 2
     assert "cannot read the price table" in r.err
+
+
+def test_progress_is_shown_on_a_terminal(
+    fake: FakeOpenAI, online_env: dict[str, str], clip_720p: Path
+) -> None:
+    import os
+    import subprocess
+
+    from .helpers import BIN
+
+    fake.delay_s = 0.3
+    master, slave = os.openpty()
+    proc = subprocess.Popen(
+        [str(BIN / "videonet"), "analyze", str(clip_720p), "-n", "4", "-c", "1", "--no-chat"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=slave,
+        env={**online_env, "TERM": "xterm-256color"},
+    )
+    os.close(slave)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(master)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0
+    assert b"analysing frames" in seen
+    assert b"4/4" in seen
+    assert b"People appear in 4 of 4 frames" in out  # the result still goes to stdout
