@@ -195,15 +195,18 @@ def _frame_result(index: int, d: video.DecodedFrame, enc: EncodedFrame | None) -
     )
 
 
-async def _prepared(
+def _prepared(
     path: Path, indices: list[int], prepare: Callable[[int, video.DecodedFrame], T]
 ) -> AsyncIterator[T]:
-    """Decode and ``prepare`` frames in worker threads, yielding each as soon as it is ready.
+    """Start decoding and ``prepare``-ing frames in worker threads now; iterate to get each
+    as soon as it is ready.
 
-    Requests for the first frames are on their way while later frames are still being decoded.
-    Sparse frames are split between ``DECODE_WORKERS`` threads, each with its own capture
-    (OpenCV decodes without the GIL, so two cores decode two frames at once). ``prepare`` gets
-    the frame's position in ``indices``; the full-size image is dropped once it has run.
+    Decoding starts at the call, not at the first iteration, so that whatever the caller does
+    next (importing the openai SDK, opening a client) overlaps with it. Requests for the first
+    frames are on their way while later frames are still being decoded. Sparse frames are split
+    between ``DECODE_WORKERS`` threads, each with its own capture (OpenCV decodes without the
+    GIL, so two cores decode two frames at once). ``prepare`` gets the frame's position in
+    ``indices``; the full-size image is dropped once it has run.
     """
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
@@ -225,16 +228,20 @@ async def _prepared(
             loop.call_soon_threadsafe(queue.put_nowait, ("end", None))
 
     running = [loop.run_in_executor(None, work, chunk) for chunk in chunks]
-    ended = 0
-    while ended < len(running):
-        kind, value = await queue.get()
-        if kind == "end":
-            ended += 1
-        elif kind == "error":
-            raise value
-        else:
-            yield value
-    await asyncio.gather(*running)
+
+    async def results() -> AsyncIterator[T]:
+        ended = 0
+        while ended < len(running):
+            kind, value = await queue.get()
+            if kind == "end":
+                ended += 1
+            elif kind == "error":
+                raise value
+            else:
+                yield value
+        await asyncio.gather(*running)
+
+    return results()
 
 
 def _in_order(frames: list[FrameResult]) -> list[FrameResult]:
@@ -268,10 +275,6 @@ async def _model_frames(
     indices: list[int],
     progress: Progress,
 ) -> list[FrameResult]:
-    # Imported here, not at the top: the openai SDK is the slowest import of the command, and
-    # the command starts loading it in the background while the video is hashed and probed.
-    from videonet_cli.analysis import model as model_api
-
     total = len(indices)
 
     def prepare(i: int, d: video.DecodedFrame) -> tuple[FrameResult, EncodedFrame, str]:
@@ -279,12 +282,17 @@ async def _model_frames(
         frame = _frame_result(i, d, enc)
         return frame, enc, f"frame {i + 1} of {total} at {frame.timestamp_s:.1f} s"
 
+    feed = _prepared(req.path, indices, prepare)
+    # Imported here, once the frames are decoding: the openai SDK is the slowest import of the
+    # command (the command also starts loading it in a thread at once).
+    from videonet_cli.analysis import model as model_api
+
     frames: list[FrameResult] = []
     client = model_api.make_client(endpoint, config)
     progress("analysing frames", 0, total)
     async with client:
         if req.request_mode is RequestMode.SINGLE:
-            items = [item async for item in _prepared(req.path, indices, prepare)]
+            items = [item async for item in feed]
             items.sort(key=lambda item: item[0].frame_number)
             frames = _in_order([f for f, _, _ in items])
             answer = await model_api.describe_frames(
@@ -312,7 +320,7 @@ async def _model_frames(
 
         try:
             async with asyncio.TaskGroup() as group:
-                async for frame, enc, where in _prepared(req.path, indices, prepare):
+                async for frame, enc, where in feed:
                     frames.append(frame)
                     group.create_task(one(frame, enc, where))
         except* CliError as failures:
