@@ -6,6 +6,7 @@ Hierarchy (each maps to one HTTP status and one protocol.ErrorCode)::
     ├── BadRequest (400 bad_request)
     │   ├── InvalidJson (400 invalid_json)
     │   ├── ValidationError (400 validation_error)
+    │   │   └── InvalidText (400 invalid_text)
     │   └── InvalidInvite (400 invalid_invite)
     ├── Unauthenticated (401 unauthenticated)
     │   └── InvalidCredentials (401 invalid_credentials)
@@ -14,6 +15,7 @@ Hierarchy (each maps to one HTTP status and one protocol.ErrorCode)::
     ├── Conflict (409 conflict)
     │   └── NotJoined (409 not_joined)
     ├── PayloadTooLarge (413 payload_too_large)
+    │   └── TextTooLong (413 text_too_long)
     └── RateLimited (429 rate_limited, with Retry-After)
 
 Handlers raise these; nothing else builds an error response.
@@ -119,6 +121,18 @@ class PayloadTooLarge(ApiError):
 
     status = 413
     code = ErrorCode.PAYLOAD_TOO_LARGE
+
+
+class InvalidText(ValidationError):
+    """The text contains control characters (only newline and tab are allowed)."""
+
+    code = ErrorCode.INVALID_TEXT
+
+
+class TextTooLong(PayloadTooLarge):
+    """The text is too long."""
+
+    code = ErrorCode.TEXT_TOO_LONG
 
 
 class RateLimited(ApiError):

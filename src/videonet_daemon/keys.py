@@ -9,6 +9,7 @@ from aiohttp import web
 
 if TYPE_CHECKING:
     from videonet_daemon.auth.service import AuthService
+    from videonet_daemon.chat.service import ChatService
     from videonet_daemon.db.engine import Database
     from videonet_daemon.rooms.service import RoomService
     from videonet_daemon.settings import Settings
@@ -17,6 +18,7 @@ SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
 DB: web.AppKey[Database] = web.AppKey("db")
 AUTH: web.AppKey[AuthService] = web.AppKey("auth")
 ROOMS: web.AppKey[RoomService] = web.AppKey("rooms")
+CHAT: web.AppKey[ChatService] = web.AppKey("chat")
 BOOTSTRAP_INVITE: web.AppKey[str] = web.AppKey("bootstrap_invite", str)
 
 LeaveHook = Callable[[str, int], Awaitable[None]]
