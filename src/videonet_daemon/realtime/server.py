@@ -69,6 +69,13 @@ class Realtime:
         self.on(protocol.EV_ROOM_JOIN)(self._join)
         self.on(protocol.EV_ROOM_LEAVE)(self._leave)
         app[keys.ON_LEAVE].append(self.drop_from_room)
+        app.on_shutdown.append(self._shutdown)
+
+    async def _shutdown(self, app: web.Application) -> None:
+        # Open WebSockets would otherwise hold the graceful shutdown for its whole timeout;
+        # closing them lets clients notice at once and reconnect to the next daemon.
+        await self.sio.eio.disconnect()
+        await self.sio.shutdown()
 
     # --- registration -------------------------------------------------------------------
     def on(self, event: str) -> Callable[[EventHandler], EventHandler]:
