@@ -9,13 +9,20 @@ the database even if the daemon dies a moment later.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from videonet_daemon import keys, protocol
 from videonet_daemon.chat.service import check_text
-from videonet_daemon.errors import RateLimited, ValidationError
+from videonet_daemon.errors import NotJoined, RateLimited, ValidationError
 from videonet_daemon.realtime.ratelimit import TokenBuckets
 from videonet_daemon.realtime.server import Realtime, SocketUser, room_id_of
+
+# A socket in a room's channel had its membership checked in the database when it joined, and an
+# HTTP leave on this daemon takes it out of the channel at once. Re-checking the database on every
+# message would only matter for a leave handled by another daemon; doing it at most this often
+# bounds that window without a database read per message.
+MEMBERSHIP_RECHECK_SECONDS = 10.0
 
 
 class ChatFeature:
@@ -26,13 +33,28 @@ class ChatFeature:
         self.sync_max = settings.chat_sync_max
         # Per user, not per socket: opening more sockets must not buy more messages.
         self.buckets = TokenBuckets(settings.chat_rate, settings.chat_burst)
+        # (sid, room_id) -> when the database last confirmed the membership.
+        self._verified: dict[tuple[str, str], float] = {}
         realtime.join_hooks.append(self._sync)
+        realtime.leave_hooks.append(self._forget)
         realtime.on(protocol.EV_CHAT_SEND)(self._send)
+
+    async def _require_joined(self, user: SocketUser, room_id: str) -> None:
+        if not self.realtime.joined(user.sid, room_id):
+            raise NotJoined()
+        key = (user.sid, room_id)
+        now = time.monotonic()
+        if now - self._verified.get(key, float("-inf")) > MEMBERSHIP_RECHECK_SECONDS:
+            await self.realtime.require_joined(user, room_id)
+            self._verified[key] = now
+
+    async def _forget(self, user: SocketUser, room_id: str) -> None:
+        self._verified.pop((user.sid, room_id), None)
 
     async def _send(self, user: SocketUser, data: dict[str, Any]) -> dict[str, Any]:
         room_id = room_id_of(data)
         text = check_text(data.get("text"), self.max_chars)
-        await self.realtime.require_joined(user, room_id)
+        await self._require_joined(user, room_id)
         wait = self.buckets.take(user.user_id)
         if wait > 0:
             raise RateLimited(wait, f"too many messages: wait {wait:.1f} s")
@@ -45,6 +67,7 @@ class ChatFeature:
         return {"message": message}
 
     async def _sync(self, user: SocketUser, room_id: str, data: dict[str, Any]) -> dict[str, Any]:
+        self._verified[(user.sid, room_id)] = time.monotonic()  # the join has just checked
         since = data.get("since")
         if since is None:
             return {"synced": 0, "truncated": False}
