@@ -39,6 +39,12 @@ PASSWORD = "bench password 1234"
 CONNECT_BATCH = 50  # clients connecting at once per worker, to keep the accept queue sane
 SETTLE_SECONDS = 20.0  # most time to wait for the last deliveries after sending stops
 QUIET_SECONDS = 2.0  # no delivery for this long after sending stopped: all is in
+# The reference measured in the same run: an unknown event, which the daemon acknowledges from
+# memory (an unknown_event error), sent once every REFERENCE_EVERY messages by another client.
+# Its round trip is the floor set by the machine, the transport and the event loop; the chat
+# figures above it are what storing and fanning out costs.
+REFERENCE_EVENT = "bench:ping"
+REFERENCE_EVERY = 5
 
 
 # --- setup (parent process) ----------------------------------------------------------------
@@ -118,6 +124,7 @@ class WorkerResult:
     received: dict[int, list[int]]  # client index -> message ids received
     latencies: list[float]  # seconds, one per delivery
     ack_latencies: list[float]
+    ping_latencies: list[float]  # the reference: an event the daemon answers without the database
     errors: list[str]
     cpu_seconds: float  # this process's CPU during the sending phase
     last_delivery: float  # monotonic time of the last chat:message received
@@ -151,6 +158,7 @@ async def _worker(
     received: dict[int, list[int]] = {}
     latencies: list[float] = []
     ack_latencies: list[float] = []
+    ping_latencies: list[float] = []
     errors: list[str] = []
     clients: list[Any] = []
     last = [0.0]
@@ -208,6 +216,15 @@ async def _worker(
         else:
             errors.append(f"refused: {ack.get('error')}")
 
+    async def ping(sio: Any) -> None:
+        sent_at = time.monotonic()
+        try:
+            await sio.call(REFERENCE_EVENT, {}, timeout=30)
+        except Exception as exc:
+            errors.append(f"ping: {exc!r}")
+            return
+        ping_latencies.append(time.monotonic() - sent_at)
+
     total = int(rate * duration)
     for seq in range(total):
         # A fixed schedule, not "sleep after each send", so slow acks do not lower the rate.
@@ -216,6 +233,11 @@ async def _worker(
         task = asyncio.create_task(send(sio, room_id, seq))
         sends.add(task)
         task.add_done_callback(sends.discard)
+        if seq % REFERENCE_EVERY == 0:
+            other, _ = clients[(seq + len(clients) // 2) % len(clients)]
+            task = asyncio.create_task(ping(other))
+            sends.add(task)
+            task.add_done_callback(sends.discard)
     cpu = time.process_time() - cpu_start
     if sends:
         await asyncio.wait(sends)
@@ -230,7 +252,16 @@ async def _worker(
     for sio, _ in clients:
         await sio.disconnect()
     return WorkerResult(
-        len(clients), total, acked, received, latencies, ack_latencies, errors, cpu, last[0]
+        len(clients),
+        total,
+        acked,
+        received,
+        latencies,
+        ack_latencies,
+        ping_latencies,
+        errors,
+        cpu,
+        last[0],
     )
 
 
@@ -239,6 +270,12 @@ def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     ticks = os.sysconf("SC_CLK_TCK")
     return (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds all cores spent busy since boot (everything but idle and iowait)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -261,14 +298,17 @@ def main() -> None:
     parser.add_argument("--rooms", type=int, default=100)
     parser.add_argument("--rate", type=float, default=200.0, help="messages/s in total")
     parser.add_argument("--duration", type=float, default=25.0, help="seconds of sending")
-    parser.add_argument("--workers", type=int, default=4, help="client processes")
+    parser.add_argument("--workers", type=int, default=1, help="client processes")
     parser.add_argument("--server", help="use a running daemon instead of starting one")
     parser.add_argument("--invite", help="with --server: an invite code with enough uses")
+    parser.add_argument(
+        "--tmp", help="directory for the daemon's data (e.g. /dev/shm to take the disk out)"
+    )
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args()
 
     raise_fd_limit(args.clients * 2 + 256)
-    tmp = Path(tempfile.mkdtemp(prefix="chat-bench-"))
+    tmp = Path(tempfile.mkdtemp(prefix="chat-bench-", dir=args.tmp))
     proc = None
     if args.server:
         if not args.invite:
@@ -327,9 +367,11 @@ def run_load(
         go.put(start_at)
     time.sleep(max(0.0, start_at - time.monotonic()))
     cpu0 = cpu_seconds(pid) if pid else 0.0
+    busy0 = machine_busy_seconds()
     # The daemon's CPU over the sending phase (the steady state).
     time.sleep(max(0.0, start_at + args.duration - time.monotonic()))
     cpu1 = cpu_seconds(pid) if pid else 0.0
+    busy1 = machine_busy_seconds()
     results: list[WorkerResult] = [out.get(timeout=args.duration + 120) for _ in procs]
     # Delivery throughput over the whole load: first send to last delivery.
     wall = max(r.last_delivery for r in results) - start_at
@@ -350,6 +392,10 @@ def run_load(
     )
     latencies = [x for r in results for x in r.latencies]
     acks = [x for r in results for x in r.ack_latencies]
+    pings = [x for r in results for x in r.ping_latencies]
+    daemon_cpu = cpu1 - cpu0
+    clients_cpu = sum(r.cpu_seconds for r in results)
+    others_cpu = (busy1 - busy0) - daemon_cpu - clients_cpu
     errors = [e for r in results for e in r.errors]
     sent = sum(r.sent for r in results)
     return {
@@ -366,6 +412,9 @@ def run_load(
         "delivery p99 (ms)": round(percentile(latencies, 99) * 1000, 1),
         "delivery max (ms)": round(max(latencies, default=float("nan")) * 1000, 1),
         "deliveries over 100 ms": sum(1 for x in latencies if x > 0.1),
+        "reference p50 (ms)": round(percentile(pings, 50) * 1000, 1),
+        "reference p99 (ms)": round(percentile(pings, 99) * 1000, 1),
+        "delivery p99 / reference p99": round(percentile(latencies, 99) / percentile(pings, 99), 2),
         "ack p50 (ms)": round(percentile(acks, 50) * 1000, 1),
         "ack p99 (ms)": round(percentile(acks, 99) * 1000, 1),
         "errors": len(errors),
@@ -374,6 +423,7 @@ def run_load(
             round((cpu1 - cpu0) / args.duration * 100, 1) if pid else None
         ),
         "daemon peak RSS (MB)": round(peak_rss_mb(pid), 1) if pid else None,
+        "other processes' CPU (% of one core)": round(others_cpu / args.duration * 100, 1),
         "client CPU per worker (%)": [
             round(r.cpu_seconds / args.duration * 100, 1) for r in results
         ],
