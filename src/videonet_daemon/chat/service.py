@@ -109,16 +109,21 @@ class ChatService:
         params: dict[str, Any] = {}
         for i, (room_id, user_id, text, created_at) in enumerate(rows):
             params.update({f"r{i}": room_id, f"u{i}": user_id, f"t{i}": text, f"c{i}": created_at})
+        sql = f"INSERT INTO chat_messages (room_id, user_id, text, created_at) VALUES {values} "
+        sql += "RETURNING id"
         async with self._db.transaction() as conn:
-            result = await run(
-                conn,
-                "INSERT INTO chat_messages (room_id, user_id, text, created_at) "
-                f"VALUES {values} RETURNING id",
-                **params,
-            )
+            if self._db.is_sqlite:
+                # aiosqlite runs each cursor call as a round trip to its thread (cursor, execute,
+                # fetch, close); its execute_fetchall is one. Under CPU contention every round
+                # trip waits for the GIL and a time slice, and all messages wait for this write.
+                raw = await conn.get_raw_connection()
+                driver: Any = raw.driver_connection
+                returned: Any = await driver.execute_fetchall(sql, params)
+            else:
+                returned = (await run(conn, sql, **params)).all()
             # Both databases number the rows of one INSERT in VALUES order, but RETURNING's
             # own order is unspecified: sort the ids rather than trust it.
-            ids = sorted(int(row[0]) for row in result.all())
+            ids = sorted(int(row[0]) for row in returned)
         if len(ids) != len(rows):
             raise RuntimeError(f"stored {len(ids)} of {len(rows)} chat messages")
         return ids
