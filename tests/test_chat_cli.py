@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -254,3 +255,73 @@ def test_chat_help_mentions_the_keys() -> None:
     )
     assert out.returncode == 0
     assert "--send" in out.stdout and "--follow" in out.stdout and "/quit" in out.stdout
+
+
+def test_interactive_terminal(daemon: Daemon, accounts: Accounts, tmp_path: Path) -> None:
+    """On a terminal (a pty here): the prompt, a message typed and seen by the other side,
+    a message arriving while the prompt is open, /who, and Ctrl-D to leave."""
+    import pty
+    import select
+
+    alice, bob = accounts.make(), accounts.make()
+    room = create_room(daemon, alice, bob)
+    env = Cli(daemon.url, alice.config_dir, alice.token).env(
+        VIDEONET_DATA_DIR=str(tmp_path), TERM="xterm", PROMPT_TOOLKIT_NO_CPR="1"
+    )
+    primary, secondary = pty.openpty()
+    proc = subprocess.Popen(
+        [str(BIN / "videonet"), "chat", room],
+        stdin=secondary,
+        stdout=secondary,
+        stderr=secondary,
+        env=env,
+        start_new_session=True,
+    )
+    os.close(secondary)
+    screen = b""
+
+    def read_until(*needles: bytes) -> None:
+        """Wait for the needles to appear, in this order, in output not seen before."""
+        nonlocal screen
+        start = len(screen)
+        deadline = time.monotonic() + WAIT
+
+        def found() -> bool:
+            at = start
+            for needle in needles:
+                at = screen.find(needle, at)
+                if at < 0:
+                    return False
+                at += len(needle)
+            return True
+
+        while not found():
+            assert time.monotonic() < deadline, f"no {needles!r} in {screen[start:]!r}"
+            ready, _, _ = select.select([primary], [], [], 0.5)
+            if ready:
+                try:
+                    screen += os.read(primary, 65536)
+                except OSError:  # the child closed the terminal
+                    break
+
+    follower = ChatProcess(daemon.url, bob, tmp_path / "bob", room, "--follow", "--json")
+    try:
+        follower.expect("online")
+        prompt = f"{alice.username}>".encode()
+        read_until(b"online: ", prompt)
+        os.write(primary, b"hello from a terminal\r")
+        assert follower.expect("message")["text"] == "hello from a terminal"
+        bob_cli = Cli(daemon.url, bob.config_dir, bob.token)
+        assert bob_cli("chat", room, "--send", "typed while you type").code == 0
+        read_until(b"typed while you type", prompt)
+        os.write(primary, b"/who\r")
+        # Ctrl-D only once the prompt is back: between prompts the terminal is in cooked mode.
+        read_until(b"online: ", prompt)
+        os.write(primary, b"\x04")  # Ctrl-D
+        assert proc.wait(timeout=WAIT) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(primary)
+        follower.kill()

@@ -185,7 +185,18 @@ async def _converse(
     """Send each line, run the `/` commands, until end of input, /quit or stop; return how many
     messages failed. Errors of the connection itself (e.g. removed from the room) propagate."""
     runner = asyncio.create_task(room.run(stop))
-    failed = 0
+    # Lines are sent in order by one task, so the prompt comes back at once instead of waiting
+    # for each ack (between prompts the terminal would echo raw keys and lose a Ctrl-D).
+    outbox: asyncio.Queue[str | None] = asyncio.Queue()
+    failures = [0]
+
+    async def send_all() -> None:
+        while (text := await outbox.get()) is not None:
+            with _reported(renderer) as outcome:
+                await room.send(text)
+            failures[0] += outcome.failed
+
+    sender = asyncio.create_task(send_all())
     try:
         while True:
             reader = asyncio.ensure_future(lines.next())
@@ -206,23 +217,19 @@ async def _converse(
             if command == "/who":
                 with _reported(renderer):
                     renderer.who(await room.who())
-                continue
-            if command in ("/help", "/?"):
+            elif command in ("/help", "/?"):
                 renderer.notice(HELP)
-                continue
-            if command.startswith("/") and not command.startswith("//"):
+            elif command.startswith("/") and not command.startswith("//"):
                 renderer.notice(f"unknown command {command.split()[0]}; {HELP}")
-                continue
-            text = line[1:] if command.startswith("//") else line
-            if not text.strip():
-                continue
-            with _reported(renderer) as outcome:
-                await room.send(text)
-            failed += outcome.failed
+            elif command:
+                outbox.put_nowait(line[1:] if command.startswith("//") else line)
+        outbox.put_nowait(None)
+        await sender  # what was typed before leaving is still sent
     finally:
+        sender.cancel()
         stop.set()
     await runner  # re-raises what ended the connection (auth, removed from the room)
-    return failed
+    return failures[0]
 
 
 class _Outcome:
