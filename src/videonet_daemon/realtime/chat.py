@@ -19,9 +19,9 @@ from videonet_daemon.realtime.ratelimit import TokenBuckets
 from videonet_daemon.realtime.server import Realtime, SocketUser, room_id_of
 
 # A socket in a room's channel had its membership checked in the database when it joined, and an
-# HTTP leave on this daemon takes it out of the channel at once. Re-checking the database on every
-# message would only matter for a leave handled by another daemon; doing it at most this often
-# bounds that window without a database read per message.
+# HTTP leave takes the user's sockets on the daemon that handled it out of the channel at once.
+# With one daemon the channel is therefore enough. With several (a Redis URL is set), a leave
+# handled elsewhere is caught by re-reading the database at most this often per socket and room.
 MEMBERSHIP_RECHECK_SECONDS = 10.0
 
 
@@ -33,6 +33,7 @@ class ChatFeature:
         self.sync_max = settings.chat_sync_max
         # Per user, not per socket: opening more sockets must not buy more messages.
         self.buckets = TokenBuckets(settings.chat_rate, settings.chat_burst)
+        self.recheck = MEMBERSHIP_RECHECK_SECONDS if settings.redis_url else None
         # (sid, room_id) -> when the database last confirmed the membership.
         self._verified: dict[tuple[str, str], float] = {}
         realtime.join_hooks.append(self._sync)
@@ -42,9 +43,11 @@ class ChatFeature:
     async def _require_joined(self, user: SocketUser, room_id: str) -> None:
         if not self.realtime.joined(user.sid, room_id):
             raise NotJoined()
+        if self.recheck is None:
+            return
         key = (user.sid, room_id)
         now = time.monotonic()
-        if now - self._verified.get(key, float("-inf")) > MEMBERSHIP_RECHECK_SECONDS:
+        if now - self._verified.get(key, float("-inf")) > self.recheck:
             await self.realtime.require_joined(user, room_id)
             self._verified[key] = now
 
