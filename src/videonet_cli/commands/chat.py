@@ -27,7 +27,7 @@ def chat(
         "-n",
         min=0,
         max=protocol.HISTORY_PAGE_MAX,
-        help=f"Recent messages to show first [default: {DEFAULT_HISTORY}, 0 with --follow].",
+        help=f"Recent messages to show first (default {DEFAULT_HISTORY}; 0 with --follow).",
     ),
     since: int | None = typer.Option(
         None,
