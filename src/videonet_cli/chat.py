@@ -175,6 +175,8 @@ class ChatRoom:
             protocol.EV_ROOM_JOIN, {"room_id": self.room_id, "since": self.last_id}
         )
         self.joined.set()
+        if ack.get("truncated"):
+            self.sink(ChatEvent("status", {"status": "truncated"}))
         if self._first_join:
             self._first_join = False
             self.sink(ChatEvent("online", {"online": ack.get("online", [])}))

@@ -26,6 +26,11 @@ from videonet_cli.chat import ChatEvent, ChatRoom, open_room, stop_on_signals
 from videonet_cli.errors import CliError
 from videonet_daemon import protocol
 
+_STATUS = {
+    "reconnecting": "connection lost; reconnecting…",
+    "reconnected": "back",
+    "truncated": "you missed more messages than the daemon replays at once; only the newest shown",
+}
 HELP = "/who: who is online · /quit or Ctrl-D: leave · //text sends a line starting with /"
 
 
@@ -78,8 +83,7 @@ class Renderer:
         elif event.kind == "online":
             self.who(data.get("online", []))
         elif event.kind == "status":
-            status = data.get("status")
-            self.notice("connection lost; reconnecting…" if status == "reconnecting" else "back")
+            self.notice(_STATUS.get(str(data.get("status")), str(data.get("status"))))
 
     def message(self, message: dict[str, Any]) -> None:
         mine = message.get("user_id") == self.me["id"]
