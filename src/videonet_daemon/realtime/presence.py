@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from videonet_daemon import protocol
+from videonet_daemon.cluster import Node
 from videonet_daemon.realtime.server import Realtime, SocketUser, room_id_of
 
 
@@ -64,6 +65,59 @@ class MemoryPresence:
             {"user_id": uid, "username": self._names.get(uid, "")} for uid in users
         ]
         return sorted(found, key=lambda u: (u["username"].casefold(), u["user_id"]))
+
+
+class RedisPresence:
+    """Presence shared by several daemons: one Redis hash per room, a field per socket.
+
+    Field ``{user_id}:{node_id}:{sid}`` holds the username. A daemon that starts again removes
+    the fields its previous run left (its node id lasts across restarts).
+    """
+
+    def __init__(self, redis_url: str, cluster: str, node: Node) -> None:
+        import redis.asyncio as aioredis
+
+        self._redis: Any = aioredis.from_url(redis_url, decode_responses=True)
+        self._prefix = f"{cluster}:presence:"
+        self._node = node  # its id is read when used: it is loaded with the data dir
+
+    def _key(self, room_id: str) -> str:
+        return self._prefix + room_id
+
+    def _field(self, user: SocketUser) -> str:
+        return f"{user.user_id}:{self._node.id}:{user.sid}"
+
+    async def _sockets_of(self, room_id: str, user_id: int) -> int:
+        fields: list[str] = await self._redis.hkeys(self._key(room_id))
+        mine = f"{user_id}:"
+        return sum(1 for f in fields if f.startswith(mine))
+
+    async def enter(self, room_id: str, user: SocketUser) -> bool:
+        await self._redis.hset(self._key(room_id), self._field(user), user.username)
+        return await self._sockets_of(room_id, user.user_id) == 1
+
+    async def leave(self, room_id: str, user: SocketUser) -> bool:
+        removed = await self._redis.hdel(self._key(room_id), self._field(user))
+        return bool(removed) and await self._sockets_of(room_id, user.user_id) == 0
+
+    async def online(self, room_id: str) -> list[protocol.PresenceUser]:
+        entries: dict[str, str] = await self._redis.hgetall(self._key(room_id))
+        names = {int(f.split(":", 1)[0]): name for f, name in entries.items()}
+        found: list[protocol.PresenceUser] = [
+            {"user_id": uid, "username": name} for uid, name in names.items()
+        ]
+        return sorted(found, key=lambda u: (u["username"].casefold(), u["user_id"]))
+
+    async def forget_node(self) -> None:
+        """Drop what an earlier run of this daemon left (it may have been killed)."""
+        marker = f":{self._node.id}:"
+        async for key in self._redis.scan_iter(match=self._prefix + "*"):
+            stale = [f for f in await self._redis.hkeys(key) if marker in f]
+            if stale:
+                await self._redis.hdel(key, *stale)
+
+    async def close(self) -> None:
+        await self._redis.aclose()
 
 
 class PresenceFeature:

@@ -268,11 +268,23 @@ REALTIME: web.AppKey[Realtime] = web.AppKey("realtime", Realtime)
 
 def attach(app: web.Application) -> Realtime:
     from videonet_daemon.realtime.chat import ChatFeature
-    from videonet_daemon.realtime.presence import PresenceFeature
+    from videonet_daemon.realtime.presence import PresenceFeature, RedisPresence
 
     realtime = Realtime(app)
     app[REALTIME] = realtime
     # Order matters: the chat backlog is validated and sent before presence announces the user.
     ChatFeature(realtime)
-    PresenceFeature(realtime)
+    settings = app[keys.SETTINGS]
+    if settings.redis_url:
+        store = RedisPresence(settings.redis_url, settings.cluster_name, app[keys.NODE])
+
+        async def presence_ctx(app: web.Application) -> AsyncIterator[None]:
+            await store.forget_node()  # runs after the data dir (and the node id) is loaded
+            yield
+            await store.close()
+
+        app.cleanup_ctx.append(presence_ctx)
+        PresenceFeature(realtime, store)
+    else:
+        PresenceFeature(realtime)
     return realtime
