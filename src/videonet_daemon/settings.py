@@ -136,6 +136,14 @@ class Settings:
         "/metrics (Prometheus): 'loopback' (only from this machine), 'on' or 'off'.",
     )
     log_format: str = _setting("text", "VIDEONET_LOG_FORMAT", "Log lines as 'text' or 'json'.")
+    socket_event_rate: float = _setting(
+        50.0,
+        "VIDEONET_SOCKET_EVENT_RATE",
+        "Socket.IO events per second one connection may send on average (rate_limited above).",
+    )
+    socket_event_burst: int = _setting(
+        200, "VIDEONET_SOCKET_EVENT_BURST", "Socket.IO events one connection may send at once."
+    )
     chat_max_chars: int = _setting(
         protocol.CHAT_MAX_CHARS,
         "VIDEONET_CHAT_MAX_CHARS",
@@ -200,6 +208,8 @@ class Settings:
             raise SettingsError("chat_max_chars must be 1-100000")
         if not 0 < self.chat_rate < float("inf") or self.chat_burst < 1:
             raise SettingsError("chat_rate must be positive and chat_burst at least 1")
+        if self.socket_event_rate <= 0 or self.socket_event_burst < 1:
+            raise SettingsError("socket_event_rate must be positive and socket_event_burst >= 1")
         if self.chat_sync_max < 1:
             raise SettingsError("chat_sync_max must be at least 1")
         if self.jwt_secret is not None and len(self.jwt_secret.encode()) < 32:

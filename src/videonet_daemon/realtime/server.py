@@ -26,8 +26,15 @@ from aiohttp import web
 
 from videonet_daemon import keys, protocol
 from videonet_daemon.cluster import socketio_channel
-from videonet_daemon.errors import ApiError, NotJoined, Unauthenticated, ValidationError
+from videonet_daemon.errors import (
+    ApiError,
+    NotJoined,
+    RateLimited,
+    Unauthenticated,
+    ValidationError,
+)
 from videonet_daemon.metrics import METRICS
+from videonet_daemon.realtime.ratelimit import TokenBuckets
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +77,9 @@ class Realtime:
         self.sio.attach(app, socketio_path=protocol.SOCKET_PATH)
         # Who is behind each socket of this daemon; filled at connect, emptied at disconnect.
         self.users: dict[str, SocketUser] = {}
+        # Every client event of a connection spends a token (features add their own limits).
+        settings = app[keys.SETTINGS]
+        self.event_buckets = TokenBuckets(settings.socket_event_rate, settings.socket_event_burst)
         self.disconnect_hooks: list[Callable[[SocketUser], Awaitable[None]]] = []
         self.join_hooks: list[JoinHook] = []
         self.leave_hooks: list[LeaveHook] = []
@@ -98,6 +108,9 @@ class Realtime:
             async def wrapped(sid: str, data: Any = None, *extra: Any) -> dict[str, Any]:
                 try:
                     user = await self.user(sid)
+                    wait = self.event_buckets.take(sid)
+                    if wait:
+                        raise RateLimited(wait, "too many events on this connection; slow down")
                     if not isinstance(data, dict) or extra:
                         raise ValidationError(f"{event}: the payload must be one JSON object")
                     result = await handler(user, data)
