@@ -13,6 +13,7 @@ from videonet_daemon import __version__, invites, keys, protocol
 from videonet_daemon.auth import routes as auth_routes
 from videonet_daemon.auth.service import AuthService
 from videonet_daemon.auth.tokens import TokenService, load_or_create_key, write_private_file
+from videonet_daemon.calls import signaling as calls
 from videonet_daemon.db.engine import Database
 from videonet_daemon.db.migrations import migrate
 from videonet_daemon.errors import error_middleware
@@ -46,6 +47,7 @@ def create_app(settings: Settings) -> web.Application:
     relay_routes.add_routes(app)
     verify_routes.add_routes(app)
     realtime.attach(app)
+    calls.attach(app)
     return app
 
 
