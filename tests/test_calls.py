@@ -1,0 +1,110 @@
+"""`videonet call` end to end: two real processes on loopback, one playing a clip, one recording.
+
+The daemon relays signaling only; the media goes peer to peer over host candidates (the ICE
+server list is empty, so nothing tries to reach the internet).
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from calls_helpers import make_clip
+from transfer_helpers import Background, make_room, member
+
+from conftest import BIN, Daemon
+
+WIDTH, HEIGHT = 160, 120
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_clip(tmp_path_factory.mktemp("clip") / "clip.mp4", 8.0, WIDTH, HEIGHT)
+
+
+def decode(path: Path) -> dict[str, Any]:
+    """Count what a recording really holds by decoding every frame with PyAV."""
+    import av
+
+    video, sizes, samples = 0, set(), 0
+    with av.open(str(path)) as container:
+        for frame in container.decode(*container.streams):
+            if isinstance(frame, av.VideoFrame):
+                video += 1
+                sizes.add((frame.width, frame.height))
+            elif isinstance(frame, av.AudioFrame):
+                samples += frame.samples
+    return {"video_frames": video, "sizes": sizes, "audio_samples": samples}
+
+
+def test_two_processes_one_plays_the_other_records(
+    daemon: Daemon, tmp_path: Path, clip: Path
+) -> None:
+    alice = member(daemon, tmp_path)
+    room = make_room(daemon, alice, "call")
+    bob = member(daemon, tmp_path, room)
+    out = tmp_path / "rec" / "call.mp4"
+    out.parent.mkdir()
+
+    # Bob is in the call first, receive-only, recording; Alice joins and offers her clip.
+    recorder = Background(bob.cli, "call", room, "--record", str(out), "--json")
+    joined = recorder.wait_for(lambda e: e["event"] == "joined")
+    assert joined["participants"] == [] and joined["ice_servers"] == 0
+    player = Background(alice.cli, "call", room, "--play", str(clip), "--json", "--duration", "30")
+    first = player.wait_for(lambda e: e["event"] == "joined")
+    assert first["participants"] == [bob.user.username] and first["sending"] == ["audio", "video"]
+    recorder.wait_for(lambda e: e["event"] == "negotiated")
+    recorder.wait_for(lambda e: e["event"] == "peer_state" and e["state"] == "connected")
+    # A few seconds of media, judged by bytes received rather than by the clock.
+    recorder.wait_for(
+        lambda e: e["event"] == "stats" and any(p["bytes_received"] > 60_000 for p in e["peers"]),
+        timeout=30,
+    )
+    recorder.proc.send_signal(signal.SIGINT)  # Ctrl-C: leave cleanly, finish the recording
+    assert recorder.finish(timeout=30) == 0, recorder.stderr()
+    result = recorder.result()
+    assert result["reason"] == "signal"
+    expected = out.with_name(f"call-{alice.user.username}.mp4")
+    assert result["recordings"][0]["path"] == str(expected)
+
+    # The player hears that bob left and stays until its --duration (cut short here).
+    player.wait_for(lambda e: e["event"] == "peer_left" and e["username"] == bob.user.username)
+    player.proc.send_signal(signal.SIGTERM)
+    assert player.finish(timeout=30) == 0, player.stderr()
+    assert player.result()["recordings"] == []
+
+    got = decode(expected)
+    assert got["video_frames"] > 10 and got["sizes"] == {(WIDTH, HEIGHT)}
+    assert got["audio_samples"] > 48_000  # more than a second of 48 kHz audio
+
+
+def test_call_option_errors_are_one_line(daemon: Daemon, tmp_path: Path, clip: Path) -> None:
+    alice = member(daemon, tmp_path)
+    room = make_room(daemon, alice, "call-errors")
+    r = alice.cli("call", room, "--play", str(clip), "--device", "/dev/video9")
+    assert r.code == 2 and "not both" in r.err
+    r = alice.cli("call", room, "--play", str(tmp_path / "missing.mp4"))
+    assert r.code == 4 and "no such file" in r.err
+    r = alice.cli("call", room, "--record", str(tmp_path / "out.txt"))
+    assert r.code == 2 and ".mp4" in r.err
+    (tmp_path / "junk.mp4").write_bytes(b"not a video")
+    r = alice.cli("call", room, "--play", str(tmp_path / "junk.mp4"))
+    assert r.code == 2 and "cannot open" in r.err
+    stranger = member(daemon, tmp_path)
+    r = stranger.cli("call", room, "--duration", "1")
+    assert r.code == 3 and "not a member" in r.err, r.err
+    assert "Traceback" not in r.err
+
+
+def test_version_does_not_load_aiortc() -> None:
+    code = (
+        "import sys; from videonet_cli.main import main\n"
+        "try:\n    main(['--version'])\nexcept SystemExit:\n    pass\n"
+        "assert 'aiortc' not in sys.modules and 'av' not in sys.modules, 'loaded'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60, cwd=BIN)
