@@ -83,6 +83,56 @@ def test_two_processes_one_plays_the_other_records(
     assert got["audio_samples"] > 48_000  # more than a second of 48 kHz audio
 
 
+def test_a_mesh_of_three_records_each_peer_to_its_own_file(
+    daemon: Daemon, tmp_path: Path, clip: Path
+) -> None:
+    alice = member(daemon, tmp_path)
+    room = make_room(daemon, alice, "mesh")
+    bob, carol = member(daemon, tmp_path, room), member(daemon, tmp_path, room)
+    out = tmp_path / "mesh.mkv"
+    recorder = Background(bob.cli, "call", room, "--record", str(out), "--json")
+    recorder.wait_for(lambda e: e["event"] == "joined")
+    video = Background(alice.cli, "call", room, "--play", str(clip), "--json")
+    video.wait_for(lambda e: e["event"] == "joined")
+    # Carol comes last: she offers to both, and sends the clip's audio only.
+    voice = Background(carol.cli, "call", room, "--play", str(clip), "--audio-only", "--json")
+    joined = voice.wait_for(lambda e: e["event"] == "joined")
+    assert sorted(joined["participants"]) == sorted([bob.user.username, alice.user.username])
+    assert joined["sending"] == ["audio"]
+    connected: set[str] = set()
+    while connected != {alice.user.username, carol.user.username}:
+        event = recorder.wait_for(lambda e: e["event"] == "peer_state")
+        if event["state"] == "connected":
+            connected.add(event["username"])
+    recorder.wait_for(
+        lambda e: (
+            e["event"] == "stats"
+            and len(e["peers"]) == 2
+            and all(p["bytes_received"] > 20_000 for p in e["peers"])
+        ),
+        timeout=30,
+    )
+    for proc in (recorder, video, voice):
+        proc.proc.send_signal(signal.SIGTERM)
+    for proc in (recorder, video, voice):
+        assert proc.finish(timeout=30) == 0, proc.stderr()
+    paths = {r["username"]: Path(r["path"]) for r in recorder.result()["recordings"]}
+    assert paths == {
+        alice.user.username: tmp_path / f"mesh-{alice.user.username}.mkv",
+        carol.user.username: tmp_path / f"mesh-{carol.user.username}.mkv",
+    }
+    from_alice, from_carol = decode(paths[alice.user.username]), decode(paths[carol.user.username])
+    assert from_alice["video_frames"] > 0 and from_alice["audio_samples"] > 0
+    assert from_carol["video_frames"] == 0 and from_carol["audio_samples"] > 0
+    # Alice and Carol are connected too: each saw the other.
+    assert any(
+        e["event"] == "peer_state"
+        and e["state"] == "connected"
+        and e["username"] == carol.user.username
+        for e in video.events
+    )
+
+
 def test_call_option_errors_are_one_line(daemon: Daemon, tmp_path: Path, clip: Path) -> None:
     alice = member(daemon, tmp_path)
     room = make_room(daemon, alice, "call-errors")

@@ -52,18 +52,10 @@ async def run_call(
             await rt.join(room["id"])
             dropped = asyncio.Event()
             rt.on("disconnect", lambda *args: dropped.set())
-            reply = await rt.call(protocol.EV_CALL_JOIN, {"room_id": room["id"]})
-            mesh = Mesh(
-                rt,
-                room["id"],
-                str(reply["peer_id"]),
-                rtc_configuration(reply.get("ice_servers", [])),
-                options.media,
-                options.record,
-                options.audio_only,
-                report,
-            )
+            mesh = Mesh(rt, room["id"], options.media, options.record, options.audio_only, report)
             mesh.listen()
+            reply = await rt.call(protocol.EV_CALL_JOIN, {"room_id": room["id"]})
+            mesh.start(str(reply["peer_id"]), rtc_configuration(reply.get("ice_servers", [])))
             participants: list[protocol.CallPeer] = reply.get("participants", [])
             report(
                 {

@@ -67,7 +67,7 @@ def device_input(device: str) -> tuple[str, str]:
     return "v4l2", device
 
 
-def open_media(play: Path | None, device: str | None, audio_only: bool, loop: bool) -> LocalMedia:
+def open_media(play: Path | None, device: str | None, audio_only: bool) -> LocalMedia:
     """Open the chosen source; a file or device that cannot be read is a one-line error."""
     if play is not None and device is not None:
         raise UsageError("choose --play FILE or --device DEVICE, not both")
@@ -77,7 +77,7 @@ def open_media(play: Path | None, device: str | None, audio_only: bool, loop: bo
         if play is not None:
             if not play.is_file():
                 raise NotFoundError(f"--play: no such file: {play}")
-            player = MediaPlayer(str(play), loop=loop)
+            player = MediaPlayer(str(play))
             what = str(play)
         else:
             assert device is not None

@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 Reporter = Callable[[dict[str, Any]], None]
 KINDS = ("audio", "video")
+WORKER_STOP_SECONDS = 10.0
 
 
 class Mesh:
@@ -37,8 +38,6 @@ class Mesh:
         self,
         rt: RealtimeClient,
         room_id: str,
-        me: str,
-        config: RTCConfiguration,
         media: LocalMedia,
         record: Path | None,
         audio_only: bool,
@@ -46,22 +45,24 @@ class Mesh:
     ) -> None:
         self.rt = rt
         self.room_id = room_id
-        self.me = me
-        self.config = config
         self.media = media
         self.record = record
         self.audio_only = audio_only
         self.report = report
+        self.me = ""  # our peer id, known once call:join answers
+        self.config = RTCConfiguration(iceServers=[])
         self.links: dict[str, PeerLink] = {}
         self.finished: list[dict[str, Any]] = []  # peers that left, as last described
         self.removed = asyncio.Event()  # set when the daemon takes us out of the call
         self._taken: set[Path] = set()
         self._inbox: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
+        self._closing = False
 
     # --- wiring -----------------------------------------------------------------------------
     def listen(self) -> None:
-        """Subscribe to the call events; call before `call:join` so none is missed."""
+        """Subscribe to the call events before `call:join`, so that none is missed: they wait
+        in the inbox until `start` knows who we are."""
         for event in (
             protocol.EV_CALL_JOINED,
             protocol.EV_CALL_LEFT,
@@ -71,6 +72,11 @@ class Mesh:
             protocol.EV_CALL_HANGUP,
         ):
             self.rt.on(event, self._enqueue(event))
+
+    def start(self, me: str, config: RTCConfiguration) -> None:
+        """Begin handling the call's events, as participant ``me`` with these ICE servers."""
+        self.me = me
+        self.config = config
         self._worker = asyncio.create_task(self._work())
 
     def _enqueue(self, event: str) -> Callable[[Any], Any]:
@@ -91,17 +97,22 @@ class Mesh:
         }
         while True:
             event, data = await self._inbox.get()
-            peer = data.get("peer")
-            if not isinstance(peer, dict) or not isinstance(peer.get("peer_id"), str):
+            if not event:
+                return  # the end: `close` takes over the remaining links
+            remote = _peer(data.get("peer"))
+            if remote is None:
                 continue
+            if self._closing and event not in (protocol.EV_CALL_LEFT, protocol.EV_CALL_HANGUP):
+                continue  # no new connections while leaving
             try:
-                await handlers[event](protocol.CallPeer(**peer), data)  # type: ignore[typeddict-item]
+                await handlers[event](remote, data)
             except CliError as exc:
                 self.report({"event": "warning", "message": exc.message})
             except Exception as exc:
                 # One peer's bad description must not end the call with everyone else.
                 log.debug("handling %s failed", event, exc_info=True)
-                self.report({"event": "warning", "message": f"{event} from {peer}: {exc}"})
+                who = remote["username"]
+                self.report({"event": "warning", "message": f"{event} from {who}: {exc}"})
 
     # --- peer connections -------------------------------------------------------------------
     def _link(self, remote: protocol.CallPeer) -> PeerLink:
@@ -239,11 +250,24 @@ class Mesh:
 
     async def close(self) -> None:
         """Stop handling events, close every peer connection and finish every recording."""
+        self._closing = True
         if self._worker is not None:
-            self._worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._worker
+            # Let the event being handled finish (a cancelled close could lose a recording).
+            self._inbox.put_nowait(("", {}))
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(self._worker, WORKER_STOP_SECONDS)
         links, self.links = list(self.links.values()), {}
         for link in links:
             await self._finish(link)
         self.media.close()
+
+
+def _peer(raw: Any) -> protocol.CallPeer | None:
+    """The sender named in a call event, or None if the event is not shaped as expected."""
+    if not isinstance(raw, dict) or not isinstance(raw.get("peer_id"), str):
+        return None
+    return {
+        "peer_id": raw["peer_id"],
+        "user_id": int(raw.get("user_id") or 0),
+        "username": str(raw.get("username", "?")),
+    }

@@ -101,8 +101,6 @@ class CallView:
         if self.mode == "json":
             print_json_line(result)
             return
-        recorded = ", ".join(f"{r['username']}: {r['path']}" for r in result["recordings"])
-        info(
-            f"Left the call after {result['seconds']:g} s ({result['reason']})"
-            + (f"; recorded {recorded}." if recorded else ".")
-        )
+        info(f"Left the call after {result['seconds']:g} s ({result['reason']}).")
+        for recording in result["recordings"]:
+            info(f"Recorded {recording['username']}: {recording['path']}")

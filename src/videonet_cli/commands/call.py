@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from videonet_cli import session
-from videonet_cli.errors import CliError, UnreachableError, UsageError
+from videonet_cli.errors import CliError, UnreachableError
 
 
 def call(
@@ -22,7 +22,6 @@ def call(
         help="Send from a capture device: /dev/video0, or FORMAT:NAME (e.g. pulse:default).",
         metavar="DEVICE",
     ),
-    loop: bool = typer.Option(False, "--loop", help="Play --play FILE again when it ends."),
     audio_only: bool = typer.Option(
         False, "--audio-only", help="Send and receive audio only (no video)."
     ),
@@ -42,8 +41,6 @@ def call(
     json_out: bool = typer.Option(False, "--json", help="Print events as JSON lines."),
 ) -> None:
     """Join a room's call: connect to every participant, send media, record what arrives."""
-    if loop and play is None:
-        raise UsageError("--loop needs --play FILE")
     try:
         from videonet_cli.calls.core import CallOptions, run_call
         from videonet_cli.calls.media import check_record_target, open_media
@@ -54,7 +51,7 @@ def call(
     api = session.client(ctx)
     if record is not None:
         check_record_target(record, audio_only)
-    media = open_media(play, device, audio_only, loop)
+    media = open_media(play, device, audio_only)
     options = CallOptions(room, media, record, audio_only, duration)
     with CallView(choose_mode(json_out)) as view:
         result = session.run(run_call(api.server, api.require_token(), options, view))
