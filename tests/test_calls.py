@@ -17,7 +17,7 @@ import pytest
 from calls_helpers import make_clip
 from transfer_helpers import Background, make_room, member
 
-from conftest import BIN, Daemon
+from conftest import BIN, Daemon, http
 
 WIDTH, HEIGHT = 160, 120
 
@@ -149,6 +149,18 @@ def test_call_option_errors_are_one_line(daemon: Daemon, tmp_path: Path, clip: P
     r = stranger.cli("call", room, "--duration", "1")
     assert r.code == 3 and "not a member" in r.err, r.err
     assert "Traceback" not in r.err
+
+
+def test_leaving_the_room_ends_the_call(daemon: Daemon, tmp_path: Path) -> None:
+    alice = member(daemon, tmp_path)
+    room = make_room(daemon, alice, "call-removed")
+    bob = member(daemon, tmp_path, room)
+    call = Background(bob.cli, "call", room, "--json")
+    call.wait_for(lambda e: e["event"] == "joined")
+    status, _, _ = http("POST", daemon.api(f"/api/rooms/{room}/leave"), {}, bob.user.token)
+    assert status == 200
+    assert call.finish(timeout=30) == 0, call.stderr()
+    assert call.result()["reason"] == "removed"
 
 
 def test_version_does_not_load_aiortc() -> None:
