@@ -163,6 +163,19 @@ def test_leaving_the_room_ends_the_call(daemon: Daemon, tmp_path: Path) -> None:
     assert call.result()["reason"] == "removed"
 
 
+def test_losing_the_daemon_ends_the_call_with_exit_5(daemon_factory: Any, tmp_path: Path) -> None:
+    d: Daemon = daemon_factory()
+    alice = member(d, tmp_path)
+    room = make_room(d, alice, "call-lost")
+    call = Background(alice.cli, "call", room, "--json")
+    call.wait_for(lambda e: e["event"] == "joined")
+    d.proc.kill()  # a crash; a graceful stop waits out its grace period for open sockets
+    d.proc.wait()
+    assert call.finish(timeout=30) == 5, call.stderr()
+    assert call.result()["reason"] == "daemon_lost"
+    assert "connection to the daemon was lost" in call.stderr()
+
+
 def test_version_does_not_load_aiortc() -> None:
     code = (
         "import sys; from videonet_cli.main import main\n"
