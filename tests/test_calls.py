@@ -31,7 +31,7 @@ def decode(path: Path) -> dict[str, Any]:
     """Count what a recording really holds by decoding every frame with PyAV."""
     import av
 
-    video, sizes, samples = 0, set(), 0
+    video, sizes, samples, rates = 0, set(), 0, set()
     with av.open(str(path)) as container:
         for frame in container.decode(*container.streams):
             if isinstance(frame, av.VideoFrame):
@@ -39,7 +39,8 @@ def decode(path: Path) -> dict[str, Any]:
                 sizes.add((frame.width, frame.height))
             elif isinstance(frame, av.AudioFrame):
                 samples += frame.samples
-    return {"video_frames": video, "sizes": sizes, "audio_samples": samples}
+                rates.add(frame.sample_rate)
+    return {"video_frames": video, "sizes": sizes, "audio_samples": samples, "rates": rates}
 
 
 def test_two_processes_one_plays_the_other_records(
@@ -80,7 +81,7 @@ def test_two_processes_one_plays_the_other_records(
 
     got = decode(expected)
     assert got["video_frames"] > 10 and got["sizes"] == {(WIDTH, HEIGHT)}
-    assert got["audio_samples"] > 48_000  # more than a second of 48 kHz audio
+    assert got["rates"] == {48_000} and got["audio_samples"] > 48_000  # over a second of audio
 
 
 def test_a_mesh_of_three_records_each_peer_to_its_own_file(

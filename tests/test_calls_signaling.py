@@ -52,7 +52,7 @@ async def test_offer_answer_candidates_and_hangup_reach_only_the_named_peer(
         msg = {"room_id": room, "to": alice.peer_id, "candidate": candidate}
         assert (await bob.call("call:candidate", msg))["ok"]
         got = await alice.next("call:candidate")
-        assert got["candidate"] == {**candidate, "sdpMLineIndex": None}
+        assert got["candidate"] == {**candidate, "sdpMLineIndex": None, "usernameFragment": None}
         assert (await bob.call("call:candidate", {**msg, "candidate": None}))["ok"]
         assert (await alice.next("call:candidate"))["candidate"] is None
 

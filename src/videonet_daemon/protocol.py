@@ -272,9 +272,12 @@ class IceServer(TypedDict, total=False):
 
 
 class IceCandidate(TypedDict):
-    candidate: str  # "candidate:..." as in RTCIceCandidateInit
+    """RTCIceCandidateInit; an empty `candidate` is a browser's end-of-candidates marker."""
+
+    candidate: str  # "candidate:..."
     sdpMid: str | None
     sdpMLineIndex: int | None
+    usernameFragment: str | None
 
 
 class CallJoinReply(TypedDict):

@@ -237,7 +237,12 @@ def _candidate(data: dict[str, Any]) -> protocol.IceCandidate | None:
         raise ValidationError("candidate.sdpMLineIndex must be a small integer or null")
     if mid is None and index is None:
         raise ValidationError("candidate needs sdpMid or sdpMLineIndex")
-    return {"candidate": text, "sdpMid": mid, "sdpMLineIndex": index}
+    ufrag = raw.get("usernameFragment")
+    if ufrag is not None and (
+        not isinstance(ufrag, str) or len(ufrag) > 256 or has_control_chars(ufrag)
+    ):
+        raise ValidationError("candidate.usernameFragment must be a short string or null")
+    return {"candidate": text, "sdpMid": mid, "sdpMLineIndex": index, "usernameFragment": ufrag}
 
 
 CALLS: web.AppKey[CallSignaling] = web.AppKey("calls", CallSignaling)
