@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint typecheck unit bench clean
+.PHONY: demo test lint typecheck unit unit-postgres bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,7 +14,7 @@ $(BIN)/.installed: pyproject.toml
 demo: $(BIN)/.installed
 	$(BIN)/python scripts/demo.py
 
-test: $(BIN)/.installed lint typecheck unit
+test: $(BIN)/.installed lint typecheck unit unit-postgres
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check src tests bench scripts
@@ -25,6 +25,10 @@ typecheck: $(BIN)/.installed
 
 unit: $(BIN)/.installed
 	$(BIN)/pytest
+
+# The same suite with every daemon on PostgreSQL (skipped, saying why, if no server answers).
+unit-postgres: $(BIN)/.installed
+	VIDEONET_TEST_DATABASE=postgresql $(BIN)/pytest -q
 
 bench: $(BIN)/.installed
 	$(BIN)/python bench/startup.py

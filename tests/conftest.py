@@ -6,6 +6,7 @@ collide); `daemon_factory` starts a private one for tests that need fresh state 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -25,6 +26,68 @@ import pytest
 BIN = Path(sys.executable).parent
 STARTUP_TIMEOUT = 30.0
 TEST_PASSWORD = "correct horse battery"
+
+# VIDEONET_TEST_DATABASE=postgresql runs every daemon of the suite on PostgreSQL, each with a
+# database of its own; the server is VIDEONET_TEST_POSTGRES (default: the local one).
+BACKEND = os.environ.get("VIDEONET_TEST_DATABASE", "sqlite")
+POSTGRES = os.environ.get("VIDEONET_TEST_POSTGRES", "postgresql://127.0.0.1:5432")
+
+
+def postgres_admin(sql: str) -> None:
+    import asyncio
+
+    import asyncpg
+
+    async def go() -> None:
+        conn = await asyncpg.connect(f"{POSTGRES}/test", timeout=5)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(go())
+
+
+def database_args(data_dir: Path) -> list[str]:
+    """Extra `--database-url` for the PostgreSQL run: one database per data dir (so a restart
+    with the same data dir finds the same database)."""
+    if BACKEND != "postgresql":
+        return []
+    name = "vn_" + hashlib.sha1(str(data_dir).encode()).hexdigest()[:20]
+    if name not in _CREATED_DATABASES:
+        postgres_admin(f"CREATE DATABASE {name}")
+        _CREATED_DATABASES.append(name)
+    return ["--database-url", f"{POSTGRES}/{name}"]
+
+
+_CREATED_DATABASES: list[str] = []
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if BACKEND == "postgresql":
+        try:
+            postgres_admin("SELECT 1")
+        except Exception as exc:  # no server answers: the PostgreSQL run is skipped, loudly
+            reason = f"PostgreSQL run skipped: no server answers at {POSTGRES} ({exc})"
+            print(reason, file=sys.stderr)
+            pytest.exit(reason, returncode=0)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    for name in _CREATED_DATABASES:
+        try:
+            postgres_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        except Exception as exc:
+            print(f"could not drop test database {name}: {exc}", file=sys.stderr)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if BACKEND == "sqlite":
+        return
+    skip = pytest.mark.skip(reason="checks the embedded SQLite database file")
+    for item in items:
+        if "sqlite_only" in item.keywords:
+            item.add_marker(skip)
 
 
 def http(
@@ -66,6 +129,7 @@ class Daemon:
     data_dir: Path
     proc: subprocess.Popen[str]
     stdout_lines: list[str] = field(default_factory=list)
+    db_args: list[str] = field(default_factory=list)
     _shared_invite: str | None = None
 
     def api(self, path: str) -> str:
@@ -77,7 +141,7 @@ class Daemon:
     def mint_invite(self, uses: int = 1, expires: str | None = None) -> str:
         """An operator invite from `videonet-daemon invite create` (offline, same database)."""
         cmd = [str(BIN / "videonet-daemon"), "invite", "create", "--uses", str(uses)]
-        cmd += ["--data-dir", str(self.data_dir)]
+        cmd += ["--data-dir", str(self.data_dir), *self.db_args]
         if expires:
             cmd += ["--expires", expires]
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=True)
@@ -136,7 +200,8 @@ def base_env(**extra: str) -> dict[str, str]:
 
 def start_daemon(data_dir: Path, *args: str, **env: str) -> Daemon:
     cmd = [str(BIN / "videonet-daemon"), "serve", "--host", "127.0.0.1", "--port", "0"]
-    cmd += ["--data-dir", str(data_dir), *args]
+    db_args = [] if "--database-url" in args else database_args(data_dir)
+    cmd += ["--data-dir", str(data_dir), *db_args, *args]
     log = open(data_dir.parent / f"{data_dir.name}.log", "w")  # noqa: SIM115
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, text=True, env=base_env(**env))
     assert proc.stdout is not None
@@ -150,7 +215,11 @@ def start_daemon(data_dir: Path, *args: str, **env: str) -> Daemon:
         if "listening on " in line:
             url = line.split("listening on ", 1)[1].strip()
             # Read the optional bootstrap line without blocking the test forever.
-            return Daemon(url=url, data_dir=data_dir, proc=proc, stdout_lines=lines)
+            if "--database-url" in args:
+                db_args = ["--database-url", args[args.index("--database-url") + 1]]
+            return Daemon(
+                url=url, data_dir=data_dir, proc=proc, stdout_lines=lines, db_args=db_args
+            )
     proc.kill()
     raise RuntimeError("daemon did not start in time")
 

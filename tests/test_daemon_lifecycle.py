@@ -7,7 +7,9 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from conftest import BIN, TEST_PASSWORD, base_env, http
+import pytest
+
+from conftest import BIN, TEST_PASSWORD, base_env, database_args, http
 
 DAEMON = str(BIN / "videonet-daemon")
 
@@ -16,6 +18,7 @@ def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
+@pytest.mark.sqlite_only
 def test_first_start_makes_private_files_and_one_bootstrap_invite(daemon_factory: Any) -> None:
     d = daemon_factory()
     code = d.bootstrap_invite()
@@ -53,7 +56,15 @@ def test_jwt_secret_from_environment(daemon_factory: Any) -> None:
 def test_bad_settings_fail_fast(tmp_path: Path) -> None:
     for env in ({"VIDEONET_JWT_SECRET": "short"}, {"VIDEONET_BCRYPT_ROUNDS": "99"}):
         r = subprocess.run(
-            [str(BIN / "videonet-daemon"), "serve", "--port", "0", "--data-dir", str(tmp_path)],
+            [
+                str(BIN / "videonet-daemon"),
+                "serve",
+                "--port",
+                "0",
+                "--data-dir",
+                str(tmp_path),
+                *database_args(tmp_path),
+            ],
             capture_output=True,
             text=True,
             env=base_env(**env),
@@ -65,7 +76,18 @@ def test_bad_settings_fail_fast(tmp_path: Path) -> None:
 
 def test_offline_invite_create(tmp_path: Path) -> None:
     r = subprocess.run(
-        [DAEMON, "invite", "create", "--uses", "3", "--expires", "7d", "--data-dir", str(tmp_path)],
+        [
+            DAEMON,
+            "invite",
+            "create",
+            "--uses",
+            "3",
+            "--expires",
+            "7d",
+            "--data-dir",
+            str(tmp_path),
+            *database_args(tmp_path),
+        ],
         capture_output=True,
         text=True,
         env=base_env(),
@@ -74,7 +96,16 @@ def test_offline_invite_create(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     assert len(r.stdout.strip()) == 19
     r = subprocess.run(
-        [DAEMON, "invite", "create", "--expires", "later", "--data-dir", str(tmp_path)],
+        [
+            DAEMON,
+            "invite",
+            "create",
+            "--expires",
+            "later",
+            "--data-dir",
+            str(tmp_path),
+            *database_args(tmp_path),
+        ],
         capture_output=True,
         text=True,
         env=base_env(),
@@ -85,7 +116,13 @@ def test_offline_invite_create(tmp_path: Path) -> None:
 
 def test_check_command(tmp_path: Path) -> None:
     r = subprocess.run(
-        [str(BIN / "videonet-daemon"), "check", "--data-dir", str(tmp_path)],
+        [
+            str(BIN / "videonet-daemon"),
+            "check",
+            "--data-dir",
+            str(tmp_path),
+            *database_args(tmp_path),
+        ],
         capture_output=True,
         text=True,
         env=base_env(),

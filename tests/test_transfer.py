@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import signal
+import time
 from pathlib import Path
 from typing import Any
 
@@ -318,3 +319,28 @@ def test_spool_space_is_checked(daemon_factory: Any, tmp_path: Path) -> None:
     src = random_file(tmp_path / "x.bin", 10)
     r = alice.cli("send", room, str(src), "--timeout", "2")
     assert r.code == 1 and "free disk space" in r.err
+
+
+def test_abandoned_and_expired_transfers_are_cleaned_up(
+    daemon_factory: Any, tmp_path: Path
+) -> None:
+    d = daemon_factory(VIDEONET_TRANSFER_IDLE_TIMEOUT="2", VIDEONET_TRANSFER_RETENTION="2")
+    alice = member(d, tmp_path)
+    room = make_room(d, alice)
+    bob = member(d, tmp_path, room)
+    src = random_file(tmp_path / "gone.bin", 8 * MB)
+    # One finished (and verified), one abandoned half way.
+    rx = listening_receiver(bob.cli, room, tmp_path / "in")
+    assert alice.cli("send", room, str(src), "--timeout", "30").code == 0
+    assert rx.finish() == 0
+    sender = Background(
+        alice.cli, "send", room, str(random_file(tmp_path / "half.bin", 8 * MB)), "--json",
+        "--limit-rate", "2M",
+    )  # fmt: skip
+    sender.wait_for(past_a_quarter)
+    sender.kill()
+    spool = d.data_dir / "spool"
+    deadline = time.monotonic() + 20
+    while any(spool.iterdir()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(spool.iterdir())

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
@@ -28,6 +28,21 @@ def server_of(ctx: typer.Context) -> str:
 def run(coro: Coroutine[Any, Any, T]) -> T:
     """The one ``asyncio.run`` a command makes."""
     return asyncio.run(coro)
+
+
+def call_api(
+    ctx: typer.Context,
+    request: Callable[[ApiClient], Awaitable[T]],
+    *,
+    authenticated: bool = True,
+) -> T:
+    """Open the API client, make the request(s), close it: the usual body of a command."""
+
+    async def go() -> T:
+        async with client(ctx, authenticated=authenticated) as api:
+            return await request(api)
+
+    return run(go())
 
 
 def client(ctx: typer.Context, *, authenticated: bool = True) -> ApiClient:

@@ -29,6 +29,9 @@ DataDirOption = typer.Option(
 DatabaseOption = typer.Option(
     None, "--database-url", help="Database URL [env: VIDEONET_DATABASE_URL]."
 )
+RedisOption = typer.Option(
+    None, "--redis-url", help="Redis URL for several daemons [env: VIDEONET_REDIS_URL]."
+)
 
 
 def _settings(**overrides: Any) -> Settings:
@@ -62,8 +65,15 @@ def serve(
     ),
     data_dir: Path | None = DataDirOption,
     database_url: str | None = DatabaseOption,
-    redis_url: str | None = typer.Option(
-        None, "--redis-url", help="Redis URL for several daemons [env: VIDEONET_REDIS_URL]."
+    redis_url: str | None = RedisOption,
+    tls_cert: Path | None = typer.Option(
+        None, "--tls-cert", help="Serve HTTPS with this PEM certificate [env: VIDEONET_TLS_CERT]."
+    ),
+    tls_key: Path | None = typer.Option(
+        None, "--tls-key", help="The certificate's PEM key [env: VIDEONET_TLS_KEY]."
+    ),
+    log_format: str | None = typer.Option(
+        None, "--log-format", help="text or json [env: VIDEONET_LOG_FORMAT]."
     ),
 ) -> None:
     """Run the daemon until SIGTERM or Ctrl-C."""
@@ -71,9 +81,16 @@ def serve(
     from videonet_daemon.server import serve as run_server
 
     settings = _settings(
-        host=host, port=port, data_dir=data_dir, database_url=database_url, redis_url=redis_url
+        host=host,
+        port=port,
+        data_dir=data_dir,
+        database_url=database_url,
+        redis_url=redis_url,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
+        log_format=log_format,
     )
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     try:
         asyncio.run(run_server(settings))
     except OSError as exc:
@@ -121,13 +138,16 @@ def invite_create(
 def check(
     data_dir: Path | None = DataDirOption,
     database_url: str | None = DatabaseOption,
+    redis_url: str | None = RedisOption,
 ) -> None:
-    """Validate settings and check that the database answers; exit 1 if not."""
+    """Validate the settings and check that the database (and Redis, if set) answer."""
+    from videonet_daemon.cluster import ping_redis
     from videonet_daemon.db.engine import Database
 
-    settings = _settings(data_dir=data_dir, database_url=database_url)
+    settings = _settings(data_dir=data_dir, database_url=database_url, redis_url=redis_url)
+    where = settings.resolved_database_url.split("@")[-1]
 
-    async def probe() -> None:
+    async def probe_database() -> None:
         db = Database(settings.resolved_database_url)
         try:
             await db.fetch_one("SELECT 1")
@@ -135,13 +155,19 @@ def check(
             await db.close()
 
     try:
-        asyncio.run(probe())
+        asyncio.run(probe_database())
     except Exception as exc:
-        typer.secho(f"Error: database unreachable: {exc}", fg="red", err=True)
+        typer.secho(f"Error: database {where} unreachable: {exc}", fg="red", err=True)
         raise typer.Exit(1) from exc
-    typer.echo(
-        f"ok: settings valid, database {settings.resolved_database_url.split('@')[-1]} answers"
-    )
+    typer.echo(f"ok: database {where} answers")
+    if settings.redis_url:
+        try:
+            asyncio.run(ping_redis(settings.redis_url))
+        except Exception as exc:
+            typer.secho(f"Error: Redis {settings.redis_url} unreachable: {exc}", fg="red", err=True)
+            raise typer.Exit(1) from exc
+        typer.echo(f"ok: Redis {settings.redis_url} answers")
+    typer.echo("ok: settings valid")
 
 
 def main() -> None:

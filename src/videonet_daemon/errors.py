@@ -30,6 +30,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from videonet_daemon.metrics import METRICS
 from videonet_daemon.protocol import ErrorCode, ErrorResponse
 
 log = logging.getLogger(__name__)
@@ -186,6 +187,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     try:
         return await handler(request)
     except ApiError as exc:
+        _count(request, exc.code)
         return error_response(exc.status, exc.code, exc.message, exc.headers())
     except web.HTTPRequestEntityTooLarge:
         return error_response(413, ErrorCode.PAYLOAD_TOO_LARGE, "the request body is too large")
@@ -195,5 +197,12 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         code = _HTTP_CODES.get(exc.status, ErrorCode.BAD_REQUEST)
         return error_response(exc.status, code, exc.reason)
     except Exception:
+        _count(request, ErrorCode.INTERNAL)
         log.exception("unhandled error in %s %s", request.method, request.path)
         return error_response(500, ErrorCode.INTERNAL, "internal error; see the daemon's log")
+
+
+def _count(request: web.Request, code: str) -> None:
+    metrics = request.app.get(METRICS)
+    if metrics is not None:
+        metrics.errors.labels(code=code).inc()

@@ -9,6 +9,7 @@ from aiohttp import web
 
 if TYPE_CHECKING:
     from videonet_daemon.auth.service import AuthService
+    from videonet_daemon.cluster import Bus, Node
     from videonet_daemon.db.engine import Database
     from videonet_daemon.relay.events import TransferEvents
     from videonet_daemon.relay.service import TransferService
@@ -26,3 +27,5 @@ BOOTSTRAP_INVITE: web.AppKey[str] = web.AppKey("bootstrap_invite", str)
 LeaveHook = Callable[[str, int], Awaitable[None]]
 # Called after a user leaves a room over HTTP (room_id, user_id): realtime drops their sockets.
 ON_LEAVE: web.AppKey[list[LeaveHook]] = web.AppKey("on_leave")
+NODE: web.AppKey[Node] = web.AppKey("node")
+BUS: web.AppKey[Bus] = web.AppKey("bus")

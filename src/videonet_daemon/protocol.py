@@ -21,6 +21,7 @@ DEFAULT_SERVER_URL: Final = f"http://{DEFAULT_HOST}:{DEFAULT_PORT}"
 
 # --- HTTP API paths -------------------------------------------------------------------------
 API_HEALTH: Final = "/api/health"
+API_METRICS: Final = "/metrics"
 API_REGISTER: Final = "/api/auth/register"
 API_LOGIN: Final = "/api/auth/login"
 API_LOGOUT: Final = "/api/auth/logout"
@@ -97,6 +98,7 @@ class TransferOffer(TypedDict):
     uploaded: int
     sha256: str | None
     created_at: str
+    node_id: str | None  # the daemon whose spool holds the bytes
 
 
 class OfferReply(TypedDict):

@@ -6,9 +6,11 @@ The first SIGTERM/SIGINT stops accepting and lets requests finish; a second one 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import signal
+import ssl
 import sys
 
 from aiohttp import web
@@ -23,27 +25,34 @@ SHUTDOWN_GRACE_SECONDS = 10.0
 
 
 async def serve(settings: Settings) -> None:
+    # Signals are handled from the start, so a SIGTERM that comes during start-up (or right
+    # after the address is printed) still means a clean shutdown.
+    stop = _stop_on_signals()
     app = create_app(settings)
     runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=SHUTDOWN_GRACE_SECONDS)
     await runner.setup()
     try:
-        site = web.TCPSite(runner, settings.host, settings.port)
+        tls = _tls_context(settings)
+        site = web.TCPSite(runner, settings.host, settings.port, ssl_context=tls)
         await site.start()
         host, port = runner.addresses[0][:2]
+        app[keys.NODE].bound(host, port, tls is not None)
+        await app[keys.NODE].announce(app[keys.DB])
         shown_host = f"[{host}]" if ":" in host else host
+        scheme = "https" if tls else "http"
         code = app.get(keys.BOOTSTRAP_INVITE)
         if code:
             path = settings.resolved_data_dir / BOOTSTRAP_INVITE_FILE
             print(f"bootstrap invite (shown once, also in {path}): {code}", flush=True)
         # Tests and scripts read this line to find a port-0 daemon; it comes last.
-        print(f"videonet-daemon listening on http://{shown_host}:{port}", flush=True)
-        await _wait_for_signal()
+        print(f"videonet-daemon listening on {scheme}://{shown_host}:{port}", flush=True)
+        await stop.wait()
         log.info("shutting down")
     finally:
         await runner.cleanup()
 
 
-async def _wait_for_signal() -> None:
+def _stop_on_signals() -> asyncio.Event:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
 
@@ -54,13 +63,37 @@ async def _wait_for_signal() -> None:
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, first)
-    await stop.wait()
+    return stop
 
 
-def configure_logging(level: str) -> None:
-    logging.basicConfig(
-        stream=sys.stderr,
-        level=getattr(logging, level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+def _tls_context(settings: Settings) -> ssl.SSLContext | None:
+    if settings.tls_cert is None or settings.tls_key is None:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(settings.tls_cert, settings.tls_key)
+    return context
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message (and the traceback, if any)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def configure_logging(level: str, log_format: str = "text") -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    if log_format == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO), handlers=[handler])
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)

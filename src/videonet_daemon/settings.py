@@ -113,6 +113,27 @@ class Settings:
         "VIDEONET_VERIFY_MAX_BYTES",
         "Largest file /api/video/verify accepts (each of the two).",
     )
+    cluster_name: str = _setting(
+        "videonet",
+        "VIDEONET_CLUSTER_NAME",
+        "Name of the service the daemons sharing one Redis form (prefix of their channels).",
+    )
+    advertise_url: str | None = _setting(
+        None,
+        "VIDEONET_ADVERTISE_URL",
+        "How other daemons of the same service reach this one (for transfer bytes held here); "
+        "default http://HOST:PORT as bound.",
+    )
+    tls_cert: Path | None = _setting(
+        None, "VIDEONET_TLS_CERT", "PEM certificate: serve HTTPS (with --tls-key)."
+    )
+    tls_key: Path | None = _setting(None, "VIDEONET_TLS_KEY", "PEM private key for --tls-cert.")
+    metrics: str = _setting(
+        "loopback",
+        "VIDEONET_METRICS",
+        "/metrics (Prometheus): 'loopback' (only from this machine), 'on' or 'off'.",
+    )
+    log_format: str = _setting("text", "VIDEONET_LOG_FORMAT", "Log lines as 'text' or 'json'.")
     stun_urls: str = _setting(
         "",
         "VIDEONET_STUN_URLS",
@@ -185,6 +206,17 @@ class Settings:
             raise SettingsError("login_failures_max and login_failures_window must be positive")
         if self.max_json_bytes < 1024:
             raise SettingsError("max_json_bytes must be at least 1024")
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise SettingsError("--tls-cert and --tls-key go together")
+        for path in (self.tls_cert, self.tls_key):
+            if path is not None and not path.is_file():
+                raise SettingsError(f"TLS file not found: {path}")
+        if self.metrics not in ("loopback", "on", "off"):
+            raise SettingsError("metrics must be loopback, on or off")
+        if self.log_format not in ("text", "json"):
+            raise SettingsError("log_format must be text or json")
+        if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://")):
+            raise SettingsError("redis_url must start with redis:// or rediss://")
         if self.jwt_secret is not None and len(self.jwt_secret.encode()) < 32:
             raise SettingsError("VIDEONET_JWT_SECRET must be at least 32 bytes")
         self._validate_calls()

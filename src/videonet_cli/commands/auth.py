@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any
 
 import typer
 
@@ -47,18 +46,10 @@ def register(
     """Create an account with an invite code."""
     password = read_password(password_stdin, confirm=True)
 
-    async def call() -> protocol.RegisterResponse:
-        async with session.client(ctx, authenticated=False) as api:
-            body = {
-                "email": email,
-                "username": username,
-                "password": password,
-                "invite_code": invite,
-            }
-            result: protocol.RegisterResponse = await api.post(protocol.API_REGISTER, body)
-            return result
-
-    result = session.run(call())
+    body = {"email": email, "username": username, "password": password, "invite_code": invite}
+    result: protocol.RegisterResponse = session.call_api(
+        ctx, lambda api: api.post(protocol.API_REGISTER, body), authenticated=False
+    )
     if json_out:
         output.print_json(result)
         return
@@ -77,13 +68,10 @@ def login(
     password = read_password(password_stdin, confirm=False)
     server = session.server_of(ctx)
 
-    async def call() -> protocol.LoginResponse:
-        async with session.client(ctx, authenticated=False) as api:
-            body = {"email": email, "password": password}
-            result: protocol.LoginResponse = await api.post(protocol.API_LOGIN, body)
-            return result
-
-    result = session.run(call())
+    body = {"email": email, "password": password}
+    result: protocol.LoginResponse = session.call_api(
+        ctx, lambda api: api.post(protocol.API_LOGIN, body), authenticated=False
+    )
     user = result["user"]
     save_login(server, StoredLogin(result["token"], user["username"], user["email"]))
     if json_out:
@@ -96,12 +84,8 @@ def logout(ctx: typer.Context) -> None:
     """End the session on the daemon and forget the saved token."""
     server = session.server_of(ctx)
 
-    async def call() -> None:
-        async with session.client(ctx) as api:
-            await api.post(protocol.API_LOGOUT)
-
     try:
-        session.run(call())
+        session.call_api(ctx, lambda api: api.post(protocol.API_LOGOUT))
     finally:
         forget_login(server)
     output.info(f"Logged out of {server}.")
@@ -110,11 +94,7 @@ def logout(ctx: typer.Context) -> None:
 def whoami(ctx: typer.Context, json_out: bool = JsonOption) -> None:
     """Show the account the saved token (or VIDEONET_TOKEN) belongs to."""
 
-    async def call() -> Any:
-        async with session.client(ctx) as api:
-            return await api.get(protocol.API_ME)
-
-    user = session.run(call())
+    user = session.call_api(ctx, lambda api: api.get(protocol.API_ME))
     if json_out:
         output.print_json(user)
         return

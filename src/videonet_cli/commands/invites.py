@@ -37,11 +37,7 @@ def create(
         except ValueError as exc:
             raise UsageError(f"--expires: {exc}") from exc
 
-    async def call() -> Any:
-        async with session.client(ctx) as api:
-            return await api.post(protocol.API_INVITES, body)
-
-    invite = session.run(call())
+    invite = session.call_api(ctx, lambda api: api.post(protocol.API_INVITES, body))
     if json_out:
         output.print_json(invite)
     else:
@@ -54,11 +50,7 @@ def list_(
 ) -> None:
     """List the invite codes you made, with the uses left."""
 
-    async def call() -> Any:
-        async with session.client(ctx) as api:
-            return await api.get(protocol.API_INVITES)
-
-    invites = session.run(call())
+    invites = session.call_api(ctx, lambda api: api.get(protocol.API_INVITES))
     if json_out:
         output.print_json(invites)
     else:

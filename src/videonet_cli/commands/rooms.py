@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from videonet_cli import output, session
 from videonet_daemon import protocol
+
+if TYPE_CHECKING:
+    from videonet_cli.client import ApiClient
 
 app = typer.Typer(help="List, create, join and leave rooms.", no_args_is_help=True)
 
@@ -28,11 +31,7 @@ ROOM_COLUMNS = [
 def list_(ctx: typer.Context, json_out: bool = JsonOption) -> None:
     """List all rooms, with member counts and whether you are in each."""
 
-    async def call() -> Any:
-        async with session.client(ctx) as api:
-            return await api.get(protocol.API_ROOMS)
-
-    rooms = session.run(call())
+    rooms = session.call_api(ctx, lambda api: api.get(protocol.API_ROOMS))
     if json_out:
         output.print_json(rooms)
     else:
@@ -48,12 +47,8 @@ def create(
 ) -> None:
     """Create a room (you join it at once)."""
 
-    async def call() -> Any:
-        async with session.client(ctx) as api:
-            body = {"name": name, "description": description}
-            return await api.post(protocol.API_ROOM_CREATE, body)
-
-    room = session.run(call())
+    body = {"name": name, "description": description}
+    room = session.call_api(ctx, lambda api: api.post(protocol.API_ROOM_CREATE, body))
     if json_out:
         output.print_json(room)
     else:
@@ -64,12 +59,11 @@ def create(
 def join(ctx: typer.Context, room: str = RoomArgument, json_out: bool = JsonOption) -> None:
     """Join a room."""
 
-    async def call() -> Any:
-        async with session.client(ctx) as api:
-            found = await session.resolve_room(api, room)
-            return await api.post(protocol.API_ROOM_JOIN.format(room_id=found["id"]))
+    async def call(api: ApiClient) -> Any:
+        found = await session.resolve_room(api, room)
+        return await api.post(protocol.API_ROOM_JOIN.format(room_id=found["id"]))
 
-    joined = session.run(call())
+    joined = session.call_api(ctx, call)
     if json_out:
         output.print_json(joined)
     else:
@@ -80,13 +74,12 @@ def join(ctx: typer.Context, room: str = RoomArgument, json_out: bool = JsonOpti
 def leave(ctx: typer.Context, room: str = RoomArgument, json_out: bool = JsonOption) -> None:
     """Leave a room."""
 
-    async def call() -> Any:
-        async with session.client(ctx) as api:
-            found = await session.resolve_room(api, room)
-            result = await api.post(protocol.API_ROOM_LEAVE.format(room_id=found["id"]))
-            return {**result, "name": found["name"]}
+    async def call(api: ApiClient) -> Any:
+        found = await session.resolve_room(api, room)
+        result = await api.post(protocol.API_ROOM_LEAVE.format(room_id=found["id"]))
+        return {**result, "name": found["name"]}
 
-    result = session.run(call())
+    result = session.call_api(ctx, call)
     if json_out:
         output.print_json(result)
     elif result["left"]:
@@ -99,12 +92,11 @@ def leave(ctx: typer.Context, room: str = RoomArgument, json_out: bool = JsonOpt
 def members(ctx: typer.Context, room: str = RoomArgument, json_out: bool = JsonOption) -> None:
     """List a room's members (members only)."""
 
-    async def call() -> Any:
-        async with session.client(ctx) as api:
-            found = await session.resolve_room(api, room)
-            return await api.get(protocol.API_ROOM_MEMBERS.format(room_id=found["id"]))
+    async def call(api: ApiClient) -> Any:
+        found = await session.resolve_room(api, room)
+        return await api.get(protocol.API_ROOM_MEMBERS.format(room_id=found["id"]))
 
-    rows = session.run(call())
+    rows = session.call_api(ctx, call)
     if json_out:
         output.print_json(rows)
     else:

@@ -63,7 +63,8 @@ class CallSignaling:
         on(protocol.EV_CALL_CANDIDATE)(self._limited(self.candidate))
         on(protocol.EV_CALL_HANGUP)(self._limited(self.hangup))
         realtime.disconnect_hooks.append(self._disconnected)
-        realtime.app[keys.ON_LEAVE].append(self._left_room)
+        # Leaving the room over HTTP, on any daemon of the service, reaches every daemon.
+        realtime.app[keys.BUS].on("left_room", self._left_room)
 
     # --- limits -----------------------------------------------------------------------------
     def _limited(self, handler: Handler) -> Handler:
@@ -167,7 +168,8 @@ class CallSignaling:
         for room_id in [r for r, call in self.calls.items() if user.sid in call]:
             await self._remove(room_id, user.sid, protocol.LeftReason.DISCONNECTED)
 
-    async def _left_room(self, room_id: str, user_id: int) -> None:
+    async def _left_room(self, message: dict[str, Any]) -> None:
+        room_id, user_id = str(message["room_id"]), int(message["user_id"])
         call = self.calls.get(room_id, {})
         for sid in [sid for sid, peer in call.items() if peer["user_id"] == user_id]:
             await self._remove(room_id, sid, protocol.LeftReason.LEFT_ROOM)

@@ -129,9 +129,23 @@ async def m003_transfers(conn: AsyncConnection, t: Types) -> None:
     )
 
 
+async def m004_transfer_owner(conn: AsyncConnection, t: Types) -> None:
+    # With several daemons, the bytes of a transfer live in the spool of the daemon that took the
+    # offer (its node id is kept in its data dir); the others fetch them from its current URL.
+    await run(conn, "ALTER TABLE transfers ADD COLUMN node_id TEXT")
+    await run(
+        conn,
+        """CREATE TABLE nodes (
+            id TEXT PRIMARY KEY,
+            url TEXT NOT NULL,
+            updated_at TEXT NOT NULL)""",
+    )
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "accounts_invites_rooms", m001_accounts_invites_rooms),
     (3, "transfers", m003_transfers),
+    (4, "transfer_owner", m004_transfer_owner),
 ]
 
 

@@ -17,7 +17,9 @@ import socketio
 from aiohttp import web
 
 from videonet_daemon import keys, protocol
+from videonet_daemon.cluster import socketio_channel
 from videonet_daemon.errors import ApiError, NotJoined, Unauthenticated, ValidationError
+from videonet_daemon.metrics import METRICS
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +39,17 @@ class Realtime:
 
     def __init__(self, app: web.Application) -> None:
         self.app = app
+        settings = app[keys.SETTINGS]
+        # With Redis, an emit to a room reaches its members on every daemon of the service.
+        manager = (
+            socketio.AsyncRedisManager(
+                settings.redis_url, channel=socketio_channel(settings.cluster_name)
+            )
+            if settings.redis_url
+            else None
+        )
         self.sio = socketio.AsyncServer(
+            client_manager=manager,
             async_mode="aiohttp",
             max_http_buffer_size=protocol.SOCKET_MAX_MESSAGE_BYTES,
             logger=False,
@@ -52,7 +64,9 @@ class Realtime:
         self.sio.on("*", self._unknown)
         self.on(protocol.EV_ROOM_JOIN)(self._join)
         self.on(protocol.EV_ROOM_LEAVE)(self._leave)
-        app[keys.ON_LEAVE].append(self.drop_from_room)
+        # Leaving over HTTP on any daemon drops the user's sockets on every daemon.
+        app[keys.ON_LEAVE].append(self._announce_leave)
+        app[keys.BUS].on("left_room", self._on_left_room)
 
     # --- registration -------------------------------------------------------------------
     def on(self, event: str) -> Callable[[EventHandler], EventHandler]:
@@ -76,6 +90,7 @@ class Realtime:
         return register
 
     async def _refuse(self, sid: str, code: str, message: str) -> dict[str, Any]:
+        self.app[METRICS].socket_errors.labels(code=code).inc()
         error: protocol.ErrorBody = {"code": code, "message": message}
         await self.sio.emit(protocol.EV_ERROR, error, to=sid)
         return {"ok": False, "error": error}
@@ -142,6 +157,12 @@ class Realtime:
             for sid, _eio_sid in self.sio.manager.get_participants("/", channel)
             if (u := self.users.get(sid)) is not None and u.user_id == user_id
         ]
+
+    async def _announce_leave(self, room_id: str, user_id: int) -> None:
+        await self.app[keys.BUS].publish("left_room", room_id=room_id, user_id=user_id)
+
+    async def _on_left_room(self, message: dict[str, Any]) -> None:
+        await self.drop_from_room(str(message["room_id"]), int(message["user_id"]))
 
     async def drop_from_room(self, room_id: str, user_id: int) -> None:
         """After an HTTP leave: take every socket of that user out of the room's channel."""

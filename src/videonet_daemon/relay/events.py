@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from videonet_daemon import protocol
+from videonet_daemon.metrics import METRICS
 from videonet_daemon.realtime.server import Realtime, SocketUser
 from videonet_daemon.relay.service import TransferService
 from videonet_daemon.validation import get_str
@@ -57,6 +58,7 @@ class TransferEvents:
         offer, resumed = await self.service.offer(
             user.user_id, room_id, data.get("name"), data.get("size"), data.get("to")
         )
+        self.rt.app[METRICS].transfers.labels(outcome="resumed" if resumed else "offered").inc()
         target = (
             protocol.user_channel(offer["to_user_id"])
             if offer["to_user_id"] is not None
@@ -94,6 +96,8 @@ class TransferEvents:
             user.user_id, _transfer_id(data), data.get("sha256")
         )
         self._maybe_done(user, data, offer["room_id"])
+        outcome = "verified" if reply["match"] else "mismatch"
+        self.rt.app[METRICS].transfers.labels(outcome=outcome).inc()
         reason = "" if reply["match"] else "SHA-256 mismatch"
         await self._tell_sender(offer, user, reply["match"], str(data.get("sha256")), reason)
         return dict(reply)

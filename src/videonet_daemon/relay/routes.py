@@ -20,9 +20,12 @@ from aiohttp import web
 
 from videonet_daemon import protocol
 from videonet_daemon.auth.routes import require_user
+from videonet_daemon.cluster import node_url
 from videonet_daemon.errors import ApiError, BadRequest, TransferStateError
-from videonet_daemon.keys import TRANSFER_EVENTS, TRANSFERS
+from videonet_daemon.keys import DB, TRANSFER_EVENTS, TRANSFERS
+from videonet_daemon.metrics import METRICS
 from videonet_daemon.protocol import TransferState as S
+from videonet_daemon.relay import proxy
 
 log = logging.getLogger(__name__)
 
@@ -39,9 +42,12 @@ def _write_all(fd: int, data: bytearray) -> None:
         view = view[os.write(fd, view) :]
 
 
-async def upload(request: web.Request) -> web.Response:
+async def upload(request: web.Request) -> web.StreamResponse:
     user = await require_user(request)
     service = request.app[TRANSFERS]
+    owner = await _owner_elsewhere(request)
+    if owner:
+        return await proxy.forward_upload(request, owner)
     try:
         offset = int(request.query.get("offset", "0"))
     except ValueError as exc:
@@ -50,6 +56,7 @@ async def upload(request: web.Request) -> web.Response:
     offer = await service.get(live.transfer_id)
     await request.app[TRANSFER_EVENTS].state_changed({**offer, "state": S.UPLOADING})
     expected = live.size - offset
+    metrics = request.app[METRICS]
     problem: ApiError | None = None
     try:
         if request.content_length is not None and request.content_length != expected:
@@ -70,11 +77,13 @@ async def upload(request: web.Request) -> web.Response:
                 if len(pending) >= WRITE_BYTES:
                     _write_all(fd, pending)
                     live.advance(len(pending))
+                    metrics.bytes_uploaded.inc(len(pending))
                     pending.clear()
         finally:
             if pending:
                 _write_all(fd, pending)
                 live.advance(len(pending))
+                metrics.bytes_uploaded.inc(len(pending))
             os.close(fd)
     except ApiError as exc:
         problem = exc
@@ -99,6 +108,9 @@ async def download(request: web.Request) -> web.StreamResponse:
     user = await require_user(request)
     service = request.app[TRANSFERS]
     offer = await service.visible(user.id, request.match_info["transfer_id"])
+    owner = await _owner_elsewhere(request)
+    if owner:
+        return await proxy.forward_download(request, owner)
     if offer["state"] == S.ABORTED:
         raise TransferStateError("the sender aborted this transfer")
     size = offer["size"]
@@ -131,6 +143,7 @@ async def download(request: web.Request) -> web.StreamResponse:
             if available > sent:
                 with contextlib.suppress(ConnectionError):
                     await loop.sendfile(transport, spool_file, sent, available - sent)
+                request.app[METRICS].bytes_served.inc(available - sent)
                 sent = available
                 last_progress = time.monotonic()
                 continue
@@ -142,6 +155,19 @@ async def download(request: web.Request) -> web.StreamResponse:
     if sent >= size:
         await response.write_eof()
     return response
+
+
+async def _owner_elsewhere(request: web.Request) -> str | None:
+    """The URL of the daemon whose spool has this transfer, if that is not this one."""
+    offer = await request.app[TRANSFERS].get(request.match_info["transfer_id"])
+    if request.app[TRANSFERS].is_local(offer):
+        return None
+    if request.headers.get(proxy.PROXIED_HEADER):
+        raise TransferStateError("this daemon does not hold the transfer's bytes")
+    url = await node_url(request.app[DB], str(offer["node_id"]))
+    if url is None:
+        raise proxy.OwnerUnreachable()
+    return url
 
 
 def add_routes(app: web.Application) -> None:

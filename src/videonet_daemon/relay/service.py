@@ -8,6 +8,7 @@ The database holds the truth; `Spool` holds the bytes and wakes readers.
 from __future__ import annotations
 
 import logging
+import time
 import unicodedata
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -15,6 +16,7 @@ from typing import Any
 
 from videonet_daemon import protocol
 from videonet_daemon.clock import now_iso, to_iso
+from videonet_daemon.cluster import Node
 from videonet_daemon.db.engine import Database, Record, run
 from videonet_daemon.errors import (
     Forbidden,
@@ -33,10 +35,11 @@ log = logging.getLogger(__name__)
 
 S = protocol.TransferState
 SEAL_WAIT_SECONDS = 60.0
+SEAL_POLL_SECONDS = 0.5
 
 _SELECT = """
     SELECT t.id, t.room_id, t.sender_id, u.username, t.to_user_id, t.name, t.size, t.uploaded,
-           t.sha256, t.state, t.created_at
+           t.sha256, t.state, t.created_at, t.node_id
     FROM transfers t JOIN users u ON u.id = t.sender_id
 """
 
@@ -54,6 +57,7 @@ def _offer(row: Record) -> protocol.TransferOffer:
         "sha256": row[8],
         "state": row[9],
         "created_at": row[10],
+        "node_id": row[11],
     }
 
 
@@ -81,11 +85,14 @@ def check_sha256(value: Any) -> str:
 
 
 class TransferService:
-    def __init__(self, db: Database, settings: Settings, spool: Spool, rooms: RoomService) -> None:
+    def __init__(
+        self, db: Database, settings: Settings, spool: Spool, rooms: RoomService, node: Node
+    ) -> None:
         self._db = db
         self._settings = settings
         self.spool = spool
         self._rooms = rooms
+        self.node = node
 
     # --- reading ---------------------------------------------------------------------------
     async def get(self, transfer_id: str) -> protocol.TransferOffer:
@@ -103,6 +110,10 @@ class TransferService:
         if offer["to_user_id"] not in (None, user_id) and offer["sender_id"] != user_id:
             raise Forbidden("this transfer is addressed to someone else")
         return offer
+
+    def is_local(self, offer: protocol.TransferOffer) -> bool:
+        """Whether this daemon's spool holds the transfer's bytes."""
+        return not offer["node_id"] or offer["node_id"] == self.node.id
 
     def live(self, offer: protocol.TransferOffer) -> LiveTransfer:
         return self.spool.live(
@@ -141,17 +152,31 @@ class TransferService:
         await self._rooms.require_member(room_id, user_id)
         to_user_id = await self._recipient(room_id, to_username)
 
+        # (An untyped NULL parameter is an error on PostgreSQL, so the recipient test is spelled
+        # out for each case.)
+        recipient = "t.to_user_id IS NULL" if to_user_id is None else "t.to_user_id = :to"
         existing = await self._db.fetch_one(
             _SELECT + " WHERE t.room_id = :r AND t.sender_id = :u AND t.name = :n AND t.size = :s "
-            "AND t.state IN ('offered', 'uploading', 'interrupted', 'uploaded') "
-            "AND ((t.to_user_id IS NULL AND :to IS NULL) OR t.to_user_id = :to) "
+            f"AND t.state IN ('offered', 'uploading', 'interrupted', 'uploaded') AND {recipient} "
             "ORDER BY t.created_at DESC LIMIT 1",
             r=room_id,
             u=user_id,
             n=name,
             s=size,
-            to=to_user_id,
+            **({} if to_user_id is None else {"to": to_user_id}),
         )
+        if existing is not None and not self.is_local(_offer(existing)):
+            # Its bytes are on another daemon; that one's upload handler resumes it.
+            offer = _offer(existing)
+            if offer["state"] == S.INTERRUPTED:
+                await self._db.execute(
+                    "UPDATE transfers SET state = :s, updated_at = :t WHERE id = :id",
+                    s=S.OFFERED,
+                    t=now_iso(),
+                    id=offer["transfer_id"],
+                )
+                offer["state"] = S.OFFERED
+            return offer, True
         if existing is not None:
             offer = _offer(existing)
             live = self.live(offer)
@@ -198,8 +223,9 @@ class TransferService:
         self.spool.create(transfer_id)
         await self._db.execute(
             "INSERT INTO transfers (id, room_id, sender_id, to_user_id, name, size, uploaded, "
-            "sha256, state, created_at, updated_at) VALUES "
-            "(:id, :r, :u, :to, :n, :s, 0, NULL, :st, :t, :t)",
+            "sha256, state, created_at, updated_at, node_id) VALUES "
+            "(:id, :r, :u, :to, :n, :s, 0, NULL, :st, :t, :t, :node)",
+            node=self.node.id,
             id=transfer_id,
             r=room_id,
             u=user_id,
@@ -274,8 +300,9 @@ class TransferService:
         if offer["sender_id"] != user_id:
             raise Forbidden("only the sender seals a transfer")
         live = self.live(offer)
-        if live.state != S.UPLOADED:
-            raise TransferStateError(f"the transfer is {live.state}: every byte must arrive first")
+        state = live.state if self.is_local(offer) else offer["state"]
+        if state != S.UPLOADED:
+            raise TransferStateError(f"the transfer is {state}: every byte must arrive first")
         await self._db.execute(
             "UPDATE transfers SET sha256 = :h, state = :s, updated_at = :t WHERE id = :id",
             h=digest,
@@ -318,9 +345,11 @@ class TransferService:
         digest = check_sha256(sha256)
         offer = await self.visible(user_id, transfer_id)
         live = self.live(offer)
-        if live.state != S.SEALED:
-            await live.changed(SEAL_WAIT_SECONDS)
-        offer = await self.get(transfer_id)
+        deadline = time.monotonic() + SEAL_WAIT_SECONDS
+        # The seal may land on another daemon, so the database is asked again now and then.
+        while offer["state"] != S.SEALED and time.monotonic() < deadline:
+            await live.changed(SEAL_POLL_SECONDS)
+            offer = await self.get(transfer_id)
         if offer["state"] != S.SEALED or offer["sha256"] is None:
             raise TransferStateError("the sender has not finished this transfer")
         match = offer["sha256"] == digest

@@ -80,12 +80,10 @@ class RoomService:
     async def join(self, room_id: str, user_id: int) -> protocol.RoomInfo:
         await self.get(room_id, user_id)  # 404 before anything else
         async with self._db.transaction() as conn:
-            # Insert-if-absent that both SQLite and PostgreSQL understand.
             await run(
                 conn,
-                "INSERT INTO room_members (room_id, user_id, joined_at) "
-                "SELECT :r, :u, :t WHERE NOT EXISTS "
-                "(SELECT 1 FROM room_members WHERE room_id = :r AND user_id = :u)",
+                "INSERT INTO room_members (room_id, user_id, joined_at) VALUES (:r, :u, :t) "
+                "ON CONFLICT (room_id, user_id) DO NOTHING",
                 r=room_id,
                 u=user_id,
                 t=now_iso(),

@@ -1,0 +1,293 @@
+"""Two daemons against one, in the same run: chat fan-out latency and transfer throughput, and
+what Redis costs per chat message.
+
+Needs the local PostgreSQL and Redis (127.0.0.1:5432, :6379). Everything runs on loopback.
+
+    .venv/bin/python bench/scaleout.py [--size 512MB] [--clients 200] [--rooms 20]
+                                       [--messages 2000] [--rate 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+from typing import Any
+
+from _common import parse_size, print_table, random_file, ratio
+
+BIN = Path(sys.executable).parent
+POSTGRES = "postgresql://127.0.0.1:5432"
+REDIS = "redis://127.0.0.1:6379/0"
+PASSWORD = "bench-password-123"
+
+
+def admin(sql: str) -> None:
+    import asyncpg
+
+    async def go() -> None:
+        conn = await asyncpg.connect(f"{POSTGRES}/test")
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(go())
+
+
+class Daemon:
+    def __init__(self, workdir: Path, name: str, db_url: str, cluster: str, secret: str) -> None:
+        self.data = workdir / name
+        env = {k: v for k, v in os.environ.items() if not k.startswith("VIDEONET_")}
+        env.update(
+            VIDEONET_BCRYPT_ROUNDS="4",
+            VIDEONET_JWT_SECRET=secret,
+            VIDEONET_CLUSTER_NAME=cluster,
+            VIDEONET_LOGIN_FAILURES_MAX="100000",
+        )
+        cmd = [str(BIN / "videonet-daemon"), "serve", "--port", "0", "--data-dir", str(self.data)]
+        cmd += ["--database-url", db_url, "--redis-url", REDIS]
+        self.proc = subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env
+        )
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            if "listening on " in line:
+                self.url = line.split("listening on ", 1)[1].strip()
+                break
+        else:
+            raise RuntimeError("daemon did not start")
+
+    def cpu_seconds(self) -> float:
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
+
+
+def post(url: str, body: dict[str, Any], token: str | None = None) -> Any:
+    req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST")
+    req.add_header("Content-Type", "application/json")
+    if token:
+        req.add_header("Authorization", f"Bearer {token}")
+    with urllib.request.urlopen(req, timeout=60) as resp:
+        return json.loads(resp.read())
+
+
+def make_users(url: str, invite: str, count: int) -> list[str]:
+    tokens = []
+    for _ in range(count):
+        name = "u" + uuid.uuid4().hex[:10]
+        email = f"{name}@bench.test"
+        post(
+            url + "/api/auth/register",
+            {"email": email, "username": name, "password": PASSWORD, "invite_code": invite},
+        )
+        tokens.append(
+            post(url + "/api/auth/login", {"email": email, "password": PASSWORD})["token"]
+        )
+    return tokens
+
+
+def transfer(
+    sender_url: str, receiver_url: str, tokens: list[str], room: str, path: Path, out: Path
+) -> float:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VIDEONET_")}
+    out.mkdir(parents=True, exist_ok=True)
+    rx = subprocess.Popen(
+        [str(BIN / "videonet"), "receive", room, "--out", str(out), "--json", "--no-progress"],
+        stdout=subprocess.PIPE, text=True,
+        env={**env, "VIDEONET_SERVER": receiver_url, "VIDEONET_TOKEN": tokens[1]},
+    )  # fmt: skip
+    assert rx.stdout is not None
+    rx.stdout.readline()
+    started = time.perf_counter()
+    tx = subprocess.run(
+        [str(BIN / "videonet"), "send", room, str(path), "--json", "--no-progress"],
+        capture_output=True, text=True,
+        env={**env, "VIDEONET_SERVER": sender_url, "VIDEONET_TOKEN": tokens[0]},
+    )  # fmt: skip
+    rx.wait(timeout=600)
+    seconds = time.perf_counter() - started
+    if tx.returncode != 0 or rx.returncode != 0:
+        raise RuntimeError(f"transfer failed: {tx.stderr}")
+    shutil.rmtree(out)
+    return path.stat().st_size / seconds / 1e6
+
+
+async def chat_latency(
+    urls: list[str], tokens: list[str], rooms: list[str], messages: int, rate: float
+) -> dict[str, float]:
+    import socketio
+
+    clients: list[Any] = []
+    latencies: list[float] = []
+    per_room = len(tokens) // len(rooms)
+    expected = messages * (per_room - 1)  # every member but the sender
+    done = asyncio.Event()
+
+    def receiver(is_sender: bool) -> Any:
+        def on_message(data: dict[str, Any]) -> None:
+            text = str(data.get("text", ""))
+            if not is_sender and text.startswith("t="):
+                latencies.append(time.perf_counter() - float(text[2:]))
+                if len(latencies) >= expected:
+                    done.set()
+
+        return on_message
+
+    for i, token in enumerate(tokens):
+        client = socketio.AsyncClient()
+        client.on("chat:message", receiver(i % per_room == 0))
+        await client.connect(urls[i % len(urls)], auth={"token": token}, transports=["websocket"])
+        await client.call("room:join", {"room_id": rooms[i // per_room]}, timeout=30)
+        clients.append(client)
+    senders = [clients[r * per_room] for r in range(len(rooms))]
+    interval = 1.0 / rate
+    began = time.perf_counter()
+    pending = set()
+    for n in range(messages):
+        delay = began + n * interval - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        room = rooms[n % len(rooms)]
+        payload = {"room_id": room, "text": f"t={time.perf_counter()}"}
+        task = asyncio.ensure_future(senders[n % len(rooms)].emit("chat:send", payload))
+        pending.add(task)
+        task.add_done_callback(pending.discard)
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(done.wait(), 30)
+    for client in clients:
+        await client.disconnect()
+    ordered = sorted(latencies)
+    return {
+        "delivered": len(latencies) / expected if expected else 0.0,
+        "p50_ms": statistics.median(ordered) * 1000 if ordered else float("nan"),
+        "p99_ms": ordered[int(len(ordered) * 0.99) - 1] * 1000 if ordered else float("nan"),
+    }
+
+
+def redis_stats() -> dict[str, float]:
+    import redis
+
+    info = redis.Redis.from_url(REDIS).info()
+    return {
+        "commands": float(info["total_commands_processed"]),
+        "out_bytes": float(info["total_net_output_bytes"]),
+        "in_bytes": float(info["total_net_input_bytes"]),
+        "cpu": float(info["used_cpu_sys"]) + float(info["used_cpu_user"]),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--size", type=parse_size, default=parse_size("512MB"))
+    parser.add_argument("--clients", type=int, default=200)
+    parser.add_argument("--rooms", type=int, default=20)
+    parser.add_argument("--messages", type=int, default=2000)
+    parser.add_argument("--rate", type=float, default=200.0)
+    args = parser.parse_args()
+
+    workdir = Path(tempfile.mkdtemp(prefix="videonet-scaleout-"))
+    db = f"vn_bench_{uuid.uuid4().hex[:10]}"
+    admin(f"CREATE DATABASE {db}")
+    cluster = f"bench-{uuid.uuid4().hex[:8]}"
+    secret = uuid.uuid4().hex * 2
+    daemons: list[Daemon] = []
+    try:
+        a = Daemon(workdir, "a", f"{POSTGRES}/{db}", cluster, secret)
+        daemons.append(a)
+        b = Daemon(workdir, "b", f"{POSTGRES}/{db}", cluster, secret)
+        daemons.append(b)
+        invite = (a.data / "bootstrap-invite").read_text().strip()
+        first = make_users(a.url, invite, 1)[0]
+        shared = post(a.url + "/api/invites", {"uses": 10_000}, first)["code"]
+        tokens = make_users(a.url, shared, args.clients)
+        per_room = args.clients // args.rooms
+        rooms = []
+        for r in range(args.rooms):
+            owner = tokens[r * per_room]
+            room = post(a.url + "/api/rooms/create", {"name": f"bench{r}"}, owner)["id"]
+            for t in tokens[r * per_room + 1 : (r + 1) * per_room]:
+                post(a.url + f"/api/rooms/{room}/join", {}, t)
+            rooms.append(room)
+
+        path = workdir / "payload.bin"
+        random_file(path, args.size)
+        rows = []
+        speeds = {}
+        for label, rx_url in (("one daemon", a.url), ("two daemons", b.url)):
+            os.sync()
+            speeds[label] = transfer(a.url, rx_url, tokens[:2], rooms[0], path, workdir / "out")
+            print(f"transfer, {label}: {speeds[label]:.1f} MB/s", flush=True)
+
+        chat = {}
+        for label, urls in (("one daemon", [a.url]), ("two daemons", [a.url, b.url])):
+            before_r = redis_stats()
+            cpu_before = sum(d.cpu_seconds() for d in daemons)
+            chat[label] = asyncio.run(chat_latency(urls, tokens, rooms, args.messages, args.rate))
+            cpu = sum(d.cpu_seconds() for d in daemons) - cpu_before
+            after_r = redis_stats()
+            per = {k: (after_r[k] - before_r[k]) / args.messages for k in before_r}
+            chat[label].update(
+                daemon_cpu_ms_per_msg=cpu * 1000 / args.messages,
+                redis_cmds_per_msg=per["commands"],
+                redis_bytes_per_msg=per["in_bytes"] + per["out_bytes"],
+                redis_cpu_us_per_msg=per["cpu"] * 1e6,
+            )
+            print(f"chat, {label}: {chat[label]}", flush=True)
+
+        for label in ("one daemon", "two daemons"):
+            c = chat[label]
+            rows.append(
+                [
+                    label,
+                    f"{speeds[label]:.1f}",
+                    f"{c['delivered'] * 100:.1f}%",
+                    f"{c['p50_ms']:.1f}",
+                    f"{c['p99_ms']:.1f}",
+                    f"{c['daemon_cpu_ms_per_msg']:.2f}",
+                    f"{c['redis_cmds_per_msg']:.1f}",
+                    f"{c['redis_bytes_per_msg']:.0f}",
+                    f"{c['redis_cpu_us_per_msg']:.0f}",
+                ]
+            )
+        print()
+        print_table(
+            ["topology", "transfer MB/s", "chat delivered", "p50 ms", "p99 ms", "daemon CPU ms/msg",
+             "Redis cmds/msg", "Redis bytes/msg", "Redis CPU µs/msg"],
+            rows,
+        )  # fmt: skip
+        print(f"\ntransfer two/one: {ratio(speeds['two daemons'], speeds['one daemon'])}")
+        p99 = {label: chat[label]["p99_ms"] for label in chat}
+        print(f"chat p99 two/one: {ratio(p99['two daemons'], p99['one daemon'])}")
+        print(
+            f"\n{args.clients} chat clients in {args.rooms} rooms, {args.messages} messages at "
+            f"{args.rate:g}/s. Both topologies use PostgreSQL and Redis (one daemon still "
+            "publishes through Redis). Transfer: sender on A, receiver on A or B."
+        )
+    finally:
+        for d in daemons:
+            d.stop()
+        admin(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+        shutil.rmtree(workdir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

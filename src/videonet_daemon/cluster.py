@@ -1,0 +1,137 @@
+"""Several daemons as one service: who this node is, and a small message bus between nodes.
+
+Socket.IO events to clients cross nodes through python-socketio's AsyncRedisManager. This bus is
+for the daemons themselves (e.g. "user 7 left room R: drop their sockets wherever they are").
+Without Redis it delivers in process, so single-daemon code takes the same path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from videonet_daemon.clock import now_iso
+from videonet_daemon.db.engine import Database
+
+log = logging.getLogger(__name__)
+
+
+def bus_channel(cluster: str) -> str:
+    return f"{cluster}:cluster"
+
+
+def socketio_channel(cluster: str) -> str:
+    return f"{cluster}:socketio"
+
+
+Handler = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+NODE_ID_FILE = "node-id"
+
+
+class Node:
+    """This daemon: a lasting id (kept in its data dir, like its spool) and its current URL."""
+
+    def __init__(self, advertise_url: str | None) -> None:
+        self.id = ""
+        self.url = advertise_url or ""
+
+    def load_id(self, data_dir: Path) -> None:
+        path = data_dir / NODE_ID_FILE
+        try:
+            self.id = path.read_text(encoding="ascii").strip()
+        except FileNotFoundError:
+            self.id = ""
+        if not self.id:
+            self.id = uuid.uuid4().hex
+            path.write_text(self.id + "\n", encoding="ascii")
+
+    def bound(self, host: str, port: int, tls: bool) -> None:
+        if not self.url:
+            shown = f"[{host}]" if ":" in host else host
+            if host in ("0.0.0.0", "::"):
+                shown = "127.0.0.1"
+            self.url = f"{'https' if tls else 'http'}://{shown}:{port}"
+
+    async def announce(self, db: Database) -> None:
+        """Record where this node can be reached now (it may have a new port after a restart)."""
+        await db.execute(
+            "INSERT INTO nodes (id, url, updated_at) VALUES (:id, :url, :t) "
+            "ON CONFLICT (id) DO UPDATE SET url = :url, updated_at = :t",
+            id=self.id,
+            url=self.url,
+            t=now_iso(),
+        )
+
+
+async def node_url(db: Database, node_id: str) -> str | None:
+    row = await db.fetch_one("SELECT url FROM nodes WHERE id = :id", id=node_id)
+    return str(row[0]) if row else None
+
+
+class Bus:
+    def __init__(self, redis_url: str | None, cluster: str) -> None:
+        self._redis_url = redis_url
+        self._channel = bus_channel(cluster)
+        self._handlers: dict[str, list[Handler]] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._redis: Any = None
+
+    def on(self, kind: str, handler: Handler) -> None:
+        self._handlers.setdefault(kind, []).append(handler)
+
+    async def start(self) -> None:
+        if not self._redis_url:
+            return
+        import redis.asyncio as aioredis
+
+        self._redis = aioredis.from_url(self._redis_url)
+        pubsub = self._redis.pubsub()
+        await pubsub.subscribe(self._channel)
+        self._task = asyncio.create_task(self._listen(pubsub))
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._redis is not None:
+            await self._redis.aclose()
+
+    async def publish(self, kind: str, **data: Any) -> None:
+        """Deliver to every node's handlers, this one included."""
+        message = {"kind": kind, **data}
+        if self._redis is None:
+            await self._dispatch(message)
+        else:
+            await self._redis.publish(self._channel, json.dumps(message))
+
+    async def _listen(self, pubsub: Any) -> None:
+        async for item in pubsub.listen():
+            if item.get("type") != "message":
+                continue
+            try:
+                await self._dispatch(json.loads(item["data"]))
+            except Exception:
+                log.exception("cluster message failed: %r", item.get("data"))
+
+    async def _dispatch(self, message: dict[str, Any]) -> None:
+        for handler in self._handlers.get(str(message.get("kind")), []):
+            await handler(message)
+
+
+async def ping_redis(url: str) -> None:
+    import redis.asyncio as aioredis
+
+    client = aioredis.from_url(url, socket_connect_timeout=5)
+    try:
+        await client.ping()
+    finally:
+        await client.aclose()
