@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -172,16 +173,25 @@ async def test_disconnect_and_leaving_the_room_tell_the_others(
             assert refused(await bob.call("call:offer", to_alice), "forbidden")
 
 
-async def test_turn_credentials_and_the_rate_limit(daemon_factory: object, tmp_path: Path) -> None:
-    secret = "turn-shared-secret-for-tests"
-    d: Daemon = daemon_factory(  # type: ignore[operator]
+TURN_SECRET = "turn-shared-secret-for-tests"
+
+
+@pytest.fixture
+def turn_daemon(daemon_factory: Any) -> Daemon:
+    """A daemon with STUN/TURN servers and a tight signaling rate (started outside the loop)."""
+    d: Daemon = daemon_factory(
         VIDEONET_STUN_URLS="stun:stun.example.test:3478",
         VIDEONET_TURN_URLS="turn:turn.example.test:3478?transport=udp, turns:turn.example.test",
-        VIDEONET_TURN_SECRET=secret,
+        VIDEONET_TURN_SECRET=TURN_SECRET,
         VIDEONET_TURN_CREDENTIAL_LIFETIME="600",
         VIDEONET_CALL_SIGNAL_BURST="5",
         VIDEONET_CALL_SIGNAL_RATE="1",
     )
+    return d
+
+
+async def test_turn_credentials_and_the_rate_limit(turn_daemon: Daemon, tmp_path: Path) -> None:
+    d, secret = turn_daemon, TURN_SECRET
     alice = member(d, tmp_path)
     room = make_room(d, alice, "turn")
     async with Peer(d, alice.user.token) as peer:
