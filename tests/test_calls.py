@@ -177,6 +177,22 @@ def test_losing_the_daemon_ends_the_call_with_exit_5(daemon_factory: Any, tmp_pa
     assert "connection to the daemon was lost" in call.stderr()
 
 
+def test_recording_names_put_the_peer_before_the_extension(tmp_path: Path) -> None:
+    from videonet_cli.calls.media import device_input, recording_path
+
+    out, taken = tmp_path / "call.mp4", set()
+    assert recording_path(out, "bob", taken) == tmp_path / "call-bob.mp4"
+    assert recording_path(out, "bob", taken) == tmp_path / "call-bob-2.mp4"
+    (tmp_path / "call-eve.mp4").write_bytes(b"")  # an existing file is never overwritten
+    assert recording_path(out, "eve", taken) == tmp_path / "call-eve-2.mp4"
+    hostile = recording_path(out, "../../etc/x y", taken)
+    assert hostile.parent == tmp_path and hostile.name == "call-_.._etc_x_y.mp4"
+    assert device_input("pulse:default") == ("pulse", "default")
+    assert device_input("v4l2:/dev/video2") == ("v4l2", "/dev/video2")
+    if sys.platform == "linux":
+        assert device_input("/dev/video0") == ("v4l2", "/dev/video0")
+
+
 def test_version_does_not_load_aiortc() -> None:
     code = (
         "import sys; from videonet_cli.main import main\n"
