@@ -6,6 +6,7 @@ server list is empty, so nothing tries to reach the internet).
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import subprocess
 import sys
@@ -14,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from calls_helpers import make_clip
+from calls_helpers import Peer, make_clip
 from transfer_helpers import Background, make_room, member
 
 from conftest import BIN, Daemon, http
@@ -132,6 +133,29 @@ def test_a_mesh_of_three_records_each_peer_to_its_own_file(
         and e["username"] == carol.user.username
         for e in video.events
     )
+
+
+async def test_the_newcomer_offers_host_candidates_only_and_obeys_a_hang_up(
+    daemon: Daemon, tmp_path: Path, clip: Path
+) -> None:
+    alice = member(daemon, tmp_path)
+    room = make_room(daemon, alice, "call-raw")
+    bob = member(daemon, tmp_path, room)
+    async with Peer(daemon, bob.user.token) as raw:  # a client that speaks only the protocol
+        await raw.enter(room)
+        call = Background(alice.cli, "call", room, "--play", str(clip), "--json")
+        offer = await raw.next("call:offer", timeout=30)
+        assert offer["peer"]["username"] == alice.user.username
+        sdp = offer["sdp"]
+        assert "m=audio" in sdp and "m=video" in sdp and "a=sendrecv" in sdp
+        assert "typ host" in sdp and "typ srflx" not in sdp and "typ relay" not in sdp
+        hangup = {"room_id": room, "to": offer["peer"]["peer_id"], "reason": "busy"}
+        assert (await raw.call("call:hangup", hangup))["ok"]
+        event = await asyncio.to_thread(call.wait_for, lambda e: e["event"] == "peer_hung_up", 30)
+        assert event["reason"] == "busy" and event["username"] == bob.user.username
+        call.proc.send_signal(signal.SIGINT)
+        assert await asyncio.to_thread(call.finish, 30) == 0
+        assert (await raw.next("call:left"))["reason"] == "left"
 
 
 def test_call_option_errors_are_one_line(daemon: Daemon, tmp_path: Path, clip: Path) -> None:

@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 Reporter = Callable[[dict[str, Any]], None]
 KINDS = ("audio", "video")
 WORKER_STOP_SECONDS = 10.0
+ANSWER_TIMEOUT_SECONDS = 30.0  # an offer nobody answers (the peer vanished) is given up
 
 
 class Mesh:
@@ -57,6 +58,7 @@ class Mesh:
         self._taken: set[Path] = set()
         self._inbox: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
+        self._timers: set[asyncio.Task[None]] = set()
         self._closing = False
 
     # --- wiring -----------------------------------------------------------------------------
@@ -151,6 +153,14 @@ class Mesh:
         await link.pc.setLocalDescription(await link.pc.createOffer())
         self.report({"event": "offer_sent", "peer_id": link.peer_id, "username": link.username})
         await self._send(protocol.EV_CALL_OFFER, link.peer_id, sdp=link.pc.localDescription.sdp)
+        timer = asyncio.create_task(self._expect_answer(link))
+        self._timers.add(timer)
+        timer.add_done_callback(self._timers.discard)
+
+    async def _expect_answer(self, link: PeerLink) -> None:
+        await asyncio.sleep(ANSWER_TIMEOUT_SECONDS)
+        if self.links.get(link.peer_id) is link and link.pc.signalingState == "have-local-offer":
+            await self.hang_up(link.peer_id, f"no answer within {ANSWER_TIMEOUT_SECONDS:g} s")
 
     async def _offered(self, remote: protocol.CallPeer, data: dict[str, Any]) -> None:
         old = self.links.pop(remote["peer_id"], None)
@@ -251,6 +261,8 @@ class Mesh:
     async def close(self) -> None:
         """Stop handling events, close every peer connection and finish every recording."""
         self._closing = True
+        for timer in list(self._timers):
+            timer.cancel()
         if self._worker is not None:
             # Let the event being handled finish (a cancelled close could lose a recording).
             self._inbox.put_nowait(("", {}))
