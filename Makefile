@@ -28,7 +28,7 @@ unit: $(BIN)/.installed
 
 # The same suite with every daemon on PostgreSQL (skipped, saying why, if no server answers).
 unit-postgres: $(BIN)/.installed
-	VIDEONET_TEST_DATABASE=postgresql $(BIN)/pytest -q
+	VIDEONET_TEST_DATABASE=postgresql $(BIN)/pytest -q --ignore=tests/analysis
 
 bench: $(BIN)/.installed
 	$(BIN)/python bench/startup.py

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from videonet_cli import session
-from videonet_cli.errors import CliError, UnreachableError
+from videonet_cli.errors import UnreachableError
 
 
 def call(
@@ -41,12 +41,10 @@ def call(
     json_out: bool = typer.Option(False, "--json", help="Print events as JSON lines."),
 ) -> None:
     """Join a room's call: connect to every participant, send media, record what arrives."""
-    try:
-        from videonet_cli.calls.core import CallOptions, run_call
-        from videonet_cli.calls.media import check_record_target, open_media
-        from videonet_cli.calls.view import CallView, choose_mode
-    except ImportError as exc:  # aiortc is the `calls` extra
-        raise CliError(f"calls need aiortc: pip install 'videonet[calls]' ({exc})") from exc
+    # aiortc and PyAV load here only: `videonet --version` and the other commands stay fast.
+    from videonet_cli.calls.core import CallOptions, run_call
+    from videonet_cli.calls.media import check_record_target, open_media
+    from videonet_cli.calls.view import CallView, choose_mode
 
     api = session.client(ctx)
     if record is not None:

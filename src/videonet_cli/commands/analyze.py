@@ -1,0 +1,144 @@
+"""``videonet analyze CLIP`` and ``videonet ask CLIP QUESTION``: parse, call the core, render.
+
+The analysis modules pull in OpenCV, NumPy and the openai SDK, so they are imported inside the
+command functions: ``videonet --version`` and every other command stay fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+from videonet_cli.errors import UsageError
+
+if TYPE_CHECKING:
+    from videonet_cli.analysis.pipeline import AnalyzeRequest
+
+SAMPLINGS = ("uniform", "shots")
+DETAILS = ("low", "high")
+REQUESTS = ("per-frame", "single")
+
+
+def _preload(module: str) -> None:
+    """Import ``module`` in a background thread while the video is hashed and decoded.
+
+    The openai SDK takes about half a second to import; OpenCV and hashlib release the GIL, so
+    on two cores the import and the video work overlap instead of adding up.
+    """
+    # Not a daemon thread: interpreter shutdown must not catch it half-way through an import.
+    threading.Thread(target=importlib.import_module, args=(module,), daemon=False).start()
+
+
+def _choice(option: str, value: str, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise UsageError(f"{option} must be one of {', '.join(allowed)}, not {value!r}")
+    return value
+
+
+def _request(
+    clip: Path,
+    frames: int | None,
+    sampling: str | None,
+    model: str | None,
+    detail: str | None,
+    concurrency: int | None,
+    request_mode: str | None,
+    offline: bool,
+    refresh: bool,
+) -> AnalyzeRequest:
+    from videonet_cli.analysis import settings
+    from videonet_cli.analysis.imaging import Detail
+    from videonet_cli.analysis.pipeline import MAX_FRAMES, AnalyzeRequest, RequestMode
+    from videonet_cli.analysis.sampling import Sampling
+
+    return AnalyzeRequest(
+        path=clip,
+        frames=frames if frames is not None else settings.integer("frames", 1, MAX_FRAMES),
+        sampling=Sampling(_choice("--sampling", sampling or settings.raw("sampling"), SAMPLINGS)),
+        model=model or settings.raw("model"),
+        detail=Detail(_choice("--detail", detail or settings.raw("detail"), DETAILS)),
+        concurrency=concurrency
+        if concurrency is not None
+        else settings.integer("concurrency", 1, 256),
+        jpeg_quality=settings.integer("jpeg_quality", 1, 100),
+        max_tokens=settings.integer("max_tokens", 16, 100_000),
+        request_mode=RequestMode(_choice("--request", request_mode or "per-frame", REQUESTS)),
+        timeout_s=settings.number("timeout"),
+        max_retries=settings.integer("max_retries", 0, 20),
+        offline=offline,
+        refresh=refresh,
+    )
+
+
+ClipArgument = typer.Argument(..., help="The video file.", metavar="CLIP")
+QuestionArgument = typer.Argument(..., help="The question about the video.", metavar="QUESTION")
+
+
+def analyze(
+    clip: Path = ClipArgument,
+    frames: int | None = typer.Option(
+        None, "--frames", "-n", min=1, help="How many frames to analyse (default 10)."
+    ),
+    sampling: str | None = typer.Option(
+        None, "--sampling", help="uniform (evenly spaced) or shots (one per detected shot)."
+    ),
+    model: str | None = typer.Option(None, "--model", "-m", help="Model (default gpt-4o-mini)."),
+    detail: str | None = typer.Option(None, "--detail", help="Image detail: low or high."),
+    concurrency: int | None = typer.Option(
+        None, "--concurrency", "-c", min=1, help="Model requests in flight at once (default 10)."
+    ),
+    request_mode: str | None = typer.Option(
+        None, "--request", help="per-frame (default) or single (all frames in one request)."
+    ),
+    offline: bool = typer.Option(
+        False, "--offline", help="Use the local face detector; no network."
+    ),
+    no_chat: bool = typer.Option(False, "--no-chat", help="Do not open the chat afterwards."),
+    refresh: bool = typer.Option(False, "--refresh", help="Ignore the cached result."),
+    resume: bool = typer.Option(
+        False, "--continue", help="Continue the last conversation about this clip."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON (no chat)."),
+) -> None:
+    """Analyse a video's frames (people, activity, setting), then chat about it."""
+    from videonet_cli.analysis import settings
+    from videonet_cli.commands import analyze_render as render
+
+    req = _request(
+        clip, frames, sampling, model, detail, concurrency, request_mode, offline, refresh
+    )
+    endpoint = None if offline else settings.endpoint()
+    if endpoint is not None:
+        _preload("openai")
+    chat = not (no_chat or as_json)
+    render.run_analyze(req, endpoint, chat=chat, resume=resume, as_json=as_json)
+
+
+def ask(
+    clip: Path = ClipArgument,
+    question: str = QuestionArgument,
+    model: str | None = typer.Option(None, "--model", "-m", help="Model (default gpt-4o-mini)."),
+    as_json: bool = typer.Option(False, "--json", help="Print question, answer and usage as JSON."),
+) -> None:
+    """Ask one question about a video, continuing its stored conversation."""
+    from videonet_cli.analysis import settings
+    from videonet_cli.commands import analyze_render as render
+
+    endpoint = settings.endpoint()
+    if endpoint is None:
+        raise UsageError("`ask` needs a model endpoint: set OPENAI_API_KEY or OPENAI_BASE_URL")
+    if not question.strip():
+        raise UsageError("the question is empty")
+    _preload("openai")
+    req = _request(clip, None, None, model, None, None, None, False, False)
+    render.run_ask(req, endpoint, question.strip(), as_json=as_json)
+
+
+def register_commands(app: typer.Typer) -> None:
+    """Attach ``analyze`` and ``ask`` to the root app (top-level verbs)."""
+    app.command("analyze")(analyze)
+    app.command("ask")(ask)

@@ -1,0 +1,1 @@
+"""Tests of `videonet analyze` and `videonet ask`."""
