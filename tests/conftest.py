@@ -6,6 +6,7 @@ collide); `daemon_factory` starts a private one for tests that need fresh state 
 
 from __future__ import annotations
 
+import concurrent.futures
 import hashlib
 import json
 import os
@@ -45,7 +46,9 @@ def postgres_admin(sql: str) -> None:
         finally:
             await conn.close()
 
-    asyncio.run(go())
+    # In a thread of its own: async tests call this from inside their running event loop.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, go()).result()
 
 
 def database_args(data_dir: Path) -> list[str]:

@@ -239,3 +239,17 @@ def test_token_bucket_allows_a_burst_then_the_rate() -> None:
     assert bucket.take() == 0.0
     now[0] += 100
     assert [bucket.take() for _ in range(4)][:3] == [0.0, 0.0, 0.0]
+
+
+async def test_leaving_the_room_channel_leaves_the_call(
+    daemon: Daemon, room_of_two: tuple[str, str, str]
+) -> None:
+    room, alice_token, bob_token = room_of_two
+    async with Peer(daemon, alice_token) as alice, Peer(daemon, bob_token) as bob:
+        await alice.enter(room)
+        await bob.enter(room)
+        assert (await bob.call("room:leave", {"room_id": room}))["ok"]
+        left = await alice.next("call:left")
+        assert left["peer"]["peer_id"] == bob.peer_id and left["reason"] == "left_room"
+        to_alice = {"room_id": room, "to": alice.peer_id, "sdp": SDP}
+        assert refused(await bob.call("call:offer", to_alice), "not_joined")

@@ -200,3 +200,40 @@ def test_events_cross_daemons_and_leaving_drops_sockets_everywhere(
     before, after = asyncio.run(scenario())
     assert before == ["one"]
     assert after == ["one"]
+
+
+def test_chat_and_presence_across_daemons(cluster: Cluster, tmp_path: Path) -> None:
+    alice = member(cluster.a, tmp_path)
+    room = make_room(cluster.a, alice)
+    bob = member(cluster.a, tmp_path, room)
+
+    async def scenario() -> tuple[list[str], list[str], list[dict[str, Any]]]:
+        heard: list[str] = []
+        presence: list[dict[str, Any]] = []
+        ws = ["websocket"]
+        on_b = socketio.AsyncClient()
+        on_b.on("chat:message", lambda m: heard.append(m["text"]))
+        on_b.on("presence", lambda p: presence.append(p))
+        await on_b.connect(cluster.b.url, auth={"token": bob.user.token}, transports=ws)
+        on_a = socketio.AsyncClient()
+        await on_a.connect(cluster.a.url, auth={"token": alice.user.token}, transports=ws)
+        try:
+            assert (await on_b.call("room:join", {"room_id": room}, timeout=10))["ok"]
+            joined = await on_a.call("room:join", {"room_id": room}, timeout=10)
+            online = sorted(u["username"] for u in joined["online"])
+            sent = await on_a.call("chat:send", {"room_id": room, "text": "hi from A"}, timeout=10)
+            assert sent["ok"], sent
+            for _ in range(100):
+                if heard and presence:
+                    break
+                await asyncio.sleep(0.05)
+            return heard, online, presence
+        finally:
+            await on_a.disconnect()
+            await on_b.disconnect()
+
+    heard, online, presence = asyncio.run(scenario())
+    assert heard == ["hi from A"]
+    # alice (on A) sees bob (on B) online, and bob heard alice come online.
+    assert online == sorted([alice.user.username, bob.user.username])
+    assert presence[0]["username"] == alice.user.username and presence[0]["status"] == "online"

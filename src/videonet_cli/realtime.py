@@ -40,7 +40,11 @@ class RealtimeClient:
     def __init__(self, server: str, token: str, *, reconnection: bool = False) -> None:
         self.server = server
         self.token = token
-        self.sio = socketio.AsyncClient(reconnection=reconnection, logger=False)
+        # handle_sigint=False: python-socketio's own SIGINT handler cancels every task and stops
+        # the loop; commands decide what Ctrl-C means (asyncio.run raises KeyboardInterrupt).
+        self.sio = socketio.AsyncClient(
+            reconnection=reconnection, logger=False, handle_sigint=False
+        )
         self._refusal: Any = None
         self.sio.on("connect_error", self._on_connect_error)
 

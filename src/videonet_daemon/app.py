@@ -15,6 +15,8 @@ from videonet_daemon.auth import routes as auth_routes
 from videonet_daemon.auth.service import AuthService
 from videonet_daemon.auth.tokens import TokenService, load_or_create_key, write_private_file
 from videonet_daemon.calls import signaling as calls
+from videonet_daemon.chat import routes as chat_routes
+from videonet_daemon.chat.service import ChatService
 from videonet_daemon.cluster import Bus, Node
 from videonet_daemon.db.engine import Database
 from videonet_daemon.db.migrations import migrate
@@ -55,6 +57,7 @@ def create_app(settings: Settings) -> web.Application:
     room_routes.add_routes(app)
     relay_routes.add_routes(app)
     verify_routes.add_routes(app)
+    chat_routes.add_routes(app)
     realtime.attach(app)
     calls.attach(app)
     return app
@@ -102,6 +105,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         app[keys.DB] = db
         app[keys.AUTH] = AuthService(db, settings, TokenService(key, settings.token_lifetime))
         app[keys.ROOMS] = RoomService(db)
+        app[keys.CHAT] = ChatService(db)
         if not await invites.has_any_invite_or_user(db):
             code = await invites.create_standalone(db, uses=1, expires_in=None)
             write_private_file(data_dir / BOOTSTRAP_INVITE_FILE, code + "\n")

@@ -6,6 +6,7 @@ Hierarchy (each maps to one HTTP status and one protocol.ErrorCode)::
     ├── BadRequest (400 bad_request)
     │   ├── InvalidJson (400 invalid_json)
     │   ├── ValidationError (400 validation_error)
+    │   │   └── InvalidText (400 invalid_text)
     │   └── InvalidInvite (400 invalid_invite)
     ├── Unauthenticated (401 unauthenticated)
     │   └── InvalidCredentials (401 invalid_credentials)
@@ -15,6 +16,7 @@ Hierarchy (each maps to one HTTP status and one protocol.ErrorCode)::
     │   ├── NotJoined (409 not_joined)
     │   └── TransferStateError (409 transfer_state)
     ├── PayloadTooLarge (413 payload_too_large)
+    │   └── TextTooLong (413 text_too_long)
     ├── TooManyTransfers (429 too_many_transfers)
     ├── InsufficientStorage (507 insufficient_storage)
     └── RateLimited (429 rate_limited, with Retry-After)
@@ -143,6 +145,18 @@ class InsufficientStorage(ApiError):
 
     status = 507
     code = ErrorCode.INSUFFICIENT_STORAGE
+
+
+class InvalidText(ValidationError):
+    """The text contains control characters (only newline and tab are allowed)."""
+
+    code = ErrorCode.INVALID_TEXT
+
+
+class TextTooLong(PayloadTooLarge):
+    """The text is too long."""
+
+    code = ErrorCode.TEXT_TOO_LONG
 
 
 class RateLimited(ApiError):

@@ -9,6 +9,7 @@ from aiohttp import web
 
 if TYPE_CHECKING:
     from videonet_daemon.auth.service import AuthService
+    from videonet_daemon.chat.service import ChatService
     from videonet_daemon.cluster import Bus, Node
     from videonet_daemon.db.engine import Database
     from videonet_daemon.relay.events import TransferEvents
@@ -22,6 +23,7 @@ AUTH: web.AppKey[AuthService] = web.AppKey("auth")
 ROOMS: web.AppKey[RoomService] = web.AppKey("rooms")
 TRANSFERS: web.AppKey[TransferService] = web.AppKey("transfers")
 TRANSFER_EVENTS: web.AppKey[TransferEvents] = web.AppKey("transfer_events")
+CHAT: web.AppKey[ChatService] = web.AppKey("chat")
 BOOTSTRAP_INVITE: web.AppKey[str] = web.AppKey("bootstrap_invite", str)
 
 LeaveHook = Callable[[str, int], Awaitable[None]]

@@ -159,6 +159,9 @@ class ErrorCode(StrEnum):
     TRANSFER_STATE = "transfer_state"
     NOT_JOINED = "not_joined"
     INTERNAL = "internal_error"
+    # Chat and presence (see the section at the end of this module).
+    TEXT_TOO_LONG = "text_too_long"
+    INVALID_TEXT = "invalid_text"
 
 
 class ErrorBody(TypedDict):
@@ -227,6 +230,82 @@ class HealthResponse(TypedDict):
     protocol: int
 
 
+# --- Chat and presence ------------------------------------------------------------------------
+# Rules that clients can rely on (docs/chat.md has the full story):
+# - every client event is answered by an `Ack`; a refusal also arrives as an `EV_ERROR` event;
+# - a message is stored before it is fanned out, so an acknowledged message is never lost;
+# - `EV_ROOM_JOIN` with `since` first sends, as `EV_CHAT_MESSAGE` events in id order, the messages
+#   with an id above `since`, then the ack; live messages follow, so nothing is missed or reordered
+#   (clients should still drop ids they have already seen, e.g. after a reconnect).
+API_ROOM_MESSAGES: Final = "/api/rooms/{room_id}/messages"  # GET ?before=ID&limit=N -> HistoryPage
+
+# Client -> server (each answered by an Ack carrying the fields named after "->").
+EV_CHAT_SEND: Final = "chat:send"  # ChatSendRequest -> {message: ChatMessage}
+EV_PRESENCE_WHO: Final = "presence:who"  # {room_id} -> {room_id, online: [PresenceUser]}
+# `EV_ROOM_JOIN` also takes an optional `since` (JoinRequest) and answers with JoinAck.
+
+# Server -> client.
+EV_CHAT_MESSAGE: Final = "chat:message"  # ChatMessage, to every socket in the room's channel
+EV_PRESENCE: Final = "presence"  # PresenceEvent: a user came online or went away
+EV_ROOM_REMOVED: Final = "room:removed"  # {room_id}: you left the room (e.g. over HTTP)
+
+PRESENCE_ONLINE: Final = "online"
+PRESENCE_OFFLINE: Final = "offline"
+
+# Defaults of the daemon's chat settings (the daemon's values win; see docs/chat.md).
+CHAT_MAX_CHARS: Final = 4000
+CHAT_RATE_PER_SECOND: Final = 5.0
+CHAT_BURST: Final = 20
+CHAT_SYNC_MAX: Final = 1000  # most messages sent on one join with `since`
+HISTORY_PAGE_DEFAULT: Final = 50
+HISTORY_PAGE_MAX: Final = 200
+
+
+class JoinRequest(TypedDict, total=False):
+    room_id: str  # required
+    since: int  # last message id the client has seen; 0 for "everything (up to the sync cap)"
+
+
+class PresenceUser(TypedDict):
+    user_id: int
+    username: str
+
+
+class JoinAck(TypedDict):
+    ok: bool
+    room_id: str
+    online: list[PresenceUser]
+    synced: int  # how many missed messages were sent before this ack
+    truncated: bool  # more were missed than CHAT_SYNC_MAX: page the rest over HTTP
+
+
+class ChatSendRequest(TypedDict):
+    room_id: str
+    text: str
+
+
+class ChatMessage(TypedDict):
+    id: int  # increases with every message; order within a room is id order
+    room_id: str
+    user_id: int
+    username: str
+    text: str
+    created_at: str
+
+
+class PresenceEvent(TypedDict):
+    room_id: str
+    user_id: int
+    username: str
+    status: str  # PRESENCE_ONLINE or PRESENCE_OFFLINE
+
+
+class HistoryPage(TypedDict):
+    room_id: str
+    messages: list[ChatMessage]  # oldest first
+    has_more: bool  # older messages exist: ask again with before=messages[0].id
+
+
 # --- Calls ----------------------------------------------------------------------------------
 # WebRTC signaling only: the daemon relays offers, answers, ICE candidates and hang-ups between
 # the participants of one room's call, each message addressed to one peer; the media flows peer
@@ -256,7 +335,9 @@ def call_channel(room_id: str) -> str:
 class LeftReason(StrEnum):
     LEFT = "left"  # call:leave
     DISCONNECTED = "disconnected"  # the socket went away
-    LEFT_ROOM = "left_room"  # the user left the room (HTTP); a CALL_LEFT naming yourself ends it
+    # the socket left the room (room:leave, or its user left over HTTP); a CALL_LEFT naming
+    # yourself means you are out of the call
+    LEFT_ROOM = "left_room"
 
 
 class CallPeer(TypedDict):

@@ -134,6 +134,26 @@ class Settings:
         "/metrics (Prometheus): 'loopback' (only from this machine), 'on' or 'off'.",
     )
     log_format: str = _setting("text", "VIDEONET_LOG_FORMAT", "Log lines as 'text' or 'json'.")
+    chat_max_chars: int = _setting(
+        protocol.CHAT_MAX_CHARS,
+        "VIDEONET_CHAT_MAX_CHARS",
+        "Longest chat message, in characters (text_too_long above).",
+    )
+    chat_rate: float = _setting(
+        protocol.CHAT_RATE_PER_SECOND,
+        "VIDEONET_CHAT_RATE",
+        "Chat messages per second each user may send on average (token bucket refill rate).",
+    )
+    chat_burst: int = _setting(
+        protocol.CHAT_BURST,
+        "VIDEONET_CHAT_BURST",
+        "Chat messages a user may send at once before the rate applies (token bucket size).",
+    )
+    chat_sync_max: int = _setting(
+        protocol.CHAT_SYNC_MAX,
+        "VIDEONET_CHAT_SYNC_MAX",
+        "Most missed messages sent to a client that rejoins with `since`; older ones via HTTP.",
+    )
     stun_urls: str = _setting(
         "",
         "VIDEONET_STUN_URLS",
@@ -217,6 +237,14 @@ class Settings:
             raise SettingsError("log_format must be text or json")
         if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://")):
             raise SettingsError("redis_url must start with redis:// or rediss://")
+        # Far below engine.io's 1 MB message cap (4 bytes per character at worst), so an
+        # over-long text is refused with an error instead of silently dropped by engine.io.
+        if not 1 <= self.chat_max_chars <= 100_000:
+            raise SettingsError("chat_max_chars must be 1-100000")
+        if not 0 < self.chat_rate < float("inf") or self.chat_burst < 1:
+            raise SettingsError("chat_rate must be positive and chat_burst at least 1")
+        if self.chat_sync_max < 1:
+            raise SettingsError("chat_sync_max must be at least 1")
         if self.jwt_secret is not None and len(self.jwt_secret.encode()) < 32:
             raise SettingsError("VIDEONET_JWT_SECRET must be at least 32 bytes")
         self._validate_calls()
@@ -261,6 +289,8 @@ def _parse(name: str, type_name: str, raw: str) -> Any:
     try:
         if "int" in type_name:
             return int(raw)
+        if "float" in type_name:
+            return float(raw)
         if "bool" in type_name:
             lowered = raw.strip().lower()
             if lowered in ("1", "true", "yes", "on"):

@@ -62,9 +62,10 @@ class CallSignaling:
         on(protocol.EV_CALL_ANSWER)(self._limited(self.answer))
         on(protocol.EV_CALL_CANDIDATE)(self._limited(self.candidate))
         on(protocol.EV_CALL_HANGUP)(self._limited(self.hangup))
+        # A socket that leaves the room's channel leaves its call: room:leave, a disconnect, or
+        # the user leaving the room over HTTP (on any daemon: the bus reaches every daemon).
+        realtime.leave_hooks.append(self._left_channel)
         realtime.disconnect_hooks.append(self._disconnected)
-        # Leaving the room over HTTP, on any daemon of the service, reaches every daemon.
-        realtime.app[keys.BUS].on("left_room", self._left_room)
 
     # --- limits -----------------------------------------------------------------------------
     def _limited(self, handler: Handler) -> Handler:
@@ -168,11 +169,12 @@ class CallSignaling:
         for room_id in [r for r, call in self.calls.items() if user.sid in call]:
             await self._remove(room_id, user.sid, protocol.LeftReason.DISCONNECTED)
 
-    async def _left_room(self, message: dict[str, Any]) -> None:
-        room_id, user_id = str(message["room_id"]), int(message["user_id"])
-        call = self.calls.get(room_id, {})
-        for sid in [sid for sid, peer in call.items() if peer["user_id"] == user_id]:
-            await self._remove(room_id, sid, protocol.LeftReason.LEFT_ROOM)
+    async def _left_channel(self, user: SocketUser, room_id: str) -> None:
+        if user.sid in self.calls.get(room_id, {}):
+            # The realtime server forgets a socket before it runs the hooks of a disconnect.
+            gone = user.sid not in self.rt.users
+            reason = protocol.LeftReason.DISCONNECTED if gone else protocol.LeftReason.LEFT_ROOM
+            await self._remove(room_id, user.sid, reason)
 
     # --- relaying ---------------------------------------------------------------------------
     async def _relay(

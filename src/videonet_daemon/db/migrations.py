@@ -99,6 +99,20 @@ async def m001_accounts_invites_rooms(conn: AsyncConnection, t: Types) -> None:
     await run(conn, "CREATE INDEX room_members_user ON room_members (user_id)")
 
 
+async def m002_chat_messages(conn: AsyncConnection, t: Types) -> None:
+    await run(
+        conn,
+        f"""CREATE TABLE chat_messages (
+            id {t.id_pk},
+            room_id TEXT NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            text TEXT NOT NULL,
+            created_at TEXT NOT NULL)""",
+    )
+    # History pages and reconnect syncs both walk one room's messages by id.
+    await run(conn, "CREATE INDEX chat_messages_room_id ON chat_messages (room_id, id)")
+
+
 async def m003_transfers(conn: AsyncConnection, t: Types) -> None:
     await run(
         conn,
@@ -144,6 +158,7 @@ async def m004_transfer_owner(conn: AsyncConnection, t: Types) -> None:
 
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "accounts_invites_rooms", m001_accounts_invites_rooms),
+    (2, "chat_messages", m002_chat_messages),
     (3, "transfers", m003_transfers),
     (4, "transfer_owner", m004_transfer_owner),
 ]

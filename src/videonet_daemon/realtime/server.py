@@ -4,12 +4,20 @@
 and a payload that is already known to be a JSON object; whatever it returns is the ack, and any
 `ApiError` it raises becomes ``{"ok": false, "error": {...}}`` (plus an `EV_ERROR` event when the
 client asked for no ack). That wrapper is the one place socket errors are shaped.
+
+Entering and leaving a room's channel happen under that room's lock (`room_lock`), and so does
+every fan-out that must be ordered against them (chat messages, presence): a socket that joins
+gets the messages it missed (a join hook) before any live one, and none twice. Features plug in
+with `join_hooks` (run after the socket entered the channel; their dicts are merged into the ack)
+and `leave_hooks` (run whenever a socket leaves a channel: room:leave, HTTP leave, disconnect).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +40,10 @@ class SocketUser:
 
 
 EventHandler = Callable[[SocketUser, dict[str, Any]], Awaitable[dict[str, Any] | None]]
+# (user, room_id, join payload) -> fields for the join ack; runs under the room's lock.
+JoinHook = Callable[[SocketUser, str, dict[str, Any]], Awaitable[dict[str, Any]]]
+# (user, room_id) after the socket left the room's channel; runs under the room's lock.
+LeaveHook = Callable[[SocketUser, str], Awaitable[None]]
 
 
 class Realtime:
@@ -59,6 +71,10 @@ class Realtime:
         # Who is behind each socket of this daemon; filled at connect, emptied at disconnect.
         self.users: dict[str, SocketUser] = {}
         self.disconnect_hooks: list[Callable[[SocketUser], Awaitable[None]]] = []
+        self.join_hooks: list[JoinHook] = []
+        self.leave_hooks: list[LeaveHook] = []
+        # room_id -> [lock, users]; an entry lives only while someone holds or awaits the lock.
+        self._locks: dict[str, tuple[asyncio.Lock, list[int]]] = {}
         self.sio.on("connect", self._connect)
         self.sio.on("disconnect", self._disconnect)
         self.sio.on("*", self._unknown)
@@ -67,6 +83,14 @@ class Realtime:
         # Leaving over HTTP on any daemon drops the user's sockets on every daemon.
         app[keys.ON_LEAVE].append(self._announce_leave)
         app[keys.BUS].on("left_room", self._on_left_room)
+        app.on_shutdown.append(self._shutdown)
+
+    async def _shutdown(self, app: web.Application) -> None:
+        # Open WebSockets would otherwise hold the graceful shutdown for its whole timeout;
+        # closing them lets clients notice at once and reconnect to the next daemon.
+        if self.sio.eio.sockets:  # engine.io's disconnect() fails on an empty set
+            await self.sio.eio.disconnect()
+        await self.sio.shutdown()
 
     # --- registration -------------------------------------------------------------------
     def on(self, event: str) -> Callable[[EventHandler], EventHandler]:
@@ -117,9 +141,18 @@ class Realtime:
 
     async def _disconnect(self, sid: str, *reason: Any) -> None:
         user = self.users.pop(sid, None)
+        if user is None:
+            return
+        # The manager empties the socket's rooms only after this handler returns.
+        prefix = protocol.room_channel("")
+        for channel in self.sio.rooms(sid):
+            if channel.startswith(prefix):
+                room_id = channel[len(prefix) :]
+                async with self.room_lock(room_id):
+                    await self.sio.leave_room(sid, channel)
+                    await self._run_leave_hooks(user, room_id)
         for hook in self.disconnect_hooks:
-            if user is not None:
-                await hook(user)
+            await hook(user)
 
     async def user(self, sid: str) -> SocketUser:
         user = self.users.get(sid)
@@ -128,8 +161,34 @@ class Realtime:
         return user
 
     # --- rooms ------------------------------------------------------------------------
+    @asynccontextmanager
+    async def room_lock(self, room_id: str) -> AsyncIterator[None]:
+        """Hold the room's lock: channel changes and ordered fan-out in a room take turns."""
+        entry = self._locks.get(room_id)
+        if entry is None:
+            entry = self._locks[room_id] = (asyncio.Lock(), [0])
+        lock, users = entry
+        users[0] += 1
+        try:
+            async with lock:
+                yield
+        finally:
+            users[0] -= 1
+            if users[0] == 0:
+                del self._locks[room_id]
+
+    async def _run_leave_hooks(self, user: SocketUser, room_id: str) -> None:
+        for hook in self.leave_hooks:
+            try:
+                await hook(user, room_id)
+            except Exception:
+                log.exception("leave hook failed for room %s", room_id)
+
     def joined(self, sid: str, room_id: str) -> bool:
-        return protocol.room_channel(room_id) in self.sio.rooms(sid)
+        # The manager's room -> {sid: eio_sid} map: sio.rooms(sid) scans every room on the
+        # daemon (one per socket plus the channels), which showed in the chat benchmark profile.
+        members = self.sio.manager.rooms.get("/", {}).get(protocol.room_channel(room_id))
+        return members is not None and sid in members
 
     async def require_joined(self, user: SocketUser, room_id: str) -> None:
         """The socket must have joined the room's channel (and still be a member)."""
@@ -138,15 +197,30 @@ class Realtime:
         await self.app[keys.ROOMS].require_member(room_id, user.user_id)
 
     async def _join(self, user: SocketUser, data: dict[str, Any]) -> dict[str, Any]:
-        room_id = _room_id(data)
+        room_id = room_id_of(data)
         # Checked against the database on every join: membership is never cached.
         await self.app[keys.ROOMS].require_member(room_id, user.user_id)
-        await self.sio.enter_room(user.sid, protocol.room_channel(room_id))
-        return {"room_id": room_id}
+        channel = protocol.room_channel(room_id)
+        ack: dict[str, Any] = {"room_id": room_id}
+        async with self.room_lock(room_id):
+            was_joined = self.joined(user.sid, room_id)
+            await self.sio.enter_room(user.sid, channel)
+            try:
+                for hook in self.join_hooks:
+                    ack.update(await hook(user, room_id, data))
+            except BaseException:
+                if not was_joined:  # a refused join leaves no trace
+                    await self.sio.leave_room(user.sid, channel)
+                    await self._run_leave_hooks(user, room_id)
+                raise
+        return ack
 
     async def _leave(self, user: SocketUser, data: dict[str, Any]) -> dict[str, Any]:
-        room_id = _room_id(data)
-        await self.sio.leave_room(user.sid, protocol.room_channel(room_id))
+        room_id = room_id_of(data)
+        async with self.room_lock(room_id):
+            if self.joined(user.sid, room_id):
+                await self.sio.leave_room(user.sid, protocol.room_channel(room_id))
+                await self._run_leave_hooks(user, room_id)
         return {"room_id": room_id}
 
     def sids_of(self, room_id: str, user_id: int) -> list[str]:
@@ -166,8 +240,13 @@ class Realtime:
 
     async def drop_from_room(self, room_id: str, user_id: int) -> None:
         """After an HTTP leave: take every socket of that user out of the room's channel."""
-        for sid in self.sids_of(room_id, user_id):
-            await self.sio.leave_room(sid, protocol.room_channel(room_id))
+        async with self.room_lock(room_id):
+            for sid in self.sids_of(room_id, user_id):
+                await self.sio.leave_room(sid, protocol.room_channel(room_id))
+                user = self.users.get(sid)
+                if user is not None:
+                    await self._run_leave_hooks(user, room_id)
+                await self.sio.emit(protocol.EV_ROOM_REMOVED, {"room_id": room_id}, to=sid)
 
 
 def _refused(code: str, message: str) -> Exception:
@@ -176,7 +255,8 @@ def _refused(code: str, message: str) -> Exception:
     return socketio.exceptions.ConnectionRefusedError(message, error)  # type: ignore[no-any-return]
 
 
-def _room_id(data: dict[str, Any]) -> str:
+def room_id_of(data: dict[str, Any]) -> str:
+    """The payload's ``room_id``, checked for shape (not for existence)."""
     room_id = data.get("room_id")
     if not isinstance(room_id, str) or not room_id or len(room_id) > 64:
         raise ValidationError("room_id must be a room id string")
@@ -187,6 +267,24 @@ REALTIME: web.AppKey[Realtime] = web.AppKey("realtime", Realtime)
 
 
 def attach(app: web.Application) -> Realtime:
+    from videonet_daemon.realtime.chat import ChatFeature
+    from videonet_daemon.realtime.presence import PresenceFeature, RedisPresence
+
     realtime = Realtime(app)
     app[REALTIME] = realtime
+    # Order matters: the chat backlog is validated and sent before presence announces the user.
+    ChatFeature(realtime)
+    settings = app[keys.SETTINGS]
+    if settings.redis_url:
+        store = RedisPresence(settings.redis_url, settings.cluster_name, app[keys.NODE])
+
+        async def presence_ctx(app: web.Application) -> AsyncIterator[None]:
+            await store.forget_node()  # runs after the data dir (and the node id) is loaded
+            yield
+            await store.close()
+
+        app.cleanup_ctx.append(presence_ctx)
+        PresenceFeature(realtime, store)
+    else:
+        PresenceFeature(realtime)
     return realtime

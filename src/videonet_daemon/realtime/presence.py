@@ -1,0 +1,156 @@
+"""Presence: who is online in each room, and the `presence` events when that changes.
+
+A user is online in a room while any of their sockets is in the room's channel, so a second
+terminal or a reconnect that overlaps the old socket does not flap. The state is this daemon's
+memory, behind the small async `PresenceStore` interface, so a Redis-backed store (needed when
+several daemons share the rooms) can replace `MemoryPresence` without touching the rest.
+Every change happens under the room's lock (see server.py), so the events a socket receives are
+in the order the changes happened.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from videonet_daemon import protocol
+from videonet_daemon.cluster import Node
+from videonet_daemon.realtime.server import Realtime, SocketUser, room_id_of
+
+
+class PresenceStore(Protocol):
+    async def enter(self, room_id: str, user: SocketUser) -> bool:
+        """Record the socket in the room; True if its user has just come online there."""
+        ...
+
+    async def leave(self, room_id: str, user: SocketUser) -> bool:
+        """Forget the socket in the room; True if its user has just gone away there."""
+        ...
+
+    async def online(self, room_id: str) -> list[protocol.PresenceUser]:
+        """Users online in the room, by name."""
+        ...
+
+
+class MemoryPresence:
+    """Presence for one daemon: room_id -> user_id -> that user's sockets in the room."""
+
+    def __init__(self) -> None:
+        self._rooms: dict[str, dict[int, set[str]]] = {}
+        self._names: dict[int, str] = {}
+
+    async def enter(self, room_id: str, user: SocketUser) -> bool:
+        users = self._rooms.setdefault(room_id, {})
+        sids = users.setdefault(user.user_id, set())
+        came_online = not sids
+        sids.add(user.sid)
+        self._names[user.user_id] = user.username
+        return came_online
+
+    async def leave(self, room_id: str, user: SocketUser) -> bool:
+        users = self._rooms.get(room_id, {})
+        sids = users.get(user.user_id)
+        if not sids or user.sid not in sids:
+            return False
+        sids.discard(user.sid)
+        if sids:
+            return False
+        del users[user.user_id]
+        if not users:
+            del self._rooms[room_id]
+        return True
+
+    async def online(self, room_id: str) -> list[protocol.PresenceUser]:
+        users = self._rooms.get(room_id, {})
+        found: list[protocol.PresenceUser] = [
+            {"user_id": uid, "username": self._names.get(uid, "")} for uid in users
+        ]
+        return sorted(found, key=lambda u: (u["username"].casefold(), u["user_id"]))
+
+
+class RedisPresence:
+    """Presence shared by several daemons: one Redis hash per room, a field per socket.
+
+    Field ``{user_id}:{node_id}:{sid}`` holds the username. A daemon that starts again removes
+    the fields its previous run left (its node id lasts across restarts).
+    """
+
+    def __init__(self, redis_url: str, cluster: str, node: Node) -> None:
+        import redis.asyncio as aioredis
+
+        self._redis: Any = aioredis.from_url(redis_url, decode_responses=True)
+        self._prefix = f"{cluster}:presence:"
+        self._node = node  # its id is read when used: it is loaded with the data dir
+
+    def _key(self, room_id: str) -> str:
+        return self._prefix + room_id
+
+    def _field(self, user: SocketUser) -> str:
+        return f"{user.user_id}:{self._node.id}:{user.sid}"
+
+    async def _sockets_of(self, room_id: str, user_id: int) -> int:
+        fields: list[str] = await self._redis.hkeys(self._key(room_id))
+        mine = f"{user_id}:"
+        return sum(1 for f in fields if f.startswith(mine))
+
+    async def enter(self, room_id: str, user: SocketUser) -> bool:
+        await self._redis.hset(self._key(room_id), self._field(user), user.username)
+        return await self._sockets_of(room_id, user.user_id) == 1
+
+    async def leave(self, room_id: str, user: SocketUser) -> bool:
+        removed = await self._redis.hdel(self._key(room_id), self._field(user))
+        return bool(removed) and await self._sockets_of(room_id, user.user_id) == 0
+
+    async def online(self, room_id: str) -> list[protocol.PresenceUser]:
+        entries: dict[str, str] = await self._redis.hgetall(self._key(room_id))
+        names = {int(f.split(":", 1)[0]): name for f, name in entries.items()}
+        found: list[protocol.PresenceUser] = [
+            {"user_id": uid, "username": name} for uid, name in names.items()
+        ]
+        return sorted(found, key=lambda u: (u["username"].casefold(), u["user_id"]))
+
+    async def forget_node(self) -> None:
+        """Drop what an earlier run of this daemon left (it may have been killed)."""
+        marker = f":{self._node.id}:"
+        async for key in self._redis.scan_iter(match=self._prefix + "*"):
+            stale = [f for f in await self._redis.hkeys(key) if marker in f]
+            if stale:
+                await self._redis.hdel(key, *stale)
+
+    async def close(self) -> None:
+        await self._redis.aclose()
+
+
+class PresenceFeature:
+    """Hooks presence into joins and leaves, and answers `presence:who`."""
+
+    def __init__(self, realtime: Realtime, store: PresenceStore | None = None) -> None:
+        self.realtime = realtime
+        self.store: PresenceStore = store or MemoryPresence()
+        realtime.join_hooks.append(self._joined)
+        realtime.leave_hooks.append(self._left)
+        realtime.on(protocol.EV_PRESENCE_WHO)(self._who)
+
+    async def _announce(self, user: SocketUser, room_id: str, status: str) -> None:
+        event: protocol.PresenceEvent = {
+            "room_id": room_id,
+            "user_id": user.user_id,
+            "username": user.username,
+            "status": status,
+        }
+        await self.realtime.sio.emit(
+            protocol.EV_PRESENCE, event, to=protocol.room_channel(room_id), skip_sid=user.sid
+        )
+
+    async def _joined(self, user: SocketUser, room_id: str, data: dict[str, Any]) -> dict[str, Any]:
+        if await self.store.enter(room_id, user):
+            await self._announce(user, room_id, protocol.PRESENCE_ONLINE)
+        return {"online": await self.store.online(room_id)}
+
+    async def _left(self, user: SocketUser, room_id: str) -> None:
+        if await self.store.leave(room_id, user):
+            await self._announce(user, room_id, protocol.PRESENCE_OFFLINE)
+
+    async def _who(self, user: SocketUser, data: dict[str, Any]) -> dict[str, Any]:
+        room_id = room_id_of(data)
+        await self.realtime.require_joined(user, room_id)
+        return {"room_id": room_id, "online": await self.store.online(room_id)}
