@@ -139,11 +139,11 @@ async def chat_latency(
     expected = messages * (per_room - 1)  # every member but the sender
     done = asyncio.Event()
 
-    def receiver(is_sender: bool) -> Any:
+    def receiver(me: int) -> Any:
         def on_message(data: dict[str, Any]) -> None:
-            text = str(data.get("text", ""))
-            if not is_sender and text.startswith("t="):
-                latencies.append(time.perf_counter() - float(text[2:]))
+            stamp, _, sender = str(data.get("text", "")).partition(";")
+            if stamp.startswith("t=") and sender != str(me):
+                latencies.append(time.perf_counter() - float(stamp[2:]))
                 if len(latencies) >= expected:
                     done.set()
 
@@ -151,11 +151,10 @@ async def chat_latency(
 
     for i, token in enumerate(tokens):
         client = socketio.AsyncClient()
-        client.on("chat:message", receiver(i % per_room == 0))
+        client.on("chat:message", receiver(i))
         await client.connect(urls[i % len(urls)], auth={"token": token}, transports=["websocket"])
         await client.call("room:join", {"room_id": rooms[i // per_room]}, timeout=30)
         clients.append(client)
-    senders = [clients[r * per_room] for r in range(len(rooms))]
     interval = 1.0 / rate
     began = time.perf_counter()
     pending = set()
@@ -163,9 +162,11 @@ async def chat_latency(
         delay = began + n * interval - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
-        room = rooms[n % len(rooms)]
-        payload = {"room_id": room, "text": f"t={time.perf_counter()}"}
-        task = asyncio.ensure_future(senders[n % len(rooms)].emit("chat:send", payload))
+        # Rooms in turn, and each room's members in turn, so nobody meets the per-user rate limit.
+        room_index = n % len(rooms)
+        member_index = room_index * per_room + (n // len(rooms)) % per_room
+        payload = {"room_id": rooms[room_index], "text": f"t={time.perf_counter()};{member_index}"}
+        task = asyncio.ensure_future(clients[member_index].emit("chat:send", payload))
         pending.add(task)
         task.add_done_callback(pending.discard)
     with contextlib.suppress(TimeoutError):

@@ -220,7 +220,18 @@ def _wait_text(child: Child, needle: str, deadline: float) -> str:
     raise BenchError(f"{child.role}: no {needle!r} before the timeout {child.tail()}")
 
 
-def measure_videonet(path: Path, size: int, workdir: Path) -> Result:
+def measure_videonet_tmpfs_spool(path: Path, size: int, workdir: Path) -> Result:
+    """The same, with the daemon's spool on /dev/shm (VIDEONET_SPOOL_DIR)."""
+    spool = Path(tempfile.mkdtemp(prefix="videonet-spool-", dir="/dev/shm"))
+    try:
+        return measure_videonet(path, size, workdir, spool, name="videonet-tmpfs-spool")
+    finally:
+        shutil.rmtree(spool, ignore_errors=True)
+
+
+def measure_videonet(
+    path: Path, size: int, workdir: Path, spool: Path | None = None, name: str = "videonet"
+) -> Result:
     """Daemon, sender and receiver as three processes, through the real CLI."""
     deadline = time.monotonic() + timeout_for(size, FAST_FLOOR_BPS)
     logs = Path(tempfile.mkdtemp(prefix="logs-videonet-", dir=workdir))
@@ -228,6 +239,8 @@ def measure_videonet(path: Path, size: int, workdir: Path) -> Result:
     out = Path(tempfile.mkdtemp(prefix="received-", dir=workdir))
     env = {k: v for k, v in os.environ.items() if not k.startswith("VIDEONET_")}
     env["VIDEONET_BCRYPT_ROUNDS"] = "4"
+    if spool is not None:
+        env["VIDEONET_SPOOL_DIR"] = str(spool)
     children: list[Child] = []
     try:
         daemon = Child.start(
@@ -288,7 +301,7 @@ def measure_videonet(path: Path, size: int, workdir: Path) -> Result:
         if received["bytes"] != size or not received["ok"]:
             raise BenchError(f"videonet: receiver result {received}")
         return Result(
-            name="videonet",
+            name=name,
             size=size,
             seconds=ended - started,
             sender_sha256=sent["sha256"],
@@ -361,7 +374,13 @@ def report(rows: dict[str, Row]) -> None:
     )
     speed = {name: row.median.mb_per_s for name, row in rows.items()}
     print()
-    for top, bottom in (("videonet", "ceiling"), ("videonet", "seed"), ("ceiling", "seed")):
+    for top, bottom in (
+        ("videonet", "ceiling"),
+        ("videonet", "seed"),
+        ("videonet-tmpfs-spool", "ceiling"),
+        ("videonet-tmpfs-spool", "seed"),
+        ("ceiling", "seed"),
+    ):
         if top in speed and bottom in speed:
             print(f"{top} / {bottom}: {ratio(speed[top], speed[bottom])}")
     print(
@@ -398,6 +417,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--skip-seed", action="store_true", help="do not measure the seed protocol")
     parser.add_argument("--skip-videonet", action="store_true", help="do not measure VideoNet")
+    parser.add_argument(
+        "--tmpfs-spool",
+        action="store_true",
+        help="also measure VideoNet with its spool on /dev/shm (VIDEONET_SPOOL_DIR)",
+    )
     args = parser.parse_args(argv)
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
@@ -414,6 +438,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     plan.append(("ceiling-nowrite", measure_ceiling_nowrite, args.size))
     if not args.skip_videonet:
         plan.append(("videonet", measure_videonet, args.size))
+        if args.tmpfs_spool and Path("/dev/shm").is_dir():
+            plan.append(("videonet-tmpfs-spool", measure_videonet_tmpfs_spool, args.size))
 
     if args.workdir:
         args.workdir.mkdir(parents=True, exist_ok=True)

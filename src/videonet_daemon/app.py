@@ -118,7 +118,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
 async def _transfers(app: web.Application) -> AsyncIterator[None]:
     """The spool and transfer service, recovery after a restart, and the periodic clean-up."""
     settings = app[keys.SETTINGS]
-    spool = Spool(settings.resolved_data_dir / SPOOL_DIR)
+    spool = Spool(settings.spool_dir or settings.resolved_data_dir / SPOOL_DIR)
     service = TransferService(app[keys.DB], settings, spool, app[keys.ROOMS], app[keys.NODE])
     await service.recover()
     app[keys.TRANSFERS] = service

@@ -103,6 +103,12 @@ class Settings:
         "VIDEONET_TRANSFER_IDLE_TIMEOUT",
         "An unfinished transfer with no progress for this long is deleted.",
     )
+    spool_dir: Path | None = _setting(
+        None,
+        "VIDEONET_SPOOL_DIR",
+        "Where transfer bytes are spooled (default DATA_DIR/spool); a fast disk or a tmpfs "
+        "large enough for the transfers in flight makes transfers faster.",
+    )
     spool_min_free_bytes: int = _setting(
         2**30,
         "VIDEONET_SPOOL_MIN_FREE_BYTES",
