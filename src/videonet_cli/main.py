@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import typer
 
 from videonet_cli import __version__
-from videonet_cli.commands import analyze, auth, chat, invites, rooms, transfer
+from videonet_cli.commands import analyze, auth, call, chat, invites, rooms, transfer
 from videonet_cli.config import ENV_SERVER, debug_enabled, resolve_server
 from videonet_cli.errors import CliError, ExitCode
 from videonet_cli.output import error_line
@@ -64,6 +64,7 @@ app.add_typer(rooms.app, name="rooms")
 transfer.register_commands(app)
 analyze.register_commands(app)
 chat.register_commands(app)
+call.register_commands(app)
 
 
 def main(argv: list[str] | None = None) -> None:

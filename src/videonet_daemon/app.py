@@ -14,6 +14,7 @@ from videonet_daemon import __version__, invites, keys, protocol
 from videonet_daemon.auth import routes as auth_routes
 from videonet_daemon.auth.service import AuthService
 from videonet_daemon.auth.tokens import TokenService, load_or_create_key, write_private_file
+from videonet_daemon.calls import signaling as calls
 from videonet_daemon.chat import routes as chat_routes
 from videonet_daemon.chat.service import ChatService
 from videonet_daemon.cluster import Bus, Node
@@ -58,6 +59,7 @@ def create_app(settings: Settings) -> web.Application:
     verify_routes.add_routes(app)
     chat_routes.add_routes(app)
     realtime.attach(app)
+    calls.attach(app)
     return app
 
 

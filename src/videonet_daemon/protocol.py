@@ -304,3 +304,79 @@ class HistoryPage(TypedDict):
     room_id: str
     messages: list[ChatMessage]  # oldest first
     has_more: bool  # older messages exist: ask again with before=messages[0].id
+
+
+# --- Calls ----------------------------------------------------------------------------------
+# WebRTC signaling only: the daemon relays offers, answers, ICE candidates and hang-ups between
+# the participants of one room's call, each message addressed to one peer; the media flows peer
+# to peer (a mesh, the newcomer offers to everyone already in the call). A participant is one
+# socket, named by its `peer_id`, so one user can take part from two devices at once.
+EV_CALL_JOIN: Final = "call:join"  # {room_id} -> Ack + CallJoinReply; the others get CALL_JOINED
+EV_CALL_LEAVE: Final = "call:leave"  # {room_id} -> Ack; the others get CALL_LEFT
+# c->s {room_id, to: peer_id, sdp} -> Ack; s->that peer CallSignal {room_id, peer, sdp}
+EV_CALL_OFFER: Final = "call:offer"
+EV_CALL_ANSWER: Final = "call:answer"  # as EV_CALL_OFFER
+# c->s {room_id, to, candidate: IceCandidate | null (end of candidates)}; s->peer CallSignal
+EV_CALL_CANDIDATE: Final = "call:candidate"
+EV_CALL_HANGUP: Final = "call:hangup"  # c->s {room_id, to, reason?}: close one peer connection
+EV_CALL_JOINED: Final = "call:joined"  # s->participants {room_id, peer: CallPeer}
+EV_CALL_LEFT: Final = "call:left"  # s->participants {room_id, peer: CallPeer, reason: LeftReason}
+
+CALL_SDP_MAX_CHARS: Final = 60_000  # a real SDP is 2-15 KB; the message cap is a daemon setting
+CALL_CANDIDATE_MAX_CHARS: Final = 1_000
+CALL_REASON_MAX_CHARS: Final = 200
+
+
+def call_channel(room_id: str) -> str:
+    """The Socket.IO room holding the sockets taking part in one VideoNet room's call."""
+    return f"call:{room_id}"
+
+
+class LeftReason(StrEnum):
+    LEFT = "left"  # call:leave
+    DISCONNECTED = "disconnected"  # the socket went away
+    # the socket left the room (room:leave, or its user left over HTTP); a CALL_LEFT naming
+    # yourself means you are out of the call
+    LEFT_ROOM = "left_room"
+
+
+class CallPeer(TypedDict):
+    peer_id: str
+    user_id: int
+    username: str
+
+
+class IceServer(TypedDict, total=False):
+    """One entry of RTCConfiguration.iceServers, as browsers and aiortc take it."""
+
+    urls: list[str]
+    username: str
+    credential: str
+
+
+class IceCandidate(TypedDict):
+    """RTCIceCandidateInit; an empty `candidate` is a browser's end-of-candidates marker."""
+
+    candidate: str  # "candidate:..."
+    sdpMid: str | None
+    sdpMLineIndex: int | None
+    usernameFragment: str | None
+
+
+class CallJoinReply(TypedDict):
+    room_id: str
+    peer_id: str  # this socket, as the others will see it
+    participants: list[CallPeer]  # already in the call, in join order; the newcomer offers
+    ice_servers: list[IceServer]  # STUN/TURN; TURN credentials are minted for this join
+    ice_expires_at: int | None  # epoch seconds when the TURN credentials stop working
+    signal_max_bytes: int  # the largest signaling message the daemon takes
+
+
+class CallSignal(TypedDict, total=False):
+    """What a peer receives: who sent it, and the relayed offer/answer SDP, candidate or reason."""
+
+    room_id: str
+    peer: CallPeer
+    sdp: str
+    candidate: IceCandidate | None
+    reason: str

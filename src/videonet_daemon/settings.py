@@ -18,8 +18,12 @@ class SettingsError(ValueError):
     """A setting has a value that cannot be used."""
 
 
-def _setting(default: Any, env: str, help: str, secret: bool = False) -> Any:
-    return field(default=default, metadata={"env": env, "help": help, "secret": secret})
+def _setting(
+    default: Any, env: str, help: str, secret: bool = False, shown: str | None = None
+) -> Any:
+    """A field with its environment variable and help; `shown` replaces a secret's doc default."""
+    metadata = {"env": env, "help": help, "secret": secret, "shown": shown}
+    return field(default=default, metadata=metadata)
 
 
 def default_data_dir() -> Path:
@@ -164,6 +168,51 @@ class Settings:
         "VIDEONET_CHAT_SYNC_MAX",
         "Most missed messages sent to a client that rejoins with `since`; older ones via HTTP.",
     )
+    stun_urls: str = _setting(
+        "",
+        "VIDEONET_STUN_URLS",
+        "STUN servers handed to call participants, comma-separated "
+        "(e.g. stun:stun.example.org:3478); empty: host candidates only.",
+    )
+    turn_urls: str = _setting(
+        "",
+        "VIDEONET_TURN_URLS",
+        "TURN servers handed to call participants, comma-separated "
+        "(e.g. turn:turn.example.org:3478?transport=udp); needs VIDEONET_TURN_SECRET.",
+    )
+    turn_secret: str | None = _setting(
+        None,
+        "VIDEONET_TURN_SECRET",
+        "Shared secret of the TURN server (coturn: use-auth-secret + static-auth-secret); "
+        "each call join gets credentials minted from it.",
+        secret=True,
+        shown="None",
+    )
+    turn_credential_lifetime: int = _setting(
+        3600,
+        "VIDEONET_TURN_CREDENTIAL_LIFETIME",
+        "How long minted TURN credentials work, in seconds; cover the longest call.",
+    )
+    call_signal_max_bytes: int = _setting(
+        64 * 1024,
+        "VIDEONET_CALL_SIGNAL_MAX_BYTES",
+        "Largest call signaling message (offer, answer, candidate) the daemon relays.",
+    )
+    call_signal_rate: int = _setting(
+        20,
+        "VIDEONET_CALL_SIGNAL_RATE",
+        "Call signaling messages one socket may send per second, on average.",
+    )
+    call_signal_burst: int = _setting(
+        100,
+        "VIDEONET_CALL_SIGNAL_BURST",
+        "Call signaling messages one socket may send at once before the rate applies.",
+    )
+    call_max_participants: int = _setting(
+        12,
+        "VIDEONET_CALL_MAX_PARTICIPANTS",
+        "Participants in one room's call (a mesh: each sends its media to every other).",
+    )
     log_level: str = _setting("info", "VIDEONET_LOG_LEVEL", "Log level: debug, info, warning.")
 
     @classmethod
@@ -214,6 +263,24 @@ class Settings:
             raise SettingsError("chat_sync_max must be at least 1")
         if self.jwt_secret is not None and len(self.jwt_secret.encode()) < 32:
             raise SettingsError("VIDEONET_JWT_SECRET must be at least 32 bytes")
+        self._validate_calls()
+
+    def _validate_calls(self) -> None:
+        schemes_of = {"stun_urls": ("stun:", "stuns:"), "turn_urls": ("turn:", "turns:")}
+        for name, schemes in schemes_of.items():
+            for url in split_urls(getattr(self, name)):
+                if not url.startswith(schemes):
+                    raise SettingsError(f"{name}: {url!r} must start with {' or '.join(schemes)}")
+        if split_urls(self.turn_urls) and not self.turn_secret:
+            raise SettingsError("VIDEONET_TURN_URLS needs VIDEONET_TURN_SECRET")
+        if self.turn_credential_lifetime < 60:
+            raise SettingsError("turn_credential_lifetime must be at least 60 seconds")
+        if self.call_signal_max_bytes < 1024:
+            raise SettingsError("call_signal_max_bytes must be at least 1024")
+        if min(self.call_signal_rate, self.call_signal_burst, self.call_max_participants) < 1:
+            raise SettingsError(
+                "call_signal_rate, call_signal_burst and call_max_participants must be positive"
+            )
 
     @property
     def resolved_data_dir(self) -> Path:
@@ -227,6 +294,11 @@ class Settings:
 
     def with_overrides(self, **changes: Any) -> Settings:
         return replace(self, **changes)
+
+
+def split_urls(value: str) -> list[str]:
+    """A comma-separated list of ICE server URLs, blanks dropped."""
+    return [part.strip() for part in value.split(",") if part.strip()]
 
 
 def _parse(name: str, type_name: str, raw: str) -> Any:
@@ -254,6 +326,8 @@ def describe() -> list[tuple[str, str, str, str]]:
     rows = []
     for f in fields(Settings):
         default = "(generated)" if f.metadata["secret"] else repr(f.default)
+        if f.metadata["shown"] is not None:
+            default = f.metadata["shown"]
         rows.append((f.name, default, f.metadata["env"], f.metadata["help"]))
     return rows
 

@@ -1,0 +1,156 @@
+"""`call`: join a room's call, connect to every participant, stay until told to leave.
+
+The end comes from ``--duration``, a first Ctrl-C or SIGTERM (a second one stops at once), the
+daemon taking us out of the call (we left the room elsewhere) or the connection to the daemon
+dropping. Leaving always goes the same way: `call:leave`, close every peer connection, finish
+every recording; the result lists what was recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from videonet_cli.calls.media import LocalMedia
+from videonet_cli.calls.mesh import Mesh, Reporter
+from videonet_cli.calls.peer import rtc_configuration
+from videonet_cli.client import ApiClient
+from videonet_cli.errors import CliError
+from videonet_cli.realtime import RealtimeClient
+from videonet_cli.session import resolve_room
+from videonet_daemon import protocol
+
+STATS_EVERY_SECONDS = 1.0
+
+
+@dataclass
+class CallOptions:
+    room: str
+    media: LocalMedia
+    record: Path | None
+    audio_only: bool
+    duration: float | None
+
+
+async def run_call(
+    server: str, token: str, options: CallOptions, report: Reporter
+) -> dict[str, Any]:
+    """Take part in the call until it is time to leave; return the result event, whose
+    ``reason`` says why: duration, signal, removed (we left the room) or daemon_lost."""
+    started = time.monotonic()
+    stop = asyncio.Event()
+    reason = "signal"
+    try:
+        async with ApiClient(server, token) as api, RealtimeClient(server, token) as rt:
+            room = await resolve_room(api, options.room)
+            await rt.join(room["id"])
+            dropped = asyncio.Event()
+            rt.on("disconnect", lambda *args: dropped.set())
+            mesh = Mesh(rt, room["id"], options.media, options.record, options.audio_only, report)
+            mesh.listen()
+            reply = await rt.call(protocol.EV_CALL_JOIN, {"room_id": room["id"]})
+            mesh.start(str(reply["peer_id"]), rtc_configuration(reply.get("ice_servers", [])))
+            participants: list[protocol.CallPeer] = reply.get("participants", [])
+            report(
+                {
+                    "event": "joined",
+                    "room": room["name"],
+                    "room_id": room["id"],
+                    "peer_id": reply["peer_id"],
+                    "participants": [p["username"] for p in participants],
+                    "sending": options.media.kinds,
+                    "ice_servers": len(reply.get("ice_servers", [])),
+                }
+            )
+            try:
+                for remote in participants:
+                    try:
+                        await mesh.offer_to(remote)
+                    except CliError as exc:  # that peer left meanwhile; the others still count
+                        report({"event": "warning", "message": exc.message})
+                with _signals(stop):
+                    reason = await _wait_for_end(
+                        stop, dropped, mesh, options.duration, started, report
+                    )
+            finally:
+                if rt.sio.connected:
+                    with contextlib.suppress(CliError):
+                        await rt.call(protocol.EV_CALL_LEAVE, {"room_id": room["id"]}, timeout=5)
+                await mesh.close()
+            peers = mesh.finished
+    finally:
+        options.media.close()
+    recordings = [
+        {"peer_id": p["peer_id"], "username": p["username"], "path": p["recording"]}
+        for p in peers
+        if p["recording"]
+    ]
+    result = {
+        "event": "result",
+        "room": room["name"],
+        "reason": reason,
+        "seconds": round(time.monotonic() - started, 1),
+        "peers": peers,
+        "recordings": recordings,
+    }
+    return result
+
+
+async def _wait_for_end(
+    stop: asyncio.Event,
+    dropped: asyncio.Event,
+    mesh: Mesh,
+    duration: float | None,
+    started: float,
+    report: Reporter,
+) -> str:
+    """Report the peers' state every second until a reason to leave comes; return the reason."""
+    deadline = started + duration if duration is not None else None
+    while True:
+        if stop.is_set():
+            return "signal"
+        if mesh.removed.is_set():
+            return "removed"
+        if dropped.is_set():
+            return "daemon_lost"
+        if deadline is not None and time.monotonic() >= deadline:
+            return "duration"
+        wait = STATS_EVERY_SECONDS
+        if deadline is not None:
+            wait = max(0.0, min(wait, deadline - time.monotonic()))
+        waiters = [asyncio.ensure_future(e.wait()) for e in (stop, dropped, mesh.removed)]
+        await asyncio.wait(waiters, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
+        for waiter in waiters:
+            waiter.cancel()
+        if not (stop.is_set() or dropped.is_set() or mesh.removed.is_set()):
+            report({"event": "stats", "peers": await mesh.sample()})
+
+
+@contextlib.contextmanager
+def _signals(stop: asyncio.Event) -> Iterator[None]:
+    """First SIGINT/SIGTERM: leave cleanly. Second: the default action (stop at once)."""
+    loop = asyncio.get_running_loop()
+    installed: list[signal.Signals] = []
+
+    def first(sig: signal.Signals) -> Callable[[], None]:
+        def handle() -> None:
+            stop.set()
+            loop.remove_signal_handler(sig)
+
+        return handle
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # not on Windows
+            loop.add_signal_handler(sig, first(sig))
+            installed.append(sig)
+    try:
+        yield
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)

@@ -1,0 +1,62 @@
+"""`videonet call ROOM`: take part in a room's WebRTC call (aiortc), sending and recording media."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from videonet_cli import session
+from videonet_cli.errors import UnreachableError
+
+
+def call(
+    ctx: typer.Context,
+    room: str = typer.Argument(..., help="Room id or unique name.", metavar="ROOM"),
+    play: Path | None = typer.Option(
+        None, "--play", help="Send this media file (its audio and video).", metavar="FILE"
+    ),
+    device: str | None = typer.Option(
+        None,
+        "--device",
+        help="Send from a capture device: /dev/video0, or FORMAT:NAME (e.g. pulse:default).",
+        metavar="DEVICE",
+    ),
+    audio_only: bool = typer.Option(
+        False, "--audio-only", help="Send and receive audio only (no video)."
+    ),
+    record: Path | None = typer.Option(
+        None,
+        "--record",
+        help="Record each peer to OUT with its name before the extension (call-bob.mp4).",
+        metavar="OUT",
+    ),
+    duration: float | None = typer.Option(
+        None,
+        "--duration",
+        min=0.1,
+        help="Leave after this many seconds (default: Ctrl-C).",
+        metavar="S",
+    ),
+    json_out: bool = typer.Option(False, "--json", help="Print events as JSON lines."),
+) -> None:
+    """Join a room's call: connect to every participant, send media, record what arrives."""
+    # aiortc and PyAV load here only: `videonet --version` and the other commands stay fast.
+    from videonet_cli.calls.core import CallOptions, run_call
+    from videonet_cli.calls.media import check_record_target, open_media
+    from videonet_cli.calls.view import CallView, choose_mode
+
+    api = session.client(ctx)
+    if record is not None:
+        check_record_target(record, audio_only)
+    media = open_media(play, device, audio_only)
+    options = CallOptions(room, media, record, audio_only, duration)
+    with CallView(choose_mode(json_out)) as view:
+        result = session.run(run_call(api.server, api.require_token(), options, view))
+    view.result(result)
+    if result["reason"] == "daemon_lost":
+        raise UnreachableError("the connection to the daemon was lost; the call ended")
+
+
+def register_commands(app: typer.Typer) -> None:
+    app.command("call")(call)

@@ -1,0 +1,259 @@
+"""Call signaling on Socket.IO: join, leave, and relaying offer/answer/candidate/hang-up.
+
+The daemon never sees media. It keeps, per room, the sockets taking part in that room's call
+(this daemon's sockets only) and relays each signaling message to the one participant it names,
+after checking that sender and target are both in the same room's call and that the sender is
+still a member of the room (the database is asked on every message: membership is never cached).
+
+Every message from a socket is first charged to that socket's token bucket and measured against
+``call_signal_max_bytes``; then its fields are checked. A refusal is an `ApiError`, which the
+realtime wrapper turns into a refused ack plus a ``vn:error`` event.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from videonet_daemon import clock, keys, protocol
+from videonet_daemon.calls.bucket import TokenBucket
+from videonet_daemon.calls.ice import ice_servers
+from videonet_daemon.errors import (
+    Conflict,
+    NotFound,
+    NotJoined,
+    PayloadTooLarge,
+    RateLimited,
+    ValidationError,
+)
+from videonet_daemon.realtime.server import REALTIME, Realtime, SocketUser
+from videonet_daemon.settings import Settings
+from videonet_daemon.validation import get_str, has_control_chars
+
+log = logging.getLogger(__name__)
+
+ROOM_ID_MAX_CHARS = 64
+PEER_ID_MAX_CHARS = 64
+
+Handler = Callable[[SocketUser, dict[str, Any]], Awaitable[dict[str, Any]]]
+
+
+class NotInCall(NotJoined):
+    """Join the call first (call:join)."""
+
+
+class CallSignaling:
+    """The participants of each room's call on this daemon, and the call:* event handlers."""
+
+    def __init__(self, realtime: Realtime, settings: Settings) -> None:
+        self.rt = realtime
+        self.settings = settings
+        # room_id -> sid -> participant, in join order (dicts keep insertion order)
+        self.calls: dict[str, dict[str, protocol.CallPeer]] = {}
+        self.buckets: dict[str, TokenBucket] = {}
+        on = realtime.on
+        on(protocol.EV_CALL_JOIN)(self._limited(self.join))
+        on(protocol.EV_CALL_LEAVE)(self.leave)  # never rate limited: leaving must always work
+        on(protocol.EV_CALL_OFFER)(self._limited(self.offer))
+        on(protocol.EV_CALL_ANSWER)(self._limited(self.answer))
+        on(protocol.EV_CALL_CANDIDATE)(self._limited(self.candidate))
+        on(protocol.EV_CALL_HANGUP)(self._limited(self.hangup))
+        # A socket that leaves the room's channel leaves its call: room:leave, a disconnect, or
+        # the user leaving the room over HTTP (on any daemon: the bus reaches every daemon).
+        realtime.leave_hooks.append(self._left_channel)
+        realtime.disconnect_hooks.append(self._disconnected)
+
+    # --- limits -----------------------------------------------------------------------------
+    def _limited(self, handler: Handler) -> Handler:
+        """Charge the socket's bucket and measure the message before the handler sees it."""
+
+        async def limited(user: SocketUser, data: dict[str, Any]) -> dict[str, Any]:
+            bucket = self.buckets.get(user.sid)
+            if bucket is None:
+                bucket = TokenBucket(
+                    self.settings.call_signal_rate, self.settings.call_signal_burst
+                )
+                self.buckets[user.sid] = bucket
+            wait = bucket.take()
+            if wait > 0:
+                raise RateLimited(wait, "too many call signaling messages; slow down")
+            size = len(json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode())
+            if size > self.settings.call_signal_max_bytes:
+                raise PayloadTooLarge(
+                    f"a call signaling message may be {self.settings.call_signal_max_bytes} "
+                    f"bytes, this one is {size}"
+                )
+            return await handler(user, data)
+
+        return limited
+
+    # --- membership -------------------------------------------------------------------------
+    def participants(self, room_id: str) -> list[protocol.CallPeer]:
+        return list(self.calls.get(room_id, {}).values())
+
+    async def _require_in_call(self, user: SocketUser, room_id: str) -> None:
+        # Membership first, so a stranger hears "forbidden" whatever else is wrong.
+        await self.rt.app[keys.ROOMS].require_member(room_id, user.user_id)
+        if user.sid not in self.calls.get(room_id, {}):
+            raise NotInCall()
+
+    def _target(self, user: SocketUser, room_id: str, data: dict[str, Any]) -> str:
+        to = get_str(data, "to", max_chars=PEER_ID_MAX_CHARS)
+        if to == user.sid:
+            raise ValidationError("to: a peer cannot signal itself")
+        if to not in self.calls.get(room_id, {}):
+            raise NotFound(f"no participant {to!r} in this room's call")
+        return to
+
+    # --- join and leave ---------------------------------------------------------------------
+    async def join(self, user: SocketUser, data: dict[str, Any]) -> dict[str, Any]:
+        room_id = get_str(data, "room_id", max_chars=ROOM_ID_MAX_CHARS)
+        await self.rt.app[keys.ROOMS].require_member(room_id, user.user_id)
+        if not self.rt.joined(user.sid, room_id):
+            raise NotJoined()
+        call = self.calls.setdefault(room_id, {})
+        if user.sid in call:
+            raise Conflict("this connection is already in the call")
+        if len(call) >= self.settings.call_max_participants:
+            raise Conflict(f"the call is full ({self.settings.call_max_participants} participants)")
+        servers, expires_at = ice_servers(self.settings, user.user_id, clock.epoch())
+        reply: protocol.CallJoinReply = {
+            "room_id": room_id,
+            "peer_id": user.sid,
+            "participants": list(call.values()),
+            "ice_servers": servers,
+            "ice_expires_at": expires_at,
+            "signal_max_bytes": self.settings.call_signal_max_bytes,
+        }
+        me = _peer(user)
+        call[user.sid] = me
+        await self.rt.sio.enter_room(user.sid, protocol.call_channel(room_id))
+        await self.rt.sio.emit(
+            protocol.EV_CALL_JOINED,
+            {"room_id": room_id, "peer": me},
+            to=protocol.call_channel(room_id),
+            skip_sid=user.sid,
+        )
+        log.info("%s joined the call in room %s (%d in it)", user.username, room_id, len(call))
+        return dict(reply)
+
+    async def leave(self, user: SocketUser, data: dict[str, Any]) -> dict[str, Any]:
+        room_id = get_str(data, "room_id", max_chars=ROOM_ID_MAX_CHARS)
+        if user.sid not in self.calls.get(room_id, {}):
+            raise NotInCall()
+        await self._remove(room_id, user.sid, protocol.LeftReason.LEFT)
+        return {"room_id": room_id}
+
+    async def _remove(self, room_id: str, sid: str, reason: protocol.LeftReason) -> None:
+        call = self.calls.get(room_id, {})
+        peer = call.pop(sid, None)
+        if not call:
+            self.calls.pop(room_id, None)
+        if peer is None:
+            return
+        channel = protocol.call_channel(room_id)
+        event = {"room_id": room_id, "peer": peer, "reason": str(reason)}
+        if reason is protocol.LeftReason.LEFT_ROOM:
+            # Tell the socket itself too: its client ends the call when it reads its own id.
+            await self.rt.sio.emit(protocol.EV_CALL_LEFT, event, to=sid)
+        if reason is not protocol.LeftReason.DISCONNECTED:
+            await self.rt.sio.leave_room(sid, channel)
+        await self.rt.sio.emit(protocol.EV_CALL_LEFT, event, to=channel, skip_sid=sid)
+
+    async def _disconnected(self, user: SocketUser) -> None:
+        self.buckets.pop(user.sid, None)
+        for room_id in [r for r, call in self.calls.items() if user.sid in call]:
+            await self._remove(room_id, user.sid, protocol.LeftReason.DISCONNECTED)
+
+    async def _left_channel(self, user: SocketUser, room_id: str) -> None:
+        if user.sid in self.calls.get(room_id, {}):
+            # The realtime server forgets a socket before it runs the hooks of a disconnect.
+            gone = user.sid not in self.rt.users
+            reason = protocol.LeftReason.DISCONNECTED if gone else protocol.LeftReason.LEFT_ROOM
+            await self._remove(room_id, user.sid, reason)
+
+    # --- relaying ---------------------------------------------------------------------------
+    async def _relay(
+        self, event: str, user: SocketUser, data: dict[str, Any], body: dict[str, Any]
+    ) -> dict[str, Any]:
+        room_id = get_str(data, "room_id", max_chars=ROOM_ID_MAX_CHARS)
+        await self._require_in_call(user, room_id)
+        to = self._target(user, room_id, data)
+        message = {"room_id": room_id, "peer": self.calls[room_id][user.sid], **body}
+        await self.rt.sio.emit(event, message, to=to)
+        return {}
+
+    async def offer(self, user: SocketUser, data: dict[str, Any]) -> dict[str, Any]:
+        return await self._relay(protocol.EV_CALL_OFFER, user, data, {"sdp": _sdp(data)})
+
+    async def answer(self, user: SocketUser, data: dict[str, Any]) -> dict[str, Any]:
+        return await self._relay(protocol.EV_CALL_ANSWER, user, data, {"sdp": _sdp(data)})
+
+    async def candidate(self, user: SocketUser, data: dict[str, Any]) -> dict[str, Any]:
+        body = {"candidate": _candidate(data)}
+        return await self._relay(protocol.EV_CALL_CANDIDATE, user, data, body)
+
+    async def hangup(self, user: SocketUser, data: dict[str, Any]) -> dict[str, Any]:
+        reason = get_str(
+            data, "reason", max_chars=protocol.CALL_REASON_MAX_CHARS, default="hung up"
+        )
+        return await self._relay(protocol.EV_CALL_HANGUP, user, data, {"reason": reason})
+
+
+def _peer(user: SocketUser) -> protocol.CallPeer:
+    return {"peer_id": user.sid, "user_id": user.user_id, "username": user.username}
+
+
+def _sdp(data: dict[str, Any]) -> str:
+    sdp = data.get("sdp")
+    if not isinstance(sdp, str) or not sdp.startswith("v=0"):
+        raise ValidationError("sdp must be a session description starting with v=0")
+    if len(sdp) > protocol.CALL_SDP_MAX_CHARS:
+        raise PayloadTooLarge(f"sdp may be at most {protocol.CALL_SDP_MAX_CHARS} characters")
+    if has_control_chars(sdp.replace("\r\n", "").replace("\n", "")):
+        raise ValidationError("sdp must not contain control characters other than line breaks")
+    return sdp
+
+
+def _candidate(data: dict[str, Any]) -> protocol.IceCandidate | None:
+    """An RTCIceCandidateInit, or None: the sender has no more candidates."""
+    if "candidate" not in data:
+        raise ValidationError("candidate is required (null for the end of candidates)")
+    raw = data["candidate"]
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise ValidationError("candidate must be an object {candidate, sdpMid, sdpMLineIndex}")
+    text = get_str(
+        raw, "candidate", max_chars=protocol.CALL_CANDIDATE_MAX_CHARS, min_chars=0, default=""
+    )
+    mid = raw.get("sdpMid")
+    if mid is not None and (not isinstance(mid, str) or len(mid) > 64 or has_control_chars(mid)):
+        raise ValidationError("candidate.sdpMid must be a short string or null")
+    index = raw.get("sdpMLineIndex")
+    if index is not None and (
+        isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < 1024
+    ):
+        raise ValidationError("candidate.sdpMLineIndex must be a small integer or null")
+    if mid is None and index is None:
+        raise ValidationError("candidate needs sdpMid or sdpMLineIndex")
+    ufrag = raw.get("usernameFragment")
+    if ufrag is not None and (
+        not isinstance(ufrag, str) or len(ufrag) > 256 or has_control_chars(ufrag)
+    ):
+        raise ValidationError("candidate.usernameFragment must be a short string or null")
+    return {"candidate": text, "sdpMid": mid, "sdpMLineIndex": index, "usernameFragment": ufrag}
+
+
+CALLS: web.AppKey[CallSignaling] = web.AppKey("calls", CallSignaling)
+
+
+def attach(app: web.Application) -> CallSignaling:
+    """Register the call:* handlers on the app's realtime server (after `realtime.attach`)."""
+    signaling = CallSignaling(app[REALTIME], app[keys.SETTINGS])
+    app[CALLS] = signaling
+    return signaling
