@@ -13,8 +13,8 @@ import pytest
 
 from calls_helpers import SDP, Peer, refused
 from transfer_helpers import make_room, member
-from videonet_daemon.calls.bucket import TokenBucket
 from videonet_daemon.calls.ice import turn_credential
+from videonet_daemon.realtime.ratelimit import TokenBuckets
 from videonet_daemon.settings import Settings, SettingsError
 
 from conftest import Daemon, http
@@ -232,13 +232,14 @@ def test_turn_credential_scheme_and_settings_checks() -> None:
 
 def test_token_bucket_allows_a_burst_then_the_rate() -> None:
     now = [0.0]
-    bucket = TokenBucket(rate=2, burst=3, clock=lambda: now[0])
-    assert [bucket.take() for _ in range(3)] == [0.0, 0.0, 0.0]
-    assert bucket.take() == pytest.approx(0.5)
+    buckets = TokenBuckets(rate=2, burst=3, clock=lambda: now[0])
+    assert [buckets.take("sid") for _ in range(3)] == [0.0, 0.0, 0.0]
+    assert buckets.take("sid") == pytest.approx(0.5)
+    assert buckets.take("other") == 0.0  # one bucket per key
     now[0] += 0.5
-    assert bucket.take() == 0.0
+    assert buckets.take("sid") == 0.0
     now[0] += 100
-    assert [bucket.take() for _ in range(4)][:3] == [0.0, 0.0, 0.0]
+    assert [buckets.take("sid") for _ in range(4)][:3] == [0.0, 0.0, 0.0]
 
 
 async def test_leaving_the_room_channel_leaves_the_call(

@@ -20,7 +20,6 @@ from typing import Any
 from aiohttp import web
 
 from videonet_daemon import clock, keys, protocol
-from videonet_daemon.calls.bucket import TokenBucket
 from videonet_daemon.calls.ice import ice_servers
 from videonet_daemon.errors import (
     Conflict,
@@ -30,6 +29,7 @@ from videonet_daemon.errors import (
     RateLimited,
     ValidationError,
 )
+from videonet_daemon.realtime.ratelimit import TokenBuckets
 from videonet_daemon.realtime.server import REALTIME, Realtime, SocketUser
 from videonet_daemon.settings import Settings
 from videonet_daemon.validation import get_str, has_control_chars
@@ -54,7 +54,7 @@ class CallSignaling:
         self.settings = settings
         # room_id -> sid -> participant, in join order (dicts keep insertion order)
         self.calls: dict[str, dict[str, protocol.CallPeer]] = {}
-        self.buckets: dict[str, TokenBucket] = {}
+        self.buckets = TokenBuckets(settings.call_signal_rate, settings.call_signal_burst)
         on = realtime.on
         on(protocol.EV_CALL_JOIN)(self._limited(self.join))
         on(protocol.EV_CALL_LEAVE)(self.leave)  # never rate limited: leaving must always work
@@ -72,13 +72,7 @@ class CallSignaling:
         """Charge the socket's bucket and measure the message before the handler sees it."""
 
         async def limited(user: SocketUser, data: dict[str, Any]) -> dict[str, Any]:
-            bucket = self.buckets.get(user.sid)
-            if bucket is None:
-                bucket = TokenBucket(
-                    self.settings.call_signal_rate, self.settings.call_signal_burst
-                )
-                self.buckets[user.sid] = bucket
-            wait = bucket.take()
+            wait = self.buckets.take(user.sid)
             if wait > 0:
                 raise RateLimited(wait, "too many call signaling messages; slow down")
             size = len(json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode())
@@ -165,7 +159,7 @@ class CallSignaling:
         await self.rt.sio.emit(protocol.EV_CALL_LEFT, event, to=channel, skip_sid=sid)
 
     async def _disconnected(self, user: SocketUser) -> None:
-        self.buckets.pop(user.sid, None)
+        self.buckets.forget(user.sid)
         for room_id in [r for r, call in self.calls.items() if user.sid in call]:
             await self._remove(room_id, user.sid, protocol.LeftReason.DISCONNECTED)
 

@@ -35,6 +35,10 @@ class TokenBuckets:
             self._prune(now)
         return 0.0
 
+    def forget(self, key: Hashable) -> None:
+        """Drop a key's bucket (e.g. when its connection closes)."""
+        self._buckets.pop(key, None)
+
     def _prune(self, now: float) -> None:
         full = [
             k

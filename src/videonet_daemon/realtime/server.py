@@ -153,6 +153,7 @@ class Realtime:
         await self.sio.enter_room(sid, protocol.user_channel(user.id))
 
     async def _disconnect(self, sid: str, *reason: Any) -> None:
+        self.event_buckets.forget(sid)
         user = self.users.pop(sid, None)
         if user is None:
             return
