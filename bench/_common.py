@@ -30,6 +30,8 @@ written to disk, two rounds each) it took 2.6–3.4 s against 3.9–6.1 s for ``
 
 from __future__ import annotations
 
+import argparse
+import asyncio
 import contextlib
 import hashlib
 import json
@@ -40,7 +42,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -301,3 +303,30 @@ class Child:
         except OSError:
             return ""
         return ("\n  " + "\n  ".join(text[-lines:])) if text else ""
+
+
+def run_roles(
+    doc: str,
+    server_role: str,
+    server: Callable[[], Awaitable[None]],
+    send: Callable[[int, Path], Awaitable[None]],
+    receive: Callable[[int, Path], Awaitable[None]],
+) -> None:
+    """The command line every reference script has: SERVER_ROLE | send --port P FILE |
+    receive --port P OUT."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    roles = parser.add_subparsers(dest="role", required=True)
+    roles.add_parser(server_role)
+    sender = roles.add_parser("send")
+    sender.add_argument("--port", type=int, required=True)
+    sender.add_argument("file", type=Path)
+    receiver = roles.add_parser("receive")
+    receiver.add_argument("--port", type=int, required=True)
+    receiver.add_argument("out", type=Path)
+    args = parser.parse_args()
+    if args.role == server_role:
+        asyncio.run(server())
+    elif args.role == "send":
+        asyncio.run(send(args.port, args.file))
+    else:
+        asyncio.run(receive(args.port, args.out))

@@ -13,7 +13,6 @@ Each role prints JSON lines on stdout (see ``_common.emit``). Run by ``transfer.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import base64
 import hashlib
@@ -25,7 +24,7 @@ from typing import Any
 import socketio
 from aiohttp import web
 
-from _common import BLOCK, LOOPBACK, emit, emit_result
+from _common import BLOCK, LOOPBACK, emit, emit_result, run_roles
 
 ROOM = "bench-room"
 # The seed's numbers (sections 4.1.3 and 5.1.2/5.1.3): the point of this module is to keep them.
@@ -168,22 +167,7 @@ async def receive(port: int, out: Path) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    roles = parser.add_subparsers(dest="role", required=True)
-    roles.add_parser("server")
-    sender = roles.add_parser("send")
-    sender.add_argument("--port", type=int, required=True)
-    sender.add_argument("file", type=Path)
-    receiver = roles.add_parser("receive")
-    receiver.add_argument("--port", type=int, required=True)
-    receiver.add_argument("out", type=Path)
-    args = parser.parse_args()
-    if args.role == "server":
-        asyncio.run(serve())
-    elif args.role == "send":
-        asyncio.run(send(args.port, args.file))
-    else:
-        asyncio.run(receive(args.port, args.out))
+    run_roles(__doc__ or "", "server", serve, send, receive)
 
 
 if __name__ == "__main__":

@@ -14,14 +14,13 @@ hops, hash, write), and nothing else, which is what makes it a ceiling.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import hashlib
 import signal
 import time
 from pathlib import Path
 
-from _common import BLOCK, LOOPBACK, emit, emit_result
+from _common import BLOCK, LOOPBACK, emit, emit_result, run_roles
 
 ROLE_SENDER = b"S"
 ROLE_RECEIVER = b"R"
@@ -111,22 +110,7 @@ async def receive(port: int, out: Path) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    roles = parser.add_subparsers(dest="role", required=True)
-    roles.add_parser("relay")
-    sender = roles.add_parser("send")
-    sender.add_argument("--port", type=int, required=True)
-    sender.add_argument("file", type=Path)
-    receiver = roles.add_parser("receive")
-    receiver.add_argument("--port", type=int, required=True)
-    receiver.add_argument("out", type=Path)
-    args = parser.parse_args()
-    if args.role == "relay":
-        asyncio.run(relay())
-    elif args.role == "send":
-        asyncio.run(send(args.port, args.file))
-    else:
-        asyncio.run(receive(args.port, args.out))
+    run_roles(__doc__ or "", "relay", relay, send, receive)
 
 
 if __name__ == "__main__":

@@ -201,6 +201,26 @@ def base_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def daemon_command(
+    *args: str, data_dir: Path, timeout: float = 60, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """Run a one-shot `videonet-daemon` command (serve that must fail, invite create, check)
+    on `data_dir`, with the test run's database."""
+    return subprocess.run(
+        [
+            str(BIN / "videonet-daemon"),
+            *args,
+            "--data-dir",
+            str(data_dir),
+            *database_args(data_dir),
+        ],
+        capture_output=True,
+        text=True,
+        env=base_env(**env),
+        timeout=timeout,
+    )
+
+
 def start_daemon(data_dir: Path, *args: str, **env: str) -> Daemon:
     cmd = [str(BIN / "videonet-daemon"), "serve", "--host", "127.0.0.1", "--port", "0"]
     db_args = [] if "--database-url" in args else database_args(data_dir)

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import stat
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from conftest import BIN, TEST_PASSWORD, base_env, database_args, http
-
-DAEMON = str(BIN / "videonet-daemon")
+from conftest import TEST_PASSWORD, daemon_command, http
 
 
 def mode(path: Path) -> int:
@@ -55,77 +52,19 @@ def test_jwt_secret_from_environment(daemon_factory: Any) -> None:
 
 def test_bad_settings_fail_fast(tmp_path: Path) -> None:
     for env in ({"VIDEONET_JWT_SECRET": "short"}, {"VIDEONET_BCRYPT_ROUNDS": "99"}):
-        r = subprocess.run(
-            [
-                str(BIN / "videonet-daemon"),
-                "serve",
-                "--port",
-                "0",
-                "--data-dir",
-                str(tmp_path),
-                *database_args(tmp_path),
-            ],
-            capture_output=True,
-            text=True,
-            env=base_env(**env),
-            timeout=30,
-        )
+        r = daemon_command("serve", "--port", "0", data_dir=tmp_path, timeout=30, **env)
         assert r.returncode == 2
         assert r.stderr.startswith("Error: ")
 
 
 def test_offline_invite_create(tmp_path: Path) -> None:
-    r = subprocess.run(
-        [
-            DAEMON,
-            "invite",
-            "create",
-            "--uses",
-            "3",
-            "--expires",
-            "7d",
-            "--data-dir",
-            str(tmp_path),
-            *database_args(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
-        env=base_env(),
-        timeout=60,
-    )
+    r = daemon_command("invite", "create", "--uses", "3", "--expires", "7d", data_dir=tmp_path)
     assert r.returncode == 0, r.stderr
     assert len(r.stdout.strip()) == 19
-    r = subprocess.run(
-        [
-            DAEMON,
-            "invite",
-            "create",
-            "--expires",
-            "later",
-            "--data-dir",
-            str(tmp_path),
-            *database_args(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
-        env=base_env(),
-        timeout=60,
-    )
+    r = daemon_command("invite", "create", "--expires", "later", data_dir=tmp_path)
     assert r.returncode == 2
 
 
 def test_check_command(tmp_path: Path) -> None:
-    r = subprocess.run(
-        [
-            str(BIN / "videonet-daemon"),
-            "check",
-            "--data-dir",
-            str(tmp_path),
-            *database_args(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
-        env=base_env(),
-        timeout=60,
-    )
+    r = daemon_command("check", data_dir=tmp_path)
     assert r.returncode == 0 and r.stdout.startswith("ok")

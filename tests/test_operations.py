@@ -13,7 +13,7 @@ import pytest
 
 from transfer_helpers import listening_receiver, make_room, member, random_file
 
-from conftest import Daemon, http
+from conftest import Daemon, daemon_command, http
 
 
 def test_metrics_count_transfers_and_errors(daemon_factory: Any, tmp_path: Path) -> None:
@@ -88,22 +88,6 @@ def test_daemon_serves_tls(
 
 
 def test_tls_settings_are_checked(tmp_path: Path) -> None:
-    from conftest import BIN, base_env
-
     for args in (["--tls-cert", str(tmp_path / "missing.pem")], ["--log-format", "xml"]):
-        r = subprocess.run(
-            [
-                str(BIN / "videonet-daemon"),
-                "serve",
-                "--port",
-                "0",
-                "--data-dir",
-                str(tmp_path),
-                *args,
-            ],
-            capture_output=True,
-            text=True,
-            env=base_env(),
-            timeout=30,
-        )
+        r = daemon_command("serve", "--port", "0", *args, data_dir=tmp_path, timeout=30)
         assert r.returncode == 2 and r.stderr.startswith("Error: "), r.stderr
