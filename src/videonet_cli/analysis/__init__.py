@@ -12,7 +12,7 @@ The folder reads like the pipeline::
     summary    per-frame facts -> what the whole clip shows
     pricing    token totals -> estimated cost, with a user-overridable price table
     store      SQLite in the user data dir: cached analyses and conversations
-    chat       one chat turn: system message + trimmed history, streamed answer
+    conversation  the chat about a clip: system message + trimmed history, streamed answers
     pipeline   the async core the commands call
 
 Modules here may import cv2, numpy and openai at the top: only the commands import them, and
