@@ -161,8 +161,8 @@ class ChatRoom:
     async def run(self, stop: asyncio.Event) -> None:
         """Stay joined until ``stop`` is set; reconnect (with the last seen id) when cut off.
 
-        Raises AuthError if the token stops working or the user is no longer a member, and
-        UnreachableError if the very first connection fails.
+        Raises DaemonRefused if the token stops working, AuthError if the user is no longer a
+        member, and UnreachableError if the very first connection fails.
         """
         delay = RECONNECT_FIRST_DELAY
         try:

@@ -10,9 +10,8 @@ Hierarchy::
     ├── AuthError (exit 3)          not logged in, bad credentials, forbidden
     ├── NotFoundError (exit 4)      a room, user, file or endpoint does not exist
     ├── UnreachableError (exit 5)   the daemon (or model endpoint) cannot be reached
-    └── DaemonRefused (exit by code) the daemon answered with an error body (HTTP or Socket.IO);
-                                    its exit code comes from `EXIT_CODES`, keyed by the
-                                    daemon's error code
+    └── DaemonRefused (exit 1/3/4)  the daemon refused (its error body, HTTP or Socket.IO); the
+                                    exit code comes from `EXIT_CODES`, keyed by the error code
 
 Each class's docstring is its default message. Cores raise these; `main.main` catches them.
 """

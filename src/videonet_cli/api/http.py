@@ -1,4 +1,4 @@
-"""One HTTP session to the daemon (aiohttp): requests, error bodies mapped to CliError.
+"""One aiohttp client for the daemon: requests, error bodies mapped to CliError.
 
 The typed endpoints are in `api.client`; this module knows nothing of paths.
 """
@@ -21,7 +21,7 @@ STREAM_READ_BUFFER = 4 << 20
 
 
 class HttpClient:
-    """One HTTP session to one daemon, authenticated with a bearer token when one is given."""
+    """One aiohttp client for one daemon, authenticated with a bearer token when one is given."""
 
     def __init__(
         self,
