@@ -1,7 +1,7 @@
 """Showing ``analyze`` and ``ask``: progress, the result table, streamed answers, the prompt.
 
 The prompt reads with ``input()`` in the main thread so that Ctrl-C and Ctrl-D behave as in any
-shell; each question is answered through the ``ask`` callable the command gives it.
+shell; each question is answered through the ``answer`` callable the command gives it.
 """
 
 from __future__ import annotations
