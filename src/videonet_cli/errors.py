@@ -6,16 +6,22 @@ Hierarchy::
     ├── MismatchError (exit 1)      hashes or sizes differ
     ├── IncompleteError (exit 1)    a transfer stopped early; running again resumes it
     ├── UsageError (exit 2)         the command line or an input file is wrong
+    │   └── NotAVideoError (exit 2) (analysis.video) the clip is not a readable video
     ├── AuthError (exit 3)          not logged in, bad credentials, forbidden
     ├── NotFoundError (exit 4)      a room, user, file or endpoint does not exist
-    └── UnreachableError (exit 5)   the daemon (or model endpoint) cannot be reached
+    ├── UnreachableError (exit 5)   the daemon (or model endpoint) cannot be reached
+    └── DaemonRefused (exit 1/3/4)  the daemon refused (its error body, HTTP or Socket.IO); the
+                                    exit code comes from `EXIT_CODES`, keyed by the error code
 
-Each class's docstring is its default message. Commands raise these; `main.main` catches them.
+Each class's docstring is its default message. Cores raise these; `main.main` catches them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import IntEnum
+
+from videonet_daemon.protocol import ErrorCode
 
 
 class ExitCode(IntEnum):
@@ -75,20 +81,21 @@ class UnreachableError(CliError):
     exit_code = ExitCode.UNREACHABLE
 
 
-class ApiError(CliError):
+class DaemonRefused(CliError):
     """The daemon refused the request."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
+    def __init__(self, code: str, message: str, status: int | None = None) -> None:
+        super().__init__(message or None)
         self.code = code
-        self.exit_code = exit_code_for_status(status)
+        self.status = status
+        self.exit_code = EXIT_CODES.get(code, ExitCode.FAILURE)
 
 
-def exit_code_for_status(status: int) -> ExitCode:
-    """Map an HTTP status from the daemon to the CLI's exit code."""
-    if status in (401, 403):
-        return ExitCode.AUTH
-    if status == 404:
-        return ExitCode.NOT_FOUND
-    return ExitCode.FAILURE
+# The one table from the daemon's error codes (protocol.ErrorCode) to exit codes; every code not
+# listed is a plain failure (exit 1).
+EXIT_CODES: Mapping[str, ExitCode] = {
+    ErrorCode.UNAUTHENTICATED: ExitCode.AUTH,
+    ErrorCode.INVALID_CREDENTIALS: ExitCode.AUTH,
+    ErrorCode.FORBIDDEN: ExitCode.AUTH,
+    ErrorCode.NOT_FOUND: ExitCode.NOT_FOUND,
+}

@@ -9,9 +9,9 @@ import typer
 
 from videonet_cli import __version__
 from videonet_cli.commands import analyze, auth, call, chat, invites, rooms, transfer
-from videonet_cli.config import ENV_SERVER, debug_enabled, resolve_server
+from videonet_cli.config import ENV_SERVER, debug_enabled
 from videonet_cli.errors import CliError, ExitCode
-from videonet_cli.output import error_line
+from videonet_cli.render.console import error_line
 
 app = typer.Typer(
     name="videonet",
@@ -28,10 +28,6 @@ class State:
     """What the global options decide, handed to every command through ``ctx.obj``."""
 
     server_option: str | None = None
-
-    @property
-    def server(self) -> str:
-        return resolve_server(self.server_option)
 
 
 def _version(value: bool) -> None:

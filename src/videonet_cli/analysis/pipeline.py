@@ -22,6 +22,7 @@ from videonet_cli.analysis.sampling import Sampling, detect_shots, shot_indices,
 from videonet_cli.analysis.store import Store
 from videonet_cli.analysis.summary import summarise
 from videonet_cli.errors import CliError, UsageError
+from videonet_cli.reporting import Reporter, ignore
 
 MAX_FRAMES = 500
 # Threads decoding sparse frames at once (this is a 2-core target; more gains little).
@@ -29,12 +30,10 @@ DECODE_WORKERS = 2
 # Bump when a change makes old cached results wrong (prompt, schema, sampling rule).
 CACHE_VERSION = 1
 
-Progress = Callable[[str, int, int], None]
-"""``progress(stage, done, total)``: the command turns these into a progress display."""
 
-
-def no_progress(stage: str, done: int, total: int) -> None:
-    return None
+def _progress(report: Reporter, stage: str, done: int, total: int) -> None:
+    """The one event this core reports; the command turns it into a progress display."""
+    report({"event": "progress", "stage": stage, "done": done, "total": total})
 
 
 class RequestMode(StrEnum):
@@ -92,7 +91,7 @@ def _choose(req: AnalyzeRequest, info: VideoInfo) -> list[int]:
 
 
 async def latest_or_analyze(
-    req: AnalyzeRequest, endpoint: settings.Endpoint | None, progress: Progress = no_progress
+    req: AnalyzeRequest, endpoint: settings.Endpoint | None, report: Reporter = ignore
 ) -> AnalysisResult:
     """The newest stored analysis of these bytes, whatever its options; else a new one.
 
@@ -105,7 +104,7 @@ async def latest_or_analyze(
         stored = store.latest_analysis(sha)
     # An offline analysis (faces only) is a poor context for a model: make a real one.
     if stored is None or req.refresh or (endpoint and stored.get("backend") == "offline"):
-        return await analyze(req, endpoint, progress)
+        return await analyze(req, endpoint, report)
     return _from_cache(stored, req.path)
 
 
@@ -120,7 +119,7 @@ def _from_cache(stored: dict[str, Any], path: Path) -> AnalysisResult:
 async def analyze(
     req: AnalyzeRequest,
     endpoint: settings.Endpoint | None,
-    progress: Progress = no_progress,
+    report: Reporter = ignore,
 ) -> AnalysisResult:
     """Analyse ``req.path``; offline when ``req.offline`` or when there is no endpoint."""
     if not 1 <= req.frames <= MAX_FRAMES:
@@ -128,25 +127,25 @@ async def analyze(
     started = time.perf_counter()
     use_model = endpoint is not None and not req.offline
     backend = "model" if use_model else "offline"
-    progress("hashing", 0, 1)
+    _progress(report, "hashing", 0, 1)
     video.check_path(req.path)
     sha = await asyncio.to_thread(video.sha256_file, req.path)
     key = cache_key(req, backend)
     with Store(settings.store_path()) as store:
         if not req.refresh and (cached := store.get_analysis(sha, key)) is not None:
             return _from_cache(cached, req.path)
-        progress("reading video", 0, 1)
+        _progress(report, "reading video", 0, 1)
         info = await asyncio.to_thread(video.probe, req.path, sha)
-        progress("choosing frames", 0, 1)
+        _progress(report, "choosing frames", 0, 1)
         indices = await asyncio.to_thread(_choose, req, info)
         frames: list[FrameResult] = []
         if use_model:
             assert endpoint is not None
             config = req.model_config(endpoint)
-            frames = await _model_frames(req, endpoint, config, indices, progress)
+            frames = await _model_frames(req, endpoint, config, indices, report)
             model_name = req.model
         else:
-            frames = await _offline_frames(req, indices, progress)
+            frames = await _offline_frames(req, indices, report)
             model_name = offline.MODEL_NAME
         if not frames:
             raise video.NotAVideoError(f"no frame could be decoded: {req.path}")
@@ -253,7 +252,7 @@ def _in_order(frames: list[FrameResult]) -> list[FrameResult]:
 
 
 async def _offline_frames(
-    req: AnalyzeRequest, indices: list[int], progress: Progress
+    req: AnalyzeRequest, indices: list[int], report: Reporter
 ) -> list[FrameResult]:
     def detect(i: int, d: video.DecodedFrame) -> FrameResult:
         frame = _frame_result(i, d, None)
@@ -261,10 +260,10 @@ async def _offline_frames(
         return frame
 
     frames: list[FrameResult] = []
-    progress("detecting faces", 0, len(indices))
+    _progress(report, "detecting faces", 0, len(indices))
     async for frame in _prepared(req.path, indices, detect):
         frames.append(frame)
-        progress("detecting faces", len(frames), len(indices))
+        _progress(report, "detecting faces", len(frames), len(indices))
     return _in_order(frames)
 
 
@@ -273,7 +272,7 @@ async def _model_frames(
     endpoint: settings.Endpoint,
     config: settings.ModelConfig,
     indices: list[int],
-    progress: Progress,
+    report: Reporter,
 ) -> list[FrameResult]:
     total = len(indices)
 
@@ -289,7 +288,7 @@ async def _model_frames(
 
     frames: list[FrameResult] = []
     client = model_api.make_client(endpoint, config)
-    progress("analysing frames", 0, total)
+    _progress(report, "analysing frames", 0, total)
     async with client:
         if req.request_mode is RequestMode.SINGLE:
             items = [item async for item in feed]
@@ -303,7 +302,7 @@ async def _model_frames(
             for i, frame in enumerate(frames):
                 frame.facts = answer.facts[i] if answer.facts else None
                 frame.error = answer.error
-            progress("analysing frames", total, total)
+            _progress(report, "analysing frames", total, total)
             return frames
         limit = asyncio.Semaphore(req.concurrency)
         done = 0
@@ -316,7 +315,7 @@ async def _model_frames(
             frame.error = answer.error
             frame.usage = answer.usage
             done += 1
-            progress("analysing frames", done, total)
+            _progress(report, "analysing frames", done, total)
 
         try:
             async with asyncio.TaskGroup() as group:

@@ -17,13 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from videonet_cli.api import Api
 from videonet_cli.calls.media import LocalMedia
-from videonet_cli.calls.mesh import Mesh, Reporter
+from videonet_cli.calls.mesh import Mesh
 from videonet_cli.calls.peer import rtc_configuration
-from videonet_cli.client import ApiClient
 from videonet_cli.errors import CliError
-from videonet_cli.realtime import RealtimeClient
-from videonet_cli.session import resolve_room
+from videonet_cli.reporting import Reporter
 from videonet_daemon import protocol
 
 STATS_EVERY_SECONDS = 1.0
@@ -31,6 +30,8 @@ STATS_EVERY_SECONDS = 1.0
 
 @dataclass
 class CallOptions:
+    """What `videonet call` was asked: the room, what to send, where to record, for how long."""
+
     room: str
     media: LocalMedia
     record: Path | None
@@ -38,17 +39,15 @@ class CallOptions:
     duration: float | None
 
 
-async def run_call(
-    server: str, token: str, options: CallOptions, report: Reporter
-) -> dict[str, Any]:
+async def run_call(api: Api, options: CallOptions, report: Reporter) -> dict[str, Any]:
     """Take part in the call until it is time to leave; return the result event, whose
     ``reason`` says why: duration, signal, removed (we left the room) or daemon_lost."""
     started = time.monotonic()
     stop = asyncio.Event()
     reason = "signal"
     try:
-        async with ApiClient(server, token) as api, RealtimeClient(server, token) as rt:
-            room = await resolve_room(api, options.room)
+        async with api.socket() as rt:
+            room = await api.rooms.resolve(options.room)
             await rt.join(room["id"])
             dropped = asyncio.Event()
             rt.on("disconnect", lambda *args: dropped.set())

@@ -20,15 +20,15 @@ from typing import Any
 from aiortc import RTCConfiguration, RTCSessionDescription
 from aiortc.sdp import candidate_from_sdp
 
+from videonet_cli.api.socket import SocketClient
 from videonet_cli.calls.media import LocalMedia, recording_path
 from videonet_cli.calls.peer import PeerLink
 from videonet_cli.errors import CliError
-from videonet_cli.realtime import RealtimeClient
+from videonet_cli.reporting import Reporter
 from videonet_daemon import protocol
 
 log = logging.getLogger(__name__)
 
-Reporter = Callable[[dict[str, Any]], None]
 KINDS = ("audio", "video")
 WORKER_STOP_SECONDS = 10.0
 ANSWER_TIMEOUT_SECONDS = 30.0  # an offer nobody answers (the peer vanished) is given up
@@ -37,7 +37,7 @@ ANSWER_TIMEOUT_SECONDS = 30.0  # an offer nobody answers (the peer vanished) is 
 class Mesh:
     def __init__(
         self,
-        rt: RealtimeClient,
+        rt: SocketClient,
         room_id: str,
         media: LocalMedia,
         record: Path | None,

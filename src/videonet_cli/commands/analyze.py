@@ -1,11 +1,14 @@
 """``videonet analyze CLIP`` and ``videonet ask CLIP QUESTION``: parse, call the core, render.
 
 The analysis modules pull in OpenCV, NumPy and the openai SDK, so they are imported inside the
-command functions: ``videonet --version`` and every other command stay fast.
+command functions: ``videonet --version`` and every other command stay fast. One event loop per
+command: ``asyncio.Runner`` keeps the same loop (and so the same model client) for the analysis
+and every chat turn, while the prompt reads in the main thread.
 """
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import threading
 from pathlib import Path
@@ -17,6 +20,7 @@ from videonet_cli.errors import UsageError
 
 if TYPE_CHECKING:
     from videonet_cli.analysis.pipeline import AnalyzeRequest
+    from videonet_cli.analysis.settings import Endpoint
 
 SAMPLINGS = ("uniform", "shots")
 DETAILS = ("low", "high")
@@ -106,7 +110,6 @@ def analyze(
 ) -> None:
     """Analyse a video's frames (people, activity, setting), then chat about it."""
     from videonet_cli.analysis import settings
-    from videonet_cli.commands import analyze_render as render
 
     req = _request(
         clip, frames, sampling, model, detail, concurrency, request_mode, offline, refresh
@@ -115,7 +118,7 @@ def analyze(
     if endpoint is not None:
         _preload("openai")
     chat = not (no_chat or as_json)
-    render.run_analyze(req, endpoint, chat=chat, resume=resume, as_json=as_json)
+    _run_analyze(req, endpoint, chat=chat, resume=resume, as_json=as_json)
 
 
 def ask(
@@ -126,7 +129,6 @@ def ask(
 ) -> None:
     """Ask one question about a video, continuing its stored conversation."""
     from videonet_cli.analysis import settings
-    from videonet_cli.commands import analyze_render as render
 
     endpoint = settings.endpoint()
     if endpoint is None:
@@ -135,7 +137,77 @@ def ask(
         raise UsageError("the question is empty")
     _preload("openai")
     req = _request(clip, None, None, model, None, None, None, False, False)
-    render.run_ask(req, endpoint, question.strip(), as_json=as_json)
+    _run_ask(req, endpoint, question.strip(), as_json=as_json)
+
+
+def _run_analyze(
+    req: AnalyzeRequest, endpoint: Endpoint | None, *, chat: bool, resume: bool, as_json: bool
+) -> None:
+    """The analysis, its rendering, then the chat about it if wanted."""
+    from videonet_cli.analysis import settings
+    from videonet_cli.analysis.conversation import open_conversation
+    from videonet_cli.analysis.pipeline import analyze
+    from videonet_cli.analysis.store import Store
+    from videonet_cli.render import analysis_view as view
+    from videonet_cli.render.console import print_json
+
+    with asyncio.Runner() as runner:
+        with view.progress(not as_json) as report:
+            result = runner.run(analyze(req, endpoint, report))
+        if as_json:
+            print_json(result.to_dict())
+            return
+        view.show_result(result)
+        if not chat:
+            return
+        if endpoint is None or result.backend == "offline":
+            view.show_needs_endpoint()
+            return
+        with Store(settings.store_path()) as store:
+            conversation = open_conversation(endpoint, req.model_config(endpoint), result, store)
+            if resume:
+                view.show_resumed(conversation.resume())
+            try:
+                view.repl(
+                    conversation,
+                    result,
+                    lambda q: runner.run(view.stream_answer(conversation, q, echo=True)),
+                )
+            finally:
+                runner.run(conversation.close())
+
+
+def _run_ask(req: AnalyzeRequest, endpoint: Endpoint, question: str, *, as_json: bool) -> None:
+    """One turn of the stored conversation about the clip (analysing it first if need be)."""
+    from videonet_cli.analysis import settings
+    from videonet_cli.analysis.conversation import open_conversation
+    from videonet_cli.analysis.pipeline import latest_or_analyze
+    from videonet_cli.analysis.store import Store
+    from videonet_cli.render import analysis_view as view
+    from videonet_cli.render.console import print_json
+
+    with asyncio.Runner() as runner:
+        with view.progress(not as_json) as report:
+            result = runner.run(latest_or_analyze(req, endpoint, report))
+        with Store(settings.store_path()) as store:
+            conversation = open_conversation(endpoint, req.model_config(endpoint), result, store)
+            conversation.resume()
+            try:
+                answer = runner.run(view.stream_answer(conversation, question, echo=not as_json))
+            finally:
+                runner.run(conversation.close())
+            if as_json:
+                print_json(
+                    {
+                        "video": result.video.path,
+                        "sha256": result.video.sha256,
+                        "question": question,
+                        "answer": answer,
+                        "conversation_id": conversation.conversation_id,
+                        "messages": len(conversation.history()),
+                        "usage": conversation.usage.__dict__,
+                    }
+                )
 
 
 def register_commands(app: typer.Typer) -> None:

@@ -7,10 +7,10 @@ import sys
 
 import typer
 
-from videonet_cli import output, session
+from videonet_cli.commands import common
 from videonet_cli.config import ENV_PASSWORD, StoredLogin, forget_login, save_login
 from videonet_cli.errors import UsageError
-from videonet_daemon import protocol
+from videonet_cli.render import console as output
 
 JsonOption = typer.Option(False, "--json", help="Print the result as JSON.")
 PasswordStdinOption = typer.Option(
@@ -46,9 +46,10 @@ def register(
     """Create an account with an invite code."""
     password = read_password(password_stdin, confirm=True)
 
-    body = {"email": email, "username": username, "password": password, "invite_code": invite}
-    result: protocol.RegisterResponse = session.call_api(
-        ctx, lambda api: api.post(protocol.API_REGISTER, body), authenticated=False
+    result = common.call(
+        ctx,
+        lambda api: api.auth.register(email, username, password, invite),
+        authenticated=False,
     )
     if json_out:
         output.print_json(result)
@@ -66,12 +67,8 @@ def login(
 ) -> None:
     """Log in and save the token (mode 0600) for this server."""
     password = read_password(password_stdin, confirm=False)
-    server = session.server_of(ctx)
-
-    body = {"email": email, "password": password}
-    result: protocol.LoginResponse = session.call_api(
-        ctx, lambda api: api.post(protocol.API_LOGIN, body), authenticated=False
-    )
+    server = common.server_of(ctx)
+    result = common.call(ctx, lambda api: api.auth.login(email, password), authenticated=False)
     user = result["user"]
     save_login(server, StoredLogin(result["token"], user["username"], user["email"]))
     if json_out:
@@ -82,10 +79,9 @@ def login(
 
 def logout(ctx: typer.Context) -> None:
     """End the session on the daemon and forget the saved token."""
-    server = session.server_of(ctx)
-
+    server = common.server_of(ctx)
     try:
-        session.call_api(ctx, lambda api: api.post(protocol.API_LOGOUT))
+        common.call(ctx, lambda api: api.auth.logout())
     finally:
         forget_login(server)
     output.info(f"Logged out of {server}.")
@@ -93,12 +89,11 @@ def logout(ctx: typer.Context) -> None:
 
 def whoami(ctx: typer.Context, json_out: bool = JsonOption) -> None:
     """Show the account the saved token (or VIDEONET_TOKEN) belongs to."""
-
-    user = session.call_api(ctx, lambda api: api.get(protocol.API_ME))
+    user = common.call(ctx, lambda api: api.me())
     if json_out:
         output.print_json(user)
         return
-    output.info(f"{user['username']} <{user['email']}> on {session.server_of(ctx)}")
+    output.info(f"{user['username']} <{user['email']}> on {common.server_of(ctx)}")
 
 
 def register_commands(app: typer.Typer) -> None:

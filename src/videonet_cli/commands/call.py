@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from videonet_cli import session
+from videonet_cli.commands import common
 from videonet_cli.errors import UnreachableError
 
 
@@ -44,15 +44,15 @@ def call(
     # aiortc and PyAV load here only: `videonet --version` and the other commands stay fast.
     from videonet_cli.calls.core import CallOptions, run_call
     from videonet_cli.calls.media import check_record_target, open_media
-    from videonet_cli.calls.view import CallView, choose_mode
+    from videonet_cli.render.call_view import CallView, choose_mode
 
-    api = session.client(ctx)
+    api = common.api_for(ctx)  # not logged in: say so before opening any device
     if record is not None:
         check_record_target(record, audio_only)
     media = open_media(play, device, audio_only)
     options = CallOptions(room, media, record, audio_only, duration)
     with CallView(choose_mode(json_out)) as view:
-        result = session.run(run_call(api.server, api.require_token(), options, view))
+        result = common.run(common.using(api, lambda api: run_call(api, options, view)))
     view.result(result)
     if result["reason"] == "daemon_lost":
         raise UnreachableError("the connection to the daemon was lost; the call ended")

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
 import typer
 
-from videonet_cli import output, session
-from videonet_cli.config import resolve_token
-from videonet_cli.errors import AuthError, CliError, UsageError
+from videonet_cli.commands import common
+from videonet_cli.errors import DaemonRefused, UsageError
+from videonet_cli.render import console as output
 from videonet_daemon import protocol
 
 DEFAULT_HISTORY = 20
+T = TypeVar("T")
 
 
 def chat(
@@ -43,44 +47,37 @@ def chat(
 
     With piped standard input each line is sent as a message.
     """
-    server = session.server_of(ctx)
-    token = resolve_token(server)
-    if not token:
-        raise AuthError(f"not logged in to {server}: run `videonet login` (or set VIDEONET_TOKEN)")
+    api = common.api_for(ctx)
     if send is not None:
         if follow:
             raise UsageError("--send and --follow do not go together")
-        message = session.run(_send(server, token, room, send))
+        from videonet_cli.chat_events import send_message
+
+        message = _hinted(room, common.using(api, lambda a: send_message(a, room, send)))
         if json_out:
             output.print_json(message)
         else:
             output.info(f"Sent message {message['id']}.")
         return
-    from videonet_cli.chat_ui import ChatOptions, run_chat
+    from videonet_cli.chat_repl import ChatOptions, run_chat
+    from videonet_cli.render.chat_view import ChatView
 
     shown = history if history is not None else (0 if follow else DEFAULT_HISTORY)
-    options = ChatOptions(room, shown, since, follow, json_out)
+    options = ChatOptions(room, shown, since, follow)
+    view = ChatView(json_out)
+    _hinted(room, common.using(api, lambda a: run_chat(a, options, view)))
+
+
+def _hinted(room: str, work: Coroutine[Any, Any, T]) -> T:
+    """Run the command; a refusal because we are not a member says how to become one."""
     try:
-        session.run(run_chat(server, token, options))
-    except CliError as exc:
-        raise _with_hint(exc, room) from exc
-
-
-async def _send(server: str, token: str, room: str, text: str) -> protocol.ChatMessage:
-    from videonet_cli.chat import send_message
-    from videonet_cli.client import ApiClient
-
-    async with ApiClient(server, token) as api:
-        try:
-            return await send_message(api, token, room, text)
-        except CliError as exc:
-            raise _with_hint(exc, room) from exc
-
-
-def _with_hint(exc: CliError, room: str) -> CliError:
-    if isinstance(exc, AuthError) and "not a member" in exc.message:
-        return AuthError(f"{exc.message}: run `videonet rooms join {room}` first")
-    return exc
+        return common.run(work)
+    except DaemonRefused as exc:
+        if exc.code == protocol.ErrorCode.FORBIDDEN:
+            raise DaemonRefused(
+                exc.code, f"{exc.message}: run `videonet rooms join {room}` first", exc.status
+            ) from exc
+        raise
 
 
 def register_commands(app: typer.Typer) -> None:

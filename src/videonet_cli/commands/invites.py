@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import typer
 
-from videonet_cli import output, session
+from videonet_cli.commands import common
 from videonet_cli.errors import UsageError
+from videonet_cli.render import console as output
 from videonet_daemon import protocol
 from videonet_daemon.durations import parse_duration
 
@@ -30,14 +29,14 @@ def create(
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Make an invite code for someone to register with."""
-    body: dict[str, Any] = {"uses": uses}
+    expires_in = None
     if expires:
         try:
-            body["expires_in"] = parse_duration(expires)
+            expires_in = parse_duration(expires)
         except ValueError as exc:
             raise UsageError(f"--expires: {exc}") from exc
 
-    invite = session.call_api(ctx, lambda api: api.post(protocol.API_INVITES, body))
+    invite = common.call(ctx, lambda api: api.invites.create(uses, expires_in))
     if json_out:
         output.print_json(invite)
     else:
@@ -49,8 +48,7 @@ def list_(
     ctx: typer.Context, json_out: bool = typer.Option(False, "--json", help="Print JSON.")
 ) -> None:
     """List the invite codes you made, with the uses left."""
-
-    invites = session.call_api(ctx, lambda api: api.get(protocol.API_INVITES))
+    invites = common.call(ctx, lambda api: api.invites.list())
     if json_out:
         output.print_json(invites)
     else:

@@ -6,11 +6,11 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from videonet_cli import output, session
-from videonet_daemon import protocol
+from videonet_cli.commands import common
+from videonet_cli.render import console as output
 
 if TYPE_CHECKING:
-    from videonet_cli.client import ApiClient
+    from videonet_cli.api import Api
 
 app = typer.Typer(help="List, create, join and leave rooms.", no_args_is_help=True)
 
@@ -30,8 +30,7 @@ ROOM_COLUMNS = [
 @app.command("list")
 def list_(ctx: typer.Context, json_out: bool = JsonOption) -> None:
     """List all rooms, with member counts and whether you are in each."""
-
-    rooms = session.call_api(ctx, lambda api: api.get(protocol.API_ROOMS))
+    rooms = common.call(ctx, lambda api: api.rooms.list())
     if json_out:
         output.print_json(rooms)
     else:
@@ -46,9 +45,7 @@ def create(
     json_out: bool = JsonOption,
 ) -> None:
     """Create a room (you join it at once)."""
-
-    body = {"name": name, "description": description}
-    room = session.call_api(ctx, lambda api: api.post(protocol.API_ROOM_CREATE, body))
+    room = common.call(ctx, lambda api: api.rooms.create(name, description))
     if json_out:
         output.print_json(room)
     else:
@@ -59,11 +56,11 @@ def create(
 def join(ctx: typer.Context, room: str = RoomArgument, json_out: bool = JsonOption) -> None:
     """Join a room."""
 
-    async def call(api: ApiClient) -> Any:
-        found = await session.resolve_room(api, room)
-        return await api.post(protocol.API_ROOM_JOIN.format(room_id=found["id"]))
+    async def join_room(api: Api) -> Any:
+        found = await api.rooms.resolve(room)
+        return await api.rooms.join(found["id"])
 
-    joined = session.call_api(ctx, call)
+    joined = common.call(ctx, join_room)
     if json_out:
         output.print_json(joined)
     else:
@@ -74,12 +71,12 @@ def join(ctx: typer.Context, room: str = RoomArgument, json_out: bool = JsonOpti
 def leave(ctx: typer.Context, room: str = RoomArgument, json_out: bool = JsonOption) -> None:
     """Leave a room."""
 
-    async def call(api: ApiClient) -> Any:
-        found = await session.resolve_room(api, room)
-        result = await api.post(protocol.API_ROOM_LEAVE.format(room_id=found["id"]))
+    async def leave_room(api: Api) -> Any:
+        found = await api.rooms.resolve(room)
+        result = await api.rooms.leave(found["id"])
         return {**result, "name": found["name"]}
 
-    result = session.call_api(ctx, call)
+    result = common.call(ctx, leave_room)
     if json_out:
         output.print_json(result)
     elif result["left"]:
@@ -92,11 +89,11 @@ def leave(ctx: typer.Context, room: str = RoomArgument, json_out: bool = JsonOpt
 def members(ctx: typer.Context, room: str = RoomArgument, json_out: bool = JsonOption) -> None:
     """List a room's members (members only)."""
 
-    async def call(api: ApiClient) -> Any:
-        found = await session.resolve_room(api, room)
-        return await api.get(protocol.API_ROOM_MEMBERS.format(room_id=found["id"]))
+    async def list_members(api: Api) -> Any:
+        found = await api.rooms.resolve(room)
+        return await api.rooms.members(found["id"])
 
-    rows = session.call_api(ctx, call)
+    rows = common.call(ctx, list_members)
     if json_out:
         output.print_json(rows)
     else:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import typer
 
-from videonet_cli import output, session
+from videonet_cli.commands import common
 from videonet_cli.errors import CliError, MismatchError, UsageError
-from videonet_cli.progress import TransferView, choose_mode
+from videonet_cli.render import transfer_view
+from videonet_cli.render.console import info
+from videonet_cli.render.transfer_view import TransferView, choose_mode
 
 JsonOption = typer.Option(False, "--json", help="Print JSON lines: events, then one result.")
 NoProgressOption = typer.Option(False, "--no-progress", help="No progress bars.")
@@ -35,15 +36,6 @@ def parse_rate(text: str) -> int:
     return rate
 
 
-def _human(nbytes: int) -> str:
-    size = float(nbytes)
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if size < 1000 or unit == "TB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1000
-    return f"{nbytes} B"
-
-
 def send(
     ctx: typer.Context,
     room: str = RoomArgument,
@@ -62,32 +54,17 @@ def send(
     no_progress: bool = NoProgressOption,
 ) -> None:
     """Send files to a room (or one member); exit 0 only when every receiver's SHA-256 matched."""
-    from videonet_cli.transfer.sender import send_files
+    from videonet_cli.transfer.sender import SendOptions, send_files, unverified
 
     rate = parse_rate(limit_rate) if limit_rate else None
-    api = session.client(ctx)
+    options = SendOptions(room, files, to, timeout, rate)
     with TransferView(choose_mode(json_out, no_progress)) as view:
-        outcomes = session.run(
-            send_files(api.server, api.require_token(), room, files, to, timeout, view, rate)
-        )
+        outcomes = common.call(ctx, lambda api: send_files(api, options, view))
         for outcome in outcomes:
             view.result(outcome.as_dict())
-    failures = []
-    for outcome in outcomes:
-        who = ", ".join(v.username for v in outcome.verdicts if v.ok) or "nobody"
-        if not json_out:
-            mark = "✓" if outcome.ok else "✗"
-            rate = outcome.as_dict()["mb_per_s"]
-            output.info(
-                f"{mark} {outcome.name}: {_human(outcome.size)} sha256 {outcome.sha256[:16]}… "
-                f"verified by {who}" + (f" ({rate} MB/s)" if rate else "")
-            )
-        problems = [f"{v.username}: {v.reason}" for v in outcome.verdicts if not v.ok]
-        problems += [f"{name}: no verdict within {timeout:g} s" for name in outcome.missing]
-        if not outcome.verdicts and not outcome.missing:
-            problems.append(f"no receiver took it within {timeout:g} s")
-        if problems:
-            failures.append(f"{outcome.name} ({'; '.join(problems)})")
+    if not json_out:
+        transfer_view.show_sent(outcomes)
+    failures = unverified(outcomes, timeout)
     if failures:
         raise MismatchError("not verified: " + "; ".join(failures))
 
@@ -105,25 +82,15 @@ def receive(
     no_progress: bool = NoProgressOption,
 ) -> None:
     """Receive offered files into --out; each is renamed into place only once its hash matched."""
-    from videonet_cli.transfer.receiver import receive_files
+    from videonet_cli.transfer.receiver import ReceiveOptions, receive_files
 
-    api = session.client(ctx)
+    options = ReceiveOptions(room, out, count, timeout, overwrite)
     with TransferView(choose_mode(json_out, no_progress)) as view:
-        outcomes = session.run(
-            receive_files(
-                api.server, api.require_token(), room, out, count, timeout, overwrite, view
-            )
-        )
+        outcomes = common.call(ctx, lambda api: receive_files(api, options, view))
         for outcome in outcomes:
             view.result(outcome.as_dict())
     if not json_out:
-        for outcome in outcomes:
-            if outcome.ok:
-                rate = outcome.as_dict()["mb_per_s"]
-                output.info(
-                    f"✓ {outcome.path}: {_human(outcome.size)} from {outcome.sender}, "
-                    f"sha256 {outcome.sha256[:16]}… verified" + (f" ({rate} MB/s)" if rate else "")
-                )
+        transfer_view.show_received(outcomes)
     failed = [o for o in outcomes if not o.ok]
     if failed:
         raise CliError("; ".join(f"{o.name}: {o.reason}" for o in failed))
@@ -144,24 +111,14 @@ def verify(
     from videonet_cli.transfer.verify import compare_local, compare_on_daemon
 
     if remote:
-
-        async def call() -> dict[str, Any]:
-            async with session.client(ctx, authenticated=True) as api:
-                return await compare_on_daemon(api, original, received)
-
-        result = session.run(call())
+        result = common.call(ctx, lambda api: compare_on_daemon(api, original, received))
     else:
         result = compare_local(original, received)
-    if json_out:
-        output.print_json(result)
-    else:
-        for key in ("original", "received"):
-            item = result[key]
-            output.info(f"{key:9} {item['sha256']}  {_human(item['size']):>9}  {item['path']}")
+    transfer_view.show_comparison(result, json_out)
     if not result["match"]:
         raise MismatchError("the files differ")
     if not json_out:
-        output.info("✓ identical")
+        info("✓ identical")
 
 
 def register_commands(app: typer.Typer) -> None:

@@ -18,10 +18,10 @@ from typing import Any
 
 import aiohttp
 
-from videonet_cli.client import ApiClient, decode_response
+from videonet_cli.api import Api, SocketClient
+from videonet_cli.api.client import TransfersApi
 from videonet_cli.errors import CliError, UsageError
-from videonet_cli.realtime import RealtimeClient
-from videonet_cli.session import resolve_room
+from videonet_cli.reporting import Reporter
 from videonet_cli.transfer.files import (
     CHUNK_BYTES,
     FREE_SPACE_MARGIN,
@@ -30,8 +30,19 @@ from videonet_cli.transfer.files import (
     part_path,
     safe_name,
 )
-from videonet_cli.transfer.report import Reporter, Throttle
+from videonet_cli.transfer.throttle import Throttle
 from videonet_daemon import protocol
+
+
+@dataclass(frozen=True)
+class ReceiveOptions:
+    """What `videonet receive` was asked: the room, where to, how many, how long to wait."""
+
+    room: str
+    out_dir: Path
+    count: int = 1
+    timeout: float = 600.0  # seconds to wait for an offer
+    overwrite: bool = False
 
 
 @dataclass
@@ -64,15 +75,10 @@ class ReceiveOutcome:
 
 
 async def receive_files(
-    server: str,
-    token: str,
-    room_ref: str,
-    out_dir: Path,
-    count: int,
-    timeout: float,
-    overwrite: bool,
-    report: Reporter,
+    api: Api, options: ReceiveOptions, report: Reporter
 ) -> list[ReceiveOutcome]:
+    """Take up to ``options.count`` offers; return what became of each."""
+    out_dir, count, timeout = options.out_dir, options.count, options.timeout
     if not out_dir.is_dir():
         raise UsageError(f"--out {out_dir} is not a directory")
     if not os.access(out_dir, os.W_OK):
@@ -83,12 +89,8 @@ async def receive_files(
         if isinstance(data, dict):
             await offers.put(data)
 
-    async with (
-        ApiClient(server, token) as api,
-        ApiClient(server, token, timeout=None) as stream,
-        RealtimeClient(server, token) as rt,
-    ):
-        room = await resolve_room(api, room_ref)
+    async with api.socket() as rt:
+        room = await api.rooms.resolve(options.room)
         rt.on(protocol.EV_TRANSFER_OFFER, on_offer)
         await rt.join(room["id"])
         listen = await rt.call(protocol.EV_TRANSFER_LISTEN, {"room_id": room["id"]})
@@ -117,19 +119,19 @@ async def receive_files(
                 continue
             seen.add(transfer_id)
             last = len(outcomes) + 1 >= count
-            outcomes.append(await _receive_one(stream, rt, offer, out_dir, overwrite, last, report))
+            outcomes.append(await _receive_one(api.transfers, rt, offer, options, last, report))
         return outcomes
 
 
 async def _receive_one(
-    stream: ApiClient,
-    rt: RealtimeClient,
+    transfers: TransfersApi,
+    rt: SocketClient,
     offer: dict[str, Any],
-    out_dir: Path,
-    overwrite: bool,
+    options: ReceiveOptions,
     last: bool,
     report: Reporter,
 ) -> ReceiveOutcome:
+    out_dir, overwrite = options.out_dir, options.overwrite
     started = time.monotonic()
     transfer_id = str(offer["transfer_id"])
     size = int(offer["size"])
@@ -181,7 +183,7 @@ async def _receive_one(
     )
     throttle = Throttle(report, safe.name, size)
     digest = hash_prefix(part, offset, throttle.update) if offset else hashlib.sha256()
-    received = await _download(stream, transfer_id, part, offset, size, digest, throttle)
+    received = await _download(transfers, transfer_id, part, offset, size, digest, throttle)
     throttle.update(received, force=True)
     if received < size:
         return outcome(
@@ -209,7 +211,7 @@ async def _receive_one(
     return outcome(True, "", sha256, offset)
 
 
-async def _decline(rt: RealtimeClient, transfer_id: str, reason: str, last: bool) -> None:
+async def _decline(rt: SocketClient, transfer_id: str, reason: str, last: bool) -> None:
     with contextlib.suppress(CliError):
         await rt.call(
             protocol.EV_TRANSFER_DECLINE,
@@ -218,7 +220,7 @@ async def _decline(rt: RealtimeClient, transfer_id: str, reason: str, last: bool
 
 
 async def _download(
-    stream: ApiClient,
+    transfers: TransfersApi,
     transfer_id: str,
     part: Path,
     offset: int,
@@ -228,17 +230,13 @@ async def _download(
 ) -> int:
     """Append the rest of the file to `part`; return how many bytes it holds at the end."""
     received = offset
-    url = protocol.API_TRANSFER_DATA.format(transfer_id=transfer_id)
-    headers = {"Range": f"bytes={offset}-"}
     fd = os.open(part, os.O_WRONLY | os.O_CREAT, 0o644)
     pending = bytearray()
     try:
         os.lseek(fd, offset, os.SEEK_SET)
-        async with stream.session.get(url, headers=headers) as resp:
-            if resp.status >= 400:
-                decode_response(resp.status, await resp.read())
+        async with transfers.download(transfer_id, offset) as chunks:
             # Gather socket reads into 1 MiB writes (small writes cost several times more).
-            async for chunk in resp.content.iter_any():
+            async for chunk in chunks:
                 if received + len(pending) + len(chunk) > size:
                     raise CliError("the daemon sent more bytes than offered")
                 digest.update(chunk)
@@ -252,7 +250,7 @@ async def _download(
         pass  # a short stream: the caller reports it as incomplete and keeps the .part
     except (aiohttp.ClientError, TimeoutError) as exc:
         if received == offset:
-            raise stream.unreachable(exc) from exc
+            raise transfers.unreachable(exc) from exc
     finally:
         if pending:  # what arrived before a broken stream is kept for the resume
             received += _write_all(fd, pending)

@@ -18,13 +18,24 @@ from typing import Any
 
 import aiohttp
 
-from videonet_cli.client import ApiClient, decode_response
+from videonet_cli.api import Api, SocketClient
+from videonet_cli.api.client import TransfersApi
 from videonet_cli.errors import CliError, IncompleteError, UsageError
-from videonet_cli.realtime import RealtimeClient
-from videonet_cli.session import resolve_room
+from videonet_cli.reporting import Reporter
 from videonet_cli.transfer.files import CHUNK_BYTES, check_sendable, hash_prefix
-from videonet_cli.transfer.report import Reporter, Throttle
+from videonet_cli.transfer.throttle import Throttle
 from videonet_daemon import protocol
+
+
+@dataclass(frozen=True)
+class SendOptions:
+    """What `videonet send` was asked: the room, the files, to whom, how long, how fast."""
+
+    room: str
+    paths: list[Path]
+    to: str | None = None
+    timeout: float = 600.0  # seconds to wait for the receivers' verdicts after the upload
+    rate_limit: int | None = None  # bytes a second
 
 
 @dataclass
@@ -92,52 +103,38 @@ class _Inbox:
             self.changed.set()
 
 
-async def send_files(
-    server: str,
-    token: str,
-    room_ref: str,
-    paths: list[Path],
-    to: str | None,
-    timeout: float,
-    report: Reporter,
-    rate_limit: int | None = None,
-) -> list[SendOutcome]:
+async def send_files(api: Api, options: SendOptions, report: Reporter) -> list[SendOutcome]:
+    """Offer, upload and seal each file in turn; return each file's verdicts."""
+    paths = options.paths
     sizes = [check_sendable(p) for p in paths]  # every file checked before anything is sent
     names = [p.name for p in paths]
     if len(set(names)) != len(names):
         raise UsageError("two of the files have the same name; send them separately")
     inbox = _Inbox()
-    async with (
-        ApiClient(server, token) as api,
-        ApiClient(server, token, timeout=None) as stream,
-        RealtimeClient(server, token) as rt,
-    ):
-        room = await resolve_room(api, room_ref)
+    async with api.socket() as rt:
+        room = await api.rooms.resolve(options.room)
         rt.on(protocol.EV_TRANSFER_ACCEPTED, inbox.on_accepted)
         rt.on(protocol.EV_TRANSFER_RESULT, inbox.on_result)
         await rt.join(room["id"])
         outcomes = []
         for path, size in zip(paths, sizes, strict=True):
             outcomes.append(
-                await _send_one(
-                    stream, rt, inbox, room["id"], path, size, to, timeout, report, rate_limit
-                )
+                await _send_one(api.transfers, rt, inbox, room["id"], path, size, options, report)
             )
         return outcomes
 
 
 async def _send_one(
-    stream: ApiClient,
-    rt: RealtimeClient,
+    transfers: TransfersApi,
+    rt: SocketClient,
     inbox: _Inbox,
     room_id: str,
     path: Path,
     size: int,
-    to: str | None,
-    timeout: float,
+    options: SendOptions,
     report: Reporter,
-    rate_limit: int | None,
 ) -> SendOutcome:
+    to, timeout = options.to, options.timeout
     started = time.monotonic()
     body: dict[str, Any] = {"room_id": room_id, "name": path.name, "size": size}
     if to:
@@ -160,7 +157,9 @@ async def _send_one(
     throttle = Throttle(report, path.name, size)
     digest = hash_prefix(path, offset, throttle.update)
     if offset < size or offer["state"] != protocol.TransferState.UPLOADED:
-        await _upload(stream, transfer_id, path, offset, size, digest, throttle, rate_limit)
+        await _upload(
+            transfers, transfer_id, path, offset, size, digest, throttle, options.rate_limit
+        )
     throttle.update(size, force=True)
     sha256 = digest.hexdigest()
     await rt.call(protocol.EV_TRANSFER_SEAL, {"transfer_id": transfer_id, "sha256": sha256})
@@ -195,7 +194,7 @@ async def _send_one(
 
 
 async def _upload(
-    stream: ApiClient,
+    transfers: TransfersApi,
     transfer_id: str,
     path: Path,
     offset: int,
@@ -228,21 +227,29 @@ async def _upload(
         finally:
             os.close(fd)
 
-    url = protocol.API_TRANSFER_DATA.format(transfer_id=transfer_id)
-    headers = {"Content-Length": str(size - offset), "Content-Type": "application/octet-stream"}
     try:
-        async with stream.session.put(
-            url, params={"offset": str(offset)}, data=body(), headers=headers
-        ) as resp:
-            decode_response(resp.status, await resp.read())
+        await transfers.upload(transfer_id, offset, size - offset, body())
     except (aiohttp.ClientError, TimeoutError) as exc:
-        raise _lost(stream, exc) from exc
+        raise _lost(transfers, exc) from exc
 
 
-def _lost(stream: ApiClient, exc: BaseException) -> CliError:
+def _lost(transfers: TransfersApi, exc: BaseException) -> CliError:
     if isinstance(exc, aiohttp.ClientConnectorError):
-        return stream.unreachable(exc)
+        return transfers.unreachable(exc)
     return IncompleteError(
-        f"the connection to {stream.server} broke during the upload ({exc.__class__.__name__}); "
+        f"the connection to {transfers.server} broke during the upload ({exc.__class__.__name__}); "
         "run the same command again to resume"
     )
+
+
+def unverified(outcomes: list[SendOutcome], timeout: float) -> list[str]:
+    """For each file not verified by every receiver: its name and what went wrong."""
+    failures = []
+    for outcome in outcomes:
+        problems = [f"{v.username}: {v.reason}" for v in outcome.verdicts if not v.ok]
+        problems += [f"{name}: no verdict within {timeout:g} s" for name in outcome.missing]
+        if not outcome.verdicts and not outcome.missing:
+            problems.append(f"no receiver took it within {timeout:g} s")
+        if problems:
+            failures.append(f"{outcome.name} ({'; '.join(problems)})")
+    return failures

@@ -5,11 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-
-from videonet_cli.client import ApiClient, decode_response
+from videonet_cli.api import Api
 from videonet_cli.transfer.files import check_sendable, sha256_file
-from videonet_daemon import protocol
 
 
 def compare_local(a: Path, b: Path) -> dict[str, Any]:
@@ -25,19 +22,11 @@ def compare_local(a: Path, b: Path) -> dict[str, Any]:
     }
 
 
-async def compare_on_daemon(api: ApiClient, a: Path, b: Path) -> dict[str, Any]:
-    """Both files are streamed to POST /api/video/verify; the daemon hashes them as they arrive."""
+async def compare_on_daemon(api: Api, a: Path, b: Path) -> dict[str, Any]:
+    """Both files are streamed to the daemon's verify endpoint, which hashes them as they arrive."""
     check_sendable(a)
     check_sendable(b)
-    with a.open("rb") as fa, b.open("rb") as fb:
-        form = aiohttp.FormData()
-        form.add_field("original_file", fa, filename=a.name)
-        form.add_field("received_file", fb, filename=b.name)
-        try:
-            async with api.session.post(protocol.API_VERIFY, data=form) as resp:
-                result: dict[str, Any] = decode_response(resp.status, await resp.read())
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise api.unreachable(exc) from exc
+    result = await api.transfers.verify(a, b)
     result["original"]["path"] = str(a)
     result["received"]["path"] = str(b)
     result["where"] = api.server

@@ -1,10 +1,11 @@
-"""Showing transfer events: Rich bars on a terminal, JSON lines for scripts, or nothing."""
+"""Showing transfers: Rich bars on a terminal, JSON lines for scripts, or nothing; the results."""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from types import TracebackType
-from typing import Any, Literal, Self
+from typing import TYPE_CHECKING, Any, Literal, Self
 
 from rich.progress import (
     BarColumn,
@@ -16,7 +17,11 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from videonet_cli.output import err_console, print_json_line
+from videonet_cli.render.console import err_console, info, print_json, print_json_line
+
+if TYPE_CHECKING:
+    from videonet_cli.transfer.receiver import ReceiveOutcome
+    from videonet_cli.transfer.sender import SendOutcome
 
 Mode = Literal["bars", "json", "quiet"]
 
@@ -30,7 +35,7 @@ def choose_mode(json_out: bool, no_progress: bool) -> Mode:
 
 
 class TransferView:
-    """A `Reporter` for the transfer cores; use as a context manager around the transfer."""
+    """The `Reporter` for the transfer cores; use as a context manager around the transfer."""
 
     def __init__(self, mode: Mode) -> None:
         self.mode = mode
@@ -87,3 +92,46 @@ class TransferView:
         """The final result of one file (JSON mode prints it as a line)."""
         if self.mode == "json":
             print_json_line(data)
+
+
+def human(nbytes: int) -> str:
+    """A size for people: 1000-based, one decimal (as the speeds are in MB/s)."""
+    size = float(nbytes)
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if size < 1000 or unit == "TB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{nbytes} B"
+
+
+def show_sent(outcomes: Sequence[SendOutcome]) -> None:
+    """One line per file sent: its hash and who verified it."""
+    for outcome in outcomes:
+        who = ", ".join(v.username for v in outcome.verdicts if v.ok) or "nobody"
+        mark = "✓" if outcome.ok else "✗"
+        rate = outcome.as_dict()["mb_per_s"]
+        info(
+            f"{mark} {outcome.name}: {human(outcome.size)} sha256 {outcome.sha256[:16]}… "
+            f"verified by {who}" + (f" ({rate} MB/s)" if rate else "")
+        )
+
+
+def show_received(outcomes: Sequence[ReceiveOutcome]) -> None:
+    """One line per file received and verified (the failures become the error line)."""
+    for outcome in outcomes:
+        if outcome.ok:
+            rate = outcome.as_dict()["mb_per_s"]
+            info(
+                f"✓ {outcome.path}: {human(outcome.size)} from {outcome.sender}, "
+                f"sha256 {outcome.sha256[:16]}… verified" + (f" ({rate} MB/s)" if rate else "")
+            )
+
+
+def show_comparison(result: dict[str, Any], json_out: bool) -> None:
+    """`verify`: both files' hashes and sizes (the verdict line comes after the check)."""
+    if json_out:
+        print_json(result)
+        return
+    for key in ("original", "received"):
+        item = result[key]
+        info(f"{key:9} {item['sha256']}  {human(item['size']):>9}  {item['path']}")

@@ -1,7 +1,7 @@
 """A Socket.IO connection to the daemon, authenticated with the token, with errors mapped.
 
 Every client event is sent with `call` and answered by an `Ack`; a refused ack becomes the
-matching CliError, so commands handle socket and HTTP failures the same way.
+same DaemonRefused as an HTTP error body, so cores handle socket and HTTP failures the same way.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any, Self
 
 import socketio
 
-from videonet_cli.errors import AuthError, CliError, NotFoundError, UnreachableError
+from videonet_cli.errors import CliError, DaemonRefused, UnreachableError
 from videonet_daemon import protocol
 
 CONNECT_TIMEOUT_SECONDS = 15.0
@@ -23,20 +23,14 @@ def error_for(error: Any) -> CliError:
     """The CliError for an error body from the daemon (ack or refused connection)."""
     if not isinstance(error, dict):
         return CliError(str(error))
-    code = str(error.get("code", ""))
-    message = str(error.get("message", "refused by the daemon"))
-    if code in (
-        protocol.ErrorCode.UNAUTHENTICATED,
-        protocol.ErrorCode.INVALID_CREDENTIALS,
-        protocol.ErrorCode.FORBIDDEN,
-    ):
-        return AuthError(message)
-    if code == protocol.ErrorCode.NOT_FOUND:
-        return NotFoundError(message)
-    return CliError(message)
+    return DaemonRefused(
+        str(error.get("code", "")), str(error.get("message", "refused by the daemon"))
+    )
 
 
-class RealtimeClient:
+class SocketClient:
+    """One Socket.IO connection, authenticated with the token; open it with `async with`."""
+
     def __init__(self, server: str, token: str, *, reconnection: bool = False) -> None:
         self.server = server
         self.token = token

@@ -9,7 +9,7 @@ from typing import Any, Literal, Self
 from rich.live import Live
 from rich.table import Table
 
-from videonet_cli.output import err_console, info, print_json_line
+from videonet_cli.render.console import err_console, info, print_json_line
 
 Mode = Literal["live", "json", "lines"]
 

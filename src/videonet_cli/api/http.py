@@ -1,6 +1,6 @@
-"""The daemon's HTTP API as async Python calls (aiohttp), with errors mapped to CliError.
+"""One aiohttp client for the daemon: requests, error bodies mapped to CliError.
 
-Imported only by commands that talk to the daemon, so ``videonet --version`` stays fast.
+The typed endpoints are in `api.client`; this module knows nothing of paths.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any, Self
 
 import aiohttp
 
-from videonet_cli.errors import ApiError, AuthError, CliError, UnreachableError
+from videonet_cli.errors import AuthError, CliError, DaemonRefused, UnreachableError
 from videonet_daemon import protocol
 
 DEFAULT_TIMEOUT_SECONDS = 30.0
@@ -20,8 +20,8 @@ STREAM_STALL_SECONDS = 180.0
 STREAM_READ_BUFFER = 4 << 20
 
 
-class ApiClient:
-    """One HTTP session to one daemon, authenticated with a bearer token when one is given."""
+class HttpClient:
+    """One aiohttp client for one daemon, authenticated with a bearer token when one is given."""
 
     def __init__(
         self,
@@ -40,6 +40,11 @@ class ApiClient:
         self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> Self:
+        self.open()
+        return self
+
+    def open(self) -> None:
+        """Create the aiohttp session (inside the running event loop)."""
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         self._session = aiohttp.ClientSession(
             base_url=self.server,
@@ -47,7 +52,6 @@ class ApiClient:
             timeout=self._timeout,
             read_bufsize=STREAM_READ_BUFFER,
         )
-        return self
 
     async def __aexit__(
         self,
@@ -55,13 +59,18 @@ class ApiClient:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._session is not None:
-            await self._session.close()
+        await self.close()
+
+    async def close(self) -> None:
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
 
     @property
-    def session(self) -> aiohttp.ClientSession:
+    def http(self) -> aiohttp.ClientSession:
+        """The open aiohttp session, for bodies that are streamed rather than JSON."""
         if self._session is None:
-            raise RuntimeError("ApiClient used outside 'async with'")
+            raise RuntimeError("HttpClient used outside 'async with'")
         return self._session
 
     def require_token(self) -> str:
@@ -78,7 +87,7 @@ class ApiClient:
     ) -> Any:
         """Send one request; return the decoded JSON body or raise the mapped CliError."""
         try:
-            async with self.session.request(method, path, json=json_body, params=params) as resp:
+            async with self.http.request(method, path, json=json_body, params=params) as resp:
                 body = await resp.read()
                 status = resp.status
         except (aiohttp.ClientError, TimeoutError) as exc:
@@ -103,7 +112,7 @@ class ApiClient:
 
 
 def decode_response(status: int, body: bytes) -> Any:
-    """Decode a daemon response; non-2xx becomes an ApiError carrying the daemon's message."""
+    """Decode a daemon response; non-2xx becomes a DaemonRefused carrying the daemon's error."""
     try:
         data = json.loads(body) if body else None
     except ValueError:
@@ -112,9 +121,16 @@ def decode_response(status: int, body: bytes) -> Any:
         return data
     if isinstance(data, dict) and isinstance(data.get("error"), dict):
         err = data["error"]
-        raise ApiError(status, str(err.get("code", "")), str(err.get("message", "")))
+        raise DaemonRefused(str(err.get("code", "")), str(err.get("message", "")), status)
     if status >= 500:
         raise CliError(f"the daemon failed (HTTP {status})")
-    raise ApiError(
-        status, protocol.ErrorCode.BAD_REQUEST, f"unexpected HTTP {status} from the daemon"
-    )
+    # A body without the error shape (a proxy in between, say): the status stands in for a code.
+    code = _STATUS_CODES.get(status, protocol.ErrorCode.BAD_REQUEST)
+    raise DaemonRefused(code, f"unexpected HTTP {status} from the daemon", status)
+
+
+_STATUS_CODES = {
+    401: protocol.ErrorCode.UNAUTHENTICATED,
+    403: protocol.ErrorCode.FORBIDDEN,
+    404: protocol.ErrorCode.NOT_FOUND,
+}

@@ -1,6 +1,7 @@
 """The chat core: one room's message stream with catch-up, reconnects and dedupe; sending.
 
-No printing here: `ChatRoom` hands every event to a callback the caller renders. The daemon
+No printing here: `ChatRoom` hands every event (``{"event": "message" | "presence" | "online" |
+"status", ...}``) to the `Reporter` it is given. The daemon
 replays what a socket missed when it joins with `since` (before any live message), so the client
 only has to remember the last id it saw: in memory across reconnects, and in
 DATA_DIR/chat-cursors.json across runs, so a client that was killed and restarted shows what it
@@ -13,35 +14,21 @@ import asyncio
 import contextlib
 import json
 import signal
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from videonet_cli.api import Api, SocketClient
 from videonet_cli.config import data_dir, write_private_json
 from videonet_cli.errors import AuthError, UnreachableError
+from videonet_cli.reporting import Reporter
 from videonet_daemon import protocol
-
-if TYPE_CHECKING:
-    from videonet_cli.client import ApiClient
-    from videonet_cli.realtime import RealtimeClient
 
 CURSORS_FILE = "chat-cursors.json"
 RECONNECT_FIRST_DELAY = 0.5
 RECONNECT_MAX_DELAY = 5.0
 # How long a message waits for a lost connection to come back before it is reported unsent.
 SEND_WAIT_SECONDS = 30.0
-
-
-@dataclass(frozen=True)
-class ChatEvent:
-    """Something to show: kind is "message", "presence", "online" or "status"."""
-
-    kind: str
-    data: dict[str, Any]
-
-
-EventSink = Callable[[ChatEvent], None]
 
 
 class Cursors:
@@ -82,7 +69,7 @@ class Opening:
 
 
 async def open_room(
-    api: ApiClient, room: str, history: int, since: int | None, remember: bool = True
+    api: Api, room: str, history: int, since: int | None, remember: bool = True
 ) -> Opening:
     """Resolve the room and decide what to show first.
 
@@ -90,13 +77,10 @@ async def open_room(
     resume point is ``since`` if given, else the saved cursor if older than the newest message
     (what this user missed while away), else the newest message.
     """
-    from videonet_cli.session import resolve_room
-
-    me: protocol.UserInfo = await api.get(protocol.API_ME)
-    found = await resolve_room(api, room)
+    me = await api.me()
+    found = await api.rooms.resolve(room)
     cursors = Cursors(api.server, me["id"], found["id"]) if remember else None
-    path = protocol.API_ROOM_MESSAGES.format(room_id=found["id"])
-    page: protocol.HistoryPage = await api.get(path, params={"limit": str(max(history, 1))})
+    page = await api.rooms.messages(found["id"], limit=max(history, 1))
     messages = page["messages"]
     newest = messages[-1]["id"] if messages else 0
     shown = messages[-history:] if history > 0 else []
@@ -111,30 +95,23 @@ async def open_room(
 class ChatRoom:
     """A live connection to one room: joins, catches up, reconnects, sends and asks who is on."""
 
-    def __init__(
-        self,
-        server: str,
-        token: str,
-        opening: Opening,
-        sink: EventSink,
-    ) -> None:
-        self.server = server
-        self.token = token
+    def __init__(self, api: Api, opening: Opening, report: Reporter) -> None:
+        self.api = api
         self.room_id = opening.room["id"]
         self.room_name = opening.room["name"]
         self.me = opening.me
         self.last_id = opening.since
-        self.sink = sink
+        self.report = report
         self.cursors = opening.cursors
         self.joined = asyncio.Event()
         self._closed = asyncio.Event()
-        self.client: RealtimeClient | None = None
+        self.client: SocketClient | None = None
         self._lost = asyncio.Event()
         self._removed = False
         self._first_join = True
 
     # --- incoming -------------------------------------------------------------------------
-    # These run synchronously up to the sink, so events are handled in the order they arrive.
+    # These run synchronously up to the reporter, so events are handled in the order they arrive.
     async def _on_message(self, data: Any) -> None:
         if not isinstance(data, dict) or data.get("room_id") != self.room_id:
             return
@@ -142,13 +119,13 @@ class ChatRoom:
         if not isinstance(message_id, int) or message_id <= self.last_id:
             return  # a repeat (e.g. the backlog overlapping what we saw before a reconnect)
         self.last_id = message_id
-        self.sink(ChatEvent("message", data))
+        self.report({**data, "event": "message"})
         if self.cursors is not None:
             self.cursors.save(message_id)
 
     async def _on_presence(self, data: Any) -> None:
         if isinstance(data, dict) and data.get("room_id") == self.room_id:
-            self.sink(ChatEvent("presence", data))
+            self.report({**data, "event": "presence"})
 
     async def _on_removed(self, data: Any) -> None:
         if isinstance(data, dict) and data.get("room_id") == self.room_id:
@@ -161,9 +138,7 @@ class ChatRoom:
 
     # --- connection loop ------------------------------------------------------------------
     async def _connect_once(self) -> None:
-        from videonet_cli.realtime import RealtimeClient
-
-        client = RealtimeClient(self.server, self.token)
+        client = self.api.socket()
         client.on(protocol.EV_CHAT_MESSAGE, self._on_message)
         client.on(protocol.EV_PRESENCE, self._on_presence)
         client.on(protocol.EV_ROOM_REMOVED, self._on_removed)
@@ -176,18 +151,18 @@ class ChatRoom:
         )
         self.joined.set()
         if ack.get("truncated"):
-            self.sink(ChatEvent("status", {"status": "truncated"}))
+            self.report({"event": "status", "status": "truncated"})
         if self._first_join:
             self._first_join = False
-            self.sink(ChatEvent("online", {"online": ack.get("online", [])}))
+            self.report({"event": "online", "online": ack.get("online", [])})
         else:
-            self.sink(ChatEvent("status", {"status": "reconnected"}))
+            self.report({"event": "status", "status": "reconnected"})
 
     async def run(self, stop: asyncio.Event) -> None:
         """Stay joined until ``stop`` is set; reconnect (with the last seen id) when cut off.
 
-        Raises AuthError if the token stops working or the user is no longer a member, and
-        UnreachableError if the very first connection fails.
+        Raises DaemonRefused if the token stops working, AuthError if the user is no longer a
+        member, and UnreachableError if the very first connection fails.
         """
         delay = RECONNECT_FIRST_DELAY
         try:
@@ -204,7 +179,7 @@ class ChatRoom:
                         raise AuthError(f"you are no longer a member of {self.room_name}")
                     if stop.is_set():
                         break
-                    self.sink(ChatEvent("status", {"status": "reconnecting"}))
+                    self.report({"event": "status", "status": "reconnecting"})
                 await self._close_client()
                 await _first_of(stop.wait(), asyncio.sleep(delay))
                 delay = min(delay * 2, RECONNECT_MAX_DELAY)
@@ -262,13 +237,10 @@ async def _first_of(*aws: Any) -> None:
             task.cancel()
 
 
-async def send_message(api: ApiClient, token: str, room: str, text: str) -> protocol.ChatMessage:
+async def send_message(api: Api, room: str, text: str) -> protocol.ChatMessage:
     """`chat ROOM --send TEXT`: join, send, return the stored message once acknowledged."""
-    from videonet_cli.realtime import RealtimeClient
-    from videonet_cli.session import resolve_room
-
-    found = await resolve_room(api, room)
-    async with RealtimeClient(api.server, token) as client:
+    found = await api.rooms.resolve(room)
+    async with api.socket() as client:
         await client.join(found["id"])
         ack = await client.call(protocol.EV_CHAT_SEND, {"room_id": found["id"], "text": text})
     message: protocol.ChatMessage = ack["message"]

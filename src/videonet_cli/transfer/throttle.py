@@ -1,12 +1,11 @@
-"""Progress events from the transfer cores: a callback, throttled so scripts are not flooded."""
+"""Progress events from the transfer cores, throttled so scripts are not flooded."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from typing import Any
 
-Reporter = Callable[[dict[str, Any]], None]
+from videonet_cli.reporting import Reporter
+
 PROGRESS_EVERY_SECONDS = 0.25
 
 

@@ -8,6 +8,7 @@ only once the answer is complete.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -15,7 +16,8 @@ from typing import Any, cast
 import openai
 from openai import AsyncOpenAI
 
-from videonet_cli.analysis.model import translate_error, usage_of
+from videonet_cli.analysis import settings
+from videonet_cli.analysis.model import make_client, translate_error, usage_of
 from videonet_cli.analysis.results import AnalysisResult, Usage
 from videonet_cli.analysis.settings import ModelConfig
 from videonet_cli.analysis.store import Message, Store
@@ -83,8 +85,23 @@ def fit_history(
     return messages, len(history) - len(kept)
 
 
+def open_conversation(
+    endpoint: settings.Endpoint, config: ModelConfig, result: AnalysisResult, store: Store
+) -> Conversation:
+    """A conversation about ``result`` with its own model client (close it when done)."""
+    chat_tokens = settings.integer("chat_max_tokens", 16, 100_000)
+    chat_config = dataclasses.replace(config, max_tokens=chat_tokens)
+    return Conversation(
+        client=make_client(endpoint, chat_config),
+        config=chat_config,
+        store=store,
+        result=result,
+        context_budget=settings.integer("context_budget", 512, 10_000_000),
+    )
+
+
 @dataclass
-class ChatSession:
+class Conversation:
     """A conversation about ``result``, persisted in ``store`` under the video's SHA-256."""
 
     client: AsyncOpenAI
@@ -108,6 +125,9 @@ class ChatSession:
     def reset(self) -> None:
         """Start a new conversation (the old one stays on disk)."""
         self.conversation_id = None
+
+    async def close(self) -> None:
+        await self.client.close()
 
     def history(self) -> list[Message]:
         if self.conversation_id is None:

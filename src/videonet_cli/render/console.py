@@ -1,4 +1,4 @@
-"""Rendering: JSON for scripts, Rich tables for people. Core code never prints; commands do."""
+"""The consoles and the basic shapes: JSON for scripts, Rich tables and lines for people."""
 
 from __future__ import annotations
 

@@ -1,0 +1,10 @@
+"""The typed client for the daemon: `Api` (HTTP endpoints) and `SocketClient` (Socket.IO).
+
+No typer here, and nothing imports it at start-up: aiohttp and socketio load only when a
+command talks to the daemon, so ``videonet --version`` stays fast.
+"""
+
+from videonet_cli.api.client import Api
+from videonet_cli.api.socket import SocketClient
+
+__all__ = ["Api", "SocketClient"]

@@ -1,0 +1,212 @@
+"""The daemon's API as typed calls: ``api.rooms.join(ref)``, ``api.transfers.upload(...)``.
+
+The only module of the CLI that knows the wire paths (from `videonet_daemon.protocol`). An `Api`
+is opened with ``async with`` inside a command's one ``asyncio.run``; `Api.socket` gives the
+Socket.IO connection with the same server and token.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable, AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+import aiohttp
+
+from videonet_cli.api.http import HttpClient, decode_response
+from videonet_cli.api.socket import SocketClient
+from videonet_cli.errors import AuthError, NotFoundError, UnreachableError, UsageError
+from videonet_daemon import protocol
+
+
+class AuthApi:
+    """Accounts: register, log in and out, who am I."""
+
+    def __init__(self, http: HttpClient) -> None:
+        self._http = http
+
+    async def register(
+        self, email: str, username: str, password: str, invite_code: str
+    ) -> protocol.RegisterResponse:
+        body = {"email": email, "username": username, "password": password}
+        result: protocol.RegisterResponse = await self._http.post(
+            protocol.API_REGISTER, {**body, "invite_code": invite_code}
+        )
+        return result
+
+    async def login(self, email: str, password: str) -> protocol.LoginResponse:
+        body = {"email": email, "password": password}
+        result: protocol.LoginResponse = await self._http.post(protocol.API_LOGIN, body)
+        return result
+
+    async def logout(self) -> None:
+        await self._http.post(protocol.API_LOGOUT)
+
+    async def me(self) -> protocol.UserInfo:
+        user: protocol.UserInfo = await self._http.get(protocol.API_ME)
+        return user
+
+
+class InvitesApi:
+    """Invite codes: make one, list yours."""
+
+    def __init__(self, http: HttpClient) -> None:
+        self._http = http
+
+    async def create(self, uses: int, expires_in: int | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {"uses": uses}
+        if expires_in is not None:
+            body["expires_in"] = expires_in
+        invite: dict[str, Any] = await self._http.post(protocol.API_INVITES, body)
+        return invite
+
+    async def list(self) -> list[dict[str, Any]]:
+        invites: list[dict[str, Any]] = await self._http.get(protocol.API_INVITES)
+        return invites
+
+
+class RoomsApi:
+    """Rooms by id; `resolve` turns what a user typed (an id or a unique name) into one."""
+
+    def __init__(self, http: HttpClient) -> None:
+        self._http = http
+
+    async def create(self, name: str, description: str = "") -> protocol.RoomInfo:
+        body = {"name": name, "description": description}
+        room: protocol.RoomInfo = await self._http.post(protocol.API_ROOM_CREATE, body)
+        return room
+
+    async def join(self, room_id: str) -> protocol.RoomInfo:
+        room: protocol.RoomInfo = await self._http.post(
+            protocol.API_ROOM_JOIN.format(room_id=room_id)
+        )
+        return room
+
+    async def leave(self, room_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = await self._http.post(
+            protocol.API_ROOM_LEAVE.format(room_id=room_id)
+        )
+        return result
+
+    async def members(self, room_id: str) -> list[protocol.MemberInfo]:
+        rows: list[protocol.MemberInfo] = await self._http.get(
+            protocol.API_ROOM_MEMBERS.format(room_id=room_id)
+        )
+        return rows
+
+    async def messages(self, room_id: str, limit: int) -> protocol.HistoryPage:
+        path = protocol.API_ROOM_MESSAGES.format(room_id=room_id)
+        page: protocol.HistoryPage = await self._http.get(path, params={"limit": str(limit)})
+        return page
+
+    async def resolve(self, ref: str) -> protocol.RoomInfo:
+        """A room by id or by unique name (case-sensitive first, then case-insensitive)."""
+        rooms = await self.list()
+        for candidate in rooms:
+            if candidate["id"] == ref:
+                return candidate
+        exact = [r for r in rooms if r["name"] == ref]
+        folded = [r for r in rooms if r["name"].casefold() == ref.casefold()]
+        for found in (exact, folded):
+            if len(found) == 1:
+                return found[0]
+            if len(found) > 1:
+                ids = ", ".join(r["id"] for r in found)
+                raise UsageError(f"several rooms are named {ref!r}; use an id: {ids}")
+        raise NotFoundError(f"no room named or with id {ref!r}")
+
+    # Last in the class: once defined, `list` in an annotation here would mean this method.
+    async def list(self) -> list[protocol.RoomInfo]:
+        rooms: list[protocol.RoomInfo] = await self._http.get(protocol.API_ROOMS)
+        return rooms
+
+
+class TransfersApi:
+    """The data plane of transfers and the verify endpoint: streamed bodies, no total timeout."""
+
+    def __init__(self, stream: HttpClient) -> None:
+        self._stream = stream
+
+    @property
+    def server(self) -> str:
+        return self._stream.server
+
+    def unreachable(self, exc: BaseException) -> UnreachableError:
+        return self._stream.unreachable(exc)
+
+    async def upload(
+        self, transfer_id: str, offset: int, length: int, body: AsyncIterable[bytes]
+    ) -> None:
+        """PUT the bytes from ``offset`` on; aiohttp and socket errors are left to the caller."""
+        url = protocol.API_TRANSFER_DATA.format(transfer_id=transfer_id)
+        headers = {"Content-Length": str(length), "Content-Type": "application/octet-stream"}
+        async with self._stream.http.put(
+            url, params={"offset": str(offset)}, data=body, headers=headers
+        ) as resp:
+            decode_response(resp.status, await resp.read())
+
+    @asynccontextmanager
+    async def download(self, transfer_id: str, offset: int) -> AsyncIterator[AsyncIterable[bytes]]:
+        """The bytes from ``offset`` on, as they arrive; a refusal raises DaemonRefused."""
+        url = protocol.API_TRANSFER_DATA.format(transfer_id=transfer_id)
+        headers = {"Range": f"bytes={offset}-"}
+        async with self._stream.http.get(url, headers=headers) as resp:
+            if resp.status >= 400:
+                decode_response(resp.status, await resp.read())
+            yield resp.content.iter_any()
+
+    async def verify(self, original: Path, received: Path) -> dict[str, Any]:
+        """Stream both files to the daemon, which hashes them as they arrive."""
+        with original.open("rb") as fa, received.open("rb") as fb:
+            form = aiohttp.FormData()
+            form.add_field("original_file", fa, filename=original.name)
+            form.add_field("received_file", fb, filename=received.name)
+            try:
+                async with self._stream.http.post(protocol.API_VERIFY, data=form) as resp:
+                    result: dict[str, Any] = decode_response(resp.status, await resp.read())
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                raise self.unreachable(exc) from exc
+        return result
+
+
+class Api:
+    """One daemon, one token: the typed endpoints, a streaming session and the socket."""
+
+    def __init__(self, server: str, token: str | None = None) -> None:
+        self.server = server
+        self.token = token
+        self._http = HttpClient(server, token)
+        # Transfers stream for minutes: no total limit, only a stall limit.
+        self._stream = HttpClient(server, token, timeout=None)
+        self.auth = AuthApi(self._http)
+        self.invites = InvitesApi(self._http)
+        self.rooms = RoomsApi(self._http)
+        self.transfers = TransfersApi(self._stream)
+
+    async def __aenter__(self) -> Self:
+        self._http.open()
+        self._stream.open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self._stream.close()
+        await self._http.close()
+
+    async def me(self) -> protocol.UserInfo:
+        return await self.auth.me()
+
+    def require_token(self) -> str:
+        if not self.token:
+            raise AuthError()
+        return self.token
+
+    def socket(self, *, reconnection: bool = False) -> SocketClient:
+        """A new, not yet connected Socket.IO client (``async with`` connects and closes it)."""
+        return SocketClient(self.server, self.require_token(), reconnection=reconnection)

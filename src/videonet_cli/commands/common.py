@@ -1,0 +1,62 @@
+"""What the commands share: the chosen server, the one way to an `Api`, the one asyncio.run.
+
+The only module besides the commands that knows typer; the cores take an `Api` instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import typer
+
+from videonet_cli.config import resolve_server, resolve_token
+from videonet_cli.errors import AuthError
+
+if TYPE_CHECKING:
+    from videonet_cli.api import Api
+
+T = TypeVar("T")
+
+
+def server_of(ctx: typer.Context) -> str:
+    """The daemon URL chosen by the root ``--server`` option, the environment or the config."""
+    root = ctx.find_root()
+    option = getattr(root.obj, "server_option", None)
+    return resolve_server(option)
+
+
+def api_for(ctx: typer.Context, *, authenticated: bool = True) -> Api:
+    """The client for the chosen server with the saved token (or VIDEONET_TOKEN); not yet open.
+
+    With ``authenticated`` a missing token is an AuthError before anything is sent.
+    """
+    from videonet_cli.api import Api
+
+    server = server_of(ctx)
+    token = resolve_token(server)
+    if authenticated and not token:
+        raise AuthError(f"not logged in to {server}: run `videonet login` (or set VIDEONET_TOKEN)")
+    return Api(server, token)
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    """The one ``asyncio.run`` a command makes."""
+    return asyncio.run(coro)
+
+
+def call(
+    ctx: typer.Context,
+    work: Callable[[Api], Awaitable[T]],
+    *,
+    authenticated: bool = True,
+) -> T:
+    """Open the client, run ``work`` with it (a core, or a few API calls), close it."""
+    return run(using(api_for(ctx, authenticated=authenticated), work))
+
+
+async def using(api: Api, work: Callable[[Api], Awaitable[T]]) -> T:
+    """``work`` with the client open (for commands that build the client before the run)."""
+    async with api:
+        return await work(api)
