@@ -1,10 +1,10 @@
 """`build(settings)`: the one place the daemon is wired.
 
-Each service is built here with its collaborators passed to its constructor; nothing is put in
-``app[...]`` for a handler to fetch back. Each feature package has a ``feature.py`` whose class
-takes its collaborators and has the same ``install(router, hub)``: it adds its HTTP routes and
-its Socket.IO events. `FEATURES` order matters once: join hooks run in install order, so a
-joining socket gets its chat backlog before presence announces it.
+Each service is built here with its collaborators passed to its constructor; nothing is stored
+on the aiohttp application for a handler to look up. Each feature package has a ``feature.py``
+whose class takes its collaborators and has the same ``install(router, hub)``: it adds its HTTP
+routes and its Socket.IO events. The order of the feature list matters once: join hooks run in
+install order, so a joining socket gets its chat backlog before presence announces it.
 """
 
 from __future__ import annotations
