@@ -36,6 +36,7 @@ from videonet_daemon.presence.store import MemoryPresence, PresenceStore, RedisP
 from videonet_daemon.realtime.hub import Hub
 from videonet_daemon.relay.feature import RelayFeature
 from videonet_daemon.relay.proxy import Proxy
+from videonet_daemon.relay.receivers import Receivers
 from videonet_daemon.relay.service import TransferService
 from videonet_daemon.relay.spool import Spool
 from videonet_daemon.rooms.feature import RoomsFeature
@@ -88,6 +89,7 @@ def build(settings: Settings) -> Daemon:
     chat = ChatService(db)
     spool = Spool(settings.spool_dir or data_dir / SPOOL_DIR)
     transfers = TransferService(db, settings, spool, guard, node)
+    receivers = Receivers(db, transfers)
     proxy = Proxy()
     redis_presence = (
         RedisPresence(settings.redis_url, settings.cluster_name, node)
@@ -102,7 +104,7 @@ def build(settings: Settings) -> Daemon:
         RoomsFeature(rooms, guard, who, bus),
         ChatFeature(chat, guard, who, settings),
         PresenceFeature(presence, guard),
-        RelayFeature(transfers, guard, who, proxy, db, metrics, settings),
+        RelayFeature(transfers, receivers, guard, who, proxy, db, metrics, settings),
         CallsFeature(guard, settings),
     ]
 

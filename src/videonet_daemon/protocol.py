@@ -164,6 +164,8 @@ PASSWORD_MIN_BYTES: Final = 8
 PASSWORD_MAX_BYTES: Final = 72  # bcrypt's limit; bcrypt 5 raises above it
 ROOM_NAME_MAX_CHARS: Final = 100
 ROOM_DESCRIPTION_MAX_CHARS: Final = 1000
+PASSWORD_FIELD_MAX_CHARS: Final = 1024  # a longer password field is refused before hashing
+INVITE_CODE_MAX_CHARS: Final = 64
 INVITE_MAX_USES: Final = 10_000
 INVITE_MAX_LIFETIME_SECONDS: Final = 365 * 24 * 3600
 
@@ -361,6 +363,9 @@ EV_CALL_LEFT: Final = "call:left"  # s->participants {room_id, peer: CallPeer, r
 CALL_SDP_MAX_CHARS: Final = 60_000  # a real SDP is 2-15 KB; the message cap is a daemon setting
 CALL_CANDIDATE_MAX_CHARS: Final = 1_000
 CALL_REASON_MAX_CHARS: Final = 200
+CALL_MID_MAX_CHARS: Final = 64  # IceCandidate.sdpMid
+CALL_UFRAG_MAX_CHARS: Final = 256  # IceCandidate.usernameFragment
+CALL_MLINE_INDEX_MAX: Final = 1023  # IceCandidate.sdpMLineIndex
 
 
 def call_channel(room_id: str) -> str:

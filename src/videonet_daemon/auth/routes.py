@@ -11,9 +11,6 @@ from videonet_daemon.clock import iso_from_epoch
 from videonet_daemon.db.engine import Database
 from videonet_daemon.validation import get_int, get_str, read_json
 
-# A password field longer than this is refused before any hashing work.
-PASSWORD_FIELD_MAX_CHARS = 1024
-
 
 class AuthRoutes:
     def __init__(self, auth: AuthService, who: RequestAuth, db: Database) -> None:
@@ -33,8 +30,10 @@ class AuthRoutes:
         body = await read_json(request)
         email = get_str(body, "email", max_chars=protocol.EMAIL_MAX_CHARS)
         username = get_str(body, "username", max_chars=protocol.USERNAME_MAX_CHARS)
-        password = get_str(body, "password", max_chars=PASSWORD_FIELD_MAX_CHARS, strip=False)
-        invite_code = get_str(body, "invite_code", max_chars=64)
+        password = get_str(
+            body, "password", max_chars=protocol.PASSWORD_FIELD_MAX_CHARS, strip=False
+        )
+        invite_code = get_str(body, "invite_code", max_chars=protocol.INVITE_CODE_MAX_CHARS)
         user, personal_code = await self._auth.register(email, username, password, invite_code)
         payload: protocol.RegisterResponse = {"user": user.info(), "invite_code": personal_code}
         return web.json_response(payload, status=201)
@@ -42,7 +41,9 @@ class AuthRoutes:
     async def login(self, request: web.Request) -> web.Response:
         body = await read_json(request)
         email = get_str(body, "email", max_chars=protocol.EMAIL_MAX_CHARS)
-        password = get_str(body, "password", max_chars=PASSWORD_FIELD_MAX_CHARS, strip=False)
+        password = get_str(
+            body, "password", max_chars=protocol.PASSWORD_FIELD_MAX_CHARS, strip=False
+        )
         issued, user = await self._auth.login(email, password, self._who.client_address(request))
         payload: protocol.LoginResponse = {
             "token": issued.token,

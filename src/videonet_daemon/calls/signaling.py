@@ -220,18 +220,24 @@ def _candidate(data: dict[str, Any]) -> protocol.IceCandidate | None:
         raw, "candidate", max_chars=protocol.CALL_CANDIDATE_MAX_CHARS, min_chars=0, default=""
     )
     mid = raw.get("sdpMid")
-    if mid is not None and (not isinstance(mid, str) or len(mid) > 64 or has_control_chars(mid)):
+    if mid is not None and (
+        not isinstance(mid, str) or len(mid) > protocol.CALL_MID_MAX_CHARS or has_control_chars(mid)
+    ):
         raise ValidationError("candidate.sdpMid must be a short string or null")
     index = raw.get("sdpMLineIndex")
     if index is not None and (
-        isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < 1024
+        isinstance(index, bool)
+        or not isinstance(index, int)
+        or not 0 <= index <= protocol.CALL_MLINE_INDEX_MAX
     ):
         raise ValidationError("candidate.sdpMLineIndex must be a small integer or null")
     if mid is None and index is None:
         raise ValidationError("candidate needs sdpMid or sdpMLineIndex")
     ufrag = raw.get("usernameFragment")
     if ufrag is not None and (
-        not isinstance(ufrag, str) or len(ufrag) > 256 or has_control_chars(ufrag)
+        not isinstance(ufrag, str)
+        or len(ufrag) > protocol.CALL_UFRAG_MAX_CHARS
+        or has_control_chars(ufrag)
     ):
         raise ValidationError("candidate.usernameFragment must be a short string or null")
     return {"candidate": text, "sdpMid": mid, "sdpMLineIndex": index, "usernameFragment": ufrag}

@@ -11,6 +11,7 @@ from typing import Any
 from videonet_daemon import protocol
 from videonet_daemon.metrics import Metrics
 from videonet_daemon.realtime.hub import Hub, SocketUser
+from videonet_daemon.relay.receivers import Receivers
 from videonet_daemon.relay.service import TransferService
 from videonet_daemon.rooms.guard import RoomGuard
 from videonet_daemon.validation import get_str
@@ -18,10 +19,16 @@ from videonet_daemon.validation import get_str
 
 class TransferEvents:
     def __init__(
-        self, hub: Hub, service: TransferService, guard: RoomGuard, metrics: Metrics
+        self,
+        hub: Hub,
+        service: TransferService,
+        receivers: Receivers,
+        guard: RoomGuard,
+        metrics: Metrics,
     ) -> None:
         self.hub = hub
         self.service = service
+        self.receivers = receivers
         self.guard = guard
         self.metrics = metrics
         # sid -> rooms it listens for offers in (this daemon's sockets only)
@@ -81,7 +88,7 @@ class TransferEvents:
         return dict(reply)
 
     async def accept(self, user: SocketUser, data: dict[str, Any]) -> dict[str, Any]:
-        offer = await self.service.accept(user.user_id, _transfer_id(data))
+        offer = await self.receivers.accept(user.user_id, _transfer_id(data))
         await self.hub.sio.emit(
             protocol.EV_TRANSFER_ACCEPTED,
             {
@@ -99,7 +106,7 @@ class TransferEvents:
         return {"offer": offer}
 
     async def verdict(self, user: SocketUser, data: dict[str, Any]) -> dict[str, Any]:
-        offer, reply = await self.service.verdict(
+        offer, reply = await self.receivers.verdict(
             user.user_id, _transfer_id(data), data.get("sha256")
         )
         self._maybe_done(user, data, offer["room_id"])
@@ -113,7 +120,7 @@ class TransferEvents:
         reason = get_str(
             data, "reason", max_chars=protocol.TRANSFER_REASON_MAX_CHARS, default="declined"
         )
-        offer = await self.service.decline(user.user_id, _transfer_id(data))
+        offer = await self.receivers.decline(user.user_id, _transfer_id(data))
         self._maybe_done(user, data, offer["room_id"])
         await self._tell_sender(offer, user, False, "", reason)
         return {}

@@ -1,5 +1,4 @@
-"""The relay feature: the transfer control plane on Socket.IO, its data plane and /api/video/verify
-over HTTP."""
+"""The relay feature: transfer events on Socket.IO, the data plane and /api/video/verify on HTTP."""
 
 from __future__ import annotations
 
@@ -11,6 +10,7 @@ from videonet_daemon.metrics import Metrics
 from videonet_daemon.realtime.hub import Hub
 from videonet_daemon.relay.events import TransferEvents
 from videonet_daemon.relay.proxy import Proxy
+from videonet_daemon.relay.receivers import Receivers
 from videonet_daemon.relay.routes import TransferRoutes
 from videonet_daemon.relay.service import TransferService
 from videonet_daemon.relay.verify import VerifyRoutes
@@ -22,6 +22,7 @@ class RelayFeature:
     def __init__(
         self,
         transfers: TransferService,
+        receivers: Receivers,
         guard: RoomGuard,
         who: RequestAuth,
         proxy: Proxy,
@@ -30,6 +31,7 @@ class RelayFeature:
         settings: Settings,
     ) -> None:
         self._transfers = transfers
+        self._receivers = receivers
         self._guard = guard
         self._who = who
         self._proxy = proxy
@@ -38,7 +40,7 @@ class RelayFeature:
         self._verify = VerifyRoutes(who, settings.verify_max_bytes)
 
     def install(self, router: web.UrlDispatcher, hub: Hub) -> None:
-        events = TransferEvents(hub, self._transfers, self._guard, self._metrics)
+        events = TransferEvents(hub, self._transfers, self._receivers, self._guard, self._metrics)
         events.register()
         routes = TransferRoutes(
             self._transfers, events, self._who, self._proxy, self._db, self._metrics

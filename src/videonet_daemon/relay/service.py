@@ -1,4 +1,6 @@
-"""Transfers: offers, resume, the upload's state machine, receipts and verdicts, clean-up.
+"""Transfers: offers, resume, the upload's state machine, seal and abort, clean-up.
+
+(What receivers do with a transfer is in relay/receivers.py.)
 
 States (protocol.TransferState): uploading -> uploaded -> sealed, with uploading -> interrupted
 when the sender's connection drops (a new offer of the same file resumes it) and any -> aborted.
@@ -8,7 +10,6 @@ The database holds the truth; `Spool` holds the bytes and wakes readers.
 from __future__ import annotations
 
 import logging
-import time
 import unicodedata
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -18,7 +19,7 @@ from typing import Any
 from videonet_daemon import protocol
 from videonet_daemon.clock import now_iso, to_iso
 from videonet_daemon.cluster import Node
-from videonet_daemon.db.engine import Database, Record, columns, run
+from videonet_daemon.db.engine import Database, Record, columns
 from videonet_daemon.errors import (
     Forbidden,
     InsufficientStorage,
@@ -35,9 +36,6 @@ from videonet_daemon.settings import Settings
 log = logging.getLogger(__name__)
 
 S = protocol.TransferState
-R = protocol.ReceiptState
-SEAL_WAIT_SECONDS = 60.0
-SEAL_POLL_SECONDS = 0.5
 
 _SELECT = """
     SELECT t.id AS transfer_id, t.room_id, t.sender_id, u.username AS sender_name, t.to_user_id,
@@ -357,67 +355,6 @@ class TransferService:
         self.spool.forget(transfer_id)
         offer["state"] = S.ABORTED
         return offer
-
-    # --- receivers -------------------------------------------------------------------------
-    async def accept(self, user_id: int, transfer_id: str) -> protocol.TransferOffer:
-        offer = await self.visible(user_id, transfer_id)
-        if offer["sender_id"] == user_id:
-            raise ValidationError("you cannot receive your own transfer")
-        if offer["state"] == S.ABORTED:
-            raise TransferStateError("the sender aborted this transfer")
-        await self._receipt(transfer_id, user_id, R.ACCEPTED, None)
-        offer["uploaded"] = self.live(offer).uploaded
-        return offer
-
-    async def verdict(
-        self, user_id: int, transfer_id: str, sha256: Any
-    ) -> tuple[protocol.TransferOffer, protocol.VerdictReply]:
-        """Compare a receiver's hash with the sender's, once the sender has sealed it."""
-        digest = check_sha256(sha256)
-        offer = await self.visible(user_id, transfer_id)
-        live = self.live(offer)
-        deadline = time.monotonic() + SEAL_WAIT_SECONDS
-        # The seal may land on another daemon, so the database is asked again now and then.
-        while offer["state"] != S.SEALED and time.monotonic() < deadline:
-            await live.changed(SEAL_POLL_SECONDS)
-            offer = await self.get(transfer_id)
-        if offer["state"] != S.SEALED or offer["sha256"] is None:
-            raise TransferStateError("the sender has not finished this transfer")
-        match = offer["sha256"] == digest
-        await self._receipt(transfer_id, user_id, R.VERIFIED if match else R.MISMATCH, digest)
-        return offer, {"match": match, "expected": offer["sha256"]}
-
-    async def decline(self, user_id: int, transfer_id: str) -> protocol.TransferOffer:
-        """The receiver will not take this one; it is not offered to them again."""
-        offer = await self.visible(user_id, transfer_id)
-        await self._receipt(transfer_id, user_id, R.DECLINED, None)
-        return offer
-
-    async def _receipt(
-        self, transfer_id: str, user_id: int, state: protocol.ReceiptState, sha: str | None
-    ) -> None:
-        async with self._db.transaction() as conn:
-            updated = await run(
-                conn,
-                "UPDATE transfer_receipts SET state = :s, sha256 = :h, updated_at = :t "
-                "WHERE transfer_id = :id AND user_id = :u",
-                s=state,
-                h=sha,
-                t=now_iso(),
-                id=transfer_id,
-                u=user_id,
-            )
-            if updated.rowcount == 0:
-                await run(
-                    conn,
-                    "INSERT INTO transfer_receipts (transfer_id, user_id, state, sha256, "
-                    "updated_at) VALUES (:id, :u, :s, :h, :t)",
-                    id=transfer_id,
-                    u=user_id,
-                    s=state,
-                    h=sha,
-                    t=now_iso(),
-                )
 
     # --- housekeeping ----------------------------------------------------------------------
     async def recover(self) -> None:
