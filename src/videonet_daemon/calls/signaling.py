@@ -3,11 +3,11 @@
 The daemon never sees media. It keeps, per room, the sockets taking part in that room's call
 (this daemon's sockets only) and relays each signaling message to the one participant it names,
 after checking that sender and target are both in the same room's call and that the sender is
-still a member of the room (the database is asked on every message: membership is never cached).
+still a member of the room (the room guard asks the database on every message).
 
 Every message from a socket is first charged to that socket's token bucket and measured against
 ``call_signal_max_bytes``; then its fields are checked. A refusal is an `ApiError`, which the
-realtime wrapper turns into a refused ack plus a ``vn:error`` event.
+hub's wrapper (realtime/hub.py) turns into a refused ack plus a ``vn:error`` event.
 """
 
 from __future__ import annotations
@@ -159,7 +159,7 @@ class CallSignaling:
 
     async def _left_channel(self, user: SocketUser, room_id: str) -> None:
         if user.sid in self.calls.get(room_id, {}):
-            # The realtime server forgets a socket before it runs the hooks of a disconnect.
+            # The hub forgets a socket before it runs the hooks of a disconnect.
             gone = user.sid not in self.hub.users
             reason = protocol.LeftReason.DISCONNECTED if gone else protocol.LeftReason.LEFT_ROOM
             await self._remove(room_id, user.sid, reason)
