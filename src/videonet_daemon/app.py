@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Protocol
 
 from aiohttp import web
@@ -49,8 +49,6 @@ log = logging.getLogger(__name__)
 BOOTSTRAP_INVITE_FILE = "bootstrap-invite"
 SPOOL_DIR = "spool"
 CLEAN_UP_EVERY_SECONDS = 60.0
-
-CleanupContext = Callable[[web.Application], contextlib.AbstractAsyncContextManager[None]]
 
 
 class Feature(Protocol):
