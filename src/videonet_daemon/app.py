@@ -1,4 +1,11 @@
-"""`create_app(settings)`: the aiohttp application with its resources, routes and Socket.IO."""
+"""`build(settings)`: the one place the daemon is wired.
+
+Each service is built here with its collaborators passed to its constructor; nothing is stored
+on the aiohttp application for a handler to look up. Each feature package has a ``feature.py``
+whose class takes its collaborators and has the same ``install(router, hub)``: it adds its HTTP
+routes and its Socket.IO events. The order of the feature list matters once: join hooks run in
+install order, so a joining socket gets its chat backlog before presence announces it.
+"""
 
 from __future__ import annotations
 
@@ -6,30 +13,34 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from typing import Protocol
 
-import aiohttp
 from aiohttp import web
 
-from videonet_daemon import __version__, invites, keys, protocol
-from videonet_daemon.auth import routes as auth_routes
+from videonet_daemon import invites
+from videonet_daemon.auth.feature import AuthFeature
+from videonet_daemon.auth.request_auth import RequestAuth
 from videonet_daemon.auth.service import AuthService
 from videonet_daemon.auth.tokens import TokenService, load_or_create_key, write_private_file
-from videonet_daemon.calls import signaling as calls
-from videonet_daemon.chat import routes as chat_routes
+from videonet_daemon.calls.feature import CallsFeature
+from videonet_daemon.chat.feature import ChatFeature
 from videonet_daemon.chat.service import ChatService
 from videonet_daemon.cluster import Bus, Node
 from videonet_daemon.db.engine import Database
 from videonet_daemon.db.migrations import migrate
-from videonet_daemon.errors import NotFound, error_middleware
-from videonet_daemon.metrics import METRICS, Metrics, is_loopback
-from videonet_daemon.realtime import server as realtime
-from videonet_daemon.relay import proxy
-from videonet_daemon.relay import routes as relay_routes
-from videonet_daemon.relay import verify as verify_routes
-from videonet_daemon.relay.events import TransferEvents
+from videonet_daemon.errors import error_middleware
+from videonet_daemon.metrics import Metrics
+from videonet_daemon.ops import OpsFeature
+from videonet_daemon.presence.feature import PresenceFeature
+from videonet_daemon.presence.store import MemoryPresence, PresenceStore, RedisPresence
+from videonet_daemon.realtime.hub import Hub
+from videonet_daemon.relay.feature import RelayFeature
+from videonet_daemon.relay.proxy import Proxy
+from videonet_daemon.relay.receivers import Receivers
 from videonet_daemon.relay.service import TransferService
 from videonet_daemon.relay.spool import Spool
-from videonet_daemon.rooms import routes as room_routes
+from videonet_daemon.rooms.feature import RoomsFeature
+from videonet_daemon.rooms.guard import RoomGuard
 from videonet_daemon.rooms.service import RoomService
 from videonet_daemon.settings import Settings
 
@@ -37,113 +48,123 @@ log = logging.getLogger(__name__)
 
 BOOTSTRAP_INVITE_FILE = "bootstrap-invite"
 SPOOL_DIR = "spool"
-UPLOAD_READ_BUFFER = 1 << 20
 CLEAN_UP_EVERY_SECONDS = 60.0
 
 
-def create_app(settings: Settings) -> web.Application:
-    app = web.Application(client_max_size=settings.max_json_bytes, middlewares=[error_middleware])
-    app[keys.SETTINGS] = settings
-    app[keys.ON_LEAVE] = []
-    app[keys.NODE] = Node(settings.advertise_url)
-    app[keys.BUS] = Bus(settings.redis_url, settings.cluster_name)
-    app[METRICS] = Metrics()
-    app.cleanup_ctx.append(_bus)
-    app.cleanup_ctx.append(_database)
-    app.cleanup_ctx.append(_transfers)
-    app.router.add_get(protocol.API_HEALTH, health)
-    app.router.add_get(protocol.API_METRICS, metrics)
-    auth_routes.add_routes(app)
-    room_routes.add_routes(app)
-    relay_routes.add_routes(app)
-    verify_routes.add_routes(app)
-    chat_routes.add_routes(app)
-    realtime.attach(app)
-    calls.attach(app)
-    return app
+class Feature(Protocol):
+    def install(self, router: web.UrlDispatcher, hub: Hub) -> None:
+        """Add the feature's HTTP routes to ``router`` and its socket events to ``hub``."""
+        ...
 
 
-async def health(request: web.Request) -> web.Response:
-    payload: protocol.HealthResponse = {
-        "status": "ok",
-        "version": __version__,
-        "protocol": protocol.PROTOCOL_VERSION,
-    }
-    return web.json_response(payload)
+class Daemon:
+    """The built daemon: its aiohttp app, and what `server.serve` needs once it is bound."""
+
+    def __init__(self, app: web.Application, node: Node, db: Database) -> None:
+        self.app = app
+        self.node = node
+        self.db = db
+        self.bootstrap_invite: str | None = None  # made at start-up on an empty database
 
 
-async def metrics(request: web.Request) -> web.Response:
-    mode = request.app[keys.SETTINGS].metrics
-    if mode == "off" or (mode == "loopback" and not is_loopback(request.remote)):
-        raise NotFound()
-    collected = request.app[METRICS]
-    row = await request.app[keys.DB].fetch_one("SELECT COUNT(*) FROM rooms")
-    collected.rooms.set(int(row[0]) if row else 0)
-    collected.connected.set(len(request.app[realtime.REALTIME].users))
-    return collected.render()
-
-
-async def _bus(app: web.Application) -> AsyncIterator[None]:
-    bus = app[keys.BUS]
-    await bus.start()
-    yield
-    await bus.stop()
-
-
-async def _database(app: web.Application) -> AsyncIterator[None]:
-    """Open the database, migrate it, make the first invite, and close it at shutdown."""
-    settings = app[keys.SETTINGS]
+def build(settings: Settings) -> Daemon:
+    """The daemon's app with every service, feature and paired start/stop step in place."""
     data_dir = settings.resolved_data_dir
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    app[keys.NODE].load_id(data_dir)
+    node = Node(settings.advertise_url)
+    node.load_id(data_dir)
+    metrics = Metrics()
+    bus = Bus(settings.redis_url, settings.cluster_name)
     db = Database(settings.resolved_database_url)
-    try:
-        applied = await migrate(db)
-        if applied:
-            log.info("applied migrations %s", applied)
-        key = load_or_create_key(data_dir, settings.jwt_secret)
-        app[keys.DB] = db
-        app[keys.AUTH] = AuthService(db, settings, TokenService(key, settings.token_lifetime))
-        app[keys.ROOMS] = RoomService(db)
-        app[keys.CHAT] = ChatService(db)
-        if not await invites.has_any_invite_or_user(db):
-            code = await invites.create_standalone(db, uses=1, expires_in=None)
-            write_private_file(data_dir / BOOTSTRAP_INVITE_FILE, code + "\n")
-            app[keys.BOOTSTRAP_INVITE] = code
+    tokens = TokenService(
+        load_or_create_key(data_dir, settings.jwt_secret), settings.token_lifetime
+    )
+    auth = AuthService(db, settings, tokens)
+    who = RequestAuth(auth, settings)
+    hub = Hub(settings, auth.identify, metrics)
+    rooms = RoomService(db)
+    guard = RoomGuard(rooms, hub)
+    chat = ChatService(db)
+    spool = Spool(settings.spool_dir or data_dir / SPOOL_DIR)
+    transfers = TransferService(db, settings, spool, guard, node)
+    receivers = Receivers(db, transfers)
+    proxy = Proxy()
+    redis_presence = (
+        RedisPresence(settings.redis_url, settings.cluster_name, node)
+        if settings.redis_url
+        else None
+    )
+    presence: PresenceStore = redis_presence or MemoryPresence()
+
+    features: list[Feature] = [
+        OpsFeature(settings, metrics, rooms),
+        AuthFeature(auth, who, db),
+        RoomsFeature(rooms, guard, who, bus),
+        ChatFeature(chat, guard, who, settings),
+        PresenceFeature(presence, guard),
+        RelayFeature(transfers, receivers, guard, who, proxy, db, metrics, settings),
+        CallsFeature(guard, settings),
+    ]
+
+    app = web.Application(
+        client_max_size=settings.max_json_bytes, middlewares=[error_middleware(metrics)]
+    )
+    for feature in features:
+        feature.install(app.router, hub)
+    hub.attach(app)
+    daemon = Daemon(app, node, db)
+
+    async def bus_running(app: web.Application) -> AsyncIterator[None]:
+        await bus.start()
         yield
-    finally:
-        await db.close()
+        await bus.stop()
+
+    async def database_open(app: web.Application) -> AsyncIterator[None]:
+        """Migrate the database, make the first invite, and close it at shutdown."""
+        try:
+            applied = await migrate(db)
+            if applied:
+                log.info("applied migrations %s", applied)
+            if not await invites.has_any_invite_or_user(db):
+                code = await invites.create_standalone(db, uses=1, expires_in=None)
+                write_private_file(data_dir / BOOTSTRAP_INVITE_FILE, code + "\n")
+                daemon.bootstrap_invite = code
+            yield
+        finally:
+            await db.close()
+
+    async def transfers_kept(app: web.Application) -> AsyncIterator[None]:
+        """Recovery after a restart, the periodic clean-up, the session to other daemons."""
+        await transfers.recover()
+        task = asyncio.create_task(_clean_up_forever(transfers, settings))
+        await proxy.start()
+        yield
+        await proxy.close()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    async def presence_shared(app: web.Application) -> AsyncIterator[None]:
+        if redis_presence is None:
+            yield
+            return
+        await redis_presence.forget_node()
+        yield
+        await redis_presence.close()
+
+    app.cleanup_ctx.extend([bus_running, database_open, transfers_kept, presence_shared])
+    return daemon
 
 
-async def _transfers(app: web.Application) -> AsyncIterator[None]:
-    """The spool and transfer service, recovery after a restart, and the periodic clean-up."""
-    settings = app[keys.SETTINGS]
-    spool = Spool(settings.spool_dir or settings.resolved_data_dir / SPOOL_DIR)
-    service = TransferService(app[keys.DB], settings, spool, app[keys.ROOMS], app[keys.NODE])
-    await service.recover()
-    app[keys.TRANSFERS] = service
-    app[keys.TRANSFER_EVENTS] = TransferEvents(app[realtime.REALTIME], service)
-
+async def _clean_up_forever(transfers: TransferService, settings: Settings) -> None:
     # Often enough that nothing outlives its limit by more than a quarter of it.
     every = max(1.0, min(CLEAN_UP_EVERY_SECONDS, settings.transfer_idle_timeout / 4,
                          settings.transfer_retention / 4))  # fmt: skip
-
-    async def clean_up_forever() -> None:
-        while True:
-            try:
-                removed = await service.clean_up()
-                if removed:
-                    log.info("removed %d expired transfers from the spool", removed)
-            except Exception:
-                log.exception("transfer clean-up failed")
-            await asyncio.sleep(every)
-
-    task = asyncio.create_task(clean_up_forever())
-    # Streams to other daemons of the service: no total time limit, but a stalled one fails.
-    timeout = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=300)
-    app[proxy.SESSION] = aiohttp.ClientSession(timeout=timeout, auto_decompress=False)
-    yield
-    await app[proxy.SESSION].close()
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    while True:
+        try:
+            removed = await transfers.clean_up()
+            if removed:
+                log.info("removed %d expired transfers from the spool", removed)
+        except Exception:
+            log.exception("transfer clean-up failed")
+        await asyncio.sleep(every)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from videonet_daemon.clock import now_iso
-from videonet_daemon.db.engine import Database
+from videonet_daemon.db.engine import Database, columns
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ class Node:
 
 async def node_url(db: Database, node_id: str) -> str | None:
     row = await db.fetch_one("SELECT url FROM nodes WHERE id = :id", id=node_id)
-    return str(row[0]) if row else None
+    return str(columns(row)["url"]) if row else None
 
 
 class Bus:

@@ -1,6 +1,6 @@
 """The daemon's errors, and the one middleware that turns any failure into the JSON error shape.
 
-Hierarchy (each maps to one HTTP status and one protocol.ErrorCode)::
+Hierarchy (every class; each has one protocol.ErrorCode, and `HTTP_STATUS` gives its status)::
 
     ApiError (500 internal_error)
     ├── BadRequest (400 bad_request)
@@ -14,14 +14,18 @@ Hierarchy (each maps to one HTTP status and one protocol.ErrorCode)::
     ├── NotFound (404 not_found)
     ├── Conflict (409 conflict)
     │   ├── NotJoined (409 not_joined)
+    │   │   └── NotInCall (409 not_joined)
     │   └── TransferStateError (409 transfer_state)
     ├── PayloadTooLarge (413 payload_too_large)
     │   └── TextTooLong (413 text_too_long)
     ├── TooManyTransfers (429 too_many_transfers)
+    ├── RateLimited (429 rate_limited, with Retry-After)
     ├── InsufficientStorage (507 insufficient_storage)
-    └── RateLimited (429 rate_limited, with Retry-After)
+    └── OwnerUnreachable (503 internal_error: the one status not taken from the table)
 
-Handlers raise these; nothing else builds an error response.
+Handlers raise these; nothing else builds an error response. Over HTTP the middleware below
+sends ``{"error": {...}}`` with the status; over Socket.IO the hub's wrapper puts the same body
+in a refused ack (there is no status there).
 """
 
 from __future__ import annotations
@@ -31,21 +35,54 @@ import math
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
-from videonet_daemon.metrics import METRICS
+from videonet_daemon.metrics import Metrics
 from videonet_daemon.protocol import ErrorCode, ErrorResponse
 
 log = logging.getLogger(__name__)
 
 
+# The HTTP status of each error code: the one table on the daemon's side. Where codes share a
+# status, the general one comes first (an aiohttp HTTPException is reported with that code).
+HTTP_STATUS: dict[ErrorCode, int] = {
+    ErrorCode.BAD_REQUEST: 400,
+    ErrorCode.INVALID_JSON: 400,
+    ErrorCode.VALIDATION: 400,
+    ErrorCode.INVALID_TEXT: 400,
+    ErrorCode.INVALID_INVITE: 400,
+    ErrorCode.UNKNOWN_EVENT: 400,
+    ErrorCode.UNAUTHENTICATED: 401,
+    ErrorCode.INVALID_CREDENTIALS: 401,
+    ErrorCode.FORBIDDEN: 403,
+    ErrorCode.NOT_FOUND: 404,
+    ErrorCode.METHOD_NOT_ALLOWED: 405,
+    ErrorCode.CONFLICT: 409,
+    ErrorCode.NOT_JOINED: 409,
+    ErrorCode.TRANSFER_STATE: 409,
+    ErrorCode.PAYLOAD_TOO_LARGE: 413,
+    ErrorCode.TEXT_TOO_LONG: 413,
+    ErrorCode.RATE_LIMITED: 429,
+    ErrorCode.TOO_MANY_TRANSFERS: 429,
+    ErrorCode.INTERNAL: 500,
+    ErrorCode.INSUFFICIENT_STORAGE: 507,
+}
+_CODE_OF_STATUS: dict[int, ErrorCode] = {}
+for _code, _status in HTTP_STATUS.items():
+    _CODE_OF_STATUS.setdefault(_status, _code)
+
+
 class ApiError(Exception):
     """Something went wrong inside the daemon."""
 
-    status: int = 500
     code: ErrorCode = ErrorCode.INTERNAL
 
     def __init__(self, message: str | None = None) -> None:
         super().__init__(message or (self.__doc__ or "error").strip())
+
+    @property
+    def status(self) -> int:
+        return HTTP_STATUS[self.code]
 
     @property
     def message(self) -> str:
@@ -58,7 +95,6 @@ class ApiError(Exception):
 class BadRequest(ApiError):
     """The request is not valid."""
 
-    status = 400
     code = ErrorCode.BAD_REQUEST
 
 
@@ -83,7 +119,6 @@ class InvalidInvite(BadRequest):
 class Unauthenticated(ApiError):
     """Authentication required: log in first."""
 
-    status = 401
     code = ErrorCode.UNAUTHENTICATED
 
 
@@ -96,21 +131,18 @@ class InvalidCredentials(Unauthenticated):
 class Forbidden(ApiError):
     """You are not allowed to do that."""
 
-    status = 403
     code = ErrorCode.FORBIDDEN
 
 
 class NotFound(ApiError):
     """Not found."""
 
-    status = 404
     code = ErrorCode.NOT_FOUND
 
 
 class Conflict(ApiError):
     """That conflicts with something that already exists."""
 
-    status = 409
     code = ErrorCode.CONFLICT
 
 
@@ -123,8 +155,11 @@ class NotJoined(Conflict):
 class PayloadTooLarge(ApiError):
     """The request body is too large."""
 
-    status = 413
     code = ErrorCode.PAYLOAD_TOO_LARGE
+
+
+class NotInCall(NotJoined):
+    """Join the call first (call:join)."""
 
 
 class TransferStateError(Conflict):
@@ -136,14 +171,12 @@ class TransferStateError(Conflict):
 class TooManyTransfers(ApiError):
     """You have too many unfinished transfers; finish or abort one first."""
 
-    status = 429
     code = ErrorCode.TOO_MANY_TRANSFERS
 
 
 class InsufficientStorage(ApiError):
     """The daemon does not have enough free disk space for this transfer."""
 
-    status = 507
     code = ErrorCode.INSUFFICIENT_STORAGE
 
 
@@ -162,7 +195,6 @@ class TextTooLong(PayloadTooLarge):
 class RateLimited(ApiError):
     """Too many attempts; try again later."""
 
-    status = 429
     code = ErrorCode.RATE_LIMITED
 
     def __init__(self, retry_after: float, message: str | None = None) -> None:
@@ -173,16 +205,16 @@ class RateLimited(ApiError):
         return {"Retry-After": str(self.retry_after)}
 
 
-_HTTP_CODES: dict[int, ErrorCode] = {
-    400: ErrorCode.BAD_REQUEST,
-    401: ErrorCode.UNAUTHENTICATED,
-    403: ErrorCode.FORBIDDEN,
-    404: ErrorCode.NOT_FOUND,
-    405: ErrorCode.METHOD_NOT_ALLOWED,
-    409: ErrorCode.CONFLICT,
-    413: ErrorCode.PAYLOAD_TOO_LARGE,
-    429: ErrorCode.RATE_LIMITED,
-}
+class OwnerUnreachable(ApiError):
+    """The daemon that holds this transfer cannot be reached; try again later."""
+
+    code = ErrorCode.INTERNAL
+
+    @property
+    def status(self) -> int:
+        # 503, not the table's 500: the failure is another daemon's and passes (clients and
+        # proxies retry a 503). The code stays internal_error, as clients already know it.
+        return 503
 
 
 def error_response(
@@ -195,28 +227,26 @@ def error_response(
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-@web.middleware
-async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Turn every exception into ``{"error": {"code", "message"}}`` with the right status."""
-    try:
-        return await handler(request)
-    except ApiError as exc:
-        _count(request, exc.code)
-        return error_response(exc.status, exc.code, exc.message, exc.headers())
-    except web.HTTPRequestEntityTooLarge:
-        return error_response(413, ErrorCode.PAYLOAD_TOO_LARGE, "the request body is too large")
-    except web.HTTPException as exc:
-        if exc.status < 400:
-            raise
-        code = _HTTP_CODES.get(exc.status, ErrorCode.BAD_REQUEST)
-        return error_response(exc.status, code, exc.reason)
-    except Exception:
-        _count(request, ErrorCode.INTERNAL)
-        log.exception("unhandled error in %s %s", request.method, request.path)
-        return error_response(500, ErrorCode.INTERNAL, "internal error; see the daemon's log")
+def error_middleware(metrics: Metrics) -> Middleware:
+    """The middleware that turns every exception into ``{"error": {"code", "message"}}``."""
 
+    @web.middleware
+    async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except ApiError as exc:
+            metrics.errors.labels(code=exc.code).inc()
+            return error_response(exc.status, exc.code, exc.message, exc.headers())
+        except web.HTTPRequestEntityTooLarge:
+            return error_response(413, ErrorCode.PAYLOAD_TOO_LARGE, "the request body is too large")
+        except web.HTTPException as exc:
+            if exc.status < 400:
+                raise
+            code = _CODE_OF_STATUS.get(exc.status, ErrorCode.BAD_REQUEST)
+            return error_response(exc.status, code, exc.reason)
+        except Exception:
+            metrics.errors.labels(code=ErrorCode.INTERNAL).inc()
+            log.exception("unhandled error in %s %s", request.method, request.path)
+            return error_response(500, ErrorCode.INTERNAL, "internal error; see the daemon's log")
 
-def _count(request: web.Request, code: str) -> None:
-    metrics = request.app.get(METRICS)
-    if metrics is not None:
-        metrics.errors.labels(code=code).inc()
+    return errors

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import secrets
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from videonet_daemon import protocol
 from videonet_daemon.clock import iso_after, now_iso
-from videonet_daemon.db.engine import Database, run
+from videonet_daemon.db.engine import Database, Record, columns, run
 from videonet_daemon.errors import InvalidInvite
 
 # Crockford-style alphabet without look-alikes (no I, L, O, U, 0, 1): 4 groups of 4 = 80 bits.
@@ -60,12 +59,14 @@ async def precheck(db: Database, code: str) -> None:
     _raise_if_unusable(row)
 
 
-def _raise_if_unusable(row: Any) -> None:
+def _raise_if_unusable(row: Record | None) -> None:
     if row is None:
         raise InvalidInvite("unknown invite code")
-    if row[0] <= 0:
+    found = columns(row)
+    if found["uses_left"] <= 0:
         raise InvalidInvite("this invite code has been used up")
-    if row[1] is not None and row[1] <= now_iso():
+    expires_at = found["expires_at"]
+    if expires_at is not None and expires_at <= now_iso():
         raise InvalidInvite("this invite code has expired")
 
 
@@ -88,7 +89,7 @@ async def consume(conn: AsyncConnection, code: str) -> int:
         found = await run(conn, "SELECT uses_left, expires_at FROM invites WHERE code = :c", c=code)
         _raise_if_unusable(found.first())
         raise InvalidInvite()
-    return int(row[0])
+    return int(columns(row)["id"])
 
 
 async def list_for(db: Database, user_id: int) -> list[protocol.InviteInfo]:
@@ -97,15 +98,16 @@ async def list_for(db: Database, user_id: int) -> list[protocol.InviteInfo]:
         "WHERE created_by = :u ORDER BY created_at DESC, id DESC",
         u=user_id,
     )
+    found = [columns(r) for r in rows]
     return [
         {
-            "code": r[0],
-            "uses_left": int(r[1]),
-            "max_uses": int(r[2]),
-            "expires_at": r[3],
-            "created_at": r[4],
+            "code": c["code"],
+            "uses_left": int(c["uses_left"]),
+            "max_uses": int(c["max_uses"]),
+            "expires_at": c["expires_at"],
+            "created_at": c["created_at"],
         }
-        for r in rows
+        for c in found
     ]
 
 
@@ -113,4 +115,4 @@ async def has_any_invite_or_user(db: Database) -> bool:
     row = await db.fetch_one(
         "SELECT (SELECT COUNT(*) FROM users) + (SELECT COUNT(*) FROM invites) AS n"
     )
-    return bool(row and row[0])
+    return bool(row and columns(row)["n"])

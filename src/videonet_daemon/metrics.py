@@ -50,7 +50,6 @@ class Metrics:
         )
 
 
-METRICS: web.AppKey[Metrics] = web.AppKey("metrics", Metrics)
 _LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
 
 

@@ -45,6 +45,13 @@ EV_ROOM_LEAVE: Final = "room:leave"  # {room_id} -> Ack
 EV_ERROR: Final = "vn:error"  # ErrorBody, for events sent without an ack or refused outright
 
 
+# Ids the daemon makes (room UUIDs, transfer hex ids, socket ids) are far shorter; a longer one
+# in a request is refused before any lookup.
+ROOM_ID_MAX_CHARS: Final = 64
+TRANSFER_ID_MAX_CHARS: Final = 64
+PEER_ID_MAX_CHARS: Final = 64
+
+
 def room_channel(room_id: str) -> str:
     """The Socket.IO room name carrying one VideoNet room's events."""
     return f"room:{room_id}"
@@ -74,6 +81,7 @@ EV_TRANSFER_ABORT: Final = "transfer:abort"  # {transfer_id}: the sender gives u
 EV_TRANSFER_STATE: Final = "transfer:state"  # s->room {transfer_id, state}
 
 TRANSFER_NAME_MAX_BYTES: Final = 255
+TRANSFER_REASON_MAX_CHARS: Final = 500  # a receiver's reason for declining
 SHA256_HEX_CHARS: Final = 64
 
 
@@ -84,6 +92,28 @@ class TransferState(StrEnum):
     UPLOADED = "uploaded"  # every byte is spooled; waiting for the sender's hash
     SEALED = "sealed"  # complete, with the sender's SHA-256
     ABORTED = "aborted"  # given up; the spool is gone
+
+
+# Not finished yet: a new offer of the same file resumes one of these.
+TRANSFER_UNFINISHED: Final = (
+    TransferState.OFFERED,
+    TransferState.UPLOADING,
+    TransferState.INTERRUPTED,
+    TransferState.UPLOADED,
+)
+
+
+class ReceiptState(StrEnum):
+    """What one receiver did with one transfer (kept per receiver in the database)."""
+
+    ACCEPTED = "accepted"  # took the offer; downloading
+    VERIFIED = "verified"  # its SHA-256 matched the sender's
+    MISMATCH = "mismatch"  # its SHA-256 differed
+    DECLINED = "declined"  # will not take it; not offered to this receiver again
+
+
+# A receiver with one of these receipts is not offered the transfer again.
+RECEIPT_FINAL: Final = (ReceiptState.VERIFIED, ReceiptState.DECLINED)
 
 
 class TransferOffer(TypedDict):
@@ -134,6 +164,8 @@ PASSWORD_MIN_BYTES: Final = 8
 PASSWORD_MAX_BYTES: Final = 72  # bcrypt's limit; bcrypt 5 raises above it
 ROOM_NAME_MAX_CHARS: Final = 100
 ROOM_DESCRIPTION_MAX_CHARS: Final = 1000
+PASSWORD_FIELD_MAX_CHARS: Final = 1024  # a longer password field is refused before hashing
+INVITE_CODE_MAX_CHARS: Final = 64
 INVITE_MAX_USES: Final = 10_000
 INVITE_MAX_LIFETIME_SECONDS: Final = 365 * 24 * 3600
 
@@ -249,8 +281,14 @@ EV_CHAT_MESSAGE: Final = "chat:message"  # ChatMessage, to every socket in the r
 EV_PRESENCE: Final = "presence"  # PresenceEvent: a user came online or went away
 EV_ROOM_REMOVED: Final = "room:removed"  # {room_id}: you left the room (e.g. over HTTP)
 
-PRESENCE_ONLINE: Final = "online"
-PRESENCE_OFFLINE: Final = "offline"
+
+class PresenceStatus(StrEnum):
+    ONLINE = "online"
+    OFFLINE = "offline"
+
+
+PRESENCE_ONLINE: Final = PresenceStatus.ONLINE
+PRESENCE_OFFLINE: Final = PresenceStatus.OFFLINE
 
 # Defaults of the daemon's chat settings (the daemon's values win; see docs/chat.md).
 CHAT_MAX_CHARS: Final = 4000
@@ -297,7 +335,7 @@ class PresenceEvent(TypedDict):
     room_id: str
     user_id: int
     username: str
-    status: str  # PRESENCE_ONLINE or PRESENCE_OFFLINE
+    status: str  # a PresenceStatus
 
 
 class HistoryPage(TypedDict):
@@ -325,6 +363,9 @@ EV_CALL_LEFT: Final = "call:left"  # s->participants {room_id, peer: CallPeer, r
 CALL_SDP_MAX_CHARS: Final = 60_000  # a real SDP is 2-15 KB; the message cap is a daemon setting
 CALL_CANDIDATE_MAX_CHARS: Final = 1_000
 CALL_REASON_MAX_CHARS: Final = 200
+CALL_MID_MAX_CHARS: Final = 64  # IceCandidate.sdpMid
+CALL_UFRAG_MAX_CHARS: Final = 256  # IceCandidate.usernameFragment
+CALL_MLINE_INDEX_MAX: Final = 1023  # IceCandidate.sdpMLineIndex
 
 
 def call_channel(room_id: str) -> str:

@@ -15,8 +15,7 @@ import sys
 
 from aiohttp import web
 
-from videonet_daemon import keys
-from videonet_daemon.app import BOOTSTRAP_INVITE_FILE, create_app
+from videonet_daemon.app import BOOTSTRAP_INVITE_FILE, build
 from videonet_daemon.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -28,19 +27,21 @@ async def serve(settings: Settings) -> None:
     # Signals are handled from the start, so a SIGTERM that comes during start-up (or right
     # after the address is printed) still means a clean shutdown.
     stop = _stop_on_signals()
-    app = create_app(settings)
-    runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=SHUTDOWN_GRACE_SECONDS)
+    daemon = build(settings)
+    runner = web.AppRunner(
+        daemon.app, handle_signals=False, shutdown_timeout=SHUTDOWN_GRACE_SECONDS
+    )
     await runner.setup()
     try:
         tls = _tls_context(settings)
         site = web.TCPSite(runner, settings.host, settings.port, ssl_context=tls)
         await site.start()
         host, port = runner.addresses[0][:2]
-        app[keys.NODE].bound(host, port, tls is not None)
-        await app[keys.NODE].announce(app[keys.DB])
+        daemon.node.bound(host, port, tls is not None)
+        await daemon.node.announce(daemon.db)
         shown_host = f"[{host}]" if ":" in host else host
         scheme = "https" if tls else "http"
-        code = app.get(keys.BOOTSTRAP_INVITE)
+        code = daemon.bootstrap_invite
         if code:
             path = settings.resolved_data_dir / BOOTSTRAP_INVITE_FILE
             print(f"bootstrap invite (shown once, also in {path}): {code}", flush=True)

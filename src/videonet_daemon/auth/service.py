@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
@@ -13,7 +12,7 @@ from videonet_daemon.auth.passwords import DummyHash, hash_password, verify_pass
 from videonet_daemon.auth.throttle import LoginThrottle
 from videonet_daemon.auth.tokens import IssuedToken, TokenService
 from videonet_daemon.clock import iso_from_epoch, now_iso
-from videonet_daemon.db.engine import Database, run
+from videonet_daemon.db.engine import Database, Record, columns, run
 from videonet_daemon.errors import Conflict, InvalidCredentials, Unauthenticated, ValidationError
 from videonet_daemon.settings import Settings
 
@@ -44,8 +43,11 @@ def normalize_email(email: str) -> str:
     return email
 
 
-def _user(row: Any) -> User:
-    return User(id=int(row[0]), email=row[1], username=row[2], created_at=row[3])
+def _user(row: Record) -> User:
+    c = columns(row)
+    return User(
+        id=int(c["id"]), email=c["email"], username=c["username"], created_at=c["created_at"]
+    )
 
 
 class AuthService:
@@ -106,7 +108,7 @@ class AuthService:
             await verify_password(password, await self._dummy.get(self._settings.bcrypt_rounds))
             ok = False
         else:
-            ok = await verify_password(password, row[4])
+            ok = await verify_password(password, columns(row)["password_hash"])
         if not ok or row is None:
             await self.throttle.record_failure(*keys)
             raise InvalidCredentials()
@@ -134,6 +136,11 @@ class AuthService:
         if row is None:
             raise Unauthenticated("this session has ended: log in again")
         return _user(row), claims.jti
+
+    async def identify(self, token: str) -> tuple[int, str]:
+        """(user id, username) behind a token: the check a Socket.IO connection passes."""
+        user, _jti = await self.authenticate(token)
+        return user.id, user.username
 
     async def logout(self, jti: str) -> None:
         await self._db.execute("DELETE FROM sessions WHERE jti = :j", j=jti)

@@ -3,11 +3,11 @@
 The daemon never sees media. It keeps, per room, the sockets taking part in that room's call
 (this daemon's sockets only) and relays each signaling message to the one participant it names,
 after checking that sender and target are both in the same room's call and that the sender is
-still a member of the room (the database is asked on every message: membership is never cached).
+still a member of the room (the room guard asks the database on every message).
 
 Every message from a socket is first charged to that socket's token bucket and measured against
 ``call_signal_max_bytes``; then its fields are checked. A refusal is an `ApiError`, which the
-realtime wrapper turns into a refused ack plus a ``vn:error`` event.
+hub's wrapper (realtime/hub.py) turns into a refused ack plus a ``vn:error`` event.
 """
 
 from __future__ import annotations
@@ -17,55 +17,50 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from aiohttp import web
-
-from videonet_daemon import clock, keys, protocol
+from videonet_daemon import clock, protocol
 from videonet_daemon.calls.ice import ice_servers
 from videonet_daemon.errors import (
     Conflict,
     NotFound,
-    NotJoined,
+    NotInCall,
     PayloadTooLarge,
     RateLimited,
     ValidationError,
 )
+from videonet_daemon.realtime.hub import Hub, SocketUser
 from videonet_daemon.realtime.ratelimit import TokenBuckets
-from videonet_daemon.realtime.server import REALTIME, Realtime, SocketUser
+from videonet_daemon.rooms.guard import RoomGuard
 from videonet_daemon.settings import Settings
 from videonet_daemon.validation import get_str, has_control_chars
 
 log = logging.getLogger(__name__)
 
-ROOM_ID_MAX_CHARS = 64
-PEER_ID_MAX_CHARS = 64
-
 Handler = Callable[[SocketUser, dict[str, Any]], Awaitable[dict[str, Any]]]
-
-
-class NotInCall(NotJoined):
-    """Join the call first (call:join)."""
 
 
 class CallSignaling:
     """The participants of each room's call on this daemon, and the call:* event handlers."""
 
-    def __init__(self, realtime: Realtime, settings: Settings) -> None:
-        self.rt = realtime
+    def __init__(self, hub: Hub, guard: RoomGuard, settings: Settings) -> None:
+        self.hub = hub
+        self.guard = guard
         self.settings = settings
         # room_id -> sid -> participant, in join order (dicts keep insertion order)
         self.calls: dict[str, dict[str, protocol.CallPeer]] = {}
         self.buckets = TokenBuckets(settings.call_signal_rate, settings.call_signal_burst)
-        on = realtime.on
-        on(protocol.EV_CALL_JOIN)(self._limited(self.join))
-        on(protocol.EV_CALL_LEAVE)(self.leave)  # never rate limited: leaving must always work
-        on(protocol.EV_CALL_OFFER)(self._limited(self.offer))
-        on(protocol.EV_CALL_ANSWER)(self._limited(self.answer))
-        on(protocol.EV_CALL_CANDIDATE)(self._limited(self.candidate))
-        on(protocol.EV_CALL_HANGUP)(self._limited(self.hangup))
+
+    def register(self) -> None:
+        hub = self.hub
+        hub.on(protocol.EV_CALL_JOIN, self._limited(self.join))
+        hub.on(protocol.EV_CALL_LEAVE, self.leave)  # never rate limited: leaving must always work
+        hub.on(protocol.EV_CALL_OFFER, self._limited(self.offer))
+        hub.on(protocol.EV_CALL_ANSWER, self._limited(self.answer))
+        hub.on(protocol.EV_CALL_CANDIDATE, self._limited(self.candidate))
+        hub.on(protocol.EV_CALL_HANGUP, self._limited(self.hangup))
         # A socket that leaves the room's channel leaves its call: room:leave, a disconnect, or
         # the user leaving the room over HTTP (on any daemon: the bus reaches every daemon).
-        realtime.leave_hooks.append(self._left_channel)
-        realtime.disconnect_hooks.append(self._disconnected)
+        hub.on_leave(self._left_channel)
+        hub.on_disconnect(self._disconnected)
 
     # --- limits -----------------------------------------------------------------------------
     def _limited(self, handler: Handler) -> Handler:
@@ -90,13 +85,14 @@ class CallSignaling:
         return list(self.calls.get(room_id, {}).values())
 
     async def _require_in_call(self, user: SocketUser, room_id: str) -> None:
-        # Membership first, so a stranger hears "forbidden" whatever else is wrong.
-        await self.rt.app[keys.ROOMS].require_member(room_id, user.user_id)
+        # Membership first, so a stranger hears "forbidden" whatever else is wrong. Being in the
+        # call implies being in the room's channel: leaving the channel ends the call.
+        await self.guard.require_member(room_id, user.user_id)
         if user.sid not in self.calls.get(room_id, {}):
             raise NotInCall()
 
     def _target(self, user: SocketUser, room_id: str, data: dict[str, Any]) -> str:
-        to = get_str(data, "to", max_chars=PEER_ID_MAX_CHARS)
+        to = get_str(data, "to", max_chars=protocol.PEER_ID_MAX_CHARS)
         if to == user.sid:
             raise ValidationError("to: a peer cannot signal itself")
         if to not in self.calls.get(room_id, {}):
@@ -105,10 +101,8 @@ class CallSignaling:
 
     # --- join and leave ---------------------------------------------------------------------
     async def join(self, user: SocketUser, data: dict[str, Any]) -> dict[str, Any]:
-        room_id = get_str(data, "room_id", max_chars=ROOM_ID_MAX_CHARS)
-        await self.rt.app[keys.ROOMS].require_member(room_id, user.user_id)
-        if not self.rt.joined(user.sid, room_id):
-            raise NotJoined()
+        room_id = get_str(data, "room_id", max_chars=protocol.ROOM_ID_MAX_CHARS)
+        await self.guard.require_joined(user, room_id, membership_first=True)
         call = self.calls.setdefault(room_id, {})
         if user.sid in call:
             raise Conflict("this connection is already in the call")
@@ -125,8 +119,8 @@ class CallSignaling:
         }
         me = _peer(user)
         call[user.sid] = me
-        await self.rt.sio.enter_room(user.sid, protocol.call_channel(room_id))
-        await self.rt.sio.emit(
+        await self.hub.sio.enter_room(user.sid, protocol.call_channel(room_id))
+        await self.hub.sio.emit(
             protocol.EV_CALL_JOINED,
             {"room_id": room_id, "peer": me},
             to=protocol.call_channel(room_id),
@@ -136,7 +130,7 @@ class CallSignaling:
         return dict(reply)
 
     async def leave(self, user: SocketUser, data: dict[str, Any]) -> dict[str, Any]:
-        room_id = get_str(data, "room_id", max_chars=ROOM_ID_MAX_CHARS)
+        room_id = get_str(data, "room_id", max_chars=protocol.ROOM_ID_MAX_CHARS)
         if user.sid not in self.calls.get(room_id, {}):
             raise NotInCall()
         await self._remove(room_id, user.sid, protocol.LeftReason.LEFT)
@@ -153,10 +147,10 @@ class CallSignaling:
         event = {"room_id": room_id, "peer": peer, "reason": str(reason)}
         if reason is protocol.LeftReason.LEFT_ROOM:
             # Tell the socket itself too: its client ends the call when it reads its own id.
-            await self.rt.sio.emit(protocol.EV_CALL_LEFT, event, to=sid)
+            await self.hub.sio.emit(protocol.EV_CALL_LEFT, event, to=sid)
         if reason is not protocol.LeftReason.DISCONNECTED:
-            await self.rt.sio.leave_room(sid, channel)
-        await self.rt.sio.emit(protocol.EV_CALL_LEFT, event, to=channel, skip_sid=sid)
+            await self.hub.sio.leave_room(sid, channel)
+        await self.hub.sio.emit(protocol.EV_CALL_LEFT, event, to=channel, skip_sid=sid)
 
     async def _disconnected(self, user: SocketUser) -> None:
         self.buckets.forget(user.sid)
@@ -165,8 +159,8 @@ class CallSignaling:
 
     async def _left_channel(self, user: SocketUser, room_id: str) -> None:
         if user.sid in self.calls.get(room_id, {}):
-            # The realtime server forgets a socket before it runs the hooks of a disconnect.
-            gone = user.sid not in self.rt.users
+            # The hub forgets a socket before it runs the hooks of a disconnect.
+            gone = user.sid not in self.hub.users
             reason = protocol.LeftReason.DISCONNECTED if gone else protocol.LeftReason.LEFT_ROOM
             await self._remove(room_id, user.sid, reason)
 
@@ -174,11 +168,11 @@ class CallSignaling:
     async def _relay(
         self, event: str, user: SocketUser, data: dict[str, Any], body: dict[str, Any]
     ) -> dict[str, Any]:
-        room_id = get_str(data, "room_id", max_chars=ROOM_ID_MAX_CHARS)
+        room_id = get_str(data, "room_id", max_chars=protocol.ROOM_ID_MAX_CHARS)
         await self._require_in_call(user, room_id)
         to = self._target(user, room_id, data)
         message = {"room_id": room_id, "peer": self.calls[room_id][user.sid], **body}
-        await self.rt.sio.emit(event, message, to=to)
+        await self.hub.sio.emit(event, message, to=to)
         return {}
 
     async def offer(self, user: SocketUser, data: dict[str, Any]) -> dict[str, Any]:
@@ -226,28 +220,24 @@ def _candidate(data: dict[str, Any]) -> protocol.IceCandidate | None:
         raw, "candidate", max_chars=protocol.CALL_CANDIDATE_MAX_CHARS, min_chars=0, default=""
     )
     mid = raw.get("sdpMid")
-    if mid is not None and (not isinstance(mid, str) or len(mid) > 64 or has_control_chars(mid)):
+    if mid is not None and (
+        not isinstance(mid, str) or len(mid) > protocol.CALL_MID_MAX_CHARS or has_control_chars(mid)
+    ):
         raise ValidationError("candidate.sdpMid must be a short string or null")
     index = raw.get("sdpMLineIndex")
     if index is not None and (
-        isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < 1024
+        isinstance(index, bool)
+        or not isinstance(index, int)
+        or not 0 <= index <= protocol.CALL_MLINE_INDEX_MAX
     ):
         raise ValidationError("candidate.sdpMLineIndex must be a small integer or null")
     if mid is None and index is None:
         raise ValidationError("candidate needs sdpMid or sdpMLineIndex")
     ufrag = raw.get("usernameFragment")
     if ufrag is not None and (
-        not isinstance(ufrag, str) or len(ufrag) > 256 or has_control_chars(ufrag)
+        not isinstance(ufrag, str)
+        or len(ufrag) > protocol.CALL_UFRAG_MAX_CHARS
+        or has_control_chars(ufrag)
     ):
         raise ValidationError("candidate.usernameFragment must be a short string or null")
     return {"candidate": text, "sdpMid": mid, "sdpMLineIndex": index, "usernameFragment": ufrag}
-
-
-CALLS: web.AppKey[CallSignaling] = web.AppKey("calls", CallSignaling)
-
-
-def attach(app: web.Application) -> CallSignaling:
-    """Register the call:* handlers on the app's realtime server (after `realtime.attach`)."""
-    signaling = CallSignaling(app[REALTIME], app[keys.SETTINGS])
-    app[CALLS] = signaling
-    return signaling

@@ -1,1 +1,1 @@
-"""Room chat: messages stored in the database, paged over HTTP, fanned out by realtime/chat.py."""
+"""Room chat: messages stored in the database, paged over HTTP, sent and fanned out on sockets."""

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from videonet_daemon import keys, protocol
-from videonet_daemon.auth.routes import require_user
+from videonet_daemon import protocol
+from videonet_daemon.auth.request_auth import RequestAuth
+from videonet_daemon.chat.service import ChatService
 from videonet_daemon.errors import ValidationError
+from videonet_daemon.rooms.guard import RoomGuard
 
 
 def _int_param(
@@ -24,19 +26,28 @@ def _int_param(
     return value
 
 
-async def history(request: web.Request) -> web.Response:
-    user = await require_user(request)
-    room_id = request.match_info["room_id"]
-    before = _int_param(request, "before", None, 1, 2**63 - 1)
-    limit = _int_param(
-        request, "limit", protocol.HISTORY_PAGE_DEFAULT, 1, protocol.HISTORY_PAGE_MAX
-    )
-    assert limit is not None
-    await request.app[keys.ROOMS].require_member(room_id, user.id)
-    messages, has_more = await request.app[keys.CHAT].page(room_id, before, limit)
-    page: protocol.HistoryPage = {"room_id": room_id, "messages": messages, "has_more": has_more}
-    return web.json_response(page)
+class ChatRoutes:
+    def __init__(self, chat: ChatService, guard: RoomGuard, who: RequestAuth) -> None:
+        self._chat = chat
+        self._guard = guard
+        self._who = who
 
+    def add_to(self, router: web.UrlDispatcher) -> None:
+        router.add_get(protocol.API_ROOM_MESSAGES, self.history)
 
-def add_routes(app: web.Application) -> None:
-    app.router.add_get(protocol.API_ROOM_MESSAGES, history)
+    async def history(self, request: web.Request) -> web.Response:
+        user = await self._who.require_user(request)
+        room_id = request.match_info["room_id"]
+        before = _int_param(request, "before", None, 1, 2**63 - 1)
+        limit = _int_param(
+            request, "limit", protocol.HISTORY_PAGE_DEFAULT, 1, protocol.HISTORY_PAGE_MAX
+        )
+        assert limit is not None
+        await self._guard.require_member(room_id, user.id)
+        messages, has_more = await self._chat.page(room_id, before, limit)
+        page: protocol.HistoryPage = {
+            "room_id": room_id,
+            "messages": messages,
+            "has_more": has_more,
+        }
+        return web.json_response(page)

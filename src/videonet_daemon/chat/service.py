@@ -15,7 +15,7 @@ from typing import Any
 
 from videonet_daemon import protocol
 from videonet_daemon.clock import now_iso
-from videonet_daemon.db.engine import Database, run
+from videonet_daemon.db.engine import Database, Record, columns, run
 from videonet_daemon.errors import InvalidText, TextTooLong, ValidationError
 
 _ALLOWED_CONTROLS = frozenset("\n\t")
@@ -47,14 +47,15 @@ def check_text(value: Any, max_chars: int) -> str:
     return text
 
 
-def _message(row: Any) -> protocol.ChatMessage:
+def _message(row: Record) -> protocol.ChatMessage:
+    c = columns(row)
     return {
-        "id": int(row[0]),
-        "room_id": row[1],
-        "user_id": int(row[2]),
-        "username": row[3],
-        "text": row[4],
-        "created_at": row[5],
+        "id": int(c["id"]),
+        "room_id": c["room_id"],
+        "user_id": int(c["user_id"]),
+        "username": c["username"],
+        "text": c["text"],
+        "created_at": c["created_at"],
     }
 
 

@@ -5,20 +5,25 @@ Queries are plain SQL with named parameters (``text()``), written to run on both
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import event, text
-from sqlalchemy.engine import CursorResult
+from sqlalchemy.engine import CursorResult, Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from videonet_daemon.settings import SettingsError
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
-# A result row, indexed by position (SQLAlchemy's Row, typed loosely for plain-SQL queries).
-Record = Sequence[Any]
+# A result row; read it by column name (``row._mapping["name"]``, see `columns`), not position.
+Record = Row[Any]
+
+
+def columns(row: Record) -> Any:
+    """The row as a read-only mapping from column name (or ``AS`` alias) to value."""
+    return row._mapping
 
 
 def async_url(url: str) -> str:

@@ -9,27 +9,41 @@ from __future__ import annotations
 from typing import Any
 
 from videonet_daemon import protocol
-from videonet_daemon.metrics import METRICS
-from videonet_daemon.realtime.server import Realtime, SocketUser
+from videonet_daemon.metrics import Metrics
+from videonet_daemon.realtime.hub import Hub, SocketUser
+from videonet_daemon.relay.receivers import Receivers
 from videonet_daemon.relay.service import TransferService
+from videonet_daemon.rooms.guard import RoomGuard
 from videonet_daemon.validation import get_str
 
 
 class TransferEvents:
-    def __init__(self, realtime: Realtime, service: TransferService) -> None:
-        self.rt = realtime
+    def __init__(
+        self,
+        hub: Hub,
+        service: TransferService,
+        receivers: Receivers,
+        guard: RoomGuard,
+        metrics: Metrics,
+    ) -> None:
+        self.hub = hub
         self.service = service
+        self.receivers = receivers
+        self.guard = guard
+        self.metrics = metrics
         # sid -> rooms it listens for offers in (this daemon's sockets only)
         self.listening: dict[str, set[str]] = {}
-        on = realtime.on
-        on(protocol.EV_TRANSFER_LISTEN)(self.listen)
-        on(protocol.EV_TRANSFER_OFFER)(self.offer)
-        on(protocol.EV_TRANSFER_ACCEPT)(self.accept)
-        on(protocol.EV_TRANSFER_SEAL)(self.seal)
-        on(protocol.EV_TRANSFER_VERDICT)(self.verdict)
-        on(protocol.EV_TRANSFER_DECLINE)(self.decline)
-        on(protocol.EV_TRANSFER_ABORT)(self.abort)
-        realtime.disconnect_hooks.append(self._gone)
+
+    def register(self) -> None:
+        on = self.hub.on
+        on(protocol.EV_TRANSFER_LISTEN, self.listen)
+        on(protocol.EV_TRANSFER_OFFER, self.offer)
+        on(protocol.EV_TRANSFER_ACCEPT, self.accept)
+        on(protocol.EV_TRANSFER_SEAL, self.seal)
+        on(protocol.EV_TRANSFER_VERDICT, self.verdict)
+        on(protocol.EV_TRANSFER_DECLINE, self.decline)
+        on(protocol.EV_TRANSFER_ABORT, self.abort)
+        self.hub.on_disconnect(self._gone)
 
     async def _gone(self, user: SocketUser) -> None:
         self.listening.pop(user.sid, None)
@@ -40,31 +54,31 @@ class TransferEvents:
             u.username
             for sid, rooms in self.listening.items()
             if offer["room_id"] in rooms
-            and (u := self.rt.users.get(sid)) is not None
+            and (u := self.hub.users.get(sid)) is not None
             and u.user_id != offer["sender_id"]
             and offer["to_user_id"] in (None, u.user_id)
         }
         return sorted(names)
 
     async def listen(self, user: SocketUser, data: dict[str, Any]) -> dict[str, Any]:
-        room_id = get_str(data, "room_id", max_chars=64)
-        await self.rt.require_joined(user, room_id)
+        room_id = get_str(data, "room_id", max_chars=protocol.ROOM_ID_MAX_CHARS)
+        await self.guard.require_joined(user, room_id)
         self.listening.setdefault(user.sid, set()).add(room_id)
         return {"offers": await self.service.pending_for(user.user_id, room_id)}
 
     async def offer(self, user: SocketUser, data: dict[str, Any]) -> dict[str, Any]:
-        room_id = get_str(data, "room_id", max_chars=64)
-        await self.rt.require_joined(user, room_id)
+        room_id = get_str(data, "room_id", max_chars=protocol.ROOM_ID_MAX_CHARS)
+        await self.guard.require_joined(user, room_id)
         offer, resumed = await self.service.offer(
             user.user_id, room_id, data.get("name"), data.get("size"), data.get("to")
         )
-        self.rt.app[METRICS].transfers.labels(outcome="resumed" if resumed else "offered").inc()
+        self.metrics.transfers.labels(outcome="resumed" if resumed else "offered").inc()
         target = (
             protocol.user_channel(offer["to_user_id"])
             if offer["to_user_id"] is not None
             else protocol.room_channel(room_id)
         )
-        await self.rt.sio.emit(protocol.EV_TRANSFER_OFFER, offer, to=target, skip_sid=user.sid)
+        await self.hub.sio.emit(protocol.EV_TRANSFER_OFFER, offer, to=target, skip_sid=user.sid)
         reply: protocol.OfferReply = {
             "transfer": offer,
             "offset": offer["uploaded"],
@@ -74,8 +88,8 @@ class TransferEvents:
         return dict(reply)
 
     async def accept(self, user: SocketUser, data: dict[str, Any]) -> dict[str, Any]:
-        offer = await self.service.accept(user.user_id, _transfer_id(data))
-        await self.rt.sio.emit(
+        offer = await self.receivers.accept(user.user_id, _transfer_id(data))
+        await self.hub.sio.emit(
             protocol.EV_TRANSFER_ACCEPTED,
             {
                 "transfer_id": offer["transfer_id"],
@@ -92,19 +106,21 @@ class TransferEvents:
         return {"offer": offer}
 
     async def verdict(self, user: SocketUser, data: dict[str, Any]) -> dict[str, Any]:
-        offer, reply = await self.service.verdict(
+        offer, reply = await self.receivers.verdict(
             user.user_id, _transfer_id(data), data.get("sha256")
         )
         self._maybe_done(user, data, offer["room_id"])
         outcome = "verified" if reply["match"] else "mismatch"
-        self.rt.app[METRICS].transfers.labels(outcome=outcome).inc()
+        self.metrics.transfers.labels(outcome=outcome).inc()
         reason = "" if reply["match"] else "SHA-256 mismatch"
         await self._tell_sender(offer, user, reply["match"], str(data.get("sha256")), reason)
         return dict(reply)
 
     async def decline(self, user: SocketUser, data: dict[str, Any]) -> dict[str, Any]:
-        reason = get_str(data, "reason", max_chars=500, default="declined")
-        offer = await self.service.decline(user.user_id, _transfer_id(data))
+        reason = get_str(
+            data, "reason", max_chars=protocol.TRANSFER_REASON_MAX_CHARS, default="declined"
+        )
+        offer = await self.receivers.decline(user.user_id, _transfer_id(data))
         self._maybe_done(user, data, offer["room_id"])
         await self._tell_sender(offer, user, False, "", reason)
         return {}
@@ -126,7 +142,7 @@ class TransferEvents:
             "sha256": sha,
             "reason": reason,
         }
-        await self.rt.sio.emit(
+        await self.hub.sio.emit(
             protocol.EV_TRANSFER_RESULT, result, to=protocol.user_channel(offer["sender_id"])
         )
 
@@ -136,7 +152,7 @@ class TransferEvents:
         return {"offer": offer}
 
     async def state_changed(self, offer: protocol.TransferOffer) -> None:
-        await self.rt.sio.emit(
+        await self.hub.sio.emit(
             protocol.EV_TRANSFER_STATE,
             {"transfer_id": offer["transfer_id"], "state": offer["state"]},
             to=protocol.room_channel(offer["room_id"]),
@@ -144,4 +160,4 @@ class TransferEvents:
 
 
 def _transfer_id(data: dict[str, Any]) -> str:
-    return get_str(data, "transfer_id", max_chars=64)
+    return get_str(data, "transfer_id", max_chars=protocol.TRANSFER_ID_MAX_CHARS)

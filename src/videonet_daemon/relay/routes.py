@@ -19,13 +19,15 @@ import time
 from aiohttp import web
 
 from videonet_daemon import protocol
-from videonet_daemon.auth.routes import require_user
+from videonet_daemon.auth.request_auth import RequestAuth
 from videonet_daemon.cluster import node_url
-from videonet_daemon.errors import ApiError, BadRequest, TransferStateError
-from videonet_daemon.keys import DB, TRANSFER_EVENTS, TRANSFERS
-from videonet_daemon.metrics import METRICS
+from videonet_daemon.db.engine import Database
+from videonet_daemon.errors import ApiError, BadRequest, OwnerUnreachable, TransferStateError
+from videonet_daemon.metrics import Metrics
 from videonet_daemon.protocol import TransferState as S
-from videonet_daemon.relay import proxy
+from videonet_daemon.relay.events import TransferEvents
+from videonet_daemon.relay.proxy import PROXIED_HEADER, Proxy
+from videonet_daemon.relay.service import TransferService
 
 log = logging.getLogger(__name__)
 
@@ -42,134 +44,150 @@ def _write_all(fd: int, data: bytearray) -> None:
         view = view[os.write(fd, view) :]
 
 
-async def upload(request: web.Request) -> web.StreamResponse:
-    user = await require_user(request)
-    service = request.app[TRANSFERS]
-    owner = await _owner_elsewhere(request)
-    if owner:
-        return await proxy.forward_upload(request, owner)
-    try:
-        offset = int(request.query.get("offset", "0"))
-    except ValueError as exc:
-        raise BadRequest("offset must be an integer") from exc
-    live = await service.begin_upload(user.id, request.match_info["transfer_id"], offset)
-    offer = await service.get(live.transfer_id)
-    await request.app[TRANSFER_EVENTS].state_changed({**offer, "state": S.UPLOADING})
-    expected = live.size - offset
-    metrics = request.app[METRICS]
-    problem: ApiError | None = None
-    try:
-        if request.content_length is not None and request.content_length != expected:
-            raise BadRequest(f"expected {expected} bytes from offset {offset}")
-        fd = os.open(live.path, os.O_WRONLY)
-        # Socket reads arrive in pieces of ~64 KiB; writing them one by one costs several times
-        # more than writing 1 MiB at a time, so they are gathered first.
-        pending = bytearray()
+class TransferRoutes:
+    def __init__(
+        self,
+        service: TransferService,
+        events: TransferEvents,
+        who: RequestAuth,
+        proxy: Proxy,
+        db: Database,
+        metrics: Metrics,
+    ) -> None:
+        self._service = service
+        self._events = events
+        self._who = who
+        self._proxy = proxy
+        self._db = db
+        self._metrics = metrics
+
+    def add_to(self, router: web.UrlDispatcher) -> None:
+        router.add_put(protocol.API_TRANSFER_DATA, self.upload)
+        router.add_get(protocol.API_TRANSFER_DATA, self.download)
+
+    async def upload(self, request: web.Request) -> web.StreamResponse:
+        user = await self._who.require_user(request)
+        service = self._service
+        owner = await self._owner_elsewhere(request)
+        if owner:
+            return await self._proxy.forward_upload(request, owner)
         try:
-            os.lseek(fd, offset, os.SEEK_SET)
-            while True:
-                chunk = await request.content.readany()
-                if not chunk:
-                    break
-                if live.uploaded + len(pending) + len(chunk) > live.size:
-                    raise BadRequest("more bytes than the offered size")
-                pending += chunk
-                if len(pending) >= WRITE_BYTES:
+            offset = int(request.query.get("offset", "0"))
+        except ValueError as exc:
+            raise BadRequest("offset must be an integer") from exc
+        live = await service.begin_upload(user.id, request.match_info["transfer_id"], offset)
+        offer = await service.get(live.transfer_id)
+        await self._events.state_changed({**offer, "state": S.UPLOADING})
+        expected = live.size - offset
+        metrics = self._metrics
+        problem: ApiError | None = None
+        try:
+            if request.content_length is not None and request.content_length != expected:
+                raise BadRequest(f"expected {expected} bytes from offset {offset}")
+            fd = os.open(live.path, os.O_WRONLY)
+            # Socket reads arrive in pieces of ~64 KiB; writing them one by one costs several times
+            # more than writing 1 MiB at a time, so they are gathered first.
+            pending = bytearray()
+            try:
+                os.lseek(fd, offset, os.SEEK_SET)
+                while True:
+                    chunk = await request.content.readany()
+                    if not chunk:
+                        break
+                    if live.uploaded + len(pending) + len(chunk) > live.size:
+                        raise BadRequest("more bytes than the offered size")
+                    pending += chunk
+                    if len(pending) >= WRITE_BYTES:
+                        _write_all(fd, pending)
+                        live.advance(len(pending))
+                        metrics.bytes_uploaded.inc(len(pending))
+                        pending.clear()
+            finally:
+                if pending:
                     _write_all(fd, pending)
                     live.advance(len(pending))
                     metrics.bytes_uploaded.inc(len(pending))
-                    pending.clear()
+                os.close(fd)
+        except ApiError as exc:
+            problem = exc
+        except (ConnectionError, asyncio.IncompleteReadError, OSError) as exc:
+            log.info("upload of %s stopped at %d bytes: %s", live.transfer_id, live.uploaded, exc)
+        except Exception as exc:  # aiohttp's payload errors when the sender vanishes
+            log.info("upload of %s stopped at %d bytes: %r", live.transfer_id, live.uploaded, exc)
         finally:
-            if pending:
-                _write_all(fd, pending)
-                live.advance(len(pending))
-                metrics.bytes_uploaded.inc(len(pending))
-            os.close(fd)
-    except ApiError as exc:
-        problem = exc
-    except (ConnectionError, asyncio.IncompleteReadError, OSError) as exc:
-        log.info("upload of %s stopped at %d bytes: %s", live.transfer_id, live.uploaded, exc)
-    except Exception as exc:  # aiohttp's payload errors when the sender vanishes
-        log.info("upload of %s stopped at %d bytes: %r", live.transfer_id, live.uploaded, exc)
-    finally:
-        await service.end_upload(live)
-        offer = await service.get(live.transfer_id)
-        await request.app[TRANSFER_EVENTS].state_changed(offer)
-    if problem is not None:
-        raise problem
-    if live.uploaded < live.size:
-        raise TransferStateError(
-            f"the upload ended at byte {live.uploaded} of {live.size}; send again to resume"
-        )
-    return web.json_response({"transfer_id": live.transfer_id, "uploaded": live.uploaded})
+            await service.end_upload(live)
+            offer = await service.get(live.transfer_id)
+            await self._events.state_changed(offer)
+        if problem is not None:
+            raise problem
+        if live.uploaded < live.size:
+            raise TransferStateError(
+                f"the upload ended at byte {live.uploaded} of {live.size}; send again to resume"
+            )
+        return web.json_response({"transfer_id": live.transfer_id, "uploaded": live.uploaded})
 
+    async def download(self, request: web.Request) -> web.StreamResponse:
+        user = await self._who.require_user(request)
+        service = self._service
+        offer = await service.visible(user.id, request.match_info["transfer_id"])
+        owner = await self._owner_elsewhere(request)
+        if owner:
+            return await self._proxy.forward_download(request, owner)
+        if offer["state"] == S.ABORTED:
+            raise TransferStateError("the sender aborted this transfer")
+        size = offer["size"]
+        start = 0
+        header = request.headers.get("Range")
+        if header:
+            match = _RANGE.match(header.strip())
+            if not match:
+                raise BadRequest("only 'Range: bytes=N-' is supported")
+            start = int(match.group(1))
+            if start > size:
+                raise web.HTTPRequestRangeNotSatisfiable(
+                    headers={"Content-Range": f"bytes */{size}"}
+                )
+        live = service.live(offer)
+        response = web.StreamResponse(status=206 if header else 200)
+        response.content_type = "application/octet-stream"
+        response.content_length = size - start
+        response.headers["X-Transfer-Size"] = str(size)
+        if header and size:
+            response.headers["Content-Range"] = f"bytes {start}-{size - 1}/{size}"
+        # The connection closes after this response, so a stream cut short is seen as short.
+        response.force_close()
+        await response.prepare(request)
+        transport = request.transport
+        loop = asyncio.get_running_loop()
+        sent = start
+        last_progress = time.monotonic()
+        with open(live.path, "rb") as spool_file:
+            while sent < size and transport is not None and not transport.is_closing():
+                available = min(live.uploaded, size)
+                if available > sent:
+                    with contextlib.suppress(ConnectionError):
+                        await loop.sendfile(transport, spool_file, sent, available - sent)
+                    self._metrics.bytes_served.inc(available - sent)
+                    sent = available
+                    last_progress = time.monotonic()
+                    continue
+                if live.sender_gone:
+                    break  # the sender is gone: end short, the receiver keeps its .part
+                if time.monotonic() - last_progress > STALL_SECONDS:
+                    break
+                await live.changed(WAKE_SECONDS)
+        if sent >= size:
+            await response.write_eof()
+        return response
 
-async def download(request: web.Request) -> web.StreamResponse:
-    user = await require_user(request)
-    service = request.app[TRANSFERS]
-    offer = await service.visible(user.id, request.match_info["transfer_id"])
-    owner = await _owner_elsewhere(request)
-    if owner:
-        return await proxy.forward_download(request, owner)
-    if offer["state"] == S.ABORTED:
-        raise TransferStateError("the sender aborted this transfer")
-    size = offer["size"]
-    start = 0
-    header = request.headers.get("Range")
-    if header:
-        match = _RANGE.match(header.strip())
-        if not match:
-            raise BadRequest("only 'Range: bytes=N-' is supported")
-        start = int(match.group(1))
-        if start > size:
-            raise web.HTTPRequestRangeNotSatisfiable(headers={"Content-Range": f"bytes */{size}"})
-    live = service.live(offer)
-    response = web.StreamResponse(status=206 if header else 200)
-    response.content_type = "application/octet-stream"
-    response.content_length = size - start
-    response.headers["X-Transfer-Size"] = str(size)
-    if header and size:
-        response.headers["Content-Range"] = f"bytes {start}-{size - 1}/{size}"
-    # The connection closes after this response, so a stream cut short is seen as short.
-    response.force_close()
-    await response.prepare(request)
-    transport = request.transport
-    loop = asyncio.get_running_loop()
-    sent = start
-    last_progress = time.monotonic()
-    with open(live.path, "rb") as spool_file:
-        while sent < size and transport is not None and not transport.is_closing():
-            available = min(live.uploaded, size)
-            if available > sent:
-                with contextlib.suppress(ConnectionError):
-                    await loop.sendfile(transport, spool_file, sent, available - sent)
-                request.app[METRICS].bytes_served.inc(available - sent)
-                sent = available
-                last_progress = time.monotonic()
-                continue
-            if live.state in (S.INTERRUPTED, S.ABORTED):
-                break  # the sender is gone: end short, the receiver keeps its .part
-            if time.monotonic() - last_progress > STALL_SECONDS:
-                break
-            await live.changed(WAKE_SECONDS)
-    if sent >= size:
-        await response.write_eof()
-    return response
-
-
-async def _owner_elsewhere(request: web.Request) -> str | None:
-    """The URL of the daemon whose spool has this transfer, if that is not this one."""
-    offer = await request.app[TRANSFERS].get(request.match_info["transfer_id"])
-    if request.app[TRANSFERS].is_local(offer):
-        return None
-    if request.headers.get(proxy.PROXIED_HEADER):
-        raise TransferStateError("this daemon does not hold the transfer's bytes")
-    url = await node_url(request.app[DB], str(offer["node_id"]))
-    if url is None:
-        raise proxy.OwnerUnreachable()
-    return url
-
-
-def add_routes(app: web.Application) -> None:
-    app.router.add_put(protocol.API_TRANSFER_DATA, upload)
-    app.router.add_get(protocol.API_TRANSFER_DATA, download)
+    async def _owner_elsewhere(self, request: web.Request) -> str | None:
+        """The URL of the daemon whose spool has this transfer, if that is not this one."""
+        offer = await self._service.get(request.match_info["transfer_id"])
+        if self._service.is_local(offer):
+            return None
+        if request.headers.get(PROXIED_HEADER):
+            raise TransferStateError("this daemon does not hold the transfer's bytes")
+        url = await node_url(self._db, str(offer["node_id"]))
+        if url is None:
+            raise OwnerUnreachable()
+        return url

@@ -1,4 +1,6 @@
-"""Transfers: offers, resume, the upload's state machine, receipts and verdicts, clean-up.
+"""Transfers: offers, resume, the upload's state machine, seal and abort, clean-up.
+
+(What receivers do with a transfer is in relay/receivers.py.)
 
 States (protocol.TransferState): uploading -> uploaded -> sealed, with uploading -> interrupted
 when the sender's connection drops (a new offer of the same file resumes it) and any -> aborted.
@@ -8,16 +10,16 @@ The database holds the truth; `Spool` holds the bytes and wakes readers.
 from __future__ import annotations
 
 import logging
-import time
 import unicodedata
 import uuid
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from videonet_daemon import protocol
 from videonet_daemon.clock import now_iso, to_iso
 from videonet_daemon.cluster import Node
-from videonet_daemon.db.engine import Database, Record, run
+from videonet_daemon.db.engine import Database, Record, columns
 from videonet_daemon.errors import (
     Forbidden,
     InsufficientStorage,
@@ -28,37 +30,42 @@ from videonet_daemon.errors import (
     ValidationError,
 )
 from videonet_daemon.relay.spool import LiveTransfer, Spool
-from videonet_daemon.rooms.service import RoomService
+from videonet_daemon.rooms.guard import RoomGuard
 from videonet_daemon.settings import Settings
 
 log = logging.getLogger(__name__)
 
 S = protocol.TransferState
-SEAL_WAIT_SECONDS = 60.0
-SEAL_POLL_SECONDS = 0.5
 
 _SELECT = """
-    SELECT t.id, t.room_id, t.sender_id, u.username, t.to_user_id, t.name, t.size, t.uploaded,
-           t.sha256, t.state, t.created_at, t.node_id
+    SELECT t.id AS transfer_id, t.room_id, t.sender_id, u.username AS sender_name, t.to_user_id,
+           t.name, t.size, t.uploaded, t.sha256, t.state, t.created_at, t.node_id
     FROM transfers t JOIN users u ON u.id = t.sender_id
 """
 
 
 def _offer(row: Record) -> protocol.TransferOffer:
+    c = columns(row)
     return {
-        "transfer_id": row[0],
-        "room_id": row[1],
-        "sender_id": int(row[2]),
-        "sender_name": row[3],
-        "to_user_id": int(row[4]) if row[4] is not None else None,
-        "name": row[5],
-        "size": int(row[6]),
-        "uploaded": int(row[7]),
-        "sha256": row[8],
-        "state": row[9],
-        "created_at": row[10],
-        "node_id": row[11],
+        "transfer_id": c["transfer_id"],
+        "room_id": c["room_id"],
+        "sender_id": int(c["sender_id"]),
+        "sender_name": c["sender_name"],
+        "to_user_id": int(c["to_user_id"]) if c["to_user_id"] is not None else None,
+        "name": c["name"],
+        "size": int(c["size"]),
+        "uploaded": int(c["uploaded"]),
+        "sha256": c["sha256"],
+        "state": c["state"],
+        "created_at": c["created_at"],
+        "node_id": c["node_id"],
     }
+
+
+def _one_of(prefix: str, states: tuple[StrEnum, ...]) -> tuple[str, dict[str, str]]:
+    """``(:p0, :p1, ...)`` and its parameters: state names go into SQL as bound values only."""
+    params = {f"{prefix}{i}": str(state) for i, state in enumerate(states)}
+    return "(" + ", ".join(f":{name}" for name in params) + ")", params
 
 
 def check_name(name: Any) -> str:
@@ -86,17 +93,17 @@ def check_sha256(value: Any) -> str:
 
 class TransferService:
     def __init__(
-        self, db: Database, settings: Settings, spool: Spool, rooms: RoomService, node: Node
+        self, db: Database, settings: Settings, spool: Spool, guard: RoomGuard, node: Node
     ) -> None:
         self._db = db
         self._settings = settings
         self.spool = spool
-        self._rooms = rooms
+        self._guard = guard
         self.node = node
 
     # --- reading ---------------------------------------------------------------------------
     async def get(self, transfer_id: str) -> protocol.TransferOffer:
-        if not isinstance(transfer_id, str) or len(transfer_id) > 64:
+        if not isinstance(transfer_id, str) or len(transfer_id) > protocol.TRANSFER_ID_MAX_CHARS:
             raise ValidationError("transfer_id must be a string")
         row = await self._db.fetch_one(_SELECT + " WHERE t.id = :id", id=transfer_id)
         if row is None:
@@ -106,7 +113,7 @@ class TransferService:
     async def visible(self, user_id: int, transfer_id: str) -> protocol.TransferOffer:
         """The transfer, if this user may see it: a member of its room it is addressed to."""
         offer = await self.get(transfer_id)
-        await self._rooms.require_member(offer["room_id"], user_id)
+        await self._guard.require_member(offer["room_id"], user_id)
         if offer["to_user_id"] not in (None, user_id) and offer["sender_id"] != user_id:
             raise Forbidden("this transfer is addressed to someone else")
         return offer
@@ -122,16 +129,18 @@ class TransferService:
 
     async def pending_for(self, user_id: int, room_id: str) -> list[protocol.TransferOffer]:
         """Offers in the room this user may still take: not aborted, not verified or declined."""
-        await self._rooms.require_member(room_id, user_id)
+        await self._guard.require_member(room_id, user_id)
+        final, final_params = _one_of("final", protocol.RECEIPT_FINAL)
         rows = await self._db.fetch_all(
             _SELECT + " WHERE t.room_id = :r AND t.sender_id <> :u AND t.state <> :aborted "
             "AND (t.to_user_id IS NULL OR t.to_user_id = :u) "
             "AND NOT EXISTS (SELECT 1 FROM transfer_receipts x WHERE x.transfer_id = t.id "
-            "AND x.user_id = :u AND x.state IN ('verified', 'declined')) "
+            f"AND x.user_id = :u AND x.state IN {final}) "
             "ORDER BY t.created_at, t.id",
             r=room_id,
             u=user_id,
             aborted=S.ABORTED,
+            **final_params,
         )
         offers = [_offer(r) for r in rows]
         for offer in offers:  # the live byte count is fresher than the stored one
@@ -149,73 +158,93 @@ class TransferService:
         if size > self._settings.transfer_max_bytes:
             limit = self._settings.transfer_max_bytes
             raise PayloadTooLarge(f"the file is larger than this daemon accepts ({limit} bytes)")
-        await self._rooms.require_member(room_id, user_id)
+        await self._guard.require_member(room_id, user_id)
         to_user_id = await self._recipient(room_id, to_username)
+        existing = await self._unfinished(room_id, user_id, name, size, to_user_id)
+        if existing is None:
+            return await self._new(room_id, user_id, name, size, to_user_id), False
+        if not self.is_local(existing):
+            return await self._resume_elsewhere(existing), True
+        return await self._resume_here(existing), True
 
+    async def _unfinished(
+        self, room_id: str, user_id: int, name: str, size: int, to_user_id: int | None
+    ) -> protocol.TransferOffer | None:
+        """The latest unfinished transfer of this file from this sender to the same recipient."""
         # (An untyped NULL parameter is an error on PostgreSQL, so the recipient test is spelled
         # out for each case.)
         recipient = "t.to_user_id IS NULL" if to_user_id is None else "t.to_user_id = :to"
-        existing = await self._db.fetch_one(
+        unfinished, params = _one_of("st", protocol.TRANSFER_UNFINISHED)
+        row = await self._db.fetch_one(
             _SELECT + " WHERE t.room_id = :r AND t.sender_id = :u AND t.name = :n AND t.size = :s "
-            f"AND t.state IN ('offered', 'uploading', 'interrupted', 'uploaded') AND {recipient} "
+            f"AND t.state IN {unfinished} AND {recipient} "
             "ORDER BY t.created_at DESC LIMIT 1",
             r=room_id,
             u=user_id,
             n=name,
             s=size,
+            **params,
             **({} if to_user_id is None else {"to": to_user_id}),
         )
-        if existing is not None and not self.is_local(_offer(existing)):
-            # Its bytes are on another daemon; that one's upload handler resumes it.
-            offer = _offer(existing)
-            if offer["state"] == S.INTERRUPTED:
-                await self._db.execute(
-                    "UPDATE transfers SET state = :s, updated_at = :t WHERE id = :id",
-                    s=S.OFFERED,
-                    t=now_iso(),
-                    id=offer["transfer_id"],
-                )
-                offer["state"] = S.OFFERED
-            return offer, True
-        if existing is not None:
-            offer = _offer(existing)
-            live = self.live(offer)
-            if live.upload_in_progress:
-                raise TransferStateError("this file is being uploaded right now by another send")
-            # The spool file is the truth about what arrived (it survives a daemon restart).
-            uploaded = min(self.spool.on_disk(offer["transfer_id"]), offer["size"])
-            self.spool.truncate(offer["transfer_id"], uploaded)
-            live.uploaded = uploaded
-            offer["uploaded"] = uploaded
-            self._check_space(size - uploaded)
-            if offer["state"] == S.INTERRUPTED:
-                await self._set_state(live, S.OFFERED)
-                offer["state"] = S.OFFERED
-            return offer, True
+        return None if row is None else _offer(row)
 
+    async def _resume_elsewhere(self, offer: protocol.TransferOffer) -> protocol.TransferOffer:
+        """Its bytes are on another daemon; that one's upload handler resumes it."""
+        if offer["state"] == S.INTERRUPTED:
+            await self._db.execute(
+                "UPDATE transfers SET state = :s, updated_at = :t WHERE id = :id",
+                s=S.OFFERED,
+                t=now_iso(),
+                id=offer["transfer_id"],
+            )
+            offer["state"] = S.OFFERED
+        return offer
+
+    async def _resume_here(self, offer: protocol.TransferOffer) -> protocol.TransferOffer:
+        live = self.live(offer)
+        if live.upload_in_progress:
+            raise TransferStateError("this file is being uploaded right now by another send")
+        # The spool file is the truth about what arrived (it survives a daemon restart).
+        uploaded = min(self.spool.on_disk(offer["transfer_id"]), offer["size"])
+        self.spool.truncate(offer["transfer_id"], uploaded)
+        live.uploaded = uploaded
+        offer["uploaded"] = uploaded
+        self._check_space(offer["size"] - uploaded)
+        if offer["state"] == S.INTERRUPTED:
+            await self._set_state(live, S.OFFERED)
+            offer["state"] = S.OFFERED
+        return offer
+
+    async def _new(
+        self, room_id: str, user_id: int, name: str, size: int, to_user_id: int | None
+    ) -> protocol.TransferOffer:
         # A new send of the same name replaces older ones (finished or not), so a receiver that
         # comes late is offered the latest version only.
         superseded = await self._db.fetch_all(
             "SELECT id FROM transfers WHERE room_id = :r AND sender_id = :u AND name = :n "
-            "AND state <> 'aborted'",
+            "AND state <> :aborted",
             r=room_id,
             u=user_id,
             n=name,
+            aborted=S.ABORTED,
         )
-        for (old_id,) in superseded:
+        for row in superseded:
+            old_id = columns(row)["id"]
             await self._db.execute(
-                "UPDATE transfers SET state = 'aborted', updated_at = :t WHERE id = :id",
+                "UPDATE transfers SET state = :aborted, updated_at = :t WHERE id = :id",
+                aborted=S.ABORTED,
                 t=now_iso(),
                 id=old_id,
             )
             self.spool.forget(old_id)
 
+        unfinished, params = _one_of("st", protocol.TRANSFER_UNFINISHED)
         active = await self._db.fetch_one(
-            "SELECT COUNT(*) FROM transfers WHERE sender_id = :u AND state IN "
-            "('offered', 'uploading', 'interrupted', 'uploaded')",
+            f"SELECT COUNT(*) AS n FROM transfers WHERE sender_id = :u AND state IN {unfinished}",
             u=user_id,
+            **params,
         )
-        if active is not None and int(active[0]) >= self._settings.transfer_max_active:
+        if active is not None and int(columns(active)["n"]) >= self._settings.transfer_max_active:
             raise TooManyTransfers()
         self._check_space(size)
         transfer_id = uuid.uuid4().hex
@@ -235,7 +264,7 @@ class TransferService:
             st=S.OFFERED,
             t=now,
         )
-        return await self.get(transfer_id), False
+        return await self.get(transfer_id)
 
     def _check_space(self, needed: int) -> None:
         if self.spool.free_bytes() - needed < self._settings.spool_min_free_bytes:
@@ -256,13 +285,13 @@ class TransferService:
             raise NotFound(f"{to_username} is not a member of this room")
         if len(rows) > 1:
             raise ValidationError(f"several members are called {to_username}")
-        return int(rows[0][0])
+        return int(columns(rows[0])["user_id"])
 
     async def begin_upload(self, user_id: int, transfer_id: str, offset: int) -> LiveTransfer:
         offer = await self.get(transfer_id)
         if offer["sender_id"] != user_id:
             raise Forbidden("only the sender uploads a transfer")
-        await self._rooms.require_member(offer["room_id"], user_id)
+        await self._guard.require_member(offer["room_id"], user_id)
         live = self.live(offer)
         if live.upload_in_progress:
             raise TransferStateError("an upload of this transfer is already running")
@@ -284,7 +313,7 @@ class TransferService:
             return
         await self._set_state(live, state)
 
-    async def _set_state(self, live: LiveTransfer, state: str) -> None:
+    async def _set_state(self, live: LiveTransfer, state: protocol.TransferState) -> None:
         await self._db.execute(
             "UPDATE transfers SET state = :s, uploaded = :b, updated_at = :t WHERE id = :id",
             s=state,
@@ -327,73 +356,15 @@ class TransferService:
         offer["state"] = S.ABORTED
         return offer
 
-    # --- receivers -------------------------------------------------------------------------
-    async def accept(self, user_id: int, transfer_id: str) -> protocol.TransferOffer:
-        offer = await self.visible(user_id, transfer_id)
-        if offer["sender_id"] == user_id:
-            raise ValidationError("you cannot receive your own transfer")
-        if offer["state"] == S.ABORTED:
-            raise TransferStateError("the sender aborted this transfer")
-        await self._receipt(transfer_id, user_id, "accepted", None)
-        offer["uploaded"] = self.live(offer).uploaded
-        return offer
-
-    async def verdict(
-        self, user_id: int, transfer_id: str, sha256: Any
-    ) -> tuple[protocol.TransferOffer, protocol.VerdictReply]:
-        """Compare a receiver's hash with the sender's, once the sender has sealed it."""
-        digest = check_sha256(sha256)
-        offer = await self.visible(user_id, transfer_id)
-        live = self.live(offer)
-        deadline = time.monotonic() + SEAL_WAIT_SECONDS
-        # The seal may land on another daemon, so the database is asked again now and then.
-        while offer["state"] != S.SEALED and time.monotonic() < deadline:
-            await live.changed(SEAL_POLL_SECONDS)
-            offer = await self.get(transfer_id)
-        if offer["state"] != S.SEALED or offer["sha256"] is None:
-            raise TransferStateError("the sender has not finished this transfer")
-        match = offer["sha256"] == digest
-        await self._receipt(transfer_id, user_id, "verified" if match else "mismatch", digest)
-        return offer, {"match": match, "expected": offer["sha256"]}
-
-    async def decline(self, user_id: int, transfer_id: str) -> protocol.TransferOffer:
-        """The receiver will not take this one; it is not offered to them again."""
-        offer = await self.visible(user_id, transfer_id)
-        await self._receipt(transfer_id, user_id, "declined", None)
-        return offer
-
-    async def _receipt(self, transfer_id: str, user_id: int, state: str, sha: str | None) -> None:
-        async with self._db.transaction() as conn:
-            updated = await run(
-                conn,
-                "UPDATE transfer_receipts SET state = :s, sha256 = :h, updated_at = :t "
-                "WHERE transfer_id = :id AND user_id = :u",
-                s=state,
-                h=sha,
-                t=now_iso(),
-                id=transfer_id,
-                u=user_id,
-            )
-            if updated.rowcount == 0:
-                await run(
-                    conn,
-                    "INSERT INTO transfer_receipts (transfer_id, user_id, state, sha256, "
-                    "updated_at) VALUES (:id, :u, :s, :h, :t)",
-                    id=transfer_id,
-                    u=user_id,
-                    s=state,
-                    h=sha,
-                    t=now_iso(),
-                )
-
     # --- housekeeping ----------------------------------------------------------------------
     async def recover(self) -> None:
         """At start-up: uploads that were running when the daemon stopped are interrupted."""
         rows = await self._db.fetch_all(
             "SELECT id, size FROM transfers WHERE state = :s", s=S.UPLOADING
         )
-        for transfer_id, size in rows:
-            on_disk = min(self.spool.on_disk(transfer_id), int(size))
+        for row in rows:
+            transfer_id, size = columns(row)["id"], int(columns(row)["size"])
+            on_disk = min(self.spool.on_disk(transfer_id), size)
             await self._db.execute(
                 "UPDATE transfers SET state = :s, uploaded = :b WHERE id = :id",
                 s=S.INTERRUPTED,
@@ -406,14 +377,20 @@ class TransferService:
         now = datetime.now(UTC)
         kept_until = to_iso(now - timedelta(seconds=self._settings.transfer_retention))
         idle_since = to_iso(now - timedelta(seconds=self._settings.transfer_idle_timeout))
+        # Not `uploading`: a running upload is never idle, and recover() interrupts stale ones.
+        idle, params = _one_of("st", (S.OFFERED, S.INTERRUPTED, S.UPLOADED))
         rows = await self._db.fetch_all(
-            "SELECT id FROM transfers WHERE state = 'aborted' "
-            "OR (state = 'sealed' AND updated_at < :kept) "
-            "OR (state IN ('offered', 'interrupted', 'uploaded') AND updated_at < :idle)",
+            "SELECT id FROM transfers WHERE state = :aborted "
+            "OR (state = :sealed AND updated_at < :kept) "
+            f"OR (state IN {idle} AND updated_at < :idle)",
+            aborted=S.ABORTED,
+            sealed=S.SEALED,
             kept=kept_until,
             idle=idle_since,
+            **params,
         )
-        for (transfer_id,) in rows:
+        for row in rows:
+            transfer_id = columns(row)["id"]
             self.spool.forget(transfer_id)
             await self._db.execute("DELETE FROM transfers WHERE id = :id", id=transfer_id)
         return len(rows)

@@ -47,11 +47,8 @@ class LiveTransfer:
             await asyncio.wait_for(event.wait(), timeout)
 
     @property
-    def finished_uploading(self) -> bool:
-        return self.state in (TransferState.UPLOADED, TransferState.SEALED)
-
-    @property
-    def dead(self) -> bool:
+    def sender_gone(self) -> bool:
+        """No more bytes will come until the sender resumes (or ever, if aborted)."""
         return self.state in (TransferState.INTERRUPTED, TransferState.ABORTED)
 
 

@@ -11,49 +11,56 @@ import hashlib
 from aiohttp import BodyPartReader, web
 
 from videonet_daemon import protocol
-from videonet_daemon.auth.routes import require_user
+from videonet_daemon.auth.request_auth import RequestAuth
 from videonet_daemon.errors import BadRequest, PayloadTooLarge
-from videonet_daemon.keys import SETTINGS
 
 READ_BYTES = 1 << 20
 FIELDS = ("original_file", "received_file")
 
 
-async def verify(request: web.Request) -> web.Response:
-    await require_user(request)
-    limit = request.app[SETTINGS].verify_max_bytes
-    if not request.content_type.startswith("multipart/"):
-        raise BadRequest("send multipart/form-data with original_file and received_file")
-    try:
-        reader = await request.multipart()
-    except (ValueError, AssertionError) as exc:
-        raise BadRequest("malformed multipart body") from exc
-    results: dict[str, dict[str, object]] = {}
-    while True:
-        part = await reader.next()
-        if part is None:
-            break
-        if not isinstance(part, BodyPartReader):
-            raise BadRequest("nested multipart is not supported")
-        if part.name not in FIELDS:
-            raise BadRequest(f"unexpected field {part.name!r}")
-        if part.name in results:
-            raise BadRequest(f"field {part.name!r} given twice")
-        digest = hashlib.sha256()
-        size = 0
-        while chunk := await part.read_chunk(READ_BYTES):
-            size += len(chunk)
-            if size > limit:
-                raise PayloadTooLarge(f"each file may be at most {limit} bytes")
-            digest.update(chunk)
-        results[part.name] = {"filename": part.filename, "size": size, "sha256": digest.hexdigest()}
-    missing = [f for f in FIELDS if f not in results]
-    if missing:
-        raise BadRequest(f"missing field(s): {', '.join(missing)}")
-    original, received = results["original_file"], results["received_file"]
-    match = original["sha256"] == received["sha256"] and original["size"] == received["size"]
-    return web.json_response({"match": match, "original": original, "received": received})
+class VerifyRoutes:
+    def __init__(self, who: RequestAuth, max_bytes: int) -> None:
+        self._who = who
+        self._max_bytes = max_bytes
 
+    def add_to(self, router: web.UrlDispatcher) -> None:
+        router.add_post(protocol.API_VERIFY, self.verify)
 
-def add_routes(app: web.Application) -> None:
-    app.router.add_post(protocol.API_VERIFY, verify)
+    async def verify(self, request: web.Request) -> web.Response:
+        await self._who.require_user(request)
+        limit = self._max_bytes
+        if not request.content_type.startswith("multipart/"):
+            raise BadRequest("send multipart/form-data with original_file and received_file")
+        try:
+            reader = await request.multipart()
+        except (ValueError, AssertionError) as exc:
+            raise BadRequest("malformed multipart body") from exc
+        results: dict[str, dict[str, object]] = {}
+        while True:
+            part = await reader.next()
+            if part is None:
+                break
+            if not isinstance(part, BodyPartReader):
+                raise BadRequest("nested multipart is not supported")
+            if part.name not in FIELDS:
+                raise BadRequest(f"unexpected field {part.name!r}")
+            if part.name in results:
+                raise BadRequest(f"field {part.name!r} given twice")
+            digest = hashlib.sha256()
+            size = 0
+            while chunk := await part.read_chunk(READ_BYTES):
+                size += len(chunk)
+                if size > limit:
+                    raise PayloadTooLarge(f"each file may be at most {limit} bytes")
+                digest.update(chunk)
+            results[part.name] = {
+                "filename": part.filename,
+                "size": size,
+                "sha256": digest.hexdigest(),
+            }
+        missing = [f for f in FIELDS if f not in results]
+        if missing:
+            raise BadRequest(f"missing field(s): {', '.join(missing)}")
+        original, received = results["original_file"], results["received_file"]
+        match = original["sha256"] == received["sha256"] and original["size"] == received["size"]
+        return web.json_response({"match": match, "original": original, "received": received})

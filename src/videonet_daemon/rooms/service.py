@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from videonet_daemon import protocol
 from videonet_daemon.clock import now_iso
-from videonet_daemon.db.engine import Database, run
-from videonet_daemon.errors import Forbidden, NotFound
+from videonet_daemon.db.engine import Database, Record, columns, run
+from videonet_daemon.errors import NotFound
 
 _ROOM_COLUMNS = """
     r.id, r.name, r.description, u.username AS creator_name,
@@ -19,21 +18,26 @@ _ROOM_COLUMNS = """
 """
 
 
-def _room(row: Any) -> protocol.RoomInfo:
+def _room(row: Record) -> protocol.RoomInfo:
+    c = columns(row)
     return {
-        "id": row[0],
-        "name": row[1],
-        "description": row[2],
-        "creator_name": row[3],
-        "participant_count": int(row[4]),
-        "is_joined": bool(row[5]),
-        "created_at": row[6],
+        "id": c["id"],
+        "name": c["name"],
+        "description": c["description"],
+        "creator_name": c["creator_name"],
+        "participant_count": int(c["participant_count"]),
+        "is_joined": bool(c["is_joined"]),
+        "created_at": c["created_at"],
     }
 
 
 class RoomService:
     def __init__(self, db: Database) -> None:
         self._db = db
+
+    async def count(self) -> int:
+        row = await self._db.fetch_one("SELECT COUNT(*) AS n FROM rooms")
+        return int(columns(row)["n"]) if row else 0
 
     async def list_rooms(self, user_id: int) -> list[protocol.RoomInfo]:
         rows = await self._db.fetch_all(
@@ -104,18 +108,15 @@ class RoomService:
         )
         return row is not None
 
-    async def require_member(self, room_id: str, user_id: int) -> None:
-        """404 if the room does not exist, 403 if the user is not in it."""
-        if await self.is_member(room_id, user_id):
-            return
-        await self.get(room_id, user_id)
-        raise Forbidden("you are not a member of this room")
-
-    async def members(self, room_id: str, user_id: int) -> list[protocol.MemberInfo]:
-        await self.require_member(room_id, user_id)
+    async def members(self, room_id: str) -> list[protocol.MemberInfo]:
+        """Everyone in the room (the caller has asked the room guard whether they may see it)."""
         rows = await self._db.fetch_all(
             "SELECT m.user_id, u.username, m.joined_at FROM room_members m "
             "JOIN users u ON u.id = m.user_id WHERE m.room_id = :r ORDER BY m.joined_at, u.id",
             r=room_id,
         )
-        return [{"user_id": int(r[0]), "username": r[1], "joined_at": r[2]} for r in rows]
+        found = [columns(r) for r in rows]
+        return [
+            {"user_id": int(c["user_id"]), "username": c["username"], "joined_at": c["joined_at"]}
+            for c in found
+        ]

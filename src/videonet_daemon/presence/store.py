@@ -1,11 +1,8 @@
-"""Presence: who is online in each room, and the `presence` events when that changes.
+"""Where presence is kept: `MemoryPresence` for one daemon, `RedisPresence` for several.
 
 A user is online in a room while any of their sockets is in the room's channel, so a second
-terminal or a reconnect that overlaps the old socket does not flap. The state is this daemon's
-memory, behind the small async `PresenceStore` interface, so a Redis-backed store (needed when
-several daemons share the rooms) can replace `MemoryPresence` without touching the rest.
-Every change happens under the room's lock (see server.py), so the events a socket receives are
-in the order the changes happened.
+terminal or a reconnect that overlaps the old socket does not flap. Both stores implement the
+small async `PresenceStore` interface that presence/events.py uses.
 """
 
 from __future__ import annotations
@@ -14,7 +11,7 @@ from typing import Any, Protocol
 
 from videonet_daemon import protocol
 from videonet_daemon.cluster import Node
-from videonet_daemon.realtime.server import Realtime, SocketUser, room_id_of
+from videonet_daemon.realtime.hub import SocketUser
 
 
 class PresenceStore(Protocol):
@@ -118,39 +115,3 @@ class RedisPresence:
 
     async def close(self) -> None:
         await self._redis.aclose()
-
-
-class PresenceFeature:
-    """Hooks presence into joins and leaves, and answers `presence:who`."""
-
-    def __init__(self, realtime: Realtime, store: PresenceStore | None = None) -> None:
-        self.realtime = realtime
-        self.store: PresenceStore = store or MemoryPresence()
-        realtime.join_hooks.append(self._joined)
-        realtime.leave_hooks.append(self._left)
-        realtime.on(protocol.EV_PRESENCE_WHO)(self._who)
-
-    async def _announce(self, user: SocketUser, room_id: str, status: str) -> None:
-        event: protocol.PresenceEvent = {
-            "room_id": room_id,
-            "user_id": user.user_id,
-            "username": user.username,
-            "status": status,
-        }
-        await self.realtime.sio.emit(
-            protocol.EV_PRESENCE, event, to=protocol.room_channel(room_id), skip_sid=user.sid
-        )
-
-    async def _joined(self, user: SocketUser, room_id: str, data: dict[str, Any]) -> dict[str, Any]:
-        if await self.store.enter(room_id, user):
-            await self._announce(user, room_id, protocol.PRESENCE_ONLINE)
-        return {"online": await self.store.online(room_id)}
-
-    async def _left(self, user: SocketUser, room_id: str) -> None:
-        if await self.store.leave(room_id, user):
-            await self._announce(user, room_id, protocol.PRESENCE_OFFLINE)
-
-    async def _who(self, user: SocketUser, data: dict[str, Any]) -> dict[str, Any]:
-        room_id = room_id_of(data)
-        await self.realtime.require_joined(user, room_id)
-        return {"room_id": room_id, "online": await self.store.online(room_id)}

@@ -1,15 +1,17 @@
-"""The Socket.IO server (standard protocol v5) on the aiohttp app; the token is checked at connect.
+"""The Socket.IO hub (standard protocol v5) on the aiohttp app: what every socket feature shares.
 
-`Realtime.on(event)` registers a handler for a client event: it gets the sender's `SocketUser`
-and a payload that is already known to be a JSON object; whatever it returns is the ack, and any
-`ApiError` it raises becomes ``{"ok": false, "error": {...}}`` (plus an `EV_ERROR` event when the
-client asked for no ack). That wrapper is the one place socket errors are shaped.
+It knows no feature. It owns: connection auth (the token is checked at connect), who is behind
+each socket, the per-socket event bucket, room channels with their locks, the hooks features
+add to channel changes, and the one wrapper that turns a handler's result or `ApiError` into an
+ack (``{"ok": true, ...}`` or ``{"ok": false, "error": {...}}`` plus an `EV_ERROR` event).
 
 Entering and leaving a room's channel happen under that room's lock (`room_lock`), and so does
 every fan-out that must be ordered against them (chat messages, presence): a socket that joins
-gets the messages it missed (a join hook) before any live one, and none twice. Features plug in
-with `join_hooks` (run after the socket entered the channel; their dicts are merged into the ack)
-and `leave_hooks` (run whenever a socket leaves a channel: room:leave, HTTP leave, disconnect).
+gets the messages it missed (a join hook) before any live one, and none twice. Join hooks run
+after the socket entered the channel (their dicts are merged into the join ack), in the order
+they were added; leave hooks run whenever a socket leaves a channel: room:leave, an HTTP leave
+on any daemon, a disconnect. Who may enter a channel is not the hub's business: the rooms
+feature asks the room guard first.
 """
 
 from __future__ import annotations
@@ -24,17 +26,12 @@ from typing import Any
 import socketio
 from aiohttp import web
 
-from videonet_daemon import keys, protocol
+from videonet_daemon import protocol
 from videonet_daemon.cluster import socketio_channel
-from videonet_daemon.errors import (
-    ApiError,
-    NotJoined,
-    RateLimited,
-    Unauthenticated,
-    ValidationError,
-)
-from videonet_daemon.metrics import METRICS
+from videonet_daemon.errors import ApiError, RateLimited, Unauthenticated, ValidationError
+from videonet_daemon.metrics import Metrics
 from videonet_daemon.realtime.ratelimit import TokenBuckets
+from videonet_daemon.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -47,18 +44,21 @@ class SocketUser:
 
 
 EventHandler = Callable[[SocketUser, dict[str, Any]], Awaitable[dict[str, Any] | None]]
+# token -> (user_id, username), or an ApiError that refuses the connection.
+Identify = Callable[[str], Awaitable[tuple[int, str]]]
 # (user, room_id, join payload) -> fields for the join ack; runs under the room's lock.
 JoinHook = Callable[[SocketUser, str, dict[str, Any]], Awaitable[dict[str, Any]]]
 # (user, room_id) after the socket left the room's channel; runs under the room's lock.
 LeaveHook = Callable[[SocketUser, str], Awaitable[None]]
+DisconnectHook = Callable[[SocketUser], Awaitable[None]]
 
 
-class Realtime:
-    """The Socket.IO server plus the helpers every realtime feature shares."""
+class Hub:
+    """The Socket.IO server plus the helpers every socket feature shares."""
 
-    def __init__(self, app: web.Application) -> None:
-        self.app = app
-        settings = app[keys.SETTINGS]
+    def __init__(self, settings: Settings, identify: Identify, metrics: Metrics) -> None:
+        self._identify = identify
+        self._metrics = metrics
         # With Redis, an emit to a room reaches its members on every daemon of the service.
         manager = (
             socketio.AsyncRedisManager(
@@ -74,25 +74,21 @@ class Realtime:
             logger=False,
             engineio_logger=False,
         )
-        self.sio.attach(app, socketio_path=protocol.SOCKET_PATH)
         # Who is behind each socket of this daemon; filled at connect, emptied at disconnect.
         self.users: dict[str, SocketUser] = {}
         # Every client event of a connection spends a token (features add their own limits).
-        settings = app[keys.SETTINGS]
         self.event_buckets = TokenBuckets(settings.socket_event_rate, settings.socket_event_burst)
-        self.disconnect_hooks: list[Callable[[SocketUser], Awaitable[None]]] = []
-        self.join_hooks: list[JoinHook] = []
-        self.leave_hooks: list[LeaveHook] = []
+        self._join_hooks: list[JoinHook] = []
+        self._leave_hooks: list[LeaveHook] = []
+        self._disconnect_hooks: list[DisconnectHook] = []
         # room_id -> [lock, users]; an entry lives only while someone holds or awaits the lock.
         self._locks: dict[str, tuple[asyncio.Lock, list[int]]] = {}
         self.sio.on("connect", self._connect)
         self.sio.on("disconnect", self._disconnect)
         self.sio.on("*", self._unknown)
-        self.on(protocol.EV_ROOM_JOIN)(self._join)
-        self.on(protocol.EV_ROOM_LEAVE)(self._leave)
-        # Leaving over HTTP on any daemon drops the user's sockets on every daemon.
-        app[keys.ON_LEAVE].append(self._announce_leave)
-        app[keys.BUS].on("left_room", self._on_left_room)
+
+    def attach(self, app: web.Application) -> None:
+        self.sio.attach(app, socketio_path=protocol.SOCKET_PATH)
         app.on_shutdown.append(self._shutdown)
 
     async def _shutdown(self, app: web.Application) -> None:
@@ -103,31 +99,38 @@ class Realtime:
         await self.sio.shutdown()
 
     # --- registration -------------------------------------------------------------------
-    def on(self, event: str) -> Callable[[EventHandler], EventHandler]:
-        def register(handler: EventHandler) -> EventHandler:
-            async def wrapped(sid: str, data: Any = None, *extra: Any) -> dict[str, Any]:
-                try:
-                    user = await self.user(sid)
-                    wait = self.event_buckets.take(sid)
-                    if wait:
-                        raise RateLimited(wait, "too many events on this connection; slow down")
-                    if not isinstance(data, dict) or extra:
-                        raise ValidationError(f"{event}: the payload must be one JSON object")
-                    result = await handler(user, data)
-                    return {"ok": True, **(result or {})}
-                except ApiError as exc:
-                    return await self._refuse(sid, exc.code, exc.message)
-                except Exception:
-                    log.exception("socket event %s failed", event)
-                    return await self._refuse(sid, protocol.ErrorCode.INTERNAL, "internal error")
+    def on(self, event: str, handler: EventHandler) -> None:
+        """Answer a client event: the handler's dict becomes the ack, an ApiError a refusal."""
 
-            self.sio.on(event, wrapped)
-            return handler
+        async def wrapped(sid: str, data: Any = None, *extra: Any) -> dict[str, Any]:
+            try:
+                user = self.user(sid)
+                wait = self.event_buckets.take(sid)
+                if wait:
+                    raise RateLimited(wait, "too many events on this connection; slow down")
+                if not isinstance(data, dict) or extra:
+                    raise ValidationError(f"{event}: the payload must be one JSON object")
+                result = await handler(user, data)
+                return {"ok": True, **(result or {})}
+            except ApiError as exc:
+                return await self._refuse(sid, exc.code, exc.message)
+            except Exception:
+                log.exception("socket event %s failed", event)
+                return await self._refuse(sid, protocol.ErrorCode.INTERNAL, "internal error")
 
-        return register
+        self.sio.on(event, wrapped)
+
+    def on_join(self, hook: JoinHook) -> None:
+        self._join_hooks.append(hook)
+
+    def on_leave(self, hook: LeaveHook) -> None:
+        self._leave_hooks.append(hook)
+
+    def on_disconnect(self, hook: DisconnectHook) -> None:
+        self._disconnect_hooks.append(hook)
 
     async def _refuse(self, sid: str, code: str, message: str) -> dict[str, Any]:
-        self.app[METRICS].socket_errors.labels(code=code).inc()
+        self._metrics.socket_errors.labels(code=code).inc()
         error: protocol.ErrorBody = {"code": code, "message": message}
         await self.sio.emit(protocol.EV_ERROR, error, to=sid)
         return {"ok": False, "error": error}
@@ -146,11 +149,11 @@ class Realtime:
         if not token:
             raise _refused(protocol.ErrorCode.UNAUTHENTICATED, "a token is required")
         try:
-            user, _jti = await request.app[keys.AUTH].authenticate(token)
+            user_id, username = await self._identify(token)
         except ApiError as exc:
             raise _refused(exc.code, exc.message) from exc
-        self.users[sid] = SocketUser(sid=sid, user_id=user.id, username=user.username)
-        await self.sio.enter_room(sid, protocol.user_channel(user.id))
+        self.users[sid] = SocketUser(sid=sid, user_id=user_id, username=username)
+        await self.sio.enter_room(sid, protocol.user_channel(user_id))
 
     async def _disconnect(self, sid: str, *reason: Any) -> None:
         self.event_buckets.forget(sid)
@@ -165,16 +168,16 @@ class Realtime:
                 async with self.room_lock(room_id):
                     await self.sio.leave_room(sid, channel)
                     await self._run_leave_hooks(user, room_id)
-        for hook in self.disconnect_hooks:
+        for hook in self._disconnect_hooks:
             await hook(user)
 
-    async def user(self, sid: str) -> SocketUser:
+    def user(self, sid: str) -> SocketUser:
         user = self.users.get(sid)
         if user is None:
             raise Unauthenticated("this connection is not authenticated")
         return user
 
-    # --- rooms ------------------------------------------------------------------------
+    # --- room channels ------------------------------------------------------------------
     @asynccontextmanager
     async def room_lock(self, room_id: str) -> AsyncIterator[None]:
         """Hold the room's lock: channel changes and ordered fan-out in a room take turns."""
@@ -192,50 +195,45 @@ class Realtime:
                 del self._locks[room_id]
 
     async def _run_leave_hooks(self, user: SocketUser, room_id: str) -> None:
-        for hook in self.leave_hooks:
+        for hook in self._leave_hooks:
             try:
                 await hook(user, room_id)
             except Exception:
                 log.exception("leave hook failed for room %s", room_id)
 
     def joined(self, sid: str, room_id: str) -> bool:
+        """Whether the socket is in the room's channel (on this daemon)."""
         # The manager's room -> {sid: eio_sid} map: sio.rooms(sid) scans every room on the
         # daemon (one per socket plus the channels), which showed in the chat benchmark profile.
         members = self.sio.manager.rooms.get("/", {}).get(protocol.room_channel(room_id))
         return members is not None and sid in members
 
-    async def require_joined(self, user: SocketUser, room_id: str) -> None:
-        """The socket must have joined the room's channel (and still be a member)."""
-        if not self.joined(user.sid, room_id):
-            raise NotJoined()
-        await self.app[keys.ROOMS].require_member(room_id, user.user_id)
+    async def enter(self, user: SocketUser, room_id: str, data: dict[str, Any]) -> dict[str, Any]:
+        """Put the socket in the room's channel and run the join hooks: the join ack's fields.
 
-    async def _join(self, user: SocketUser, data: dict[str, Any]) -> dict[str, Any]:
-        room_id = room_id_of(data)
-        # Checked against the database on every join: membership is never cached.
-        await self.app[keys.ROOMS].require_member(room_id, user.user_id)
+        The caller has checked that the user may enter. A refused hook leaves no trace.
+        """
         channel = protocol.room_channel(room_id)
         ack: dict[str, Any] = {"room_id": room_id}
         async with self.room_lock(room_id):
             was_joined = self.joined(user.sid, room_id)
             await self.sio.enter_room(user.sid, channel)
             try:
-                for hook in self.join_hooks:
+                for hook in self._join_hooks:
                     ack.update(await hook(user, room_id, data))
             except BaseException:
-                if not was_joined:  # a refused join leaves no trace
+                if not was_joined:
                     await self.sio.leave_room(user.sid, channel)
                     await self._run_leave_hooks(user, room_id)
                 raise
         return ack
 
-    async def _leave(self, user: SocketUser, data: dict[str, Any]) -> dict[str, Any]:
-        room_id = room_id_of(data)
+    async def exit(self, user: SocketUser, room_id: str) -> None:
+        """Take the socket out of the room's channel (nothing happens if it was not in it)."""
         async with self.room_lock(room_id):
             if self.joined(user.sid, room_id):
                 await self.sio.leave_room(user.sid, protocol.room_channel(room_id))
                 await self._run_leave_hooks(user, room_id)
-        return {"room_id": room_id}
 
     def sids_of(self, room_id: str, user_id: int) -> list[str]:
         """The user's sockets currently in the room's channel (this daemon only)."""
@@ -246,14 +244,8 @@ class Realtime:
             if (u := self.users.get(sid)) is not None and u.user_id == user_id
         ]
 
-    async def _announce_leave(self, room_id: str, user_id: int) -> None:
-        await self.app[keys.BUS].publish("left_room", room_id=room_id, user_id=user_id)
-
-    async def _on_left_room(self, message: dict[str, Any]) -> None:
-        await self.drop_from_room(str(message["room_id"]), int(message["user_id"]))
-
     async def drop_from_room(self, room_id: str, user_id: int) -> None:
-        """After an HTTP leave: take every socket of that user out of the room's channel."""
+        """After the user left the room: take each of their sockets here out of its channel."""
         async with self.room_lock(room_id):
             for sid in self.sids_of(room_id, user_id):
                 await self.sio.leave_room(sid, protocol.room_channel(room_id))
@@ -267,38 +259,3 @@ def _refused(code: str, message: str) -> Exception:
     """A refused connection; the client receives {"message": ..., "data": ErrorBody}."""
     error: protocol.ErrorBody = {"code": code, "message": message}
     return socketio.exceptions.ConnectionRefusedError(message, error)  # type: ignore[no-any-return]
-
-
-def room_id_of(data: dict[str, Any]) -> str:
-    """The payload's ``room_id``, checked for shape (not for existence)."""
-    room_id = data.get("room_id")
-    if not isinstance(room_id, str) or not room_id or len(room_id) > 64:
-        raise ValidationError("room_id must be a room id string")
-    return room_id
-
-
-REALTIME: web.AppKey[Realtime] = web.AppKey("realtime", Realtime)
-
-
-def attach(app: web.Application) -> Realtime:
-    from videonet_daemon.realtime.chat import ChatFeature
-    from videonet_daemon.realtime.presence import PresenceFeature, RedisPresence
-
-    realtime = Realtime(app)
-    app[REALTIME] = realtime
-    # Order matters: the chat backlog is validated and sent before presence announces the user.
-    ChatFeature(realtime)
-    settings = app[keys.SETTINGS]
-    if settings.redis_url:
-        store = RedisPresence(settings.redis_url, settings.cluster_name, app[keys.NODE])
-
-        async def presence_ctx(app: web.Application) -> AsyncIterator[None]:
-            await store.forget_node()  # runs after the data dir (and the node id) is loaded
-            yield
-            await store.close()
-
-        app.cleanup_ctx.append(presence_ctx)
-        PresenceFeature(realtime, store)
-    else:
-        PresenceFeature(realtime)
-    return realtime

@@ -1,0 +1,19 @@
+"""The calls feature: call:* signaling over Socket.IO (no HTTP routes)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from videonet_daemon.calls.signaling import CallSignaling
+from videonet_daemon.realtime.hub import Hub
+from videonet_daemon.rooms.guard import RoomGuard
+from videonet_daemon.settings import Settings
+
+
+class CallsFeature:
+    def __init__(self, guard: RoomGuard, settings: Settings) -> None:
+        self._guard = guard
+        self._settings = settings
+
+    def install(self, router: web.UrlDispatcher, hub: Hub) -> None:
+        CallSignaling(hub, self._guard, self._settings).register()

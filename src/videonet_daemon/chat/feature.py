@@ -1,0 +1,30 @@
+"""The chat feature: history over HTTP, chat:send and the join backlog over Socket.IO."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from videonet_daemon import protocol
+from videonet_daemon.auth.request_auth import RequestAuth
+from videonet_daemon.chat.events import ChatEvents
+from videonet_daemon.chat.routes import ChatRoutes
+from videonet_daemon.chat.service import ChatService
+from videonet_daemon.realtime.hub import Hub
+from videonet_daemon.rooms.guard import RoomGuard
+from videonet_daemon.settings import Settings
+
+
+class ChatFeature:
+    def __init__(
+        self, chat: ChatService, guard: RoomGuard, who: RequestAuth, settings: Settings
+    ) -> None:
+        self._chat = chat
+        self._guard = guard
+        self._settings = settings
+        self._routes = ChatRoutes(chat, guard, who)
+
+    def install(self, router: web.UrlDispatcher, hub: Hub) -> None:
+        self._routes.add_to(router)
+        events = ChatEvents(self._chat, self._guard, hub, self._settings)
+        hub.on_join(events.sync)
+        hub.on(protocol.EV_CHAT_SEND, events.send)

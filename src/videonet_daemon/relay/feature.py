@@ -1,0 +1,49 @@
+"""The relay feature: transfer events on Socket.IO, the data plane and /api/video/verify on HTTP."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from videonet_daemon.auth.request_auth import RequestAuth
+from videonet_daemon.db.engine import Database
+from videonet_daemon.metrics import Metrics
+from videonet_daemon.realtime.hub import Hub
+from videonet_daemon.relay.events import TransferEvents
+from videonet_daemon.relay.proxy import Proxy
+from videonet_daemon.relay.receivers import Receivers
+from videonet_daemon.relay.routes import TransferRoutes
+from videonet_daemon.relay.service import TransferService
+from videonet_daemon.relay.verify import VerifyRoutes
+from videonet_daemon.rooms.guard import RoomGuard
+from videonet_daemon.settings import Settings
+
+
+class RelayFeature:
+    def __init__(
+        self,
+        transfers: TransferService,
+        receivers: Receivers,
+        guard: RoomGuard,
+        who: RequestAuth,
+        proxy: Proxy,
+        db: Database,
+        metrics: Metrics,
+        settings: Settings,
+    ) -> None:
+        self._transfers = transfers
+        self._receivers = receivers
+        self._guard = guard
+        self._who = who
+        self._proxy = proxy
+        self._db = db
+        self._metrics = metrics
+        self._verify = VerifyRoutes(who, settings.verify_max_bytes)
+
+    def install(self, router: web.UrlDispatcher, hub: Hub) -> None:
+        events = TransferEvents(hub, self._transfers, self._receivers, self._guard, self._metrics)
+        events.register()
+        routes = TransferRoutes(
+            self._transfers, events, self._who, self._proxy, self._db, self._metrics
+        )
+        routes.add_to(router)
+        self._verify.add_to(router)

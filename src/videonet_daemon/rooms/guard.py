@@ -1,0 +1,54 @@
+"""The room guard: the one membership check every HTTP request and socket event goes through.
+
+This is the security boundary that keeps strangers out of a room. Membership is read from the
+database every time (never cached), on every HTTP request and every socket event that names a
+room, on one daemon or many. A socket event also needs the socket to be in the room's channel
+(room:join put it there after the same check), so a user's other connections do not act in a
+room they did not join on that connection.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from videonet_daemon import protocol
+from videonet_daemon.errors import Forbidden, NotJoined, ValidationError
+from videonet_daemon.realtime.hub import Hub, SocketUser
+from videonet_daemon.rooms.service import RoomService
+
+
+def room_id_of(data: dict[str, Any]) -> str:
+    """The payload's ``room_id``, checked for shape (not for existence)."""
+    room_id = data.get("room_id")
+    if not isinstance(room_id, str) or not room_id or len(room_id) > protocol.ROOM_ID_MAX_CHARS:
+        raise ValidationError("room_id must be a room id string")
+    return room_id
+
+
+class RoomGuard:
+    def __init__(self, rooms: RoomService, hub: Hub) -> None:
+        self._rooms = rooms
+        self._hub = hub
+
+    async def require_member(self, room_id: str, user_id: int) -> None:
+        """404 if the room does not exist, 403 if the user is not in it (from the database)."""
+        if await self._rooms.is_member(room_id, user_id):
+            return
+        await self._rooms.get(room_id, user_id)
+        raise Forbidden("you are not a member of this room")
+
+    async def require_joined(
+        self, user: SocketUser, room_id: str, *, membership_first: bool = False
+    ) -> None:
+        """The socket is in the room's channel (else `NotJoined`) and its user a member.
+
+        Which refusal a stranger hears is part of the wire contract: chat, presence and
+        transfer events answer ``not_joined``; call events ask ``membership_first`` and answer
+        ``forbidden``. Both checks always run.
+        """
+        if membership_first:
+            await self.require_member(room_id, user.user_id)
+        if not self._hub.joined(user.sid, room_id):
+            raise NotJoined()
+        if not membership_first:
+            await self.require_member(room_id, user.user_id)
