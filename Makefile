@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint typecheck unit unit-postgres bench clean
+.PHONY: demo test chromium lint typecheck unit unit-postgres bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,7 +14,17 @@ $(BIN)/.installed: pyproject.toml
 demo: $(BIN)/.installed
 	$(BIN)/python scripts/demo.py
 
-test: $(BIN)/.installed lint typecheck unit unit-postgres
+test: $(BIN)/.installed chromium lint typecheck unit unit-postgres
+
+# The web client's tests drive Debian's chromium; without it (not root, no apt) they skip.
+chromium:
+	@if [ ! -x /usr/bin/chromium ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing chromium for the browser tests"; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null \
+		|| (apt-get update -q >/dev/null && \
+		    DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null) \
+		|| echo "could not install chromium: the browser tests will skip"; \
+	fi
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check src tests bench scripts

@@ -11,6 +11,7 @@ import aiohttp
 from aiohttp import web
 
 from videonet_daemon import __version__, invites, keys, protocol
+from videonet_daemon import web as web_client
 from videonet_daemon.auth import routes as auth_routes
 from videonet_daemon.auth.service import AuthService
 from videonet_daemon.auth.tokens import TokenService, load_or_create_key, write_private_file
@@ -60,6 +61,7 @@ def create_app(settings: Settings) -> web.Application:
     chat_routes.add_routes(app)
     realtime.attach(app)
     calls.attach(app)
+    web_client.install(app, settings)
     return app
 
 
