@@ -44,6 +44,7 @@ def call(
     # aiortc and PyAV load here only: `videonet --version` and the other commands stay fast.
     from videonet_cli.calls.core import CallOptions, run_call
     from videonet_cli.calls.media import check_record_target, open_media
+    from videonet_cli.calls.recording import IncompleteRecording, split_failures
     from videonet_cli.calls.view import CallView, choose_mode
 
     api = session.client(ctx)
@@ -53,9 +54,14 @@ def call(
     options = CallOptions(room, media, record, audio_only, duration)
     with CallView(choose_mode(json_out)) as view:
         result = session.run(run_call(api.server, api.require_token(), options, view))
+    failed = split_failures(result)
     view.result(result)
     if result["reason"] == "daemon_lost":
         raise UnreachableError("the connection to the daemon was lost; the call ended")
+    if failed:
+        raise IncompleteRecording(
+            "; ".join(f"recording of {r['username']} ({r['path']}): {r['problem']}" for r in failed)
+        )
 
 
 def register_commands(app: typer.Typer) -> None:
