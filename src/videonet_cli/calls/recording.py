@@ -34,6 +34,7 @@ FIRST_FRAME_WAIT_SECONDS = 10.0
 # video, 2 s of audio); older frames are dropped beyond this rather than held without bound.
 BUFFER_FRAMES = 64
 _END = None
+DRAIN_SECONDS = 5.0  # at the end, time for the encoders to take the buffered frames
 
 
 class _Feed:
@@ -75,15 +76,26 @@ class _Buffered(MediaStreamTrack):
         self.feed = feed
         self.after = after  # audio waits until the video stream has taken its size
         self.handed = asyncio.Event()
+        self.drained = asyncio.Event()
+        self.last_pts: int | None = None
 
     async def recv(self) -> Any:
         if self.after is not None:
             await self.after.wait()
             self.after = None
-        frame = await self.feed.queue.get()
-        if frame is _END:
-            self.feed.queue.put_nowait(_END)
-            raise MediaStreamError
+        while True:
+            frame = await self.feed.queue.get()
+            if frame is _END:
+                self.feed.queue.put_nowait(_END)
+                self.handed.set()  # a video track that ends unseen must not hold audio back
+                self.drained.set()
+                raise MediaStreamError
+            # Two frames with one timestamp (a browser repeats one now and then) make the
+            # encoder emit a non-increasing DTS, which the muxer refuses: the file would break.
+            if frame.pts is None or self.last_pts is None or frame.pts > self.last_pts:
+                break
+            self.feed.dropped += 1
+        self.last_pts = frame.pts
         self.feed.written += 1
         self.handed.set()  # set before the recorder's task resumes, so it runs first
         return frame
@@ -102,6 +114,8 @@ class Recording:
         self.recorder: MediaRecorder | None = None
         self.recorded: list[str] = []  # kinds in the file
         self.stopped = False
+        self.failure: str | None = None
+        self._tracks: list[_Buffered] = []
         self._starter = asyncio.create_task(self._start_when_ready())
 
     async def _start_when_ready(self) -> None:
@@ -109,8 +123,12 @@ class Recording:
         await asyncio.wait(waits, timeout=self.wait)
         for waiter in waits:
             waiter.cancel()
+        await self._begin()
+
+    async def _begin(self) -> None:
+        """Create the recorder for the tracks that have sent (once)."""
         ready = [feed for feed in self.feeds if feed.first.is_set()]
-        if not ready:
+        if self.recorder is not None or not ready:
             return
         # Video first: its task takes the frame size before anything is written.
         ready.sort(key=lambda feed: feed.kind != "video")
@@ -121,6 +139,7 @@ class Recording:
             if feed.kind == "video":
                 gate = track.handed
             recorder.addTrack(track)
+            self._tracks.append(track)
         self.recorder = recorder
         self.recorded = sorted(feed.kind for feed in ready)
         await recorder.start()
@@ -131,17 +150,23 @@ class Recording:
         None until `stop`: a track may still start)."""
         if not self.stopped:
             return None
+        if self.failure is not None:
+            return f"the file could not be finished: {self.failure}"
         missing = [f for f in self.feeds if f.written == 0]
-        late = [f for f in missing if f.first_at is not None]
-        if late:
-            kinds = " and ".join(f.kind for f in late)
-            return (
-                f"no {kinds} in the recording: it started more than {self.wait:g} s after "
-                "the rest, or the call ended first"
+        never = [f.kind for f in missing if f.first_at is None]
+        late = [f.kind for f in missing if f.first_at is not None]
+        problems = []
+        if never:
+            problems.append(
+                f"no {' and '.join(never)} in the recording: the peer announced it but sent none"
             )
-        if missing:
-            kinds = " and ".join(f.kind for f in missing)
-            return f"no {kinds} in the recording: the peer announced it but sent none"
+        if late:
+            problems.append(
+                f"no {' and '.join(late)} in the recording: it started more than "
+                f"{self.wait:g} s after the rest"
+            )
+        if problems:
+            return "; ".join(problems)
         # The encoder stopped taking frames (it failed) while they kept coming.
         stalled = [f for f in self.feeds if f.arrived - f.written > 2 * BUFFER_FRAMES]
         if stalled:
@@ -159,18 +184,28 @@ class Recording:
         }
 
     async def stop(self) -> None:
-        """Finish the file (complete and playable after this)."""
+        """Finish the file (complete and playable after this), with what is still buffered."""
         self.stopped = True
         self._starter.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._starter
-        for feed in self.feeds:
+        for feed in self.feeds:  # each queue now ends with _END
             feed.task.cancel()
-        if self.recorder is not None:
-            await self.recorder.stop()
-        for feed in self.feeds:
             with contextlib.suppress(asyncio.CancelledError):
                 await feed.task
+        # A call shorter than the wait still leaves a file with what arrived.
+        await self._begin()
+        if self.recorder is None:
+            return
+        drained = [asyncio.ensure_future(track.drained.wait()) for track in self._tracks]
+        await asyncio.wait(drained, timeout=DRAIN_SECONDS)
+        for waiter in drained:
+            waiter.cancel()
+        try:
+            await self.recorder.stop()
+        except Exception as exc:
+            log.debug("finishing %s failed", self.path, exc_info=True)
+            self.failure = str(exc) or type(exc).__name__
 
 
 class IncompleteRecording(CliError):
