@@ -158,6 +158,11 @@ def test_two_browsers_in_one_call(daemon: Daemon, tmp_path: Path, browser: Any) 
         pages.append(page)
     for page in pages:
         wait_for_media(page, peers=1)
+        # The remote tile's <video> plays the other side's camera.
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('#tiles .tile:not(.local) video')]"
+            ".some(v => v.videoWidth > 0 && !v.paused)"
+        )
     shot = tmp_path / "call.png"
     pages[0].screenshot(path=str(shot))
     pages[1].click("#leave-call")

@@ -14,8 +14,9 @@ function show(view) {
   $("whoami").textContent = state.user ? state.user.username : "";
 }
 
-function status(text) {
+function status(text, error = false) {
   $("status").textContent = text || "";
+  $("status").classList.toggle("error", error);
 }
 
 function el(tag, className, text) {
@@ -34,7 +35,7 @@ async function guard(task) {
       state.user = null;
       show("login-view");
     }
-    status(err.message || String(err));
+    status(err.message || String(err), true);
     return undefined;
   }
 }
@@ -115,7 +116,7 @@ function connect() {
   socket.on("disconnect", () => {
     $("connection").textContent = "reconnecting…";
   });
-  socket.on("connect_error", (err) => status(`cannot connect: ${err.message}`));
+  socket.on("connect_error", (err) => status(`cannot connect: ${err.message}`, true));
   socket.on("chat:message", (message) => {
     if (state.room && message.room_id === state.room.id) addMessage(message);
   });
@@ -130,7 +131,7 @@ function connect() {
     status("you left this room");
     await showRooms();
   }));
-  socket.on("vn:error", (error) => status(error.message));
+  socket.on("vn:error", (error) => status(error.message, true));
 }
 
 function ask(socket, event, body) {
@@ -211,7 +212,14 @@ function tile(key, label) {
 const ui = {
   addTile(peer, stream) {
     const video = tile(peer.peer_id, peer.username).querySelector("video");
-    if (video.srcObject !== stream) video.srcObject = stream;
+    if (video.srcObject !== stream) {
+      video.srcObject = stream;
+      // After "Join call" (a user gesture) the browser lets remote audio play.
+      video.play().catch((err) => {
+        // AbortError: a newer stream replaced this one before it started; that one plays.
+        if (err.name !== "AbortError") status(`cannot play ${peer.username}'s media: ${err.message}`, true);
+      });
+    }
   },
   removeTile(peerId) {
     const node = tiles.get(peerId);

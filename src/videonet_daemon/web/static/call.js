@@ -98,7 +98,8 @@ export class Call {
       this.emit("call:candidate", { to: peer.peer_id, candidate }).catch(() => {});
     };
     pc.ontrack = (e) => {
-      entry.stream.addTrack(e.track);
+      // A new stream object, so that the <video> reloads with the video track it now has.
+      entry.stream = new MediaStream([...entry.stream.getTracks(), e.track]);
       this.ui.addTile(peer, entry.stream);
     };
     pc.onconnectionstatechange = () => {
