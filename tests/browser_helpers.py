@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -97,12 +98,26 @@ def call_stats(page: Any) -> list[dict[str, Any]]:
     return list(page.evaluate("window.videonet.stats()"))
 
 
+def wait_for_stats(page: Any, check: Any, what: str, timeout: float = 30) -> list[dict[str, Any]]:
+    """Poll the page's call statistics until `check(rows)` holds."""
+    deadline = time.monotonic() + timeout
+    rows = call_stats(page)
+    while not check(rows):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}; stats: {rows}")
+        page.wait_for_timeout(500)
+        rows = call_stats(page)
+    return rows
+
+
 def wait_for_media(page: Any, peers: int, frames: int = 30, timeout: float = 30) -> None:
     """Until the page has decoded `frames` video frames and some audio from each of `peers`."""
-    page.wait_for_function(
-        """([peers, frames]) => window.videonet.stats().then(rows => rows.length >= peers &&
-            rows.every(r => r.framesDecoded >= frames && r.audioSamples > 0))""",
-        arg=[peers, frames],
-        timeout=timeout * 1000,
-        polling=500,
+    wait_for_stats(
+        page,
+        lambda rows: (
+            len(rows) >= peers
+            and all(r["framesDecoded"] >= frames and r["audioSamples"] > 0 for r in rows)
+        ),
+        f"{frames} video frames and audio from {peers} peers",
+        timeout,
     )

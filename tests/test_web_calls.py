@@ -9,7 +9,15 @@ from typing import Any
 
 import pytest
 
-from browser_helpers import browser, log_in, open_room, page_for, wait_for_media
+from browser_helpers import (
+    browser,
+    log_in,
+    open_room,
+    page_for,
+    send_chat,
+    wait_for_media,
+    wait_for_stats,
+)
 from calls_helpers import make_clip
 from transfer_helpers import Background, make_room, member
 
@@ -168,5 +176,43 @@ def test_two_browsers_in_one_call(daemon: Daemon, tmp_path: Path, browser: Any) 
     pages[1].click("#leave-call")
     pages[0].wait_for_selector("#tiles .tile:not(.local)", state="detached")
     assert pages[0].errors == [] and pages[1].errors == []
+    for page in pages:
+        page.context.close()
+
+
+def test_a_browser_that_loses_the_daemon_reconnects_and_rejoins_the_call(
+    daemon: Daemon, tmp_path: Path, browser: Any
+) -> None:
+    alice = member(daemon, tmp_path)
+    room = make_room(daemon, alice, "reconnect")
+    bob = member(daemon, tmp_path, room)
+    pages = []
+    for who in (alice, bob):
+        page = page_for(browser, daemon)
+        log_in(page, who.user)
+        open_room(page, room)
+        join_call(page)
+        pages.append(page)
+    wait_for_media(pages[0], peers=1)
+    before = pages[0].evaluate("window.videonet.stats()")[0]["peer_id"]
+    pages[1].context.set_offline(True)
+    pages[1].wait_for_function(
+        "() => document.getElementById('connection').textContent !== 'connected'", timeout=60_000
+    )
+    pages[1].context.set_offline(False)
+    pages[1].wait_for_function(
+        "() => document.getElementById('connection').textContent === 'connected'", timeout=60_000
+    )
+    # Bob is a new participant now; alice connects to him again and sees him.
+    wait_for_stats(
+        pages[0],
+        lambda rows: (
+            len(rows) == 1 and rows[0]["peer_id"] != before and rows[0]["framesDecoded"] > 10
+        ),
+        "video from bob's new connection",
+        timeout=60,
+    )
+    send_chat(pages[1], "back again")
+    pages[0].wait_for_selector("#messages .text:text('back again')")
     for page in pages:
         page.context.close()
