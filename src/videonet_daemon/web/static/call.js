@@ -230,8 +230,15 @@ export class Call {
     const rows = [];
     for (const { peer, pc } of this.peers.values()) {
       const row = { peer_id: peer.peer_id, username: peer.username, state: pc.connectionState,
-        framesDecoded: 0, audioSamples: 0, bytesReceived: 0, width: 0, height: 0 };
-      (await pc.getStats()).forEach((s) => {
+        framesDecoded: 0, audioSamples: 0, bytesReceived: 0, width: 0, height: 0, route: null };
+      const report = await pc.getStats();
+      report.forEach((s) => {
+        // The local end of the pair in use: "host", "srflx" or "relay" (through TURN).
+        if (s.type === "transport" && s.selectedCandidatePairId) {
+          const pair = report.get(s.selectedCandidatePairId);
+          const local = pair && report.get(pair.localCandidateId);
+          if (local) row.route = local.candidateType;
+        }
         if (s.type !== "inbound-rtp") return;
         row.bytesReceived += s.bytesReceived || 0;
         if (s.kind === "video") {
