@@ -46,7 +46,7 @@ class _Feed:
         self.queue: asyncio.Queue[Any] = asyncio.Queue()
         self.first = asyncio.Event()
         self.first_at: float | None = None
-        self.arrived = self.dropped = self.written = 0
+        self.arrived = self.dropped = self.repeated = self.written = 0
         self.task = asyncio.create_task(self._read())
 
     async def _read(self) -> None:
@@ -94,7 +94,7 @@ class _Buffered(MediaStreamTrack):
             # encoder emit a non-increasing DTS, which the muxer refuses: the file would break.
             if frame.pts is None or self.last_pts is None or frame.pts > self.last_pts:
                 break
-            self.feed.dropped += 1
+            self.feed.repeated += 1
         self.last_pts = frame.pts
         self.feed.written += 1
         self.handed.set()  # set before the recorder's task resumes, so it runs first
@@ -167,21 +167,15 @@ class Recording:
             )
         if problems:
             return "; ".join(problems)
-        # The encoder stopped taking frames (it failed) while they kept coming.
-        stalled = [f for f in self.feeds if f.arrived - f.written > 2 * BUFFER_FRAMES]
-        if stalled:
-            feed = stalled[0]
+        # Frames kept coming but the encoder did not take them: it failed or fell far behind.
+        lost = [f for f in self.feeds if f.arrived - f.repeated - f.written > 2 * BUFFER_FRAMES]
+        if lost:
+            feed = lost[0]
             return (
-                f"the {feed.kind} recording stopped after {feed.written} of {feed.arrived} frames"
+                f"the {feed.kind} recording kept {feed.written} of {feed.arrived} frames "
+                "(the encoder fell behind or failed)"
             )
         return None
-
-    def describe(self) -> dict[str, Any]:
-        return {
-            "recorded": self.recorded,
-            "frames": {f.kind: f.written for f in self.feeds},
-            "problem": self.problem,
-        }
 
     async def stop(self) -> None:
         """Finish the file (complete and playable after this), with what is still buffered."""
