@@ -30,9 +30,11 @@ from videonet_cli.errors import CliError
 log = logging.getLogger(__name__)
 
 FIRST_FRAME_WAIT_SECONDS = 10.0
-# Decoded frames held per track while waiting or while the encoder is behind (~2 s of 640×480
-# video, 2 s of audio); older frames are dropped beyond this rather than held without bound.
-BUFFER_FRAMES = 64
+# Decoded frames held per track while waiting or while the encoder is behind; older ones are
+# dropped beyond this rather than held without bound. Audio (20 ms frames, ~4 KB each) is kept
+# for the whole wait, so speech before a late camera is in the file; video (~460 KB a 640×480
+# frame) for about 2 s.
+BUFFER_FRAMES = {"audio": int(FIRST_FRAME_WAIT_SECONDS * 50) + 100, "video": 64}
 _END = None
 DRAIN_SECONDS = 5.0  # at the end, time for the encoders to take the buffered frames
 
@@ -46,6 +48,7 @@ class _Feed:
         self.queue: asyncio.Queue[Any] = asyncio.Queue()
         self.first = asyncio.Event()
         self.first_at: float | None = None
+        self.limit = BUFFER_FRAMES.get(self.kind, BUFFER_FRAMES["video"])
         self.arrived = self.dropped = self.repeated = self.written = 0
         self.task = asyncio.create_task(self._read())
 
@@ -57,7 +60,7 @@ class _Feed:
                 if self.first_at is None:
                     self.first_at = time.monotonic()
                     self.first.set()
-                if self.queue.qsize() >= BUFFER_FRAMES:
+                if self.queue.qsize() >= self.limit:
                     self.queue.get_nowait()
                     self.dropped += 1
                 self.queue.put_nowait(frame)
@@ -168,7 +171,7 @@ class Recording:
         if problems:
             return "; ".join(problems)
         # Frames kept coming but the encoder did not take them: it failed or fell far behind.
-        lost = [f for f in self.feeds if f.arrived - f.repeated - f.written > 2 * BUFFER_FRAMES]
+        lost = [f for f in self.feeds if f.arrived - f.repeated - f.written > 2 * f.limit]
         if lost:
             feed = lost[0]
             return (
