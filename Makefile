@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint typecheck unit unit-postgres bench clean
+.PHONY: demo test test-packages lint typecheck unit unit-postgres bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,7 +14,21 @@ $(BIN)/.installed: pyproject.toml
 demo: $(BIN)/.installed
 	$(BIN)/python scripts/demo.py
 
-test: $(BIN)/.installed lint typecheck unit unit-postgres
+test: $(BIN)/.installed test-packages lint typecheck unit unit-postgres
+
+# The web client's tests drive Debian's chromium, the TURN test runs coturn; without them (not
+# root, no apt) those tests skip, saying why.
+test-packages:
+	@missing=""; \
+	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
+	command -v turnserver >/dev/null || missing="$$missing coturn"; \
+	if [ -n "$$missing" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing$$missing for the browser and TURN tests"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get install -y -q $$missing >/dev/null \
+		|| (apt-get update -q >/dev/null && apt-get install -y -q $$missing >/dev/null) \
+		|| echo "could not install$$missing: those tests will skip"; \
+	fi
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check src tests bench scripts

@@ -5,6 +5,7 @@ Hierarchy::
     CliError (exit 1)               a failure the user can read about in one line
     ├── MismatchError (exit 1)      hashes or sizes differ
     ├── IncompleteError (exit 1)    a transfer stopped early; running again resumes it
+    ├── IncompleteRecording (exit 1) (calls.recording) a recording lacks media its peer announced
     ├── UsageError (exit 2)         the command line or an input file is wrong
     │   └── NotAVideoError (exit 2) (analysis.video) the clip is not a readable video
     ├── AuthError (exit 3)          not logged in, bad credentials, forbidden

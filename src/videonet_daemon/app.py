@@ -42,7 +42,8 @@ from videonet_daemon.relay.spool import Spool
 from videonet_daemon.rooms.feature import RoomsFeature
 from videonet_daemon.rooms.guard import RoomGuard
 from videonet_daemon.rooms.service import RoomService
-from videonet_daemon.settings import Settings
+from videonet_daemon.settings import Settings, split_urls
+from videonet_daemon.web.feature import WebFeature, origin_check
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +82,9 @@ def build(settings: Settings) -> Daemon:
     )
     auth = AuthService(db, settings, tokens)
     who = RequestAuth(auth, settings)
-    hub = Hub(settings, auth.identify, metrics)
+    hub = Hub(
+        settings, auth.identify, metrics, origin_check(split_urls(settings.web_allowed_origins))
+    )
     rooms = RoomService(db)
     guard = RoomGuard(rooms, hub)
     chat = ChatService(db)
@@ -104,6 +107,7 @@ def build(settings: Settings) -> Daemon:
         PresenceFeature(presence, guard),
         RelayFeature(transfers, receivers, guard, who, proxy, db, metrics, settings),
         CallsFeature(guard, settings),
+        WebFeature(),
     ]
 
     app = web.Application(

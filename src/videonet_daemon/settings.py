@@ -213,6 +213,12 @@ class Settings:
         "VIDEONET_CALL_MAX_PARTICIPANTS",
         "Participants in one room's call (a mesh: each sends its media to every other).",
     )
+    web_allowed_origins: str = _setting(
+        "",
+        "VIDEONET_WEB_ALLOWED_ORIGINS",
+        "Origins besides the daemon's own whose pages may open Socket.IO connections, "
+        "comma-separated (e.g. https://app.example.org); empty: the daemon's own origin only.",
+    )
     log_level: str = _setting("info", "VIDEONET_LOG_LEVEL", "Log level: debug, info, warning.")
 
     @classmethod
@@ -264,6 +270,7 @@ class Settings:
         if self.jwt_secret is not None and len(self.jwt_secret.encode()) < 32:
             raise SettingsError("VIDEONET_JWT_SECRET must be at least 32 bytes")
         self._validate_calls()
+        self._validate_web()
 
     def _validate_calls(self) -> None:
         schemes_of = {"stun_urls": ("stun:", "stuns:"), "turn_urls": ("turn:", "turns:")}
@@ -281,6 +288,15 @@ class Settings:
             raise SettingsError(
                 "call_signal_rate, call_signal_burst and call_max_participants must be positive"
             )
+
+    def _validate_web(self) -> None:
+        for origin in split_urls(self.web_allowed_origins):
+            scheme, _, rest = origin.partition("://")
+            if scheme not in ("http", "https") or not rest or "/" in rest.rstrip("/"):
+                raise SettingsError(
+                    f"web_allowed_origins: {origin!r} must be an origin such as "
+                    "https://app.example.org (scheme, host and port only)"
+                )
 
     @property
     def resolved_data_dir(self) -> Path:

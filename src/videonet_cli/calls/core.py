@@ -21,6 +21,7 @@ from videonet_cli.api import Api
 from videonet_cli.calls.media import LocalMedia
 from videonet_cli.calls.mesh import Mesh
 from videonet_cli.calls.peer import rtc_configuration
+from videonet_cli.calls.recording import split_failures
 from videonet_cli.errors import CliError
 from videonet_cli.reporting import Reporter
 from videonet_daemon import protocol
@@ -98,6 +99,7 @@ async def run_call(api: Api, options: CallOptions, report: Reporter) -> dict[str
         "peers": peers,
         "recordings": recordings,
     }
+    split_failures(result)  # an incomplete file goes under failed_recordings, never recordings
     return result
 
 

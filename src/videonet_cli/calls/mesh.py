@@ -5,7 +5,7 @@ newcomer offers to everyone the daemon listed at `call:join`, and answers nobody
 `call:joined` (those newer participants will offer to it). Signaling events are handled one at
 a time, in arrival order, by one task: a candidate never overtakes the offer it belongs to.
 aiortc gathers its candidates before `setLocalDescription` returns, so its SDPs carry them; the
-candidates other clients (browsers) trickle are added as they come.
+candidates other clients (browsers) trickle are added as they come, and so is their end.
 """
 
 from __future__ import annotations
@@ -192,8 +192,16 @@ class Mesh:
     async def _candidate(self, remote: protocol.CallPeer, data: dict[str, Any]) -> None:
         link = self.links.get(remote["peer_id"])
         init = data.get("candidate")
-        if link is None or not isinstance(init, dict) or not init.get("candidate"):
-            return  # unknown peer, or the end of its candidates: nothing to do for aiortc
+        if link is None:
+            return
+        if init is None or (isinstance(init, dict) and not init.get("candidate")):
+            # The end of its candidates (null, or a browser's empty one): aioice stops waiting
+            # for more, so a peer none of whose candidates work fails instead of hanging.
+            with contextlib.suppress(ValueError):  # its SDP already said so
+                await link.pc.addIceCandidate(None)
+            return
+        if not isinstance(init, dict):
+            return
         text = str(init["candidate"]).removeprefix("candidate:")
         candidate = candidate_from_sdp(text)
         candidate.sdpMid = init.get("sdpMid")

@@ -10,9 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from aiortc import MediaStreamTrack, RTCConfiguration, RTCIceServer, RTCPeerConnection
-from aiortc.contrib.media import MediaBlackhole, MediaRecorder
+from aiortc.contrib.media import MediaBlackhole
 from aiortc.stats import RTCTransportStats
 
+from videonet_cli.calls.recording import Recording
 from videonet_daemon import protocol
 
 log = logging.getLogger(__name__)
@@ -63,7 +64,8 @@ class PeerLink:
         self.kinds: list[str] = []
         self.traffic = Traffic()
         self._pending: list[MediaStreamTrack] = []
-        self._sinks: list[MediaRecorder | MediaBlackhole] = []
+        self._sinks: list[Recording | MediaBlackhole] = []
+        self._recordings: list[Recording] = []
         self.recording: Path | None = None
         self.pc.on("track", self._pending.append)
 
@@ -93,11 +95,10 @@ class PeerLink:
         await discard.start()
         self._sinks.append(discard)
         if self.record_to is not None and wanted:
-            recorder = MediaRecorder(str(self.record_to))
-            for track in wanted:
-                recorder.addTrack(track)
-            await recorder.start()
-            self._sinks.append(recorder)
+            # Starts writing once every wanted track has sent (see recording.py).
+            recording = Recording(self.record_to, wanted)
+            self._sinks.append(recording)
+            self._recordings.append(recording)
             self.recording = self.record_to
         self.kinds = sorted({t.kind for t in wanted})
 
@@ -130,7 +131,14 @@ class PeerLink:
             "bytes_received": self.traffic.received,
             "bytes_sent": self.traffic.sent,
             "recording": str(self.recording) if self.recording else None,
+            "recording_problem": self.recording_problem,
         }
+
+    @property
+    def recording_problem(self) -> str | None:
+        """Why the recording lacks media the peer announced (no video, say), or None."""
+        problems = [r.problem for r in self._recordings if r.problem]
+        return "; ".join(problems) if problems else None
 
     async def close(self) -> None:
         """Close the connection, then finish the recording (the file is complete after this)."""

@@ -44,6 +44,7 @@ def call(
     # aiortc and PyAV load here only: `videonet --version` and the other commands stay fast.
     from videonet_cli.calls.core import CallOptions, run_call
     from videonet_cli.calls.media import check_record_target, open_media
+    from videonet_cli.calls.recording import IncompleteRecording
     from videonet_cli.render.call_view import CallView, choose_mode
 
     api = common.api_for(ctx)  # not logged in: say so before opening any device
@@ -53,9 +54,14 @@ def call(
     options = CallOptions(room, media, record, audio_only, duration)
     with CallView(choose_mode(json_out)) as view:
         result = common.run(common.using(api, lambda api: run_call(api, options, view)))
+    failed = result["failed_recordings"]
     view.result(result)
     if result["reason"] == "daemon_lost":
         raise UnreachableError("the connection to the daemon was lost; the call ended")
+    if failed:
+        raise IncompleteRecording(
+            "; ".join(f"recording of {r['username']} ({r['path']}): {r['problem']}" for r in failed)
+        )
 
 
 def register_commands(app: typer.Typer) -> None:

@@ -46,6 +46,8 @@ class SocketUser:
 EventHandler = Callable[[SocketUser, dict[str, Any]], Awaitable[dict[str, Any] | None]]
 # token -> (user_id, username), or an ApiError that refuses the connection.
 Identify = Callable[[str], Awaitable[tuple[int, str]]]
+# engine.io's origin test: (Origin header or None, WSGI-style environ) -> allowed.
+OriginCheck = Callable[[str | None, dict[str, Any]], bool]
 # (user, room_id, join payload) -> fields for the join ack; runs under the room's lock.
 JoinHook = Callable[[SocketUser, str, dict[str, Any]], Awaitable[dict[str, Any]]]
 # (user, room_id) after the socket left the room's channel; runs under the room's lock.
@@ -56,7 +58,13 @@ DisconnectHook = Callable[[SocketUser], Awaitable[None]]
 class Hub:
     """The Socket.IO server plus the helpers every socket feature shares."""
 
-    def __init__(self, settings: Settings, identify: Identify, metrics: Metrics) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        identify: Identify,
+        metrics: Metrics,
+        origin_allowed: OriginCheck,
+    ) -> None:
         self._identify = identify
         self._metrics = metrics
         # With Redis, an emit to a room reaches its members on every daemon of the service.
@@ -71,6 +79,8 @@ class Hub:
             client_manager=manager,
             async_mode="aiohttp",
             max_http_buffer_size=protocol.SOCKET_MAX_MESSAGE_BYTES,
+            # Browsers: the daemon's own origin plus the configured extra ones (cookie auth).
+            cors_allowed_origins=origin_allowed,
             logger=False,
             engineio_logger=False,
         )

@@ -1,0 +1,42 @@
+// The documented REST API, same origin: the login cookie (HttpOnly) authenticates every call,
+// so no token is ever visible to this page's scripts.
+
+export class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+async function request(method, path, body) {
+  const init = { method, credentials: "same-origin", headers: { Accept: "application/json" } };
+  if (body !== undefined) {
+    init.headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  let response;
+  try {
+    response = await fetch(path, init);
+  } catch (err) {
+    throw new ApiError(0, "unreachable", "the daemon cannot be reached");
+  }
+  const data = await response.json().catch(() => ({}));
+  if (!response.ok) {
+    const error = data.error || {};
+    throw new ApiError(response.status, error.code || "http_error", error.message || response.statusText);
+  }
+  return data;
+}
+
+const room = (id) => encodeURIComponent(id);
+
+export const api = {
+  login: (email, password) => request("POST", "/api/auth/login", { email, password }),
+  logout: () => request("POST", "/api/auth/logout"),
+  me: () => request("GET", "/api/auth/me"),
+  rooms: () => request("GET", "/api/rooms"),
+  createRoom: (name) => request("POST", "/api/rooms/create", { name }),
+  joinRoom: (id) => request("POST", `/api/rooms/${room(id)}/join`),
+  history: (id, limit = 50) => request("GET", `/api/rooms/${room(id)}/messages?limit=${limit}`),
+};

@@ -1,0 +1,289 @@
+// The page: log in, pick a room, chat with history and presence, take part in the room's call.
+import { api, ApiError } from "./api.js";
+import { Call } from "./call.js";
+
+const $ = (id) => document.getElementById(id);
+const views = ["login-view", "rooms-view", "room-view"];
+const state = { user: null, room: null, socket: null, lastId: 0, seen: new Set(), online: new Map(), call: null };
+// ?ice=relay: send media only through the TURN servers the daemon hands out (hides addresses).
+const icePolicy = new URLSearchParams(location.search).get("ice") === "relay" ? "relay" : "all";
+
+function show(view) {
+  for (const id of views) $(id).hidden = id !== view;
+  $("logout").hidden = !state.user;
+  $("whoami").textContent = state.user ? state.user.username : "";
+}
+
+function status(text, error = false) {
+  $("status").textContent = text || "";
+  $("status").classList.toggle("error", error);
+}
+
+function el(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text; // always text, never HTML: names are user data
+  return node;
+}
+
+async function guard(task) {
+  try {
+    status("");
+    return await task();
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401) {
+      state.user = null;
+      show("login-view");
+    }
+    status(err.message || String(err), true);
+    return undefined;
+  }
+}
+
+// --- login --------------------------------------------------------------------------------
+$("login-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const form = new FormData(e.target);
+  guard(async () => {
+    const reply = await api.login(form.get("email"), form.get("password"));
+    state.user = reply.user;
+    e.target.reset();
+    await showRooms();
+  });
+});
+
+$("logout").addEventListener("click", () =>
+  guard(async () => {
+    await leaveRoom();
+    await api.logout();
+    state.user = null;
+    show("login-view");
+  }),
+);
+
+// --- rooms --------------------------------------------------------------------------------
+async function showRooms() {
+  show("rooms-view");
+  const rooms = await api.rooms();
+  const list = $("room-list");
+  list.replaceChildren();
+  for (const room of rooms) {
+    const item = el("li");
+    item.dataset.roomId = room.id;
+    item.append(el("span", "name", room.name), el("span", "muted", `${room.participant_count} members`));
+    const button = el("button", null, room.is_joined ? "Open" : "Join");
+    button.addEventListener("click", () => guard(() => openRoom(room)));
+    item.append(button);
+    list.append(item);
+  }
+  if (!rooms.length) list.append(el("li", "muted", "No rooms yet: create one."));
+}
+
+$("create-room-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const name = new FormData(e.target).get("name");
+  guard(async () => {
+    const room = await api.createRoom(name);
+    e.target.reset();
+    await openRoom(room);
+  });
+});
+
+$("back").addEventListener("click", () => guard(async () => {
+  await leaveRoom();
+  await showRooms();
+}));
+
+// --- a room: chat, presence, call ------------------------------------------------------------
+async function openRoom(room) {
+  if (!room.is_joined) room = await api.joinRoom(room.id);
+  state.room = room;
+  state.lastId = 0;
+  state.seen = new Set();
+  $("room-name").textContent = room.name;
+  $("messages").replaceChildren();
+  show("room-view");
+  const page = await api.history(room.id);
+  for (const message of page.messages) addMessage(message);
+  connect();
+}
+
+function connect() {
+  // The cookie set at login authenticates the WebSocket too (same origin).
+  const socket = io({ path: "/socket.io", transports: ["websocket"] });
+  state.socket = socket;
+  socket.on("connect", () => guard(() => enterRoom(socket)));
+  socket.on("disconnect", () => {
+    $("connection").textContent = "reconnecting…";
+  });
+  socket.on("connect_error", (err) => status(`cannot connect: ${err.message}`, true));
+  socket.on("chat:message", (message) => {
+    if (state.room && message.room_id === state.room.id) addMessage(message);
+  });
+  socket.on("presence", (event) => {
+    if (!state.room || event.room_id !== state.room.id) return;
+    if (event.status === "online") state.online.set(event.user_id, event.username);
+    else state.online.delete(event.user_id);
+    renderOnline();
+  });
+  socket.on("room:removed", () => guard(async () => {
+    await leaveRoom();
+    status("you left this room");
+    await showRooms();
+  }));
+  socket.on("vn:error", (error) => status(error.message, true));
+}
+
+function ask(socket, event, body) {
+  return new Promise((resolve, reject) => {
+    socket.timeout(10000).emit(event, body, (err, ack) => {
+      if (err) reject(new Error(`${event}: no answer from the daemon`));
+      else if (!ack.ok) reject(new Error(ack.error.message));
+      else resolve(ack);
+    });
+  });
+}
+
+// On every (re)connect: join the room's channel with `since`, so missed messages come first.
+async function enterRoom(socket) {
+  const ack = await ask(socket, "room:join", { room_id: state.room.id, since: state.lastId });
+  $("connection").textContent = "connected";
+  state.online = new Map(ack.online.map((u) => [u.user_id, u.username]));
+  renderOnline();
+  if (state.call) await state.call.rejoin(); // the new socket is a new participant
+}
+
+function addMessage(message) {
+  if (state.seen.has(message.id)) return; // after a reconnect the backlog may overlap
+  state.seen.add(message.id);
+  state.lastId = Math.max(state.lastId, message.id);
+  const item = el("li");
+  item.dataset.id = message.id;
+  const time = new Date(message.created_at).toLocaleTimeString();
+  item.append(el("span", "author", message.username), el("span", "text", message.text), el("span", "time", time));
+  const list = $("messages");
+  list.append(item);
+  list.scrollTop = list.scrollHeight;
+}
+
+function renderOnline() {
+  const names = [...state.online.values()].sort();
+  $("online").replaceChildren(...names.map((name) => el("li", null, name)));
+}
+
+$("chat-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const input = e.target.elements.text;
+  const text = input.value;
+  guard(async () => {
+    const ack = await ask(state.socket, "chat:send", { room_id: state.room.id, text });
+    addMessage(ack.message);
+    input.value = "";
+  });
+});
+
+async function leaveRoom() {
+  if (state.call) await state.call.leave();
+  if (state.socket) state.socket.disconnect();
+  state.socket = null;
+  state.room = null;
+}
+
+// --- the call -------------------------------------------------------------------------------
+const tiles = new Map();
+
+function tile(key, label) {
+  let node = tiles.get(key);
+  if (!node) {
+    node = el("div", "tile");
+    const video = el("video");
+    video.autoplay = true;
+    video.playsInline = true;
+    const caption = el("div", "label");
+    caption.append(el("span", "who", label), el("span", "state"));
+    node.append(video, caption);
+    node.dataset.peer = key;
+    $("tiles").append(node);
+    tiles.set(key, node);
+  }
+  return node;
+}
+
+const ui = {
+  addTile(peer, stream) {
+    const video = tile(peer.peer_id, peer.username).querySelector("video");
+    if (video.srcObject !== stream) {
+      video.srcObject = stream;
+      // After "Join call" (a user gesture) the browser lets remote audio play.
+      video.play().catch((err) => {
+        // AbortError: a newer stream replaced this one before it started; that one plays.
+        if (err.name !== "AbortError") status(`cannot play ${peer.username}'s media: ${err.message}`, true);
+      });
+    }
+  },
+  removeTile(peerId) {
+    const node = tiles.get(peerId);
+    if (node) node.remove();
+    tiles.delete(peerId);
+  },
+  localChanged(stream) {
+    const node = tile("local", "you");
+    node.classList.add("local");
+    const video = node.querySelector("video");
+    video.muted = true; // never play our own microphone back
+    video.srcObject = stream;
+  },
+  notice: status,
+  changed() {
+    if (!state.call) return;
+    for (const { peer, pc } of state.call.peers.values()) {
+      const node = tiles.get(peer.peer_id);
+      if (node) node.querySelector(".state").textContent = pc.connectionState;
+    }
+  },
+  ended() {
+    for (const key of [...tiles.keys()]) ui.removeTile(key);
+    state.call = null;
+    $("join-call").hidden = false;
+    $("leave-call").hidden = true;
+  },
+};
+
+$("join-call").addEventListener("click", () => guard(async () => {
+  const call = new Call(state.socket, state.room.id, ui);
+  call.policy = icePolicy;
+  state.call = call;
+  $("join-call").hidden = true;
+  $("leave-call").hidden = false;
+  try {
+    await call.start({ audio: $("with-mic").checked, video: $("with-camera").checked });
+  } catch (err) {
+    call.stop();
+    throw err;
+  }
+}));
+
+$("leave-call").addEventListener("click", () => guard(() => state.call && state.call.leave()));
+
+for (const [box, kind] of [["with-camera", "video"], ["with-mic", "audio"]]) {
+  $(box).addEventListener("change", (e) => guard(async () => {
+    if (state.call) await state.call.setTrack(kind, e.target.checked);
+  }));
+}
+
+// For scripts and tests: the live call's per-peer receive statistics.
+window.videonet = { stats: () => (state.call ? state.call.stats() : Promise.resolve([])) };
+
+// --- start ----------------------------------------------------------------------------------
+guard(async () => {
+  try {
+    state.user = await api.me();
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401) {
+      show("login-view");
+      return;
+    }
+    throw err;
+  }
+  await showRooms();
+});

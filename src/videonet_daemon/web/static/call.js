@@ -1,0 +1,261 @@
+// A room's call as a mesh: one RTCPeerConnection per other participant. The daemon relays
+// offer/answer/candidate/hang-up to one peer at a time; the newcomer offers to everyone listed
+// at call:join, and the others wait for its offer (so two peers never offer to each other).
+//
+// Every connection gets an audio and a video transceiver from the start, sending whatever local
+// track exists (or nothing yet): turning the camera on later is a replaceTrack, with no
+// renegotiation, and the remote side sees video start late on a track it already knows.
+
+const KINDS = ["audio", "video"];
+
+export class Call {
+  constructor(socket, roomId, ui) {
+    this.socket = socket;
+    this.roomId = roomId;
+    this.ui = ui; // {addTile(peer, stream), removeTile(peerId), notice(text), changed()}
+    this.me = null;
+    this.config = { iceServers: [] };
+    this.peers = new Map(); // peer_id -> {peer, pc, pending: [], stream}
+    this.local = { audio: null, video: null };
+    this.handlers = {
+      "call:joined": (d) => this.ui.notice(`${d.peer.username} joined the call`),
+      "call:left": (d) => this.onLeft(d),
+      "call:offer": (d) => this.onOffer(d),
+      "call:answer": (d) => this.onAnswer(d),
+      "call:candidate": (d) => this.onCandidate(d),
+      "call:hangup": (d) => this.onHangup(d),
+    };
+    for (const [event, handler] of Object.entries(this.handlers)) {
+      socket.on(event, (data) => {
+        if (data && data.room_id === this.roomId && data.peer) this.serially(() => handler(data));
+      });
+    }
+    this.queue = Promise.resolve();
+  }
+
+  // Signaling events are handled one at a time, in order: a candidate never overtakes its offer.
+  serially(task) {
+    this.queue = this.queue.then(task).catch((err) => this.ui.notice(`call: ${err.message || err}`));
+    return this.queue;
+  }
+
+  emit(event, body) {
+    return new Promise((resolve, reject) => {
+      this.socket.timeout(10000).emit(event, { room_id: this.roomId, ...body }, (err, ack) => {
+        if (err) reject(new Error(`${event}: no answer from the daemon`));
+        else if (!ack.ok) reject(new Error(ack.error ? ack.error.message : `${event} refused`));
+        else resolve(ack);
+      });
+    });
+  }
+
+  async start({ audio, video }) {
+    if (audio) await this.setTrack("audio", true);
+    if (video) await this.setTrack("video", true);
+    await this.join();
+  }
+
+  async join() {
+    const reply = await this.emit("call:join", {});
+    this.me = reply.peer_id;
+    this.config = { iceServers: reply.ice_servers || [], iceTransportPolicy: this.policy || "all" };
+    for (const peer of reply.participants) {
+      await this.serially(() => this.offerTo(peer));
+    }
+  }
+
+  // Camera or microphone on/off: every connection's sender of that kind follows.
+  async setTrack(kind, on) {
+    const old = this.local[kind];
+    if (on && !old) {
+      const media = await navigator.mediaDevices.getUserMedia({ [kind]: true });
+      this.local[kind] = media.getTracks()[0];
+    } else if (!on && old) {
+      old.stop();
+      this.local[kind] = null;
+    } else {
+      return;
+    }
+    for (const { pc } of this.peers.values()) {
+      const sender = senderOf(pc, kind);
+      if (sender) await sender.replaceTrack(this.local[kind]);
+    }
+    this.ui.localChanged(this.localStream());
+  }
+
+  localStream() {
+    const tracks = KINDS.map((k) => this.local[k]).filter(Boolean);
+    return tracks.length ? new MediaStream(tracks) : null;
+  }
+
+  link(peer) {
+    const pc = new RTCPeerConnection(this.config);
+    const entry = { peer, pc, pending: [], stream: new MediaStream() };
+    this.peers.set(peer.peer_id, entry);
+    pc.onicecandidate = (e) => {
+      // null is the end of our candidates: the far side stops waiting for more.
+      const candidate = e.candidate ? e.candidate.toJSON() : null;
+      this.emit("call:candidate", { to: peer.peer_id, candidate }).catch(() => {});
+    };
+    pc.ontrack = (e) => {
+      // A new stream object, so that the <video> reloads with the video track it now has.
+      entry.stream = new MediaStream([...entry.stream.getTracks(), e.track]);
+      this.ui.addTile(peer, entry.stream);
+    };
+    pc.onconnectionstatechange = () => {
+      this.ui.changed();
+      if (pc.connectionState === "failed" && this.peers.get(peer.peer_id) === entry) {
+        this.serially(() => this.hangUp(peer.peer_id, "the connection failed"));
+      }
+    };
+    this.ui.addTile(peer, entry.stream);
+    return entry;
+  }
+
+  async offerTo(peer) {
+    const { pc } = this.link(peer);
+    for (const kind of KINDS) {
+      const transceiver = pc.addTransceiver(kind, { direction: "sendrecv" });
+      if (this.local[kind]) await transceiver.sender.replaceTrack(this.local[kind]);
+    }
+    await pc.setLocalDescription(await pc.createOffer());
+    await this.emit("call:offer", { to: peer.peer_id, sdp: pc.localDescription.sdp });
+  }
+
+  async onOffer(data) {
+    let entry = this.peers.get(data.peer.peer_id);
+    if (entry && entry.pc.signalingState !== "stable") {
+      this.close(data.peer.peer_id);
+      entry = null;
+    }
+    if (!entry) entry = this.link(data.peer);
+    const { pc } = entry;
+    await pc.setRemoteDescription({ type: "offer", sdp: data.sdp });
+    for (const transceiver of pc.getTransceivers()) {
+      const kind = transceiver.receiver.track.kind;
+      transceiver.direction = "sendrecv";
+      if (!transceiver.sender.track && this.local[kind]) {
+        await transceiver.sender.replaceTrack(this.local[kind]);
+      }
+    }
+    await this.flush(entry);
+    await pc.setLocalDescription(await pc.createAnswer());
+    await this.emit("call:answer", { to: data.peer.peer_id, sdp: pc.localDescription.sdp });
+  }
+
+  async onAnswer(data) {
+    const entry = this.peers.get(data.peer.peer_id);
+    if (!entry || entry.pc.signalingState !== "have-local-offer") return;
+    await entry.pc.setRemoteDescription({ type: "answer", sdp: data.sdp });
+    await this.flush(entry);
+  }
+
+  async onCandidate(data) {
+    const entry = this.peers.get(data.peer.peer_id);
+    if (!entry) return;
+    if (!entry.pc.remoteDescription) {
+      entry.pending.push(data.candidate);
+      return;
+    }
+    await this.addCandidate(entry, data.candidate);
+  }
+
+  async flush(entry) {
+    const pending = entry.pending;
+    entry.pending = [];
+    for (const candidate of pending) await this.addCandidate(entry, candidate);
+  }
+
+  async addCandidate(entry, candidate) {
+    // null (or an empty candidate) ends the peer's candidates; the browser takes it as such.
+    await entry.pc.addIceCandidate(candidate && candidate.candidate ? candidate : null);
+  }
+
+  onLeft(data) {
+    if (data.peer.peer_id === this.me) {
+      this.ui.notice("you are no longer in the call");
+      this.stop();
+      return;
+    }
+    if (this.close(data.peer.peer_id)) this.ui.notice(`${data.peer.username} left the call`);
+  }
+
+  onHangup(data) {
+    if (this.close(data.peer.peer_id)) {
+      this.ui.notice(`${data.peer.username} hung up: ${data.reason || "hung up"}`);
+    }
+  }
+
+  async hangUp(peerId, reason) {
+    const entry = this.peers.get(peerId);
+    if (!entry || !this.close(peerId)) return;
+    this.ui.notice(`connection to ${entry.peer.username} ended: ${reason}`);
+    await this.emit("call:hangup", { to: peerId, reason }).catch(() => {});
+  }
+
+  close(peerId) {
+    const entry = this.peers.get(peerId);
+    if (!entry) return false;
+    this.peers.delete(peerId);
+    entry.pc.close();
+    this.ui.removeTile(peerId);
+    this.ui.changed();
+    return true;
+  }
+
+  // The daemon forgot us (a reconnect gives a new socket): drop every connection and join again.
+  async rejoin() {
+    for (const peerId of [...this.peers.keys()]) this.close(peerId);
+    await this.join();
+  }
+
+  async leave() {
+    if (this.socket.connected && this.me) await this.emit("call:leave", {}).catch(() => {});
+    this.stop();
+  }
+
+  stop() {
+    for (const peerId of [...this.peers.keys()]) this.close(peerId);
+    for (const kind of KINDS) {
+      if (this.local[kind]) this.local[kind].stop();
+      this.local[kind] = null;
+    }
+    for (const event of Object.keys(this.handlers)) this.socket.off(event);
+    this.me = null;
+    this.ui.ended();
+  }
+
+  // What each connection receives, from getStats: for the page's status line and for tests.
+  async stats() {
+    const rows = [];
+    for (const { peer, pc } of this.peers.values()) {
+      const row = { peer_id: peer.peer_id, username: peer.username, state: pc.connectionState,
+        framesDecoded: 0, audioSamples: 0, bytesReceived: 0, width: 0, height: 0, route: null };
+      const report = await pc.getStats();
+      report.forEach((s) => {
+        // The local end of the pair in use: "host", "srflx" or "relay" (through TURN).
+        if (s.type === "transport" && s.selectedCandidatePairId) {
+          const pair = report.get(s.selectedCandidatePairId);
+          const local = pair && report.get(pair.localCandidateId);
+          if (local) row.route = local.candidateType;
+        }
+        if (s.type !== "inbound-rtp") return;
+        row.bytesReceived += s.bytesReceived || 0;
+        if (s.kind === "video") {
+          row.framesDecoded += s.framesDecoded || 0;
+          row.width = s.frameWidth || row.width;
+          row.height = s.frameHeight || row.height;
+        } else {
+          row.audioSamples += s.totalSamplesReceived || 0;
+        }
+      });
+      rows.push(row);
+    }
+    return rows;
+  }
+}
+
+function senderOf(pc, kind) {
+  const transceiver = pc.getTransceivers().find((t) => t.receiver.track.kind === kind);
+  return transceiver ? transceiver.sender : null;
+}
