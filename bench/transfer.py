@@ -1,4 +1,4 @@
-"""File transfer benchmark: VideoNet against the seed's protocol and a bare TCP relay.
+"""File transfer benchmark: VideoNet against magic-wormhole, a bare TCP relay and the seed.
 
 Every measurement runs three OS processes on 127.0.0.1 (relay or server, sender, receiver) on a
 random file, and checks the SHA-256 computed by the sender and by the receiver against the one
@@ -8,8 +8,11 @@ as it does for a user. MB = 10^6 bytes.
 
     python bench/transfer.py                      # 1 GiB ceiling, 20 MB seed reference
     python bench/transfer.py --size 4GiB --skip-seed
+    python bench/transfer.py --size 512MB --skip-seed --skip-nowrite   # issue 13's rows
 
 Rows:
+  wormhole magic-wormhole 0.24's relay path (_wormhole.py): mailbox and transit relay servers on
+           loopback, both ends with --no-listen; installed in its own venv under bench/out/
   seed     the seed's protocol re-created (_seed_protocol.py): Socket.IO, base64, 16 KiB, 10 ms
   ceiling  a bare asyncio TCP relay with hashing on both ends (_tcp_relay.py); the receiver
            writes the file, as VideoNet's must
@@ -35,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import _wormhole
 from _common import (
     MB,
     BenchError,
@@ -193,6 +197,26 @@ def measure_ceiling(path: Path, size: int, workdir: Path, write: bool = True) ->
 
 def measure_ceiling_nowrite(path: Path, size: int, workdir: Path) -> Result:
     return measure_ceiling(path, size, workdir, write=False)
+
+
+def wormhole_measure(venv: Path) -> Callable[[Path, int, Path], Result]:
+    """A measure function for magic-wormhole's relay path, installed in ``venv`` if missing."""
+    bin_dir = _wormhole.ensure_venv(venv)
+    print(f"magic-wormhole: {_wormhole.version(bin_dir)} from {venv}")
+
+    def measure(path: Path, size: int, workdir: Path) -> Result:
+        run = _wormhole.measure(bin_dir, path, workdir, timeout_for(size, FAST_FLOOR_BPS))
+        return Result(
+            name="wormhole",
+            size=size,
+            seconds=run.seconds,
+            # wormhole reports no digest; the receiver's file is hashed after the run
+            sender_sha256=run.receiver_sha256,
+            receiver_sha256=run.receiver_sha256,
+            peak_rss=run.peak_rss,
+        )
+
+    return measure
 
 
 BIN = Path(sys.executable).parent
@@ -375,10 +399,13 @@ def report(rows: dict[str, Row]) -> None:
     speed = {name: row.median.mb_per_s for name, row in rows.items()}
     print()
     for top, bottom in (
+        ("videonet", "wormhole"),
         ("videonet", "ceiling"),
         ("videonet", "seed"),
+        ("videonet-tmpfs-spool", "wormhole"),
         ("videonet-tmpfs-spool", "ceiling"),
         ("videonet-tmpfs-spool", "seed"),
+        ("wormhole", "ceiling"),
         ("ceiling", "seed"),
     ):
         if top in speed and bottom in speed:
@@ -386,7 +413,8 @@ def report(rows: dict[str, Row]) -> None:
     print(
         "\nMedian run by wall time. wall s: sender start to both ends' exit; recv s: receiver's"
         "\nfirst to last byte; RSS: highest VmHWM over the runs, per process (relay = Socket.IO"
-        "\nserver, TCP relay or daemon); MB = 10^6 bytes."
+        "\nserver, TCP relay, wormhole's transit relay or daemon); MB = 10^6 bytes; ceiling ="
+        "\nthe bare asyncio relay."
     )
 
 
@@ -418,6 +446,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--skip-seed", action="store_true", help="do not measure the seed protocol")
     parser.add_argument("--skip-videonet", action="store_true", help="do not measure VideoNet")
     parser.add_argument(
+        "--skip-wormhole", action="store_true", help="do not measure magic-wormhole"
+    )
+    parser.add_argument(
+        "--skip-nowrite", action="store_true", help="do not measure ceiling-nowrite"
+    )
+    parser.add_argument(
+        "--wormhole-venv",
+        type=Path,
+        default=_wormhole.DEFAULT_VENV,
+        help="the venv magic-wormhole is installed into and run from "
+        "(default bench/out/wormhole-venv)",
+    )
+    parser.add_argument(
         "--tmpfs-spool",
         action="store_true",
         help="also measure VideoNet with its spool on /dev/shm (VIDEONET_SPOOL_DIR)",
@@ -435,7 +476,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.skip_seed:
         plan.append(("seed", measure_seed, args.seed_size))
     plan.append(("ceiling", measure_ceiling, args.size))
-    plan.append(("ceiling-nowrite", measure_ceiling_nowrite, args.size))
+    if not args.skip_nowrite:
+        plan.append(("ceiling-nowrite", measure_ceiling_nowrite, args.size))
+    if not args.skip_wormhole:
+        plan.append(("wormhole", wormhole_measure(args.wormhole_venv), args.size))
     if not args.skip_videonet:
         plan.append(("videonet", measure_videonet, args.size))
         if args.tmpfs_spool and Path("/dev/shm").is_dir():
