@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from _common import LOOPBACK, BenchError, Child, MiB, free_port
+from _common import LOOPBACK, BenchError, Child, MiB, cpu_marks, cpu_since, free_port
 
 PACKAGES = ("magic-wormhole", "magic-wormhole-mailbox-server", "magic-wormhole-transit-relay")
 DEFAULT_VENV = Path(__file__).resolve().parent / "out" / "wormhole-venv"
@@ -39,6 +39,7 @@ class WormholeRun:
     seconds: float
     receiver_sha256: str
     peak_rss: dict[str, int]
+    cpu: dict[str, tuple[float, float]]
 
 
 def ensure_venv(venv: Path) -> Path:
@@ -151,6 +152,7 @@ def measure(bin_dir: Path, path: Path, workdir: Path, timeout: float) -> Wormhol
                 raise BenchError(f"wormhole receiver did not connect {receiver.tail()}")
             time.sleep(0.02)
         time.sleep(RECEIVER_SETTLE_SECONDS)
+        marks = cpu_marks(children)
         started = time.perf_counter()
         sender = Child.start(
             "sender",
@@ -176,6 +178,7 @@ def measure(bin_dir: Path, path: Path, workdir: Path, timeout: float) -> Wormhol
             seconds=ended - started,
             receiver_sha256=sha256_of(out),
             peak_rss={c.role: c.peak_rss_bytes for c in (relay, sender, receiver)},
+            cpu=cpu_since((relay, sender, receiver), marks),
         )
     finally:
         for child in children:

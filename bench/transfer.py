@@ -44,6 +44,8 @@ from _common import (
     BenchError,
     Child,
     MiB,
+    cpu_marks,
+    cpu_since,
     human_bytes,
     parse_size,
     print_table,
@@ -74,6 +76,8 @@ class Result:
     sender_sha256: str
     receiver_sha256: str
     peak_rss: dict[str, int] = field(default_factory=dict)
+    # role -> (user, system) CPU seconds, polled like the peak RSS (the last 20 ms may be missed)
+    cpu: dict[str, tuple[float, float]] = field(default_factory=dict)
     transfer_seconds: float | None = None
     expected_sha256: str | None = None
 
@@ -122,6 +126,7 @@ def run_relayed(
         receiver = Child.start("receiver", receiver_argv(port), logs)
         children.append(receiver)
         receiver.wait_event("ready", deadline)
+        marks = cpu_marks(children)
         started = time.perf_counter()
         sender = Child.start("sender", sender_argv(port), logs)
         children.append(sender)
@@ -140,6 +145,7 @@ def run_relayed(
             sender_sha256=sent["sha256"],
             receiver_sha256=received["sha256"],
             peak_rss={c.role: c.peak_rss_bytes for c in (relay, sender, receiver)},
+            cpu=cpu_since((relay, sender, receiver), marks),
             transfer_seconds=received.get("seconds"),
         )
     finally:
@@ -214,6 +220,7 @@ def wormhole_measure(venv: Path) -> Callable[[Path, int, Path], Result]:
             sender_sha256=run.receiver_sha256,
             receiver_sha256=run.receiver_sha256,
             peak_rss=run.peak_rss,
+            cpu=run.cpu,
         )
 
     return measure
@@ -308,6 +315,7 @@ def measure_videonet(
         children.append(receiver)
         receiver.wait_event("listening", deadline)
         os.sync()
+        marks = cpu_marks(children)
         started = time.perf_counter()
         sender = Child.start(
             "sender",
@@ -331,6 +339,7 @@ def measure_videonet(
             sender_sha256=sent["sha256"],
             receiver_sha256=received["sha256"],
             peak_rss={c.role: c.peak_rss_bytes for c in (daemon, sender, receiver)},
+            cpu=cpu_since((daemon, sender, receiver), marks),
             transfer_seconds=received.get("seconds"),
         )
     finally:
@@ -395,6 +404,27 @@ def report(rows: dict[str, Row]) -> None:
             "recv RSS MB",
         ],
         table,
+    )
+    print()
+    cpu_table = []
+    for name, row in rows.items():
+        r = row.median
+        cells = [
+            f"{r.cpu[role][0]:.2f} / {r.cpu[role][1]:.2f}" if role in r.cpu else "-"
+            for role in ("relay", "sender", "receiver")
+        ]
+        total = sum(u + s for u, s in r.cpu.values())
+        cpu_table.append([name, *cells, f"{total:.2f}", f"{total / r.seconds:.2f}"])
+    print_table(
+        [
+            "row (median run)",
+            "relay user/sys s",
+            "sender user/sys s",
+            "receiver user/sys s",
+            "CPU s",
+            "cores busy",
+        ],
+        cpu_table,
     )
     speed = {name: row.median.mb_per_s for name, row in rows.items()}
     print()
