@@ -260,8 +260,22 @@ def measure_videonet_tmpfs_spool(path: Path, size: int, workdir: Path) -> Result
         shutil.rmtree(spool, ignore_errors=True)
 
 
+def videonet_from(src: Path) -> Callable[[Path, int, Path], Result]:
+    """VideoNet with its packages imported from another checkout's ``src`` (the same venv)."""
+
+    def measure(path: Path, size: int, workdir: Path) -> Result:
+        return measure_videonet(path, size, workdir, name="videonet-base", pythonpath=src)
+
+    return measure
+
+
 def measure_videonet(
-    path: Path, size: int, workdir: Path, spool: Path | None = None, name: str = "videonet"
+    path: Path,
+    size: int,
+    workdir: Path,
+    spool: Path | None = None,
+    name: str = "videonet",
+    pythonpath: Path | None = None,
 ) -> Result:
     """Daemon, sender and receiver as three processes, through the real CLI."""
     deadline = time.monotonic() + timeout_for(size, FAST_FLOOR_BPS)
@@ -272,6 +286,9 @@ def measure_videonet(
     env["VIDEONET_BCRYPT_ROUNDS"] = "4"
     if spool is not None:
         env["VIDEONET_SPOOL_DIR"] = str(spool)
+    if pythonpath is not None:
+        # Ahead of the venv's editable install, so these packages are the ones imported.
+        env["PYTHONPATH"] = str(pythonpath.resolve())
     children: list[Child] = []
     try:
         daemon = Child.start(
@@ -284,13 +301,13 @@ def measure_videonet(
         url = _wait_text(daemon, "listening on ", deadline).split("listening on ", 1)[1].strip()
         invite = (data / "bootstrap-invite").read_text().strip()
         tokens = []
-        for name in ("sender", "receiver"):
-            email = f"{name}@bench.test"
+        for role in ("sender", "receiver"):
+            email = f"{role}@bench.test"
             registered = _http_json(
                 url + "/api/auth/register",
                 {
                     "email": email,
-                    "username": name,
+                    "username": role,
                     "password": BENCH_PASSWORD,
                     "invite_code": invite,
                 },
@@ -432,6 +449,9 @@ def report(rows: dict[str, Row]) -> None:
         ("videonet", "wormhole"),
         ("videonet", "ceiling"),
         ("videonet", "seed"),
+        ("videonet", "videonet-base"),
+        ("videonet-base", "wormhole"),
+        ("videonet-base", "ceiling"),
         ("videonet-tmpfs-spool", "wormhole"),
         ("videonet-tmpfs-spool", "ceiling"),
         ("videonet-tmpfs-spool", "seed"),
@@ -489,6 +509,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "(default bench/out/wormhole-venv)",
     )
     parser.add_argument(
+        "--compare-src",
+        type=Path,
+        help="also measure VideoNet imported from this src directory (e.g. an exported older "
+        "commit: git archive REV src | tar -x -C DIR), as the row videonet-base",
+    )
+    parser.add_argument(
         "--tmpfs-spool",
         action="store_true",
         help="also measure VideoNet with its spool on /dev/shm (VIDEONET_SPOOL_DIR)",
@@ -512,6 +538,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         plan.append(("wormhole", wormhole_measure(args.wormhole_venv), args.size))
     if not args.skip_videonet:
         plan.append(("videonet", measure_videonet, args.size))
+        if args.compare_src:
+            plan.append(("videonet-base", videonet_from(args.compare_src), args.size))
         if args.tmpfs_spool and Path("/dev/shm").is_dir():
             plan.append(("videonet-tmpfs-spool", measure_videonet_tmpfs_spool, args.size))
 

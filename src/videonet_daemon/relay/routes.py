@@ -15,6 +15,7 @@ import logging
 import os
 import re
 import time
+from collections.abc import Iterator
 
 from aiohttp import web
 
@@ -26,6 +27,7 @@ from videonet_daemon.keys import DB, TRANSFER_EVENTS, TRANSFERS
 from videonet_daemon.metrics import METRICS
 from videonet_daemon.protocol import TransferState as S
 from videonet_daemon.relay import proxy
+from videonet_daemon.relay.spool import LiveTransfer
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +81,7 @@ async def upload(request: web.Request) -> web.StreamResponse:
                     live.advance(len(pending))
                     metrics.bytes_uploaded.inc(len(pending))
                     pending.clear()
+                    live.release_behind(fd)
         finally:
             if pending:
                 _write_all(fd, pending)
@@ -137,7 +140,9 @@ async def download(request: web.Request) -> web.StreamResponse:
     loop = asyncio.get_running_loop()
     sent = start
     last_progress = time.monotonic()
-    with open(live.path, "rb") as spool_file:
+    reader = object()
+    live.reader_at(reader, sent)
+    with open(live.path, "rb") as spool_file, _reading(live, reader):
         while sent < size and transport is not None and not transport.is_closing():
             available = min(live.uploaded, size)
             if available > sent:
@@ -145,6 +150,8 @@ async def download(request: web.Request) -> web.StreamResponse:
                     await loop.sendfile(transport, spool_file, sent, available - sent)
                 request.app[METRICS].bytes_served.inc(available - sent)
                 sent = available
+                live.reader_at(reader, sent)
+                live.release_behind(spool_file.fileno())
                 last_progress = time.monotonic()
                 continue
             if live.state in (S.INTERRUPTED, S.ABORTED):
@@ -155,6 +162,15 @@ async def download(request: web.Request) -> web.StreamResponse:
     if sent >= size:
         await response.write_eof()
     return response
+
+
+@contextlib.contextmanager
+def _reading(live: LiveTransfer, reader: object) -> Iterator[None]:
+    """While a receiver is served, the spool keeps the pages it has not been sent yet cached."""
+    try:
+        yield
+    finally:
+        live.reader_gone(reader)
 
 
 async def _owner_elsewhere(request: web.Request) -> str | None:
