@@ -18,8 +18,9 @@ CHUNK_BYTES = 1 << 20
 PART_SUFFIX = ".part"
 # Leave this much free after a receive so the disk is not filled to the last byte.
 FREE_SPACE_MARGIN = 16 << 20
-# A received file is dropped from the page cache behind the writer in steps of this size.
-RELEASE_STEP_BYTES = 32 << 20
+# A received file is dropped from the page cache behind the writer in steps of this size (the
+# same measured choice as the daemon's spool).
+RELEASE_STEP_BYTES = 8 << 20
 
 
 @dataclass(frozen=True)

@@ -21,9 +21,10 @@ from pathlib import Path
 
 from videonet_daemon.protocol import TransferState
 
-# How far past the last release point the slowest reader must be before the next one: the
-# advice costs a page-cache walk, so it is given in large steps.
-RELEASE_STEP_BYTES = 32 << 20
+# How far past the last release point the slowest reader must be before the next one. Small
+# steps keep the recycled pages few and warm; 4-8 MiB measured best, 32-64 MiB cost ~0.3 s more
+# system time per GiB (docs/performance.md, issue 13).
+RELEASE_STEP_BYTES = 8 << 20
 
 
 def drop_cached(fd: int, start: int, length: int) -> None:
