@@ -22,8 +22,8 @@ from pathlib import Path
 from videonet_daemon.protocol import TransferState
 
 # How far past the last release point the slowest reader must be before the next one. Small
-# steps keep the recycled pages few and warm; 4-8 MiB measured best, 32-64 MiB cost ~0.3 s more
-# system time per GiB (docs/performance.md, issue 13).
+# steps keep the recycled pages few; 8 MiB was no worse than 4, 32 or 64 MiB at 1 GiB (single
+# runs within the noise; docs/performance.md, issue 13).
 RELEASE_STEP_BYTES = 8 << 20
 
 
