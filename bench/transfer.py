@@ -18,6 +18,9 @@ Rows:
            writes the file, as VideoNet's must
   ceiling-nowrite  the same with the receiver discarding the bytes: the disk's share of the time
   videonet the real daemon and CLI (measure_videonet)
+  videonet-2rx  the same with two receivers of the file at once (--two-receivers); its speed
+           is the slower receiver's
+  videonet-base VideoNet imported from another checkout's src (--compare-src), same run
 """
 
 from __future__ import annotations
@@ -228,6 +231,7 @@ def wormhole_measure(venv: Path) -> Callable[[Path, int, Path], Result]:
 
 BIN = Path(sys.executable).parent
 BENCH_PASSWORD = "bench-password-123"
+QUIET = ("--json", "--no-progress")
 
 
 def _http_json(url: str, body: dict[str, Any], token: str | None = None) -> Any:
@@ -260,6 +264,10 @@ def measure_videonet_tmpfs_spool(path: Path, size: int, workdir: Path) -> Result
         shutil.rmtree(spool, ignore_errors=True)
 
 
+def measure_videonet_two_receivers(path: Path, size: int, workdir: Path) -> Result:
+    return measure_videonet(path, size, workdir, name="videonet-2rx", receivers=2)
+
+
 def videonet_from(src: Path) -> Callable[[Path, int, Path], Result]:
     """VideoNet with its packages imported from another checkout's ``src`` (the same venv)."""
 
@@ -276,8 +284,13 @@ def measure_videonet(
     spool: Path | None = None,
     name: str = "videonet",
     pythonpath: Path | None = None,
+    receivers: int = 1,
 ) -> Result:
-    """Daemon, sender and receiver as three processes, through the real CLI."""
+    """Daemon, sender and receiver as three processes, through the real CLI.
+
+    With ``receivers=2`` a second receiver takes the same file at the same time; the speed is
+    then the slower receiver's (the wall time ends when both have the file).
+    """
     deadline = time.monotonic() + timeout_for(size, FAST_FLOOR_BPS)
     logs = Path(tempfile.mkdtemp(prefix="logs-videonet-", dir=workdir))
     data = Path(tempfile.mkdtemp(prefix="daemon-", dir=workdir))
@@ -301,7 +314,8 @@ def measure_videonet(
         url = _wait_text(daemon, "listening on ", deadline).split("listening on ", 1)[1].strip()
         invite = (data / "bootstrap-invite").read_text().strip()
         tokens = []
-        for role in ("sender", "receiver"):
+        receiver_roles = ["receiver", *(f"receiver{n}" for n in range(2, receivers + 1))]
+        for role in ("sender", *receiver_roles):
             email = f"{role}@bench.test"
             registered = _http_json(
                 url + "/api/auth/register",
@@ -318,19 +332,27 @@ def measure_videonet(
             )
             tokens.append(login["token"])
         room = _http_json(url + "/api/rooms/create", {"name": "bench"}, tokens[0])["id"]
-        _http_json(url + f"/api/rooms/{room}/join", {}, tokens[1])
+        for token in tokens[1:]:
+            _http_json(url + f"/api/rooms/{room}/join", {}, token)
 
         def cli_env(token: str) -> dict[str, str]:
             return {**env, "VIDEONET_SERVER": url, "VIDEONET_TOKEN": token}
 
-        receiver = Child.start(
-            "receiver",
-            [str(BIN / "videonet"), "receive", room, "--out", str(out), "--json", "--no-progress"],
-            logs,
-            env=cli_env(tokens[1]),
-        )
-        children.append(receiver)
-        receiver.wait_event("listening", deadline)
+        receiving = []
+        for role, token in zip(receiver_roles, tokens[1:], strict=True):
+            into = out / role
+            into.mkdir()
+            child = Child.start(
+                role,
+                [str(BIN / "videonet"), "receive", room, "--out", str(into), *QUIET],
+                logs,
+                env=cli_env(token),
+            )
+            children.append(child)
+            receiving.append(child)
+        for child in receiving:
+            child.wait_event("listening", deadline)
+        receiver = receiving[0]
         os.sync()
         marks = cpu_marks(children)
         started = time.perf_counter()
@@ -341,23 +363,29 @@ def measure_videonet(
             env=cli_env(tokens[0]),
         )
         children.append(sender)
-        for child in (sender, receiver):
+        for child in (sender, *receiving):
             if child.wait_exit(deadline) != 0:
                 raise BenchError(f"videonet: {child.role} failed {child.tail()}")
-        ended = max(sender.ended or 0.0, receiver.ended or 0.0)
+        ended = max(child.ended or 0.0 for child in (sender, *receiving))
         daemon.stop()
         sent, received = sender.result(), receiver.result()
-        if received["bytes"] != size or not received["ok"]:
-            raise BenchError(f"videonet: receiver result {received}")
+        digests = set()
+        for child in receiving:
+            got = child.result()
+            if got["bytes"] != size or not got["ok"]:
+                raise BenchError(f"videonet: {child.role} result {got}")
+            digests.add(got["sha256"])
+        peak = {c.role: c.peak_rss_bytes for c in (daemon, sender, receiver)}
+        peak["receiver"] = max(c.peak_rss_bytes for c in receiving)
         return Result(
             name=name,
             size=size,
             seconds=ended - started,
             sender_sha256=sent["sha256"],
-            receiver_sha256=received["sha256"],
-            peak_rss={c.role: c.peak_rss_bytes for c in (daemon, sender, receiver)},
+            receiver_sha256=received["sha256"] if len(digests) == 1 else "differ",
+            peak_rss=peak,
             cpu=cpu_since((daemon, sender, receiver), marks),
-            transfer_seconds=received.get("seconds"),
+            transfer_seconds=max(float(c.result().get("seconds") or 0) for c in receiving),
         )
     finally:
         for child in children:
@@ -450,6 +478,7 @@ def report(rows: dict[str, Row]) -> None:
         ("videonet", "ceiling"),
         ("videonet", "seed"),
         ("videonet", "videonet-base"),
+        ("videonet-2rx", "videonet"),
         ("videonet-base", "wormhole"),
         ("videonet-base", "ceiling"),
         ("videonet-tmpfs-spool", "wormhole"),
@@ -509,6 +538,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "(default bench/out/wormhole-venv)",
     )
     parser.add_argument(
+        "--two-receivers",
+        action="store_true",
+        help="also measure VideoNet with two receivers of the same file at once (videonet-2rx)",
+    )
+    parser.add_argument(
         "--compare-src",
         type=Path,
         help="also measure VideoNet imported from this src directory (e.g. an exported older "
@@ -538,6 +572,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         plan.append(("wormhole", wormhole_measure(args.wormhole_venv), args.size))
     if not args.skip_videonet:
         plan.append(("videonet", measure_videonet, args.size))
+        if args.two_receivers:
+            plan.append(("videonet-2rx", measure_videonet_two_receivers, args.size))
         if args.compare_src:
             plan.append(("videonet-base", videonet_from(args.compare_src), args.size))
         if args.tmpfs_spool and Path("/dev/shm").is_dir():
