@@ -35,6 +35,7 @@ import asyncio
 import contextlib
 import hashlib
 import json
+import os
 import re
 import signal
 import socket
@@ -162,6 +163,20 @@ def read_vmhwm_kib(pid: int | str = "self") -> int | None:
     return int(match.group(1)) if match else None
 
 
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def read_cpu_seconds(pid: int) -> tuple[float, float] | None:
+    """User and system CPU seconds of a live process (``/proc/PID/stat``), or None once gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_bytes()
+    except OSError:
+        return None
+    # The command name (field 2) may hold spaces; the fields after its ")" are fixed.
+    fields = stat.rsplit(b")", 1)[1].split()
+    return int(fields[11]) / _TICKS, int(fields[12]) / _TICKS
+
+
 def emit(**fields: Any) -> None:
     """A child's one line of JSON on stdout, flushed at once so the parent sees it in time."""
     sys.stdout.write(json.dumps(fields) + "\n")
@@ -190,6 +205,7 @@ class Child:
     events: list[dict[str, Any]] = field(default_factory=list)
     ended: float | None = None
     _polled_kib: int = 0
+    cpu_seconds: tuple[float, float] = (0.0, 0.0)
     _cond: threading.Condition = field(default_factory=threading.Condition)
     _threads: list[threading.Thread] = field(default_factory=list)
 
@@ -237,6 +253,9 @@ class Child:
             kib = read_vmhwm_kib(self.proc.pid)
             if kib is not None:
                 self._polled_kib = max(self._polled_kib, kib)
+            cpu = read_cpu_seconds(self.proc.pid)
+            if cpu is not None:
+                self.cpu_seconds = cpu
             time.sleep(POLL_INTERVAL)
 
     def wait_event(self, name: str, deadline: float) -> dict[str, Any]:
@@ -276,6 +295,9 @@ class Child:
             kib = read_vmhwm_kib(self.proc.pid)
             if kib is not None:
                 self._polled_kib = max(self._polled_kib, kib)
+            cpu = read_cpu_seconds(self.proc.pid)
+            if cpu is not None:
+                self.cpu_seconds = cpu
             self.proc.send_signal(signal.SIGTERM)
             try:
                 self.proc.wait(timeout)
@@ -303,6 +325,21 @@ class Child:
         except OSError:
             return ""
         return ("\n  " + "\n  ".join(text[-lines:])) if text else ""
+
+
+def cpu_marks(children: Sequence[Child]) -> dict[str, tuple[float, float]]:
+    """Each running child's CPU seconds so far, to subtract its start-up from its total."""
+    return {c.role: read_cpu_seconds(c.proc.pid) or (0.0, 0.0) for c in children}
+
+
+def cpu_since(
+    children: Sequence[Child], marks: dict[str, tuple[float, float]]
+) -> dict[str, tuple[float, float]]:
+    spent = {}
+    for c in children:
+        user0, sys0 = marks.get(c.role, (0.0, 0.0))
+        spent[c.role] = (c.cpu_seconds[0] - user0, c.cpu_seconds[1] - sys0)
+    return spent
 
 
 def run_roles(

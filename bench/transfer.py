@@ -1,4 +1,4 @@
-"""File transfer benchmark: VideoNet against the seed's protocol and a bare TCP relay.
+"""File transfer benchmark: VideoNet against magic-wormhole, a bare TCP relay and the seed.
 
 Every measurement runs three OS processes on 127.0.0.1 (relay or server, sender, receiver) on a
 random file, and checks the SHA-256 computed by the sender and by the receiver against the one
@@ -8,13 +8,19 @@ as it does for a user. MB = 10^6 bytes.
 
     python bench/transfer.py                      # 1 GiB ceiling, 20 MB seed reference
     python bench/transfer.py --size 4GiB --skip-seed
+    python bench/transfer.py --size 512MB --skip-seed --skip-nowrite   # issue 13's rows
 
 Rows:
+  wormhole magic-wormhole 0.24's relay path (_wormhole.py): mailbox and transit relay servers on
+           loopback, both ends with --no-listen; installed in its own venv under bench/out/
   seed     the seed's protocol re-created (_seed_protocol.py): Socket.IO, base64, 16 KiB, 10 ms
   ceiling  a bare asyncio TCP relay with hashing on both ends (_tcp_relay.py); the receiver
            writes the file, as VideoNet's must
   ceiling-nowrite  the same with the receiver discarding the bytes: the disk's share of the time
   videonet the real daemon and CLI (measure_videonet)
+  videonet-2rx  the same with two receivers of the file at once (--two-receivers); its speed
+           is the slower receiver's
+  videonet-base VideoNet imported from another checkout's src (--compare-src), same run
 """
 
 from __future__ import annotations
@@ -35,11 +41,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import _wormhole
 from _common import (
     MB,
     BenchError,
     Child,
     MiB,
+    cpu_marks,
+    cpu_since,
     human_bytes,
     parse_size,
     print_table,
@@ -70,6 +79,8 @@ class Result:
     sender_sha256: str
     receiver_sha256: str
     peak_rss: dict[str, int] = field(default_factory=dict)
+    # role -> (user, system) CPU seconds, polled like the peak RSS (the last 20 ms may be missed)
+    cpu: dict[str, tuple[float, float]] = field(default_factory=dict)
     transfer_seconds: float | None = None
     expected_sha256: str | None = None
 
@@ -118,6 +129,7 @@ def run_relayed(
         receiver = Child.start("receiver", receiver_argv(port), logs)
         children.append(receiver)
         receiver.wait_event("ready", deadline)
+        marks = cpu_marks(children)
         started = time.perf_counter()
         sender = Child.start("sender", sender_argv(port), logs)
         children.append(sender)
@@ -136,6 +148,7 @@ def run_relayed(
             sender_sha256=sent["sha256"],
             receiver_sha256=received["sha256"],
             peak_rss={c.role: c.peak_rss_bytes for c in (relay, sender, receiver)},
+            cpu=cpu_since((relay, sender, receiver), marks),
             transfer_seconds=received.get("seconds"),
         )
     finally:
@@ -195,8 +208,30 @@ def measure_ceiling_nowrite(path: Path, size: int, workdir: Path) -> Result:
     return measure_ceiling(path, size, workdir, write=False)
 
 
+def wormhole_measure(venv: Path) -> Callable[[Path, int, Path], Result]:
+    """A measure function for magic-wormhole's relay path, installed in ``venv`` if missing."""
+    bin_dir = _wormhole.ensure_venv(venv)
+    print(f"magic-wormhole: {_wormhole.version(bin_dir)} from {venv}")
+
+    def measure(path: Path, size: int, workdir: Path) -> Result:
+        run = _wormhole.measure(bin_dir, path, workdir, timeout_for(size, FAST_FLOOR_BPS))
+        return Result(
+            name="wormhole",
+            size=size,
+            seconds=run.seconds,
+            # wormhole reports no digest; the receiver's file is hashed after the run
+            sender_sha256=run.receiver_sha256,
+            receiver_sha256=run.receiver_sha256,
+            peak_rss=run.peak_rss,
+            cpu=run.cpu,
+        )
+
+    return measure
+
+
 BIN = Path(sys.executable).parent
 BENCH_PASSWORD = "bench-password-123"
+QUIET = ("--json", "--no-progress")
 
 
 def _http_json(url: str, body: dict[str, Any], token: str | None = None) -> Any:
@@ -229,10 +264,33 @@ def measure_videonet_tmpfs_spool(path: Path, size: int, workdir: Path) -> Result
         shutil.rmtree(spool, ignore_errors=True)
 
 
+def measure_videonet_two_receivers(path: Path, size: int, workdir: Path) -> Result:
+    return measure_videonet(path, size, workdir, name="videonet-2rx", receivers=2)
+
+
+def videonet_from(src: Path) -> Callable[[Path, int, Path], Result]:
+    """VideoNet with its packages imported from another checkout's ``src`` (the same venv)."""
+
+    def measure(path: Path, size: int, workdir: Path) -> Result:
+        return measure_videonet(path, size, workdir, name="videonet-base", pythonpath=src)
+
+    return measure
+
+
 def measure_videonet(
-    path: Path, size: int, workdir: Path, spool: Path | None = None, name: str = "videonet"
+    path: Path,
+    size: int,
+    workdir: Path,
+    spool: Path | None = None,
+    name: str = "videonet",
+    pythonpath: Path | None = None,
+    receivers: int = 1,
 ) -> Result:
-    """Daemon, sender and receiver as three processes, through the real CLI."""
+    """Daemon, sender and receiver as three processes, through the real CLI.
+
+    With ``receivers=2`` a second receiver takes the same file at the same time; the speed is
+    then the slower receiver's (the wall time ends when both have the file).
+    """
     deadline = time.monotonic() + timeout_for(size, FAST_FLOOR_BPS)
     logs = Path(tempfile.mkdtemp(prefix="logs-videonet-", dir=workdir))
     data = Path(tempfile.mkdtemp(prefix="daemon-", dir=workdir))
@@ -241,6 +299,9 @@ def measure_videonet(
     env["VIDEONET_BCRYPT_ROUNDS"] = "4"
     if spool is not None:
         env["VIDEONET_SPOOL_DIR"] = str(spool)
+    if pythonpath is not None:
+        # Ahead of the venv's editable install, so these packages are the ones imported.
+        env["PYTHONPATH"] = str(pythonpath.resolve())
     children: list[Child] = []
     try:
         daemon = Child.start(
@@ -253,13 +314,14 @@ def measure_videonet(
         url = _wait_text(daemon, "listening on ", deadline).split("listening on ", 1)[1].strip()
         invite = (data / "bootstrap-invite").read_text().strip()
         tokens = []
-        for name in ("sender", "receiver"):
-            email = f"{name}@bench.test"
+        receiver_roles = ["receiver", *(f"receiver{n}" for n in range(2, receivers + 1))]
+        for role in ("sender", *receiver_roles):
+            email = f"{role}@bench.test"
             registered = _http_json(
                 url + "/api/auth/register",
                 {
                     "email": email,
-                    "username": name,
+                    "username": role,
                     "password": BENCH_PASSWORD,
                     "invite_code": invite,
                 },
@@ -270,20 +332,29 @@ def measure_videonet(
             )
             tokens.append(login["token"])
         room = _http_json(url + "/api/rooms/create", {"name": "bench"}, tokens[0])["id"]
-        _http_json(url + f"/api/rooms/{room}/join", {}, tokens[1])
+        for token in tokens[1:]:
+            _http_json(url + f"/api/rooms/{room}/join", {}, token)
 
         def cli_env(token: str) -> dict[str, str]:
             return {**env, "VIDEONET_SERVER": url, "VIDEONET_TOKEN": token}
 
-        receiver = Child.start(
-            "receiver",
-            [str(BIN / "videonet"), "receive", room, "--out", str(out), "--json", "--no-progress"],
-            logs,
-            env=cli_env(tokens[1]),
-        )
-        children.append(receiver)
-        receiver.wait_event("listening", deadline)
+        receiving = []
+        for role, token in zip(receiver_roles, tokens[1:], strict=True):
+            into = out / role
+            into.mkdir()
+            child = Child.start(
+                role,
+                [str(BIN / "videonet"), "receive", room, "--out", str(into), *QUIET],
+                logs,
+                env=cli_env(token),
+            )
+            children.append(child)
+            receiving.append(child)
+        for child in receiving:
+            child.wait_event("listening", deadline)
+        receiver = receiving[0]
         os.sync()
+        marks = cpu_marks(children)
         started = time.perf_counter()
         sender = Child.start(
             "sender",
@@ -292,22 +363,29 @@ def measure_videonet(
             env=cli_env(tokens[0]),
         )
         children.append(sender)
-        for child in (sender, receiver):
+        for child in (sender, *receiving):
             if child.wait_exit(deadline) != 0:
                 raise BenchError(f"videonet: {child.role} failed {child.tail()}")
-        ended = max(sender.ended or 0.0, receiver.ended or 0.0)
+        ended = max(child.ended or 0.0 for child in (sender, *receiving))
         daemon.stop()
         sent, received = sender.result(), receiver.result()
-        if received["bytes"] != size or not received["ok"]:
-            raise BenchError(f"videonet: receiver result {received}")
+        digests = set()
+        for child in receiving:
+            got = child.result()
+            if got["bytes"] != size or not got["ok"]:
+                raise BenchError(f"videonet: {child.role} result {got}")
+            digests.add(got["sha256"])
+        peak = {c.role: c.peak_rss_bytes for c in (daemon, sender, receiver)}
+        peak["receiver"] = max(c.peak_rss_bytes for c in receiving)
         return Result(
             name=name,
             size=size,
             seconds=ended - started,
             sender_sha256=sent["sha256"],
-            receiver_sha256=received["sha256"],
-            peak_rss={c.role: c.peak_rss_bytes for c in (daemon, sender, receiver)},
-            transfer_seconds=received.get("seconds"),
+            receiver_sha256=received["sha256"] if len(digests) == 1 else "differ",
+            peak_rss=peak,
+            cpu=cpu_since((daemon, sender, receiver), marks),
+            transfer_seconds=max(float(c.result().get("seconds") or 0) for c in receiving),
         )
     finally:
         for child in children:
@@ -372,13 +450,41 @@ def report(rows: dict[str, Row]) -> None:
         ],
         table,
     )
+    print()
+    cpu_table = []
+    for name, row in rows.items():
+        r = row.median
+        cells = [
+            f"{r.cpu[role][0]:.2f} / {r.cpu[role][1]:.2f}" if role in r.cpu else "-"
+            for role in ("relay", "sender", "receiver")
+        ]
+        total = sum(u + s for u, s in r.cpu.values())
+        cpu_table.append([name, *cells, f"{total:.2f}", f"{total / r.seconds:.2f}"])
+    print_table(
+        [
+            "row (median run)",
+            "relay user/sys s",
+            "sender user/sys s",
+            "receiver user/sys s",
+            "CPU s",
+            "cores busy",
+        ],
+        cpu_table,
+    )
     speed = {name: row.median.mb_per_s for name, row in rows.items()}
     print()
     for top, bottom in (
+        ("videonet", "wormhole"),
         ("videonet", "ceiling"),
         ("videonet", "seed"),
+        ("videonet", "videonet-base"),
+        ("videonet-2rx", "videonet"),
+        ("videonet-base", "wormhole"),
+        ("videonet-base", "ceiling"),
+        ("videonet-tmpfs-spool", "wormhole"),
         ("videonet-tmpfs-spool", "ceiling"),
         ("videonet-tmpfs-spool", "seed"),
+        ("wormhole", "ceiling"),
         ("ceiling", "seed"),
     ):
         if top in speed and bottom in speed:
@@ -386,7 +492,8 @@ def report(rows: dict[str, Row]) -> None:
     print(
         "\nMedian run by wall time. wall s: sender start to both ends' exit; recv s: receiver's"
         "\nfirst to last byte; RSS: highest VmHWM over the runs, per process (relay = Socket.IO"
-        "\nserver, TCP relay or daemon); MB = 10^6 bytes."
+        "\nserver, TCP relay, wormhole's transit relay or daemon); MB = 10^6 bytes; ceiling ="
+        "\nthe bare asyncio relay."
     )
 
 
@@ -418,6 +525,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--skip-seed", action="store_true", help="do not measure the seed protocol")
     parser.add_argument("--skip-videonet", action="store_true", help="do not measure VideoNet")
     parser.add_argument(
+        "--skip-wormhole", action="store_true", help="do not measure magic-wormhole"
+    )
+    parser.add_argument(
+        "--skip-nowrite", action="store_true", help="do not measure ceiling-nowrite"
+    )
+    parser.add_argument(
+        "--wormhole-venv",
+        type=Path,
+        default=_wormhole.DEFAULT_VENV,
+        help="the venv magic-wormhole is installed into and run from "
+        "(default bench/out/wormhole-venv)",
+    )
+    parser.add_argument(
+        "--two-receivers",
+        action="store_true",
+        help="also measure VideoNet with two receivers of the same file at once (videonet-2rx)",
+    )
+    parser.add_argument(
+        "--compare-src",
+        type=Path,
+        help="also measure VideoNet imported from this src directory (e.g. an exported older "
+        "commit: git archive REV src | tar -x -C DIR), as the row videonet-base",
+    )
+    parser.add_argument(
         "--tmpfs-spool",
         action="store_true",
         help="also measure VideoNet with its spool on /dev/shm (VIDEONET_SPOOL_DIR)",
@@ -435,9 +566,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.skip_seed:
         plan.append(("seed", measure_seed, args.seed_size))
     plan.append(("ceiling", measure_ceiling, args.size))
-    plan.append(("ceiling-nowrite", measure_ceiling_nowrite, args.size))
+    if not args.skip_nowrite:
+        plan.append(("ceiling-nowrite", measure_ceiling_nowrite, args.size))
+    if not args.skip_wormhole:
+        plan.append(("wormhole", wormhole_measure(args.wormhole_venv), args.size))
     if not args.skip_videonet:
         plan.append(("videonet", measure_videonet, args.size))
+        if args.two_receivers:
+            plan.append(("videonet-2rx", measure_videonet_two_receivers, args.size))
+        if args.compare_src:
+            plan.append(("videonet-base", videonet_from(args.compare_src), args.size))
         if args.tmpfs_spool and Path("/dev/shm").is_dir():
             plan.append(("videonet-tmpfs-spool", measure_videonet_tmpfs_spool, args.size))
 

@@ -25,6 +25,7 @@ from videonet_cli.reporting import Reporter
 from videonet_cli.transfer.files import (
     CHUNK_BYTES,
     FREE_SPACE_MARGIN,
+    ReleaseBehind,
     free_bytes,
     hash_prefix,
     part_path,
@@ -232,6 +233,7 @@ async def _download(
     received = offset
     fd = os.open(part, os.O_WRONLY | os.O_CREAT, 0o644)
     pending = bytearray()
+    release = ReleaseBehind(fd, offset)
     try:
         os.lseek(fd, offset, os.SEEK_SET)
         async with transfers.download(transfer_id, offset) as chunks:
@@ -243,6 +245,7 @@ async def _download(
                 pending += chunk
                 if len(pending) >= CHUNK_BYTES:
                     received += _write_all(fd, pending)
+                    release.written_to(received)
                     throttle.update(received)
             received += _write_all(fd, pending)
         os.fsync(fd)

@@ -15,6 +15,7 @@ import logging
 import os
 import re
 import time
+from collections.abc import Iterator
 
 from aiohttp import web
 
@@ -28,6 +29,7 @@ from videonet_daemon.protocol import TransferState as S
 from videonet_daemon.relay.events import TransferEvents
 from videonet_daemon.relay.proxy import PROXIED_HEADER, Proxy
 from videonet_daemon.relay.service import TransferService
+from videonet_daemon.relay.spool import LiveTransfer
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +104,7 @@ class TransferRoutes:
                         live.advance(len(pending))
                         metrics.bytes_uploaded.inc(len(pending))
                         pending.clear()
+                        live.release_behind(fd)
             finally:
                 if pending:
                     _write_all(fd, pending)
@@ -161,7 +164,9 @@ class TransferRoutes:
         loop = asyncio.get_running_loop()
         sent = start
         last_progress = time.monotonic()
-        with open(live.path, "rb") as spool_file:
+        reader = object()
+        live.reader_at(reader, sent)
+        with open(live.path, "rb") as spool_file, _reading(live, reader):
             while sent < size and transport is not None and not transport.is_closing():
                 available = min(live.uploaded, size)
                 if available > sent:
@@ -169,6 +174,8 @@ class TransferRoutes:
                         await loop.sendfile(transport, spool_file, sent, available - sent)
                     self._metrics.bytes_served.inc(available - sent)
                     sent = available
+                    live.reader_at(reader, sent)
+                    live.release_behind(spool_file.fileno())
                     last_progress = time.monotonic()
                     continue
                 if live.sender_gone:
@@ -191,3 +198,12 @@ class TransferRoutes:
         if url is None:
             raise OwnerUnreachable()
         return url
+
+
+@contextlib.contextmanager
+def _reading(live: LiveTransfer, reader: object) -> Iterator[None]:
+    """While a receiver is served, the spool keeps the pages it has not been sent yet cached."""
+    try:
+        yield
+    finally:
+        live.reader_gone(reader)

@@ -3,6 +3,13 @@
 A transfer's bytes are written once by the sender's upload and read by any number of receivers,
 each at its own pace, while the upload is still running. Memory per transfer is constant: the
 upload writes each chunk as it arrives and receivers are served with sendfile from the file.
+
+Page cache: every spooled byte would otherwise stay cached until memory runs short, and on a VM
+fresh page-cache pages cost several times more system time than pages the kernel recycles
+(docs/performance.md, issue 13). So the spool advises the kernel to drop what every live reader
+has already been sent (`release_behind`), which keeps the daemon's cache footprint to a few tens
+of MiB per transfer and lets the next writes reuse those pages. Nothing a live reader still
+needs is dropped; a receiver that comes later reads from the disk.
 """
 
 from __future__ import annotations
@@ -13,6 +20,18 @@ import os
 from pathlib import Path
 
 from videonet_daemon.protocol import TransferState
+
+# How far past the last release point the slowest reader must be before the next one. Small
+# steps keep the recycled pages few; 8 MiB was no worse than 4, 32 or 64 MiB at 1 GiB (single
+# runs within the noise; docs/performance.md, issue 13).
+RELEASE_STEP_BYTES = 8 << 20
+
+
+def drop_cached(fd: int, start: int, length: int) -> None:
+    """Advise the kernel to drop a file range from the page cache (where the call exists)."""
+    if hasattr(os, "posix_fadvise"):
+        with contextlib.suppress(OSError):
+            os.posix_fadvise(fd, start, length, os.POSIX_FADV_DONTNEED)
 
 
 class LiveTransfer:
@@ -26,6 +45,10 @@ class LiveTransfer:
         self.state = state
         self.upload_in_progress = False
         self._changed = asyncio.Event()
+        # Live readers by token -> the next byte each still needs from the spool.
+        self._readers: dict[object, int] = {}
+        self._released = 0
+        self._release_from = 0
 
     def _wake(self) -> None:
         # Wake everyone waiting now; later waiters get a fresh event.
@@ -45,6 +68,25 @@ class LiveTransfer:
         event = self._changed
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(event.wait(), timeout)
+
+    def reader_at(self, reader: object, offset: int) -> None:
+        """Record that `reader` has been sent everything before `offset`."""
+        self._readers[reader] = offset
+
+    def reader_gone(self, reader: object) -> None:
+        self._readers.pop(reader, None)
+
+    def release_behind(self, fd: int) -> None:
+        """Drop from the page cache what the writer wrote and every live reader has been sent.
+
+        POSIX_FADV_DONTNEED starts writeback of dirty pages but drops only clean ones, so each
+        range is advised twice: the second time, one step later, its pages have been written.
+        """
+        limit = min(self.uploaded, *self._readers.values()) if self._readers else self.uploaded
+        if limit - self._released < RELEASE_STEP_BYTES:
+            return
+        drop_cached(fd, self._release_from, limit - self._release_from)
+        self._release_from, self._released = self._released, limit
 
     @property
     def sender_gone(self) -> bool:
