@@ -6,6 +6,7 @@ Skipped, with the reason printed, where no PostgreSQL or Redis server answers.
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import time
 from pathlib import Path
@@ -89,6 +90,29 @@ async def test_participants_on_two_daemons_meet_and_signal_each_other(
             assert [p["peer_id"] for p in (await late.enter(room))["participants"]] == [
                 on_b.peer_id
             ]
+
+
+async def test_two_joining_at_once_through_two_daemons_never_both_offer(
+    cluster: Cluster,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    alice = member(cluster.a, tmp_path)
+    room = make_room(cluster.a, alice, "at-once")
+    bob = member(cluster.a, tmp_path, room)
+    for _ in range(5):
+        async with (
+            Peer(cluster.a, alice.user.token) as on_a,
+            Peer(cluster.b, bob.user.token) as on_b,
+        ):
+            for peer in (on_a, on_b):
+                assert (await peer.call("room:join", {"room_id": room}))["ok"]
+            acks = await asyncio.gather(
+                on_a.call("call:join", {"room_id": room}), on_b.call("call:join", {"room_id": room})
+            )
+            # The one who joined second finds the first (and offers); the first finds nobody.
+            assert sorted(len(ack["participants"]) for ack in acks) == [0, 1], acks
+            for peer in (on_a, on_b):  # out before the next round (a disconnect is not awaited)
+                assert (await peer.call("call:leave", {"room_id": room}))["ok"]
 
 
 def test_two_videonet_calls_on_two_daemons_then_one_daemon_is_killed(
