@@ -120,24 +120,23 @@ class CallSignaling:
     async def join(self, user: SocketUser, data: dict[str, Any]) -> dict[str, Any]:
         room_id = get_str(data, "room_id", max_chars=protocol.ROOM_ID_MAX_CHARS)
         await self.guard.require_joined(user, room_id, membership_first=True)
-        if user.sid in self.local.get(room_id, {}):
+        local = self.local.setdefault(room_id, {})
+        if user.sid in local:
             raise Conflict("this connection is already in the call")
-        me = _peer(user)
+        me = local[user.sid] = _peer(user)  # before any await: a second join is refused
         channel = protocol.call_channel(room_id)
         # In the channel before the list is read: whoever joins after us, on any daemon, is
         # announced to us (a call:joined for someone in our list is harmless; a miss is not).
         await self.hub.sio.enter_room(user.sid, channel)
         try:
             others = await self.roster.join(room_id, me, self.settings.call_max_participants)
-        except CallFull:
+        except BaseException as exc:
+            self._forget_local(room_id, user.sid)
             await self.hub.sio.leave_room(user.sid, channel)
-            raise Conflict(
-                f"the call is full ({self.settings.call_max_participants} participants)"
-            ) from None
-        except BaseException:
-            await self.hub.sio.leave_room(user.sid, channel)
+            if isinstance(exc, CallFull):
+                limit = self.settings.call_max_participants
+                raise Conflict(f"the call is full ({limit} participants)") from None
             raise
-        self.local.setdefault(room_id, {})[user.sid] = me
         servers, expires_at = ice_servers(self.settings, user.user_id, clock.epoch())
         reply: protocol.CallJoinReply = {
             "room_id": room_id,
