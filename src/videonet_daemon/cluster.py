@@ -147,10 +147,11 @@ class Liveness:
     """Which daemons of the service are alive: each renews a Redis key that expires on its own.
 
     A killed, frozen or cut-off daemon cannot say goodbye; its key simply runs out after
-    ``MISSED_HEARTBEATS`` intervals, and whatever the others kept on its behalf (call
-    participants, presence) can be removed by whoever notices first. Features add a task to run
-    after every beat (`every_beat`), which is where they look for the dead. A clean stop deletes
-    the key, so the others notice at their next beat instead of after the expiry.
+    ``MISSED_HEARTBEATS`` intervals, and whatever it kept in Redis (call participants today; any
+    per-node entries, such as presence, can do the same) is removed by whoever notices first.
+    Features add a task to run after every beat (`every_beat`), which is where they look for the
+    dead with `alive`. A clean stop deletes the key, so the others notice at their next beat
+    instead of after the expiry.
     """
 
     def __init__(self, redis_url: str, cluster: str, node: Node, interval: float) -> None:
