@@ -20,8 +20,8 @@ from transfer_helpers import Background, make_room, member
 
 from conftest import Daemon
 
-# Three missed heartbeats of 0.5 s (the cluster fixture's setting), plus one sweep.
-DEAD_AFTER = 5.0
+# Three missed heartbeats of 1 s (the cluster fixture's setting), plus one sweep.
+DEAD_AFTER = 4.0
 
 
 @pytest.fixture(scope="module")

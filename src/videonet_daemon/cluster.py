@@ -193,12 +193,20 @@ class Liveness:
         await self._redis.aclose()
 
     async def _beating(self) -> None:
+        loop = asyncio.get_running_loop()
+        due = loop.time()
         while True:
-            await asyncio.sleep(self.interval)
+            # On a fixed schedule: a slow sweep must not push the next beat towards the expiry.
+            due = max(due + self.interval, loop.time())
+            await asyncio.sleep(due - loop.time())
             try:
                 await self.beat()
-                for task in self._after_beat:
-                    await task()
             except Exception:
                 # Redis away: keep trying; the others take us for dead meanwhile, as they must.
                 log.exception("heartbeat failed")
+                continue
+            for task in self._after_beat:
+                try:
+                    await task()
+                except Exception:
+                    log.exception("a task after the heartbeat failed")
