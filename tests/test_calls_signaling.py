@@ -254,3 +254,27 @@ async def test_leaving_the_room_channel_leaves_the_call(
         assert left["peer"]["peer_id"] == bob.peer_id and left["reason"] == "left_room"
         to_alice = {"room_id": room, "to": alice.peer_id, "sdp": SDP}
         assert refused(await bob.call("call:offer", to_alice), "not_joined")
+
+
+async def test_a_full_call_and_a_second_join_are_refused(
+    daemon_factory: Any, tmp_path: Path
+) -> None:
+    d: Daemon = daemon_factory(VIDEONET_CALL_MAX_PARTICIPANTS="2")
+    alice = member(d, tmp_path)
+    room = make_room(d, alice, "small")
+    bob, carol = member(d, tmp_path, room), member(d, tmp_path, room)
+    async with (
+        Peer(d, alice.user.token) as a,
+        Peer(d, bob.user.token) as b,
+        Peer(d, carol.user.token) as c,
+    ):
+        await a.enter(room)
+        again = await a.call("call:join", {"room_id": room})
+        assert refused(again, "conflict"), again
+        await b.enter(room)
+        assert (await c.call("room:join", {"room_id": room}))["ok"]
+        full = await c.call("call:join", {"room_id": room})
+        assert refused(full, "conflict") and "full" in full["error"]["message"], full
+        # The refused one is not in the call: the others can leave and it can join then.
+        assert (await b.call("call:leave", {"room_id": room}))["ok"]
+        assert [p["peer_id"] for p in (await c.enter(room))["participants"]] == [a.peer_id]

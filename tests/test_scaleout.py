@@ -59,6 +59,9 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
     common = {
         "VIDEONET_JWT_SECRET": uuid.uuid4().hex * 2,
         "VIDEONET_CLUSTER_NAME": name,
+        # A killed daemon's call participants are removed after three missed beats (a shorter
+        # beat would take a daemon stalled by a busy machine for dead).
+        "VIDEONET_NODE_HEARTBEAT_INTERVAL": "1",
     }
     args = ("--database-url", f"{POSTGRES}/{name}", "--redis-url", REDIS)
     a = start_daemon(tmp_path / "a", *args, **common)

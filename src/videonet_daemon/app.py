@@ -23,9 +23,10 @@ from videonet_daemon.auth.request_auth import RequestAuth
 from videonet_daemon.auth.service import AuthService
 from videonet_daemon.auth.tokens import TokenService, load_or_create_key, write_private_file
 from videonet_daemon.calls.feature import CallsFeature
+from videonet_daemon.calls.roster import MemoryRoster, RedisRoster, Roster
 from videonet_daemon.chat.feature import ChatFeature
 from videonet_daemon.chat.service import ChatService
-from videonet_daemon.cluster import Bus, Node
+from videonet_daemon.cluster import Bus, Liveness, Node
 from videonet_daemon.db.engine import Database
 from videonet_daemon.db.migrations import migrate
 from videonet_daemon.errors import error_middleware
@@ -98,6 +99,16 @@ def build(settings: Settings) -> Daemon:
         else None
     )
     presence: PresenceStore = redis_presence or MemoryPresence()
+    # Several daemons: who is alive (heartbeats), and calls whose participants span daemons.
+    liveness = (
+        Liveness(settings.redis_url, settings.cluster_name, node, settings.node_heartbeat_interval)
+        if settings.redis_url
+        else None
+    )
+    redis_roster = (
+        RedisRoster(settings.redis_url, settings.cluster_name, node) if settings.redis_url else None
+    )
+    roster: Roster = redis_roster or MemoryRoster()
 
     features: list[Feature] = [
         OpsFeature(settings, metrics, rooms),
@@ -106,7 +117,7 @@ def build(settings: Settings) -> Daemon:
         ChatFeature(chat, guard, who, settings),
         PresenceFeature(presence, guard),
         RelayFeature(transfers, receivers, guard, who, proxy, db, metrics, settings),
-        CallsFeature(guard, settings),
+        CallsFeature(guard, settings, roster, liveness),
         WebFeature(),
     ]
 
@@ -156,7 +167,19 @@ def build(settings: Settings) -> Daemon:
         yield
         await redis_presence.close()
 
-    app.cleanup_ctx.extend([bus_running, database_open, transfers_kept, presence_shared])
+    async def calls_shared(app: web.Application) -> AsyncIterator[None]:
+        """The heartbeat, and the shared call list (its sockets leave it at shutdown first)."""
+        if liveness is None or redis_roster is None:
+            yield
+            return
+        await liveness.start()
+        yield
+        await liveness.stop()
+        await redis_roster.close()
+
+    app.cleanup_ctx.extend(
+        [bus_running, database_open, transfers_kept, presence_shared, calls_shared]
+    )
     return daemon
 
 

@@ -135,3 +135,78 @@ async def ping_redis(url: str) -> None:
         await client.ping()
     finally:
         await client.aclose()
+
+
+# A node is taken for dead once it has missed this many heartbeats in a row.
+MISSED_HEARTBEATS = 3
+
+Beat = Callable[[], Awaitable[None]]
+
+
+class Liveness:
+    """Which daemons of the service are alive: each renews a Redis key that expires on its own.
+
+    A killed, frozen or cut-off daemon cannot say goodbye; its key simply runs out after
+    ``MISSED_HEARTBEATS`` intervals, and whatever it kept in Redis (call participants today; any
+    per-node entries, such as presence, can do the same) is removed by whoever notices first.
+    Features add a task to run after every beat (`every_beat`), which is where they look for the
+    dead with `alive`. A clean stop deletes the key, so the others notice at their next beat
+    instead of after the expiry.
+    """
+
+    def __init__(self, redis_url: str, cluster: str, node: Node, interval: float) -> None:
+        import redis.asyncio as aioredis
+
+        self._redis: Any = aioredis.from_url(redis_url, decode_responses=True)
+        self._prefix = f"{cluster}:alive:"
+        self._node = node  # its id is read when used: it is loaded with the data dir
+        self.interval = interval
+        self._after_beat: list[Beat] = []
+        self._task: asyncio.Task[None] | None = None
+
+    def every_beat(self, task: Beat) -> None:
+        self._after_beat.append(task)
+
+    async def alive(self, node_ids: set[str]) -> set[str]:
+        """The ones among ``node_ids`` whose heartbeat has not expired."""
+        ordered = sorted(node_ids)
+        if not ordered:
+            return set()
+        found = await self._redis.mget([self._prefix + n for n in ordered])
+        return {n for n, value in zip(ordered, found, strict=True) if value is not None}
+
+    async def beat(self) -> None:
+        ttl_ms = int(self.interval * MISSED_HEARTBEATS * 1000)
+        await self._redis.set(self._prefix + self._node.id, "1", px=ttl_ms)
+
+    async def start(self) -> None:
+        await self.beat()
+        self._task = asyncio.create_task(self._beating())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        with contextlib.suppress(Exception):  # Redis may be the reason we stop
+            await self._redis.delete(self._prefix + self._node.id)
+        await self._redis.aclose()
+
+    async def _beating(self) -> None:
+        loop = asyncio.get_running_loop()
+        due = loop.time()
+        while True:
+            # On a fixed schedule: a slow sweep must not push the next beat towards the expiry.
+            due = max(due + self.interval, loop.time())
+            await asyncio.sleep(due - loop.time())
+            try:
+                await self.beat()
+            except Exception:
+                # Redis away: keep trying; the others take us for dead meanwhile, as they must.
+                log.exception("heartbeat failed")
+                continue
+            for task in self._after_beat:
+                try:
+                    await task()
+                except Exception:
+                    log.exception("a task after the heartbeat failed")

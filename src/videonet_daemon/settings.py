@@ -213,6 +213,12 @@ class Settings:
         "VIDEONET_CALL_MAX_PARTICIPANTS",
         "Participants in one room's call (a mesh: each sends its media to every other).",
     )
+    node_heartbeat_interval: float = _setting(
+        5.0,
+        "VIDEONET_NODE_HEARTBEAT_INTERVAL",
+        "Seconds between a daemon's heartbeats in Redis; one silent for three of them is taken "
+        "for dead and the others remove its call participants.",
+    )
     web_allowed_origins: str = _setting(
         "",
         "VIDEONET_WEB_ALLOWED_ORIGINS",
@@ -288,6 +294,8 @@ class Settings:
             raise SettingsError(
                 "call_signal_rate, call_signal_burst and call_max_participants must be positive"
             )
+        if not 0.1 <= self.node_heartbeat_interval <= 3600:
+            raise SettingsError("node_heartbeat_interval must be 0.1-3600 seconds")
 
     def _validate_web(self) -> None:
         for origin in split_urls(self.web_allowed_origins):

@@ -1,9 +1,16 @@
 """Call signaling on Socket.IO: join, leave, and relaying offer/answer/candidate/hang-up.
 
 The daemon never sees media. It keeps, per room, the sockets taking part in that room's call
-(this daemon's sockets only) and relays each signaling message to the one participant it names,
-after checking that sender and target are both in the same room's call and that the sender is
-still a member of the room (the room guard asks the database on every message).
+and relays each signaling message to the one participant it names, after checking that sender
+and target are both in the same room's call and that the sender is still a member of the room
+(the room guard asks the database on every message).
+
+Several daemons share one call: the participant list is a `Roster` (calls/roster.py: in
+memory, or in Redis), and every emit goes through Socket.IO's Redis manager, so a message to a
+peer connected to another daemon reaches it there, and ``call:joined``/``call:left`` reach the
+call's channel on every daemon. Each daemon also keeps its own participants (``local``): the
+sender of a message is always one of them, and a disconnect only concerns them. The
+participants of a daemon that died are removed by the others (`sweep`, after each heartbeat).
 
 Every message from a socket is first charged to that socket's token bucket and measured against
 ``call_signal_max_bytes``; then its fields are checked. A refusal is an `ApiError`, which the
@@ -19,6 +26,8 @@ from typing import Any
 
 from videonet_daemon import clock, protocol
 from videonet_daemon.calls.ice import ice_servers
+from videonet_daemon.calls.roster import CallFull, RedisRoster, Roster
+from videonet_daemon.cluster import Liveness
 from videonet_daemon.errors import (
     Conflict,
     NotFound,
@@ -41,12 +50,21 @@ Handler = Callable[[SocketUser, dict[str, Any]], Awaitable[dict[str, Any]]]
 class CallSignaling:
     """The participants of each room's call on this daemon, and the call:* event handlers."""
 
-    def __init__(self, hub: Hub, guard: RoomGuard, settings: Settings) -> None:
+    def __init__(
+        self,
+        hub: Hub,
+        guard: RoomGuard,
+        settings: Settings,
+        roster: Roster,
+        liveness: Liveness | None,
+    ) -> None:
         self.hub = hub
         self.guard = guard
         self.settings = settings
-        # room_id -> sid -> participant, in join order (dicts keep insertion order)
-        self.calls: dict[str, dict[str, protocol.CallPeer]] = {}
+        self.roster = roster  # everyone in each call, on every daemon
+        self.liveness = liveness  # None: one daemon, nobody else to watch
+        # This daemon's participants: room_id -> sid -> participant.
+        self.local: dict[str, dict[str, protocol.CallPeer]] = {}
         self.buckets = TokenBuckets(settings.call_signal_rate, settings.call_signal_burst)
 
     def register(self) -> None:
@@ -61,6 +79,8 @@ class CallSignaling:
         # the user leaving the room over HTTP (on any daemon: the bus reaches every daemon).
         hub.on_leave(self._left_channel)
         hub.on_disconnect(self._disconnected)
+        if self.liveness is not None:
+            self.liveness.every_beat(self.sweep)
 
     # --- limits -----------------------------------------------------------------------------
     def _limited(self, handler: Handler) -> Handler:
@@ -81,21 +101,18 @@ class CallSignaling:
         return limited
 
     # --- membership -------------------------------------------------------------------------
-    def participants(self, room_id: str) -> list[protocol.CallPeer]:
-        return list(self.calls.get(room_id, {}).values())
-
     async def _require_in_call(self, user: SocketUser, room_id: str) -> None:
         # Membership first, so a stranger hears "forbidden" whatever else is wrong. Being in the
         # call implies being in the room's channel: leaving the channel ends the call.
         await self.guard.require_member(room_id, user.user_id)
-        if user.sid not in self.calls.get(room_id, {}):
+        if user.sid not in self.local.get(room_id, {}):
             raise NotInCall()
 
-    def _target(self, user: SocketUser, room_id: str, data: dict[str, Any]) -> str:
+    async def _target(self, user: SocketUser, room_id: str, data: dict[str, Any]) -> str:
         to = get_str(data, "to", max_chars=protocol.PEER_ID_MAX_CHARS)
         if to == user.sid:
             raise ValidationError("to: a peer cannot signal itself")
-        if to not in self.calls.get(room_id, {}):
+        if to not in self.local.get(room_id, {}) and not await self.roster.has(room_id, to):
             raise NotFound(f"no participant {to!r} in this room's call")
         return to
 
@@ -103,46 +120,60 @@ class CallSignaling:
     async def join(self, user: SocketUser, data: dict[str, Any]) -> dict[str, Any]:
         room_id = get_str(data, "room_id", max_chars=protocol.ROOM_ID_MAX_CHARS)
         await self.guard.require_joined(user, room_id, membership_first=True)
-        call = self.calls.setdefault(room_id, {})
-        if user.sid in call:
+        local = self.local.setdefault(room_id, {})
+        if user.sid in local:
             raise Conflict("this connection is already in the call")
-        if len(call) >= self.settings.call_max_participants:
-            raise Conflict(f"the call is full ({self.settings.call_max_participants} participants)")
+        me = local[user.sid] = _peer(user)  # before any await: a second join is refused
+        channel = protocol.call_channel(room_id)
+        # In the channel before the list is read: whoever joins after us, on any daemon, is
+        # announced to us (a call:joined for someone in our list is harmless; a miss is not).
+        await self.hub.sio.enter_room(user.sid, channel)
+        try:
+            others = await self.roster.join(room_id, me, self.settings.call_max_participants)
+        except BaseException as exc:
+            self._forget_local(room_id, user.sid)
+            await self.hub.sio.leave_room(user.sid, channel)
+            if isinstance(exc, CallFull):
+                limit = self.settings.call_max_participants
+                raise Conflict(f"the call is full ({limit} participants)") from None
+            raise
         servers, expires_at = ice_servers(self.settings, user.user_id, clock.epoch())
         reply: protocol.CallJoinReply = {
             "room_id": room_id,
             "peer_id": user.sid,
-            "participants": list(call.values()),
+            "participants": others,
             "ice_servers": servers,
             "ice_expires_at": expires_at,
             "signal_max_bytes": self.settings.call_signal_max_bytes,
         }
-        me = _peer(user)
-        call[user.sid] = me
-        await self.hub.sio.enter_room(user.sid, protocol.call_channel(room_id))
         await self.hub.sio.emit(
-            protocol.EV_CALL_JOINED,
-            {"room_id": room_id, "peer": me},
-            to=protocol.call_channel(room_id),
-            skip_sid=user.sid,
+            protocol.EV_CALL_JOINED, {"room_id": room_id, "peer": me}, to=channel, skip_sid=user.sid
         )
-        log.info("%s joined the call in room %s (%d in it)", user.username, room_id, len(call))
+        log.info(
+            "%s joined the call in room %s (%d in it)", user.username, room_id, len(others) + 1
+        )
         return dict(reply)
 
     async def leave(self, user: SocketUser, data: dict[str, Any]) -> dict[str, Any]:
         room_id = get_str(data, "room_id", max_chars=protocol.ROOM_ID_MAX_CHARS)
-        if user.sid not in self.calls.get(room_id, {}):
+        if user.sid not in self.local.get(room_id, {}):
             raise NotInCall()
         await self._remove(room_id, user.sid, protocol.LeftReason.LEFT)
         return {"room_id": room_id}
 
-    async def _remove(self, room_id: str, sid: str, reason: protocol.LeftReason) -> None:
-        call = self.calls.get(room_id, {})
+    def _forget_local(self, room_id: str, sid: str) -> protocol.CallPeer | None:
+        call = self.local.get(room_id, {})
         peer = call.pop(sid, None)
         if not call:
-            self.calls.pop(room_id, None)
+            self.local.pop(room_id, None)
+        return peer
+
+    async def _remove(self, room_id: str, sid: str, reason: protocol.LeftReason) -> None:
+        peer = self._forget_local(room_id, sid)
         if peer is None:
             return
+        # None: a sweep took it out of the roster first and has told the others already.
+        announce = await self.roster.remove(room_id, sid) is not None
         channel = protocol.call_channel(room_id)
         event = {"room_id": room_id, "peer": peer, "reason": str(reason)}
         if reason is protocol.LeftReason.LEFT_ROOM:
@@ -150,15 +181,41 @@ class CallSignaling:
             await self.hub.sio.emit(protocol.EV_CALL_LEFT, event, to=sid)
         if reason is not protocol.LeftReason.DISCONNECTED:
             await self.hub.sio.leave_room(sid, channel)
-        await self.hub.sio.emit(protocol.EV_CALL_LEFT, event, to=channel, skip_sid=sid)
+        if announce:
+            await self.hub.sio.emit(protocol.EV_CALL_LEFT, event, to=channel, skip_sid=sid)
 
     async def _disconnected(self, user: SocketUser) -> None:
         self.buckets.forget(user.sid)
-        for room_id in [r for r, call in self.calls.items() if user.sid in call]:
+        for room_id in [r for r, call in self.local.items() if user.sid in call]:
             await self._remove(room_id, user.sid, protocol.LeftReason.DISCONNECTED)
 
+    async def sweep(self) -> None:
+        """After a heartbeat: remove the participants of daemons that stopped beating (and
+        those a killed earlier run of this one left), and tell each call who is gone."""
+        if self.liveness is None or not isinstance(self.roster, RedisRoster):
+            return
+        gone = str(protocol.LeftReason.DISCONNECTED)
+        here = self.hub.users.__contains__
+        for room_id, peer in await self.roster.remove_dead(self.liveness.alive, here):
+            log.info("%s left the call in room %s: their daemon stopped", peer["username"], room_id)
+            event = {"room_id": room_id, "peer": peer, "reason": gone}
+            await self.hub.sio.emit(protocol.EV_CALL_LEFT, event, to=protocol.call_channel(room_id))
+        # Ours that the others removed while our heartbeat lapsed (Redis away, a long pause):
+        # they were told these left, so each socket is told too, and its client ends the call.
+        for room_id, call in list(self.local.items()):
+            for sid in list(call):
+                if await self.roster.has(room_id, sid):
+                    continue
+                mine = self._forget_local(room_id, sid)
+                await self.hub.sio.emit(
+                    protocol.EV_CALL_LEFT,
+                    {"room_id": room_id, "peer": mine, "reason": gone},
+                    to=sid,
+                )
+                await self.hub.sio.leave_room(sid, protocol.call_channel(room_id))
+
     async def _left_channel(self, user: SocketUser, room_id: str) -> None:
-        if user.sid in self.calls.get(room_id, {}):
+        if user.sid in self.local.get(room_id, {}):
             # The hub forgets a socket before it runs the hooks of a disconnect.
             gone = user.sid not in self.hub.users
             reason = protocol.LeftReason.DISCONNECTED if gone else protocol.LeftReason.LEFT_ROOM
@@ -170,8 +227,8 @@ class CallSignaling:
     ) -> dict[str, Any]:
         room_id = get_str(data, "room_id", max_chars=protocol.ROOM_ID_MAX_CHARS)
         await self._require_in_call(user, room_id)
-        to = self._target(user, room_id, data)
-        message = {"room_id": room_id, "peer": self.calls[room_id][user.sid], **body}
+        to = await self._target(user, room_id, data)
+        message = {"room_id": room_id, "peer": self.local[room_id][user.sid], **body}
         await self.hub.sio.emit(event, message, to=to)
         return {}
 

@@ -1,0 +1,163 @@
+"""One call across two daemons (PostgreSQL + Redis): the participant list and the signaling are
+shared, and a daemon killed with SIGKILL takes its participants out of the call.
+
+Skipped, with the reason printed, where no PostgreSQL or Redis server answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from calls_helpers import SDP, Peer, make_clip, refused
+from test_scaleout import Cluster, cluster  # noqa: F401  (fixture)
+from transfer_helpers import Background, make_room, member
+
+from conftest import Daemon
+
+# Three missed heartbeats of 1 s (the cluster fixture's setting), plus one sweep.
+DEAD_AFTER = 4.0
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_clip(tmp_path_factory.mktemp("clip") / "clip.mp4", 20.0, 160, 120)
+
+
+def kill_9(daemon: Daemon) -> None:
+    daemon.proc.send_signal(signal.SIGKILL)
+    daemon.proc.wait()
+
+
+async def test_participants_on_two_daemons_meet_and_signal_each_other(
+    cluster: Cluster,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    alice = member(cluster.a, tmp_path)
+    room = make_room(cluster.a, alice, "across")
+    bob = member(cluster.a, tmp_path, room)
+    carol = member(cluster.a, tmp_path, room)
+    stranger = member(cluster.a, tmp_path)
+    async with (
+        Peer(cluster.a, alice.user.token) as on_a,
+        Peer(cluster.b, bob.user.token) as on_b,
+    ):
+        assert (await on_a.enter(room))["participants"] == []
+        second = await on_b.enter(room)
+        # Bob, on the other daemon, finds alice in the call and offers to her.
+        assert [p["peer_id"] for p in second["participants"]] == [on_a.peer_id]
+        assert (await on_a.next("call:joined"))["peer"]["peer_id"] == on_b.peer_id
+        offer = {"room_id": room, "to": on_a.peer_id, "sdp": SDP}
+        assert (await on_b.call("call:offer", offer))["ok"]
+        got = await on_a.next("call:offer")
+        assert got["peer"] == {
+            "peer_id": on_b.peer_id, "user_id": bob.user.user_id, "username": bob.user.username
+        }  # fmt: skip
+        answer = {"room_id": room, "to": on_b.peer_id, "sdp": SDP}
+        assert (await on_a.call("call:answer", answer))["ok"]
+        assert (await on_b.next("call:answer"))["peer"]["peer_id"] == on_a.peer_id
+        candidate = {"room_id": room, "to": on_a.peer_id, "candidate": None}
+        assert (await on_b.call("call:candidate", candidate))["ok"]
+        assert (await on_a.next("call:candidate"))["candidate"] is None
+
+        # The room guard still decides on every daemon: a stranger is refused.
+        async with Peer(cluster.b, stranger.user.token) as outsider:
+            ack = await outsider.call("call:offer", offer)
+            assert refused(ack, "forbidden"), ack
+        # A peer id that is in no call is refused, as on one daemon.
+        ack = await on_b.call("call:offer", {**offer, "to": "no-such-peer"})
+        assert refused(ack, "not_found"), ack
+
+        # Alice leaves on A: bob on B is told.
+        assert (await on_a.call("call:leave", {"room_id": room}))["ok"]
+        left = await on_b.next("call:left")
+        assert left["peer"]["peer_id"] == on_a.peer_id and left["reason"] == "left"
+        assert (await on_a.enter(room))["participants"][0]["peer_id"] == on_b.peer_id
+        await on_b.next("call:joined")
+
+        # Daemon A dies without a word: bob hears that alice is gone, in a few heartbeats.
+        kill_9(cluster.a)
+        started = time.monotonic()
+        left = await on_b.next("call:left", timeout=DEAD_AFTER + 10)
+        print(f"participant of the killed daemon removed after {time.monotonic() - started:.1f} s")
+        assert left["peer"]["peer_id"] == on_a.peer_id and left["reason"] == "disconnected"
+        async with Peer(cluster.b, carol.user.token) as late:
+            assert [p["peer_id"] for p in (await late.enter(room))["participants"]] == [
+                on_b.peer_id
+            ]
+
+
+async def test_two_joining_at_once_through_two_daemons_never_both_offer(
+    cluster: Cluster,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    alice = member(cluster.a, tmp_path)
+    room = make_room(cluster.a, alice, "at-once")
+    bob = member(cluster.a, tmp_path, room)
+    for _ in range(5):
+        async with (
+            Peer(cluster.a, alice.user.token) as on_a,
+            Peer(cluster.b, bob.user.token) as on_b,
+        ):
+            for peer in (on_a, on_b):
+                assert (await peer.call("room:join", {"room_id": room}))["ok"]
+            acks = await asyncio.gather(
+                on_a.call("call:join", {"room_id": room}), on_b.call("call:join", {"room_id": room})
+            )
+            # The one who joined second finds the first (and offers); the first finds nobody.
+            assert sorted(len(ack["participants"]) for ack in acks) == [0, 1], acks
+            for peer in (on_a, on_b):  # out before the next round (a disconnect is not awaited)
+                assert (await peer.call("call:leave", {"room_id": room}))["ok"]
+
+
+def test_two_videonet_calls_on_two_daemons_then_one_daemon_is_killed(
+    cluster: Cluster,  # noqa: F811
+    tmp_path: Path,
+    clip: Path,
+) -> None:
+    alice = member(cluster.a, tmp_path)
+    room = make_room(cluster.a, alice, "across-media")
+    bob = member(cluster.a, tmp_path, room)
+    bob.cli.daemon_url = cluster.b.url
+    out = tmp_path / "rec" / "across.mp4"
+    out.parent.mkdir()
+    recorder = Background(bob.cli, "call", room, "--record", str(out), "--json")
+    assert recorder.wait_for(lambda e: e["event"] == "joined")["participants"] == []
+    player = Background(alice.cli, "call", room, "--play", str(clip), "--json")
+    try:
+        joined = player.wait_for(lambda e: e["event"] == "joined")
+        assert joined["participants"] == [bob.user.username]
+        recorder.wait_for(lambda e: e["event"] == "peer_state" and e["state"] == "connected")
+        recorder.wait_for(
+            lambda e: (
+                e["event"] == "stats" and any(p["bytes_received"] > 60_000 for p in e["peers"])
+            ),
+            timeout=30,
+        )
+        kill_9(cluster.a)  # alice's daemon
+        left = recorder.wait_for(lambda e: e["event"] == "peer_left", timeout=DEAD_AFTER + 10)
+        assert left["username"] == alice.user.username and left["reason"] == "disconnected"
+    finally:
+        player.kill()
+    # Alice's recording is complete once she is gone from the call.
+    recorder.proc.send_signal(signal.SIGINT)
+    assert recorder.finish(timeout=30) == 0, recorder.stderr()
+    result = recorder.result()
+    assert result["failed_recordings"] == [], result
+    (recording,) = result["recordings"]
+    assert _frames(Path(recording["path"]))["video"] > 20
+
+
+def _frames(path: Path) -> dict[str, Any]:
+    import av
+
+    counts = {"video": 0, "audio": 0}
+    with av.open(str(path)) as container:
+        for frame in container.decode(*container.streams):
+            counts["video" if isinstance(frame, av.VideoFrame) else "audio"] += 1
+    return counts
