@@ -277,7 +277,16 @@ def measure_videonet(
 
         receiver = Child.start(
             "receiver",
-            [str(BIN / "videonet"), "receive", room, "--out", str(out), "--json", "--no-progress"],
+            [
+                str(BIN / "videonet"),
+                "receive",
+                room,
+                "--yes",
+                "--out",
+                str(out),
+                "--json",
+                "--no-progress",
+            ],
             logs,
             env=cli_env(tokens[1]),
         )
