@@ -133,6 +133,8 @@ def build(settings: Settings) -> Daemon:
                 code = await invites.create_standalone(db, uses=1, expires_in=None)
                 write_private_file(data_dir / BOOTSTRAP_INVITE_FILE, code + "\n")
                 daemon.bootstrap_invite = code
+            else:
+                daemon.bootstrap_invite = await invites.pending_bootstrap(db)
             yield
         finally:
             await db.close()
