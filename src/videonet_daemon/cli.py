@@ -303,7 +303,32 @@ def check(
     typer.echo("ok: settings valid")
 
 
+# What the `daemon` extra brings (pyproject.toml); the light CLI install has none of them.
+DAEMON_EXTRA_MODULES = ("sqlalchemy", "aiosqlite", "bcrypt", "jwt", "prometheus_client", "redis")
+
+
+def _missing_daemon_extra() -> str | None:
+    import importlib.util
+
+    for module in DAEMON_EXTRA_MODULES:
+        try:
+            if importlib.util.find_spec(module) is None:
+                return module
+        except (ImportError, ValueError):
+            return module
+    return None
+
+
 def main() -> None:
+    missing = _missing_daemon_extra()
+    if missing and not {"-h", "--help", "--version"} & set(sys.argv[1:]):
+        typer.secho(
+            f"Error: videonet-daemon needs the daemon extra ({missing} is not installed): "
+            "pip install 'videonet[daemon]'",
+            fg="red",
+            err=True,
+        )
+        sys.exit(1)
     try:
         app()
     except KeyboardInterrupt:

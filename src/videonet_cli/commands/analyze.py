@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from videonet_cli import extras
 from videonet_cli.errors import UsageError
 
 if TYPE_CHECKING:
@@ -109,6 +110,7 @@ def analyze(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON (no chat)."),
 ) -> None:
     """Analyse a video's frames (people, activity, setting), then chat about it."""
+    extras.require("analysis", "analyze")  # before anything imports cv2 or numpy
     from videonet_cli.analysis import settings
 
     req = _request(
@@ -117,6 +119,8 @@ def analyze(
     endpoint = None if offline else settings.endpoint()
     if endpoint is not None:
         _preload("openai")
+    else:
+        extras.require("offline", "analyze --offline")
     chat = not (no_chat or as_json)
     _run_analyze(req, endpoint, chat=chat, resume=resume, as_json=as_json)
 
@@ -128,6 +132,7 @@ def ask(
     as_json: bool = typer.Option(False, "--json", help="Print question, answer and usage as JSON."),
 ) -> None:
     """Ask one question about a video, continuing its stored conversation."""
+    extras.require("analysis", "ask")  # before anything imports cv2 or numpy
     from videonet_cli.analysis import settings
 
     endpoint = settings.endpoint()
