@@ -65,3 +65,14 @@ def test_no_token_or_cost_line_offline(offline_env: dict[str, str], clip_720p: P
     r = run_cli(["analyze", str(clip_720p), "-n", "2", "--no-chat"], offline_env)
     assert r.code == 0, r.err
     assert "estimated cost" not in r.out and "tokens:" not in r.out
+
+
+def test_ctrl_c_during_the_analysis_says_so(
+    fake: FakeOpenAI, online_env: dict[str, str], clip_720p: Path
+) -> None:
+    fake.delay_s = 30  # every frame request hangs
+    child = spawn(online_env, "analyze", str(clip_720p), "-n", "2", "--refresh")
+    child.expect("frame")  # the progress bar is up
+    child.sendintr()
+    child.expect(r"Error: (\x1b\[0m)?interrupted")
+    assert finish(child) == 130
