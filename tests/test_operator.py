@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
 from pathlib import Path
 from typing import Any
 
-from conftest import TEST_PASSWORD, Cli, Daemon, daemon_command, http
+from conftest import BIN, TEST_PASSWORD, Cli, Daemon, daemon_command, http
 
 
 def admin(daemon: Daemon, *args: str) -> Any:
@@ -88,3 +89,30 @@ def test_unknown_user_is_one_line_exit_4(daemon: Daemon) -> None:
     r = admin(daemon, "users", "disable", "nobody-like-this")
     assert r.returncode == 4
     assert r.stderr.strip() == "Error: no user nobody-like-this"
+
+
+def test_a_disabled_users_live_connection_ends(daemon: Daemon, tmp_path: Path) -> None:
+    user = daemon.make_user(tmp_path)
+    status, room, _ = http("POST", daemon.api("/api/rooms/create"), {"name": "op-" + user.username},
+                           token=user.token)  # fmt: skip
+    assert status == 201
+    cli = Cli(daemon.url, user.config_dir, user.token)
+    follower = subprocess.Popen(
+        [str(BIN / "videonet"), "chat", room["id"], "--follow", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=cli.env(VIDEONET_DATA_DIR=str(tmp_path / "data")),
+    )
+    try:
+        assert follower.stdout is not None
+        assert '"online"' in follower.stdout.readline()  # connected and in the room
+        assert admin(daemon, "users", "disable", user.username).returncode == 0
+        # The daemon drops the socket; reconnecting is refused (the session is gone).
+        assert follower.wait(timeout=30) == 3
+        assert follower.stderr is not None
+        assert "log in again" in follower.stderr.read()
+    finally:
+        if follower.poll() is None:
+            follower.kill()
+            follower.wait()

@@ -18,6 +18,7 @@ from typing import Protocol
 from aiohttp import web
 
 from videonet_daemon import invites
+from videonet_daemon.auth.disabled import DisabledSweeper
 from videonet_daemon.auth.feature import AuthFeature
 from videonet_daemon.auth.request_auth import RequestAuth
 from videonet_daemon.auth.service import AuthService
@@ -158,7 +159,15 @@ def build(settings: Settings) -> Daemon:
         yield
         await redis_presence.close()
 
+    async def disabled_swept(app: web.Application) -> AsyncIterator[None]:
+        task = asyncio.create_task(DisabledSweeper(db, hub).run_forever())
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
     app.cleanup_ctx.extend([bus_running, database_open, transfers_kept, presence_shared])
+    app.cleanup_ctx.append(disabled_swept)
     return daemon
 
 
