@@ -108,7 +108,8 @@ def transfer(
     env = {k: v for k, v in os.environ.items() if not k.startswith("VIDEONET_")}
     out.mkdir(parents=True, exist_ok=True)
     rx = subprocess.Popen(
-        [str(BIN / "videonet"), "receive", room, "--out", str(out), "--json", "--no-progress"],
+        [str(BIN / "videonet"), "receive", room, "--yes", "--out", str(out), "--json",
+         "--no-progress"],
         stdout=subprocess.PIPE, text=True,
         env={**env, "VIDEONET_SERVER": receiver_url, "VIDEONET_TOKEN": tokens[1]},
     )  # fmt: skip

@@ -344,7 +344,7 @@ def measure_videonet(
             into.mkdir()
             child = Child.start(
                 role,
-                [str(BIN / "videonet"), "receive", room, "--out", str(into), *QUIET],
+                [str(BIN / "videonet"), "receive", room, "--yes", "--out", str(into), *QUIET],
                 logs,
                 env=cli_env(token),
             )

@@ -123,9 +123,9 @@ def transfer(root: Path, server: str, alice: Path, bob: Path) -> None:
     step(f"bob waits for files in 'studio'; alice sends {DEMO_FILE_BYTES >> 20} MiB")
     env = {k: v for k, v in os.environ.items() if not k.startswith("VIDEONET_")}
     env.update(VIDEONET_SERVER=server, VIDEONET_CONFIG_DIR=str(bob))
-    print(f"    $ videonet receive studio --out {inbox} --json   (bob, in the background)")
+    print(f"    $ videonet receive studio --yes --out {inbox} --json   (bob, in the background)")
     receiver = subprocess.Popen(
-        [str(BIN / "videonet"), "receive", "studio", "--out", str(inbox), "--json"],
+        [str(BIN / "videonet"), "receive", "studio", "--yes", "--out", str(inbox), "--json"],
         stdout=subprocess.PIPE,
         text=True,
         env=env,

@@ -326,3 +326,25 @@ def test_interactive_terminal(daemon: Daemon, accounts: Accounts, tmp_path: Path
             proc.wait()
         os.close(primary)
         follower.kill()
+
+
+def test_history_shown_on_entry_is_where_the_next_session_catches_up(
+    daemon: Daemon, accounts: Accounts, tmp_path: Path
+) -> None:
+    """A first session that saw only history (no live message) still leaves a cursor."""
+    alice, bob = accounts.make(), accounts.make()
+    room = create_room(daemon, alice, bob)
+    bob_cli = Cli(daemon.url, bob.config_dir, bob.token)
+    seen = bob_cli("chat", room, "--send", "before you came", "--json").json()
+    data = tmp_path / "alice-data"
+    first = ChatProcess(daemon.url, alice, data, room, "--json")
+    assert first.expect("message")["id"] == seen["id"]
+    first.expect("online")
+    assert first.finish() == 0  # end of input: leaves without any live traffic
+    missed = [bob_cli("chat", room, "--send", f"missed {i}", "--json").json() for i in range(2)]
+    second = ChatProcess(daemon.url, alice, data, room, "--json", "--history", "0")
+    try:
+        got = [second.expect("message")["id"] for _ in missed]
+        assert got == [m["id"] for m in missed]
+    finally:
+        second.kill()

@@ -113,7 +113,9 @@ def test_late_receiver_gets_it_from_the_spool(trio: Any, tmp_path: Path) -> None
     sender = Background(alice.cli, "send", room, str(src), "--json", "--timeout", "60")
     sender.wait_for(lambda e: e.get("event") == "uploaded")
     (tmp_path / "in").mkdir()
-    r = bob.cli("receive", room, "--out", str(tmp_path / "in"), "--json", "--timeout", "30")
+    r = bob.cli(
+        "receive", room, "--yes", "--out", str(tmp_path / "in"), "--json", "--timeout", "30"
+    )
     assert r.code == 0, r.err
     assert sender.finish() == 0
     assert sha(tmp_path / "in" / "later.bin") == sha(src)
@@ -142,7 +144,7 @@ def test_non_member_cannot_offer_or_fetch(daemon: Daemon, trio: Any, tmp_path: P
     src = random_file(tmp_path / "secret.bin", MB)
     r = outsider.cli("send", room, str(src), "--timeout", "5")
     assert r.code == 3 and "not a member" in r.err
-    r = outsider.cli("receive", room, "--out", str(tmp_path), "--timeout", "2")
+    r = outsider.cli("receive", room, "--yes", "--out", str(tmp_path), "--timeout", "2")
     assert r.code == 3
     sender = Background(alice.cli, "send", room, str(src), "--json", "--timeout", "60")
     offer = sender.wait_for(lambda e: e.get("event") == "uploaded")
@@ -167,18 +169,17 @@ def test_existing_file_is_not_overwritten_without_flag(trio: Any, tmp_path: Path
     assert r.code == 1 and "exists" in r.err and bob.user.username in r.err
     assert rx.finish() == 1
     assert (out / "keep.bin").read_bytes() == b"precious"
+    # The declined offer is still in the spool: --overwrite takes it without a new send.
     rx = listening_receiver(bob.cli, room, out, "--overwrite")
-    r = alice.cli("send", room, str(src), "--timeout", "30", "--no-progress")
-    assert r.code == 0, r.err
     assert rx.finish() == 0
     assert sha(out / "keep.bin") == sha(src)
 
 
 def test_receive_times_out_when_nothing_is_offered(trio: Any, tmp_path: Path) -> None:
     room, _, bob, _ = trio
-    r = bob.cli("receive", room, "--out", str(tmp_path), "--timeout", "1")
+    r = bob.cli("receive", room, "--yes", "--out", str(tmp_path), "--timeout", "1")
     assert r.code == 1 and "no file was offered" in r.err
-    r = bob.cli("receive", room, "--out", str(tmp_path / "nope"), "--timeout", "1")
+    r = bob.cli("receive", room, "--yes", "--out", str(tmp_path / "nope"), "--timeout", "1")
     assert r.code == 2 and "not a directory" in r.err
 
 
@@ -253,7 +254,7 @@ def test_corrupted_byte_is_detected(daemon: Daemon, trio: Any, tmp_path: Path) -
         fh.seek(MB)
         fh.write(bytes([byte[0] ^ 0xFF]))
     (tmp_path / "in").mkdir()
-    r = bob.cli("receive", room, "--out", str(tmp_path / "in"), "--timeout", "30")
+    r = bob.cli("receive", room, "--yes", "--out", str(tmp_path / "in"), "--timeout", "30")
     assert r.code == 1 and "mismatch" in r.err
     assert not (tmp_path / "in" / "flip.bin").exists()
     assert sender.finish() == 1

@@ -103,6 +103,8 @@ class Background:
 
 def listening_receiver(cli: Cli, room: str, out: Path, *extra: str) -> Background:
     out.mkdir(parents=True, exist_ok=True)
-    rx = Background(cli, "receive", room, "--out", str(out), "--json", "--timeout", "60", *extra)
+    rx = Background(
+        cli, "receive", room, "--out", str(out), "--json", "--yes", "--timeout", "60", *extra
+    )
     rx.wait_for(lambda e: e.get("event") == "listening")
     return rx

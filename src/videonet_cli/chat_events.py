@@ -84,11 +84,16 @@ async def open_room(
     messages = page["messages"]
     newest = messages[-1]["id"] if messages else 0
     shown = messages[-history:] if history > 0 else []
-    resume = since if since is not None else (cursors.load() if cursors is not None else None)
+    saved = cursors.load() if cursors is not None else None
+    resume = since if since is not None else saved
     if resume is not None and resume < newest:
         shown = [m for m in shown if m["id"] <= resume]
     else:
         resume = newest
+    if cursors is not None and (saved is None or resume > saved):
+        # What was shown on entry counts as seen: a session with no live traffic must still
+        # leave a point to catch up from next time.
+        cursors.save(resume)
     return Opening(found, me, shown, resume, cursors)
 
 

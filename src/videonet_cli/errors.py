@@ -11,6 +11,7 @@ Hierarchy::
     ├── AuthError (exit 3)          not logged in, bad credentials, forbidden
     ├── NotFoundError (exit 4)      a room, user, file or endpoint does not exist
     ├── UnreachableError (exit 5)   the daemon (or model endpoint) cannot be reached
+    ├── Interrupted (exit 130)      Ctrl-C; the message says how to go on
     └── DaemonRefused (exit 1/3/4)  the daemon refused (its error body, HTTP or Socket.IO); the
                                     exit code comes from `EXIT_CODES`, keyed by the error code
 
@@ -80,6 +81,12 @@ class UnreachableError(CliError):
     """The daemon cannot be reached."""
 
     exit_code = ExitCode.UNREACHABLE
+
+
+class Interrupted(CliError):
+    """interrupted"""
+
+    exit_code = ExitCode.INTERRUPTED
 
 
 class DaemonRefused(CliError):

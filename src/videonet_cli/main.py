@@ -92,5 +92,8 @@ def main(argv: list[str] | None = None) -> None:
             f"unexpected error: {exc.__class__.__name__}: {exc} (VIDEONET_DEBUG=1 for details)"
         )
         sys.exit(int(ExitCode.FAILURE))
+    if result == ExitCode.INTERRUPTED:
+        # Typer turns a KeyboardInterrupt that no command handled into a bare 130: still say it.
+        error_line("interrupted")
     # Without standalone mode click returns the exit code of --help and friends.
     sys.exit(result if isinstance(result, int) else 0)

@@ -18,6 +18,7 @@ from typing import Protocol
 from aiohttp import web
 
 from videonet_daemon import invites
+from videonet_daemon.auth.disabled import DisabledSweeper
 from videonet_daemon.auth.feature import AuthFeature
 from videonet_daemon.auth.request_auth import RequestAuth
 from videonet_daemon.auth.service import AuthService
@@ -144,6 +145,8 @@ def build(settings: Settings) -> Daemon:
                 code = await invites.create_standalone(db, uses=1, expires_in=None)
                 write_private_file(data_dir / BOOTSTRAP_INVITE_FILE, code + "\n")
                 daemon.bootstrap_invite = code
+            else:
+                daemon.bootstrap_invite = await invites.pending_bootstrap(db)
             yield
         finally:
             await db.close()
@@ -177,8 +180,15 @@ def build(settings: Settings) -> Daemon:
         await liveness.stop()
         await redis_roster.close()
 
+    async def disabled_swept(app: web.Application) -> AsyncIterator[None]:
+        task = asyncio.create_task(DisabledSweeper(db, hub).run_forever())
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
     app.cleanup_ctx.extend(
-        [bus_running, database_open, transfers_kept, presence_shared, calls_shared]
+        [bus_running, database_open, transfers_kept, presence_shared, calls_shared, disabled_swept]
     )
     return daemon
 

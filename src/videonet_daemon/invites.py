@@ -111,6 +111,18 @@ async def list_for(db: Database, user_id: int) -> list[protocol.InviteInfo]:
     ]
 
 
+async def pending_bootstrap(db: Database) -> str | None:
+    """The operator's first invite while nobody has registered yet (so a first start that
+    failed after making it, e.g. on a port in use, shows it again instead of losing it)."""
+    row = await db.fetch_one(
+        "SELECT code FROM invites WHERE created_by IS NULL AND uses_left > 0 "
+        "AND (expires_at IS NULL OR expires_at > :now) "
+        "AND NOT EXISTS (SELECT 1 FROM users) ORDER BY id LIMIT 1",
+        now=now_iso(),
+    )
+    return None if row is None else str(columns(row)["code"])
+
+
 async def has_any_invite_or_user(db: Database) -> bool:
     row = await db.fetch_one(
         "SELECT (SELECT COUNT(*) FROM users) + (SELECT COUNT(*) FROM invites) AS n"

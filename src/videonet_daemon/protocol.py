@@ -68,11 +68,14 @@ def user_channel(user_id: int) -> str:
 API_TRANSFER_DATA: Final = "/api/transfers/{transfer_id}/data"  # PUT ?offset=N / GET + Range
 API_VERIFY: Final = "/api/video/verify"  # multipart original_file + received_file (seed's API)
 
-EV_TRANSFER_LISTEN: Final = "transfer:listen"  # {room_id} -> Ack + {offers: [TransferOffer]}
+# {room_id, declined?} -> Ack + {offers: [TransferOffer]}; declined: also offers this receiver
+# declined before (`receive --overwrite` takes a file it once refused because it existed)
+EV_TRANSFER_LISTEN: Final = "transfer:listen"
 EV_TRANSFER_OFFER: Final = "transfer:offer"  # c->s OfferRequest -> Ack + OfferReply; s->c Offer
 EV_TRANSFER_ACCEPT: Final = "transfer:accept"  # {transfer_id} -> Ack + {offer}; sender told
 EV_TRANSFER_ACCEPTED: Final = "transfer:accepted"  # s->sender {transfer_id, user_id, username}
-EV_TRANSFER_SEAL: Final = "transfer:seal"  # {transfer_id, sha256}: upload finished, its hash
+# {transfer_id, sha256} -> Ack + SealReply: the upload finished, this is its hash
+EV_TRANSFER_SEAL: Final = "transfer:seal"
 # {transfer_id, sha256, done?} -> Ack + VerdictReply; done: this receiver takes no more offers
 EV_TRANSFER_VERDICT: Final = "transfer:verdict"
 EV_TRANSFER_DECLINE: Final = "transfer:decline"  # {transfer_id, reason, done?}: won't take it
@@ -141,6 +144,11 @@ class OfferReply(TypedDict):
 class VerdictReply(TypedDict):
     match: bool
     expected: str
+
+
+class SealReply(TypedDict):
+    offer: TransferOffer
+    available_until: str  # ISO time until which late receivers can still take it (retention)
 
 
 class TransferResult(TypedDict):

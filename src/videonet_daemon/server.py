@@ -44,7 +44,9 @@ async def serve(settings: Settings) -> None:
         code = daemon.bootstrap_invite
         if code:
             path = settings.resolved_data_dir / BOOTSTRAP_INVITE_FILE
-            print(f"bootstrap invite (shown once, also in {path}): {code}", flush=True)
+            # Shown at every start until someone registers with it (also in the file and in
+            # `videonet-daemon invite list`), so a failed first start does not lose it.
+            print(f"bootstrap invite (unused; also in {path}): {code}", flush=True)
         # Tests and scripts read this line to find a port-0 daemon; it comes last.
         print(f"videonet-daemon listening on {scheme}://{shown_host}:{port}", flush=True)
         await stop.wait()

@@ -37,6 +37,7 @@ class FakeOpenAI:
     api_key: str = "test-key"
     models: set[str] = field(default_factory=lambda: {"gpt-4o-mini", "gpt-4o", "llava"})
     delay_s: float = 0.0
+    word_delay_s: float = 0.0  # between the streamed words of a chat answer
     # One-off behaviours consumed in order, one per request: "429", "500", "malformed",
     # "invalid" (JSON that breaks the schema) or "ok".
     script: deque[str] = field(default_factory=deque)
@@ -148,7 +149,12 @@ class FakeOpenAI:
         for i, word in enumerate(words):
             piece = word if i == 0 else " " + word
             chunk = {**base, "choices": [{"index": 0, "delta": {"content": piece}}]}
-            await response.write(f"data: {json.dumps(chunk)}\n\n".encode())
+            try:
+                await response.write(f"data: {json.dumps(chunk)}\n\n".encode())
+            except ConnectionResetError:
+                return response  # the client cancelled the answer (Ctrl-C in the REPL)
+            if self.word_delay_s:
+                await asyncio.sleep(self.word_delay_s)
         done = {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
         await response.write(f"data: {json.dumps(done)}\n\n".encode())
         if (body.get("stream_options") or {}).get("include_usage"):

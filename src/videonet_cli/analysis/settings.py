@@ -129,7 +129,9 @@ def price_file() -> Path:
 
 def store_path() -> Path:
     """The SQLite file holding cached analyses and conversations."""
-    return data_dir() / "analysis.sqlite3"
+    from videonet_cli.analysis.store import STORE_FILE
+
+    return data_dir() / STORE_FILE
 
 
 def markdown_table() -> str:

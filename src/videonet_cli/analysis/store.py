@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+STORE_FILE = "analysis.sqlite3"  # in the user data dir
+
 
 def _m001_initial(db: sqlite3.Connection) -> None:
     db.executescript(
@@ -127,6 +129,31 @@ class Store:
             (conversation_id,),
         ).fetchall()
         return [Message(str(role), str(content)) for role, content in rows]
+
+    def conversations(self, limit: int) -> list[dict[str, Any]]:
+        """The newest stored conversations: the clip (its last analysed path), when, how many
+        messages, the first question."""
+        rows = self._db.execute(
+            "SELECT c.id, c.sha256, c.created_at, "
+            "(SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id), "
+            "(SELECT content FROM messages m WHERE m.conversation_id = c.id AND m.role = 'user' "
+            " ORDER BY m.id LIMIT 1), "
+            "(SELECT json_extract(a.result, '$.video.path') FROM analyses a "
+            " WHERE a.sha256 = c.sha256 ORDER BY a.created_at DESC LIMIT 1) "
+            "FROM conversations c ORDER BY c.id DESC LIMIT ?",
+            (limit,),
+        ).fetchall()
+        return [
+            {
+                "id": int(cid),
+                "video": path,
+                "sha256": sha,
+                "created_at": time.strftime("%Y-%m-%d %H:%M", time.localtime(created)),
+                "messages": int(count),
+                "first_question": first,
+            }
+            for cid, sha, created, count, first, path in rows
+        ]
 
     def add_turn(self, conversation_id: int, question: str, answer: str) -> None:
         """Store a question and its answer together, so a crash never leaves half a turn."""

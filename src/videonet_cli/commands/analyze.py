@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from videonet_cli import extras
 from videonet_cli.errors import UsageError
 
 if TYPE_CHECKING:
@@ -109,6 +110,7 @@ def analyze(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON (no chat)."),
 ) -> None:
     """Analyse a video's frames (people, activity, setting), then chat about it."""
+    extras.require("analysis", "analyze")  # before anything imports cv2 or numpy
     from videonet_cli.analysis import settings
 
     req = _request(
@@ -117,6 +119,8 @@ def analyze(
     endpoint = None if offline else settings.endpoint()
     if endpoint is not None:
         _preload("openai")
+    else:
+        extras.require("offline", "analyze --offline")
     chat = not (no_chat or as_json)
     _run_analyze(req, endpoint, chat=chat, resume=resume, as_json=as_json)
 
@@ -128,6 +132,7 @@ def ask(
     as_json: bool = typer.Option(False, "--json", help="Print question, answer and usage as JSON."),
 ) -> None:
     """Ask one question about a video, continuing its stored conversation."""
+    extras.require("analysis", "ask")  # before anything imports cv2 or numpy
     from videonet_cli.analysis import settings
 
     endpoint = settings.endpoint()
@@ -172,6 +177,7 @@ def _run_analyze(
                     conversation,
                     result,
                     lambda q: runner.run(view.stream_answer(conversation, q, echo=True)),
+                    view.terminal_reader(runner.run),
                 )
             finally:
                 runner.run(conversation.close())
@@ -210,7 +216,35 @@ def _run_ask(req: AnalyzeRequest, endpoint: Endpoint, question: str, *, as_json:
                 )
 
 
+def conversations(
+    limit: int = typer.Option(20, "--limit", "-n", min=1, help="How many, newest first."),
+    as_json: bool = typer.Option(False, "--json", help="Print them as JSON."),
+) -> None:
+    """List the stored conversations about videos (from analyze and ask), newest first."""
+    from videonet_cli.analysis.store import STORE_FILE, Store
+    from videonet_cli.config import data_dir
+    from videonet_cli.render.console import print_json, print_table
+
+    path = data_dir() / STORE_FILE
+    found = []
+    if path.exists():
+        with Store(path) as store:
+            found = store.conversations(limit)
+    if as_json:
+        print_json(found)
+        return
+    columns = [
+        ("id", "id"),
+        ("created_at", "started"),
+        ("messages", "messages"),
+        ("video", "video"),
+        ("first_question", "first question"),
+    ]
+    print_table(found, columns)
+
+
 def register_commands(app: typer.Typer) -> None:
-    """Attach ``analyze`` and ``ask`` to the root app (top-level verbs)."""
+    """Attach ``analyze``, ``ask`` and ``conversations`` to the root app (top-level verbs)."""
     app.command("analyze")(analyze)
     app.command("ask")(ask)
+    app.command("conversations")(conversations)

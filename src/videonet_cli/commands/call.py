@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from videonet_cli import extras
 from videonet_cli.commands import common
 from videonet_cli.errors import UnreachableError
 
@@ -42,6 +43,7 @@ def call(
 ) -> None:
     """Join a room's call: connect to every participant, send media, record what arrives."""
     # aiortc and PyAV load here only: `videonet --version` and the other commands stay fast.
+    extras.require("calls", "call")
     from videonet_cli.calls.core import CallOptions, run_call
     from videonet_cli.calls.media import check_record_target, open_media
     from videonet_cli.calls.recording import IncompleteRecording

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
 
 from videonet_cli.commands import common
-from videonet_cli.errors import CliError, MismatchError, UsageError
+from videonet_cli.errors import CliError, Interrupted, MismatchError, UsageError
 from videonet_cli.render import transfer_view
 from videonet_cli.render.console import info
 from videonet_cli.render.transfer_view import TransferView, choose_mode
@@ -36,6 +39,15 @@ def parse_rate(text: str) -> int:
     return rate
 
 
+@contextmanager
+def _ctrl_c(hint: Callable[[], str]) -> Iterator[None]:
+    """Ctrl-C ends the command with one line saying how to go on (exit 130)."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        raise Interrupted(hint()) from None
+
+
 def send(
     ctx: typer.Context,
     room: str = RoomArgument,
@@ -50,6 +62,11 @@ def send(
     limit_rate: str | None = typer.Option(
         None, "--limit-rate", help="Upload at most this many bytes a second (e.g. 500K, 20M)."
     ),
+    no_wait: bool = typer.Option(
+        False,
+        "--no-wait",
+        help="Exit 0 once uploaded; receivers take it later (the daemon keeps it for a while).",
+    ),
     json_out: bool = JsonOption,
     no_progress: bool = NoProgressOption,
 ) -> None:
@@ -57,14 +74,15 @@ def send(
     from videonet_cli.transfer.sender import SendOptions, send_files, unverified
 
     rate = parse_rate(limit_rate) if limit_rate else None
-    options = SendOptions(room, files, to, timeout, rate)
+    options = SendOptions(room, files, to, timeout, rate, wait=not no_wait)
     with TransferView(choose_mode(json_out, no_progress)) as view:
-        outcomes = common.call(ctx, lambda api: send_files(api, options, view))
+        with _ctrl_c(lambda: view.interrupted_hint("send")):
+            outcomes = common.call(ctx, lambda api: send_files(api, options, view))
         for outcome in outcomes:
             view.result(outcome.as_dict())
     if not json_out:
-        transfer_view.show_sent(outcomes)
-    failures = unverified(outcomes, timeout)
+        transfer_view.show_sent(outcomes, view.room or room)
+    failures = unverified(outcomes, timeout, view.room or room)
     if failures:
         raise MismatchError("not verified: " + "; ".join(failures))
 
@@ -77,21 +95,39 @@ def receive(
     timeout: float = typer.Option(
         DEFAULT_RECEIVE_TIMEOUT, "--timeout", min=1, help="Seconds to wait for an offer."
     ),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing files."),
+    overwrite: bool = typer.Option(
+        False, "--overwrite", help="Replace existing files (and take files declined before)."
+    ),
+    yes: bool = typer.Option(
+        False, "--yes", "-y", help="Accept every offer without asking (needed without a terminal)."
+    ),
+    from_user: str | None = typer.Option(
+        None, "--from", help="Only take files from this member (username).", metavar="USER"
+    ),
     json_out: bool = JsonOption,
     no_progress: bool = NoProgressOption,
 ) -> None:
-    """Receive offered files into --out; each is renamed into place only once its hash matched."""
+    """Receive offered files into --out; each is renamed into place only once its hash matched.
+
+    On a terminal it shows who offers which file and how big, and asks before taking it.
+    """
     from videonet_cli.transfer.receiver import ReceiveOptions, receive_files
 
-    options = ReceiveOptions(room, out, count, timeout, overwrite)
+    if not yes and not sys.stdin.isatty():
+        raise UsageError(
+            "receive asks before taking a file and there is no terminal to ask on: "
+            "pass --yes to accept offers (with --from USER to take only that member's)"
+        )
     with TransferView(choose_mode(json_out, no_progress)) as view:
-        outcomes = common.call(ctx, lambda api: receive_files(api, options, view))
+        ask = None if yes else view.ask
+        options = ReceiveOptions(room, out, count, timeout, overwrite, from_user, ask)
+        with _ctrl_c(lambda: view.interrupted_hint("receive")):
+            outcomes = common.call(ctx, lambda api: receive_files(api, options, view))
         for outcome in outcomes:
             view.result(outcome.as_dict())
     if not json_out:
         transfer_view.show_received(outcomes)
-    failed = [o for o in outcomes if not o.ok]
+    failed = [o for o in outcomes if not o.ok and not o.declined]
     if failed:
         raise CliError("; ".join(f"{o.name}: {o.reason}" for o in failed))
 

@@ -1,7 +1,9 @@
 """Showing ``analyze`` and ``ask``: progress, the result table, streamed answers, the prompt.
 
-The prompt reads with ``input()`` in the main thread so that Ctrl-C and Ctrl-D behave as in any
-shell; each question is answered through the ``answer`` callable the command gives it.
+On a terminal the prompt is prompt_toolkit's (line editing, a history kept in the user data
+dir across runs); piped input is read line by line. Ctrl-C at the prompt clears the line, Ctrl-C
+during an answer cancels that answer and keeps the REPL, Ctrl-D leaves. Each question is
+answered through the ``answer`` callable the command gives it.
 """
 
 from __future__ import annotations
@@ -23,9 +25,11 @@ if TYPE_CHECKING:
     from videonet_cli.analysis.conversation import Conversation
 
 REPL_HELP = (
-    "Type a question. exit, quit or Ctrl-D to leave; !multi ... !end for several lines; "
-    "/reset starts over, /history shows the conversation, /frames the frames."
+    "Type a question. exit, quit or Ctrl-D to leave; Ctrl-C cancels an answer; !multi ... !end "
+    "or !edit ($EDITOR) for several lines; /reset starts over, /history shows the conversation, "
+    "/frames the frames."
 )
+HISTORY_FILE = "analyze-history"
 NEEDS_ENDPOINT = (
     "Chat needs a model endpoint: set OPENAI_API_KEY or OPENAI_BASE_URL "
     "(this analysis ran offline)."
@@ -85,6 +89,8 @@ def show_result(result: AnalysisResult) -> None:
         console.print(f"note: {note}", style="yellow", highlight=False, markup=False)
     console.print(frames_table(result))
     console.print(result.summary.text, highlight=False, markup=False)
+    if result.backend == "offline":
+        return  # no model was asked: no tokens, no cost
     u = result.usage
     cost = "n/a (no price for this model)" if result.cost_usd is None else f"${result.cost_usd:.6f}"
     origin = " (cached: no model calls)" if result.cached else ""
@@ -115,32 +121,80 @@ async def stream_answer(conversation: Conversation, question: str, echo: bool) -
     return "".join(parts)
 
 
-def _read_question() -> str | None:
-    """One question from stdin; None on exit/quit/Ctrl-D. ``!multi`` collects until ``!end``."""
-    line = input("> ")
-    text = line.strip()
+Read = Callable[[str], str]  # prompt -> line; EOFError at the end, KeyboardInterrupt on Ctrl-C
+
+
+def terminal_reader(run: Callable[[Any], Any]) -> Read:
+    """prompt_toolkit on a terminal (its history in the data dir), ``input`` otherwise.
+
+    ``run`` runs a coroutine in the command's event loop, where the answers stream too.
+    """
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        return input
+    from prompt_toolkit import PromptSession
+    from prompt_toolkit.history import FileHistory
+
+    from videonet_cli.config import data_dir
+
+    path = data_dir() / HISTORY_FILE
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    session: Any = PromptSession(history=FileHistory(str(path)))
+    return lambda prompt: str(run(session.prompt_async(prompt)))
+
+
+def edit_in_editor() -> str:
+    """Write a question in $VISUAL or $EDITOR (vi if neither is set); the text saved."""
+    import os
+    import shlex
+    import subprocess
+    import tempfile
+
+    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "question.md")
+        open(path, "w").close()
+        done = subprocess.run([*shlex.split(editor), path], check=False)
+        if done.returncode != 0:
+            err_console.print(f"{editor} exited with {done.returncode}; nothing asked", style="dim")
+            return ""
+        with open(path, encoding="utf-8") as fh:
+            return fh.read().strip()
+
+
+def _read_question(read: Read) -> str | None:
+    """One question; None on exit/quit. ``!multi`` collects until ``!end``; ``!edit`` opens the
+    editor."""
+    text = read("> ").strip()
     if text in ("exit", "quit"):
         return None
     if text == "!multi":
         lines: list[str] = []
-        while (more := input("... ")).strip() != "!end":
+        while (more := read("... ")).strip() != "!end":
             lines.append(more)
         return "\n".join(lines).strip()
+    if text == "!edit":
+        question = edit_in_editor()
+        if question:
+            console.print(question, highlight=False, markup=False)
+        return question
     return text
 
 
 def repl(
-    conversation: Conversation, result: AnalysisResult, answer: Callable[[str], object]
+    conversation: Conversation,
+    result: AnalysisResult,
+    answer: Callable[[str], object],
+    read: Read = input,
 ) -> None:
     """Questions from the prompt until exit; ``answer`` runs one turn (in the command's loop)."""
-    if sys.stdin.isatty():
-        import readline  # noqa: F401  (line editing and history for input())
     console.print(REPL_HELP, style="dim", highlight=False)
     while True:
         try:
-            question = _read_question()
+            question = _read_question(read)
         except EOFError:
             break
+        except KeyboardInterrupt:
+            continue  # Ctrl-C at the prompt: a fresh line, as in a shell
         if question is None:
             break
         if not question:
@@ -154,7 +208,12 @@ def repl(
         elif question == "/frames":
             console.print(frames_table(result))
         else:
-            answer(question)
+            try:
+                answer(question)
+            except KeyboardInterrupt:
+                # The turn is stored only once complete, so nothing of it is kept.
+                sys.stdout.write("\n")
+                err_console.print("(answer cancelled; ask again or Ctrl-D to leave)", style="dim")
 
 
 def show_resumed(count: int) -> None:

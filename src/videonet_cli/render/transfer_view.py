@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 import sys
 from collections.abc import Sequence
 from types import TracebackType
@@ -16,8 +18,10 @@ from rich.progress import (
     TimeRemainingColumn,
     TransferSpeedColumn,
 )
+from rich.text import Text
 
 from videonet_cli.render.console import err_console, info, print_json, print_json_line
+from videonet_cli.transfer.files import local_clock
 
 if TYPE_CHECKING:
     from videonet_cli.transfer.receiver import ReceiveOutcome
@@ -41,6 +45,9 @@ class TransferView:
         self.mode = mode
         self._progress: Progress | None = None
         self._tasks: dict[str, TaskID] = {}
+        self.room = ""
+        # The file being moved and how far it got, for the line Ctrl-C prints.
+        self.current: tuple[str, int, int] | None = None
 
     def __enter__(self) -> Self:
         if self.mode == "bars":
@@ -65,33 +72,115 @@ class TransferView:
             self._progress.stop()
 
     def __call__(self, event: dict[str, Any]) -> None:
+        kind = event.get("event")
+        name = str(event.get("name", ""))
+        if kind in ("joined", "listening"):
+            self.room = str(event["room"])
+        elif kind == "offer":
+            self.current = (name, int(event.get("resumed_from") or 0), int(event["bytes"]))
+        elif kind == "progress" and self.current and self.current[0] == name:
+            self.current = (name, int(event["bytes"]), self.current[2])
+        elif kind == "result":
+            self.current = None
         if self.mode == "json":
             print_json_line(event)
             return
         if self._progress is None:
             return
-        kind = event.get("event")
-        name = str(event.get("name", ""))
+        console = self._progress.console
+
+        def say(line: str) -> None:
+            console.print(line, highlight=False, markup=False)
+
         if kind == "offer":
-            task = self._progress.add_task(
-                name, total=event.get("bytes") or None, completed=event.get("resumed_from", 0)
-            )
+            offset = int(event.get("resumed_from") or 0)
+            if offset:
+                say(f"{name}: resuming at {human(offset)} of {human(int(event['bytes']))}")
+            # Starting at the offset, so the speed counts only the bytes moved in this run.
+            task = self._progress.add_task(name, total=event.get("bytes") or None, completed=offset)
             self._tasks[name] = task
         elif kind == "progress" and name in self._tasks:
             self._progress.update(self._tasks[name], completed=event["bytes"])
         elif kind == "listening":
-            self._progress.console.print(f"Waiting for files in {event['room']}…")
-        elif kind == "uploaded":
-            self._progress.console.print(f"{name}: uploaded, waiting for the receivers' hashes")
-        elif kind == "renamed":
-            self._progress.console.print(
-                f"The offered name {event['offered']!r} was changed to {event['name']!r}."
+            who = f" from {event['from']}" if event.get("from") else ""
+            say(f"Waiting for files{who} in {event['room']}…")
+        elif kind == "waiting" and event.get("reason") == "interrupted":
+            say(
+                f"{name} from {event.get('sender')} is interrupted at "
+                f"{human(int(event.get('uploaded') or 0))} of {human(int(event.get('bytes') or 0))}"
+                f": it arrives when {event.get('sender')} runs the same send again"
             )
+        elif kind == "uploaded":
+            say(self._uploaded_line(event))
+        elif kind == "renamed":
+            say(f"The offered name {event['offered']!r} was changed to {event['name']!r}.")
+
+    def _uploaded_line(self, event: dict[str, Any]) -> str:
+        name, listeners = event["name"], event.get("listeners") or []
+        receive = f"`videonet receive {self.room}`"
+        if not event.get("wait", True):
+            until = local_clock(str(event.get("available_until", "")))
+            return f"{name}: uploaded, not yet received; others can run {receive} until {until}"
+        if listeners:
+            return f"{name}: uploaded; waiting for {', '.join(listeners)} to verify it"
+        return f"{name}: uploaded; nobody is receiving yet: the others should run {receive}"
+
+    async def ask(self, offer: dict[str, Any]) -> bool:
+        """The receive prompt: who offers what, how big; [y/N] (anything else is no)."""
+        if self._progress is not None:
+            self._progress.stop()  # a live display would redraw over the question
+        try:
+            err_console.print(
+                Text(
+                    f"{offer.get('sender_name')} offers {offer.get('name')} "
+                    f"({human(int(offer.get('size') or 0))}). Accept? [y/N] "
+                ),
+                end="",
+            )
+            answer = await _read_line()
+        finally:
+            if self._progress is not None:
+                self._progress.start()
+        return answer.strip().lower() in ("y", "yes")
+
+    def interrupted_hint(self, command: str) -> str:
+        """The one line Ctrl-C prints: how far the current file got and how to go on."""
+        again = f"run `videonet {command} {self.room}` again" if self.room else "run it again"
+        if self.current is None:
+            return "interrupted"
+        name, done, total = self.current
+        if command == "send":
+            return (
+                f"interrupted: {name} at {human(done)} of {human(total)}; run the same "
+                "`videonet send` again to resume where the daemon's copy ends"
+            )
+        return (
+            f"interrupted: {name} at {human(done)} of {human(total)}, kept in {name}.part; "
+            f"{again} to resume"
+        )
 
     def result(self, data: dict[str, Any]) -> None:
         """The final result of one file (JSON mode prints it as a line)."""
         if self.mode == "json":
             print_json_line(data)
+
+
+async def _read_line() -> str:
+    """One line from the terminal without blocking the loop (the socket keeps its heartbeat,
+    and Ctrl-C is not stuck behind a thread blocked in input())."""
+    loop = asyncio.get_running_loop()
+    line: asyncio.Future[str] = loop.create_future()
+    fd = sys.stdin.fileno()
+
+    def readable() -> None:
+        if not line.done():
+            line.set_result(os.read(fd, 4096).decode(errors="replace"))
+
+    loop.add_reader(fd, readable)
+    try:
+        return await line
+    finally:
+        loop.remove_reader(fd)
 
 
 def human(nbytes: int) -> str:
@@ -104,21 +193,30 @@ def human(nbytes: int) -> str:
     return f"{nbytes} B"
 
 
-def show_sent(outcomes: Sequence[SendOutcome]) -> None:
-    """One line per file sent: its hash and who verified it."""
+def show_sent(outcomes: Sequence[SendOutcome], room: str) -> None:
+    """One line per file sent: its hash and who verified it (or, with --no-wait and nobody yet,
+    until when the others can take it)."""
     for outcome in outcomes:
+        rate = outcome.as_dict()["mb_per_s"]
+        speed = f" ({rate} MB/s)" if rate else ""
+        head = f"{outcome.name}: {human(outcome.size)} sha256 {outcome.sha256[:16]}…"
+        if not outcome.waited and not outcome.verdicts:
+            until = local_clock(outcome.available_until)
+            info(
+                f"↑ {head} uploaded, not yet received{speed}; others can run "
+                f"`videonet receive {room}` until {until}"
+            )
+            continue
         who = ", ".join(v.username for v in outcome.verdicts if v.ok) or "nobody"
         mark = "✓" if outcome.ok else "✗"
-        rate = outcome.as_dict()["mb_per_s"]
-        info(
-            f"{mark} {outcome.name}: {human(outcome.size)} sha256 {outcome.sha256[:16]}… "
-            f"verified by {who}" + (f" ({rate} MB/s)" if rate else "")
-        )
+        info(f"{mark} {head} verified by {who}{speed}")
 
 
 def show_received(outcomes: Sequence[ReceiveOutcome]) -> None:
     """One line per file received and verified (the failures become the error line)."""
     for outcome in outcomes:
+        if outcome.declined:
+            info(f"✗ declined {outcome.name} from {outcome.sender}")
         if outcome.ok:
             rate = outcome.as_dict()["mb_per_s"]
             info(

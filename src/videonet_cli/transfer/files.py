@@ -9,6 +9,7 @@ import shutil
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from videonet_cli.errors import NotFoundError, UsageError
@@ -124,3 +125,14 @@ class ReleaseBehind:
 
 def part_path(out_dir: Path, name: str) -> Path:
     return out_dir / (name + PART_SUFFIX)
+
+
+def local_clock(iso: str) -> str:
+    """'14:05' for a time today, '2026-12-01 09:30' otherwise (local time)."""
+    try:
+        when = datetime.fromisoformat(iso).astimezone()
+    except ValueError:
+        return iso or "the daemon's retention time"
+    if when.date() == datetime.now().astimezone().date():
+        return when.strftime("%H:%M")
+    return when.strftime("%Y-%m-%d %H:%M")

@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import os
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,16 +35,22 @@ from videonet_cli.transfer.files import (
 from videonet_cli.transfer.throttle import Throttle
 from videonet_daemon import protocol
 
+# Asked before each file is taken (on a terminal): the offer -> take it?
+Ask = Callable[[dict[str, Any]], Awaitable[bool]]
+
 
 @dataclass(frozen=True)
 class ReceiveOptions:
-    """What `videonet receive` was asked: the room, where to, how many, how long to wait."""
+    """What `videonet receive` was asked: the room, where to, how many, how long to wait, from
+    whom, and whom to ask before taking a file (None: take every offer, as with --yes)."""
 
     room: str
     out_dir: Path
     count: int = 1
     timeout: float = 600.0  # seconds to wait for an offer
     overwrite: bool = False
+    from_user: str | None = None
+    ask: Ask | None = None
 
 
 @dataclass
@@ -57,9 +64,14 @@ class ReceiveOutcome:
     reason: str
     seconds: float
     resumed_from: int
+    moving_seconds: float = 0.0  # time spent downloading in this run, not waiting or hashing
+    declined: bool = False  # the user said no at the prompt: not a failure
 
     def as_dict(self) -> dict[str, Any]:
-        mb_s = self.size / 1e6 / self.seconds if self.seconds > 0 and self.ok else None
+        # Bytes moved in this run over the time spent moving them: a resume neither counts
+        # the bytes already here nor the time spent re-hashing them.
+        moved = self.size - self.resumed_from
+        mb_s = moved / 1e6 / self.moving_seconds if self.moving_seconds > 0 and self.ok else None
         return {
             "event": "result",
             "name": self.name,
@@ -70,8 +82,10 @@ class ReceiveOutcome:
             "ok": self.ok,
             "reason": self.reason,
             "seconds": round(self.seconds, 3),
+            "moving_seconds": round(self.moving_seconds, 3),
             "mb_per_s": round(mb_s, 1) if mb_s else None,
             "resumed_from": self.resumed_from,
+            "declined": self.declined,
         }
 
 
@@ -94,10 +108,20 @@ async def receive_files(
         room = await api.rooms.resolve(options.room)
         rt.on(protocol.EV_TRANSFER_OFFER, on_offer)
         await rt.join(room["id"])
-        listen = await rt.call(protocol.EV_TRANSFER_LISTEN, {"room_id": room["id"]})
+        # With --overwrite, files declined earlier (because they existed) are offered again.
+        listen = await rt.call(
+            protocol.EV_TRANSFER_LISTEN, {"room_id": room["id"], "declined": options.overwrite}
+        )
         for pending in listen.get("offers", []):
             await offers.put(pending)
-        report({"event": "listening", "room": room["name"], "pending": len(listen["offers"])})
+        report(
+            {
+                "event": "listening",
+                "room": room["name"],
+                "pending": len(listen["offers"]),
+                "from": options.from_user,
+            }
+        )
 
         outcomes: list[ReceiveOutcome] = []
         seen: set[str] = set()
@@ -114,9 +138,20 @@ async def receive_files(
             state = offer.get("state")
             if transfer_id in seen or state == protocol.TransferState.ABORTED:
                 continue
+            if options.from_user and offer.get("sender_name") != options.from_user:
+                continue  # left for another run; not declined
             if state == protocol.TransferState.INTERRUPTED:
                 # Its sender stopped half way; when it sends again, the offer comes back.
-                report({"event": "waiting", "name": offer.get("name"), "reason": "interrupted"})
+                report(
+                    {
+                        "event": "waiting",
+                        "name": offer.get("name"),
+                        "sender": offer.get("sender_name"),
+                        "reason": "interrupted",
+                        "uploaded": offer.get("uploaded"),
+                        "bytes": offer.get("size"),
+                    }
+                )
                 continue
             seen.add(transfer_id)
             last = len(outcomes) + 1 >= count
@@ -141,7 +176,11 @@ async def _receive_one(
     final = out_dir / safe.name
     part = part_path(out_dir, safe.name)
 
-    def outcome(ok: bool, reason: str, sha: str = "", offset: int = 0) -> ReceiveOutcome:
+    moving = 0.0
+
+    def outcome(
+        ok: bool, reason: str, sha: str = "", offset: int = 0, declined: bool = False
+    ) -> ReceiveOutcome:
         return ReceiveOutcome(
             name=safe.name,
             path=str(final),
@@ -152,6 +191,8 @@ async def _receive_one(
             reason=reason,
             seconds=time.monotonic() - started,
             resumed_from=offset,
+            moving_seconds=moving,
+            declined=declined,
         )
 
     if safe.changed:
@@ -160,6 +201,9 @@ async def _receive_one(
         reason = f"{final} exists (use --overwrite to replace it)"
         await _decline(rt, transfer_id, reason, last)
         return outcome(False, reason)
+    if options.ask is not None and not await options.ask(offer):
+        await _decline(rt, transfer_id, "declined", last)
+        return outcome(False, "declined", declined=True)
 
     offset = part.stat().st_size if part.exists() else 0
     if offset > size:
@@ -183,8 +227,11 @@ async def _receive_one(
         }
     )
     throttle = Throttle(report, safe.name, size)
-    digest = hash_prefix(part, offset, throttle.update) if offset else hashlib.sha256()
+    checking = Throttle(report, safe.name, size, "checking")  # re-hashing is not moving
+    digest = hash_prefix(part, offset, checking.update) if offset else hashlib.sha256()
+    began = time.monotonic()
     received = await _download(transfers, transfer_id, part, offset, size, digest, throttle)
+    moving = time.monotonic() - began
     throttle.update(received, force=True)
     if received < size:
         return outcome(

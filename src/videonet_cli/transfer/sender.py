@@ -22,7 +22,7 @@ from videonet_cli.api import Api, SocketClient
 from videonet_cli.api.client import TransfersApi
 from videonet_cli.errors import CliError, IncompleteError, UsageError
 from videonet_cli.reporting import Reporter
-from videonet_cli.transfer.files import CHUNK_BYTES, check_sendable, hash_prefix
+from videonet_cli.transfer.files import CHUNK_BYTES, check_sendable, hash_prefix, local_clock
 from videonet_cli.transfer.throttle import Throttle
 from videonet_daemon import protocol
 
@@ -36,6 +36,7 @@ class SendOptions:
     to: str | None = None
     timeout: float = 600.0  # seconds to wait for the receivers' verdicts after the upload
     rate_limit: int | None = None  # bytes a second
+    wait: bool = True  # False (--no-wait): done once uploaded; receivers take it later
 
 
 @dataclass
@@ -56,13 +57,18 @@ class SendOutcome:
     resumed_from: int
     verdicts: list[ReceiverVerdict] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
+    moving_seconds: float = 0.0  # time spent uploading in this run, not waiting for verdicts
+    available_until: str = ""  # ISO time the daemon keeps it for late receivers
+    waited: bool = True
 
     @property
     def ok(self) -> bool:
         return bool(self.verdicts) and all(v.ok for v in self.verdicts) and not self.missing
 
     def as_dict(self) -> dict[str, Any]:
-        mb_s = self.size / 1e6 / self.seconds if self.seconds > 0 else None
+        # Bytes uploaded in this run over the time spent uploading them (see the receiver).
+        moved = self.size - self.resumed_from
+        mb_s = moved / 1e6 / self.moving_seconds if self.moving_seconds > 0 else None
         return {
             "event": "result",
             "path": self.path,
@@ -71,11 +77,13 @@ class SendOutcome:
             "sha256": self.sha256,
             "transfer_id": self.transfer_id,
             "seconds": round(self.seconds, 3),
+            "moving_seconds": round(self.moving_seconds, 3),
             "mb_per_s": round(mb_s, 1) if mb_s else None,
             "resumed_from": self.resumed_from,
             "ok": self.ok,
             "receivers": [v.__dict__ for v in self.verdicts],
             "missing": self.missing,
+            "available_until": self.available_until,
         }
 
 
@@ -116,6 +124,7 @@ async def send_files(api: Api, options: SendOptions, report: Reporter) -> list[S
         rt.on(protocol.EV_TRANSFER_ACCEPTED, inbox.on_accepted)
         rt.on(protocol.EV_TRANSFER_RESULT, inbox.on_result)
         await rt.join(room["id"])
+        report({"event": "joined", "room": room["name"]})
         outcomes = []
         for path, size in zip(paths, sizes, strict=True):
             outcomes.append(
@@ -155,18 +164,32 @@ async def _send_one(
         }
     )
     throttle = Throttle(report, path.name, size)
-    digest = hash_prefix(path, offset, throttle.update)
+    digest = hash_prefix(path, offset, Throttle(report, path.name, size, "checking").update)
+    began = time.monotonic()
     if offset < size or offer["state"] != protocol.TransferState.UPLOADED:
         await _upload(
             transfers, transfer_id, path, offset, size, digest, throttle, options.rate_limit
         )
+    moving = time.monotonic() - began
     throttle.update(size, force=True)
     sha256 = digest.hexdigest()
-    await rt.call(protocol.EV_TRANSFER_SEAL, {"transfer_id": transfer_id, "sha256": sha256})
-    report({"event": "uploaded", "name": path.name, "sha256": sha256})
+    sealed = await rt.call(
+        protocol.EV_TRANSFER_SEAL, {"transfer_id": transfer_id, "sha256": sha256}
+    )
+    until = str(sealed.get("available_until", ""))
+    report(
+        {
+            "event": "uploaded",
+            "name": path.name,
+            "sha256": sha256,
+            "listeners": listeners,
+            "available_until": until,
+            "wait": options.wait,
+        }
+    )
 
     expected = set(listeners) | ({to} if to else set())
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + (timeout if options.wait else 0)
     while True:
         inbox.changed.clear()  # before looking, so an event that lands after the look wakes us
         got = inbox.results.get(transfer_id, {})
@@ -189,7 +212,10 @@ async def _send_one(
         seconds=time.monotonic() - started,
         resumed_from=offset,
         verdicts=sorted(got.values(), key=lambda v: v.username),
-        missing=missing,
+        missing=missing if options.wait else [],
+        moving_seconds=moving,
+        available_until=until,
+        waited=options.wait,
     )
 
 
@@ -242,14 +268,21 @@ def _lost(transfers: TransfersApi, exc: BaseException) -> CliError:
     )
 
 
-def unverified(outcomes: list[SendOutcome], timeout: float) -> list[str]:
-    """For each file not verified by every receiver: its name and what went wrong."""
+def unverified(outcomes: list[SendOutcome], timeout: float, room: str) -> list[str]:
+    """For each file not verified by every receiver: its name and what went wrong (with
+    --no-wait only the verdicts that came before the upload ended count)."""
     failures = []
     for outcome in outcomes:
+        if not outcome.waited and all(v.ok for v in outcome.verdicts):
+            continue
         problems = [f"{v.username}: {v.reason}" for v in outcome.verdicts if not v.ok]
         problems += [f"{name}: no verdict within {timeout:g} s" for name in outcome.missing]
         if not outcome.verdicts and not outcome.missing:
-            problems.append(f"no receiver took it within {timeout:g} s")
+            problems.append(
+                f"nobody took it within {timeout:g} s; the daemon keeps it until "
+                f"{local_clock(outcome.available_until)}: run `videonet receive {room}` "
+                "on the receiving side"
+            )
         if problems:
             failures.append(f"{outcome.name} ({'; '.join(problems)})")
     return failures

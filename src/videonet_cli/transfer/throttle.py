@@ -10,10 +10,12 @@ PROGRESS_EVERY_SECONDS = 0.25
 
 
 class Throttle:
-    """Turns byte counts into at most ~4 `progress` events a second (plus the last one)."""
+    """Turns byte counts into at most ~4 events a second (plus the last one): `progress` for
+    bytes moved, `checking` for bytes of a resumed file re-hashed before it moves on."""
 
-    def __init__(self, report: Reporter, name: str, total: int) -> None:
+    def __init__(self, report: Reporter, name: str, total: int, kind: str = "progress") -> None:
         self._report = report
+        self._kind = kind
         self._name = name
         self._total = total
         self._last = 0.0
@@ -24,4 +26,4 @@ class Throttle:
         if not force and now - self._last < PROGRESS_EVERY_SECONDS:
             return
         self._last = now
-        self._report({"event": "progress", "name": self._name, "bytes": done, "total": self._total})
+        self._report({"event": self._kind, "name": self._name, "bytes": done, "total": self._total})

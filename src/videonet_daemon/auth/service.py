@@ -13,7 +13,13 @@ from videonet_daemon.auth.throttle import LoginThrottle
 from videonet_daemon.auth.tokens import IssuedToken, TokenService
 from videonet_daemon.clock import iso_from_epoch, now_iso
 from videonet_daemon.db.engine import Database, Record, columns, run
-from videonet_daemon.errors import Conflict, InvalidCredentials, Unauthenticated, ValidationError
+from videonet_daemon.errors import (
+    Conflict,
+    Forbidden,
+    InvalidCredentials,
+    Unauthenticated,
+    ValidationError,
+)
 from videonet_daemon.settings import Settings
 
 # Deliberately simple: one @, no spaces, a dot in the domain. Delivery is not our concern.
@@ -101,7 +107,8 @@ class AuthService:
         keys = (f"account:{email}", f"address:{client}")
         await self.throttle.check(*keys)
         row = await self._db.fetch_one(
-            "SELECT id, email, username, created_at, password_hash FROM users WHERE email = :e",
+            "SELECT id, email, username, created_at, password_hash, disabled_at FROM users "
+            "WHERE email = :e",
             e=email,
         )
         if row is None:
@@ -113,6 +120,8 @@ class AuthService:
             await self.throttle.record_failure(*keys)
             raise InvalidCredentials()
         await self.throttle.clear(keys[0])
+        if columns(row)["disabled_at"] is not None:
+            raise Forbidden("this account is disabled: ask the operator of this daemon")
         user = _user(row)
         issued = self.tokens.issue(user.id)
         await self._db.execute(
@@ -129,7 +138,8 @@ class AuthService:
         claims = self.tokens.decode(token)
         row = await self._db.fetch_one(
             "SELECT u.id, u.email, u.username, u.created_at FROM sessions s "
-            "JOIN users u ON u.id = s.user_id WHERE s.jti = :j AND s.user_id = :u",
+            "JOIN users u ON u.id = s.user_id WHERE s.jti = :j AND s.user_id = :u "
+            "AND u.disabled_at IS NULL",
             j=claims.jti,
             u=claims.user_id,
         )

@@ -156,11 +156,17 @@ async def m004_transfer_owner(conn: AsyncConnection, t: Types) -> None:
     )
 
 
+async def m005_users_disabled(conn: AsyncConnection, t: Types) -> None:
+    # Set by `videonet-daemon users disable`: login is refused and sessions are gone.
+    await run(conn, "ALTER TABLE users ADD COLUMN disabled_at TEXT")
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "accounts_invites_rooms", m001_accounts_invites_rooms),
     (2, "chat_messages", m002_chat_messages),
     (3, "transfers", m003_transfers),
     (4, "transfer_owner", m004_transfer_owner),
+    (5, "users_disabled", m005_users_disabled),
 ]
 
 

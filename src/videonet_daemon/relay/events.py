@@ -64,7 +64,8 @@ class TransferEvents:
         room_id = get_str(data, "room_id", max_chars=protocol.ROOM_ID_MAX_CHARS)
         await self.guard.require_joined(user, room_id)
         self.listening.setdefault(user.sid, set()).add(room_id)
-        return {"offers": await self.service.pending_for(user.user_id, room_id)}
+        declined = data.get("declined") is True
+        return {"offers": await self.service.pending_for(user.user_id, room_id, declined)}
 
     async def offer(self, user: SocketUser, data: dict[str, Any]) -> dict[str, Any]:
         room_id = get_str(data, "room_id", max_chars=protocol.ROOM_ID_MAX_CHARS)
@@ -103,7 +104,11 @@ class TransferEvents:
     async def seal(self, user: SocketUser, data: dict[str, Any]) -> dict[str, Any]:
         offer = await self.service.seal(user.user_id, _transfer_id(data), data.get("sha256"))
         await self.state_changed(offer)
-        return {"offer": offer}
+        reply: protocol.SealReply = {
+            "offer": offer,
+            "available_until": self.service.available_until(),
+        }
+        return dict(reply)
 
     async def verdict(self, user: SocketUser, data: dict[str, Any]) -> dict[str, Any]:
         offer, reply = await self.receivers.verdict(

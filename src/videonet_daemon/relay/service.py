@@ -36,6 +36,7 @@ from videonet_daemon.settings import Settings
 log = logging.getLogger(__name__)
 
 S = protocol.TransferState
+R = protocol.ReceiptState
 
 _SELECT = """
     SELECT t.id AS transfer_id, t.room_id, t.sender_id, u.username AS sender_name, t.to_user_id,
@@ -127,10 +128,14 @@ class TransferService:
             offer["transfer_id"], offer["size"], offer["uploaded"], offer["state"]
         )
 
-    async def pending_for(self, user_id: int, room_id: str) -> list[protocol.TransferOffer]:
-        """Offers in the room this user may still take: not aborted, not verified or declined."""
+    async def pending_for(
+        self, user_id: int, room_id: str, declined: bool = False
+    ) -> list[protocol.TransferOffer]:
+        """Offers in the room this user may still take: not aborted, not verified or declined
+        (or also the declined ones, when ``declined``)."""
         await self._guard.require_member(room_id, user_id)
-        final, final_params = _one_of("final", protocol.RECEIPT_FINAL)
+        done = (R.VERIFIED,) if declined else protocol.RECEIPT_FINAL
+        final, final_params = _one_of("final", done)
         rows = await self._db.fetch_all(
             _SELECT + " WHERE t.room_id = :r AND t.sender_id <> :u AND t.state <> :aborted "
             "AND (t.to_user_id IS NULL OR t.to_user_id = :u) "
@@ -341,6 +346,10 @@ class TransferService:
         )
         live.set_state(S.SEALED)
         return await self.get(transfer_id)
+
+    def available_until(self) -> str:
+        """Until when a transfer sealed now stays in the spool for late receivers."""
+        return to_iso(datetime.now(UTC) + timedelta(seconds=self._settings.transfer_retention))
 
     async def abort(self, user_id: int, transfer_id: str) -> protocol.TransferOffer:
         offer = await self.get(transfer_id)
