@@ -43,6 +43,9 @@ EV_ROOM_JOIN: Final = "room:join"  # {room_id} -> Ack
 EV_ROOM_LEAVE: Final = "room:leave"  # {room_id} -> Ack
 # Server -> client events.
 EV_ERROR: Final = "vn:error"  # ErrorBody, for events sent without an ack or refused outright
+# ErrorBody (unauthenticated), just before the daemon closes a socket whose login session ended
+# (logout on any daemon, or the token expired): log in again and reconnect.
+EV_SESSION_ENDED: Final = "session:ended"
 
 
 # Ids the daemon makes (room UUIDs, transfer hex ids, socket ids) are far shorter; a longer one
@@ -184,6 +187,7 @@ class ErrorCode(StrEnum):
     CONFLICT = "conflict"
     INVALID_INVITE = "invalid_invite"
     PAYLOAD_TOO_LARGE = "payload_too_large"
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"  # a body that is not JSON (415)
     RATE_LIMITED = "rate_limited"
     UNKNOWN_EVENT = "unknown_event"
     INSUFFICIENT_STORAGE = "insufficient_storage"

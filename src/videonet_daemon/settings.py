@@ -13,6 +13,9 @@ from typing import Any, Self
 
 from videonet_daemon import protocol
 
+# Short lifetimes are for tests of expiry; sockets end when their token does, whatever it is.
+MIN_TOKEN_LIFETIME = 5
+
 
 class SettingsError(ValueError):
     """A setting has a value that cannot be used."""
@@ -240,8 +243,8 @@ class Settings:
             raise SettingsError(f"port must be 0-65535, not {self.port}")
         if not 4 <= self.bcrypt_rounds <= 16:
             raise SettingsError(f"bcrypt_rounds must be 4-16, not {self.bcrypt_rounds}")
-        if self.token_lifetime < 60:
-            raise SettingsError("token_lifetime must be at least 60 seconds")
+        if self.token_lifetime < MIN_TOKEN_LIFETIME:
+            raise SettingsError(f"token_lifetime must be at least {MIN_TOKEN_LIFETIME} seconds")
         if self.login_failures_max < 1 or self.login_failures_window < 1:
             raise SettingsError("login_failures_max and login_failures_window must be positive")
         if self.max_json_bytes < 1024:

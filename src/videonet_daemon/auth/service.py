@@ -9,11 +9,12 @@ from sqlalchemy.exc import IntegrityError
 
 from videonet_daemon import invites, protocol
 from videonet_daemon.auth.passwords import DummyHash, hash_password, verify_password
-from videonet_daemon.auth.throttle import LoginThrottle
+from videonet_daemon.auth.throttle import FailureThrottle
 from videonet_daemon.auth.tokens import IssuedToken, TokenService
 from videonet_daemon.clock import iso_from_epoch, now_iso
 from videonet_daemon.db.engine import Database, Record, columns, run
 from videonet_daemon.errors import Conflict, InvalidCredentials, Unauthenticated, ValidationError
+from videonet_daemon.realtime.hub import Identity
 from videonet_daemon.settings import Settings
 
 # Deliberately simple: one @, no spaces, a dot in the domain. Delivery is not our concern.
@@ -55,8 +56,11 @@ class AuthService:
         self._db = db
         self._settings = settings
         self.tokens = tokens
-        self.throttle = LoginThrottle(
-            db, settings.login_failures_max, settings.login_failures_window
+        self.throttle = FailureThrottle(
+            db,
+            settings.login_failures_max,
+            settings.login_failures_window,
+            "too many failed logins; try again later",
         )
         self._dummy = DummyHash()
 
@@ -99,7 +103,8 @@ class AuthService:
     async def login(self, email: str, password: str, client: str) -> tuple[IssuedToken, User]:
         email = email.strip().lower()
         keys = (f"account:{email}", f"address:{client}")
-        await self.throttle.check(*keys)
+        # Reserved before bcrypt, so a burst of concurrent guesses cannot pass the limit.
+        reservation = await self.throttle.reserve(*keys)
         row = await self._db.fetch_one(
             "SELECT id, email, username, created_at, password_hash FROM users WHERE email = :e",
             e=email,
@@ -110,8 +115,8 @@ class AuthService:
         else:
             ok = await verify_password(password, columns(row)["password_hash"])
         if not ok or row is None:
-            await self.throttle.record_failure(*keys)
             raise InvalidCredentials()
+        await self.throttle.release(reservation)
         await self.throttle.clear(keys[0])
         user = _user(row)
         issued = self.tokens.issue(user.id)
@@ -137,10 +142,11 @@ class AuthService:
             raise Unauthenticated("this session has ended: log in again")
         return _user(row), claims.jti
 
-    async def identify(self, token: str) -> tuple[int, str]:
-        """(user id, username) behind a token: the check a Socket.IO connection passes."""
-        user, _jti = await self.authenticate(token)
-        return user.id, user.username
+    async def identify(self, token: str) -> Identity:
+        """Who is behind a token, and until when: the check a Socket.IO connection passes."""
+        claims = self.tokens.decode(token)
+        user, jti = await self.authenticate(token)
+        return Identity(user.id, user.username, jti, claims.expires_at)
 
     async def logout(self, jti: str) -> None:
         await self._db.execute("DELETE FROM sessions WHERE jti = :j", j=jti)
