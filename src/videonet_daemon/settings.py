@@ -77,6 +77,17 @@ class Settings:
     login_failures_window: int = _setting(
         15 * 60, "VIDEONET_LOGIN_FAILURES_WINDOW", "Window for counting failed logins, in seconds."
     )
+    register_failures_max: int = _setting(
+        10,
+        "VIDEONET_REGISTER_FAILURES_MAX",
+        "Failed sign-ups (bad invite, name or email taken) allowed per client address within "
+        "the window.",
+    )
+    register_failures_window: int = _setting(
+        3600,
+        "VIDEONET_REGISTER_FAILURES_WINDOW",
+        "Window for counting failed sign-ups, in seconds.",
+    )
     max_json_bytes: int = _setting(
         64 * 1024, "VIDEONET_MAX_JSON_BYTES", "Largest JSON request body accepted (413 above)."
     )
@@ -247,6 +258,10 @@ class Settings:
             raise SettingsError(f"token_lifetime must be at least {MIN_TOKEN_LIFETIME} seconds")
         if self.login_failures_max < 1 or self.login_failures_window < 1:
             raise SettingsError("login_failures_max and login_failures_window must be positive")
+        if self.register_failures_max < 1 or self.register_failures_window < 1:
+            raise SettingsError(
+                "register_failures_max and register_failures_window must be positive"
+            )
         if self.max_json_bytes < 1024:
             raise SettingsError("max_json_bytes must be at least 1024")
         if (self.tls_cert is None) != (self.tls_key is None):

@@ -40,7 +40,9 @@ class AuthRoutes:
             body, "password", max_chars=protocol.PASSWORD_FIELD_MAX_CHARS, strip=False
         )
         invite_code = get_str(body, "invite_code", max_chars=protocol.INVITE_CODE_MAX_CHARS)
-        user, personal_code = await self._auth.register(email, username, password, invite_code)
+        user, personal_code = await self._auth.register(
+            email, username, password, invite_code, self._who.client_address(request)
+        )
         payload: protocol.RegisterResponse = {"user": user.info(), "invite_code": personal_code}
         return web.json_response(payload, status=201)
 

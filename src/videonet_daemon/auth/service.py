@@ -14,6 +14,7 @@ from videonet_daemon.auth.tokens import IssuedToken, TokenService
 from videonet_daemon.clock import iso_from_epoch, now_iso
 from videonet_daemon.db.engine import Database, Record, columns, run
 from videonet_daemon.errors import Conflict, InvalidCredentials, Unauthenticated, ValidationError
+from videonet_daemon.names import BadName, clean_username, name_key
 from videonet_daemon.realtime.hub import Identity
 from videonet_daemon.settings import Settings
 
@@ -62,14 +63,33 @@ class AuthService:
             settings.login_failures_window,
             "too many failed logins; try again later",
         )
+        self.register_throttle = FailureThrottle(
+            db,
+            settings.register_failures_max,
+            settings.register_failures_window,
+            "too many failed sign-ups from this address; try again later",
+        )
         self._dummy = DummyHash()
 
     async def register(
-        self, email: str, username: str, password: str, invite_code: str
+        self, email: str, username: str, password: str, invite_code: str, client: str
     ) -> tuple[User, str]:
-        """Create the account and its personal invite; the invite use is taken atomically."""
+        """Create the account and its personal invite; the invite use is taken atomically.
+
+        The order is the defence: the fields' shape first (free), then the per-address throttle,
+        then the invite, then whether the name or email is taken, and only then bcrypt. A
+        stranger without an invite learns nothing and costs no hashing; every refusal after
+        the throttle counts against the address.
+        """
         email = normalize_email(email)
+        try:
+            username = clean_username(username)
+        except BadName as exc:
+            raise ValidationError(str(exc)) from exc
+        key = name_key(username)
+        reservation = await self.register_throttle.reserve(f"register:{client}")
         await invites.precheck(self._db, invite_code)
+        await self._refuse_taken(email, key)
         password_hash = await hash_password(password, self._settings.bcrypt_rounds)
         created = now_iso()
         try:
@@ -77,10 +97,11 @@ class AuthService:
                 invite_id = await invites.consume(conn, invite_code)
                 result = await run(
                     conn,
-                    "INSERT INTO users (email, username, password_hash, created_at) "
-                    "VALUES (:e, :u, :p, :t) RETURNING id",
+                    "INSERT INTO users (email, username, username_key, password_hash, created_at) "
+                    "VALUES (:e, :u, :k, :p, :t) RETURNING id",
                     e=email,
                     u=username,
+                    k=key,
                     p=password_hash,
                     t=created,
                 )
@@ -96,9 +117,24 @@ class AuthService:
                 personal = await invites.create(
                     conn, user_id, self._settings.personal_invite_uses, None
                 )
-        except IntegrityError as exc:
-            raise Conflict("an account with this email already exists") from exc
+        except IntegrityError as exc:  # a concurrent sign-up took the email or name first
+            await self._refuse_taken(email, key)
+            raise Conflict("this email or username was just taken") from exc
+        await self.register_throttle.release(reservation)
         return User(user_id, email, username, created), personal
+
+    async def _refuse_taken(self, email: str, key: str) -> None:
+        row = await self._db.fetch_one(
+            "SELECT email, username FROM users WHERE email = :e OR username_key = :k",
+            e=email,
+            k=key,
+        )
+        if row is None:
+            return
+        c = columns(row)
+        if c["email"] == email:
+            raise Conflict("an account with this email already exists")
+        raise Conflict(f"the username {c['username']!r} is taken; choose another")
 
     async def login(self, email: str, password: str, client: str) -> tuple[IssuedToken, User]:
         email = email.strip().lower()

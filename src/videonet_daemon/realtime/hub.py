@@ -318,6 +318,19 @@ class Hub:
                     await self._run_leave_hooks(user, room_id)
                 await self.sio.emit(protocol.EV_ROOM_REMOVED, {"room_id": room_id}, to=sid)
 
+    async def close_room(self, room_id: str, name: str) -> None:
+        """The room was deleted: tell each of its sockets here, and take them out of its channel."""
+        channel = protocol.room_channel(room_id)
+        async with self.room_lock(room_id):
+            for sid, _eio_sid in list(self.sio.manager.get_participants("/", channel)):
+                await self.sio.emit(
+                    protocol.EV_ROOM_DELETED, {"room_id": room_id, "name": name}, to=sid
+                )
+                await self.sio.leave_room(sid, channel)
+                user = self.users.get(sid)
+                if user is not None:
+                    await self._run_leave_hooks(user, room_id)
+
 
 def _refused(code: str, message: str) -> Exception:
     """A refused connection; the client receives {"message": ..., "data": ErrorBody}."""

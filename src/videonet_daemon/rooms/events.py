@@ -26,3 +26,7 @@ class RoomEvents:
     async def left_room(self, message: dict[str, Any]) -> None:
         """A daemon bus message: a user left a room over HTTP on some daemon."""
         await self._hub.drop_from_room(str(message["room_id"]), int(message["user_id"]))
+
+    async def room_deleted(self, message: dict[str, Any]) -> None:
+        """A daemon bus message: the room is gone; its sockets here hear so and leave it."""
+        await self._hub.close_room(str(message["room_id"]), str(message["name"]))
