@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import os
-import uuid
 import subprocess
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
