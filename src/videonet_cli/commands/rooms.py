@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from videonet_cli.commands import common
+from videonet_cli.errors import CliError
 from videonet_cli.render import console as output
 
 if TYPE_CHECKING:
@@ -118,7 +119,7 @@ def delete(
         if not yes and not typer.confirm(
             f"Delete {found['name']} and all its messages and files for everyone?"
         ):
-            raise typer.Abort()
+            raise CliError("cancelled: the room was not deleted")
         result = await api.rooms.delete(found["id"])
         return {**result, "name": found["name"]}
 

@@ -55,7 +55,8 @@ def _cursor(key: str) -> str:
 
 def _after(cursor: str) -> str:
     try:
-        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        padded = cursor + "=" * (-len(cursor) % 4)
+        return base64.b64decode(padded, altchars=b"-_", validate=True).decode()
     except ValueError as exc:
         raise ValidationError("cursor is not one this daemon gave out") from exc
 
