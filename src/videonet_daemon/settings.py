@@ -285,8 +285,8 @@ class Settings:
             raise SettingsError("socket_event_rate must be positive and socket_event_burst >= 1")
         if self.chat_sync_max < 1:
             raise SettingsError("chat_sync_max must be at least 1")
-        if self.jwt_secret is not None and len(self.jwt_secret.encode()) < 32:
-            raise SettingsError("VIDEONET_JWT_SECRET must be at least 32 bytes")
+        if self.jwt_secret is not None:
+            _check_jwt_secret(self.jwt_secret)
         self._validate_calls()
         self._validate_web()
 
@@ -325,6 +325,31 @@ class Settings:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.resolved_data_dir / 'videonet.db'}"
+
+
+# Words of the placeholders in example files and tutorials: a secret holding one was copied,
+# not generated (a random 48-byte key holds none of them by chance).
+JWT_SECRET_PLACEHOLDERS = (
+    "change", "replace", "example", "placeholder", "secret", "password", "your", "xxxx",
+    "random", "insert", "todo",
+)  # fmt: skip
+JWT_SECRET_MIN_DISTINCT = 10
+
+
+def _check_jwt_secret(secret: str) -> None:
+    """Refuse a signing key anyone could guess: short, copied from an example, or repetitive."""
+    how = "generate one with: openssl rand -base64 48"
+    if len(secret.encode()) < 32:
+        raise SettingsError(f"VIDEONET_JWT_SECRET must be at least 32 bytes; {how}")
+    lowered = secret.lower()
+    found = [word for word in JWT_SECRET_PLACEHOLDERS if word in lowered]
+    if found:
+        raise SettingsError(
+            f"VIDEONET_JWT_SECRET looks like a placeholder (it says {found[0]!r}); {how}"
+        )
+    repeats = any(secret == (secret[:k] * len(secret))[: len(secret)] for k in range(1, 16))
+    if len(set(secret)) < JWT_SECRET_MIN_DISTINCT or repeats:
+        raise SettingsError(f"VIDEONET_JWT_SECRET has too little variety to be secret; {how}")
 
 
 def split_urls(value: str) -> list[str]:
