@@ -153,11 +153,18 @@ async def test_members_hear_of_a_rename_and_leave_a_deleted_room(
         renamed = await peer.next(protocol.EV_ROOM_RENAMED)
         assert renamed["room_id"] == room_id and renamed["name"].startswith("renamed-")
 
+        offer = await peer.call(
+            protocol.EV_TRANSFER_OFFER, {"room_id": room_id, "name": "a.bin", "size": 10}
+        )
+        spooled = daemon.data_dir / "spool" / f"{offer['transfer']['transfer_id']}.spool"
+        assert spooled.exists()
+
         path = protocol.API_ROOM.format(room_id=room_id)
         status, body, _ = http("DELETE", daemon.api(path), token=alice.token)
         assert status == 200 and body == {"room_id": room_id, "deleted": True}
         gone = await peer.next(protocol.EV_ROOM_DELETED)
         assert gone["room_id"] == room_id
+        assert not spooled.exists()  # the room's files went with it
         # The socket left the room's channel: it can no longer chat there.
         await peer.refused(
             protocol.EV_CHAT_SEND, {"room_id": room_id, "text": "hello?"}, "not_joined"

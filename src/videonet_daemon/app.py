@@ -103,7 +103,7 @@ def build(settings: Settings) -> Daemon:
     features: list[Feature] = [
         OpsFeature(settings, metrics, rooms),
         AuthFeature(auth, who, db, bus),
-        RoomsFeature(rooms, guard, who, bus),
+        RoomsFeature(rooms, guard, who, bus, spool),
         ChatFeature(chat, guard, who, settings),
         PresenceFeature(presence, guard),
         RelayFeature(transfers, receivers, guard, who, proxy, db, metrics, settings),

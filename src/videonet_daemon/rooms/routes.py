@@ -102,8 +102,10 @@ class RoomRoutes:
 
     async def delete_room(self, request: web.Request) -> web.Response:
         user = await self._who.require_user(request)
-        room = await self._rooms.delete(request.match_info["room_id"], user.id)
-        await self._bus.publish(ROOM_DELETED, room_id=room["id"], name=room["name"])
+        room, transfer_ids = await self._rooms.delete(request.match_info["room_id"], user.id)
+        await self._bus.publish(
+            ROOM_DELETED, room_id=room["id"], name=room["name"], transfer_ids=transfer_ids
+        )
         return web.json_response({"room_id": room["id"], "deleted": True})
 
     async def join_room(self, request: web.Request) -> web.Response:

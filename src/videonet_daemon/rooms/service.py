@@ -174,11 +174,15 @@ class RoomService:
             raise Conflict(f"a room named {name!r} already exists") from exc
         return await self.get(room_id, user_id)
 
-    async def delete(self, room_id: str, user_id: int) -> protocol.RoomInfo:
-        """Delete the room with its members, messages and transfers (creator only)."""
+    async def delete(self, room_id: str, user_id: int) -> tuple[protocol.RoomInfo, list[str]]:
+        """Delete the room with its members, messages and transfers (creator only); return it
+        and the ids of its transfers, whose bytes the daemons must now drop from their spools."""
         room = await self._own(room_id, user_id)
-        await self._db.execute("DELETE FROM rooms WHERE id = :r", r=room_id)
-        return room
+        async with self._db.transaction() as conn:
+            rows = await run(conn, "SELECT id FROM transfers WHERE room_id = :r", r=room_id)
+            transfer_ids = [str(columns(row)["id"]) for row in rows]
+            await run(conn, "DELETE FROM rooms WHERE id = :r", r=room_id)
+        return room, transfer_ids
 
     async def join(self, room_id: str, user_id: int) -> protocol.RoomInfo:
         await self.get(room_id, user_id)  # 404 before anything else (private rooms too)
