@@ -102,6 +102,8 @@ class Hub:
         self.users: dict[str, SocketUser] = {}
         # sid -> the timer that disconnects the socket when its token expires.
         self._expiry: dict[str, asyncio.TimerHandle] = {}
+        # Sockets whose session has ended, from then until their disconnect: events refused.
+        self._ended: set[str] = set()
         # Every client event of a connection spends a token (features add their own limits).
         self.event_buckets = TokenBuckets(settings.socket_event_rate, settings.socket_event_burst)
         self._join_hooks: list[JoinHook] = []
@@ -197,6 +199,7 @@ class Hub:
 
     async def _end(self, sid: str, message: str) -> None:
         error: protocol.ErrorBody = {"code": protocol.ErrorCode.UNAUTHENTICATED, "message": message}
+        self._ended.add(sid)
         try:
             await self.sio.emit(protocol.EV_SESSION_ENDED, error, to=sid)
             await self.sio.disconnect(sid)
@@ -221,6 +224,7 @@ class Hub:
         timer = self._expiry.pop(sid, None)
         if timer is not None:
             timer.cancel()
+        self._ended.discard(sid)
         user = self.users.pop(sid, None)
         if user is None:
             return
@@ -239,6 +243,8 @@ class Hub:
         user = self.users.get(sid)
         if user is None:
             raise Unauthenticated("this connection is not authenticated")
+        if sid in self._ended:
+            raise Unauthenticated("this session has ended: log in again")
         return user
 
     # --- room channels ------------------------------------------------------------------
