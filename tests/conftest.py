@@ -195,6 +195,7 @@ def base_env(**extra: str) -> dict[str, str]:
     env.update(
         VIDEONET_BCRYPT_ROUNDS="4",  # the cost factor is a setting; tests need speed, not cost
         VIDEONET_LOGIN_FAILURES_MAX="1000",
+        VIDEONET_REGISTER_FAILURES_MAX="1000",
         PYTHONUNBUFFERED="1",
     )
     env.update(extra)

@@ -86,8 +86,8 @@ class ChatProcess:
 
 
 def room_name(daemon: Daemon, user: User, room_id: str) -> str:
-    _status, body, _ = _get(daemon, user, protocol.API_ROOMS)
-    return next(r["name"] for r in body if r["id"] == room_id)
+    _status, body, _ = _get(daemon, user, protocol.API_ROOM.format(room_id=room_id))
+    return str(body["name"])
 
 
 def _get(daemon: Daemon, user: User, path: str) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import stat
 from pathlib import Path
 from typing import Any
@@ -46,7 +47,7 @@ def test_first_start_makes_private_files_and_one_bootstrap_invite(daemon_factory
 
 
 def test_jwt_secret_from_environment(daemon_factory: Any) -> None:
-    d = daemon_factory(VIDEONET_JWT_SECRET="s" * 40)
+    d = daemon_factory(VIDEONET_JWT_SECRET=secrets.token_urlsafe(48))
     assert not (d.data_dir / "jwt-secret").exists()
 
 
@@ -68,3 +69,29 @@ def test_offline_invite_create(tmp_path: Path) -> None:
 def test_check_command(tmp_path: Path) -> None:
     r = daemon_command("check", data_dir=tmp_path)
     assert r.returncode == 0 and r.stdout.startswith("ok")
+
+
+@pytest.mark.parametrize(
+    ("secret", "says"),
+    [
+        ("change-me-to-48-random-bytes-in-base64-change-me-now", "looks like a placeholder"),
+        ("s" * 40, "too little variety"),
+        ("abcd" * 10, "too little variety"),
+        ("short", "at least 32 bytes"),
+    ],
+)
+def test_a_guessable_jwt_secret_is_refused_at_start(tmp_path: Path, secret: str, says: str) -> None:
+    r = daemon_command("serve", "--port", "0", data_dir=tmp_path, timeout=30,
+                       VIDEONET_JWT_SECRET=secret)  # fmt: skip
+    assert r.returncode == 2
+    assert r.stderr.count("\n") == 1 and r.stderr.startswith("Error: VIDEONET_JWT_SECRET")
+    assert says in r.stderr
+
+
+def test_the_example_env_files_secret_is_refused(tmp_path: Path) -> None:
+    example = Path(__file__).resolve().parent.parent / "docs/deploy/videonet.env.example"
+    line = next(x for x in example.read_text().splitlines() if x.startswith("VIDEONET_JWT_SECRET="))
+    secret = line.split("=", 1)[1]
+    r = daemon_command("serve", "--port", "0", data_dir=tmp_path, timeout=30,
+                       VIDEONET_JWT_SECRET=secret)  # fmt: skip
+    assert r.returncode == 2 and "placeholder" in r.stderr

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 from conftest import Daemon, User, http
 
 
 def create_room(daemon: Daemon, user: User, name: str = "lobby") -> dict[str, object]:
+    unique = f"{name}-{uuid.uuid4().hex[:8]}"  # names are unique on the shared daemon
     status, room, _ = http(
-        "POST", daemon.api("/api/rooms/create"), {"name": name, "description": "d"}, user.token
+        "POST", daemon.api("/api/rooms/create"), {"name": unique, "description": "d"}, user.token
     )
     assert status == 201, room
     return room  # type: ignore[no-any-return]
@@ -21,16 +23,18 @@ def test_room_lifecycle(daemon: Daemon, user: User, tmp_path: Path) -> None:
     assert room["participant_count"] == 1 and room["is_joined"] is True
     assert room["creator_name"] == user.username
 
-    status, listed, _ = http("GET", daemon.api("/api/rooms"), token=other.token)
-    mine = next(r for r in listed if r["id"] == room["id"])
+    status, listed, _ = http("GET", daemon.api("/api/rooms?limit=500"), token=other.token)
+    mine = next(r for r in listed["rooms"] if r["id"] == room["id"])
     assert mine["is_joined"] is False
     assert set(mine) == {
         "id",
         "name",
         "description",
         "creator_name",
+        "creator_id",
         "participant_count",
         "is_joined",
+        "private",
         "created_at",
     }
 

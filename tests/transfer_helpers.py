@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,8 +31,10 @@ def member(daemon: Daemon, tmp_path: Path, room_id: str | None = None) -> Member
 
 
 def make_room(daemon: Daemon, owner: Member, name: str = "xfer") -> str:
+    # Room names are unique on a daemon, and tests share one: each room gets its own name.
+    unique = f"{name}-{uuid.uuid4().hex[:8]}"
     status, room, _ = http(
-        "POST", daemon.api("/api/rooms/create"), {"name": name}, token=owner.user.token
+        "POST", daemon.api("/api/rooms/create"), {"name": unique}, token=owner.user.token
     )
     assert status == 201
     return str(room["id"])

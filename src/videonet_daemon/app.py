@@ -18,6 +18,7 @@ from typing import Protocol
 from aiohttp import web
 
 from videonet_daemon import invites
+from videonet_daemon.auth.cross_site import cross_site_middleware
 from videonet_daemon.auth.disabled import DisabledSweeper
 from videonet_daemon.auth.feature import AuthFeature
 from videonet_daemon.auth.request_auth import RequestAuth
@@ -113,8 +114,8 @@ def build(settings: Settings) -> Daemon:
 
     features: list[Feature] = [
         OpsFeature(settings, metrics, rooms),
-        AuthFeature(auth, who, db),
-        RoomsFeature(rooms, guard, who, bus),
+        AuthFeature(auth, who, db, bus),
+        RoomsFeature(rooms, guard, who, bus, spool),
         ChatFeature(chat, guard, who, settings),
         PresenceFeature(presence, guard),
         RelayFeature(transfers, receivers, guard, who, proxy, db, metrics, settings),
@@ -122,8 +123,12 @@ def build(settings: Settings) -> Daemon:
         WebFeature(),
     ]
 
+    cross_site = cross_site_middleware(
+        split_urls(settings.web_allowed_origins), settings.trust_proxy
+    )
     app = web.Application(
-        client_max_size=settings.max_json_bytes, middlewares=[error_middleware(metrics)]
+        client_max_size=settings.max_json_bytes,
+        middlewares=[error_middleware(metrics), cross_site],
     )
     for feature in features:
         feature.install(app.router, hub)

@@ -18,6 +18,7 @@ Hierarchy (every class; each has one protocol.ErrorCode, and `HTTP_STATUS` gives
     │   └── TransferStateError (409 transfer_state)
     ├── PayloadTooLarge (413 payload_too_large)
     │   └── TextTooLong (413 text_too_long)
+    ├── UnsupportedMediaType (415 unsupported_media_type)
     ├── TooManyTransfers (429 too_many_transfers)
     ├── RateLimited (429 rate_limited, with Retry-After)
     ├── InsufficientStorage (507 insufficient_storage)
@@ -62,6 +63,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.TRANSFER_STATE: 409,
     ErrorCode.PAYLOAD_TOO_LARGE: 413,
     ErrorCode.TEXT_TOO_LONG: 413,
+    ErrorCode.UNSUPPORTED_MEDIA_TYPE: 415,
     ErrorCode.RATE_LIMITED: 429,
     ErrorCode.TOO_MANY_TRANSFERS: 429,
     ErrorCode.INTERNAL: 500,
@@ -156,6 +158,12 @@ class PayloadTooLarge(ApiError):
     """The request body is too large."""
 
     code = ErrorCode.PAYLOAD_TOO_LARGE
+
+
+class UnsupportedMediaType(ApiError):
+    """Send the request body as JSON (Content-Type: application/json)."""
+
+    code = ErrorCode.UNSUPPORTED_MEDIA_TYPE
 
 
 class NotInCall(NotJoined):

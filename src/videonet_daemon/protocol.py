@@ -32,6 +32,15 @@ API_ROOM_CREATE: Final = "/api/rooms/create"
 API_ROOM_JOIN: Final = "/api/rooms/{room_id}/join"
 API_ROOM_LEAVE: Final = "/api/rooms/{room_id}/leave"
 API_ROOM_MEMBERS: Final = "/api/rooms/{room_id}/members"
+# GET ?ref=NAME_OR_ID -> RoomInfo: one room the caller may see, by id or by name (compared under
+# name folding); 404's message names close matches. Registered before API_ROOM.
+API_ROOM_LOOKUP: Final = "/api/rooms/lookup"
+API_ROOM: Final = "/api/rooms/{room_id}"  # GET -> RoomInfo; DELETE (creator) -> {room_id, deleted}
+API_ROOM_RENAME: Final = "/api/rooms/{room_id}/rename"  # POST {name} (creator) -> RoomInfo
+API_ROOM_INVITE: Final = "/api/rooms/{room_id}/invite"  # POST {username} (a member) -> MemberInfo
+# GET API_ROOMS takes ?limit=N&cursor=C&mine=1 and answers a RoomsPage, in name order.
+ROOMS_PAGE_DEFAULT: Final = 100
+ROOMS_PAGE_MAX: Final = 500
 
 # --- Socket.IO ----------------------------------------------------------------------------------
 SOCKET_PATH: Final = "socket.io"
@@ -43,6 +52,9 @@ EV_ROOM_JOIN: Final = "room:join"  # {room_id} -> Ack
 EV_ROOM_LEAVE: Final = "room:leave"  # {room_id} -> Ack
 # Server -> client events.
 EV_ERROR: Final = "vn:error"  # ErrorBody, for events sent without an ack or refused outright
+# ErrorBody (unauthenticated), just before the daemon closes a socket whose login session ended
+# (logout on any daemon, or the token expired): log in again and reconnect.
+EV_SESSION_ENDED: Final = "session:ended"
 
 
 # Ids the daemon makes (room UUIDs, transfer hex ids, socket ids) are far shorter; a longer one
@@ -138,7 +150,9 @@ class OfferReply(TypedDict):
     transfer: TransferOffer
     offset: int  # where the upload continues (0 for a new transfer)
     resumed: bool
-    listeners: list[str]  # receivers listening in the room when the offer was made
+    listeners: list[str]  # receivers listening in the room when the offer was made (names)
+    # The same receivers by id: track them by id, since a display name is not an identity.
+    listener_users: list[PresenceUser]
 
 
 class VerdictReply(TypedDict):
@@ -192,6 +206,7 @@ class ErrorCode(StrEnum):
     CONFLICT = "conflict"
     INVALID_INVITE = "invalid_invite"
     PAYLOAD_TOO_LARGE = "payload_too_large"
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"  # a body that is not JSON (415)
     RATE_LIMITED = "rate_limited"
     UNKNOWN_EVENT = "unknown_event"
     INSUFFICIENT_STORAGE = "insufficient_storage"
@@ -253,9 +268,16 @@ class RoomInfo(TypedDict):
     name: str
     description: str
     creator_name: str
+    creator_id: int
     participant_count: int
     is_joined: bool
+    private: bool  # only members see it; others get 404 on its id
     created_at: str
+
+
+class RoomsPage(TypedDict):
+    rooms: list[RoomInfo]
+    next_cursor: str | None  # pass as ?cursor= for the next page; None on the last one
 
 
 class MemberInfo(TypedDict):
@@ -288,6 +310,9 @@ EV_PRESENCE_WHO: Final = "presence:who"  # {room_id} -> {room_id, online: [Prese
 EV_CHAT_MESSAGE: Final = "chat:message"  # ChatMessage, to every socket in the room's channel
 EV_PRESENCE: Final = "presence"  # PresenceEvent: a user came online or went away
 EV_ROOM_REMOVED: Final = "room:removed"  # {room_id}: you left the room (e.g. over HTTP)
+# {room_id, name}: the room's creator deleted it; its sockets leave its channel next.
+EV_ROOM_DELETED: Final = "room:deleted"
+EV_ROOM_RENAMED: Final = "room:renamed"  # {room_id, name}: the room's new name
 
 
 class PresenceStatus(StrEnum):

@@ -13,6 +13,9 @@ from typing import Any, Self
 
 from videonet_daemon import protocol
 
+# Short lifetimes are for tests of expiry; sockets end when their token does, whatever it is.
+MIN_TOKEN_LIFETIME = 5
+
 
 class SettingsError(ValueError):
     """A setting has a value that cannot be used."""
@@ -73,6 +76,17 @@ class Settings:
     )
     login_failures_window: int = _setting(
         15 * 60, "VIDEONET_LOGIN_FAILURES_WINDOW", "Window for counting failed logins, in seconds."
+    )
+    register_failures_max: int = _setting(
+        10,
+        "VIDEONET_REGISTER_FAILURES_MAX",
+        "Failed sign-ups (bad invite, name or email taken) allowed per client address within "
+        "the window.",
+    )
+    register_failures_window: int = _setting(
+        3600,
+        "VIDEONET_REGISTER_FAILURES_WINDOW",
+        "Window for counting failed sign-ups, in seconds.",
     )
     max_json_bytes: int = _setting(
         64 * 1024, "VIDEONET_MAX_JSON_BYTES", "Largest JSON request body accepted (413 above)."
@@ -246,10 +260,14 @@ class Settings:
             raise SettingsError(f"port must be 0-65535, not {self.port}")
         if not 4 <= self.bcrypt_rounds <= 16:
             raise SettingsError(f"bcrypt_rounds must be 4-16, not {self.bcrypt_rounds}")
-        if self.token_lifetime < 60:
-            raise SettingsError("token_lifetime must be at least 60 seconds")
+        if self.token_lifetime < MIN_TOKEN_LIFETIME:
+            raise SettingsError(f"token_lifetime must be at least {MIN_TOKEN_LIFETIME} seconds")
         if self.login_failures_max < 1 or self.login_failures_window < 1:
             raise SettingsError("login_failures_max and login_failures_window must be positive")
+        if self.register_failures_max < 1 or self.register_failures_window < 1:
+            raise SettingsError(
+                "register_failures_max and register_failures_window must be positive"
+            )
         if self.max_json_bytes < 1024:
             raise SettingsError("max_json_bytes must be at least 1024")
         if (self.tls_cert is None) != (self.tls_key is None):
@@ -273,8 +291,8 @@ class Settings:
             raise SettingsError("socket_event_rate must be positive and socket_event_burst >= 1")
         if self.chat_sync_max < 1:
             raise SettingsError("chat_sync_max must be at least 1")
-        if self.jwt_secret is not None and len(self.jwt_secret.encode()) < 32:
-            raise SettingsError("VIDEONET_JWT_SECRET must be at least 32 bytes")
+        if self.jwt_secret is not None:
+            _check_jwt_secret(self.jwt_secret)
         self._validate_calls()
         self._validate_web()
 
@@ -315,6 +333,31 @@ class Settings:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.resolved_data_dir / 'videonet.db'}"
+
+
+# Words of the placeholders in example files and tutorials: a secret holding one was copied,
+# not generated (a random 48-byte key holds none of them by chance).
+JWT_SECRET_PLACEHOLDERS = (
+    "change", "replace", "example", "placeholder", "secret", "password", "your", "xxxx",
+    "random", "insert", "todo",
+)  # fmt: skip
+JWT_SECRET_MIN_DISTINCT = 10
+
+
+def _check_jwt_secret(secret: str) -> None:
+    """Refuse a signing key anyone could guess: short, copied from an example, or repetitive."""
+    how = "generate one with: openssl rand -base64 48"
+    if len(secret.encode()) < 32:
+        raise SettingsError(f"VIDEONET_JWT_SECRET must be at least 32 bytes; {how}")
+    lowered = secret.lower()
+    found = [word for word in JWT_SECRET_PLACEHOLDERS if word in lowered]
+    if found:
+        raise SettingsError(
+            f"VIDEONET_JWT_SECRET looks like a placeholder (it says {found[0]!r}); {how}"
+        )
+    repeats = any(secret == (secret[:k] * len(secret))[: len(secret)] for k in range(1, 16))
+    if len(set(secret)) < JWT_SECRET_MIN_DISTINCT or repeats:
+        raise SettingsError(f"VIDEONET_JWT_SECRET has too little variety to be secret; {how}")
 
 
 def split_urls(value: str) -> list[str]:

@@ -8,11 +8,20 @@ from typing import Any
 
 from aiohttp import web
 
-from videonet_daemon.errors import InvalidJson, PayloadTooLarge, ValidationError
+from videonet_daemon.errors import (
+    InvalidJson,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    ValidationError,
+)
 
 
 async def read_json(request: web.Request) -> dict[str, Any]:
-    """The request body as a JSON object (400 if it is not one, 413 if it is too large)."""
+    """The request body as a JSON object (400 if it is not one, 413 if it is too large, 415 if
+    it is not sent as JSON: an HTML form on another site can post text/plain or form-encoded
+    bodies without a CORS preflight, never application/json)."""
+    if request.body_exists and not is_json_type(request.content_type):
+        raise UnsupportedMediaType()
     try:
         raw = await request.read()
     except web.HTTPRequestEntityTooLarge as exc:
@@ -26,6 +35,12 @@ async def read_json(request: web.Request) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise InvalidJson()
     return data
+
+
+def is_json_type(content_type: str) -> bool:
+    return content_type == "application/json" or (
+        content_type.startswith("application/") and content_type.endswith("+json")
+    )
 
 
 def has_control_chars(value: str) -> bool:

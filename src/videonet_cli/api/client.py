@@ -17,7 +17,7 @@ import aiohttp
 
 from videonet_cli.api.http import HttpClient, decode_response
 from videonet_cli.api.socket import SocketClient
-from videonet_cli.errors import AuthError, NotFoundError, UnreachableError, UsageError
+from videonet_cli.errors import AuthError, DaemonRefused, NotFoundError, UnreachableError
 from videonet_daemon import protocol
 
 
@@ -73,8 +73,10 @@ class RoomsApi:
     def __init__(self, http: HttpClient) -> None:
         self._http = http
 
-    async def create(self, name: str, description: str = "") -> protocol.RoomInfo:
-        body = {"name": name, "description": description}
+    async def create(
+        self, name: str, description: str = "", private: bool = False
+    ) -> protocol.RoomInfo:
+        body = {"name": name, "description": description, "private": private}
         room: protocol.RoomInfo = await self._http.post(protocol.API_ROOM_CREATE, body)
         return room
 
@@ -102,25 +104,62 @@ class RoomsApi:
         return page
 
     async def resolve(self, ref: str) -> protocol.RoomInfo:
-        """A room by id or by unique name (case-sensitive first, then case-insensitive)."""
-        rooms = await self.list()
-        for candidate in rooms:
-            if candidate["id"] == ref:
-                return candidate
-        exact = [r for r in rooms if r["name"] == ref]
-        folded = [r for r in rooms if r["name"].casefold() == ref.casefold()]
-        for found in (exact, folded):
-            if len(found) == 1:
-                return found[0]
-            if len(found) > 1:
-                ids = ", ".join(r["id"] for r in found)
-                raise UsageError(f"several rooms are named {ref!r}; use an id: {ids}")
-        raise NotFoundError(f"no room named or with id {ref!r}")
+        """A room by id or by name, looked up by the daemon (no list is downloaded)."""
+        try:
+            room: protocol.RoomInfo = await self._http.get(
+                protocol.API_ROOM_LOOKUP, params={"ref": ref}
+            )
+        except DaemonRefused as exc:
+            if exc.code == protocol.ErrorCode.NOT_FOUND:
+                raise NotFoundError(
+                    f"{exc.message} (`videonet rooms list` shows the rooms you can join)"
+                ) from exc
+            raise
+        return room
+
+    async def rename(self, room_id: str, name: str) -> protocol.RoomInfo:
+        path = protocol.API_ROOM_RENAME.format(room_id=room_id)
+        room: protocol.RoomInfo = await self._http.post(path, {"name": name})
+        return room
+
+    async def delete(self, room_id: str) -> dict[str, Any]:
+        path = protocol.API_ROOM.format(room_id=room_id)
+        result: dict[str, Any] = await self._http.request("DELETE", path)
+        return result
+
+    async def invite(self, room_id: str, username: str) -> protocol.MemberInfo:
+        path = protocol.API_ROOM_INVITE.format(room_id=room_id)
+        member: protocol.MemberInfo = await self._http.post(path, {"username": username})
+        return member
+
+    async def page(
+        self, limit: int, cursor: str | None = None, mine: bool = False
+    ) -> protocol.RoomsPage:
+        """One page of the rooms you may see, in name order."""
+        params = {"limit": str(limit)}
+        if cursor:
+            params["cursor"] = cursor
+        if mine:
+            params["mine"] = "1"
+        page: protocol.RoomsPage = await self._http.get(protocol.API_ROOMS, params=params)
+        return page
 
     # Last in the class: once defined, `list` in an annotation here would mean this method.
-    async def list(self) -> list[protocol.RoomInfo]:
-        rooms: list[protocol.RoomInfo] = await self._http.get(protocol.API_ROOMS)
-        return rooms
+    async def list(self, limit: int | None = None, mine: bool = False) -> list[protocol.RoomInfo]:
+        """Rooms you may see: the first `limit`, or every one (page by page) when None."""
+        rooms: list[protocol.RoomInfo] = []
+        cursor: str | None = None
+        while True:
+            want = (
+                protocol.ROOMS_PAGE_MAX
+                if limit is None
+                else min(limit - len(rooms), protocol.ROOMS_PAGE_MAX)
+            )
+            page = await self.page(want, cursor, mine)
+            rooms.extend(page["rooms"])
+            cursor = page["next_cursor"]
+            if cursor is None or (limit is not None and len(rooms) >= limit):
+                return rooms
 
 
 class TransfersApi:

@@ -44,6 +44,7 @@ class ReceiverVerdict:
     username: str
     ok: bool
     reason: str
+    user_id: int | None = None
 
 
 @dataclass
@@ -88,27 +89,43 @@ class SendOutcome:
 
 
 class _Inbox:
-    """Control events for this sender, kept per transfer id (they may arrive before the ack)."""
+    """Control events for this sender, kept per transfer id (they may arrive before the ack).
+
+    Receivers are tracked by user id, never by name: a display name is not an identity, and
+    one receiver must not stand in for another's verdict.
+    """
 
     def __init__(self) -> None:
-        self.accepted: dict[str, set[str]] = {}
-        self.results: dict[str, dict[str, ReceiverVerdict]] = {}
+        self.accepted: dict[str, set[int]] = {}
+        self.results: dict[str, dict[int, ReceiverVerdict]] = {}
+        self.names: dict[int, str] = {}
         self.changed = asyncio.Event()
 
     async def on_accepted(self, data: Any) -> None:
-        if isinstance(data, dict):
-            self.accepted.setdefault(str(data.get("transfer_id")), set()).add(
-                str(data.get("username"))
-            )
+        if isinstance(data, dict) and isinstance(data.get("user_id"), int):
+            self.names[data["user_id"]] = str(data.get("username"))
+            self.accepted.setdefault(str(data.get("transfer_id")), set()).add(data["user_id"])
             self.changed.set()
 
     async def on_result(self, data: Any) -> None:
-        if isinstance(data, dict):
+        if isinstance(data, dict) and isinstance(data.get("user_id"), int):
+            user_id = data["user_id"]
             verdict = ReceiverVerdict(
-                str(data.get("username")), bool(data.get("ok")), str(data.get("reason", ""))
+                str(data.get("username")),
+                bool(data.get("ok")),
+                str(data.get("reason", "")),
+                user_id,
             )
-            self.results.setdefault(str(data.get("transfer_id")), {})[verdict.username] = verdict
+            self.names[user_id] = verdict.username
+            self.results.setdefault(str(data.get("transfer_id")), {})[user_id] = verdict
             self.changed.set()
+
+    def shown(self, user_ids: set[int]) -> list[str]:
+        """Names for people; the id too where two of them share a display name."""
+        names = [self.names.get(i, f"#{i}") for i in user_ids]
+        return sorted(
+            f"{n} (#{i})" if names.count(n) > 1 else n for i, n in zip(user_ids, names, strict=True)
+        )
 
 
 async def send_files(api: Api, options: SendOptions, report: Reporter) -> list[SendOutcome]:
@@ -153,6 +170,13 @@ async def _send_one(
     transfer_id = str(offer["transfer_id"])
     offset = int(reply["offset"])
     listeners = [str(n) for n in reply.get("listeners", [])]
+    listener_ids = set()
+    for listener in reply.get("listener_users", []):
+        inbox.names[int(listener["user_id"])] = str(listener["username"])
+        listener_ids.add(int(listener["user_id"]))
+    to_user_id = offer.get("to_user_id")
+    if to_user_id is not None and to:
+        inbox.names.setdefault(int(to_user_id), to)
     report(
         {
             "event": "offer",
@@ -188,7 +212,7 @@ async def _send_one(
         }
     )
 
-    expected = set(listeners) | ({to} if to else set())
+    expected = listener_ids | ({int(to_user_id)} if to_user_id is not None else set())
     deadline = time.monotonic() + (timeout if options.wait else 0)
     while True:
         inbox.changed.clear()  # before looking, so an event that lands after the look wakes us
@@ -202,7 +226,7 @@ async def _send_one(
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(inbox.changed.wait(), remaining)
     got = inbox.results.get(transfer_id, {})
-    missing = sorted((expected | inbox.accepted.get(transfer_id, set())) - set(got))
+    missing = inbox.shown((expected | inbox.accepted.get(transfer_id, set())) - set(got))
     return SendOutcome(
         path=str(path),
         name=path.name,

@@ -8,15 +8,21 @@ from videonet_daemon import invites, protocol
 from videonet_daemon.auth.request_auth import RequestAuth
 from videonet_daemon.auth.service import AuthService
 from videonet_daemon.clock import iso_from_epoch
+from videonet_daemon.cluster import Bus
 from videonet_daemon.db.engine import Database
 from videonet_daemon.validation import get_int, get_str, read_json
 
+# Published on the daemon bus when a session ends ({"session": jti} or {"user_id": id}), so
+# every daemon (this one included) closes that session's sockets.
+SESSION_ENDED = "session_ended"
+
 
 class AuthRoutes:
-    def __init__(self, auth: AuthService, who: RequestAuth, db: Database) -> None:
+    def __init__(self, auth: AuthService, who: RequestAuth, db: Database, bus: Bus) -> None:
         self._auth = auth
         self._who = who
         self._db = db
+        self._bus = bus
 
     def add_to(self, router: web.UrlDispatcher) -> None:
         router.add_post(protocol.API_REGISTER, self.register)
@@ -34,7 +40,9 @@ class AuthRoutes:
             body, "password", max_chars=protocol.PASSWORD_FIELD_MAX_CHARS, strip=False
         )
         invite_code = get_str(body, "invite_code", max_chars=protocol.INVITE_CODE_MAX_CHARS)
-        user, personal_code = await self._auth.register(email, username, password, invite_code)
+        user, personal_code = await self._auth.register(
+            email, username, password, invite_code, self._who.client_address(request)
+        )
         payload: protocol.RegisterResponse = {"user": user.info(), "invite_code": personal_code}
         return web.json_response(payload, status=201)
 
@@ -65,7 +73,9 @@ class AuthRoutes:
 
     async def logout(self, request: web.Request) -> web.Response:
         await self._who.require_user(request)
-        await self._auth.logout(self._who.session_id(request))
+        session = self._who.session_id(request)
+        await self._auth.logout(session)
+        await self._bus.publish(SESSION_ENDED, session=session)
         response = web.json_response({"logged_out": True})
         response.del_cookie(protocol.AUTH_COOKIE, path="/")
         return response

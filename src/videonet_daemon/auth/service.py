@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 
 from videonet_daemon import invites, protocol
 from videonet_daemon.auth.passwords import DummyHash, hash_password, verify_password
-from videonet_daemon.auth.throttle import LoginThrottle
+from videonet_daemon.auth.throttle import FailureThrottle
 from videonet_daemon.auth.tokens import IssuedToken, TokenService
 from videonet_daemon.clock import iso_from_epoch, now_iso
 from videonet_daemon.db.engine import Database, Record, columns, run
@@ -20,6 +20,8 @@ from videonet_daemon.errors import (
     Unauthenticated,
     ValidationError,
 )
+from videonet_daemon.names import BadName, clean_username, name_key
+from videonet_daemon.realtime.hub import Identity
 from videonet_daemon.settings import Settings
 
 # Deliberately simple: one @, no spaces, a dot in the domain. Delivery is not our concern.
@@ -61,17 +63,39 @@ class AuthService:
         self._db = db
         self._settings = settings
         self.tokens = tokens
-        self.throttle = LoginThrottle(
-            db, settings.login_failures_max, settings.login_failures_window
+        self.throttle = FailureThrottle(
+            db,
+            settings.login_failures_max,
+            settings.login_failures_window,
+            "too many failed logins; try again later",
+        )
+        self.register_throttle = FailureThrottle(
+            db,
+            settings.register_failures_max,
+            settings.register_failures_window,
+            "too many failed sign-ups from this address; try again later",
         )
         self._dummy = DummyHash()
 
     async def register(
-        self, email: str, username: str, password: str, invite_code: str
+        self, email: str, username: str, password: str, invite_code: str, client: str
     ) -> tuple[User, str]:
-        """Create the account and its personal invite; the invite use is taken atomically."""
+        """Create the account and its personal invite; the invite use is taken atomically.
+
+        The order is the defence: the fields' shape first (free), then the per-address throttle,
+        then the invite, then whether the name or email is taken, and only then bcrypt. A
+        stranger without an invite learns nothing and costs no hashing; every refusal after
+        the throttle counts against the address.
+        """
         email = normalize_email(email)
+        try:
+            username = clean_username(username)
+        except BadName as exc:
+            raise ValidationError(str(exc)) from exc
+        key = name_key(username)
+        reservation = await self.register_throttle.reserve(f"register:{client}")
         await invites.precheck(self._db, invite_code)
+        await self._refuse_taken(email, key)
         password_hash = await hash_password(password, self._settings.bcrypt_rounds)
         created = now_iso()
         try:
@@ -79,10 +103,11 @@ class AuthService:
                 invite_id = await invites.consume(conn, invite_code)
                 result = await run(
                     conn,
-                    "INSERT INTO users (email, username, password_hash, created_at) "
-                    "VALUES (:e, :u, :p, :t) RETURNING id",
+                    "INSERT INTO users (email, username, username_key, password_hash, created_at) "
+                    "VALUES (:e, :u, :k, :p, :t) RETURNING id",
                     e=email,
                     u=username,
+                    k=key,
                     p=password_hash,
                     t=created,
                 )
@@ -98,14 +123,30 @@ class AuthService:
                 personal = await invites.create(
                     conn, user_id, self._settings.personal_invite_uses, None
                 )
-        except IntegrityError as exc:
-            raise Conflict("an account with this email already exists") from exc
+        except IntegrityError as exc:  # a concurrent sign-up took the email or name first
+            await self._refuse_taken(email, key)
+            raise Conflict("this email or username was just taken") from exc
+        await self.register_throttle.release(reservation)
         return User(user_id, email, username, created), personal
+
+    async def _refuse_taken(self, email: str, key: str) -> None:
+        row = await self._db.fetch_one(
+            "SELECT email, username FROM users WHERE email = :e OR username_key = :k",
+            e=email,
+            k=key,
+        )
+        if row is None:
+            return
+        c = columns(row)
+        if c["email"] == email:
+            raise Conflict("an account with this email already exists")
+        raise Conflict(f"the username {c['username']!r} is taken; choose another")
 
     async def login(self, email: str, password: str, client: str) -> tuple[IssuedToken, User]:
         email = email.strip().lower()
         keys = (f"account:{email}", f"address:{client}")
-        await self.throttle.check(*keys)
+        # Reserved before bcrypt, so a burst of concurrent guesses cannot pass the limit.
+        reservation = await self.throttle.reserve(*keys)
         row = await self._db.fetch_one(
             "SELECT id, email, username, created_at, password_hash, disabled_at FROM users "
             "WHERE email = :e",
@@ -117,8 +158,8 @@ class AuthService:
         else:
             ok = await verify_password(password, columns(row)["password_hash"])
         if not ok or row is None:
-            await self.throttle.record_failure(*keys)
             raise InvalidCredentials()
+        await self.throttle.release(reservation)
         await self.throttle.clear(keys[0])
         if columns(row)["disabled_at"] is not None:
             raise Forbidden("this account is disabled: ask the operator of this daemon")
@@ -147,10 +188,11 @@ class AuthService:
             raise Unauthenticated("this session has ended: log in again")
         return _user(row), claims.jti
 
-    async def identify(self, token: str) -> tuple[int, str]:
-        """(user id, username) behind a token: the check a Socket.IO connection passes."""
-        user, _jti = await self.authenticate(token)
-        return user.id, user.username
+    async def identify(self, token: str) -> Identity:
+        """Who is behind a token, and until when: the check a Socket.IO connection passes."""
+        claims = self.tokens.decode(token)
+        user, jti = await self.authenticate(token)
+        return Identity(user.id, user.username, jti, claims.expires_at)
 
     async def logout(self, jti: str) -> None:
         await self._db.execute("DELETE FROM sessions WHERE jti = :j", j=jti)

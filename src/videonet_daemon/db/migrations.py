@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from videonet_daemon.clock import now_iso
-from videonet_daemon.db.engine import Database, run
+from videonet_daemon.db.engine import Database, columns, run
+from videonet_daemon.names import name_key
 
 # PostgreSQL: one migrator at a time when several daemons start together.
 _PG_MIGRATION_LOCK = 7_701_001
@@ -156,7 +157,45 @@ async def m004_transfer_owner(conn: AsyncConnection, t: Types) -> None:
     )
 
 
-async def m005_users_disabled(conn: AsyncConnection, t: Types) -> None:
+async def m005_unique_names(conn: AsyncConnection, t: Types) -> None:
+    """Usernames and room names become unique under `names.name_key` (case, width and
+    look-alike letters folded). Existing duplicates are renamed, never dropped: the oldest keeps
+    its name, each later one gets ``-<user id>`` (users) or ``-<first 8 of the room id>``
+    (rooms) appended, as docs/security.md says."""
+    await run(conn, "ALTER TABLE users ADD COLUMN username_key TEXT")
+    await run(conn, "ALTER TABLE rooms ADD COLUMN name_key TEXT")
+    users = (await run(conn, "SELECT id, username FROM users ORDER BY id")).all()
+    taken: set[str] = set()
+    for row in users:
+        user_id, name = int(columns(row)["id"]), str(columns(row)["username"])
+        while name_key(name) in taken:
+            name = f"{name}-{user_id}"
+        taken.add(name_key(name))
+        await run(
+            conn, "UPDATE users SET username = :n, username_key = :k WHERE id = :i",
+            n=name, k=name_key(name), i=user_id,
+        )  # fmt: skip
+    rooms = (await run(conn, "SELECT id, name FROM rooms ORDER BY created_at, id")).all()
+    taken = set()
+    for row in rooms:
+        room_id, name = str(columns(row)["id"]), str(columns(row)["name"])
+        while name_key(name) in taken:
+            name = f"{name}-{room_id[:8]}"
+        taken.add(name_key(name))
+        await run(
+            conn, "UPDATE rooms SET name = :n, name_key = :k WHERE id = :i",
+            n=name, k=name_key(name), i=room_id,
+        )  # fmt: skip
+    await run(conn, "CREATE UNIQUE INDEX users_username_key ON users (username_key)")
+    await run(conn, "CREATE UNIQUE INDEX rooms_name_key ON rooms (name_key)")
+
+
+async def m006_private_rooms(conn: AsyncConnection, t: Types) -> None:
+    # Existing rooms stay public: every account could see them already.
+    await run(conn, "ALTER TABLE rooms ADD COLUMN private BOOLEAN NOT NULL DEFAULT FALSE")
+
+
+async def m007_users_disabled(conn: AsyncConnection, t: Types) -> None:
     # Set by `videonet-daemon users disable`: login is refused and sessions are gone.
     await run(conn, "ALTER TABLE users ADD COLUMN disabled_at TEXT")
 
@@ -166,7 +205,9 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (2, "chat_messages", m002_chat_messages),
     (3, "transfers", m003_transfers),
     (4, "transfer_owner", m004_transfer_owner),
-    (5, "users_disabled", m005_users_disabled),
+    (5, "unique_names", m005_unique_names),
+    (6, "private_rooms", m006_private_rooms),
+    (7, "users_disabled", m007_users_disabled),
 ]
 
 

@@ -1,9 +1,11 @@
 """The Socket.IO hub (standard protocol v5) on the aiohttp app: what every socket feature shares.
 
 It knows no feature. It owns: connection auth (the token is checked at connect), who is behind
-each socket, the per-socket event bucket, room channels with their locks, the hooks features
-add to channel changes, and the one wrapper that turns a handler's result or `ApiError` into an
-ack (``{"ok": true, ...}`` or ``{"ok": false, "error": {...}}`` plus an `EV_ERROR` event).
+each socket, the end of a socket when its session ends (an expiry timer per socket, and
+`end_sessions` for a logout on any daemon), the per-socket event bucket, room channels with
+their locks, the hooks features add to channel changes, and the one wrapper that turns a
+handler's result or `ApiError` into an ack (``{"ok": true, ...}`` or ``{"ok": false, "error":
+{...}}`` plus an `EV_ERROR` event).
 
 Entering and leaving a room's channel happen under that room's lock (`room_lock`), and so does
 every fan-out that must be ordered against them (chat messages, presence): a socket that joins
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -41,11 +44,22 @@ class SocketUser:
     sid: str
     user_id: int
     username: str
+    session: str = ""  # the login session (token id) the socket connected with
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who is behind a token, and until when (epoch seconds)."""
+
+    user_id: int
+    username: str
+    session: str
+    expires_at: float
 
 
 EventHandler = Callable[[SocketUser, dict[str, Any]], Awaitable[dict[str, Any] | None]]
-# token -> (user_id, username), or an ApiError that refuses the connection.
-Identify = Callable[[str], Awaitable[tuple[int, str]]]
+# token -> who, or an ApiError that refuses the connection.
+Identify = Callable[[str], Awaitable[Identity]]
 # engine.io's origin test: (Origin header or None, WSGI-style environ) -> allowed.
 OriginCheck = Callable[[str | None, dict[str, Any]], bool]
 # (user, room_id, join payload) -> fields for the join ack; runs under the room's lock.
@@ -86,6 +100,10 @@ class Hub:
         )
         # Who is behind each socket of this daemon; filled at connect, emptied at disconnect.
         self.users: dict[str, SocketUser] = {}
+        # sid -> the timer that disconnects the socket when its token expires.
+        self._expiry: dict[str, asyncio.TimerHandle] = {}
+        # Sockets whose session has ended, from then until their disconnect: events refused.
+        self._ended: set[str] = set()
         # Every client event of a connection spends a token (features add their own limits).
         self.event_buckets = TokenBuckets(settings.socket_event_rate, settings.socket_event_burst)
         self._join_hooks: list[JoinHook] = []
@@ -93,6 +111,7 @@ class Hub:
         self._disconnect_hooks: list[DisconnectHook] = []
         # room_id -> [lock, users]; an entry lives only while someone holds or awaits the lock.
         self._locks: dict[str, tuple[asyncio.Lock, list[int]]] = {}
+        self._ending: set[asyncio.Task[None]] = set()  # held so they are not collected early
         self.sio.on("connect", self._connect)
         self.sio.on("disconnect", self._disconnect)
         self.sio.on("*", self._unknown)
@@ -159,14 +178,53 @@ class Hub:
         if not token:
             raise _refused(protocol.ErrorCode.UNAUTHENTICATED, "a token is required")
         try:
-            user_id, username = await self._identify(token)
+            who = await self._identify(token)
         except ApiError as exc:
             raise _refused(exc.code, exc.message) from exc
-        self.users[sid] = SocketUser(sid=sid, user_id=user_id, username=username)
-        await self.sio.enter_room(sid, protocol.user_channel(user_id))
+        self.users[sid] = SocketUser(
+            sid=sid, user_id=who.user_id, username=who.username, session=who.session
+        )
+        await self.sio.enter_room(sid, protocol.user_channel(who.user_id))
+        # The token was checked once, here: without this timer the socket would outlive it.
+        loop = asyncio.get_running_loop()
+        delay = max(0.0, who.expires_at - time.time())
+        self._expiry[sid] = loop.call_later(delay, self._expire, sid)
+
+    def _expire(self, sid: str) -> None:
+        self._expiry.pop(sid, None)
+        if sid in self.users:
+            task = asyncio.create_task(self._end(sid, "your session has expired: log in again"))
+            self._ending.add(task)
+            task.add_done_callback(self._ending.discard)
+
+    async def _end(self, sid: str, message: str) -> None:
+        error: protocol.ErrorBody = {"code": protocol.ErrorCode.UNAUTHENTICATED, "message": message}
+        self._ended.add(sid)
+        try:
+            await self.sio.emit(protocol.EV_SESSION_ENDED, error, to=sid)
+            await self.sio.disconnect(sid)
+        except Exception:
+            log.exception("could not end socket %s", sid)
+
+    async def end_sessions(self, *, session: str | None = None, user_id: int | None = None) -> int:
+        """Disconnect this daemon's sockets of one login session (or of every session of one
+        user): after a logout, the session's sockets stop working at once."""
+        ended = [
+            sid
+            for sid, u in list(self.users.items())
+            if (session is not None and u.session == session)
+            or (user_id is not None and u.user_id == user_id)
+        ]
+        for sid in ended:
+            await self._end(sid, "this session has ended: log in again")
+        return len(ended)
 
     async def _disconnect(self, sid: str, *reason: Any) -> None:
         self.event_buckets.forget(sid)
+        timer = self._expiry.pop(sid, None)
+        if timer is not None:
+            timer.cancel()
+        self._ended.discard(sid)
         user = self.users.pop(sid, None)
         if user is None:
             return
@@ -185,6 +243,8 @@ class Hub:
         user = self.users.get(sid)
         if user is None:
             raise Unauthenticated("this connection is not authenticated")
+        if sid in self._ended:
+            raise Unauthenticated("this session has ended: log in again")
         return user
 
     # --- room channels ------------------------------------------------------------------
@@ -263,6 +323,19 @@ class Hub:
                 if user is not None:
                     await self._run_leave_hooks(user, room_id)
                 await self.sio.emit(protocol.EV_ROOM_REMOVED, {"room_id": room_id}, to=sid)
+
+    async def close_room(self, room_id: str, name: str) -> None:
+        """The room was deleted: tell each of its sockets here, and take them out of its channel."""
+        channel = protocol.room_channel(room_id)
+        async with self.room_lock(room_id):
+            for sid, _eio_sid in list(self.sio.manager.get_participants("/", channel)):
+                await self.sio.emit(
+                    protocol.EV_ROOM_DELETED, {"room_id": room_id, "name": name}, to=sid
+                )
+                await self.sio.leave_room(sid, channel)
+                user = self.users.get(sid)
+                if user is not None:
+                    await self._run_leave_hooks(user, room_id)
 
 
 def _refused(code: str, message: str) -> Exception:

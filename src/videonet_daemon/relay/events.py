@@ -48,17 +48,17 @@ class TransferEvents:
     async def _gone(self, user: SocketUser) -> None:
         self.listening.pop(user.sid, None)
 
-    def listeners(self, offer: protocol.TransferOffer) -> list[str]:
+    def listeners(self, offer: protocol.TransferOffer) -> list[protocol.PresenceUser]:
         """Who listens for offers in the room and can take this one (not the sender)."""
-        names = {
-            u.username
+        found = {
+            u.user_id: u.username
             for sid, rooms in self.listening.items()
             if offer["room_id"] in rooms
             and (u := self.hub.users.get(sid)) is not None
             and u.user_id != offer["sender_id"]
             and offer["to_user_id"] in (None, u.user_id)
         }
-        return sorted(names)
+        return [{"user_id": i, "username": n} for i, n in sorted(found.items())]
 
     async def listen(self, user: SocketUser, data: dict[str, Any]) -> dict[str, Any]:
         room_id = get_str(data, "room_id", max_chars=protocol.ROOM_ID_MAX_CHARS)
@@ -80,11 +80,13 @@ class TransferEvents:
             else protocol.room_channel(room_id)
         )
         await self.hub.sio.emit(protocol.EV_TRANSFER_OFFER, offer, to=target, skip_sid=user.sid)
+        listeners = self.listeners(offer)
         reply: protocol.OfferReply = {
             "transfer": offer,
             "offset": offer["uploaded"],
             "resumed": resumed,
-            "listeners": self.listeners(offer),
+            "listeners": sorted(u["username"] for u in listeners),
+            "listener_users": listeners,
         }
         return dict(reply)
 

@@ -29,6 +29,7 @@ from videonet_daemon.errors import (
     TransferStateError,
     ValidationError,
 )
+from videonet_daemon.names import name_key
 from videonet_daemon.relay.spool import LiveTransfer, Spool
 from videonet_daemon.rooms.guard import RoomGuard
 from videonet_daemon.settings import Settings
@@ -280,17 +281,16 @@ class TransferService:
             return None
         if not isinstance(to_username, str) or not to_username:
             raise ValidationError("to must be a username")
-        rows = await self._db.fetch_all(
+        # Usernames are unique under name_key, so this finds one member or none.
+        row = await self._db.fetch_one(
             "SELECT m.user_id FROM room_members m JOIN users u ON u.id = m.user_id "
-            "WHERE m.room_id = :r AND u.username = :n",
+            "WHERE m.room_id = :r AND u.username_key = :k",
             r=room_id,
-            n=to_username,
+            k=name_key(to_username),
         )
-        if not rows:
+        if row is None:
             raise NotFound(f"{to_username} is not a member of this room")
-        if len(rows) > 1:
-            raise ValidationError(f"several members are called {to_username}")
-        return int(columns(rows[0])["user_id"])
+        return int(columns(row)["user_id"])
 
     async def begin_upload(self, user_id: int, transfer_id: str, offset: int) -> LiveTransfer:
         offer = await self.get(transfer_id)

@@ -1,4 +1,5 @@
-"""The rooms feature: /api/rooms* over HTTP, room:join and room:leave over Socket.IO."""
+"""The rooms feature: /api/rooms* over HTTP, room:join and room:leave over Socket.IO, and the
+end of a deleted room's channel on every daemon."""
 
 from __future__ import annotations
 
@@ -8,21 +9,26 @@ from videonet_daemon import protocol
 from videonet_daemon.auth.request_auth import RequestAuth
 from videonet_daemon.cluster import Bus
 from videonet_daemon.realtime.hub import Hub
+from videonet_daemon.relay.spool import Spool
 from videonet_daemon.rooms.events import RoomEvents
 from videonet_daemon.rooms.guard import RoomGuard
-from videonet_daemon.rooms.routes import LEFT_ROOM, RoomRoutes
+from videonet_daemon.rooms.routes import LEFT_ROOM, ROOM_DELETED, RoomRoutes
 from videonet_daemon.rooms.service import RoomService
 
 
 class RoomsFeature:
-    def __init__(self, rooms: RoomService, guard: RoomGuard, who: RequestAuth, bus: Bus) -> None:
+    def __init__(
+        self, rooms: RoomService, guard: RoomGuard, who: RequestAuth, bus: Bus, spool: Spool
+    ) -> None:
         self._routes = RoomRoutes(rooms, guard, who, bus)
         self._guard = guard
         self._bus = bus
+        self._spool = spool
 
     def install(self, router: web.UrlDispatcher, hub: Hub) -> None:
-        self._routes.add_to(router)
-        events = RoomEvents(self._guard, hub)
+        self._routes.add_to(router, hub)
+        events = RoomEvents(self._guard, hub, self._spool)
         hub.on(protocol.EV_ROOM_JOIN, events.join)
         hub.on(protocol.EV_ROOM_LEAVE, events.leave)
         self._bus.on(LEFT_ROOM, events.left_room)
+        self._bus.on(ROOM_DELETED, events.room_deleted)

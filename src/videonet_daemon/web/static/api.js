@@ -35,7 +35,7 @@ export const api = {
   login: (email, password) => request("POST", "/api/auth/login", { email, password }),
   logout: () => request("POST", "/api/auth/logout"),
   me: () => request("GET", "/api/auth/me"),
-  rooms: () => request("GET", "/api/rooms"),
+  rooms: () => request("GET", "/api/rooms").then((page) => page.rooms),
   createRoom: (name) => request("POST", "/api/rooms/create", { name }),
   joinRoom: (id) => request("POST", `/api/rooms/${room(id)}/join`),
   history: (id, limit = 50) => request("GET", `/api/rooms/${room(id)}/messages?limit=${limit}`),
