@@ -62,6 +62,8 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
         # A killed daemon's call participants are removed after three missed beats (a shorter
         # beat would take a daemon stalled by a busy machine for dead).
         "VIDEONET_NODE_HEARTBEAT_INTERVAL": "1",
+        # As docs/deploy sets it: behind nginx the browser's origin is https (X-Forwarded-Proto).
+        "VIDEONET_TRUST_PROXY": "1",
     }
     args = ("--database-url", f"{POSTGRES}/{name}", "--redis-url", REDIS)
     a = start_daemon(tmp_path / "a", *args, **common)
