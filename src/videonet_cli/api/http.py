@@ -6,11 +6,14 @@ The typed endpoints are in `api.client`; this module knows nothing of paths.
 from __future__ import annotations
 
 import json
+import os
+import ssl
 from collections.abc import Mapping
 from types import TracebackType
 from typing import Any, Self
 
 import aiohttp
+from yarl import URL
 
 from videonet_cli.errors import AuthError, CliError, DaemonRefused, UnreachableError
 from videonet_daemon import protocol
@@ -96,19 +99,50 @@ class HttpClient:
 
     def unreachable(self, exc: BaseException) -> UnreachableError:
         """The one-line error for a failed connection to the daemon."""
-        if isinstance(exc, aiohttp.ClientConnectorError):
-            return UnreachableError(
-                f"cannot reach the daemon at {self.server} ({exc.strerror or exc})"
-            )
-        if isinstance(exc, TimeoutError):
-            return UnreachableError(f"the daemon at {self.server} did not answer in time")
-        return UnreachableError(f"connection to {self.server} failed: {exc}")
+        return unreachable_error(self.server, exc)
 
     async def get(self, path: str, params: Mapping[str, str] | None = None) -> Any:
         return await self.request("GET", path, params=params)
 
     async def post(self, path: str, json_body: Mapping[str, Any] | None = None) -> Any:
         return await self.request("POST", path, json_body=json_body or {})
+
+
+def unreachable_error(server: str, exc: BaseException) -> UnreachableError:
+    """One line naming the URL, what failed, and what to do about it."""
+    from videonet_cli.server_url import is_loopback
+
+    url = URL(server)
+    other = url.with_scheme("https" if url.scheme == "http" else "http")
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        return UnreachableError(
+            f"the daemon at {server} has a certificate this machine does not trust "
+            f"({exc.certificate_error})"
+        )
+    if isinstance(exc, (aiohttp.ClientConnectorSSLError, aiohttp.ClientSSLError, ssl.SSLError)):
+        return UnreachableError(
+            f"cannot reach the daemon at {server}: it did not answer with TLS; if it serves "
+            f"plain http, use --server {other} (and --insecure if it is not this machine)"
+        )
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        if is_loopback(url.host or ""):
+            hint = "start one with `videonet-daemon serve`, or point at one with --server URL"
+        else:
+            hint = "check the address, or point at another with --server URL"
+        err = exc.os_error
+        plain = err.errno is not None and err.errno > 0
+        reason = os.strerror(err.errno) if plain else (err.strerror or str(err))
+        return UnreachableError(f"cannot reach the daemon at {server} ({reason}): {hint}")
+    if isinstance(exc, TimeoutError):
+        return UnreachableError(f"the daemon at {server} did not answer in time")
+    if url.scheme == "http" and isinstance(
+        exc, (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError)
+    ):
+        return UnreachableError(
+            f"the daemon at {server} closed the connection; if it serves HTTPS, "
+            f"use --server {other}"
+        )
+    return UnreachableError(f"connection to {server} failed: {exc}")
 
 
 def decode_response(status: int, body: bytes) -> Any:

@@ -21,22 +21,25 @@ T = TypeVar("T")
 
 
 def server_of(ctx: typer.Context) -> str:
-    """The daemon URL chosen by the root ``--server`` option, the environment or the config."""
+    """The daemon URL chosen by ``--server`` (before or after the command), the environment or
+    the config, checked (`server_url.validate_server`)."""
     root = ctx.find_root()
     option = getattr(root.obj, "server_option", None)
-    return resolve_server(option)
+    return resolve_server(option, insecure=bool(getattr(root.obj, "insecure", False)))
 
 
 def api_for(ctx: typer.Context, *, authenticated: bool = True) -> Api:
     """The client for the chosen server with the saved token (or VIDEONET_TOKEN); not yet open.
 
-    With ``authenticated`` a missing token is an AuthError before anything is sent.
+    With ``authenticated`` a missing token is an AuthError before anything is sent, unless the
+    daemon cannot be reached at all: a wrong --server must say "cannot reach", not "log in".
     """
     from videonet_cli.api import Api
 
     server = server_of(ctx)
     token = resolve_token(server)
     if authenticated and not token:
+        run(Api(server, None).probe())
         raise AuthError(f"not logged in to {server}: run `videonet login` (or set VIDEONET_TOKEN)")
     return Api(server, token)
 
