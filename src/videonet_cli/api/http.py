@@ -130,8 +130,8 @@ def unreachable_error(server: str, exc: BaseException) -> UnreachableError:
         else:
             hint = "check the address, or point at another with --server URL"
         err = exc.os_error
-        plain = err.errno is not None and err.errno > 0
-        reason = os.strerror(err.errno) if plain else (err.strerror or str(err))
+        number = err.errno or 0
+        reason = os.strerror(number) if number > 0 else (err.strerror or str(err))
         return UnreachableError(f"cannot reach the daemon at {server} ({reason}): {hint}")
     if isinstance(exc, TimeoutError):
         return UnreachableError(f"the daemon at {server} did not answer in time")
