@@ -5,8 +5,8 @@ One place decides what a user sees when the command line is wrong or the output 
 - a usage error (unknown option, missing argument, bad value) is ONE line,
   ``Error: <what> (see `<command> --help`)``, and exit 2, as docs/exit-codes.md says;
 - Ctrl-C is ``Error: interrupted`` and exit 130;
-- a closed standard output (``… | head``) ends the command quietly with exit 0, never with a
-  BrokenPipeError traceback;
+- a closed standard output (``… | head``) ends the command quietly with exit 1 (as typer does
+  for its own writes), never with a BrokenPipeError traceback;
 - anything unexpected is one line and exit 1 (the traceback only with ``VIDEONET_DEBUG=1``).
 
 Standard library and typer only: the daemon's CLI and the user's CLI both import it.
@@ -27,6 +27,7 @@ from typer._click.exceptions import NoArgsIsHelpError, UsageError
 
 USAGE_EXIT = 2
 INTERRUPTED_EXIT = 130
+CLOSED_OUTPUT_EXIT = 1
 DEBUG_ENV = "VIDEONET_DEBUG"
 
 
@@ -80,11 +81,11 @@ def run_click(
         return INTERRUPTED_EXIT
     except BrokenPipeError:
         _silence_stdout()
-        return 0
+        return CLOSED_OUTPUT_EXIT
     except Exception as exc:
         if isinstance(exc, OSError) and exc.errno == errno.EPIPE:
             _silence_stdout()
-            return 0
+            return CLOSED_OUTPUT_EXIT
         code = on_error(exc) if on_error is not None else None
         if code is not None:
             return code
@@ -98,5 +99,6 @@ def run_click(
         sys.stdout.flush()
     except BrokenPipeError:
         _silence_stdout()
+        return CLOSED_OUTPUT_EXIT
     # Without standalone mode click returns the exit code of --help and friends.
     return result if isinstance(result, int) else 0

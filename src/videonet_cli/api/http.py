@@ -93,9 +93,10 @@ class HttpClient:
             async with self.http.request(method, path, json=json_body, params=params) as resp:
                 body = await resp.read()
                 status = resp.status
+                retry_after = resp.headers.get("Retry-After")
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise self.unreachable(exc) from exc
-        return decode_response(status, body)
+        return decode_response(status, body, retry_after)
 
     def unreachable(self, exc: BaseException) -> UnreachableError:
         """The one-line error for a failed connection to the daemon."""
@@ -145,8 +146,11 @@ def unreachable_error(server: str, exc: BaseException) -> UnreachableError:
     return UnreachableError(f"connection to {server} failed: {exc}")
 
 
-def decode_response(status: int, body: bytes) -> Any:
-    """Decode a daemon response; non-2xx becomes a DaemonRefused carrying the daemon's error."""
+def decode_response(status: int, body: bytes, retry_after: str | None = None) -> Any:
+    """Decode a daemon response; non-2xx becomes a DaemonRefused carrying the daemon's error.
+
+    A 429's ``Retry-After`` becomes the wait in the message: "try again in 42 s".
+    """
     try:
         data = json.loads(body) if body else None
     except ValueError:
@@ -155,12 +159,24 @@ def decode_response(status: int, body: bytes) -> Any:
         return data
     if isinstance(data, dict) and isinstance(data.get("error"), dict):
         err = data["error"]
-        raise DaemonRefused(str(err.get("code", "")), str(err.get("message", "")), status)
+        message = with_wait(str(err.get("message", "")), retry_after)
+        raise DaemonRefused(str(err.get("code", "")), message, status)
     if status >= 500:
         raise CliError(f"the daemon failed (HTTP {status})")
     # A body without the error shape (a proxy in between, say): the status stands in for a code.
     code = _STATUS_CODES.get(status, protocol.ErrorCode.BAD_REQUEST)
     raise DaemonRefused(code, f"unexpected HTTP {status} from the daemon", status)
+
+
+def with_wait(message: str, retry_after: str | None) -> str:
+    """``message`` saying how long to wait, when the daemon said (in whole seconds)."""
+    if not retry_after or not retry_after.strip().isdigit():
+        return message
+    wait = f"try again in {int(retry_after)} s"
+    stem = message.rstrip(". ")
+    if stem.endswith("try again later"):
+        return stem.removesuffix("try again later") + wait
+    return f"{stem}; {wait}" if stem else wait
 
 
 _STATUS_CODES = {

@@ -45,7 +45,7 @@ class TransferView:
     def __enter__(self) -> Self:
         if self.mode == "bars":
             self._progress = Progress(
-                TextColumn("{task.description}"),
+                TextColumn("{task.description}", markup=False),  # a file name, not markup
                 BarColumn(),
                 DownloadColumn(),
                 TransferSpeedColumn(),
@@ -80,13 +80,15 @@ class TransferView:
         elif kind == "progress" and name in self._tasks:
             self._progress.update(self._tasks[name], completed=event["bytes"])
         elif kind == "listening":
-            self._progress.console.print(f"Waiting for files in {event['room']}…")
+            self._line(f"Waiting for files in {event['room']}…")
         elif kind == "uploaded":
-            self._progress.console.print(f"{name}: uploaded, waiting for the receivers' hashes")
+            self._line(f"{name}: uploaded, waiting for the receivers' hashes")
         elif kind == "renamed":
-            self._progress.console.print(
-                f"The offered name {event['offered']!r} was changed to {event['name']!r}."
-            )
+            self._line(f"The offered name {event['offered']!r} was changed to {event['name']!r}.")
+
+    def _line(self, text: str) -> None:
+        if self._progress is not None:
+            self._progress.console.print(text, markup=False, highlight=False)
 
     def result(self, data: dict[str, Any]) -> None:
         """The final result of one file (JSON mode prints it as a line)."""
