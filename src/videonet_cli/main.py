@@ -13,7 +13,7 @@ from videonet_cli.commands import analyze, auth, call, chat, config_cmd, invites
 from videonet_cli.config import ENV_INSECURE, ENV_SERVER, debug_enabled
 from videonet_cli.errors import CliError, ExitCode
 from videonet_cli.render.console import error_line
-from videonet_daemon.command_line import run_click
+from videonet_daemon.command_line import plain_help, run_click
 
 app = typer.Typer(
     name="videonet",
@@ -126,7 +126,7 @@ def build_command() -> Command:
     """The click command tree of ``videonet``, as run, completed and documented."""
     command = typer.main.get_command(app)
     _json_from_config(command)
-    return command
+    return plain_help(command)
 
 
 def main(argv: list[str] | None = None) -> None:

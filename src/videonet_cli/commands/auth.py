@@ -114,7 +114,8 @@ def login(
     if json_out:
         output.print_json({"user": user, "server": server, "expires_at": result["expires_at"]})
         return
-    output.info(f"Logged in to {server} as {user['username']} until {result['expires_at']}.")
+    until = output.local_time(result["expires_at"])
+    output.info(f"Logged in to {server} as {user['username']} until {until}.")
 
 
 def logout(ctx: typer.Context, json_out: bool = JsonOption) -> None:

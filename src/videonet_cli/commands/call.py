@@ -7,12 +7,15 @@ from pathlib import Path
 import typer
 
 from videonet_cli.commands import common
+from videonet_cli.completion import complete_room
 from videonet_cli.errors import UnreachableError
 
 
 def call(
     ctx: typer.Context,
-    room: str = typer.Argument(..., help="Room id or unique name.", metavar="ROOM"),
+    room: str = typer.Argument(
+        ..., help="Room id or unique name.", metavar="ROOM", autocompletion=complete_room
+    ),
     play: Path | None = typer.Option(
         None, "--play", help="Send this media file (its audio and video).", metavar="FILE"
     ),

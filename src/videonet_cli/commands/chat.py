@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 import typer
 
 from videonet_cli.commands import common
+from videonet_cli.completion import complete_room
 from videonet_cli.errors import DaemonRefused, UsageError
 from videonet_cli.render import console as output
 from videonet_daemon import protocol
@@ -18,7 +19,9 @@ T = TypeVar("T")
 
 def chat(
     ctx: typer.Context,
-    room: str = typer.Argument(..., help="Room id or unique name.", metavar="ROOM"),
+    room: str = typer.Argument(
+        ..., help="Room id or unique name.", metavar="ROOM", autocompletion=complete_room
+    ),
     send: str | None = typer.Option(
         None, "--send", help="Send TEXT and exit once the daemon has stored it.", metavar="TEXT"
     ),

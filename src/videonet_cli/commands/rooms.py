@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from videonet_cli.commands import common
+from videonet_cli.completion import complete_room
 from videonet_cli.render import console as output
 
 if TYPE_CHECKING:
@@ -15,7 +16,9 @@ if TYPE_CHECKING:
 app = typer.Typer(help="List, create, join and leave rooms.", no_args_is_help=True)
 
 JsonOption = typer.Option(False, "--json", help="Print JSON.")
-RoomArgument = typer.Argument(..., help="Room id or unique name.", metavar="ROOM")
+RoomArgument = typer.Argument(
+    ..., help="Room id or unique name.", metavar="ROOM", autocompletion=complete_room
+)
 
 ROOM_COLUMNS = [
     ("name", "Name"),

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from videonet_cli.commands import common
+from videonet_cli.completion import complete_member, complete_room
 from videonet_cli.errors import CliError, MismatchError, UsageError
 from videonet_cli.render import transfer_view
 from videonet_cli.render.console import info
@@ -14,7 +15,9 @@ from videonet_cli.render.transfer_view import TransferView, choose_mode
 
 JsonOption = typer.Option(False, "--json", help="Print JSON lines: events, then one result.")
 NoProgressOption = typer.Option(False, "--no-progress", help="No progress bars.")
-RoomArgument = typer.Argument(..., help="Room id or unique name.", metavar="ROOM")
+RoomArgument = typer.Argument(
+    ..., help="Room id or unique name.", metavar="ROOM", autocompletion=complete_room
+)
 DEFAULT_SEND_TIMEOUT = 600.0
 DEFAULT_RECEIVE_TIMEOUT = 600.0
 
@@ -40,7 +43,13 @@ def send(
     ctx: typer.Context,
     room: str = RoomArgument,
     files: list[Path] = typer.Argument(..., help="Files to send.", metavar="FILE..."),
-    to: str | None = typer.Option(None, "--to", help="Offer only to this member (username)."),
+    to: str | None = typer.Option(
+        None,
+        "--to",
+        metavar="USER",
+        help="Offer only to this member (username).",
+        autocompletion=complete_member,
+    ),
     timeout: float = typer.Option(
         DEFAULT_SEND_TIMEOUT,
         "--timeout",

@@ -94,6 +94,17 @@ def human_time(iso: str, now: datetime | None = None) -> str:
     if span < 24 * 3600:
         amount = f"{int(span // 60)} min" if span < 3600 else f"{int(span // 3600)} h"
         return f"in {amount}" if ahead else f"{amount} ago"
+    return local_time(iso)
+
+
+def local_time(iso: str) -> str:
+    """An ISO time from the daemon as this machine's date and minute."""
+    try:
+        moment = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    except ValueError:
+        return iso
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
     return moment.astimezone().strftime("%Y-%m-%d %H:%M")
 
 
