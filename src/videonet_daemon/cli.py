@@ -188,7 +188,9 @@ def _duration(text: str) -> int:
 @invite_app.command("create")
 def invite_create(
     uses: int = typer.Option(1, "--uses", min=1, max=protocol.INVITE_MAX_USES, help="Uses."),
-    expires: str | None = typer.Option(None, "--expires", help="Lifetime, e.g. 7d or 12h."),
+    expires: str | None = typer.Option(
+        None, "--expires", metavar="DURATION", help="Lifetime, e.g. 7d or 12h."
+    ),
     data_dir: Path | None = DataDirOption,
     database_url: str | None = DatabaseOption,
 ) -> None:

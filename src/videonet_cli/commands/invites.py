@@ -40,7 +40,9 @@ def invite_lifetime(text: str) -> int:
 def create(
     ctx: typer.Context,
     uses: int = typer.Option(1, "--uses", min=1, max=protocol.INVITE_MAX_USES, help="Uses."),
-    expires: str | None = typer.Option(None, "--expires", help="Lifetime: 30m, 12h, 7d, 2w."),
+    expires: str | None = typer.Option(
+        None, "--expires", metavar="DURATION", help="Lifetime: 30m, 12h, 7d, 2w."
+    ),
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Make an invite code for someone to register with."""
