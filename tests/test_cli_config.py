@@ -214,3 +214,21 @@ def test_logged_in_elsewhere_is_not_logged_in_here(daemon: Daemon, tmp_path: Pat
     assert one_error_line(r) == (
         f"Error: not logged in to {daemon.url}: run `videonet login` (or set VIDEONET_TOKEN)"
     )
+
+
+def test_default_room_for_chat_and_receive(daemon: Daemon, tmp_path: Path) -> None:
+    user = daemon.make_user(tmp_path)
+    env = {"VIDEONET_TOKEN": user.token, "VIDEONET_SERVER": daemon.url}
+    r = videonet(tmp_path, "chat", "--send", "hi", **env)
+    assert r.code == 2
+    assert one_error_line(r) == (
+        "Error: no ROOM given and no default room: `videonet config set room NAME`"
+    )
+    room = videonet(tmp_path, "rooms", "create", "default-room-test", "--json", **env).json()
+    assert videonet(tmp_path, "config", "set", "room", room["id"]).code == 0
+    r = videonet(tmp_path, "chat", "--send", "hi", "--json", **env)
+    assert r.code == 0, r.err
+    assert r.json()["text"] == "hi" and r.json()["room_id"] == room["id"]
+    r = videonet(tmp_path, "receive", "--timeout", "1", "--json", "--out", str(tmp_path), **env)
+    first = json.loads(r.out.splitlines()[0])
+    assert first == {"event": "listening", "room": "default-room-test", "pending": 0}, r.err

@@ -94,7 +94,7 @@ class ConfigKey:
 
 CONFIG_KEYS: dict[str, ConfigKey] = {
     "server": ConfigKey("The daemon URL used without --server.", protocol.DEFAULT_SERVER_URL),
-    "room": ConfigKey("The room used when a command's ROOM is left out.", ""),
+    "room": ConfigKey("The room chat, receive and call use when ROOM is left out.", ""),
     "output": ConfigKey(
         "human: tables and lines; json: as if --json was given.", "human", OUTPUT_FORMATS
     ),

@@ -8,7 +8,6 @@ from typing import Any, TypeVar
 import typer
 
 from videonet_cli.commands import common
-from videonet_cli.completion import complete_room
 from videonet_cli.errors import DaemonRefused, UsageError
 from videonet_cli.render import console as output
 from videonet_daemon import protocol
@@ -19,9 +18,7 @@ T = TypeVar("T")
 
 def chat(
     ctx: typer.Context,
-    room: str = typer.Argument(
-        ..., help="Room id or unique name.", metavar="ROOM", autocompletion=complete_room
-    ),
+    room: str | None = common.DefaultRoomArgument,
     send: str | None = typer.Option(
         None, "--send", help="Send TEXT and exit once the daemon has stored it.", metavar="TEXT"
     ),
@@ -50,6 +47,7 @@ def chat(
 
     With piped standard input each line is sent as a message.
     """
+    room = common.room_or_default(room)
     api = common.api_for(ctx)
     if send is not None:
         if follow:

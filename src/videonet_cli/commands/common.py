@@ -11,13 +11,31 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 
-from videonet_cli.config import resolve_server, resolve_token
-from videonet_cli.errors import AuthError
+from videonet_cli.completion import complete_room
+from videonet_cli.config import config_value, resolve_server, resolve_token
+from videonet_cli.errors import AuthError, UsageError
 
 if TYPE_CHECKING:
     from videonet_cli.api import Api
 
 T = TypeVar("T")
+
+# ROOM for the commands that act in one room: left out, the saved `room` (videonet config).
+DefaultRoomArgument = typer.Argument(
+    None,
+    help="Room id or unique name (default: the saved `room`, see videonet config).",
+    metavar="ROOM",
+    autocompletion=complete_room,
+    show_default=False,
+)
+
+
+def room_or_default(room: str | None) -> str:
+    """The ROOM given, else the saved default room, else a usage error saying how to set one."""
+    chosen = room or config_value("room")
+    if not chosen:
+        raise UsageError("no ROOM given and no default room: `videonet config set room NAME`")
+    return chosen
 
 
 def server_of(ctx: typer.Context) -> str:

@@ -80,7 +80,7 @@ def send(
 
 def receive(
     ctx: typer.Context,
-    room: str = RoomArgument,
+    room: str | None = common.DefaultRoomArgument,
     out: Path = typer.Option(Path("."), "--out", "-o", help="Directory to write files into."),
     count: int = typer.Option(1, "--count", "-n", min=1, help="Files to receive before exiting."),
     timeout: float = typer.Option(
@@ -93,7 +93,7 @@ def receive(
     """Receive offered files into --out; each is renamed into place only once its hash matched."""
     from videonet_cli.transfer.receiver import ReceiveOptions, receive_files
 
-    options = ReceiveOptions(room, out, count, timeout, overwrite)
+    options = ReceiveOptions(common.room_or_default(room), out, count, timeout, overwrite)
     with TransferView(choose_mode(json_out, no_progress)) as view:
         outcomes = common.call(ctx, lambda api: receive_files(api, options, view))
         for outcome in outcomes:
