@@ -187,6 +187,7 @@ def test_wrong_port_says_cannot_reach_with_a_hint(tmp_path: Path) -> None:
         ("receive", "room", "--timeout", "1"),
         ("chat", "room", "--send", "hi"),
         ("chat", "room", "--follow"),
+        ("call", "room", "--duration", "1"),
     ],
 )
 def test_daemon_down_is_one_line_without_session_noise(tmp_path: Path, args: Any) -> None:
@@ -232,3 +233,17 @@ def test_default_room_for_chat_and_receive(daemon: Daemon, tmp_path: Path) -> No
     r = videonet(tmp_path, "receive", "--timeout", "1", "--json", "--out", str(tmp_path), **env)
     first = json.loads(r.out.splitlines()[0])
     assert first == {"event": "listening", "room": "default-room-test", "pending": 0}, r.err
+
+
+def test_http_against_a_tls_daemon_says_use_https(daemon_factory: Any, tmp_path: Path) -> None:
+    from test_operations import self_signed
+
+    cert, key = self_signed(tmp_path)
+    d: Daemon = daemon_factory("--tls-cert", str(cert), "--tls-key", str(key))
+    plain = d.url.replace("https://", "http://")
+    r = videonet(tmp_path, "whoami", "--server", plain, SSL_CERT_FILE=str(cert))
+    assert r.code == 5
+    assert one_error_line(r) == (
+        f"Error: the daemon at {plain} closed the connection; if it serves HTTPS, "
+        f"use --server {d.url}"
+    )
