@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 
-from videonet_cli.completion import complete_room
+from videonet_cli.commands.completion import complete_room
 from videonet_cli.config import config_value, resolve_server, resolve_token
 from videonet_cli.errors import AuthError, UsageError
 

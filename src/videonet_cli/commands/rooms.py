@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from videonet_cli.commands import common
-from videonet_cli.completion import complete_room
+from videonet_cli.commands.completion import complete_room
 from videonet_cli.render import console as output
 
 if TYPE_CHECKING:

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from videonet_cli.commands import common
-from videonet_cli.completion import complete_member, complete_room
+from videonet_cli.commands.completion import complete_member, complete_room
 from videonet_cli.errors import CliError, MismatchError, UsageError
 from videonet_cli.render import transfer_view
 from videonet_cli.render.console import info
