@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import sys
+import threading
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -52,6 +54,9 @@ RedisOption = typer.Option(
 )
 
 
+SQLITE_WORKER_JOIN_SECONDS = 2.0
+
+
 class LogFormat(StrEnum):
     text = "text"
     json = "json"
@@ -67,6 +72,8 @@ def _settings(**overrides: Any) -> Settings:
 
 def _first_line(exc: BaseException) -> str:
     """An error as one line: SQLAlchemy's "(Background on this error at: …)" link dropped."""
+    if isinstance(exc, OSError) and exc.errno and exc.errno > 0:
+        return os.strerror(exc.errno)
     text = str(exc).strip() or exc.__class__.__name__
     line = text.splitlines()[0]
     line = re.sub(r"\s*\(Background on this error at: [^)]*\)", "", line)
@@ -83,12 +90,21 @@ def _database_problem(settings: Settings) -> str | None:
             await db.fetch_one("SELECT 1")
         finally:
             await db.close()
+            # aiosqlite answers a failed connection's close from its worker thread; let that
+            # finish while this loop can still take the answer, or a traceback follows the line.
+            await asyncio.to_thread(_join_sqlite_workers)
 
     try:
         asyncio.run(probe())
     except Exception as exc:
         return f"cannot reach the database at {_where(settings)}: {_first_line(exc)}"
     return None
+
+
+def _join_sqlite_workers() -> None:
+    for thread in threading.enumerate():
+        if "_connection_worker_thread" in thread.name and thread is not threading.current_thread():
+            thread.join(timeout=SQLITE_WORKER_JOIN_SECONDS)
 
 
 def _where(settings: Settings) -> str:
@@ -201,6 +217,7 @@ def invite_create(
 
     expires_in = _duration(expires) if expires else None
     settings = _settings(data_dir=data_dir, database_url=database_url)
+    _require_database(settings)
 
     async def make() -> str:
         settings.resolved_data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
