@@ -54,7 +54,7 @@ RedisOption = typer.Option(
 )
 
 
-SQLITE_WORKER_JOIN_SECONDS = 2.0
+SQLITE_WORKER_JOIN_SECONDS = 0.5
 
 
 class LogFormat(StrEnum):
@@ -88,11 +88,13 @@ def _database_problem(settings: Settings) -> str | None:
         db = Database(settings.resolved_database_url)
         try:
             await db.fetch_one("SELECT 1")
-        finally:
+        except Exception:
             await db.close()
             # aiosqlite answers a failed connection's close from its worker thread; let that
             # finish while this loop can still take the answer, or a traceback follows the line.
             await asyncio.to_thread(_join_sqlite_workers)
+            raise
+        await db.close()
 
     try:
         asyncio.run(probe())
