@@ -136,6 +136,7 @@ def test_unreachable_database_is_said_as_such(tmp_path: Path) -> None:
         )
 
 
+@pytest.mark.sqlite_only
 def test_check_drops_sqlalchemy_background_link(tmp_path: Path) -> None:
     # A file where the data dir's database would be a directory: SQLAlchemy fails to open it.
     (tmp_path / "videonet.db").mkdir()
