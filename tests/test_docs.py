@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -46,6 +48,12 @@ def test_every_command_and_option_is_in_the_cli_reference(name: str, command: An
         for opt in param.opts:
             if opt.startswith("--") and opt not in ("--help",):
                 assert opt in text, f"{name}: option {opt} is not documented"
+
+
+def test_cli_reference_is_generated_from_the_commands() -> None:
+    script = DOCS.parent / "scripts" / "cli_reference.py"
+    r = subprocess.run([sys.executable, str(script), "--check"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
 
 
 def test_every_command_has_help() -> None:

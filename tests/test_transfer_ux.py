@@ -88,7 +88,7 @@ def test_sender_says_what_the_others_run_and_until_when(trio: Any, tmp_path: Pat
     line = r.err.strip()
     assert re.search(
         r"nobody took it within 2 s; the daemon keeps it until \d\d:\d\d: "
-        rf"run `videonet receive ux-{alice.user.username}` on the receiving side",
+        rf"run `videonet receive ux-{alice.user.username}-[0-9a-f]{{8}}` on the receiving side",
         line,
     ), line
     result = events(r.out)[-1]
@@ -144,7 +144,7 @@ def test_ctrl_c_on_receive_says_how_to_resume(trio: Any, tmp_path: Path) -> None
     child.sendintr()
     child.expect(
         r"interrupted: slow\.bin at \d+\.\d MB of 12\.6 MB, kept in slow\.bin\.part; "
-        rf"run `videonet receive ux-{alice.user.username}` again to resume"
+        rf"run `videonet receive ux-{alice.user.username}-[0-9a-f]{{8}}` again to resume"
     )
     assert finish(child) == 130
     assert (out / "slow.bin.part").exists()

@@ -1,7 +1,8 @@
 """Where the CLI keeps its configuration and credentials, and how it picks the server and token.
 
 Precedence, highest first: command-line option, environment variable, saved config, default.
-Credentials are stored per server URL in ``credentials.json`` with mode 0600.
+Credentials are stored per server URL in ``credentials.json`` with mode 0600. The settable keys
+(``videonet config get|set|list``) are in `CONFIG_KEYS`.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ ENV_SERVER = "VIDEONET_SERVER"
 ENV_TOKEN = "VIDEONET_TOKEN"
 ENV_PASSWORD = "VIDEONET_PASSWORD"
 ENV_DEBUG = "VIDEONET_DEBUG"
+ENV_INSECURE = "VIDEONET_INSECURE"
+ENV_OUTPUT = "VIDEONET_OUTPUT"
 
 CONFIG_FILE = "config.json"
 CREDENTIALS_FILE = "credentials.json"
@@ -75,28 +78,128 @@ def write_private_json(path: Path, data: dict[str, Any]) -> None:
         raise
 
 
-def normalize_server(url: str) -> str:
-    url = url.strip().rstrip("/")
-    if "://" not in url:
-        url = f"http://{url}"
-    return url
+TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("0", "false", "no", "off", "")
+OUTPUT_FORMATS = ("human", "json")
 
 
-def resolve_server(option: str | None) -> str:
-    """The daemon URL: ``--server``/VIDEONET_SERVER, then saved config, then the default."""
+@dataclass(frozen=True)
+class ConfigKey:
+    """One key of ``config.json``: its help line, its choices (if it has some) and its default."""
+
+    help: str
+    default: str
+    choices: tuple[str, ...] = ()
+
+
+CONFIG_KEYS: dict[str, ConfigKey] = {
+    "server": ConfigKey("The daemon URL used without --server.", protocol.DEFAULT_SERVER_URL),
+    "room": ConfigKey("The room chat, receive and call use when ROOM is left out.", ""),
+    "output": ConfigKey(
+        "human: tables and lines; json: as if --json was given.", "human", OUTPUT_FORMATS
+    ),
+    "insecure": ConfigKey(
+        "true: allow plain http:// to a host that is not this machine.", "false", ("true", "false")
+    ),
+}
+
+
+def read_config() -> dict[str, Any]:
+    return _read_json(config_dir() / CONFIG_FILE)
+
+
+def config_value(key: str) -> str:
+    """The saved value of ``key``, or its default."""
+    value = read_config().get(key)
+    return str(value) if isinstance(value, str) and value else CONFIG_KEYS[key].default
+
+
+def require_key(key: str) -> None:
+    """UsageError unless ``key`` is one of `CONFIG_KEYS`."""
+    from videonet_cli.errors import UsageError
+
+    if key not in CONFIG_KEYS:
+        raise UsageError(f"unknown config key {key!r} (known: {', '.join(CONFIG_KEYS)})")
+
+
+def check_config_value(key: str, value: str) -> str:
+    """``value`` in its saved spelling; UsageError for an unknown key or a bad value."""
+    from videonet_cli.errors import UsageError
+
+    require_key(key)
+    spec = CONFIG_KEYS[key]
+    if key == "insecure":
+        word = value.strip().lower()
+        if word not in TRUE_WORDS + FALSE_WORDS:
+            raise UsageError(f"insecure: {value!r} is not true or false")
+        return "true" if word in TRUE_WORDS else "false"
+    if key == "server":
+        from videonet_cli.server_url import validate_server
+
+        return validate_server(value, allow_insecure=insecure_allowed())
+    if spec.choices and value not in spec.choices:
+        raise UsageError(f"{key}: {value!r} is not one of {', '.join(spec.choices)}")
+    return value.strip()
+
+
+def set_config_value(key: str, value: str) -> str:
+    """Validate and save ``key``; returns the saved spelling."""
+    saved = check_config_value(key, value)
+    path = config_dir() / CONFIG_FILE
+    data = _read_json(path)
+    data[key] = saved
+    write_private_json(path, data)
+    return saved
+
+
+def unset_config_value(key: str) -> bool:
+    path = config_dir() / CONFIG_FILE
+    data = _read_json(path)
+    if key not in data:
+        return False
+    del data[key]
+    write_private_json(path, data)
+    return True
+
+
+def insecure_allowed(option: bool = False) -> bool:
+    """Plain http to a remote host: ``--insecure``, VIDEONET_INSECURE, or the saved config."""
     if option:
-        return normalize_server(option)
-    saved = _read_json(config_dir() / CONFIG_FILE).get("server")
+        return True
+    env = os.environ.get(ENV_INSECURE)
+    if env is not None:
+        return env.strip().lower() in TRUE_WORDS
+    return config_value("insecure") == "true"
+
+
+def json_by_default() -> bool:
+    """``output = json`` (or VIDEONET_OUTPUT=json): every command behaves as with --json."""
+    env = os.environ.get(ENV_OUTPUT)
+    if env:
+        return env.strip().lower() == "json"
+    return config_value("output") == "json"
+
+
+def resolve_server(option: str | None, *, insecure: bool = False) -> str:
+    """The daemon URL: ``--server``/VIDEONET_SERVER, then saved config, then the default."""
+    from videonet_cli.server_url import validate_server
+
+    allow = insecure_allowed(insecure)
+    if option:
+        return validate_server(option, allow_insecure=allow)
+    saved = read_config().get("server")
     if isinstance(saved, str) and saved:
-        return normalize_server(saved)
+        return validate_server(saved, allow_insecure=allow)
     return protocol.DEFAULT_SERVER_URL
 
 
 def save_server(url: str) -> None:
+    """Remember the server a login or registration succeeded with (like gh's hosts)."""
     path = config_dir() / CONFIG_FILE
     data = _read_json(path)
-    data["server"] = normalize_server(url)
-    write_private_json(path, data)
+    if data.get("server") != url:
+        data["server"] = url
+        write_private_json(path, data)
 
 
 @dataclass(frozen=True)

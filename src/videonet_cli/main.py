@@ -6,21 +6,26 @@ import sys
 from dataclasses import dataclass
 
 import typer
+from typer._click import Command  # typer >= 0.29 vendors click
 
 from videonet_cli import __version__
-from videonet_cli.commands import analyze, auth, call, chat, invites, rooms, transfer
-from videonet_cli.config import ENV_SERVER, debug_enabled
+from videonet_cli.commands import analyze, auth, call, chat, config_cmd, invites, rooms, transfer
+from videonet_cli.config import ENV_INSECURE, ENV_SERVER, debug_enabled
 from videonet_cli.errors import CliError, ExitCode
 from videonet_cli.render.console import error_line
+from videonet_daemon.command_line import plain_help, run_click
 
 app = typer.Typer(
     name="videonet",
     help="VideoNet: rooms, chat, verified file transfer, calls and video analysis.",
     no_args_is_help=True,
-    add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+SERVER_HELP = "Daemon URL (default: the saved `server`, then http://127.0.0.1:7701)."
+INSECURE_HELP = "Allow plain http:// to a host that is not this machine."
 
 
 @dataclass
@@ -28,6 +33,7 @@ class State:
     """What the global options decide, handed to every command through ``ctx.obj``."""
 
     server_option: str | None = None
+    insecure: bool = False
 
 
 def _version(value: bool) -> None:
@@ -43,15 +49,22 @@ def root(
         None,
         "--server",
         envvar=ENV_SERVER,
-        help="Daemon URL (default: saved config, then http://127.0.0.1:7701).",
+        show_envvar=True,
+        help=SERVER_HELP,
         metavar="URL",
+    ),
+    insecure: bool = typer.Option(
+        False, "--insecure", envvar=ENV_INSECURE, show_envvar=True, help=INSECURE_HELP
     ),
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
     ),
 ) -> None:
-    """VideoNet: rooms, chat, verified file transfer, calls and video analysis."""
-    ctx.obj = State(server_option=server)
+    """VideoNet: rooms, chat, verified file transfer, calls and video analysis.
+
+    --server and --insecure may also follow the command: videonet rooms list --server URL.
+    """
+    ctx.obj = State(server_option=server, insecure=insecure)
 
 
 auth.register_commands(app)
@@ -61,39 +74,82 @@ transfer.register_commands(app)
 analyze.register_commands(app)
 chat.register_commands(app)
 call.register_commands(app)
+app.add_typer(config_cmd.app, name="config")
+
+
+GLOBAL_FLAGS = ("--insecure",)
+GLOBAL_VALUED = ("--server",)
+
+
+def hoist_global_options(argv: list[str]) -> list[str]:
+    """Move --server/--insecure given after the command in front of it, as gh accepts them.
+
+    Scanning stops at ``--``; a global option's name as another option's value (``--send
+    --server``) would be taken for the option, a price worth the familiar command line.
+    """
+    front: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            rest.extend(argv[i:])
+            break
+        if arg in GLOBAL_FLAGS or any(arg.startswith(f"{name}=") for name in GLOBAL_VALUED):
+            front.append(arg)
+        elif arg in GLOBAL_VALUED and i + 1 < len(argv):
+            front.extend(argv[i : i + 2])
+            i += 1
+        else:
+            rest.append(arg)
+        i += 1
+    return front + rest
+
+
+def _json_default() -> bool:
+    from videonet_cli.config import json_by_default
+
+    return json_by_default()
+
+
+def _json_from_config(command: Command) -> None:
+    """`videonet config set output json` makes --json the default of every command."""
+    sub = getattr(command, "commands", None)
+    for child in (sub or {}).values():
+        _json_from_config(child)
+    for param in command.params:
+        if param.name == "json_out":
+            param.default = _json_default
+
+
+def build_command() -> Command:
+    """The click command tree of ``videonet``, as run, completed and documented."""
+    command = typer.main.get_command(app)
+    _json_from_config(command)
+    return plain_help(command)
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the command, turn every error into one red line and an exit code."""
-    command = typer.main.get_command(app)
-    try:
-        result = command.main(args=argv, prog_name="videonet", standalone_mode=False)
-    except CliError as exc:
-        if debug_enabled():
-            raise
-        error_line(exc.message)
-        sys.exit(int(exc.exit_code))
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except typer.TyperException as exc:  # usage errors: bad options, missing arguments (exit 2)
-        show = getattr(exc, "show", None)  # typer's usage errors print usage + hint themselves
-        if callable(show):
-            show()
-        else:
-            error_line(exc.format_message())
-        sys.exit(exc.exit_code)
-    except (typer.Abort, KeyboardInterrupt):
-        error_line("interrupted")
-        sys.exit(int(ExitCode.INTERRUPTED))
-    except Exception as exc:
-        if debug_enabled():
-            raise
-        error_line(
-            f"unexpected error: {exc.__class__.__name__}: {exc} (VIDEONET_DEBUG=1 for details)"
+    sys.exit(
+        run_click(
+            build_command(),
+            "videonet",
+            hoist_global_options(sys.argv[1:] if argv is None else argv),
+            on_error=_cli_error,
+            print_error=error_line,
         )
-        sys.exit(int(ExitCode.FAILURE))
-    if result == ExitCode.INTERRUPTED:
-        # Typer turns a KeyboardInterrupt that no command handled into a bare 130: still say it.
-        error_line("interrupted")
-    # Without standalone mode click returns the exit code of --help and friends.
-    sys.exit(result if isinstance(result, int) else 0)
+    )
+
+
+def _cli_error(exc: BaseException) -> int | None:
+    """The exit code for the CLI's own errors (None: not one of ours)."""
+    if isinstance(exc, CliError):
+        if debug_enabled():
+            raise exc
+        error_line(exc.message)
+        return int(exc.exit_code)
+    return None
+
+
+__all__ = ["ExitCode", "app", "build_command", "main"]

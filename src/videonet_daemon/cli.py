@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import re
 import sys
+import threading
 from collections.abc import Awaitable, Callable
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
 
 import typer
+from typer._click import Command  # typer >= 0.29 vendors click
 
 from videonet_daemon import __version__, protocol
+from videonet_daemon.command_line import plain_error, plain_help, run_click
 from videonet_daemon.durations import parse_duration
 from videonet_daemon.settings import Settings, SettingsError
 
@@ -19,8 +25,11 @@ app = typer.Typer(
     name="videonet-daemon",
     help="The VideoNet daemon: accounts, rooms, realtime chat, file relay and call signaling.",
     no_args_is_help=True,
-    add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain help: option text is never parsed as markup, and each option shows its metavar,
+    # environment variable and default instead of a Python type.
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 invite_app = typer.Typer(help="Manage invite codes offline (directly in the database).")
 app.add_typer(invite_app, name="invite")
@@ -29,23 +38,95 @@ users_app = typer.Typer(
 )
 app.add_typer(users_app, name="users")
 
+# The environment variables are read by Settings.load (settings.py); help names them here.
 DataDirOption = typer.Option(
-    None, "--data-dir", help="Data directory [env: VIDEONET_DAEMON_DATA_DIR]."
+    None,
+    "--data-dir",
+    metavar="DIR",
+    help="Data directory [env: VIDEONET_DAEMON_DATA_DIR; default: the user data dir].",
 )
 DatabaseOption = typer.Option(
-    None, "--database-url", help="Database URL [env: VIDEONET_DATABASE_URL]."
+    None,
+    "--database-url",
+    metavar="URL",
+    help="sqlite:///PATH or postgresql://… [env: VIDEONET_DATABASE_URL; default: SQLite in "
+    "the data dir].",
 )
 RedisOption = typer.Option(
-    None, "--redis-url", help="Redis URL for several daemons [env: VIDEONET_REDIS_URL]."
+    None,
+    "--redis-url",
+    metavar="URL",
+    help="redis://… for several daemons [env: VIDEONET_REDIS_URL; default: none].",
 )
+
+
+SQLITE_WORKER_JOIN_SECONDS = 0.5
+
+
+class LogFormat(StrEnum):
+    text = "text"
+    json = "json"
 
 
 def _settings(**overrides: Any) -> Settings:
     try:
         return Settings.load(**overrides)
     except SettingsError as exc:
-        typer.secho(f"Error: {exc}", fg="red", err=True)
+        plain_error(str(exc))
         raise typer.Exit(2) from exc
+
+
+def _first_line(exc: BaseException) -> str:
+    """An error as one line: SQLAlchemy's "(Background on this error at: …)" link dropped."""
+    if isinstance(exc, OSError) and exc.errno and exc.errno > 0:
+        return os.strerror(exc.errno)
+    text = str(exc).strip() or exc.__class__.__name__
+    line = text.splitlines()[0]
+    line = re.sub(r"\s*\(Background on this error at: [^)]*\)", "", line)
+    return re.sub(r"^\(sqlalchemy[^)]*\)\s*", "", line).strip()
+
+
+def _database_problem(settings: Settings) -> str | None:
+    """None if the database answers; otherwise one line saying where and why not."""
+    from videonet_daemon.db.engine import Database
+
+    async def probe() -> None:
+        db = Database(settings.resolved_database_url)
+        try:
+            await db.fetch_one("SELECT 1")
+        except Exception:
+            await db.close()
+            # aiosqlite answers a failed connection's close from its worker thread; let that
+            # finish while this loop can still take the answer, or a traceback follows the line.
+            await asyncio.to_thread(_join_sqlite_workers)
+            raise
+        await db.close()
+
+    try:
+        asyncio.run(probe())
+    except Exception as exc:
+        return f"cannot reach the database at {_where(settings)}: {_first_line(exc)}"
+    return None
+
+
+def _join_sqlite_workers() -> None:
+    for thread in threading.enumerate():
+        if "_connection_worker_thread" in thread.name and thread is not threading.current_thread():
+            thread.join(timeout=SQLITE_WORKER_JOIN_SECONDS)
+
+
+def _where(settings: Settings) -> str:
+    return settings.resolved_database_url.split("@")[-1]
+
+
+def _require_database(settings: Settings) -> None:
+    """Before listening: an unreachable database is said as such, not as "cannot listen"."""
+    if settings.database_url is None:
+        return  # SQLite in the data dir: created on start, errors there are the data dir's
+    problem = _database_problem(settings)
+    if problem:
+        plain_error(problem)
+        raise typer.Exit(1)
 
 
 def _version(value: bool) -> None:
@@ -65,21 +146,37 @@ def root(
 
 @app.command()
 def serve(
-    host: str | None = typer.Option(None, "--host", help="Address [env: VIDEONET_HOST]."),
+    host: str | None = typer.Option(
+        None,
+        "--host",
+        metavar="ADDRESS",
+        help=f"Address to listen on [env: VIDEONET_HOST; default: {protocol.DEFAULT_HOST}].",
+    ),
     port: int | None = typer.Option(
-        None, "--port", help="Port; 0 picks a free one [env: VIDEONET_PORT]."
+        None,
+        "--port",
+        metavar="PORT",
+        help=f"Port; 0 picks a free one [env: VIDEONET_PORT; default: {protocol.DEFAULT_PORT}].",
     ),
     data_dir: Path | None = DataDirOption,
     database_url: str | None = DatabaseOption,
     redis_url: str | None = RedisOption,
     tls_cert: Path | None = typer.Option(
-        None, "--tls-cert", help="Serve HTTPS with this PEM certificate [env: VIDEONET_TLS_CERT]."
+        None,
+        "--tls-cert",
+        metavar="PEM",
+        help="Serve HTTPS with this PEM certificate [env: VIDEONET_TLS_CERT; default: none].",
     ),
     tls_key: Path | None = typer.Option(
-        None, "--tls-key", help="The certificate's PEM key [env: VIDEONET_TLS_KEY]."
+        None,
+        "--tls-key",
+        metavar="PEM",
+        help="The certificate's PEM key [env: VIDEONET_TLS_KEY; default: none].",
     ),
-    log_format: str | None = typer.Option(
-        None, "--log-format", help="text or json [env: VIDEONET_LOG_FORMAT]."
+    log_format: LogFormat | None = typer.Option(
+        None,
+        "--log-format",
+        help="Log lines on standard error [env: VIDEONET_LOG_FORMAT; default: text].",
     ),
 ) -> None:
     """Run the daemon until SIGTERM or Ctrl-C."""
@@ -94,15 +191,14 @@ def serve(
         redis_url=redis_url,
         tls_cert=tls_cert,
         tls_key=tls_key,
-        log_format=log_format,
+        log_format=log_format.value if log_format else None,
     )
     configure_logging(settings.log_level, settings.log_format)
+    _require_database(settings)
     try:
         asyncio.run(run_server(settings))
     except OSError as exc:
-        typer.secho(
-            f"Error: cannot listen on {settings.host}:{settings.port}: {exc}", fg="red", err=True
-        )
+        plain_error(f"cannot listen on {settings.host}:{settings.port}: {exc}")
         raise typer.Exit(1) from exc
 
 
@@ -116,7 +212,9 @@ def _duration(text: str) -> int:
 @invite_app.command("create")
 def invite_create(
     uses: int = typer.Option(1, "--uses", min=1, max=protocol.INVITE_MAX_USES, help="Uses."),
-    expires: str | None = typer.Option(None, "--expires", help="Lifetime, e.g. 7d or 12h."),
+    expires: str | None = typer.Option(
+        None, "--expires", metavar="DURATION", help="Lifetime, e.g. 7d or 12h."
+    ),
     data_dir: Path | None = DataDirOption,
     database_url: str | None = DatabaseOption,
 ) -> None:
@@ -127,6 +225,7 @@ def invite_create(
 
     expires_in = _duration(expires) if expires else None
     settings = _settings(data_dir=data_dir, database_url=database_url)
+    _require_database(settings)
 
     async def make() -> str:
         settings.resolved_data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -275,29 +374,18 @@ def check(
 ) -> None:
     """Validate the settings and check that the database (and Redis, if set) answer."""
     from videonet_daemon.cluster import ping_redis
-    from videonet_daemon.db.engine import Database
 
     settings = _settings(data_dir=data_dir, database_url=database_url, redis_url=redis_url)
-    where = settings.resolved_database_url.split("@")[-1]
-
-    async def probe_database() -> None:
-        db = Database(settings.resolved_database_url)
-        try:
-            await db.fetch_one("SELECT 1")
-        finally:
-            await db.close()
-
-    try:
-        asyncio.run(probe_database())
-    except Exception as exc:
-        typer.secho(f"Error: database {where} unreachable: {exc}", fg="red", err=True)
-        raise typer.Exit(1) from exc
-    typer.echo(f"ok: database {where} answers")
+    problem = _database_problem(settings)
+    if problem:
+        plain_error(problem)
+        raise typer.Exit(1)
+    typer.echo(f"ok: database {_where(settings)} answers")
     if settings.redis_url:
         try:
             asyncio.run(ping_redis(settings.redis_url))
         except Exception as exc:
-            typer.secho(f"Error: Redis {settings.redis_url} unreachable: {exc}", fg="red", err=True)
+            plain_error(f"cannot reach Redis at {settings.redis_url}: {_first_line(exc)}")
             raise typer.Exit(1) from exc
         typer.echo(f"ok: Redis {settings.redis_url} answers")
     typer.echo("ok: settings valid")
@@ -319,9 +407,11 @@ def _missing_daemon_extra() -> str | None:
     return None
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: usage errors one line and exit 2, Ctrl-C 130 (command_line.run_click)."""
+    args = sys.argv[1:] if argv is None else argv
     missing = _missing_daemon_extra()
-    if missing and not {"-h", "--help", "--version"} & set(sys.argv[1:]):
+    if missing and not {"-h", "--help", "--version"} & set(args):
         typer.secho(
             f"Error: videonet-daemon needs the daemon extra ({missing} is not installed): "
             "pip install 'videonet[daemon]'",
@@ -329,7 +419,9 @@ def main() -> None:
             err=True,
         )
         sys.exit(1)
-    try:
-        app()
-    except KeyboardInterrupt:
-        sys.exit(130)
+    sys.exit(run_click(build_command(), "videonet-daemon", argv))
+
+
+def build_command() -> Command:
+    """The click command tree of ``videonet-daemon``, as run, completed and documented."""
+    return plain_help(typer.main.get_command(app))

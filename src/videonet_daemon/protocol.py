@@ -190,6 +190,7 @@ PASSWORD_FIELD_MAX_CHARS: Final = 1024  # a longer password field is refused bef
 INVITE_CODE_MAX_CHARS: Final = 64
 INVITE_MAX_USES: Final = 10_000
 INVITE_MAX_LIFETIME_SECONDS: Final = 365 * 24 * 3600
+INVITE_MIN_LIFETIME_SECONDS: Final = 60
 
 
 class ErrorCode(StrEnum):

@@ -15,6 +15,14 @@ from videonet_daemon import protocol
 
 # Short lifetimes are for tests of expiry; sockets end when their token does, whatever it is.
 MIN_TOKEN_LIFETIME = 5
+LOG_LEVELS = ("debug", "info", "warning")
+DATABASE_SCHEMES = (
+    "sqlite://",
+    "sqlite+aiosqlite://",
+    "postgresql://",
+    "postgres://",
+    "postgresql+asyncpg://",
+)
 
 
 class SettingsError(ValueError):
@@ -279,6 +287,15 @@ class Settings:
             raise SettingsError("metrics must be loopback, on or off")
         if self.log_format not in ("text", "json"):
             raise SettingsError("log_format must be text or json")
+        if self.log_level.lower() not in LOG_LEVELS:
+            raise SettingsError(
+                f"log_level must be one of {', '.join(LOG_LEVELS)}, not {self.log_level!r}"
+            )
+        if self.database_url and not self.database_url.startswith(DATABASE_SCHEMES):
+            raise SettingsError(
+                f"database_url {self.database_url.split('@')[-1]!r} must start with sqlite:/// "
+                "or postgresql://"
+            )
         if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://")):
             raise SettingsError("redis_url must start with redis:// or rediss://")
         # Far below engine.io's 1 MB message cap (4 bytes per character at worst), so an

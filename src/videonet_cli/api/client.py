@@ -210,6 +210,9 @@ class TransfersApi:
         return result
 
 
+PROBE_TIMEOUT_SECONDS = 5.0
+
+
 class Api:
     """One daemon, one token: the typed endpoints, a streaming session and the socket."""
 
@@ -240,6 +243,11 @@ class Api:
 
     async def me(self) -> protocol.UserInfo:
         return await self.auth.me()
+
+    async def probe(self) -> None:
+        """Raise UnreachableError (with its hint) unless the daemon answers its health check."""
+        async with HttpClient(self.server, None, timeout=PROBE_TIMEOUT_SECONDS) as http:
+            await http.get(protocol.API_HEALTH)
 
     def require_token(self) -> str:
         if not self.token:

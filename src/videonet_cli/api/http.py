@@ -6,11 +6,14 @@ The typed endpoints are in `api.client`; this module knows nothing of paths.
 from __future__ import annotations
 
 import json
+import os
+import ssl
 from collections.abc import Mapping
 from types import TracebackType
 from typing import Any, Self
 
 import aiohttp
+from yarl import URL
 
 from videonet_cli.errors import AuthError, CliError, DaemonRefused, UnreachableError
 from videonet_daemon import protocol
@@ -90,19 +93,14 @@ class HttpClient:
             async with self.http.request(method, path, json=json_body, params=params) as resp:
                 body = await resp.read()
                 status = resp.status
+                retry_after = resp.headers.get("Retry-After")
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise self.unreachable(exc) from exc
-        return decode_response(status, body)
+        return decode_response(status, body, retry_after)
 
     def unreachable(self, exc: BaseException) -> UnreachableError:
         """The one-line error for a failed connection to the daemon."""
-        if isinstance(exc, aiohttp.ClientConnectorError):
-            return UnreachableError(
-                f"cannot reach the daemon at {self.server} ({exc.strerror or exc})"
-            )
-        if isinstance(exc, TimeoutError):
-            return UnreachableError(f"the daemon at {self.server} did not answer in time")
-        return UnreachableError(f"connection to {self.server} failed: {exc}")
+        return unreachable_error(self.server, exc)
 
     async def get(self, path: str, params: Mapping[str, str] | None = None) -> Any:
         return await self.request("GET", path, params=params)
@@ -111,8 +109,48 @@ class HttpClient:
         return await self.request("POST", path, json_body=json_body or {})
 
 
-def decode_response(status: int, body: bytes) -> Any:
-    """Decode a daemon response; non-2xx becomes a DaemonRefused carrying the daemon's error."""
+def unreachable_error(server: str, exc: BaseException) -> UnreachableError:
+    """One line naming the URL, what failed, and what to do about it."""
+    from videonet_cli.server_url import is_loopback
+
+    url = URL(server)
+    other = url.with_scheme("https" if url.scheme == "http" else "http")
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        return UnreachableError(
+            f"the daemon at {server} has a certificate this machine does not trust "
+            f"({exc.certificate_error})"
+        )
+    if isinstance(exc, (aiohttp.ClientConnectorSSLError, aiohttp.ClientSSLError, ssl.SSLError)):
+        return UnreachableError(
+            f"cannot reach the daemon at {server}: it did not answer with TLS; if it serves "
+            f"plain http, use --server {other} (and --insecure if it is not this machine)"
+        )
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        if is_loopback(url.host or ""):
+            hint = "start one with `videonet-daemon serve`, or point at one with --server URL"
+        else:
+            hint = "check the address, or point at another with --server URL"
+        err = exc.os_error
+        number = err.errno or 0
+        reason = os.strerror(number) if number > 0 else (err.strerror or str(err))
+        return UnreachableError(f"cannot reach the daemon at {server} ({reason}): {hint}")
+    if isinstance(exc, TimeoutError):
+        return UnreachableError(f"the daemon at {server} did not answer in time")
+    if url.scheme == "http" and isinstance(
+        exc, (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError)
+    ):
+        return UnreachableError(
+            f"the daemon at {server} closed the connection; if it serves HTTPS, "
+            f"use --server {other}"
+        )
+    return UnreachableError(f"connection to {server} failed: {exc}")
+
+
+def decode_response(status: int, body: bytes, retry_after: str | None = None) -> Any:
+    """Decode a daemon response; non-2xx becomes a DaemonRefused carrying the daemon's error.
+
+    A 429's ``Retry-After`` becomes the wait in the message: "try again in 42 s".
+    """
     try:
         data = json.loads(body) if body else None
     except ValueError:
@@ -121,12 +159,24 @@ def decode_response(status: int, body: bytes) -> Any:
         return data
     if isinstance(data, dict) and isinstance(data.get("error"), dict):
         err = data["error"]
-        raise DaemonRefused(str(err.get("code", "")), str(err.get("message", "")), status)
+        message = with_wait(str(err.get("message", "")), retry_after)
+        raise DaemonRefused(str(err.get("code", "")), message, status)
     if status >= 500:
         raise CliError(f"the daemon failed (HTTP {status})")
     # A body without the error shape (a proxy in between, say): the status stands in for a code.
     code = _STATUS_CODES.get(status, protocol.ErrorCode.BAD_REQUEST)
     raise DaemonRefused(code, f"unexpected HTTP {status} from the daemon", status)
+
+
+def with_wait(message: str, retry_after: str | None) -> str:
+    """``message`` saying how long to wait, when the daemon said (in whole seconds)."""
+    if not retry_after or not retry_after.strip().isdigit():
+        return message
+    wait = f"try again in {int(retry_after)} s"
+    stem = message.rstrip(". ")
+    if stem.endswith("try again later"):
+        return stem.removesuffix("try again later") + wait
+    return f"{stem}; {wait}" if stem else wait
 
 
 _STATUS_CODES = {

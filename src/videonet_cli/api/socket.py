@@ -68,9 +68,17 @@ class SocketClient:
                 wait_timeout=CONNECT_TIMEOUT_SECONDS,
             )
         except socketio.exceptions.ConnectionError as exc:
+            await self._close_transport()
             if isinstance(self._refusal, dict) and "code" in self._refusal:
                 raise error_for(self._refusal) from exc
             raise UnreachableError(f"cannot reach the daemon at {self.server} ({exc})") from exc
+
+    async def _close_transport(self) -> None:
+        # engine.io keeps its aiohttp session after a failed connect; closing it here is what
+        # keeps "Unclosed client session" off the terminal after the error line.
+        session = getattr(self.sio.eio, "http", None)
+        if session is not None and not session.closed:
+            await session.close()
 
     async def close(self) -> None:
         if self.sio.connected:

@@ -89,15 +89,23 @@ def analyze(
         None, "--frames", "-n", min=1, help="How many frames to analyse (default 10)."
     ),
     sampling: str | None = typer.Option(
-        None, "--sampling", help="uniform (evenly spaced) or shots (one per detected shot)."
+        None,
+        "--sampling",
+        metavar="uniform|shots",
+        help="uniform (evenly spaced) or shots (one per detected shot).",
     ),
     model: str | None = typer.Option(None, "--model", "-m", help="Model (default gpt-4o-mini)."),
-    detail: str | None = typer.Option(None, "--detail", help="Image detail: low or high."),
+    detail: str | None = typer.Option(
+        None, "--detail", metavar="low|high", help="Image detail: low or high."
+    ),
     concurrency: int | None = typer.Option(
         None, "--concurrency", "-c", min=1, help="Model requests in flight at once (default 10)."
     ),
     request_mode: str | None = typer.Option(
-        None, "--request", help="per-frame (default) or single (all frames in one request)."
+        None,
+        "--request",
+        metavar="per-frame|single",
+        help="per-frame (default) or single (all frames in one request).",
     ),
     offline: bool = typer.Option(
         False, "--offline", help="Use the local face detector; no network."

@@ -8,9 +8,10 @@ import sys
 import typer
 
 from videonet_cli.commands import common
-from videonet_cli.config import ENV_PASSWORD, StoredLogin, forget_login, save_login
+from videonet_cli.config import ENV_PASSWORD, StoredLogin, forget_login, save_login, save_server
 from videonet_cli.errors import UsageError
 from videonet_cli.render import console as output
+from videonet_daemon import protocol
 
 JsonOption = typer.Option(False, "--json", help="Print the result as JSON.")
 PasswordStdinOption = typer.Option(
@@ -18,8 +19,31 @@ PasswordStdinOption = typer.Option(
 )
 
 
+PASSWORD_RULES = (
+    f"{protocol.PASSWORD_MIN_BYTES} to {protocol.PASSWORD_MAX_BYTES} bytes "
+    "(a long phrase is fine, accents count double)"
+)
+
+
+def check_new_password(password: str) -> str:
+    """The daemon's length rule, checked here so a bad password costs no round trip."""
+    size = len(password.encode("utf-8"))
+    if not protocol.PASSWORD_MIN_BYTES <= size <= protocol.PASSWORD_MAX_BYTES:
+        raise UsageError(f"the password must be {PASSWORD_RULES}; this one is {size} bytes")
+    return password
+
+
 def read_password(from_stdin: bool, confirm: bool) -> str:
-    """From --password-stdin, VIDEONET_PASSWORD, or a hidden prompt — in that order."""
+    """From --password-stdin, VIDEONET_PASSWORD, or a hidden prompt — in that order.
+
+    ``confirm`` (a new password) prints the rules before the prompt and checks them after.
+    """
+    if confirm:
+        return check_new_password(_read_password(from_stdin, confirm=True))
+    return _read_password(from_stdin, confirm=False)
+
+
+def _read_password(from_stdin: bool, confirm: bool) -> str:
     if from_stdin:
         line = sys.stdin.readline()
         password = line.rstrip("\r\n")
@@ -31,8 +55,21 @@ def read_password(from_stdin: bool, confirm: bool) -> str:
         return env
     if not sys.stdin.isatty():
         raise UsageError("no password: use --password-stdin or set VIDEONET_PASSWORD")
-    value: str = typer.prompt("Password", hide_input=True, confirmation_prompt=confirm)
-    return value
+    if not confirm:
+        value: str = typer.prompt("Password", hide_input=True)
+        return value
+    output.info(f"Choose a password: {PASSWORD_RULES}.")
+    while True:  # at a prompt, a retry is kinder than an exit; the rule is checked before repeat
+        first: str = typer.prompt("Password", hide_input=True)
+        try:
+            check_new_password(first)
+        except UsageError as exc:
+            output.error_line(exc.message)
+            continue
+        again: str = typer.prompt("Repeat for confirmation", hide_input=True)
+        if again == first:
+            return first
+        output.error_line("the two entries do not match; again")
 
 
 def register(
@@ -51,10 +88,12 @@ def register(
         lambda api: api.auth.register(email, username, password, invite),
         authenticated=False,
     )
+    server = common.server_of(ctx)
+    save_server(server)
     if json_out:
-        output.print_json(result)
+        output.print_json({**result, "server": server})
         return
-    output.info(f"Registered {result['user']['username']} <{result['user']['email']}>.")
+    output.info(f"Registered {result['user']['username']} <{result['user']['email']}> on {server}.")
     output.info(f"Your invite code for others: {result['invite_code']}")
     output.info("Next: videonet login --email " + result["user"]["email"])
 
@@ -71,19 +110,24 @@ def login(
     result = common.call(ctx, lambda api: api.auth.login(email, password), authenticated=False)
     user = result["user"]
     save_login(server, StoredLogin(result["token"], user["username"], user["email"]))
+    save_server(server)
     if json_out:
         output.print_json({"user": user, "server": server, "expires_at": result["expires_at"]})
         return
-    output.info(f"Logged in to {server} as {user['username']} until {result['expires_at']}.")
+    until = output.local_time(result["expires_at"])
+    output.info(f"Logged in to {server} as {user['username']} until {until}.")
 
 
-def logout(ctx: typer.Context) -> None:
+def logout(ctx: typer.Context, json_out: bool = JsonOption) -> None:
     """End the session on the daemon and forget the saved token."""
     server = common.server_of(ctx)
     try:
         common.call(ctx, lambda api: api.auth.logout())
     finally:
         forget_login(server)
+    if json_out:
+        output.print_json({"server": server, "logged_out": True})
+        return
     output.info(f"Logged out of {server}.")
 
 

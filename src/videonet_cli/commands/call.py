@@ -13,7 +13,7 @@ from videonet_cli.errors import UnreachableError
 
 def call(
     ctx: typer.Context,
-    room: str = typer.Argument(..., help="Room id or unique name.", metavar="ROOM"),
+    room: str | None = common.DefaultRoomArgument,
     play: Path | None = typer.Option(
         None, "--play", help="Send this media file (its audio and video).", metavar="FILE"
     ),
@@ -49,6 +49,7 @@ def call(
     from videonet_cli.calls.recording import IncompleteRecording
     from videonet_cli.render.call_view import CallView, choose_mode
 
+    room = common.room_or_default(room)
     api = common.api_for(ctx)  # not logged in: say so before opening any device
     if record is not None:
         check_record_target(record, audio_only)

@@ -18,7 +18,7 @@ T = TypeVar("T")
 
 def chat(
     ctx: typer.Context,
-    room: str = typer.Argument(..., help="Room id or unique name.", metavar="ROOM"),
+    room: str | None = common.DefaultRoomArgument,
     send: str | None = typer.Option(
         None, "--send", help="Send TEXT and exit once the daemon has stored it.", metavar="TEXT"
     ),
@@ -47,6 +47,7 @@ def chat(
 
     With piped standard input each line is sent as a message.
     """
+    room = common.room_or_default(room)
     api = common.api_for(ctx)
     if send is not None:
         if follow:

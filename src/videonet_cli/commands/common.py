@@ -11,32 +11,53 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 
-from videonet_cli.config import resolve_server, resolve_token
-from videonet_cli.errors import AuthError
+from videonet_cli.commands.completion import complete_room
+from videonet_cli.config import config_value, resolve_server, resolve_token
+from videonet_cli.errors import AuthError, UsageError
 
 if TYPE_CHECKING:
     from videonet_cli.api import Api
 
 T = TypeVar("T")
 
+# ROOM for the commands that act in one room: left out, the saved `room` (videonet config).
+DefaultRoomArgument = typer.Argument(
+    None,
+    help="Room id or unique name (default: the saved `room`, see videonet config).",
+    metavar="ROOM",
+    autocompletion=complete_room,
+    show_default=False,
+)
+
+
+def room_or_default(room: str | None) -> str:
+    """The ROOM given, else the saved default room, else a usage error saying how to set one."""
+    chosen = room or config_value("room")
+    if not chosen:
+        raise UsageError("no ROOM given and no default room: `videonet config set room NAME`")
+    return chosen
+
 
 def server_of(ctx: typer.Context) -> str:
-    """The daemon URL chosen by the root ``--server`` option, the environment or the config."""
+    """The daemon URL chosen by ``--server`` (before or after the command), the environment or
+    the config, checked (`server_url.validate_server`)."""
     root = ctx.find_root()
     option = getattr(root.obj, "server_option", None)
-    return resolve_server(option)
+    return resolve_server(option, insecure=bool(getattr(root.obj, "insecure", False)))
 
 
 def api_for(ctx: typer.Context, *, authenticated: bool = True) -> Api:
     """The client for the chosen server with the saved token (or VIDEONET_TOKEN); not yet open.
 
-    With ``authenticated`` a missing token is an AuthError before anything is sent.
+    With ``authenticated`` a missing token is an AuthError before anything is sent, unless the
+    daemon cannot be reached at all: a wrong --server must say "cannot reach", not "log in".
     """
     from videonet_cli.api import Api
 
     server = server_of(ctx)
     token = resolve_token(server)
     if authenticated and not token:
+        run(Api(server, None).probe())
         raise AuthError(f"not logged in to {server}: run `videonet login` (or set VIDEONET_TOKEN)")
     return Api(server, token)
 

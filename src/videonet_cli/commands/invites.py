@@ -21,20 +21,32 @@ INVITE_COLUMNS = [
 ]
 
 
+def invite_lifetime(text: str) -> int:
+    """--expires in seconds, within the daemon's limits (a bare number is seconds)."""
+    try:
+        seconds = parse_duration(text)
+    except ValueError as exc:
+        raise UsageError(f"--expires: {exc}") from exc
+    low, high = protocol.INVITE_MIN_LIFETIME_SECONDS, protocol.INVITE_MAX_LIFETIME_SECONDS
+    if not low <= seconds <= high:
+        raise UsageError(
+            f"--expires: {text!r} is {seconds} s; an invite lives from {low // 60} minute "
+            f"to {high // 86400} days (e.g. 30m, 12h, 7d)"
+        )
+    return seconds
+
+
 @app.command("create")
 def create(
     ctx: typer.Context,
     uses: int = typer.Option(1, "--uses", min=1, max=protocol.INVITE_MAX_USES, help="Uses."),
-    expires: str | None = typer.Option(None, "--expires", help="Lifetime: 30m, 12h, 7d, 2w."),
+    expires: str | None = typer.Option(
+        None, "--expires", metavar="DURATION", help="Lifetime: 30m, 12h, 7d, 2w."
+    ),
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Make an invite code for someone to register with."""
-    expires_in = None
-    if expires:
-        try:
-            expires_in = parse_duration(expires)
-        except ValueError as exc:
-            raise UsageError(f"--expires: {exc}") from exc
+    expires_in = invite_lifetime(expires) if expires else None
 
     invite = common.call(ctx, lambda api: api.invites.create(uses, expires_in))
     if json_out:

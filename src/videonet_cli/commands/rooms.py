@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from videonet_cli.commands import common
+from videonet_cli.commands.completion import complete_room
 from videonet_cli.errors import CliError
 from videonet_cli.render import console as output
 
@@ -16,7 +17,9 @@ if TYPE_CHECKING:
 app = typer.Typer(help="List, create, join, leave, rename and delete rooms.", no_args_is_help=True)
 
 JsonOption = typer.Option(False, "--json", help="Print JSON.")
-RoomArgument = typer.Argument(..., help="Room id or name.", metavar="ROOM")
+RoomArgument = typer.Argument(
+    ..., help="Room id or unique name.", metavar="ROOM", autocompletion=complete_room
+)
 LIST_DEFAULT = 50
 
 ROOM_COLUMNS = [

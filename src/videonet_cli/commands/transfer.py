@@ -10,6 +10,7 @@ from pathlib import Path
 import typer
 
 from videonet_cli.commands import common
+from videonet_cli.commands.completion import complete_member, complete_room
 from videonet_cli.errors import CliError, Interrupted, MismatchError, UsageError
 from videonet_cli.render import transfer_view
 from videonet_cli.render.console import info
@@ -17,7 +18,9 @@ from videonet_cli.render.transfer_view import TransferView, choose_mode
 
 JsonOption = typer.Option(False, "--json", help="Print JSON lines: events, then one result.")
 NoProgressOption = typer.Option(False, "--no-progress", help="No progress bars.")
-RoomArgument = typer.Argument(..., help="Room id or unique name.", metavar="ROOM")
+RoomArgument = typer.Argument(
+    ..., help="Room id or unique name.", metavar="ROOM", autocompletion=complete_room
+)
 DEFAULT_SEND_TIMEOUT = 600.0
 DEFAULT_RECEIVE_TIMEOUT = 600.0
 
@@ -52,7 +55,13 @@ def send(
     ctx: typer.Context,
     room: str = RoomArgument,
     files: list[Path] = typer.Argument(..., help="Files to send.", metavar="FILE..."),
-    to: str | None = typer.Option(None, "--to", help="Offer only to this member (username)."),
+    to: str | None = typer.Option(
+        None,
+        "--to",
+        metavar="USER",
+        help="Offer only to this member (username).",
+        autocompletion=complete_member,
+    ),
     timeout: float = typer.Option(
         DEFAULT_SEND_TIMEOUT,
         "--timeout",
@@ -89,7 +98,7 @@ def send(
 
 def receive(
     ctx: typer.Context,
-    room: str = RoomArgument,
+    room: str | None = common.DefaultRoomArgument,
     out: Path = typer.Option(Path("."), "--out", "-o", help="Directory to write files into."),
     count: int = typer.Option(1, "--count", "-n", min=1, help="Files to receive before exiting."),
     timeout: float = typer.Option(
@@ -120,7 +129,9 @@ def receive(
         )
     with TransferView(choose_mode(json_out, no_progress)) as view:
         ask = None if yes else view.ask
-        options = ReceiveOptions(room, out, count, timeout, overwrite, from_user, ask)
+        options = ReceiveOptions(
+            common.room_or_default(room), out, count, timeout, overwrite, from_user, ask
+        )
         with _ctrl_c(lambda: view.interrupted_hint("receive")):
             outcomes = common.call(ctx, lambda api: receive_files(api, options, view))
         for outcome in outcomes:

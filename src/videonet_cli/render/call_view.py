@@ -8,6 +8,7 @@ from typing import Any, Literal, Self
 
 from rich.live import Live
 from rich.table import Table
+from rich.text import Text
 
 from videonet_cli.render.console import err_console, info, print_json_line
 
@@ -47,12 +48,12 @@ def peers_table(peers: list[dict[str, Any]]) -> Table:
         table.add_column(header, justify="right" if "kbit" in header else "left")
     for p in peers:
         table.add_row(
-            p["username"],
+            Text(p["username"]),  # a name from the daemon: text, not markup
             p["state"],
             " + ".join(p["kinds"]) or "-",
             f"{p['in_kbps']:.0f}",
             f"{p['out_kbps']:.0f}",
-            p["recording"] or "-",
+            Text(p["recording"] or "-"),
         )
     if not peers:
         table.add_row("(waiting for others)", "", "", "", "", "")
@@ -93,7 +94,7 @@ class CallView:
         if line is None:
             return
         if self._live is not None:
-            self._live.console.print(line, highlight=False)
+            self._live.console.print(line, highlight=False, markup=False)
         else:
             info(line)
 

@@ -1,10 +1,19 @@
-"""The consoles and the basic shapes: JSON for scripts, Rich tables and lines for people."""
+"""The consoles and the basic shapes: JSON for scripts, Rich tables and lines for people.
+
+Every string that came from the daemon (room names, descriptions, usernames, file names) is
+shown as text, never parsed as Rich markup: a room named ``[/oops]`` must print, not raise, and
+``[link=…]`` must not turn into a link. So lines go out with ``markup=False`` and cells as `Text`.
+
+When standard output is not a terminal, tables become tab-separated rows with every value in
+full (ids, codes, ISO times): ``videonet rooms list | cut -f2`` works at any width.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from rich.console import Console
@@ -33,25 +42,75 @@ def print_table(
     columns: Sequence[tuple[str, str]],
     title: str | None = None,
 ) -> None:
-    """A Rich table of ``rows`` with ``columns`` given as (key, header) pairs."""
-    table = Table(title=title)
+    """``rows`` with ``columns`` given as (key, header) pairs: a Rich table on a terminal,
+    tab-separated full values (no header) when piped. Keys ending in ``_at`` are times."""
+    if not console.is_terminal:
+        for row in rows:
+            cells = (_plain_cell(row.get(key)) for key, _ in columns)
+            sys.stdout.write("\t".join(cells) + "\n")
+        sys.stdout.flush()
+        return
+    table = Table(title=Text(title) if title else None)
     for _, header in columns:
         table.add_column(header)
     for row in rows:
-        table.add_row(*(_cell(row.get(key)) for key, _ in columns))
+        table.add_row(*(Text(_cell(key, row.get(key))) for key, _ in columns))
     console.print(table)
 
 
-def _cell(value: Any) -> str:
-    if value is None:
+def _cell(key: str, value: Any) -> str:
+    if value is None or value == "":
         return "-"
     if isinstance(value, bool):
         return "yes" if value else "no"
+    if key.endswith("_at") and isinstance(value, str):
+        return human_time(value)
     return str(value)
 
 
+def _plain_cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    # A tab or newline inside a value would split its row.
+    return str(value).replace("\t", " ").replace("\n", " ")
+
+
+def human_time(iso: str, now: datetime | None = None) -> str:
+    """A time for people: "3 min ago" or "in 2 h" within a day, else the local date and minute."""
+    try:
+        moment = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    except ValueError:
+        return iso
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    seconds = ((now or datetime.now(UTC)) - moment).total_seconds()
+    ahead = seconds < 0
+    span = abs(seconds)
+    if span < 60:
+        words = "just now" if not ahead else "in under a minute"
+        return words
+    if span < 24 * 3600:
+        amount = f"{int(span // 60)} min" if span < 3600 else f"{int(span // 3600)} h"
+        return f"in {amount}" if ahead else f"{amount} ago"
+    return local_time(iso)
+
+
+def local_time(iso: str) -> str:
+    """An ISO time from the daemon as this machine's date and minute."""
+    try:
+        moment = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    except ValueError:
+        return iso
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M")
+
+
 def info(message: str) -> None:
-    console.print(message, highlight=False)
+    """One line for people; never parsed as markup (it may hold a room or file name)."""
+    console.print(message, highlight=False, markup=False, soft_wrap=True)
 
 
 def error_line(message: str) -> None:

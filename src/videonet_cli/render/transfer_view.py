@@ -52,7 +52,7 @@ class TransferView:
     def __enter__(self) -> Self:
         if self.mode == "bars":
             self._progress = Progress(
-                TextColumn("{task.description}"),
+                TextColumn("{task.description}", markup=False),  # a file name, not markup
                 BarColumn(),
                 DownloadColumn(),
                 TransferSpeedColumn(),

@@ -92,7 +92,7 @@ class AuthRoutes:
             body,
             "expires_in",
             default=None,
-            minimum=60,
+            minimum=protocol.INVITE_MIN_LIFETIME_SECONDS,
             maximum=protocol.INVITE_MAX_LIFETIME_SECONDS,
         )
         async with self._db.transaction() as conn:
