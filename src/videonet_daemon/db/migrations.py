@@ -156,11 +156,27 @@ async def m004_transfer_owner(conn: AsyncConnection, t: Types) -> None:
     )
 
 
+async def m005_device_keys(conn: AsyncConnection, t: Types) -> None:
+    # One row per CLI installation of an account: its X25519 public key (never a private one).
+    await run(
+        conn,
+        """CREATE TABLE device_keys (
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            device_id TEXT NOT NULL,
+            public_key TEXT NOT NULL,
+            fingerprint TEXT NOT NULL,
+            label TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (user_id, device_id))""",
+    )
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "accounts_invites_rooms", m001_accounts_invites_rooms),
     (2, "chat_messages", m002_chat_messages),
     (3, "transfers", m003_transfers),
     (4, "transfer_owner", m004_transfer_owner),
+    (5, "device_keys", m005_device_keys),
 ]
 
 
