@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import typer
 
 from videonet_cli import __version__
-from videonet_cli.commands import analyze, auth, call, chat, invites, rooms, transfer
+from videonet_cli.commands import analyze, auth, call, chat, invites, keys, rooms, transfer
 from videonet_cli.config import ENV_SERVER, debug_enabled
 from videonet_cli.errors import CliError, ExitCode
 from videonet_cli.render.console import error_line
@@ -57,6 +57,7 @@ def root(
 auth.register_commands(app)
 app.add_typer(invites.app, name="invite")
 app.add_typer(rooms.app, name="rooms")
+app.add_typer(keys.app, name="keys")
 transfer.register_commands(app)
 analyze.register_commands(app)
 chat.register_commands(app)
