@@ -190,9 +190,11 @@ def test_a_private_key_readable_by_others_is_refused(cli: Cli) -> None:
 def test_a_damaged_pins_file_is_never_reset_silently(daemon: Daemon, tmp_path: Path) -> None:
     alice, bob = daemon.make_user(tmp_path), daemon.make_user(tmp_path)
     a = Cli(daemon.url, alice.config_dir, alice.token)
+    assert Cli(daemon.url, bob.config_dir, bob.token)("keys").code == 0
     share_a_room(daemon, alice, bob)
     assert a("keys", bob.username).code == 0
     known = identity_dir(a) / "known-keys.json"
+    assert known.exists()
     known.write_text("{not json")
     r = a("keys", bob.username)
     assert r.code == 1 and "pinned keys" in r.err
@@ -230,3 +232,15 @@ def test_fingerprints_are_compared_as_typed() -> None:
     fp = protocol.key_fingerprint(bytes(32))
     assert len(fp) == 39 and fp.count("-") == 7
     assert normalize_fingerprint(fp.lower().replace("-", " ")) == fp
+
+
+def test_a_member_without_devices_is_not_pinned_as_keyless(daemon: Daemon, tmp_path: Path) -> None:
+    alice, bob = daemon.make_user(tmp_path), daemon.make_user(tmp_path)
+    a = Cli(daemon.url, alice.config_dir, alice.token)
+    share_a_room(daemon, alice, bob)
+    r = a("keys", bob.username, "--json")
+    assert r.code == 0 and r.json()["devices"] == []
+    # Bob's first device, seen after that, is a first sight (pinned), not an untrusted newcomer.
+    assert Cli(daemon.url, bob.config_dir, bob.token)("keys").code == 0
+    r = a("keys", bob.username, "--json")
+    assert r.code == 0 and [d["status"] for d in r.json()["devices"]] == ["pinned now"]

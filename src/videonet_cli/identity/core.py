@@ -10,11 +10,11 @@ from videonet_cli.api import Api
 from videonet_cli.errors import CliError, NotFoundError, UsageError
 from videonet_cli.identity import device as device_keys
 from videonet_cli.identity.pins import (
+    FINGERPRINT_CHARS,
     KNOWN_KEYS_FILE,
     CheckedDevice,
     KnownKeys,
     PeerDevice,
-    PinStatus,
     compare,
     normalize_fingerprint,
 )
@@ -79,10 +79,11 @@ async def peer_keys(api: Api, username: str, known: KnownKeys) -> PeerKeys:
     devices = peer_devices(listed)
     # Pins are per account name on one server: the daemon's user ids are its own to give.
     name = listed["username"]
-    checked = compare(known.pins(api.server, name), devices)
-    first_sight = [c.device for c in checked if c.status is PinStatus.PINNED_NOW]
-    if known.pins(api.server, name) is None:
-        known.pin(api.server, name, first_sight)
+    pins = known.pins(api.server, name)
+    checked = compare(pins, devices)
+    # First use is the first key seen: a user without devices yet is not pinned as keyless.
+    if pins is None and devices:
+        known.pin(api.server, name, devices)
         known.save()
     return PeerKeys(name, listed["user_id"], checked)
 
@@ -90,7 +91,7 @@ async def peer_keys(api: Api, username: str, known: KnownKeys) -> PeerKeys:
 async def trust(api: Api, username: str, fingerprint: str, known: KnownKeys) -> CheckedDevice:
     """Pin the device of ``username`` whose key has this fingerprint (read from the daemon now)."""
     wanted = normalize_fingerprint(fingerprint)
-    if len(wanted) != len(protocol.key_fingerprint(bytes(protocol.X25519_PUBLIC_KEY_BYTES))):
+    if len(wanted) != FINGERPRINT_CHARS:
         raise UsageError(
             f"{fingerprint!r} is not a fingerprint (eight groups of four: ABCD-EFGH-…)"
         )

@@ -23,6 +23,7 @@ from videonet_cli.errors import CliError
 from videonet_daemon import protocol
 
 KNOWN_KEYS_FILE = "known-keys.json"
+FINGERPRINT_CHARS = len(protocol.key_fingerprint(bytes(protocol.X25519_PUBLIC_KEY_BYTES)))
 _FORMAT_VERSION = 1
 
 
