@@ -288,7 +288,12 @@ class Cli:
         self.token = token
 
     def env(self, **extra: str) -> dict[str, str]:
-        env = base_env(VIDEONET_SERVER=self.daemon_url, VIDEONET_CONFIG_DIR=str(self.config_dir))
+        # Each user's CLI has its own data dir too (device key, pinned keys, chat cursors).
+        env = base_env(
+            VIDEONET_SERVER=self.daemon_url,
+            VIDEONET_CONFIG_DIR=str(self.config_dir),
+            VIDEONET_DATA_DIR=str(self.config_dir / "data"),
+        )
         if self.token:
             env["VIDEONET_TOKEN"] = self.token
         env.update(extra)

@@ -12,6 +12,11 @@ Hierarchy::
     ├── NotFoundError (exit 4)      a room, user, file or endpoint does not exist
     ├── UnreachableError (exit 5)   the daemon (or model endpoint) cannot be reached
     ├── Interrupted (exit 130)      Ctrl-C; the message says how to go on
+    ├── KeyChangedError (exit 6)    a member's device key is not the one pinned here
+    ├── IntegrityError (exit 1)     (crypto) encrypted data or a wrapped key does not verify
+    │   ├── TamperedError (exit 1)  a record was changed, moved, dropped or added
+    │   ├── TruncatedError (exit 1) the stream ends before its final record
+    │   └── UnwrapError (exit 1)    a wrapped file key is not for this device, or was changed
     └── DaemonRefused (exit 1/3/4)  the daemon refused (its error body, HTTP or Socket.IO); the
                                     exit code comes from `EXIT_CODES`, keyed by the error code
 
@@ -35,6 +40,7 @@ class ExitCode(IntEnum):
     AUTH = 3
     NOT_FOUND = 4
     UNREACHABLE = 5
+    KEY_CHANGED = 6
     INTERRUPTED = 130
 
 
@@ -87,6 +93,36 @@ class Interrupted(CliError):
     """interrupted"""
 
     exit_code = ExitCode.INTERRUPTED
+
+
+class KeyChangedError(CliError):
+    """A member's device key is not the one pinned here: compare fingerprints with them, then
+    run `videonet keys trust USER FINGERPRINT`."""
+
+    exit_code = ExitCode.KEY_CHANGED
+
+
+class IntegrityError(CliError):
+    """The encrypted data does not verify: it was changed, reordered or cut short."""
+
+
+class TamperedError(IntegrityError):
+    """An encrypted record does not verify: it was changed, moved, dropped or added."""
+
+    def __init__(self, index: int) -> None:
+        super().__init__(
+            f"encrypted record {index} does not verify: the data was changed, reordered, "
+            "cut or added to"
+        )
+        self.index = index
+
+
+class TruncatedError(IntegrityError):
+    """The encrypted data ends before its final record: it was cut short."""
+
+
+class UnwrapError(IntegrityError):
+    """The file key cannot be unwrapped: it is not for this device, or it was changed."""
 
 
 class DaemonRefused(CliError):

@@ -9,7 +9,17 @@ import typer
 from typer._click import Command  # typer >= 0.29 vendors click
 
 from videonet_cli import __version__
-from videonet_cli.commands import analyze, auth, call, chat, config_cmd, invites, rooms, transfer
+from videonet_cli.commands import (
+    analyze,
+    auth,
+    call,
+    chat,
+    config_cmd,
+    invites,
+    keys,
+    rooms,
+    transfer,
+)
 from videonet_cli.config import ENV_INSECURE, ENV_SERVER, debug_enabled
 from videonet_cli.errors import CliError, ExitCode
 from videonet_cli.render.console import error_line
@@ -70,6 +80,7 @@ def root(
 auth.register_commands(app)
 app.add_typer(invites.app, name="invite")
 app.add_typer(rooms.app, name="rooms")
+app.add_typer(keys.app, name="keys")
 transfer.register_commands(app)
 analyze.register_commands(app)
 chat.register_commands(app)

@@ -32,6 +32,8 @@ from videonet_daemon.cluster import Bus, Liveness, Node
 from videonet_daemon.db.engine import Database
 from videonet_daemon.db.migrations import migrate
 from videonet_daemon.errors import error_middleware
+from videonet_daemon.keys.feature import KeysFeature
+from videonet_daemon.keys.service import DeviceKeyService
 from videonet_daemon.metrics import Metrics
 from videonet_daemon.ops import OpsFeature
 from videonet_daemon.presence.feature import PresenceFeature
@@ -90,6 +92,7 @@ def build(settings: Settings) -> Daemon:
     )
     rooms = RoomService(db)
     guard = RoomGuard(rooms, hub)
+    device_keys = DeviceKeyService(db, settings.max_devices_per_user)
     chat = ChatService(db)
     spool = Spool(settings.spool_dir or data_dir / SPOOL_DIR)
     transfers = TransferService(db, settings, spool, guard, node)
@@ -116,6 +119,7 @@ def build(settings: Settings) -> Daemon:
         OpsFeature(settings, metrics, rooms),
         AuthFeature(auth, who, db, bus),
         RoomsFeature(rooms, guard, who, bus, spool),
+        KeysFeature(device_keys, guard, who),
         ChatFeature(chat, guard, who, settings),
         PresenceFeature(presence, guard),
         RelayFeature(transfers, receivers, guard, who, proxy, db, metrics, settings),

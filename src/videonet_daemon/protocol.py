@@ -11,6 +11,8 @@ Every HTTP error has one JSON shape::
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from enum import StrEnum
 from typing import Final, TypedDict
 
@@ -455,3 +457,65 @@ class CallSignal(TypedDict, total=False):
     sdp: str
     candidate: IceCandidate | None
     reason: str
+
+
+# --- Device keys ----------------------------------------------------------------------------
+# Each CLI installation (a "device") has its own X25519 key pair; only the public key is
+# published, under a device id the CLI picks. A user's device keys are listed to that user and
+# to users who share a room with them; anyone else hears not_found, as for a user who does not
+# exist. The daemon stores the keys and hands them out: it never holds a private key.
+API_KEYS: Final = "/api/keys"  # GET -> [DeviceKeyInfo] (yours); POST DevicePublish -> DeviceKeyInfo
+API_KEY: Final = "/api/keys/{device_id}"  # DELETE: remove one of your own devices
+API_USER_KEYS: Final = "/api/users/{username}/keys"  # GET -> UserKeys
+
+X25519_PUBLIC_KEY_BYTES: Final = 32
+DEVICE_ID_MIN_CHARS: Final = 8
+DEVICE_ID_MAX_CHARS: Final = 64
+DEVICE_ID_ALPHABET: Final = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-"
+DEVICE_LABEL_MAX_CHARS: Final = 64
+DEVICES_PER_USER_DEFAULT: Final = 10  # the daemon's setting max_devices_per_user
+FINGERPRINT_BYTES: Final = 20  # of the SHA-256 of the raw public key: 160 bits, 32 characters
+
+
+def key_fingerprint(public_key: bytes) -> str:
+    """What people compare: SHA-256 of the raw 32-byte public key, its first 20 bytes in
+    base32 (RFC 4648, no padding), as eight groups of four: ``ABCD-EFGH-...``."""
+    digest = hashlib.sha256(public_key).digest()[:FINGERPRINT_BYTES]
+    text = base64.b32encode(digest).decode("ascii")
+    return "-".join(text[i : i + 4] for i in range(0, len(text), 4))
+
+
+def encode_public_key(public_key: bytes) -> str:
+    """A raw public key as it travels in JSON: standard base64 with padding (44 characters)."""
+    return base64.b64encode(public_key).decode("ascii")
+
+
+def decode_public_key(text: str) -> bytes | None:
+    """The raw key from `encode_public_key`'s form, or None when it is not exactly that."""
+    try:
+        raw = base64.b64decode(text.encode("ascii"), validate=True)
+    except (ValueError, UnicodeEncodeError):
+        return None
+    if len(raw) != X25519_PUBLIC_KEY_BYTES or encode_public_key(raw) != text:
+        return None
+    return raw
+
+
+class DevicePublish(TypedDict, total=False):
+    device_id: str  # required
+    public_key: str  # required: encode_public_key of the X25519 public key
+    label: str  # a name for people, e.g. the host name
+
+
+class DeviceKeyInfo(TypedDict):
+    device_id: str
+    public_key: str
+    fingerprint: str  # key_fingerprint, computed by the daemon (clients recompute it)
+    label: str
+    created_at: str
+
+
+class UserKeys(TypedDict):
+    user_id: int
+    username: str
+    devices: list[DeviceKeyInfo]  # oldest first

@@ -102,6 +102,11 @@ class Settings:
     personal_invite_uses: int = _setting(
         5, "VIDEONET_PERSONAL_INVITE_USES", "Uses of the invite code each new account receives."
     )
+    max_devices_per_user: int = _setting(
+        protocol.DEVICES_PER_USER_DEFAULT,
+        "VIDEONET_MAX_DEVICES_PER_USER",
+        "Most device keys one account may publish (each CLI installation has one).",
+    )
     trust_proxy: bool = _setting(
         False,
         "VIDEONET_TRUST_PROXY",
@@ -278,6 +283,8 @@ class Settings:
             )
         if self.max_json_bytes < 1024:
             raise SettingsError("max_json_bytes must be at least 1024")
+        if self.max_devices_per_user < 1:
+            raise SettingsError("max_devices_per_user must be at least 1")
         if (self.tls_cert is None) != (self.tls_key is None):
             raise SettingsError("--tls-cert and --tls-key go together")
         for path in (self.tls_cert, self.tls_key):

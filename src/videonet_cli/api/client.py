@@ -16,6 +16,7 @@ from typing import Any, Self
 import aiohttp
 
 from videonet_cli.api.http import HttpClient, decode_response
+from videonet_cli.api.keys import KeysApi
 from videonet_cli.api.socket import SocketClient
 from videonet_cli.errors import AuthError, DaemonRefused, NotFoundError, UnreachableError
 from videonet_daemon import protocol
@@ -225,6 +226,7 @@ class Api:
         self.auth = AuthApi(self._http)
         self.invites = InvitesApi(self._http)
         self.rooms = RoomsApi(self._http)
+        self.keys = KeysApi(self._http)
         self.transfers = TransfersApi(self._stream)
 
     async def __aenter__(self) -> Self:

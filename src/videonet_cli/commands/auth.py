@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -12,6 +13,9 @@ from videonet_cli.config import ENV_PASSWORD, StoredLogin, forget_login, save_lo
 from videonet_cli.errors import UsageError
 from videonet_cli.render import console as output
 from videonet_daemon import protocol
+
+if TYPE_CHECKING:
+    from videonet_cli.api import Api
 
 JsonOption = typer.Option(False, "--json", help="Print the result as JSON.")
 PasswordStdinOption = typer.Option(
@@ -105,17 +109,36 @@ def login(
     json_out: bool = JsonOption,
 ) -> None:
     """Log in and save the token (mode 0600) for this server."""
+    from videonet_cli.identity.core import publish_after_login
+
     password = read_password(password_stdin, confirm=False)
     server = common.server_of(ctx)
-    result = common.call(ctx, lambda api: api.auth.login(email, password), authenticated=False)
+
+    async def log_in(api: Api) -> Any:
+        result = await api.auth.login(email, password)
+        # The first login makes this device's key pair; every login publishes its public key.
+        return result, await publish_after_login(api.server, result["token"])
+
+    result, device = common.call(ctx, log_in, authenticated=False)
     user = result["user"]
     save_login(server, StoredLogin(result["token"], user["username"], user["email"]))
     save_server(server)
     if json_out:
-        output.print_json({"user": user, "server": server, "expires_at": result["expires_at"]})
+        output.print_json(
+            {
+                "user": user,
+                "server": server,
+                "expires_at": result["expires_at"],
+                "device": device.as_json(),
+            }
+        )
         return
     until = output.local_time(result["expires_at"])
     output.info(f"Logged in to {server} as {user['username']} until {until}.")
+    if device.error:
+        output.warning(f"this device's key was not published: {device.error}")
+    else:
+        output.info(f"This device's key fingerprint: {device.fingerprint}")
 
 
 def logout(ctx: typer.Context, json_out: bool = JsonOption) -> None:

@@ -115,3 +115,8 @@ def info(message: str) -> None:
 
 def error_line(message: str) -> None:
     err_console.print(Text.assemble(("Error: ", "bold red"), message), soft_wrap=True)
+
+
+def warning(message: str) -> None:
+    """A problem that did not stop the command, on standard error."""
+    err_console.print(Text.assemble(("Warning: ", "bold yellow"), message), soft_wrap=True)

@@ -200,6 +200,21 @@ async def m007_users_disabled(conn: AsyncConnection, t: Types) -> None:
     await run(conn, "ALTER TABLE users ADD COLUMN disabled_at TEXT")
 
 
+async def m008_device_keys(conn: AsyncConnection, t: Types) -> None:
+    # One row per CLI installation of an account: its X25519 public key (never a private one).
+    await run(
+        conn,
+        """CREATE TABLE device_keys (
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            device_id TEXT NOT NULL,
+            public_key TEXT NOT NULL,
+            fingerprint TEXT NOT NULL,
+            label TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (user_id, device_id))""",
+    )
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "accounts_invites_rooms", m001_accounts_invites_rooms),
     (2, "chat_messages", m002_chat_messages),
@@ -208,6 +223,7 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (5, "unique_names", m005_unique_names),
     (6, "private_rooms", m006_private_rooms),
     (7, "users_disabled", m007_users_disabled),
+    (8, "device_keys", m008_device_keys),
 ]
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from videonet_daemon import protocol
-from videonet_daemon.errors import Forbidden, NotJoined, ValidationError
+from videonet_daemon.errors import Forbidden, NotFound, NotJoined, ValidationError
 from videonet_daemon.realtime.hub import Hub, SocketUser
 from videonet_daemon.rooms.service import RoomService
 
@@ -36,6 +36,16 @@ class RoomGuard:
             return
         await self._rooms.get(room_id, user_id)
         raise Forbidden("you are not a member of this room")
+
+    async def require_visible_user(self, user_id: int, other_id: int, other_name: str) -> None:
+        """The other user is the caller or shares a room with them, else `NotFound`.
+
+        `not_found`, not `forbidden`: a stranger cannot tell an account that exists from one
+        that does not (used before a user's device keys are listed).
+        """
+        if user_id == other_id or await self._rooms.share_a_room(user_id, other_id):
+            return
+        raise NotFound(f"no user named {other_name!r} shares a room with you")
 
     async def require_joined(
         self, user: SocketUser, room_id: str, *, membership_first: bool = False

@@ -221,6 +221,16 @@ class RoomService:
         )
         return row is not None
 
+    async def share_a_room(self, user_id: int, other_id: int) -> bool:
+        """Whether the two users are members of at least one room together."""
+        row = await self._db.fetch_one(
+            "SELECT 1 FROM room_members a JOIN room_members b ON b.room_id = a.room_id "
+            "WHERE a.user_id = :a AND b.user_id = :b LIMIT 1",
+            a=user_id,
+            b=other_id,
+        )
+        return row is not None
+
     async def members(self, room_id: str) -> list[protocol.MemberInfo]:
         """Everyone in the room (the caller has asked the room guard whether they may see it)."""
         rows = await self._db.fetch_all(

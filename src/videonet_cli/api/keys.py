@@ -1,0 +1,39 @@
+"""Device keys on the daemon: publish this device's, list yours or a member's, remove one."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from videonet_cli.api.http import HttpClient
+from videonet_daemon import protocol
+
+
+class KeysApi:
+    def __init__(self, http: HttpClient) -> None:
+        self._http = http
+
+    async def publish(
+        self, device_id: str, public_key: bytes, label: str
+    ) -> protocol.DeviceKeyInfo:
+        body: protocol.DevicePublish = {
+            "device_id": device_id,
+            "public_key": protocol.encode_public_key(public_key),
+            "label": label,
+        }
+        info: protocol.DeviceKeyInfo = await self._http.post(protocol.API_KEYS, dict(body))
+        return info
+
+    async def mine(self) -> list[protocol.DeviceKeyInfo]:
+        devices: list[protocol.DeviceKeyInfo] = await self._http.get(protocol.API_KEYS)
+        return devices
+
+    async def of_user(self, username: str) -> protocol.UserKeys:
+        path = protocol.API_USER_KEYS.format(username=quote(username, safe=""))
+        keys: protocol.UserKeys = await self._http.get(path)
+        return keys
+
+    async def remove(self, device_id: str) -> dict[str, Any]:
+        path = protocol.API_KEY.format(device_id=quote(device_id, safe=""))
+        result: dict[str, Any] = await self._http.request("DELETE", path)
+        return result

@@ -1,0 +1,120 @@
+"""This installation's device key: an X25519 key pair kept in the user data dir.
+
+The private key never leaves this machine: it is written once, mode 0600, in a directory of
+mode 0700, and only its public half is published to the daemon. One key pair per installation
+(not per server or account): each daemon it logs in to learns the same device id and key.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+import socket
+import stat
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+from videonet_cli.config import data_dir
+from videonet_cli.errors import CliError
+from videonet_daemon import protocol
+
+IDENTITY_DIR = "identity"
+DEVICE_KEY_FILE = "device-key.json"
+DEVICE_ID_BYTES = 16  # 32 hex characters, within protocol.DEVICE_ID_MIN/MAX_CHARS
+_FORMAT_VERSION = 1
+
+
+def identity_dir() -> Path:
+    """Where the device key and the pinned keys live (``VIDEONET_DATA_DIR`` moves it)."""
+    return data_dir() / IDENTITY_DIR
+
+
+@dataclass(frozen=True)
+class DeviceKey:
+    device_id: str
+    private_key: X25519PrivateKey
+    label: str
+
+    @property
+    def public_bytes(self) -> bytes:
+        return self.private_key.public_key().public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw
+        )
+
+    @property
+    def fingerprint(self) -> str:
+        return protocol.key_fingerprint(self.public_bytes)
+
+
+def private_dir(path: Path) -> Path:
+    """``path`` as a directory only its owner can enter (0700), made if missing."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(path, 0o700)
+    return path
+
+
+def default_label() -> str:
+    """The host name, as a hint for people telling their devices apart (not a secret)."""
+    name = "".join(ch for ch in socket.gethostname() if ch.isprintable())
+    return name[: protocol.DEVICE_LABEL_MAX_CHARS]
+
+
+def load_or_create(directory: Path | None = None) -> tuple[DeviceKey, bool]:
+    """This installation's key pair, made on first use; returns it and whether it is new."""
+    folder = private_dir(directory or identity_dir())
+    path = folder / DEVICE_KEY_FILE
+    if path.exists():
+        return _load(path), False
+    key = DeviceKey(
+        secrets.token_hex(DEVICE_ID_BYTES), X25519PrivateKey.generate(), default_label()
+    )
+    raw = key.private_key.private_bytes(
+        serialization.Encoding.Raw,
+        serialization.PrivateFormat.Raw,
+        serialization.NoEncryption(),
+    )
+    record = {
+        "version": _FORMAT_VERSION,
+        "device_id": key.device_id,
+        "label": key.label,
+        "private_key": base64.b64encode(raw).decode("ascii"),
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    tmp = folder / f".{DEVICE_KEY_FILE}.{os.getpid()}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(record, fh, indent=2)
+            fh.write("\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        # link() fails if the name exists: of two commands starting at once, one key wins
+        # and both use it (a rename would let the second replace a key already published).
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return _load(path), False
+    finally:
+        tmp.unlink(missing_ok=True)
+    return key, True
+
+
+def _load(path: Path) -> DeviceKey:
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        raise CliError(f"{path} is readable by other users (mode {mode:o}): run `chmod 600 {path}`")
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+        raw = base64.b64decode(record["private_key"], validate=True)
+        device_id = str(record["device_id"])
+        label = str(record.get("label", ""))
+        private_key = X25519PrivateKey.from_private_bytes(raw)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise CliError(f"cannot read this device's key {path}: {exc}") from exc
+    return DeviceKey(device_id, private_key, label)
