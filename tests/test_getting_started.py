@@ -111,7 +111,7 @@ def test_getting_started_runs_as_written(installed: Path, tmp_path: Path) -> Non
     try:
         assert daemon.stdout is not None
         lines = [daemon.stdout.readline(), daemon.stdout.readline()]
-        assert lines[0].startswith("bootstrap invite (shown once, also in "), lines
+        assert lines[0].startswith("bootstrap invite (unused; also in "), lines
         assert "listening on http://127.0.0.1:" in lines[1], lines
         url = lines[1].split("listening on ", 1)[1].strip()
 
