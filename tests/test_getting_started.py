@@ -119,7 +119,8 @@ def test_getting_started_runs_as_written(installed: Path, tmp_path: Path) -> Non
         assert accounts.returncode == 0, accounts.stderr
         out = accounts.stdout
         assert "Registered ana <ana@example.org>" in out and "Logged in to " in out
-        assert re.search(r"^studio\t[0-9a-f-]{36}\t1\tyes\tno\tana\tfootage for the edit$", out, re.M)
+        row = r"^studio\t[0-9a-f-]{36}\t1\tyes\tno\tana\tfootage for the edit$"
+        assert re.search(row, out, re.M)
     finally:
         daemon.terminate()
         daemon.wait(timeout=30)
