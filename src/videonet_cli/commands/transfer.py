@@ -54,7 +54,8 @@ def send(
     no_progress: bool = NoProgressOption,
 ) -> None:
     """Send files to a room (or one member); exit 0 only when every receiver's SHA-256 matched."""
-    from videonet_cli.transfer.sender import SendOptions, send_files, unverified
+    from videonet_cli.transfer.outcomes import SendOptions
+    from videonet_cli.transfer.sender import send_files, unverified
 
     rate = parse_rate(limit_rate) if limit_rate else None
     options = SendOptions(room, files, to, timeout, rate)
@@ -82,7 +83,8 @@ def receive(
     no_progress: bool = NoProgressOption,
 ) -> None:
     """Receive offered files into --out; each is renamed into place only once its hash matched."""
-    from videonet_cli.transfer.receiver import ReceiveOptions, receive_files
+    from videonet_cli.transfer.outcomes import ReceiveOptions
+    from videonet_cli.transfer.receiver import receive_files
 
     options = ReceiveOptions(room, out, count, timeout, overwrite)
     with TransferView(choose_mode(json_out, no_progress)) as view:

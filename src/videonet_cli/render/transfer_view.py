@@ -20,8 +20,7 @@ from rich.progress import (
 from videonet_cli.render.console import err_console, info, print_json, print_json_line
 
 if TYPE_CHECKING:
-    from videonet_cli.transfer.receiver import ReceiveOutcome
-    from videonet_cli.transfer.sender import SendOutcome
+    from videonet_cli.transfer.outcomes import ReceiveOutcome, SendOutcome
 
 Mode = Literal["bars", "json", "quiet"]
 

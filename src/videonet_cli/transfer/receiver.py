@@ -8,11 +8,9 @@ before the daemon confirmed that its SHA-256 equals the sender's.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import os
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +20,7 @@ from videonet_cli.api import Api, SocketClient
 from videonet_cli.api.client import TransfersApi
 from videonet_cli.errors import CliError, UsageError
 from videonet_cli.reporting import Reporter
+from videonet_cli.transfer.batch_receiver import receive_batch
 from videonet_cli.transfer.files import (
     CHUNK_BYTES,
     FREE_SPACE_MARGIN,
@@ -31,48 +30,9 @@ from videonet_cli.transfer.files import (
     part_path,
     safe_name,
 )
+from videonet_cli.transfer.outcomes import ReceiveOptions, ReceiveOutcome, decline
 from videonet_cli.transfer.throttle import Throttle
 from videonet_daemon import protocol
-
-
-@dataclass(frozen=True)
-class ReceiveOptions:
-    """What `videonet receive` was asked: the room, where to, how many, how long to wait."""
-
-    room: str
-    out_dir: Path
-    count: int = 1
-    timeout: float = 600.0  # seconds to wait for an offer
-    overwrite: bool = False
-
-
-@dataclass
-class ReceiveOutcome:
-    name: str
-    path: str
-    size: int
-    sha256: str
-    sender: str
-    ok: bool
-    reason: str
-    seconds: float
-    resumed_from: int
-
-    def as_dict(self) -> dict[str, Any]:
-        mb_s = self.size / 1e6 / self.seconds if self.seconds > 0 and self.ok else None
-        return {
-            "event": "result",
-            "name": self.name,
-            "path": self.path,
-            "bytes": self.size,
-            "sha256": self.sha256,
-            "sender": self.sender,
-            "ok": self.ok,
-            "reason": self.reason,
-            "seconds": round(self.seconds, 3),
-            "mb_per_s": round(mb_s, 1) if mb_s else None,
-            "resumed_from": self.resumed_from,
-        }
 
 
 async def receive_files(
@@ -101,7 +61,8 @@ async def receive_files(
 
         outcomes: list[ReceiveOutcome] = []
         seen: set[str] = set()
-        while len(outcomes) < count:
+        taken = 0  # files, a directory counting as one
+        while taken < count:
             try:
                 offer = await asyncio.wait_for(offers.get(), timeout)
             except TimeoutError as exc:
@@ -119,8 +80,14 @@ async def receive_files(
                 report({"event": "waiting", "name": offer.get("name"), "reason": "interrupted"})
                 continue
             seen.add(transfer_id)
-            last = len(outcomes) + 1 >= count
-            outcomes.append(await _receive_one(api.transfers, rt, offer, options, last, report))
+            kind = offer.get("batch_kind")
+            files = int(offer.get("file_count") or 1) if kind == protocol.BatchKind.FILES else 1
+            taken += files
+            last = taken >= count
+            if kind is None:
+                outcomes.append(await _receive_one(api.transfers, rt, offer, options, last, report))
+            else:
+                outcomes += await receive_batch(api.transfers, rt, offer, options, last, report)
         return outcomes
 
 
@@ -158,7 +125,7 @@ async def _receive_one(
         report({"event": "renamed", "offered": safe.original, "name": safe.name})
     if final.exists() and not overwrite:
         reason = f"{final} exists (use --overwrite to replace it)"
-        await _decline(rt, transfer_id, reason, last)
+        await decline(rt, transfer_id, reason, last)
         return outcome(False, reason)
 
     offset = part.stat().st_size if part.exists() else 0
@@ -168,7 +135,7 @@ async def _receive_one(
     needed = size - offset + FREE_SPACE_MARGIN
     if free_bytes(out_dir) < needed:
         reason = f"not enough free space in {out_dir} for {safe.name} ({size} bytes)"
-        await _decline(rt, transfer_id, reason, last)
+        await decline(rt, transfer_id, reason, last)
         return outcome(False, reason)
 
     await rt.call(protocol.EV_TRANSFER_ACCEPT, {"transfer_id": transfer_id})
@@ -210,14 +177,6 @@ async def _receive_one(
         return outcome(False, f"{final} appeared meanwhile; kept {part.name}", sha256, offset)
     os.replace(part, final)
     return outcome(True, "", sha256, offset)
-
-
-async def _decline(rt: SocketClient, transfer_id: str, reason: str, last: bool) -> None:
-    with contextlib.suppress(CliError):
-        await rt.call(
-            protocol.EV_TRANSFER_DECLINE,
-            {"transfer_id": transfer_id, "reason": reason, "done": last},
-        )
 
 
 async def _download(

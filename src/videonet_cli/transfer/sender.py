@@ -8,11 +8,9 @@ or accepted has reported its SHA-256 (at least one must).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,106 +18,49 @@ import aiohttp
 
 from videonet_cli.api import Api, SocketClient
 from videonet_cli.api.client import TransfersApi
-from videonet_cli.errors import CliError, IncompleteError, UsageError
+from videonet_cli.errors import CliError, UsageError
 from videonet_cli.reporting import Reporter
+from videonet_cli.transfer.batch_sender import send_batch
 from videonet_cli.transfer.files import CHUNK_BYTES, check_sendable, hash_prefix
+from videonet_cli.transfer.outcomes import Inbox, SendOptions, SendOutcome, upload_failed
 from videonet_cli.transfer.throttle import Throttle
+from videonet_cli.transfer.tree import directory, loose_files
 from videonet_daemon import protocol
-
-
-@dataclass(frozen=True)
-class SendOptions:
-    """What `videonet send` was asked: the room, the files, to whom, how long, how fast."""
-
-    room: str
-    paths: list[Path]
-    to: str | None = None
-    timeout: float = 600.0  # seconds to wait for the receivers' verdicts after the upload
-    rate_limit: int | None = None  # bytes a second
-
-
-@dataclass
-class ReceiverVerdict:
-    username: str
-    ok: bool
-    reason: str
-
-
-@dataclass
-class SendOutcome:
-    path: str
-    name: str
-    size: int
-    sha256: str
-    transfer_id: str
-    seconds: float
-    resumed_from: int
-    verdicts: list[ReceiverVerdict] = field(default_factory=list)
-    missing: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return bool(self.verdicts) and all(v.ok for v in self.verdicts) and not self.missing
-
-    def as_dict(self) -> dict[str, Any]:
-        mb_s = self.size / 1e6 / self.seconds if self.seconds > 0 else None
-        return {
-            "event": "result",
-            "path": self.path,
-            "name": self.name,
-            "bytes": self.size,
-            "sha256": self.sha256,
-            "transfer_id": self.transfer_id,
-            "seconds": round(self.seconds, 3),
-            "mb_per_s": round(mb_s, 1) if mb_s else None,
-            "resumed_from": self.resumed_from,
-            "ok": self.ok,
-            "receivers": [v.__dict__ for v in self.verdicts],
-            "missing": self.missing,
-        }
-
-
-class _Inbox:
-    """Control events for this sender, kept per transfer id (they may arrive before the ack)."""
-
-    def __init__(self) -> None:
-        self.accepted: dict[str, set[str]] = {}
-        self.results: dict[str, dict[str, ReceiverVerdict]] = {}
-        self.changed = asyncio.Event()
-
-    async def on_accepted(self, data: Any) -> None:
-        if isinstance(data, dict):
-            self.accepted.setdefault(str(data.get("transfer_id")), set()).add(
-                str(data.get("username"))
-            )
-            self.changed.set()
-
-    async def on_result(self, data: Any) -> None:
-        if isinstance(data, dict):
-            verdict = ReceiverVerdict(
-                str(data.get("username")), bool(data.get("ok")), str(data.get("reason", ""))
-            )
-            self.results.setdefault(str(data.get("transfer_id")), {})[verdict.username] = verdict
-            self.changed.set()
+from videonet_daemon.protocol import BatchKind
 
 
 async def send_files(api: Api, options: SendOptions, report: Reporter) -> list[SendOutcome]:
-    """Offer, upload and seal each file in turn; return each file's verdicts."""
-    paths = options.paths
-    sizes = [check_sendable(p) for p in paths]  # every file checked before anything is sent
-    names = [p.name for p in paths]
+    """Send what was named; return each file's verdicts.
+
+    One file alone is one transfer; several files go as one batch (one offer, one upload), and
+    each directory as a batch of its tree.
+    """
+    files = [p for p in options.paths if not p.is_dir()]
+    sizes = [check_sendable(p) for p in files]  # every file checked before anything is sent
+    batches = [loose_files(files)] if len(files) > 1 else []
+    batches += [directory(p) for p in options.paths if p.is_dir()]
+    names = [p.name for p in files] + [b.name for b in batches if b.kind == BatchKind.DIRECTORY]
     if len(set(names)) != len(names):
-        raise UsageError("two of the files have the same name; send them separately")
-    inbox = _Inbox()
+        raise UsageError("two of the files or directories have the same name; send them separately")
+    for batch in batches:
+        for path, why in batch.skipped:
+            report({"event": "skipped", "name": f"{batch.name}/{path}", "reason": why})
+    inbox = Inbox()
     async with api.socket() as rt:
         room = await api.rooms.resolve(options.room)
         rt.on(protocol.EV_TRANSFER_ACCEPTED, inbox.on_accepted)
         rt.on(protocol.EV_TRANSFER_RESULT, inbox.on_result)
         await rt.join(room["id"])
         outcomes = []
-        for path, size in zip(paths, sizes, strict=True):
+        if len(files) == 1:
             outcomes.append(
-                await _send_one(api.transfers, rt, inbox, room["id"], path, size, options, report)
+                await _send_one(
+                    api.transfers, rt, inbox, room["id"], files[0], sizes[0], options, report
+                )
+            )
+        for batch in batches:
+            outcomes += await send_batch(
+                api.transfers, rt, inbox, room["id"], batch, options, report
             )
         return outcomes
 
@@ -127,7 +68,7 @@ async def send_files(api: Api, options: SendOptions, report: Reporter) -> list[S
 async def _send_one(
     transfers: TransfersApi,
     rt: SocketClient,
-    inbox: _Inbox,
+    inbox: Inbox,
     room_id: str,
     path: Path,
     size: int,
@@ -166,20 +107,7 @@ async def _send_one(
     report({"event": "uploaded", "name": path.name, "sha256": sha256})
 
     expected = set(listeners) | ({to} if to else set())
-    deadline = time.monotonic() + timeout
-    while True:
-        inbox.changed.clear()  # before looking, so an event that lands after the look wakes us
-        got = inbox.results.get(transfer_id, {})
-        waiting_for = (expected | inbox.accepted.get(transfer_id, set())) - set(got)
-        if got and not waiting_for:
-            break
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            break
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(inbox.changed.wait(), remaining)
-    got = inbox.results.get(transfer_id, {})
-    missing = sorted((expected | inbox.accepted.get(transfer_id, set())) - set(got))
+    got, missing = await inbox.verdicts(transfer_id, expected, timeout)
     return SendOutcome(
         path=str(path),
         name=path.name,
@@ -188,7 +116,7 @@ async def _send_one(
         transfer_id=transfer_id,
         seconds=time.monotonic() - started,
         resumed_from=offset,
-        verdicts=sorted(got.values(), key=lambda v: v.username),
+        verdicts=got,
         missing=missing,
     )
 
@@ -230,16 +158,7 @@ async def _upload(
     try:
         await transfers.upload(transfer_id, offset, size - offset, body())
     except (aiohttp.ClientError, TimeoutError) as exc:
-        raise _lost(transfers, exc) from exc
-
-
-def _lost(transfers: TransfersApi, exc: BaseException) -> CliError:
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        return transfers.unreachable(exc)
-    return IncompleteError(
-        f"the connection to {transfers.server} broke during the upload ({exc.__class__.__name__}); "
-        "run the same command again to resume"
-    )
+        raise upload_failed(transfers, exc) from exc
 
 
 def unverified(outcomes: list[SendOutcome], timeout: float) -> list[str]:

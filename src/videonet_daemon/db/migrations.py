@@ -156,11 +156,20 @@ async def m004_transfer_owner(conn: AsyncConnection, t: Types) -> None:
     )
 
 
+async def m005_transfer_batches(conn: AsyncConnection, t: Types) -> None:
+    # A batch (many files or a directory tree in one transfer) keeps its manifest and, once
+    # sealed, each file's SHA-256, as JSON; the kind and count are columns so listing offers
+    # does not parse manifests.
+    for column in ("batch_kind TEXT", "file_count INTEGER", "manifest TEXT", "files_sha256 TEXT"):
+        await run(conn, f"ALTER TABLE transfers ADD COLUMN {column}")
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "accounts_invites_rooms", m001_accounts_invites_rooms),
     (2, "chat_messages", m002_chat_messages),
     (3, "transfers", m003_transfers),
     (4, "transfer_owner", m004_transfer_owner),
+    (5, "transfer_batches", m005_transfer_batches),
 ]
 
 
