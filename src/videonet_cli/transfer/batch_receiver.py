@@ -32,7 +32,7 @@ from videonet_cli.transfer.files import (
 )
 from videonet_cli.transfer.outcomes import ReceiveOptions, ReceiveOutcome, decline
 from videonet_cli.transfer.throttle import Throttle
-from videonet_cli.transfer.tree import TreeWriter, check_manifest
+from videonet_cli.transfer.tree import TreeWriter, check_manifest, sync_files
 from videonet_daemon import protocol
 
 
@@ -141,6 +141,7 @@ async def receive_batch(
             "run receive again to resume)",
             offset,
         )
+    sync_files(layout.root, layout.parts)
     digests = [h.hexdigest() for h in hashes]
     sha256 = protocol.batch_digest(digests)
     reply = await rt.call(

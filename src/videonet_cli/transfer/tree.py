@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
+import sys
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -131,6 +132,39 @@ def check_manifest(kind: str, entries: list[protocol.ManifestEntry]) -> None:
             if head in seen:
                 raise CliError(f"refusing the offered batch: {head!r} is a file and a directory")
             head = head.rpartition("/")[0]
+
+
+def sync_files(root: Path, paths: list[str]) -> None:
+    """Make the files under `root` durable before they are renamed into place.
+
+    One fsync per file costs a journal commit each (about 4 s for 1,000 small files on the
+    benchmark's VM, docs/performance.md), so on Linux one syncfs(2) of the file system holding
+    `root` flushes them all at once; elsewhere each file is fsynced.
+    """
+    if _syncfs(root):
+        return
+    for path in paths:
+        fd = os.open(root / path, os.O_RDONLY | os.O_NOFOLLOW)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _syncfs(root: Path) -> bool:
+    if not sys.platform.startswith("linux"):
+        return False
+    import ctypes  # only here: a batch's end on Linux
+
+    try:
+        syncfs = ctypes.CDLL(None, use_errno=True).syncfs
+    except (OSError, AttributeError):
+        return False
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        return bool(syncfs(fd) == 0)
+    finally:
+        os.close(fd)
 
 
 class TreeWriter:
