@@ -357,3 +357,18 @@ def test_seal_must_match_the_files_hashes(daemon: Daemon, tmp_path: Path) -> Non
         "GET", daemon.api(f"/api/transfers/{tid}/manifest"), token=outsider.user.token
     )
     assert status == 403
+
+
+def test_a_large_batch_is_one_line_and_skips_are_warned(trio: Any, tmp_path: Path) -> None:
+    room, alice, bob, _ = trio
+    tree = tmp_path / "many"
+    tree.mkdir()
+    for i in range(12):
+        random_file(tree / f"m{i:02}.txt", 100)
+    (tree / "link").symlink_to(tmp_path)
+    rx = listening_receiver(bob.cli, room, tmp_path / "in")
+    r = alice.cli("send", room, str(tree), "--timeout", "60", "--no-progress")
+    assert r.code == 0, r.err
+    assert "Skipped many/link: symbolic link" in r.err
+    assert r.out.count("✓") == 1 and "many/: 12 files, 1.2 KB, verified" in r.out
+    assert rx.finish() == 0

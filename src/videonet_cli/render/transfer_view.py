@@ -67,13 +67,21 @@ class TransferView:
         if self.mode == "json":
             print_json_line(event)
             return
+        if event.get("event") == "skipped":  # shown even without progress bars: it is a warning
+            err_console.print(
+                f"Skipped {event['name']}: {event['reason']}", markup=False, highlight=False
+            )
+            return
         if self._progress is None:
             return
         kind = event.get("event")
         name = str(event.get("name", ""))
         if kind == "offer":
+            files = event.get("files")
             task = self._progress.add_task(
-                name, total=event.get("bytes") or None, completed=event.get("resumed_from", 0)
+                f"{name} ({files} files)" if files else name,
+                total=event.get("bytes") or None,
+                completed=event.get("resumed_from", 0),
             )
             self._tasks[name] = task
         elif kind == "progress" and name in self._tasks:
@@ -103,8 +111,41 @@ def human(nbytes: int) -> str:
     return f"{nbytes} B"
 
 
+# A batch with more files than this is shown as one line.
+BATCH_LINES_MAX = 10
+
+
+def _summaries(outcomes: Sequence[Any]) -> tuple[list[Any], list[str]]:
+    """The outcomes to show one by one, and one line for each large batch (all verified)."""
+    by_batch: dict[str, list[Any]] = {}
+    for outcome in outcomes:
+        if outcome.batch is not None:
+            by_batch.setdefault(outcome.batch, []).append(outcome)
+    large = {
+        name
+        for name, group in by_batch.items()
+        if len(group) > BATCH_LINES_MAX and all(o.ok for o in group)
+    }
+    single = [o for o in outcomes if o.batch not in large]
+    lines = []
+    for name in large:
+        group = by_batch[name]
+        total = sum(o.size for o in group)
+        rate = total / 1e6 / group[0].seconds if group[0].seconds > 0 else None
+        is_dir = all(o.name.startswith(name + "/") for o in group)
+        label = f"{name}/" if is_dir else f"{name} and {len(group) - 1} more"
+        lines.append(
+            f"✓ {label}: {len(group)} files, {human(total)}, verified"
+            + (f" ({rate:.1f} MB/s, {len(group) / group[0].seconds:.0f} files/s)" if rate else "")
+        )
+    return single, lines
+
+
 def show_sent(outcomes: Sequence[SendOutcome]) -> None:
-    """One line per file sent: its hash and who verified it."""
+    """One line per file sent (a large batch: one line): its hash and who verified it."""
+    outcomes, lines = _summaries(outcomes)
+    for line in lines:
+        info(line)
     for outcome in outcomes:
         who = ", ".join(v.username for v in outcome.verdicts if v.ok) or "nobody"
         mark = "✓" if outcome.ok else "✗"
@@ -117,6 +158,9 @@ def show_sent(outcomes: Sequence[SendOutcome]) -> None:
 
 def show_received(outcomes: Sequence[ReceiveOutcome]) -> None:
     """One line per file received and verified (the failures become the error line)."""
+    outcomes, lines = _summaries(outcomes)
+    for line in lines:
+        info(line)
     for outcome in outcomes:
         if outcome.ok:
             rate = outcome.as_dict()["mb_per_s"]
