@@ -39,7 +39,9 @@ def parse_rate(text: str) -> int:
 def send(
     ctx: typer.Context,
     room: str = RoomArgument,
-    files: list[Path] = typer.Argument(..., help="Files to send.", metavar="FILE..."),
+    files: list[Path] = typer.Argument(
+        ..., help="Files or directories to send.", metavar="FILE|DIR..."
+    ),
     to: str | None = typer.Option(None, "--to", help="Offer only to this member (username)."),
     timeout: float = typer.Option(
         DEFAULT_SEND_TIMEOUT,
@@ -74,7 +76,13 @@ def receive(
     ctx: typer.Context,
     room: str = RoomArgument,
     out: Path = typer.Option(Path("."), "--out", "-o", help="Directory to write files into."),
-    count: int = typer.Option(1, "--count", "-n", min=1, help="Files to receive before exiting."),
+    count: int = typer.Option(
+        1,
+        "--count",
+        "-n",
+        min=1,
+        help="Files to receive before exiting (a directory counts as one).",
+    ),
     timeout: float = typer.Option(
         DEFAULT_RECEIVE_TIMEOUT, "--timeout", min=1, help="Seconds to wait for an offer."
     ),
