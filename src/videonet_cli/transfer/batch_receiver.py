@@ -26,6 +26,7 @@ from videonet_cli.transfer.files import (
     CHUNK_BYTES,
     FREE_SPACE_MARGIN,
     PART_SUFFIX,
+    Gathered,
     free_bytes,
     hash_prefix,
     safe_name,
@@ -260,7 +261,7 @@ class _Splitter:
                 self._fd = None
                 self.index += 1
                 self.within = 0
-            elif self._pending_bytes >= CHUNK_BYTES:
+            elif self._pending_bytes >= CHUNK_BYTES or len(self._pending) >= Gathered.PIECES_MAX:
                 self._flush(fd)
 
     def _skip_empty(self) -> None:
@@ -273,10 +274,11 @@ class _Splitter:
     def _flush(self, fd: int) -> None:
         if not self._pending:
             return
-        data = self._pending[0] if len(self._pending) == 1 else b"".join(self._pending)
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
+        written = os.writev(fd, self._pending)
+        if written < self._pending_bytes:  # a short write (rare): the rest the slow way
+            view = memoryview(b"".join(self._pending))[written:]
+            while view:
+                view = view[os.write(fd, view) :]
         self._pending.clear()
         self._pending_bytes = 0
 

@@ -22,8 +22,8 @@ from videonet_cli.errors import CliError, UsageError
 from videonet_cli.reporting import Reporter
 from videonet_cli.transfer.batch_receiver import receive_batch
 from videonet_cli.transfer.files import (
-    CHUNK_BYTES,
     FREE_SPACE_MARGIN,
+    Gathered,
     ReleaseBehind,
     free_bytes,
     hash_prefix,
@@ -191,22 +191,21 @@ async def _download(
     """Append the rest of the file to `part`; return how many bytes it holds at the end."""
     received = offset
     fd = os.open(part, os.O_WRONLY | os.O_CREAT, 0o644)
-    pending = bytearray()
+    pending = Gathered()
     release = ReleaseBehind(fd, offset)
     try:
         os.lseek(fd, offset, os.SEEK_SET)
         async with transfers.download(transfer_id, offset) as chunks:
             # Gather socket reads into 1 MiB writes (small writes cost several times more).
             async for chunk in chunks:
-                if received + len(pending) + len(chunk) > size:
+                if received + pending.nbytes + len(chunk) > size:
                     raise CliError("the daemon sent more bytes than offered")
                 digest.update(chunk)
-                pending += chunk
-                if len(pending) >= CHUNK_BYTES:
-                    received += _write_all(fd, pending)
+                if pending.add(chunk):
+                    received += pending.write_to(fd)
                     release.written_to(received)
                     throttle.update(received)
-            received += _write_all(fd, pending)
+            received += pending.write_to(fd)
         os.fsync(fd)
     except (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError, ConnectionError):
         pass  # a short stream: the caller reports it as incomplete and keeps the .part
@@ -214,18 +213,7 @@ async def _download(
         if received == offset:
             raise transfers.unreachable(exc) from exc
     finally:
-        if pending:  # what arrived before a broken stream is kept for the resume
-            received += _write_all(fd, pending)
+        if pending.nbytes:  # what arrived before a broken stream is kept for the resume
+            received += pending.write_to(fd)
         os.close(fd)
     return received
-
-
-def _write_all(fd: int, data: bytearray) -> int:
-    """Write and empty `data`; return how many bytes were written."""
-    view = memoryview(data)
-    total = len(view)
-    while view:
-        view = view[os.write(fd, view) :]
-    view.release()
-    data.clear()
-    return total
