@@ -372,3 +372,57 @@ def test_a_large_batch_is_one_line_and_skips_are_warned(trio: Any, tmp_path: Pat
     assert "Skipped many/link: symbolic link" in r.err
     assert r.out.count("✓") == 1 and "many/: 12 files, 1.2 KB, verified" in r.out
     assert rx.finish() == 0
+
+
+def test_receiver_declines_a_batch_it_would_not_write(
+    daemon: Daemon, trio: Any, tmp_path: Path
+) -> None:
+    """The daemon takes " a" and "a"; the receiver's own names would collide, so it declines."""
+    room, alice, bob, _ = trio
+    batch = {"kind": "files", "files": [{"path": "a", "size": 1}, {"path": " a", "size": 1}]}
+    ack = asyncio.run(_raw_offer(daemon, alice.user.token, room, name="a", size=2, batch=batch))
+    assert ack["ok"] is True, ack
+    out = tmp_path / "in"
+    out.mkdir()
+    r = bob.cli("receive", room, "--out", str(out), "--timeout", "10", "--count", "2")
+    assert r.code == 1 and "same name" in r.err, r.err
+    assert list(out.iterdir()) == []
+    # It was declined (not just dropped), so it is not offered to bob again.
+    r = bob.cli("receive", room, "--out", str(out), "--timeout", "2")
+    assert r.code == 1 and "no file was offered" in r.err, r.err
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "../x",
+        "/etc/x",
+        "a/../../x",
+        "a//b",
+        "a/./b",
+        "a\\b",
+        "a\x00b",
+        "a\x7fb",
+        "a\ud800",
+        "x" * 256,
+    ],
+)
+def test_receiver_refuses_hostile_paths_on_its_own(path: str) -> None:
+    from videonet_cli.errors import CliError
+    from videonet_cli.transfer.tree import check_manifest, path_problem
+
+    assert path_problem(path) is not None
+    with pytest.raises(CliError):
+        check_manifest("directory", [{"path": path, "size": 1}])
+
+
+def test_receiver_refuses_duplicates_and_file_directory_clashes() -> None:
+    from videonet_cli.errors import CliError
+    from videonet_cli.transfer.tree import check_manifest
+
+    for entries in (["a", "a"], ["a", "a/b"], ["x/y", "x/y/z"]):
+        with pytest.raises(CliError):
+            check_manifest("directory", [{"path": p, "size": 0} for p in entries])
+    with pytest.raises(CliError):
+        check_manifest("files", [{"path": "a/b", "size": 0}])
+    check_manifest("directory", [{"path": "a/b", "size": 0}, {"path": "a/c", "size": 0}])

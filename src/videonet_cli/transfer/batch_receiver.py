@@ -87,10 +87,15 @@ async def receive_batch(
     kind = str(offer.get("batch_kind"))
     manifest = await transfers.manifest(transfer_id)
     entries = manifest["files"]
-    check_manifest(kind, entries)
-    if sum(e["size"] for e in entries) != size:
-        raise CliError("refusing the offered batch: its sizes do not add up to its size")
-    layout = _layout(kind, str(offer["name"]), [e["path"] for e in entries], options.out_dir)
+    try:
+        check_manifest(kind, entries)
+        if sum(e["size"] for e in entries) != size:
+            raise CliError("refusing the offered batch: its sizes do not add up to its size")
+        layout = _layout(kind, str(offer["name"]), [e["path"] for e in entries], options.out_dir)
+    except CliError as exc:  # the sender hears why, and other offers can still be taken
+        await decline(rt, transfer_id, str(exc), last)
+        name, where = str(offer["name"]), str(options.out_dir)
+        return [ReceiveOutcome(name, where, size, "", sender, False, str(exc), 0.0, 0, name)]
     label = layout.final_dir.name if layout.final_dir else str(offer["name"])
 
     def failed(reason: str, offset: int = 0) -> list[ReceiveOutcome]:
