@@ -16,6 +16,7 @@ received file's SHA-256 is computed after the timing, outside it.
 from __future__ import annotations
 
 import hashlib
+import shutil
 import socket
 import subprocess
 import sys
@@ -97,6 +98,19 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+def tree_digest(digests: dict[str, str]) -> str:
+    """One digest for a flat directory: over each file's name and SHA-256, sorted by name."""
+    lines = "".join(f"{name} {digest}\n" for name, digest in sorted(digests.items()))
+    return hashlib.sha256(lines.encode()).hexdigest()
+
+
+def _received_sha256(out: Path) -> str:
+    # A directory (wormhole sends one as a zip and unpacks it) is summed file by file.
+    if out.is_dir():
+        return tree_digest({p.name: sha256_of(p) for p in out.iterdir()})
+    return sha256_of(out)
+
+
 def measure(bin_dir: Path, path: Path, workdir: Path, timeout: float) -> WormholeRun:
     deadline = time.monotonic() + timeout
     run_dir = Path(tempfile.mkdtemp(prefix="wormhole-", dir=workdir))
@@ -176,11 +190,13 @@ def measure(bin_dir: Path, path: Path, workdir: Path, timeout: float) -> Wormhol
         mailbox.stop()
         return WormholeRun(
             seconds=ended - started,
-            receiver_sha256=sha256_of(out),
+            receiver_sha256=_received_sha256(out),
             peak_rss={c.role: c.peak_rss_bytes for c in (relay, sender, receiver)},
             cpu=cpu_since((relay, sender, receiver), marks),
         )
     finally:
         for child in children:
             child.kill()
+        if out.is_dir():
+            shutil.rmtree(out, ignore_errors=True)
         out.unlink(missing_ok=True)

@@ -88,7 +88,8 @@ EV_TRANSFER_LISTEN: Final = "transfer:listen"
 EV_TRANSFER_OFFER: Final = "transfer:offer"  # c->s OfferRequest -> Ack + OfferReply; s->c Offer
 EV_TRANSFER_ACCEPT: Final = "transfer:accept"  # {transfer_id} -> Ack + {offer}; sender told
 EV_TRANSFER_ACCEPTED: Final = "transfer:accepted"  # s->sender {transfer_id, user_id, username}
-# {transfer_id, sha256} -> Ack + SealReply: the upload finished, this is its hash
+# {transfer_id, sha256, files_sha256?} -> Ack + SealReply: the upload finished, these are its
+# hashes (files_sha256: a batch's, one per file)
 EV_TRANSFER_SEAL: Final = "transfer:seal"
 # {transfer_id, sha256, done?} -> Ack + VerdictReply; done: this receiver takes no more offers
 EV_TRANSFER_VERDICT: Final = "transfer:verdict"
@@ -146,6 +147,8 @@ class TransferOffer(TypedDict):
     sha256: str | None
     created_at: str
     node_id: str | None  # the daemon whose spool holds the bytes
+    batch_kind: str | None  # BatchKind for a batch (its manifest: API_TRANSFER_MANIFEST)
+    file_count: int  # 1 for a single file
 
 
 class OfferReply(TypedDict):
@@ -174,6 +177,45 @@ class TransferResult(TypedDict):
     ok: bool
     sha256: str
     reason: str
+
+
+# --- Batches: many files, or a directory tree, in one transfer ------------------------------
+# One offer carries the manifest (`OfferRequest.batch`), one PUT carries the files' bytes
+# concatenated in manifest order, each receiver makes one GET and splits it by the sizes. The
+# seal carries each file's SHA-256 (`files_sha256`) and its `sha256` is `batch_digest` of them;
+# a receiver's verdict is `batch_digest` of its own per-file hashes.
+API_TRANSFER_MANIFEST: Final = "/api/transfers/{transfer_id}/manifest"  # GET -> BatchManifest
+TRANSFER_BATCH_MAX_FILES: Final = 10_000
+TRANSFER_PATH_MAX_BYTES: Final = 1024  # a relative path in a manifest, "/" between components
+TRANSFER_PATH_MAX_DEPTH: Final = 32  # components in one path
+
+
+class BatchKind(StrEnum):
+    FILES = "files"  # loose files, each lands in the receiver's --out under its name
+    DIRECTORY = "directory"  # a tree that lands as one directory named like the transfer
+
+
+class ManifestEntry(TypedDict):
+    path: str  # relative, "/"-separated; for FILES a plain name
+    size: int
+
+
+class BatchRequest(TypedDict):
+    """`transfer:offer`'s `batch` field; the offer's `size` is the sum of the files' sizes."""
+
+    kind: str  # BatchKind
+    files: list[ManifestEntry]
+
+
+class BatchManifest(TypedDict):
+    kind: str
+    files: list[ManifestEntry]
+    files_sha256: list[str] | None  # once sealed
+
+
+def batch_digest(file_digests: list[str]) -> str:
+    """The SHA-256 standing for a whole batch: over each file's hex digest and a newline."""
+    return hashlib.sha256("".join(d + "\n" for d in file_digests).encode("ascii")).hexdigest()
 
 
 # --- Authentication ---------------------------------------------------------------------------

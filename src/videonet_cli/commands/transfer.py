@@ -54,7 +54,9 @@ def _ctrl_c(hint: Callable[[], str]) -> Iterator[None]:
 def send(
     ctx: typer.Context,
     room: str = RoomArgument,
-    files: list[Path] = typer.Argument(..., help="Files to send.", metavar="FILE..."),
+    files: list[Path] = typer.Argument(
+        ..., help="Files or directories to send.", metavar="FILE|DIR..."
+    ),
     to: str | None = typer.Option(
         None,
         "--to",
@@ -80,7 +82,8 @@ def send(
     no_progress: bool = NoProgressOption,
 ) -> None:
     """Send files to a room (or one member); exit 0 only when every receiver's SHA-256 matched."""
-    from videonet_cli.transfer.sender import SendOptions, send_files, unverified
+    from videonet_cli.transfer.outcomes import SendOptions
+    from videonet_cli.transfer.sender import send_files, unverified
 
     rate = parse_rate(limit_rate) if limit_rate else None
     options = SendOptions(room, files, to, timeout, rate, wait=not no_wait)
@@ -100,7 +103,13 @@ def receive(
     ctx: typer.Context,
     room: str | None = common.DefaultRoomArgument,
     out: Path = typer.Option(Path("."), "--out", "-o", help="Directory to write files into."),
-    count: int = typer.Option(1, "--count", "-n", min=1, help="Files to receive before exiting."),
+    count: int = typer.Option(
+        1,
+        "--count",
+        "-n",
+        min=1,
+        help="Files to receive before exiting (a directory counts as one).",
+    ),
     timeout: float = typer.Option(
         DEFAULT_RECEIVE_TIMEOUT, "--timeout", min=1, help="Seconds to wait for an offer."
     ),
@@ -118,9 +127,11 @@ def receive(
 ) -> None:
     """Receive offered files into --out; each is renamed into place only once its hash matched.
 
-    On a terminal it shows who offers which file and how big, and asks before taking it.
+    On a terminal it shows who offers which file (or batch, or directory) and how big, and asks
+    before taking it.
     """
-    from videonet_cli.transfer.receiver import ReceiveOptions, receive_files
+    from videonet_cli.transfer.outcomes import ReceiveOptions
+    from videonet_cli.transfer.receiver import receive_files
 
     if not yes and not sys.stdin.isatty():
         raise UsageError(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, Self
 
@@ -22,10 +22,10 @@ from rich.text import Text
 
 from videonet_cli.render.console import err_console, info, print_json, print_json_line
 from videonet_cli.transfer.files import local_clock
+from videonet_daemon.protocol import BatchKind
 
 if TYPE_CHECKING:
-    from videonet_cli.transfer.receiver import ReceiveOutcome
-    from videonet_cli.transfer.sender import SendOutcome
+    from videonet_cli.transfer.outcomes import ReceiveOutcome, SendOutcome
 
 Mode = Literal["bars", "json", "quiet"]
 
@@ -48,6 +48,7 @@ class TransferView:
         self.room = ""
         # The file being moved and how far it got, for the line Ctrl-C prints.
         self.current: tuple[str, int, int] | None = None
+        self.current_kind: str | None = None  # a batch's BatchKind; None for a single file
 
     def __enter__(self) -> Self:
         if self.mode == "bars":
@@ -78,12 +79,18 @@ class TransferView:
             self.room = str(event["room"])
         elif kind == "offer":
             self.current = (name, int(event.get("resumed_from") or 0), int(event["bytes"]))
+            self.current_kind = event.get("kind")
         elif kind == "progress" and self.current and self.current[0] == name:
             self.current = (name, int(event["bytes"]), self.current[2])
         elif kind == "result":
             self.current = None
         if self.mode == "json":
             print_json_line(event)
+            return
+        if event.get("event") == "skipped":  # shown even without progress bars: it is a warning
+            err_console.print(
+                f"Skipped {event['name']}: {event['reason']}", markup=False, highlight=False
+            )
             return
         if self._progress is None:
             return
@@ -96,8 +103,13 @@ class TransferView:
             offset = int(event.get("resumed_from") or 0)
             if offset:
                 say(f"{name}: resuming at {human(offset)} of {human(int(event['bytes']))}")
+            files = event.get("files")
             # Starting at the offset, so the speed counts only the bytes moved in this run.
-            task = self._progress.add_task(name, total=event.get("bytes") or None, completed=offset)
+            task = self._progress.add_task(
+                f"{name} ({files} files)" if files else name,
+                total=event.get("bytes") or None,
+                completed=offset,
+            )
             self._tasks[name] = task
         elif kind == "progress" and name in self._tasks:
             self._progress.update(self._tasks[name], completed=event["bytes"])
@@ -131,10 +143,7 @@ class TransferView:
             self._progress.stop()  # a live display would redraw over the question
         try:
             err_console.print(
-                Text(
-                    f"{offer.get('sender_name')} offers {offer.get('name')} "
-                    f"({human(int(offer.get('size') or 0))}). Accept? [y/N] "
-                ),
+                Text(f"{offer.get('sender_name')} offers {_offered(offer)}. Accept? [y/N] "),
                 end="",
             )
             answer = await _read_line()
@@ -154,8 +163,13 @@ class TransferView:
                 f"interrupted: {name} at {human(done)} of {human(total)}; run the same "
                 "`videonet send` again to resume where the daemon's copy ends"
             )
+        kept = f"{name}.part"
+        if self.current_kind == BatchKind.DIRECTORY:
+            kept = f".{name}.part/"
+        elif self.current_kind == BatchKind.FILES:
+            kept = "the .part files"
         return (
-            f"interrupted: {name} at {human(done)} of {human(total)}, kept in {name}.part; "
+            f"interrupted: {name} at {human(done)} of {human(total)}, kept in {kept}; "
             f"{again} to resume"
         )
 
@@ -163,6 +177,18 @@ class TransferView:
         """The final result of one file (JSON mode prints it as a line)."""
         if self.mode == "json":
             print_json_line(data)
+
+
+def _offered(offer: dict[str, Any]) -> str:
+    """What an offer holds, for the prompt: a file, several files, or a directory."""
+    name, size = offer.get("name"), human(int(offer.get("size") or 0))
+    count = int(offer.get("file_count") or 1)
+    files = f"{count} file" + ("" if count == 1 else "s")
+    if offer.get("batch_kind") == BatchKind.DIRECTORY:
+        return f"the directory {name}/ ({files}, {size})"
+    if offer.get("batch_kind") == BatchKind.FILES:
+        return f"{files}: {name} and {count - 1} more ({size})"
+    return f"{name} ({size})"
 
 
 async def _read_line() -> str:
@@ -193,14 +219,69 @@ def human(nbytes: int) -> str:
     return f"{nbytes} B"
 
 
+# A batch with more files than this is shown as one line.
+BATCH_LINES_MAX = 10
+
+
+def _large_batches(
+    outcomes: Sequence[Any], one_line: Callable[[list[Any]], bool]
+) -> tuple[list[Any], dict[str, list[Any]]]:
+    """The outcomes to show one by one, and the large batches to show as one line each (those
+    for which `one_line` holds: a failure is shown file by file)."""
+    by_batch: dict[str, list[Any]] = {}
+    for outcome in outcomes:
+        if outcome.batch is not None:
+            by_batch.setdefault(outcome.batch, []).append(outcome)
+    large = {n: g for n, g in by_batch.items() if len(g) > BATCH_LINES_MAX and one_line(g)}
+    return [o for o in outcomes if o.batch not in large], large
+
+
+def _batch_head(name: str, group: list[Any]) -> str:
+    is_dir = all(o.name.startswith(name + "/") for o in group)
+    label = f"{name}/" if is_dir else f"{name} and {len(group) - 1} more"
+    return f"{label}: {len(group)} files, {human(sum(o.size for o in group))}"
+
+
+def _batch_speed(group: list[Any]) -> str:
+    """The batch's rate: the bytes moved in this run over the time spent moving them."""
+    moved = sum(o.size - o.resumed_from for o in group)
+    moving = sum(o.moving_seconds for o in group)
+    return f"{moved / 1e6 / moving:.1f} MB/s" if moving > 0 and moved else ""
+
+
+def _verified_line(name: str, group: list[Any]) -> str:
+    seconds = group[0].seconds  # the whole batch's, from offer to verdict
+    per_second = f"{len(group) / seconds:.0f} files/s" if seconds > 0 else ""
+    rates = ", ".join(r for r in (_batch_speed(group), per_second) if r)
+    return f"✓ {_batch_head(name, group)}, verified" + (f" ({rates})" if rates else "")
+
+
+def _unreceived(outcome: SendOutcome) -> bool:
+    return not outcome.waited and not outcome.verdicts
+
+
 def show_sent(outcomes: Sequence[SendOutcome], room: str) -> None:
-    """One line per file sent: its hash and who verified it (or, with --no-wait and nobody yet,
-    until when the others can take it)."""
+    """One line per file sent (a large batch: one line): its hash and who verified it (or, with
+    --no-wait and nobody yet, until when the others can take it)."""
+    outcomes, large = _large_batches(
+        outcomes, lambda g: all(o.ok for o in g) or all(_unreceived(o) for o in g)
+    )
+    for name, group in large.items():
+        if not _unreceived(group[0]):
+            info(_verified_line(name, group))
+            continue
+        speed = _batch_speed(group)
+        info(
+            f"↑ {_batch_head(name, group)} uploaded, not yet received"
+            + (f" ({speed})" if speed else "")
+            + f"; others can run `videonet receive {room}` until "
+            + local_clock(group[0].available_until)
+        )
     for outcome in outcomes:
         rate = outcome.as_dict()["mb_per_s"]
         speed = f" ({rate} MB/s)" if rate else ""
         head = f"{outcome.name}: {human(outcome.size)} sha256 {outcome.sha256[:16]}…"
-        if not outcome.waited and not outcome.verdicts:
+        if _unreceived(outcome):
             until = local_clock(outcome.available_until)
             info(
                 f"↑ {head} uploaded, not yet received{speed}; others can run "
@@ -213,7 +294,11 @@ def show_sent(outcomes: Sequence[SendOutcome], room: str) -> None:
 
 
 def show_received(outcomes: Sequence[ReceiveOutcome]) -> None:
-    """One line per file received and verified (the failures become the error line)."""
+    """One line per file received and verified (a large batch: one line; the failures become
+    the error line)."""
+    outcomes, large = _large_batches(outcomes, lambda g: all(o.ok for o in g))
+    for name, group in large.items():
+        info(_verified_line(name, group))
     for outcome in outcomes:
         if outcome.declined:
             info(f"✗ declined {outcome.name} from {outcome.sender}")

@@ -123,6 +123,39 @@ class ReleaseBehind:
         self._release_from, self._released = self._released, offset
 
 
+class Gathered:
+    """Socket reads kept as they came, written with one writev once about CHUNK_BYTES are in.
+
+    Gathering avoids many small writes; keeping the pieces in a list (not one growing buffer)
+    avoids copying every byte once more before it is written.
+    """
+
+    PIECES_MAX = 512  # writev takes at most IOV_MAX (1024 on Linux) buffers
+
+    def __init__(self) -> None:
+        self._pieces: list[bytes] = []
+        self.nbytes = 0
+
+    def add(self, chunk: bytes) -> bool:
+        """Keep `chunk`; True when it is time to write."""
+        self._pieces.append(chunk)
+        self.nbytes += len(chunk)
+        return self.nbytes >= CHUNK_BYTES or len(self._pieces) >= self.PIECES_MAX
+
+    def write_to(self, fd: int) -> int:
+        """Write and forget what is gathered; return how many bytes that was."""
+        total = self.nbytes
+        if total:
+            written = os.writev(fd, self._pieces)
+            if written < total:  # a short write (rare): the rest the slow way
+                view = memoryview(b"".join(self._pieces))[written:]
+                while view:
+                    view = view[os.write(fd, view) :]
+        self._pieces.clear()
+        self.nbytes = 0
+        return total
+
+
 def part_path(out_dir: Path, name: str) -> Path:
     return out_dir / (name + PART_SUFFIX)
 

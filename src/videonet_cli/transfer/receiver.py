@@ -2,18 +2,16 @@
 
 Resume: a NAME.part left by an earlier run is re-hashed and the download continues after it.
 Nothing is ever written outside the output directory, and nothing appears under its final name
-before the daemon confirmed that its SHA-256 equals the sender's.
+before the daemon confirmed that its SHA-256 equals the sender's. A batch (several files, or a
+directory) is taken by transfer/batch_receiver.py.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import os
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,70 +21,19 @@ from videonet_cli.api import Api, SocketClient
 from videonet_cli.api.client import TransfersApi
 from videonet_cli.errors import CliError, UsageError
 from videonet_cli.reporting import Reporter
+from videonet_cli.transfer.batch_receiver import receive_batch
 from videonet_cli.transfer.files import (
-    CHUNK_BYTES,
     FREE_SPACE_MARGIN,
+    Gathered,
     ReleaseBehind,
     free_bytes,
     hash_prefix,
     part_path,
     safe_name,
 )
+from videonet_cli.transfer.outcomes import ReceiveOptions, ReceiveOutcome, decline
 from videonet_cli.transfer.throttle import Throttle
 from videonet_daemon import protocol
-
-# Asked before each file is taken (on a terminal): the offer -> take it?
-Ask = Callable[[dict[str, Any]], Awaitable[bool]]
-
-
-@dataclass(frozen=True)
-class ReceiveOptions:
-    """What `videonet receive` was asked: the room, where to, how many, how long to wait, from
-    whom, and whom to ask before taking a file (None: take every offer, as with --yes)."""
-
-    room: str
-    out_dir: Path
-    count: int = 1
-    timeout: float = 600.0  # seconds to wait for an offer
-    overwrite: bool = False
-    from_user: str | None = None
-    ask: Ask | None = None
-
-
-@dataclass
-class ReceiveOutcome:
-    name: str
-    path: str
-    size: int
-    sha256: str
-    sender: str
-    ok: bool
-    reason: str
-    seconds: float
-    resumed_from: int
-    moving_seconds: float = 0.0  # time spent downloading in this run, not waiting or hashing
-    declined: bool = False  # the user said no at the prompt: not a failure
-
-    def as_dict(self) -> dict[str, Any]:
-        # Bytes moved in this run over the time spent moving them: a resume neither counts
-        # the bytes already here nor the time spent re-hashing them.
-        moved = self.size - self.resumed_from
-        mb_s = moved / 1e6 / self.moving_seconds if self.moving_seconds > 0 and self.ok else None
-        return {
-            "event": "result",
-            "name": self.name,
-            "path": self.path,
-            "bytes": self.size,
-            "sha256": self.sha256,
-            "sender": self.sender,
-            "ok": self.ok,
-            "reason": self.reason,
-            "seconds": round(self.seconds, 3),
-            "moving_seconds": round(self.moving_seconds, 3),
-            "mb_per_s": round(mb_s, 1) if mb_s else None,
-            "resumed_from": self.resumed_from,
-            "declined": self.declined,
-        }
 
 
 async def receive_files(
@@ -125,7 +72,8 @@ async def receive_files(
 
         outcomes: list[ReceiveOutcome] = []
         seen: set[str] = set()
-        while len(outcomes) < count:
+        taken = 0  # files, a directory counting as one
+        while taken < count:
             try:
                 offer = await asyncio.wait_for(offers.get(), timeout)
             except TimeoutError as exc:
@@ -154,8 +102,14 @@ async def receive_files(
                 )
                 continue
             seen.add(transfer_id)
-            last = len(outcomes) + 1 >= count
-            outcomes.append(await _receive_one(api.transfers, rt, offer, options, last, report))
+            kind = offer.get("batch_kind")
+            files = int(offer.get("file_count") or 1) if kind == protocol.BatchKind.FILES else 1
+            taken += files
+            last = taken >= count
+            if kind is None:
+                outcomes.append(await _receive_one(api.transfers, rt, offer, options, last, report))
+            else:
+                outcomes += await receive_batch(api.transfers, rt, offer, options, last, report)
         return outcomes
 
 
@@ -199,10 +153,10 @@ async def _receive_one(
         report({"event": "renamed", "offered": safe.original, "name": safe.name})
     if final.exists() and not overwrite:
         reason = f"{final} exists (use --overwrite to replace it)"
-        await _decline(rt, transfer_id, reason, last)
+        await decline(rt, transfer_id, reason, last)
         return outcome(False, reason)
     if options.ask is not None and not await options.ask(offer):
-        await _decline(rt, transfer_id, "declined", last)
+        await decline(rt, transfer_id, "declined", last)
         return outcome(False, "declined", declined=True)
 
     offset = part.stat().st_size if part.exists() else 0
@@ -212,7 +166,7 @@ async def _receive_one(
     needed = size - offset + FREE_SPACE_MARGIN
     if free_bytes(out_dir) < needed:
         reason = f"not enough free space in {out_dir} for {safe.name} ({size} bytes)"
-        await _decline(rt, transfer_id, reason, last)
+        await decline(rt, transfer_id, reason, last)
         return outcome(False, reason)
 
     await rt.call(protocol.EV_TRANSFER_ACCEPT, {"transfer_id": transfer_id})
@@ -259,14 +213,6 @@ async def _receive_one(
     return outcome(True, "", sha256, offset)
 
 
-async def _decline(rt: SocketClient, transfer_id: str, reason: str, last: bool) -> None:
-    with contextlib.suppress(CliError):
-        await rt.call(
-            protocol.EV_TRANSFER_DECLINE,
-            {"transfer_id": transfer_id, "reason": reason, "done": last},
-        )
-
-
 async def _download(
     transfers: TransfersApi,
     transfer_id: str,
@@ -279,22 +225,21 @@ async def _download(
     """Append the rest of the file to `part`; return how many bytes it holds at the end."""
     received = offset
     fd = os.open(part, os.O_WRONLY | os.O_CREAT, 0o644)
-    pending = bytearray()
+    pending = Gathered()
     release = ReleaseBehind(fd, offset)
     try:
         os.lseek(fd, offset, os.SEEK_SET)
         async with transfers.download(transfer_id, offset) as chunks:
             # Gather socket reads into 1 MiB writes (small writes cost several times more).
             async for chunk in chunks:
-                if received + len(pending) + len(chunk) > size:
+                if received + pending.nbytes + len(chunk) > size:
                     raise CliError("the daemon sent more bytes than offered")
                 digest.update(chunk)
-                pending += chunk
-                if len(pending) >= CHUNK_BYTES:
-                    received += _write_all(fd, pending)
+                if pending.add(chunk):
+                    received += pending.write_to(fd)
                     release.written_to(received)
                     throttle.update(received)
-            received += _write_all(fd, pending)
+            received += pending.write_to(fd)
         os.fsync(fd)
     except (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError, ConnectionError):
         pass  # a short stream: the caller reports it as incomplete and keeps the .part
@@ -302,18 +247,7 @@ async def _download(
         if received == offset:
             raise transfers.unreachable(exc) from exc
     finally:
-        if pending:  # what arrived before a broken stream is kept for the resume
-            received += _write_all(fd, pending)
+        if pending.nbytes:  # what arrived before a broken stream is kept for the resume
+            received += pending.write_to(fd)
         os.close(fd)
     return received
-
-
-def _write_all(fd: int, data: bytearray) -> int:
-    """Write and empty `data`; return how many bytes were written."""
-    view = memoryview(data)
-    total = len(view)
-    while view:
-        view = view[os.write(fd, view) :]
-    view.release()
-    data.clear()
-    return total

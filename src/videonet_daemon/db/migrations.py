@@ -215,6 +215,14 @@ async def m008_device_keys(conn: AsyncConnection, t: Types) -> None:
     )
 
 
+async def m009_transfer_batches(conn: AsyncConnection, t: Types) -> None:
+    # A batch (many files or a directory tree in one transfer) keeps its manifest and, once
+    # sealed, each file's SHA-256, as JSON; the kind and count are columns so listing offers
+    # does not parse manifests.
+    for column in ("batch_kind TEXT", "file_count INTEGER", "manifest TEXT", "files_sha256 TEXT"):
+        await run(conn, f"ALTER TABLE transfers ADD COLUMN {column}")
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "accounts_invites_rooms", m001_accounts_invites_rooms),
     (2, "chat_messages", m002_chat_messages),
@@ -224,6 +232,7 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (6, "private_rooms", m006_private_rooms),
     (7, "users_disabled", m007_users_disabled),
     (8, "device_keys", m008_device_keys),
+    (9, "transfer_batches", m009_transfer_batches),
 ]
 
 

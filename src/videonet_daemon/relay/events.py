@@ -71,7 +71,12 @@ class TransferEvents:
         room_id = get_str(data, "room_id", max_chars=protocol.ROOM_ID_MAX_CHARS)
         await self.guard.require_joined(user, room_id)
         offer, resumed = await self.service.offer(
-            user.user_id, room_id, data.get("name"), data.get("size"), data.get("to")
+            user.user_id,
+            room_id,
+            data.get("name"),
+            data.get("size"),
+            data.get("to"),
+            data.get("batch"),
         )
         self.metrics.transfers.labels(outcome="resumed" if resumed else "offered").inc()
         target = (
@@ -104,7 +109,9 @@ class TransferEvents:
         return {"offer": offer}
 
     async def seal(self, user: SocketUser, data: dict[str, Any]) -> dict[str, Any]:
-        offer = await self.service.seal(user.user_id, _transfer_id(data), data.get("sha256"))
+        offer = await self.service.seal(
+            user.user_id, _transfer_id(data), data.get("sha256"), data.get("files_sha256")
+        )
         await self.state_changed(offer)
         reply: protocol.SealReply = {
             "offer": offer,

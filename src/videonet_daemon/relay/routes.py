@@ -2,6 +2,7 @@
 
 PUT /api/transfers/{id}/data?offset=N   the rest of the file from byte N (N = what arrived)
 GET /api/transfers/{id}/data            Range: bytes=N- to resume; streamed while uploading
+GET /api/transfers/{id}/manifest        a batch's files (paths, sizes, hashes once sealed)
 
 TCP does the back-pressure on both legs: the upload is read only as fast as the disk takes it,
 and each receiver is served by sendfile at its own pace, so a slow receiver costs no memory.
@@ -40,10 +41,17 @@ _RANGE = re.compile(r"^bytes=(\d+)-$")
 WRITE_BYTES = 1 << 20
 
 
-def _write_all(fd: int, data: bytearray) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
+# writev takes at most IOV_MAX (1024 on Linux) buffers; socket reads are rarely this small.
+WRITE_PIECES_MAX = 512
+
+
+def _write_all(fd: int, pieces: list[bytes], total: int) -> None:
+    """Write the gathered socket reads with one writev: no copy into one buffer first."""
+    written = os.writev(fd, pieces)
+    if written < total:  # a short write (rare): the rest the slow way
+        view = memoryview(b"".join(pieces))[written:]
+        while view:
+            view = view[os.write(fd, view) :]
 
 
 class TransferRoutes:
@@ -66,6 +74,13 @@ class TransferRoutes:
     def add_to(self, router: web.UrlDispatcher) -> None:
         router.add_put(protocol.API_TRANSFER_DATA, self.upload)
         router.add_get(protocol.API_TRANSFER_DATA, self.download)
+        router.add_get(protocol.API_TRANSFER_MANIFEST, self.manifest)
+
+    async def manifest(self, request: web.Request) -> web.StreamResponse:
+        """A batch's files; from the database, so any daemon answers it."""
+        user = await self._who.require_user(request)
+        found = await self._service.manifest(user.id, request.match_info["transfer_id"])
+        return web.json_response(found)
 
     async def upload(self, request: web.Request) -> web.StreamResponse:
         user = await self._who.require_user(request)
@@ -88,28 +103,31 @@ class TransferRoutes:
                 raise BadRequest(f"expected {expected} bytes from offset {offset}")
             fd = os.open(live.path, os.O_WRONLY)
             # Socket reads arrive in pieces of ~64 KiB; writing them one by one costs several times
-            # more than writing 1 MiB at a time, so they are gathered first.
-            pending = bytearray()
+            # more than writing 1 MiB at a time, so they are gathered (as a list, for writev).
+            pending: list[bytes] = []
+            pending_bytes = 0
             try:
                 os.lseek(fd, offset, os.SEEK_SET)
                 while True:
                     chunk = await request.content.readany()
                     if not chunk:
                         break
-                    if live.uploaded + len(pending) + len(chunk) > live.size:
+                    if live.uploaded + pending_bytes + len(chunk) > live.size:
                         raise BadRequest("more bytes than the offered size")
-                    pending += chunk
-                    if len(pending) >= WRITE_BYTES:
-                        _write_all(fd, pending)
-                        live.advance(len(pending))
-                        metrics.bytes_uploaded.inc(len(pending))
+                    pending.append(chunk)
+                    pending_bytes += len(chunk)
+                    if pending_bytes >= WRITE_BYTES or len(pending) >= WRITE_PIECES_MAX:
+                        _write_all(fd, pending, pending_bytes)
+                        live.advance(pending_bytes)
+                        metrics.bytes_uploaded.inc(pending_bytes)
                         pending.clear()
+                        pending_bytes = 0
                         live.release_behind(fd)
             finally:
                 if pending:
-                    _write_all(fd, pending)
-                    live.advance(len(pending))
-                    metrics.bytes_uploaded.inc(len(pending))
+                    _write_all(fd, pending, pending_bytes)
+                    live.advance(pending_bytes)
+                    metrics.bytes_uploaded.inc(pending_bytes)
                 os.close(fd)
         except ApiError as exc:
             problem = exc

@@ -9,9 +9,11 @@ The database holds the truth; `Spool` holds the bytes and wakes readers.
 
 from __future__ import annotations
 
+import json
 import logging
 import unicodedata
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -30,6 +32,7 @@ from videonet_daemon.errors import (
     ValidationError,
 )
 from videonet_daemon.names import name_key
+from videonet_daemon.relay import manifest
 from videonet_daemon.relay.spool import LiveTransfer, Spool
 from videonet_daemon.rooms.guard import RoomGuard
 from videonet_daemon.settings import Settings
@@ -41,7 +44,8 @@ R = protocol.ReceiptState
 
 _SELECT = """
     SELECT t.id AS transfer_id, t.room_id, t.sender_id, u.username AS sender_name, t.to_user_id,
-           t.name, t.size, t.uploaded, t.sha256, t.state, t.created_at, t.node_id
+           t.name, t.size, t.uploaded, t.sha256, t.state, t.created_at, t.node_id,
+           t.batch_kind, t.file_count
     FROM transfers t JOIN users u ON u.id = t.sender_id
 """
 
@@ -61,6 +65,8 @@ def _offer(row: Record) -> protocol.TransferOffer:
         "state": c["state"],
         "created_at": c["created_at"],
         "node_id": c["node_id"],
+        "batch_kind": c["batch_kind"],
+        "file_count": int(c["file_count"]) if c["file_count"] is not None else 1,
     }
 
 
@@ -91,6 +97,13 @@ def check_sha256(value: Any) -> str:
     ):
         raise ValidationError("sha256 must be 64 lowercase hex digits")
     return value
+
+
+@dataclass(frozen=True)
+class _Batch:
+    kind: protocol.BatchKind
+    count: int
+    manifest: str  # manifest.encode() of the entries
 
 
 class TransferService:
@@ -155,7 +168,13 @@ class TransferService:
 
     # --- the sender ------------------------------------------------------------------------
     async def offer(
-        self, user_id: int, room_id: str, name: Any, size: Any, to_username: Any
+        self,
+        user_id: int,
+        room_id: str,
+        name: Any,
+        size: Any,
+        to_username: Any,
+        batch: Any = None,
     ) -> tuple[protocol.TransferOffer, bool]:
         """A new transfer, or the unfinished one of the same file to resume: (offer, resumed)."""
         name = check_name(name)
@@ -164,26 +183,37 @@ class TransferService:
         if size > self._settings.transfer_max_bytes:
             limit = self._settings.transfer_max_bytes
             raise PayloadTooLarge(f"the file is larger than this daemon accepts ({limit} bytes)")
+        found: _Batch | None = None
+        if batch is not None:
+            kind, entries = manifest.check_batch(batch, size)
+            found = _Batch(kind, len(entries), manifest.encode(entries))
         await self._guard.require_member(room_id, user_id)
         to_user_id = await self._recipient(room_id, to_username)
-        existing = await self._unfinished(room_id, user_id, name, size, to_user_id)
+        existing = await self._unfinished(room_id, user_id, name, size, to_user_id, found)
         if existing is None:
-            return await self._new(room_id, user_id, name, size, to_user_id), False
+            return await self._new(room_id, user_id, name, size, to_user_id, found), False
         if not self.is_local(existing):
             return await self._resume_elsewhere(existing), True
         return await self._resume_here(existing), True
 
     async def _unfinished(
-        self, room_id: str, user_id: int, name: str, size: int, to_user_id: int | None
+        self,
+        room_id: str,
+        user_id: int,
+        name: str,
+        size: int,
+        to_user_id: int | None,
+        batch: _Batch | None,
     ) -> protocol.TransferOffer | None:
         """The latest unfinished transfer of this file from this sender to the same recipient."""
-        # (An untyped NULL parameter is an error on PostgreSQL, so the recipient test is spelled
-        # out for each case.)
+        # (An untyped NULL parameter is an error on PostgreSQL, so the recipient and manifest
+        # tests are spelled out for each case.)
         recipient = "t.to_user_id IS NULL" if to_user_id is None else "t.to_user_id = :to"
+        same_files = "t.manifest IS NULL" if batch is None else "t.manifest = :m"
         unfinished, params = _one_of("st", protocol.TRANSFER_UNFINISHED)
         row = await self._db.fetch_one(
             _SELECT + " WHERE t.room_id = :r AND t.sender_id = :u AND t.name = :n AND t.size = :s "
-            f"AND t.state IN {unfinished} AND {recipient} "
+            f"AND t.state IN {unfinished} AND {recipient} AND {same_files} "
             "ORDER BY t.created_at DESC LIMIT 1",
             r=room_id,
             u=user_id,
@@ -191,6 +221,7 @@ class TransferService:
             s=size,
             **params,
             **({} if to_user_id is None else {"to": to_user_id}),
+            **({} if batch is None else {"m": batch.manifest}),
         )
         return None if row is None else _offer(row)
 
@@ -222,7 +253,13 @@ class TransferService:
         return offer
 
     async def _new(
-        self, room_id: str, user_id: int, name: str, size: int, to_user_id: int | None
+        self,
+        room_id: str,
+        user_id: int,
+        name: str,
+        size: int,
+        to_user_id: int | None,
+        batch: _Batch | None,
     ) -> protocol.TransferOffer:
         # A new send of the same name replaces older ones (finished or not), so a receiver that
         # comes late is offered the latest version only.
@@ -258,9 +295,12 @@ class TransferService:
         self.spool.create(transfer_id)
         await self._db.execute(
             "INSERT INTO transfers (id, room_id, sender_id, to_user_id, name, size, uploaded, "
-            "sha256, state, created_at, updated_at, node_id) VALUES "
-            "(:id, :r, :u, :to, :n, :s, 0, NULL, :st, :t, :t, :node)",
+            "sha256, state, created_at, updated_at, node_id, batch_kind, file_count, manifest) "
+            "VALUES (:id, :r, :u, :to, :n, :s, 0, NULL, :st, :t, :t, :node, :bk, :bn, :bm)",
             node=self.node.id,
+            bk=None if batch is None else str(batch.kind),
+            bn=1 if batch is None else batch.count,
+            bm=None if batch is None else batch.manifest,
             id=transfer_id,
             r=room_id,
             u=user_id,
@@ -328,18 +368,28 @@ class TransferService:
         )
         live.set_state(state)
 
-    async def seal(self, user_id: int, transfer_id: str, sha256: Any) -> protocol.TransferOffer:
+    async def seal(
+        self, user_id: int, transfer_id: str, sha256: Any, files_sha256: Any = None
+    ) -> protocol.TransferOffer:
         digest = check_sha256(sha256)
         offer = await self.get(transfer_id)
         if offer["sender_id"] != user_id:
             raise Forbidden("only the sender seals a transfer")
+        listed: str | None = None
+        if offer["batch_kind"] is not None:
+            digests = manifest.check_files_sha256(files_sha256, offer["file_count"])
+            if protocol.batch_digest(digests) != digest:
+                raise ValidationError("sha256 must be the batch digest of files_sha256")
+            listed = json.dumps(digests)
         live = self.live(offer)
         state = live.state if self.is_local(offer) else offer["state"]
         if state != S.UPLOADED:
             raise TransferStateError(f"the transfer is {state}: every byte must arrive first")
         await self._db.execute(
-            "UPDATE transfers SET sha256 = :h, state = :s, updated_at = :t WHERE id = :id",
+            "UPDATE transfers SET sha256 = :h, files_sha256 = :fh, state = :s, updated_at = :t "
+            "WHERE id = :id",
             h=digest,
+            fh=listed,
             s=S.SEALED,
             t=now_iso(),
             id=transfer_id,
@@ -350,6 +400,24 @@ class TransferService:
     def available_until(self) -> str:
         """Until when a transfer sealed now stays in the spool for late receivers."""
         return to_iso(datetime.now(UTC) + timedelta(seconds=self._settings.transfer_retention))
+
+    async def manifest(self, user_id: int, transfer_id: str) -> protocol.BatchManifest:
+        """A batch's files (and their hashes once sealed), for whoever may see the transfer."""
+        offer = await self.visible(user_id, transfer_id)
+        if offer["batch_kind"] is None:
+            raise NotFound(f"transfer {transfer_id} is a single file, not a batch")
+        row = await self._db.fetch_one(
+            "SELECT manifest, files_sha256 FROM transfers WHERE id = :id", id=transfer_id
+        )
+        if row is None:
+            raise NotFound(f"no transfer {transfer_id}")
+        c = columns(row)
+        hashes = json.loads(c["files_sha256"]) if c["files_sha256"] else None
+        return {
+            "kind": offer["batch_kind"],
+            "files": json.loads(c["manifest"]),
+            "files_sha256": hashes,
+        }
 
     async def abort(self, user_id: int, transfer_id: str) -> protocol.TransferOffer:
         offer = await self.get(transfer_id)

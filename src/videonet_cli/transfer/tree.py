@@ -1,0 +1,220 @@
+"""Batches on disk: what a sender collects from its arguments, where a receiver may write.
+
+Sender: each directory argument becomes one directory batch (its regular files, walked in sorted
+order); symbolic links and special files (fifos, sockets, devices) are skipped with a warning,
+so nothing outside the tree is ever read and nothing blocks on a fifo.
+
+Receiver: every manifest path is checked again here (the daemon's checks are not trusted), and
+files are opened through directory descriptors without following symbolic links, so a path can
+never lead out of the batch's directory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+import sys
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from videonet_cli.errors import CliError, NotFoundError, UsageError
+from videonet_cli.transfer.files import check_sendable
+from videonet_daemon import protocol
+
+_UNSAFE_CATEGORIES = ("Cc", "Cf", "Cs", "Zl", "Zp")
+
+
+@dataclass
+class BatchSource:
+    """The files of one batch on the sender's disk, in the order their bytes are sent."""
+
+    kind: protocol.BatchKind
+    name: str
+    paths: list[Path]  # on disk
+    entries: list[protocol.ManifestEntry]
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, why)
+
+    @property
+    def size(self) -> int:
+        return sum(e["size"] for e in self.entries)
+
+
+def loose_files(paths: list[Path]) -> BatchSource:
+    entries: list[protocol.ManifestEntry] = [
+        {"path": p.name, "size": check_sendable(p)} for p in paths
+    ]
+    return BatchSource(protocol.BatchKind.FILES, paths[0].name, list(paths), entries)
+
+
+def directory(root: Path) -> BatchSource:
+    """The regular files under `root`, with relative paths; links and special files skipped."""
+    name = root.resolve().name
+    if not name:
+        raise UsageError(f"{root}: cannot send the file system's root as a directory")
+    source = BatchSource(protocol.BatchKind.DIRECTORY, name, [], [])
+    _walk(root, "", source)
+    if not source.entries:
+        raise UsageError(f"{root} holds no regular files to send")
+    if len(source.entries) > protocol.TRANSFER_BATCH_MAX_FILES:
+        raise UsageError(
+            f"{root} holds {len(source.entries)} files; one send takes at most "
+            f"{protocol.TRANSFER_BATCH_MAX_FILES} (send its subdirectories separately)"
+        )
+    return source
+
+
+def _walk(directory_path: Path, prefix: str, source: BatchSource) -> None:
+    try:
+        entries = sorted(os.scandir(directory_path), key=lambda e: e.name)
+    except OSError as exc:
+        raise UsageError(f"cannot read {directory_path}: {exc.strerror}") from exc
+    for entry in entries:
+        rel = prefix + entry.name
+        try:
+            st = entry.stat(follow_symlinks=False)
+        except OSError as exc:
+            raise UsageError(f"cannot read {entry.path}: {exc.strerror}") from exc
+        if stat.S_ISLNK(st.st_mode):
+            source.skipped.append((rel, "symbolic link"))
+        elif stat.S_ISDIR(st.st_mode):
+            _walk(Path(entry.path), rel + "/", source)
+        elif stat.S_ISREG(st.st_mode):
+            problem = path_problem(rel)
+            if problem:
+                raise UsageError(f"{entry.path}: {problem}; rename it or leave it out")
+            if not os.access(entry.path, os.R_OK):
+                raise UsageError(f"cannot read {entry.path}: permission denied")
+            source.paths.append(Path(entry.path))
+            source.entries.append({"path": rel, "size": st.st_size})
+        else:
+            source.skipped.append((rel, "not a regular file"))
+
+
+def path_problem(path: str) -> str | None:
+    """Why a relative manifest path must not be written, or None if it is safe."""
+    if not path or len(path.encode("utf-8", "surrogatepass")) > protocol.TRANSFER_PATH_MAX_BYTES:
+        return "empty or too long a path"
+    if path.startswith("/"):
+        return "an absolute path"
+    parts = path.split("/")
+    if len(parts) > protocol.TRANSFER_PATH_MAX_DEPTH:
+        return "too deep a path"
+    for part in parts:
+        if part in ("", ".", ".."):
+            return "an empty, '.' or '..' component"
+        if "\\" in part or any(unicodedata.category(ch) in _UNSAFE_CATEGORIES for ch in part):
+            return "a backslash or control character in a name"
+        if len(part.encode("utf-8", "surrogatepass")) > protocol.TRANSFER_NAME_MAX_BYTES:
+            return "a name longer than 255 bytes"
+    return None
+
+
+def check_manifest(kind: str, entries: list[protocol.ManifestEntry]) -> None:
+    """Refuse a manifest the receiver must not write (checked here whatever the daemon said)."""
+    if len(entries) > protocol.TRANSFER_BATCH_MAX_FILES:
+        raise CliError(f"refusing a batch of {len(entries)} files (more than the limit)")
+    seen: set[str] = set()
+    for entry in entries:
+        path = entry["path"]
+        problem = path_problem(path) if isinstance(path, str) else "not a path"
+        if problem is None and kind == protocol.BatchKind.FILES and "/" in path:
+            problem = "a directory in a loose file's name"
+        if problem is None and path in seen:
+            problem = "a duplicate"
+        if problem:
+            raise CliError(f"refusing the offered batch: {path!r} is {problem}")
+        seen.add(path)
+    for path in seen:
+        head = path.rpartition("/")[0]
+        while head:
+            if head in seen:
+                raise CliError(f"refusing the offered batch: {head!r} is a file and a directory")
+            head = head.rpartition("/")[0]
+
+
+def sync_files(root: Path, paths: list[str]) -> None:
+    """Make the files under `root` durable before they are renamed into place.
+
+    One fsync per file costs a journal commit each (about 4 s for 1,000 small files on the
+    benchmark's VM, docs/performance.md), so on Linux one syncfs(2) of the file system holding
+    `root` flushes them all at once; elsewhere each file is fsynced.
+    """
+    if _syncfs(root):
+        return
+    for path in paths:
+        fd = os.open(root / path, os.O_RDONLY | os.O_NOFOLLOW)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _syncfs(root: Path) -> bool:
+    if not sys.platform.startswith("linux"):
+        return False
+    import ctypes  # only here: a batch's end on Linux
+
+    try:
+        syncfs = ctypes.CDLL(None, use_errno=True).syncfs
+    except (OSError, AttributeError):
+        return False
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        return bool(syncfs(fd) == 0)
+    finally:
+        os.close(fd)
+
+
+class TreeWriter:
+    """Opens files at relative paths under one root directory, never following a link."""
+
+    def __init__(self, root: Path) -> None:
+        try:
+            self._root = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        except FileNotFoundError as exc:
+            raise NotFoundError(f"{root} disappeared") from exc
+        except OSError as exc:
+            raise CliError(f"cannot write into {root}: {exc.strerror}") from exc
+        self._root_path = root
+        self._dirs: dict[str, int] = {"": self._root}
+
+    def _dir(self, rel: str) -> int:
+        found = self._dirs.get(rel)
+        if found is not None:
+            return found
+        parent, _, name = rel.rpartition("/")
+        parent_fd = self._dir(parent)
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(name, 0o755, dir_fd=parent_fd)
+        # O_NOFOLLOW: a link planted where a directory should be is an error, not a way out.
+        fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=parent_fd)
+        self._dirs[rel] = fd
+        return fd
+
+    def open(self, path: str, truncate: bool) -> int:
+        """A descriptor for writing `path` (created if missing), positioned at its end."""
+        parent, _, name = path.rpartition("/")
+        flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | (os.O_TRUNC if truncate else 0)
+        try:
+            fd = os.open(name, flags, 0o644, dir_fd=self._dir(parent))
+        except OSError as exc:
+            # ELOOP: a link where a file or directory should be; ENOTDIR: a file in the way.
+            raise CliError(f"cannot write {self._root_path / path}: {exc.strerror}") from exc
+        os.lseek(fd, 0, os.SEEK_END)
+        return fd
+
+    def size_of(self, path: str) -> int:
+        """Bytes already in `path` (0 if it is not there or not a regular file)."""
+        parent, _, name = path.rpartition("/")
+        try:
+            st = os.stat(name, dir_fd=self._dir(parent), follow_symlinks=False)
+        except OSError:
+            return 0
+        return st.st_size if stat.S_ISREG(st.st_mode) else 0
+
+    def close(self) -> None:
+        for fd in self._dirs.values():
+            os.close(fd)
+        self._dirs.clear()
