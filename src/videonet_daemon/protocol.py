@@ -37,12 +37,16 @@ API_ROOM_MEMBERS: Final = "/api/rooms/{room_id}/members"
 SOCKET_PATH: Final = "socket.io"
 # engine.io drops larger messages silently (and an ack never comes), so the cap is explicit.
 SOCKET_MAX_MESSAGE_BYTES: Final = 1_000_000
+# JSON bodies and event payloads nested deeper than this are refused (invalid_json).
+JSON_MAX_DEPTH: Final = 32
+# An unknown event's name is quoted back in the refusal up to this many characters.
+EVENT_NAME_SHOWN_CHARS: Final = 64
 
 # Client -> server events. Each is answered through the Socket.IO ack with an `Ack`.
 EV_ROOM_JOIN: Final = "room:join"  # {room_id} -> Ack
 EV_ROOM_LEAVE: Final = "room:leave"  # {room_id} -> Ack
 # Server -> client events.
-EV_ERROR: Final = "vn:error"  # ErrorBody, for events sent without an ack or refused outright
+EV_ERROR: Final = "vn:error"  # ErrorBody: a refused event that was sent without an ack
 
 
 # Ids the daemon makes (room UUIDs, transfer hex ids, socket ids) are far shorter; a longer one
@@ -194,6 +198,9 @@ class ErrorCode(StrEnum):
     # Chat and presence (see the section at the end of this module).
     TEXT_TOO_LONG = "text_too_long"
     INVALID_TEXT = "invalid_text"
+    # Faults and the data plane.
+    RANGE_NOT_SATISFIABLE = "range_not_satisfiable"
+    UNAVAILABLE = "unavailable"  # a dependency (database, redis) is down: retry later
 
 
 class ErrorBody(TypedDict):
@@ -264,7 +271,7 @@ class HealthResponse(TypedDict):
 
 # --- Chat and presence ------------------------------------------------------------------------
 # Rules that clients can rely on (docs/chat.md has the full story):
-# - every client event is answered by an `Ack`; a refusal also arrives as an `EV_ERROR` event;
+# - every client event is answered by an `Ack`; a refused event sent without one gets `EV_ERROR`;
 # - a message is stored before it is fanned out, so an acknowledged message is never lost;
 # - `EV_ROOM_JOIN` with `since` first sends, as `EV_CHAT_MESSAGE` events in id order, the messages
 #   with an id above `since`, then the ack; live messages follow, so nothing is missed or reordered

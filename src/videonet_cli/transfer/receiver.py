@@ -183,7 +183,13 @@ async def _receive_one(
     )
     throttle = Throttle(report, safe.name, size)
     digest = hash_prefix(part, offset, throttle.update) if offset else hashlib.sha256()
-    received = await _download(transfers, transfer_id, part, offset, size, digest, throttle)
+    # A complete NAME.part needs no bytes (a Range from its end would be refused with 416);
+    # an empty file is still fetched, which creates its NAME.part.
+    received = (
+        await _download(transfers, transfer_id, part, offset, size, digest, throttle)
+        if offset < size or not size
+        else offset
+    )
     throttle.update(received, force=True)
     if received < size:
         return outcome(

@@ -22,7 +22,13 @@ from videonet_daemon import protocol
 from videonet_daemon.auth.request_auth import RequestAuth
 from videonet_daemon.cluster import node_url
 from videonet_daemon.db.engine import Database
-from videonet_daemon.errors import ApiError, BadRequest, OwnerUnreachable, TransferStateError
+from videonet_daemon.errors import (
+    ApiError,
+    BadRequest,
+    OwnerUnreachable,
+    RangeNotSatisfiable,
+    TransferStateError,
+)
 from videonet_daemon.metrics import Metrics
 from videonet_daemon.protocol import TransferState as S
 from videonet_daemon.relay.events import TransferEvents
@@ -143,10 +149,12 @@ class TransferRoutes:
             if not match:
                 raise BadRequest("only 'Range: bytes=N-' is supported")
             start = int(match.group(1))
-            if start > size:
-                raise web.HTTPRequestRangeNotSatisfiable(
-                    headers={"Content-Range": f"bytes */{size}"}
-                )
+            # The first byte must exist (RFC 9110 14.1.2): from N = size on there is none. An
+            # empty file is sent whole instead, as a server may ignore a Range.
+            if start >= size and size:
+                raise RangeNotSatisfiable(size)
+            if not size:
+                header = None
         live = service.live(offer)
         response = web.StreamResponse(status=206 if header else 200)
         response.content_type = "application/octet-stream"
