@@ -25,8 +25,11 @@ from videonet_cli.reporting import Reporter
 from videonet_cli.transfer.files import (
     CHUNK_BYTES,
     FREE_SPACE_MARGIN,
+    UnsafeTarget,
+    existing_part_size,
     free_bytes,
     hash_prefix,
+    open_part,
     part_path,
     safe_name,
 )
@@ -155,12 +158,16 @@ async def _receive_one(
 
     if safe.changed:
         report({"event": "renamed", "offered": safe.original, "name": safe.name})
-    if final.exists() and not overwrite:
+    if os.path.lexists(final) and not overwrite:
         reason = f"{final} exists (use --overwrite to replace it)"
         await _decline(rt, transfer_id, reason, last)
         return outcome(False, reason)
 
-    offset = part.stat().st_size if part.exists() else 0
+    try:
+        offset = existing_part_size(out_dir, part.name)
+    except UnsafeTarget as exc:
+        await _decline(rt, transfer_id, str(exc), last)
+        return outcome(False, str(exc))
     if offset > size:
         part.unlink()
         offset = 0
@@ -211,7 +218,7 @@ async def _receive_one(
             sha256,
             offset,
         )
-    if final.exists() and not overwrite:  # appeared while we were downloading
+    if os.path.lexists(final) and not overwrite:  # appeared while we were downloading
         return outcome(False, f"{final} appeared meanwhile; kept {part.name}", sha256, offset)
     os.replace(part, final)
     return outcome(True, "", sha256, offset)
@@ -236,7 +243,10 @@ async def _download(
 ) -> int:
     """Append the rest of the file to `part`; return how many bytes it holds at the end."""
     received = offset
-    fd = os.open(part, os.O_WRONLY | os.O_CREAT, 0o644)
+    try:
+        fd = open_part(part.parent, part.name)
+    except UnsafeTarget as exc:
+        raise CliError(str(exc)) from exc
     pending = bytearray()
     try:
         os.lseek(fd, offset, os.SEEK_SET)
