@@ -103,6 +103,11 @@ class Settings:
         "VIDEONET_TRANSFER_IDLE_TIMEOUT",
         "An unfinished transfer with no progress for this long is deleted.",
     )
+    transfer_stall_timeout: int = _setting(
+        120,
+        "VIDEONET_TRANSFER_STALL_TIMEOUT",
+        "An upload that sends no byte for this many seconds is ended (interrupted; resumable).",
+    )
     spool_dir: Path | None = _setting(
         None,
         "VIDEONET_SPOOL_DIR",
@@ -267,6 +272,8 @@ class Settings:
             raise SettingsError("socket_event_rate must be positive and socket_event_burst >= 1")
         if self.chat_sync_max < 1:
             raise SettingsError("chat_sync_max must be at least 1")
+        if self.transfer_stall_timeout < 1:
+            raise SettingsError("transfer_stall_timeout must be at least 1 second")
         if self.jwt_secret is not None and len(self.jwt_secret.encode()) < 32:
             raise SettingsError("VIDEONET_JWT_SECRET must be at least 32 bytes")
         self._validate_calls()
