@@ -30,7 +30,8 @@ from videonet_daemon.db.engine import Database
 from videonet_daemon.db.migrations import migrate
 from videonet_daemon.errors import error_middleware
 from videonet_daemon.metrics import Metrics
-from videonet_daemon.ops import OpsFeature
+from videonet_daemon.ops import Check, Health, OpsFeature
+from videonet_daemon.outages import outage_of
 from videonet_daemon.presence.feature import PresenceFeature
 from videonet_daemon.presence.store import MemoryPresence, PresenceStore, RedisPresence
 from videonet_daemon.realtime.hub import Hub
@@ -98,20 +99,25 @@ def build(settings: Settings) -> Daemon:
         else None
     )
     presence: PresenceStore = redis_presence or MemoryPresence()
+    presence_feature = PresenceFeature(presence, guard)
+    checks: dict[str, Check] = {"database": lambda: db.fetch_one("SELECT 1")}
+    if settings.redis_url:
+        checks["redis"] = bus.ping
 
     features: list[Feature] = [
-        OpsFeature(settings, metrics, rooms),
+        OpsFeature(settings, metrics, rooms, Health(checks)),
         AuthFeature(auth, who, db),
         RoomsFeature(rooms, guard, who, bus),
         ChatFeature(chat, guard, who, settings),
-        PresenceFeature(presence, guard),
+        presence_feature,
         RelayFeature(transfers, receivers, guard, who, proxy, db, metrics, settings),
         CallsFeature(guard, settings),
         WebFeature(),
     ]
 
     app = web.Application(
-        client_max_size=settings.max_json_bytes, middlewares=[error_middleware(metrics)]
+        client_max_size=settings.max_json_bytes,
+        middlewares=[error_middleware(metrics, outage_of)],
     )
     for feature in features:
         feature.install(app.router, hub)
@@ -129,8 +135,8 @@ def build(settings: Settings) -> Daemon:
             applied = await migrate(db)
             if applied:
                 log.info("applied migrations %s", applied)
-            if not await invites.has_any_invite_or_user(db):
-                code = await invites.create_standalone(db, uses=1, expires_in=None)
+            code = await invites.create_bootstrap(db)
+            if code is not None:
                 write_private_file(data_dir / BOOTSTRAP_INVITE_FILE, code + "\n")
                 daemon.bootstrap_invite = code
             yield
@@ -153,7 +159,12 @@ def build(settings: Settings) -> Daemon:
             yield
             return
         await redis_presence.forget_node()
+        await redis_presence.heartbeat()
+        task = asyncio.create_task(presence_feature.heartbeat_forever(redis_presence))
         yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
         await redis_presence.close()
 
     app.cleanup_ctx.extend([bus_running, database_open, transfers_kept, presence_shared])

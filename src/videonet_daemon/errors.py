@@ -259,10 +259,13 @@ def error_response(
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def error_middleware(metrics: Metrics) -> Middleware:
+def error_middleware(
+    metrics: Metrics, outage_of: Callable[[BaseException], ApiError | None] = lambda exc: None
+) -> Middleware:
     """The middleware that turns every exception into ``{"error": {"code", "message"}}``.
 
-    It also rewrites the plain-text error answers that aiohttp and engine.io make themselves
+    `outage_of` tells a dependency's outage (503) from a bug (500). It also rewrites the
+    plain-text error answers that aiohttp and engine.io make themselves
     (unknown path, wrong method, a bad Socket.IO request), so every error has the one shape.
     """
 
@@ -280,7 +283,12 @@ def error_middleware(metrics: Metrics) -> Middleware:
                 raise
             code = _CODE_OF_STATUS.get(exc.status, ErrorCode.BAD_REQUEST)
             return error_response(exc.status, code, exc.reason, _kept_headers(exc.headers))
-        except Exception:
+        except Exception as exc:
+            outage = outage_of(exc)
+            if outage is not None:  # a dependency is down: 503, one log line, no traceback
+                metrics.errors.labels(code=outage.code).inc()
+                log.warning("%s %s failed: %s", request.method, request.path, outage.message)
+                return error_response(outage.status, outage.code, outage.message, outage.headers())
             metrics.errors.labels(code=ErrorCode.INTERNAL).inc()
             log.exception("unhandled error in %s %s", request.method, request.path)
             return error_response(500, ErrorCode.INTERNAL, "internal error; see the daemon's log")

@@ -264,9 +264,20 @@ class MemberInfo(TypedDict):
 
 
 class HealthResponse(TypedDict):
-    status: str
+    """200 with status "ok", or 503 with status "degraded" naming what is down."""
+
+    status: str  # HEALTH_OK or HEALTH_DEGRADED
     version: str
     protocol: int
+    # Each dependency this daemon uses ("database", and "redis" when configured): "ok" or
+    # "unavailable".
+    dependencies: dict[str, str]
+
+
+HEALTH_OK: Final = "ok"
+HEALTH_DEGRADED: Final = "degraded"
+DEPENDENCY_OK: Final = "ok"
+DEPENDENCY_DOWN: Final = "unavailable"
 
 
 # --- Chat and presence ------------------------------------------------------------------------

@@ -17,6 +17,7 @@ feature asks the room guard first.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -29,8 +30,16 @@ from aiohttp import web
 
 from videonet_daemon import protocol
 from videonet_daemon.cluster import socketio_channel
-from videonet_daemon.errors import ApiError, RateLimited, Unauthenticated, ValidationError
+from videonet_daemon.errors import (
+    ApiError,
+    RateLimited,
+    Unauthenticated,
+    Unavailable,
+    ValidationError,
+)
 from videonet_daemon.metrics import Metrics
+from videonet_daemon.outages import REDIS, outage_of
+from videonet_daemon.realtime.fanout import RedisFanout
 from videonet_daemon.realtime.quiet import quiet_library_loggers
 from videonet_daemon.realtime.ratelimit import TokenBuckets
 from videonet_daemon.settings import Settings
@@ -87,12 +96,11 @@ class Hub:
         self._metrics = metrics
         # With Redis, an emit to a room reaches its members on every daemon of the service.
         manager = (
-            socketio.AsyncRedisManager(
-                settings.redis_url, channel=socketio_channel(settings.cluster_name)
-            )
+            RedisFanout(settings.redis_url, socketio_channel(settings.cluster_name))
             if settings.redis_url
             else None
         )
+        self._fanout = manager
         quiet_library_loggers()
         self.sio = _Server(
             client_manager=manager,
@@ -140,11 +148,18 @@ class Hub:
                 if not isinstance(data, dict) or extra:
                     raise ValidationError(f"{event}: the payload must be one JSON object")
                 check_value(data)
+                if self._fanout is not None and not self._fanout.available:
+                    # Without Redis nothing reaches the other daemons: say so before acting.
+                    raise Unavailable(REDIS)
                 result = await handler(user, data)
                 return {"ok": True, **(result or {})}
             except ApiError as exc:
                 return await self._refuse(sid, exc.code, exc.message)
-            except Exception:
+            except Exception as exc:
+                outage = outage_of(exc)
+                if outage is not None:
+                    log.warning("socket event %s failed: %s", event, outage.message)
+                    return await self._refuse(sid, outage.code, outage.message)
                 log.exception("socket event %s failed", event)
                 return await self._refuse(sid, protocol.ErrorCode.INTERNAL, "internal error")
 
@@ -163,7 +178,8 @@ class Hub:
         self._metrics.socket_errors.labels(code=code).inc()
         error: protocol.ErrorBody = {"code": code, "message": message}
         if not _ACK_ASKED.get():
-            await self.sio.emit(protocol.EV_ERROR, error, to=sid)
+            with contextlib.suppress(Unavailable):  # the socket's own daemon delivers it anyway
+                await self.sio.emit(protocol.EV_ERROR, error, to=sid)
         return {"ok": False, "error": error}
 
     async def _unknown(self, event: str, sid: str, *args: Any) -> dict[str, Any]:
