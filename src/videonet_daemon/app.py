@@ -30,6 +30,7 @@ from videonet_daemon.db.engine import Database
 from videonet_daemon.db.migrations import migrate
 from videonet_daemon.errors import error_middleware
 from videonet_daemon.metrics import Metrics
+from videonet_daemon.openapi import OpenApiFeature
 from videonet_daemon.ops import Check, Health, OpsFeature
 from videonet_daemon.outages import outage_of
 from videonet_daemon.presence.feature import PresenceFeature
@@ -106,6 +107,7 @@ def build(settings: Settings) -> Daemon:
 
     features: list[Feature] = [
         OpsFeature(settings, metrics, rooms, Health(checks)),
+        OpenApiFeature(),
         AuthFeature(auth, who, db),
         RoomsFeature(rooms, guard, who, bus),
         ChatFeature(chat, guard, who, settings),

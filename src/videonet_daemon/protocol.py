@@ -22,6 +22,7 @@ DEFAULT_SERVER_URL: Final = f"http://{DEFAULT_HOST}:{DEFAULT_PORT}"
 # --- HTTP API paths -------------------------------------------------------------------------
 API_HEALTH: Final = "/api/health"
 API_METRICS: Final = "/metrics"
+API_OPENAPI: Final = "/api/openapi.json"  # the OpenAPI 3.1 description of this REST API
 API_REGISTER: Final = "/api/auth/register"
 API_LOGIN: Final = "/api/auth/login"
 API_LOGOUT: Final = "/api/auth/logout"

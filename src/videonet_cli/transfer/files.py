@@ -34,7 +34,9 @@ def safe_name(offered: str) -> SafeName:
     shortened to fit 255 bytes with the `.part` suffix. Empty, "." and ".." are refused.
     """
     name = offered.replace("\\", "/").rsplit("/", 1)[-1]
-    name = "".join(ch for ch in name if unicodedata.category(ch) not in ("Cc", "Cf", "Zl", "Zp"))
+    # Cs: a lone surrogate (JSON can carry one) cannot be a file name on any file system.
+    dropped = ("Cc", "Cf", "Cs", "Zl", "Zp")
+    name = "".join(ch for ch in name if unicodedata.category(ch) not in dropped)
     name = name.strip()
     if name in ("", ".", ".."):
         raise UsageError(f"refusing an offered file with an unusable name: {offered!r}")

@@ -73,6 +73,8 @@ def check_name(name: Any) -> str:
     """An offered file name must already be a plain, safe basename."""
     if not isinstance(name, str) or not name:
         raise ValidationError("name must be a non-empty string")
+    if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Zl", "Zp") for ch in name):
+        raise ValidationError("name must not contain control characters")
     if len(name.encode("utf-8")) > protocol.TRANSFER_NAME_MAX_BYTES:
         raise ValidationError(f"name must be at most {protocol.TRANSFER_NAME_MAX_BYTES} bytes")
     if name in (".", "..") or "/" in name or "\\" in name:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 
 from aiohttp import BodyPartReader, MultipartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from videonet_daemon import protocol
 from videonet_daemon.auth.request_auth import RequestAuth
@@ -37,10 +38,10 @@ class VerifyRoutes:
             raise BadRequest("malformed multipart body") from exc
         try:
             results = await self._hash_parts(reader, limit)
-        except (ValueError, AssertionError, EOFError) as exc:
+        except (ValueError, AssertionError, EOFError, HttpProcessingError) as exc:
             # aiohttp's multipart reader says "Reading after EOF" (ValueError) when the body
-            # ends before its closing boundary.
-            raise BadRequest(f"malformed multipart body: {exc}"[:200]) from exc
+            # ends before its closing boundary, and raises InvalidHeader for a bad part header.
+            raise BadRequest("malformed multipart body") from exc
         missing = [f for f in FIELDS if f not in results]
         if missing:
             raise BadRequest(f"missing field(s): {', '.join(missing)}")
