@@ -72,7 +72,9 @@ class Operation:
     body: JsonSchema | None = None
     errors: tuple[int, ...] = (400,)
     query: dict[str, JsonSchema] = field(default_factory=dict)
-    ok_media: str = "application/json"
+    ok_media: tuple[str, ...] = ("application/json",)
+    also_ok: tuple[int, ...] = ()  # other success statuses with the same body
+    required_query: tuple[str, ...] = ()
 
 
 _REGISTER = _object(
@@ -100,6 +102,18 @@ _ROOM = _object(
     ["name"],
     name=_text(protocol.ROOM_NAME_MAX_CHARS),
     description=_text(protocol.ROOM_DESCRIPTION_MAX_CHARS, 0),
+    private={"type": "boolean"},
+)
+_RENAME = _object(["name"], name=_text(protocol.ROOM_NAME_MAX_CHARS))
+_ROOM_INVITE = _object(["username"], username=_text(protocol.USERNAME_MAX_CHARS))
+_DEVICE = _object(
+    ["device_id", "public_key"],
+    device_id={
+        **_text(protocol.DEVICE_ID_MAX_CHARS, protocol.DEVICE_ID_MIN_CHARS),
+        "pattern": "^[A-Za-z0-9_-]+$",
+    },
+    public_key=_text(64),
+    label=_text(protocol.DEVICE_LABEL_MAX_CHARS, 0),
 )
 _ID = {"type": "integer", "minimum": 1}
 
@@ -119,7 +133,7 @@ OPERATIONS: tuple[Operation, ...] = (
         (200, None),
         auth=False,
         errors=(404,),
-        ok_media="text/plain",
+        ok_media=("text/plain",),
     ),
     Operation(
         "post",
@@ -171,9 +185,58 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation(
         "get",
         protocol.API_ROOMS,
-        "Every room",
-        (200, schema_of(list[protocol.RoomInfo])),
-        errors=(401,),
+        "A page of the rooms you may see, in name order (?mine=1: only yours)",
+        (200, schema_of(protocol.RoomsPage)),
+        errors=(400, 401),
+        query={
+            "limit": {"type": "integer", "minimum": 1, "maximum": protocol.ROOMS_PAGE_MAX},
+            "cursor": {"type": "string"},
+            "mine": {"type": "string"},
+        },
+    ),
+    Operation(
+        "get",
+        protocol.API_ROOM_LOOKUP,
+        "One room you may see, by name (under name folding) or id",
+        (200, schema_of(protocol.RoomInfo)),
+        errors=(400, 401, 404),
+        query={"ref": _text(protocol.ROOM_NAME_MAX_CHARS)},
+        required_query=("ref",),
+    ),
+    Operation(
+        "get",
+        protocol.API_ROOM,
+        "One room you may see, by id",
+        (200, schema_of(protocol.RoomInfo)),
+        errors=(401, 404),
+    ),
+    Operation(
+        "delete",
+        protocol.API_ROOM,
+        "Delete a room (its creator only)",
+        (
+            200,
+            _object(
+                ["room_id", "deleted"], room_id={"type": "string"}, deleted={"type": "boolean"}
+            ),
+        ),
+        errors=(401, 403, 404),
+    ),
+    Operation(
+        "post",
+        protocol.API_ROOM_RENAME,
+        "Rename a room (its creator only)",
+        (200, schema_of(protocol.RoomInfo)),
+        body=_RENAME,
+        errors=(400, 401, 403, 404, 409),
+    ),
+    Operation(
+        "post",
+        protocol.API_ROOM_INVITE,
+        "Add a user to a room you are a member of",
+        (201, schema_of(protocol.MemberInfo)),
+        body=_ROOM_INVITE,
+        errors=(400, 401, 403, 404, 409),
     ),
     Operation(
         "post",
@@ -221,7 +284,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "A transfer's bytes (Range: bytes=N- resumes)",
         (200, None),
         errors=(400, 401, 403, 404, 409, 416),
-        ok_media="application/octet-stream",
+        ok_media=("application/octet-stream",),
     ),
     Operation(
         "put",
@@ -245,7 +308,63 @@ OPERATIONS: tuple[Operation, ...] = (
         (200, None),
         errors=(400, 401, 413),
     ),
+    Operation(
+        "get",
+        protocol.API_KEYS,
+        "Your devices' public keys",
+        (200, schema_of(list[protocol.DeviceKeyInfo])),
+        errors=(401,),
+    ),
+    Operation(
+        "post",
+        protocol.API_KEYS,
+        "Publish a device's public key (201 new, 200 the same key again)",
+        (201, schema_of(protocol.DeviceKeyInfo)),
+        also_ok=(200,),
+        body=_DEVICE,
+        errors=(400, 401, 409),
+    ),
+    Operation(
+        "delete",
+        protocol.API_KEY,
+        "Remove one of your devices",
+        (
+            200,
+            _object(
+                ["device_id", "removed"], device_id={"type": "string"}, removed={"type": "boolean"}
+            ),
+        ),
+        errors=(401, 404),
+    ),
+    Operation(
+        "get",
+        protocol.API_USER_KEYS,
+        "The device keys of a user who shares a room with you",
+        (200, schema_of(protocol.UserKeys)),
+        errors=(401, 404, 409),
+    ),
     Operation("get", protocol.API_OPENAPI, "This description", (200, None), auth=False, errors=()),
+    # The web client's page and files: HTTP answers like the rest (404 in the JSON error shape),
+    # so they are described and fuzzed too. Socket.IO's transport is not: its contract is the
+    # events in protocol.py.
+    Operation(
+        "get",
+        protocol.WEB_INDEX,
+        "The web client",
+        (200, None),
+        auth=False,
+        errors=(),
+        ok_media=("text/html",),
+    ),
+    Operation(
+        "get",
+        protocol.WEB_STATIC,
+        "The web client's scripts, style sheet, icon and licence",
+        (200, None),
+        auth=False,
+        errors=(404,),
+        ok_media=("text/javascript", "text/css", "image/svg+xml", "text/plain"),
+    ),
 )
 
 # Every operation may also answer these (a dependency down, a proxy, a bug).
@@ -254,14 +373,19 @@ _ALWAYS = (500, 503)
 
 def _operation(op: Operation) -> JsonSchema:
     ok_status, ok_schema = op.ok
-    content: JsonSchema = {op.ok_media: {"schema": ok_schema} if ok_schema else {}}
+    content: JsonSchema = {
+        media: {"schema": ok_schema} if ok_schema else {} for media in op.ok_media
+    }
     error = {"description": "error", "content": {"application/json": {"schema": {"$ref": ERROR}}}}
-    responses: JsonSchema = {str(ok_status): {"description": "success", "content": content}}
+    responses: JsonSchema = {
+        str(status): {"description": "success", "content": content}
+        for status in (ok_status, *op.also_ok)
+    }
     statuses = {
         *op.errors,
         *_ALWAYS,
         *((401,) if op.auth else ()),
-        *((413,) if op.body else ()),
+        *((413, 415) if op.body else ()),
         *((404,) if "{" in op.path else ()),
     }
     for status in sorted(statuses):
@@ -272,7 +396,7 @@ def _operation(op: Operation) -> JsonSchema:
         {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
         for name in _path_names(op.path)
     ] + [
-        {"name": name, "in": "query", "required": False, "schema": schema}
+        {"name": name, "in": "query", "required": name in op.required_query, "schema": schema}
         for name, schema in op.query.items()
     ]
     spec: JsonSchema = {"summary": op.summary, "responses": responses}
