@@ -301,6 +301,21 @@ def test_the_daemon_still_answers_after_raw_garbage(daemon: Daemon) -> None:
             reply = s.recv(4096)
         except ConnectionResetError:
             reply = b""
-    # aiohttp answers a TLS hello itself (HTTP/1.0 400, before any middleware) or just closes.
+    # aiohttp's parser answers a TLS hello (HTTP/1.0 400, before any middleware) or just closes.
     assert reply == b"" or reply.split(b"\r\n", 1)[0].endswith(b" 400 Bad Request"), reply
+    if reply:
+        assert error_of(reply.split(b"\r\n\r\n", 1)[1])["code"] == "bad_request"
     assert http("GET", daemon.api("/api/health"))[0] == 200
+
+
+def test_a_request_the_parser_refuses_has_the_json_shape(daemon: Daemon) -> None:
+    host, port = urllib.parse.urlsplit(daemon.url).netloc.split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as s:
+        s.sendall(b"GET /api/health HTTP/1.1\r\nHost: x\r\nContent-Length: =5\r\n\r\n")
+        reply = s.recv(4096)
+    head, _, body = reply.partition(b"\r\n\r\n")
+    assert head.split(b"\r\n", 1)[0].endswith(b" 400 Bad Request"), reply
+    assert b"content-type: application/json" in head.lower()
+    error = error_of(body)
+    assert error["code"] == "bad_request"
+    assert "Content-Length" in error["message"] and "\n" not in error["message"]

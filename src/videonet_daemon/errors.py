@@ -324,8 +324,16 @@ def _json_error(response: web.StreamResponse) -> web.StreamResponse:
         return response
     body = response.body
     text = body.decode("utf-8", "replace") if isinstance(body, bytes) else ""
-    message = text.strip().strip('"') or response.reason
+    return foreign_error(response.status, text, response.reason, response.headers)
+
+
+def foreign_error(
+    status: int, text: str, reason: str, headers: Mapping[str, str] | None = None
+) -> web.Response:
+    """An error answer that aiohttp or engine.io wrote (``text``), in the JSON error shape: its
+    text as the message when it is one short printable line, else the reason phrase."""
+    message = text.strip().strip('"') or reason
     if len(message) > ERROR_MESSAGE_MAX_CHARS or not message.isprintable():
-        message = response.reason
-    code = _CODE_OF_STATUS.get(response.status, ErrorCode.BAD_REQUEST)
-    return error_response(response.status, code, message, _kept_headers(response.headers))
+        message = reason
+    code = _CODE_OF_STATUS.get(status, ErrorCode.BAD_REQUEST)
+    return error_response(status, code, message, _kept_headers(headers or {}))
