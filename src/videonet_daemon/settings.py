@@ -249,7 +249,7 @@ class Settings:
         5.0,
         "VIDEONET_NODE_HEARTBEAT_INTERVAL",
         "Seconds between a daemon's heartbeats in Redis; one silent for three of them is taken "
-        "for dead and the others remove its call participants.",
+        "for dead and the others remove its call participants and its users' presence.",
     )
     web_allowed_origins: str = _setting(
         "",
