@@ -113,10 +113,14 @@ class Peer:
         return message
 
     async def refused(self, event: str, data: Any, code: str) -> dict[str, Any]:
-        """Send an event that must be refused with `code`: by the ack and by a vn:error event."""
+        """Send an event that must be refused with `code`: by the ack alone, and by a vn:error
+        event when it is sent again without an ack."""
         ack = await self.call(event, data)
         assert ack["ok"] is False, ack
         assert ack["error"]["code"] == code, ack
+        # A vn:error for the call would have come before its ack: none did.
+        assert self.pending(protocol.EV_ERROR) == []
+        await self.sio.emit(event, data)
         error = await self.next(protocol.EV_ERROR)
         assert error["code"] == code
         result: dict[str, Any] = ack["error"]

@@ -78,6 +78,8 @@ async def test_a_non_member_cannot_join_or_signal(
         assert refused(await stranger.call("call:join", {"room_id": room}), "forbidden")
         ack = await stranger.call("call:offer", {"room_id": room, "to": alice.peer_id, "sdp": SDP})
         assert refused(ack, "forbidden")
+        assert stranger.pending("vn:error") == 0  # the ack carried the refusal
+        await stranger.sio.emit("call:offer", {"room_id": room, "to": alice.peer_id, "sdp": SDP})
         assert (await stranger.next("vn:error"))["code"] == "forbidden"
         assert alice.pending("call:offer") == 0
 

@@ -215,7 +215,7 @@ async def test_rate_limit(daemon: Daemon, duo: tuple[str, Peer, Peer]) -> None:
     refused = [ack for ack in acks if not ack["ok"]]
     assert refused, "the burst was not limited"
     assert {ack["error"]["code"] for ack in refused} == {E.RATE_LIMITED}
-    assert (await a.next(protocol.EV_ERROR))["code"] == E.RATE_LIMITED
+    assert a.pending(protocol.EV_ERROR) == []  # each refusal came in its ack
     # Exactly the accepted ones were stored and delivered, in id order.
     accepted = sorted(ack["message"]["id"] for ack in acks if ack["ok"])
     got = [(await b.next(protocol.EV_CHAT_MESSAGE))["id"] for _ in accepted]

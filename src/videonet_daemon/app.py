@@ -35,7 +35,9 @@ from videonet_daemon.errors import error_middleware
 from videonet_daemon.keys.feature import KeysFeature
 from videonet_daemon.keys.service import DeviceKeyService
 from videonet_daemon.metrics import Metrics
-from videonet_daemon.ops import OpsFeature
+from videonet_daemon.openapi import OpenApiFeature
+from videonet_daemon.ops import Check, Health, OpsFeature
+from videonet_daemon.outages import outage_of
 from videonet_daemon.presence.feature import PresenceFeature
 from videonet_daemon.presence.store import MemoryPresence, PresenceStore, RedisPresence
 from videonet_daemon.realtime.hub import Hub
@@ -98,30 +100,35 @@ def build(settings: Settings) -> Daemon:
     transfers = TransferService(db, settings, spool, guard, node)
     receivers = Receivers(db, transfers)
     proxy = Proxy()
-    redis_presence = (
-        RedisPresence(settings.redis_url, settings.cluster_name, node)
-        if settings.redis_url
-        else None
-    )
-    presence: PresenceStore = redis_presence or MemoryPresence()
     # Several daemons: who is alive (heartbeats), and calls whose participants span daemons.
     liveness = (
         Liveness(settings.redis_url, settings.cluster_name, node, settings.node_heartbeat_interval)
         if settings.redis_url
         else None
     )
+    redis_presence = (
+        RedisPresence(settings.redis_url, settings.cluster_name, node, liveness)
+        if settings.redis_url and liveness is not None
+        else None
+    )
+    presence: PresenceStore = redis_presence or MemoryPresence()
     redis_roster = (
         RedisRoster(settings.redis_url, settings.cluster_name, node) if settings.redis_url else None
     )
     roster: Roster = redis_roster or MemoryRoster()
 
+    checks: dict[str, Check] = {"database": lambda: db.fetch_one("SELECT 1")}
+    if settings.redis_url:
+        checks["redis"] = bus.ping
+
     features: list[Feature] = [
-        OpsFeature(settings, metrics, rooms),
+        OpsFeature(settings, metrics, rooms, Health(checks)),
+        OpenApiFeature(),
         AuthFeature(auth, who, db, bus),
         RoomsFeature(rooms, guard, who, bus, spool),
         KeysFeature(device_keys, guard, who),
         ChatFeature(chat, guard, who, settings),
-        PresenceFeature(presence, guard),
+        PresenceFeature(presence, guard, liveness),
         RelayFeature(transfers, receivers, guard, who, proxy, db, metrics, settings),
         CallsFeature(guard, settings, roster, liveness),
         WebFeature(),
@@ -132,7 +139,7 @@ def build(settings: Settings) -> Daemon:
     )
     app = web.Application(
         client_max_size=settings.max_json_bytes,
-        middlewares=[error_middleware(metrics), cross_site],
+        middlewares=[error_middleware(metrics, outage_of), cross_site],
     )
     for feature in features:
         feature.install(app.router, hub)
@@ -150,8 +157,8 @@ def build(settings: Settings) -> Daemon:
             applied = await migrate(db)
             if applied:
                 log.info("applied migrations %s", applied)
-            if not await invites.has_any_invite_or_user(db):
-                code = await invites.create_standalone(db, uses=1, expires_in=None)
+            code = await invites.create_bootstrap(db)
+            if code is not None:
                 write_private_file(data_dir / BOOTSTRAP_INVITE_FILE, code + "\n")
                 daemon.bootstrap_invite = code
             else:
@@ -180,7 +187,7 @@ def build(settings: Settings) -> Daemon:
         await redis_presence.close()
 
     async def calls_shared(app: web.Application) -> AsyncIterator[None]:
-        """The heartbeat, and the shared call list (its sockets leave it at shutdown first)."""
+        """The heartbeat (calls and presence sweep after it), and the shared call list."""
         if liveness is None or redis_roster is None:
             yield
             return

@@ -18,6 +18,7 @@ from typing import Any
 
 from videonet_daemon.clock import now_iso
 from videonet_daemon.db.engine import Database, columns
+from videonet_daemon.errors import Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,12 @@ async def node_url(db: Database, node_id: str) -> str | None:
     return str(columns(row)["url"]) if row else None
 
 
+# How long a Redis command may take before Redis counts as unavailable; how long the bus waits at
+# most between attempts to subscribe again.
+REDIS_TIMEOUT_SECONDS = 2.0
+RESUBSCRIBE_MAX_SECONDS = 2.0
+
+
 class Bus:
     def __init__(self, redis_url: str | None, cluster: str) -> None:
         self._redis_url = redis_url
@@ -92,10 +99,12 @@ class Bus:
             return
         import redis.asyncio as aioredis
 
-        self._redis = aioredis.from_url(self._redis_url)
+        self._redis = aioredis.from_url(
+            self._redis_url, socket_connect_timeout=REDIS_TIMEOUT_SECONDS
+        )
         pubsub = self._redis.pubsub()
         await pubsub.subscribe(self._channel)
-        self._task = asyncio.create_task(self._listen(pubsub))
+        self._task = asyncio.create_task(self._listen_again_and_again(pubsub))
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -110,8 +119,33 @@ class Bus:
         message = {"kind": kind, **data}
         if self._redis is None:
             await self._dispatch(message)
-        else:
+            return
+        try:
             await self._redis.publish(self._channel, json.dumps(message))
+        except Exception as exc:
+            raise Unavailable("redis") from exc
+
+    async def ping(self) -> None:
+        """Raise if Redis does not answer (the bus has no Redis: nothing to check)."""
+        if self._redis is not None:
+            await asyncio.wait_for(self._redis.ping(), REDIS_TIMEOUT_SECONDS)
+
+    async def _listen_again_and_again(self, pubsub: Any) -> None:
+        # A Redis restart ends the subscription; subscribe again as soon as it answers.
+        wait = 0.25
+        while True:
+            try:
+                await self._listen(pubsub)
+            except Exception as exc:
+                log.warning("the cluster bus lost redis (%s); subscribing again", exc)
+            await asyncio.sleep(wait)
+            wait = min(wait * 2, RESUBSCRIBE_MAX_SECONDS)
+            with contextlib.suppress(Exception):
+                await pubsub.aclose()
+            pubsub = self._redis.pubsub()
+            with contextlib.suppress(Exception):
+                await pubsub.subscribe(self._channel)
+                wait = 0.25
 
     async def _listen(self, pubsub: Any) -> None:
         async for item in pubsub.listen():

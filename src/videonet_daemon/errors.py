@@ -22,6 +22,8 @@ Hierarchy (every class; each has one protocol.ErrorCode, and `HTTP_STATUS` gives
     ├── TooManyTransfers (429 too_many_transfers)
     ├── RateLimited (429 rate_limited, with Retry-After)
     ├── InsufficientStorage (507 insufficient_storage)
+    ├── RangeNotSatisfiable (416 range_not_satisfiable, with Content-Range)
+    ├── Unavailable (503 unavailable: the database or redis is down)
     └── OwnerUnreachable (503 internal_error: the one status not taken from the table)
 
 Handlers raise these; nothing else builds an error response. Over HTTP the middleware below
@@ -33,7 +35,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
@@ -68,7 +70,11 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.TOO_MANY_TRANSFERS: 429,
     ErrorCode.INTERNAL: 500,
     ErrorCode.INSUFFICIENT_STORAGE: 507,
+    ErrorCode.RANGE_NOT_SATISFIABLE: 416,
+    ErrorCode.UNAVAILABLE: 503,
 }
+# A foreign error text longer than this is replaced by the status's reason phrase.
+ERROR_MESSAGE_MAX_CHARS = 200
 _CODE_OF_STATUS: dict[int, ErrorCode] = {}
 for _code, _status in HTTP_STATUS.items():
     _CODE_OF_STATUS.setdefault(_status, _code)
@@ -213,6 +219,32 @@ class RateLimited(ApiError):
         return {"Retry-After": str(self.retry_after)}
 
 
+class RangeNotSatisfiable(ApiError):
+    """The requested range starts at or after the end of the file."""
+
+    code = ErrorCode.RANGE_NOT_SATISFIABLE
+
+    def __init__(self, size: int) -> None:
+        super().__init__(f"the range starts beyond the last byte (the file has {size} bytes)")
+        self.size = size
+
+    def headers(self) -> dict[str, str]:
+        return {"Content-Range": f"bytes */{self.size}"}
+
+
+class Unavailable(ApiError):
+    """A service the daemon depends on is unavailable; try again later."""
+
+    code = ErrorCode.UNAVAILABLE
+
+    def __init__(self, dependency: str) -> None:
+        super().__init__(f"{dependency} unavailable; try again later")
+        self.dependency = dependency
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": "5"}
+
+
 class OwnerUnreachable(ApiError):
     """The daemon that holds this transfer cannot be reached; try again later."""
 
@@ -235,13 +267,20 @@ def error_response(
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def error_middleware(metrics: Metrics) -> Middleware:
-    """The middleware that turns every exception into ``{"error": {"code", "message"}}``."""
+def error_middleware(
+    metrics: Metrics, outage_of: Callable[[BaseException], ApiError | None] = lambda exc: None
+) -> Middleware:
+    """The middleware that turns every exception into ``{"error": {"code", "message"}}``.
+
+    `outage_of` tells a dependency's outage (503) from a bug (500). It also rewrites the
+    plain-text error answers that aiohttp and engine.io make themselves
+    (unknown path, wrong method, a bad Socket.IO request), so every error has the one shape.
+    """
 
     @web.middleware
     async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         try:
-            return await handler(request)
+            response = await handler(request)
         except ApiError as exc:
             metrics.errors.labels(code=exc.code).inc()
             return error_response(exc.status, exc.code, exc.message, exc.headers())
@@ -251,10 +290,50 @@ def error_middleware(metrics: Metrics) -> Middleware:
             if exc.status < 400:
                 raise
             code = _CODE_OF_STATUS.get(exc.status, ErrorCode.BAD_REQUEST)
-            return error_response(exc.status, code, exc.reason)
-        except Exception:
+            return error_response(exc.status, code, exc.reason, _kept_headers(exc.headers))
+        except Exception as exc:
+            outage = outage_of(exc)
+            if outage is not None:  # a dependency is down: 503, one log line, no traceback
+                metrics.errors.labels(code=outage.code).inc()
+                log.warning("%s %s failed: %s", request.method, request.path, outage.message)
+                return error_response(outage.status, outage.code, outage.message, outage.headers())
             metrics.errors.labels(code=ErrorCode.INTERNAL).inc()
             log.exception("unhandled error in %s %s", request.method, request.path)
             return error_response(500, ErrorCode.INTERNAL, "internal error; see the daemon's log")
+        return _json_error(response)
 
     return errors
+
+
+# Headers that describe the old body; the rest (Allow, Retry-After, Content-Range) stay.
+_BODY_HEADERS = frozenset({"content-type", "content-length", "content-encoding"})
+
+
+def _kept_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    return {k: v for k, v in headers.items() if k.lower() not in _BODY_HEADERS}
+
+
+def _json_error(response: web.StreamResponse) -> web.StreamResponse:
+    """A returned (not raised) error answer in another shape, as the JSON error shape."""
+    if (
+        response.status < 400
+        or response.prepared
+        or not isinstance(response, web.Response)
+        or response.content_type == "application/json"
+    ):
+        return response
+    body = response.body
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else ""
+    return foreign_error(response.status, text, response.reason, response.headers)
+
+
+def foreign_error(
+    status: int, text: str, reason: str, headers: Mapping[str, str] | None = None
+) -> web.Response:
+    """An error answer that aiohttp or engine.io wrote (``text``), in the JSON error shape: its
+    text as the message when it is one short printable line, else the reason phrase."""
+    message = text.strip().strip('"') or reason
+    if len(message) > ERROR_MESSAGE_MAX_CHARS or not message.isprintable():
+        message = reason
+    code = _CODE_OF_STATUS.get(status, ErrorCode.BAD_REQUEST)
+    return error_response(status, code, message, _kept_headers(headers or {}))

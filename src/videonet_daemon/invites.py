@@ -123,8 +123,26 @@ async def pending_bootstrap(db: Database) -> str | None:
     return None if row is None else str(columns(row)["code"])
 
 
-async def has_any_invite_or_user(db: Database) -> bool:
-    row = await db.fetch_one(
-        "SELECT (SELECT COUNT(*) FROM users) + (SELECT COUNT(*) FROM invites) AS n"
-    )
-    return bool(row and columns(row)["n"])
+# PostgreSQL advisory lock taken while the first invite is made (daemons starting together).
+_PG_BOOTSTRAP_LOCK = 7_701_002
+
+
+async def create_bootstrap(db: Database) -> str | None:
+    """The single-use first invite, if the database has no user and no invite yet.
+
+    Several daemons starting at once on an empty database make one between them: the check
+    and the insert run in one transaction that holds a lock (an advisory lock on PostgreSQL;
+    on SQLite a write first, which takes the database's one write lock)."""
+    async with db.transaction() as conn:
+        if db.dialect == "postgresql":
+            await run(conn, f"SELECT pg_advisory_xact_lock({_PG_BOOTSTRAP_LOCK})")
+        else:
+            await run(conn, "DELETE FROM invites WHERE 1 = 0")
+        row = (
+            await run(
+                conn, "SELECT (SELECT COUNT(*) FROM users) + (SELECT COUNT(*) FROM invites) AS n"
+            )
+        ).first()
+        if row is not None and columns(row)["n"]:
+            return None
+        return await create(conn, None, 1, None)

@@ -1,6 +1,15 @@
-"""Operations: GET /api/health for load balancers, GET /metrics for Prometheus."""
+"""Operations: GET /api/health for load balancers, GET /metrics for Prometheus.
+
+Health asks each dependency (the database; Redis when configured) and answers 503 "degraded",
+naming the one that is down, so a load balancer stops sending clients to a daemon that cannot
+serve them.
+"""
 
 from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
@@ -11,18 +20,47 @@ from videonet_daemon.realtime.hub import Hub
 from videonet_daemon.rooms.service import RoomService
 from videonet_daemon.settings import Settings
 
+log = logging.getLogger(__name__)
 
-async def health(request: web.Request) -> web.Response:
-    payload: protocol.HealthResponse = {
-        "status": "ok",
-        "version": __version__,
-        "protocol": protocol.PROTOCOL_VERSION,
-    }
-    return web.json_response(payload)
+# A dependency that does not answer within this long counts as down.
+CHECK_TIMEOUT_SECONDS = 3.0
+
+Check = Callable[[], Awaitable[object]]
+
+
+class Health:
+    """The dependency checks behind /api/health, by name."""
+
+    def __init__(self, checks: dict[str, Check]) -> None:
+        self._checks = checks
+
+    async def handle(self, request: web.Request) -> web.Response:
+        names = list(self._checks)
+        results = await asyncio.gather(*(self._one(self._checks[n]) for n in names))
+        dependencies = dict(zip(names, results, strict=True))
+        healthy = all(r == protocol.DEPENDENCY_OK for r in results)
+        payload: protocol.HealthResponse = {
+            "status": protocol.HEALTH_OK if healthy else protocol.HEALTH_DEGRADED,
+            "version": __version__,
+            "protocol": protocol.PROTOCOL_VERSION,
+            "dependencies": dependencies,
+        }
+        return web.json_response(payload, status=200 if healthy else 503)
+
+    async def _one(self, check: Check) -> str:
+        try:
+            await asyncio.wait_for(check(), CHECK_TIMEOUT_SECONDS)
+        except Exception as exc:
+            log.warning("health check failed: %r", exc)
+            return protocol.DEPENDENCY_DOWN
+        return protocol.DEPENDENCY_OK
 
 
 class OpsFeature:
-    def __init__(self, settings: Settings, metrics: Metrics, rooms: RoomService) -> None:
+    def __init__(
+        self, settings: Settings, metrics: Metrics, rooms: RoomService, health: Health
+    ) -> None:
+        self._health = health
         self._mode = settings.metrics
         self._metrics = metrics
         self._rooms = rooms
@@ -30,7 +68,7 @@ class OpsFeature:
 
     def install(self, router: web.UrlDispatcher, hub: Hub) -> None:
         self._hub = hub
-        router.add_get(protocol.API_HEALTH, health)
+        router.add_get(protocol.API_HEALTH, self._health.handle)
         router.add_get(protocol.API_METRICS, self.metrics)
 
     async def metrics(self, request: web.Request) -> web.Response:

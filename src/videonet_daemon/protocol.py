@@ -24,6 +24,9 @@ DEFAULT_SERVER_URL: Final = f"http://{DEFAULT_HOST}:{DEFAULT_PORT}"
 # --- HTTP API paths -------------------------------------------------------------------------
 API_HEALTH: Final = "/api/health"
 API_METRICS: Final = "/metrics"
+API_OPENAPI: Final = "/api/openapi.json"  # the OpenAPI 3.1 description of this REST API
+WEB_INDEX: Final = "/"  # the web client's page
+WEB_STATIC: Final = "/static/{name}"  # the web client's scripts, style sheet and icon
 API_REGISTER: Final = "/api/auth/register"
 API_LOGIN: Final = "/api/auth/login"
 API_LOGOUT: Final = "/api/auth/logout"
@@ -48,6 +51,10 @@ ROOMS_PAGE_MAX: Final = 500
 SOCKET_PATH: Final = "socket.io"
 # engine.io drops larger messages silently (and an ack never comes), so the cap is explicit.
 SOCKET_MAX_MESSAGE_BYTES: Final = 1_000_000
+# JSON bodies and event payloads nested deeper than this are refused (invalid_json).
+JSON_MAX_DEPTH: Final = 32
+# An unknown event's name is quoted back in the refusal up to this many characters.
+EVENT_NAME_SHOWN_CHARS: Final = 64
 
 # Client -> server events. Each is answered through the Socket.IO ack with an `Ack`.
 EV_ROOM_JOIN: Final = "room:join"  # {room_id} -> Ack
@@ -262,6 +269,9 @@ class ErrorCode(StrEnum):
     # Chat and presence (see the section at the end of this module).
     TEXT_TOO_LONG = "text_too_long"
     INVALID_TEXT = "invalid_text"
+    # Faults and the data plane.
+    RANGE_NOT_SATISFIABLE = "range_not_satisfiable"
+    UNAVAILABLE = "unavailable"  # a dependency (database, redis) is down: retry later
 
 
 class ErrorBody(TypedDict):
@@ -332,14 +342,25 @@ class MemberInfo(TypedDict):
 
 
 class HealthResponse(TypedDict):
-    status: str
+    """200 with status "ok", or 503 with status "degraded" naming what is down."""
+
+    status: str  # HEALTH_OK or HEALTH_DEGRADED
     version: str
     protocol: int
+    # Each dependency this daemon uses ("database", and "redis" when configured): "ok" or
+    # "unavailable".
+    dependencies: dict[str, str]
+
+
+HEALTH_OK: Final = "ok"
+HEALTH_DEGRADED: Final = "degraded"
+DEPENDENCY_OK: Final = "ok"
+DEPENDENCY_DOWN: Final = "unavailable"
 
 
 # --- Chat and presence ------------------------------------------------------------------------
 # Rules that clients can rely on (docs/chat.md has the full story):
-# - every client event is answered by an `Ack`; a refusal also arrives as an `EV_ERROR` event;
+# - every client event is answered by an `Ack`; a refused event sent without one gets `EV_ERROR`;
 # - a message is stored before it is fanned out, so an acknowledged message is never lost;
 # - `EV_ROOM_JOIN` with `since` first sends, as `EV_CHAT_MESSAGE` events in id order, the messages
 #   with an id above `since`, then the ack; live messages follow, so nothing is missed or reordered

@@ -12,10 +12,14 @@ import os
 import signal
 import ssl
 import sys
+from http import HTTPStatus
 
 from aiohttp import web
+from aiohttp.web_protocol import RequestHandler
+from aiohttp.web_request import BaseRequest
 
 from videonet_daemon.app import BOOTSTRAP_INVITE_FILE, build
+from videonet_daemon.errors import foreign_error
 from videonet_daemon.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -28,7 +32,7 @@ async def serve(settings: Settings) -> None:
     # after the address is printed) still means a clean shutdown.
     stop = _stop_on_signals()
     daemon = build(settings)
-    runner = web.AppRunner(
+    runner = JsonErrorRunner(
         daemon.app, handle_signals=False, shutdown_timeout=SHUTDOWN_GRACE_SECONDS
     )
     await runner.setup()
@@ -53,6 +57,45 @@ async def serve(settings: Settings) -> None:
         log.info("shutting down")
     finally:
         await runner.cleanup()
+
+
+class JsonErrorHandler(RequestHandler):
+    """aiohttp answers a request it cannot parse (a bad header, a bad request line) itself,
+    before any middleware, in text/plain; this gives those answers the JSON error shape too."""
+
+    def handle_error(
+        self,
+        request: BaseRequest,
+        status: int = 500,
+        exc: BaseException | None = None,
+        message: str | None = None,
+    ) -> web.StreamResponse:
+        # Logs it, and raises when part of an answer was sent already.
+        super().handle_error(request, status, exc, message)
+        reason = HTTPStatus(status).phrase
+        # The parser's text points at the bad byte over several lines; its first line says why.
+        text = str(getattr(exc, "message", None) or reason).strip().split("\n", 1)[0]
+        if status == HTTPStatus.INTERNAL_SERVER_ERROR:  # never a traceback
+            text = "internal error; see the daemon's log"
+        answer = foreign_error(status, text, reason)
+        answer.force_close()
+        return answer
+
+
+class _JsonErrorServer(web.Server):
+    def __call__(self) -> RequestHandler:
+        return JsonErrorHandler(self, loop=self._loop, **self._kwargs)
+
+
+class JsonErrorRunner(web.AppRunner):
+    """The application's runner, with connections handled by `JsonErrorHandler`."""
+
+    async def _make_server(self) -> web.Server:
+        server = await super()._make_server()
+        # aiohttp has no option for the connection handler's class: the server that makes
+        # them is given the subclass above, which only changes what it makes.
+        server.__class__ = _JsonErrorServer
+        return server
 
 
 def _stop_on_signals() -> asyncio.Event:

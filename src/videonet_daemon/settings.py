@@ -130,6 +130,11 @@ class Settings:
         "VIDEONET_TRANSFER_IDLE_TIMEOUT",
         "An unfinished transfer with no progress for this long is deleted.",
     )
+    transfer_stall_timeout: int = _setting(
+        120,
+        "VIDEONET_TRANSFER_STALL_TIMEOUT",
+        "An upload that sends no byte for this many seconds is ended (interrupted; resumable).",
+    )
     spool_dir: Path | None = _setting(
         None,
         "VIDEONET_SPOOL_DIR",
@@ -244,7 +249,7 @@ class Settings:
         5.0,
         "VIDEONET_NODE_HEARTBEAT_INTERVAL",
         "Seconds between a daemon's heartbeats in Redis; one silent for three of them is taken "
-        "for dead and the others remove its call participants.",
+        "for dead and the others remove its call participants and its users' presence.",
     )
     web_allowed_origins: str = _setting(
         "",
@@ -315,6 +320,8 @@ class Settings:
             raise SettingsError("socket_event_rate must be positive and socket_event_burst >= 1")
         if self.chat_sync_max < 1:
             raise SettingsError("chat_sync_max must be at least 1")
+        if self.transfer_stall_timeout < 1:
+            raise SettingsError("transfer_stall_timeout must be at least 1 second")
         if self.jwt_secret is not None:
             _check_jwt_secret(self.jwt_secret)
         self._validate_calls()

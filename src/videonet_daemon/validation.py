@@ -1,4 +1,10 @@
-"""Reading and checking request bodies: every bad field becomes a ValidationError (400)."""
+"""Reading and checking request bodies: every bad field becomes a ValidationError (400).
+
+Every JSON value that comes in (an HTTP body, a Socket.IO payload) passes `check_value` once, at
+the boundary: no deeper than `protocol.JSON_MAX_DEPTH`, and no lone surrogate in any string (a
+Python str may hold one; no database encoding can store it). Text fields then go through
+`get_str`, the one place their rules live.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +14,10 @@ from typing import Any
 
 from aiohttp import web
 
+from videonet_daemon import protocol
 from videonet_daemon.errors import (
     InvalidJson,
+    InvalidText,
     PayloadTooLarge,
     UnsupportedMediaType,
     ValidationError,
@@ -30,10 +38,11 @@ async def read_json(request: web.Request) -> dict[str, Any]:
         return {}
     try:
         data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise InvalidJson() from exc
     if not isinstance(data, dict):
         raise InvalidJson()
+    check_value(data)
     return data
 
 
@@ -43,8 +52,37 @@ def is_json_type(content_type: str) -> bool:
     )
 
 
+def check_value(value: Any) -> None:
+    """Refuse a decoded JSON value nested too deeply or holding a lone surrogate (400)."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, str):
+            if not _is_encodable(item):
+                bad = next(ord(ch) for ch in item if 0xD800 <= ord(ch) <= 0xDFFF)
+                raise InvalidText(f"text must be valid Unicode: a lone surrogate U+{bad:04X}")
+        elif isinstance(item, dict | list):
+            if depth >= protocol.JSON_MAX_DEPTH:
+                raise InvalidJson(f"JSON nested deeper than {protocol.JSON_MAX_DEPTH} levels")
+            if isinstance(item, dict):
+                stack.extend((k, depth + 1) for k in item)
+                stack.extend((v, depth + 1) for v in item.values())
+            else:
+                stack.extend((v, depth + 1) for v in item)
+
+
+def _is_encodable(text: str) -> bool:
+    # Surrogates are the only code points UTF-8 cannot encode; the test is C-speed.
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def has_control_chars(value: str) -> bool:
-    return any(unicodedata.category(ch) in ("Cc", "Cf") for ch in value)
+    # Cs: a lone surrogate, for text that did not come through check_value.
+    return any(unicodedata.category(ch) in ("Cc", "Cf", "Cs") for ch in value)
 
 
 def get_str(

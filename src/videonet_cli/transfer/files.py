@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 import os
 import shutil
+import stat
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -38,7 +39,9 @@ def safe_name(offered: str) -> SafeName:
     shortened to fit 255 bytes with the `.part` suffix. Empty, "." and ".." are refused.
     """
     name = offered.replace("\\", "/").rsplit("/", 1)[-1]
-    name = "".join(ch for ch in name if unicodedata.category(ch) not in ("Cc", "Cf", "Zl", "Zp"))
+    # Cs: a lone surrogate (JSON can carry one) cannot be a file name on any file system.
+    dropped = ("Cc", "Cf", "Cs", "Zl", "Zp")
+    name = "".join(ch for ch in name if unicodedata.category(ch) not in dropped)
     name = name.strip()
     if name in ("", ".", ".."):
         raise UsageError(f"refusing an offered file with an unusable name: {offered!r}")
@@ -169,3 +172,45 @@ def local_clock(iso: str) -> str:
     if when.date() == datetime.now().astimezone().date():
         return when.strftime("%H:%M")
     return when.strftime("%Y-%m-%d %H:%M")
+
+
+class UnsafeTarget(Exception):
+    """A name in the output directory that is not a regular file; nothing is written to it."""
+
+
+# Never through a link (O_NOFOLLOW); O_NONBLOCK so a planted FIFO fails at once instead of
+# blocking the open. Mode 0o666: the user's umask decides what others may read.
+_PART_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+_PART_MODE = 0o666
+
+
+def existing_part_size(out_dir: Path, name: str) -> int:
+    """The size of NAME.part in `out_dir` (0 if there is none), looked at without following
+    links; anything there that is not a regular file is refused."""
+    dir_fd = os.open(out_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return 0
+    finally:
+        os.close(dir_fd)
+    if not stat.S_ISREG(st.st_mode):
+        raise UnsafeTarget(f"refusing to write {out_dir / name}: it is not a regular file")
+    return st.st_size
+
+
+def open_part(out_dir: Path, name: str) -> int:
+    """NAME.part opened for writing inside `out_dir` itself (relative to its descriptor, so a
+    renamed or replaced path cannot redirect it), never through a symbolic link."""
+    dir_fd = os.open(out_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        fd = os.open(name, _PART_FLAGS, _PART_MODE, dir_fd=dir_fd)
+    except OSError as exc:  # ELOOP: a symlink; ENXIO: a FIFO; EISDIR: a directory
+        raise UnsafeTarget(f"refusing to write {out_dir / name}: {exc.strerror}") from exc
+    finally:
+        os.close(dir_fd)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise UnsafeTarget(f"refusing to write {out_dir / name}: it is not a regular file")
+    os.set_blocking(fd, True)
+    return fd

@@ -26,8 +26,11 @@ from videonet_cli.transfer.files import (
     FREE_SPACE_MARGIN,
     Gathered,
     ReleaseBehind,
+    UnsafeTarget,
+    existing_part_size,
     free_bytes,
     hash_prefix,
+    open_part,
     part_path,
     safe_name,
 )
@@ -151,7 +154,7 @@ async def _receive_one(
 
     if safe.changed:
         report({"event": "renamed", "offered": safe.original, "name": safe.name})
-    if final.exists() and not overwrite:
+    if os.path.lexists(final) and not overwrite:
         reason = f"{final} exists (use --overwrite to replace it)"
         await decline(rt, transfer_id, reason, last)
         return outcome(False, reason)
@@ -159,7 +162,11 @@ async def _receive_one(
         await decline(rt, transfer_id, "declined", last)
         return outcome(False, "declined", declined=True)
 
-    offset = part.stat().st_size if part.exists() else 0
+    try:
+        offset = existing_part_size(out_dir, part.name)
+    except UnsafeTarget as exc:
+        await decline(rt, transfer_id, str(exc), last)
+        return outcome(False, str(exc))
     if offset > size:
         part.unlink()
         offset = 0
@@ -184,7 +191,13 @@ async def _receive_one(
     checking = Throttle(report, safe.name, size, "checking")  # re-hashing is not moving
     digest = hash_prefix(part, offset, checking.update) if offset else hashlib.sha256()
     began = time.monotonic()
-    received = await _download(transfers, transfer_id, part, offset, size, digest, throttle)
+    # A complete NAME.part needs no bytes (a Range from its end would be refused with 416);
+    # an empty file is still fetched, which creates its NAME.part.
+    received = (
+        await _download(transfers, transfer_id, part, offset, size, digest, throttle)
+        if offset < size or not size
+        else offset
+    )
     moving = time.monotonic() - began
     throttle.update(received, force=True)
     if received < size:
@@ -207,7 +220,7 @@ async def _receive_one(
             sha256,
             offset,
         )
-    if final.exists() and not overwrite:  # appeared while we were downloading
+    if os.path.lexists(final) and not overwrite:  # appeared while we were downloading
         return outcome(False, f"{final} appeared meanwhile; kept {part.name}", sha256, offset)
     os.replace(part, final)
     return outcome(True, "", sha256, offset)
@@ -224,7 +237,10 @@ async def _download(
 ) -> int:
     """Append the rest of the file to `part`; return how many bytes it holds at the end."""
     received = offset
-    fd = os.open(part, os.O_WRONLY | os.O_CREAT, 0o644)
+    try:
+        fd = open_part(part.parent, part.name)
+    except UnsafeTarget as exc:
+        raise CliError(str(exc)) from exc
     pending = Gathered()
     release = ReleaseBehind(fd, offset)
     try:

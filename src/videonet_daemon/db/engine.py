@@ -62,7 +62,11 @@ class Database:
             )
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         else:
-            self.engine = create_async_engine(self.url, pool_size=10, max_overflow=10)
+            # pre_ping: after a PostgreSQL restart, pooled connections are dead; each is tested
+            # before use and replaced, so requests recover without a daemon restart.
+            self.engine = create_async_engine(
+                self.url, pool_size=10, max_overflow=10, pool_pre_ping=True, pool_timeout=10
+            )
 
     @property
     def dialect(self) -> str:

@@ -38,6 +38,11 @@ class PresenceEvents:
             await self._announce(user, room_id, protocol.PresenceStatus.ONLINE)
         return {"online": await self._store.online(room_id)}
 
+    async def gone_elsewhere(self, user: SocketUser, room_id: str) -> None:
+        """A user whose daemon died has left the room: tell the room (this daemon's sweep)."""
+        async with self._hub.room_lock(room_id):
+            await self._announce(user, room_id, protocol.PresenceStatus.OFFLINE)
+
     async def left(self, user: SocketUser, room_id: str) -> None:
         if await self._store.leave(room_id, user):
             await self._announce(user, room_id, protocol.PresenceStatus.OFFLINE)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from videonet_daemon import protocol
-from videonet_daemon.cluster import Node
+from videonet_daemon.cluster import Liveness, Node
 from videonet_daemon.realtime.hub import SocketUser
 
 
@@ -67,16 +67,45 @@ class MemoryPresence:
 class RedisPresence:
     """Presence shared by several daemons: one Redis hash per room, a field per socket.
 
-    Field ``{user_id}:{node_id}:{sid}`` holds the username. A daemon that starts again removes
-    the fields its previous run left (its node id lasts across restarts).
+    Field ``{user_id}:{node_id}:{sid}`` holds the username. Entries of a daemon whose heartbeat
+    (`cluster.Liveness`) has expired (it was killed) are not counted, and `sweep` removes them so
+    their rooms can be told. A daemon that starts again removes the fields its previous run left
+    (its node id lasts across restarts).
     """
 
-    def __init__(self, redis_url: str, cluster: str, node: Node) -> None:
+    def __init__(self, redis_url: str, cluster: str, node: Node, liveness: Liveness) -> None:
         import redis.asyncio as aioredis
 
-        self._redis: Any = aioredis.from_url(redis_url, decode_responses=True)
+        self._redis: Any = aioredis.from_url(
+            redis_url, decode_responses=True, socket_connect_timeout=2, socket_timeout=5
+        )
         self._prefix = f"{cluster}:presence:"
         self._node = node  # its id is read when used: it is loaded with the data dir
+        self._liveness = liveness
+
+    async def _alive(self, node_ids: set[str]) -> set[str]:
+        return await self._liveness.alive(node_ids)
+
+    async def sweep(self) -> list[tuple[str, SocketUser]]:
+        """Remove the entries of daemons that stopped beating: (room, user) for each user who
+        is gone from a room because of it (each reported by exactly one daemon)."""
+        gone: list[tuple[str, SocketUser]] = []
+        async for key in self._redis.scan_iter(match=self._prefix + "*"):
+            fields: list[str] = await self._redis.hkeys(key)
+            alive = await self._alive({_node_of(f) for f in fields})
+            dead = [f for f in fields if _node_of(f) not in alive]
+            room_id = key[len(self._prefix) :]
+            for field in dead:
+                name = await self._redis.hget(key, field)
+                if not await self._redis.hdel(key, field):
+                    continue  # another daemon removed it first and reports it
+                user_id = int(field.split(":", 1)[0])
+                if await self._sockets_of(room_id, user_id) == 0:
+                    sid = field.split(":", 2)[2] if field.count(":") >= 2 else ""
+                    gone.append(
+                        (room_id, SocketUser(sid=sid, user_id=user_id, username=name or ""))
+                    )
+        return gone
 
     def _key(self, room_id: str) -> str:
         return self._prefix + room_id
@@ -86,8 +115,9 @@ class RedisPresence:
 
     async def _sockets_of(self, room_id: str, user_id: int) -> int:
         fields: list[str] = await self._redis.hkeys(self._key(room_id))
-        mine = f"{user_id}:"
-        return sum(1 for f in fields if f.startswith(mine))
+        mine = [f for f in fields if f.startswith(f"{user_id}:")]
+        alive = await self._alive({_node_of(f) for f in mine})
+        return sum(1 for f in mine if _node_of(f) in alive)
 
     async def enter(self, room_id: str, user: SocketUser) -> bool:
         await self._redis.hset(self._key(room_id), self._field(user), user.username)
@@ -99,7 +129,10 @@ class RedisPresence:
 
     async def online(self, room_id: str) -> list[protocol.PresenceUser]:
         entries: dict[str, str] = await self._redis.hgetall(self._key(room_id))
-        names = {int(f.split(":", 1)[0]): name for f, name in entries.items()}
+        alive = await self._alive({_node_of(f) for f in entries})
+        names = {
+            int(f.split(":", 1)[0]): name for f, name in entries.items() if _node_of(f) in alive
+        }
         found: list[protocol.PresenceUser] = [
             {"user_id": uid, "username": name} for uid, name in names.items()
         ]
@@ -115,3 +148,8 @@ class RedisPresence:
 
     async def close(self) -> None:
         await self._redis.aclose()
+
+
+def _node_of(field: str) -> str:
+    parts = field.split(":", 2)
+    return parts[1] if len(parts) == 3 else ""

@@ -19,6 +19,8 @@ feature asks the room guard first.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -31,10 +33,20 @@ from aiohttp import web
 
 from videonet_daemon import protocol
 from videonet_daemon.cluster import socketio_channel
-from videonet_daemon.errors import ApiError, RateLimited, Unauthenticated, ValidationError
+from videonet_daemon.errors import (
+    ApiError,
+    RateLimited,
+    Unauthenticated,
+    Unavailable,
+    ValidationError,
+)
 from videonet_daemon.metrics import Metrics
+from videonet_daemon.outages import REDIS, outage_of
+from videonet_daemon.realtime.fanout import RedisFanout
+from videonet_daemon.realtime.quiet import quiet_library_loggers
 from videonet_daemon.realtime.ratelimit import TokenBuckets
 from videonet_daemon.settings import Settings
+from videonet_daemon.validation import check_value
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +80,21 @@ JoinHook = Callable[[SocketUser, str, dict[str, Any]], Awaitable[dict[str, Any]]
 LeaveHook = Callable[[SocketUser, str], Awaitable[None]]
 DisconnectHook = Callable[[SocketUser], Awaitable[None]]
 
+# Whether the event being handled asked for an ack: a refusal is sent as a vn:error event only
+# when there is no ack to carry it.
+_ACK_ASKED: contextvars.ContextVar[bool] = contextvars.ContextVar("ack_asked", default=True)
+
+
+class _Server(socketio.AsyncServer):  # type: ignore[misc]
+    """python-socketio's server, telling handlers whether the client waits for an ack."""
+
+    async def _handle_event_internal(
+        self, server: Any, sid: str, eio_sid: str, data: Any, namespace: str, id: Any
+    ) -> None:
+        # Runs in the event's own task (or inline), so the value is the handler's alone.
+        _ACK_ASKED.set(id is not None)
+        await super()._handle_event_internal(server, sid, eio_sid, data, namespace, id)
+
 
 class Hub:
     """The Socket.IO server plus the helpers every socket feature shares."""
@@ -83,13 +110,13 @@ class Hub:
         self._metrics = metrics
         # With Redis, an emit to a room reaches its members on every daemon of the service.
         manager = (
-            socketio.AsyncRedisManager(
-                settings.redis_url, channel=socketio_channel(settings.cluster_name)
-            )
+            RedisFanout(settings.redis_url, socketio_channel(settings.cluster_name))
             if settings.redis_url
             else None
         )
-        self.sio = socketio.AsyncServer(
+        self._fanout = manager
+        quiet_library_loggers()
+        self.sio = _Server(
             client_manager=manager,
             async_mode="aiohttp",
             max_http_buffer_size=protocol.SOCKET_MAX_MESSAGE_BYTES,
@@ -139,11 +166,19 @@ class Hub:
                     raise RateLimited(wait, "too many events on this connection; slow down")
                 if not isinstance(data, dict) or extra:
                     raise ValidationError(f"{event}: the payload must be one JSON object")
+                check_value(data)
+                if self._fanout is not None and not self._fanout.available:
+                    # Without Redis nothing reaches the other daemons: say so before acting.
+                    raise Unavailable(REDIS)
                 result = await handler(user, data)
                 return {"ok": True, **(result or {})}
             except ApiError as exc:
                 return await self._refuse(sid, exc.code, exc.message)
-            except Exception:
+            except Exception as exc:
+                outage = outage_of(exc)
+                if outage is not None:
+                    log.warning("socket event %s failed: %s", event, outage.message)
+                    return await self._refuse(sid, outage.code, outage.message)
                 log.exception("socket event %s failed", event)
                 return await self._refuse(sid, protocol.ErrorCode.INTERNAL, "internal error")
 
@@ -161,11 +196,22 @@ class Hub:
     async def _refuse(self, sid: str, code: str, message: str) -> dict[str, Any]:
         self._metrics.socket_errors.labels(code=code).inc()
         error: protocol.ErrorBody = {"code": code, "message": message}
-        await self.sio.emit(protocol.EV_ERROR, error, to=sid)
+        if not _ACK_ASKED.get():
+            with contextlib.suppress(Unavailable):  # the socket's own daemon delivers it anyway
+                await self.sio.emit(protocol.EV_ERROR, error, to=sid)
         return {"ok": False, "error": error}
 
     async def _unknown(self, event: str, sid: str, *args: Any) -> dict[str, Any]:
-        return await self._refuse(sid, protocol.ErrorCode.UNKNOWN_EVENT, f"unknown event {event!r}")
+        # Unknown events cost a token like any other, so they cannot be sent at any rate.
+        wait = self.event_buckets.take(sid)
+        if wait:
+            return await self._refuse(
+                sid,
+                protocol.ErrorCode.RATE_LIMITED,
+                "too many events on this connection; slow down",
+            )
+        shown = event[: protocol.EVENT_NAME_SHOWN_CHARS]
+        return await self._refuse(sid, protocol.ErrorCode.UNKNOWN_EVENT, f"unknown event {shown!r}")
 
     # --- connection -------------------------------------------------------------------
     async def _connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:

@@ -38,12 +38,19 @@ class RelayFeature:
         self._db = db
         self._metrics = metrics
         self._verify = VerifyRoutes(who, settings.verify_max_bytes)
+        self._stall_seconds = settings.transfer_stall_timeout
 
     def install(self, router: web.UrlDispatcher, hub: Hub) -> None:
         events = TransferEvents(hub, self._transfers, self._receivers, self._guard, self._metrics)
         events.register()
         routes = TransferRoutes(
-            self._transfers, events, self._who, self._proxy, self._db, self._metrics
+            self._transfers,
+            events,
+            self._who,
+            self._proxy,
+            self._db,
+            self._metrics,
+            float(self._stall_seconds),
         )
         routes.add_to(router)
         self._verify.add_to(router)

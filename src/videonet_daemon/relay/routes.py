@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import os
 import re
@@ -24,7 +25,14 @@ from videonet_daemon import protocol
 from videonet_daemon.auth.request_auth import RequestAuth
 from videonet_daemon.cluster import node_url
 from videonet_daemon.db.engine import Database
-from videonet_daemon.errors import ApiError, BadRequest, OwnerUnreachable, TransferStateError
+from videonet_daemon.errors import (
+    ApiError,
+    BadRequest,
+    InsufficientStorage,
+    OwnerUnreachable,
+    RangeNotSatisfiable,
+    TransferStateError,
+)
 from videonet_daemon.metrics import Metrics
 from videonet_daemon.protocol import TransferState as S
 from videonet_daemon.relay.events import TransferEvents
@@ -39,6 +47,8 @@ STALL_SECONDS = 120.0
 WAKE_SECONDS = 10.0
 _RANGE = re.compile(r"^bytes=(\d+)-$")
 WRITE_BYTES = 1 << 20
+# How often a running upload records its progress (and so its last activity) in the database.
+PROGRESS_EVERY_SECONDS = 5.0
 
 
 # writev takes at most IOV_MAX (1024 on Linux) buffers; socket reads are rarely this small.
@@ -63,7 +73,9 @@ class TransferRoutes:
         proxy: Proxy,
         db: Database,
         metrics: Metrics,
+        stall_seconds: float,
     ) -> None:
+        self._stall_seconds = stall_seconds
         self._service = service
         self._events = events
         self._who = who
@@ -106,33 +118,56 @@ class TransferRoutes:
             # more than writing 1 MiB at a time, so they are gathered (as a list, for writev).
             pending: list[bytes] = []
             pending_bytes = 0
+            loop = asyncio.get_running_loop()
+            stall = self._stall_seconds
+            recorded_at = loop.time()
             try:
                 os.lseek(fd, offset, os.SEEK_SET)
-                while True:
-                    chunk = await request.content.readany()
-                    if not chunk:
-                        break
-                    if live.uploaded + pending_bytes + len(chunk) > live.size:
-                        raise BadRequest("more bytes than the offered size")
-                    pending.append(chunk)
-                    pending_bytes += len(chunk)
-                    if pending_bytes >= WRITE_BYTES or len(pending) >= WRITE_PIECES_MAX:
+                # A sender that stops sending but keeps the connection open ends here after
+                # `stall` seconds without a byte, so its upload is interrupted and reclaimable.
+                async with asyncio.timeout(loop.time() + stall) as deadline:
+                    while True:
+                        chunk = await request.content.readany()
+                        if not chunk:
+                            break
+                        deadline.reschedule(loop.time() + stall)
+                        if live.uploaded + pending_bytes + len(chunk) > live.size:
+                            raise BadRequest("more bytes than the offered size")
+                        pending.append(chunk)
+                        pending_bytes += len(chunk)
+                        if pending_bytes >= WRITE_BYTES or len(pending) >= WRITE_PIECES_MAX:
+                            _write_all(fd, pending, pending_bytes)
+                            live.advance(pending_bytes)
+                            metrics.bytes_uploaded.inc(pending_bytes)
+                            pending.clear()
+                            pending_bytes = 0
+                            live.release_behind(fd)
+                            if loop.time() - recorded_at >= PROGRESS_EVERY_SECONDS:
+                                # Idle means no bytes: the stored progress shows they came.
+                                await service.record_progress(live)
+                                recorded_at = loop.time()
+            finally:
+                try:
+                    if pending:
                         _write_all(fd, pending, pending_bytes)
                         live.advance(pending_bytes)
                         metrics.bytes_uploaded.inc(pending_bytes)
-                        pending.clear()
-                        pending_bytes = 0
-                        live.release_behind(fd)
-            finally:
-                if pending:
-                    _write_all(fd, pending, pending_bytes)
-                    live.advance(pending_bytes)
-                    metrics.bytes_uploaded.inc(pending_bytes)
-                os.close(fd)
+                finally:
+                    os.close(fd)  # also when that last write fails (a full disk)
         except ApiError as exc:
             problem = exc
+        except TimeoutError:
+            log.info("upload of %s stalled at %d bytes: nothing arrived for %.0f s",
+                     live.transfer_id, live.uploaded, self._stall_seconds)  # fmt: skip
         except (ConnectionError, asyncio.IncompleteReadError, OSError) as exc:
-            log.info("upload of %s stopped at %d bytes: %s", live.transfer_id, live.uploaded, exc)
+            if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+                log.warning("upload of %s stopped at %d bytes: the spool's disk is full",
+                            live.transfer_id, live.uploaded)  # fmt: skip
+                service.spool.release_reserve()  # so the state below can be written
+                problem = InsufficientStorage("the daemon's disk is full; try again later")
+            else:
+                log.info("upload of %s stopped at %d bytes: %s",
+                         live.transfer_id, live.uploaded, exc)  # fmt: skip
         except Exception as exc:  # aiohttp's payload errors when the sender vanishes
             log.info("upload of %s stopped at %d bytes: %r", live.transfer_id, live.uploaded, exc)
         finally:
@@ -164,10 +199,12 @@ class TransferRoutes:
             if not match:
                 raise BadRequest("only 'Range: bytes=N-' is supported")
             start = int(match.group(1))
-            if start > size:
-                raise web.HTTPRequestRangeNotSatisfiable(
-                    headers={"Content-Range": f"bytes */{size}"}
-                )
+            # The first byte must exist (RFC 9110 14.1.2): from N = size on there is none. An
+            # empty file is sent whole instead, as a server may ignore a Range.
+            if start >= size and size:
+                raise RangeNotSatisfiable(size)
+            if not size:
+                header = None
         live = service.live(offer)
         response = web.StreamResponse(status=206 if header else 200)
         response.content_type = "application/octet-stream"

@@ -9,6 +9,7 @@ The database holds the truth; `Spool` holds the bytes and wakes readers.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import unicodedata
@@ -80,6 +81,8 @@ def check_name(name: Any) -> str:
     """An offered file name must already be a plain, safe basename."""
     if not isinstance(name, str) or not name:
         raise ValidationError("name must be a non-empty string")
+    if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Zl", "Zp") for ch in name):
+        raise ValidationError("name must not contain control characters")
     if len(name.encode("utf-8")) > protocol.TRANSFER_NAME_MAX_BYTES:
         raise ValidationError(f"name must be at most {protocol.TRANSFER_NAME_MAX_BYTES} bytes")
     if name in (".", "..") or "/" in name or "\\" in name:
@@ -115,6 +118,8 @@ class TransferService:
         self.spool = spool
         self._guard = guard
         self.node = node
+        # Space checks and the offers they admit take turns on this daemon (its spool).
+        self._reserving = asyncio.Lock()
 
     # --- reading ---------------------------------------------------------------------------
     async def get(self, transfer_id: str) -> protocol.TransferOffer:
@@ -246,10 +251,11 @@ class TransferService:
         self.spool.truncate(offer["transfer_id"], uploaded)
         live.uploaded = uploaded
         offer["uploaded"] = uploaded
-        self._check_space(offer["size"] - uploaded)
-        if offer["state"] == S.INTERRUPTED:
-            await self._set_state(live, S.OFFERED)
-            offer["state"] = S.OFFERED
+        async with self._reserving:
+            await self._check_space(offer["size"] - uploaded, offer["transfer_id"])
+            if offer["state"] == S.INTERRUPTED:
+                await self._set_state(live, S.OFFERED)
+                offer["state"] = S.OFFERED
         return offer
 
     async def _new(
@@ -289,7 +295,20 @@ class TransferService:
         )
         if active is not None and int(columns(active)["n"]) >= self._settings.transfer_max_active:
             raise TooManyTransfers()
-        self._check_space(size)
+        async with self._reserving:  # two offers at once must not both take the last space
+            await self._check_space(size)
+            transfer_id = await self._insert(room_id, user_id, name, size, to_user_id, batch)
+        return await self.get(transfer_id)
+
+    async def _insert(
+        self,
+        room_id: str,
+        user_id: int,
+        name: str,
+        size: int,
+        to_user_id: int | None,
+        batch: _Batch | None,
+    ) -> str:
         transfer_id = uuid.uuid4().hex
         now = now_iso()
         self.spool.create(transfer_id)
@@ -310,11 +329,31 @@ class TransferService:
             st=S.OFFERED,
             t=now,
         )
-        return await self.get(transfer_id)
+        return transfer_id
 
-    def _check_space(self, needed: int) -> None:
-        if self.spool.free_bytes() - needed < self._settings.spool_min_free_bytes:
-            raise InsufficientStorage()
+    async def _check_space(self, needed: int, resuming: str = "") -> None:
+        """507 unless the disk keeps `spool_min_free_bytes` once every unfinished transfer of
+        this daemon has all its bytes: what was promised is reserved, not only what arrived,
+        so the spool can never take the space the database needs."""
+        unfinished, params = _one_of("st", protocol.TRANSFER_UNFINISHED)
+        rows = await self._db.fetch_all(
+            f"SELECT id, size, uploaded FROM transfers WHERE state IN {unfinished} "
+            "AND (node_id = :node OR node_id IS NULL) AND id <> :resuming",
+            node=self.node.id,
+            resuming=resuming,
+            **params,
+        )
+        promised = 0
+        for row in rows:
+            c = columns(row)
+            live = self.spool.known(c["id"])
+            arrived = max(int(c["uploaded"]), live.uploaded if live else 0)
+            promised += max(0, int(c["size"]) - arrived)
+        if self.spool.free_bytes() - promised - needed < self._settings.spool_min_free_bytes:
+            raise InsufficientStorage(
+                "the daemon does not have enough free disk space for this transfer "
+                f"({needed} bytes; {promised} bytes are promised to unfinished transfers)"
+            )
 
     async def _recipient(self, room_id: str, to_username: Any) -> int | None:
         if to_username is None:
@@ -357,6 +396,15 @@ class TransferService:
         if live.state == S.ABORTED:
             return
         await self._set_state(live, state)
+
+    async def record_progress(self, live: LiveTransfer) -> None:
+        """Store how many bytes arrived, and that they arrived now (clean-up reads it)."""
+        await self._db.execute(
+            "UPDATE transfers SET uploaded = :b, updated_at = :t WHERE id = :id",
+            b=live.uploaded,
+            t=now_iso(),
+            id=live.transfer_id,
+        )
 
     async def _set_state(self, live: LiveTransfer, state: protocol.TransferState) -> None:
         await self._db.execute(
@@ -423,19 +471,23 @@ class TransferService:
         offer = await self.get(transfer_id)
         if offer["sender_id"] != user_id:
             raise Forbidden("only the sender aborts a transfer")
+        # The bytes go first: on a full disk the database write below needs the space.
+        self.spool.forget(transfer_id)
         await self._db.execute(
             "UPDATE transfers SET state = :s, updated_at = :t WHERE id = :id",
             s=S.ABORTED,
             t=now_iso(),
             id=transfer_id,
         )
-        self.spool.forget(transfer_id)
         offer["state"] = S.ABORTED
         return offer
 
     # --- housekeeping ----------------------------------------------------------------------
     async def recover(self) -> None:
-        """At start-up: uploads that were running when the daemon stopped are interrupted."""
+        """At start-up: uploads that were running when the daemon stopped are interrupted.
+
+        Their idle time starts now: the daemon was down, not the sender, and the sender may
+        resume them for `transfer_idle_timeout` from here."""
         rows = await self._db.fetch_all(
             "SELECT id, size FROM transfers WHERE state = :s", s=S.UPLOADING
         )
@@ -443,9 +495,10 @@ class TransferService:
             transfer_id, size = columns(row)["id"], int(columns(row)["size"])
             on_disk = min(self.spool.on_disk(transfer_id), size)
             await self._db.execute(
-                "UPDATE transfers SET state = :s, uploaded = :b WHERE id = :id",
+                "UPDATE transfers SET state = :s, uploaded = :b, updated_at = :t WHERE id = :id",
                 s=S.INTERRUPTED,
                 b=on_disk,
+                t=now_iso(),
                 id=transfer_id,
             )
 
@@ -454,8 +507,9 @@ class TransferService:
         now = datetime.now(UTC)
         kept_until = to_iso(now - timedelta(seconds=self._settings.transfer_retention))
         idle_since = to_iso(now - timedelta(seconds=self._settings.transfer_idle_timeout))
-        # Not `uploading`: a running upload is never idle, and recover() interrupts stale ones.
-        idle, params = _one_of("st", (S.OFFERED, S.INTERRUPTED, S.UPLOADED))
+        # `uploading` too: a running upload records its progress every few seconds and ends
+        # after the stall timeout, so one idle this long is not running (its daemon died).
+        idle, params = _one_of("st", (S.OFFERED, S.UPLOADING, S.INTERRUPTED, S.UPLOADED))
         rows = await self._db.fetch_all(
             "SELECT id FROM transfers WHERE state = :aborted "
             "OR (state = :sealed AND updated_at < :kept) "
@@ -466,8 +520,14 @@ class TransferService:
             idle=idle_since,
             **params,
         )
+        self.spool.keep_reserve()
+        removed = 0
         for row in rows:
             transfer_id = columns(row)["id"]
+            live = self.spool.known(transfer_id)
+            if live is not None and live.upload_in_progress:
+                continue
             self.spool.forget(transfer_id)
             await self._db.execute("DELETE FROM transfers WHERE id = :id", id=transfer_id)
-        return len(rows)
+            removed += 1
+        return removed

@@ -34,6 +34,13 @@ def drop_cached(fd: int, start: int, length: int) -> None:
             os.posix_fadvise(fd, start, length, os.POSIX_FADV_DONTNEED)
 
 
+# Space kept aside in the spool's file system: if something fills the disk anyway (another
+# program, a spool on the database's disk), giving it back lets the database record what
+# happened and the sender abort. Offers already leave `spool_min_free_bytes` free.
+RESERVE_FILE = ".reserve"
+RESERVE_BYTES = 4 << 20
+
+
 class LiveTransfer:
     """What a running daemon knows about one transfer's bytes; readers await `changed()`."""
 
@@ -99,6 +106,7 @@ class Spool:
         self.directory = directory
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._live: dict[str, LiveTransfer] = {}
+        self.keep_reserve()
 
     def path(self, transfer_id: str) -> Path:
         # transfer ids are UUID hex made by the daemon, never user input
@@ -117,6 +125,9 @@ class Spool:
             self._live[transfer_id] = found
         return found
 
+    def known(self, transfer_id: str) -> LiveTransfer | None:
+        return self._live.get(transfer_id)
+
     def forget(self, transfer_id: str) -> None:
         live = self._live.pop(transfer_id, None)
         if live is not None:
@@ -129,6 +140,28 @@ class Spool:
 
     def truncate(self, transfer_id: str, length: int) -> None:
         os.truncate(self.path(transfer_id), length)
+
+    def keep_reserve(self) -> None:
+        """Set the reserve aside again if it was given back and there is room for it."""
+        path = self.directory / RESERVE_FILE
+        if path.exists() or self.free_bytes() < 2 * RESERVE_BYTES:
+            return
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+            try:
+                os.posix_fallocate(fd, 0, RESERVE_BYTES)
+            finally:
+                os.close(fd)
+        except OSError:
+            path.unlink(missing_ok=True)
+
+    def release_reserve(self) -> bool:
+        """Give the reserve back to the file system (the disk is full); True if there was one."""
+        try:
+            (self.directory / RESERVE_FILE).unlink()
+        except FileNotFoundError:
+            return False
+        return True
 
     def free_bytes(self) -> int:
         stat = os.statvfs(self.directory)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import hashlib
 
-from aiohttp import BodyPartReader, web
+from aiohttp import BodyPartReader, MultipartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from videonet_daemon import protocol
 from videonet_daemon.auth.request_auth import RequestAuth
@@ -35,6 +36,22 @@ class VerifyRoutes:
             reader = await request.multipart()
         except (ValueError, AssertionError) as exc:
             raise BadRequest("malformed multipart body") from exc
+        try:
+            results = await self._hash_parts(reader, limit)
+        except (ValueError, AssertionError, EOFError, HttpProcessingError) as exc:
+            # aiohttp's multipart reader says "Reading after EOF" (ValueError) when the body
+            # ends before its closing boundary, and raises InvalidHeader for a bad part header.
+            raise BadRequest("malformed multipart body") from exc
+        missing = [f for f in FIELDS if f not in results]
+        if missing:
+            raise BadRequest(f"missing field(s): {', '.join(missing)}")
+        original, received = results["original_file"], results["received_file"]
+        match = original["sha256"] == received["sha256"] and original["size"] == received["size"]
+        return web.json_response({"match": match, "original": original, "received": received})
+
+    async def _hash_parts(
+        self, reader: MultipartReader, limit: int
+    ) -> dict[str, dict[str, object]]:
         results: dict[str, dict[str, object]] = {}
         while True:
             part = await reader.next()
@@ -58,9 +75,4 @@ class VerifyRoutes:
                 "size": size,
                 "sha256": digest.hexdigest(),
             }
-        missing = [f for f in FIELDS if f not in results]
-        if missing:
-            raise BadRequest(f"missing field(s): {', '.join(missing)}")
-        original, received = results["original_file"], results["received_file"]
-        match = original["sha256"] == received["sha256"] and original["size"] == received["size"]
-        return web.json_response({"match": match, "original": original, "received": received})
+        return results

@@ -14,10 +14,10 @@ from typing import Any
 
 from aiohttp import web
 
+from videonet_daemon import protocol
 from videonet_daemon.errors import NotFound
 from videonet_daemon.realtime.hub import Hub
 
-STATIC_PREFIX = "/static/"
 INDEX = "index.html"
 CONTENT_TYPES = {
     ".html": "text/html; charset=utf-8",
@@ -109,5 +109,5 @@ class WebFeature:
         self._files = StaticFiles()
 
     def install(self, router: web.UrlDispatcher, hub: Hub) -> None:
-        router.add_get("/", self._files.index)
-        router.add_get(STATIC_PREFIX + "{name}", self._files.static)
+        router.add_get(protocol.WEB_INDEX, self._files.index)
+        router.add_get(protocol.WEB_STATIC, self._files.static)
