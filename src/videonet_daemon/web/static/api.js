@@ -35,7 +35,18 @@ export const api = {
   login: (email, password) => request("POST", "/api/auth/login", { email, password }),
   logout: () => request("POST", "/api/auth/logout"),
   me: () => request("GET", "/api/auth/me"),
-  rooms: () => request("GET", "/api/rooms").then((page) => page.rooms),
+  // Every room the user can see: the list is paged (at most 500 a page), so follow the cursor.
+  rooms: async () => {
+    const all = [];
+    let cursor = null;
+    do {
+      const query = cursor ? `?limit=500&cursor=${encodeURIComponent(cursor)}` : "?limit=500";
+      const page = await request("GET", `/api/rooms${query}`);
+      all.push(...page.rooms);
+      cursor = page.next_cursor;
+    } while (cursor && all.length < 20000);
+    return all;
+  },
   createRoom: (name) => request("POST", "/api/rooms/create", { name }),
   joinRoom: (id) => request("POST", `/api/rooms/${room(id)}/join`),
   history: (id, limit = 50) => request("GET", `/api/rooms/${room(id)}/messages?limit=${limit}`),
