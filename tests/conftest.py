@@ -91,6 +91,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "sqlite_only" in item.keywords:
             item.add_marker(skip)
+        elif (marker := item.get_closest_marker("one_pass")) is not None:
+            # Not about the database engine (the browser, the terminal, the install, the
+            # code's shape) or on PostgreSQL in both passes: run once, in the SQLite pass.
+            item.add_marker(pytest.mark.skip(reason=f"SQLite pass only: {marker.args[0]}"))
 
 
 def http(

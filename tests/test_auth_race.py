@@ -15,6 +15,8 @@ import pytest
 
 from conftest import POSTGRES, Daemon, http, postgres_admin, start_daemon
 
+pytestmark = pytest.mark.one_pass("uses PostgreSQL itself in every pass")
+
 LIMIT = 5
 
 

@@ -20,6 +20,8 @@ from transfer_helpers import Background, make_room, member
 
 from conftest import BIN, Daemon, http
 
+pytestmark = pytest.mark.one_pass("call media: no database in the media path")
+
 WIDTH, HEIGHT = 160, 120
 
 

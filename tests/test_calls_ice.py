@@ -7,10 +7,14 @@ import asyncio
 import signal
 from pathlib import Path
 
+import pytest
+
 from calls_helpers import Peer
 from transfer_helpers import Background, make_room, member
 
 from conftest import Daemon
+
+pytestmark = pytest.mark.one_pass("call media: no database in the media path")
 
 
 async def an_offer_without_candidates() -> str:

@@ -20,6 +20,8 @@ from transfer_helpers import Background, make_room, member
 
 from conftest import Daemon
 
+pytestmark = pytest.mark.one_pass("uses PostgreSQL itself in every pass")
+
 # Three missed heartbeats of 1 s (the cluster fixture's setting), plus one sweep.
 DEAD_AFTER = 4.0
 

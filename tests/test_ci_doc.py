@@ -6,9 +6,13 @@ import re
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from transfer_helpers import Member, make_room, member, random_file
 
 from conftest import BIN, Daemon
+
+pytestmark = pytest.mark.one_pass("code shape, docs, install: no database")
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "ci.md"
 

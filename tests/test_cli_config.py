@@ -14,6 +14,8 @@ from videonet_cli.server_url import validate_server
 
 from conftest import BIN, TEST_PASSWORD, CliResult, Daemon, base_env
 
+pytestmark = pytest.mark.one_pass("terminal and client side: API tests cover the daemon")
+
 
 def videonet(config_dir: Path, *args: str, input: str | None = None, **env: str) -> CliResult:
     """The CLI with only a config dir: no VIDEONET_SERVER, no token (a fresh shell)."""

@@ -12,6 +12,8 @@ from test_docs import COMMANDS
 
 from conftest import BIN, Cli, Daemon, base_env, daemon_command
 
+pytestmark = pytest.mark.one_pass("code shape, docs, install: no database")
+
 PYTHON_TYPE_LABEL = re.compile(r"<(str|int|float|bool|path|Path|list\[|int range|float range)")
 
 

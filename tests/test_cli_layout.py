@@ -6,8 +6,12 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
 from videonet_cli.errors import DaemonRefused, ExitCode
 from videonet_daemon.protocol import ErrorCode
+
+pytestmark = pytest.mark.one_pass("code shape, docs, install: no database")
 
 CLI = Path(__file__).resolve().parent.parent / "src" / "videonet_cli"
 

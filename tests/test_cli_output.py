@@ -13,10 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import pexpect
+import pytest
 
 from videonet_daemon import protocol
 
 from conftest import BIN, TEST_PASSWORD, Cli, CliResult, Daemon, User, http
+
+pytestmark = pytest.mark.one_pass("terminal and client side: API tests cover the daemon")
 
 HOSTILE_ROOM = "[/oops] [link=https://evil.example]click[/link]"
 HOSTILE_TEXT = "[black on black]hidden[/] [bold]loud[/bold]"

@@ -33,6 +33,8 @@ from videonet_cli.crypto.wrap import (
 )
 from videonet_cli.errors import CliError, IntegrityError, TamperedError, TruncatedError, UnwrapError
 
+pytestmark = pytest.mark.one_pass("code shape, docs, install: no database")
+
 KEY = bytes(range(32))
 TRANSFER = "4f1c2a9b0d3e5f60"
 PROPS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

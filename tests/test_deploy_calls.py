@@ -33,6 +33,8 @@ from transfer_helpers import Background, make_room, member
 
 from conftest import Daemon
 
+pytestmark = pytest.mark.one_pass("browser: the API tests cover its database paths")
+
 __all__ = ["browser"]
 
 CANDIDATE_ADDRESSES = [f"127.0.0.{n}" for n in range(2, 60)]

@@ -17,6 +17,8 @@ from videonet_cli.main import app as cli_app
 from videonet_daemon.cli import app as daemon_app
 from videonet_daemon.settings import markdown_table
 
+pytestmark = pytest.mark.one_pass("code shape, docs, install: no database")
+
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 

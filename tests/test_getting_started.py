@@ -21,6 +21,8 @@ import pytest
 
 from conftest import BIN, TEST_PASSWORD
 
+pytestmark = pytest.mark.one_pass("code shape, docs, install: no database")
+
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "getting-started.md"
 INSTALL_TIMEOUT = 900

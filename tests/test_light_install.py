@@ -44,6 +44,8 @@ print("HEAVY=" + json.dumps(heavy))
 BLOCKER = """
 import importlib.abc, os, sys
 
+pytestmark = pytest.mark.one_pass("code shape, docs, install: no database")
+
 class Blocked(importlib.abc.MetaPathFinder):
     '''What a light install looks like: these packages are not there.'''
     names = set(os.environ["VIDEONET_TEST_BLOCK"].split(","))

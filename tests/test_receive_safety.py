@@ -12,6 +12,8 @@ from transfer_helpers import Member, listening_receiver, make_room, member, rand
 
 from conftest import Daemon
 
+pytestmark = pytest.mark.one_pass("terminal and client side: API tests cover the daemon")
+
 
 @pytest.fixture
 def pair(daemon: Daemon, tmp_path: Path) -> tuple[str, Member, Member]:

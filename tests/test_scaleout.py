@@ -21,6 +21,8 @@ from transfer_helpers import Member, listening_receiver, make_room, member, rand
 
 from conftest import POSTGRES, TEST_PASSWORD, Cli, Daemon, http, postgres_admin, start_daemon
 
+pytestmark = pytest.mark.one_pass("uses PostgreSQL itself in every pass")
+
 REDIS = "redis://127.0.0.1:6379/0"
 
 

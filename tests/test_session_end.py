@@ -19,6 +19,8 @@ from videonet_daemon import protocol
 
 from conftest import POSTGRES, Daemon, http, postgres_admin, start_daemon
 
+pytestmark = pytest.mark.one_pass("uses PostgreSQL itself in every pass")
+
 REDIS = "redis://127.0.0.1:6379/0"
 
 

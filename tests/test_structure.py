@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.one_pass("code shape, docs, install: no database")
+
 ROOT = Path(__file__).resolve().parent.parent
 SRC = ROOT / "src"
 DAEMON = SRC / "videonet_daemon"

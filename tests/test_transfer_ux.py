@@ -17,6 +17,8 @@ from transfer_helpers import Background, Member, listening_receiver, make_room, 
 
 from conftest import Daemon
 
+pytestmark = pytest.mark.one_pass("terminal and client side: API tests cover the daemon")
+
 MB = 1 << 20
 
 

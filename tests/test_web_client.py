@@ -6,10 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from browser_helpers import browser, log_in, messages, open_room, page_for, send_chat
 from transfer_helpers import make_room, member
 
 from conftest import Daemon, http
+
+pytestmark = pytest.mark.one_pass("browser: the API tests cover its database paths")
 
 __all__ = ["browser"]
 

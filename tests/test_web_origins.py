@@ -8,7 +8,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from conftest import Daemon
+
+pytestmark = pytest.mark.one_pass("browser: the API tests cover its database paths")
 
 
 async def connects(daemon: Daemon, token: str, origin: str) -> bool:
