@@ -7,6 +7,8 @@ leave the offending connection usable, and leave the daemon serving the other cl
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -408,3 +410,40 @@ async def test_leaving_over_http_stops_delivery(daemon: Daemon, accounts: Accoun
     finally:
         for p in (a, b1, b2):
             await p.close()
+
+
+def _remove_membership_behind_the_daemon(daemon: Daemon, room_id: str, user_id: int) -> None:
+    """Delete a membership in the database itself, as another daemon would, with no event to
+    this daemon: its sockets stay in the room's channel (the window before a bus message)."""
+    sql = "DELETE FROM room_members WHERE room_id = $1 AND user_id = $2"
+    if daemon.db_args:
+        import asyncpg
+
+        async def go() -> None:
+            conn = await asyncpg.connect(daemon.db_args[1])
+            try:
+                await conn.execute(sql, room_id, user_id)
+            finally:
+                await conn.close()
+
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            pool.submit(asyncio.run, go()).result()
+    else:
+        with sqlite3.connect(daemon.data_dir / "videonet.db") as conn:
+            conn.execute(sql.replace("$1", "?").replace("$2", "?"), (room_id, user_id))
+
+
+async def test_a_message_is_stored_only_if_its_sender_is_still_a_member(
+    daemon: Daemon, duo: tuple[str, Peer, Peer]
+) -> None:
+    room, a, b = duo
+    kept = await b.say(room, "before")
+    _remove_membership_behind_the_daemon(daemon, room, b.user.user_id)
+    # Still in the channel on this daemon, no longer a member: the write itself refuses it.
+    await b.refused(protocol.EV_CHAT_SEND, {"room_id": room, "text": "after"}, E.FORBIDDEN)
+    status, page = history(daemon, a.user.token, room)
+    assert status == 200
+    texts = [m["text"] for m in page["messages"]]
+    assert texts[-1] == kept["text"] and "after" not in texts
+    # The others go on: one refused row does not fail the batch it was written with.
+    await a.say(room, "still here")

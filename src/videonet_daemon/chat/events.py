@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from videonet_daemon import protocol
-from videonet_daemon.chat.service import ChatService, check_text
+from videonet_daemon.chat.service import ChatService, NotAMember, check_text
 from videonet_daemon.errors import RateLimited, ValidationError
 from videonet_daemon.realtime.hub import Hub, SocketUser
 from videonet_daemon.realtime.ratelimit import TokenBuckets
@@ -33,12 +33,16 @@ class ChatEvents:
     async def send(self, user: SocketUser, data: dict[str, Any]) -> dict[str, Any]:
         room_id = room_id_of(data)
         text = check_text(data.get("text"), self.max_chars)
-        await self._guard.require_joined(user, room_id)
+        # Membership is checked where the message is stored (rooms/guard.py): one statement.
+        self._guard.require_channel(user, room_id)
         wait = self.buckets.take(user.user_id)
         if wait > 0:
             raise RateLimited(wait, f"too many messages: wait {wait:.1f} s")
         async with self._hub.room_lock(room_id):
-            message = await self._chat.add(room_id, user.user_id, user.username, text)
+            try:
+                message = await self._chat.add(room_id, user.user_id, user.username, text)
+            except NotAMember:
+                raise await self._guard.refusal(room_id, user.user_id) from None
             await self._hub.sio.emit(
                 protocol.EV_CHAT_MESSAGE, message, to=protocol.room_channel(room_id)
             )

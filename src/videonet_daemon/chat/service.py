@@ -18,6 +18,16 @@ from videonet_daemon.clock import now_iso
 from videonet_daemon.db.engine import Database, Record, columns, run
 from videonet_daemon.errors import InvalidText, TextTooLong, ValidationError
 
+
+class NotAMember(Exception):
+    """The message was not stored: its user is not a member of the room (any more)."""
+
+    def __init__(self, room_id: str, user_id: int) -> None:
+        super().__init__(f"user {user_id} is not a member of room {room_id}")
+        self.room_id = room_id
+        self.user_id = user_id
+
+
 _ALLOWED_CONTROLS = frozenset("\n\t")
 # Rows per INSERT when messages queue up (4 parameters each; SQLite allows 32,766).
 _MAX_BATCH = 500
@@ -62,25 +72,33 @@ def _message(row: Record) -> protocol.ChatMessage:
 class ChatService:
     def __init__(self, db: Database) -> None:
         self._db = db
-        self._pending: list[tuple[tuple[str, int, str, str], asyncio.Future[int]]] = []
+        self._pending: list[tuple[tuple[str, int, str, str], asyncio.Future[int | None]]] = []
         self._writer: asyncio.Task[None] | None = None
 
     async def add(
         self, room_id: str, user_id: int, username: str, text: str
     ) -> protocol.ChatMessage:
-        """Store one message (committed when this returns) and return it with its id.
+        """Store one message (committed when this returns) and return it with its id, or
+        raise `NotAMember` if the user is not a member of the room when it is written.
+
+        Membership is checked by the statement that stores the message, so a message is never
+        stored for someone who left or was removed a moment before, and a batch of messages
+        costs one statement, not one membership read each (the room guard still checks the
+        socket's channel first; docs/architecture.md).
 
         Group commit: messages that arrive while a write is in flight are stored together in
         the next INSERT. Under load that turns hundreds of small transactions a second, each a
         few round trips to the database thread, into a few larger ones, which keeps the
         single SQLite connection from becoming the queue every message waits in.
         """
-        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
         created_at = now_iso()
         self._pending.append(((room_id, user_id, text, created_at), future))
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write_pending())
         message_id = await future
+        if message_id is None:
+            raise NotAMember(room_id, user_id)
         return {
             "id": message_id,
             "room_id": room_id,
@@ -104,14 +122,26 @@ class ChatService:
                 if not future.done():
                     future.set_result(message_id)
 
-    async def _insert(self, rows: list[tuple[str, int, str, str]]) -> list[int]:
-        """One multi-row INSERT; the ids, in the order of ``rows``."""
-        values = ", ".join(f"(:r{i}, :u{i}, :t{i}, :c{i})" for i in range(len(rows)))
+    async def _insert(self, rows: list[tuple[str, int, str, str]]) -> list[int | None]:
+        """One INSERT for the batch, each row only if its user is a member of its room then;
+        the ids in the order of ``rows``, None where the row was refused."""
+        values = ", ".join(
+            f"(CAST({i} AS INTEGER), CAST(:r{i} AS TEXT), CAST(:u{i} AS INTEGER), "
+            f"CAST(:t{i} AS TEXT), CAST(:c{i} AS TEXT))"
+            for i in range(len(rows))
+        )
         params: dict[str, Any] = {}
         for i, (room_id, user_id, text, created_at) in enumerate(rows):
             params.update({f"r{i}": room_id, f"u{i}": user_id, f"t{i}": text, f"c{i}": created_at})
-        sql = f"INSERT INTO chat_messages (room_id, user_id, text, created_at) VALUES {values} "
-        sql += "RETURNING id"
+        # The membership test is a semi-join, which may reorder rows: ORDER BY keeps the ids in
+        # arrival order.
+        sql = (
+            f"WITH v (n, r, u, t, c) AS (VALUES {values}) "
+            "INSERT INTO chat_messages (room_id, user_id, text, created_at) "
+            "SELECT r, u, t, c FROM v WHERE EXISTS "
+            "(SELECT 1 FROM room_members m WHERE m.room_id = v.r AND m.user_id = v.u) "
+            "ORDER BY n RETURNING id, room_id, user_id, text, created_at"
+        )
         async with self._db.transaction() as conn:
             if self._db.is_sqlite:
                 # aiosqlite runs each cursor call as a round trip to its thread (cursor, execute,
@@ -122,12 +152,16 @@ class ChatService:
                 returned: Any = await driver.execute_fetchall(sql, params)
             else:
                 returned = (await run(conn, sql, **params)).all()
-            # Both databases number the rows of one INSERT in VALUES order, but RETURNING's
-            # own order is unspecified: sort the ids rather than trust it.
-            ids = sorted(int(row[0]) for row in returned)
-        if len(ids) != len(rows):
-            raise RuntimeError(f"stored {len(ids)} of {len(rows)} chat messages")
-        return ids
+        # RETURNING's order is unspecified: give each row the id stored with its own values
+        # (rows with equal values are interchangeable; among them the smaller id goes first).
+        stored: dict[tuple[str, int, str, str], list[int]] = {}
+        for row in sorted(returned, key=lambda row: int(row[0]), reverse=True):
+            key = (str(row[1]), int(row[2]), str(row[3]), str(row[4]))
+            stored.setdefault(key, []).append(int(row[0]))
+        result = [stored[row].pop() if stored.get(row) else None for row in rows]
+        if any(stored.values()):
+            raise RuntimeError("the database returned chat messages that were not sent")
+        return result
 
     async def after(
         self, room_id: str, after_id: int, limit: int

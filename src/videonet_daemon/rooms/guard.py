@@ -5,6 +5,12 @@ database every time (never cached), on every HTTP request and every socket event
 room, on one daemon or many. A socket event also needs the socket to be in the room's channel
 (room:join put it there after the same check), so a user's other connections do not act in a
 room they did not join on that connection.
+
+One event checks membership in the statement that acts: `chat:send` (the busiest event) asks
+`require_channel` here, and the chat service stores the message only if the user is a member
+when it is written — one statement for a batch of messages instead of one read each, and no
+gap between the check and the write. A refused message gets `refusal()`'s error, the one
+`require_member` would have raised.
 """
 
 from __future__ import annotations
@@ -36,6 +42,21 @@ class RoomGuard:
             return
         await self._rooms.get(room_id, user_id)
         raise Forbidden("you are not a member of this room")
+
+    async def refusal(self, room_id: str, user_id: int) -> Exception:
+        """The error a non-member hears for this room: `NotFound` if it does not exist (or is
+        private), else `Forbidden` (used after a write that checked membership itself)."""
+        try:
+            await self._rooms.get(room_id, user_id)
+        except NotFound as exc:
+            return exc
+        return Forbidden("you are not a member of this room")
+
+    def require_channel(self, user: SocketUser, room_id: str) -> None:
+        """The socket is in the room's channel (else `NotJoined`); membership is the caller's
+        to check in the statement that acts (see the module's docstring)."""
+        if not self._hub.joined(user.sid, room_id):
+            raise NotJoined()
 
     async def require_visible_user(self, user_id: int, other_id: int, other_name: str) -> None:
         """The other user is the caller or shares a room with them, else `NotFound`.
