@@ -97,6 +97,13 @@ async def test_a_non_member_cannot_join_or_signal(
         assert stranger.pending("vn:error") == 0  # the ack carried the refusal
         await stranger.sio.emit("call:offer", {"room_id": room, "to": alice.peer_id, "sdp": SDP})
         assert (await stranger.next("vn:error"))["code"] == "forbidden"
+        # One answer to a stranger from every room event: chat, presence and transfers too.
+        for event, body in (
+            ("chat:send", {"text": "hi"}),
+            ("presence:who", {}),
+            ("transfer:offer", {"name": "a", "size": 1}),
+        ):
+            assert refused(await stranger.call(event, {"room_id": room, **body}), "forbidden")
         assert alice.pending("call:offer") == 0
 
 

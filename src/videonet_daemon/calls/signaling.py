@@ -111,8 +111,9 @@ class CallSignaling:
 
     # --- membership -------------------------------------------------------------------------
     async def _require_in_call(self, user: SocketUser, room_id: str) -> None:
-        # Membership first, so a stranger hears "forbidden" whatever else is wrong. Being in the
-        # call implies being in the room's channel: leaving the channel ends the call.
+        # Membership first, as the guard does for every event: a stranger hears "forbidden"
+        # whatever else is wrong. Being in the call implies being in the room's channel:
+        # leaving the channel ends the call.
         await self.guard.require_member(room_id, user.user_id)
         if user.sid not in self.local.get(room_id, {}):
             raise NotInCall()
@@ -128,7 +129,7 @@ class CallSignaling:
     # --- join and leave ---------------------------------------------------------------------
     async def join(self, user: SocketUser, data: dict[str, Any]) -> dict[str, Any]:
         room_id = get_str(data, "room_id", max_chars=protocol.ROOM_ID_MAX_CHARS)
-        await self.guard.require_joined(user, room_id, membership_first=True)
+        await self.guard.require_joined(user, room_id)
         local = self.local.setdefault(room_id, {})
         if user.sid in local:
             raise Conflict("this connection is already in the call")

@@ -47,18 +47,14 @@ class RoomGuard:
             return
         raise NotFound(f"no user named {other_name!r} shares a room with you")
 
-    async def require_joined(
-        self, user: SocketUser, room_id: str, *, membership_first: bool = False
-    ) -> None:
-        """The socket is in the room's channel (else `NotJoined`) and its user a member.
+    async def require_joined(self, user: SocketUser, room_id: str) -> None:
+        """The user is a member (else `NotFound` or `Forbidden`, as over HTTP), and this socket
+        is in the room's channel (else `NotJoined`).
 
-        Which refusal a stranger hears is part of the wire contract: chat, presence and
-        transfer events answer ``not_joined``; call events ask ``membership_first`` and answer
-        ``forbidden``. Both checks always run.
+        One order for every socket event (chat, presence, transfers, calls): a stranger hears
+        ``forbidden`` (``not_found`` for a room that does not exist or is private), and
+        ``not_joined`` only ever tells a member that this connection has not joined the room.
         """
-        if membership_first:
-            await self.require_member(room_id, user.user_id)
+        await self.require_member(room_id, user.user_id)
         if not self._hub.joined(user.sid, room_id):
             raise NotJoined()
-        if not membership_first:
-            await self.require_member(room_id, user.user_id)
