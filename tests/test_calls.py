@@ -188,6 +188,18 @@ def test_leaving_the_room_ends_the_call(daemon: Daemon, tmp_path: Path) -> None:
     assert call.result()["reason"] == "removed"
 
 
+def test_deleting_the_room_ends_its_call(daemon: Daemon, tmp_path: Path) -> None:
+    alice = member(daemon, tmp_path)
+    room = make_room(daemon, alice, "call-deleted")
+    bob = member(daemon, tmp_path, room)
+    call = Background(bob.cli, "call", room, "--json")
+    call.wait_for(lambda e: e["event"] == "joined")
+    status, _, _ = http("DELETE", daemon.api(f"/api/rooms/{room}"), None, alice.user.token)
+    assert status == 200
+    assert call.finish(timeout=30) == 0, call.stderr()
+    assert call.result()["reason"] == "removed"
+
+
 def test_losing_the_daemon_ends_the_call_with_exit_5(daemon_factory: Any, tmp_path: Path) -> None:
     d: Daemon = daemon_factory()
     alice = member(d, tmp_path)
