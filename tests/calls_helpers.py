@@ -25,6 +25,25 @@ EVENTS = (
 SDP = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"
 
 
+def trickle(room_id: str, to: str, count: int) -> list[tuple[str, Any]]:
+    """An offer, ``count`` candidates and the end of candidates, as one peer sends them."""
+    candidates = [
+        {"candidate": f"candidate:{n} 1 udp 1 192.0.2.1 {5000 + n} typ host", "sdpMid": "0"}
+        for n in range(count)
+    ]
+    return [("call:offer", {"room_id": room_id, "to": to, "sdp": SDP})] + [
+        ("call:candidate", {"room_id": room_id, "to": to, "candidate": c})
+        for c in [*candidates, None]
+    ]
+
+
+async def received_in_order(peer: Peer, count: int) -> list[str | None]:
+    """What ``peer`` received after a `trickle`: the offer first, then each candidate's text."""
+    await peer.next("call:offer")
+    got = [await peer.next("call:candidate") for _ in range(count + 1)]
+    return [g["candidate"]["candidate"] if g["candidate"] else None for g in got]
+
+
 class Peer:
     """One socket of a user, speaking the call protocol directly (no aiortc)."""
 
@@ -57,6 +76,17 @@ class Peer:
         ack = await self.sio.call(event, data, timeout=10)
         assert isinstance(ack, dict), ack
         return ack
+
+    async def send_all(self, messages: list[tuple[str, Any]]) -> list[dict[str, Any]]:
+        """Send every message at once, in this order, without waiting for an ack in between
+        (as a browser trickles its candidates); then wait for all their acks."""
+        loop = asyncio.get_running_loop()
+        acks: list[asyncio.Future[Any]] = []
+        for event, data in messages:
+            ack = loop.create_future()
+            await self.sio.emit(event, data, callback=lambda *a, f=ack: f.set_result(a[0]))
+            acks.append(ack)
+        return list(await asyncio.wait_for(asyncio.gather(*acks), 30))
 
     async def enter(self, room_id: str) -> dict[str, Any]:
         """room:join then call:join; returns the call:join ack."""

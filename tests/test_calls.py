@@ -190,6 +190,18 @@ def test_leaving_the_room_ends_the_call(daemon: Daemon, tmp_path: Path) -> None:
     assert call.result()["reason"] == "removed"
 
 
+def test_deleting_the_room_ends_its_call(daemon: Daemon, tmp_path: Path) -> None:
+    alice = member(daemon, tmp_path)
+    room = make_room(daemon, alice, "call-deleted")
+    bob = member(daemon, tmp_path, room)
+    call = Background(bob.cli, "call", room, "--json")
+    call.wait_for(lambda e: e["event"] == "joined")
+    status, _, _ = http("DELETE", daemon.api(f"/api/rooms/{room}"), None, alice.user.token)
+    assert status == 200
+    assert call.finish(timeout=30) == 0, call.stderr()
+    assert call.result()["reason"] == "removed"
+
+
 def test_losing_the_daemon_ends_the_call_with_exit_5(daemon_factory: Any, tmp_path: Path) -> None:
     d: Daemon = daemon_factory()
     alice = member(d, tmp_path)
@@ -217,6 +229,52 @@ def test_recording_names_put_the_peer_before_the_extension(tmp_path: Path) -> No
     assert device_input("v4l2:/dev/video2") == ("v4l2", "/dev/video2")
     if sys.platform == "linux":
         assert device_input("/dev/video0") == ("v4l2", "/dev/video0")
+
+
+async def test_a_recording_survives_video_frames_closer_than_the_encoders_tick(
+    tmp_path: Path,
+) -> None:
+    # A browser under load sends video frames less than 1/30 s apart (90 kHz timestamps);
+    # the recorder encodes at 30 frames a second, so two of them would share a timestamp and
+    # the muxer would refuse the file when it is finished ("Invalid argument").
+    import fractions
+
+    import av
+    from aiortc import MediaStreamTrack
+
+    from videonet_cli.calls.recording import Recording
+
+    class Frames(MediaStreamTrack):
+        kind = "video"
+
+        def __init__(self, timestamps: list[int]) -> None:
+            super().__init__()
+            self.timestamps = timestamps
+            self.all_sent = asyncio.Event()
+
+        async def recv(self) -> Any:
+            if not self.timestamps:
+                self.all_sent.set()
+                await asyncio.Event().wait()  # a live track that went quiet
+            frame = av.VideoFrame(160, 120, "yuv420p")
+            frame.pts, frame.time_base = self.timestamps.pop(0), fractions.Fraction(1, 90_000)
+            await asyncio.sleep(0.002)
+            return frame
+
+    # 30 frames 1/45 s apart, then 30 at 1/30 s, then one repeated timestamp.
+    stamps = [n * 2000 for n in range(30)] + [60_000 + n * 3000 for n in range(30)]
+    stamps.append(stamps[-1])
+    path = tmp_path / "late.mp4"
+    track = Frames(list(stamps))
+    recording = Recording(path, [track], wait=2)
+    await asyncio.wait_for(track.all_sent.wait(), 30)
+    await recording.stop()
+    assert recording.problem is None, recording.problem
+    feed = recording.feeds[0]
+    with av.open(str(path)) as container:
+        decoded = sum(1 for _ in container.decode(video=0))
+    # Within 2/3 s at 1/45 s the encoder's clock has 20 ticks: 10 frames are left out.
+    assert feed.repeated == 11 and decoded == feed.written == 50, (feed.repeated, decoded)
 
 
 def test_version_does_not_load_aiortc() -> None:

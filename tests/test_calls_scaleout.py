@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from calls_helpers import SDP, Peer, make_clip, refused
+from calls_helpers import SDP, Peer, make_clip, received_in_order, refused, trickle
 from test_scaleout import Cluster, cluster  # noqa: F401  (fixture)
 from transfer_helpers import Background, make_room, member
 
@@ -92,6 +92,27 @@ async def test_participants_on_two_daemons_meet_and_signal_each_other(
             assert [p["peer_id"] for p in (await late.enter(room))["participants"]] == [
                 on_b.peer_id
             ]
+
+
+async def test_signaling_across_daemons_keeps_the_senders_order(
+    cluster: Cluster,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    # Through Redis, from daemon B to a peer on A: an offer, a burst of candidates, their end.
+    alice = member(cluster.a, tmp_path)
+    room = make_room(cluster.a, alice, "in-order")
+    bob = member(cluster.a, tmp_path, room)
+    async with (
+        Peer(cluster.a, alice.user.token) as on_a,
+        Peer(cluster.b, bob.user.token) as on_b,
+    ):
+        await on_a.enter(room)
+        await on_b.enter(room)
+        for _ in range(3):
+            acks = await on_b.send_all(trickle(room, on_a.peer_id, 30))
+            assert all(ack == {"ok": True} for ack in acks), acks
+            sent = [f"candidate:{n} 1 udp 1 192.0.2.1 {5000 + n} typ host" for n in range(30)]
+            assert await received_in_order(on_a, 30) == [*sent, None]
 
 
 async def test_two_joining_at_once_through_two_daemons_never_both_offer(

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from calls_helpers import SDP, Peer, refused
+from calls_helpers import SDP, Peer, received_in_order, refused, trickle
 from transfer_helpers import make_room, member
 from videonet_daemon.calls.ice import turn_credential
 from videonet_daemon.realtime.ratelimit import TokenBuckets
@@ -67,6 +67,22 @@ async def test_offer_answer_candidates_and_hangup_reach_only_the_named_peer(
         assert bob.pending("call:offer") == bob.pending("call:candidate") == 0
 
 
+async def test_a_peers_messages_arrive_in_the_order_it_sent_them(
+    daemon: Daemon, room_of_two: tuple[str, str, str]
+) -> None:
+    # Each event is handled in a task of its own: without ordering, a candidate could overtake
+    # its offer (and be dropped by a peer that does not know the connection yet), or the end of
+    # candidates the last ones.
+    room, alice_token, bob_token = room_of_two
+    async with Peer(daemon, alice_token) as alice, Peer(daemon, bob_token) as bob:
+        await alice.enter(room)
+        await bob.enter(room)
+        acks = await bob.send_all(trickle(room, alice.peer_id, 40))
+        assert all(ack == {"ok": True} for ack in acks), acks
+        sent = [f"candidate:{n} 1 udp 1 192.0.2.1 {5000 + n} typ host" for n in range(40)]
+        assert await received_in_order(alice, 40) == [*sent, None]
+
+
 async def test_a_non_member_cannot_join_or_signal(
     daemon: Daemon, tmp_path: Path, room_of_two: tuple[str, str, str]
 ) -> None:
@@ -81,6 +97,13 @@ async def test_a_non_member_cannot_join_or_signal(
         assert stranger.pending("vn:error") == 0  # the ack carried the refusal
         await stranger.sio.emit("call:offer", {"room_id": room, "to": alice.peer_id, "sdp": SDP})
         assert (await stranger.next("vn:error"))["code"] == "forbidden"
+        # One answer to a stranger from every room event: chat, presence and transfers too.
+        for event, body in (
+            ("chat:send", {"text": "hi"}),
+            ("presence:who", {}),
+            ("transfer:offer", {"name": "a", "size": 1}),
+        ):
+            assert refused(await stranger.call(event, {"room_id": room, **body}), "forbidden")
         assert alice.pending("call:offer") == 0
 
 

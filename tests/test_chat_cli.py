@@ -348,3 +348,42 @@ def test_history_shown_on_entry_is_where_the_next_session_catches_up(
         assert got == [m["id"] for m in missed]
     finally:
         second.kill()
+
+
+def test_renaming_and_deleting_the_room_reach_the_terminal(
+    daemon: Daemon, accounts: Accounts, tmp_path: Path
+) -> None:
+    """On a real pseudo-terminal: the new name is shown and the chat goes on; a deleted room
+    ends the chat with one line and exit code 4. A follower with --json sees the same."""
+    from terminal import finish, spawn
+
+    alice, bob = accounts.make(), accounts.make()
+    room = create_room(daemon, alice, bob)
+    old = room_name(daemon, alice, room)
+    new = f"renamed-{old}"
+    env = Cli(daemon.url, bob.config_dir, bob.token).env(
+        VIDEONET_DATA_DIR=str(tmp_path / "bob"), PROMPT_TOOLKIT_NO_CPR="1"
+    )
+    child = spawn(env, "chat", room)
+    follower = ChatProcess(daemon.url, alice, tmp_path / "alice", room, "--follow", "--json")
+    try:
+        child.expect(f"{bob.username}>")
+        follower.expect("online")
+        owner = Cli(daemon.url, alice.config_dir, alice.token)
+        assert owner("rooms", "rename", room, new).code == 0
+        child.expect(f"the room {old} is now called {new}")
+        renamed = follower.expect("renamed")
+        assert renamed == {"type": "renamed", "room_id": room, "old_name": old, "name": new}
+        child.sendline("still here")
+        assert follower.expect("message")["text"] == "still here"
+
+        result = owner("rooms", "delete", room, "--yes")
+        assert result.code == 0, result.err
+        child.expect(f"Error: .*the room {new} was deleted by its creator")  # bold "Error:"
+        assert finish(child) == 4
+        assert follower.proc.wait(timeout=WAIT) == 4
+        assert follower.stderr().strip() == f"Error: the room {new} was deleted by its creator"
+    finally:
+        if child.isalive():
+            child.terminate(force=True)
+        follower.kill()

@@ -165,9 +165,9 @@ async def test_members_hear_of_a_rename_and_leave_a_deleted_room(
         gone = await peer.next(protocol.EV_ROOM_DELETED)
         assert gone["room_id"] == room_id
         assert not spooled.exists()  # the room's files went with it
-        # The socket left the room's channel: it can no longer chat there.
+        # The room is gone: chatting there is refused as for any room that does not exist.
         await peer.refused(
-            protocol.EV_CHAT_SEND, {"room_id": room_id, "text": "hello?"}, "not_joined"
+            protocol.EV_CHAT_SEND, {"room_id": room_id, "text": "hello?"}, "not_found"
         )
     finally:
         await peer.close()

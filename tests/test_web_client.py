@@ -100,3 +100,37 @@ def assert_not_blank(png: Path) -> None:
         frame = next(container.decode(video=0)).to_ndarray(format="rgb24")
     colours = {tuple(px) for px in frame[::7, ::7].reshape(-1, 3).tolist()}
     assert len(colours) > 20, f"{png} looks blank ({len(colours)} colours)"
+
+
+def test_the_page_follows_a_renamed_room_and_leaves_a_deleted_one(
+    daemon: Daemon, tmp_path: Path, browser: Any
+) -> None:
+    alice = member(daemon, tmp_path)
+    room = make_room(daemon, alice, "web-rename")
+    bob = member(daemon, tmp_path, room)
+    page = page_for(browser, daemon)
+    log_in(page, bob.user)
+    open_room(page, room)
+    page.click("#join-call")  # in the room's call too: deleting the room ends it
+    page.wait_for_selector("#leave-call:not([hidden])")
+
+    new = f"renamed-{room[:8]}"  # room names are unique on the (shared) daemon
+    renamed = alice.cli("rooms", "rename", room, new)
+    assert renamed.code == 0, renamed.err
+    page.wait_for_selector(f"#room-name:text-is('{new}')")
+    assert page.inner_text("#status") == f"this room is now called {new}"
+
+    deleted = alice.cli("rooms", "delete", room, "--yes")
+    assert deleted.code == 0, deleted.err
+    page.wait_for_selector("#rooms-view:not([hidden])")
+    page.wait_for_function(
+        "() => document.getElementById('status').textContent"
+        f" === 'the room {new} was deleted by its creator'"
+    )
+    assert page.query_selector(f"#room-list li[data-room-id='{room}']") is None
+    assert page.is_hidden("#room-view") and page.query_selector("#tiles .tile") is None
+    shot = tmp_path / "deleted.png"
+    page.screenshot(path=str(shot))
+    assert_not_blank(shot)
+    assert page.errors == [], page.errors
+    page.context.close()

@@ -1,7 +1,8 @@
 """The chat core: one room's message stream with catch-up, reconnects and dedupe; sending.
 
 No printing here: `ChatRoom` hands every event (``{"event": "message" | "presence" | "online" |
-"status", ...}``) to the `Reporter` it is given. The daemon
+"status" | "renamed", ...}``) to the `Reporter` it is given. A room deleted while we are in it
+ends the chat with `RoomDeleted`. The daemon
 replays what a socket missed when it joins with `since` (before any live message), so the client
 only has to remember the last id it saw: in memory across reconnects, and in
 DATA_DIR/chat-cursors.json across runs, so a client that was killed and restarted shows what it
@@ -20,7 +21,7 @@ from typing import Any
 
 from videonet_cli.api import Api, SocketClient
 from videonet_cli.config import data_dir, write_private_json
-from videonet_cli.errors import AuthError, UnreachableError
+from videonet_cli.errors import AuthError, NotFoundError, UnreachableError
 from videonet_cli.reporting import Reporter
 from videonet_daemon import protocol
 
@@ -29,6 +30,10 @@ RECONNECT_FIRST_DELAY = 0.5
 RECONNECT_MAX_DELAY = 5.0
 # How long a message waits for a lost connection to come back before it is reported unsent.
 SEND_WAIT_SECONDS = 30.0
+
+
+class RoomDeleted(NotFoundError):
+    """The room was deleted by its creator."""
 
 
 class Cursors:
@@ -113,6 +118,7 @@ class ChatRoom:
         self.client: SocketClient | None = None
         self._lost = asyncio.Event()
         self._removed = False
+        self._deleted = False
         self._first_join = True
 
     # --- incoming -------------------------------------------------------------------------
@@ -137,6 +143,20 @@ class ChatRoom:
             self._removed = True
             self._lost.set()
 
+    async def _on_renamed(self, data: Any) -> None:
+        if not isinstance(data, dict) or data.get("room_id") != self.room_id:
+            return
+        name = data.get("name")
+        if isinstance(name, str) and name and name != self.room_name:
+            old, self.room_name = self.room_name, name
+            event = {"event": "renamed", "room_id": self.room_id, "old_name": old, "name": name}
+            self.report(event)
+
+    async def _on_deleted(self, data: Any) -> None:
+        if isinstance(data, dict) and data.get("room_id") == self.room_id:
+            self._deleted = True
+            self._lost.set()
+
     async def _on_disconnect(self, *args: Any) -> None:
         self.joined.clear()
         self._lost.set()
@@ -147,6 +167,8 @@ class ChatRoom:
         client.on(protocol.EV_CHAT_MESSAGE, self._on_message)
         client.on(protocol.EV_PRESENCE, self._on_presence)
         client.on(protocol.EV_ROOM_REMOVED, self._on_removed)
+        client.on(protocol.EV_ROOM_RENAMED, self._on_renamed)
+        client.on(protocol.EV_ROOM_DELETED, self._on_deleted)
         client.on("disconnect", self._on_disconnect)
         self._lost.clear()
         await client.connect()
@@ -167,7 +189,8 @@ class ChatRoom:
         """Stay joined until ``stop`` is set; reconnect (with the last seen id) when cut off.
 
         Raises DaemonRefused if the token stops working, AuthError if the user is no longer a
-        member, and UnreachableError if the very first connection fails.
+        member, RoomDeleted if the room was deleted, and UnreachableError if the very first
+        connection fails.
         """
         delay = RECONNECT_FIRST_DELAY
         try:
@@ -180,6 +203,8 @@ class ChatRoom:
                         raise
                 else:
                     await _first_of(stop.wait(), self._lost.wait())
+                    if self._deleted:
+                        raise RoomDeleted(f"the room {self.room_name} was deleted by its creator")
                     if self._removed:
                         raise AuthError(f"you are no longer a member of {self.room_name}")
                     if stop.is_set():

@@ -10,6 +10,7 @@ Hierarchy::
     │   └── NotAVideoError (exit 2) (analysis.video) the clip is not a readable video
     ├── AuthError (exit 3)          not logged in, bad credentials, forbidden
     ├── NotFoundError (exit 4)      a room, user, file or endpoint does not exist
+    │   └── RoomDeleted (exit 4)    (chat_events) the room was deleted while you were in it
     ├── UnreachableError (exit 5)   the daemon (or model endpoint) cannot be reached
     ├── Interrupted (exit 130)      Ctrl-C; the message says how to go on
     ├── KeyChangedError (exit 6)    a member's device key is not the one pinned here

@@ -17,7 +17,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +39,19 @@ FIRST_FRAME_WAIT_SECONDS = 10.0
 BUFFER_FRAMES = {"audio": int(FIRST_FRAME_WAIT_SECONDS * 50) + 100, "video": 64}
 _END = None
 DRAIN_SECONDS = 5.0  # at the end, time for the encoders to take the buffered frames
+RECORDER_VIDEO_RATE = 30  # aiortc's MediaRecorder: add_stream("libx264", rate=30), also vp8/png
+
+
+def encoder_tick(frame: Any) -> int | None:
+    """The frame's timestamp in the recorder's encoder clock, rounded as PyAV rounds it when it
+    encodes (av_rescale_q, to nearest): MediaRecorder encodes video at `RECORDER_VIDEO_RATE`
+    frames a second (its time base is 1/30 s, whatever the frame's 1/90000), audio in samples."""
+    if frame.pts is None or frame.time_base is None:
+        return None
+    rate = getattr(frame, "sample_rate", None) or RECORDER_VIDEO_RATE
+    ticks: Fraction = Fraction(frame.pts) * frame.time_base * rate
+    half = Fraction(1, 2)
+    return math.floor(ticks + half) if ticks >= 0 else -math.floor(-ticks + half)
 
 
 class _Feed:
@@ -80,7 +95,7 @@ class _Buffered(MediaStreamTrack):
         self.after = after  # audio waits until the video stream has taken its size
         self.handed = asyncio.Event()
         self.drained = asyncio.Event()
-        self.last_pts: int | None = None
+        self.last_tick: int | None = None
 
     async def recv(self) -> Any:
         if self.after is not None:
@@ -93,12 +108,14 @@ class _Buffered(MediaStreamTrack):
                 self.handed.set()  # a video track that ends unseen must not hold audio back
                 self.drained.set()
                 raise MediaStreamError
-            # Two frames with one timestamp (a browser repeats one now and then) make the
-            # encoder emit a non-increasing DTS, which the muxer refuses: the file would break.
-            if frame.pts is None or self.last_pts is None or frame.pts > self.last_pts:
+            # Two frames on one tick of the encoder's clock (a browser repeats a frame now and
+            # then; under load it sends two within 1/30 s) make the encoder emit one DTS twice,
+            # which the muxer refuses: the file could not be finished ("Invalid argument").
+            tick = encoder_tick(frame)
+            if tick is None or self.last_tick is None or tick > self.last_tick:
                 break
             self.feed.repeated += 1
-        self.last_pts = frame.pts
+        self.last_tick = tick
         self.feed.written += 1
         self.handed.set()  # set before the recorder's task resumes, so it runs first
         return frame

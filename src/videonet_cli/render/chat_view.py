@@ -73,6 +73,11 @@ class ChatView:
                 self.notice(f"{data.get('username')} {went}")
         elif kind == "online":
             self.who(data.get("online", []))
+        elif kind == "renamed":
+            self.notice(
+                f"the room {_printable(str(data.get('old_name')))} is now called "
+                f"{_printable(str(data.get('name')))}"
+            )
         elif kind == "status":
             self.notice(_STATUS.get(str(data.get("status")), str(data.get("status"))))
 

@@ -12,9 +12,12 @@ call's channel on every daemon. Each daemon also keeps its own participants (``l
 sender of a message is always one of them, and a disconnect only concerns them. The
 participants of a daemon that died are removed by the others (`sweep`, after each heartbeat).
 
-Every message from a socket is first charged to that socket's token bucket and measured against
-``call_signal_max_bytes``; then its fields are checked. A refusal is an `ApiError`, which the
-hub's wrapper (realtime/hub.py) turns into a refused ack plus a ``vn:error`` event.
+A socket's call events are handled one at a time, in the order they arrived (the hub's
+``in_order``), so what it sends reaches its peer in the order it was sent: an offer before its
+candidates, the end of candidates last. Every message from a socket is first charged to that
+socket's token bucket and measured against ``call_signal_max_bytes``; then its fields are
+checked. A refusal is an `ApiError`, which the hub's wrapper (realtime/hub.py) turns into a
+refused ack plus a ``vn:error`` event.
 """
 
 from __future__ import annotations
@@ -68,13 +71,19 @@ class CallSignaling:
         self.buckets = TokenBuckets(settings.call_signal_rate, settings.call_signal_burst)
 
     def register(self) -> None:
+        # In order: each socket's call events are relayed in the order it sent them. Handled
+        # concurrently, a candidate could overtake its offer (the peer, not knowing the
+        # connection yet, drops it) or the end of candidates overtake the last candidates.
+        def on(event: str, handler: Handler) -> None:
+            self.hub.on(event, handler, in_order=True)
+
+        on(protocol.EV_CALL_JOIN, self._limited(self.join))
+        on(protocol.EV_CALL_LEAVE, self.leave)  # never rate limited: leaving must always work
+        on(protocol.EV_CALL_OFFER, self._limited(self.offer))
+        on(protocol.EV_CALL_ANSWER, self._limited(self.answer))
+        on(protocol.EV_CALL_CANDIDATE, self._limited(self.candidate))
+        on(protocol.EV_CALL_HANGUP, self._limited(self.hangup))
         hub = self.hub
-        hub.on(protocol.EV_CALL_JOIN, self._limited(self.join))
-        hub.on(protocol.EV_CALL_LEAVE, self.leave)  # never rate limited: leaving must always work
-        hub.on(protocol.EV_CALL_OFFER, self._limited(self.offer))
-        hub.on(protocol.EV_CALL_ANSWER, self._limited(self.answer))
-        hub.on(protocol.EV_CALL_CANDIDATE, self._limited(self.candidate))
-        hub.on(protocol.EV_CALL_HANGUP, self._limited(self.hangup))
         # A socket that leaves the room's channel leaves its call: room:leave, a disconnect, or
         # the user leaving the room over HTTP (on any daemon: the bus reaches every daemon).
         hub.on_leave(self._left_channel)
@@ -102,8 +111,9 @@ class CallSignaling:
 
     # --- membership -------------------------------------------------------------------------
     async def _require_in_call(self, user: SocketUser, room_id: str) -> None:
-        # Membership first, so a stranger hears "forbidden" whatever else is wrong. Being in the
-        # call implies being in the room's channel: leaving the channel ends the call.
+        # Membership first, as the guard does for every event: a stranger hears "forbidden"
+        # whatever else is wrong. Being in the call implies being in the room's channel:
+        # leaving the channel ends the call.
         await self.guard.require_member(room_id, user.user_id)
         if user.sid not in self.local.get(room_id, {}):
             raise NotInCall()
@@ -119,7 +129,7 @@ class CallSignaling:
     # --- join and leave ---------------------------------------------------------------------
     async def join(self, user: SocketUser, data: dict[str, Any]) -> dict[str, Any]:
         room_id = get_str(data, "room_id", max_chars=protocol.ROOM_ID_MAX_CHARS)
-        await self.guard.require_joined(user, room_id, membership_first=True)
+        await self.guard.require_joined(user, room_id)
         local = self.local.setdefault(room_id, {})
         if user.sid in local:
             raise Conflict("this connection is already in the call")

@@ -34,7 +34,7 @@ class ChatEvents:
         room_id = room_id_of(data)
         text = check_text(data.get("text"), self.max_chars)
         # Membership is checked where the message is stored (rooms/guard.py): one statement.
-        self._guard.require_channel(user, room_id)
+        await self._guard.require_channel(user, room_id)
         wait = self.buckets.take(user.user_id)
         if wait > 0:
             raise RateLimited(wait, f"too many messages: wait {wait:.1f} s")

@@ -138,6 +138,8 @@ class Hub:
         self._disconnect_hooks: list[DisconnectHook] = []
         # room_id -> [lock, users]; an entry lives only while someone holds or awaits the lock.
         self._locks: dict[str, tuple[asyncio.Lock, list[int]]] = {}
+        # sid -> [lock, events holding or awaiting it] for the events handled in order.
+        self._turns: dict[str, tuple[asyncio.Lock, list[int]]] = {}
         self._ending: set[asyncio.Task[None]] = set()  # held so they are not collected early
         self.sio.on("connect", self._connect)
         self.sio.on("disconnect", self._disconnect)
@@ -155,10 +157,21 @@ class Hub:
         await self.sio.shutdown()
 
     # --- registration -------------------------------------------------------------------
-    def on(self, event: str, handler: EventHandler) -> None:
-        """Answer a client event: the handler's dict becomes the ack, an ApiError a refusal."""
+    def on(self, event: str, handler: EventHandler, *, in_order: bool = False) -> None:
+        """Answer a client event: the handler's dict becomes the ack, an ApiError a refusal.
+
+        python-socketio runs each event in a task of its own, so two events of one socket can
+        finish (and fan out) in either order. ``in_order`` events of one socket are handled one
+        after another, in the order they arrived (see `_in_order`).
+        """
 
         async def wrapped(sid: str, data: Any = None, *extra: Any) -> dict[str, Any]:
+            if not in_order:
+                return await answer(sid, data, *extra)
+            async with self._in_order(sid):
+                return await answer(sid, data, *extra)
+
+        async def answer(sid: str, data: Any = None, *extra: Any) -> dict[str, Any]:
             try:
                 user = self.user(sid)
                 wait = self.event_buckets.take(sid)
@@ -183,6 +196,24 @@ class Hub:
                 return await self._refuse(sid, protocol.ErrorCode.INTERNAL, "internal error")
 
         self.sio.on(event, wrapped)
+
+    @asynccontextmanager
+    async def _in_order(self, sid: str) -> AsyncIterator[None]:
+        """Take the socket's turn. The events' tasks start in arrival order, and this is the
+        first thing each does: an asyncio.Lock is taken at once when free and otherwise queues
+        its waiters first come, first served, so the turns follow the order of arrival."""
+        entry = self._turns.get(sid)
+        if entry is None:
+            entry = self._turns[sid] = (asyncio.Lock(), [0])
+        lock, waiting = entry
+        waiting[0] += 1
+        try:
+            async with lock:
+                yield
+        finally:
+            waiting[0] -= 1
+            if waiting[0] == 0:
+                del self._turns[sid]
 
     def on_join(self, hook: JoinHook) -> None:
         self._join_hooks.append(hook)

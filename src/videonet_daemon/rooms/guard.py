@@ -10,7 +10,8 @@ One event checks membership in the statement that acts: `chat:send` (the busiest
 `require_channel` here, and the chat service stores the message only if the user is a member
 when it is written — one statement for a batch of messages instead of one read each, and no
 gap between the check and the write. A refused message gets `refusal()`'s error, the one
-`require_member` would have raised.
+`require_member` would have raised. Either way a stranger hears the same answer as from
+`require_joined`.
 """
 
 from __future__ import annotations
@@ -52,11 +53,16 @@ class RoomGuard:
             return exc
         return Forbidden("you are not a member of this room")
 
-    def require_channel(self, user: SocketUser, room_id: str) -> None:
-        """The socket is in the room's channel (else `NotJoined`); membership is the caller's
-        to check in the statement that acts (see the module's docstring)."""
+    async def require_channel(self, user: SocketUser, room_id: str) -> None:
+        """The socket is in the room's channel; membership is then the caller's to check in
+        the statement that acts (see the module's docstring).
+
+        Outside the channel, the answer is `require_joined`'s: a stranger hears ``forbidden``
+        (or ``not_found``), a member ``not_joined``; only this rare path reads membership.
+        """
         if not self._hub.joined(user.sid, room_id):
-            raise NotJoined()
+            await self.require_joined(user, room_id)
+            raise NotJoined()  # joined meanwhile on another task: still refused this time
 
     async def require_visible_user(self, user_id: int, other_id: int, other_name: str) -> None:
         """The other user is the caller or shares a room with them, else `NotFound`.
@@ -68,18 +74,14 @@ class RoomGuard:
             return
         raise NotFound(f"no user named {other_name!r} shares a room with you")
 
-    async def require_joined(
-        self, user: SocketUser, room_id: str, *, membership_first: bool = False
-    ) -> None:
-        """The socket is in the room's channel (else `NotJoined`) and its user a member.
+    async def require_joined(self, user: SocketUser, room_id: str) -> None:
+        """The user is a member (else `NotFound` or `Forbidden`, as over HTTP), and this socket
+        is in the room's channel (else `NotJoined`).
 
-        Which refusal a stranger hears is part of the wire contract: chat, presence and
-        transfer events answer ``not_joined``; call events ask ``membership_first`` and answer
-        ``forbidden``. Both checks always run.
+        One order for every socket event (chat, presence, transfers, calls): a stranger hears
+        ``forbidden`` (``not_found`` for a room that does not exist or is private), and
+        ``not_joined`` only ever tells a member that this connection has not joined the room.
         """
-        if membership_first:
-            await self.require_member(room_id, user.user_id)
+        await self.require_member(room_id, user.user_id)
         if not self._hub.joined(user.sid, room_id):
             raise NotJoined()
-        if not membership_first:
-            await self.require_member(room_id, user.user_id)

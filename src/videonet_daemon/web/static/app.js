@@ -131,6 +131,20 @@ function connect() {
     status("you left this room");
     await showRooms();
   }));
+  socket.on("room:renamed", (event) => {
+    if (!state.room || event.room_id !== state.room.id) return;
+    state.room.name = event.name;
+    $("room-name").textContent = event.name;
+    status(`this room is now called ${event.name}`);
+  });
+  socket.on("room:deleted", (event) => {
+    if (!state.room || event.room_id !== state.room.id) return;
+    guard(async () => {
+      await leaveRoom(); // the daemon has ended our part in its call already
+      await showRooms();
+      status(`the room ${event.name} was deleted by its creator`);
+    });
+  });
   socket.on("vn:error", (error) => status(error.message, true));
 }
 
