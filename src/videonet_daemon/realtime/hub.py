@@ -3,7 +3,8 @@
 It knows no feature. It owns: connection auth (the token is checked at connect), who is behind
 each socket, the end of a socket when its session ends (an expiry timer per socket, and
 `end_sessions` for a logout on any daemon), the per-socket event bucket, room channels with
-their locks, the hooks features add to channel changes, and the one wrapper that turns a
+their locks, the hooks features add to channel changes, the turns of a socket's events that
+must be handled in the order they arrived (``in_order``), and the one wrapper that turns a
 handler's result or `ApiError` into an ack (``{"ok": true, ...}`` or ``{"ok": false, "error":
 {...}}`` plus an `EV_ERROR` event).
 
