@@ -413,7 +413,15 @@ def check(
 
 
 # What the `daemon` extra brings (pyproject.toml); the light CLI install has none of them.
-DAEMON_EXTRA_MODULES = ("sqlalchemy", "aiosqlite", "bcrypt", "jwt", "prometheus_client", "redis")
+DAEMON_EXTRA_MODULES = (
+    "sqlalchemy",
+    "aiosqlite",
+    "bcrypt",
+    "jwt",
+    "prometheus_client",
+    "redis",
+    "obstore",
+)
 
 
 def _missing_daemon_extra() -> str | None:
