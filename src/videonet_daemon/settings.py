@@ -166,6 +166,7 @@ class Settings:
         "AWS_SECRET_ACCESS_KEY",
         "Secret key of the object store (with --spool-url s3://…).",
         secret=True,
+        shown="None",
     )
     s3_region: str = _setting("us-east-1", "AWS_REGION", "Region of the object store.")
     spool_segment_bytes: int = _setting(
