@@ -250,9 +250,23 @@ def start_daemon(data_dir: Path, *args: str, **env: str) -> Daemon:
 
 @pytest.fixture(scope="session")
 def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
-    d = start_daemon(tmp_path_factory.mktemp("daemon") / "data")
+    # VIDEONET_TEST_SPOOL=s3: the shared daemon keeps transfer bytes in a SeaweedFS started for
+    # the session (tests/object_store.py), so the transfer tests run against object storage.
+    extra: dict[str, str] = {}
+    store = None
+    if os.environ.get("VIDEONET_TEST_SPOOL") == "s3":
+        from object_store import weed_s3
+
+        started = weed_s3(tmp_path_factory.mktemp("weed"))
+        if isinstance(started, str):
+            pytest.fail(f"VIDEONET_TEST_SPOOL=s3 but no object store: {started}")
+        store = started
+        extra = store.env(store.new_bucket())
+    d = start_daemon(tmp_path_factory.mktemp("daemon") / "data", **extra)
     yield d
     d.stop()
+    if store is not None:
+        store.stop()
 
 
 @pytest.fixture
