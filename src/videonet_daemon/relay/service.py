@@ -31,6 +31,7 @@ from videonet_daemon.errors import (
     PayloadTooLarge,
     TooManyTransfers,
     TransferStateError,
+    Unavailable,
     ValidationError,
 )
 from videonet_daemon.names import name_key
@@ -511,14 +512,22 @@ class TransferService:
         offer = await self.get(transfer_id)
         if offer["sender_id"] != user_id:
             raise Forbidden("only the sender aborts a transfer")
-        # The bytes go first: on a full disk the database write below needs the space.
-        await self.spool.forget(transfer_id)
+        # The bytes go first: on a full disk the database write below needs the space. Object
+        # storage has no full disk: the state goes first, and if the store is down now, the
+        # clean-up deletes the objects of the aborted transfer later.
+        if not self.spool.shared:
+            await self.spool.forget(transfer_id)
         await self._db.execute(
             "UPDATE transfers SET state = :s, updated_at = :t WHERE id = :id",
             s=S.ABORTED,
             t=now_iso(),
             id=transfer_id,
         )
+        if self.spool.shared:
+            try:
+                await self.spool.forget(transfer_id)
+            except Unavailable:
+                log.warning("transfer %s aborted; its objects go at the next clean-up", transfer_id)
         offer["state"] = S.ABORTED
         return offer
 
