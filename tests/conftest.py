@@ -31,6 +31,12 @@ TEST_PASSWORD = "correct horse battery"
 # VIDEONET_TEST_DATABASE=postgresql runs every daemon of the suite on PostgreSQL, each with a
 # database of its own; the server is VIDEONET_TEST_POSTGRES (default: the local one).
 BACKEND = os.environ.get("VIDEONET_TEST_DATABASE", "sqlite")
+# VIDEONET_TEST_SPOOL=s3 (see the `daemon` fixture): tests that edit the shared daemon's spool
+# files skip then.
+LOCAL_SPOOL = pytest.mark.skipif(
+    os.environ.get("VIDEONET_TEST_SPOOL") == "s3",
+    reason="edits a local spool file; the shared daemon spools in object storage",
+)
 POSTGRES = os.environ.get("VIDEONET_TEST_POSTGRES", "postgresql://127.0.0.1:5432")
 
 
