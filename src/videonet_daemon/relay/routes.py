@@ -14,6 +14,7 @@ back on any daemon (`_upload_objects`, `_download_objects`); no request is proxi
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import errno
 import logging
@@ -49,6 +50,9 @@ log = logging.getLogger(__name__)
 # A receiver's stream ends if nothing arrives for this long while the sender is silent.
 STALL_SECONDS = 120.0
 WAKE_SECONDS = 10.0
+# Object storage: segment writes of one upload under way at once (the store's latency is hidden
+# behind the next reads; each costs a segment of memory).
+SEGMENTS_IN_FLIGHT = 2
 # How often a receiver of object storage asks the database for bytes another daemon stored.
 POLL_SECONDS = 0.5
 _RANGE = re.compile(r"^bytes=(\d+)-$")
@@ -273,27 +277,31 @@ class TransferRoutes:
     async def _upload_objects(
         self, request: web.Request, live: LiveTransfer, offset: int, spool: ObjectSpool
     ) -> None:
-        """Read the upload into segment-sized buffers and store each full one while the next
-        one is read (one store write in flight). Every stored segment is recorded in the
-        database, so receivers on other daemons see it and a resume anywhere starts after it.
-        An upload that ends early stores its partial last segment too (kill -9 loses it)."""
+        """Read the upload into segment-sized buffers and store full ones while the next are
+        read (`SEGMENTS_IN_FLIGHT` store writes at once). Stored segments are recorded in the
+        database in order, so receivers on other daemons see them and a resume anywhere starts
+        after them. An upload that ends early stores its partial last segment too (kill -9
+        loses it)."""
         size = spool.segment_bytes
         index, within = divmod(offset, size)
         buffer = bytearray()
         if within:  # resuming inside a stored partial segment: it is written again, whole
             buffer += await spool.segment_head(live.transfer_id, index, within)
         received = offset
-        writing: asyncio.Task[None] | None = None
+        writes: collections.deque[tuple[int, asyncio.Task[None]]] = collections.deque()
         loop = asyncio.get_running_loop()
         stall = self._stall_seconds
 
-        async def store(at: int, data: bytes) -> None:
-            await spool.put_segment(live.transfer_id, at, data)
-            landed = at * size + len(data)
-            if landed > live.uploaded:
-                self._metrics.bytes_uploaded.inc(landed - live.uploaded)
-                live.advance(landed - live.uploaded)
+        async def landed(end: int) -> None:
+            if end > live.uploaded:
+                self._metrics.bytes_uploaded.inc(end - live.uploaded)
+                live.advance(end - live.uploaded)
             await self._service.record_progress(live)
+
+        async def oldest_landed() -> None:
+            end, task = writes.popleft()
+            await task
+            await landed(end)
 
         try:
             async with asyncio.timeout(loop.time() + stall) as deadline:
@@ -309,16 +317,24 @@ class TransferRoutes:
                     while len(buffer) >= size:
                         data = bytes(buffer[:size])
                         del buffer[:size]
-                        if writing is not None:
-                            await writing
-                        writing = asyncio.create_task(store(index, data))
+                        if len(writes) >= SEGMENTS_IN_FLIGHT:
+                            await oldest_landed()
+                        put = spool.put_segment(live.transfer_id, index, data)
+                        writes.append(((index + 1) * size, asyncio.create_task(put)))
                         index += 1
         finally:
-            # In order: a segment that failed leaves no later one recorded after a gap.
-            if writing is not None:
-                await writing
+            # In order: after a segment that failed, no later one is recorded (a resume writes
+            # them again).
+            try:
+                while writes:
+                    await oldest_landed()
+            finally:
+                for _, task in writes:
+                    task.cancel()
+                await asyncio.gather(*(task for _, task in writes), return_exceptions=True)
             if buffer and len(buffer) > live.uploaded - index * size:
-                await store(index, bytes(buffer))
+                await spool.put_segment(live.transfer_id, index, bytes(buffer))
+                await landed(index * size + len(buffer))
 
     async def _download_objects(
         self,
