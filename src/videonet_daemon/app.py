@@ -37,12 +37,12 @@ from videonet_daemon.keys.service import DeviceKeyService
 from videonet_daemon.metrics import Metrics
 from videonet_daemon.openapi import OpenApiFeature
 from videonet_daemon.ops import Check, Health, OpsFeature
-from videonet_daemon.outages import outage_of
+from videonet_daemon.outages import OBJECT_STORAGE, outage_of
 from videonet_daemon.presence.feature import PresenceFeature
 from videonet_daemon.presence.store import MemoryPresence, PresenceStore, RedisPresence
 from videonet_daemon.realtime.hub import Hub
 from videonet_daemon.relay.feature import RelayFeature
-from videonet_daemon.relay.objects import OBJECT_STORAGE, ObjectSpool, settle
+from videonet_daemon.relay.objects import ObjectSpool, settle
 from videonet_daemon.relay.proxy import Proxy
 from videonet_daemon.relay.receivers import Receivers
 from videonet_daemon.relay.service import TransferService

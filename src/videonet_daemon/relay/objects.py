@@ -35,13 +35,13 @@ import obstore
 from obstore.store import S3Store
 
 from videonet_daemon.errors import Unavailable
+from videonet_daemon.outages import OBJECT_STORAGE
 from videonet_daemon.protocol import TransferState
 from videonet_daemon.relay.spool import LiveTransfer
 from videonet_daemon.settings import Settings, parse_spool_url
 
 log = logging.getLogger(__name__)
 
-OBJECT_STORAGE = "object storage"
 PROBE_KEY = ".videonet-probe"
 READ_CHUNK_BYTES = 1 << 20
 # A store that does not answer in this long counts as down (a 503 now beats a hung request).
