@@ -267,7 +267,9 @@ def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
         if isinstance(started, str):
             pytest.fail(f"VIDEONET_TEST_SPOOL=s3 but no object store: {started}")
         store = started
-        extra = store.env(store.new_bucket())
+        # 1 MiB segments (the smallest): receivers see bytes in steps as small as the tests'
+        # progress checks expect (8 MiB steps skip past "a quarter in" on a 16 MiB file).
+        extra = store.env(store.new_bucket(), VIDEONET_SPOOL_SEGMENT_BYTES=str(1 << 20))
     d = start_daemon(tmp_path_factory.mktemp("daemon") / "data", **extra)
     yield d
     d.stop()
