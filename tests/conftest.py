@@ -31,6 +31,12 @@ TEST_PASSWORD = "correct horse battery"
 # VIDEONET_TEST_DATABASE=postgresql runs every daemon of the suite on PostgreSQL, each with a
 # database of its own; the server is VIDEONET_TEST_POSTGRES (default: the local one).
 BACKEND = os.environ.get("VIDEONET_TEST_DATABASE", "sqlite")
+# VIDEONET_TEST_SPOOL=s3 (see the `daemon` fixture): tests that edit the shared daemon's spool
+# files skip then.
+LOCAL_SPOOL = pytest.mark.skipif(
+    os.environ.get("VIDEONET_TEST_SPOOL") == "s3",
+    reason="edits a local spool file; the shared daemon spools in object storage",
+)
 POSTGRES = os.environ.get("VIDEONET_TEST_POSTGRES", "postgresql://127.0.0.1:5432")
 
 
@@ -254,9 +260,25 @@ def start_daemon(data_dir: Path, *args: str, **env: str) -> Daemon:
 
 @pytest.fixture(scope="session")
 def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
-    d = start_daemon(tmp_path_factory.mktemp("daemon") / "data")
+    # VIDEONET_TEST_SPOOL=s3: the shared daemon keeps transfer bytes in a SeaweedFS started for
+    # the session (tests/object_store.py), so the transfer tests run against object storage.
+    extra: dict[str, str] = {}
+    store = None
+    if os.environ.get("VIDEONET_TEST_SPOOL") == "s3":
+        from object_store import weed_s3
+
+        started = weed_s3(tmp_path_factory.mktemp("weed"))
+        if isinstance(started, str):
+            pytest.fail(f"VIDEONET_TEST_SPOOL=s3 but no object store: {started}")
+        store = started
+        # 1 MiB segments (the smallest): receivers see bytes in steps as small as the tests'
+        # progress checks expect (8 MiB steps skip past "a quarter in" on a 16 MiB file).
+        extra = store.env(store.new_bucket(), VIDEONET_SPOOL_SEGMENT_BYTES=str(1 << 20))
+    d = start_daemon(tmp_path_factory.mktemp("daemon") / "data", **extra)
     yield d
     d.stop()
+    if store is not None:
+        store.stop()
 
 
 @pytest.fixture

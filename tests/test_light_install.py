@@ -18,6 +18,7 @@ HEAVY = (
     "bcrypt",
     "jwt",
     "prometheus_client",
+    "obstore",
     "openai",
     "numpy",
     "cv2",

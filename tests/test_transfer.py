@@ -20,7 +20,7 @@ from transfer_helpers import (
     random_file,
 )
 
-from conftest import Daemon, http
+from conftest import LOCAL_SPOOL, Daemon, http
 
 MB = 1 << 20
 
@@ -239,6 +239,7 @@ def test_sender_killed_half_way_then_resumed(trio: Any, tmp_path: Path) -> None:
     assert sha(out / "half.bin") == sha(src)
 
 
+@LOCAL_SPOOL
 def test_corrupted_byte_is_detected(daemon: Daemon, trio: Any, tmp_path: Path) -> None:
     room, alice, bob, _ = trio
     src = random_file(tmp_path / "flip.bin", 2 * MB)

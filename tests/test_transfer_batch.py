@@ -15,7 +15,7 @@ import socketio
 
 from transfer_helpers import Background, Member, listening_receiver, make_room, member, random_file
 
-from conftest import Daemon, http
+from conftest import LOCAL_SPOOL, Daemon, http
 
 MB = 1 << 20
 
@@ -194,6 +194,7 @@ def test_sender_killed_mid_batch_resumes_where_the_daemon_stopped(
         assert sha(out / f.name) == sha(f)
 
 
+@LOCAL_SPOOL
 def test_corrupted_byte_in_a_batch_names_the_file(
     daemon: Daemon, trio: Any, tmp_path: Path
 ) -> None:

@@ -37,15 +37,16 @@ from videonet_daemon.keys.service import DeviceKeyService
 from videonet_daemon.metrics import Metrics
 from videonet_daemon.openapi import OpenApiFeature
 from videonet_daemon.ops import Check, Health, OpsFeature
-from videonet_daemon.outages import outage_of
+from videonet_daemon.outages import OBJECT_STORAGE, outage_of
 from videonet_daemon.presence.feature import PresenceFeature
 from videonet_daemon.presence.store import MemoryPresence, PresenceStore, RedisPresence
 from videonet_daemon.realtime.hub import Hub
 from videonet_daemon.relay.feature import RelayFeature
+from videonet_daemon.relay.objects import ObjectSpool, settle
 from videonet_daemon.relay.proxy import Proxy
 from videonet_daemon.relay.receivers import Receivers
 from videonet_daemon.relay.service import TransferService
-from videonet_daemon.relay.spool import Spool
+from videonet_daemon.relay.spool import AnySpool, Spool
 from videonet_daemon.rooms.feature import RoomsFeature
 from videonet_daemon.rooms.guard import RoomGuard
 from videonet_daemon.rooms.service import RoomService
@@ -96,16 +97,20 @@ def build(settings: Settings) -> Daemon:
     guard = RoomGuard(rooms, hub)
     device_keys = DeviceKeyService(db, settings.max_devices_per_user)
     chat = ChatService(db)
-    spool = Spool(settings.spool_dir or data_dir / SPOOL_DIR)
-    transfers = TransferService(db, settings, spool, guard, node)
-    receivers = Receivers(db, transfers)
-    proxy = Proxy()
     # Several daemons: who is alive (heartbeats), and calls whose participants span daemons.
     liveness = (
         Liveness(settings.redis_url, settings.cluster_name, node, settings.node_heartbeat_interval)
         if settings.redis_url
         else None
     )
+    # Transfer bytes: this daemon's spool directory, or object storage every daemon shares
+    # (then no daemon streams another's transfers: the proxy only serves the local spool).
+    objects = ObjectSpool(settings) if settings.spool_url else None
+    spool: AnySpool = objects or Spool(settings.spool_dir or data_dir / SPOOL_DIR)
+    alive = liveness.alive if liveness is not None else None
+    transfers = TransferService(db, settings, spool, guard, node, alive)
+    receivers = Receivers(db, transfers)
+    proxy = Proxy()
     redis_presence = (
         RedisPresence(settings.redis_url, settings.cluster_name, node, liveness)
         if settings.redis_url and liveness is not None
@@ -120,6 +125,8 @@ def build(settings: Settings) -> Daemon:
     checks: dict[str, Check] = {"database": lambda: db.fetch_one("SELECT 1")}
     if settings.redis_url:
         checks["redis"] = bus.ping
+    if objects is not None:
+        checks[OBJECT_STORAGE] = objects.ping
 
     features: list[Feature] = [
         OpsFeature(settings, metrics, rooms, Health(checks)),
@@ -177,6 +184,8 @@ def build(settings: Settings) -> Daemon:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+        if objects is not None:
+            await settle()
 
     async def presence_shared(app: web.Application) -> AsyncIterator[None]:
         if redis_presence is None:

@@ -58,6 +58,13 @@ RedisOption = typer.Option(
     metavar="URL",
     help="redis://… for several daemons [env: VIDEONET_REDIS_URL; default: none].",
 )
+SpoolUrlOption = typer.Option(
+    None,
+    "--spool-url",
+    metavar="URL",
+    help="s3://BUCKET/PREFIX: transfer bytes in object storage shared by every daemon "
+    "[env: VIDEONET_SPOOL_URL; default: the local spool directory].",
+)
 
 
 SQLITE_WORKER_JOIN_SECONDS = 0.5
@@ -161,6 +168,7 @@ def serve(
     data_dir: Path | None = DataDirOption,
     database_url: str | None = DatabaseOption,
     redis_url: str | None = RedisOption,
+    spool_url: str | None = SpoolUrlOption,
     tls_cert: Path | None = typer.Option(
         None,
         "--tls-cert",
@@ -189,6 +197,7 @@ def serve(
         data_dir=data_dir,
         database_url=database_url,
         redis_url=redis_url,
+        spool_url=spool_url,
         tls_cert=tls_cert,
         tls_key=tls_key,
         log_format=log_format.value if log_format else None,
@@ -371,11 +380,15 @@ def check(
     data_dir: Path | None = DataDirOption,
     database_url: str | None = DatabaseOption,
     redis_url: str | None = RedisOption,
+    spool_url: str | None = SpoolUrlOption,
 ) -> None:
-    """Validate the settings and check that the database (and Redis, if set) answer."""
+    """Validate the settings and check that the database (and Redis, and the object storage
+    bucket, if set) answer."""
     from videonet_daemon.cluster import ping_redis
 
-    settings = _settings(data_dir=data_dir, database_url=database_url, redis_url=redis_url)
+    settings = _settings(
+        data_dir=data_dir, database_url=database_url, redis_url=redis_url, spool_url=spool_url
+    )
     problem = _database_problem(settings)
     if problem:
         plain_error(problem)
@@ -388,11 +401,27 @@ def check(
             plain_error(f"cannot reach Redis at {settings.redis_url}: {_first_line(exc)}")
             raise typer.Exit(1) from exc
         typer.echo(f"ok: Redis {settings.redis_url} answers")
+    if settings.spool_url:
+        from videonet_daemon.relay.objects import probe
+
+        problem = asyncio.run(probe(settings))
+        if problem:
+            plain_error(problem)
+            raise typer.Exit(1)
+        typer.echo(f"ok: object storage {settings.spool_url} (write, read, delete)")
     typer.echo("ok: settings valid")
 
 
 # What the `daemon` extra brings (pyproject.toml); the light CLI install has none of them.
-DAEMON_EXTRA_MODULES = ("sqlalchemy", "aiosqlite", "bcrypt", "jwt", "prometheus_client", "redis")
+DAEMON_EXTRA_MODULES = (
+    "sqlalchemy",
+    "aiosqlite",
+    "bcrypt",
+    "jwt",
+    "prometheus_client",
+    "redis",
+    "obstore",
+)
 
 
 def _missing_daemon_extra() -> str | None:

@@ -2,7 +2,8 @@
 
 Both the HTTP error middleware and the Socket.IO wrapper ask `outage_of(exc)`: a lost or refused
 connection to the database or to Redis becomes `Unavailable` (503 "database unavailable" /
-"redis unavailable"), which clients may retry, instead of a 500 or a misleading refusal.
+"redis unavailable"), which clients may retry, instead of a 500 or a misleading refusal. The
+object store's errors are already `Unavailable("object storage")` where they happen.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from videonet_daemon.errors import Unavailable
 
 DATABASE = "database"
 REDIS = "redis"
+# relay/objects.py turns every error of the object store's client into Unavailable(OBJECT_STORAGE).
+OBJECT_STORAGE = "object storage"
 
 _DATABASE_ERRORS = (
     sa.OperationalError,

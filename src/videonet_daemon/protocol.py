@@ -89,6 +89,16 @@ def user_channel(user_id: int) -> str:
 API_TRANSFER_DATA: Final = "/api/transfers/{transfer_id}/data"  # PUT ?offset=N / GET + Range
 API_VERIFY: Final = "/api/video/verify"  # multipart original_file + received_file (seed's API)
 
+# Object storage (--spool-url s3://…): a transfer is stored as segment objects
+# PREFIX/<transfer_id>/<index, 8 digits>, each SPOOL_SEGMENT_BYTES long but the last, so a reader
+# on any daemon reads every segment that has landed while the upload runs. The default is eight
+# end-to-end encrypted records (1 MiB of plaintext + a 16-byte tag), so a record never straddles
+# two segments unless the operator picks another size.
+ENCRYPTED_RECORD_BYTES: Final = (1 << 20) + 16
+SPOOL_SEGMENT_BYTES_DEFAULT: Final = 8 * ENCRYPTED_RECORD_BYTES
+SPOOL_SEGMENT_BYTES_MIN: Final = 1 << 20
+SPOOL_SEGMENT_BYTES_MAX: Final = 256 << 20
+
 # {room_id, declined?} -> Ack + {offers: [TransferOffer]}; declined: also offers this receiver
 # declined before (`receive --overwrite` takes a file it once refused because it existed)
 EV_TRANSFER_LISTEN: Final = "transfer:listen"
@@ -347,8 +357,8 @@ class HealthResponse(TypedDict):
     status: str  # HEALTH_OK or HEALTH_DEGRADED
     version: str
     protocol: int
-    # Each dependency this daemon uses ("database", and "redis" when configured): "ok" or
-    # "unavailable".
+    # Each dependency this daemon uses ("database", "redis" and "object storage" when
+    # configured): "ok" or "unavailable".
     dependencies: dict[str, str]
 
 

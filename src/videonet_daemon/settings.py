@@ -146,6 +146,36 @@ class Settings:
         "VIDEONET_SPOOL_MIN_FREE_BYTES",
         "Free disk space the spool must leave; bigger offers get 507.",
     )
+    spool_url: str | None = _setting(
+        None,
+        "VIDEONET_SPOOL_URL",
+        "s3://BUCKET/PREFIX keeps transfer bytes in S3-compatible object storage, shared by "
+        "every daemon of the service; default: the local spool directory.",
+    )
+    s3_endpoint: str | None = _setting(
+        None,
+        "VIDEONET_S3_ENDPOINT",
+        "Endpoint of a non-AWS object store (SeaweedFS, MinIO, Ceph RGW, Garage), "
+        "e.g. http://127.0.0.1:8333; default: AWS S3 of the region.",
+    )
+    s3_access_key_id: str | None = _setting(
+        None, "AWS_ACCESS_KEY_ID", "Access key of the object store (with --spool-url s3://…)."
+    )
+    s3_secret_access_key: str | None = _setting(
+        None,
+        "AWS_SECRET_ACCESS_KEY",
+        "Secret key of the object store (with --spool-url s3://…).",
+        secret=True,
+        shown="None",
+    )
+    s3_region: str = _setting("us-east-1", "AWS_REGION", "Region of the object store.")
+    spool_segment_bytes: int = _setting(
+        protocol.SPOOL_SEGMENT_BYTES_DEFAULT,
+        "VIDEONET_SPOOL_SEGMENT_BYTES",
+        "Size of one object of a transfer in object storage: receivers read a segment once it "
+        "has landed, and a resumed upload restarts at the last segment (default: 8 encrypted "
+        "records of 1 MiB + 16 bytes).",
+    )
     verify_max_bytes: int = _setting(
         4 * 2**30,
         "VIDEONET_VERIFY_MAX_BYTES",
@@ -324,6 +354,7 @@ class Settings:
             raise SettingsError("transfer_stall_timeout must be at least 1 second")
         if self.jwt_secret is not None:
             _check_jwt_secret(self.jwt_secret)
+        self._validate_spool()
         self._validate_calls()
         self._validate_web()
 
@@ -345,6 +376,17 @@ class Settings:
             )
         if not 0.1 <= self.node_heartbeat_interval <= 3600:
             raise SettingsError("node_heartbeat_interval must be 0.1-3600 seconds")
+
+    def _validate_spool(self) -> None:
+        if self.spool_url is not None:
+            bucket, _ = parse_spool_url(self.spool_url)
+            if not bucket:
+                raise SettingsError("spool_url must be s3://BUCKET or s3://BUCKET/PREFIX")
+        if self.s3_endpoint and not self.s3_endpoint.startswith(("http://", "https://")):
+            raise SettingsError("s3_endpoint must start with http:// or https://")
+        low, high = protocol.SPOOL_SEGMENT_BYTES_MIN, protocol.SPOOL_SEGMENT_BYTES_MAX
+        if not low <= self.spool_segment_bytes <= high:
+            raise SettingsError(f"spool_segment_bytes must be {low}-{high}")
 
     def _validate_web(self) -> None:
         for origin in split_urls(self.web_allowed_origins):
@@ -389,6 +431,16 @@ def _check_jwt_secret(secret: str) -> None:
     repeats = any(secret == (secret[:k] * len(secret))[: len(secret)] for k in range(1, 16))
     if len(set(secret)) < JWT_SECRET_MIN_DISTINCT or repeats:
         raise SettingsError(f"VIDEONET_JWT_SECRET has too little variety to be secret; {how}")
+
+
+def parse_spool_url(url: str) -> tuple[str, str]:
+    """``s3://BUCKET/PREFIX`` as (bucket, prefix); ("", "") if it is not one."""
+    if not url.startswith("s3://"):
+        return "", ""
+    bucket, _, prefix = url[len("s3://") :].partition("/")
+    if not bucket or any(c in bucket for c in " ?#"):
+        return "", ""
+    return bucket, prefix.strip("/")
 
 
 def split_urls(value: str) -> list[str]:

@@ -14,6 +14,7 @@ import json
 import logging
 import unicodedata
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -30,11 +31,12 @@ from videonet_daemon.errors import (
     PayloadTooLarge,
     TooManyTransfers,
     TransferStateError,
+    Unavailable,
     ValidationError,
 )
 from videonet_daemon.names import name_key
 from videonet_daemon.relay import manifest
-from videonet_daemon.relay.spool import LiveTransfer, Spool
+from videonet_daemon.relay.spool import AnySpool, LiveTransfer, Spool
 from videonet_daemon.rooms.guard import RoomGuard
 from videonet_daemon.settings import Settings
 
@@ -109,15 +111,26 @@ class _Batch:
     manifest: str  # manifest.encode() of the entries
 
 
+# Which of these daemons are alive (cluster.Liveness.alive), where Redis is configured.
+Alive = Callable[[set[str]], Awaitable[set[str]]]
+
+
 class TransferService:
     def __init__(
-        self, db: Database, settings: Settings, spool: Spool, guard: RoomGuard, node: Node
+        self,
+        db: Database,
+        settings: Settings,
+        spool: AnySpool,
+        guard: RoomGuard,
+        node: Node,
+        alive: Alive | None = None,
     ) -> None:
         self._db = db
         self._settings = settings
         self.spool = spool
         self._guard = guard
         self.node = node
+        self._alive = alive
         # Space checks and the offers they admit take turns on this daemon (its spool).
         self._reserving = asyncio.Lock()
 
@@ -139,8 +152,26 @@ class TransferService:
         return offer
 
     def is_local(self, offer: protocol.TransferOffer) -> bool:
-        """Whether this daemon's spool holds the transfer's bytes."""
-        return not offer["node_id"] or offer["node_id"] == self.node.id
+        """Whether this daemon can read and write the transfer's bytes (every daemon can, when
+        they share object storage)."""
+        return self.spool.shared or not offer["node_id"] or offer["node_id"] == self.node.id
+
+    def _stored(self, offer: protocol.TransferOffer) -> int:
+        """How many bytes of the transfer are kept: the local spool file is the truth about
+        what arrived (it survives a restart); in object storage, the database's count of
+        bytes in stored segments."""
+        if isinstance(self.spool, Spool):
+            return min(self.spool.on_disk(offer["transfer_id"]), offer["size"])
+        return min(offer["uploaded"], offer["size"])
+
+    async def _uploading_elsewhere(self, offer: protocol.TransferOffer) -> bool:
+        """Object storage: another living daemon is taking this upload right now."""
+        node = offer["node_id"]
+        if not self.spool.shared or offer["state"] != S.UPLOADING or not node:
+            return False
+        if node == self.node.id or self._alive is None:
+            return False
+        return node in await self._alive({node})
 
     def live(self, offer: protocol.TransferOffer) -> LiveTransfer:
         return self.spool.live(
@@ -244,11 +275,11 @@ class TransferService:
 
     async def _resume_here(self, offer: protocol.TransferOffer) -> protocol.TransferOffer:
         live = self.live(offer)
-        if live.upload_in_progress:
+        if live.upload_in_progress or await self._uploading_elsewhere(offer):
             raise TransferStateError("this file is being uploaded right now by another send")
-        # The spool file is the truth about what arrived (it survives a daemon restart).
-        uploaded = min(self.spool.on_disk(offer["transfer_id"]), offer["size"])
-        self.spool.truncate(offer["transfer_id"], uploaded)
+        uploaded = self._stored(offer)
+        if isinstance(self.spool, Spool):
+            self.spool.truncate(offer["transfer_id"], uploaded)
         live.uploaded = uploaded
         offer["uploaded"] = uploaded
         async with self._reserving:
@@ -285,7 +316,7 @@ class TransferService:
                 t=now_iso(),
                 id=old_id,
             )
-            self.spool.forget(old_id)
+            await self.spool.forget(old_id)
 
         unfinished, params = _one_of("st", protocol.TRANSFER_UNFINISHED)
         active = await self._db.fetch_one(
@@ -334,7 +365,10 @@ class TransferService:
     async def _check_space(self, needed: int, resuming: str = "") -> None:
         """507 unless the disk keeps `spool_min_free_bytes` once every unfinished transfer of
         this daemon has all its bytes: what was promised is reserved, not only what arrived,
-        so the spool can never take the space the database needs."""
+        so the spool can never take the space the database needs. (Object storage has no free
+        space to ask about: there, the size and count limits per user are the quota.)"""
+        if not isinstance(self.spool, Spool):
+            return
         unfinished, params = _one_of("st", protocol.TRANSFER_UNFINISHED)
         rows = await self._db.fetch_all(
             f"SELECT id, size, uploaded FROM transfers WHERE state IN {unfinished} "
@@ -377,15 +411,21 @@ class TransferService:
             raise Forbidden("only the sender uploads a transfer")
         await self._guard.require_member(offer["room_id"], user_id)
         live = self.live(offer)
-        if live.upload_in_progress:
+        if live.upload_in_progress or await self._uploading_elsewhere(offer):
             raise TransferStateError("an upload of this transfer is already running")
         if offer["state"] not in (S.OFFERED, S.UPLOADING, S.INTERRUPTED):
             raise TransferStateError(f"the transfer is {offer['state']}, not waiting for data")
-        on_disk = self.spool.on_disk(transfer_id)
-        if offset != on_disk:
-            raise TransferStateError(f"the upload must continue at byte {on_disk}, not {offset}")
-        live.uploaded = on_disk
+        stored = self._stored(offer)
+        if offset != stored:
+            raise TransferStateError(f"the upload must continue at byte {stored}, not {offset}")
+        live.uploaded = stored
         live.upload_in_progress = True
+        if self.spool.shared:  # the daemon taking the upload now (recover and the guard ask)
+            await self._db.execute(
+                "UPDATE transfers SET node_id = :node WHERE id = :id",
+                node=self.node.id,
+                id=transfer_id,
+            )
         await self._set_state(live, S.UPLOADING)
         return live
 
@@ -430,7 +470,8 @@ class TransferService:
                 raise ValidationError("sha256 must be the batch digest of files_sha256")
             listed = json.dumps(digests)
         live = self.live(offer)
-        state = live.state if self.is_local(offer) else offer["state"]
+        local = self.is_local(offer) and not self.spool.shared
+        state = live.state if local else offer["state"]
         if state != S.UPLOADED:
             raise TransferStateError(f"the transfer is {state}: every byte must arrive first")
         await self._db.execute(
@@ -471,14 +512,22 @@ class TransferService:
         offer = await self.get(transfer_id)
         if offer["sender_id"] != user_id:
             raise Forbidden("only the sender aborts a transfer")
-        # The bytes go first: on a full disk the database write below needs the space.
-        self.spool.forget(transfer_id)
+        # The bytes go first: on a full disk the database write below needs the space. Object
+        # storage has no full disk: the state goes first, and if the store is down now, the
+        # clean-up deletes the objects of the aborted transfer later.
+        if not self.spool.shared:
+            await self.spool.forget(transfer_id)
         await self._db.execute(
             "UPDATE transfers SET state = :s, updated_at = :t WHERE id = :id",
             s=S.ABORTED,
             t=now_iso(),
             id=transfer_id,
         )
+        if self.spool.shared:
+            try:
+                await self.spool.forget(transfer_id)
+            except Unavailable:
+                log.warning("transfer %s aborted; its objects go at the next clean-up", transfer_id)
         offer["state"] = S.ABORTED
         return offer
 
@@ -488,12 +537,22 @@ class TransferService:
 
         Their idle time starts now: the daemon was down, not the sender, and the sender may
         resume them for `transfer_idle_timeout` from here."""
+        # In object storage, only this daemon's uploads: the others' may be running.
+        mine = " AND node_id = :node" if self.spool.shared else ""
         rows = await self._db.fetch_all(
-            "SELECT id, size FROM transfers WHERE state = :s", s=S.UPLOADING
+            "SELECT t.id AS transfer_id, t.size, t.uploaded, t.node_id FROM transfers t "
+            f"WHERE t.state = :s{mine}",
+            s=S.UPLOADING,
+            **({"node": self.node.id} if mine else {}),
         )
         for row in rows:
-            transfer_id, size = columns(row)["id"], int(columns(row)["size"])
-            on_disk = min(self.spool.on_disk(transfer_id), size)
+            c = columns(row)
+            transfer_id, size = c["transfer_id"], int(c["size"])
+            on_disk = (
+                min(self.spool.on_disk(transfer_id), size)
+                if isinstance(self.spool, Spool)
+                else min(int(c["uploaded"]), size)
+            )
             await self._db.execute(
                 "UPDATE transfers SET state = :s, uploaded = :b, updated_at = :t WHERE id = :id",
                 s=S.INTERRUPTED,
@@ -527,7 +586,7 @@ class TransferService:
             live = self.spool.known(transfer_id)
             if live is not None and live.upload_in_progress:
                 continue
-            self.spool.forget(transfer_id)
+            await self.spool.forget(transfer_id)
             await self._db.execute("DELETE FROM transfers WHERE id = :id", id=transfer_id)
             removed += 1
         return removed

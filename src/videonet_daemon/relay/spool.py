@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import os
 from pathlib import Path
+from typing import Protocol
 
 from videonet_daemon.protocol import TransferState
 
@@ -44,7 +45,9 @@ RESERVE_BYTES = 4 << 20
 class LiveTransfer:
     """What a running daemon knows about one transfer's bytes; readers await `changed()`."""
 
-    def __init__(self, transfer_id: str, path: Path, size: int, uploaded: int, state: str) -> None:
+    def __init__(
+        self, transfer_id: str, path: Path | None, size: int, uploaded: int, state: str
+    ) -> None:
         self.transfer_id = transfer_id
         self.path = path
         self.size = size
@@ -101,7 +104,30 @@ class LiveTransfer:
         return self.state in (TransferState.INTERRUPTED, TransferState.ABORTED)
 
 
+class AnySpool(Protocol):
+    """Where transfer bytes are kept: the local `Spool` here, or `relay.objects.ObjectSpool`
+    (object storage shared by every daemon, `shared` True). The data loops differ (relay/routes)."""
+
+    shared: bool
+
+    def live(self, transfer_id: str, size: int, uploaded: int, state: str) -> LiveTransfer: ...
+
+    def known(self, transfer_id: str) -> LiveTransfer | None: ...
+
+    def create(self, transfer_id: str) -> None: ...
+
+    def keep_reserve(self) -> None: ...
+
+    async def forget(self, transfer_id: str) -> None:
+        """Drop a transfer's bytes (readers see it aborted)."""
+        ...
+
+
 class Spool:
+    """The local spool directory (the default): this daemon's own transfers."""
+
+    shared = False
+
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -128,7 +154,7 @@ class Spool:
     def known(self, transfer_id: str) -> LiveTransfer | None:
         return self._live.get(transfer_id)
 
-    def forget(self, transfer_id: str) -> None:
+    async def forget(self, transfer_id: str) -> None:
         live = self._live.pop(transfer_id, None)
         if live is not None:
             live.set_state(TransferState.ABORTED)

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from videonet_daemon.realtime.hub import Hub, SocketUser
-from videonet_daemon.relay.spool import Spool
+from videonet_daemon.relay.spool import AnySpool
 from videonet_daemon.rooms.guard import RoomGuard, room_id_of
 
 
 class RoomEvents:
-    def __init__(self, guard: RoomGuard, hub: Hub, spool: Spool) -> None:
+    def __init__(self, guard: RoomGuard, hub: Hub, spool: AnySpool) -> None:
         self._guard = guard
         self._hub = hub
         self._spool = spool
@@ -34,4 +34,4 @@ class RoomEvents:
         the bytes of its transfers leave this daemon's spool (the rows went with the room)."""
         await self._hub.close_room(str(message["room_id"]), str(message["name"]))
         for transfer_id in message.get("transfer_ids", []):
-            self._spool.forget(str(transfer_id))
+            await self._spool.forget(str(transfer_id))

@@ -9,7 +9,7 @@ from videonet_daemon import protocol
 from videonet_daemon.auth.request_auth import RequestAuth
 from videonet_daemon.cluster import Bus
 from videonet_daemon.realtime.hub import Hub
-from videonet_daemon.relay.spool import Spool
+from videonet_daemon.relay.spool import AnySpool
 from videonet_daemon.rooms.events import RoomEvents
 from videonet_daemon.rooms.guard import RoomGuard
 from videonet_daemon.rooms.routes import LEFT_ROOM, ROOM_DELETED, RoomRoutes
@@ -18,7 +18,7 @@ from videonet_daemon.rooms.service import RoomService
 
 class RoomsFeature:
     def __init__(
-        self, rooms: RoomService, guard: RoomGuard, who: RequestAuth, bus: Bus, spool: Spool
+        self, rooms: RoomService, guard: RoomGuard, who: RequestAuth, bus: Bus, spool: AnySpool
     ) -> None:
         self._routes = RoomRoutes(rooms, guard, who, bus)
         self._guard = guard

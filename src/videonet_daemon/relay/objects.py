@@ -1,0 +1,271 @@
+"""The spool in S3-compatible object storage (`--spool-url s3://BUCKET/PREFIX`), shared by every
+daemon of the service, so that no daemon owns a transfer's bytes.
+
+Layout: PREFIX/<transfer_id>/<index, 8 digits>, one object per segment of
+`spool_segment_bytes` (the last one shorter). A multipart upload stays invisible until it is
+completed, so it would hide a running upload from receivers; segments are visible one by one. The
+database's `transfers.uploaded` is the number of bytes in stored segments (it is written after
+each segment lands), so:
+
+- a receiver on any daemon reads every byte up to `uploaded` while the upload runs;
+- an upload cut off on one daemon (kill -9 included) resumes through any other from `uploaded`
+  (a graceful end also stores the partial last segment; a resume into a partial segment reads its
+  head back and writes the segment again, whole);
+- abort, expiry and room deletion delete every object under PREFIX/<transfer_id>/.
+
+The client is obstore (Rust object_store): at 8 MiB objects against SeaweedFS it was as fast as
+aiobotocore or faster and needs no botocore (whose python-dateutil<3 pin conflicts with the
+environment); docs/performance.md has the figures. Every store error is `Unavailable("object
+storage")`, a 503 with the JSON error shape.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import aiohttp
+import obstore
+from obstore.store import S3Store
+
+from videonet_daemon.errors import Unavailable
+from videonet_daemon.outages import OBJECT_STORAGE
+from videonet_daemon.protocol import TransferState
+from videonet_daemon.relay.spool import LiveTransfer
+from videonet_daemon.settings import Settings, parse_spool_url
+
+log = logging.getLogger(__name__)
+
+PROBE_KEY = ".videonet-probe"
+READ_CHUNK_BYTES = 1 << 20
+# A store that does not answer in this long counts as down (a 503 now beats a hung request).
+CONNECT_TIMEOUT = "5s"
+REQUEST_TIMEOUT = "60s"
+RETRIES = 2
+RETRY_TIMEOUT = timedelta(seconds=10)
+SETTLE_SECONDS = 0.1
+# More than this between the store's clock and ours and S3 refuses signed requests.
+CLOCK_SKEW_MAX_SECONDS = 5 * 60
+
+
+def _segment_key(transfer_id: str, index: int) -> str:
+    # transfer ids are UUID hex made by the daemon, never user input
+    return f"{transfer_id}/{index:08d}"
+
+
+def make_store(settings: Settings, *, retries: int = RETRIES) -> S3Store:
+    if not settings.spool_url:
+        raise ValueError("no spool_url")
+    bucket, prefix = parse_spool_url(settings.spool_url)
+    config: dict[str, Any] = {"region": settings.s3_region}
+    if settings.s3_endpoint:
+        config["endpoint"] = settings.s3_endpoint
+    if settings.s3_access_key_id:
+        config["access_key_id"] = settings.s3_access_key_id
+    if settings.s3_secret_access_key:
+        config["secret_access_key"] = settings.s3_secret_access_key
+    return S3Store(
+        bucket,
+        prefix=prefix or None,
+        client_options={
+            "allow_http": bool(settings.s3_endpoint and settings.s3_endpoint.startswith("http:")),
+            "connect_timeout": CONNECT_TIMEOUT,
+            "timeout": REQUEST_TIMEOUT,
+        },
+        retry_config={
+            "max_retries": retries,
+            "backoff": {
+                "init_backoff": timedelta(milliseconds=100),
+                "max_backoff": timedelta(seconds=2),
+                "base": 2,
+            },
+            "retry_timeout": RETRY_TIMEOUT,
+        },
+        **config,
+    )
+
+
+class ObjectSpool:
+    """Transfer bytes as segment objects; the same live state as the local `Spool`."""
+
+    shared = True
+
+    def __init__(self, settings: Settings) -> None:
+        self.store = make_store(settings)
+        self.segment_bytes = settings.spool_segment_bytes
+        self._live: dict[str, LiveTransfer] = {}
+
+    # --- the live state (as in Spool) ------------------------------------------------------
+    def live(self, transfer_id: str, size: int, uploaded: int, state: str) -> LiveTransfer:
+        found = self._live.get(transfer_id)
+        if found is None:
+            found = LiveTransfer(transfer_id, None, size, uploaded, state)
+            self._live[transfer_id] = found
+        elif not found.upload_in_progress:
+            # Another daemon may be uploading it: the database is fresher than our memory.
+            found.uploaded = max(found.uploaded, uploaded)
+            found.state = state
+        return found
+
+    def known(self, transfer_id: str) -> LiveTransfer | None:
+        return self._live.get(transfer_id)
+
+    def create(self, transfer_id: str) -> None:
+        """Nothing to make: segments appear as they are written."""
+
+    def keep_reserve(self) -> None:
+        """No local disk to keep space on."""
+
+    async def forget(self, transfer_id: str) -> None:
+        live = self._live.pop(transfer_id, None)
+        if live is not None:
+            live.set_state(TransferState.ABORTED)
+        await self.delete(transfer_id)
+
+    # --- the objects ------------------------------------------------------------------------
+    async def put_segment(self, transfer_id: str, index: int, data: bytes) -> None:
+        try:
+            await obstore.put_async(self.store, _segment_key(transfer_id, index), data)
+        except Exception as exc:
+            raise _unavailable("write", exc) from exc
+
+    async def segment_head(self, transfer_id: str, index: int, length: int) -> bytes:
+        """The first `length` bytes of a stored segment (to resume inside it)."""
+        try:
+            result = await obstore.get_async(
+                self.store, _segment_key(transfer_id, index), options={"range": (0, length)}
+            )
+            return bytes(await result.bytes_async())
+        except Exception as exc:
+            raise _unavailable("read", exc) from exc
+
+    async def read(self, transfer_id: str, start: int, end: int) -> AsyncIterator[bytes]:
+        """Bytes start..end (end excluded) of a transfer, streamed segment by segment."""
+        size = self.segment_bytes
+        position = start
+        while position < end:
+            index, within = divmod(position, size)
+            stop = min(end - index * size, size)
+            try:
+                result = await obstore.get_async(
+                    self.store, _segment_key(transfer_id, index), options={"range": (within, stop)}
+                )
+                async for chunk in result.stream(min_chunk_size=READ_CHUNK_BYTES):
+                    position += len(chunk)
+                    yield chunk
+            except Exception as exc:
+                raise _unavailable("read", exc) from exc
+            position = index * size + stop
+
+    async def delete(self, transfer_id: str) -> None:
+        """Delete every object of a transfer (listed, so none that landed late is missed)."""
+        try:
+            async for batch in obstore.list(self.store, f"{transfer_id}/", chunk_size=1000):
+                paths = [str(meta["path"]) for meta in batch]
+                if paths:
+                    await obstore.delete_async(self.store, paths)
+        except Exception as exc:
+            raise _unavailable("delete", exc) from exc
+
+    async def objects(self, transfer_id: str) -> list[str]:
+        try:
+            return [
+                str(meta["path"])
+                async for batch in obstore.list(self.store, f"{transfer_id}/")
+                for meta in batch
+            ]
+        except Exception as exc:
+            raise _unavailable("list", exc) from exc
+
+    async def ping(self) -> None:
+        """For /api/health: the store answers and takes our credentials."""
+        try:
+            await obstore.head_async(self.store, PROBE_KEY)
+        except FileNotFoundError:
+            return
+        except Exception as exc:
+            raise _unavailable("ask", exc) from exc
+
+
+async def settle() -> None:
+    """Let obstore's worker threads finish waking this event loop before it closes: a thread
+    still inside that wake-up when the interpreter exits aborts the process (seen as exit 134
+    after a failed request)."""
+    await asyncio.sleep(SETTLE_SECONDS)
+
+
+def _unavailable(what: str, exc: BaseException) -> Unavailable:
+    log.warning("object storage: cannot %s: %s", what, _first_line(exc))
+    return Unavailable(OBJECT_STORAGE)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or exc.__class__.__name__
+    return text.splitlines()[0][:300]
+
+
+# --- `videonet-daemon check` -----------------------------------------------------------------
+async def probe(settings: Settings) -> str | None:
+    """Write, read and delete a probe object; what is wrong in one line, or None."""
+    store = make_store(settings, retries=0)
+    where = settings.s3_endpoint or f"AWS S3 ({settings.s3_region})"
+    bucket, _ = parse_spool_url(settings.spool_url or "")
+    payload = f"videonet probe {time.time()}".encode()
+    try:
+        await obstore.put_async(store, PROBE_KEY, payload)
+        got = bytes(await (await obstore.get_async(store, PROBE_KEY)).bytes_async())
+        await obstore.delete_async(store, PROBE_KEY)
+    except Exception as exc:
+        return await _explain(exc, settings, where, bucket)
+    finally:
+        await settle()
+    if got != payload:
+        return (
+            f"object storage at {where}: the probe object read back differs from what was written"
+        )
+    return None
+
+
+async def _explain(exc: BaseException, settings: Settings, where: str, bucket: str) -> str:
+    text = str(exc)
+    skew = await clock_skew(settings.s3_endpoint) if settings.s3_endpoint else None
+    if "RequestTimeTooSkewed" in text or (skew is not None and abs(skew) > CLOCK_SKEW_MAX_SECONDS):
+        shown = f" (this machine is {skew:+.0f} s off the store's clock)" if skew else ""
+        return f"object storage at {where}: clock skew{shown}; set the clock (NTP)"
+    if "error sending request" in text or "Connection refused" in text or "dns error" in text:
+        return f"object storage at {where}: endpoint unreachable (check VIDEONET_S3_ENDPOINT)"
+    if "NoSuchBucket" in text or ("InternalError" in text and f"<BucketName>{bucket}<" in text):
+        return f"object storage at {where}: bucket {bucket!r} missing (create it first)"
+    if any(code in text for code in ("InvalidAccessKeyId", "SignatureDoesNotMatch")):
+        return (
+            f"object storage at {where}: credentials refused "
+            "(check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)"
+        )
+    if "AccessDenied" in text or "PermissionDenied" in type(exc).__name__:
+        return (
+            f"object storage at {where}: bucket {bucket!r} missing, or this key may not "
+            "write to it (access denied)"
+        )
+    return f"object storage at {where}: cannot write, read and delete a probe object: " + (
+        _first_line(exc)
+    )
+
+
+async def clock_skew(endpoint: str) -> float | None:
+    """Seconds between this machine's clock and the store's (its Date header), if it answers."""
+    with contextlib.suppress(Exception):
+        timeout = aiohttp.ClientTimeout(total=5)
+        async with (
+            aiohttp.ClientSession(timeout=timeout) as session,
+            session.get(endpoint) as response,
+        ):
+            date = response.headers.get("Date")
+            if date:
+                return time.time() - parsedate_to_datetime(date).timestamp()
+    return None
