@@ -209,6 +209,9 @@ class Cluster:
     bucket: str
 
 
+TWO_DAEMONS = pytest.mark.one_pass("uses PostgreSQL itself in every pass")
+
+
 @pytest.fixture
 def cluster(store: ObjectStore, tmp_path: Path) -> Iterator[Cluster]:
     for problem in (_postgres_answers(), _redis_answers()):
@@ -244,6 +247,7 @@ def _kill(daemon: Daemon, cluster: Cluster) -> None:
     assert wait_until(lambda: not keys.exists(f"{cluster.name}:alive:{node}"), 30)
 
 
+@TWO_DAEMONS
 def test_sent_through_a_received_through_b_while_uploading(
     cluster: Cluster, tmp_path: Path
 ) -> None:
@@ -261,6 +265,7 @@ def test_sent_through_a_received_through_b_while_uploading(
         assert not list((d.data_dir / "spool").glob("*.spool"))
 
 
+@TWO_DAEMONS
 def test_a_killed_mid_upload_resumed_through_b(
     cluster: Cluster, store: ObjectStore, tmp_path: Path
 ) -> None:
@@ -286,6 +291,7 @@ def test_a_killed_mid_upload_resumed_through_b(
     assert sha(out / "half.bin") == sha(src)
 
 
+@TWO_DAEMONS
 def test_a_killed_after_upload_late_receiver_on_b(
     cluster: Cluster, store: ObjectStore, tmp_path: Path
 ) -> None:
