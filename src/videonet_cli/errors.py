@@ -13,6 +13,7 @@ Hierarchy::
     ├── UnreachableError (exit 5)   the daemon (or model endpoint) cannot be reached
     ├── Interrupted (exit 130)      Ctrl-C; the message says how to go on
     ├── KeyChangedError (exit 6)    a member's device key is not the one pinned here
+    ├── BadCodeError (exit 7)       (crypto.pake) a one-off code exchange did not verify
     ├── IntegrityError (exit 1)     (crypto) encrypted data or a wrapped key does not verify
     │   ├── TamperedError (exit 1)  a record was changed, moved, dropped or added
     │   ├── TruncatedError (exit 1) the stream ends before its final record
@@ -41,6 +42,7 @@ class ExitCode(IntEnum):
     NOT_FOUND = 4
     UNREACHABLE = 5
     KEY_CHANGED = 6
+    BAD_CODE = 7
     INTERRUPTED = 130
 
 
@@ -100,6 +102,17 @@ class KeyChangedError(CliError):
     run `videonet keys trust USER FINGERPRINT`."""
 
     exit_code = ExitCode.KEY_CHANGED
+
+
+class BadCodeError(CliError):
+    """The code exchange failed: the code was wrong, or someone changed the messages on the way
+    (the daemon included). Nothing was received; the code cannot be used again: the sender
+    sends again for a new one."""
+
+    exit_code = ExitCode.BAD_CODE
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or " ".join((self.__doc__ or "").split()))
 
 
 class IntegrityError(CliError):

@@ -582,3 +582,70 @@ class UserKeys(TypedDict):
     user_id: int
     username: str
     devices: list[DeviceKeyInfo]  # oldest first
+
+
+# --- One-off codes (`send --code`, `receive --code`) ----------------------------------------
+# A SPAKE2 exchange (videonet_cli/crypto/pake.py) between a transfer's sender and one member of
+# its room carries the file key past the daemon. The daemon relays the messages over Socket.IO
+# and stores none of them; it checks who may talk to whom and how much, and cannot read the key
+# (a daemon that changes a message makes the exchange fail, and the code is spent).
+#
+# A code is ``NAMEPLATE-WORD-WORD``. The nameplate (the number) is public: the receiver sends
+# it in a seek to the room, and the sender whose code has that number answers with its first
+# message. Every message after that names the transfer and the exchange (the receiver's random
+# id, so the receiver's other sockets and other exchanges can tell them apart).
+#
+# c->s CodeSeek -> Ack; s->the room's other sockets CodeSeen
+EV_CODE_SEEK: Final = "code:seek"
+# c->s CodeMessage -> Ack; s->every socket of `to_user_id` CodeRelayed. The sender may address
+# a member the transfer is offered to; a member may address only the transfer's sender.
+EV_CODE_MESSAGE: Final = "code:message"
+
+CODE_NAMEPLATE_MAX_DIGITS: Final = 4
+CODE_EXCHANGE_ID_CHARS: Final = 32  # lowercase hex, chosen by the receiver
+CODE_BODY_MAX_CHARS: Final = 256  # base64 of one message (the largest is 124 characters)
+# Messages about one transfer (both directions, every exchange): a burst, then a slow trickle.
+# A right code needs 3 messages, so this is plenty; it bounds what one transfer can relay.
+CODE_MESSAGES_BURST: Final = 24
+CODE_MESSAGES_PER_SECOND: Final = 0.2
+# Seeks by one user: receivers repeat theirs every few seconds until a sender answers.
+CODE_SEEKS_BURST: Final = 10
+CODE_SEEKS_PER_SECOND: Final = 1.0
+
+
+class CodeStep(StrEnum):
+    PAKE = "pake"  # sender -> receiver: the sender's SPAKE2 message
+    REPLY = "reply"  # receiver -> sender: its SPAKE2 message and key confirmation
+    KEY = "key"  # sender -> receiver: its key confirmation and the sealed file key
+    FAIL = "fail"  # either way: this exchange failed (wrong code or changed messages); body ""
+
+
+class CodeSeek(TypedDict):
+    room_id: str
+    nameplate: str  # decimal digits, no leading zero
+    exchange: str
+
+
+class CodeSeen(TypedDict):
+    room_id: str
+    nameplate: str
+    exchange: str
+    user_id: int  # who seeks (the daemon fills it in)
+    username: str
+
+
+class CodeMessage(TypedDict):
+    transfer_id: str
+    to_user_id: int
+    exchange: str
+    step: str  # CodeStep
+    body: str  # standard base64 of the message bytes; "" for FAIL
+
+
+class CodeRelayed(TypedDict):
+    transfer_id: str
+    exchange: str
+    step: str
+    body: str
+    from_user_id: int  # who sent it (the daemon fills it in)
+    from_username: str
