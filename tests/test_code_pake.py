@@ -57,7 +57,7 @@ def test_wrong_code_fails_on_the_sender_before_any_key_leaves() -> None:
     reply = b.reply(a.start())
     with pytest.raises(BadCodeError) as failed:
         a.finish(reply, new_file_key())
-    assert failed.value.exit_code == ExitCode.BAD_CODE == 7
+    assert failed.value.exit_code == ExitCode.BAD_CODE == 8
     assert "\n" not in failed.value.message
 
 

@@ -13,7 +13,7 @@ Hierarchy::
     ├── UnreachableError (exit 5)   the daemon (or model endpoint) cannot be reached
     ├── Interrupted (exit 130)      Ctrl-C; the message says how to go on
     ├── KeyChangedError (exit 6)    a member's device key is not the one pinned here
-    ├── BadCodeError (exit 7)       (crypto.pake) a one-off code exchange did not verify
+    ├── BadCodeError (exit 8)       (crypto.pake) a one-off code exchange did not verify
     ├── IntegrityError (exit 1)     (crypto) encrypted data or a wrapped key does not verify
     │   ├── TamperedError (exit 1)  a record was changed, moved, dropped or added
     │   ├── TruncatedError (exit 1) the stream ends before its final record
@@ -42,7 +42,7 @@ class ExitCode(IntEnum):
     NOT_FOUND = 4
     UNREACHABLE = 5
     KEY_CHANGED = 6
-    BAD_CODE = 7
+    BAD_CODE = 8
     INTERRUPTED = 130
 
 

@@ -78,15 +78,24 @@ def send(
         "--no-wait",
         help="Exit 0 once uploaded; receivers take it later (the daemon keeps it for a while).",
     ),
+    code: str | None = typer.Option(
+        None,
+        "--code",
+        metavar="[CODE]",
+        help="Give the file key to one receiver through a one-off code (made up if not "
+        "given), safe even from the daemon; the receiver runs `receive ROOM --code CODE`.",
+    ),
     json_out: bool = JsonOption,
     no_progress: bool = NoProgressOption,
 ) -> None:
     """Send files to a room (or one member); exit 0 only when every receiver's SHA-256 matched."""
+    from videonet_cli.crypto.pake import new_code, parse_code
     from videonet_cli.transfer.outcomes import SendOptions
     from videonet_cli.transfer.sender import send_files, unverified
 
     rate = parse_rate(limit_rate) if limit_rate else None
-    options = SendOptions(room, files, to, timeout, rate, wait=not no_wait)
+    one_off = None if code is None else parse_code(code) if code else new_code()
+    options = SendOptions(room, files, to, timeout, rate, wait=not no_wait, code=one_off)
     with TransferView(choose_mode(json_out, no_progress)) as view:
         with _ctrl_c(lambda: view.interrupted_hint("send")):
             outcomes = common.call(ctx, lambda api: send_files(api, options, view))
@@ -122,6 +131,12 @@ def receive(
     from_user: str | None = typer.Option(
         None, "--from", help="Only take files from this member (username).", metavar="USER"
     ),
+    code: str | None = typer.Option(
+        None,
+        "--code",
+        metavar="CODE",
+        help="Take the one file whose sender gave you this code (its key comes through it).",
+    ),
     json_out: bool = JsonOption,
     no_progress: bool = NoProgressOption,
 ) -> None:
@@ -130,8 +145,11 @@ def receive(
     On a terminal it shows who offers which file (or batch, or directory) and how big, and asks
     before taking it.
     """
+    from videonet_cli.crypto.pake import parse_code
     from videonet_cli.transfer.outcomes import ReceiveOptions
     from videonet_cli.transfer.receiver import receive_files
+
+    one_off = parse_code(code) if code is not None else None
 
     if not yes and not sys.stdin.isatty():
         raise UsageError(
@@ -141,7 +159,7 @@ def receive(
     with TransferView(choose_mode(json_out, no_progress)) as view:
         ask = None if yes else view.ask
         options = ReceiveOptions(
-            common.room_or_default(room), out, count, timeout, overwrite, from_user, ask
+            common.room_or_default(room), out, count, timeout, overwrite, from_user, ask, one_off
         )
         with _ctrl_c(lambda: view.interrupted_hint("receive")):
             outcomes = common.call(ctx, lambda api: receive_files(api, options, view))

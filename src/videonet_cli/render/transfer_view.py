@@ -92,6 +92,9 @@ class TransferView:
                 f"Skipped {event['name']}: {event['reason']}", markup=False, highlight=False
             )
             return
+        if kind == "code":  # shown even without progress bars: the other side needs it
+            err_console.print(self._code_line(event), markup=False, highlight=False)
+            return
         if self._progress is None:
             return
         console = self._progress.console
@@ -126,6 +129,18 @@ class TransferView:
             say(self._uploaded_line(event))
         elif kind == "renamed":
             say(f"The offered name {event['offered']!r} was changed to {event['name']!r}.")
+        elif kind == "code_seek":
+            say(f"Looking for the sender of code {event['nameplate']}-… in {self.room}…")
+        elif kind == "code_ok":
+            say(f"Code verified with {event['sender']}: the file key came through the code.")
+
+    def _code_line(self, event: dict[str, Any]) -> str:
+        code = event["code"]
+        room = self.room or "ROOM"
+        return (
+            f"Code for {event['name']}: {code}  (on the other side: "
+            f"videonet receive {room} --code {code})"
+        )
 
     def _uploaded_line(self, event: dict[str, Any]) -> str:
         name, listeners = event["name"], event.get("listeners") or []

@@ -9,6 +9,7 @@ one batch (transfer/batch_sender.py).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
 from collections.abc import AsyncIterator
@@ -19,9 +20,11 @@ import aiohttp
 
 from videonet_cli.api import Api, SocketClient
 from videonet_cli.api.client import TransfersApi
+from videonet_cli.crypto.wrap import new_file_key
 from videonet_cli.errors import CliError, UsageError
 from videonet_cli.reporting import Reporter
 from videonet_cli.transfer.batch_sender import send_batch
+from videonet_cli.transfer.code_exchange import CodeSender
 from videonet_cli.transfer.files import CHUNK_BYTES, check_sendable, hash_prefix, local_clock
 from videonet_cli.transfer.outcomes import Inbox, SendOptions, SendOutcome, upload_failed
 from videonet_cli.transfer.throttle import Throttle
@@ -43,6 +46,10 @@ async def send_files(api: Api, options: SendOptions, report: Reporter) -> list[S
     names = [p.name for p in files] + [b.name for b in batches if b.kind == BatchKind.DIRECTORY]
     if len(set(names)) != len(names):
         raise UsageError("two of the files or directories have the same name; send them separately")
+    if options.code is not None and (len(files) != 1 or batches):
+        raise UsageError("--code sends one file (not several, not a directory)")
+    if options.code is not None and not options.wait:
+        raise UsageError("--code needs the sender to wait: the key goes through this run")
     for batch in batches:
         for path, why in batch.skipped:
             report({"event": "skipped", "name": f"{batch.name}/{path}", "reason": why})
@@ -97,6 +104,15 @@ async def _send_one(
             "listeners": listeners,
         }
     )
+    code_sender = None
+    if options.code is not None:
+        # NOT YET: the file key is made here and goes only through the code; the bytes are
+        # encrypted under it once end-to-end encryption (branch e2e) is merged.
+        file_key = new_file_key()
+        code_sender = CodeSender(rt, options.code, room_id, transfer_id, file_key, report)
+        code_sender.install()
+        report({"event": "code", "name": path.name, "code": options.code.text})
+        listeners, expected = [], set()  # the one who finishes the exchange, nobody else
     throttle = Throttle(report, path.name, size)
     digest = hash_prefix(path, offset, Throttle(report, path.name, size, "checking").update)
     began = time.monotonic()
@@ -121,9 +137,19 @@ async def _send_one(
             "wait": options.wait,
         }
     )
-    got, missing = await inbox.verdicts(
-        transfer_id, expected, options.timeout if options.wait else 0
-    )
+    if code_sender is None:
+        got, missing = await inbox.verdicts(
+            transfer_id, expected, options.timeout if options.wait else 0
+        )
+    else:
+        expected = {await _code_receiver(rt, code_sender, transfer_id, options.timeout)}
+        try:
+            got, missing = await code_sender.unless_spoiled(
+                inbox.verdicts(transfer_id, expected, options.timeout, only=True)
+            )
+        except CliError:
+            await _abort(rt, transfer_id)
+            raise
     return SendOutcome(
         path=str(path),
         name=path.name,
@@ -138,6 +164,24 @@ async def _send_one(
         available_until=until,
         waited=options.wait,
     )
+
+
+async def _code_receiver(
+    rt: SocketClient, code_sender: CodeSender, transfer_id: str, timeout: float
+) -> int:
+    """Who took the key through the code; when nobody did, or an exchange failed (the code is
+    spent), the transfer is aborted (its spool deleted) and the error raised."""
+    try:
+        user_id, _name = await code_sender.wait(timeout)
+    except CliError:
+        await _abort(rt, transfer_id)
+        raise
+    return user_id
+
+
+async def _abort(rt: SocketClient, transfer_id: str) -> None:
+    with contextlib.suppress(CliError):
+        await rt.call(protocol.EV_TRANSFER_ABORT, {"transfer_id": transfer_id})
 
 
 async def _upload(

@@ -1,0 +1,133 @@
+"""`send --code` / `receive --code` with the real daemon and the real CLI.
+
+The receiver talks to the daemon through the test's own proxy (tests/code_proxy.py), which
+passes everything on or, playing a malicious daemon, changes one byte of one code message. A
+right code moves the file; a wrong code or a changed message fails on both ends with exit 8
+(`BAD_CODE`), one line, nothing in the receiver's directory, the transfer aborted.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from code_proxy import TamperProxy
+from transfer_helpers import (
+    Background,
+    Member,
+    listening_receiver,
+    make_room,
+    member,
+    random_file,
+)
+from videonet_cli.errors import ExitCode
+
+from conftest import Cli, Daemon
+
+
+def _pair(daemon: Daemon, tmp_path: Path) -> tuple[Member, Member, str]:
+    ana = member(daemon, tmp_path)
+    room = make_room(daemon, ana, "code")
+    bo = member(daemon, tmp_path, room)
+    return ana, bo, room
+
+
+def _send(ana: Member, room: str, path: Path, *code: str) -> Background:
+    return Background(
+        ana.cli, "send", room, str(path), "--json", "--timeout", "60", "--code", *code
+    )
+
+
+def _receive(bo: Member, server: str, room: str, out: Path, code: str) -> tuple[int, str]:
+    out.mkdir(exist_ok=True)
+    cli = Cli(server, bo.cli.config_dir, bo.cli.token)
+    r = cli("receive", room, "--out", str(out), "--yes", "--timeout", "60", "--code", code)
+    return r.code, r.err
+
+
+def test_a_made_up_code_carries_the_transfer_through_the_proxy(
+    daemon: Daemon, tmp_path: Path
+) -> None:
+    ana, bo, room = _pair(daemon, tmp_path)
+    src = random_file(tmp_path / "take1.bin", 3 << 20)
+    tx = _send(ana, room, src)
+    code = tx.wait_for(lambda e: e.get("event") == "code")["code"]
+    with TamperProxy(daemon.url) as proxy:
+        status, err = _receive(bo, proxy.url, room, tmp_path / "in", code)
+    assert status == 0, err
+    assert (tmp_path / "in" / "take1.bin").read_bytes() == src.read_bytes()
+    assert tx.finish() == 0, tx.stderr()
+    result = tx.result()
+    assert result["ok"] and [r["username"] for r in result["receivers"]] == [bo.user.username]
+
+
+def test_a_wrong_code_fails_on_both_ends_and_nothing_is_written(
+    daemon: Daemon, tmp_path: Path
+) -> None:
+    ana, bo, room = _pair(daemon, tmp_path)
+    src = random_file(tmp_path / "take2.bin", 1 << 20)
+    tx = _send(ana, room, src, "7-guitar-meadow")
+    offer = tx.wait_for(lambda e: e.get("event") == "offer")
+    status, err = _receive(bo, daemon.url, room, tmp_path / "in", "7-guitar-meadows")
+    assert status == ExitCode.BAD_CODE, err
+    assert err.startswith("Error: ") and err.count("\n") == 1 and "code" in err
+    assert list((tmp_path / "in").iterdir()) == []
+    assert tx.finish() == ExitCode.BAD_CODE
+    assert "code" in tx.stderr() and tx.stderr().count("\n") == 1
+    assert not (daemon.data_dir / "spool" / f"{offer['transfer_id']}.spool").exists()
+
+
+@pytest.mark.parametrize("step", ["pake", "reply", "key"])
+def test_a_daemon_that_changes_the_exchange_gets_nothing(
+    daemon: Daemon, tmp_path: Path, step: str
+) -> None:
+    ana, bo, room = _pair(daemon, tmp_path)
+    src = random_file(tmp_path / "take3.bin", 1 << 20)
+    tx = _send(ana, room, src, "42-velvet-harbor")
+    offer = tx.wait_for(lambda e: e.get("event") == "offer")
+    with TamperProxy(daemon.url, tamper=step) as proxy:
+        status, err = _receive(bo, proxy.url, room, tmp_path / "in", "42-velvet-harbor")
+        tampered = proxy.tampered
+    assert tampered == 1
+    assert status == ExitCode.BAD_CODE, err
+    assert err.startswith("Error: ") and err.count("\n") == 1
+    assert list((tmp_path / "in").iterdir()) == []  # no file, no .part
+    assert tx.finish() == ExitCode.BAD_CODE, tx.stderr()
+    assert not (daemon.data_dir / "spool" / f"{offer['transfer_id']}.spool").exists()
+
+
+def test_only_the_code_receiver_counts(daemon: Daemon, tmp_path: Path) -> None:
+    """Another member running plain `receive` in the room does not stand in for the code's
+    receiver: the sender waits for the one who used the code, and counts only its verdict."""
+    ana, bo, room = _pair(daemon, tmp_path)
+    carl = member(daemon, tmp_path, room)
+    src = random_file(tmp_path / "take4.bin", 1 << 20)
+    plain = listening_receiver(carl.cli, room, tmp_path / "carl")
+    try:
+        tx = _send(ana, room, src, "5-amber-quartz")
+        tx.wait_for(lambda e: e.get("event") == "code")
+        status, err = _receive(bo, daemon.url, room, tmp_path / "in", "5-amber-quartz")
+        assert status == 0, err
+        assert tx.finish() == 0, tx.stderr()
+        receivers = [r["username"] for r in tx.result()["receivers"]]
+        assert receivers == [bo.user.username]
+    finally:
+        plain.kill()
+
+
+def test_bad_code_arguments_are_usage_errors(daemon: Daemon, tmp_path: Path) -> None:
+    ana, bo, room = _pair(daemon, tmp_path)
+    a = random_file(tmp_path / "a.bin", 10)
+    b = random_file(tmp_path / "b.bin", 10)
+    r = ana.cli("send", room, str(a), "--code=guitar-meadow")
+    assert r.code == ExitCode.USAGE and "not a code" in r.err
+    # Without a number it is not a code: `--code` alone makes one up, and this is a file.
+    r = ana.cli("send", room, str(a), "--code", "guitar-meadow")
+    assert r.code == ExitCode.NOT_FOUND and "no such file: guitar-meadow" in r.err
+    r = ana.cli("send", room, str(a), str(b), "--code")
+    assert r.code == ExitCode.USAGE and "one file" in r.err
+    r = ana.cli("send", room, str(a), "--code", "--no-wait")
+    assert r.code == ExitCode.USAGE and "wait" in r.err
+    r = bo.cli("receive", room, "--yes", "--code", "0-x-y", "--out", str(tmp_path))
+    assert r.code == ExitCode.USAGE
