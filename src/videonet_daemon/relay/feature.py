@@ -9,6 +9,7 @@ from videonet_daemon.db.engine import Database
 from videonet_daemon.metrics import Metrics
 from videonet_daemon.realtime.hub import Hub
 from videonet_daemon.relay.events import TransferEvents
+from videonet_daemon.relay.keys import TransferKeys
 from videonet_daemon.relay.proxy import Proxy
 from videonet_daemon.relay.receivers import Receivers
 from videonet_daemon.relay.routes import TransferRoutes
@@ -41,7 +42,14 @@ class RelayFeature:
         self._stall_seconds = settings.transfer_stall_timeout
 
     def install(self, router: web.UrlDispatcher, hub: Hub) -> None:
-        events = TransferEvents(hub, self._transfers, self._receivers, self._guard, self._metrics)
+        events = TransferEvents(
+            hub,
+            self._transfers,
+            self._receivers,
+            self._guard,
+            self._metrics,
+            TransferKeys(self._db),
+        )
         events.register()
         routes = TransferRoutes(
             self._transfers,
