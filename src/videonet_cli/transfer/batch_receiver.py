@@ -133,7 +133,10 @@ async def receive_batch(
         return failed("declined", declined=True)
     cipher: RecordCipher | None = None
     if isinstance(e2e, dict):
-        file_key = await receiver_file_key(rt, device, offer)
+        if options.file_key is not None:
+            file_key = await options.file_key(offer)
+        else:
+            file_key = await receiver_file_key(rt, device, offer)
         cipher = RecordCipher(file_key, str(e2e["stream_id"]))
     if layout.final_dir is not None:
         layout.root.mkdir(mode=0o700, exist_ok=True)

@@ -188,6 +188,10 @@ class SenderKeys:
         self._keys[transfer_id] = file_key
         return file_key
 
+    def key_for(self, transfer_id: str) -> FileKey | None:
+        """The key of a transfer this command offered (e.g. to hand over by a one-off code)."""
+        return self._keys.get(transfer_id)
+
     async def _on_key_wanted(self, data: Any) -> None:
         if isinstance(data, dict) and str(data.get("transfer_id")) in self._keys:
             task = asyncio.create_task(self._wrap_late(data))

@@ -190,7 +190,10 @@ async def _receive_one(
     cipher: RecordCipher | None = None
     if isinstance(e2e, dict):
         # Before accepting: without a key this device cannot take the file at all.
-        file_key = await receiver_file_key(rt, device, offer)
+        if options.file_key is not None:
+            file_key = await options.file_key(offer)
+        else:
+            file_key = await receiver_file_key(rt, device, offer)
         cipher = RecordCipher(file_key, str(e2e["stream_id"]))
         offset = Resume.for_download(StreamLayout(size), offset).plain_offset
     needed = size - offset + FREE_SPACE_MARGIN
