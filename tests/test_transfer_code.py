@@ -60,6 +60,11 @@ def test_a_made_up_code_carries_the_transfer_through_the_proxy(
     assert tx.finish() == 0, tx.stderr()
     result = tx.result()
     assert result["ok"] and [r["username"] for r in result["receivers"]] == [bo.user.username]
+    # The daemon holds only ciphertext: no 64-byte piece of the file is in its spool copy.
+    spooled = (daemon.data_dir / "spool" / f"{result['transfer_id']}.spool").read_bytes()
+    plain = src.read_bytes()
+    assert len(spooled) > len(plain)
+    assert not any(plain[i : i + 64] in spooled for i in range(0, len(plain), 1 << 18))
 
 
 def test_a_wrong_code_fails_on_both_ends_and_nothing_is_written(
@@ -112,8 +117,12 @@ def test_only_the_code_receiver_counts(daemon: Daemon, tmp_path: Path) -> None:
         assert tx.finish() == 0, tx.stderr()
         receivers = [r["username"] for r in tx.result()["receivers"]]
         assert receivers == [bo.user.username]
+        # The key was wrapped for nobody else: the plain receiver cannot open it.
+        assert plain.finish() == ExitCode.KEY_UNAVAILABLE, plain.stderr()
+        assert not (tmp_path / "carl" / "take4.bin").exists()
     finally:
-        plain.kill()
+        if plain.proc.poll() is None:
+            plain.kill()
 
 
 def test_bad_code_arguments_are_usage_errors(daemon: Daemon, tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ Hierarchy::
     ├── UnreachableError (exit 5)   the daemon (or model endpoint) cannot be reached
     ├── Interrupted (exit 130)      Ctrl-C; the message says how to go on
     ├── KeyChangedError (exit 6)    a member's device key is not the one pinned here
+    ├── KeyUnavailableError (exit 7) an encrypted file has no key for this device
     ├── BadCodeError (exit 8)       (crypto.pake) a one-off code exchange did not verify
     ├── IntegrityError (exit 1)     (crypto) encrypted data or a wrapped key does not verify
     │   ├── TamperedError (exit 1)  a record was changed, moved, dropped or added
@@ -42,6 +43,7 @@ class ExitCode(IntEnum):
     NOT_FOUND = 4
     UNREACHABLE = 5
     KEY_CHANGED = 6
+    KEY_UNAVAILABLE = 7
     BAD_CODE = 8
     INTERRUPTED = 130
 
@@ -102,6 +104,13 @@ class KeyChangedError(CliError):
     run `videonet keys trust USER FINGERPRINT`."""
 
     exit_code = ExitCode.KEY_CHANGED
+
+
+class KeyUnavailableError(CliError):
+    """This file was not encrypted for this device: ask the sender to send it again while you
+    are receiving."""
+
+    exit_code = ExitCode.KEY_UNAVAILABLE
 
 
 class BadCodeError(CliError):

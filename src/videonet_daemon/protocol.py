@@ -156,6 +156,7 @@ class TransferOffer(TypedDict):
     node_id: str | None  # the daemon whose spool holds the bytes
     batch_kind: str | None  # BatchKind for a batch (its manifest: API_TRANSFER_MANIFEST)
     file_count: int  # 1 for a single file
+    e2e: E2eInfo | None  # end-to-end encrypted (None: a plaintext upload, e.g. from curl)
 
 
 class OfferReply(TypedDict):
@@ -223,6 +224,84 @@ class BatchManifest(TypedDict):
 def batch_digest(file_digests: list[str]) -> str:
     """The SHA-256 standing for a whole batch: over each file's hex digest and a newline."""
     return hashlib.sha256("".join(d + "\n" for d in file_digests).encode("ascii")).hexdigest()
+
+
+# --- End-to-end encryption of transfers -----------------------------------------------------
+# The CLI encrypts every file it sends: a random file key per transfer, the bytes as STREAM
+# records (E2E_RECORD_BYTES of plaintext + a 16-byte AES-256-GCM tag each), the file key
+# wrapped with HPKE for each recipient device. The daemon stores and relays ciphertext and
+# wrapped keys; it never sees a file key. An offer's `size` is then the ciphertext's size and
+# `OfferRequest.e2e` says how the plaintext is laid out (see videonet_cli/crypto/).
+E2E_RECORD_BYTES: Final = 1 << 20  # plaintext bytes per record (the last may hold fewer)
+E2E_TAG_BYTES: Final = 16
+E2E_WRAPPED_KEY_BYTES: Final = 80  # HPKE X25519 enc (32) + file key (32) + tag (16)
+E2E_STREAM_ID_CHARS: Final = 32  # hex; the sender picks it at random per file key
+E2E_SOURCE_CHARS: Final = 64  # hex; the sender's keyed fingerprint of the plaintext it sends
+E2E_MAX_KEYS_PER_OFFER: Final = 256  # wrapped keys in one offer (or one transfer:wrap)
+E2E_MAX_KEYS_PER_TRANSFER: Final = 1024  # wrapped keys a transfer may collect in all
+
+# {transfer_id, device_id} -> Ack + KeyReply: this device's wrapped key. When there is none
+# the daemon tells the sender (EV_TRANSFER_KEY_WANTED), whose running CLI may wrap one.
+EV_TRANSFER_KEY: Final = "transfer:key"
+# c->s (the sender) {transfer_id, keys: [WrappedKey]} -> Ack + {added: int}
+EV_TRANSFER_WRAP: Final = "transfer:wrap"
+EV_TRANSFER_KEY_WANTED: Final = "transfer:key-wanted"  # s->sender KeyWanted
+EV_TRANSFER_KEY_ADDED: Final = "transfer:key-added"  # s->recipient {transfer_id, device_ids}
+
+
+def e2e_ciphertext_size(plain_size: int) -> int:
+    """The size of the records of ``plain_size`` plaintext bytes (an empty file: one record)."""
+    records = max(1, -(-plain_size // E2E_RECORD_BYTES))
+    return plain_size + records * E2E_TAG_BYTES
+
+
+class WrappedKey(TypedDict):
+    user_id: int  # the recipient account
+    device_id: str  # one of its devices
+    wrapped: str  # base64 of E2E_WRAPPED_KEY_BYTES bytes
+
+
+class E2eRequest(TypedDict):
+    """`transfer:offer`'s `e2e` field; the offer's `size` is e2e_ciphertext_size(plain_size)."""
+
+    stream_id: str  # bound into every wrapped key and record; new with each file key
+    plain_size: int
+    source: str  # resume only an unfinished transfer of the very same plaintext (same source)
+    keys: list[WrappedKey]
+
+
+class E2eInfo(TypedDict):
+    """What receivers learn about an encrypted transfer (in `TransferOffer.e2e`)."""
+
+    stream_id: str
+    plain_size: int
+
+
+class KeyReply(TypedDict):
+    wrapped: str | None  # None: no key for this device (yet)
+    sender_online: bool  # whether the sender has a connection that could wrap one now
+
+
+class KeyWanted(TypedDict):
+    transfer_id: str
+    user_id: int
+    username: str
+    device_id: str
+
+
+def e2e_encode(raw: bytes) -> str:
+    return base64.b64encode(raw).decode("ascii")
+
+
+def e2e_decode(text: object, size: int) -> bytes | None:
+    """The raw bytes of ``e2e_encode``'s form if exactly ``size`` long, else None."""
+    if not isinstance(text, str):
+        return None
+    try:
+        raw = base64.b64decode(text.encode("ascii"), validate=True)
+    except (ValueError, UnicodeEncodeError):
+        return None
+    return raw if len(raw) == size else None
 
 
 # --- Authentication ---------------------------------------------------------------------------

@@ -159,7 +159,14 @@ def receive(
     with TransferView(choose_mode(json_out, no_progress)) as view:
         ask = None if yes else view.ask
         options = ReceiveOptions(
-            common.room_or_default(room), out, count, timeout, overwrite, from_user, ask, one_off
+            common.room_or_default(room),
+            out,
+            count,
+            timeout,
+            overwrite,
+            from_user,
+            ask,
+            code=one_off,
         )
         with _ctrl_c(lambda: view.interrupted_hint("receive")):
             outcomes = common.call(ctx, lambda api: receive_files(api, options, view))

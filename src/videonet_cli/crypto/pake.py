@@ -204,8 +204,11 @@ class ReceiverExchange:
         if not hmac.compare_digest(expected, their_confirm):
             raise BadCodeError()
         try:
-            return AESGCM(self._keys.seal).decrypt(
+            file_key = AESGCM(self._keys.seal).decrypt(
                 nonce, sealed, _seal_ad(self._transfer_id, self._exchange)
             )
         except InvalidTag as exc:
             raise BadCodeError() from exc
+        if len(file_key) != FILE_KEY_BYTES:
+            raise BadCodeError()
+        return file_key

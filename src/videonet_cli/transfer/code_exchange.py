@@ -24,6 +24,7 @@ from videonet_cli.api import SocketClient
 from videonet_cli.crypto.pake import Code, ReceiverExchange, SenderExchange
 from videonet_cli.errors import BadCodeError, CliError
 from videonet_cli.reporting import Reporter
+from videonet_cli.transfer.outcomes import KeySource
 from videonet_daemon import protocol
 from videonet_daemon.protocol import CodeStep
 
@@ -42,6 +43,16 @@ class CodeKey:
     sender_id: int
     sender_name: str
     file_key: bytes
+
+    def key_source(self) -> KeySource:
+        """The receivers' hook (`ReceiveOptions.file_key`): this key, for this transfer only."""
+
+        async def source(offer: dict[str, Any]) -> bytes:
+            if str(offer.get("transfer_id")) != self.transfer_id:
+                raise BadCodeError("the code's key is for another transfer")
+            return self.file_key
+
+        return source
 
 
 def _encode(raw: bytes) -> str:

@@ -26,6 +26,9 @@ if TYPE_CHECKING:
 
 # Asked before each offer (a file, a batch or a directory) is taken, on a terminal: take it?
 Ask = Callable[[dict[str, Any]], Awaitable[bool]]
+# Supplies the file key of an encrypted offer (None in ReceiveOptions: this device's wrapped key,
+# transfer/e2e_keys.receiver_file_key). A one-off code exchange plugs in here.
+KeySource = Callable[[dict[str, Any]], Awaitable[bytes]]
 
 
 @dataclass(frozen=True)
@@ -199,6 +202,7 @@ class ReceiveOptions:
     overwrite: bool = False
     from_user: str | None = None
     ask: Ask | None = None
+    file_key: KeySource | None = None
     code: Code | None = None  # --code: take the one transfer whose sender has this code
 
 

@@ -1,9 +1,11 @@
 """`send`: offer each file to the room, upload it into the daemon's spool, collect verdicts.
 
-The file is hashed while it is uploaded (one read); a resumed upload first hashes what the daemon
-already holds. The sender is done with a file when it is sealed and every receiver that listened
-or accepted has reported its SHA-256 (at least one must). Several files, or a directory, go as
-one batch (transfer/batch_sender.py).
+Every file is end-to-end encrypted (transfer/e2e_keys.py, transfer/e2e_stream.py): the daemon
+gets records and wrapped keys, never the plaintext or its key. The file is hashed while it is
+encrypted and uploaded (one read); a resumed upload first hashes the plaintext of the records
+the daemon already holds. The sender is done with a file when it is sealed and every receiver
+that listened or accepted has reported its SHA-256 (at least one must). Several files, or a
+directory, go as one batch (transfer/batch_sender.py).
 """
 
 from __future__ import annotations
@@ -20,11 +22,14 @@ import aiohttp
 
 from videonet_cli.api import Api, SocketClient
 from videonet_cli.api.client import TransfersApi
-from videonet_cli.crypto.wrap import new_file_key
+from videonet_cli.crypto.stream import RecordCipher, StreamLayout
 from videonet_cli.errors import CliError, UsageError
+from videonet_cli.identity import core as identity
 from videonet_cli.reporting import Reporter
 from videonet_cli.transfer.batch_sender import send_batch
 from videonet_cli.transfer.code_exchange import CodeSender
+from videonet_cli.transfer.e2e_keys import SenderKeys
+from videonet_cli.transfer.e2e_stream import Resume, seal_stream, source_id
 from videonet_cli.transfer.files import CHUNK_BYTES, check_sendable, hash_prefix, local_clock
 from videonet_cli.transfer.outcomes import Inbox, SendOptions, SendOutcome, upload_failed
 from videonet_cli.transfer.throttle import Throttle
@@ -54,22 +59,27 @@ async def send_files(api: Api, options: SendOptions, report: Reporter) -> list[S
         for path, why in batch.skipped:
             report({"event": "skipped", "name": f"{batch.name}/{path}", "reason": why})
     inbox = Inbox()
+    device, _ = await identity.publish_this_device(api)
     async with api.socket() as rt:
         room = await api.rooms.resolve(options.room)
         rt.on(protocol.EV_TRANSFER_ACCEPTED, inbox.on_accepted)
         rt.on(protocol.EV_TRANSFER_RESULT, inbox.on_result)
         await rt.join(room["id"])
+        keys = SenderKeys(
+            api, rt, device, identity.known_keys(), report, only_mine=options.code is not None
+        )
+        await keys.start(room["id"])
         report({"event": "joined", "room": room["name"]})
         outcomes = []
         if len(files) == 1:
             outcomes.append(
                 await _send_one(
-                    api.transfers, rt, inbox, room["id"], files[0], sizes[0], options, report
+                    api.transfers, rt, inbox, keys, room["id"], files[0], sizes[0], options, report
                 )
             )
         for batch in batches:
             outcomes += await send_batch(
-                api.transfers, rt, inbox, room["id"], batch, options, report
+                api.transfers, rt, inbox, keys, room["id"], batch, options, report
             )
         return outcomes
 
@@ -78,6 +88,7 @@ async def _send_one(
     transfers: TransfersApi,
     rt: SocketClient,
     inbox: Inbox,
+    keys: SenderKeys,
     room_id: str,
     path: Path,
     size: int,
@@ -86,13 +97,16 @@ async def _send_one(
 ) -> SendOutcome:
     to = options.to
     started = time.monotonic()
-    body: dict[str, Any] = {"room_id": room_id, "name": path.name, "size": size}
+    body: dict[str, Any] = {"room_id": room_id, "name": path.name}
     if to:
         body["to"] = to
-    reply = await rt.call(protocol.EV_TRANSFER_OFFER, body)
+    source = source_id(keys.device, [path])
+    reply, file_key = await keys.offer(body, size, source, to)
     offer = reply["transfer"]
     transfer_id = str(offer["transfer_id"])
-    offset = int(reply["offset"])
+    layout = StreamLayout(size)
+    resume = Resume.for_upload(layout, int(reply["offset"]))
+    offset = resume.plain_offset
     listeners, expected = inbox.expected(reply, to)
     report(
         {
@@ -106,27 +120,32 @@ async def _send_one(
     )
     code_sender = None
     if options.code is not None:
-        # NOT YET: the file key is made here and goes only through the code; the bytes are
-        # encrypted under it once end-to-end encryption (branch e2e) is merged.
-        file_key = new_file_key()
-        code_sender = CodeSender(rt, options.code, room_id, transfer_id, file_key, report)
+        # The file key goes to the receiver only through the code (SenderKeys wrapped it for
+        # this account's own devices alone, so a resumed send gets it back).
+        code_sender = CodeSender(rt, options.code, room_id, transfer_id, file_key.key, report)
         code_sender.install()
         report({"event": "code", "name": path.name, "code": options.code.text})
         listeners, expected = [], set()  # the one who finishes the exchange, nobody else
     throttle = Throttle(report, path.name, size)
-    digest = hash_prefix(path, offset, Throttle(report, path.name, size, "checking").update)
+    upload = int(reply["offset"]) < layout.ciphertext_size or (
+        offer["state"] != protocol.TransferState.UPLOADED
+    )
+    checking = Throttle(report, path.name, size, "checking")
+    digest = hash_prefix(path, offset if upload else size, checking.update)
     began = time.monotonic()
-    if offset < size or offer["state"] != protocol.TransferState.UPLOADED:
-        await _upload(
-            transfers, transfer_id, path, offset, size, digest, throttle, options.rate_limit
-        )
+    if upload:
+        plaintext = _read(path, offset, size, digest, throttle, options.rate_limit)
+        cipher = RecordCipher(file_key.key, file_key.stream_id)
+        skip = int(reply["offset"]) - resume.cipher_offset
+        body_bytes = seal_stream(plaintext, cipher, layout, resume, skip)
+        await _upload(transfers, transfer_id, int(reply["offset"]), layout, body_bytes)
     moving = time.monotonic() - began
     throttle.update(size, force=True)
     sha256 = digest.hexdigest()
-    sealed = await rt.call(
+    seal_reply = await rt.call(
         protocol.EV_TRANSFER_SEAL, {"transfer_id": transfer_id, "sha256": sha256}
     )
-    until = str(sealed.get("available_until", ""))
+    until = str(seal_reply.get("available_until", ""))
     report(
         {
             "event": "uploaded",
@@ -184,42 +203,44 @@ async def _abort(rt: SocketClient, transfer_id: str) -> None:
         await rt.call(protocol.EV_TRANSFER_ABORT, {"transfer_id": transfer_id})
 
 
+async def _read(
+    path: Path, offset: int, size: int, digest: Any, throttle: Throttle, rate_limit: int | None
+) -> AsyncIterator[bytes]:
+    """The file's plaintext from ``offset`` on, hashed as it is read, at most ``rate_limit``."""
+    # With a rate limit, smaller chunks keep the pace smooth.
+    chunk_bytes = min(CHUNK_BYTES, max(16 << 10, rate_limit // 8)) if rate_limit else CHUNK_BYTES
+    sent = offset
+    began = time.monotonic()
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.lseek(fd, offset, os.SEEK_SET)
+        while sent < size:
+            chunk = os.read(fd, min(chunk_bytes, size - sent))
+            if not chunk:
+                raise CliError(f"{path} shrank while it was being sent")
+            digest.update(chunk)
+            sent += len(chunk)
+            throttle.update(sent)
+            yield chunk
+            if rate_limit:
+                ahead = (sent - offset) / rate_limit - (time.monotonic() - began)
+                if ahead > 0:
+                    await asyncio.sleep(ahead)
+    finally:
+        os.close(fd)
+
+
 async def _upload(
     transfers: TransfersApi,
     transfer_id: str,
-    path: Path,
-    offset: int,
-    size: int,
-    digest: Any,
-    throttle: Throttle,
-    rate_limit: int | None,
+    cipher_offset: int,
+    layout: StreamLayout,
+    body: AsyncIterator[bytes],
 ) -> None:
-    # With a rate limit, smaller chunks keep the pace smooth.
-    chunk_bytes = min(CHUNK_BYTES, max(16 << 10, rate_limit // 8)) if rate_limit else CHUNK_BYTES
-
-    async def body() -> AsyncIterator[bytes]:
-        sent = offset
-        began = time.monotonic()
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.lseek(fd, offset, os.SEEK_SET)
-            while sent < size:
-                chunk = os.read(fd, min(chunk_bytes, size - sent))
-                if not chunk:
-                    raise CliError(f"{path} shrank while it was being sent")
-                digest.update(chunk)
-                sent += len(chunk)
-                throttle.update(sent)
-                yield chunk
-                if rate_limit:
-                    ahead = (sent - offset) / rate_limit - (time.monotonic() - began)
-                    if ahead > 0:
-                        await asyncio.sleep(ahead)
-        finally:
-            os.close(fd)
-
     try:
-        await transfers.upload(transfer_id, offset, size - offset, body())
+        await transfers.upload(
+            transfer_id, cipher_offset, layout.ciphertext_size - cipher_offset, body
+        )
     except (aiohttp.ClientError, TimeoutError) as exc:
         raise upload_failed(transfers, exc) from exc
 

@@ -11,6 +11,7 @@ from videonet_daemon.metrics import Metrics
 from videonet_daemon.realtime.hub import Hub
 from videonet_daemon.relay.code_relay import CodeRelay
 from videonet_daemon.relay.events import TransferEvents
+from videonet_daemon.relay.keys import TransferKeys
 from videonet_daemon.relay.proxy import Proxy
 from videonet_daemon.relay.receivers import Receivers
 from videonet_daemon.relay.routes import TransferRoutes
@@ -43,7 +44,14 @@ class RelayFeature:
         self._stall_seconds = settings.transfer_stall_timeout
 
     def install(self, router: web.UrlDispatcher, hub: Hub) -> None:
-        events = TransferEvents(hub, self._transfers, self._receivers, self._guard, self._metrics)
+        events = TransferEvents(
+            hub,
+            self._transfers,
+            self._receivers,
+            self._guard,
+            self._metrics,
+            TransferKeys(self._db),
+        )
         events.register()
         CodeRelay(hub, self._transfers, self._guard).register()
         routes = TransferRoutes(
