@@ -18,6 +18,7 @@ from transfer_helpers import (
     make_room,
     member,
     random_file,
+    with_device_keys,
 )
 
 from conftest import Daemon, http
@@ -40,7 +41,9 @@ def sha(path: Path) -> str:
 def trio(daemon: Daemon, tmp_path: Path) -> tuple[str, Member, Member, Member]:
     alice = member(daemon, tmp_path)
     room = make_room(daemon, alice)
-    return room, alice, member(daemon, tmp_path, room), member(daemon, tmp_path, room)
+    bob, carol = member(daemon, tmp_path, room), member(daemon, tmp_path, room)
+    with_device_keys(bob, carol)
+    return room, alice, bob, carol
 
 
 def test_send_and_receive_verified(trio: Any, tmp_path: Path) -> None:

@@ -131,10 +131,11 @@ class IntegrityError(CliError):
 class TamperedError(IntegrityError):
     """An encrypted record does not verify: it was changed, moved, dropped or added."""
 
-    def __init__(self, index: int) -> None:
+    def __init__(self, index: int, where: str = "") -> None:
+        inside = f" ({where})" if where else ""
         super().__init__(
-            f"encrypted record {index} does not verify: the data was changed, reordered, "
-            "cut or added to"
+            f"encrypted record {index}{inside} does not verify: the data was changed, "
+            "reordered, cut or added to"
         )
         self.index = index
 

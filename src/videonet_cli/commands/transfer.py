@@ -76,7 +76,10 @@ def send(
     no_wait: bool = typer.Option(
         False,
         "--no-wait",
-        help="Exit 0 once uploaded; receivers take it later (the daemon keeps it for a while).",
+        help=(
+            "Exit 0 once uploaded; receivers take it later (the daemon keeps it for a while; "
+            "a device that had no key at the offer then cannot decrypt it)."
+        ),
     ),
     code: str | None = typer.Option(
         None,
@@ -88,7 +91,8 @@ def send(
     json_out: bool = JsonOption,
     no_progress: bool = NoProgressOption,
 ) -> None:
-    """Send files to a room (or one member); exit 0 only when every receiver's SHA-256 matched."""
+    """Send files end-to-end encrypted to a room (or one member); exit 0 only when every
+    receiver's SHA-256 matched, 6 if a recipient's device key is not the one pinned here."""
     from videonet_cli.crypto.pake import new_code, parse_code
     from videonet_cli.transfer.outcomes import SendOptions
     from videonet_cli.transfer.sender import send_files, unverified
@@ -186,7 +190,11 @@ def verify(
     remote: bool = typer.Option(
         False,
         "--remote",
-        help="Let the daemon hash both (POST /api/video/verify) instead of hashing here.",
+        help=(
+            "Upload both files in plaintext for the daemon to hash (POST /api/video/verify). "
+            "The daemon reads them: use it only for files you mean to show it. Transfers are "
+            "end-to-end encrypted, so the daemon cannot verify what it relayed."
+        ),
     ),
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:

@@ -95,6 +95,15 @@ class TransferView:
         if kind == "code":  # shown even without progress bars: the other side needs it
             err_console.print(self._code_line(event), markup=False, highlight=False)
             return
+        if kind == "key_refused":  # a warning too: that device cannot decrypt the file
+            err_console.print(
+                f"Not sending the file key to a device of {event['user']} ({event['fingerprint']},"
+                f" {event['status']}): compare fingerprints, then `videonet keys trust "
+                f"{event['user']} FINGERPRINT`",
+                markup=False,
+                highlight=False,
+            )
+            return
         if self._progress is None:
             return
         console = self._progress.console
@@ -103,6 +112,8 @@ class TransferView:
             console.print(line, highlight=False, markup=False)
 
         if kind == "offer":
+            if event.get("encrypted") is False:
+                say(f"{name} is not end-to-end encrypted (it was not sent with videonet send).")
             offset = int(event.get("resumed_from") or 0)
             if offset:
                 say(f"{name}: resuming at {human(offset)} of {human(int(event['bytes']))}")
@@ -127,6 +138,8 @@ class TransferView:
             )
         elif kind == "uploaded":
             say(self._uploaded_line(event))
+        elif kind == "key_sent":
+            say(f"Sent the file key to a device of {event['user']} that appeared after the offer.")
         elif kind == "renamed":
             say(f"The offered name {event['offered']!r} was changed to {event['name']!r}.")
         elif kind == "code_seek":

@@ -22,7 +22,7 @@ import aiohttp
 from videonet_cli.api import SocketClient
 from videonet_cli.api.client import TransfersApi
 from videonet_cli.crypto.stream import RecordCipher
-from videonet_cli.errors import CliError, DaemonRefused, IntegrityError
+from videonet_cli.errors import CliError, DaemonRefused, IntegrityError, TamperedError
 from videonet_cli.identity.device import DeviceKey
 from videonet_cli.reporting import Reporter
 from videonet_cli.transfer.e2e_keys import receiver_file_key
@@ -160,6 +160,7 @@ async def receive_batch(
                 "sender": sender,
                 "transfer_id": transfer_id,
                 "resumed_from": offset,
+                "encrypted": cipher is not None,
             }
         )
         throttle = Throttle(report, label, size)
@@ -171,6 +172,8 @@ async def receive_batch(
                 transfers, transfer_id, offset, size, splitter, throttle, cipher
             )
         except IntegrityError as exc:
+            if isinstance(exc, TamperedError):
+                exc = TamperedError(exc.index, _files_in_record(exc.index, entries, layout.shown))
             reason = f"{exc.message}; nothing was kept"
             writer.close()
             _discard(layout)
@@ -230,6 +233,19 @@ async def receive_batch(
             entries, layout.finals, layout.shown, digests, resumed, shares, strict=True
         )
     ]
+
+
+def _files_in_record(index: int, entries: list[protocol.ManifestEntry], shown: list[str]) -> str:
+    """The files whose bytes lie (partly) in encrypted record ``index``, for the error line."""
+    begin = index * protocol.E2E_RECORD_BYTES
+    end = begin + protocol.E2E_RECORD_BYTES
+    names, start = [], 0
+    for entry, name in zip(entries, shown, strict=True):
+        if start < end and start + entry["size"] > begin:
+            names.append(name)
+        start += entry["size"]
+    more = f" and {len(names) - 3} more" if len(names) > 3 else ""
+    return ", ".join(names[:3]) + more
 
 
 def _clash(layout: _Layout, overwrite: bool) -> str:

@@ -230,6 +230,7 @@ async def _receive_one(
             "sender": sender,
             "transfer_id": transfer_id,
             "resumed_from": offset,
+            "encrypted": cipher is not None,
         }
     )
     throttle = Throttle(report, safe.name, size)
