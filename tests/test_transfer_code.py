@@ -140,3 +140,27 @@ def test_bad_code_arguments_are_usage_errors(daemon: Daemon, tmp_path: Path) -> 
     assert r.code == ExitCode.USAGE and "wait" in r.err
     r = bo.cli("receive", room, "--yes", "--code", "0-x-y", "--out", str(tmp_path))
     assert r.code == ExitCode.USAGE
+
+
+def test_a_failed_exchange_stops_the_upload(daemon: Daemon, tmp_path: Path) -> None:
+    """The sender does not finish a slow upload for a code that is already spent."""
+    ana, bo, room = _pair(daemon, tmp_path)
+    src = random_file(tmp_path / "slow.bin", 3 << 20)
+    tx = Background(
+        ana.cli,
+        "send",
+        room,
+        str(src),
+        "--json",
+        "--limit-rate",
+        "100K",  # half a minute of upload: the wrong code comes long before its end
+        "--code",
+        "9-comet-lagoon",
+    )
+    offer = tx.wait_for(lambda e: e.get("event") == "offer")
+    status, err = _receive(bo, daemon.url, room, tmp_path / "in", "9-comet-lagoon-x")
+    assert status == ExitCode.BAD_CODE, err
+    assert tx.finish() == ExitCode.BAD_CODE, tx.stderr()
+    assert not any(e.get("event") == "uploaded" for e in tx.events)
+    assert list((tmp_path / "in").iterdir()) == []
+    assert not (daemon.data_dir / "spool" / f"{offer['transfer_id']}.spool").exists()

@@ -93,10 +93,11 @@ class CodeSender:
         self._open: dict[str, tuple[int, SenderExchange]] = {}  # exchange id -> (user, side A)
         self._outcome: asyncio.Future[tuple[int, str]] = asyncio.get_running_loop().create_future()
         self._lock = asyncio.Lock()  # one message at a time: the first failure spends the code
-        # After the key went out: the receiver's exchange (id, user) and whether it said that
+        # After the key went out: the receiver's exchange (id, user), which may still report that
         # the key did not verify on its side (a message changed on the way to it).
         self._given: tuple[str, int] | None = None
-        self._spoiled: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._failure: CliError | None = None  # the exchange failed: why (the code is spent)
+        self._failed = asyncio.Event()
 
     def install(self) -> None:
         self._rt.on(protocol.EV_CODE_SEEK, self._on_seek)
@@ -113,20 +114,38 @@ class CodeSender:
                 f"runs `videonet receive ROOM --code {self._code.text}`"
             ) from None
 
-    async def unless_spoiled(self, work: Awaitable[T]) -> T:
-        """``work`` (waiting for the verdicts), unless the receiver reports first that the key
-        did not verify on its side: then `BadCodeError`."""
+    async def unless_failed(self, work: Awaitable[T]) -> T:
+        """``work`` (the upload, waiting for the verdicts), cut short when an exchange fails
+        meanwhile, or the receiver reports that the key did not verify on its side: then that
+        error (`BadCodeError`)."""
         task = asyncio.ensure_future(work)
-        spoiled: asyncio.Future[Any] = asyncio.ensure_future(asyncio.shield(self._spoiled))
-        both: set[asyncio.Future[Any]] = {task, spoiled}
+        failed = asyncio.ensure_future(self._failed.wait())
+        both: set[asyncio.Future[Any]] = {task, failed}
         try:
             await asyncio.wait(both, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            spoiled.cancel()
-        if not task.done():
-            task.cancel()
-            self._spoiled.result()  # raises the receiver's BadCodeError
-        return task.result()
+            failed.cancel()
+        if task.done():
+            return task.result()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, CliError, OSError):
+            await task
+        assert self._failure is not None
+        raise self._failure
+
+    @property
+    def failure(self) -> CliError | None:
+        """Why the exchange failed (the code is spent), or None."""
+        return self._failure
+
+    def _fail(self, exc: CliError) -> None:
+        """The code is spent: answer no more seeks; whoever waits hears ``exc``."""
+        if self._failure is None:
+            self._failure = exc
+            self._failed.set()
+        if not self._outcome.done():
+            self._outcome.set_exception(exc)
+            self._outcome.exception()  # retrieved: `wait` may never be called now
 
     async def _on_seek(self, data: Any) -> None:
         if not isinstance(data, dict) or self._outcome.done():
@@ -149,8 +168,8 @@ class CodeSender:
             return
         async with self._lock:
             if self._given == (data.get("exchange"), data.get("from_user_id")):
-                if data.get("step") == CodeStep.FAIL and not self._spoiled.done():
-                    self._spoiled.set_exception(
+                if data.get("step") == CodeStep.FAIL:
+                    self._fail(
                         BadCodeError(
                             "the receiver could not verify the code exchange (a message was "
                             "changed on the way): the transfer is aborted"
@@ -170,7 +189,7 @@ class CodeSender:
                     raise BadCodeError("the receiver gave up the code exchange")
                 key_message = side.finish(_decode(data.get("body")), self._file_key)
             except BadCodeError as exc:
-                self._outcome.set_exception(exc)
+                self._fail(exc)
                 self._report({"event": "code_failed", "user_id": user_id})
                 failed = True
             else:
@@ -197,8 +216,7 @@ class CodeSender:
             if step == CodeStep.FAIL:
                 raise
             # The exchange cannot go on; say why, rather than waiting for the timeout.
-            if not self._outcome.done():
-                self._outcome.set_exception(exc)
+            self._fail(exc)
 
 
 async def receive_key(

@@ -14,9 +14,9 @@ import asyncio
 import contextlib
 import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 
@@ -36,6 +36,8 @@ from videonet_cli.transfer.throttle import Throttle
 from videonet_cli.transfer.tree import directory, loose_files
 from videonet_daemon import protocol
 from videonet_daemon.protocol import BatchKind
+
+T = TypeVar("T")
 
 
 async def send_files(api: Api, options: SendOptions, report: Reporter) -> list[SendOutcome]:
@@ -138,7 +140,11 @@ async def _send_one(
         cipher = RecordCipher(file_key.key, file_key.stream_id)
         skip = int(reply["offset"]) - resume.cipher_offset
         body_bytes = seal_stream(plaintext, cipher, layout, resume, skip)
-        await _upload(transfers, transfer_id, int(reply["offset"]), layout, body_bytes)
+        uploading = _upload(transfers, transfer_id, int(reply["offset"]), layout, body_bytes)
+        if code_sender is None:
+            await uploading
+        else:
+            await _or_abort(rt, transfer_id, code_sender, uploading)
     moving = time.monotonic() - began
     throttle.update(size, force=True)
     sha256 = digest.hexdigest()
@@ -162,13 +168,8 @@ async def _send_one(
         )
     else:
         expected = {await _code_receiver(rt, code_sender, transfer_id, options.timeout)}
-        try:
-            got, missing = await code_sender.unless_spoiled(
-                inbox.verdicts(transfer_id, expected, options.timeout, only=True)
-            )
-        except CliError:
-            await _abort(rt, transfer_id)
-            raise
+        verdicts = inbox.verdicts(transfer_id, expected, options.timeout, only=True)
+        got, missing = await _or_abort(rt, transfer_id, code_sender, verdicts)
     return SendOutcome(
         path=str(path),
         name=path.name,
@@ -201,6 +202,19 @@ async def _code_receiver(
 async def _abort(rt: SocketClient, transfer_id: str) -> None:
     with contextlib.suppress(CliError):
         await rt.call(protocol.EV_TRANSFER_ABORT, {"transfer_id": transfer_id})
+
+
+async def _or_abort(
+    rt: SocketClient, transfer_id: str, code_sender: CodeSender, work: Awaitable[T]
+) -> T:
+    """``work``, cut short when the code exchange fails meanwhile: then the transfer is
+    aborted (the code is spent) and the exchange's error raised."""
+    try:
+        return await code_sender.unless_failed(work)
+    except CliError as exc:
+        if exc is code_sender.failure:
+            await _abort(rt, transfer_id)
+        raise
 
 
 async def _read(
