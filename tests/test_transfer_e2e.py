@@ -3,6 +3,7 @@ with it, pinned keys, resume after kill -9, and devices that appear after the of
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import signal
@@ -10,11 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import socketio
 
 from transfer_helpers import Background, Member, listening_receiver, make_room, member, random_file
 from videonet_daemon import protocol
 
-from conftest import Daemon
+from conftest import Daemon, http
 
 MB = 1 << 20
 RECORD = protocol.E2E_RECORD_BYTES + protocol.E2E_TAG_BYTES  # one full record in the spool
@@ -233,3 +235,95 @@ def test_three_receivers_one_device_appears_after_the_offer(
     assert r.code == 7, r.err
     assert "was not encrypted for this device" in r.err and "ask" in r.err
     assert list(out.iterdir()) == []
+
+
+async def _calls(daemon: Daemon, token: str, room_id: str, *calls: tuple[str, Any]) -> list[Any]:
+    """Socket.IO calls in order on one connection that joined the room; their acks."""
+    client = socketio.AsyncClient()
+    await client.connect(daemon.url, auth={"token": token}, transports=["websocket"])
+    try:
+        assert (await client.call("room:join", {"room_id": room_id}, timeout=10))["ok"]
+        return [await client.call(event, data, timeout=10) for event, data in calls]
+    finally:
+        await client.disconnect()
+
+
+def _e2e(plain: int, keys: list[Any], **over: Any) -> dict[str, Any]:
+    return {
+        "name": "x.bin",
+        "size": protocol.e2e_ciphertext_size(plain),
+        "e2e": {
+            "stream_id": "ab" * 16,
+            "plain_size": plain,
+            "source": "cd" * 32,
+            "keys": keys,
+            **over,
+        },
+    }
+
+
+def _device_of(who: Member) -> dict[str, Any]:
+    return json.loads(who.cli("keys", "--json").out)["devices"][0]
+
+
+def test_daemon_checks_encrypted_offers_and_keys(daemon: Daemon, tmp_path: Path) -> None:
+    alice = member(daemon, tmp_path)
+    room = make_room(daemon, alice, "e2e-bad")
+    bob = member(daemon, tmp_path, room)
+    stranger = member(daemon, tmp_path)
+    bob_device, stranger_device = _device_of(bob), _device_of(stranger)
+    wrapped = protocol.e2e_encode(bytes(protocol.E2E_WRAPPED_KEY_BYTES))
+
+    def key(user: Member, device: dict[str, Any], blob: str = wrapped) -> dict[str, Any]:
+        return {"user_id": user.user.user_id, "device_id": device["device_id"], "wrapped": blob}
+
+    bad = [
+        {**_e2e(10, []), "size": 10},  # the size must be the ciphertext's
+        _e2e(10, [], stream_id="XYZ"),
+        _e2e(10, [], source=""),
+        _e2e(10, [key(bob, bob_device, "AAAA")]),  # not 80 bytes
+        _e2e(10, [key(bob, bob_device)] * 2),  # one device twice
+        _e2e(10, [key(stranger, stranger_device)]),  # not a member of the room
+        _e2e(10, [key(bob, bob_device)] * (protocol.E2E_MAX_KEYS_PER_OFFER + 1)),
+    ]
+    acks = asyncio.run(
+        _calls(
+            daemon,
+            alice.user.token,
+            room,
+            *[("transfer:offer", {"room_id": room, **b}) for b in bad],
+        )
+    )
+    for ack in acks:
+        assert not ack["ok"] and ack["error"]["code"] in (
+            "validation_error",
+            "payload_too_large",
+        ), ack
+    assert daemon.proc.poll() is None
+
+    ok = asyncio.run(
+        _calls(
+            daemon,
+            alice.user.token,
+            room,
+            ("transfer:offer", {"room_id": room, **_e2e(10, [key(bob, bob_device)])}),
+        )
+    )[0]
+    assert ok["ok"] and ok["transfer"]["e2e"]["plain_size"] == 10, ok
+    transfer_id = ok["transfer"]["transfer_id"]
+    got = asyncio.run(
+        _calls(
+            daemon,
+            bob.user.token,
+            room,
+            ("transfer:key", {"transfer_id": transfer_id, "device_id": bob_device["device_id"]}),
+            ("transfer:wrap", {"transfer_id": transfer_id, "keys": []}),  # only the sender wraps
+        )
+    )
+    assert got[0]["ok"] and got[0]["wrapped"] == wrapped
+    assert not got[1]["ok"] and got[1]["error"]["code"] == "forbidden"
+    # Someone outside the room gets neither the key nor the transfer.
+    status, body, _ = http(
+        "GET", daemon.api(f"/api/transfers/{transfer_id}/data"), token=stranger.user.token
+    )
+    assert status in (403, 404), body
