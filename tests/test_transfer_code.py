@@ -9,6 +9,7 @@ right code moves the file; a wrong code or a changed message fails on both ends 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -164,3 +165,49 @@ def test_a_failed_exchange_stops_the_upload(daemon: Daemon, tmp_path: Path) -> N
     assert not any(e.get("event") == "uploaded" for e in tx.events)
     assert list((tmp_path / "in").iterdir()) == []
     assert not (daemon.data_dir / "spool" / f"{offer['transfer_id']}.spool").exists()
+
+
+def test_a_seek_from_someone_the_file_is_not_for_does_not_spend_the_code(
+    daemon: Daemon, tmp_path: Path
+) -> None:
+    """The number is public: a member the transfer is not offered to (`--to`) seeks with it;
+    the daemon will not pass the sender's answer to them, and the code stays good."""
+    import asyncio
+
+    import socketio
+
+    ana, bo, room = _pair(daemon, tmp_path)
+    eve = member(daemon, tmp_path, room)
+    src = random_file(tmp_path / "to-bo.bin", 1 << 20)
+    tx = Background(
+        ana.cli,
+        "send",
+        room,
+        str(src),
+        "--json",
+        "--to",
+        bo.user.username,
+        "--code",
+        "3-ivory-kayak",
+    )
+    tx.wait_for(lambda e: e.get("event") == "code")
+
+    async def seek_as_eve() -> list[Any]:
+        got: list[Any] = []
+        client = socketio.AsyncClient()
+        client.on("code:message", lambda data: got.append(data))
+        await client.connect(daemon.url, auth={"token": eve.user.token}, transports=["websocket"])
+        try:
+            assert (await client.call("room:join", {"room_id": room}, timeout=10))["ok"]
+            seek = {"room_id": room, "nameplate": "3", "exchange": "a" * 32}
+            assert (await client.call("code:seek", seek, timeout=10))["ok"]
+            await asyncio.sleep(2)  # the sender's answer, if the daemon passed it on
+        finally:
+            await client.disconnect()
+        return got
+
+    assert asyncio.run(seek_as_eve()) == []
+    status, err = _receive(bo, daemon.url, room, tmp_path / "in", "3-ivory-kayak")
+    assert status == 0, err
+    assert tx.finish() == 0, tx.stderr()
+    assert (tmp_path / "in" / "to-bo.bin").read_bytes() == src.read_bytes()

@@ -186,10 +186,17 @@ class CodeSender:
             del self._open[exchange]
             try:
                 if data.get("step") != CodeStep.REPLY:
-                    raise BadCodeError("the receiver gave up the code exchange")
+                    raise BadCodeError()
                 key_message = side.finish(_decode(data.get("body")), self._file_key)
-            except BadCodeError as exc:
-                self._fail(exc)
+            except BadCodeError:
+                who = str(data.get("from_username", f"#{user_id}"))
+                self._fail(
+                    BadCodeError(
+                        f"the code exchange with {who} failed: a mistyped code, or a message "
+                        "changed on the way (the daemon included); the transfer is aborted and "
+                        "the code spent: send again for a new one"
+                    )
+                )
                 self._report({"event": "code_failed", "user_id": user_id})
                 failed = True
             else:
@@ -215,7 +222,13 @@ class CodeSender:
         except CliError as exc:
             if step == CodeStep.FAIL:
                 raise
-            # The exchange cannot go on; say why, rather than waiting for the timeout.
+            if step == CodeStep.PAKE:
+                # The daemon would not pass it on (to someone the transfer is not for, or to
+                # ourselves): that seeker is dropped, the code stays good for the others.
+                async with self._lock:
+                    self._open.pop(exchange, None)
+                return
+            # The key could not go out: say why, rather than waiting for the timeout.
             self._fail(exc)
 
 
