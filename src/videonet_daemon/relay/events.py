@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from videonet_daemon import protocol
-from videonet_daemon.errors import Forbidden, ValidationError
+from videonet_daemon.errors import ApiError, Forbidden, ValidationError
 from videonet_daemon.metrics import Metrics
 from videonet_daemon.realtime.hub import Hub, SocketUser
 from videonet_daemon.relay.keys import TransferKeys, check_e2e, check_keys
@@ -90,7 +90,7 @@ class TransferEvents:
             # the keys of its first offer (the sender gets its own back with transfer:key).
             try:
                 await self.keys.add(offer, check_e2e(data.get("e2e"), offer["size"]).keys)
-            except Exception:
+            except ApiError:  # a refused key: the offer did not happen
                 await self.service.abort(user.user_id, offer["transfer_id"])
                 raise
         self.metrics.transfers.labels(outcome="resumed" if resumed else "offered").inc()
