@@ -17,10 +17,13 @@ Rows:
   ceiling  a bare asyncio TCP relay with hashing on both ends (_tcp_relay.py); the receiver
            writes the file, as VideoNet's must
   ceiling-nowrite  the same with the receiver discarding the bytes: the disk's share of the time
-  videonet the real daemon and CLI (measure_videonet)
+  videonet the real daemon and CLI (measure_videonet); every send is end-to-end encrypted
+           (issue 14), so this is the encrypted row
   videonet-2rx  the same with two receivers of the file at once (--two-receivers); its speed
            is the slower receiver's
-  videonet-base VideoNet imported from another checkout's src (--compare-src), same run
+  videonet-base VideoNet imported from another checkout's src (--compare-src), same run;
+           with a checkout from before issue 14 (git archive 2079c0c src) it is the
+           unencrypted reference: the encryption's cost is videonet / videonet-base
 """
 
 from __future__ import annotations

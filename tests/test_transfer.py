@@ -18,6 +18,7 @@ from transfer_helpers import (
     make_room,
     member,
     random_file,
+    with_device_keys,
 )
 
 from conftest import LOCAL_SPOOL, Daemon, http
@@ -40,7 +41,9 @@ def sha(path: Path) -> str:
 def trio(daemon: Daemon, tmp_path: Path) -> tuple[str, Member, Member, Member]:
     alice = member(daemon, tmp_path)
     room = make_room(daemon, alice)
-    return room, alice, member(daemon, tmp_path, room), member(daemon, tmp_path, room)
+    bob, carol = member(daemon, tmp_path, room), member(daemon, tmp_path, room)
+    with_device_keys(bob, carol)
+    return room, alice, bob, carol
 
 
 def test_send_and_receive_verified(trio: Any, tmp_path: Path) -> None:
@@ -192,7 +195,8 @@ def test_receiver_resumes_from_its_part_file(trio: Any, tmp_path: Path) -> None:
     r = alice.cli("send", room, str(src), "--timeout", "60")
     assert r.code == 0, r.err
     assert rx.finish() == 0
-    assert rx.result()["resumed_from"] == 3 * MB // 2
+    # Encrypted transfers resume at a record boundary (1 MiB records): the verified part.
+    assert rx.result()["resumed_from"] == MB
     assert sha(out / "resume.bin") == sha(src)
 
 
@@ -254,10 +258,12 @@ def test_corrupted_byte_is_detected(daemon: Daemon, trio: Any, tmp_path: Path) -
         fh.write(bytes([byte[0] ^ 0xFF]))
     (tmp_path / "in").mkdir()
     r = bob.cli("receive", room, "--yes", "--out", str(tmp_path / "in"), "--timeout", "30")
-    assert r.code == 1 and "mismatch" in r.err
+    # Byte 1 MiB lies in the first encrypted record (1 MiB + its 16-byte tag): its tag fails.
+    assert r.code == 1 and "encrypted record 0 does not verify" in r.err
     assert not (tmp_path / "in" / "flip.bin").exists()
+    assert not (tmp_path / "in" / "flip.bin.part").exists()
     assert sender.finish() == 1
-    assert f"{bob.user.username}: SHA-256 mismatch" in sender.stderr()
+    assert f"{bob.user.username}: encrypted record 0 does not verify" in sender.stderr()
 
 
 def test_daemon_restart_mid_transfer(daemon_factory: Any, tmp_path: Path) -> None:

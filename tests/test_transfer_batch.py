@@ -13,7 +13,15 @@ from typing import Any
 import pytest
 import socketio
 
-from transfer_helpers import Background, Member, listening_receiver, make_room, member, random_file
+from transfer_helpers import (
+    Background,
+    Member,
+    listening_receiver,
+    make_room,
+    member,
+    random_file,
+    with_device_keys,
+)
 
 from conftest import LOCAL_SPOOL, Daemon, http
 
@@ -39,7 +47,9 @@ def tree_digest(root: Path) -> dict[str, str]:
 def trio(daemon: Daemon, tmp_path: Path) -> tuple[str, Member, Member, Member]:
     alice = member(daemon, tmp_path)
     room = make_room(daemon, alice)
-    return room, alice, member(daemon, tmp_path, room), member(daemon, tmp_path, room)
+    bob, carol = member(daemon, tmp_path, room), member(daemon, tmp_path, room)
+    with_device_keys(bob, carol)
+    return room, alice, bob, carol
 
 
 def events(out: str) -> list[dict[str, Any]]:
@@ -208,14 +218,15 @@ def test_corrupted_byte_in_a_batch_names_the_file(
     offer = next(e for e in sender.events if e["event"] == "offer")
     spool = daemon.data_dir / "spool" / f"{offer['transfer_id']}.spool"
     with spool.open("r+b") as fh:
-        fh.seek(MB + 10)  # inside b.bin
+        # Inside b.bin: the spool holds records of 1 MiB and a 16-byte tag each (record 1).
+        fh.seek(MB + 16 + 10)
         byte = fh.read(1)
-        fh.seek(MB + 10)
+        fh.seek(MB + 16 + 10)
         fh.write(bytes([byte[0] ^ 0xFF]))
     out = tmp_path / "in"
     out.mkdir()
     r = bob.cli("receive", room, "--yes", "--out", str(out), "--timeout", "30")
-    assert r.code == 1 and "mismatch in t/b.bin" in r.err, r.err
+    assert r.code == 1 and "record 1 (t/b.bin) does not verify" in r.err, r.err
     assert list(out.iterdir()) == []
     assert sender.finish() == 1
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from terminal import finish, spawn
-from transfer_helpers import Background, Member, make_room, member, random_file
+from transfer_helpers import Background, Member, make_room, member, random_file, with_device_keys
 
 from conftest import Daemon
 
@@ -39,7 +39,9 @@ def events(out: str) -> list[dict[str, Any]]:
 def trio(daemon: Daemon, tmp_path: Path) -> tuple[str, Member, Member, Member]:
     alice = member(daemon, tmp_path)
     room = make_room(daemon, alice, "bux-" + alice.user.username)
-    return room, alice, member(daemon, tmp_path, room), member(daemon, tmp_path, room)
+    bob, carol = member(daemon, tmp_path, room), member(daemon, tmp_path, room)
+    with_device_keys(bob, carol)
+    return room, alice, bob, carol
 
 
 def test_receive_asks_before_a_directory_and_a_batch(trio: Any, tmp_path: Path) -> None:

@@ -30,6 +30,24 @@ def member(daemon: Daemon, tmp_path: Path, room_id: str | None = None) -> Member
     return Member(user, Cli(daemon.url, user.config_dir, user.token))
 
 
+def with_device_keys(*members: Member) -> None:
+    """Each member's CLI makes and publishes its device key, as its first `videonet login` does,
+    so senders encrypt to it even when it receives after the sender has gone."""
+    procs = [
+        subprocess.Popen(
+            [str(BIN / "videonet"), "keys", "--json"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=m.cli.env(),
+        )
+        for m in members
+    ]
+    for proc in procs:
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+
+
 def make_room(daemon: Daemon, owner: Member, name: str = "xfer") -> str:
     # Room names are unique on a daemon, and tests share one: each room gets its own name.
     unique = f"{name}-{uuid.uuid4().hex[:8]}"

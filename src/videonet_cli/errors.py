@@ -14,6 +14,8 @@ Hierarchy::
     ├── UnreachableError (exit 5)   the daemon (or model endpoint) cannot be reached
     ├── Interrupted (exit 130)      Ctrl-C; the message says how to go on
     ├── KeyChangedError (exit 6)    a member's device key is not the one pinned here
+    ├── KeyUnavailableError (exit 7) an encrypted file has no key for this device
+    ├── BadCodeError (exit 8)       (crypto.pake) a one-off code exchange did not verify
     ├── IntegrityError (exit 1)     (crypto) encrypted data or a wrapped key does not verify
     │   ├── TamperedError (exit 1)  a record was changed, moved, dropped or added
     │   ├── TruncatedError (exit 1) the stream ends before its final record
@@ -42,6 +44,8 @@ class ExitCode(IntEnum):
     NOT_FOUND = 4
     UNREACHABLE = 5
     KEY_CHANGED = 6
+    KEY_UNAVAILABLE = 7
+    BAD_CODE = 8
     INTERRUPTED = 130
 
 
@@ -103,6 +107,24 @@ class KeyChangedError(CliError):
     exit_code = ExitCode.KEY_CHANGED
 
 
+class KeyUnavailableError(CliError):
+    """This file was not encrypted for this device: ask the sender to send it again while you
+    are receiving."""
+
+    exit_code = ExitCode.KEY_UNAVAILABLE
+
+
+class BadCodeError(CliError):
+    """The code exchange failed: the code was wrong, or someone changed the messages on the way
+    (the daemon included). Nothing was received; the code cannot be used again: the sender
+    sends again for a new one."""
+
+    exit_code = ExitCode.BAD_CODE
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or " ".join((self.__doc__ or "").split()))
+
+
 class IntegrityError(CliError):
     """The encrypted data does not verify: it was changed, reordered or cut short."""
 
@@ -110,10 +132,11 @@ class IntegrityError(CliError):
 class TamperedError(IntegrityError):
     """An encrypted record does not verify: it was changed, moved, dropped or added."""
 
-    def __init__(self, index: int) -> None:
+    def __init__(self, index: int, where: str = "") -> None:
+        inside = f" ({where})" if where else ""
         super().__init__(
-            f"encrypted record {index} does not verify: the data was changed, reordered, "
-            "cut or added to"
+            f"encrypted record {index}{inside} does not verify: the data was changed, "
+            "reordered, cut or added to"
         )
         self.index = index
 

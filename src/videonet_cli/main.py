@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from dataclasses import dataclass
 
@@ -117,6 +118,26 @@ def hoist_global_options(argv: list[str]) -> list[str]:
     return front + rest
 
 
+# `send … --code` with no code makes one up. Typer has no option with an optional value, so a
+# `--code` not followed by something shaped like a code (digits, then "-") gets an empty one.
+OPTIONAL_VALUED = ("--code",)
+_CODE_SHAPED = re.compile(r"^[0-9]+-")
+
+
+def give_optional_values(argv: list[str]) -> list[str]:
+    """``--code`` alone (last, or before another option, a file or a room) as ``--code=``."""
+    out: list[str] = []
+    for i, arg in enumerate(argv):
+        if arg == "--":
+            return out + argv[i:]
+        following = argv[i + 1] if i + 1 < len(argv) else ""
+        if arg in OPTIONAL_VALUED and not _CODE_SHAPED.match(following.strip()):
+            out.append(f"{arg}=")
+        else:
+            out.append(arg)
+    return out
+
+
 def _json_default() -> bool:
     from videonet_cli.config import json_by_default
 
@@ -146,7 +167,7 @@ def main(argv: list[str] | None = None) -> None:
         run_click(
             build_command(),
             "videonet",
-            hoist_global_options(sys.argv[1:] if argv is None else argv),
+            give_optional_values(hoist_global_options(sys.argv[1:] if argv is None else argv)),
             on_error=_cli_error,
             print_error=error_line,
         )

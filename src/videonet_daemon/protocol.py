@@ -166,6 +166,7 @@ class TransferOffer(TypedDict):
     node_id: str | None  # the daemon whose spool holds the bytes
     batch_kind: str | None  # BatchKind for a batch (its manifest: API_TRANSFER_MANIFEST)
     file_count: int  # 1 for a single file
+    e2e: E2eInfo | None  # end-to-end encrypted (None: a plaintext upload, e.g. from curl)
 
 
 class OfferReply(TypedDict):
@@ -233,6 +234,84 @@ class BatchManifest(TypedDict):
 def batch_digest(file_digests: list[str]) -> str:
     """The SHA-256 standing for a whole batch: over each file's hex digest and a newline."""
     return hashlib.sha256("".join(d + "\n" for d in file_digests).encode("ascii")).hexdigest()
+
+
+# --- End-to-end encryption of transfers -----------------------------------------------------
+# The CLI encrypts every file it sends: a random file key per transfer, the bytes as STREAM
+# records (E2E_RECORD_BYTES of plaintext + a 16-byte AES-256-GCM tag each), the file key
+# wrapped with HPKE for each recipient device. The daemon stores and relays ciphertext and
+# wrapped keys; it never sees a file key. An offer's `size` is then the ciphertext's size and
+# `OfferRequest.e2e` says how the plaintext is laid out (see videonet_cli/crypto/).
+E2E_RECORD_BYTES: Final = 1 << 20  # plaintext bytes per record (the last may hold fewer)
+E2E_TAG_BYTES: Final = 16
+E2E_WRAPPED_KEY_BYTES: Final = 80  # HPKE X25519 enc (32) + file key (32) + tag (16)
+E2E_STREAM_ID_CHARS: Final = 32  # hex; the sender picks it at random per file key
+E2E_SOURCE_CHARS: Final = 64  # hex; the sender's keyed fingerprint of the plaintext it sends
+E2E_MAX_KEYS_PER_OFFER: Final = 256  # wrapped keys in one offer (or one transfer:wrap)
+E2E_MAX_KEYS_PER_TRANSFER: Final = 1024  # wrapped keys a transfer may collect in all
+
+# {transfer_id, device_id} -> Ack + KeyReply: this device's wrapped key. When there is none
+# the daemon tells the sender (EV_TRANSFER_KEY_WANTED), whose running CLI may wrap one.
+EV_TRANSFER_KEY: Final = "transfer:key"
+# c->s (the sender) {transfer_id, keys: [WrappedKey]} -> Ack + {added: int}
+EV_TRANSFER_WRAP: Final = "transfer:wrap"
+EV_TRANSFER_KEY_WANTED: Final = "transfer:key-wanted"  # s->sender KeyWanted
+EV_TRANSFER_KEY_ADDED: Final = "transfer:key-added"  # s->recipient {transfer_id, device_ids}
+
+
+def e2e_ciphertext_size(plain_size: int) -> int:
+    """The size of the records of ``plain_size`` plaintext bytes (an empty file: one record)."""
+    records = max(1, -(-plain_size // E2E_RECORD_BYTES))
+    return plain_size + records * E2E_TAG_BYTES
+
+
+class WrappedKey(TypedDict):
+    user_id: int  # the recipient account
+    device_id: str  # one of its devices
+    wrapped: str  # base64 of E2E_WRAPPED_KEY_BYTES bytes
+
+
+class E2eRequest(TypedDict):
+    """`transfer:offer`'s `e2e` field; the offer's `size` is e2e_ciphertext_size(plain_size)."""
+
+    stream_id: str  # bound into every wrapped key and record; new with each file key
+    plain_size: int
+    source: str  # resume only an unfinished transfer of the very same plaintext (same source)
+    keys: list[WrappedKey]
+
+
+class E2eInfo(TypedDict):
+    """What receivers learn about an encrypted transfer (in `TransferOffer.e2e`)."""
+
+    stream_id: str
+    plain_size: int
+
+
+class KeyReply(TypedDict):
+    wrapped: str | None  # None: no key for this device (yet)
+    sender_online: bool  # whether the sender has a connection that could wrap one now
+
+
+class KeyWanted(TypedDict):
+    transfer_id: str
+    user_id: int
+    username: str
+    device_id: str
+
+
+def e2e_encode(raw: bytes) -> str:
+    return base64.b64encode(raw).decode("ascii")
+
+
+def e2e_decode(text: object, size: int) -> bytes | None:
+    """The raw bytes of ``e2e_encode``'s form if exactly ``size`` long, else None."""
+    if not isinstance(text, str):
+        return None
+    try:
+        raw = base64.b64decode(text.encode("ascii"), validate=True)
+    except (ValueError, UnicodeEncodeError):
+        return None
+    return raw if len(raw) == size else None
 
 
 # --- Authentication ---------------------------------------------------------------------------
@@ -592,3 +671,70 @@ class UserKeys(TypedDict):
     user_id: int
     username: str
     devices: list[DeviceKeyInfo]  # oldest first
+
+
+# --- One-off codes (`send --code`, `receive --code`) ----------------------------------------
+# A SPAKE2 exchange (videonet_cli/crypto/pake.py) between a transfer's sender and one member of
+# its room carries the file key past the daemon. The daemon relays the messages over Socket.IO
+# and stores none of them; it checks who may talk to whom and how much, and cannot read the key
+# (a daemon that changes a message makes the exchange fail, and the code is spent).
+#
+# A code is ``NAMEPLATE-WORD-WORD``. The nameplate (the number) is public: the receiver sends
+# it in a seek to the room, and the sender whose code has that number answers with its first
+# message. Every message after that names the transfer and the exchange (the receiver's random
+# id, so the receiver's other sockets and other exchanges can tell them apart).
+#
+# c->s CodeSeek -> Ack; s->the room's other sockets CodeSeen
+EV_CODE_SEEK: Final = "code:seek"
+# c->s CodeMessage -> Ack; s->every socket of `to_user_id` CodeRelayed. The sender may address
+# a member the transfer is offered to; a member may address only the transfer's sender.
+EV_CODE_MESSAGE: Final = "code:message"
+
+CODE_NAMEPLATE_MAX_DIGITS: Final = 4
+CODE_EXCHANGE_ID_CHARS: Final = 32  # lowercase hex, chosen by the receiver
+CODE_BODY_MAX_CHARS: Final = 256  # base64 of one message (the largest is 124 characters)
+# Messages about one transfer (both directions, every exchange): a burst, then a slow trickle.
+# A right code needs 3 messages, so this is plenty; it bounds what one transfer can relay.
+CODE_MESSAGES_BURST: Final = 24
+CODE_MESSAGES_PER_SECOND: Final = 0.2
+# Seeks by one user: receivers repeat theirs every few seconds until a sender answers.
+CODE_SEEKS_BURST: Final = 10
+CODE_SEEKS_PER_SECOND: Final = 1.0
+
+
+class CodeStep(StrEnum):
+    PAKE = "pake"  # sender -> receiver: the sender's SPAKE2 message
+    REPLY = "reply"  # receiver -> sender: its SPAKE2 message and key confirmation
+    KEY = "key"  # sender -> receiver: its key confirmation and the sealed file key
+    FAIL = "fail"  # either way: this exchange failed (wrong code or changed messages); body ""
+
+
+class CodeSeek(TypedDict):
+    room_id: str
+    nameplate: str  # decimal digits, no leading zero
+    exchange: str
+
+
+class CodeSeen(TypedDict):
+    room_id: str
+    nameplate: str
+    exchange: str
+    user_id: int  # who seeks (the daemon fills it in)
+    username: str
+
+
+class CodeMessage(TypedDict):
+    transfer_id: str
+    to_user_id: int
+    exchange: str
+    step: str  # CodeStep
+    body: str  # standard base64 of the message bytes; "" for FAIL
+
+
+class CodeRelayed(TypedDict):
+    transfer_id: str
+    exchange: str
+    step: str
+    body: str
+    from_user_id: int  # who sent it (the daemon fills it in)
+    from_username: str

@@ -76,17 +76,30 @@ def send(
     no_wait: bool = typer.Option(
         False,
         "--no-wait",
-        help="Exit 0 once uploaded; receivers take it later (the daemon keeps it for a while).",
+        help=(
+            "Exit 0 once uploaded; receivers take it later (the daemon keeps it for a while; "
+            "a device that had no key at the offer then cannot decrypt it)."
+        ),
+    ),
+    code: str | None = typer.Option(
+        None,
+        "--code",
+        metavar="[CODE]",
+        help="Give the file key to one receiver through a one-off code (made up if not "
+        "given), safe even from the daemon; the receiver runs `receive ROOM --code CODE`.",
     ),
     json_out: bool = JsonOption,
     no_progress: bool = NoProgressOption,
 ) -> None:
-    """Send files to a room (or one member); exit 0 only when every receiver's SHA-256 matched."""
+    """Send files end-to-end encrypted to a room (or one member); exit 0 only when every
+    receiver's SHA-256 matched, 6 if a recipient's device key is not the one pinned here."""
+    from videonet_cli.crypto.pake import new_code, parse_code
     from videonet_cli.transfer.outcomes import SendOptions
     from videonet_cli.transfer.sender import send_files, unverified
 
     rate = parse_rate(limit_rate) if limit_rate else None
-    options = SendOptions(room, files, to, timeout, rate, wait=not no_wait)
+    one_off = None if code is None else parse_code(code) if code else new_code()
+    options = SendOptions(room, files, to, timeout, rate, wait=not no_wait, code=one_off)
     with TransferView(choose_mode(json_out, no_progress)) as view:
         with _ctrl_c(lambda: view.interrupted_hint("send")):
             outcomes = common.call(ctx, lambda api: send_files(api, options, view))
@@ -122,6 +135,12 @@ def receive(
     from_user: str | None = typer.Option(
         None, "--from", help="Only take files from this member (username).", metavar="USER"
     ),
+    code: str | None = typer.Option(
+        None,
+        "--code",
+        metavar="CODE",
+        help="Take the one file whose sender gave you this code (its key comes through it).",
+    ),
     json_out: bool = JsonOption,
     no_progress: bool = NoProgressOption,
 ) -> None:
@@ -130,8 +149,11 @@ def receive(
     On a terminal it shows who offers which file (or batch, or directory) and how big, and asks
     before taking it.
     """
+    from videonet_cli.crypto.pake import parse_code
     from videonet_cli.transfer.outcomes import ReceiveOptions
     from videonet_cli.transfer.receiver import receive_files
+
+    one_off = parse_code(code) if code is not None else None
 
     if not yes and not sys.stdin.isatty():
         raise UsageError(
@@ -141,7 +163,14 @@ def receive(
     with TransferView(choose_mode(json_out, no_progress)) as view:
         ask = None if yes else view.ask
         options = ReceiveOptions(
-            common.room_or_default(room), out, count, timeout, overwrite, from_user, ask
+            common.room_or_default(room),
+            out,
+            count,
+            timeout,
+            overwrite,
+            from_user,
+            ask,
+            code=one_off,
         )
         with _ctrl_c(lambda: view.interrupted_hint("receive")):
             outcomes = common.call(ctx, lambda api: receive_files(api, options, view))
@@ -161,7 +190,11 @@ def verify(
     remote: bool = typer.Option(
         False,
         "--remote",
-        help="Let the daemon hash both (POST /api/video/verify) instead of hashing here.",
+        help=(
+            "Upload both files in plaintext for the daemon to hash (POST /api/video/verify). "
+            "The daemon reads them: use it only for files you mean to show it. Transfers are "
+            "end-to-end encrypted, so the daemon cannot verify what it relayed."
+        ),
     ),
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:

@@ -92,6 +92,18 @@ class TransferView:
                 f"Skipped {event['name']}: {event['reason']}", markup=False, highlight=False
             )
             return
+        if kind == "code":  # shown even without progress bars: the other side needs it
+            err_console.print(self._code_line(event), markup=False, highlight=False)
+            return
+        if kind == "key_refused":  # a warning too: that device cannot decrypt the file
+            err_console.print(
+                f"Not sending the file key to a device of {event['user']} ({event['fingerprint']},"
+                f" {event['status']}): compare fingerprints, then `videonet keys trust "
+                f"{event['user']} FINGERPRINT`",
+                markup=False,
+                highlight=False,
+            )
+            return
         if self._progress is None:
             return
         console = self._progress.console
@@ -100,6 +112,8 @@ class TransferView:
             console.print(line, highlight=False, markup=False)
 
         if kind == "offer":
+            if event.get("encrypted") is False:
+                say(f"{name} is not end-to-end encrypted (it was not sent with videonet send).")
             offset = int(event.get("resumed_from") or 0)
             if offset:
                 say(f"{name}: resuming at {human(offset)} of {human(int(event['bytes']))}")
@@ -124,8 +138,22 @@ class TransferView:
             )
         elif kind == "uploaded":
             say(self._uploaded_line(event))
+        elif kind == "key_sent":
+            say(f"Sent the file key to a device of {event['user']} that appeared after the offer.")
         elif kind == "renamed":
             say(f"The offered name {event['offered']!r} was changed to {event['name']!r}.")
+        elif kind == "code_seek":
+            say(f"Looking for the sender of code {event['nameplate']}-… in {self.room}…")
+        elif kind == "code_ok":
+            say(f"Code verified with {event['sender']}: the file key came through the code.")
+
+    def _code_line(self, event: dict[str, Any]) -> str:
+        code = event["code"]
+        room = self.room or "ROOM"
+        return (
+            f"Code for {event['name']}: {code}  (on the other side: "
+            f"videonet receive {room} --code {code})"
+        )
 
     def _uploaded_line(self, event: dict[str, Any]) -> str:
         name, listeners = event["name"], event.get("listeners") or []

@@ -4,7 +4,8 @@ Loose files are written as NAME.part in --out; a directory's tree is written und
 `.NAME.part/` in --out. Nothing appears under its final name before the daemon confirmed the
 batch digest (every file's SHA-256 equal to the sender's); then the files are renamed, or the
 hidden directory is renamed to NAME. A later run resumes: complete files are re-hashed, the first
-incomplete one continues after its bytes.
+incomplete one continues after its bytes. An end-to-end encrypted batch is one record stream:
+only verified plaintext reaches the splitter (transfer/e2e_stream.py).
 """
 
 from __future__ import annotations
@@ -20,8 +21,12 @@ import aiohttp
 
 from videonet_cli.api import SocketClient
 from videonet_cli.api.client import TransfersApi
-from videonet_cli.errors import CliError, DaemonRefused
+from videonet_cli.crypto.stream import RecordCipher
+from videonet_cli.errors import CliError, DaemonRefused, IntegrityError, TamperedError
+from videonet_cli.identity.device import DeviceKey
 from videonet_cli.reporting import Reporter
+from videonet_cli.transfer.e2e_keys import receiver_file_key
+from videonet_cli.transfer.e2e_stream import open_stream
 from videonet_cli.transfer.files import (
     CHUNK_BYTES,
     FREE_SPACE_MARGIN,
@@ -79,6 +84,7 @@ def _layout(kind: str, name: str, paths: list[str], out_dir: Path) -> _Layout:
 async def receive_batch(
     transfers: TransfersApi,
     rt: SocketClient,
+    device: DeviceKey,
     offer: dict[str, Any],
     options: ReceiveOptions,
     last: bool,
@@ -87,7 +93,8 @@ async def receive_batch(
     """Take one batch offer; one outcome per file when verified, else one for the batch."""
     started = time.monotonic()
     transfer_id = str(offer["transfer_id"])
-    size = int(offer["size"])
+    e2e = offer.get("e2e")
+    size = int(e2e["plain_size"]) if isinstance(e2e, dict) else int(offer["size"])
     sender = str(offer.get("sender_name", "?"))
     kind = str(offer.get("batch_kind"))
     manifest = await transfers.manifest(transfer_id)
@@ -124,6 +131,13 @@ async def receive_batch(
     if options.ask is not None and not await options.ask(offer):
         await decline(rt, transfer_id, "declined", last)
         return failed("declined", declined=True)
+    cipher: RecordCipher | None = None
+    if isinstance(e2e, dict):
+        if options.file_key is not None:
+            file_key = await options.file_key(offer)
+        else:
+            file_key = await receiver_file_key(rt, device, offer)
+        cipher = RecordCipher(file_key, str(e2e["stream_id"]))
     if layout.final_dir is not None:
         layout.root.mkdir(mode=0o700, exist_ok=True)
     writer = TreeWriter(layout.root)
@@ -146,13 +160,25 @@ async def receive_batch(
                 "sender": sender,
                 "transfer_id": transfer_id,
                 "resumed_from": offset,
+                "encrypted": cipher is not None,
             }
         )
         throttle = Throttle(report, label, size)
         splitter = _Splitter(writer, layout.parts, [e["size"] for e in entries], hashes, index)
         splitter.within = within
         began = time.monotonic()
-        received = await _download(transfers, transfer_id, offset, size, splitter, throttle)
+        try:
+            received = await _download(
+                transfers, transfer_id, offset, size, splitter, throttle, cipher
+            )
+        except IntegrityError as exc:
+            if isinstance(exc, TamperedError):
+                exc = TamperedError(exc.index, _files_in_record(exc.index, entries, layout.shown))
+            reason = f"{exc.message}; nothing was kept"
+            writer.close()
+            _discard(layout)
+            await decline(rt, transfer_id, reason, last)
+            return failed(reason, offset)
         moving = time.monotonic() - began
         throttle.update(received, force=True)
     finally:
@@ -207,6 +233,19 @@ async def receive_batch(
             entries, layout.finals, layout.shown, digests, resumed, shares, strict=True
         )
     ]
+
+
+def _files_in_record(index: int, entries: list[protocol.ManifestEntry], shown: list[str]) -> str:
+    """The files whose bytes lie (partly) in encrypted record ``index``, for the error line."""
+    begin = index * protocol.E2E_RECORD_BYTES
+    end = begin + protocol.E2E_RECORD_BYTES
+    names, start = [], 0
+    for entry, name in zip(entries, shown, strict=True):
+        if start < end and start + entry["size"] > begin:
+            names.append(name)
+        start += entry["size"]
+    more = f" and {len(names) - 3} more" if len(names) > 3 else ""
+    return ", ".join(names[:3]) + more
 
 
 def _clash(layout: _Layout, overwrite: bool) -> str:
@@ -338,11 +377,18 @@ async def _download(
     size: int,
     splitter: _Splitter,
     throttle: Throttle,
+    cipher: RecordCipher | None,
 ) -> int:
-    """Stream the batch from `offset` into the splitter; return the bytes it holds at the end."""
+    """Stream the batch from `offset` into the splitter; return the bytes it holds at the end.
+    With a cipher, the records are opened and only their verified plaintext is split."""
     received = offset
     try:
-        async with transfers.download(transfer_id, offset) as chunks:
+        stream = (
+            transfers.download(transfer_id, offset)
+            if cipher is None
+            else open_stream(transfers, transfer_id, cipher, size, offset)
+        )
+        async with stream as chunks:
             async for chunk in chunks:
                 if received + len(chunk) > size:
                     raise CliError("the daemon sent more bytes than offered")

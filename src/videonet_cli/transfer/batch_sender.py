@@ -3,7 +3,9 @@
 Per-file round trips (offer, PUT, seal, verdict) cost more than the bytes of a small file, so a
 batch has one of each: the offer carries the manifest, the PUT body is the files' bytes one after
 the other in manifest order, and the seal carries each file's SHA-256 (and their batch digest).
-A resumed upload first hashes what the daemon already holds, file by file.
+The concatenation is end-to-end encrypted as one record stream (transfer/e2e_stream.py); the
+manifest (paths and sizes) is not. A resumed upload first hashes the plaintext of the records
+the daemon already holds, file by file.
 """
 
 from __future__ import annotations
@@ -18,8 +20,11 @@ import aiohttp
 
 from videonet_cli.api import SocketClient
 from videonet_cli.api.client import TransfersApi
+from videonet_cli.crypto.stream import RecordCipher, StreamLayout
 from videonet_cli.errors import CliError
 from videonet_cli.reporting import Reporter
+from videonet_cli.transfer.e2e_keys import SenderKeys
+from videonet_cli.transfer.e2e_stream import Resume, seal_stream, source_id
 from videonet_cli.transfer.files import CHUNK_BYTES, hash_prefix
 from videonet_cli.transfer.outcomes import (
     Inbox,
@@ -37,6 +42,7 @@ async def send_batch(
     transfers: TransfersApi,
     rt: SocketClient,
     inbox: Inbox,
+    keys: SenderKeys,
     room_id: str,
     batch: BatchSource,
     options: SendOptions,
@@ -45,13 +51,17 @@ async def send_batch(
     """Offer, upload and seal one batch; one outcome per file, all with the batch's verdicts."""
     started = time.monotonic()
     request: protocol.BatchRequest = {"kind": batch.kind, "files": batch.entries}
-    body = {"room_id": room_id, "name": batch.name, "size": batch.size, "batch": request}
+    body: dict[str, object] = {"room_id": room_id, "name": batch.name, "batch": request}
     if options.to:
         body["to"] = options.to
-    reply = await rt.call(protocol.EV_TRANSFER_OFFER, body)
+    source = source_id(keys.device, batch.paths)
+    reply, file_key = await keys.offer(body, batch.size, source, options.to)
     offer = reply["transfer"]
     transfer_id = str(offer["transfer_id"])
-    offset = int(reply["offset"])
+    layout = StreamLayout(batch.size)
+    daemon_has = int(reply["offset"])
+    resume = Resume.for_upload(layout, daemon_has)
+    offset = resume.plain_offset
     listeners, expected = inbox.expected(reply, options.to)
     report(
         {
@@ -67,12 +77,23 @@ async def send_batch(
     )
     throttle = Throttle(report, batch.name, batch.size)
     checking = Throttle(report, batch.name, batch.size, "checking")
-    reader = _BatchReader(batch, offset, throttle, checking)
+    upload = daemon_has < layout.ciphertext_size or (
+        offer["state"] != protocol.TransferState.UPLOADED
+    )
+    reader = _BatchReader(batch, offset if upload else batch.size, throttle, checking)
     began = time.monotonic()
-    if offset < batch.size or offer["state"] != protocol.TransferState.UPLOADED:
+    if upload:
+        cipher = RecordCipher(file_key.key, file_key.stream_id)
+        records = seal_stream(
+            reader.body(options.rate_limit),
+            cipher,
+            layout,
+            resume,
+            daemon_has - resume.cipher_offset,
+        )
         try:
             await transfers.upload(
-                transfer_id, offset, batch.size - offset, reader.body(options.rate_limit)
+                transfer_id, daemon_has, layout.ciphertext_size - daemon_has, records
             )
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise upload_failed(transfers, exc) from exc

@@ -12,7 +12,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
@@ -21,8 +21,14 @@ from videonet_cli.api.client import TransfersApi
 from videonet_cli.errors import CliError, IncompleteError
 from videonet_daemon import protocol
 
+if TYPE_CHECKING:
+    from videonet_cli.crypto.pake import Code
+
 # Asked before each offer (a file, a batch or a directory) is taken, on a terminal: take it?
 Ask = Callable[[dict[str, Any]], Awaitable[bool]]
+# Supplies the file key of an encrypted offer (None in ReceiveOptions: this device's wrapped key,
+# transfer/e2e_keys.receiver_file_key). A one-off code exchange plugs in here.
+KeySource = Callable[[dict[str, Any]], Awaitable[bytes]]
 
 
 @dataclass(frozen=True)
@@ -35,6 +41,7 @@ class SendOptions:
     timeout: float = 600.0  # seconds to wait for the receivers' verdicts after the upload
     rate_limit: int | None = None  # bytes a second
     wait: bool = True  # False (--no-wait): done once uploaded; receivers take it later
+    code: Code | None = None  # --code: the file key goes to one receiver through this code
 
 
 @dataclass
@@ -143,28 +150,34 @@ class Inbox:
         )
 
     async def verdicts(
-        self, transfer_id: str, expected: set[int], timeout: float
+        self, transfer_id: str, expected: set[int], timeout: float, *, only: bool = False
     ) -> tuple[list[ReceiverVerdict], list[str]]:
         """Wait until every expected or accepting receiver answered (at least one), or timeout
-        (0: only look at what already came).
+        (0: only look at what already came). With ``only``, the expected receivers alone count
+        (a code's transfer: the one who used the code).
 
         Returns the verdicts by username and the receivers that did not answer.
         """
+
+        def wanted() -> set[int]:
+            return expected if only else expected | self.accepted.get(transfer_id, set())
+
+        def got() -> dict[int, ReceiverVerdict]:
+            results = self.results.get(transfer_id, {})
+            return {u: v for u, v in results.items() if u in expected} if only else results
+
         deadline = time.monotonic() + timeout
         while True:
             self.changed.clear()  # before looking, so an event that lands after it wakes us
-            got = self.results.get(transfer_id, {})
-            waiting_for = (expected | self.accepted.get(transfer_id, set())) - set(got)
-            if got and not waiting_for:
+            if got() and not wanted() - set(got()):
                 break
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.changed.wait(), remaining)
-        got = self.results.get(transfer_id, {})
-        missing = self.shown((expected | self.accepted.get(transfer_id, set())) - set(got))
-        return sorted(got.values(), key=lambda v: v.username), missing
+        missing = self.shown(wanted() - set(got()))
+        return sorted(got().values(), key=lambda v: v.username), missing
 
 
 def upload_failed(transfers: TransfersApi, exc: BaseException) -> CliError:
@@ -189,6 +202,8 @@ class ReceiveOptions:
     overwrite: bool = False
     from_user: str | None = None
     ask: Ask | None = None
+    file_key: KeySource | None = None
+    code: Code | None = None  # --code: take the one transfer whose sender has this code
 
 
 @dataclass

@@ -1,6 +1,11 @@
 """`receive`: take offers in a room, stream each into NAME.part while hashing, rename when verified.
 
-Resume: a NAME.part left by an earlier run is re-hashed and the download continues after it.
+An end-to-end encrypted offer (every one `videonet send` makes) is decrypted record by record as
+it arrives; only verified plaintext is written to NAME.part (transfer/e2e_stream.py), and the
+file key comes wrapped for this device (transfer/e2e_keys.py).
+
+Resume: a NAME.part left by an earlier run is re-hashed and the download continues after it (for
+an encrypted offer, from the start of the record its verified bytes end in).
 Nothing is ever written outside the output directory, and nothing appears under its final name
 before the daemon confirmed that its SHA-256 equals the sender's. A batch (several files, or a
 directory) is taken by transfer/batch_receiver.py.
@@ -12,6 +17,7 @@ import asyncio
 import hashlib
 import os
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +25,15 @@ import aiohttp
 
 from videonet_cli.api import Api, SocketClient
 from videonet_cli.api.client import TransfersApi
-from videonet_cli.errors import CliError, UsageError
+from videonet_cli.crypto.stream import RecordCipher, StreamLayout
+from videonet_cli.errors import BadCodeError, CliError, IntegrityError, UsageError
+from videonet_cli.identity import core as identity
+from videonet_cli.identity.device import DeviceKey
 from videonet_cli.reporting import Reporter
 from videonet_cli.transfer.batch_receiver import receive_batch
+from videonet_cli.transfer.code_exchange import receive_key
+from videonet_cli.transfer.e2e_keys import receiver_file_key
+from videonet_cli.transfer.e2e_stream import Resume, open_stream
 from videonet_cli.transfer.files import (
     FREE_SPACE_MARGIN,
     Gathered,
@@ -54,10 +66,18 @@ async def receive_files(
         if isinstance(data, dict):
             await offers.put(data)
 
+    device, _ = await identity.publish_this_device(api)
     async with api.socket() as rt:
         room = await api.rooms.resolve(options.room)
         rt.on(protocol.EV_TRANSFER_OFFER, on_offer)
         await rt.join(room["id"])
+        coded = None
+        if options.code is not None:
+            # The key first: until the exchange verified nothing is accepted or written, and
+            # then only the transfer it names, from its sender, is taken.
+            coded = await receive_key(rt, room["id"], options.code, timeout, report)
+            count = 1
+            options = replace(options, file_key=coded.key_source())
         # With --overwrite, files declined earlier (because they existed) are offered again.
         listen = await rt.call(
             protocol.EV_TRANSFER_LISTEN, {"room_id": room["id"], "declined": options.overwrite}
@@ -91,6 +111,16 @@ async def receive_files(
                 continue
             if options.from_user and offer.get("sender_name") != options.from_user:
                 continue  # left for another run; not declined
+            if coded is not None and (
+                transfer_id != coded.transfer_id or offer.get("sender_id") != coded.sender_id
+            ):
+                continue  # not the transfer the code is for; left for another run
+            if coded is not None and not isinstance(offer.get("e2e"), dict):
+                # The sender's CLI encrypts it; offered in plaintext, it is not the sender's.
+                raise BadCodeError(
+                    "the transfer the code names is offered unencrypted: refused (the daemon "
+                    "changed it); nothing was written"
+                )
             if state == protocol.TransferState.INTERRUPTED:
                 # Its sender stopped half way; when it sends again, the offer comes back.
                 report(
@@ -110,15 +140,20 @@ async def receive_files(
             taken += files
             last = taken >= count
             if kind is None:
-                outcomes.append(await _receive_one(api.transfers, rt, offer, options, last, report))
+                outcomes.append(
+                    await _receive_one(api.transfers, rt, device, offer, options, last, report)
+                )
             else:
-                outcomes += await receive_batch(api.transfers, rt, offer, options, last, report)
+                outcomes += await receive_batch(
+                    api.transfers, rt, device, offer, options, last, report
+                )
         return outcomes
 
 
 async def _receive_one(
     transfers: TransfersApi,
     rt: SocketClient,
+    device: DeviceKey,
     offer: dict[str, Any],
     options: ReceiveOptions,
     last: bool,
@@ -127,7 +162,8 @@ async def _receive_one(
     out_dir, overwrite = options.out_dir, options.overwrite
     started = time.monotonic()
     transfer_id = str(offer["transfer_id"])
-    size = int(offer["size"])
+    e2e = offer.get("e2e")
+    size = int(e2e["plain_size"]) if isinstance(e2e, dict) else int(offer["size"])
     sender = str(offer.get("sender_name", "?"))
     safe = safe_name(str(offer["name"]))
     final = out_dir / safe.name
@@ -170,6 +206,15 @@ async def _receive_one(
     if offset > size:
         part.unlink()
         offset = 0
+    cipher: RecordCipher | None = None
+    if isinstance(e2e, dict):
+        # Before accepting: without a key this device cannot take the file at all.
+        if options.file_key is not None:
+            file_key = await options.file_key(offer)
+        else:
+            file_key = await receiver_file_key(rt, device, offer)
+        cipher = RecordCipher(file_key, str(e2e["stream_id"]))
+        offset = Resume.for_download(StreamLayout(size), offset).plain_offset
     needed = size - offset + FREE_SPACE_MARGIN
     if free_bytes(out_dir) < needed:
         reason = f"not enough free space in {out_dir} for {safe.name} ({size} bytes)"
@@ -185,6 +230,7 @@ async def _receive_one(
             "sender": sender,
             "transfer_id": transfer_id,
             "resumed_from": offset,
+            "encrypted": cipher is not None,
         }
     )
     throttle = Throttle(report, safe.name, size)
@@ -193,11 +239,21 @@ async def _receive_one(
     began = time.monotonic()
     # A complete NAME.part needs no bytes (a Range from its end would be refused with 416);
     # an empty file is still fetched, which creates its NAME.part.
-    received = (
-        await _download(transfers, transfer_id, part, offset, size, digest, throttle)
-        if offset < size or not size
-        else offset
-    )
+    try:
+        if cipher is not None:
+            received = await _download_sealed(
+                transfers, transfer_id, part, offset, size, digest, throttle, cipher
+            )
+        elif offset < size or not size:
+            received = await _download(transfers, transfer_id, part, offset, size, digest, throttle)
+        else:
+            received = offset
+    except IntegrityError as exc:
+        # Only verified records were written, but this copy cannot be completed: start over.
+        part.unlink(missing_ok=True)
+        reason = f"{exc.message}; nothing was kept"
+        await decline(rt, transfer_id, reason, last)
+        return outcome(False, reason, offset=offset)
     moving = time.monotonic() - began
     throttle.update(received, force=True)
     if received < size:
@@ -265,5 +321,49 @@ async def _download(
     finally:
         if pending.nbytes:  # what arrived before a broken stream is kept for the resume
             received += pending.write_to(fd)
+        os.close(fd)
+    return received
+
+
+async def _download_sealed(
+    transfers: TransfersApi,
+    transfer_id: str,
+    part: Path,
+    offset: int,
+    size: int,
+    digest: Any,
+    throttle: Throttle,
+    cipher: RecordCipher,
+) -> int:
+    """Decrypt the records from the one ``offset`` starts and append their verified plaintext
+    to ``part``; return how many plaintext bytes it holds at the end. A record that does not
+    verify raises `IntegrityError` (what was verified before it stays written)."""
+    received = offset
+    try:
+        fd = open_part(part.parent, part.name)
+    except UnsafeTarget as exc:
+        raise CliError(str(exc)) from exc
+    release = ReleaseBehind(fd, offset)
+    try:
+        os.ftruncate(fd, offset)
+        os.lseek(fd, offset, os.SEEK_SET)
+        async with open_stream(transfers, transfer_id, cipher, size, offset) as records:
+            async for record in records:
+                if received + len(record) > size:
+                    raise CliError("the daemon sent more bytes than offered")
+                digest.update(record)
+                view = memoryview(record)
+                while view:
+                    view = view[os.write(fd, view) :]
+                received += len(record)
+                release.written_to(received)
+                throttle.update(received)
+        os.fsync(fd)
+    except (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError, ConnectionError):
+        pass  # a short stream: the caller reports it as incomplete and keeps the .part
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        if received == offset:
+            raise transfers.unreachable(exc) from exc
+    finally:
         os.close(fd)
     return received

@@ -223,6 +223,24 @@ async def m009_transfer_batches(conn: AsyncConnection, t: Types) -> None:
         await run(conn, f"ALTER TABLE transfers ADD COLUMN {column}")
 
 
+async def m010_transfer_keys(conn: AsyncConnection, t: Types) -> None:
+    # End-to-end encrypted transfers: the stream id and plaintext size receivers need, the
+    # sender's keyed source fingerprint (resume only the same plaintext), and the file key
+    # wrapped for each recipient device. The daemon never holds a file key itself.
+    for column in ("e2e_stream_id TEXT", "e2e_plain_size BIGINT", "e2e_source TEXT"):
+        await run(conn, f"ALTER TABLE transfers ADD COLUMN {column}")
+    await run(
+        conn,
+        """CREATE TABLE transfer_keys (
+            transfer_id TEXT NOT NULL REFERENCES transfers(id) ON DELETE CASCADE,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            device_id TEXT NOT NULL,
+            wrapped TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (transfer_id, user_id, device_id))""",
+    )
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "accounts_invites_rooms", m001_accounts_invites_rooms),
     (2, "chat_messages", m002_chat_messages),
@@ -233,6 +251,7 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (7, "users_disabled", m007_users_disabled),
     (8, "device_keys", m008_device_keys),
     (9, "transfer_batches", m009_transfer_batches),
+    (10, "transfer_keys", m010_transfer_keys),
 ]
 
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 from videonet_daemon import protocol
+from videonet_daemon.errors import ApiError, Forbidden, ValidationError
 from videonet_daemon.metrics import Metrics
 from videonet_daemon.realtime.hub import Hub, SocketUser
+from videonet_daemon.relay.keys import TransferKeys, check_e2e, check_keys
 from videonet_daemon.relay.receivers import Receivers
 from videonet_daemon.relay.service import TransferService
 from videonet_daemon.rooms.guard import RoomGuard
@@ -25,8 +27,10 @@ class TransferEvents:
         receivers: Receivers,
         guard: RoomGuard,
         metrics: Metrics,
+        keys: TransferKeys,
     ) -> None:
         self.hub = hub
+        self.keys = keys
         self.service = service
         self.receivers = receivers
         self.guard = guard
@@ -43,6 +47,8 @@ class TransferEvents:
         on(protocol.EV_TRANSFER_VERDICT, self.verdict)
         on(protocol.EV_TRANSFER_DECLINE, self.decline)
         on(protocol.EV_TRANSFER_ABORT, self.abort)
+        on(protocol.EV_TRANSFER_KEY, self.key)
+        on(protocol.EV_TRANSFER_WRAP, self.wrap)
         self.hub.on_disconnect(self._gone)
 
     async def _gone(self, user: SocketUser) -> None:
@@ -77,7 +83,16 @@ class TransferEvents:
             data.get("size"),
             data.get("to"),
             data.get("batch"),
+            data.get("e2e"),
         )
+        if not resumed and offer["e2e"] is not None:
+            # The wrapped keys go in before anyone hears of the offer; a resumed transfer keeps
+            # the keys of its first offer (the sender gets its own back with transfer:key).
+            try:
+                await self.keys.add(offer, check_e2e(data.get("e2e"), offer["size"]).keys)
+            except ApiError:  # a refused key: the offer did not happen
+                await self.service.abort(user.user_id, offer["transfer_id"])
+                raise
         self.metrics.transfers.labels(outcome="resumed" if resumed else "offered").inc()
         target = (
             protocol.user_channel(offer["to_user_id"])
@@ -164,6 +179,50 @@ class TransferEvents:
         offer = await self.service.abort(user.user_id, _transfer_id(data))
         await self.state_changed(offer)
         return {"offer": offer}
+
+    async def key(self, user: SocketUser, data: dict[str, Any]) -> dict[str, Any]:
+        """This device's wrapped key; without one, the sender's running CLI is asked for it."""
+        offer = await self.service.visible(user.user_id, _transfer_id(data))
+        if offer["e2e"] is None:
+            raise ValidationError("this transfer is not end-to-end encrypted")
+        device_id = get_str(data, "device_id", max_chars=protocol.DEVICE_ID_MAX_CHARS)
+        wrapped = await self.keys.get(offer["transfer_id"], user.user_id, device_id)
+        online = any(u.user_id == offer["sender_id"] for u in self.hub.users.values())
+        if wrapped is None and user.user_id != offer["sender_id"]:
+            wanted: protocol.KeyWanted = {
+                "transfer_id": offer["transfer_id"],
+                "user_id": user.user_id,
+                "username": user.username,
+                "device_id": device_id,
+            }
+            await self.hub.sio.emit(
+                protocol.EV_TRANSFER_KEY_WANTED,
+                wanted,
+                to=protocol.user_channel(offer["sender_id"]),
+            )
+        reply: protocol.KeyReply = {"wrapped": wrapped, "sender_online": online}
+        return dict(reply)
+
+    async def wrap(self, user: SocketUser, data: dict[str, Any]) -> dict[str, Any]:
+        """The sender adds wrapped keys (for a device that appeared after the offer)."""
+        offer = await self.service.get(_transfer_id(data))
+        if offer["sender_id"] != user.user_id:
+            raise Forbidden("only the sender wraps keys for a transfer")
+        await self.guard.require_member(offer["room_id"], user.user_id)
+        if offer["e2e"] is None:
+            raise ValidationError("this transfer is not end-to-end encrypted")
+        keys = check_keys(data.get("keys"))
+        added = await self.keys.add(offer, keys)
+        for user_id in sorted({u for u, _, _ in keys}):
+            await self.hub.sio.emit(
+                protocol.EV_TRANSFER_KEY_ADDED,
+                {
+                    "transfer_id": offer["transfer_id"],
+                    "device_ids": [d for u, d, _ in keys if u == user_id],
+                },
+                to=protocol.user_channel(user_id),
+            )
+        return {"added": added}
 
     async def state_changed(self, offer: protocol.TransferOffer) -> None:
         await self.hub.sio.emit(

@@ -1,4 +1,5 @@
-"""The relay feature: transfer events on Socket.IO, the data plane and /api/video/verify on HTTP."""
+"""The relay feature: transfer events and the code relay on Socket.IO, the data plane and
+/api/video/verify on HTTP."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from videonet_daemon.auth.request_auth import RequestAuth
 from videonet_daemon.db.engine import Database
 from videonet_daemon.metrics import Metrics
 from videonet_daemon.realtime.hub import Hub
+from videonet_daemon.relay.code_relay import CodeRelay
 from videonet_daemon.relay.events import TransferEvents
+from videonet_daemon.relay.keys import TransferKeys
 from videonet_daemon.relay.proxy import Proxy
 from videonet_daemon.relay.receivers import Receivers
 from videonet_daemon.relay.routes import TransferRoutes
@@ -41,8 +44,16 @@ class RelayFeature:
         self._stall_seconds = settings.transfer_stall_timeout
 
     def install(self, router: web.UrlDispatcher, hub: Hub) -> None:
-        events = TransferEvents(hub, self._transfers, self._receivers, self._guard, self._metrics)
+        events = TransferEvents(
+            hub,
+            self._transfers,
+            self._receivers,
+            self._guard,
+            self._metrics,
+            TransferKeys(self._db),
+        )
         events.register()
+        CodeRelay(hub, self._transfers, self._guard).register()
         routes = TransferRoutes(
             self._transfers,
             events,

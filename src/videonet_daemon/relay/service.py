@@ -36,6 +36,7 @@ from videonet_daemon.errors import (
 )
 from videonet_daemon.names import name_key
 from videonet_daemon.relay import manifest
+from videonet_daemon.relay.keys import E2eOffer, check_e2e
 from videonet_daemon.relay.spool import AnySpool, LiveTransfer, Spool
 from videonet_daemon.rooms.guard import RoomGuard
 from videonet_daemon.settings import Settings
@@ -48,7 +49,7 @@ R = protocol.ReceiptState
 _SELECT = """
     SELECT t.id AS transfer_id, t.room_id, t.sender_id, u.username AS sender_name, t.to_user_id,
            t.name, t.size, t.uploaded, t.sha256, t.state, t.created_at, t.node_id,
-           t.batch_kind, t.file_count
+           t.batch_kind, t.file_count, t.e2e_stream_id, t.e2e_plain_size
     FROM transfers t JOIN users u ON u.id = t.sender_id
 """
 
@@ -70,6 +71,9 @@ def _offer(row: Record) -> protocol.TransferOffer:
         "node_id": c["node_id"],
         "batch_kind": c["batch_kind"],
         "file_count": int(c["file_count"]) if c["file_count"] is not None else 1,
+        "e2e": None
+        if c["e2e_stream_id"] is None
+        else {"stream_id": c["e2e_stream_id"], "plain_size": int(c["e2e_plain_size"])},
     }
 
 
@@ -211,23 +215,29 @@ class TransferService:
         size: Any,
         to_username: Any,
         batch: Any = None,
+        e2e: Any = None,
     ) -> tuple[protocol.TransferOffer, bool]:
-        """A new transfer, or the unfinished one of the same file to resume: (offer, resumed)."""
+        """A new transfer, or the unfinished one of the same file to resume: (offer, resumed).
+
+        An encrypted offer resumes only a transfer of the same source (the same plaintext,
+        under the same file key): a changed file is a new transfer with a new key."""
         name = check_name(name)
         if isinstance(size, bool) or not isinstance(size, int) or size < 0:
             raise ValidationError("size must be a non-negative integer")
         if size > self._settings.transfer_max_bytes:
             limit = self._settings.transfer_max_bytes
             raise PayloadTooLarge(f"the file is larger than this daemon accepts ({limit} bytes)")
+        crypt: E2eOffer | None = None if e2e is None else check_e2e(e2e, size)
         found: _Batch | None = None
         if batch is not None:
-            kind, entries = manifest.check_batch(batch, size)
+            plain = size if crypt is None else crypt.plain_size
+            kind, entries = manifest.check_batch(batch, plain)
             found = _Batch(kind, len(entries), manifest.encode(entries))
         await self._guard.require_member(room_id, user_id)
         to_user_id = await self._recipient(room_id, to_username)
-        existing = await self._unfinished(room_id, user_id, name, size, to_user_id, found)
+        existing = await self._unfinished(room_id, user_id, name, size, to_user_id, found, crypt)
         if existing is None:
-            return await self._new(room_id, user_id, name, size, to_user_id, found), False
+            return await self._new(room_id, user_id, name, size, to_user_id, found, crypt), False
         if not self.is_local(existing):
             return await self._resume_elsewhere(existing), True
         return await self._resume_here(existing), True
@@ -240,16 +250,18 @@ class TransferService:
         size: int,
         to_user_id: int | None,
         batch: _Batch | None,
+        e2e: E2eOffer | None,
     ) -> protocol.TransferOffer | None:
         """The latest unfinished transfer of this file from this sender to the same recipient."""
         # (An untyped NULL parameter is an error on PostgreSQL, so the recipient and manifest
         # tests are spelled out for each case.)
         recipient = "t.to_user_id IS NULL" if to_user_id is None else "t.to_user_id = :to"
         same_files = "t.manifest IS NULL" if batch is None else "t.manifest = :m"
+        same_source = "t.e2e_source IS NULL" if e2e is None else "t.e2e_source = :src"
         unfinished, params = _one_of("st", protocol.TRANSFER_UNFINISHED)
         row = await self._db.fetch_one(
             _SELECT + " WHERE t.room_id = :r AND t.sender_id = :u AND t.name = :n AND t.size = :s "
-            f"AND t.state IN {unfinished} AND {recipient} AND {same_files} "
+            f"AND t.state IN {unfinished} AND {recipient} AND {same_files} AND {same_source} "
             "ORDER BY t.created_at DESC LIMIT 1",
             r=room_id,
             u=user_id,
@@ -258,6 +270,7 @@ class TransferService:
             **params,
             **({} if to_user_id is None else {"to": to_user_id}),
             **({} if batch is None else {"m": batch.manifest}),
+            **({} if e2e is None else {"src": e2e.source}),
         )
         return None if row is None else _offer(row)
 
@@ -297,6 +310,7 @@ class TransferService:
         size: int,
         to_user_id: int | None,
         batch: _Batch | None,
+        e2e: E2eOffer | None,
     ) -> protocol.TransferOffer:
         # A new send of the same name replaces older ones (finished or not), so a receiver that
         # comes late is offered the latest version only.
@@ -328,7 +342,7 @@ class TransferService:
             raise TooManyTransfers()
         async with self._reserving:  # two offers at once must not both take the last space
             await self._check_space(size)
-            transfer_id = await self._insert(room_id, user_id, name, size, to_user_id, batch)
+            transfer_id = await self._insert(room_id, user_id, name, size, to_user_id, batch, e2e)
         return await self.get(transfer_id)
 
     async def _insert(
@@ -339,14 +353,20 @@ class TransferService:
         size: int,
         to_user_id: int | None,
         batch: _Batch | None,
+        e2e: E2eOffer | None,
     ) -> str:
         transfer_id = uuid.uuid4().hex
         now = now_iso()
         self.spool.create(transfer_id)
         await self._db.execute(
             "INSERT INTO transfers (id, room_id, sender_id, to_user_id, name, size, uploaded, "
-            "sha256, state, created_at, updated_at, node_id, batch_kind, file_count, manifest) "
-            "VALUES (:id, :r, :u, :to, :n, :s, 0, NULL, :st, :t, :t, :node, :bk, :bn, :bm)",
+            "sha256, state, created_at, updated_at, node_id, batch_kind, file_count, manifest, "
+            "e2e_stream_id, e2e_plain_size, e2e_source) "
+            "VALUES (:id, :r, :u, :to, :n, :s, 0, NULL, :st, :t, :t, :node, :bk, :bn, :bm, "
+            ":es, :ep, :esrc)",
+            es=None if e2e is None else e2e.stream_id,
+            ep=None if e2e is None else e2e.plain_size,
+            esrc=None if e2e is None else e2e.source,
             node=self.node.id,
             bk=None if batch is None else str(batch.kind),
             bn=1 if batch is None else batch.count,

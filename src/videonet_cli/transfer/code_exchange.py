@@ -1,0 +1,308 @@
+"""The one-off code on the wire: the sender's and the receiver's halves of the exchange.
+
+crypto/pake.py does the cryptography; this module moves its messages through the daemon
+(`code:seek`, `code:message`, see protocol.py) and enforces the rules that make a 16-bit code
+enough: the sender answers seeks with its code's number only until one exchange ends, and the
+first exchange that fails spends the code (the sender stops, aborts the transfer and says so);
+the receiver makes one exchange per run. Every message is checked against the exchange it
+belongs to, so messages for other exchanges, transfers or people are ignored, not trusted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import contextlib
+import secrets
+import time
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from videonet_cli.api import SocketClient
+from videonet_cli.crypto.pake import Code, ReceiverExchange, SenderExchange
+from videonet_cli.errors import BadCodeError, CliError
+from videonet_cli.reporting import Reporter
+from videonet_cli.transfer.outcomes import KeySource
+from videonet_daemon import protocol
+from videonet_daemon.protocol import CodeStep
+
+T = TypeVar("T")
+
+SEEK_INTERVAL_SECONDS = 2.0  # a receiver seeks again until a sender answers
+KEY_WAIT_SECONDS = 60.0  # after its reply, how long the receiver waits for the sealed key
+MAX_OPEN_EXCHANGES = 8  # exchanges a sender has started and not yet heard back from
+
+
+@dataclass(frozen=True)
+class CodeKey:
+    """What a receiver's exchange brings: the transfer, its sender, and the file key."""
+
+    transfer_id: str
+    sender_id: int
+    sender_name: str
+    file_key: bytes
+
+    def key_source(self) -> KeySource:
+        """The receivers' hook (`ReceiveOptions.file_key`): this key, for this transfer only."""
+
+        async def source(offer: dict[str, Any]) -> bytes:
+            if str(offer.get("transfer_id")) != self.transfer_id:
+                raise BadCodeError("the code's key is for another transfer")
+            return self.file_key
+
+        return source
+
+
+def _encode(raw: bytes) -> str:
+    return base64.b64encode(raw).decode("ascii")
+
+
+def _decode(text: Any) -> bytes:
+    if not isinstance(text, str):
+        raise BadCodeError()
+    try:
+        return base64.b64decode(text.encode("ascii"), validate=True)
+    except (binascii.Error, UnicodeEncodeError) as exc:
+        raise BadCodeError() from exc
+
+
+class CodeSender:
+    """Give one transfer's file key to the first member whose exchange with this code verifies.
+
+    `install` on the sender's socket once the transfer is offered, then `wait` for the outcome:
+    the receiver's user id, or `BadCodeError` once an exchange failed (the code is spent).
+    """
+
+    def __init__(
+        self,
+        rt: SocketClient,
+        code: Code,
+        room_id: str,
+        transfer_id: str,
+        file_key: bytes,
+        report: Reporter,
+    ) -> None:
+        self._rt = rt
+        self._code = code
+        self._room_id = room_id
+        self._transfer_id = transfer_id
+        self._file_key = file_key
+        self._report = report
+        self._open: dict[str, tuple[int, SenderExchange]] = {}  # exchange id -> (user, side A)
+        self._outcome: asyncio.Future[tuple[int, str]] = asyncio.get_running_loop().create_future()
+        self._lock = asyncio.Lock()  # one message at a time: the first failure spends the code
+        # After the key went out: the receiver's exchange (id, user), which may still report that
+        # the key did not verify on its side (a message changed on the way to it).
+        self._given: tuple[str, int] | None = None
+        self._failure: CliError | None = None  # the exchange failed: why (the code is spent)
+        self._failed = asyncio.Event()
+
+    def install(self) -> None:
+        self._rt.on(protocol.EV_CODE_SEEK, self._on_seek)
+        self._rt.on(protocol.EV_CODE_MESSAGE, self._on_message)
+
+    async def wait(self, timeout: float) -> tuple[int, str]:
+        """The receiver (user id, name) once its exchange verified; `BadCodeError` when one
+        failed; `CliError` when nobody finished one within ``timeout`` seconds."""
+        try:
+            return await asyncio.wait_for(asyncio.shield(self._outcome), timeout)
+        except TimeoutError:
+            raise CliError(
+                f"nobody used the code {self._code.text} within {timeout:g} s: the other side "
+                f"runs `videonet receive ROOM --code {self._code.text}`"
+            ) from None
+
+    async def unless_failed(self, work: Awaitable[T]) -> T:
+        """``work`` (the upload, waiting for the verdicts), cut short when an exchange fails
+        meanwhile, or the receiver reports that the key did not verify on its side: then that
+        error (`BadCodeError`)."""
+        task = asyncio.ensure_future(work)
+        failed = asyncio.ensure_future(self._failed.wait())
+        both: set[asyncio.Future[Any]] = {task, failed}
+        try:
+            await asyncio.wait(both, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            failed.cancel()
+        if task.done():
+            return task.result()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, CliError, OSError):
+            await task
+        assert self._failure is not None
+        raise self._failure
+
+    @property
+    def failure(self) -> CliError | None:
+        """Why the exchange failed (the code is spent), or None."""
+        return self._failure
+
+    def _fail(self, exc: CliError) -> None:
+        """The code is spent: answer no more seeks; whoever waits hears ``exc``."""
+        if self._failure is None:
+            self._failure = exc
+            self._failed.set()
+        if not self._outcome.done():
+            self._outcome.set_exception(exc)
+            self._outcome.exception()  # retrieved: `wait` may never be called now
+
+    async def _on_seek(self, data: Any) -> None:
+        if not isinstance(data, dict) or self._outcome.done():
+            return
+        if data.get("room_id") != self._room_id or data.get("nameplate") != self._code.nameplate:
+            return
+        exchange, user_id = data.get("exchange"), data.get("user_id")
+        if not isinstance(exchange, str) or not isinstance(user_id, int):
+            return
+        async with self._lock:
+            if exchange in self._open or len(self._open) >= MAX_OPEN_EXCHANGES:
+                return
+            side = SenderExchange(self._code, self._transfer_id, exchange)
+            self._open[exchange] = (user_id, side)
+            message = side.start()
+        await self._send(user_id, exchange, CodeStep.PAKE, message)
+
+    async def _on_message(self, data: Any) -> None:
+        if not isinstance(data, dict) or data.get("transfer_id") != self._transfer_id:
+            return
+        async with self._lock:
+            if self._given == (data.get("exchange"), data.get("from_user_id")):
+                if data.get("step") == CodeStep.FAIL:
+                    self._fail(
+                        BadCodeError(
+                            "the receiver could not verify the code exchange (a message was "
+                            "changed on the way): the transfer is aborted"
+                        )
+                    )
+                return
+            if self._outcome.done():
+                return
+            opened = self._open.get(str(data.get("exchange")))
+            if opened is None or opened[0] != data.get("from_user_id"):
+                return  # not an exchange this sender started with that member
+            user_id, side = opened
+            exchange = str(data["exchange"])
+            del self._open[exchange]
+            try:
+                if data.get("step") != CodeStep.REPLY:
+                    raise BadCodeError()
+                key_message = side.finish(_decode(data.get("body")), self._file_key)
+            except BadCodeError:
+                who = str(data.get("from_username", f"#{user_id}"))
+                self._fail(
+                    BadCodeError(
+                        f"the code exchange with {who} failed: a mistyped code, or a message "
+                        "changed on the way (the daemon included); the transfer is aborted and "
+                        "the code spent: send again for a new one"
+                    )
+                )
+                self._report({"event": "code_failed", "user_id": user_id})
+                failed = True
+            else:
+                self._outcome.set_result((user_id, str(data.get("from_username", f"#{user_id}"))))
+                self._given = (exchange, user_id)
+                failed = False
+        if failed:
+            with contextlib.suppress(CliError):
+                await self._send(user_id, exchange, CodeStep.FAIL, b"")
+        else:
+            await self._send(user_id, exchange, CodeStep.KEY, key_message)
+
+    async def _send(self, to: int, exchange: str, step: CodeStep, body: bytes) -> None:
+        message: protocol.CodeMessage = {
+            "transfer_id": self._transfer_id,
+            "to_user_id": to,
+            "exchange": exchange,
+            "step": step.value,
+            "body": _encode(body),
+        }
+        try:
+            await self._rt.call(protocol.EV_CODE_MESSAGE, dict(message))
+        except CliError as exc:
+            if step == CodeStep.FAIL:
+                raise
+            if step == CodeStep.PAKE:
+                # The daemon would not pass it on (to someone the transfer is not for, or to
+                # ourselves): that seeker is dropped, the code stays good for the others.
+                async with self._lock:
+                    self._open.pop(exchange, None)
+                return
+            # The key could not go out: say why, rather than waiting for the timeout.
+            self._fail(exc)
+
+
+async def receive_key(
+    rt: SocketClient, room_id: str, code: Code, timeout: float, report: Reporter
+) -> CodeKey:
+    """Find the sender of ``code`` in the room and run one exchange with it: the file key.
+
+    `BadCodeError` when the exchange does not verify (nothing has been accepted or written);
+    `CliError` when no sender answers within ``timeout`` seconds.
+    """
+    exchange = secrets.token_hex(protocol.CODE_EXCHANGE_ID_CHARS // 2)
+    inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+
+    async def on_message(data: Any) -> None:
+        if isinstance(data, dict) and data.get("exchange") == exchange:
+            await inbox.put(data)
+
+    rt.on(protocol.EV_CODE_MESSAGE, on_message)
+    seek: protocol.CodeSeek = {
+        "room_id": room_id,
+        "nameplate": code.nameplate,
+        "exchange": exchange,
+    }
+    report({"event": "code_seek", "nameplate": code.nameplate})
+    deadline = time.monotonic() + timeout
+    first: dict[str, Any] | None = None
+    while first is None:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise CliError(
+                f"no sender with the code {code.text} answered within {timeout:g} s "
+                "(is `videonet send … --code` still running in this room?)"
+            )
+        await rt.call(protocol.EV_CODE_SEEK, dict(seek))
+        with contextlib.suppress(TimeoutError):
+            data = await asyncio.wait_for(inbox.get(), min(SEEK_INTERVAL_SECONDS, remaining))
+            if data.get("step") == CodeStep.PAKE and isinstance(data.get("from_user_id"), int):
+                first = data
+    transfer_id = str(first.get("transfer_id"))
+    sender_id = int(first["from_user_id"])
+    sender_name = str(first.get("from_username", f"#{sender_id}"))
+    side = ReceiverExchange(code, transfer_id, exchange)
+
+    async def send(step: CodeStep, body: bytes) -> None:
+        message: protocol.CodeMessage = {
+            "transfer_id": transfer_id,
+            "to_user_id": sender_id,
+            "exchange": exchange,
+            "step": step.value,
+            "body": _encode(body),
+        }
+        await rt.call(protocol.EV_CODE_MESSAGE, dict(message))
+
+    try:
+        await send(CodeStep.REPLY, side.reply(_decode(first.get("body"))))
+        while True:
+            try:
+                data = await asyncio.wait_for(inbox.get(), KEY_WAIT_SECONDS)
+            except TimeoutError:
+                raise BadCodeError(
+                    f"{sender_name} did not finish the code exchange within "
+                    f"{KEY_WAIT_SECONDS:g} s; nothing was received"
+                ) from None
+            if data.get("transfer_id") != transfer_id or data.get("from_user_id") != sender_id:
+                continue  # another sender with the same number: this run took the first
+            if data.get("step") == CodeStep.FAIL:
+                raise BadCodeError()
+            if data.get("step") == CodeStep.KEY:
+                file_key = side.open(_decode(data.get("body")))
+                break
+    except BadCodeError:
+        with contextlib.suppress(CliError):
+            await send(CodeStep.FAIL, b"")
+        raise
+    report({"event": "code_ok", "sender": sender_name, "transfer_id": transfer_id})
+    return CodeKey(transfer_id, sender_id, sender_name, file_key)
