@@ -70,7 +70,7 @@ def source_id(device: DeviceKey, paths: list[Path]) -> str:
 
 
 async def seal_stream(
-    plaintext: AsyncIterable[bytes],
+    plaintext: AsyncIterable[bytes] | AsyncIterable[memoryview],
     cipher: RecordCipher,
     layout: StreamLayout,
     resume: Resume,
