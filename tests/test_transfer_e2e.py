@@ -209,8 +209,8 @@ def test_three_receivers_one_device_appears_after_the_offer(
 ) -> None:
     room, alice, bob, carol = trio
     dave = member(daemon, tmp_path, room)  # a member with no device key at offer time
-    # Paced to last about 8 s, so the sender still runs when dave's first command starts.
-    src = random_file(tmp_path / "late.bin", 32 * MB)
+    # Paced to last about 12 s, so the sender still runs when dave's first command starts.
+    src = random_file(tmp_path / "late.bin", 48 * MB)
     rx_bob = listening_receiver(bob.cli, room, tmp_path / "bob")
     rx_carol = listening_receiver(carol.cli, room, tmp_path / "carol")
     sender = Background(

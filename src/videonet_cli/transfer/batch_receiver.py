@@ -392,7 +392,9 @@ async def _download(
             async for chunk in chunks:
                 if received + len(chunk) > size:
                     raise CliError("the daemon sent more bytes than offered")
-                splitter.feed(chunk)
+                # An encrypted stream's pieces are views of a reused buffer; the splitter may
+                # keep a piece for a gathered write, so it gets its own copy.
+                splitter.feed(chunk if isinstance(chunk, bytes) else bytes(chunk))
                 received += len(chunk)
                 throttle.update(received)
     except (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError, ConnectionError):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +21,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from videonet_cli.api.client import TransfersApi
-from videonet_cli.crypto.stream import RecordCipher, StreamDecryptor, StreamEncryptor, StreamLayout
+from videonet_cli.crypto.stream import RecordCipher, StreamEncryptor, StreamLayout
+from videonet_cli.errors import TamperedError, TruncatedError
 from videonet_cli.identity.device import DeviceKey
 from videonet_daemon import protocol
 
@@ -69,7 +70,7 @@ def source_id(device: DeviceKey, paths: list[Path]) -> str:
 
 
 async def seal_stream(
-    plaintext: AsyncIterable[bytes],
+    plaintext: AsyncIterable[bytes] | AsyncIterable[memoryview],
     cipher: RecordCipher,
     layout: StreamLayout,
     resume: Resume,
@@ -90,6 +91,52 @@ async def seal_stream(
         skip = 0
 
 
+class RecordReader:
+    """Ciphertext pieces in, verified plaintext records out, through two buffers reused for
+    every record (a record that arrives whole in one piece is not copied at all). Each record
+    yielded is a view of the output buffer, valid until the next one is asked for."""
+
+    def __init__(self, cipher: RecordCipher, layout: StreamLayout, start_record: int) -> None:
+        self._cipher = cipher
+        self._layout = layout
+        self._index = start_record
+        self._in = bytearray(layout.record_size + protocol.E2E_TAG_BYTES)
+        self._have = 0
+        self._out = bytearray(layout.record_size)
+
+    @property
+    def complete(self) -> bool:
+        return self._index > self._layout.last
+
+    def feed(self, chunk: bytes) -> Iterator[memoryview]:
+        view = memoryview(chunk)
+        pos = 0
+        while pos < len(view):
+            if self.complete:
+                raise TamperedError(self._index)  # bytes after the final record
+            want = self._layout.plaintext_length(self._index) + protocol.E2E_TAG_BYTES
+            if not self._have and len(view) - pos >= want:
+                record = view[pos : pos + want]
+                pos += want
+            else:
+                take = min(want - self._have, len(view) - pos)
+                self._in[self._have : self._have + take] = view[pos : pos + take]
+                self._have += take
+                pos += take
+                if self._have < want:
+                    return
+                record = memoryview(self._in)[:want]
+                self._have = 0
+            final = self._index == self._layout.last
+            size = self._cipher.decrypt_record_into(self._index, record, final, self._out)
+            self._index += 1
+            yield memoryview(self._out)[:size]
+
+    def finish(self) -> None:
+        if not self.complete:
+            raise TruncatedError()
+
+
 @asynccontextmanager
 async def open_stream(
     transfers: TransfersApi,
@@ -97,28 +144,29 @@ async def open_stream(
     cipher: RecordCipher,
     plain_size: int,
     plain_offset: int,
-) -> AsyncIterator[AsyncIterator[bytes]]:
-    """Verified plaintext from ``plain_offset`` on, record by record, as the ciphertext arrives.
+) -> AsyncIterator[AsyncIterator[memoryview]]:
+    """Verified plaintext from ``plain_offset`` on, record by record, as the ciphertext arrives
+    (each piece a view valid until the next: write or copy it before asking for more).
 
     Nothing unverified comes out: a changed, moved or dropped record raises `TamperedError`;
     the stream ending cleanly before the final record raises `TruncatedError`; a broken
     connection raises what aiohttp raises (the caller keeps what it has, for a resume)."""
     layout = StreamLayout(plain_size)
     resume = Resume.for_download(layout, plain_offset)
-    decryptor = StreamDecryptor(cipher, plain_size, resume.record)
+    reader = RecordReader(cipher, layout, resume.record)
 
     async with transfers.download(transfer_id, resume.cipher_offset) as chunks:
 
-        async def plaintext() -> AsyncIterator[bytes]:
+        async def plaintext() -> AsyncIterator[memoryview]:
             skip = plain_offset - resume.plain_offset
             async for chunk in chunks:
-                for record in decryptor.feed(chunk):
+                for record in reader.feed(chunk):
                     if skip:
                         cut = min(skip, len(record))
                         skip -= cut
                         record = record[cut:]
                     if record:
                         yield record
-            decryptor.finish()
+            reader.finish()
 
         yield plaintext()
