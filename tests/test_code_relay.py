@@ -97,7 +97,7 @@ def test_code_relay_rules(daemon: Daemon, tmp_path: Path) -> None:
             assert a.got[protocol.EV_CODE_SEEK] == [
                 {**seek, "user_id": b_id, "username": bo.user.username}
             ]
-            assert _code(await e.call(protocol.EV_CODE_SEEK, seek)) == "not_joined"
+            assert _code(await e.call(protocol.EV_CODE_SEEK, seek)) == "forbidden"  # a stranger
             for nameplate in ("07", "x", "12345", ""):
                 bad = {**seek, "nameplate": nameplate}
                 assert _code(await b.call(protocol.EV_CODE_SEEK, bad)) == "validation_error"

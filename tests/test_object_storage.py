@@ -26,7 +26,16 @@ import socketio
 
 from object_store import ObjectStore, weed_s3
 from test_scaleout import REDIS, _postgres_answers, _redis_answers
-from transfer_helpers import Background, Member, listening_receiver, make_room, member, random_file
+from transfer_helpers import (
+    Background,
+    Member,
+    listening_receiver,
+    make_room,
+    member,
+    random_file,
+    with_device_keys,
+)
+from videonet_cli.crypto.stream import StreamLayout
 
 from conftest import BIN, POSTGRES, Cli, Daemon, base_env, http, postgres_admin, start_daemon
 
@@ -95,6 +104,11 @@ def past(fraction: float) -> Any:
 # --- one daemon ----------------------------------------------------------------------------
 
 
+def segments(plaintext_size: int) -> int:
+    """How many segment objects the encrypted stream of a file of this size fills."""
+    return -(-StreamLayout(plaintext_size).ciphertext_size // SEGMENT)
+
+
 def test_send_receive_and_expiry_through_object_storage(
     store: ObjectStore, daemon_factory: Any, tmp_path: Path
 ) -> None:
@@ -113,9 +127,10 @@ def test_send_receive_and_expiry_through_object_storage(
     assert r.code == 0, r.err
     assert rx.finish() == 0, rx.stderr()
     assert sha(tmp_path / "in" / "clip.bin") == sha(src)
-    # Six segment objects (five full, one of 123 bytes), and nothing in the local spool.
+    # The encrypted stream (the plaintext and a 16-byte tag per 1 MiB record) in segment
+    # objects: five full and one holding the rest; nothing in the local spool.
     tid = sent_id(json_events(r.out))
-    assert store.objects(bucket, tid) == [f"{i:08d}" for i in range(6)]
+    assert store.objects(bucket, tid) == [f"{i:08d}" for i in range(segments(5 * MB + 123))]
     assert not list((d.data_dir / "spool").glob("*.spool"))
     status, health, _ = http("GET", d.api("/api/health"))
     assert status == 200 and health["dependencies"]["object storage"] == "ok"
@@ -135,7 +150,7 @@ def test_abort_deletes_every_object(
     sender.wait_for(lambda e: e.get("event") == "uploaded")
     sender.kill()
     tid = sent_id(sender.events)
-    assert len(store.objects(bucket, tid)) == 4
+    assert len(store.objects(bucket, tid)) == segments(4 * MB)
     reply = socket_call(d, alice, room, "transfer:abort", {"transfer_id": tid})
     assert reply["ok"], reply
     assert store.objects(bucket, tid) == []
@@ -254,6 +269,7 @@ def test_sent_through_a_received_through_b_while_uploading(
     alice = member(cluster.a, tmp_path)
     room = make_room(cluster.a, alice)
     bob = on(cluster.b, member(cluster.a, tmp_path, room))
+    with_device_keys(bob)  # published as a first login does: a late receiver gets a key
     src = random_file(tmp_path / "across.bin", 8 * MB)
     rx = listening_receiver(bob.cli, room, tmp_path / "in")
     r = alice.cli("send", room, str(src), "--timeout", "60", "--json", "--limit-rate", "4M")
@@ -272,6 +288,7 @@ def test_a_killed_mid_upload_resumed_through_b(
     alice = member(cluster.a, tmp_path)
     room = make_room(cluster.a, alice)
     bob = on(cluster.b, member(cluster.a, tmp_path, room))
+    with_device_keys(bob)  # published as a first login does: a late receiver gets a key
     src = random_file(tmp_path / "half.bin", 12 * MB)
     out = tmp_path / "in"
     rx = listening_receiver(bob.cli, room, out)
@@ -298,6 +315,7 @@ def test_a_killed_after_upload_late_receiver_on_b(
     alice = member(cluster.a, tmp_path)
     room = make_room(cluster.a, alice)
     bob = on(cluster.b, member(cluster.a, tmp_path, room))
+    with_device_keys(bob)  # published as a first login does: a late receiver gets a key
     src = random_file(tmp_path / "late.bin", 5 * MB + 7)
     sender = Background(alice.cli, "send", room, str(src), "--json", "--timeout", "60")
     sender.wait_for(lambda e: e.get("event") == "uploaded")
@@ -308,7 +326,7 @@ def test_a_killed_after_upload_late_receiver_on_b(
     assert sha(tmp_path / "in" / "late.bin") == sha(src)
     # Aborted through B: every object goes.
     tid = sent_id(sender.events)
-    assert len(store.objects(cluster.bucket, tid)) == 6
+    assert len(store.objects(cluster.bucket, tid)) == segments(5 * MB + 7)
     reply = socket_call(cluster.b, alice, room, "transfer:abort", {"transfer_id": tid})
     assert reply["ok"], reply
     assert store.objects(cluster.bucket, tid) == []
