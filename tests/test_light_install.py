@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from conftest import BIN, base_env
 
 HEAVY = (
@@ -27,6 +29,8 @@ HEAVY = (
     "av",
 )
 
+pytestmark = pytest.mark.one_pass("code shape, docs, install: no database")
+
 PROBE = """
 import json, sys
 import videonet_cli.main as main
@@ -44,8 +48,6 @@ print("HEAVY=" + json.dumps(heavy))
 
 BLOCKER = """
 import importlib.abc, os, sys
-
-pytestmark = pytest.mark.one_pass("code shape, docs, install: no database")
 
 class Blocked(importlib.abc.MetaPathFinder):
     '''What a light install looks like: these packages are not there.'''

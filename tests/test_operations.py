@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from transfer_helpers import listening_receiver, make_room, member, random_file
+from videonet_cli.crypto.stream import StreamLayout
 
 from conftest import Daemon, daemon_command, http
 
@@ -34,8 +35,11 @@ def test_metrics_count_transfers_and_errors(daemon_factory: Any, tmp_path: Path)
         for line in text.splitlines()
         if line and not line.startswith("#")
     }
-    assert values["videonet_transfer_bytes_uploaded_total"] == 300_000
-    assert values["videonet_transfer_bytes_served_total"] == 300_000
+    # The daemon counts what it relays: the encrypted stream (one record and its 16-byte tag).
+    relayed = StreamLayout(300_000).ciphertext_size
+    assert relayed == 300_016
+    assert values["videonet_transfer_bytes_uploaded_total"] == relayed
+    assert values["videonet_transfer_bytes_served_total"] == relayed
     assert values['videonet_transfers_total{outcome="verified"}'] == 1
     assert values['videonet_errors_total{code="not_found"}'] >= 1
     assert values["videonet_rooms"] == 1

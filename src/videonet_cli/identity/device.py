@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from videonet_cli.config import data_dir
@@ -43,9 +42,7 @@ class DeviceKey:
 
     @property
     def public_bytes(self) -> bytes:
-        return self.private_key.public_key().public_bytes(
-            serialization.Encoding.Raw, serialization.PublicFormat.Raw
-        )
+        return self.private_key.public_key().public_bytes_raw()
 
     @property
     def fingerprint(self) -> str:
@@ -74,11 +71,7 @@ def load_or_create(directory: Path | None = None) -> tuple[DeviceKey, bool]:
     key = DeviceKey(
         secrets.token_hex(DEVICE_ID_BYTES), X25519PrivateKey.generate(), default_label()
     )
-    raw = key.private_key.private_bytes(
-        serialization.Encoding.Raw,
-        serialization.PrivateFormat.Raw,
-        serialization.NoEncryption(),
-    )
+    raw = key.private_key.private_bytes_raw()
     record = {
         "version": _FORMAT_VERSION,
         "device_id": key.device_id,

@@ -17,7 +17,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from videonet_cli.api.client import TransfersApi
@@ -55,11 +55,7 @@ def source_id(device: DeviceKey, paths: list[Path]) -> str:
     so an unfinished transfer is resumed (its records sealed again under the same key and
     indices) only when the bytes cannot have changed; otherwise it is a new transfer."""
     secret = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_SOURCE_LABEL).derive(
-        device.private_key.private_bytes(
-            serialization.Encoding.Raw,
-            serialization.PrivateFormat.Raw,
-            serialization.NoEncryption(),
-        )
+        device.private_key.private_bytes_raw()
     )
     mac = hmac.new(secret, digestmod=hashlib.sha256)
     for path in paths:
