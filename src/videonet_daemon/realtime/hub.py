@@ -51,6 +51,9 @@ from videonet_daemon.validation import check_value
 
 log = logging.getLogger(__name__)
 
+# At shutdown, how long each Socket.IO connection may take to receive its close packet.
+SOCKETS_CLOSE_SECONDS = 2.0
+
 
 @dataclass(frozen=True)
 class SocketUser:
@@ -152,9 +155,19 @@ class Hub:
 
     async def _shutdown(self, app: web.Application) -> None:
         # Open WebSockets would otherwise hold the graceful shutdown for its whole timeout;
-        # closing them lets clients notice at once and reconnect to the next daemon.
-        if self.sio.eio.sockets:  # engine.io's disconnect() fails on an empty set
-            await self.sio.eio.disconnect()
+        # closing them lets clients notice at once and reconnect to the next daemon. Each
+        # close waits until the client has taken the close packet, which a polling client that
+        # stopped polling never does: those are given up after a short wait, not awaited forever.
+        eio = self.sio.eio
+        closing = [
+            asyncio.create_task(socket.close(reason=eio.reason.SERVER_DISCONNECT))
+            for socket in list(eio.sockets.values())
+        ]
+        if closing:
+            _, stalled = await asyncio.wait(closing, timeout=SOCKETS_CLOSE_SECONDS)
+            for task in stalled:
+                task.cancel()
+            eio.sockets.clear()
         await self.sio.shutdown()
 
     # --- registration -------------------------------------------------------------------
