@@ -39,6 +39,9 @@ from videonet_cli.crypto.stream import StreamLayout
 
 from conftest import BIN, POSTGRES, Cli, Daemon, base_env, http, postgres_admin, start_daemon
 
+# The two-daemon tests run on PostgreSQL in every pass; the rest is the store, not the database.
+pytestmark = pytest.mark.one_pass("uses PostgreSQL itself in every pass")
+
 MB = 1 << 20
 SEGMENT = 1 << 20  # small segments: a few MiB make several objects
 
@@ -224,9 +227,6 @@ class Cluster:
     bucket: str
 
 
-TWO_DAEMONS = pytest.mark.one_pass("uses PostgreSQL itself in every pass")
-
-
 @pytest.fixture
 def cluster(store: ObjectStore, tmp_path: Path) -> Iterator[Cluster]:
     for problem in (_postgres_answers(), _redis_answers()):
@@ -262,7 +262,6 @@ def _kill(daemon: Daemon, cluster: Cluster) -> None:
     assert wait_until(lambda: not keys.exists(f"{cluster.name}:alive:{node}"), 30)
 
 
-@TWO_DAEMONS
 def test_sent_through_a_received_through_b_while_uploading(
     cluster: Cluster, tmp_path: Path
 ) -> None:
@@ -281,7 +280,6 @@ def test_sent_through_a_received_through_b_while_uploading(
         assert not list((d.data_dir / "spool").glob("*.spool"))
 
 
-@TWO_DAEMONS
 def test_a_killed_mid_upload_resumed_through_b(
     cluster: Cluster, store: ObjectStore, tmp_path: Path
 ) -> None:
@@ -308,7 +306,6 @@ def test_a_killed_mid_upload_resumed_through_b(
     assert sha(out / "half.bin") == sha(src)
 
 
-@TWO_DAEMONS
 def test_a_killed_after_upload_late_receiver_on_b(
     cluster: Cluster, store: ObjectStore, tmp_path: Path
 ) -> None:
