@@ -161,8 +161,24 @@ def build_command() -> Command:
     return plain_help(command)
 
 
+# Optional packages python-socketio and python-engineio import when they are imported, if they
+# are installed (the daemon's extra installs redis): the Redis managers of the server side and
+# the synchronous client's HTTP library. The CLI uses neither; both libraries treat them as
+# optional (ImportError is caught), so the CLI's own process marks them missing before anything
+# imports them. Measured: 0.1-0.2 s of CPU off every command that talks to the daemon
+# (docs/performance.md, "Start-up").
+UNUSED_OPTIONAL_MODULES = ("redis", "valkey", "requests")
+
+
+def _skip_unused_optional_modules() -> None:
+    for name in UNUSED_OPTIONAL_MODULES:
+        sys.modules.setdefault(name, None)  # type: ignore[arg-type]  # None: "not installed"
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the command, turn every error into one red line and an exit code."""
+    if argv is None:  # the `videonet` process itself, not a caller importing this module
+        _skip_unused_optional_modules()
     sys.exit(
         run_click(
             build_command(),

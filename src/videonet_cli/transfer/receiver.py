@@ -31,7 +31,6 @@ from videonet_cli.identity import core as identity
 from videonet_cli.identity.device import DeviceKey
 from videonet_cli.reporting import Reporter
 from videonet_cli.transfer.batch_receiver import receive_batch
-from videonet_cli.transfer.code_exchange import receive_key
 from videonet_cli.transfer.e2e_keys import receiver_file_key
 from videonet_cli.transfer.e2e_stream import Resume, open_stream
 from videonet_cli.transfer.files import (
@@ -75,6 +74,8 @@ async def receive_files(
         if options.code is not None:
             # The key first: until the exchange verified nothing is accepted or written, and
             # then only the transfer it names, from its sender, is taken.
+            from videonet_cli.transfer.code_exchange import receive_key  # SPAKE2: only here
+
             coded = await receive_key(rt, room["id"], options.code, timeout, report)
             count = 1
             options = replace(options, file_key=coded.key_source())

@@ -16,7 +16,7 @@ import os
 import time
 from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import aiohttp
 
@@ -27,7 +27,6 @@ from videonet_cli.errors import CliError, UsageError
 from videonet_cli.identity import core as identity
 from videonet_cli.reporting import Reporter
 from videonet_cli.transfer.batch_sender import send_batch
-from videonet_cli.transfer.code_exchange import CodeSender
 from videonet_cli.transfer.e2e_keys import SenderKeys
 from videonet_cli.transfer.e2e_stream import Resume, seal_stream, source_id
 from videonet_cli.transfer.files import CHUNK_BYTES, check_sendable, hash_prefix, local_clock
@@ -36,6 +35,9 @@ from videonet_cli.transfer.throttle import Throttle
 from videonet_cli.transfer.tree import directory, loose_files
 from videonet_daemon import protocol
 from videonet_daemon.protocol import BatchKind
+
+if TYPE_CHECKING:  # imported when --code is used: SPAKE2 costs start-up time otherwise
+    from videonet_cli.transfer.code_exchange import CodeSender
 
 T = TypeVar("T")
 
@@ -124,6 +126,8 @@ async def _send_one(
     if options.code is not None:
         # The file key goes to the receiver only through the code (SenderKeys wrapped it for
         # this account's own devices alone, so a resumed send gets it back).
+        from videonet_cli.transfer.code_exchange import CodeSender
+
         code_sender = CodeSender(rt, options.code, room_id, transfer_id, file_key.key, report)
         code_sender.install()
         report({"event": "code", "name": path.name, "code": options.code.text})
