@@ -31,6 +31,7 @@ from videonet_daemon import protocol
 from videonet_daemon.names import name_key
 
 KEY_WAIT_SECONDS = 15.0  # how long a receiver waits for the sender's CLI to wrap a late key
+PEER_KEY_REQUESTS = 8  # members whose device keys are asked for at once
 
 
 @dataclass(frozen=True)
@@ -108,9 +109,10 @@ class SenderKeys:
         self._keys: dict[str, FileKey] = {}  # transfer id -> its key, for late devices
         self._tasks: set[asyncio.Task[None]] = set()
 
-    async def start(self, room_id: str) -> None:
+    def start(self, room_id: str, me: str) -> None:
+        """Serve late devices of the room; ``me`` is this account's username."""
         self._room_id = room_id
-        self._me = (await self._api.me())["username"]
+        self._me = me
         self._rt.on(protocol.EV_TRANSFER_KEY_WANTED, self._on_key_wanted)
 
     async def recipients(self, to: str | None) -> list[Recipient]:
@@ -131,8 +133,15 @@ class SenderKeys:
         """The devices of these users whose keys pass the pins (else `KeyChangedError`)."""
         found: list[Recipient] = []
         refused: list[str] = []
-        for name in names:
-            peer = await identity.peer_keys(self._api, name, self._known)
+        # One request per member, a few at a time (a room of many members would otherwise pay
+        # a round trip per member before the first byte).
+        limit = asyncio.Semaphore(PEER_KEY_REQUESTS)
+
+        async def keys_of(name: str) -> identity.PeerKeys:
+            async with limit:
+                return await identity.peer_keys(self._api, name, self._known)
+
+        for peer in await asyncio.gather(*(keys_of(name) for name in names)):
             refused += [
                 f"{peer.username} ({c.device.fingerprint}, {c.status})" for c in peer.refused
             ]

@@ -65,9 +65,10 @@ async def receive_files(
         if isinstance(data, dict):
             await offers.put(data)
 
-    device, _ = await identity.publish_this_device(api)
+    (device, _), room = await asyncio.gather(
+        identity.publish_this_device(api), api.rooms.resolve(options.room)
+    )
     async with api.socket() as rt:
-        room = await api.rooms.resolve(options.room)
         rt.on(protocol.EV_TRANSFER_OFFER, on_offer)
         await rt.join(room["id"])
         coded = None

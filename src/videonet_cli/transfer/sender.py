@@ -63,16 +63,19 @@ async def send_files(api: Api, options: SendOptions, report: Reporter) -> list[S
         for path, why in batch.skipped:
             report({"event": "skipped", "name": f"{batch.name}/{path}", "reason": why})
     inbox = Inbox()
-    device, _ = await identity.publish_this_device(api)
+    # The first round trips do not depend on each other: at once (each one costs a network
+    # round trip before the first byte moves).
+    (device, _), room, me = await asyncio.gather(
+        identity.publish_this_device(api), api.rooms.resolve(options.room), api.me()
+    )
     async with api.socket() as rt:
-        room = await api.rooms.resolve(options.room)
         rt.on(protocol.EV_TRANSFER_ACCEPTED, inbox.on_accepted)
         rt.on(protocol.EV_TRANSFER_RESULT, inbox.on_result)
         await rt.join(room["id"])
         keys = SenderKeys(
             api, rt, device, identity.known_keys(), report, only_mine=options.code is not None
         )
-        await keys.start(room["id"])
+        keys.start(room["id"], me["username"])
         report({"event": "joined", "room": room["name"]})
         outcomes = []
         if len(files) == 1:
