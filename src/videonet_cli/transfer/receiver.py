@@ -35,6 +35,7 @@ from videonet_cli.transfer.e2e_keys import receiver_file_key
 from videonet_cli.transfer.e2e_stream import Resume, open_stream
 from videonet_cli.transfer.files import (
     FREE_SPACE_MARGIN,
+    FileAppender,
     Gathered,
     ReleaseBehind,
     UnsafeTarget,
@@ -345,21 +346,19 @@ async def _download_sealed(
         fd = open_part(part.parent, part.name)
     except UnsafeTarget as exc:
         raise CliError(str(exc)) from exc
-    release = ReleaseBehind(fd, offset)
+    appender = FileAppender(fd, offset)
     try:
         os.ftruncate(fd, offset)
-        os.lseek(fd, offset, os.SEEK_SET)
-        async with open_stream(transfers, transfer_id, cipher, size, offset) as records:
+        # Two output buffers: one record is written while the next is decrypted.
+        async with open_stream(transfers, transfer_id, cipher, size, offset, 2) as records:
             async for record in records:
                 if received + len(record) > size:
                     raise CliError("the daemon sent more bytes than offered")
                 digest.update(record)
-                view = memoryview(record)
-                while view:
-                    view = view[os.write(fd, view) :]
+                await appender.write(memoryview(record), received)
                 received += len(record)
-                release.written_to(received)
                 throttle.update(received)
+        await appender.drain()
         os.fsync(fd)
     except (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError, ConnectionError):
         pass  # a short stream: the caller reports it as incomplete and keeps the .part
@@ -367,5 +366,8 @@ async def _download_sealed(
         if received == offset:
             raise transfers.unreachable(exc) from exc
     finally:
-        os.close(fd)
+        try:
+            await appender.drain()  # the file holds every byte counted in `received`
+        finally:
+            os.close(fd)
     return received
