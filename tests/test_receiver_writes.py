@@ -9,7 +9,6 @@ temporary directory's file system and on a tmpfs.
 
 from __future__ import annotations
 
-import asyncio
 import mmap
 import os
 from collections.abc import Iterator
@@ -52,16 +51,11 @@ def aligned(data: bytes) -> memoryview:
 def write_all(path: Path, offset: int, pieces: list[memoryview]) -> FileAppender:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
     appender = FileAppender(fd, offset)
-
-    async def run() -> None:
+    try:
         position = offset
         for piece in pieces:
-            await appender.write(piece, position)
+            appender.write(piece, position)
             position += len(piece)
-        await appender.drain()
-
-    try:
-        asyncio.run(run())
     finally:
         os.close(fd)
     return appender

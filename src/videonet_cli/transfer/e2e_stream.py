@@ -89,22 +89,19 @@ async def seal_stream(
 
 
 class RecordReader:
-    """Ciphertext pieces in, verified plaintext records out, through buffers reused for every
-    record (a record that arrives whole in one piece is not copied at all). Each record yielded
-    is a view of an output buffer, valid until ``outputs`` more records are asked for (with two,
-    one record can be written to disk while the next is decrypted)."""
+    """Ciphertext pieces in, verified plaintext records out, through two buffers reused for
+    every record (a record that arrives whole in one piece is not copied at all). Each record
+    yielded is a view of the output buffer, valid until the next one is asked for."""
 
-    def __init__(
-        self, cipher: RecordCipher, layout: StreamLayout, start_record: int, outputs: int = 1
-    ) -> None:
+    def __init__(self, cipher: RecordCipher, layout: StreamLayout, start_record: int) -> None:
         self._cipher = cipher
         self._layout = layout
         self._index = start_record
         self._in = bytearray(layout.record_size + protocol.E2E_TAG_BYTES)
         self._have = 0
-        # Page-aligned (anonymous mappings), so a whole record can be written to the file with
-        # O_DIRECT (files.FileAppender).
-        self._outs = [mmap.mmap(-1, max(layout.record_size, 1)) for _ in range(outputs)]
+        # Page-aligned (an anonymous mapping), so a whole record can be written to the file
+        # with O_DIRECT (files.FileAppender).
+        self._out = mmap.mmap(-1, max(layout.record_size, 1))
 
     @property
     def complete(self) -> bool:
@@ -130,10 +127,9 @@ class RecordReader:
                 record = memoryview(self._in)[:want]
                 self._have = 0
             final = self._index == self._layout.last
-            out = self._outs[self._index % len(self._outs)]
-            size = self._cipher.decrypt_record_into(self._index, record, final, out)
+            size = self._cipher.decrypt_record_into(self._index, record, final, self._out)
             self._index += 1
-            yield memoryview(out)[:size]
+            yield memoryview(self._out)[:size]
 
     def finish(self) -> None:
         if not self.complete:
@@ -147,17 +143,16 @@ async def open_stream(
     cipher: RecordCipher,
     plain_size: int,
     plain_offset: int,
-    outputs: int = 1,
 ) -> AsyncIterator[AsyncIterator[memoryview]]:
     """Verified plaintext from ``plain_offset`` on, record by record, as the ciphertext arrives
-    (each piece a view valid until ``outputs`` more are asked for: write or copy it first).
+    (each piece a view valid until the next: write or copy it before asking for more).
 
     Nothing unverified comes out: a changed, moved or dropped record raises `TamperedError`;
     the stream ending cleanly before the final record raises `TruncatedError`; a broken
     connection raises what aiohttp raises (the caller keeps what it has, for a resume)."""
     layout = StreamLayout(plain_size)
     resume = Resume.for_download(layout, plain_offset)
-    reader = RecordReader(cipher, layout, resume.record, outputs)
+    reader = RecordReader(cipher, layout, resume.record)
 
     async with transfers.download(transfer_id, resume.cipher_offset) as chunks:
 

@@ -349,16 +349,14 @@ async def _download_sealed(
     appender = FileAppender(fd, offset)
     try:
         os.ftruncate(fd, offset)
-        # Two output buffers: one record is written while the next is decrypted.
-        async with open_stream(transfers, transfer_id, cipher, size, offset, 2) as records:
+        async with open_stream(transfers, transfer_id, cipher, size, offset) as records:
             async for record in records:
                 if received + len(record) > size:
                     raise CliError("the daemon sent more bytes than offered")
                 digest.update(record)
-                await appender.write(memoryview(record), received)
+                appender.write(memoryview(record), received)
                 received += len(record)
                 throttle.update(received)
-        await appender.drain()
         os.fsync(fd)
     except (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError, ConnectionError):
         pass  # a short stream: the caller reports it as incomplete and keeps the .part
@@ -366,8 +364,5 @@ async def _download_sealed(
         if received == offset:
             raise transfers.unreachable(exc) from exc
     finally:
-        try:
-            await appender.drain()  # the file holds every byte counted in `received`
-        finally:
-            os.close(fd)
+        os.close(fd)
     return received
