@@ -179,8 +179,11 @@ class FileAppender:
                 self.direct_bytes += len(data)
                 return
             except OSError as exc:
-                if exc.errno != errno.EINVAL:  # EINVAL: a buffer not aligned; see below
+                if exc.errno != errno.EINVAL:
                     raise
+                # Refused (a buffer not aligned, or a file system wanting larger blocks): the
+                # rest of this file goes through the page cache.
+                self._direct_possible = False
         self._mode(direct=False)
         _pwrite_all(self._fd, data, position)
         self._release.written_to(position + len(data))
