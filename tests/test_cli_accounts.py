@@ -172,6 +172,38 @@ def test_version_is_fast_path(tmp_path: Path) -> None:
     assert r.returncode == 0 and r.stdout.startswith("videonet ")
 
 
+def test_send_and_receive_import_only_what_they_use(tmp_path: Path) -> None:
+    """`videonet send` and `receive` start without the optional backends python-socketio
+    imports (redis, requests), and without SPAKE2 unless --code is given: each costs start-up
+    time before the first byte moves (docs/performance.md, issue 13)."""
+    one = tmp_path / "one.txt"
+    one.write_text("hi\n")
+    env = {**base_env(), "VIDEONET_SERVER": "http://127.0.0.1:9", "VIDEONET_TOKEN": "t"}
+    for argv in (
+        ["send", "room", str(one)],
+        ["receive", "room", "--yes"],
+        ["send", "room", "--code=", str(one)],
+    ):
+        r = subprocess.run(
+            [sys.executable, "-X", "importtime", "-m", "videonet_cli", *argv],
+            capture_output=True,
+            text=True,
+            env=env,
+        )
+        assert r.returncode != 0 and "cannot reach the daemon" in r.stderr  # imports done
+        imported = {
+            line.rsplit("|", 1)[-1].strip() for line in r.stderr.splitlines() if "|" in line
+        }
+        assert "socketio" in imported and "aiohttp" in imported  # the send path was imported
+        # A module marked missing still shows in -X importtime as a failed import of a few
+        # microseconds, never with its submodules or its own imports (urllib3 for requests).
+        loaded = {name for name in imported if "." in name} | (imported & {"urllib3"})
+        assert not {
+            n for n in loaded if n.split(".")[0] in {"redis", "valkey", "requests", "urllib3"}
+        }, argv
+        assert ("spake2.spake2" in imported) == ("--code=" in argv), argv
+
+
 def test_debug_shows_traceback(tmp_path: Path) -> None:
     dead = Cli("http://127.0.0.1:9", tmp_path, token="t")
     r = dead("rooms", "list", VIDEONET_DEBUG="1")

@@ -93,12 +93,15 @@ def send(
 ) -> None:
     """Send files end-to-end encrypted to a room (or one member); exit 0 only when every
     receiver's SHA-256 matched, 6 if a recipient's device key is not the one pinned here."""
-    from videonet_cli.crypto.pake import new_code, parse_code
     from videonet_cli.transfer.outcomes import SendOptions
     from videonet_cli.transfer.sender import send_files, unverified
 
     rate = parse_rate(limit_rate) if limit_rate else None
-    one_off = None if code is None else parse_code(code) if code else new_code()
+    one_off = None
+    if code is not None:  # SPAKE2 is imported only for --code (start-up time)
+        from videonet_cli.crypto.pake import new_code, parse_code
+
+        one_off = parse_code(code) if code else new_code()
     options = SendOptions(room, files, to, timeout, rate, wait=not no_wait, code=one_off)
     with TransferView(choose_mode(json_out, no_progress)) as view:
         with _ctrl_c(lambda: view.interrupted_hint("send")):
@@ -149,11 +152,14 @@ def receive(
     On a terminal it shows who offers which file (or batch, or directory) and how big, and asks
     before taking it.
     """
-    from videonet_cli.crypto.pake import parse_code
     from videonet_cli.transfer.outcomes import ReceiveOptions
     from videonet_cli.transfer.receiver import receive_files
 
-    one_off = parse_code(code) if code is not None else None
+    one_off = None
+    if code is not None:
+        from videonet_cli.crypto.pake import parse_code
+
+        one_off = parse_code(code)
 
     if not yes and not sys.stdin.isatty():
         raise UsageError(
