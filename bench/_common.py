@@ -90,6 +90,16 @@ def parse_size(text: str) -> int:
     return int(float(match.group(1)) * _UNITS[match.group(2).lower()])
 
 
+def src_dir(text: str) -> Path:
+    """An argparse type for --compare-src: a directory holding both packages. A wrong path
+    must stop the run: PYTHONPATH would skip it silently and measure this checkout twice."""
+    path = Path(text)
+    for package in ("videonet_cli", "videonet_daemon"):
+        if not (path / package / "__init__.py").is_file():
+            raise argparse.ArgumentTypeError(f"{path} has no {package} package (want a src dir)")
+    return path.resolve()
+
+
 def human_bytes(n: float) -> str:
     """Binary units, since that is how ``--size`` is usually given."""
     for unit in ("B", "KiB", "MiB", "GiB"):

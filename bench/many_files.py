@@ -32,7 +32,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import _wormhole
-from _common import BenchError, Child, cpu_marks, cpu_since, parse_size, print_table, ratio
+from _common import (
+    BenchError,
+    Child,
+    cpu_marks,
+    cpu_since,
+    parse_size,
+    print_table,
+    ratio,
+    src_dir,
+)
 from transfer import BENCH_PASSWORD, BIN, _http_json, _wait_text
 
 DEFAULT_COUNT = 1000
@@ -177,7 +186,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--count", type=int, default=DEFAULT_COUNT, help="files (default 1000)")
     parser.add_argument("--size", default=DEFAULT_SIZE, help="bytes per file (default 10KB)")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each row (default 3)")
-    parser.add_argument("--compare-src", type=Path, help="also run another checkout's src")
+    parser.add_argument("--compare-src", type=src_dir, help="also run another checkout's src")
     parser.add_argument("--wormhole", action="store_true", help="also run magic-wormhole")
     parser.add_argument("--workdir", type=Path, help="where the files go (default system temp)")
     args = parser.parse_args(argv)

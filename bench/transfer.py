@@ -57,6 +57,7 @@ from _common import (
     print_table,
     random_file,
     ratio,
+    src_dir,
 )
 
 HERE = Path(__file__).resolve().parent
@@ -547,7 +548,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument(
         "--compare-src",
-        type=Path,
+        type=src_dir,
         help="also measure VideoNet imported from this src directory (e.g. an exported older "
         "commit: git archive REV src | tar -x -C DIR), as the row videonet-base",
     )
