@@ -32,6 +32,7 @@ from videonet_cli.transfer.files import (
     FREE_SPACE_MARGIN,
     PART_SUFFIX,
     Gathered,
+    UnsafeTarget,
     free_bytes,
     hash_prefix,
     safe_name,
@@ -140,7 +141,11 @@ async def receive_batch(
         cipher = RecordCipher(file_key, str(e2e["stream_id"]))
     if layout.final_dir is not None:
         layout.root.mkdir(mode=0o700, exist_ok=True)
-    writer = TreeWriter(layout.root)
+    try:
+        writer = TreeWriter(layout.root)
+    except UnsafeTarget as exc:
+        await decline(rt, transfer_id, str(exc), last)  # the sender hears why at once
+        raise CliError(str(exc)) from exc
     try:
         checking = Throttle(report, label, size, "checking")  # re-hashing is not moving
         hashes, index, within = _resume(writer, layout, entries, checking)
@@ -181,6 +186,9 @@ async def receive_batch(
             return failed(reason, offset)
         moving = time.monotonic() - began
         throttle.update(received, force=True)
+    except UnsafeTarget as exc:  # a link or a file planted in the tree's way: nothing followed
+        await decline(rt, transfer_id, str(exc), last)
+        raise CliError(str(exc)) from exc
     finally:
         writer.close()
     if received < size:

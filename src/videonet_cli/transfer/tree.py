@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from videonet_cli.errors import CliError, NotFoundError, UsageError
-from videonet_cli.transfer.files import check_sendable
+from videonet_cli.transfer.files import UnsafeTarget, check_sendable
 from videonet_daemon import protocol
 
 _UNSAFE_CATEGORIES = ("Cc", "Cf", "Cs", "Zl", "Zp")
@@ -176,7 +176,7 @@ class TreeWriter:
         except FileNotFoundError as exc:
             raise NotFoundError(f"{root} disappeared") from exc
         except OSError as exc:
-            raise CliError(f"cannot write into {root}: {exc.strerror}") from exc
+            raise UnsafeTarget(f"cannot write into {root}: {exc.strerror}") from exc
         self._root_path = root
         self._dirs: dict[str, int] = {"": self._root}
 
@@ -201,7 +201,7 @@ class TreeWriter:
             fd = os.open(name, flags, 0o644, dir_fd=self._dir(parent))
         except OSError as exc:
             # ELOOP: a link where a file or directory should be; ENOTDIR: a file in the way.
-            raise CliError(f"cannot write {self._root_path / path}: {exc.strerror}") from exc
+            raise UnsafeTarget(f"cannot write {self._root_path / path}: {exc.strerror}") from exc
         os.lseek(fd, 0, os.SEEK_END)
         return fd
 
