@@ -24,6 +24,8 @@ from videonet_daemon import protocol
 
 from conftest import BIN, Cli, Daemon, User, start_daemon
 
+pytestmark = pytest.mark.one_pass("terminal and client side: API tests cover the daemon")
+
 WAIT = 20.0
 
 
