@@ -24,6 +24,8 @@ from videonet_daemon import protocol
 
 from conftest import BIN, Cli, Daemon, User, start_daemon
 
+pytestmark = pytest.mark.one_pass("terminal and client side: API tests cover the daemon")
+
 WAIT = 20.0
 
 
@@ -239,6 +241,8 @@ def test_reconnects_after_the_daemon_restarts(tmp_path: Path) -> None:
             sent = bob_cli("chat", room, "--send", "after the restart", "--json").json()
             assert follower.expect("message")["id"] == sent["id"]
         finally:
+            # Gone first: a daemon's shutdown waits ~5 s for a connected client's close.
+            follower.kill()
             second.stop()
     finally:
         if follower is not None:

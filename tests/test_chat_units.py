@@ -17,6 +17,8 @@ from videonet_daemon.realtime.ratelimit import TokenBuckets
 
 from conftest import POSTGRES, postgres_admin
 
+pytestmark = pytest.mark.one_pass("uses PostgreSQL itself in every pass")
+
 
 class FakeClock:
     def __init__(self) -> None:

@@ -9,7 +9,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from conftest import BIN, TEST_PASSWORD, Cli, Daemon, User, base_env
+
+pytestmark = pytest.mark.one_pass("terminal and client side: API tests cover the daemon")
 
 
 def test_register_login_whoami_logout_through_the_cli(daemon: Daemon, anon_cli: Cli) -> None:

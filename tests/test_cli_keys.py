@@ -18,6 +18,8 @@ from videonet_daemon import protocol
 
 from conftest import BACKEND, TEST_PASSWORD, Cli, Daemon, User, http
 
+pytestmark = pytest.mark.one_pass("terminal and client side: API tests cover the daemon")
+
 
 def identity_dir(cli: Cli) -> Path:
     return cli.config_dir / "data" / "identity"

@@ -11,6 +11,8 @@ from videonet_cli.crypto.codewords import WORDS
 from videonet_cli.crypto.wrap import new_file_key
 from videonet_cli.errors import BadCodeError, ExitCode, UsageError
 
+pytestmark = pytest.mark.one_pass("code shape, docs, install: no database")
+
 TRANSFER = "4f1c2a9b0d3e5f60"
 EXCHANGE = "0123456789abcdef0123456789abcdef"
 

@@ -8,8 +8,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from test_scaleout import Cluster, cluster, on  # noqa: F401  (the fixture)
 from transfer_helpers import Background, make_room, member, random_file
+
+pytestmark = pytest.mark.one_pass("uses PostgreSQL itself in every pass")
 
 
 def test_a_code_between_daemons(cluster: Cluster, tmp_path: Path) -> None:  # noqa: F811

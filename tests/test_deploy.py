@@ -25,6 +25,10 @@ from transfer_helpers import listening_receiver, member, random_file
 
 from conftest import BIN, Cli, base_env
 
+pytestmark = pytest.mark.one_pass(
+    "its databases do not follow the pass: the cluster is on PostgreSQL, the unit on SQLite"
+)
+
 DEPLOY = Path(__file__).resolve().parent.parent / "docs" / "deploy"
 
 

@@ -6,9 +6,12 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+import pytest
 import socketio
 
 from transfer_helpers import make_room, member
+
+pytestmark = pytest.mark.one_pass("the rate limit is per connection, in memory: no database in it")
 
 
 def test_event_flood_is_refused_and_the_connection_survives(

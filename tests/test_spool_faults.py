@@ -168,7 +168,7 @@ def test_a_full_spool_does_not_wedge_the_daemon(
 def test_a_restart_keeps_an_upload_that_was_receiving_bytes(
     daemon_factory: Any, tmp_path: Path
 ) -> None:
-    env = {"VIDEONET_TRANSFER_IDLE_TIMEOUT": "6"}
+    env = {"VIDEONET_TRANSFER_IDLE_TIMEOUT": "4"}
     d = daemon_factory(**env)
     alice = member(d, tmp_path)
     room = make_room(d, alice)
@@ -177,19 +177,22 @@ def test_a_restart_keeps_an_upload_that_was_receiving_bytes(
     transfer = first["transfer"]["transfer_id"]
 
     def slow_body() -> Iterator[bytes]:
-        for _ in range(32):  # 1 MiB a second: bytes keep arriving for longer than the idle limit
+        for _ in range(32):  # 2 MiB a second: bytes keep arriving for longer than the idle limit
             yield b"\2" * MB
-            time.sleep(1.0)
+            time.sleep(0.5)
 
     uploader = threading.Thread(target=put, args=(d, token, transfer, slow_body(), 32 * MB))
     uploader.start()
-    time.sleep(9.0)
+    # Killed before the upload first records its progress (routes.PROGRESS_EVERY_SECONDS, 5 s):
+    # the stored row looks idle for longer than the limit, and only the restart's recovery
+    # (idle time counted from the start-up) keeps it.
+    time.sleep(4.5)
     d.proc.send_signal(signal.SIGKILL)
     d.proc.wait()
     uploader.join(timeout=60)
 
     d2 = daemon_factory(data_dir=d.data_dir, **env)
-    time.sleep(2.0)  # the start-up clean-up has run
+    time.sleep(1.5)  # the start-up clean-up has run (every second with this idle limit)
     again = offer(d2, token, room, "long.bin", 32 * MB)
     assert again["ok"], again
     assert again["resumed"] is True, again

@@ -109,7 +109,9 @@ def test_only_the_code_receiver_counts(daemon: Daemon, tmp_path: Path) -> None:
     ana, bo, room = _pair(daemon, tmp_path)
     carl = member(daemon, tmp_path, room)
     src = random_file(tmp_path / "take4.bin", 1 << 20)
-    plain = listening_receiver(carl.cli, room, tmp_path / "carl")
+    # It waits 3 s, not 15, for a key the running sender must never wrap for it (a wrap would
+    # come within a round trip of its request, which it sends as soon as it sees the offer).
+    plain = listening_receiver(carl.cli, room, tmp_path / "carl", VIDEONET_KEY_WAIT="3")
     try:
         tx = _send(ana, room, src, "5-amber-quartz")
         tx.wait_for(lambda e: e.get("event") == "code")

@@ -209,17 +209,26 @@ def test_three_receivers_one_device_appears_after_the_offer(
 ) -> None:
     room, alice, bob, carol = trio
     dave = member(daemon, tmp_path, room)  # a member with no device key at offer time
-    # Paced to last about 12 s, so the sender still runs when dave's first command starts.
-    src = random_file(tmp_path / "late.bin", 48 * MB)
+    src = random_file(tmp_path / "late.bin", 8 * MB)
     rx_bob = listening_receiver(bob.cli, room, tmp_path / "bob")
     rx_carol = listening_receiver(carol.cli, room, tmp_path / "carol")
-    sender = Background(
-        alice.cli, "send", room, str(src), "--json", "--timeout", "90", "--limit-rate", "4M"
-    )
-    sender.wait_for(lambda e: e.get("event") == "offer")
-    # dave's first command makes his key; the running sender wraps the file key for it.
-    rx_dave = listening_receiver(dave.cli, room, tmp_path / "dave")
-    for rx, name in ((rx_bob, "bob"), (rx_carol, "carol"), (rx_dave, "dave")):
+    # bob's receiver is held (SIGSTOP) until dave has the file: the sender waits for bob's
+    # verdict, so it still runs when dave's first command starts, however slow the machine
+    # (no pacing to guess: before, a 12 s upload kept it running).
+    rx_bob.proc.send_signal(signal.SIGSTOP)
+    try:
+        sender = Background(
+            alice.cli, "send", room, str(src), "--json", "--timeout", "90", "--limit-rate", "4M"
+        )
+        sender.wait_for(lambda e: e.get("event") == "offer")
+        # dave's first command makes his key; the running sender wraps the file key for it.
+        rx_dave = listening_receiver(dave.cli, room, tmp_path / "dave")
+        assert rx_dave.finish() == 0, rx_dave.stderr()
+        assert sender.proc.poll() is None  # still waiting for bob
+    finally:
+        rx_bob.proc.send_signal(signal.SIGCONT)
+    assert sha(tmp_path / "dave" / "late.bin") == sha(src)
+    for rx, name in ((rx_bob, "bob"), (rx_carol, "carol")):
         assert rx.finish() == 0, rx.stderr()
         assert sha(tmp_path / name / "late.bin") == sha(src)
     assert sender.finish() == 0, sender.stderr()

@@ -122,10 +122,10 @@ class Background:
         self.proc.wait()
 
 
-def listening_receiver(cli: Cli, room: str, out: Path, *extra: str) -> Background:
+def listening_receiver(cli: Cli, room: str, out: Path, *extra: str, **env: str) -> Background:
     out.mkdir(parents=True, exist_ok=True)
     rx = Background(
-        cli, "receive", room, "--out", str(out), "--json", "--yes", "--timeout", "60", *extra
+        cli, "receive", room, "--out", str(out), "--json", "--yes", "--timeout", "60", *extra, **env
     )
     rx.wait_for(lambda e: e.get("event") == "listening")
     return rx

@@ -23,6 +23,7 @@ ENV_PASSWORD = "VIDEONET_PASSWORD"
 ENV_DEBUG = "VIDEONET_DEBUG"
 ENV_INSECURE = "VIDEONET_INSECURE"
 ENV_OUTPUT = "VIDEONET_OUTPUT"
+ENV_KEY_WAIT = "VIDEONET_KEY_WAIT"
 
 CONFIG_FILE = "config.json"
 CREDENTIALS_FILE = "credentials.json"
@@ -178,6 +179,16 @@ def json_by_default() -> bool:
     if env:
         return env.strip().lower() == "json"
     return config_value("output") == "json"
+
+
+def seconds_from_env(name: str, default: float) -> float:
+    """A positive number of seconds from the environment variable ``name``, else ``default``."""
+    raw = os.environ.get(name, "").strip()
+    try:
+        value = float(raw) if raw else default
+    except ValueError:
+        return default
+    return value if 0 < value < float("inf") else default
 
 
 def resolve_server(option: str | None, *, insecure: bool = False) -> str:

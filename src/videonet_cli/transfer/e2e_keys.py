@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from videonet_cli.api import Api, SocketClient
+from videonet_cli.config import ENV_KEY_WAIT, seconds_from_env
 from videonet_cli.crypto.wrap import new_file_key, unwrap_file_key, wrap_file_key
 from videonet_cli.errors import CliError, KeyChangedError, KeyUnavailableError, NotFoundError
 from videonet_cli.identity import core as identity
@@ -30,7 +31,8 @@ from videonet_cli.reporting import Reporter
 from videonet_daemon import protocol
 from videonet_daemon.names import name_key
 
-KEY_WAIT_SECONDS = 15.0  # how long a receiver waits for the sender's CLI to wrap a late key
+# How long a receiver waits for the sender's CLI to wrap a late key (VIDEONET_KEY_WAIT changes it).
+KEY_WAIT_SECONDS = 15.0
 PEER_KEY_REQUESTS = 8  # members whose device keys are asked for at once
 
 
@@ -259,9 +261,12 @@ class SenderKeys:
 
 
 async def receiver_file_key(
-    rt: SocketClient, device: DeviceKey, offer: dict[str, Any], wait: float = KEY_WAIT_SECONDS
+    rt: SocketClient, device: DeviceKey, offer: dict[str, Any], wait: float | None = None
 ) -> bytes:
-    """This device's file key for an encrypted offer, waiting a little for a late wrap."""
+    """This device's file key for an encrypted offer, waiting a little for a late wrap
+    (``wait`` seconds; default VIDEONET_KEY_WAIT, else `KEY_WAIT_SECONDS`)."""
+    if wait is None:
+        wait = seconds_from_env(ENV_KEY_WAIT, KEY_WAIT_SECONDS)
     transfer_id = str(offer["transfer_id"])
     stream_id = str(offer["e2e"]["stream_id"])
     added = asyncio.Event()
