@@ -1,4 +1,4 @@
-"""How a receiver writes a file: through the page cache (dropped behind) against O_DIRECT.
+"""How a receiver could write a file: through the page cache (dropped behind) or with O_DIRECT.
 
     python bench/receiver_writes.py [--size 512MB] [--rounds 3] [--dir DIR]
 
@@ -7,16 +7,19 @@ Writes ``--size`` bytes in 1 MiB records from page-aligned buffers into a file i
 the receiver writes decrypted records, and prints each way's wall time and the process's user
 and system CPU seconds, rounds alternated:
 
-  page-cache   os.write + ReleaseBehind (POSIX_FADV_DONTNEED behind the writer): the way every
-               record was written before, and still the way for what O_DIRECT refuses
-  o-direct     videonet_cli.transfer.files.FileAppender (O_DIRECT where the file system takes it)
+  page-cache   os.write + ReleaseBehind (POSIX_FADV_DONTNEED behind the writer): the way the
+               receiver writes (transfer/receiver.py)
+  o-direct     the file opened with O_DIRECT, each record written straight to the disk
 
 Each run ends with fsync, as a receive does before the rename, so both ways pay for the disk.
+O_DIRECT costs a fraction of the CPU here but makes each write wait for the disk; in whole
+transfers it was slower (docs/performance.md, issue 13 phase 3), so the receiver does not use it.
 """
 
 from __future__ import annotations
 
 import argparse
+import fcntl
 import mmap
 import os
 import resource
@@ -30,7 +33,7 @@ from _common import MiB, parse_size, print_table, ratio
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
-from videonet_cli.transfer.files import FileAppender, ReleaseBehind
+from videonet_cli.transfer.files import ReleaseBehind
 
 DEFAULT_SIZE = "512MB"
 DEFAULT_ROUNDS = 3
@@ -46,11 +49,12 @@ def page_cache(fd: int, records: list[mmap.mmap], count: int) -> None:
 
 
 def o_direct(fd: int, records: list[mmap.mmap], count: int) -> None:
-    appender = FileAppender(fd, 0)
+    # The records are page-aligned mappings of 1 MiB: what O_DIRECT asks of buffer and offset.
+    fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_DIRECT)
     for i in range(count):
-        appender.write(memoryview(records[i % len(records)]), i * MiB)
-    if not appender.direct_bytes:
-        print("note: this file system refused O_DIRECT; both rows went through the page cache")
+        view = memoryview(records[i % len(records)])
+        while view:
+            view = view[os.pwrite(fd, view, i * MiB + MiB - len(view)) :]
 
 
 def measure(

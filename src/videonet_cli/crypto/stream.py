@@ -26,7 +26,6 @@ changed file needs a new transfer and a new file key.
 
 from __future__ import annotations
 
-import mmap
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -152,9 +151,7 @@ class RecordCipher:
         except InvalidTag as exc:
             raise TamperedError(index) from exc
 
-    def decrypt_record_into(
-        self, index: int, record: Bytes, final: bool, out: bytearray | mmap.mmap
-    ) -> int:
+    def decrypt_record_into(self, index: int, record: Bytes, final: bool, out: bytearray) -> int:
         """`decrypt_record` into ``out`` (at least the record's plaintext long): no allocation
         per record, which on this VM costs more than GCM itself. Returns the plaintext length."""
         size = len(record)

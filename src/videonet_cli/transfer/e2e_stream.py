@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import mmap
 import os
 from collections.abc import AsyncIterable, AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -99,9 +98,7 @@ class RecordReader:
         self._index = start_record
         self._in = bytearray(layout.record_size + protocol.E2E_TAG_BYTES)
         self._have = 0
-        # Page-aligned (an anonymous mapping), so a whole record can be written to the file
-        # with O_DIRECT (files.FileAppender).
-        self._out = mmap.mmap(-1, max(layout.record_size, 1))
+        self._out = bytearray(layout.record_size)
 
     @property
     def complete(self) -> bool:

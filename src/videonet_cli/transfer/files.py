@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import errno
-import fcntl
 import hashlib
-import mmap
 import os
 import shutil
 import stat
@@ -127,85 +124,6 @@ class ReleaseBehind:
                 self._fd, self._release_from, offset - self._release_from, os.POSIX_FADV_DONTNEED
             )
         self._release_from, self._released = self._released, offset
-
-
-# O_DIRECT writes must start at, and be a multiple of, the file system's block size, from a buffer
-# aligned the same way; the page size covers the block sizes Linux file systems use.
-DIRECT_ALIGN = mmap.PAGESIZE
-
-
-def _set_direct(fd: int, on: bool) -> bool:
-    """Turn O_DIRECT on or off for an open file; False where the file system refuses it."""
-    o_direct = getattr(os, "O_DIRECT", 0)
-    if not o_direct:
-        return False
-    flags = fcntl.fcntl(fd, fcntl.F_GETFL)
-    try:
-        fcntl.fcntl(fd, fcntl.F_SETFL, (flags | o_direct) if on else (flags & ~o_direct))
-    except OSError:
-        return False
-    return True
-
-
-class FileAppender:
-    """Writes a received file's verified bytes, in order, at their offsets.
-
-    Whole blocks at a block boundary from an aligned buffer (the decrypted records: 1 MiB in a
-    page-aligned mapping) go straight to the disk with O_DIRECT: a fifth of the CPU of a
-    page-cache write dropped behind (0.04-0.10 s against 0.31-0.38 s per 512 MB here,
-    docs/performance.md, "Receiver writes"). The write waits for the disk (about 0.6 ms per
-    record here) while the daemon keeps filling the socket's buffer; a worker thread to overlap
-    it cost more CPU than it saved in wall time. Anything else (the last record, a resume inside
-    a record, a file system without O_DIRECT) goes through the page cache and is dropped behind
-    (`ReleaseBehind`).
-    """
-
-    def __init__(self, fd: int, offset: int) -> None:
-        self._fd = fd
-        self._direct_possible = _set_direct(fd, True) and _set_direct(fd, False)
-        self._direct = False
-        self._release = ReleaseBehind(fd, offset)
-        self.direct_bytes = 0  # written around the page cache (the rest went through it)
-
-    def write(self, data: memoryview, position: int) -> None:
-        if (
-            self._direct_possible
-            and position % DIRECT_ALIGN == 0
-            and len(data) % DIRECT_ALIGN == 0
-            and self._mode(direct=True)
-        ):
-            try:
-                _pwrite_all(self._fd, data, position)
-                self.direct_bytes += len(data)
-                return
-            except OSError as exc:
-                if exc.errno != errno.EINVAL:
-                    raise
-                # Refused (a buffer not aligned, or a file system wanting larger blocks): the
-                # rest of this file goes through the page cache.
-                self._direct_possible = False
-        self._mode(direct=False)
-        _pwrite_all(self._fd, data, position)
-        self._release.written_to(position + len(data))
-
-    def _mode(self, direct: bool) -> bool:
-        """Switch O_DIRECT on or off; False when it cannot be switched on."""
-        if direct == self._direct:
-            return True
-        if not _set_direct(self._fd, direct):
-            if direct:
-                self._direct_possible = False
-                return False
-            raise OSError(errno.EINVAL, "cannot turn O_DIRECT off again")
-        self._direct = direct
-        return True
-
-
-def _pwrite_all(fd: int, data: memoryview, position: int) -> None:
-    while data:
-        written = os.pwrite(fd, data, position)
-        data = data[written:]
-        position += written
 
 
 class Gathered:

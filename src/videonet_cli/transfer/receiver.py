@@ -35,7 +35,6 @@ from videonet_cli.transfer.e2e_keys import receiver_file_key
 from videonet_cli.transfer.e2e_stream import Resume, open_stream
 from videonet_cli.transfer.files import (
     FREE_SPACE_MARGIN,
-    FileAppender,
     Gathered,
     ReleaseBehind,
     UnsafeTarget,
@@ -346,16 +345,20 @@ async def _download_sealed(
         fd = open_part(part.parent, part.name)
     except UnsafeTarget as exc:
         raise CliError(str(exc)) from exc
-    appender = FileAppender(fd, offset)
+    release = ReleaseBehind(fd, offset)
     try:
         os.ftruncate(fd, offset)
+        os.lseek(fd, offset, os.SEEK_SET)
         async with open_stream(transfers, transfer_id, cipher, size, offset) as records:
             async for record in records:
                 if received + len(record) > size:
                     raise CliError("the daemon sent more bytes than offered")
                 digest.update(record)
-                appender.write(memoryview(record), received)
+                view = memoryview(record)
+                while view:
+                    view = view[os.write(fd, view) :]
                 received += len(record)
+                release.written_to(received)
                 throttle.update(received)
         os.fsync(fd)
     except (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError, ConnectionError):
