@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from typing import Any
 
 import pytest
@@ -9,6 +10,13 @@ import pytest
 from conftest import BIN
 
 pexpect = pytest.importorskip("pexpect", reason="pexpect (in the test extras) drives the terminal")
+
+
+def default_sigint() -> None:
+    """In the child before exec: Ctrl-C as a terminal user has it, even when the test run was
+    started with SIGINT ignored (a background job of a non-interactive shell, nohup...), which
+    the child would otherwise inherit and Python honour."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def spawn(env: dict[str, str], *args: str, timeout: float = 60) -> Any:
@@ -20,6 +28,7 @@ def spawn(env: dict[str, str], *args: str, timeout: float = 60) -> Any:
         encoding="utf-8",
         timeout=timeout,
         dimensions=(40, 120),
+        preexec_fn=default_sigint,
     )
     return child
 

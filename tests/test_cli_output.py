@@ -15,6 +15,7 @@ from typing import Any
 import pexpect
 import pytest
 
+from terminal import default_sigint
 from videonet_daemon import protocol
 
 from conftest import BIN, TEST_PASSWORD, Cli, CliResult, Daemon, User, http
@@ -34,6 +35,7 @@ def in_terminal(cli: Cli, *args: str, width: int = 250, **env: str) -> CliResult
         dimensions=(50, width),
         encoding="utf-8",
         timeout=60,
+        preexec_fn=default_sigint,
     )
     child.expect(pexpect.EOF)
     child.close()
@@ -72,6 +74,7 @@ def test_server_text_is_never_markup(daemon: Daemon, tmp_path: Path) -> None:
         dimensions=(40, 200),
         encoding="utf-8",
         timeout=30,
+        preexec_fn=default_sigint,
     )
     child.expect_exact(HOSTILE_TEXT)
     assert owner.username in (child.before or "")

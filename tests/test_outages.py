@@ -22,6 +22,10 @@ from fault_servers import PrivatePostgres, PrivateRedis, Unavailable
 
 from conftest import Daemon, http, start_daemon
 
+pytestmark = pytest.mark.one_pass(
+    "its outages are of private Redis and PostgreSQL servers it starts itself"
+)
+
 RECOVERY_SECONDS = 30.0
 
 

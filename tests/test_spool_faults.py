@@ -26,6 +26,10 @@ from transfer_helpers import make_room, member
 
 from conftest import Daemon, http
 
+pytestmark = pytest.mark.one_pass(
+    "the local spool's disk faults; they matter where the database shares that disk (SQLite)"
+)
+
 MB = 1 << 20
 
 

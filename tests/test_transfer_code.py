@@ -26,6 +26,10 @@ from videonet_cli.errors import ExitCode
 
 from conftest import Cli, Daemon
 
+pytestmark = pytest.mark.one_pass(
+    "the code exchange stores nothing; its two-daemon case runs on PostgreSQL in test_code_scaleout"
+)
+
 
 def _pair(daemon: Daemon, tmp_path: Path) -> tuple[Member, Member, str]:
     ana = member(daemon, tmp_path)

@@ -18,6 +18,11 @@ from videonet_daemon import protocol
 
 from conftest import Daemon, http
 
+pytestmark = pytest.mark.one_pass(
+    "client-side encryption; encrypted sends (wrapped keys) run on PostgreSQL in test_scaleout, "
+    "test_code_scaleout and test_object_storage in both passes"
+)
+
 MB = 1 << 20
 RECORD = protocol.E2E_RECORD_BYTES + protocol.E2E_TAG_BYTES  # one full record in the spool
 
