@@ -141,56 +141,57 @@ async def receive_batch(
         cipher = RecordCipher(file_key, str(e2e["stream_id"]))
     if layout.final_dir is not None:
         layout.root.mkdir(mode=0o700, exist_ok=True)
+    # A link or a file planted in the tree's way (nothing is followed): declined with the
+    # reason, so the sender hears it at once, then the receive fails.
     try:
         writer = TreeWriter(layout.root)
-    except UnsafeTarget as exc:
-        await decline(rt, transfer_id, str(exc), last)  # the sender hears why at once
-        raise CliError(str(exc)) from exc
-    try:
-        checking = Throttle(report, label, size, "checking")  # re-hashing is not moving
-        hashes, index, within = _resume(writer, layout, entries, checking)
-        offset = sum(e["size"] for e in entries[:index]) + within
-        if free_bytes(options.out_dir) < size - offset + FREE_SPACE_MARGIN:
-            reason = f"not enough free space in {options.out_dir} for {label} ({size} bytes)"
-            await decline(rt, transfer_id, reason, last)
-            return failed(reason)
-        await rt.call(protocol.EV_TRANSFER_ACCEPT, {"transfer_id": transfer_id})
-        report(
-            {
-                "event": "offer",
-                "name": label,
-                "bytes": size,
-                "files": len(entries),
-                "kind": kind,
-                "sender": sender,
-                "transfer_id": transfer_id,
-                "resumed_from": offset,
-                "encrypted": cipher is not None,
-            }
-        )
-        throttle = Throttle(report, label, size)
-        splitter = _Splitter(writer, layout.parts, [e["size"] for e in entries], hashes, index)
-        splitter.within = within
-        began = time.monotonic()
         try:
-            received = await _download(
-                transfers, transfer_id, offset, size, splitter, throttle, cipher
+            checking = Throttle(report, label, size, "checking")  # re-hashing is not moving
+            hashes, index, within = _resume(writer, layout, entries, checking)
+            offset = sum(e["size"] for e in entries[:index]) + within
+            if free_bytes(options.out_dir) < size - offset + FREE_SPACE_MARGIN:
+                reason = f"not enough free space in {options.out_dir} for {label} ({size} bytes)"
+                await decline(rt, transfer_id, reason, last)
+                return failed(reason)
+            await rt.call(protocol.EV_TRANSFER_ACCEPT, {"transfer_id": transfer_id})
+            report(
+                {
+                    "event": "offer",
+                    "name": label,
+                    "bytes": size,
+                    "files": len(entries),
+                    "kind": kind,
+                    "sender": sender,
+                    "transfer_id": transfer_id,
+                    "resumed_from": offset,
+                    "encrypted": cipher is not None,
+                }
             )
-        except IntegrityError as exc:
-            if isinstance(exc, TamperedError):
-                exc = TamperedError(exc.index, _files_in_record(exc.index, entries, layout.shown))
-            reason = f"{exc.message}; nothing was kept"
+            throttle = Throttle(report, label, size)
+            splitter = _Splitter(writer, layout.parts, [e["size"] for e in entries], hashes, index)
+            splitter.within = within
+            began = time.monotonic()
+            try:
+                received = await _download(
+                    transfers, transfer_id, offset, size, splitter, throttle, cipher
+                )
+            except IntegrityError as exc:
+                if isinstance(exc, TamperedError):
+                    exc = TamperedError(
+                        exc.index, _files_in_record(exc.index, entries, layout.shown)
+                    )
+                reason = f"{exc.message}; nothing was kept"
+                writer.close()
+                _discard(layout)
+                await decline(rt, transfer_id, reason, last)
+                return failed(reason, offset)
+            moving = time.monotonic() - began
+            throttle.update(received, force=True)
+        finally:
             writer.close()
-            _discard(layout)
-            await decline(rt, transfer_id, reason, last)
-            return failed(reason, offset)
-        moving = time.monotonic() - began
-        throttle.update(received, force=True)
-    except UnsafeTarget as exc:  # a link or a file planted in the tree's way: nothing followed
+    except UnsafeTarget as exc:
         await decline(rt, transfer_id, str(exc), last)
         raise CliError(str(exc)) from exc
-    finally:
-        writer.close()
     if received < size:
         where = layout.root.name if layout.final_dir else "the .part files"
         return failed(
