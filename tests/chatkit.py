@@ -13,7 +13,7 @@ from typing import Any
 
 import socketio
 
-from videonet_daemon import protocol
+from videonet_protocol import protocol
 
 from conftest import TEST_PASSWORD, Daemon, User, http
 

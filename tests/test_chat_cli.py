@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from chatkit import Accounts, create_room, history
-from videonet_daemon import protocol
+from videonet_protocol import protocol
 
 from conftest import BIN, Cli, Daemon, User, start_daemon
 

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from chatkit import Accounts, Peer, connect, create_room, history, leave_http
-from videonet_daemon import protocol
+from videonet_protocol import protocol
 
 from conftest import Daemon
 

@@ -14,7 +14,7 @@ import pytest
 
 from videonet_cli.errors import ExitCode
 from videonet_cli.identity.pins import PeerDevice, PinStatus, compare, normalize_fingerprint
-from videonet_daemon import protocol
+from videonet_protocol import protocol
 
 from conftest import BACKEND, TEST_PASSWORD, Cli, Daemon, User, http
 

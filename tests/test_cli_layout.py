@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from videonet_cli.errors import DaemonRefused, ExitCode
-from videonet_daemon.protocol import ErrorCode
+from videonet_protocol.protocol import ErrorCode
 
 pytestmark = pytest.mark.one_pass("code shape, docs, install: no database")
 

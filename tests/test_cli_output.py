@@ -16,7 +16,7 @@ import pexpect
 import pytest
 
 from terminal import default_sigint
-from videonet_daemon import protocol
+from videonet_protocol import protocol
 
 from conftest import BIN, TEST_PASSWORD, Cli, CliResult, Daemon, User, http
 

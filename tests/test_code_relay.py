@@ -12,7 +12,7 @@ from typing import Any
 import socketio
 
 from transfer_helpers import make_room, member
-from videonet_daemon import protocol
+from videonet_protocol import protocol
 
 from conftest import Daemon
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from videonet_daemon import protocol
+from videonet_protocol import protocol
 
 from conftest import Daemon, User, http
 

@@ -8,7 +8,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from videonet_daemon import protocol
+from videonet_protocol import protocol
 
 from conftest import Daemon, User, http
 

@@ -23,10 +23,10 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from videonet_daemon import protocol
 from videonet_daemon.app import build
 from videonet_daemon.openapi import document
 from videonet_daemon.settings import Settings
+from videonet_protocol import protocol
 
 from conftest import TEST_PASSWORD, Daemon, User, http
 

@@ -22,10 +22,10 @@ from hypothesis import strategies as st
 from chatkit import Accounts, create_room
 from videonet_cli.errors import UsageError
 from videonet_cli.transfer.files import PART_SUFFIX, safe_name
-from videonet_daemon import protocol
 from videonet_daemon.errors import InvalidJson, InvalidText, ValidationError
 from videonet_daemon.relay.service import check_name
 from videonet_daemon.validation import check_value
+from videonet_protocol import protocol
 
 from conftest import Daemon, User, http, start_daemon
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from chatkit import Accounts, connect
-from videonet_daemon import protocol
+from videonet_protocol import protocol
 
 from conftest import Cli, Daemon, User, http
 

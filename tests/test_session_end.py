@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from chatkit import WAIT, Accounts, Peer, connect, create_room
-from videonet_daemon import protocol
+from videonet_protocol import protocol
 
 from conftest import POSTGRES, Daemon, http, postgres_admin, start_daemon
 

@@ -21,6 +21,7 @@ pytestmark = pytest.mark.one_pass("code shape, docs, install: no database")
 ROOT = Path(__file__).resolve().parent.parent
 SRC = ROOT / "src"
 DAEMON = SRC / "videonet_daemon"
+CONTRACT = SRC / "videonet_protocol"
 ARCHITECTURE = ROOT / "docs" / "architecture.md"
 
 Graph = dict[str, set[str]]
@@ -90,8 +91,8 @@ def find_cycle(graph: Graph, within: str = "") -> list[str] | None:
 
 def test_the_graph_resolves_every_import_form() -> None:
     graph = import_graph()
-    # `from videonet_daemon import __version__, protocol` names the module protocol
-    assert "videonet_daemon.protocol" in graph["videonet_daemon.cli"]
+    # `from videonet_protocol import protocol` names the module protocol
+    assert "videonet_protocol.protocol" in graph["videonet_daemon.cli"]
     # `from videonet_daemon.rooms.guard import RoomGuard`
     assert "videonet_daemon.rooms.guard" in graph["videonet_daemon.app"]
     # imports inside functions count too (cli.py imports the server lazily)
@@ -104,26 +105,35 @@ def test_the_cycle_finder_names_the_cycle() -> None:
     assert find_cycle({"p.a": {"p.b"}, "p.b": set()}) is None
 
 
-@pytest.mark.parametrize("package", ["videonet_daemon", "videonet_cli"])
+@pytest.mark.parametrize("package", ["videonet_daemon", "videonet_cli", "videonet_protocol"])
 def test_no_import_cycles(package: str) -> None:
     cycle = find_cycle(import_graph(), within=package)
     assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
 
 
-def test_the_daemon_never_imports_the_cli() -> None:
+@pytest.mark.parametrize(
+    ("package", "forbidden"),
+    [
+        ("videonet_daemon", ("videonet_cli",)),
+        ("videonet_cli", ("videonet_daemon",)),
+        ("videonet_protocol", ("videonet_cli", "videonet_daemon")),
+    ],
+)
+def test_the_two_sides_meet_only_in_the_contract(package: str, forbidden: tuple[str, ...]) -> None:
+    """The daemon and the CLI never import each other; the contract imports neither."""
     graph = import_graph()
     wrong = sorted(
         f"{module} imports {target}"
         for module, targets in graph.items()
-        if module.startswith("videonet_daemon")
+        if module.startswith(package)
         for target in targets
-        if target.startswith("videonet_cli")
+        if target.startswith(forbidden)
     )
     assert wrong == []
 
 
 def test_the_wire_contract_uses_the_standard_library_only() -> None:
-    tree = ast.parse((DAEMON / "protocol.py").read_text(encoding="utf-8"))
+    tree = ast.parse((CONTRACT / "protocol.py").read_text(encoding="utf-8"))
     imported = {
         (node.module or "" if isinstance(node, ast.ImportFrom) else alias.name).split(".")[0]
         for node in ast.walk(tree)

@@ -14,7 +14,7 @@ import pytest
 import socketio
 
 from transfer_helpers import Background, Member, listening_receiver, make_room, member, random_file
-from videonet_daemon import protocol
+from videonet_protocol import protocol
 
 from conftest import Daemon, http
 

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from chatkit import Accounts, connect, create_room
-from videonet_daemon import protocol
+from videonet_protocol import protocol
 
 from conftest import TEST_PASSWORD, Daemon, http, start_daemon
 

@@ -23,7 +23,7 @@ from videonet_cli.api import Api, SocketClient
 from videonet_cli.config import data_dir, write_private_json
 from videonet_cli.errors import AuthError, NotFoundError, UnreachableError
 from videonet_cli.reporting import Reporter
-from videonet_daemon import protocol
+from videonet_protocol import protocol
 
 CURSORS_FILE = "chat-cursors.json"
 RECONNECT_FIRST_DELAY = 0.5

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from videonet_daemon import protocol
+from videonet_protocol import protocol
 
 ENV_CONFIG_DIR = "VIDEONET_CONFIG_DIR"
 ENV_DATA_DIR = "VIDEONET_DATA_DIR"

@@ -31,7 +31,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from enum import IntEnum
 
-from videonet_daemon.protocol import ErrorCode
+from videonet_protocol.protocol import ErrorCode
 
 
 class ExitCode(IntEnum):

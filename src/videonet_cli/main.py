@@ -24,7 +24,7 @@ from videonet_cli.commands import (
 from videonet_cli.config import ENV_INSECURE, ENV_SERVER, debug_enabled
 from videonet_cli.errors import CliError, ExitCode
 from videonet_cli.render.console import error_line
-from videonet_daemon.command_line import plain_help, run_click
+from videonet_protocol.command_line import plain_help, run_click
 
 app = typer.Typer(
     name="videonet",

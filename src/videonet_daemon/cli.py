@@ -16,10 +16,11 @@ from typing import Any, TypeVar
 import typer
 from typer._click import Command  # typer >= 0.29 vendors click
 
-from videonet_daemon import __version__, protocol
-from videonet_daemon.command_line import plain_error, plain_help, run_click
-from videonet_daemon.durations import parse_duration
+from videonet_daemon import __version__
 from videonet_daemon.settings import Settings, SettingsError
+from videonet_protocol import protocol
+from videonet_protocol.command_line import plain_error, plain_help, run_click
+from videonet_protocol.durations import parse_duration
 
 app = typer.Typer(
     name="videonet-daemon",

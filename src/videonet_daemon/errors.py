@@ -41,7 +41,7 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from videonet_daemon.metrics import Metrics
-from videonet_daemon.protocol import ErrorCode, ErrorResponse
+from videonet_protocol.protocol import ErrorCode, ErrorResponse
 
 log = logging.getLogger(__name__)
 

@@ -6,10 +6,10 @@ import secrets
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from videonet_daemon import protocol
 from videonet_daemon.clock import iso_after, now_iso
 from videonet_daemon.db.engine import Database, Record, columns, run
 from videonet_daemon.errors import InvalidInvite
+from videonet_protocol import protocol
 
 # Crockford-style alphabet without look-alikes (no I, L, O, U, 0, 1): 4 groups of 4 = 80 bits.
 _ALPHABET = "ABCDEFGHJKMNPQRSTVWXYZ23456789"

@@ -16,7 +16,8 @@ from typing import Any
 
 from aiohttp import web
 
-from videonet_daemon import __version__, protocol
+from videonet_daemon import __version__
+from videonet_protocol import protocol
 
 JsonSchema = dict[str, Any]
 

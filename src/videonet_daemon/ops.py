@@ -13,12 +13,13 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from videonet_daemon import __version__, protocol
+from videonet_daemon import __version__
 from videonet_daemon.errors import NotFound
 from videonet_daemon.metrics import Metrics, is_loopback
 from videonet_daemon.realtime.hub import Hub
 from videonet_daemon.rooms.service import RoomService
 from videonet_daemon.settings import Settings
+from videonet_protocol import protocol
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Self
 
-from videonet_daemon import protocol
+from videonet_protocol import protocol
 
 # Short lifetimes are for tests of expiry; sockets end when their token does, whatever it is.
 MIN_TOKEN_LIFETIME = 5

@@ -14,7 +14,6 @@ from typing import Any
 
 from aiohttp import web
 
-from videonet_daemon import protocol
 from videonet_daemon.errors import (
     InvalidJson,
     InvalidText,
@@ -22,6 +21,7 @@ from videonet_daemon.errors import (
     UnsupportedMediaType,
     ValidationError,
 )
+from videonet_protocol import protocol
 
 
 async def read_json(request: web.Request) -> dict[str, Any]:

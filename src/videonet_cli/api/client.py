@@ -1,6 +1,6 @@
 """The daemon's API as typed calls: ``api.rooms.join(ref)``, ``api.transfers.upload(...)``.
 
-The only module of the CLI that knows the wire paths (from `videonet_daemon.protocol`). An `Api`
+The only module of the CLI that knows the wire paths (from `videonet_protocol.protocol`). An `Api`
 is opened with ``async with`` inside a command's one ``asyncio.run``; `Api.socket` gives the
 Socket.IO connection with the same server and token.
 """
@@ -19,7 +19,7 @@ from videonet_cli.api.http import HttpClient, decode_response
 from videonet_cli.api.keys import KeysApi
 from videonet_cli.api.socket import SocketClient
 from videonet_cli.errors import AuthError, DaemonRefused, NotFoundError, UnreachableError
-from videonet_daemon import protocol
+from videonet_protocol import protocol
 
 
 class AuthApi:

@@ -16,7 +16,7 @@ import aiohttp
 from yarl import URL
 
 from videonet_cli.errors import AuthError, CliError, DaemonRefused, UnreachableError
-from videonet_daemon import protocol
+from videonet_protocol import protocol
 
 DEFAULT_TIMEOUT_SECONDS = 30.0
 STREAM_STALL_SECONDS = 180.0

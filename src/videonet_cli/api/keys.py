@@ -6,7 +6,7 @@ from typing import Any
 from urllib.parse import quote
 
 from videonet_cli.api.http import HttpClient
-from videonet_daemon import protocol
+from videonet_protocol import protocol
 
 
 class KeysApi:

@@ -13,7 +13,7 @@ from typing import Any, Self
 import socketio
 
 from videonet_cli.errors import CliError, DaemonRefused, UnreachableError
-from videonet_daemon import protocol
+from videonet_protocol import protocol
 
 CONNECT_TIMEOUT_SECONDS = 15.0
 CALL_TIMEOUT_SECONDS = 30.0

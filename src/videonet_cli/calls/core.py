@@ -24,7 +24,7 @@ from videonet_cli.calls.peer import rtc_configuration
 from videonet_cli.calls.recording import split_failures
 from videonet_cli.errors import CliError
 from videonet_cli.reporting import Reporter
-from videonet_daemon import protocol
+from videonet_protocol import protocol
 
 STATS_EVERY_SECONDS = 1.0
 

@@ -25,7 +25,7 @@ from videonet_cli.calls.media import LocalMedia, recording_path
 from videonet_cli.calls.peer import PeerLink
 from videonet_cli.errors import CliError
 from videonet_cli.reporting import Reporter
-from videonet_daemon import protocol
+from videonet_protocol import protocol
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from aiortc.contrib.media import MediaBlackhole
 from aiortc.stats import RTCTransportStats
 
 from videonet_cli.calls.recording import Recording
-from videonet_daemon import protocol
+from videonet_protocol import protocol
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from videonet_cli.commands import common
 from videonet_cli.config import ENV_PASSWORD, StoredLogin, forget_login, save_login, save_server
 from videonet_cli.errors import UsageError
 from videonet_cli.render import console as output
-from videonet_daemon import protocol
+from videonet_protocol import protocol
 
 if TYPE_CHECKING:
     from videonet_cli.api import Api

@@ -10,7 +10,7 @@ import typer
 from videonet_cli.commands import common
 from videonet_cli.errors import DaemonRefused, UsageError
 from videonet_cli.render import console as output
-from videonet_daemon import protocol
+from videonet_protocol import protocol
 
 DEFAULT_HISTORY = 20
 T = TypeVar("T")

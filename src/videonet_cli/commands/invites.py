@@ -7,8 +7,8 @@ import typer
 from videonet_cli.commands import common
 from videonet_cli.errors import UsageError
 from videonet_cli.render import console as output
-from videonet_daemon import protocol
-from videonet_daemon.durations import parse_duration
+from videonet_protocol import protocol
+from videonet_protocol.durations import parse_duration
 
 app = typer.Typer(help="Create and list invite codes.", no_args_is_help=True)
 

@@ -41,7 +41,7 @@ from spake2.spake2 import SPAKEError  # type: ignore[import-untyped]
 from videonet_cli.crypto.codewords import WORDS
 from videonet_cli.crypto.wrap import FILE_KEY_BYTES
 from videonet_cli.errors import BadCodeError, UsageError
-from videonet_daemon import protocol
+from videonet_protocol import protocol
 
 CODE_WORDS: Final = 2  # words in a generated code (16 bits)
 NAMEPLATE_MAX: Final = 10**protocol.CODE_NAMEPLATE_MAX_DIGITS - 1

@@ -18,7 +18,7 @@ from videonet_cli.identity.pins import (
     compare,
     normalize_fingerprint,
 )
-from videonet_daemon import protocol
+from videonet_protocol import protocol
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from videonet_cli.config import data_dir
 from videonet_cli.errors import CliError
-from videonet_daemon import protocol
+from videonet_protocol import protocol
 
 IDENTITY_DIR = "identity"
 DEVICE_KEY_FILE = "device-key.json"

@@ -20,7 +20,7 @@ from typing import Any
 
 from videonet_cli.config import write_private_json
 from videonet_cli.errors import CliError
-from videonet_daemon import protocol
+from videonet_protocol import protocol
 
 KNOWN_KEYS_FILE = "known-keys.json"
 FINGERPRINT_CHARS = len(protocol.key_fingerprint(bytes(protocol.X25519_PUBLIC_KEY_BYTES)))

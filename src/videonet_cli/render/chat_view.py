@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.text import Text
 
 from videonet_cli.render.console import error_line, print_json_line
-from videonet_daemon import protocol
+from videonet_protocol import protocol
 
 _STATUS = {
     "reconnecting": "connection lost; reconnecting…",

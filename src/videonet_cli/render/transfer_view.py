@@ -22,7 +22,7 @@ from rich.text import Text
 
 from videonet_cli.render.console import err_console, info, print_json, print_json_line
 from videonet_cli.transfer.files import local_clock
-from videonet_daemon.protocol import BatchKind
+from videonet_protocol.protocol import BatchKind
 
 if TYPE_CHECKING:
     from videonet_cli.transfer.outcomes import ReceiveOutcome, SendOutcome

@@ -45,7 +45,7 @@ from videonet_cli.transfer.outcomes import (
 )
 from videonet_cli.transfer.throttle import Throttle
 from videonet_cli.transfer.tree import TreeWriter, check_manifest, sync_files
-from videonet_daemon import protocol
+from videonet_protocol import protocol
 
 
 @dataclass

@@ -35,7 +35,7 @@ from videonet_cli.transfer.outcomes import (
 )
 from videonet_cli.transfer.throttle import Throttle
 from videonet_cli.transfer.tree import BatchSource
-from videonet_daemon import protocol
+from videonet_protocol import protocol
 
 
 async def send_batch(

@@ -25,8 +25,8 @@ from videonet_cli.crypto.pake import Code, ReceiverExchange, SenderExchange
 from videonet_cli.errors import BadCodeError, CliError
 from videonet_cli.reporting import Reporter
 from videonet_cli.transfer.outcomes import KeySource
-from videonet_daemon import protocol
-from videonet_daemon.protocol import CodeStep
+from videonet_protocol import protocol
+from videonet_protocol.protocol import CodeStep
 
 T = TypeVar("T")
 

@@ -28,8 +28,8 @@ from videonet_cli.identity import core as identity
 from videonet_cli.identity.device import DeviceKey
 from videonet_cli.identity.pins import KnownKeys
 from videonet_cli.reporting import Reporter
-from videonet_daemon import protocol
-from videonet_daemon.names import name_key
+from videonet_protocol import protocol
+from videonet_protocol.names import name_key
 
 # How long a receiver waits for the sender's CLI to wrap a late key (VIDEONET_KEY_WAIT changes it).
 KEY_WAIT_SECONDS = 15.0

@@ -24,7 +24,7 @@ from videonet_cli.api.client import TransfersApi
 from videonet_cli.crypto.stream import RecordCipher, StreamEncryptor, StreamLayout
 from videonet_cli.errors import TamperedError, TruncatedError
 from videonet_cli.identity.device import DeviceKey
-from videonet_daemon import protocol
+from videonet_protocol import protocol
 
 _SOURCE_LABEL = b"videonet/source-id/v1"
 

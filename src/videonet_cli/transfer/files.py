@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 
 from videonet_cli.errors import NotFoundError, UsageError
-from videonet_daemon import protocol
+from videonet_protocol import protocol
 
 CHUNK_BYTES = 1 << 20
 PART_SUFFIX = ".part"

@@ -19,7 +19,7 @@ import aiohttp
 from videonet_cli.api import SocketClient
 from videonet_cli.api.client import TransfersApi
 from videonet_cli.errors import CliError, IncompleteError
-from videonet_daemon import protocol
+from videonet_protocol import protocol
 
 if TYPE_CHECKING:
     from videonet_cli.crypto.pake import Code

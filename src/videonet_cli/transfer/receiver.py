@@ -47,7 +47,7 @@ from videonet_cli.transfer.files import (
 )
 from videonet_cli.transfer.outcomes import ReceiveOptions, ReceiveOutcome, decline
 from videonet_cli.transfer.throttle import Throttle
-from videonet_daemon import protocol
+from videonet_protocol import protocol
 
 
 async def receive_files(

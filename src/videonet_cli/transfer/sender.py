@@ -33,8 +33,8 @@ from videonet_cli.transfer.files import CHUNK_BYTES, check_sendable, hash_prefix
 from videonet_cli.transfer.outcomes import Inbox, SendOptions, SendOutcome, upload_failed
 from videonet_cli.transfer.throttle import Throttle
 from videonet_cli.transfer.tree import directory, loose_files
-from videonet_daemon import protocol
-from videonet_daemon.protocol import BatchKind
+from videonet_protocol import protocol
+from videonet_protocol.protocol import BatchKind
 
 if TYPE_CHECKING:  # imported when --code is used: SPAKE2 costs start-up time otherwise
     from videonet_cli.transfer.code_exchange import CodeSender

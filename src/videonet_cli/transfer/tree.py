@@ -21,7 +21,7 @@ from pathlib import Path
 
 from videonet_cli.errors import CliError, NotFoundError, UsageError
 from videonet_cli.transfer.files import UnsafeTarget, check_sendable
-from videonet_daemon import protocol
+from videonet_protocol import protocol
 
 _UNSAFE_CATEGORIES = ("Cc", "Cf", "Cs", "Zl", "Zp")
 

@@ -6,8 +6,8 @@ import asyncio
 
 import bcrypt
 
-from videonet_daemon import protocol
 from videonet_daemon.errors import ValidationError
+from videonet_protocol import protocol
 
 
 def check_password_policy(password: str) -> bytes:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from videonet_daemon import protocol
 from videonet_daemon.auth.service import AuthService, User
 from videonet_daemon.errors import Unauthenticated
 from videonet_daemon.settings import Settings
+from videonet_protocol import protocol
 
 _USER = "videonet.user"
 _JTI = "videonet.jti"

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from videonet_daemon import invites, protocol
+from videonet_daemon import invites
 from videonet_daemon.auth.request_auth import RequestAuth
 from videonet_daemon.auth.service import AuthService
 from videonet_daemon.clock import iso_from_epoch
 from videonet_daemon.cluster import Bus
 from videonet_daemon.db.engine import Database
 from videonet_daemon.validation import get_int, get_str, read_json
+from videonet_protocol import protocol
 
 # Published on the daemon bus when a session ends ({"session": jti} or {"user_id": id}), so
 # every daemon (this one included) closes that session's sockets.

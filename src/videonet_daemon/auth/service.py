@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.exc import IntegrityError
 
-from videonet_daemon import invites, protocol
+from videonet_daemon import invites
 from videonet_daemon.auth.passwords import DummyHash, hash_password, verify_password
 from videonet_daemon.auth.throttle import FailureThrottle
 from videonet_daemon.auth.tokens import IssuedToken, TokenService
@@ -20,9 +20,10 @@ from videonet_daemon.errors import (
     Unauthenticated,
     ValidationError,
 )
-from videonet_daemon.names import BadName, clean_username, name_key
 from videonet_daemon.realtime.hub import Identity
 from videonet_daemon.settings import Settings
+from videonet_protocol import protocol
+from videonet_protocol.names import BadName, clean_username, name_key
 
 # Deliberately simple: one @, no spaces, a dot in the domain. Delivery is not our concern.
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import jwt
 
-from videonet_daemon import protocol
 from videonet_daemon.errors import Unauthenticated
+from videonet_protocol import protocol
 
 KEY_FILE = "jwt-secret"
 KEY_BYTES = 48

@@ -11,8 +11,8 @@ import base64
 import hashlib
 import hmac
 
-from videonet_daemon import protocol
 from videonet_daemon.settings import Settings, split_urls
+from videonet_protocol import protocol
 
 
 def turn_credential(secret: str, user_id: int, expires_at: int) -> tuple[str, str]:

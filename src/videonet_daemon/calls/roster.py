@@ -19,8 +19,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
-from videonet_daemon import protocol
 from videonet_daemon.cluster import Node
+from videonet_protocol import protocol
 
 Removed = list[tuple[str, protocol.CallPeer]]  # (room_id, participant)
 

@@ -27,7 +27,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from videonet_daemon import clock, protocol
+from videonet_daemon import clock
 from videonet_daemon.calls.ice import ice_servers
 from videonet_daemon.calls.roster import CallFull, RedisRoster, Roster
 from videonet_daemon.cluster import Liveness
@@ -44,6 +44,7 @@ from videonet_daemon.realtime.ratelimit import TokenBuckets
 from videonet_daemon.rooms.guard import RoomGuard
 from videonet_daemon.settings import Settings
 from videonet_daemon.validation import get_str, has_control_chars
+from videonet_protocol import protocol
 
 log = logging.getLogger(__name__)
 

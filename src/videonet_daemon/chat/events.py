@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from videonet_daemon import protocol
 from videonet_daemon.chat.service import ChatService, NotAMember, check_text
 from videonet_daemon.errors import RateLimited, ValidationError
 from videonet_daemon.realtime.hub import Hub, SocketUser
 from videonet_daemon.realtime.ratelimit import TokenBuckets
 from videonet_daemon.rooms.guard import RoomGuard, room_id_of
 from videonet_daemon.settings import Settings
+from videonet_protocol import protocol
 
 
 class ChatEvents:

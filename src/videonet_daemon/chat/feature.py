@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from videonet_daemon import protocol
 from videonet_daemon.auth.request_auth import RequestAuth
 from videonet_daemon.chat.events import ChatEvents
 from videonet_daemon.chat.routes import ChatRoutes
@@ -12,6 +11,7 @@ from videonet_daemon.chat.service import ChatService
 from videonet_daemon.realtime.hub import Hub
 from videonet_daemon.rooms.guard import RoomGuard
 from videonet_daemon.settings import Settings
+from videonet_protocol import protocol
 
 
 class ChatFeature:

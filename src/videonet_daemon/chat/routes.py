@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from videonet_daemon import protocol
 from videonet_daemon.auth.request_auth import RequestAuth
 from videonet_daemon.chat.service import ChatService
 from videonet_daemon.errors import ValidationError
 from videonet_daemon.rooms.guard import RoomGuard
+from videonet_protocol import protocol
 
 
 def _int_param(

@@ -13,10 +13,10 @@ import asyncio
 import unicodedata
 from typing import Any
 
-from videonet_daemon import protocol
 from videonet_daemon.clock import now_iso
 from videonet_daemon.db.engine import Database, Record, columns, run
 from videonet_daemon.errors import InvalidText, TextTooLong, ValidationError
+from videonet_protocol import protocol
 
 
 class NotAMember(Exception):

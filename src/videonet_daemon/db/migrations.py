@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from videonet_daemon.clock import now_iso
 from videonet_daemon.db.engine import Database, columns, run
-from videonet_daemon.names import name_key
+from videonet_protocol.names import name_key
 
 # PostgreSQL: one migrator at a time when several daemons start together.
 _PG_MIGRATION_LOCK = 7_701_001

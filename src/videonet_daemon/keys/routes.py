@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from videonet_daemon import protocol
 from videonet_daemon.auth.request_auth import RequestAuth
 from videonet_daemon.errors import Conflict, NotFound, ValidationError
 from videonet_daemon.keys.service import DeviceKeyService
 from videonet_daemon.rooms.guard import RoomGuard
 from videonet_daemon.validation import get_str, read_json
+from videonet_protocol import protocol
 
 
 def valid_device_id(value: str) -> bool:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from videonet_daemon import protocol
 from videonet_daemon.clock import now_iso
 from videonet_daemon.db.engine import Database, Record, columns, run
 from videonet_daemon.errors import Conflict
+from videonet_protocol import protocol
 
 _COLUMNS = "device_id, public_key, fingerprint, label, created_at"
 

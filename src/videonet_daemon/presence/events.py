@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from videonet_daemon import protocol
 from videonet_daemon.presence.store import PresenceStore
 from videonet_daemon.realtime.hub import Hub, SocketUser
 from videonet_daemon.rooms.guard import RoomGuard, room_id_of
+from videonet_protocol import protocol
 
 
 class PresenceEvents:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from videonet_daemon import protocol
 from videonet_daemon.cluster import Liveness
 from videonet_daemon.presence.events import PresenceEvents
 from videonet_daemon.presence.store import PresenceStore, RedisPresence
 from videonet_daemon.realtime.hub import Hub
 from videonet_daemon.rooms.guard import RoomGuard
+from videonet_protocol import protocol
 
 
 class PresenceFeature:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from videonet_daemon import protocol
 from videonet_daemon.cluster import Liveness, Node
 from videonet_daemon.realtime.hub import SocketUser
+from videonet_protocol import protocol
 
 
 class PresenceStore(Protocol):

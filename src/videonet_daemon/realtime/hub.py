@@ -32,7 +32,6 @@ from typing import Any
 import socketio
 from aiohttp import web
 
-from videonet_daemon import protocol
 from videonet_daemon.cluster import socketio_channel
 from videonet_daemon.errors import (
     ApiError,
@@ -48,6 +47,7 @@ from videonet_daemon.realtime.quiet import quiet_library_loggers
 from videonet_daemon.realtime.ratelimit import TokenBuckets
 from videonet_daemon.settings import Settings
 from videonet_daemon.validation import check_value
+from videonet_protocol import protocol
 
 log = logging.getLogger(__name__)
 

@@ -15,14 +15,14 @@ import base64
 import binascii
 from typing import Any
 
-from videonet_daemon import protocol
 from videonet_daemon.errors import Forbidden, RateLimited, TransferStateError, ValidationError
-from videonet_daemon.protocol import CodeStep
 from videonet_daemon.realtime.hub import Hub, SocketUser
 from videonet_daemon.realtime.ratelimit import TokenBuckets
 from videonet_daemon.relay.service import TransferService
 from videonet_daemon.rooms.guard import RoomGuard
 from videonet_daemon.validation import get_int, get_str
+from videonet_protocol import protocol
+from videonet_protocol.protocol import CodeStep
 
 _SENDER_STEPS = (CodeStep.PAKE, CodeStep.KEY, CodeStep.FAIL)
 _RECEIVER_STEPS = (CodeStep.REPLY, CodeStep.FAIL)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from videonet_daemon import protocol
 from videonet_daemon.errors import ApiError, Forbidden, ValidationError
 from videonet_daemon.metrics import Metrics
 from videonet_daemon.realtime.hub import Hub, SocketUser
@@ -17,6 +16,7 @@ from videonet_daemon.relay.receivers import Receivers
 from videonet_daemon.relay.service import TransferService
 from videonet_daemon.rooms.guard import RoomGuard
 from videonet_daemon.validation import get_str
+from videonet_protocol import protocol
 
 
 class TransferEvents:

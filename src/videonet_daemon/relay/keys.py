@@ -12,10 +12,10 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from videonet_daemon import protocol
 from videonet_daemon.clock import now_iso
 from videonet_daemon.db.engine import Database, columns
 from videonet_daemon.errors import PayloadTooLarge, ValidationError
+from videonet_protocol import protocol
 
 _HEX = re.compile(r"[0-9a-f]+")
 

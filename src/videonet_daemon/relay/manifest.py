@@ -12,8 +12,8 @@ import json
 import unicodedata
 from typing import Any
 
-from videonet_daemon import protocol
 from videonet_daemon.errors import ValidationError
+from videonet_protocol import protocol
 
 _UNSAFE_CATEGORIES = ("Cc", "Cf", "Cs", "Zl", "Zp")
 

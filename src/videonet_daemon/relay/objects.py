@@ -36,9 +36,9 @@ from obstore.store import S3Store
 
 from videonet_daemon.errors import Unavailable
 from videonet_daemon.outages import OBJECT_STORAGE
-from videonet_daemon.protocol import TransferState
 from videonet_daemon.relay.spool import LiveTransfer
 from videonet_daemon.settings import Settings, parse_spool_url
+from videonet_protocol.protocol import TransferState
 
 log = logging.getLogger(__name__)
 

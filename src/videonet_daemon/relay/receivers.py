@@ -9,11 +9,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from videonet_daemon import protocol
 from videonet_daemon.clock import now_iso
 from videonet_daemon.db.engine import Database, run
 from videonet_daemon.errors import TransferStateError, ValidationError
 from videonet_daemon.relay.service import TransferService, check_sha256
+from videonet_protocol import protocol
 
 S = protocol.TransferState
 R = protocol.ReceiptState

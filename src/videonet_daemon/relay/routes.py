@@ -25,7 +25,6 @@ from collections.abc import Iterator
 
 from aiohttp import web
 
-from videonet_daemon import protocol
 from videonet_daemon.auth.request_auth import RequestAuth
 from videonet_daemon.cluster import node_url
 from videonet_daemon.db.engine import Database
@@ -38,12 +37,13 @@ from videonet_daemon.errors import (
     TransferStateError,
 )
 from videonet_daemon.metrics import Metrics
-from videonet_daemon.protocol import TransferState as S
 from videonet_daemon.relay.events import TransferEvents
 from videonet_daemon.relay.objects import ObjectSpool
 from videonet_daemon.relay.proxy import PROXIED_HEADER, Proxy
 from videonet_daemon.relay.service import TransferService
 from videonet_daemon.relay.spool import LiveTransfer, Spool
+from videonet_protocol import protocol
+from videonet_protocol.protocol import TransferState as S
 
 log = logging.getLogger(__name__)
 

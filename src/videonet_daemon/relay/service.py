@@ -20,7 +20,6 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from videonet_daemon import protocol
 from videonet_daemon.clock import now_iso, to_iso
 from videonet_daemon.cluster import Node
 from videonet_daemon.db.engine import Database, Record, columns
@@ -34,12 +33,13 @@ from videonet_daemon.errors import (
     Unavailable,
     ValidationError,
 )
-from videonet_daemon.names import name_key
 from videonet_daemon.relay import manifest
 from videonet_daemon.relay.keys import E2eOffer, check_e2e
 from videonet_daemon.relay.spool import AnySpool, LiveTransfer, Spool
 from videonet_daemon.rooms.guard import RoomGuard
 from videonet_daemon.settings import Settings
+from videonet_protocol import protocol
+from videonet_protocol.names import name_key
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ import os
 from pathlib import Path
 from typing import Protocol
 
-from videonet_daemon.protocol import TransferState
+from videonet_protocol.protocol import TransferState
 
 # How far past the last release point the slowest reader must be before the next one. Small
 # steps keep the recycled pages few; 8 MiB was no worse than 4, 32 or 64 MiB at 1 GiB (single

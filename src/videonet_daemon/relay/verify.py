@@ -11,9 +11,9 @@ import hashlib
 from aiohttp import BodyPartReader, MultipartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from videonet_daemon import protocol
 from videonet_daemon.auth.request_auth import RequestAuth
 from videonet_daemon.errors import BadRequest, PayloadTooLarge
+from videonet_protocol import protocol
 
 READ_BYTES = 1 << 20
 FIELDS = ("original_file", "received_file")

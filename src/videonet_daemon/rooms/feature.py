@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from videonet_daemon import protocol
 from videonet_daemon.auth.request_auth import RequestAuth
 from videonet_daemon.cluster import Bus
 from videonet_daemon.realtime.hub import Hub
@@ -14,6 +13,7 @@ from videonet_daemon.rooms.events import RoomEvents
 from videonet_daemon.rooms.guard import RoomGuard
 from videonet_daemon.rooms.routes import LEFT_ROOM, ROOM_DELETED, RoomRoutes
 from videonet_daemon.rooms.service import RoomService
+from videonet_protocol import protocol
 
 
 class RoomsFeature:

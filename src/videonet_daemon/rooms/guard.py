@@ -18,10 +18,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from videonet_daemon import protocol
 from videonet_daemon.errors import Forbidden, NotFound, NotJoined, ValidationError
 from videonet_daemon.realtime.hub import Hub, SocketUser
 from videonet_daemon.rooms.service import RoomService
+from videonet_protocol import protocol
 
 
 def room_id_of(data: dict[str, Any]) -> str:

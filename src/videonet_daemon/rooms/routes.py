@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from videonet_daemon import protocol
 from videonet_daemon.auth.request_auth import RequestAuth
 from videonet_daemon.cluster import Bus
 from videonet_daemon.errors import ValidationError
@@ -12,6 +11,7 @@ from videonet_daemon.realtime.hub import Hub
 from videonet_daemon.rooms.guard import RoomGuard
 from videonet_daemon.rooms.service import RoomService
 from videonet_daemon.validation import get_str, read_json
+from videonet_protocol import protocol
 
 # Published on the daemon bus when a user leaves a room over HTTP, so every daemon (this one
 # included) drops that user's sockets from the room's channel.

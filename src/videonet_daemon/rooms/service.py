@@ -12,11 +12,11 @@ import uuid
 
 from sqlalchemy.exc import IntegrityError
 
-from videonet_daemon import protocol
 from videonet_daemon.clock import now_iso
 from videonet_daemon.db.engine import Database, Record, columns, run
 from videonet_daemon.errors import Conflict, Forbidden, NotFound, ValidationError
-from videonet_daemon.names import clean_room_name, close_names, name_key
+from videonet_protocol import protocol
+from videonet_protocol.names import clean_room_name, close_names, name_key
 
 _ROOM_COLUMNS = """
     r.id, r.name, r.description, r.private, r.created_by, u.username AS creator_name,

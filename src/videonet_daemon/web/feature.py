@@ -14,9 +14,9 @@ from typing import Any
 
 from aiohttp import web
 
-from videonet_daemon import protocol
 from videonet_daemon.errors import NotFound
 from videonet_daemon.realtime.hub import Hub
+from videonet_protocol import protocol
 
 INDEX = "index.html"
 CONTENT_TYPES = {
