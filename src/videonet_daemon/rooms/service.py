@@ -16,7 +16,7 @@ from videonet_daemon.clock import now_iso
 from videonet_daemon.db.engine import Database, Record, columns, run
 from videonet_daemon.errors import Conflict, Forbidden, NotFound, ValidationError
 from videonet_protocol import protocol
-from videonet_protocol.names import clean_room_name, close_names, name_key
+from videonet_protocol.names import BadName, clean_room_name, close_names, name_key
 
 _ROOM_COLUMNS = """
     r.id, r.name, r.description, r.private, r.created_by, u.username AS creator_name,
@@ -125,7 +125,7 @@ class RoomService:
         self, user_id: int, name: str, description: str, private: bool = False
     ) -> protocol.RoomInfo:
         room_id = str(uuid.uuid4())
-        name = clean_room_name(name)
+        name = _room_name(name)
         now = now_iso()
         try:
             async with self._db.transaction() as conn:
@@ -160,7 +160,7 @@ class RoomService:
 
     async def rename(self, room_id: str, user_id: int, name: str) -> protocol.RoomInfo:
         await self._own(room_id, user_id)
-        name = clean_room_name(name)
+        name = _room_name(name)
         try:
             await self._db.execute(
                 "UPDATE rooms SET name = :n, name_key = :k WHERE id = :r",
@@ -243,3 +243,10 @@ class RoomService:
             {"user_id": int(c["user_id"]), "username": c["username"], "joined_at": c["joined_at"]}
             for c in found
         ]
+
+
+def _room_name(raw: str) -> str:
+    try:
+        return clean_room_name(raw)
+    except BadName as exc:
+        raise ValidationError(str(exc)) from exc
