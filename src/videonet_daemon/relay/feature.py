@@ -6,6 +6,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from videonet_daemon.auth.request_auth import RequestAuth
+from videonet_daemon.cluster import Bus
 from videonet_daemon.db.engine import Database
 from videonet_daemon.metrics import Metrics
 from videonet_daemon.realtime.hub import Hub
@@ -16,6 +17,7 @@ from videonet_daemon.relay.proxy import Proxy
 from videonet_daemon.relay.receivers import Receivers
 from videonet_daemon.relay.routes import TransferRoutes
 from videonet_daemon.relay.service import TransferService
+from videonet_daemon.relay.verdict_wait import VerdictWaiters
 from videonet_daemon.relay.verify import VerifyRoutes
 from videonet_daemon.rooms.guard import RoomGuard
 from videonet_daemon.settings import Settings
@@ -32,7 +34,11 @@ class RelayFeature:
         db: Database,
         metrics: Metrics,
         settings: Settings,
+        bus: Bus,
     ) -> None:
+        self._waiters = VerdictWaiters(
+            bus, settings.verdict_waiters_per_socket, settings.verdict_waiters_per_transfer
+        )
         self._transfers = transfers
         self._receivers = receivers
         self._guard = guard
@@ -51,6 +57,7 @@ class RelayFeature:
             self._guard,
             self._metrics,
             TransferKeys(self._db),
+            self._waiters,
         )
         events.register()
         CodeRelay(hub, self._transfers, self._guard).register()
