@@ -112,6 +112,12 @@ class Settings:
         "VIDEONET_TRUST_PROXY",
         "Trust X-Forwarded-For/-Proto from a reverse proxy (client address, Secure cookies).",
     )
+    trusted_proxy_hops: int = _setting(
+        1,
+        "VIDEONET_TRUSTED_PROXY_HOPS",
+        "With trust_proxy: how many reverse proxies in front of the daemon append to "
+        "X-Forwarded-For; the client address is the entry that many from the right.",
+    )
     transfer_max_bytes: int = _setting(
         64 * 2**30, "VIDEONET_TRANSFER_MAX_BYTES", "Largest file a transfer may carry."
     )
@@ -369,6 +375,7 @@ class Settings:
         if self.socket_event_rate <= 0 or self.socket_event_burst < 1:
             raise SettingsError("socket_event_rate must be positive and socket_event_burst >= 1")
         for name in (
+            "trusted_proxy_hops",
             "max_sockets_per_user",
             "max_rooms_per_user",
             "verdict_waiters_per_socket",
