@@ -13,6 +13,7 @@ import signal
 import ssl
 import sys
 from http import HTTPStatus
+from typing import Any
 
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
@@ -33,7 +34,13 @@ async def serve(settings: Settings) -> None:
     stop = _stop_on_signals()
     daemon = build(settings)
     runner = JsonErrorRunner(
-        daemon.app, handle_signals=False, shutdown_timeout=SHUTDOWN_GRACE_SECONDS
+        daemon.app,
+        header_timeout=settings.http_header_timeout,
+        handle_signals=False,
+        shutdown_timeout=SHUTDOWN_GRACE_SECONDS,
+        # A kept-alive connection with no request in flight is closed after this (aiohttp's
+        # own default is an hour); from its first byte a request's head has `header_timeout`.
+        keepalive_timeout=settings.http_idle_timeout,
     )
     await runner.setup()
     try:
@@ -61,7 +68,49 @@ async def serve(settings: Settings) -> None:
 
 class JsonErrorHandler(RequestHandler):
     """aiohttp answers a request it cannot parse (a bad header, a bad request line) itself,
-    before any middleware, in text/plain; this gives those answers the JSON error shape too."""
+    before any middleware, in text/plain; this gives those answers the JSON error shape too.
+
+    It also closes a connection whose request head does not arrive whole within
+    `header_timeout` seconds (from the connection's start, or from the first byte of each next
+    request on a kept-alive one): aiohttp has no such limit, and a client trickling one header
+    byte at a time (slowloris) held a connection, a file descriptor and a parser for as long
+    as it liked. Silent connections end at this limit too; idle kept-alive ones at aiohttp's
+    `keepalive_timeout`.
+    """
+
+    header_timeout = 0.0  # set by the server that makes the handler; 0 = no limit
+    _head_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self._start_head_timer()
+
+    def data_received(self, data: bytes) -> None:
+        between_requests = self._payload_parser is None and not self._upgraded
+        if between_requests and data and self._head_timer is None and not self._messages:
+            self._start_head_timer()  # the first byte of the next request on this connection
+        before = self._request_count
+        super().data_received(data)
+        if self._request_count != before or self._upgraded or self._payload_parser is not None:
+            self._stop_head_timer()  # a whole head arrived (or the connection became a socket)
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        self._stop_head_timer()
+        super().connection_lost(exc)
+
+    def _start_head_timer(self) -> None:
+        if self.header_timeout > 0:
+            self._head_timer = self._loop.call_later(self.header_timeout, self._head_late)
+
+    def _stop_head_timer(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _head_late(self) -> None:
+        self._head_timer = None
+        log.debug("closed a connection whose request head took over %.0f s", self.header_timeout)
+        self.force_close()
 
     def handle_error(
         self,
@@ -83,18 +132,28 @@ class JsonErrorHandler(RequestHandler):
 
 
 class _JsonErrorServer(web.Server):
+    header_timeout = 0.0
+
     def __call__(self) -> RequestHandler:
-        return JsonErrorHandler(self, loop=self._loop, **self._kwargs)
+        handler = JsonErrorHandler(self, loop=self._loop, **self._kwargs)
+        handler.header_timeout = self.header_timeout
+        return handler
 
 
 class JsonErrorRunner(web.AppRunner):
     """The application's runner, with connections handled by `JsonErrorHandler`."""
+
+    def __init__(self, app: web.Application, *, header_timeout: float, **kwargs: Any) -> None:
+        super().__init__(app, **kwargs)
+        self._header_timeout = header_timeout
 
     async def _make_server(self) -> web.Server:
         server = await super()._make_server()
         # aiohttp has no option for the connection handler's class: the server that makes
         # them is given the subclass above, which only changes what it makes.
         server.__class__ = _JsonErrorServer
+        assert isinstance(server, _JsonErrorServer)
+        server.header_timeout = self._header_timeout
         return server
 
 

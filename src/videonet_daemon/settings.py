@@ -216,6 +216,17 @@ class Settings:
     socket_event_burst: int = _setting(
         200, "VIDEONET_SOCKET_EVENT_BURST", "Socket.IO events one connection may send at once."
     )
+    http_header_timeout: float = _setting(
+        15.0,
+        "VIDEONET_HTTP_HEADER_TIMEOUT",
+        "Seconds a client has to send a request's whole head (request line and headers), from "
+        "connecting or from the request's first byte; the connection is closed after.",
+    )
+    http_idle_timeout: float = _setting(
+        75.0,
+        "VIDEONET_HTTP_IDLE_TIMEOUT",
+        "Seconds a kept-alive HTTP connection may sit without a request before it is closed.",
+    )
     max_sockets_per_user: int = _setting(
         20,
         "VIDEONET_MAX_SOCKETS_PER_USER",
@@ -374,6 +385,10 @@ class Settings:
             raise SettingsError("chat_rate must be positive and chat_burst at least 1")
         if self.socket_event_rate <= 0 or self.socket_event_burst < 1:
             raise SettingsError("socket_event_rate must be positive and socket_event_burst >= 1")
+        if not 0 < self.http_header_timeout <= self.http_idle_timeout:
+            raise SettingsError(
+                "http_header_timeout must be positive and at most http_idle_timeout"
+            )
         for name in (
             "trusted_proxy_hops",
             "max_sockets_per_user",
