@@ -1,7 +1,7 @@
 // The page: log in, pick a room, chat with history and presence, take part in the room's call.
 import { api, ApiError } from "./api.js";
 import { Call } from "./call.js";
-import { isolate } from "./text.js";
+import { sentence, user } from "./text.js";
 
 const $ = (id) => document.getElementById(id);
 const views = ["login-view", "rooms-view", "room-view"];
@@ -15,8 +15,9 @@ function show(view) {
   setUserText($("whoami"), state.user ? state.user.username : "");
 }
 
+// `text`: a string, or a list of strings and user(...) parts (see text.js).
 function status(text, error = false) {
-  $("status").textContent = text || "";
+  $("status").replaceChildren(...sentence(text || ""));
   $("status").classList.toggle("error", error);
 }
 
@@ -150,14 +151,14 @@ function connect() {
     if (!state.room || event.room_id !== state.room.id) return;
     state.room.name = event.name;
     setUserText($("room-name"), event.name);
-    status(`this room is now called ${isolate(event.name)}`);
+    status(["this room is now called ", user(event.name)]);
   });
   socket.on("room:deleted", (event) => {
     if (!state.room || event.room_id !== state.room.id) return;
     guard(async () => {
       await leaveRoom(); // the daemon has ended our part in its call already
       await showRooms();
-      status(`the room ${isolate(event.name)} was deleted by its creator`);
+      status(["the room ", user(event.name), " was deleted by its creator"]);
     });
   });
   socket.on("vn:error", (error) => status(error.message, true));
@@ -198,8 +199,8 @@ function addMessage(message) {
 function renderOnline() {
   const names = [...state.online.values()].sort();
   $("online").replaceChildren(...names.map((name) => {
-    const item = el("li");
-    item.append(userText("who", name));
+    const item = el("li", "who", name); // isolated by CSS, as a <bdi> is
+    item.dir = "auto";
     return item;
   }));
 }
@@ -250,7 +251,7 @@ const ui = {
       // After "Join call" (a user gesture) the browser lets remote audio play.
       video.play().catch((err) => {
         // AbortError: a newer stream replaced this one before it started; that one plays.
-        if (err.name !== "AbortError") status(`cannot play ${isolate(peer.username)}'s media: ${err.message}`, true);
+        if (err.name !== "AbortError") status(["cannot play ", user(peer.username), `'s media: ${err.message}`], true);
       });
     }
   },

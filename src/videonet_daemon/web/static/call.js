@@ -6,7 +6,7 @@
 // track exists (or nothing yet): turning the camera on later is a replaceTrack, with no
 // renegotiation, and the remote side sees video start late on a track it already knows.
 
-import { isolate } from "./text.js";
+import { user } from "./text.js";
 
 const KINDS = ["audio", "video"];
 
@@ -20,7 +20,7 @@ export class Call {
     this.peers = new Map(); // peer_id -> {peer, pc, pending: [], stream}
     this.local = { audio: null, video: null };
     this.handlers = {
-      "call:joined": (d) => this.ui.notice(`${isolate(d.peer.username)} joined the call`),
+      "call:joined": (d) => this.ui.notice([user(d.peer.username), " joined the call"]),
       "call:left": (d) => this.onLeft(d),
       "call:offer": (d) => this.onOffer(d),
       "call:answer": (d) => this.onAnswer(d),
@@ -179,19 +179,19 @@ export class Call {
       this.stop();
       return;
     }
-    if (this.close(data.peer.peer_id)) this.ui.notice(`${isolate(data.peer.username)} left the call`);
+    if (this.close(data.peer.peer_id)) this.ui.notice([user(data.peer.username), " left the call"]);
   }
 
   onHangup(data) {
     if (this.close(data.peer.peer_id)) {
-      this.ui.notice(`${isolate(data.peer.username)} hung up: ${isolate(data.reason || "hung up")}`);
+      this.ui.notice([user(data.peer.username), " hung up: ", user(data.reason || "hung up")]);
     }
   }
 
   async hangUp(peerId, reason) {
     const entry = this.peers.get(peerId);
     if (!entry || !this.close(peerId)) return;
-    this.ui.notice(`connection to ${isolate(entry.peer.username)} ended: ${reason}`);
+    this.ui.notice(["connection to ", user(entry.peer.username), ` ended: ${reason}`]);
     await this.emit("call:hangup", { to: peerId, reason }).catch(() => {});
   }
 
