@@ -51,6 +51,7 @@ from videonet_daemon.rooms.feature import RoomsFeature
 from videonet_daemon.rooms.guard import RoomGuard
 from videonet_daemon.rooms.service import RoomService
 from videonet_daemon.settings import Settings, split_urls
+from videonet_daemon.transport_security import strict_transport
 from videonet_daemon.web.feature import WebFeature, origin_check
 
 log = logging.getLogger(__name__)
@@ -91,7 +92,14 @@ def build(settings: Settings) -> Daemon:
     auth = AuthService(db, settings, tokens)
     who = RequestAuth(auth, settings)
     hub = Hub(
-        settings, auth.identify, metrics, origin_check(split_urls(settings.web_allowed_origins))
+        settings,
+        auth.identify,
+        metrics,
+        origin_check(
+            split_urls(settings.web_allowed_origins),
+            settings.trust_proxy,
+            settings.trusted_proxy_hops,
+        ),
     )
     rooms = RoomService(db, settings.max_rooms_per_user)
     guard = RoomGuard(rooms, hub)
@@ -148,6 +156,7 @@ def build(settings: Settings) -> Daemon:
         client_max_size=settings.max_json_bytes,
         middlewares=[error_middleware(metrics, outage_of), cross_site],
     )
+    app.on_response_prepare.append(strict_transport(who.is_https))
     for feature in features:
         feature.install(app.router, hub)
     hub.attach(app)

@@ -21,9 +21,13 @@ from aiohttp.web_request import BaseRequest
 
 from videonet_daemon.app import BOOTSTRAP_INVITE_FILE, build
 from videonet_daemon.errors import foreign_error
+from videonet_daemon.realtime.quiet import OneLinePerInterval
 from videonet_daemon.settings import Settings
 
 log = logging.getLogger(__name__)
+# Clients' malformed requests: one line each, at most one per interval (realtime/quiet.py).
+_bad_requests = logging.getLogger(f"{__name__}.bad_requests")
+_bad_requests.addFilter(OneLinePerInterval())
 
 SHUTDOWN_GRACE_SECONDS = 10.0
 
@@ -80,10 +84,23 @@ class JsonErrorHandler(RequestHandler):
 
     header_timeout = 0.0  # set by the server that makes the handler; 0 = no limit
     _head_timer: asyncio.TimerHandle | None = None
+    _client_error = False  # the error being handled is the client's (a malformed request)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
         self._start_head_timer()
+
+    def log_exception(self, *args: Any, **kw: Any) -> None:
+        if not self._client_error:
+            super().log_exception(*args, **kw)
+            return
+        # Anyone can send a malformed request, so each would write a traceback to the log: one
+        # line instead, at most one per interval (the next says how many were left out).
+        exc = kw.get("exc_info")
+        shown = str(getattr(exc, "message", None) or exc or "").strip().split("\n", 1)[0]
+        peer = self.transport.get_extra_info("peername") if self.transport else None
+        address = peer[0] if isinstance(peer, tuple) else "unknown"
+        _bad_requests.error("malformed request from %s: %s", address, shown[:200])
 
     def data_received(self, data: bytes) -> None:
         between_requests = self._payload_parser is None and not self._upgraded
@@ -119,8 +136,13 @@ class JsonErrorHandler(RequestHandler):
         exc: BaseException | None = None,
         message: str | None = None,
     ) -> web.StreamResponse:
-        # Logs it, and raises when part of an answer was sent already.
-        super().handle_error(request, status, exc, message)
+        # Logs it (a client's malformed request in one rate-limited line: see log_exception),
+        # and raises when part of an answer was sent already.
+        self._client_error = status < HTTPStatus.INTERNAL_SERVER_ERROR
+        try:
+            super().handle_error(request, status, exc, message)
+        finally:
+            self._client_error = False
         reason = HTTPStatus(status).phrase
         # The parser's text points at the bad byte over several lines; its first line says why.
         text = str(getattr(exc, "message", None) or reason).strip().split("\n", 1)[0]

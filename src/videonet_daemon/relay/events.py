@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from videonet_daemon.errors import ApiError, Forbidden, ValidationError
+from videonet_daemon.errors import ApiError, ValidationError
 from videonet_daemon.metrics import Metrics
 from videonet_daemon.realtime.hub import Hub, SocketUser
 from videonet_daemon.relay.keys import TransferKeys, check_e2e, check_keys
@@ -214,8 +214,7 @@ class TransferEvents:
     async def wrap(self, user: SocketUser, data: dict[str, Any]) -> dict[str, Any]:
         """The sender adds wrapped keys (for a device that appeared after the offer)."""
         offer = await self.service.get(_transfer_id(data))
-        if offer["sender_id"] != user.user_id:
-            raise Forbidden("only the sender wraps keys for a transfer")
+        await self.service.require_sender(offer, user.user_id, "wraps keys for")
         await self.guard.require_member(offer["room_id"], user.user_id)
         if offer["e2e"] is None:
             raise ValidationError("this transfer is not end-to-end encrypted")
@@ -234,11 +233,19 @@ class TransferEvents:
 
     async def state_changed(self, offer: protocol.TransferOffer) -> None:
         await self.waiters.changed(offer["transfer_id"], offer["state"])
-        await self.hub.sio.emit(
-            protocol.EV_TRANSFER_STATE,
-            {"transfer_id": offer["transfer_id"], "state": offer["state"]},
-            to=protocol.room_channel(offer["room_id"]),
+        # A transfer addressed to one member (--to) is news to its sender and that member only.
+        to = offer["to_user_id"]
+        channels = (
+            [protocol.room_channel(offer["room_id"])]
+            if to is None
+            else sorted({protocol.user_channel(offer["sender_id"]), protocol.user_channel(to)})
         )
+        for channel in channels:
+            await self.hub.sio.emit(
+                protocol.EV_TRANSFER_STATE,
+                {"transfer_id": offer["transfer_id"], "state": offer["state"]},
+                to=channel,
+            )
 
 
 def _transfer_id(data: dict[str, Any]) -> str:
