@@ -93,7 +93,7 @@ def build(settings: Settings) -> Daemon:
     hub = Hub(
         settings, auth.identify, metrics, origin_check(split_urls(settings.web_allowed_origins))
     )
-    rooms = RoomService(db)
+    rooms = RoomService(db, settings.max_rooms_per_user)
     guard = RoomGuard(rooms, hub)
     device_keys = DeviceKeyService(db, settings.max_devices_per_user)
     chat = ChatService(db)

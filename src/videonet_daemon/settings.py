@@ -210,6 +210,26 @@ class Settings:
     socket_event_burst: int = _setting(
         200, "VIDEONET_SOCKET_EVENT_BURST", "Socket.IO events one connection may send at once."
     )
+    max_sockets_per_user: int = _setting(
+        20,
+        "VIDEONET_MAX_SOCKETS_PER_USER",
+        "Socket.IO connections one account may hold open on one daemon (refused above).",
+    )
+    max_rooms_per_user: int = _setting(
+        200,
+        "VIDEONET_MAX_ROOMS_PER_USER",
+        "Rooms one account may be a member of (creating, joining or being added is refused above).",
+    )
+    verdict_waiters_per_socket: int = _setting(
+        8,
+        "VIDEONET_VERDICT_WAITERS_PER_SOCKET",
+        "transfer:verdict events one connection may have waiting for a sender's seal at once.",
+    )
+    verdict_waiters_per_transfer: int = _setting(
+        100,
+        "VIDEONET_VERDICT_WAITERS_PER_TRANSFER",
+        "transfer:verdict events that may wait for one transfer's seal at once, on one daemon.",
+    )
     chat_max_chars: int = _setting(
         protocol.CHAT_MAX_CHARS,
         "VIDEONET_CHAT_MAX_CHARS",
@@ -348,6 +368,14 @@ class Settings:
             raise SettingsError("chat_rate must be positive and chat_burst at least 1")
         if self.socket_event_rate <= 0 or self.socket_event_burst < 1:
             raise SettingsError("socket_event_rate must be positive and socket_event_burst >= 1")
+        for name in (
+            "max_sockets_per_user",
+            "max_rooms_per_user",
+            "verdict_waiters_per_socket",
+            "verdict_waiters_per_transfer",
+        ):
+            if getattr(self, name) < 1:
+                raise SettingsError(f"{name} must be at least 1")
         if self.chat_sync_max < 1:
             raise SettingsError("chat_sync_max must be at least 1")
         if self.transfer_stall_timeout < 1:

@@ -13,10 +13,18 @@ _USER = "videonet.user"
 _JTI = "videonet.jti"
 
 
-def token_from_request(request: web.Request) -> str | None:
+def bearer_token(request: web.Request) -> str | None:
+    """The token of an ``Authorization: Bearer`` header, or None (no header, another scheme)."""
     header = request.headers.get("Authorization", "")
     if header[:7].lower() == "bearer ":
         return header[7:].strip() or None
+    return None
+
+
+def token_from_request(request: web.Request) -> str | None:
+    header = request.headers.get("Authorization", "")
+    if header[:7].lower() == "bearer ":
+        return bearer_token(request)  # a Bearer header never falls back to the cookie
     return request.cookies.get(protocol.AUTH_COOKIE) or None
 
 

@@ -14,6 +14,7 @@ from videonet_daemon.realtime.hub import Hub, SocketUser
 from videonet_daemon.relay.keys import TransferKeys, check_e2e, check_keys
 from videonet_daemon.relay.receivers import Receivers
 from videonet_daemon.relay.service import TransferService
+from videonet_daemon.relay.verdict_wait import VerdictWaiters
 from videonet_daemon.rooms.guard import RoomGuard
 from videonet_daemon.validation import get_str
 from videonet_protocol import protocol
@@ -28,8 +29,10 @@ class TransferEvents:
         guard: RoomGuard,
         metrics: Metrics,
         keys: TransferKeys,
+        waiters: VerdictWaiters,
     ) -> None:
         self.hub = hub
+        self.waiters = waiters
         self.keys = keys
         self.service = service
         self.receivers = receivers
@@ -135,9 +138,14 @@ class TransferEvents:
         return dict(reply)
 
     async def verdict(self, user: SocketUser, data: dict[str, Any]) -> dict[str, Any]:
-        offer, reply = await self.receivers.verdict(
-            user.user_id, _transfer_id(data), data.get("sha256")
-        )
+        transfer_id = _transfer_id(data)
+        await self.service.visible(user.user_id, transfer_id)  # no wait for what one may not see
+
+        async def state() -> str:
+            return (await self.service.get(transfer_id))["state"]
+
+        await self.waiters.until_sealed(user.sid, transfer_id, state)
+        offer, reply = await self.receivers.verdict(user.user_id, transfer_id, data.get("sha256"))
         self._maybe_done(user, data, offer["room_id"])
         outcome = "verified" if reply["match"] else "mismatch"
         self.metrics.transfers.labels(outcome=outcome).inc()
@@ -225,6 +233,7 @@ class TransferEvents:
         return {"added": added}
 
     async def state_changed(self, offer: protocol.TransferOffer) -> None:
+        await self.waiters.changed(offer["transfer_id"], offer["state"])
         await self.hub.sio.emit(
             protocol.EV_TRANSFER_STATE,
             {"transfer_id": offer["transfer_id"], "state": offer["state"]},
