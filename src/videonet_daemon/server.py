@@ -19,6 +19,7 @@ from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_request import BaseRequest
 
 from videonet_daemon.app import BOOTSTRAP_INVITE_FILE, build
+from videonet_daemon.backup import hold_serving_lock
 from videonet_daemon.errors import foreign_error
 from videonet_daemon.settings import Settings
 
@@ -32,6 +33,8 @@ async def serve(settings: Settings) -> None:
     # after the address is printed) still means a clean shutdown.
     stop = _stop_on_signals()
     daemon = build(settings)
+    # Held until the process ends (a kill -9 drops it too): `restore` refuses a served data dir.
+    serving_lock = hold_serving_lock(settings.resolved_data_dir)
     runner = JsonErrorRunner(
         daemon.app, handle_signals=False, shutdown_timeout=SHUTDOWN_GRACE_SECONDS
     )
@@ -57,6 +60,7 @@ async def serve(settings: Settings) -> None:
         log.info("shutting down")
     finally:
         await runner.cleanup()
+        os.close(serving_lock)
 
 
 class JsonErrorHandler(RequestHandler):

@@ -294,6 +294,11 @@ async def _rekey(
         )  # fmt: skip
 
 
+class SchemaTooNew(Exception):
+    """The database records migrations this code does not have: a newer release wrote it.
+    Nothing is changed; `videonet-daemon` says this in one line and exits 3."""
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "accounts_invites_rooms", m001_accounts_invites_rooms),
     (2, "chat_messages", m002_chat_messages),
@@ -324,6 +329,14 @@ async def migrate(db: Database) -> list[int]:
                 applied_at TEXT NOT NULL)""",
         )
         done = {row[0] for row in await run(conn, "SELECT version FROM schema_migrations")}
+        unknown = sorted(done - {version for version, _, _ in MIGRATIONS})
+        if unknown:
+            raise SchemaTooNew(
+                f"the database is at schema version {max(done)}, newer than this "
+                f"videonet-daemon knows ({MIGRATIONS[-1][0]}; unknown: "
+                f"{', '.join(map(str, unknown))}): run the release that wrote it, or restore "
+                "a backup made before the upgrade"
+            )
         for version, name, step in MIGRATIONS:
             if version in done:
                 continue
