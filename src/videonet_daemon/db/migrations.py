@@ -256,18 +256,33 @@ async def m011_visible_names(conn: AsyncConnection, t: Types) -> None:
     await _rekey(conn, "rooms", "name", "name_key", named, _visible_room_name)
 
 
+def _without_hidden(name: str) -> str:
+    """``name`` as it reads: unchanged when it hides nothing (names an older release allowed,
+    such as ``Çarol ☃``, keep their spelling), else without its invisible code points and
+    stacked marks."""
+    decomposed = unicodedata.normalize("NFD", name)
+    folded = fold_marks(decomposed)
+    return name if folded == decomposed else unicodedata.normalize("NFC", folded).strip()
+
+
 def _visible_username(user_id: int | str, name: str) -> str:
+    visible = _without_hidden(name)
+    if visible == name:
+        return name
     try:
-        return clean_username(fold_marks(unicodedata.normalize("NFD", name)))
+        return clean_username(visible)
     except BadName:
-        return f"user-{user_id}"
+        return visible or f"user-{user_id}"
 
 
 def _visible_room_name(room_id: int | str, name: str) -> str:
+    visible = _without_hidden(name)
+    if visible == name:
+        return name
     try:
-        cleaned = clean_room_name(fold_marks(unicodedata.normalize("NFD", name)))
+        cleaned = clean_room_name(visible)
     except BadName:
-        cleaned = ""
+        cleaned = visible
     return cleaned or f"room-{str(room_id)[:8]}"
 
 
