@@ -57,7 +57,8 @@ class CliError(Exception):
     exit_code: ExitCode = ExitCode.FAILURE
 
     def __init__(self, message: str | None = None) -> None:
-        super().__init__(message or (self.__doc__ or "error").strip())
+        # A docstring wrapped over several lines is still one line for the user.
+        super().__init__(message or " ".join((self.__doc__ or "error").split()))
 
     @property
     def message(self) -> str:

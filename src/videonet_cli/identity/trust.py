@@ -382,18 +382,18 @@ def _as_trusted(me: ThisDevice) -> TrustedDevice:
 
 @dataclass
 class _User:
-    asked: str
     listed: protocol.UserKeys
     identity: bytes | None
     pin: Pin | None
 
 
-async def _keys_of(api: Api, names: Sequence[str]) -> list[protocol.UserKeys]:
+async def _keys_of(api: Api, names: Sequence[tuple[str, str]]) -> list[protocol.UserKeys]:
+    """Each user's keys: (the name asked for, the spelling to look it up by)."""
     limit = asyncio.Semaphore(PEER_KEY_REQUESTS)
 
-    async def one(name: str) -> protocol.UserKeys:
+    async def one(name: str, spelling: str) -> protocol.UserKeys:
         async with limit:
-            listed = await api.keys.of_user(name)
+            listed = await api.keys.of_user(spelling)
         # Finding 1 of issue 21: the daemon must answer for the name asked, not another one.
         if name_key(str(listed.get("username", ""))) != name_key(name):
             raise CliError(
@@ -402,7 +402,7 @@ async def _keys_of(api: Api, names: Sequence[str]) -> list[protocol.UserKeys]:
             )
         return listed
 
-    return list(await asyncio.gather(*(one(n) for n in names)))
+    return list(await asyncio.gather(*(one(n, spelling) for n, spelling in names)))
 
 
 def _accepted_by_name(first: FirstSeen, trust_new: bool | Collection[str]) -> bool:
@@ -441,22 +441,24 @@ async def choose_recipients(
 ) -> Recipients:
     """The devices a transfer's file key is wrapped for, decided here, not by the daemon."""
     store = PinStore()
-    if only_me:
-        names: list[str] = []
-    else:
-        members = [m["username"] for m in await api.rooms.members(room_id)]
+    asked: dict[str, str] = {}  # folded name -> the name as asked (--to), looked up as listed
+    lookup: dict[str, str] = {}  # folded name -> the member's name as the daemon spells it
+    if not only_me:
+        members = {name_key(m["username"]): m["username"] for m in await api.rooms.members(room_id)}
         if usernames is None:
-            names = members
+            asked, lookup = dict(members), dict(members)
         else:
-            member_keys = {name_key(m) for m in members}
-            names = []
             for wanted in usernames:
-                if name_key(wanted) not in member_keys:
+                if name_key(wanted) not in members:
                     raise NotFoundError(f"{wanted} is not a member of this room")
-                names.append(wanted)
-    mine = name_key(me.username)
-    names = sorted({name_key(n): n for n in names if name_key(n) != mine}.values())
-    own_listed, listed_others = await asyncio.gather(api.keys.mine(), _keys_of(api, names))
+                asked[name_key(wanted)] = wanted
+                lookup[name_key(wanted)] = members[name_key(wanted)]
+    for table in (asked, lookup):
+        table.pop(name_key(me.username), None)
+    names = sorted(asked)
+    own_listed, listed_others = await asyncio.gather(
+        api.keys.mine(), _keys_of(api, [(asked[n], lookup[n]) for n in names])
+    )
     account = own_account(me)
     if own_listed["user_id"] != me.user_id:
         raise CliError("the daemon listed another account's devices as yours")
@@ -470,9 +472,9 @@ async def choose_recipients(
     snapshot = store.read()
     users: list[_User] = []
     skipped: list[SkippedDevice] = []
-    for asked, listed in zip(names, listed_others, strict=True):
+    for folded, listed in zip(names, listed_others, strict=True):
         if listed["user_id"] == me.user_id:
-            raise CliError(f"the daemon answered for {asked!r} with your own account")
+            raise CliError(f"the daemon answered for {asked[folded]!r} with your own account")
         identity = decode_identity(listed)
         if identity is None:
             skipped += [
@@ -480,7 +482,7 @@ async def choose_recipients(
                 for d in listed["devices"]
             ] or [SkippedDevice(listed["username"], "", "", "no identity yet")]
             continue
-        users.append(_User(asked, listed, identity, snapshot.get(api.server, listed["user_id"])))
+        users.append(_User(listed, identity, snapshot.get(api.server, listed["user_id"])))
 
     for u in users:
         if u.pin is not None and u.identity is not None and u.pin.identity_key != u.identity:
@@ -597,7 +599,7 @@ async def trusted_sender(
         if name_key(listed["username"]) != name_key(username):
             raise UntrustedSenderError(f"the sender is named {username!r}, not {me.username!r}")
     else:
-        listed = (await _keys_of(api, [username]))[0]
+        listed = (await _keys_of(api, [(username, username)]))[0]
         if listed["user_id"] != user_id:
             raise UntrustedSenderError(
                 f"the daemon says {username} is another account than the sender named"
