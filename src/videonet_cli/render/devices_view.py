@@ -69,7 +69,8 @@ def show_my_devices(mine: MyDevices) -> None:
     if mine.recovery_key:
         show_recovery_key(mine.recovery_key)
     holds = " (held on this device)" if mine.holds_identity else ""
-    _say(f"{mine.username}'s identity: {mine.identity_fingerprint}{holds}")
+    _say(f"{mine.username}'s identity{holds}:")
+    _say(f"    {mine.identity_fingerprint}")
     for row in mine.devices:
         show_row(row)
 
