@@ -314,6 +314,14 @@ class SchemaTooNew(Exception):
     Nothing is changed; `videonet-daemon` says this in one line and exits 3."""
 
 
+async def m012_identities(conn: AsyncConnection, t: Types) -> None:
+    # Each account's identity (an Ed25519 public key) and, per device, its signing key and the
+    # identity's certificate or revocation: opaque base64 the clients sign and check.
+    await run(conn, "ALTER TABLE users ADD COLUMN identity_key TEXT NOT NULL DEFAULT ''")
+    for column in ("signing_key", "certificate", "revocation"):
+        await run(conn, f"ALTER TABLE device_keys ADD COLUMN {column} TEXT NOT NULL DEFAULT ''")
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "accounts_invites_rooms", m001_accounts_invites_rooms),
     (2, "chat_messages", m002_chat_messages),
@@ -326,6 +334,7 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (9, "transfer_batches", m009_transfer_batches),
     (10, "transfer_keys", m010_transfer_keys),
     (11, "visible_names", m011_visible_names),
+    (12, "identities", m012_identities),
 ]
 
 
