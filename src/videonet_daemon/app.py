@@ -42,7 +42,7 @@ from videonet_daemon.presence.feature import PresenceFeature
 from videonet_daemon.presence.store import MemoryPresence, PresenceStore, RedisPresence
 from videonet_daemon.realtime.hub import Hub
 from videonet_daemon.relay.feature import RelayFeature
-from videonet_daemon.relay.objects import ObjectSpool, settle
+from videonet_daemon.relay.objects import ObjectSpool
 from videonet_daemon.relay.proxy import Proxy
 from videonet_daemon.relay.receivers import Receivers
 from videonet_daemon.relay.service import TransferService
@@ -140,7 +140,7 @@ def build(settings: Settings) -> Daemon:
         OpsFeature(settings, metrics, rooms, Health(checks)),
         OpenApiFeature(),
         AuthFeature(auth, who, db, bus),
-        RoomsFeature(rooms, guard, who, bus, spool),
+        RoomsFeature(rooms, guard, who, bus),
         KeysFeature(device_keys, guard, who),
         ChatFeature(chat, guard, who, settings),
         PresenceFeature(presence, guard, liveness),
@@ -193,8 +193,7 @@ def build(settings: Settings) -> Daemon:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-        if objects is not None:
-            await settle()
+        await spool.close()
 
     async def presence_shared(app: web.Application) -> AsyncIterator[None]:
         if redis_presence is None:

@@ -20,6 +20,7 @@ from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_request import BaseRequest
 
 from videonet_daemon.app import BOOTSTRAP_INVITE_FILE, build
+from videonet_daemon.backup import hold_serving_lock
 from videonet_daemon.errors import foreign_error
 from videonet_daemon.realtime.quiet import OneLinePerInterval
 from videonet_daemon.settings import Settings
@@ -37,6 +38,8 @@ async def serve(settings: Settings) -> None:
     # after the address is printed) still means a clean shutdown.
     stop = _stop_on_signals()
     daemon = build(settings)
+    # Held until the process ends (a kill -9 drops it too): `restore` refuses a served data dir.
+    serving_lock = hold_serving_lock(settings.resolved_data_dir)
     runner = JsonErrorRunner(
         daemon.app,
         header_timeout=settings.http_header_timeout,
@@ -68,6 +71,7 @@ async def serve(settings: Settings) -> None:
         log.info("shutting down")
     finally:
         await runner.cleanup()
+        os.close(serving_lock)
 
 
 class JsonErrorHandler(RequestHandler):

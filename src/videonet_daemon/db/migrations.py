@@ -256,18 +256,33 @@ async def m011_visible_names(conn: AsyncConnection, t: Types) -> None:
     await _rekey(conn, "rooms", "name", "name_key", named, _visible_room_name)
 
 
+def _without_hidden(name: str) -> str:
+    """``name`` as it reads: unchanged when it hides nothing (names an older release allowed,
+    such as ``Çarol ☃``, keep their spelling), else without its invisible code points and
+    stacked marks."""
+    decomposed = unicodedata.normalize("NFD", name)
+    folded = fold_marks(decomposed)
+    return name if folded == decomposed else unicodedata.normalize("NFC", folded).strip()
+
+
 def _visible_username(user_id: int | str, name: str) -> str:
+    visible = _without_hidden(name)
+    if visible == name:
+        return name
     try:
-        return clean_username(fold_marks(unicodedata.normalize("NFD", name)))
+        return clean_username(visible)
     except BadName:
-        return f"user-{user_id}"
+        return visible or f"user-{user_id}"
 
 
 def _visible_room_name(room_id: int | str, name: str) -> str:
+    visible = _without_hidden(name)
+    if visible == name:
+        return name
     try:
-        cleaned = clean_room_name(fold_marks(unicodedata.normalize("NFD", name)))
+        cleaned = clean_room_name(visible)
     except BadName:
-        cleaned = ""
+        cleaned = visible
     return cleaned or f"room-{str(room_id)[:8]}"
 
 
@@ -294,6 +309,19 @@ async def _rekey(
         )  # fmt: skip
 
 
+class SchemaTooNew(Exception):
+    """The database records migrations this code does not have: a newer release wrote it.
+    Nothing is changed; `videonet-daemon` says this in one line and exits 3."""
+
+
+async def m012_identities(conn: AsyncConnection, t: Types) -> None:
+    # Each account's identity (an Ed25519 public key) and, per device, its signing key and the
+    # identity's certificate or revocation: opaque base64 the clients sign and check.
+    await run(conn, "ALTER TABLE users ADD COLUMN identity_key TEXT NOT NULL DEFAULT ''")
+    for column in ("signing_key", "certificate", "revocation"):
+        await run(conn, f"ALTER TABLE device_keys ADD COLUMN {column} TEXT NOT NULL DEFAULT ''")
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "accounts_invites_rooms", m001_accounts_invites_rooms),
     (2, "chat_messages", m002_chat_messages),
@@ -306,6 +334,7 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (9, "transfer_batches", m009_transfer_batches),
     (10, "transfer_keys", m010_transfer_keys),
     (11, "visible_names", m011_visible_names),
+    (12, "identities", m012_identities),
 ]
 
 
@@ -324,6 +353,14 @@ async def migrate(db: Database) -> list[int]:
                 applied_at TEXT NOT NULL)""",
         )
         done = {row[0] for row in await run(conn, "SELECT version FROM schema_migrations")}
+        unknown = sorted(done - {version for version, _, _ in MIGRATIONS})
+        if unknown:
+            raise SchemaTooNew(
+                f"the database is at schema version {max(done)}, newer than this "
+                f"videonet-daemon knows ({MIGRATIONS[-1][0]}; unknown: "
+                f"{', '.join(map(str, unknown))}): run the release that wrote it, or restore "
+                "a backup made before the upgrade"
+            )
         for version, name, step in MIGRATIONS:
             if version in done:
                 continue

@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
 from videonet_daemon.auth.request_auth import RequestAuth
-from videonet_daemon.cluster import Bus
+from videonet_daemon.cluster import ROOM_DELETED, Bus
 from videonet_daemon.db.engine import Database
 from videonet_daemon.metrics import Metrics
 from videonet_daemon.realtime.hub import Hub
@@ -36,6 +38,7 @@ class RelayFeature:
         settings: Settings,
         bus: Bus,
     ) -> None:
+        self._bus = bus
         self._waiters = VerdictWaiters(
             bus, settings.verdict_waiters_per_socket, settings.verdict_waiters_per_transfer
         )
@@ -72,3 +75,10 @@ class RelayFeature:
         )
         routes.add_to(router)
         self._verify.add_to(router)
+        self._bus.on(ROOM_DELETED, self._room_deleted)
+
+    async def _room_deleted(self, message: dict[str, Any]) -> None:
+        """A daemon bus message: the bytes of a deleted room's transfers leave this daemon's
+        spool (the rows went with the room)."""
+        for transfer_id in message.get("transfer_ids", []):
+            await self._transfers.spool.forget(str(transfer_id))

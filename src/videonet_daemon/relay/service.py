@@ -35,7 +35,7 @@ from videonet_daemon.errors import (
 )
 from videonet_daemon.relay import manifest
 from videonet_daemon.relay.keys import E2eOffer, check_e2e
-from videonet_daemon.relay.spool import AnySpool, LiveTransfer, Spool
+from videonet_daemon.relay.spool import AnySpool, LiveTransfer
 from videonet_daemon.rooms.guard import RoomGuard
 from videonet_daemon.settings import Settings
 from videonet_protocol import protocol
@@ -179,9 +179,7 @@ class TransferService:
         """How many bytes of the transfer are kept: the local spool file is the truth about
         what arrived (it survives a restart); in object storage, the database's count of
         bytes in stored segments."""
-        if isinstance(self.spool, Spool):
-            return min(self.spool.on_disk(offer["transfer_id"]), offer["size"])
-        return min(offer["uploaded"], offer["size"])
+        return min(self.spool.stored(offer["transfer_id"], offer["uploaded"]), offer["size"])
 
     async def _uploading_elsewhere(self, offer: protocol.TransferOffer) -> bool:
         """Object storage: another living daemon is taking this upload right now."""
@@ -306,8 +304,7 @@ class TransferService:
         if live.upload_in_progress or await self._uploading_elsewhere(offer):
             raise TransferStateError("this file is being uploaded right now by another send")
         uploaded = self._stored(offer)
-        if isinstance(self.spool, Spool):
-            self.spool.truncate(offer["transfer_id"], uploaded)
+        self.spool.truncate(offer["transfer_id"], uploaded)
         live.uploaded = uploaded
         offer["uploaded"] = uploaded
         async with self._reserving:
@@ -402,7 +399,8 @@ class TransferService:
         this daemon has all its bytes: what was promised is reserved, not only what arrived,
         so the spool can never take the space the database needs. (Object storage has no free
         space to ask about: there, the size and count limits per user are the quota.)"""
-        if not isinstance(self.spool, Spool):
+        free = self.spool.free_bytes()
+        if free is None:
             return
         unfinished, params = _one_of("st", protocol.TRANSFER_UNFINISHED)
         rows = await self._db.fetch_all(
@@ -418,7 +416,7 @@ class TransferService:
             live = self.spool.known(c["id"])
             arrived = max(int(c["uploaded"]), live.uploaded if live else 0)
             promised += max(0, int(c["size"]) - arrived)
-        if self.spool.free_bytes() - promised - needed < self._settings.spool_min_free_bytes:
+        if free - promised - needed < self._settings.spool_min_free_bytes:
             raise InsufficientStorage(
                 "the daemon does not have enough free disk space for this transfer "
                 f"({needed} bytes; {promised} bytes are promised to unfinished transfers)"
@@ -580,11 +578,7 @@ class TransferService:
         for row in rows:
             c = columns(row)
             transfer_id, size = c["transfer_id"], int(c["size"])
-            on_disk = (
-                min(self.spool.on_disk(transfer_id), size)
-                if isinstance(self.spool, Spool)
-                else min(int(c["uploaded"]), size)
-            )
+            on_disk = min(self.spool.stored(transfer_id, int(c["uploaded"])), size)
             await self._db.execute(
                 "UPDATE transfers SET state = :s, uploaded = :b, updated_at = :t WHERE id = :id",
                 s=S.INTERRUPTED,
