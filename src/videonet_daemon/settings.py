@@ -222,6 +222,12 @@ class Settings:
         "Seconds a client has to send a request's whole head (request line and headers), from "
         "connecting or from the request's first byte; the connection is closed after.",
     )
+    http_body_timeout: float = _setting(
+        30.0,
+        "VIDEONET_HTTP_BODY_TIMEOUT",
+        "Seconds a client has, after a request's head, to send a JSON body or a Socket.IO "
+        "polling request whole (400 after); transfer uploads have their own stall timeout.",
+    )
     http_idle_timeout: float = _setting(
         75.0,
         "VIDEONET_HTTP_IDLE_TIMEOUT",
@@ -385,6 +391,8 @@ class Settings:
             raise SettingsError("chat_rate must be positive and chat_burst at least 1")
         if self.socket_event_rate <= 0 or self.socket_event_burst < 1:
             raise SettingsError("socket_event_rate must be positive and socket_event_burst >= 1")
+        if self.http_body_timeout <= 0:
+            raise SettingsError("http_body_timeout must be positive")
         if not 0 < self.http_header_timeout <= self.http_idle_timeout:
             raise SettingsError(
                 "http_header_timeout must be positive and at most http_idle_timeout"
