@@ -140,7 +140,7 @@ def build(settings: Settings) -> Daemon:
     features: list[Feature] = [
         OpsFeature(settings, metrics, rooms, Health(checks)),
         OpenApiFeature(),
-        AuthFeature(auth, who, db, bus),
+        AuthFeature(auth, who, db, bus, settings.max_invites_per_user),
         RoomsFeature(rooms, guard, who, bus),
         KeysFeature(device_keys, guard, who),
         ChatFeature(chat, guard, who, settings),

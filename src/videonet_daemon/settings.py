@@ -233,6 +233,11 @@ class Settings:
         "VIDEONET_HTTP_IDLE_TIMEOUT",
         "Seconds a kept-alive HTTP connection may sit without a request before it is closed.",
     )
+    max_invites_per_user: int = _setting(
+        50,
+        "VIDEONET_MAX_INVITES_PER_USER",
+        "Usable invites (uses left, not expired) one account may hold; creating more is refused.",
+    )
     max_sockets_per_user: int = _setting(
         20,
         "VIDEONET_MAX_SOCKETS_PER_USER",
@@ -399,6 +404,7 @@ class Settings:
             )
         for name in (
             "trusted_proxy_hops",
+            "max_invites_per_user",
             "max_sockets_per_user",
             "max_rooms_per_user",
             "verdict_waiters_per_socket",
