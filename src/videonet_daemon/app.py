@@ -40,6 +40,7 @@ from videonet_daemon.ops import Check, Health, OpsFeature
 from videonet_daemon.outages import OBJECT_STORAGE, outage_of
 from videonet_daemon.presence.feature import PresenceFeature
 from videonet_daemon.presence.store import MemoryPresence, PresenceStore, RedisPresence
+from videonet_daemon.realtime.handshakes import handshake_limit_middleware
 from videonet_daemon.realtime.hub import Hub
 from videonet_daemon.relay.feature import RelayFeature
 from videonet_daemon.relay.objects import ObjectSpool
@@ -159,6 +160,9 @@ def build(settings: Settings) -> Daemon:
             error_middleware(metrics, outage_of),
             cross_site,
             slow_body_middleware(settings.http_body_timeout, settings.max_json_bytes),
+            handshake_limit_middleware(
+                settings.socket_handshake_rate, settings.socket_handshake_burst, who.client_address
+            ),
         ],
     )
     app.on_response_prepare.append(strict_transport(who.is_https))

@@ -238,6 +238,17 @@ class Settings:
         "VIDEONET_MAX_INVITES_PER_USER",
         "Usable invites (uses left, not expired) one account may hold; creating more is refused.",
     )
+    socket_handshake_rate: float = _setting(
+        10.0,
+        "VIDEONET_SOCKET_HANDSHAKE_RATE",
+        "New Socket.IO connections (engine.io handshakes) one client address may open per "
+        "second on average, before any login (429 above).",
+    )
+    socket_handshake_burst: int = _setting(
+        60,
+        "VIDEONET_SOCKET_HANDSHAKE_BURST",
+        "New Socket.IO connections one client address may open at once.",
+    )
     max_sockets_per_user: int = _setting(
         20,
         "VIDEONET_MAX_SOCKETS_PER_USER",
@@ -396,6 +407,8 @@ class Settings:
             raise SettingsError("chat_rate must be positive and chat_burst at least 1")
         if self.socket_event_rate <= 0 or self.socket_event_burst < 1:
             raise SettingsError("socket_event_rate must be positive and socket_event_burst >= 1")
+        if self.socket_handshake_rate <= 0:
+            raise SettingsError("socket_handshake_rate must be positive")
         if self.http_body_timeout <= 0:
             raise SettingsError("http_body_timeout must be positive")
         if not 0 < self.http_header_timeout <= self.http_idle_timeout:
@@ -405,6 +418,7 @@ class Settings:
         for name in (
             "trusted_proxy_hops",
             "max_invites_per_user",
+            "socket_handshake_burst",
             "max_sockets_per_user",
             "max_rooms_per_user",
             "verdict_waiters_per_socket",
