@@ -18,6 +18,7 @@ from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_request import BaseRequest
 
+from videonet_daemon.adapters.aiohttp import runner_with_handler
 from videonet_daemon.app import BOOTSTRAP_INVITE_FILE, build
 from videonet_daemon.errors import foreign_error
 from videonet_daemon.settings import Settings
@@ -32,8 +33,8 @@ async def serve(settings: Settings) -> None:
     # after the address is printed) still means a clean shutdown.
     stop = _stop_on_signals()
     daemon = build(settings)
-    runner = JsonErrorRunner(
-        daemon.app, handle_signals=False, shutdown_timeout=SHUTDOWN_GRACE_SECONDS
+    runner = runner_with_handler(
+        daemon.app, JsonErrorHandler, handle_signals=False, shutdown_timeout=SHUTDOWN_GRACE_SECONDS
     )
     await runner.setup()
     try:
@@ -80,22 +81,6 @@ class JsonErrorHandler(RequestHandler):
         answer = foreign_error(status, text, reason)
         answer.force_close()
         return answer
-
-
-class _JsonErrorServer(web.Server):
-    def __call__(self) -> RequestHandler:
-        return JsonErrorHandler(self, loop=self._loop, **self._kwargs)
-
-
-class JsonErrorRunner(web.AppRunner):
-    """The application's runner, with connections handled by `JsonErrorHandler`."""
-
-    async def _make_server(self) -> web.Server:
-        server = await super()._make_server()
-        # aiohttp has no option for the connection handler's class: the server that makes
-        # them is given the subclass above, which only changes what it makes.
-        server.__class__ = _JsonErrorServer
-        return server
 
 
 def _stop_on_signals() -> asyncio.Event:
