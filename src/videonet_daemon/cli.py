@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import typer
-from typer._click import Command  # typer >= 0.29 vendors click
 
 from videonet_daemon import __version__
 from videonet_daemon.settings import Settings, SettingsError
 from videonet_protocol import protocol
-from videonet_protocol.command_line import plain_error, plain_help, run_click
+from videonet_protocol.adapters.typer import Command, plain_help
+from videonet_protocol.command_line import plain_error, run_click
 from videonet_protocol.durations import parse_duration
 
 app = typer.Typer(
