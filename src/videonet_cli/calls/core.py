@@ -22,7 +22,7 @@ from videonet_cli.calls.media import LocalMedia
 from videonet_cli.calls.mesh import Mesh
 from videonet_cli.calls.peer import rtc_configuration
 from videonet_cli.calls.recording import split_failures
-from videonet_cli.errors import CliError
+from videonet_cli.errors import CliError, DaemonRefused, UnreachableError
 from videonet_cli.reporting import Reporter
 from videonet_protocol import protocol
 
@@ -54,9 +54,23 @@ async def run_call(api: Api, options: CallOptions, report: Reporter) -> dict[str
             rt.on("disconnect", lambda *args: dropped.set())
             mesh = Mesh(rt, room["id"], options.media, options.record, options.audio_only, report)
             mesh.listen()
-            reply = await rt.call(protocol.EV_CALL_JOIN, {"room_id": room["id"]})
-            mesh.start(str(reply["peer_id"]), rtc_configuration(reply.get("ice_servers", [])))
+            try:
+                reply = await rt.call(protocol.EV_CALL_JOIN, {"room_id": room["id"]})
+            except DaemonRefused as exc:
+                if exc.code == protocol.ErrorCode.UNAVAILABLE:  # the media server is down
+                    raise UnreachableError(exc.message) from exc
+                raise
             participants: list[protocol.CallPeer] = reply.get("participants", [])
+            config = rtc_configuration(reply.get("ice_servers", []))
+            access = reply.get("media")
+            if access:  # through the media server (an SFU): publish once, subscribe to others
+                from videonet_cli.calls.sfu import Sfu
+
+                mesh = sfu = Sfu(mesh, access)
+                sfu.config = config
+            else:
+                sfu = None
+                mesh.start(str(reply["peer_id"]), config)
             report(
                 {
                     "event": "joined",
@@ -66,9 +80,12 @@ async def run_call(api: Api, options: CallOptions, report: Reporter) -> dict[str
                     "participants": [p["username"] for p in participants],
                     "sending": options.media.kinds,
                     "ice_servers": len(reply.get("ice_servers", [])),
+                    "mode": "sfu" if access else "mesh",
                 }
             )
             try:
+                if sfu is not None:
+                    await sfu.begin(str(reply["peer_id"]), participants)
                 for remote in participants:
                     try:
                         await mesh.offer_to(remote)
@@ -99,6 +116,8 @@ async def run_call(api: Api, options: CallOptions, report: Reporter) -> dict[str
         "peers": peers,
         "recordings": recordings,
     }
+    if reason == "media_lost":
+        result["detail"] = getattr(mesh, "lost_reason", "")
     split_failures(result)  # an incomplete file goes under failed_recordings, never recordings
     return result
 
@@ -113,6 +132,8 @@ async def _wait_for_end(
 ) -> str:
     """Report the peers' state every second until a reason to leave comes; return the reason."""
     deadline = started + duration if duration is not None else None
+    lost = _lost(mesh)
+    ends = [stop, dropped, mesh.removed] + ([lost] if lost is not None else [])
     while True:
         if stop.is_set():
             return "signal"
@@ -120,17 +141,25 @@ async def _wait_for_end(
             return "removed"
         if dropped.is_set():
             return "daemon_lost"
+        if lost is not None and lost.is_set():
+            return "media_lost"
         if deadline is not None and time.monotonic() >= deadline:
             return "duration"
         wait = STATS_EVERY_SECONDS
         if deadline is not None:
             wait = max(0.0, min(wait, deadline - time.monotonic()))
-        waiters = [asyncio.ensure_future(e.wait()) for e in (stop, dropped, mesh.removed)]
+        waiters = [asyncio.ensure_future(e.wait()) for e in ends]
         await asyncio.wait(waiters, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
         for waiter in waiters:
             waiter.cancel()
-        if not (stop.is_set() or dropped.is_set() or mesh.removed.is_set()):
-            report({"event": "stats", "peers": await mesh.sample()})
+        if not any(e.is_set() for e in ends):
+            report({"event": "stats", "peers": await mesh.sample(), "uplink": await mesh.uplink()})
+
+
+def _lost(mesh: Mesh) -> asyncio.Event | None:
+    """Set when the media server stops answering (a call through an SFU), else None."""
+    lost = getattr(mesh, "lost", None)
+    return lost if isinstance(lost, asyncio.Event) else None
 
 
 @contextlib.contextmanager

@@ -61,6 +61,10 @@ def call(
     view.result(result)
     if result["reason"] == "daemon_lost":
         raise UnreachableError("the connection to the daemon was lost; the call ended")
+    if result["reason"] == "media_lost":
+        raise UnreachableError(
+            f"{result.get('detail') or 'the media server was lost'}; the call ended"
+        )
     if failed:
         raise IncompleteRecording(
             "; ".join(f"recording of {r['username']} ({r['path']}): {r['problem']}" for r in failed)
