@@ -1,8 +1,11 @@
 """Where media tests run: a network namespace of their own (tests/netns.py), with the daemon (and
 Janus, for calls through the SFU) started inside it.
 
-Use `media_daemon` for a module-scoped daemon in a namespace (mesh calls), `sfu_world` for a
-namespace with Janus and a daemon that drives it. Both skip, saying why, where no namespace can
+A test module of mesh calls imports two fixtures: `own_namespace` (autouse, module scope: the
+module's tests and every fixture of theirs run inside one namespace, entered before anything
+else of the module starts) and `namespace_daemon` (the `daemon` fixture for that module: a
+daemon started inside it, in place of the session's daemon outside). `sfu_world` makes a
+namespace with Janus and a daemon that drives it. All skip, saying why, where no namespace can
 be made (not root) or Janus is missing.
 """
 
@@ -25,6 +28,22 @@ def skip_unless_namespaces() -> None:
     reason = netns.unavailable()
     if reason is not None:
         pytest.skip(reason)
+
+
+@pytest.fixture(scope="module", autouse=True, name="own_namespace")
+def own_namespace() -> Iterator[netns.Netns]:
+    skip_unless_namespaces()
+    with netns.namespace() as ns:
+        yield ns
+
+
+@pytest.fixture(scope="module", name="daemon")
+def namespace_daemon(
+    own_namespace: netns.Netns, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Daemon]:
+    d = start_daemon(tmp_path_factory.mktemp("daemon-ns") / "data")
+    yield d
+    d.stop()
 
 
 @contextlib.contextmanager
