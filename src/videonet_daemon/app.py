@@ -143,7 +143,7 @@ def build(settings: Settings) -> Daemon:
         PresenceFeature(presence, guard, liveness),
         RelayFeature(transfers, receivers, guard, who, proxy, db, metrics, settings),
         CallsFeature(guard, settings, roster, liveness, bus, media),
-        WebFeature(),
+        WebFeature(settings.media_server_public_url or settings.media_server_url),
     ]
 
     cross_site = cross_site_middleware(
