@@ -142,7 +142,7 @@ def build(settings: Settings) -> Daemon:
         ChatFeature(chat, guard, who, settings),
         PresenceFeature(presence, guard, liveness),
         RelayFeature(transfers, receivers, guard, who, proxy, db, metrics, settings),
-        CallsFeature(guard, settings, roster, liveness, bus, media),
+        CallsFeature(guard, settings, roster, liveness, bus, media, who),
         WebFeature(settings.media_server_public_url or settings.media_server_url),
     ]
 

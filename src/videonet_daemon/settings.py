@@ -296,6 +296,12 @@ class Settings:
         secret=True,
         shown="None",
     )
+    media_server_recordings_dir: Path | None = _setting(
+        None,
+        "VIDEONET_MEDIA_SERVER_RECORDINGS_DIR",
+        "Directory Janus writes call recordings to (on this machine, or shared with it): "
+        "`videonet call --record-room` works only with it.",
+    )
     media_token_lifetime: int = _setting(
         120,
         "VIDEONET_MEDIA_TOKEN_LIFETIME",

@@ -550,6 +550,12 @@ EV_CALL_LEFT: Final = "call:left"  # s->participants {room_id, peer: CallPeer, r
 # With a media server (an SFU, Janus): c->s {room_id} -> Ack + MediaAccess, a fresh token (and
 # the current pin) while the sender is still a member in the call; refresh before it expires.
 EV_CALL_MEDIA_TOKEN: Final = "call:media_token"
+# Recording on the media server (opt-in): c->s {room_id, on: bool} -> Ack + CallRecordReply.
+# Everyone in the call gets CALL_RECORDING before the recording starts and when it stops.
+EV_CALL_RECORD: Final = "call:record"
+EV_CALL_RECORDING: Final = "call:recording"  # s->call {room_id, recording: CallRecording|None,
+#   stopped?: CallRecording, files?: [name]}: the files are at API_CALL_RECORDING_FILE
+API_CALL_RECORDING_FILE: Final = "/api/rooms/{room_id}/call-recordings/{recording_id}/{name}"
 
 CALL_SDP_MAX_CHARS: Final = 60_000  # a real SDP is 2-15 KB; the message cap is a daemon setting
 CALL_CANDIDATE_MAX_CHARS: Final = 1_000
@@ -610,6 +616,20 @@ class MediaAccess(TypedDict):
     token_expires_at: int  # epoch seconds
 
 
+class CallRecording(TypedDict):
+    """A recording of the call on the media server: who asked, since when."""
+
+    id: str
+    by: CallPeer
+    started_at: int  # epoch seconds
+
+
+class CallRecordReply(TypedDict, total=False):
+    recording: CallRecording | None  # the recording in progress (None: stopped)
+    stopped: CallRecording  # the one that just stopped
+    files: list[str]  # its post-processed files: WebM (video) and Opus (audio) per participant
+
+
 class CallJoinReply(TypedDict):
     room_id: str
     peer_id: str  # this socket, as the others will see it
@@ -619,6 +639,7 @@ class CallJoinReply(TypedDict):
     signal_max_bytes: int  # the largest signaling message the daemon takes
     # None: a mesh (offer to each participant); else the SFU: publish once, subscribe to others
     media: MediaAccess | None
+    recording: CallRecording | None  # the call is being recorded on the media server
 
 
 class CallSignal(TypedDict, total=False):

@@ -312,6 +312,13 @@ class MediaServer:
     def _session(self) -> _Session:
         return _Session(self._client(), self.url, self.token()[0])
 
+    def session(self) -> _Session:
+        """A short Janus session with a VideoRoom handle (``async with``), for room requests."""
+        return self._session()
+
+    def room_secret(self, room_id: str) -> str:
+        return room_secret(self.token_secret, room_id)
+
 
 class _Session:
     """One short Janus session with a VideoRoom handle, for synchronous plugin requests."""

@@ -32,12 +32,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from videonet_daemon import clock
 from videonet_daemon.calls.ice import ice_servers
 from videonet_daemon.calls.media_server import MediaServer
+from videonet_daemon.calls.room_recording import RoomRecorder
 from videonet_daemon.calls.roster import CallFull, RedisRoster, Roster
 from videonet_daemon.cluster import Liveness
 from videonet_daemon.errors import (
@@ -71,6 +72,7 @@ class CallSignaling:
         roster: Roster,
         liveness: Liveness | None,
         media: MediaServer | None = None,
+        recorder: RoomRecorder | None = None,
     ) -> None:
         self.hub = hub
         self.guard = guard
@@ -81,7 +83,8 @@ class CallSignaling:
         self.local: dict[str, dict[str, protocol.CallPeer]] = {}
         self.buckets = TokenBuckets(settings.call_signal_rate, settings.call_signal_burst)
         self.media = media  # None: a mesh
-        self._revoking: set[asyncio.Task[None]] = set()
+        self.recorder = recorder  # None: no recording on the media server
+        self._revoking: set[asyncio.Task[object]] = set()
 
     def register(self) -> None:
         # In order: each socket's call events are relayed in the order it sent them. Handled
@@ -97,6 +100,7 @@ class CallSignaling:
         on(protocol.EV_CALL_CANDIDATE, self._limited(self.candidate))
         on(protocol.EV_CALL_HANGUP, self._limited(self.hangup))
         on(protocol.EV_CALL_MEDIA_TOKEN, self._limited(self.media_token))
+        on(protocol.EV_CALL_RECORD, self._limited(self.record))
         hub = self.hub
         # A socket that leaves the room's channel leaves its call: room:leave, a disconnect, or
         # the user leaving the room over HTTP (on any daemon: the bus reaches every daemon).
@@ -174,6 +178,7 @@ class CallSignaling:
             "ice_expires_at": expires_at,
             "signal_max_bytes": self.settings.call_signal_max_bytes,
             "media": media,
+            "recording": self.recorder.current(room_id) if self.recorder is not None else None,
         }
         await self.hub.sio.emit(
             protocol.EV_CALL_JOINED, {"room_id": room_id, "peer": me}, to=channel, skip_sid=user.sid
@@ -190,6 +195,43 @@ class CallSignaling:
         if self.media is None:
             raise NotFound("this daemon has no media server: calls are a mesh")
         return dict(await self.media.access(room_id))
+
+    async def record(self, user: SocketUser, data: dict[str, Any]) -> dict[str, Any]:
+        """Start (``on: true``) or stop the call's recording on the media server. Everyone in
+        the call hears call:recording before Janus starts recording, and when it stops."""
+        room_id = get_str(data, "room_id", max_chars=protocol.ROOM_ID_MAX_CHARS)
+        await self._require_in_call(user, room_id)
+        on = data.get("on")
+        if not isinstance(on, bool):
+            raise ValidationError("on must be true or false")
+        if self.recorder is None:
+            raise NotFound("this daemon does not record calls on a media server")
+        channel = protocol.call_channel(room_id)
+        if on:
+            me = self.local[room_id][user.sid]
+
+            async def announce(info: protocol.CallRecording) -> None:
+                event = {"room_id": room_id, "recording": info}
+                await self.hub.sio.emit(protocol.EV_CALL_RECORDING, event, to=channel)
+
+            info = await self.recorder.start(room_id, me, announce)
+            return {"recording": info}
+        return dict(await self._stop_recording(room_id))
+
+    async def _stop_recording(self, room_id: str) -> protocol.CallRecordReply:
+        assert self.recorder is not None
+        stopped = await self.recorder.stop(room_id)
+        if stopped is None:
+            return {"recording": None, "files": []}
+        info, files = stopped
+        reply: protocol.CallRecordReply = {"recording": None, "stopped": info, "files": files}
+        event = {"room_id": room_id, **reply}
+        await self.hub.sio.emit(
+            protocol.EV_CALL_RECORDING, event, to=protocol.call_channel(room_id)
+        )
+        # The one who asked may have left the call already: it hears too (to fetch the files).
+        await self.hub.sio.emit(protocol.EV_CALL_RECORDING, event, to=info["by"]["peer_id"])
+        return reply
 
     async def leave(self, user: SocketUser, data: dict[str, Any]) -> dict[str, Any]:
         room_id = get_str(data, "room_id", max_chars=protocol.ROOM_ID_MAX_CHARS)
@@ -211,6 +253,10 @@ class CallSignaling:
             return
         if self.media is not None and reason is not protocol.LeftReason.LEFT:
             self._revoke(room_id, sid)
+        current = self.recorder.current(room_id) if self.recorder is not None else None
+        if current is not None and current["by"]["peer_id"] == sid:
+            # The one who asked left: the recording ends (post-processing takes a while).
+            self._in_background(self._stop_recording(room_id))
         # None: a sweep took it out of the roster first and has told the others already.
         announce = await self.roster.remove(room_id, sid) is not None
         channel = protocol.call_channel(room_id)
@@ -227,7 +273,10 @@ class CallSignaling:
         """Kick the participant from the VideoRoom and change its pin, in the background (the
         others hear call:left now; Janus may take a moment)."""
         assert self.media is not None
-        task = asyncio.create_task(self.media.revoke(room_id, peer_id))
+        self._in_background(self.media.revoke(room_id, peer_id))
+
+    def _in_background(self, work: Coroutine[Any, Any, object]) -> None:
+        task = asyncio.create_task(work)
         self._revoking.add(task)
         task.add_done_callback(self._revoking.discard)
 

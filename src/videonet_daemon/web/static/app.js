@@ -248,6 +248,14 @@ const ui = {
     video.srcObject = stream;
   },
   notice: status,
+  recording(recording) {
+    const badge = $("recording-badge");
+    badge.hidden = !recording;
+    badge.textContent = recording
+      ? `● Recording: ${recording.by.username} is recording this call on the media server`
+      : "";
+    if (recording) status(badge.textContent);
+  },
   changed() {
     if (!state.call) return;
     for (const { peer, pc } of state.call.peers.values()) {

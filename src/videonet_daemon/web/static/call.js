@@ -41,6 +41,10 @@ export class Call {
         if (data && data.room_id === this.roomId && data.peer) this.serially(() => handler(data));
       });
     }
+    // Recording on the media server: a notice to everyone, before and while it happens.
+    socket.on("call:recording", (data) => {
+      if (data && data.room_id === this.roomId) this.ui.recording(data.recording || null);
+    });
     this.queue = Promise.resolve();
   }
 
@@ -71,6 +75,7 @@ export class Call {
     this.me = reply.peer_id;
     this.config = { iceServers: reply.ice_servers || [], iceTransportPolicy: this.policy || "all" };
     for (const peer of reply.participants) this.known.set(peer.peer_id, peer);
+    this.ui.recording(reply.recording || null);
     if (reply.media) {
       this.ui.notice("this call goes through the media server: encrypted on the way, but decrypted "
         + "there (no end-to-end encryption)");
@@ -249,6 +254,8 @@ export class Call {
       this.local[kind] = null;
     }
     for (const event of Object.keys(this.handlers)) this.socket.off(event);
+    this.socket.off("call:recording");
+    this.ui.recording(null);
     this.me = null;
     this.ui.ended();
   }
