@@ -25,6 +25,7 @@ from videonet_daemon.auth.request_auth import RequestAuth
 from videonet_daemon.auth.service import AuthService
 from videonet_daemon.auth.tokens import TokenService, load_or_create_key, write_private_file
 from videonet_daemon.calls.feature import CallsFeature
+from videonet_daemon.calls.media_server import MEDIA_SERVER, media_server_for
 from videonet_daemon.calls.roster import MemoryRoster, RedisRoster, Roster
 from videonet_daemon.chat.feature import ChatFeature
 from videonet_daemon.chat.service import ChatService
@@ -135,6 +136,10 @@ def build(settings: Settings) -> Daemon:
         checks["redis"] = bus.ping
     if objects is not None:
         checks[OBJECT_STORAGE] = objects.ping
+    # With a media server (Janus), calls go through its VideoRoom; the daemon mints the tokens.
+    media, media_pins = media_server_for(settings)
+    if media is not None:
+        checks[MEDIA_SERVER] = media.ping
 
     features: list[Feature] = [
         OpsFeature(settings, metrics, rooms, Health(checks)),
@@ -145,8 +150,8 @@ def build(settings: Settings) -> Daemon:
         ChatFeature(chat, guard, who, settings),
         PresenceFeature(presence, guard, liveness),
         RelayFeature(transfers, receivers, guard, who, proxy, db, metrics, settings, bus),
-        CallsFeature(guard, settings, roster, liveness),
-        WebFeature(),
+        CallsFeature(guard, settings, roster, liveness, bus, media, who),
+        WebFeature(settings.media_server_public_url or settings.media_server_url),
     ]
 
     cross_site = cross_site_middleware(
@@ -213,6 +218,13 @@ def build(settings: Settings) -> Daemon:
         await liveness.stop()
         await redis_roster.close()
 
+    async def media_server_closed(app: web.Application) -> AsyncIterator[None]:
+        yield
+        if media is not None:
+            await media.close()
+        if media_pins is not None:
+            await media_pins.close()
+
     async def disabled_swept(app: web.Application) -> AsyncIterator[None]:
         task = asyncio.create_task(DisabledSweeper(db, hub).run_forever())
         yield
@@ -221,7 +233,15 @@ def build(settings: Settings) -> Daemon:
             await task
 
     app.cleanup_ctx.extend(
-        [bus_running, database_open, transfers_kept, presence_shared, calls_shared, disabled_swept]
+        [
+            bus_running,
+            database_open,
+            transfers_kept,
+            presence_shared,
+            calls_shared,
+            disabled_swept,
+            media_server_closed,
+        ]
     )
     return daemon
 

@@ -297,6 +297,14 @@ OPERATIONS: tuple[Operation, ...] = (
     ),
     Operation(
         "get",
+        protocol.API_CALL_RECORDING_FILE,
+        "A call recorded on the media server: one participant's WebM or Opus (members only)",
+        (200, None),
+        errors=(401, 403, 404),
+        ok_media=("application/octet-stream",),
+    ),
+    Operation(
+        "get",
         protocol.API_TRANSFER_MANIFEST,
         "A batch's files (relative paths and sizes; each file's SHA-256 once sealed)",
         (200, schema_of(protocol.BatchManifest)),

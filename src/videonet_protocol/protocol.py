@@ -547,6 +547,15 @@ EV_CALL_CANDIDATE: Final = "call:candidate"
 EV_CALL_HANGUP: Final = "call:hangup"  # c->s {room_id, to, reason?}: close one peer connection
 EV_CALL_JOINED: Final = "call:joined"  # s->participants {room_id, peer: CallPeer}
 EV_CALL_LEFT: Final = "call:left"  # s->participants {room_id, peer: CallPeer, reason: LeftReason}
+# With a media server (an SFU, Janus): c->s {room_id} -> Ack + MediaAccess, a fresh token (and
+# the current pin) while the sender is still a member in the call; refresh before it expires.
+EV_CALL_MEDIA_TOKEN: Final = "call:media_token"
+# Recording on the media server (opt-in): c->s {room_id, on: bool} -> Ack + CallRecordReply.
+# Everyone in the call gets CALL_RECORDING before the recording starts and when it stops.
+EV_CALL_RECORD: Final = "call:record"
+EV_CALL_RECORDING: Final = "call:recording"  # s->call {room_id, recording: CallRecording|None,
+#   stopped?: CallRecording, files?: [name]}: the files are at API_CALL_RECORDING_FILE
+API_CALL_RECORDING_FILE: Final = "/api/rooms/{room_id}/call-recordings/{recording_id}/{name}"
 
 CALL_SDP_MAX_CHARS: Final = 60_000  # a real SDP is 2-15 KB; the message cap is a daemon setting
 CALL_CANDIDATE_MAX_CHARS: Final = 1_000
@@ -592,6 +601,35 @@ class IceCandidate(TypedDict):
     usernameFragment: str | None
 
 
+class MediaAccess(TypedDict):
+    """How to reach the room's VideoRoom on the media server (Janus), for one participant.
+
+    Publish as feed id = your peer_id (display: your username); subscribe to the other feeds.
+    Janus checks ``token`` on every request: get a new one with EV_CALL_MEDIA_TOKEN before
+    ``token_expires_at``. The ``pin`` changes when a participant loses access; the refresh
+    brings the current one."""
+
+    server: str  # the Janus HTTP API URL, e.g. https://videonet.example.org/janus
+    room: str  # the VideoRoom id (the room's id; Janus runs with string_ids)
+    pin: str
+    token: str  # a Janus signed token for janus.plugin.videoroom
+    token_expires_at: int  # epoch seconds
+
+
+class CallRecording(TypedDict):
+    """A recording of the call on the media server: who asked, since when."""
+
+    id: str
+    by: CallPeer
+    started_at: int  # epoch seconds
+
+
+class CallRecordReply(TypedDict, total=False):
+    recording: CallRecording | None  # the recording in progress (None: stopped)
+    stopped: CallRecording  # the one that just stopped
+    files: list[str]  # its post-processed files: WebM (video) and Opus (audio) per participant
+
+
 class CallJoinReply(TypedDict):
     room_id: str
     peer_id: str  # this socket, as the others will see it
@@ -599,6 +637,9 @@ class CallJoinReply(TypedDict):
     ice_servers: list[IceServer]  # STUN/TURN; TURN credentials are minted for this join
     ice_expires_at: int | None  # epoch seconds when the TURN credentials stop working
     signal_max_bytes: int  # the largest signaling message the daemon takes
+    # None: a mesh (offer to each participant); else the SFU: publish once, subscribe to others
+    media: MediaAccess | None
+    recording: CallRecording | None  # the call is being recorded on the media server
 
 
 class CallSignal(TypedDict, total=False):
