@@ -245,7 +245,7 @@ def decode_identity(listed: protocol.UserKeys) -> bytes | None:
     return raw
 
 
-async def _publish(api: Api, key: device_keys.DeviceKey) -> None:
+async def _publish_device(api: Api, key: device_keys.DeviceKey) -> None:
     await api.keys.publish(key.device_id, key.public_bytes, key.signing_public_bytes, key.label)
 
 
@@ -316,7 +316,7 @@ async def this_device(api: Api) -> ThisDevice:
     identity has not certified raises `NotLinkedError`, which says how to link it.
     """
     key, _ = device_keys.load_or_create()
-    await _publish(api, key)
+    await _publish_device(api, key)
     listed = await api.keys.mine()
     remote = decode_identity(listed)
     account = accounts.load(api.server, listed["user_id"])
