@@ -90,7 +90,7 @@ def build(settings: Settings) -> Daemon:
     tokens = TokenService(
         load_or_create_key(data_dir, settings.jwt_secret), settings.token_lifetime
     )
-    auth = AuthService(db, settings, tokens)
+    auth = AuthService(db, settings, tokens, data_dir / BOOTSTRAP_INVITE_FILE)
     who = RequestAuth(auth, settings)
     hub = Hub(
         settings,
@@ -184,6 +184,8 @@ def build(settings: Settings) -> Daemon:
                 daemon.bootstrap_invite = code
             else:
                 daemon.bootstrap_invite = await invites.pending_bootstrap(db)
+                if daemon.bootstrap_invite is None:  # someone registered: the file is stale
+                    (data_dir / BOOTSTRAP_INVITE_FILE).unlink(missing_ok=True)
             yield
         finally:
             await db.close()
