@@ -288,6 +288,14 @@ OPERATIONS: tuple[Operation, ...] = (
         },
     ),
     Operation(
+        "post",
+        protocol.API_ROOM_MESSAGES,
+        "Send one message to a room (members only; fanned out like chat:send)",
+        (201, schema_of(protocol.ChatMessage)),
+        body=_object(["text"], text=_text(protocol.CHAT_MAX_CHARS)),
+        errors=(400, 401, 403, 404, 413, 415, 429),
+    ),
+    Operation(
         "get",
         protocol.API_TRANSFER_DATA,
         "A transfer's bytes (Range: bytes=N- resumes)",

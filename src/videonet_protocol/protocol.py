@@ -455,6 +455,8 @@ DEPENDENCY_DOWN: Final = "unavailable"
 #   with an id above `since`, then the ack; live messages follow, so nothing is missed or reordered
 #   (clients should still drop ids they have already seen, e.g. after a reconnect).
 API_ROOM_MESSAGES: Final = "/api/rooms/{room_id}/messages"  # GET ?before=ID&limit=N -> HistoryPage
+# POST {text} -> ChatMessage (201): one message without a socket, so no presence comes and goes
+# (`videonet chat ROOM --send`); fanned out to the room exactly as `chat:send` is.
 
 # Client -> server (each answered by an Ack carrying the fields named after "->").
 EV_CHAT_SEND: Final = "chat:send"  # ChatSendRequest -> {message: ChatMessage}

@@ -1,4 +1,5 @@
-"""The chat feature: history over HTTP, chat:send and the join backlog over Socket.IO."""
+"""The chat feature: history and one-off messages over HTTP, chat:send and the join backlog
+over Socket.IO."""
 
 from __future__ import annotations
 
@@ -21,10 +22,11 @@ class ChatFeature:
         self._chat = chat
         self._guard = guard
         self._settings = settings
-        self._routes = ChatRoutes(chat, guard, who)
+        self._who = who
 
     def install(self, router: web.UrlDispatcher, hub: Hub) -> None:
-        self._routes.add_to(router)
         events = ChatEvents(self._chat, self._guard, hub, self._settings)
+        routes = ChatRoutes(self._chat, self._guard, self._who, events.post, events.max_chars)
+        routes.add_to(router)
         hub.on_join(events.sync)
         hub.on(protocol.EV_CHAT_SEND, events.send)
