@@ -23,4 +23,11 @@ class CallsFeature:
 
     def install(self, router: web.UrlDispatcher, hub: Hub) -> None:
         signaling = CallSignaling(hub, self._guard, self._settings, self._roster, self._liveness)
-        signaling.register()
+        hub.add_events(signaling.events())
+        signaling.watch()
+
+    async def start(self) -> None:
+        """Nothing of its own: the heartbeat it sweeps after is the cluster's (`Liveness`)."""
+
+    async def stop(self) -> None:
+        await self._roster.close()

@@ -8,13 +8,14 @@ from videonet_daemon.auth.request_auth import RequestAuth
 from videonet_daemon.chat.events import ChatEvents
 from videonet_daemon.chat.routes import ChatRoutes
 from videonet_daemon.chat.service import ChatService
+from videonet_daemon.feature import Event, Quiet
 from videonet_daemon.realtime.hub import Hub
 from videonet_daemon.rooms.guard import RoomGuard
 from videonet_daemon.settings import Settings
 from videonet_protocol import protocol
 
 
-class ChatFeature:
+class ChatFeature(Quiet):
     def __init__(
         self, chat: ChatService, guard: RoomGuard, who: RequestAuth, settings: Settings
     ) -> None:
@@ -24,7 +25,7 @@ class ChatFeature:
         self._routes = ChatRoutes(chat, guard, who)
 
     def install(self, router: web.UrlDispatcher, hub: Hub) -> None:
-        self._routes.add_to(router)
+        router.add_routes(self._routes.routes())
         events = ChatEvents(self._chat, self._guard, hub, self._settings)
+        hub.add_events([Event(protocol.EV_CHAT_SEND, events.send)])
         hub.on_join(events.sync)
-        hub.on(protocol.EV_CHAT_SEND, events.send)

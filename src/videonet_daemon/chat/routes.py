@@ -32,8 +32,10 @@ class ChatRoutes:
         self._guard = guard
         self._who = who
 
-    def add_to(self, router: web.UrlDispatcher) -> None:
-        router.add_get(protocol.API_ROOM_MESSAGES, self.history)
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.get(protocol.API_ROOM_MESSAGES, self.history),
+        ]
 
     async def history(self, request: web.Request) -> web.Response:
         user = await self._who.require_user(request)

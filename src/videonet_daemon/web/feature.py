@@ -15,6 +15,7 @@ from typing import Any
 from aiohttp import web
 
 from videonet_daemon.errors import NotFound
+from videonet_daemon.feature import Quiet
 from videonet_daemon.realtime.hub import Hub
 from videonet_protocol import protocol
 
@@ -102,12 +103,16 @@ def origin_check(extra: list[str]) -> Callable[[str | None, dict[str, Any]], boo
     return check
 
 
-class WebFeature:
+class WebFeature(Quiet):
     """Serves the browser client at / (same origin as the API it uses)."""
 
     def __init__(self) -> None:
         self._files = StaticFiles()
 
     def install(self, router: web.UrlDispatcher, hub: Hub) -> None:
-        router.add_get(protocol.WEB_INDEX, self._files.index)
-        router.add_get(protocol.WEB_STATIC, self._files.static)
+        router.add_routes(
+            [
+                web.get(protocol.WEB_INDEX, self._files.index),
+                web.get(protocol.WEB_STATIC, self._files.static),
+            ]
+        )
