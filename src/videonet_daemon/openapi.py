@@ -17,6 +17,8 @@ from typing import Any
 from aiohttp import web
 
 from videonet_daemon import __version__
+from videonet_daemon.feature import Quiet
+from videonet_daemon.realtime.hub import Hub
 from videonet_protocol import protocol
 
 JsonSchema = dict[str, Any]
@@ -497,14 +499,14 @@ def document() -> JsonSchema:
     }
 
 
-class OpenApiFeature:
+class OpenApiFeature(Quiet):
     """Serves the description; it is built once."""
 
     def __init__(self) -> None:
         self._document = document()
 
-    def install(self, router: web.UrlDispatcher, hub: object) -> None:
-        router.add_get(protocol.API_OPENAPI, self.serve)
+    def install(self, router: web.UrlDispatcher, hub: Hub) -> None:
+        router.add_routes([web.get(protocol.API_OPENAPI, self.serve)])
 
     async def serve(self, request: web.Request) -> web.Response:
         return web.json_response(self._document)

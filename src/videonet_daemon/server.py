@@ -20,8 +20,9 @@ from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_request import BaseRequest
 
 from videonet_daemon.adapters.aiohttp import runner_with_handler
-from videonet_daemon.app import BOOTSTRAP_INVITE_FILE, build
+from videonet_daemon.app import build
 from videonet_daemon.backup import hold_serving_lock
+from videonet_daemon.db.feature import BOOTSTRAP_INVITE_FILE
 from videonet_daemon.errors import foreign_error
 from videonet_daemon.realtime.quiet import OneLinePerInterval
 from videonet_daemon.settings import Settings

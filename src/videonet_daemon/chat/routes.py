@@ -43,9 +43,11 @@ class ChatRoutes:
         self._post = post  # ChatEvents.post: the same store-then-fan-out as `chat:send`
         self._max_chars = max_chars
 
-    def add_to(self, router: web.UrlDispatcher) -> None:
-        router.add_get(protocol.API_ROOM_MESSAGES, self.history)
-        router.add_post(protocol.API_ROOM_MESSAGES, self.send)
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.get(protocol.API_ROOM_MESSAGES, self.history),
+            web.post(protocol.API_ROOM_MESSAGES, self.send),
+        ]
 
     async def send(self, request: web.Request) -> web.Response:
         user = await self._who.require_user(request)

@@ -23,7 +23,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -74,6 +74,17 @@ class Identity:
 
 
 EventHandler = Callable[[SocketUser, dict[str, Any]], Awaitable[dict[str, Any] | None]]
+
+
+@dataclass(frozen=True)
+class Event:
+    """A client event a feature answers (declared in a list, as its routes are)."""
+
+    name: str
+    handler: EventHandler
+    in_order: bool = False  # see `Hub.on`
+
+
 # token -> who, or an ApiError that refuses the connection.
 Identify = Callable[[str], Awaitable[Identity]]
 # engine.io's origin test: (Origin header or None, WSGI-style environ) -> allowed.
@@ -148,6 +159,11 @@ class Hub:
         await self.sio.shutdown()
 
     # --- registration -------------------------------------------------------------------
+    def add_events(self, events: Sequence[Event]) -> None:
+        """Answer each of a feature's declared events (`on`)."""
+        for event in events:
+            self.on(event.name, event.handler, in_order=event.in_order)
+
     def on(self, event: str, handler: EventHandler, *, in_order: bool = False) -> None:
         """Answer a client event: the handler's dict becomes the ack, an ApiError a refusal.
 

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from videonet_daemon.errors import NotFound
+from videonet_daemon.feature import Quiet
 from videonet_daemon.forwarded import hop_value
 from videonet_daemon.realtime.hub import Hub
 from videonet_protocol import protocol
@@ -142,12 +143,16 @@ def origin_check(
     return check
 
 
-class WebFeature:
+class WebFeature(Quiet):
     """Serves the browser client at / (same origin as the API it uses)."""
 
     def __init__(self, media_server_url: str | None = None) -> None:
         self._files = StaticFiles(origin_of(media_server_url))
 
     def install(self, router: web.UrlDispatcher, hub: Hub) -> None:
-        router.add_get(protocol.WEB_INDEX, self._files.index)
-        router.add_get(protocol.WEB_STATIC, self._files.static)
+        router.add_routes(
+            [
+                web.get(protocol.WEB_INDEX, self._files.index),
+                web.get(protocol.WEB_STATIC, self._files.static),
+            ]
+        )
