@@ -18,18 +18,30 @@ demo: $(BIN)/.installed
 
 test: $(BIN)/.installed test-packages lint typecheck unit unit-postgres
 
-# The web client's tests drive Debian's chromium, the TURN test runs coturn; without them (not
-# root, no apt) those tests skip, saying why.
+# The web client's tests drive Debian's chromium, the TURN test runs coturn, the SFU tests run
+# Janus (janus, janus-pp-rec from janus-tools; the page's janus.js and adapter.js); without them
+# (not root, no apt) those tests skip, saying why.
 test-packages:
 	@missing=""; \
 	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
 	command -v turnserver >/dev/null || missing="$$missing coturn"; \
+	command -v janus >/dev/null || missing="$$missing janus"; \
+	command -v janus-pp-rec >/dev/null || missing="$$missing janus-tools"; \
+	[ -f /usr/share/javascript/janus-gateway/janus.js ] || missing="$$missing libjs-janus-gateway"; \
+	[ -f /usr/share/javascript/webrtc-adapter/adapter.js ] || missing="$$missing libjs-webrtc-adapter"; \
 	if [ -n "$$missing" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-		echo "installing$$missing for the browser and TURN tests"; \
+		echo "installing$$missing for the browser, TURN and SFU tests"; \
 		export DEBIAN_FRONTEND=noninteractive; \
 		apt-get install -y -q $$missing >/dev/null \
 		|| (apt-get update -q >/dev/null && apt-get install -y -q $$missing >/dev/null) \
 		|| echo "could not install$$missing: those tests will skip"; \
+	elif [ -n "$$missing" ]; then \
+		echo "not installing$$missing (needs root and apt-get): those tests will skip"; \
+	fi; \
+	if command -v janus >/dev/null && command -v systemctl >/dev/null \
+		&& systemctl is-active --quiet janus 2>/dev/null; then \
+		echo "stopping the packaged janus.service: the tests start their own Janus"; \
+		systemctl disable --now janus >/dev/null 2>&1 || true; \
 	fi
 
 lint: $(BIN)/.installed

@@ -15,6 +15,7 @@ from videonet_cli.commands import (
     call,
     chat,
     config_cmd,
+    devices,
     invites,
     keys,
     rooms,
@@ -82,6 +83,7 @@ auth.register_commands(app)
 app.add_typer(invites.app, name="invite")
 app.add_typer(rooms.app, name="rooms")
 app.add_typer(keys.app, name="keys")
+app.add_typer(devices.app, name="devices")
 transfer.register_commands(app)
 analyze.register_commands(app)
 chat.register_commands(app)

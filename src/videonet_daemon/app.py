@@ -19,12 +19,13 @@ from videonet_daemon.auth.request_auth import RequestAuth
 from videonet_daemon.auth.service import AuthService
 from videonet_daemon.auth.tokens import TokenService, load_or_create_key
 from videonet_daemon.calls.feature import CallsFeature
+from videonet_daemon.calls.media_server import MEDIA_SERVER, media_server_for
 from videonet_daemon.calls.roster import MemoryRoster, RedisRoster, Roster
 from videonet_daemon.chat.feature import ChatFeature
 from videonet_daemon.chat.service import ChatService
 from videonet_daemon.cluster import Bus, Liveness, Node
 from videonet_daemon.db.engine import Database
-from videonet_daemon.db.feature import DatabaseFeature
+from videonet_daemon.db.feature import BOOTSTRAP_INVITE_FILE, DatabaseFeature
 from videonet_daemon.errors import error_middleware
 from videonet_daemon.feature import Feature, run_features
 from videonet_daemon.keys.feature import KeysFeature
@@ -46,6 +47,7 @@ from videonet_daemon.rooms.feature import RoomsFeature
 from videonet_daemon.rooms.guard import RoomGuard
 from videonet_daemon.rooms.service import RoomService
 from videonet_daemon.settings import Settings, split_urls
+from videonet_daemon.transport_security import strict_transport
 from videonet_daemon.web.feature import WebFeature, origin_check
 
 log = logging.getLogger(__name__)
@@ -82,12 +84,19 @@ def build(settings: Settings) -> Daemon:
     tokens = TokenService(
         load_or_create_key(data_dir, settings.jwt_secret), settings.token_lifetime
     )
-    auth = AuthService(db, settings, tokens)
+    auth = AuthService(db, settings, tokens, data_dir / BOOTSTRAP_INVITE_FILE)
     who = RequestAuth(auth, settings)
     hub = Hub(
-        settings, auth.identify, metrics, origin_check(split_urls(settings.web_allowed_origins))
+        settings,
+        auth.identify,
+        metrics,
+        origin_check(
+            split_urls(settings.web_allowed_origins),
+            settings.trust_proxy,
+            settings.trusted_proxy_hops,
+        ),
     )
-    rooms = RoomService(db)
+    rooms = RoomService(db, settings.max_rooms_per_user)
     guard = RoomGuard(rooms, hub)
     device_keys = DeviceKeyService(db, settings.max_devices_per_user)
     chat = ChatService(db)
@@ -121,6 +130,10 @@ def build(settings: Settings) -> Daemon:
         checks["redis"] = bus.ping
     if objects is not None:
         checks[OBJECT_STORAGE] = objects.ping
+    # With a media server (Janus), calls go through its VideoRoom; the daemon mints the tokens.
+    media, media_pins = media_server_for(settings)
+    if media is not None:
+        checks[MEDIA_SERVER] = media.ping
 
     database = DatabaseFeature(db, data_dir)
     # Started in this order, stopped in reverse: the bus and the database first and last; the
@@ -137,9 +150,9 @@ def build(settings: Settings) -> Daemon:
         ChatFeature(chat, guard, who, settings),
         PresenceFeature(presence, guard, liveness),
         RelayFeature(transfers, receivers, guard, who, proxy, db, metrics, settings, bus),
-        CallsFeature(guard, settings, roster, liveness),
+        CallsFeature(guard, settings, roster, liveness, bus, media, who, media_pins),
         *([liveness] if liveness is not None else []),
-        WebFeature(),
+        WebFeature(settings.media_server_public_url or settings.media_server_url),
     ]
 
     cross_site = cross_site_middleware(
@@ -149,6 +162,7 @@ def build(settings: Settings) -> Daemon:
         client_max_size=settings.max_json_bytes,
         middlewares=[error_middleware(metrics, outage_of), cross_site],
     )
+    app.on_response_prepare.append(strict_transport(who.is_https))
     for feature in features:
         feature.install(app.router, hub)
     hub.attach(app)

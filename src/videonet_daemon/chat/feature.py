@@ -1,4 +1,5 @@
-"""The chat feature: history over HTTP, chat:send and the join backlog over Socket.IO."""
+"""The chat feature: history and one-off messages over HTTP, chat:send and the join backlog
+over Socket.IO."""
 
 from __future__ import annotations
 
@@ -22,10 +23,11 @@ class ChatFeature(Quiet):
         self._chat = chat
         self._guard = guard
         self._settings = settings
-        self._routes = ChatRoutes(chat, guard, who)
+        self._who = who
 
     def install(self, router: web.UrlDispatcher, hub: Hub) -> None:
-        router.add_routes(self._routes.routes())
         events = ChatEvents(self._chat, self._guard, hub, self._settings)
+        routes = ChatRoutes(self._chat, self._guard, self._who, events.post, events.max_chars)
+        router.add_routes(routes.routes())
         hub.add_events([Event(protocol.EV_CHAT_SEND, events.send)])
         hub.on_join(events.sync)

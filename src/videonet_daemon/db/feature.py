@@ -41,6 +41,8 @@ class DatabaseFeature:
                 self.bootstrap_invite = code
             else:
                 self.bootstrap_invite = await invites.pending_bootstrap(self._db)
+                if self.bootstrap_invite is None:  # someone registered: the file is stale
+                    (self._data_dir / BOOTSTRAP_INVITE_FILE).unlink(missing_ok=True)
         except BaseException:
             await self._db.close()
             raise

@@ -108,6 +108,7 @@ class Hub:
     ) -> None:
         self._identify = identify
         self._metrics = metrics
+        self._max_sockets = settings.max_sockets_per_user
         # With Redis, an emit to a room reaches its members on every daemon of the service.
         manager = (
             RedisFanout(settings.redis_url, socketio_channel(settings.cluster_name))
@@ -265,6 +266,12 @@ class Hub:
             who = await self._identify(token)
         except ApiError as exc:
             raise _refused(exc.code, exc.message) from exc
+        if sum(u.user_id == who.user_id for u in self.users.values()) >= self._max_sockets:
+            raise _refused(
+                protocol.ErrorCode.CONFLICT,
+                f"{self._max_sockets} connections of this account are open on this daemon, "
+                "the most it allows; close one first",
+            )
         self.users[sid] = SocketUser(
             sid=sid, user_id=who.user_id, username=who.username, session=who.session
         )

@@ -22,6 +22,7 @@ from videonet_daemon.relay.proxy import Proxy
 from videonet_daemon.relay.receivers import Receivers
 from videonet_daemon.relay.routes import TransferRoutes
 from videonet_daemon.relay.service import TransferService
+from videonet_daemon.relay.verdict_wait import VerdictWaiters
 from videonet_daemon.relay.verify import VerifyRoutes
 from videonet_daemon.rooms.guard import RoomGuard
 from videonet_daemon.settings import Settings
@@ -45,6 +46,9 @@ class RelayFeature:
         bus: Bus,
     ) -> None:
         self._bus = bus
+        self._waiters = VerdictWaiters(
+            bus, settings.verdict_waiters_per_socket, settings.verdict_waiters_per_transfer
+        )
         self._transfers = transfers
         self._receivers = receivers
         self._guard = guard
@@ -65,6 +69,7 @@ class RelayFeature:
             self._guard,
             self._metrics,
             TransferKeys(self._db),
+            self._waiters,
         )
         hub.add_events(events.events())
         hub.on_disconnect(events.gone)

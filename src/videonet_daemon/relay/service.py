@@ -150,10 +150,25 @@ class TransferService:
     async def visible(self, user_id: int, transfer_id: str) -> protocol.TransferOffer:
         """The transfer, if this user may see it: a member of its room it is addressed to."""
         offer = await self.get(transfer_id)
-        await self._guard.require_member(offer["room_id"], user_id)
-        if offer["to_user_id"] not in (None, user_id) and offer["sender_id"] != user_id:
-            raise Forbidden("this transfer is addressed to someone else")
+        await self._require_visible(offer, user_id)
         return offer
+
+    async def _require_visible(self, offer: protocol.TransferOffer, user_id: int) -> None:
+        # Whoever may not see the transfer hears what an unknown id gets: neither whether it
+        # exists (403 against 404) nor the id of its room (the room guard's 404 names it).
+        try:
+            await self._guard.require_member(offer["room_id"], user_id)
+        except (NotFound, Forbidden):
+            raise NotFound(f"no transfer {offer['transfer_id']}") from None
+        if offer["to_user_id"] not in (None, user_id) and offer["sender_id"] != user_id:
+            raise NotFound(f"no transfer {offer['transfer_id']}")
+
+    async def require_sender(self, offer: protocol.TransferOffer, user_id: int, doing: str) -> None:
+        """Forbidden ("only the sender …") for members who see the transfer; NotFound for
+        everyone else, as for an unknown id."""
+        if offer["sender_id"] != user_id:
+            await self._require_visible(offer, user_id)
+            raise Forbidden(f"only the sender {doing} a transfer")
 
     def is_local(self, offer: protocol.TransferOffer) -> bool:
         """Whether this daemon can read and write the transfer's bytes (every daemon can, when
@@ -425,8 +440,7 @@ class TransferService:
 
     async def begin_upload(self, user_id: int, transfer_id: str, offset: int) -> LiveTransfer:
         offer = await self.get(transfer_id)
-        if offer["sender_id"] != user_id:
-            raise Forbidden("only the sender uploads a transfer")
+        await self.require_sender(offer, user_id, "uploads")
         await self._guard.require_member(offer["room_id"], user_id)
         live = self.live(offer)
         if live.upload_in_progress or await self._uploading_elsewhere(offer):
@@ -479,8 +493,7 @@ class TransferService:
     ) -> protocol.TransferOffer:
         digest = check_sha256(sha256)
         offer = await self.get(transfer_id)
-        if offer["sender_id"] != user_id:
-            raise Forbidden("only the sender seals a transfer")
+        await self.require_sender(offer, user_id, "seals")
         listed: str | None = None
         if offer["batch_kind"] is not None:
             digests = manifest.check_files_sha256(files_sha256, offer["file_count"])
@@ -528,8 +541,7 @@ class TransferService:
 
     async def abort(self, user_id: int, transfer_id: str) -> protocol.TransferOffer:
         offer = await self.get(transfer_id)
-        if offer["sender_id"] != user_id:
-            raise Forbidden("only the sender aborts a transfer")
+        await self.require_sender(offer, user_id, "aborts")
         # The bytes go first: on a full disk the database write below needs the space. Object
         # storage has no full disk: the state goes first, and if the store is down now, the
         # clean-up deletes the objects of the aborted transfer later.
