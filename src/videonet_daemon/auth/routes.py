@@ -10,7 +10,7 @@ from videonet_daemon.auth.service import AuthService
 from videonet_daemon.clock import iso_from_epoch
 from videonet_daemon.cluster import Bus
 from videonet_daemon.db.engine import Database
-from videonet_daemon.validation import get_int, get_str, read_json
+from videonet_daemon.validation import get_body, get_int, get_str, read_json
 from videonet_protocol import protocol
 
 # Published on the daemon bus when a session ends ({"session": jti} or {"user_id": id}), so
@@ -50,12 +50,10 @@ class AuthRoutes:
         return web.json_response(payload, status=201)
 
     async def login(self, request: web.Request) -> web.Response:
-        body = await read_json(request)
-        email = get_str(body, "email", max_chars=protocol.EMAIL_MAX_CHARS)
-        password = get_str(
-            body, "password", max_chars=protocol.PASSWORD_FIELD_MAX_CHARS, strip=False
+        body = get_body(await read_json(request), protocol.LoginRequest)
+        issued, user = await self._auth.login(
+            body["email"], body["password"], self._who.client_address(request)
         )
-        issued, user = await self._auth.login(email, password, self._who.client_address(request))
         payload: protocol.LoginResponse = {
             "token": issued.token,
             "token_type": "bearer",
