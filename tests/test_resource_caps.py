@@ -171,3 +171,14 @@ def test_rooms_per_account_are_capped(daemon_factory: Any, tmp_path: Path) -> No
     # Joining a room one is in already is not refused.
     status, reply, _ = http("POST", d.api(join), {}, token=bob.token)
     assert status == 200, reply
+
+
+def test_usable_invites_per_account_are_capped(daemon_factory: Any, tmp_path: Path) -> None:
+    # Before, one account made 300 invites of 1,000 uses each in under two seconds.
+    d = daemon_factory(VIDEONET_MAX_INVITES_PER_USER="3")
+    alice = Accounts(d, tmp_path).make()  # sign-up gave her one personal invite
+    made = [
+        http("POST", d.api(protocol.API_INVITES), {"uses": 2}, token=alice.token) for _ in range(3)
+    ]
+    assert [status for status, _, _ in made] == [201, 201, 409], made
+    assert "3 usable invites" in made[-1][1]["error"]["message"]

@@ -47,6 +47,7 @@ from videonet_daemon.rooms.feature import RoomsFeature
 from videonet_daemon.rooms.guard import RoomGuard
 from videonet_daemon.rooms.service import RoomService
 from videonet_daemon.settings import Settings, split_urls
+from videonet_daemon.slow_bodies import slow_body_middleware
 from videonet_daemon.transport_security import strict_transport
 from videonet_daemon.web.feature import WebFeature, origin_check
 
@@ -144,7 +145,7 @@ def build(settings: Settings) -> Daemon:
         database,
         OpsFeature(settings, metrics, rooms, Health(checks)),
         OpenApiFeature(),
-        AuthFeature(auth, who, db, bus),
+        AuthFeature(auth, who, db, bus, settings.max_invites_per_user),
         RoomsFeature(rooms, guard, who, bus),
         KeysFeature(device_keys, guard, who),
         ChatFeature(chat, guard, who, settings),
@@ -160,7 +161,11 @@ def build(settings: Settings) -> Daemon:
     )
     app = web.Application(
         client_max_size=settings.max_json_bytes,
-        middlewares=[error_middleware(metrics, outage_of), cross_site],
+        middlewares=[
+            error_middleware(metrics, outage_of),
+            cross_site,
+            slow_body_middleware(settings.http_body_timeout, settings.max_json_bytes),
+        ],
     )
     app.on_response_prepare.append(strict_transport(who.is_https))
     for feature in features:
