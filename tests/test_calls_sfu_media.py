@@ -201,3 +201,33 @@ def test_a_call_outlives_its_join_token(world: SfuWorld, tmp_path: Path, clips: 
         assert late[-1]["peers"][0]["bytes_received"] > late[0]["peers"][0]["bytes_received"]
     finally:
         d.stop()
+
+
+@pytest.mark.parametrize("mode", ["mesh", "sfu"])
+def test_mute_and_speaking_reach_the_others_the_same_way_in_both_modes(
+    world: SfuWorld, tmp_path: Path, clips: list[Path], mode: str
+) -> None:
+    mesh = start_daemon(tmp_path / "mesh") if mode == "mesh" else None
+    d = mesh or world.daemon
+    try:
+        alice = member(d, tmp_path)
+        room = make_room(d, alice, f"state-{mode}")
+        bob = member(d, tmp_path, room)
+        listener = Background(bob.cli, "call", room, "--json")  # receives only: both "off"
+        assert listener.wait_for(lambda e: e["event"] == "joined")["mode"] == mode
+        speaker = Background(alice.cli, "call", room, "--play", str(clips[0]), "--json")
+        speaker.wait_for(lambda e: e["event"] == "joined")
+        heard = listener.wait_for(
+            lambda e: e["event"] == "peer_media" and e["speaking"], timeout=60
+        )
+        assert heard["username"] == alice.user.username
+        assert heard["audio"] and heard["video"]
+        seen = speaker.wait_for(lambda e: e["event"] == "peer_media", timeout=30)
+        assert seen["username"] == bob.user.username
+        assert not seen["audio"] and not seen["video"] and not seen["speaking"]
+        for proc in (speaker, listener):
+            proc.proc.send_signal(signal.SIGTERM)
+            assert proc.finish(timeout=30) == 0, proc.stderr()
+    finally:
+        if mesh is not None:
+            mesh.stop()

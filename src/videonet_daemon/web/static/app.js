@@ -248,6 +248,13 @@ const ui = {
     video.srcObject = stream;
   },
   notice: status,
+  peerState(d) {
+    const node = tiles.get(d.peer.peer_id);
+    if (!node) return;
+    node.classList.toggle("speaking", d.speaking);
+    const off = ["audio", "video"].filter((k) => !d[k]).map((k) => (k === "audio" ? "mic off" : "camera off"));
+    node.querySelector(".who").textContent = d.peer.username + (off.length ? ` (${off.join(", ")})` : "");
+  },
   recording(recording) {
     const badge = $("recording-badge");
     badge.hidden = !recording;
@@ -298,6 +305,7 @@ window.videonet = {
   stats: () => (state.call ? state.call.stats() : Promise.resolve([])),
   uplink: () => (state.call ? state.call.uplink() : Promise.resolve(null)),
   mode: () => (state.call ? (state.call.janus ? "sfu" : "mesh") : null),
+  peerStates: () => (state.call ? state.call.peerStates() : []),
 };
 
 // --- start ----------------------------------------------------------------------------------
