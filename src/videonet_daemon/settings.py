@@ -112,6 +112,12 @@ class Settings:
         "VIDEONET_TRUST_PROXY",
         "Trust X-Forwarded-For/-Proto from a reverse proxy (client address, Secure cookies).",
     )
+    trusted_proxy_hops: int = _setting(
+        1,
+        "VIDEONET_TRUSTED_PROXY_HOPS",
+        "With trust_proxy: how many reverse proxies in front of the daemon append to "
+        "X-Forwarded-For; the client address is the entry that many from the right.",
+    )
     transfer_max_bytes: int = _setting(
         64 * 2**30, "VIDEONET_TRANSFER_MAX_BYTES", "Largest file a transfer may carry."
     )
@@ -209,6 +215,37 @@ class Settings:
     )
     socket_event_burst: int = _setting(
         200, "VIDEONET_SOCKET_EVENT_BURST", "Socket.IO events one connection may send at once."
+    )
+    http_header_timeout: float = _setting(
+        15.0,
+        "VIDEONET_HTTP_HEADER_TIMEOUT",
+        "Seconds a client has to send a request's whole head (request line and headers), from "
+        "connecting or from the request's first byte; the connection is closed after.",
+    )
+    http_idle_timeout: float = _setting(
+        75.0,
+        "VIDEONET_HTTP_IDLE_TIMEOUT",
+        "Seconds a kept-alive HTTP connection may sit without a request before it is closed.",
+    )
+    max_sockets_per_user: int = _setting(
+        20,
+        "VIDEONET_MAX_SOCKETS_PER_USER",
+        "Socket.IO connections one account may hold open on one daemon (refused above).",
+    )
+    max_rooms_per_user: int = _setting(
+        200,
+        "VIDEONET_MAX_ROOMS_PER_USER",
+        "Rooms one account may be a member of (creating, joining or being added is refused above).",
+    )
+    verdict_waiters_per_socket: int = _setting(
+        8,
+        "VIDEONET_VERDICT_WAITERS_PER_SOCKET",
+        "transfer:verdict events one connection may have waiting for a sender's seal at once.",
+    )
+    verdict_waiters_per_transfer: int = _setting(
+        100,
+        "VIDEONET_VERDICT_WAITERS_PER_TRANSFER",
+        "transfer:verdict events that may wait for one transfer's seal at once, on one daemon.",
     )
     chat_max_chars: int = _setting(
         protocol.CHAT_MAX_CHARS,
@@ -400,6 +437,19 @@ class Settings:
             raise SettingsError("chat_rate must be positive and chat_burst at least 1")
         if self.socket_event_rate <= 0 or self.socket_event_burst < 1:
             raise SettingsError("socket_event_rate must be positive and socket_event_burst >= 1")
+        if not 0 < self.http_header_timeout <= self.http_idle_timeout:
+            raise SettingsError(
+                "http_header_timeout must be positive and at most http_idle_timeout"
+            )
+        for name in (
+            "trusted_proxy_hops",
+            "max_sockets_per_user",
+            "max_rooms_per_user",
+            "verdict_waiters_per_socket",
+            "verdict_waiters_per_transfer",
+        ):
+            if getattr(self, name) < 1:
+                raise SettingsError(f"{name} must be at least 1")
         if self.chat_sync_max < 1:
             raise SettingsError("chat_sync_max must be at least 1")
         if self.transfer_stall_timeout < 1:

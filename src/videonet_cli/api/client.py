@@ -104,6 +104,11 @@ class RoomsApi:
         page: protocol.HistoryPage = await self._http.get(path, params={"limit": str(limit)})
         return page
 
+    async def post_message(self, room_id: str, text: str) -> protocol.ChatMessage:
+        path = protocol.API_ROOM_MESSAGES.format(room_id=room_id)
+        message: protocol.ChatMessage = await self._http.post(path, {"text": text})
+        return message
+
     async def resolve(self, ref: str) -> protocol.RoomInfo:
         """A room by id or by name, looked up by the daemon (no list is downloaded)."""
         try:

@@ -89,7 +89,7 @@ async def offer(
             # itself hold dashes): the longest known one that starts the name.
             feeds = [f for f in names if name.startswith(f + "-")]
             feed = max(feeds, key=len) if feeds else ""
-            local = f"{names[feed]}{name[len(feed):]}" if feed else name
+            local = f"{names[feed]}{name[len(feed) :]}" if feed else name
             target = folder / _SAFE.sub("_", local)
             await api.calls.recording_file(room_id, recording_id, name, target)
             offered.append(target.name)

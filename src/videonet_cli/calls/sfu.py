@@ -92,12 +92,12 @@ class Sfu(Mesh):
         for feed in joined.get("publishers", []):
             self._feeds.put_nowait(feed)
         if self.media.kinds:
-            await self._publish()
+            await self._publish_own_media()
         self.report(
             {"event": "media_server", "server": self.access["server"], "room": self.access["room"]}
         )
 
-    async def _publish(self) -> None:
+    async def _publish_own_media(self) -> None:
         assert self.publisher is not None
         pc = self.publishing = RTCPeerConnection(self.config)
         for kind in KINDS:

@@ -25,13 +25,15 @@ class AuthRoutes:
         self._db = db
         self._bus = bus
 
-    def add_to(self, router: web.UrlDispatcher) -> None:
-        router.add_post(protocol.API_REGISTER, self.register)
-        router.add_post(protocol.API_LOGIN, self.login)
-        router.add_post(protocol.API_LOGOUT, self.logout)
-        router.add_get(protocol.API_ME, self.me)
-        router.add_post(protocol.API_INVITES, self.create_invite)
-        router.add_get(protocol.API_INVITES, self.list_invites)
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.post(protocol.API_REGISTER, self.register),
+            web.post(protocol.API_LOGIN, self.login),
+            web.post(protocol.API_LOGOUT, self.logout),
+            web.get(protocol.API_ME, self.me),
+            web.post(protocol.API_INVITES, self.create_invite),
+            web.get(protocol.API_INVITES, self.list_invites),
+        ]
 
     async def register(self, request: web.Request) -> web.Response:
         body = await read_json(request)

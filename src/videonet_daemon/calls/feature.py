@@ -8,15 +8,14 @@ from typing import Any
 from aiohttp import web
 
 from videonet_daemon.auth.request_auth import RequestAuth
-from videonet_daemon.calls.media_server import MediaServer
+from videonet_daemon.calls.media_server import MediaServer, RedisPins
 from videonet_daemon.calls.room_recording import RoomRecorder
 from videonet_daemon.calls.roster import Roster
 from videonet_daemon.calls.signaling import CallSignaling
-from videonet_daemon.cluster import Bus, Liveness
+from videonet_daemon.cluster import ROOM_DELETED, Bus, Liveness
 from videonet_daemon.errors import NotFound
 from videonet_daemon.realtime.hub import Hub
 from videonet_daemon.rooms.guard import RoomGuard
-from videonet_daemon.rooms.routes import ROOM_DELETED
 from videonet_daemon.settings import Settings
 from videonet_protocol import protocol
 
@@ -31,6 +30,7 @@ class CallsFeature:
         bus: Bus | None = None,
         media: MediaServer | None = None,
         who: RequestAuth | None = None,
+        media_pins: RedisPins | None = None,
     ) -> None:
         self._guard = guard
         self._settings = settings
@@ -39,6 +39,7 @@ class CallsFeature:
         self._bus = bus
         self._media = media
         self._who = who
+        self._media_pins = media_pins
         self._recorder = (
             RoomRecorder(media, settings.media_server_recordings_dir)
             if media is not None and settings.media_server_recordings_dir is not None
@@ -55,8 +56,9 @@ class CallsFeature:
             self._media,
             self._recorder,
         )
-        router.add_get(protocol.API_CALL_RECORDING_FILE, self._recording_file)
-        signaling.register()
+        router.add_routes([web.get(protocol.API_CALL_RECORDING_FILE, self._recording_file)])
+        hub.add_events(signaling.events())
+        signaling.watch()
         media = self._media
         if media is not None and self._bus is not None:
 
@@ -65,6 +67,16 @@ class CallsFeature:
                 await media.destroy(str(message["room_id"]))
 
             self._bus.on(ROOM_DELETED, room_deleted)
+
+    async def start(self) -> None:
+        """Nothing of its own: the heartbeat it sweeps after is the cluster's (`Liveness`)."""
+
+    async def stop(self) -> None:
+        await self._roster.close()
+        if self._media is not None:
+            await self._media.close()
+        if self._media_pins is not None:
+            await self._media_pins.close()
 
     async def _recording_file(self, request: web.Request) -> web.StreamResponse:
         """A post-processed recording of a room's call: for the room's members only."""

@@ -49,7 +49,7 @@ from videonet_daemon.errors import (
     RateLimited,
     ValidationError,
 )
-from videonet_daemon.realtime.hub import Hub, SocketUser
+from videonet_daemon.realtime.hub import Event, Hub, SocketUser
 from videonet_daemon.realtime.ratelimit import TokenBuckets
 from videonet_daemon.rooms.guard import RoomGuard
 from videonet_daemon.settings import Settings
@@ -86,22 +86,27 @@ class CallSignaling:
         self.recorder = recorder  # None: no recording on the media server
         self._revoking: set[asyncio.Task[object]] = set()
 
-    def register(self) -> None:
+    def events(self) -> list[Event]:
         # In order: each socket's call events are relayed in the order it sent them. Handled
         # concurrently, a candidate could overtake its offer (the peer, not knowing the
         # connection yet, drops it) or the end of candidates overtake the last candidates.
-        def on(event: str, handler: Handler) -> None:
-            self.hub.on(event, handler, in_order=True)
+        def on(event: str, handler: Handler) -> Event:
+            return Event(event, handler, in_order=True)
 
-        on(protocol.EV_CALL_JOIN, self._limited(self.join))
-        on(protocol.EV_CALL_LEAVE, self.leave)  # never rate limited: leaving must always work
-        on(protocol.EV_CALL_OFFER, self._limited(self.offer))
-        on(protocol.EV_CALL_ANSWER, self._limited(self.answer))
-        on(protocol.EV_CALL_CANDIDATE, self._limited(self.candidate))
-        on(protocol.EV_CALL_HANGUP, self._limited(self.hangup))
-        on(protocol.EV_CALL_MEDIA_TOKEN, self._limited(self.media_token))
-        on(protocol.EV_CALL_RECORD, self._limited(self.record))
-        on(protocol.EV_CALL_STATE, self._limited(self.state))
+        return [
+            on(protocol.EV_CALL_JOIN, self._limited(self.join)),
+            on(protocol.EV_CALL_LEAVE, self.leave),  # never rate limited: leaving must work
+            on(protocol.EV_CALL_OFFER, self._limited(self.offer)),
+            on(protocol.EV_CALL_ANSWER, self._limited(self.answer)),
+            on(protocol.EV_CALL_CANDIDATE, self._limited(self.candidate)),
+            on(protocol.EV_CALL_HANGUP, self._limited(self.hangup)),
+            on(protocol.EV_CALL_MEDIA_TOKEN, self._limited(self.media_token)),
+            on(protocol.EV_CALL_RECORD, self._limited(self.record)),
+            on(protocol.EV_CALL_STATE, self._limited(self.state)),
+        ]
+
+    def watch(self) -> None:
+        """The hooks beside the events."""
         hub = self.hub
         # A socket that leaves the room's channel leaves its call: room:leave, a disconnect, or
         # the user leaving the room over HTTP (on any daemon: the bus reaches every daemon).

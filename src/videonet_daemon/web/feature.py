@@ -21,6 +21,8 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from videonet_daemon.errors import NotFound
+from videonet_daemon.feature import Quiet
+from videonet_daemon.forwarded import hop_value
 from videonet_daemon.realtime.hub import Hub
 from videonet_protocol import protocol
 
@@ -117,30 +119,40 @@ class StaticFiles:
         return self.respond(request.match_info["name"])
 
 
-def origin_check(extra: list[str]) -> Callable[[str | None, dict[str, Any]], bool]:
+def origin_check(
+    extra: list[str], trust_proxy: bool = False, hops: int = 1
+) -> Callable[[str | None, dict[str, Any]], bool]:
     """engine.io's origin test: the daemon's own origin (as engine.io computes it when no list
-    is given) or one of the configured extra origins."""
+    is given) or one of the configured extra origins. ``X-Forwarded-Proto`` counts only from
+    a trusted proxy (`trust_proxy`), read as `forwarded.hop_value` reads it."""
     allowed = {origin.rstrip("/") for origin in extra}
 
     def check(origin: str | None, environ: dict[str, Any]) -> bool:
         if origin is None or origin in allowed:
             return True  # no Origin header: not a browser, so not a cross-site page
         host = environ.get("HTTP_HOST", "")
-        schemes = {environ.get("wsgi.url_scheme", "http")}
-        forwarded = environ.get("HTTP_X_FORWARDED_PROTO")
+        # engine.io's aiohttp driver copies X-Forwarded-Proto into wsgi.url_scheme, so the
+        # scheme is taken from the connection itself.
+        request = environ.get("aiohttp.request")
+        schemes = {request.scheme if isinstance(request, web.BaseRequest) else "http"}
+        forwarded = hop_value(environ.get("HTTP_X_FORWARDED_PROTO"), hops) if trust_proxy else None
         if forwarded:
-            schemes.add(forwarded.split(",")[0].strip())
+            schemes.add(forwarded.lower())
         return origin in {f"{scheme}://{host}" for scheme in schemes}
 
     return check
 
 
-class WebFeature:
+class WebFeature(Quiet):
     """Serves the browser client at / (same origin as the API it uses)."""
 
     def __init__(self, media_server_url: str | None = None) -> None:
         self._files = StaticFiles(origin_of(media_server_url))
 
     def install(self, router: web.UrlDispatcher, hub: Hub) -> None:
-        router.add_get(protocol.WEB_INDEX, self._files.index)
-        router.add_get(protocol.WEB_STATIC, self._files.static)
+        router.add_routes(
+            [
+                web.get(protocol.WEB_INDEX, self._files.index),
+                web.get(protocol.WEB_STATIC, self._files.static),
+            ]
+        )

@@ -12,6 +12,8 @@ import { JanusRoom } from "./sfu.js";
 // Janus instead (sfu.js): one upload, a subscription per other participant; the roster, the
 // tiles and the stats stay the same.
 
+import { user } from "./text.js";
+
 const KINDS = ["audio", "video"];
 const SPEAKING_RMS = 0.02; // of the microphone's samples (-1..1): about -34 dBFS
 const HANGOVER_MS = 800;
@@ -33,7 +35,7 @@ export class Call {
     this.handlers = {
       "call:joined": (d) => {
         this.known.set(d.peer.peer_id, d.peer);
-        this.ui.notice(`${d.peer.username} joined the call`);
+        this.ui.notice([user(d.peer.username), " joined the call"]);
         this.sendState(); // the newcomer learns our mute and speaking state
       },
       // Theirs: the same event in a mesh and through the media server.
@@ -264,19 +266,19 @@ export class Call {
       return;
     }
     if (this.janus) this.janus.unsubscribe(data.peer.peer_id);
-    if (this.close(data.peer.peer_id)) this.ui.notice(`${data.peer.username} left the call`);
+    if (this.close(data.peer.peer_id)) this.ui.notice([user(data.peer.username), " left the call"]);
   }
 
   onHangup(data) {
     if (this.close(data.peer.peer_id)) {
-      this.ui.notice(`${data.peer.username} hung up: ${data.reason || "hung up"}`);
+      this.ui.notice([user(data.peer.username), " hung up: ", user(data.reason || "hung up")]);
     }
   }
 
   async hangUp(peerId, reason) {
     const entry = this.peers.get(peerId);
     if (!entry || !this.close(peerId)) return;
-    this.ui.notice(`connection to ${entry.peer.username} ended: ${reason}`);
+    this.ui.notice(["connection to ", user(entry.peer.username), ` ended: ${reason}`]);
     await this.emit("call:hangup", { to: peerId, reason }).catch(() => {});
   }
 
