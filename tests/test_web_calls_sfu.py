@@ -41,6 +41,14 @@ def daemon(world: SfuWorld) -> Daemon:
     return world.daemon
 
 
+def seen_or_wait(proc: Background, predicate: Any) -> dict[str, Any]:
+    """The first event so far that matches, or the next one."""
+    for event in proc.events:
+        if predicate(event):
+            return event
+    return proc.wait_for(predicate, timeout=30)
+
+
 def test_three_terminals_and_a_browser_meet_through_janus(
     daemon: Daemon, tmp_path: Path, browser: Any
 ) -> None:
@@ -75,6 +83,16 @@ def test_three_terminals_and_a_browser_meet_through_janus(
     wait_for_media(page, peers=3, timeout=60)
     uplink = page.evaluate("window.videonet.uplink()")
     assert uplink["videoStreams"] == 1, uplink  # one upload, not one per participant
+    # Mute and speaking state both ways: the terminals' tones make them speak; the page has its
+    # (fake) camera and microphone on.
+    page.wait_for_function(
+        "() => window.videonet.peerStates().filter((s) => s.speaking && s.audio).length === 3"
+    )
+    for proc in calls:
+        state = seen_or_wait(
+            proc, lambda e: e["event"] == "peer_media" and e["username"] == web.user.username
+        )
+        assert state["audio"] and state["video"], state
 
     for proc in calls:
         proc.proc.send_signal(signal.SIGINT)

@@ -569,6 +569,10 @@ EV_CALL_CANDIDATE: Final = "call:candidate"
 EV_CALL_HANGUP: Final = "call:hangup"  # c->s {room_id, to, reason?}: close one peer connection
 EV_CALL_JOINED: Final = "call:joined"  # s->participants {room_id, peer: CallPeer}
 EV_CALL_LEFT: Final = "call:left"  # s->participants {room_id, peer: CallPeer, reason: LeftReason}
+# A participant's microphone/camera on or off and whether it is speaking, the same in a mesh and
+# through a media server: c->s {room_id, audio, video, speaking} -> Ack; s->the others in the
+# call CallState (with the sender as `peer`).
+EV_CALL_STATE: Final = "call:state"
 # With a media server (an SFU, Janus): c->s {room_id} -> Ack + MediaAccess, a fresh token (and
 # the current pin) while the sender is still a member in the call; refresh before it expires.
 EV_CALL_MEDIA_TOKEN: Final = "call:media_token"
@@ -636,6 +640,14 @@ class MediaAccess(TypedDict):
     pin: str
     token: str  # a Janus signed token for janus.plugin.videoroom
     token_expires_at: int  # epoch seconds
+
+
+class CallState(TypedDict):
+    room_id: str
+    peer: CallPeer
+    audio: bool  # its microphone (or audio source) is on
+    video: bool  # its camera (or video source) is on
+    speaking: bool  # its audio is above the speaking threshold now
 
 
 class CallRecording(TypedDict):

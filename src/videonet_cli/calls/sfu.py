@@ -49,6 +49,7 @@ class Sfu(Mesh):
             mesh.rt, mesh.room_id, mesh.media, mesh.record, mesh.audio_only, mesh.report
         )
         self._inbox = mesh._inbox  # the daemon's call events, queued since before call:join
+        self.on_peer_joined = mesh.on_peer_joined
         self.access = access
         self.session = Session(access["server"], access["token"])
         self.publisher: Handle | None = None

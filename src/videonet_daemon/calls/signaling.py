@@ -102,6 +102,7 @@ class CallSignaling:
             on(protocol.EV_CALL_HANGUP, self._limited(self.hangup)),
             on(protocol.EV_CALL_MEDIA_TOKEN, self._limited(self.media_token)),
             on(protocol.EV_CALL_RECORD, self._limited(self.record)),
+            on(protocol.EV_CALL_STATE, self._limited(self.state)),
         ]
 
     def watch(self) -> None:
@@ -192,6 +193,24 @@ class CallSignaling:
             "%s joined the call in room %s (%d in it)", user.username, room_id, len(others) + 1
         )
         return dict(reply)
+
+    async def state(self, user: SocketUser, data: dict[str, Any]) -> dict[str, Any]:
+        """Mute and speaking state, to everyone else in the call (mesh or media server alike)."""
+        room_id = get_str(data, "room_id", max_chars=protocol.ROOM_ID_MAX_CHARS)
+        await self._require_in_call(user, room_id)
+        flags = {key: data.get(key) for key in ("audio", "video", "speaking")}
+        if not all(isinstance(value, bool) for value in flags.values()):
+            raise ValidationError("audio, video and speaking must be true or false")
+        event: protocol.CallState = {
+            "room_id": room_id,
+            "peer": self.local[room_id][user.sid],
+            "audio": bool(flags["audio"]),
+            "video": bool(flags["video"]),
+            "speaking": bool(flags["speaking"]),
+        }
+        channel = protocol.call_channel(room_id)
+        await self.hub.sio.emit(protocol.EV_CALL_STATE, dict(event), to=channel, skip_sid=user.sid)
+        return {}
 
     async def media_token(self, user: SocketUser, data: dict[str, Any]) -> dict[str, Any]:
         """A fresh token and the current pin, for a member still in the call."""

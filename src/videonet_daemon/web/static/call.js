@@ -15,6 +15,8 @@ import { JanusRoom } from "./sfu.js";
 import { user } from "./text.js";
 
 const KINDS = ["audio", "video"];
+const SPEAKING_RMS = 0.02; // of the microphone's samples (-1..1): about -34 dBFS
+const HANGOVER_MS = 800;
 
 export class Call {
   constructor(socket, roomId, ui) {
@@ -26,11 +28,20 @@ export class Call {
     this.peers = new Map(); // peer_id -> {peer, pc, pending: [], stream}
     this.known = new Map(); // peer_id -> peer, from the daemon's roster
     this.janus = null; // the call through the media server, if the daemon has one
+    this.states = new Map(); // peer_id -> its last call:state (audio, video, speaking)
+    this.speaking = false;
+    this.meter = null;
     this.local = { audio: null, video: null };
     this.handlers = {
       "call:joined": (d) => {
         this.known.set(d.peer.peer_id, d.peer);
         this.ui.notice([user(d.peer.username), " joined the call"]);
+        this.sendState(); // the newcomer learns our mute and speaking state
+      },
+      // Theirs: the same event in a mesh and through the media server.
+      "call:state": (d) => {
+        this.states.set(d.peer.peer_id, d);
+        this.ui.peerState(d);
       },
       "call:left": (d) => this.onLeft(d),
       "call:offer": (d) => this.onOffer(d),
@@ -72,12 +83,20 @@ export class Call {
     await this.join();
   }
 
+  // For scripts and tests: what the others said about their microphone, camera and speaking.
+  peerStates() {
+    return [...this.states.values()].map((d) => ({
+      peer_id: d.peer.peer_id, username: d.peer.username, audio: d.audio, video: d.video, speaking: d.speaking,
+    }));
+  }
+
   async join() {
     const reply = await this.emit("call:join", {});
     this.me = reply.peer_id;
     this.config = { iceServers: reply.ice_servers || [], iceTransportPolicy: this.policy || "all" };
     for (const peer of reply.participants) this.known.set(peer.peer_id, peer);
     this.ui.recording(reply.recording || null);
+    this.sendState();
     if (reply.media) {
       this.ui.notice("this call goes through the media server: encrypted on the way, but decrypted "
         + "there (no end-to-end encryption)");
@@ -111,6 +130,45 @@ export class Call {
       }
     }
     this.ui.localChanged(this.localStream());
+    if (kind === "audio") this.measure();
+    this.sendState();
+  }
+
+  // Mute state and speaking, to the others through the daemon (once in the call).
+  sendState() {
+    if (!this.me) return;
+    const body = { audio: !!this.local.audio, video: !!this.local.video, speaking: this.speaking };
+    this.emit("call:state", body).catch(() => {});
+  }
+
+  // Speaking: the microphone's level, every 200 ms, with a hang-over before it stops.
+  measure() {
+    if (this.meter) {
+      clearInterval(this.meter.timer);
+      this.meter.context.close();
+      this.meter = null;
+    }
+    if (!this.local.audio) {
+      if (this.speaking) { this.speaking = false; this.sendState(); }
+      return;
+    }
+    const context = new AudioContext();
+    const analyser = context.createAnalyser();
+    context.createMediaStreamSource(new MediaStream([this.local.audio])).connect(analyser);
+    const samples = new Float32Array(analyser.fftSize);
+    let loudAt = 0;
+    const timer = setInterval(() => {
+      analyser.getFloatTimeDomainData(samples);
+      const rms = Math.sqrt(samples.reduce((sum, x) => sum + x * x, 0) / samples.length);
+      const now = Date.now();
+      if (rms >= SPEAKING_RMS) loudAt = now;
+      const speaking = now - loudAt <= HANGOVER_MS;
+      if (speaking !== this.speaking) {
+        this.speaking = speaking;
+        this.sendState();
+      }
+    }, 200);
+    this.meter = { context, timer };
   }
 
   localStream() {
@@ -258,6 +316,11 @@ export class Call {
     for (const event of Object.keys(this.handlers)) this.socket.off(event);
     this.socket.off("call:recording");
     this.ui.recording(null);
+    if (this.meter) {
+      clearInterval(this.meter.timer);
+      this.meter.context.close();
+      this.meter = null;
+    }
     this.me = null;
     this.ui.ended();
   }
