@@ -421,3 +421,38 @@ def test_follow_into_a_closed_pipe_ends_quietly(daemon: Daemon, user: User, tmp_
             pipeline.kill()
     assert len(shown) == 3 and "following" in shown[0] and "line" in shown[2], shown
     assert err.read_text().strip() == "", err.read_text()
+
+
+def test_send_is_one_message_and_no_presence(
+    daemon: Daemon, accounts: Accounts, tmp_path: Path
+) -> None:
+    """`chat --send` reaches a follower as one message, with no "ben is online / went away"
+    around it (it opened a socket and joined the room for each message before)."""
+    alice, ben = accounts.make(), accounts.make()
+    room = create_room(daemon, alice, ben)
+    follower = ChatProcess(daemon.url, alice, tmp_path / "a", room, "--follow", "--json")
+    try:
+        follower.expect("online")
+        sent = Cli(daemon.url, ben.config_dir, ben.token)("chat", room, "--send", "one", "--json")
+        assert sent.code == 0, sent.err
+        assert sent.json()["text"] == "one"
+        got = follower.expect("message", username=ben.username)
+        assert got["text"] == "one" and got["id"] == sent.json()["id"]
+        follower.proc.send_signal(signal.SIGTERM)
+        assert follower.proc.wait(timeout=WAIT) == 0
+        rest = [json.loads(line) for line in iter(follower.lines.get, None)]
+        assert [e for e in rest if e["type"] == "presence"] == [], rest
+    finally:
+        follower.kill()
+
+
+def test_send_refusals_over_http(daemon: Daemon, accounts: Accounts) -> None:
+    """The one-off send keeps the socket path's rules: members only, text checked."""
+    alice, stranger = accounts.make(), accounts.make()
+    room = create_room(daemon, alice)
+    outsider = Cli(daemon.url, stranger.config_dir, stranger.token)
+    assert outsider("chat", room, "--send", "hi").code in (3, 4)
+    too_long = Cli(daemon.url, alice.config_dir, alice.token)(
+        "chat", room, "--send", "x" * (protocol.CHAT_MAX_CHARS + 1)
+    )
+    assert too_long.code == 1 and "at most" in too_long.err, too_long.err

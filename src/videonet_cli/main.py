@@ -7,7 +7,6 @@ import sys
 from dataclasses import dataclass
 
 import typer
-from typer._click import Command  # typer >= 0.29 vendors click
 
 from videonet_cli import __version__
 from videonet_cli.commands import (
@@ -25,7 +24,8 @@ from videonet_cli.commands import (
 from videonet_cli.config import ENV_INSECURE, ENV_SERVER, debug_enabled
 from videonet_cli.errors import CliError, ExitCode
 from videonet_cli.render.console import error_line
-from videonet_protocol.command_line import plain_help, run_click
+from videonet_protocol.adapters.typer import Command, plain_help
+from videonet_protocol.command_line import run_click
 
 app = typer.Typer(
     name="videonet",

@@ -17,6 +17,8 @@ from typing import Any
 from aiohttp import web
 
 from videonet_daemon import __version__
+from videonet_daemon.feature import Quiet
+from videonet_daemon.realtime.hub import Hub
 from videonet_protocol import protocol
 
 JsonSchema = dict[str, Any]
@@ -25,7 +27,8 @@ ERROR = "#/components/schemas/ErrorResponse"
 
 
 def schema_of(tp: Any) -> JsonSchema:
-    """JSON Schema for a type of protocol.py: TypedDicts, lists, dicts, unions, enums, scalars."""
+    """JSON Schema for a type of protocol.py: TypedDicts, lists, dicts, unions, enums, scalars,
+    and text fields with their declared rules (``Annotated[str, protocol.Text(...)]``)."""
     if tp is str:
         return {"type": "string"}
     if tp is bool:
@@ -38,8 +41,14 @@ def schema_of(tp: Any) -> JsonSchema:
         return {"type": "null"}
     if isinstance(tp, type) and issubclass(tp, StrEnum):
         return {"type": "string", "enum": [m.value for m in tp]}
+    if typing.get_origin(tp) is typing.Annotated:
+        schema = schema_of(typing.get_args(tp)[0])
+        for rules in tp.__metadata__:
+            if isinstance(rules, protocol.Text):
+                schema.update(_text(rules.max_chars, rules.min_chars))
+        return schema
     if typing.is_typeddict(tp):
-        hints = typing.get_type_hints(tp)
+        hints = typing.get_type_hints(tp, include_extras=True)
         return {
             "type": "object",
             "properties": {name: schema_of(hint) for name, hint in hints.items()},
@@ -84,11 +93,6 @@ _REGISTER = _object(
     username=_text(protocol.USERNAME_MAX_CHARS),
     password=_text(protocol.PASSWORD_FIELD_MAX_CHARS),
     invite_code=_text(protocol.INVITE_CODE_MAX_CHARS),
-)
-_LOGIN = _object(
-    ["email", "password"],
-    email=_text(protocol.EMAIL_MAX_CHARS),
-    password=_text(protocol.PASSWORD_FIELD_MAX_CHARS),
 )
 _INVITE = _object(
     [],
@@ -159,7 +163,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "Log in: a bearer token and the login cookie",
         (200, schema_of(protocol.LoginResponse)),
         auth=False,
-        body=_LOGIN,
+        body=schema_of(protocol.LoginRequest),
         errors=(400, 401, 413, 429),
     ),
     Operation(
@@ -288,11 +292,27 @@ OPERATIONS: tuple[Operation, ...] = (
         },
     ),
     Operation(
+        "post",
+        protocol.API_ROOM_MESSAGES,
+        "Send one message to a room (members only; fanned out like chat:send)",
+        (201, schema_of(protocol.ChatMessage)),
+        body=_object(["text"], text=_text(protocol.CHAT_MAX_CHARS)),
+        errors=(400, 401, 403, 404, 413, 415, 429),
+    ),
+    Operation(
         "get",
         protocol.API_TRANSFER_DATA,
         "A transfer's bytes (Range: bytes=N- resumes)",
         (200, None),
         errors=(400, 401, 403, 404, 409, 416),
+        ok_media=("application/octet-stream",),
+    ),
+    Operation(
+        "get",
+        protocol.API_CALL_RECORDING_FILE,
+        "A call recorded on the media server: one participant's WebM or Opus (members only)",
+        (200, None),
+        errors=(401, 403, 404),
         ok_media=("application/octet-stream",),
     ),
     Operation(
@@ -481,14 +501,14 @@ def document() -> JsonSchema:
     }
 
 
-class OpenApiFeature:
+class OpenApiFeature(Quiet):
     """Serves the description; it is built once."""
 
     def __init__(self) -> None:
         self._document = document()
 
-    def install(self, router: web.UrlDispatcher, hub: object) -> None:
-        router.add_get(protocol.API_OPENAPI, self.serve)
+    def install(self, router: web.UrlDispatcher, hub: Hub) -> None:
+        router.add_routes([web.get(protocol.API_OPENAPI, self.serve)])
 
     async def serve(self, request: web.Request) -> web.Response:
         return web.json_response(self._document)

@@ -19,8 +19,10 @@ from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_request import BaseRequest
 
-from videonet_daemon.app import BOOTSTRAP_INVITE_FILE, build
+from videonet_daemon.adapters.aiohttp import runner_with_handler
+from videonet_daemon.app import build
 from videonet_daemon.backup import hold_serving_lock
+from videonet_daemon.db.feature import BOOTSTRAP_INVITE_FILE
 from videonet_daemon.errors import foreign_error
 from videonet_daemon.realtime.quiet import OneLinePerInterval
 from videonet_daemon.settings import Settings
@@ -40,9 +42,13 @@ async def serve(settings: Settings) -> None:
     daemon = build(settings)
     # Held until the process ends (a kill -9 drops it too): `restore` refuses a served data dir.
     serving_lock = hold_serving_lock(settings.resolved_data_dir)
-    runner = JsonErrorRunner(
+
+    class Handler(JsonErrorHandler):
+        header_timeout = settings.http_header_timeout
+
+    runner = runner_with_handler(
         daemon.app,
-        header_timeout=settings.http_header_timeout,
+        Handler,
         handle_signals=False,
         shutdown_timeout=SHUTDOWN_GRACE_SECONDS,
         # A kept-alive connection with no request in flight is closed after this (aiohttp's
@@ -86,7 +92,7 @@ class JsonErrorHandler(RequestHandler):
     `keepalive_timeout`.
     """
 
-    header_timeout = 0.0  # set by the server that makes the handler; 0 = no limit
+    header_timeout = 0.0  # set by `serve` in a subclass, from the settings; 0 = no limit
     _head_timer: asyncio.TimerHandle | None = None
     _client_error = False  # the error being handled is the client's (a malformed request)
 
@@ -155,32 +161,6 @@ class JsonErrorHandler(RequestHandler):
         answer = foreign_error(status, text, reason)
         answer.force_close()
         return answer
-
-
-class _JsonErrorServer(web.Server):
-    header_timeout = 0.0
-
-    def __call__(self) -> RequestHandler:
-        handler = JsonErrorHandler(self, loop=self._loop, **self._kwargs)
-        handler.header_timeout = self.header_timeout
-        return handler
-
-
-class JsonErrorRunner(web.AppRunner):
-    """The application's runner, with connections handled by `JsonErrorHandler`."""
-
-    def __init__(self, app: web.Application, *, header_timeout: float, **kwargs: Any) -> None:
-        super().__init__(app, **kwargs)
-        self._header_timeout = header_timeout
-
-    async def _make_server(self) -> web.Server:
-        server = await super()._make_server()
-        # aiohttp has no option for the connection handler's class: the server that makes
-        # them is given the subclass above, which only changes what it makes.
-        server.__class__ = _JsonErrorServer
-        assert isinstance(server, _JsonErrorServer)
-        server.header_timeout = self._header_timeout
-        return server
 
 
 def _stop_on_signals() -> asyncio.Event:

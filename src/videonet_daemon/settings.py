@@ -314,6 +314,58 @@ class Settings:
         "VIDEONET_TURN_CREDENTIAL_LIFETIME",
         "How long minted TURN credentials work, in seconds; cover the longest call.",
     )
+    media_server_url: str | None = _setting(
+        None,
+        "VIDEONET_MEDIA_SERVER_URL",
+        "Janus HTTP API the daemon drives (e.g. http://127.0.0.1:8088/janus): calls go through "
+        "its VideoRoom (an SFU) instead of a mesh; empty: a mesh.",
+    )
+    media_server_public_url: str | None = _setting(
+        None,
+        "VIDEONET_MEDIA_SERVER_PUBLIC_URL",
+        "The Janus URL handed to call participants (e.g. https://videonet.example.org/janus); "
+        "default: VIDEONET_MEDIA_SERVER_URL.",
+    )
+    media_server_token_secret: str | None = _setting(
+        None,
+        "VIDEONET_MEDIA_SERVER_TOKEN_SECRET",
+        "Janus token_auth_secret: the daemon signs short-lived join tokens with it "
+        "(required with VIDEONET_MEDIA_SERVER_URL).",
+        secret=True,
+        shown="None",
+    )
+    media_server_admin_key: str | None = _setting(
+        None,
+        "VIDEONET_MEDIA_SERVER_ADMIN_KEY",
+        "The VideoRoom plugin's admin_key, needed to create rooms "
+        "(required with VIDEONET_MEDIA_SERVER_URL).",
+        secret=True,
+        shown="None",
+    )
+    media_server_admin_url: str | None = _setting(
+        None,
+        "VIDEONET_MEDIA_SERVER_ADMIN_URL",
+        "Janus Admin API (e.g. http://127.0.0.1:7088/admin): a removed member's Janus session "
+        "is destroyed at once; without it, when its token lapses.",
+    )
+    media_server_admin_secret: str | None = _setting(
+        None,
+        "VIDEONET_MEDIA_SERVER_ADMIN_SECRET",
+        "Janus admin_secret, for VIDEONET_MEDIA_SERVER_ADMIN_URL.",
+        secret=True,
+        shown="None",
+    )
+    media_server_recordings_dir: Path | None = _setting(
+        None,
+        "VIDEONET_MEDIA_SERVER_RECORDINGS_DIR",
+        "Directory Janus writes call recordings to (on this machine, or shared with it): "
+        "`videonet call --record-room` works only with it.",
+    )
+    media_token_lifetime: int = _setting(
+        120,
+        "VIDEONET_MEDIA_TOKEN_LIFETIME",
+        "Seconds a Janus join token works; participants refresh it while they are in the call.",
+    )
     call_signal_max_bytes: int = _setting(
         64 * 1024,
         "VIDEONET_CALL_SIGNAL_MAX_BYTES",
@@ -452,6 +504,22 @@ class Settings:
             raise SettingsError(
                 "call_signal_rate, call_signal_burst and call_max_participants must be positive"
             )
+        if self.media_server_url:
+            for name in ("media_server_url", "media_server_public_url", "media_server_admin_url"):
+                url = getattr(self, name)
+                if url and not url.startswith(("http://", "https://")):
+                    raise SettingsError(f"{name} must start with http:// or https://")
+            if not self.media_server_token_secret or not self.media_server_admin_key:
+                raise SettingsError(
+                    "VIDEONET_MEDIA_SERVER_URL needs VIDEONET_MEDIA_SERVER_TOKEN_SECRET and "
+                    "VIDEONET_MEDIA_SERVER_ADMIN_KEY"
+                )
+            if self.media_server_admin_url and not self.media_server_admin_secret:
+                raise SettingsError(
+                    "VIDEONET_MEDIA_SERVER_ADMIN_URL needs VIDEONET_MEDIA_SERVER_ADMIN_SECRET"
+                )
+        if not 30 <= self.media_token_lifetime <= 86_400:
+            raise SettingsError("media_token_lifetime must be 30-86400 seconds")
         if not 0.1 <= self.node_heartbeat_interval <= 3600:
             raise SettingsError("node_heartbeat_interval must be 0.1-3600 seconds")
 

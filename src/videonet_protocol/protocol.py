@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from dataclasses import dataclass
 from enum import StrEnum
-from typing import Final, TypedDict
+from typing import Annotated, Final, TypedDict
 
 PROTOCOL_VERSION: Final = 1
 DEFAULT_HOST: Final = "127.0.0.1"
@@ -392,6 +393,25 @@ class RegisterResponse(TypedDict):
     invite_code: str
 
 
+@dataclass(frozen=True)
+class Text:
+    """The rules of a text field in a request body type, declared once with the type
+    (``Annotated[str, Text(...)]``): the OpenAPI document states them (openapi.schema_of), the
+    daemon checks them (validation.get_body), the CLI builds the body as the type says."""
+
+    max_chars: int
+    min_chars: int = 1
+    strip: bool = True  # surrounding whitespace is not part of the value
+    allow_newlines: bool = False
+
+
+class LoginRequest(TypedDict):
+    """POST /api/auth/login."""
+
+    email: Annotated[str, Text(EMAIL_MAX_CHARS)]
+    password: Annotated[str, Text(PASSWORD_FIELD_MAX_CHARS, strip=False)]
+
+
 class LoginResponse(TypedDict):
     token: str
     token_type: str
@@ -455,6 +475,8 @@ DEPENDENCY_DOWN: Final = "unavailable"
 #   with an id above `since`, then the ack; live messages follow, so nothing is missed or reordered
 #   (clients should still drop ids they have already seen, e.g. after a reconnect).
 API_ROOM_MESSAGES: Final = "/api/rooms/{room_id}/messages"  # GET ?before=ID&limit=N -> HistoryPage
+# POST {text} -> ChatMessage (201): one message without a socket, so no presence comes and goes
+# (`videonet chat ROOM --send`); fanned out to the room exactly as `chat:send` is.
 
 # Client -> server (each answered by an Ack carrying the fields named after "->").
 EV_CHAT_SEND: Final = "chat:send"  # ChatSendRequest -> {message: ChatMessage}
@@ -547,6 +569,19 @@ EV_CALL_CANDIDATE: Final = "call:candidate"
 EV_CALL_HANGUP: Final = "call:hangup"  # c->s {room_id, to, reason?}: close one peer connection
 EV_CALL_JOINED: Final = "call:joined"  # s->participants {room_id, peer: CallPeer}
 EV_CALL_LEFT: Final = "call:left"  # s->participants {room_id, peer: CallPeer, reason: LeftReason}
+# A participant's microphone/camera on or off and whether it is speaking, the same in a mesh and
+# through a media server: c->s {room_id, audio, video, speaking} -> Ack; s->the others in the
+# call CallState (with the sender as `peer`).
+EV_CALL_STATE: Final = "call:state"
+# With a media server (an SFU, Janus): c->s {room_id} -> Ack + MediaAccess, a fresh token (and
+# the current pin) while the sender is still a member in the call; refresh before it expires.
+EV_CALL_MEDIA_TOKEN: Final = "call:media_token"
+# Recording on the media server (opt-in): c->s {room_id, on: bool} -> Ack + CallRecordReply.
+# Everyone in the call gets CALL_RECORDING before the recording starts and when it stops.
+EV_CALL_RECORD: Final = "call:record"
+EV_CALL_RECORDING: Final = "call:recording"  # s->call {room_id, recording: CallRecording|None,
+#   stopped?: CallRecording, files?: [name]}: the files are at API_CALL_RECORDING_FILE
+API_CALL_RECORDING_FILE: Final = "/api/rooms/{room_id}/call-recordings/{recording_id}/{name}"
 
 CALL_SDP_MAX_CHARS: Final = 60_000  # a real SDP is 2-15 KB; the message cap is a daemon setting
 CALL_CANDIDATE_MAX_CHARS: Final = 1_000
@@ -592,6 +627,43 @@ class IceCandidate(TypedDict):
     usernameFragment: str | None
 
 
+class MediaAccess(TypedDict):
+    """How to reach the room's VideoRoom on the media server (Janus), for one participant.
+
+    Publish as feed id = your peer_id (display: your username); subscribe to the other feeds.
+    Janus checks ``token`` on every request: get a new one with EV_CALL_MEDIA_TOKEN before
+    ``token_expires_at``. The ``pin`` changes when a participant loses access; the refresh
+    brings the current one."""
+
+    server: str  # the Janus HTTP API URL, e.g. https://videonet.example.org/janus
+    room: str  # the VideoRoom id (the room's id; Janus runs with string_ids)
+    pin: str
+    token: str  # a Janus signed token for janus.plugin.videoroom
+    token_expires_at: int  # epoch seconds
+
+
+class CallState(TypedDict):
+    room_id: str
+    peer: CallPeer
+    audio: bool  # its microphone (or audio source) is on
+    video: bool  # its camera (or video source) is on
+    speaking: bool  # its audio is above the speaking threshold now
+
+
+class CallRecording(TypedDict):
+    """A recording of the call on the media server: who asked, since when."""
+
+    id: str
+    by: CallPeer
+    started_at: int  # epoch seconds
+
+
+class CallRecordReply(TypedDict, total=False):
+    recording: CallRecording | None  # the recording in progress (None: stopped)
+    stopped: CallRecording  # the one that just stopped
+    files: list[str]  # its post-processed files: WebM (video) and Opus (audio) per participant
+
+
 class CallJoinReply(TypedDict):
     room_id: str
     peer_id: str  # this socket, as the others will see it
@@ -599,6 +671,9 @@ class CallJoinReply(TypedDict):
     ice_servers: list[IceServer]  # STUN/TURN; TURN credentials are minted for this join
     ice_expires_at: int | None  # epoch seconds when the TURN credentials stop working
     signal_max_bytes: int  # the largest signaling message the daemon takes
+    # None: a mesh (offer to each participant); else the SFU: publish once, subscribe to others
+    media: MediaAccess | None
+    recording: CallRecording | None  # the call is being recorded on the media server
 
 
 class CallSignal(TypedDict, total=False):

@@ -6,6 +6,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from videonet_daemon.auth.request_auth import RequestAuth
+from videonet_daemon.feature import Quiet
 from videonet_daemon.keys.link_relay import LinkRelay
 from videonet_daemon.keys.routes import KeyRoutes
 from videonet_daemon.keys.service import DeviceKeyService
@@ -13,10 +14,10 @@ from videonet_daemon.realtime.hub import Hub
 from videonet_daemon.rooms.guard import RoomGuard
 
 
-class KeysFeature:
+class KeysFeature(Quiet):
     def __init__(self, keys: DeviceKeyService, guard: RoomGuard, who: RequestAuth) -> None:
         self._routes = KeyRoutes(keys, guard, who)
 
     def install(self, router: web.UrlDispatcher, hub: Hub) -> None:
-        self._routes.add_to(router)
-        LinkRelay(hub).register()
+        router.add_routes(self._routes.routes())
+        hub.add_events(LinkRelay(hub).events())

@@ -13,7 +13,7 @@ import binascii
 from typing import Any
 
 from videonet_daemon.errors import RateLimited, ValidationError
-from videonet_daemon.realtime.hub import Hub, SocketUser
+from videonet_daemon.realtime.hub import Event, Hub, SocketUser
 from videonet_daemon.realtime.ratelimit import TokenBuckets
 from videonet_daemon.validation import get_str
 from videonet_protocol import protocol
@@ -29,8 +29,8 @@ class LinkRelay:
             protocol.DEVICE_LINK_MESSAGES_PER_SECOND, protocol.DEVICE_LINK_MESSAGES_BURST
         )
 
-    def register(self) -> None:
-        self.hub.on(protocol.EV_DEVICE_LINK, self.message)
+    def events(self) -> list[Event]:
+        return [Event(protocol.EV_DEVICE_LINK, self.message)]
 
     async def message(self, user: SocketUser, data: dict[str, Any]) -> dict[str, Any]:
         nameplate = get_str(data, "nameplate", max_chars=protocol.CODE_NAMEPLATE_MAX_DIGITS)

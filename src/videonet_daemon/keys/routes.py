@@ -59,13 +59,15 @@ class KeyRoutes:
         self._guard = guard
         self._who = who
 
-    def add_to(self, router: web.UrlDispatcher) -> None:
-        router.add_get(protocol.API_KEYS, self.mine)
-        router.add_post(protocol.API_KEYS, self.publish)
-        router.add_patch(protocol.API_KEY, self.update)
-        router.add_delete(protocol.API_KEY, self.remove)
-        router.add_put(protocol.API_IDENTITY, self.set_identity)
-        router.add_get(protocol.API_USER_KEYS, self.of_user)
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.get(protocol.API_KEYS, self.mine),
+            web.post(protocol.API_KEYS, self.publish),
+            web.patch(protocol.API_KEY, self.update),
+            web.delete(protocol.API_KEY, self.remove),
+            web.put(protocol.API_IDENTITY, self.set_identity),
+            web.get(protocol.API_USER_KEYS, self.of_user),
+        ]
 
     async def mine(self, request: web.Request) -> web.Response:
         user = await self._who.require_user(request)

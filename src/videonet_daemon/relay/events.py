@@ -10,7 +10,7 @@ from typing import Any
 
 from videonet_daemon.errors import ApiError, ValidationError
 from videonet_daemon.metrics import Metrics
-from videonet_daemon.realtime.hub import Hub, SocketUser
+from videonet_daemon.realtime.hub import Event, Hub, SocketUser
 from videonet_daemon.relay.keys import TransferKeys, check_e2e, check_keys
 from videonet_daemon.relay.receivers import Receivers
 from videonet_daemon.relay.service import TransferService
@@ -41,20 +41,21 @@ class TransferEvents:
         # sid -> rooms it listens for offers in (this daemon's sockets only)
         self.listening: dict[str, set[str]] = {}
 
-    def register(self) -> None:
-        on = self.hub.on
-        on(protocol.EV_TRANSFER_LISTEN, self.listen)
-        on(protocol.EV_TRANSFER_OFFER, self.offer)
-        on(protocol.EV_TRANSFER_ACCEPT, self.accept)
-        on(protocol.EV_TRANSFER_SEAL, self.seal)
-        on(protocol.EV_TRANSFER_VERDICT, self.verdict)
-        on(protocol.EV_TRANSFER_DECLINE, self.decline)
-        on(protocol.EV_TRANSFER_ABORT, self.abort)
-        on(protocol.EV_TRANSFER_KEY, self.key)
-        on(protocol.EV_TRANSFER_WRAP, self.wrap)
-        self.hub.on_disconnect(self._gone)
+    def events(self) -> list[Event]:
+        return [
+            Event(protocol.EV_TRANSFER_LISTEN, self.listen),
+            Event(protocol.EV_TRANSFER_OFFER, self.offer),
+            Event(protocol.EV_TRANSFER_ACCEPT, self.accept),
+            Event(protocol.EV_TRANSFER_SEAL, self.seal),
+            Event(protocol.EV_TRANSFER_VERDICT, self.verdict),
+            Event(protocol.EV_TRANSFER_DECLINE, self.decline),
+            Event(protocol.EV_TRANSFER_ABORT, self.abort),
+            Event(protocol.EV_TRANSFER_KEY, self.key),
+            Event(protocol.EV_TRANSFER_WRAP, self.wrap),
+        ]
 
-    async def _gone(self, user: SocketUser) -> None:
+    async def gone(self, user: SocketUser) -> None:
+        """A disconnect hook: the socket no longer listens for offers."""
         self.listening.pop(user.sid, None)
 
     def listeners(self, offer: protocol.TransferOffer) -> list[protocol.PresenceUser]:

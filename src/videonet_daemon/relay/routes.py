@@ -73,10 +73,12 @@ class TransferRoutes:
         self._db = db
         self._metrics = metrics
 
-    def add_to(self, router: web.UrlDispatcher) -> None:
-        router.add_put(protocol.API_TRANSFER_DATA, self.upload)
-        router.add_get(protocol.API_TRANSFER_DATA, self.download)
-        router.add_get(protocol.API_TRANSFER_MANIFEST, self.manifest)
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.put(protocol.API_TRANSFER_DATA, self.upload),
+            web.get(protocol.API_TRANSFER_DATA, self.download),
+            web.get(protocol.API_TRANSFER_MANIFEST, self.manifest),
+        ]
 
     async def manifest(self, request: web.Request) -> web.StreamResponse:
         """A batch's files; from the database, so any daemon answers it."""

@@ -28,25 +28,28 @@ def _query_int(request: web.Request, name: str, default: int, maximum: int) -> i
 
 
 class RoomRoutes:
-    def __init__(self, rooms: RoomService, guard: RoomGuard, who: RequestAuth, bus: Bus) -> None:
+    def __init__(
+        self, rooms: RoomService, guard: RoomGuard, who: RequestAuth, bus: Bus, hub: Hub | None
+    ) -> None:
         self._rooms = rooms
         self._guard = guard
         self._who = who
         self._bus = bus
-        self._hub: Hub | None = None
-
-    def add_to(self, router: web.UrlDispatcher, hub: Hub) -> None:
         self._hub = hub
-        router.add_get(protocol.API_ROOMS, self.list_rooms)
-        router.add_post(protocol.API_ROOM_CREATE, self.create_room)
-        router.add_get(protocol.API_ROOM_LOOKUP, self.lookup_room)
-        router.add_get(protocol.API_ROOM, self.get_room)
-        router.add_delete(protocol.API_ROOM, self.delete_room)
-        router.add_post(protocol.API_ROOM_RENAME, self.rename_room)
-        router.add_post(protocol.API_ROOM_JOIN, self.join_room)
-        router.add_post(protocol.API_ROOM_LEAVE, self.leave_room)
-        router.add_post(protocol.API_ROOM_INVITE, self.invite)
-        router.add_get(protocol.API_ROOM_MEMBERS, self.room_members)
+
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.get(protocol.API_ROOMS, self.list_rooms),
+            web.post(protocol.API_ROOM_CREATE, self.create_room),
+            web.get(protocol.API_ROOM_LOOKUP, self.lookup_room),
+            web.get(protocol.API_ROOM, self.get_room),
+            web.delete(protocol.API_ROOM, self.delete_room),
+            web.post(protocol.API_ROOM_RENAME, self.rename_room),
+            web.post(protocol.API_ROOM_JOIN, self.join_room),
+            web.post(protocol.API_ROOM_LEAVE, self.leave_room),
+            web.post(protocol.API_ROOM_INVITE, self.invite),
+            web.get(protocol.API_ROOM_MEMBERS, self.room_members),
+        ]
 
     async def list_rooms(self, request: web.Request) -> web.Response:
         user = await self._who.require_user(request)

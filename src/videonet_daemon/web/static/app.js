@@ -268,11 +268,34 @@ const ui = {
     video.srcObject = stream;
   },
   notice: status,
+  peerState(d) {
+    const node = tiles.get(d.peer.peer_id);
+    if (!node) return;
+    node.classList.toggle("speaking", d.speaking);
+    // The name stays as it is (isolated); the devices that are off go in a span of their own.
+    let flags = node.querySelector(".devices");
+    if (!flags) {
+      flags = el("span", "devices");
+      node.querySelector(".label").append(flags);
+    }
+    const off = ["audio", "video"].filter((k) => !d[k]);
+    flags.textContent = off.map((k) => (k === "audio" ? "mic off" : "camera off")).join(", ");
+  },
+  recording(recording) {
+    const badge = $("recording-badge");
+    badge.hidden = !recording;
+    const parts = () => [
+      "● Recording: ", user(recording.by.username), " is recording this call on the media server",
+    ];
+    if (recording) badge.replaceChildren(...parts());
+    else badge.replaceChildren();
+    if (recording) status(parts());
+  },
   changed() {
     if (!state.call) return;
     for (const { peer, pc } of state.call.peers.values()) {
       const node = tiles.get(peer.peer_id);
-      if (node) node.querySelector(".state").textContent = pc.connectionState;
+      if (node && pc) node.querySelector(".state").textContent = pc.connectionState;
     }
   },
   ended() {
@@ -306,7 +329,12 @@ for (const [box, kind] of [["with-camera", "video"], ["with-mic", "audio"]]) {
 }
 
 // For scripts and tests: the live call's per-peer receive statistics.
-window.videonet = { stats: () => (state.call ? state.call.stats() : Promise.resolve([])) };
+window.videonet = {
+  stats: () => (state.call ? state.call.stats() : Promise.resolve([])),
+  uplink: () => (state.call ? state.call.uplink() : Promise.resolve(null)),
+  mode: () => (state.call ? (state.call.janus ? "sfu" : "mesh") : null),
+  peerStates: () => (state.call ? state.call.peerStates() : []),
+};
 
 // --- start ----------------------------------------------------------------------------------
 guard(async () => {
