@@ -164,3 +164,22 @@ def test_slow_and_oversized_bodies_are_refused(daemon_factory: Any) -> None:
     # engine.io swallows the cancellation and answers its usual "OK" (with no packets): what
     # counts is that the request ends at the deadline; before, it was held for good.
     assert _status(polling).split(b" ", 1)[1] in (b"200 OK", b"400 Bad Request")
+
+
+def test_a_stalled_verify_upload_is_refused(daemon_factory: Any, tmp_path: Any) -> None:
+    # /api/video/verify streams its files (up to VIDEONET_VERIFY_MAX_BYTES), so it has no
+    # whole-body deadline; a body that stops arriving ends as a stalled upload does.
+    d = daemon_factory(VIDEONET_TRANSFER_STALL_TIMEOUT=str(int(HEADER_TIMEOUT)))
+    alice = Accounts(d, tmp_path).make()
+    part = (
+        b'--XyZ\r\nContent-Disposition: form-data; name="original_file"; filename="a"\r\n'
+        b"Content-Type: application/octet-stream\r\n\r\nsome bytes, then nothing"
+    )
+    stalled = _send_head(
+        d,
+        b"POST " + protocol.API_VERIFY.encode() + b" HTTP/1.1\r\nHost: x\r\n"
+        b"Authorization: Bearer " + alice.token.encode() + b"\r\n"
+        b"Content-Type: multipart/form-data; boundary=XyZ\r\n"
+        b"Content-Length: 100000\r\n\r\n" + part,
+    )
+    assert _status(stalled).endswith(b" 400 Bad Request")
