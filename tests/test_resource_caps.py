@@ -216,3 +216,29 @@ def test_new_socket_sessions_per_address_are_rate_limited(daemon_factory: Any) -
     sid = answers[0][1].split(b'"sid":"', 1)[1].split(b'"', 1)[0].decode()
     status, reply = _handshake(d, f"&sid={sid}", wait=2)
     assert status in (None, 200), reply  # held as a long poll, or answered: not refused
+
+
+def test_a_socket_session_that_never_logs_in_is_closed(daemon_factory: Any, tmp_path: Path) -> None:
+    # Before, an engine.io session that never sent the Socket.IO connect (with its token) lived
+    # as long as it answered pings: sessions piled up without any login.
+    import time
+
+    d = daemon_factory(VIDEONET_SOCKET_CONNECT_TIMEOUT="1")
+    status, opened = _handshake(d)
+    assert status == 200
+    sid = opened.split(b'"sid":"', 1)[1].split(b'"', 1)[0].decode()
+    time.sleep(3)
+    status, reply = _handshake(d, f"&sid={sid}", wait=5)
+    assert status == 400, reply  # engine.io: no such session any more
+    # One that logs in at once is not affected.
+    alice = Accounts(d, tmp_path).make()
+
+    async def stays() -> bool:
+        peer = await connect(d, alice)
+        try:
+            await asyncio.sleep(2)
+            return bool(peer.sio.connected)
+        finally:
+            await peer.close()
+
+    assert asyncio.run(stays())

@@ -238,14 +238,20 @@ class Settings:
         "VIDEONET_MAX_INVITES_PER_USER",
         "Usable invites (uses left, not expired) one account may hold; creating more is refused.",
     )
-    socket_handshake_rate: float = _setting(
+    socket_connect_timeout: float = _setting(
         10.0,
+        "VIDEONET_SOCKET_CONNECT_TIMEOUT",
+        "Seconds a new Socket.IO connection has to log in (its connect with the token) before "
+        "it is closed.",
+    )
+    socket_handshake_rate: float = _setting(
+        20.0,
         "VIDEONET_SOCKET_HANDSHAKE_RATE",
         "New Socket.IO connections (engine.io handshakes) one client address may open per "
         "second on average, before any login (429 above).",
     )
     socket_handshake_burst: int = _setting(
-        60,
+        200,
         "VIDEONET_SOCKET_HANDSHAKE_BURST",
         "New Socket.IO connections one client address may open at once.",
     )
@@ -459,6 +465,8 @@ class Settings:
             raise SettingsError("chat_rate must be positive and chat_burst at least 1")
         if self.socket_event_rate <= 0 or self.socket_event_burst < 1:
             raise SettingsError("socket_event_rate must be positive and socket_event_burst >= 1")
+        if self.socket_connect_timeout <= 0:
+            raise SettingsError("socket_connect_timeout must be positive")
         if self.socket_handshake_rate <= 0:
             raise SettingsError("socket_handshake_rate must be positive")
         if self.http_body_timeout <= 0:
