@@ -19,7 +19,9 @@ from videonet_protocol import protocol
 
 from conftest import http
 
-pytestmark = pytest.mark.one_pass("caps counted in memory or by one query; no backend difference")
+# Counted in this daemon's memory: a PostgreSQL pass would add nothing. The room and invite
+# caps are SQL, and run in both passes.
+IN_MEMORY = pytest.mark.one_pass("counted in the daemon's memory; no database in it")
 
 SHA = "0" * 64
 # Verdicts that wait are answered by the abort; the old code answered them after 60 s.
@@ -34,6 +36,7 @@ async def _offer(sender: Any, room: str) -> str:
     return str(ack["transfer"]["transfer_id"])
 
 
+@IN_MEMORY
 def test_verdicts_wait_capped_and_end_on_abort(daemon_factory: Any, tmp_path: Path) -> None:
     d = daemon_factory(VIDEONET_VERDICT_WAITERS_PER_TRANSFER="12")
     accounts = Accounts(d, tmp_path)
@@ -81,6 +84,7 @@ def test_verdicts_wait_capped_and_end_on_abort(daemon_factory: Any, tmp_path: Pa
     assert {a["error"]["message"] for a in ended} == {"the sender aborted this transfer"}
 
 
+@IN_MEMORY
 def test_a_waiting_verdict_is_answered_by_the_seal(daemon_factory: Any, tmp_path: Path) -> None:
     d = daemon_factory()
     accounts = Accounts(d, tmp_path)
@@ -121,6 +125,7 @@ def test_a_waiting_verdict_is_answered_by_the_seal(daemon_factory: Any, tmp_path
     assert reply["ok"] and reply["match"] is True, reply
 
 
+@IN_MEMORY
 def test_sockets_per_account_are_capped(daemon_factory: Any, tmp_path: Path) -> None:
     d = daemon_factory(VIDEONET_MAX_SOCKETS_PER_USER="3")
     accounts = Accounts(d, tmp_path)
@@ -205,6 +210,7 @@ def _handshake(d: Any, query: str = "", wait: float = 15) -> tuple[int | None, b
     return int(data.split(b" ", 2)[1]), data
 
 
+@IN_MEMORY
 def test_new_socket_sessions_per_address_are_rate_limited(daemon_factory: Any) -> None:
     # Before, one address opened 3,000 engine.io sessions (no login needed) in 4.8 s.
     d = daemon_factory(VIDEONET_SOCKET_HANDSHAKE_RATE="0.5", VIDEONET_SOCKET_HANDSHAKE_BURST="5")
@@ -218,6 +224,7 @@ def test_new_socket_sessions_per_address_are_rate_limited(daemon_factory: Any) -
     assert status in (None, 200), reply  # held as a long poll, or answered: not refused
 
 
+@IN_MEMORY
 def test_a_socket_session_that_never_logs_in_is_closed(daemon_factory: Any, tmp_path: Path) -> None:
     # Before, an engine.io session that never sent the Socket.IO connect (with its token) lived
     # as long as it answered pings: sessions piled up without any login.
