@@ -57,6 +57,8 @@ def test_real_names_with_marks_still_register(daemon: Daemon, name: str) -> None
         ("\u2800\u2800", "must hold a visible character"),  # blank Braille patterns
         ("\u0301studio", "must not start with a combining mark"),
         ("\ufdfa" * 10, "at most 100 characters written out"),  # NFKC: 18 characters each
+        # Looked up by id or name: it would stand in for a private room one cannot see yet.
+        ("3f2b8c1e-9d4a-4b7e-8f00-1234567890ab", "must not look like a room id"),
     ],
 )
 def test_blank_mark_led_and_expanding_room_names_are_refused(

@@ -62,6 +62,12 @@ _MARK_REPEATED = regex.compile(r"([\p{Mn}\p{Me}])\1+")
 _MARK_RUN = regex.compile(r"[\p{Mn}\p{Me}]{" + str(MAX_MARKS_PER_BASE + 1) + ",}")
 
 
+# A room id as the daemon makes them (a UUID), in any case, with or without its dashes.
+_ROOM_ID_SHAPE = regex.compile(
+    r"(?i)[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}"
+)
+
+
 class BadName(ValueError):
     """A name that breaks a rule; its message is for the person who chose it."""
 
@@ -140,6 +146,10 @@ def clean_room_name(raw: str) -> str:
     name = " ".join(unicodedata.normalize("NFKC", raw).split())
     if len(name) > ROOM_NAME_MAX_CHARS:  # NFKC can make one character eighteen (U+FDFA)
         raise BadName(f"room name must be at most {ROOM_NAME_MAX_CHARS} characters written out")
+    if _ROOM_ID_SHAPE.fullmatch(name):
+        # Rooms are looked up by id or by name: a name that reads as an id would stand in for
+        # that room for anyone who cannot see it yet (a private room they are about to join).
+        raise BadName("room name must not look like a room id")
     if name and unicodedata.category(name[0]).startswith("M"):
         raise BadName("room name must not start with a combining mark")
     if name and not any(_VISIBLE.match(ch) for ch in name):
