@@ -241,6 +241,14 @@ async def m010_transfer_keys(conn: AsyncConnection, t: Types) -> None:
     )
 
 
+async def m011_transfer_headers(conn: AsyncConnection, t: Types) -> None:
+    # Transfer protocol 2: the sender's signed header (the manifest) and seal, stored as opaque
+    # base64 blobs and handed to receivers. Rows of protocol 1 (no header) are never offered
+    # again; their spool goes with the usual clean-up.
+    for column in ("header TEXT", "seal TEXT"):
+        await run(conn, f"ALTER TABLE transfers ADD COLUMN {column}")
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "accounts_invites_rooms", m001_accounts_invites_rooms),
     (2, "chat_messages", m002_chat_messages),
@@ -252,6 +260,7 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (8, "device_keys", m008_device_keys),
     (9, "transfer_batches", m009_transfer_batches),
     (10, "transfer_keys", m010_transfer_keys),
+    (11, "transfer_headers", m011_transfer_headers),
 ]
 
 
