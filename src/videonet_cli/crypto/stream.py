@@ -4,8 +4,9 @@ The plaintext is cut into records of `RECORD_SIZE` bytes; the last record holds 
 may be shorter, even empty (an empty file is one empty final record). Each record is sealed
 with AES-256-GCM (16-byte tag) under a key derived from the file key with HKDF-SHA256 and the
 header hash (crypto/header.py: key commitment). The 12-byte nonce is the record index as 11
-big-endian bytes, then 0x01 for the final record and 0x00 for any other, as in age and Tink (Hoang, Reyhanitabar, Rogaway and
-Vizár, "Online Authenticated-Encryption and its Nonce-Reuse Misuse-Resistance", 2015). The
+big-endian bytes, then 0x01 for the final record and 0x00 for any other, as in age and Tink
+(Hoang, Reyhanitabar, Rogaway and Vizár, "Online Authenticated-Encryption and its
+Nonce-Reuse Misuse-Resistance", 2015). The
 associated data is a label and the header hash.
 
 What that buys the receiver, record by record:
