@@ -3,37 +3,30 @@ pipeline and its tests run before `videonet_cli/identity/trust.py` lands. The le
 every `from videonet_cli.transfer import _trust_shim as trust` with
 `from videonet_cli.identity import trust` and deletes this file.
 
-What it does instead of identities: this device's Ed25519 key is derived from its X25519 key;
-its public half rides in the published device label (``… ed25519:<base64url>``); a receiver
-pins the sender device's Ed25519 key on first use next to today's X25519 pins (a changed one is
-`KeyChangedError`). Nobody is ever "verified" here. Names as in the interface.
+What it does instead of identities: a device signs with its X25519 device key by XEdDSA (the
+construction of Signal's spec), whose signatures verify as Ed25519 under the Edwards form of
+the X25519 public key; so a receiver checks the sender device against today's X25519 pins
+(a changed key is `KeyChangedError`). Nobody is ever "verified" here. Names as in the interface.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import json
+import hashlib
 import os
 from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Protocol
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from videonet_cli.api import Api
 from videonet_cli.errors import CliError, KeyChangedError, NotFoundError
 from videonet_cli.identity import core as identity
-from videonet_cli.identity import device as device_keys
 from videonet_protocol import protocol
 from videonet_protocol.names import name_key
-
-_LABEL_TAG = " ed25519:"
-_SHIM_PINS = "shim-ed25519-pins.json"
 
 
 @dataclass(frozen=True)
@@ -85,23 +78,72 @@ class Confirm(Protocol):
     async def __call__(self, first_seen: list[FirstSeen]) -> bool: ...
 
 
-def _ed25519_of(x25519: X25519PrivateKey) -> Ed25519PrivateKey:
-    seed = HKDF(hashes.SHA256(), 32, None, b"videonet/shim-ed25519/v1").derive(
-        x25519.private_bytes_raw()
+# --- XEdDSA (Signal's spec): Ed25519-verifiable signatures made with the X25519 device key,
+# so a receiver checks them against the X25519 key it already pinned. Shim only.
+_P = 2**255 - 19
+_Q = 2**252 + 27742317777372353535851937790883648493
+_D = -121665 * pow(121666, _P - 2, _P) % _P
+_BX = 15112221349535400772501151409588531511454012693041857206046113283949847762202
+_BY = 46316835694926478169428394003475163141307993866256225615783033603165251855960
+_B = (_BX, _BY, 1, _BX * _BY % _P)
+Point = tuple[int, int, int, int]
+
+
+def _add(a: Point, b: Point) -> Point:
+    e1 = (a[1] - a[0]) * (b[1] - b[0]) % _P
+    e2 = (a[1] + a[0]) * (b[1] + b[0]) % _P
+    c = 2 * a[3] * b[3] * _D % _P
+    d = 2 * a[2] * b[2] % _P
+    e, f, g, h = e2 - e1, d - c, d + c, e2 + e1
+    return (e * f % _P, g * h % _P, f * g % _P, e * h % _P)
+
+
+def _mul(s: int, point: Point) -> Point:
+    out: Point = (0, 1, 1, 0)
+    while s:
+        if s & 1:
+            out = _add(out, point)
+        point = _add(point, point)
+        s >>= 1
+    return out
+
+
+def _encode(point: Point) -> bytes:
+    inv = pow(point[2], _P - 2, _P)
+    x, y = point[0] * inv % _P, point[1] * inv % _P
+    return (y | ((x & 1) << 255)).to_bytes(32, "little")
+
+
+def _xeddsa_sign(x25519: X25519PrivateKey, message: bytes) -> bytes:
+    raw = bytearray(x25519.private_bytes_raw())
+    raw[0] &= 248
+    raw[31] = (raw[31] & 127) | 64
+    k = int.from_bytes(raw, "little")
+    public = bytearray(_encode(_mul(k, _B)))
+    a = (_Q - k) % _Q if public[31] & 0x80 else k % _Q
+    public[31] &= 0x7F
+    prefix = b"\xfe" + b"\xff" * 31
+    r = (
+        int.from_bytes(
+            hashlib.sha512(prefix + a.to_bytes(32, "little") + message + os.urandom(64)).digest(),
+            "little",
+        )
+        % _Q
     )
-    return Ed25519PrivateKey.from_private_bytes(seed)
+    big_r = _encode(_mul(r, _B))
+    h = int.from_bytes(hashlib.sha512(big_r + bytes(public) + message).digest(), "little") % _Q
+    return big_r + ((r + h * a) % _Q).to_bytes(32, "little")
 
 
-def _b64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+def _edwards_public(x25519_public: bytes) -> bytes:
+    u = int.from_bytes(x25519_public, "little") & ((1 << 255) - 1)
+    y = (u - 1) * pow(u + 1, _P - 2, _P) % _P
+    return y.to_bytes(32, "little")
 
 
 async def this_device(api: Api) -> ThisDevice:
-    key, _ = device_keys.load_or_create()
-    ed = _ed25519_of(key.private_key)
-    tag = _LABEL_TAG + _b64(ed.public_key().public_bytes_raw())
-    label = key.label[: protocol.DEVICE_LABEL_MAX_CHARS - len(tag)] + tag
-    _, me = await asyncio.gather(api.keys.publish(key.device_id, key.public_bytes, label), api.me())
+    key, _ = await identity.publish_this_device(api)
+    me = await api.me()
     return ThisDevice(
         api.server,
         int(me["id"]),
@@ -109,23 +151,8 @@ async def this_device(api: Api) -> ThisDevice:
         key.device_id,
         key.label,
         key.private_key,
-        ed,
+        Ed25519PrivateKey.generate(),
     )
-
-
-def _ed25519_from_label(label: str) -> bytes | None:
-    _, found, tail = label.rpartition(_LABEL_TAG)
-    if not found:
-        return None
-    try:
-        raw = base64.urlsafe_b64decode(tail + "=" * (-len(tail) % 4))
-    except ValueError:
-        return None
-    return raw if len(raw) == 32 else None
-
-
-def _plain_label(label: str) -> str:
-    return label.rpartition(_LABEL_TAG)[0] if _LABEL_TAG in label else label
 
 
 async def _devices(api: Api, username: str) -> tuple[identity.PeerKeys, list[TrustedDevice]]:
@@ -141,15 +168,14 @@ async def _devices(api: Api, username: str) -> tuple[identity.PeerKeys, list[Tru
         )
     found = []
     for c in peer.checked:
-        ed = _ed25519_from_label(c.device.label) or b"\0" * 32
         found.append(
             TrustedDevice(
                 peer.user_id,
                 peer.username,
                 c.device.device_id,
-                _plain_label(c.device.label),
+                c.device.label,
                 c.device.public_key,
-                ed,
+                _edwards_public(c.device.public_key),
                 "first use",
                 c.device.fingerprint,
             )
@@ -193,61 +219,36 @@ async def choose_recipients(
     return Recipients(devices, [], [])
 
 
-def _shim_pins() -> dict[str, str]:
-    path = device_keys.identity_dir() / _SHIM_PINS
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def _save_shim_pins(pins: dict[str, str]) -> None:
-    folder = device_keys.private_dir(device_keys.identity_dir())
-    tmp = folder / f".{_SHIM_PINS}.{os.getpid()}"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(pins, fh)
-    os.replace(tmp, folder / _SHIM_PINS)
+def _own(me: ThisDevice) -> TrustedDevice:
+    public = me.x25519.public_key().public_bytes_raw()
+    return TrustedDevice(
+        me.user_id,
+        me.username,
+        me.device_id,
+        me.label,
+        public,
+        _edwards_public(public),
+        "own",
+        protocol.key_fingerprint(public),
+    )
 
 
 async def trusted_sender(
     api: Api, me: ThisDevice, *, user_id: int, username: str, device_id: str
 ) -> TrustedDevice:
     if user_id == me.user_id and device_id == me.device_id:
-        return TrustedDevice(
-            me.user_id,
-            me.username,
-            me.device_id,
-            me.label,
-            me.x25519.public_key().public_bytes_raw(),
-            me.ed25519.public_key().public_bytes_raw(),
-            "own",
-            "",
-        )
+        return _own(me)
     peer, found = await _devices(api, username)
     if peer.user_id != user_id:
         raise CliError(f"{username} is not the user the header names (id {user_id})")
     for device in found:
-        if device.device_id != device_id:
-            continue
-        pins = _shim_pins()
-        key = f"{api.server} {user_id} {device_id}"
-        pinned = pins.get(key)
-        now = device.ed25519_public.hex()
-        if pinned is None:
-            pins[key] = now
-            _save_shim_pins(pins)
-        elif pinned != now:
-            raise KeyChangedError(
-                f"{username}'s device {device.label or device_id} has a new signing key"
-            )
-        return device
+        if device.device_id == device_id:
+            return device
     raise CliError(f"{username} has no device {device_id} (not a device of the sender)")
 
 
 def sign(me: ThisDevice, label: bytes, message: bytes) -> bytes:
-    return me.ed25519.sign(label + message)
+    return _xeddsa_sign(me.x25519, label + message)
 
 
 def verify_signature(device: TrustedDevice, label: bytes, message: bytes, signature: bytes) -> bool:

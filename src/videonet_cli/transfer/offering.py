@@ -133,7 +133,7 @@ async def offer(
         )
     for notice in recipients.notices:
         report({"event": "notice", "text": notice})
-    secret = me.ed25519.private_bytes_raw()
+    secret = me.x25519.private_bytes_raw()
     source = journal.source_fingerprint(
         secret, room_id, options.to, str(batch.kind), batch.name, batch.paths
     )

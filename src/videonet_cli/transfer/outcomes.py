@@ -223,6 +223,9 @@ class ReceiveOutcome:
     moving_seconds: float = 0.0  # time spent downloading in this run, not waiting or hashing
     declined: bool = False  # the user said no at the prompt: not a failure
     batch: str | None = None  # the batch (directory or first file) this file came in
+    # Which device of the sender signed it and how far its identity is trusted, e.g.
+    # "device laptop-2, identity first use" ("" for this account's own devices)
+    origin: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         # Bytes moved in this run over the time spent moving them: a resume neither counts
@@ -236,6 +239,7 @@ class ReceiveOutcome:
             "bytes": self.size,
             "sha256": self.sha256,
             "sender": self.sender,
+            "origin": self.origin,
             "ok": self.ok,
             "reason": self.reason,
             "seconds": round(self.seconds, 3),

@@ -214,10 +214,10 @@ async def _receive(
         await decline(rt, transfer_id, exc.message, last)
         raise
     h = signed.header
-    device = sender.label or sender.device_id
     who = sender.username
+    origin = ""
     if sender.trust != "own":
-        who = f"{sender.username} (device {device}, identity {sender.trust})"
+        origin = f"device {sender.label or sender.device_id}, identity {sender.trust}"
     entries: list[protocol.ManifestEntry] = [{"path": f.path, "size": f.size} for f in h.files]
     size = h.total_size
     try:
@@ -252,6 +252,7 @@ async def _receive(
                 moving,
                 declined,
                 None if single else label,
+                origin,
             )
         ]
 
@@ -266,10 +267,10 @@ async def _receive(
     asked = {
         **offer,
         "name": h.name,
-        "batch_kind": h.kind,
         "file_count": len(entries),
-        "sender_name": who,
         "size": size,
+        "batch_kind": None if single else h.kind,
+        "sender_name": sender.username,
     }
     if options.ask is not None and not await options.ask(asked):
         await decline(rt, transfer_id, "declined", last)
@@ -320,7 +321,7 @@ async def _receive(
                     api.transfers, transfer_id, offset, size, split, throttle, cipher
                 )
             except IntegrityError as exc:
-                if isinstance(exc, TamperedError):
+                if isinstance(exc, TamperedError) and not single:
                     files = splitter.files_in_record(exc.index, entries, layout.shown)
                     exc = TamperedError(exc.index, files)
                 reason = f"{exc.message}; nothing was kept"
@@ -405,6 +406,7 @@ async def _receive(
             resumed_from=done,
             moving_seconds=share,
             batch=None if single else label,
+            origin=origin,
         )
         for entry, final, shown, digest, done, share in zip(
             entries, layout.finals, layout.shown, hexes, resumed, shares, strict=True

@@ -95,7 +95,7 @@ def clash(layout: Layout, overwrite: bool) -> str:
     existing = [str(f) for f in layout.finals if os.path.lexists(f)]
     if existing:
         more = f" and {len(existing) - 1} more" if len(existing) > 1 else ""
-        return f"{existing[0]}{more} exists (use --overwrite to replace)"
+        return f"{existing[0]}{more} exists (use --overwrite to replace it)"
     return ""
 
 
