@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import uuid
 import signal
+import uuid
 from pathlib import Path
 from typing import Any
 
