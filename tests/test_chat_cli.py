@@ -391,3 +391,33 @@ def test_renaming_and_deleting_the_room_reach_the_terminal(
         if child.isalive():
             child.terminate(force=True)
         follower.kill()
+
+
+def test_follow_into_a_closed_pipe_ends_quietly(daemon: Daemon, user: User, tmp_path: Path) -> None:
+    """`chat --follow | head -3`: once head has its lines the chat ends by itself with no
+    traceback (before, the EPIPE was logged with a traceback inside the socket client's task
+    and the chat went on following)."""
+    room = create_room(daemon, user)
+    cli = Cli(daemon.url, user.config_dir, user.token)
+    err = tmp_path / "err"
+    pipeline = subprocess.Popen(
+        ["sh", "-c", f'"{BIN / "videonet"}" chat {room} --follow 2>"{err}" | head -3'],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=cli.env(VIDEONET_DATA_DIR=str(tmp_path / "data")),
+    )
+    try:
+        # head prints only when it exits; messages go on until the whole pipeline has ended.
+        for n in range(30):
+            if pipeline.poll() is not None:
+                break
+            assert cli("chat", room, "--send", f"line {n}").code == 0
+            time.sleep(0.3)
+        assert pipeline.stdout is not None
+        shown = pipeline.stdout.read().splitlines()
+        assert pipeline.wait(timeout=WAIT) == 0
+    finally:
+        if pipeline.poll() is None:
+            pipeline.kill()
+    assert len(shown) == 3 and "following" in shown[0] and "line" in shown[2], shown
+    assert err.read_text().strip() == "", err.read_text()

@@ -25,6 +25,7 @@ from videonet_daemon.auth.request_auth import RequestAuth
 from videonet_daemon.auth.service import AuthService
 from videonet_daemon.auth.tokens import TokenService, load_or_create_key, write_private_file
 from videonet_daemon.calls.feature import CallsFeature
+from videonet_daemon.calls.media_server import MEDIA_SERVER, media_server_for
 from videonet_daemon.calls.roster import MemoryRoster, RedisRoster, Roster
 from videonet_daemon.chat.feature import ChatFeature
 from videonet_daemon.chat.service import ChatService
@@ -42,7 +43,7 @@ from videonet_daemon.presence.feature import PresenceFeature
 from videonet_daemon.presence.store import MemoryPresence, PresenceStore, RedisPresence
 from videonet_daemon.realtime.hub import Hub
 from videonet_daemon.relay.feature import RelayFeature
-from videonet_daemon.relay.objects import ObjectSpool, settle
+from videonet_daemon.relay.objects import ObjectSpool
 from videonet_daemon.relay.proxy import Proxy
 from videonet_daemon.relay.receivers import Receivers
 from videonet_daemon.relay.service import TransferService
@@ -51,6 +52,7 @@ from videonet_daemon.rooms.feature import RoomsFeature
 from videonet_daemon.rooms.guard import RoomGuard
 from videonet_daemon.rooms.service import RoomService
 from videonet_daemon.settings import Settings, split_urls
+from videonet_daemon.transport_security import strict_transport
 from videonet_daemon.web.feature import WebFeature, origin_check
 
 log = logging.getLogger(__name__)
@@ -91,9 +93,16 @@ def build(settings: Settings) -> Daemon:
     auth = AuthService(db, settings, tokens)
     who = RequestAuth(auth, settings)
     hub = Hub(
-        settings, auth.identify, metrics, origin_check(split_urls(settings.web_allowed_origins))
+        settings,
+        auth.identify,
+        metrics,
+        origin_check(
+            split_urls(settings.web_allowed_origins),
+            settings.trust_proxy,
+            settings.trusted_proxy_hops,
+        ),
     )
-    rooms = RoomService(db)
+    rooms = RoomService(db, settings.max_rooms_per_user)
     guard = RoomGuard(rooms, hub)
     device_keys = DeviceKeyService(db, settings.max_devices_per_user)
     chat = ChatService(db)
@@ -127,18 +136,22 @@ def build(settings: Settings) -> Daemon:
         checks["redis"] = bus.ping
     if objects is not None:
         checks[OBJECT_STORAGE] = objects.ping
+    # With a media server (Janus), calls go through its VideoRoom; the daemon mints the tokens.
+    media, media_pins = media_server_for(settings)
+    if media is not None:
+        checks[MEDIA_SERVER] = media.ping
 
     features: list[Feature] = [
         OpsFeature(settings, metrics, rooms, Health(checks)),
         OpenApiFeature(),
         AuthFeature(auth, who, db, bus),
-        RoomsFeature(rooms, guard, who, bus, spool),
+        RoomsFeature(rooms, guard, who, bus),
         KeysFeature(device_keys, guard, who),
         ChatFeature(chat, guard, who, settings),
         PresenceFeature(presence, guard, liveness),
-        RelayFeature(transfers, receivers, guard, who, proxy, db, metrics, settings),
-        CallsFeature(guard, settings, roster, liveness),
-        WebFeature(),
+        RelayFeature(transfers, receivers, guard, who, proxy, db, metrics, settings, bus),
+        CallsFeature(guard, settings, roster, liveness, bus, media, who),
+        WebFeature(settings.media_server_public_url or settings.media_server_url),
     ]
 
     cross_site = cross_site_middleware(
@@ -148,6 +161,7 @@ def build(settings: Settings) -> Daemon:
         client_max_size=settings.max_json_bytes,
         middlewares=[error_middleware(metrics, outage_of), cross_site],
     )
+    app.on_response_prepare.append(strict_transport(who.is_https))
     for feature in features:
         feature.install(app.router, hub)
     hub.attach(app)
@@ -184,8 +198,7 @@ def build(settings: Settings) -> Daemon:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-        if objects is not None:
-            await settle()
+        await spool.close()
 
     async def presence_shared(app: web.Application) -> AsyncIterator[None]:
         if redis_presence is None:
@@ -205,6 +218,13 @@ def build(settings: Settings) -> Daemon:
         await liveness.stop()
         await redis_roster.close()
 
+    async def media_server_closed(app: web.Application) -> AsyncIterator[None]:
+        yield
+        if media is not None:
+            await media.close()
+        if media_pins is not None:
+            await media_pins.close()
+
     async def disabled_swept(app: web.Application) -> AsyncIterator[None]:
         task = asyncio.create_task(DisabledSweeper(db, hub).run_forever())
         yield
@@ -213,7 +233,15 @@ def build(settings: Settings) -> Daemon:
             await task
 
     app.cleanup_ctx.extend(
-        [bus_running, database_open, transfers_kept, presence_shared, calls_shared, disabled_swept]
+        [
+            bus_running,
+            database_open,
+            transfers_kept,
+            presence_shared,
+            calls_shared,
+            disabled_swept,
+            media_server_closed,
+        ]
     )
     return daemon
 

@@ -3,23 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
 import sys
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
 
 import typer
-from typer._click import Command  # typer >= 0.29 vendors click
 
 from videonet_daemon import __version__
 from videonet_daemon.settings import Settings, SettingsError
 from videonet_protocol import protocol
-from videonet_protocol.command_line import plain_error, plain_help, run_click
+from videonet_protocol.adapters.typer import Command, plain_help
+from videonet_protocol.command_line import plain_error, run_click
 from videonet_protocol.durations import parse_duration
 
 app = typer.Typer(
@@ -206,10 +207,26 @@ def serve(
     configure_logging(settings.log_level, settings.log_format)
     _require_database(settings)
     try:
-        asyncio.run(run_server(settings))
+        with _schema_checked():
+            asyncio.run(run_server(settings))
     except OSError as exc:
         plain_error(f"cannot listen on {settings.host}:{settings.port}: {exc}")
         raise typer.Exit(1) from exc
+
+
+# docs/exit-codes.md: the database was written by a newer release (nothing was changed).
+EXIT_SCHEMA_TOO_NEW = 3
+
+
+@contextlib.contextmanager
+def _schema_checked() -> Iterator[None]:
+    from videonet_daemon.db.migrations import SchemaTooNew
+
+    try:
+        yield
+    except SchemaTooNew as exc:
+        plain_error(str(exc))
+        raise typer.Exit(EXIT_SCHEMA_TOO_NEW) from exc
 
 
 def _duration(text: str) -> int:
@@ -246,7 +263,8 @@ def invite_create(
         finally:
             await db.close()
 
-    typer.echo(asyncio.run(make()))
+    with _schema_checked():
+        typer.echo(asyncio.run(make()))
 
 
 JsonOption = typer.Option(False, "--json", help="Print JSON.")
@@ -274,7 +292,8 @@ def _operate(
             await db.close()
 
     try:
-        return asyncio.run(go())
+        with _schema_checked():
+            return asyncio.run(go())
     except OperatorError as exc:
         typer.secho(f"Error: {exc}", fg="red", err=True)
         raise typer.Exit(4 if isinstance(exc, NoSuchThing) else 1) from exc
@@ -411,6 +430,56 @@ def check(
             raise typer.Exit(1)
         typer.echo(f"ok: object storage {settings.spool_url} (write, read, delete)")
     typer.echo("ok: settings valid")
+
+
+@app.command()
+def backup(
+    dest: Path = typer.Argument(..., metavar="DEST", help="A new or empty directory."),
+    data_dir: Path | None = DataDirOption,
+    database_url: str | None = DatabaseOption,
+    spool_url: str | None = SpoolUrlOption,
+) -> None:
+    """Back up the database (SQLite: consistent while the daemon serves; PostgreSQL: pg_dump),
+    the JWT key and node id beside it, and the local spool (docs/deploy/backup.md)."""
+    from videonet_daemon import backup as backups
+
+    settings = _settings(data_dir=data_dir, database_url=database_url, spool_url=spool_url)
+    _require_database(settings)
+    try:
+        done = backups.backup(settings, dest)
+    except backups.BackupError as exc:
+        plain_error(str(exc))
+        raise typer.Exit(1) from exc
+    typer.echo(f"backed up {done.engine} (schema {done.schema_version}) to {done.path}")
+    typer.echo(f"kept beside it: {', '.join(done.kept) or 'nothing'}")
+    if settings.jwt_secret:
+        typer.echo("the JWT key is VIDEONET_JWT_SECRET: keep your environment file too")
+    typer.echo(f"spool: {done.spool}")
+
+
+@app.command()
+def restore(
+    src: Path = typer.Argument(..., metavar="SRC", help="A directory made by `backup`."),
+    force: bool = typer.Option(
+        False, "--force", help="Replace a data dir or database that already holds something."
+    ),
+    data_dir: Path | None = DataDirOption,
+    database_url: str | None = DatabaseOption,
+    spool_url: str | None = SpoolUrlOption,
+) -> None:
+    """Put a backup back (the daemon must be stopped); then start the daemon as usual."""
+    from videonet_daemon import backup as backups
+
+    settings = _settings(data_dir=data_dir, database_url=database_url, spool_url=spool_url)
+    _require_database(settings)
+    try:
+        done = backups.restore(settings, src, force)
+    except backups.BackupError as exc:
+        plain_error(str(exc))
+        raise typer.Exit(1) from exc
+    typer.echo(f"restored {done.engine} (schema {done.schema_version}) into {done.path}")
+    typer.echo(f"restored beside it: {', '.join(done.kept) or 'nothing'}")
+    typer.echo(f"spool: {done.spool}")
 
 
 # What the `daemon` extra brings (pyproject.toml); the light CLI install has none of them.

@@ -77,6 +77,11 @@ async def node_url(db: Database, node_id: str) -> str | None:
     return str(columns(row)["url"]) if row else None
 
 
+# Published on the bus when a room is deleted (room_id, name, transfer_ids): every daemon takes
+# all its sockets out of the room's channel (rooms) and drops the transfers' bytes (relay). The
+# features hear it here, not from each other.
+ROOM_DELETED = "room_deleted"
+
 # How long a Redis command may take before Redis counts as unavailable; how long the bus waits at
 # most between attempts to subscribe again.
 REDIS_TIMEOUT_SECONDS = 2.0

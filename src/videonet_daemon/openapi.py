@@ -108,14 +108,22 @@ _ROOM = _object(
 _RENAME = _object(["name"], name=_text(protocol.ROOM_NAME_MAX_CHARS))
 _ROOM_INVITE = _object(["username"], username=_text(protocol.USERNAME_MAX_CHARS))
 _DEVICE = _object(
-    ["device_id", "public_key"],
+    ["device_id", "public_key", "signing_key"],
     device_id={
         **_text(protocol.DEVICE_ID_MAX_CHARS, protocol.DEVICE_ID_MIN_CHARS),
         "pattern": "^[A-Za-z0-9_-]+$",
     },
     public_key=_text(64),
+    signing_key=_text(64),
     label=_text(protocol.DEVICE_LABEL_MAX_CHARS, 0),
 )
+_DEVICE_UPDATE = _object(
+    [],
+    certificate=_text(protocol.SIGNED_BLOB_MAX_CHARS),
+    revocation=_text(protocol.SIGNED_BLOB_MAX_CHARS),
+    label=_text(protocol.DEVICE_LABEL_MAX_CHARS, 0),
+)
+_IDENTITY = _object(["identity_key"], identity_key=_text(64), replace={"type": "boolean"})
 _ID = {"type": "integer", "minimum": 1}
 
 OPERATIONS: tuple[Operation, ...] = (
@@ -289,6 +297,14 @@ OPERATIONS: tuple[Operation, ...] = (
     ),
     Operation(
         "get",
+        protocol.API_CALL_RECORDING_FILE,
+        "A call recorded on the media server: one participant's WebM or Opus (members only)",
+        (200, None),
+        errors=(401, 403, 404),
+        ok_media=("application/octet-stream",),
+    ),
+    Operation(
+        "get",
         protocol.API_TRANSFER_HEADER,
         "The sender's signed header (the manifest) and seal, as opaque base64 blobs",
         (200, schema_of(protocol.TransferHeader)),
@@ -319,17 +335,33 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation(
         "get",
         protocol.API_KEYS,
-        "Your devices' public keys",
-        (200, schema_of(list[protocol.DeviceKeyInfo])),
+        "Your account's identity and devices",
+        (200, schema_of(protocol.UserKeys)),
         errors=(401,),
     ),
     Operation(
         "post",
         protocol.API_KEYS,
-        "Publish a device's public key (201 new, 200 the same key again)",
+        "Publish a device's public keys (201 new, 200 the same keys again)",
         (201, schema_of(protocol.DeviceKeyInfo)),
         also_ok=(200,),
         body=_DEVICE,
+        errors=(400, 401, 409),
+    ),
+    Operation(
+        "patch",
+        protocol.API_KEY,
+        "Store a device's certificate (with its label) or revocation",
+        (200, schema_of(protocol.DeviceKeyInfo)),
+        body=_DEVICE_UPDATE,
+        errors=(400, 401, 404, 409),
+    ),
+    Operation(
+        "put",
+        protocol.API_IDENTITY,
+        "Record your account's identity public key",
+        (200, schema_of(protocol.UserKeys)),
+        body=_IDENTITY,
         errors=(400, 401, 409),
     ),
     Operation(
@@ -347,7 +379,7 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation(
         "get",
         protocol.API_USER_KEYS,
-        "The device keys of a user who shares a room with you",
+        "The identity and device keys of a user who shares a room with you",
         (200, schema_of(protocol.UserKeys)),
         errors=(401, 404, 409),
     ),

@@ -220,6 +220,28 @@ class TransfersApi:
 PROBE_TIMEOUT_SECONDS = 5.0
 
 
+class CallsApi:
+    """What calls fetch over HTTP: a recording made on the media server."""
+
+    def __init__(self, http: HttpClient) -> None:
+        self._stream = http
+
+    async def recording_file(self, room_id: str, recording_id: str, name: str, to: Path) -> None:
+        """Download one post-processed file of a call recorded on the media server."""
+        url = protocol.API_CALL_RECORDING_FILE.format(
+            room_id=room_id, recording_id=recording_id, name=name
+        )
+        try:
+            async with self._stream.http.get(url) as resp:
+                if resp.status >= 400:
+                    decode_response(resp.status, await resp.read())
+                with to.open("wb") as out:
+                    async for chunk in resp.content.iter_any():
+                        out.write(chunk)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise self._stream.unreachable(exc) from exc
+
+
 class Api:
     """One daemon, one token: the typed endpoints, a streaming session and the socket."""
 
@@ -234,6 +256,7 @@ class Api:
         self.rooms = RoomsApi(self._http)
         self.keys = KeysApi(self._http)
         self.transfers = TransfersApi(self._stream)
+        self.calls = CallsApi(self._stream)
 
     async def __aenter__(self) -> Self:
         self._http.open()

@@ -22,7 +22,7 @@ from aiortc.sdp import candidate_from_sdp
 
 from videonet_cli.api.socket import SocketClient
 from videonet_cli.calls.media import LocalMedia, recording_path
-from videonet_cli.calls.peer import PeerLink
+from videonet_cli.calls.peer import PeerLink, uplink_of
 from videonet_cli.errors import CliError
 from videonet_cli.reporting import Reporter
 from videonet_protocol import protocol
@@ -265,6 +265,10 @@ class Mesh:
                 await link.sample()
             rows.append(link.describe())
         return rows
+
+    async def uplink(self) -> dict[str, Any]:
+        """What we upload: to every peer, each on its own connection."""
+        return await uplink_of([link.pc for link in self.links.values()])
 
     async def close(self) -> None:
         """Stop handling events, close every peer connection and finish every recording."""

@@ -135,23 +135,47 @@ def login(
         return
     until = output.local_time(result["expires_at"])
     output.info(f"Logged in to {server} as {user['username']} until {until}.")
+    if device.recovery_key:
+        from videonet_cli.render.devices_view import show_recovery_key
+
+        output.info("Made your identity on this device: it certifies your other devices.")
+        show_recovery_key(device.recovery_key)
     if device.error:
-        output.warning(f"this device's key was not published: {device.error}")
+        output.warning(f"this device cannot send or receive encrypted files yet: {device.error}")
     else:
-        output.info(f"This device's key fingerprint: {device.fingerprint}")
+        output.info(f"This device's fingerprint: {device.fingerprint}")
 
 
-def logout(ctx: typer.Context, json_out: bool = JsonOption) -> None:
-    """End the session on the daemon and forget the saved token."""
+def logout(
+    ctx: typer.Context,
+    keep_device: bool = typer.Option(
+        False,
+        "--keep-device",
+        help="Keep this device on the account (its keys and its copy of your identity).",
+    ),
+    json_out: bool = JsonOption,
+) -> None:
+    """End the session on the daemon and forget the saved token; unless --keep-device, also
+    remove this device from the account and its copy of the account's identity."""
+    from videonet_cli.identity.core import forget_this_device
+
     server = common.server_of(ctx)
+
+    async def log_out(api: Api) -> bool:
+        removed = False if keep_device else await forget_this_device(api)
+        await api.auth.logout()
+        return removed
+
     try:
-        common.call(ctx, lambda api: api.auth.logout())
+        removed = common.call(ctx, log_out)
     finally:
         forget_login(server)
     if json_out:
-        output.print_json({"server": server, "logged_out": True})
+        output.print_json({"server": server, "logged_out": True, "device_removed": removed})
         return
     output.info(f"Logged out of {server}.")
+    if removed:
+        output.info("Removed this device from the account (its keys for it are gone here).")
 
 
 def whoami(ctx: typer.Context, json_out: bool = JsonOption) -> None:

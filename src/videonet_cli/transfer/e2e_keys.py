@@ -21,9 +21,10 @@ from videonet_cli.api import Api, SocketClient
 from videonet_cli.config import ENV_KEY_WAIT, seconds_from_env
 from videonet_cli.crypto.wrap import unwrap_file_key
 from videonet_cli.errors import CliError, KeyUnavailableError
+from videonet_cli.identity import trust
 from videonet_cli.reporting import Reporter
-from videonet_cli.transfer import _trust_shim as trust
 from videonet_protocol import protocol
+from videonet_protocol.names import name_key
 
 if TYPE_CHECKING:
     from videonet_cli.transfer.offering import Offered
@@ -65,23 +66,24 @@ class LateKeys:
         device_id = str(data.get("device_id"))
         if not isinstance(user_id, int) or to_user_id not in (None, user_id):
             return
+        own = name_key(username) == name_key(self._me.username)
         with contextlib.suppress(CliError):
             chosen = await trust.choose_recipients(
-                self._api, self._me, room_id=self._room_id, usernames=[username]
+                self._api,
+                self._me,
+                room_id=self._room_id,
+                usernames=None if own else [username],
+                only_me=own,
             )
             devices = [
                 d for d in chosen.devices if d.user_id == user_id and d.device_id == device_id
             ]
             if not devices:
-                self._report(
-                    {
-                        "event": "key_refused",
-                        "transfer_id": offered.transfer_id,
-                        "user": username,
-                        "fingerprint": device_id,
-                        "status": "not a device this sender trusts for that user",
-                    }
+                line = (
+                    f"Not sending the file key to a device of {username} the daemon asked for: "
+                    "it is not certified by their identity"
                 )
+                self._report({"event": "trust_notice", "line": line})
                 return
             stream_id = offered.signed.header.stream_id
             keys = wrapped_keys(offered.file_key, stream_id, devices, self._report)

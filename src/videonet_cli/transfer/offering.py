@@ -22,8 +22,8 @@ from videonet_cli.api import Api, SocketClient
 from videonet_cli.crypto import header as hdr
 from videonet_cli.crypto.wrap import new_file_key, wrap_file_key
 from videonet_cli.errors import CliError, DaemonRefused
+from videonet_cli.identity import trust
 from videonet_cli.reporting import Reporter
-from videonet_cli.transfer import _trust_shim as trust
 from videonet_cli.transfer import journal
 from videonet_cli.transfer.outcomes import SendOptions
 from videonet_cli.transfer.tree import BatchSource
@@ -122,17 +122,15 @@ async def offer(
         only_me=options.code is not None,
         trust_new=options.trust_new,
     )
+    for line in recipients.notices:
+        report({"event": "trust_notice", "line": line})
     for skipped in recipients.skipped:
-        report(
-            {
-                "event": "key_refused",
-                "user": skipped.username,
-                "fingerprint": skipped.label,
-                "status": skipped.reason,
-            }
+        whom = (
+            f"{skipped.username}'s device {trust.device_name(skipped.label, skipped.device_id)}"
+            if skipped.device_id
+            else skipped.username
         )
-    for notice in recipients.notices:
-        report({"event": "notice", "text": notice})
+        report({"event": "trust_notice", "line": f"Not encrypting to {whom}: {skipped.reason}"})
     secret = me.x25519.private_bytes_raw()
     source = journal.source_fingerprint(
         secret, room_id, options.to, str(batch.kind), batch.name, batch.paths

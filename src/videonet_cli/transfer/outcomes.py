@@ -42,8 +42,9 @@ class SendOptions:
     rate_limit: int | None = None  # bytes a second
     wait: bool = True  # False (--no-wait): done once uploaded; receivers take it later
     code: Code | None = None  # --code: the file key goes to one receiver through this code
-    # First-seen identities accepted without asking (--trust-new, or the names given; IFACE21)
-    trust_new: bool | Collection[str] = False
+    # First-seen identities accepted without asking (IFACE21's trust_new). Until `send` asks a
+    # person on a terminal (not done yet), the send accepts them itself, as before.
+    trust_new: bool | Collection[str] = True
 
 
 @dataclass

@@ -23,8 +23,8 @@ from videonet_cli.api import Api, SocketClient
 from videonet_cli.crypto import header as hdr
 from videonet_cli.crypto.stream import RecordCipher
 from videonet_cli.errors import BadCodeError, CliError, IntegrityError, TamperedError, UsageError
+from videonet_cli.identity import trust
 from videonet_cli.reporting import Reporter
-from videonet_cli.transfer import _trust_shim as trust
 from videonet_cli.transfer import journal, splitter
 from videonet_cli.transfer.e2e_keys import receiver_file_key
 from videonet_cli.transfer.files import FREE_SPACE_MARGIN, UnsafeTarget, free_bytes

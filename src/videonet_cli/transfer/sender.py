@@ -19,8 +19,8 @@ from videonet_cli.api import Api, SocketClient
 from videonet_cli.crypto import header as hdr
 from videonet_cli.crypto.stream import RecordCipher, StreamLayout
 from videonet_cli.errors import CliError, UsageError
+from videonet_cli.identity import trust
 from videonet_cli.reporting import Reporter
-from videonet_cli.transfer import _trust_shim as trust
 from videonet_cli.transfer import journal
 from videonet_cli.transfer.e2e_keys import LateKeys
 from videonet_cli.transfer.e2e_stream import Resume

@@ -1,10 +1,12 @@
-"""The device keys feature: publish, list and remove X25519 public keys (HTTP only)."""
+"""The identities and device keys feature: publish, certify, revoke and list public keys (HTTP),
+and relay device-linking messages between one account's sockets (Socket.IO)."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
 from videonet_daemon.auth.request_auth import RequestAuth
+from videonet_daemon.keys.link_relay import LinkRelay
 from videonet_daemon.keys.routes import KeyRoutes
 from videonet_daemon.keys.service import DeviceKeyService
 from videonet_daemon.realtime.hub import Hub
@@ -17,3 +19,4 @@ class KeysFeature:
 
     def install(self, router: web.UrlDispatcher, hub: Hub) -> None:
         self._routes.add_to(router)
+        LinkRelay(hub).register()

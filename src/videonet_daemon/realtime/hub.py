@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -32,6 +31,8 @@ from typing import Any
 import socketio
 from aiohttp import web
 
+from videonet_daemon.adapters.engineio import close_every_socket
+from videonet_daemon.adapters.socketio import AckAwareServer, RedisFanout, ack_asked, room_members
 from videonet_daemon.cluster import socketio_channel
 from videonet_daemon.errors import (
     ApiError,
@@ -42,7 +43,6 @@ from videonet_daemon.errors import (
 )
 from videonet_daemon.metrics import Metrics
 from videonet_daemon.outages import REDIS, outage_of
-from videonet_daemon.realtime.fanout import RedisFanout
 from videonet_daemon.realtime.quiet import quiet_library_loggers
 from videonet_daemon.realtime.ratelimit import TokenBuckets
 from videonet_daemon.settings import Settings
@@ -84,21 +84,6 @@ JoinHook = Callable[[SocketUser, str, dict[str, Any]], Awaitable[dict[str, Any]]
 LeaveHook = Callable[[SocketUser, str], Awaitable[None]]
 DisconnectHook = Callable[[SocketUser], Awaitable[None]]
 
-# Whether the event being handled asked for an ack: a refusal is sent as a vn:error event only
-# when there is no ack to carry it.
-_ACK_ASKED: contextvars.ContextVar[bool] = contextvars.ContextVar("ack_asked", default=True)
-
-
-class _Server(socketio.AsyncServer):  # type: ignore[misc]
-    """python-socketio's server, telling handlers whether the client waits for an ack."""
-
-    async def _handle_event_internal(
-        self, server: Any, sid: str, eio_sid: str, data: Any, namespace: str, id: Any
-    ) -> None:
-        # Runs in the event's own task (or inline), so the value is the handler's alone.
-        _ACK_ASKED.set(id is not None)
-        await super()._handle_event_internal(server, sid, eio_sid, data, namespace, id)
-
 
 class Hub:
     """The Socket.IO server plus the helpers every socket feature shares."""
@@ -112,6 +97,7 @@ class Hub:
     ) -> None:
         self._identify = identify
         self._metrics = metrics
+        self._max_sockets = settings.max_sockets_per_user
         # With Redis, an emit to a room reaches its members on every daemon of the service.
         manager = (
             RedisFanout(settings.redis_url, socketio_channel(settings.cluster_name))
@@ -120,7 +106,7 @@ class Hub:
         )
         self._fanout = manager
         quiet_library_loggers()
-        self.sio = _Server(
+        self.sio = AckAwareServer(
             client_manager=manager,
             async_mode="aiohttp",
             max_http_buffer_size=protocol.SOCKET_MAX_MESSAGE_BYTES,
@@ -158,16 +144,7 @@ class Hub:
         # closing them lets clients notice at once and reconnect to the next daemon. Each
         # close waits until the client has taken the close packet, which a polling client that
         # stopped polling never does: those are given up after a short wait, not awaited forever.
-        eio = self.sio.eio
-        closing = [
-            asyncio.create_task(socket.close(reason=eio.reason.SERVER_DISCONNECT))
-            for socket in list(eio.sockets.values())
-        ]
-        if closing:
-            _, stalled = await asyncio.wait(closing, timeout=SOCKETS_CLOSE_SECONDS)
-            for task in stalled:
-                task.cancel()
-            eio.sockets.clear()
+        await close_every_socket(self.sio, SOCKETS_CLOSE_SECONDS)
         await self.sio.shutdown()
 
     # --- registration -------------------------------------------------------------------
@@ -241,7 +218,8 @@ class Hub:
     async def _refuse(self, sid: str, code: str, message: str) -> dict[str, Any]:
         self._metrics.socket_errors.labels(code=code).inc()
         error: protocol.ErrorBody = {"code": code, "message": message}
-        if not _ACK_ASKED.get():
+        # A refusal is sent as a vn:error event only when there is no ack to carry it.
+        if not ack_asked():
             with contextlib.suppress(Unavailable):  # the socket's own daemon delivers it anyway
                 await self.sio.emit(protocol.EV_ERROR, error, to=sid)
         return {"ok": False, "error": error}
@@ -272,6 +250,12 @@ class Hub:
             who = await self._identify(token)
         except ApiError as exc:
             raise _refused(exc.code, exc.message) from exc
+        if sum(u.user_id == who.user_id for u in self.users.values()) >= self._max_sockets:
+            raise _refused(
+                protocol.ErrorCode.CONFLICT,
+                f"{self._max_sockets} connections of this account are open on this daemon, "
+                "the most it allows; close one first",
+            )
         self.users[sid] = SocketUser(
             sid=sid, user_id=who.user_id, username=who.username, session=who.session
         )
@@ -364,10 +348,7 @@ class Hub:
 
     def joined(self, sid: str, room_id: str) -> bool:
         """Whether the socket is in the room's channel (on this daemon)."""
-        # The manager's room -> {sid: eio_sid} map: sio.rooms(sid) scans every room on the
-        # daemon (one per socket plus the channels), which showed in the chat benchmark profile.
-        members = self.sio.manager.rooms.get("/", {}).get(protocol.room_channel(room_id))
-        return members is not None and sid in members
+        return sid in room_members(self.sio, protocol.room_channel(room_id))
 
     async def enter(self, user: SocketUser, room_id: str, data: dict[str, Any]) -> dict[str, Any]:
         """Put the socket in the room's channel and run the join hooks: the join ack's fields.

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from videonet_daemon.errors import ApiError, Forbidden
+from videonet_daemon.errors import ApiError
 from videonet_daemon.metrics import Metrics
 from videonet_daemon.realtime.hub import Hub, SocketUser
 from videonet_daemon.relay.keys import TransferKeys, check_e2e, check_keys
 from videonet_daemon.relay.receivers import Receivers
 from videonet_daemon.relay.service import TransferService
+from videonet_daemon.relay.verdict_wait import VerdictWaiters
 from videonet_daemon.rooms.guard import RoomGuard
 from videonet_daemon.validation import get_str
 from videonet_protocol import protocol
@@ -28,8 +29,10 @@ class TransferEvents:
         guard: RoomGuard,
         metrics: Metrics,
         keys: TransferKeys,
+        waiters: VerdictWaiters,
     ) -> None:
         self.hub = hub
+        self.waiters = waiters
         self.keys = keys
         self.service = service
         self.receivers = receivers
@@ -127,9 +130,14 @@ class TransferEvents:
         return dict(reply)
 
     async def verdict(self, user: SocketUser, data: dict[str, Any]) -> dict[str, Any]:
-        offer, reply = await self.receivers.verdict(
-            user.user_id, _transfer_id(data), data.get("sha256")
-        )
+        transfer_id = _transfer_id(data)
+        await self.service.visible(user.user_id, transfer_id)  # no wait for what one may not see
+
+        async def state() -> str:
+            return (await self.service.get(transfer_id))["state"]
+
+        await self.waiters.until_sealed(user.sid, transfer_id, state)
+        offer, reply = await self.receivers.verdict(user.user_id, transfer_id, data.get("sha256"))
         mac = data.get("mac")
         mac = mac if isinstance(mac, str) and len(mac) == protocol.SHA256_HEX_CHARS else ""
         self._maybe_done(user, data, offer["room_id"])
@@ -205,8 +213,7 @@ class TransferEvents:
     async def wrap(self, user: SocketUser, data: dict[str, Any]) -> dict[str, Any]:
         """The sender adds wrapped keys (for a device that appeared after the offer)."""
         offer = await self.service.get(_transfer_id(data))
-        if offer["sender_id"] != user.user_id:
-            raise Forbidden("only the sender wraps keys for a transfer")
+        await self.service.require_sender(offer, user.user_id, "wraps keys for")
         await self.guard.require_member(offer["room_id"], user.user_id)
         keys = check_keys(data.get("keys"))
         added = await self.keys.add(offer, keys)
@@ -222,11 +229,20 @@ class TransferEvents:
         return {"added": added}
 
     async def state_changed(self, offer: protocol.TransferOffer) -> None:
-        await self.hub.sio.emit(
-            protocol.EV_TRANSFER_STATE,
-            {"transfer_id": offer["transfer_id"], "state": offer["state"]},
-            to=protocol.room_channel(offer["room_id"]),
+        await self.waiters.changed(offer["transfer_id"], offer["state"])
+        # A transfer addressed to one member (--to) is news to its sender and that member only.
+        to = offer["to_user_id"]
+        channels = (
+            [protocol.room_channel(offer["room_id"])]
+            if to is None
+            else sorted({protocol.user_channel(offer["sender_id"]), protocol.user_channel(to)})
         )
+        for channel in channels:
+            await self.hub.sio.emit(
+                protocol.EV_TRANSFER_STATE,
+                {"transfer_id": offer["transfer_id"], "state": offer["state"]},
+                to=channel,
+            )
 
 
 def _transfer_id(data: dict[str, Any]) -> str:

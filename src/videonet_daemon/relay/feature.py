@@ -3,9 +3,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
 from videonet_daemon.auth.request_auth import RequestAuth
+from videonet_daemon.cluster import ROOM_DELETED, Bus
 from videonet_daemon.db.engine import Database
 from videonet_daemon.metrics import Metrics
 from videonet_daemon.realtime.hub import Hub
@@ -16,6 +19,7 @@ from videonet_daemon.relay.proxy import Proxy
 from videonet_daemon.relay.receivers import Receivers
 from videonet_daemon.relay.routes import TransferRoutes
 from videonet_daemon.relay.service import TransferService
+from videonet_daemon.relay.verdict_wait import VerdictWaiters
 from videonet_daemon.relay.verify import VerifyRoutes
 from videonet_daemon.rooms.guard import RoomGuard
 from videonet_daemon.settings import Settings
@@ -32,7 +36,12 @@ class RelayFeature:
         db: Database,
         metrics: Metrics,
         settings: Settings,
+        bus: Bus,
     ) -> None:
+        self._bus = bus
+        self._waiters = VerdictWaiters(
+            bus, settings.verdict_waiters_per_socket, settings.verdict_waiters_per_transfer
+        )
         self._transfers = transfers
         self._receivers = receivers
         self._guard = guard
@@ -51,6 +60,7 @@ class RelayFeature:
             self._guard,
             self._metrics,
             TransferKeys(self._db),
+            self._waiters,
         )
         events.register()
         CodeRelay(hub, self._transfers, self._guard).register()
@@ -65,3 +75,10 @@ class RelayFeature:
         )
         routes.add_to(router)
         self._verify.add_to(router)
+        self._bus.on(ROOM_DELETED, self._room_deleted)
+
+    async def _room_deleted(self, message: dict[str, Any]) -> None:
+        """A daemon bus message: the bytes of a deleted room's transfers leave this daemon's
+        spool (the rows went with the room)."""
+        for transfer_id in message.get("transfer_ids", []):
+            await self._transfers.spool.forget(str(transfer_id))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from videonet_daemon.auth.request_auth import RequestAuth
-from videonet_daemon.cluster import Bus
+from videonet_daemon.cluster import ROOM_DELETED, Bus
 from videonet_daemon.errors import ValidationError
 from videonet_daemon.realtime.hub import Hub
 from videonet_daemon.rooms.guard import RoomGuard
@@ -16,8 +16,6 @@ from videonet_protocol import protocol
 # Published on the daemon bus when a user leaves a room over HTTP, so every daemon (this one
 # included) drops that user's sockets from the room's channel.
 LEFT_ROOM = "left_room"
-# Published when a room is deleted: every daemon takes all its sockets out of the room's channel.
-ROOM_DELETED = "room_deleted"
 
 
 def _query_int(request: web.Request, name: str, default: int, maximum: int) -> int:

@@ -1,3 +1,5 @@
+import { JanusRoom } from "./sfu.js";
+
 // A room's call as a mesh: one RTCPeerConnection per other participant. The daemon relays
 // offer/answer/candidate/hang-up to one peer at a time; the newcomer offers to everyone listed
 // at call:join, and the others wait for its offer (so two peers never offer to each other).
@@ -5,6 +7,12 @@
 // Every connection gets an audio and a video transceiver from the start, sending whatever local
 // track exists (or nothing yet): turning the camera on later is a replaceTrack, with no
 // renegotiation, and the remote side sees video start late on a track it already knows.
+//
+// When the daemon has a media server (call:join answers with `media`), the call goes through
+// Janus instead (sfu.js): one upload, a subscription per other participant; the roster, the
+// tiles and the stats stay the same.
+
+import { user } from "./text.js";
 
 const KINDS = ["audio", "video"];
 
@@ -16,9 +24,14 @@ export class Call {
     this.me = null;
     this.config = { iceServers: [] };
     this.peers = new Map(); // peer_id -> {peer, pc, pending: [], stream}
+    this.known = new Map(); // peer_id -> peer, from the daemon's roster
+    this.janus = null; // the call through the media server, if the daemon has one
     this.local = { audio: null, video: null };
     this.handlers = {
-      "call:joined": (d) => this.ui.notice(`${d.peer.username} joined the call`),
+      "call:joined": (d) => {
+        this.known.set(d.peer.peer_id, d.peer);
+        this.ui.notice([user(d.peer.username), " joined the call"]);
+      },
       "call:left": (d) => this.onLeft(d),
       "call:offer": (d) => this.onOffer(d),
       "call:answer": (d) => this.onAnswer(d),
@@ -30,6 +43,10 @@ export class Call {
         if (data && data.room_id === this.roomId && data.peer) this.serially(() => handler(data));
       });
     }
+    // Recording on the media server: a notice to everyone, before and while it happens.
+    socket.on("call:recording", (data) => {
+      if (data && data.room_id === this.roomId) this.ui.recording(data.recording || null);
+    });
     this.queue = Promise.resolve();
   }
 
@@ -59,6 +76,15 @@ export class Call {
     const reply = await this.emit("call:join", {});
     this.me = reply.peer_id;
     this.config = { iceServers: reply.ice_servers || [], iceTransportPolicy: this.policy || "all" };
+    for (const peer of reply.participants) this.known.set(peer.peer_id, peer);
+    this.ui.recording(reply.recording || null);
+    if (reply.media) {
+      this.ui.notice("this call goes through the media server: encrypted on the way, but decrypted "
+        + "there (no end-to-end encryption)");
+      this.janus = new JanusRoom(this, reply.media);
+      await this.janus.start();
+      return;
+    }
     for (const peer of reply.participants) {
       await this.serially(() => this.offerTo(peer));
     }
@@ -76,9 +102,13 @@ export class Call {
     } else {
       return;
     }
-    for (const { pc } of this.peers.values()) {
-      const sender = senderOf(pc, kind);
-      if (sender) await sender.replaceTrack(this.local[kind]);
+    if (this.janus) {
+      await this.janus.setTrack(kind, this.local[kind]);
+    } else {
+      for (const { pc } of this.peers.values()) {
+        const sender = senderOf(pc, kind);
+        if (sender) await sender.replaceTrack(this.local[kind]);
+      }
     }
     this.ui.localChanged(this.localStream());
   }
@@ -177,19 +207,20 @@ export class Call {
       this.stop();
       return;
     }
-    if (this.close(data.peer.peer_id)) this.ui.notice(`${data.peer.username} left the call`);
+    if (this.janus) this.janus.unsubscribe(data.peer.peer_id);
+    if (this.close(data.peer.peer_id)) this.ui.notice([user(data.peer.username), " left the call"]);
   }
 
   onHangup(data) {
     if (this.close(data.peer.peer_id)) {
-      this.ui.notice(`${data.peer.username} hung up: ${data.reason || "hung up"}`);
+      this.ui.notice([user(data.peer.username), " hung up: ", user(data.reason || "hung up")]);
     }
   }
 
   async hangUp(peerId, reason) {
     const entry = this.peers.get(peerId);
     if (!entry || !this.close(peerId)) return;
-    this.ui.notice(`connection to ${entry.peer.username} ended: ${reason}`);
+    this.ui.notice(["connection to ", user(entry.peer.username), ` ended: ${reason}`]);
     await this.emit("call:hangup", { to: peerId, reason }).catch(() => {});
   }
 
@@ -197,7 +228,7 @@ export class Call {
     const entry = this.peers.get(peerId);
     if (!entry) return false;
     this.peers.delete(peerId);
-    entry.pc.close();
+    if (entry.pc && !this.janus) entry.pc.close(); // through Janus: its handle closes it
     this.ui.removeTile(peerId);
     this.ui.changed();
     return true;
@@ -206,6 +237,8 @@ export class Call {
   // The daemon forgot us (a reconnect gives a new socket): drop every connection and join again.
   async rejoin() {
     for (const peerId of [...this.peers.keys()]) this.close(peerId);
+    if (this.janus) this.janus.stop();
+    this.janus = null;
     await this.join();
   }
 
@@ -216,19 +249,39 @@ export class Call {
 
   stop() {
     for (const peerId of [...this.peers.keys()]) this.close(peerId);
+    if (this.janus) this.janus.stop();
+    this.janus = null;
     for (const kind of KINDS) {
       if (this.local[kind]) this.local[kind].stop();
       this.local[kind] = null;
     }
     for (const event of Object.keys(this.handlers)) this.socket.off(event);
+    this.socket.off("call:recording");
+    this.ui.recording(null);
     this.me = null;
     this.ui.ended();
+  }
+
+  // What we upload (bytes, and how many video streams: one per peer in a mesh, one through
+  // the media server), from getStats: for tests and the benchmark.
+  async uplink() {
+    if (this.janus) return this.janus.uplink();
+    const row = { bytesSent: 0, videoStreams: 0 };
+    for (const { pc } of this.peers.values()) {
+      (await pc.getStats()).forEach((s) => {
+        if (s.type !== "outbound-rtp") return;
+        row.bytesSent += s.bytesSent || 0;
+        if (s.kind === "video" && s.packetsSent > 0) row.videoStreams += 1;
+      });
+    }
+    return row;
   }
 
   // What each connection receives, from getStats: for the page's status line and for tests.
   async stats() {
     const rows = [];
     for (const { peer, pc } of this.peers.values()) {
+      if (!pc) continue;
       const row = { peer_id: peer.peer_id, username: peer.username, state: pc.connectionState,
         framesDecoded: 0, audioSamples: 0, bytesReceived: 0, width: 0, height: 0, route: null };
       const report = await pc.getStats();
