@@ -289,8 +289,8 @@ def test_daemon_restart_mid_transfer(daemon_factory: Any, tmp_path: Path) -> Non
     assert rx.finish() != 0
     assert not (out / "restart.bin").exists()  # nothing unverified under the final name
 
-    d2 = daemon_factory(data_dir=d.data_dir)
-    alice.cli.daemon_url = bob.cli.daemon_url = d2.url
+    # The same address: each device's identity is kept per server origin.
+    d2 = daemon_factory("--port", d.url.rsplit(":", 1)[1], data_dir=d.data_dir)
     rx2 = listening_receiver(bob.cli, room, out)
     r = alice.cli("send", room, str(src), "--timeout", "60")
     assert r.code == 0, r.err

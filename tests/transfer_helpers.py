@@ -108,7 +108,10 @@ class Background:
         if self._stderr is not None:
             return self._stderr
         if self.proc.poll() is None:
-            return ""
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                return ""
         assert self.proc.stderr is not None
         return self.proc.stderr.read()
 
