@@ -290,7 +290,7 @@ def test_daemon_restart_mid_transfer(daemon_factory: Any, tmp_path: Path) -> Non
     assert not (out / "restart.bin").exists()  # nothing unverified under the final name
 
     # The same address: each device's identity is kept per server origin.
-    d2 = daemon_factory("--port", d.url.rsplit(":", 1)[1], data_dir=d.data_dir)
+    daemon_factory("--port", d.url.rsplit(":", 1)[1], data_dir=d.data_dir)
     rx2 = listening_receiver(bob.cli, room, out)
     r = alice.cli("send", room, str(src), "--timeout", "60")
     assert r.code == 0, r.err

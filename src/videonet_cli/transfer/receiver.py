@@ -333,9 +333,9 @@ async def _receive(
             throttle.update(received, force=True)
         finally:
             writer.close()
-    except UnsafeTarget as exc:
+    except UnsafeTarget as exc:  # a link, fifo or file planted in the way: nothing followed
         await decline(rt, transfer_id, str(exc), last)
-        raise CliError(str(exc)) from exc
+        return failed(str(exc))
     if received < size:
         where = layout.root.name if layout.final_dir else "the .part files"
         return failed(

@@ -12,6 +12,7 @@ never lead out of the batch's directory.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import stat
 import sys
@@ -196,12 +197,25 @@ class TreeWriter:
     def open(self, path: str, truncate: bool) -> int:
         """A descriptor for writing `path` (created if missing), positioned at its end."""
         parent, _, name = path.rpartition("/")
-        flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | (os.O_TRUNC if truncate else 0)
+        # O_NONBLOCK: a fifo planted under the name fails at once (ENXIO) instead of blocking.
+        flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK
         try:
             fd = os.open(name, flags, 0o644, dir_fd=self._dir(parent))
         except OSError as exc:
-            # ELOOP: a link where a file or directory should be; ENOTDIR: a file in the way.
+            if exc.errno in (errno.ELOOP, errno.ENXIO):  # a link or a fifo under the name
+                raise UnsafeTarget(
+                    f"refusing to write {self._root_path / path}: it is not a regular file"
+                ) from exc
+            # ENOTDIR: a file in the way.
             raise UnsafeTarget(f"cannot write {self._root_path / path}: {exc.strerror}") from exc
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise UnsafeTarget(
+                f"refusing to write {self._root_path / path}: it is not a regular file"
+            )
+        os.set_blocking(fd, True)
+        if truncate:
+            os.ftruncate(fd, 0)
         os.lseek(fd, 0, os.SEEK_END)
         return fd
 
