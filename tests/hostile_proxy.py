@@ -51,6 +51,13 @@ class HostileDaemon(LyingDaemon):
         self.frames_changed = 0
         self._calls: dict[str, str] = {}  # ack id -> the event the CLI called
         self._clients: list[web.WebSocketResponse] = []
+        self.requests: list[tuple[str, str]] = []  # (method, path) of every HTTP request
+        self.then_to_cli: list[tuple[str, Any]] = []  # events to send after the current frame
+
+    async def _forward(self, request: web.Request) -> web.StreamResponse:
+        if request.headers.get("Upgrade", "").lower() != "websocket":
+            self.requests.append((request.method, request.path))
+        return await super()._forward(request)
 
     def inject(self, event: str, data: Any) -> None:
         """Send an event of the proxy's own to every CLI connected through it."""
@@ -110,6 +117,9 @@ class HostileDaemon(LyingDaemon):
                 text = self._rewrite_frame(message.data, upward)
                 if text is not None:
                     await sink.send_str(text)
+                while not upward and self.then_to_cli:
+                    event, data = self.then_to_cli.pop(0)
+                    await sink.send_str("42" + json.dumps([event, data]))
             elif message.type == aiohttp.WSMsgType.BINARY:
                 await sink.send_bytes(message.data)
             else:
