@@ -96,7 +96,7 @@ def parse_code(text: str) -> Code:
     if int(nameplate) == 0:
         raise UsageError("a code's number starts at 1")
     words = match.group(2).split("-")[1:]
-    if len(words) < MIN_WORDS or any(len(w) < MIN_WORD_CHARS for w in words):
+    if sum(len(w) >= MIN_WORD_CHARS for w in words) < MIN_WORDS:
         raise UsageError(
             f"--code {cleaned!r} is too weak: a code is a number and at least {MIN_WORDS} words "
             f"of {MIN_WORD_CHARS} letters or more, like 7-guitar-meadow (or let send make one)"
