@@ -115,8 +115,6 @@ class TransferView:
             console.print(line, highlight=False, markup=False)
 
         if kind == "offer":
-            if event.get("encrypted") is False:
-                say(f"{name} is not end-to-end encrypted (it was not sent with videonet send).")
             offset = int(event.get("resumed_from") or 0)
             if offset:
                 say(f"{name}: resuming at {human(offset)} of {human(int(event['bytes']))}")
