@@ -188,7 +188,9 @@ async def _offer(
     e2e = e2e if isinstance(e2e, dict) else {}
     if got.get("transfer_id") != entry.transfer_id or e2e.get("stream_id") != entry.stream_id:
         raise CliError(
-            "the daemon answered the offer with another transfer than the one offered: refused"
+            "the daemon answered the offer with another transfer than the one offered: refused "
+            f"(this videonet speaks transfer protocol {protocol.TRANSFER_PROTOCOL_VERSION}; an "
+            "older daemon answers so too)"
         )
     daemon_has = reply.get("offset")
     if isinstance(daemon_has, bool) or not isinstance(daemon_has, int) or daemon_has < 0:

@@ -22,7 +22,14 @@ from typing import Any
 from videonet_cli.api import Api, SocketClient
 from videonet_cli.crypto import header as hdr
 from videonet_cli.crypto.stream import RecordCipher
-from videonet_cli.errors import BadCodeError, CliError, IntegrityError, TamperedError, UsageError
+from videonet_cli.errors import (
+    BadCodeError,
+    CliError,
+    DaemonRefused,
+    IntegrityError,
+    TamperedError,
+    UsageError,
+)
 from videonet_cli.identity import trust
 from videonet_cli.reporting import Reporter
 from videonet_cli.transfer import journal, splitter
@@ -142,8 +149,13 @@ async def verified_header(
 ) -> tuple[hdr.SignedHeader, trust.TrustedDevice]:
     """The offer's signed header, checked against the sender device and the file key."""
     transfer_id = str(offer["transfer_id"])
-    found = await api.transfers.header(transfer_id)
-    raw = protocol.e2e_decode(found.get("header"), _b64_size(found.get("header")))
+    blob: object = None
+    try:
+        blob = (await api.transfers.header(transfer_id)).get("header")
+    except DaemonRefused as exc:  # a daemon of transfer protocol 1 has no such route
+        if exc.code != protocol.ErrorCode.NOT_FOUND:
+            raise
+    raw = protocol.e2e_decode(blob, _b64_size(blob))
     if raw is None:
         raise RefusedOffer(
             f"{offer.get('name')}: the offer has no signed header (an older transfer "
