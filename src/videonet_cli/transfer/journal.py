@@ -14,7 +14,8 @@ byte; a `.part` is reused as a verified prefix only when the entry for that very
 it, so a `.part` left by another transfer (or by the plaintext protocol) is never reused.
 
 The journal is one JSON file in the data dir, mode 0600 (it holds file keys), rewritten whole
-under an exclusive lock; entries older than `MAX_AGE_SECONDS` are dropped.
+under an exclusive lock (not fsynced: see `_locked`); entries older than `MAX_AGE_SECONDS` are
+dropped.
 """
 
 from __future__ import annotations
@@ -110,7 +111,9 @@ def _locked() -> Iterator[dict[str, Any]]:
             view = memoryview(after.encode("utf-8"))
             while view:
                 view = view[os.write(fd, view) :]
-            os.fsync(fd)
+            # No fsync: an entry lost in a crash only costs a resume (the next send is a new
+            # transfer with a new key); an entry that outlives its transfer is refused by the
+            # daemon ("already used") and dropped. Neither can seal other bytes under a key.
     finally:
         os.close(fd)
 

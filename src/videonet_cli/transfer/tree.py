@@ -135,14 +135,18 @@ def check_manifest(kind: str, entries: list[protocol.ManifestEntry]) -> None:
             head = head.rpartition("/")[0]
 
 
+FSYNC_FILES_MAX = 8  # up to this many received files are fsynced one by one
+
+
 def sync_files(root: Path, paths: list[str]) -> None:
     """Make the files under `root` durable before they are renamed into place.
 
     One fsync per file costs a journal commit each (about 4 s for 1,000 small files on the
     benchmark's VM, docs/performance.md), so on Linux one syncfs(2) of the file system holding
-    `root` flushes them all at once; elsewhere each file is fsynced.
+    `root` flushes many at once; elsewhere, and for a few files (where syncfs would also wait
+    for everything else written to that file system), each file is fsynced.
     """
-    if _syncfs(root):
+    if len(paths) > FSYNC_FILES_MAX and _syncfs(root):
         return
     for path in paths:
         fd = os.open(root / path, os.O_RDONLY | os.O_NOFOLLOW)
