@@ -20,7 +20,14 @@ from videonet_cli.api.client import TransfersApi
 from videonet_cli.crypto.stream import RecordCipher
 from videonet_cli.errors import CliError
 from videonet_cli.transfer.e2e_stream import open_stream
-from videonet_cli.transfer.files import CHUNK_BYTES, PART_SUFFIX, Gathered, hash_prefix, safe_name
+from videonet_cli.transfer.files import (
+    CHUNK_BYTES,
+    PART_SUFFIX,
+    Gathered,
+    ReleaseBehind,
+    hash_prefix,
+    safe_name,
+)
 from videonet_cli.transfer.throttle import Throttle
 from videonet_cli.transfer.tree import TreeWriter
 from videonet_protocol import protocol
@@ -136,6 +143,7 @@ class Splitter:
         index: int,
     ) -> None:
         self._modes = modes
+        self._release: ReleaseBehind | None = None
         self._writer = writer
         self._parts = parts
         self._sizes = sizes
@@ -154,6 +162,8 @@ class Splitter:
             truncate = self.within == 0
             self._fd = self._writer.open(self._parts[self.index], truncate=truncate)
             os.fchmod(self._fd, file_mode(self._modes[self.index]))
+            # A big file would otherwise stay in the page cache whole (see ReleaseBehind).
+            self._release = ReleaseBehind(self._fd, self.within)
             if not truncate:
                 os.ftruncate(self._fd, self.within)
                 os.lseek(self._fd, self.within, os.SEEK_SET)
@@ -179,6 +189,8 @@ class Splitter:
                 self._pending_bytes += take
             self.within += take
             view = view[take:]
+            if self._release is not None:
+                self._release.written_to(self.within)
             if self.within == self._sizes[self.index]:
                 self._flush(fd)
                 os.close(fd)
