@@ -59,10 +59,12 @@ export class JanusRoom {
     await this.joinAsPublisher();
   }
 
+  // Janus went away (killed, restarted): we are still in the daemon's call, so only the media
+  // part starts again, with a fresh token (the daemon makes the VideoRoom again).
   lost(err) {
     if (this.closed) return;
-    this.call.ui.notice(`the media server was lost (${err}); joining again`);
-    this.call.serially(() => this.call.rejoin()).catch(() => {});
+    this.call.ui.notice(`the media server was lost (${err}); reconnecting`);
+    this.call.serially(() => this.call.restartMedia()).catch(() => {});
   }
 
   scheduleRefresh() {
@@ -153,6 +155,7 @@ export class JanusRoom {
     } else if (track && this.publisher) {
       // Not sending this kind yet: publish again with it (Janus renegotiates).
       await this.unpublishQuietly();
+      await this.call.recapture(); // the hang-up may have stopped the other kind's track
       await this.publish();
     }
   }
