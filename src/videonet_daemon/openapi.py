@@ -27,7 +27,8 @@ ERROR = "#/components/schemas/ErrorResponse"
 
 
 def schema_of(tp: Any) -> JsonSchema:
-    """JSON Schema for a type of protocol.py: TypedDicts, lists, dicts, unions, enums, scalars."""
+    """JSON Schema for a type of protocol.py: TypedDicts, lists, dicts, unions, enums, scalars,
+    and text fields with their declared rules (``Annotated[str, protocol.Text(...)]``)."""
     if tp is str:
         return {"type": "string"}
     if tp is bool:
@@ -40,8 +41,14 @@ def schema_of(tp: Any) -> JsonSchema:
         return {"type": "null"}
     if isinstance(tp, type) and issubclass(tp, StrEnum):
         return {"type": "string", "enum": [m.value for m in tp]}
+    if typing.get_origin(tp) is typing.Annotated:
+        schema = schema_of(typing.get_args(tp)[0])
+        for rules in tp.__metadata__:
+            if isinstance(rules, protocol.Text):
+                schema.update(_text(rules.max_chars, rules.min_chars))
+        return schema
     if typing.is_typeddict(tp):
-        hints = typing.get_type_hints(tp)
+        hints = typing.get_type_hints(tp, include_extras=True)
         return {
             "type": "object",
             "properties": {name: schema_of(hint) for name, hint in hints.items()},
@@ -86,11 +93,6 @@ _REGISTER = _object(
     username=_text(protocol.USERNAME_MAX_CHARS),
     password=_text(protocol.PASSWORD_FIELD_MAX_CHARS),
     invite_code=_text(protocol.INVITE_CODE_MAX_CHARS),
-)
-_LOGIN = _object(
-    ["email", "password"],
-    email=_text(protocol.EMAIL_MAX_CHARS),
-    password=_text(protocol.PASSWORD_FIELD_MAX_CHARS),
 )
 _INVITE = _object(
     [],
@@ -161,7 +163,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "Log in: a bearer token and the login cookie",
         (200, schema_of(protocol.LoginResponse)),
         auth=False,
-        body=_LOGIN,
+        body=schema_of(protocol.LoginRequest),
         errors=(400, 401, 413, 429),
     ),
     Operation(

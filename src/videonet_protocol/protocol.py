@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from dataclasses import dataclass
 from enum import StrEnum
-from typing import Final, TypedDict
+from typing import Annotated, Final, TypedDict
 
 PROTOCOL_VERSION: Final = 1
 DEFAULT_HOST: Final = "127.0.0.1"
@@ -390,6 +391,25 @@ class UserInfo(TypedDict):
 class RegisterResponse(TypedDict):
     user: UserInfo
     invite_code: str
+
+
+@dataclass(frozen=True)
+class Text:
+    """The rules of a text field in a request body type, declared once with the type
+    (``Annotated[str, Text(...)]``): the OpenAPI document states them (openapi.schema_of), the
+    daemon checks them (validation.get_body), the CLI builds the body as the type says."""
+
+    max_chars: int
+    min_chars: int = 1
+    strip: bool = True  # surrounding whitespace is not part of the value
+    allow_newlines: bool = False
+
+
+class LoginRequest(TypedDict):
+    """POST /api/auth/login."""
+
+    email: Annotated[str, Text(EMAIL_MAX_CHARS)]
+    password: Annotated[str, Text(PASSWORD_FIELD_MAX_CHARS, strip=False)]
 
 
 class LoginResponse(TypedDict):

@@ -38,7 +38,7 @@ class AuthApi:
         return result
 
     async def login(self, email: str, password: str) -> protocol.LoginResponse:
-        body = {"email": email, "password": password}
+        body = protocol.LoginRequest(email=email, password=password)
         result: protocol.LoginResponse = await self._http.post(protocol.API_LOGIN, body)
         return result
 
