@@ -455,50 +455,70 @@ class TransferLane:
         return ["receive", self.room, "--out", str(out), "--count", "1", "--yes", "--json",
                 "--from", sender, "--timeout", "120", "--no-progress"]  # fmt: skip
 
+    def _log(self, n: int, role: str, code: int | None, out: str, err: str) -> None:
+        """Every CLI's output is kept in the lane's directory (for a breach's post-mortem)."""
+        path = self.workdir / "logs" / f"{n:03d}-{role}.txt"
+        path.parent.mkdir(exist_ok=True)
+        with path.open("a") as fh:
+            fh.write(f"--- exit {code} at {time.strftime('%H:%M:%S')}\n{out}\n--- stderr\n{err}\n")
+
+    def _budget(self) -> float:
+        """Seconds a CLI may still take: bounded once the load stops (the run ends by itself)."""
+        if self.finish_by is None:
+            return CLI_TIMEOUT
+        return max(5.0, min(CLI_TIMEOUT, self.finish_by - time.monotonic()))
+
+    finish_by: float | None = None
+
     def _one(self, n: int) -> Transfer:
         source, files = self._make_files(n)
         t = Transfer(self.name, files, list(self.receivers))
         outs = {r: self.workdir / f"out{n}-{r}" for r in self.receivers}
         running: dict[str, subprocess.Popen[str]] = {}
         finished: set[str] = set()
-        send_args = ["send", self.room, str(source), "--json", "--timeout", "120",
+        send_args = ["send", self.room, str(source), "--json", "--timeout", "90",
                      "--no-progress"]  # fmt: skip
         if self.kind == "dropped":
             send_args += ["--limit-rate", "4M"]
-        for _ in range(MAX_ATTEMPTS):
+
+        def reap(r: str, proc: subprocess.Popen[str], wait: float) -> None:
+            try:
+                out, err = proc.communicate(timeout=wait)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                out, err = proc.communicate()
+            t.receiver_exits.append(proc.returncode)
+            self._log(n, f"receive-{r}", proc.returncode, out, err)
+            if proc.returncode == 0:
+                finished.add(r)
+
+        while t.attempts < MAX_ATTEMPTS and self._budget() > 5:
             for r, cli in self.receivers.items():
                 proc = running.get(r)
+                if proc is not None and proc.poll() is not None:
+                    reap(r, proc, 1)  # it ended (the upload it read was cut): start it again
                 if r in finished or (proc is not None and proc.poll() is None):
                     continue
                 outs[r].mkdir(exist_ok=True)
                 running[r] = cli.popen(*self._receive_args(outs[r]))
+            if len(finished) == len(self.receivers):
+                break  # every receiver has it whole; the sender only missed the verdicts
             time.sleep(1.5)  # listening before the offer (a later receiver still finds it)
             t.attempts += 1
             self.uploading.set()
-            code, events, _ = self.sender.run(*send_args)
+            code, events, err = self.sender.run(*send_args, timeout=self._budget())
             self.uploading.clear()
+            self._log(n, "send", code, json.dumps(events), err)
             t.transfer_ids |= {str(e["transfer_id"]) for e in events if e.get("transfer_id")}
             t.sender_exit = code
-            results = [e for e in events if e.get("event") == "result"]
             if code == 0:
                 t.sender_verified = True
                 break
             t.interruptions += 1
-            # Receivers that gave up on the interrupted upload are started again (resume).
-            for r, proc in running.items():
-                if proc.poll() is not None and proc.returncode == 0:
-                    finished.add(r)
-            del results
-            if self.stopping.is_set() and t.attempts >= 3:
-                break
             time.sleep(RETRY_PAUSE)
-        for proc in running.values():
-            try:
-                proc.communicate(timeout=150)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.communicate()
-            t.receiver_exits.append(proc.returncode)
+        for r, proc in running.items():
+            if proc.returncode is None:
+                reap(r, proc, self._budget() if t.sender_verified else 10)
         for r in self.receivers:
             t.received[r] = {name: sha256(outs[r] / name) for name in files}
         shutil.rmtree(source.parent, ignore_errors=True)
@@ -530,6 +550,7 @@ class TransferLane:
             sender.kill()
             out_s, _ = sender.communicate()
         t.sender_exit = sender.returncode
+        self._log(n, "send-code", sender.returncode, out_s, "")
         t.attempts = 1
         t.transfer_ids |= {str(e["transfer_id"]) for e in _events(out_s) if e.get("transfer_id")}
         shutil.rmtree(source.parent, ignore_errors=True)

@@ -47,6 +47,7 @@ HEALTH_ANSWER_SECONDS = 1.0
 HEALTH_OK_WAIT = 60.0
 GRACE_AFTER_OUTAGE = 20.0  # 503s this long after an outage ends are still the outage's
 RSS_LIMIT = 1.5
+FINISH_SECONDS = 150.0  # for the transfers in flight when the load stops
 FAULTS = ("kill-a", "kill-b", "redis", "postgres", "weed-20s", "disk-full", "net-cut")
 RESUMABLE = {"offered", "uploading", "interrupted", "uploaded", "sealed"}
 
@@ -190,9 +191,12 @@ class Harness:
                 t.join()
         self._sleep_until(self.args.minutes * 60)
         print(f"[{self.now():6.0f}] load stops; finishing transfers in flight", flush=True)
+        finish_by = time.monotonic() + FINISH_SECONDS
+        for lane in self.lanes:
+            lane.finish_by = finish_by
         self.stopping.set()
         for lane in self.lanes:
-            lane.join(400)
+            lane.join(max(1.0, finish_by + 30 - time.monotonic()))
         self.chat.stop(settle=10)
         self.final_rss = {d.name: d.rss() for d in self.services.daemons}
         self.final_instance = {d.name: d.starts for d in self.services.daemons}

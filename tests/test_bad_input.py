@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import socketio
 
-from transfer_helpers import make_room, member
+from transfer_helpers import make_room, member, offer_payload
 
 from conftest import Daemon, http
 
@@ -60,9 +60,7 @@ async def _offer(daemon: Daemon, token: str, room_id: str, name: str, size: int)
     await client.connect(daemon.url, auth={"token": token}, transports=["websocket"])
     try:
         assert (await client.call("room:join", {"room_id": room_id}, timeout=10))["ok"]
-        ack = await client.call(
-            "transfer:offer", {"room_id": room_id, "name": name, "size": size}, timeout=10
-        )
+        ack = await client.call("transfer:offer", offer_payload(room_id, name, size), timeout=10)
         assert ack["ok"], ack
         return str(ack["transfer"]["transfer_id"])
     finally:
@@ -72,20 +70,21 @@ async def _offer(daemon: Daemon, token: str, room_id: str, name: str, size: int)
 def test_a_range_from_the_end_is_416_with_content_range(daemon: Daemon, tmp_path: Path) -> None:
     alice = member(daemon, tmp_path)
     room = make_room(daemon, alice)
-    transfer = asyncio.run(_offer(daemon, alice.user.token, room, "r.bin", 10))
+    transfer = asyncio.run(_offer(daemon, alice.user.token, room, "r.bin", 26))
     path = f"/api/transfers/{transfer}/data"
     auth = {"Authorization": f"Bearer {alice.user.token}"}
-    status, _, _ = raw_request(daemon, "PUT", path + "?offset=0", b"0123456789", auth)
+    body26 = b"0123456789abcdefghijklmnop"
+    status, _, _ = raw_request(daemon, "PUT", path + "?offset=0", body26, auth)
     assert status == 200
-    for start in (10, 11):
+    for start in (26, 27):
         status, headers, body = raw_request(
             daemon, "GET", path, headers={**auth, "Range": f"bytes={start}-"}
         )
         assert status == 416, (start, status)
-        assert headers["Content-Range"] == "bytes */10"
+        assert headers["Content-Range"] == "bytes */26"
         assert error_of(body)["code"] == "range_not_satisfiable"
-    status, headers, body = raw_request(daemon, "GET", path, headers={**auth, "Range": "bytes=9-"})
-    assert (status, headers["Content-Range"], body) == (206, "bytes 9-9/10", b"9")
+    status, headers, body = raw_request(daemon, "GET", path, headers={**auth, "Range": "bytes=25-"})
+    assert (status, headers["Content-Range"], body) == (206, "bytes 25-25/26", b"p")
 
 
 def test_405_keeps_allow_and_has_the_json_shape(daemon: Daemon) -> None:
@@ -223,9 +222,7 @@ async def _socket_refusals(daemon: Daemon, token: str, room: str) -> list[Any]:
             deep = [deep]
         return [
             await client.call("chat:send", {"room_id": room, "text": "hi \ud800"}, timeout=10),
-            await client.call(
-                "transfer:offer", {"room_id": room, "name": "\udfff.bin", "size": 1}, timeout=10
-            ),
+            await client.call("transfer:offer", offer_payload(room, "\udfff.bin", 17), timeout=10),
             await client.call(
                 "chat:send", {"room_id": room, "text": "x", "extra": deep}, timeout=10
             ),

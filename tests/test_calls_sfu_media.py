@@ -20,7 +20,7 @@ from calls_helpers import make_clip
 from media_env import SfuWorld, sfu_world
 from transfer_helpers import Background, Member, make_room, member
 
-from conftest import Daemon, http
+from conftest import Daemon, http, start_daemon
 
 pytestmark = pytest.mark.one_pass("calls through Janus: no database in the media path")
 
@@ -171,3 +171,63 @@ def test_janus_killed_mid_call_ends_it_with_one_line_and_a_restart_brings_calls_
     for proc in again:
         proc.proc.send_signal(signal.SIGTERM)
         assert proc.finish(timeout=30) == 0, proc.stderr()
+
+
+def test_a_call_outlives_its_join_token(world: SfuWorld, tmp_path: Path, clips: list[Path]) -> None:
+    """Tokens live 30 s here; Janus checks them on every request (the long poll, keepalives):
+    a call of 45 s goes on only because each client refreshes its token from the daemon."""
+    env = {**world.janus.daemon_env(), "VIDEONET_MEDIA_TOKEN_LIFETIME": "30"}
+    d = start_daemon(tmp_path / "short", **env)
+    try:
+        owner = member(d, tmp_path)
+        room = make_room(d, owner, "sfu-token")
+        people = [owner, member(d, tmp_path, room)]
+        calls = []
+        # The second leaves first (after 45 s): the first still sends to it until then.
+        for m, clip, seconds in zip(people, clips, ("60", "45"), strict=False):
+            args = ("call", room, "--play", str(clip), "--json", "--duration", seconds)
+            proc = Background(m.cli, *args)
+            proc.wait_for(lambda e: e["event"] == "joined")
+            calls.append(proc)
+        for proc in calls:
+            proc.wait_for(receiving_all(1, 20_000), timeout=60)
+        for proc in calls:
+            assert proc.finish(timeout=90) == 0, proc.stderr()
+            assert proc.result()["reason"] == "duration"
+            assert not [e for e in proc.events if e["event"] == "warning"], proc.events
+        # Media still arrived in the second's last seconds, well after its first token expired.
+        late = [e for e in calls[1].events if e["event"] == "stats"][-3:]
+        assert all(e["peers"] for e in late), late
+        assert late[-1]["peers"][0]["bytes_received"] > late[0]["peers"][0]["bytes_received"]
+    finally:
+        d.stop()
+
+
+@pytest.mark.parametrize("mode", ["mesh", "sfu"])
+def test_mute_and_speaking_reach_the_others_the_same_way_in_both_modes(
+    world: SfuWorld, tmp_path: Path, clips: list[Path], mode: str
+) -> None:
+    mesh = start_daemon(tmp_path / "mesh") if mode == "mesh" else None
+    d = mesh or world.daemon
+    try:
+        alice = member(d, tmp_path)
+        room = make_room(d, alice, f"state-{mode}")
+        bob = member(d, tmp_path, room)
+        listener = Background(bob.cli, "call", room, "--json")  # receives only: both "off"
+        assert listener.wait_for(lambda e: e["event"] == "joined")["mode"] == mode
+        speaker = Background(alice.cli, "call", room, "--play", str(clips[0]), "--json")
+        speaker.wait_for(lambda e: e["event"] == "joined")
+        heard = listener.wait_for(
+            lambda e: e["event"] == "peer_media" and e["speaking"], timeout=60
+        )
+        assert heard["username"] == alice.user.username
+        assert heard["audio"] and heard["video"]
+        seen = speaker.wait_for(lambda e: e["event"] == "peer_media", timeout=30)
+        assert seen["username"] == bob.user.username
+        assert not seen["audio"] and not seen["video"] and not seen["speaking"]
+        for proc in (speaker, listener):
+            proc.proc.send_signal(signal.SIGTERM)
+            assert proc.finish(timeout=30) == 0, proc.stderr()
+    finally:
+        if mesh is not None:
+            mesh.stop()

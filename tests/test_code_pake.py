@@ -50,7 +50,7 @@ def test_right_code_carries_the_key() -> None:
 def test_code_is_read_like_a_person_types_it() -> None:
     key, got = run("7-guitar-meadow", "  7-GUITAR-Meadow \n")
     assert got == key
-    assert pake.parse_code("007-a-b").nameplate == "7"
+    assert pake.parse_code("007-ant-bee").nameplate == "7"
 
 
 def test_wrong_code_fails_on_the_sender_before_any_key_leaves() -> None:
@@ -109,4 +109,12 @@ def test_new_codes() -> None:
 @pytest.mark.parametrize("text", ["", "guitar-meadow", "7", "7-", "0-a-b", "7 guitar", "x" * 200])
 def test_bad_codes_are_usage_errors(text: str) -> None:
     with pytest.raises(UsageError):
+        pake.parse_code(text)
+
+
+@pytest.mark.parametrize("text", ["1-a", "1-a-b", "7-guitar", "7-guitar-ab", "12-ox-meadow"])
+def test_weak_codes_are_refused(text: str) -> None:
+    """Finding 9: a custom code weaker than a number and two words of three letters is refused
+    (the code before this change took `1-a`)."""
+    with pytest.raises(UsageError, match="too weak"):
         pake.parse_code(text)

@@ -11,7 +11,7 @@ from typing import Any
 
 import socketio
 
-from transfer_helpers import make_room, member
+from transfer_helpers import make_room, member, offer_payload
 from videonet_protocol import protocol
 
 from conftest import Daemon
@@ -85,9 +85,7 @@ def test_code_relay_rules(daemon: Daemon, tmp_path: Path) -> None:
         ):
             assert (await a.call(protocol.EV_ROOM_JOIN, {"room_id": room}))["ok"]
             assert (await b.call(protocol.EV_ROOM_JOIN, {"room_id": room}))["ok"]
-            offer = await a.call(
-                protocol.EV_TRANSFER_OFFER, {"room_id": room, "name": "x.bin", "size": 10}
-            )
+            offer = await a.call(protocol.EV_TRANSFER_OFFER, offer_payload(room, "x.bin", 26))
             tid = offer["transfer"]["transfer_id"]
 
             # A seek reaches the room's other sockets, naming who seeks; not a stranger's.

@@ -140,11 +140,12 @@ def test_finding_1_the_daemon_answers_with_another_name_or_identity(
 def test_finding_2_the_daemon_adds_a_device_to_the_senders_own_account(
     pinned: Any, liar: LyingDaemon
 ) -> None:
-    """Finding 2: with --code the file key was also wrapped for every device the daemon listed
-    on the sender's own account, so a daemon that added one read the file. Now a device of
-    one's own account gets the key only when this account's identity certified it."""
-    room, alice, _, a, _ = pinned
-    honest = choose(a, room, only_me=True)
+    """Finding 2: the file key was also wrapped for every device the daemon listed on the
+    sender's own account (with --code too), so a daemon that added one read the file. Now
+    --code wraps for this device alone, and otherwise a device of one's own account gets the
+    key only when this account's identity certified it."""
+    room, alice, bob, a, _ = pinned
+    honest = choose(a, room, usernames=[bob.username])
     extra = forged_device("alices-other-laptop")
 
     def add_own_device(method: str, path: str, answer: Any) -> Any:
@@ -153,10 +154,11 @@ def test_finding_2_the_daemon_adds_a_device_to_the_senders_own_account(
         return answer
 
     liar.rewrite = add_own_device
-    chosen = choose(a, room, only_me=True)
+    chosen = choose(a, room, usernames=[bob.username])
     assert liar.changed > 0
     assert {d.device_id for d in chosen.devices} == {d.device_id for d in honest.devices}
-    assert {d.username for d in chosen.devices} == {alice.username}
+    code_only = choose(a, room, only_me=True)
+    assert [d.username for d in code_only.devices] == [alice.username]
     assert [(s.device_id, s.reason) for s in chosen.skipped] == [
         (extra["device_id"], f"not certified by {alice.username}'s identity")
     ]
@@ -211,3 +213,23 @@ def test_finding_2_the_daemon_lists_a_stranger_as_a_member(
     with pytest.raises(UsageError):
         choose(a, room, confirm=no)
     assert PinStore(a.identity_dir).read().get(a.cli.daemon_url, stranger_id) is None
+
+
+def test_a_device_with_an_unusable_key_is_skipped_by_name(pinned: Any, liar: LyingDaemon) -> None:
+    """Issue 23, item 3: one member's all-zero X25519 key made every room-wide send fail
+    ("unusable public key"). The daemon now refuses such keys; one it lists anyway (stored
+    before, or a lie) costs only that device its key, named in one line."""
+    room, _, bob, a, _ = pinned
+    zero = {**forged_device("broken"), "public_key": b64(bytes(32))}
+
+    def add_a_zero_key(method: str, path: str, answer: Any) -> Any:
+        if path.endswith(f"/users/{bob.username}/keys"):
+            return {**answer, "devices": [*answer["devices"], zero]}
+        return answer
+
+    liar.rewrite = add_a_zero_key
+    chosen = choose(a, room)
+    assert bob.username in {d.username for d in chosen.devices}  # the send goes on
+    (skipped,) = chosen.skipped
+    assert skipped.device_id == zero["device_id"] and skipped.label == "broken"
+    assert skipped.reason.startswith("unusable key") and "low-order" in skipped.reason

@@ -195,10 +195,14 @@ def test_a_revocation_is_honoured_and_remembered(
     assert r.code != 0
 
 
-def test_only_me_is_this_accounts_devices(pair: Any) -> None:
+def test_only_me_is_this_device_alone(pair: Any, daemon: Daemon, tmp_path: Path) -> None:
     room, alice, _, a, _, _ = pair
+    r = a.cli("devices", "--json")
+    other = device(daemon, alice, tmp_path, "other")
+    assert other.cli("devices", VIDEONET_RECOVERY_KEY="x").code != 0  # not a recovery key
     chosen = choose(a, room, only_me=True)
-    assert {d.username for d in chosen.devices} == {alice.username}
+    assert [(d.device_id, d.trust) for d in chosen.devices] == [(r.json()["device_id"], "own")]
+    assert chosen.skipped == [] and chosen.notices == []
 
 
 def test_the_receiver_checks_the_senders_device(pair: Any, daemon: Daemon, tmp_path: Path) -> None:

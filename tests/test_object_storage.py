@@ -32,6 +32,7 @@ from transfer_helpers import (
     listening_receiver,
     make_room,
     member,
+    offer_payload,
     random_file,
     with_device_keys,
 )
@@ -170,12 +171,10 @@ def test_store_errors_are_503_and_named(
         d = daemon_factory(**env)
         alice = member(d, tmp_path)
         room = make_room(d, alice)
-        offer = socket_call(
-            d, alice, room, "transfer:offer", {"room_id": room, "name": "f.bin", "size": 5}
-        )
+        offer = socket_call(d, alice, room, "transfer:offer", offer_payload(room, "f.bin", 21))
         tid = offer["transfer"]["transfer_id"]
         url = d.api(f"/api/transfers/{tid}/data?offset=0")
-        status, body, _ = http("PUT", url, token=alice.user.token, raw=b"hello")
+        status, body, _ = http("PUT", url, token=alice.user.token, raw=b"hello-encrypted-bytes")
         assert status == 503, body
         assert body["error"]["message"] == "object storage unavailable; try again later"
         status, health, _ = http("GET", d.api("/api/health"))

@@ -68,8 +68,11 @@ def test_a_planted_fifo_does_not_hang_the_receiver(
 def test_received_files_follow_the_umask(
     pair: tuple[str, Member, Member], tmp_path: Path, umask: int, mode: int
 ) -> None:
+    """Received files get the sender's permission bits (from the signed header), within the
+    receiver's umask."""
     room, alice, bob = pair
     src = random_file(tmp_path / "m.bin", 1000)
+    src.chmod(0o666)
     old = os.umask(umask)  # the receiver inherits it
     try:
         rx = listening_receiver(bob.cli, room, tmp_path / "in")

@@ -17,7 +17,14 @@ from typing import Any
 import pytest
 import socketio
 
-from transfer_helpers import Member, listening_receiver, make_room, member, random_file
+from transfer_helpers import (
+    Member,
+    listening_receiver,
+    make_room,
+    member,
+    offer_payload,
+    random_file,
+)
 
 from conftest import POSTGRES, TEST_PASSWORD, Cli, Daemon, http, postgres_admin, start_daemon
 
@@ -110,18 +117,16 @@ def test_upload_through_the_other_daemon_is_forwarded(cluster: Cluster, tmp_path
         )
         try:
             assert (await client.call("room:join", {"room_id": room}, timeout=10))["ok"]
-            return await client.call(
-                "transfer:offer", {"room_id": room, "name": "f.bin", "size": 5}, timeout=10
-            )
+            return await client.call("transfer:offer", offer_payload(room, "f.bin", 21), timeout=10)
         finally:
             await client.disconnect()
 
     ack = asyncio.run(offer())
     tid = ack["transfer"]["transfer_id"]
     url = cluster.b.api(f"/api/transfers/{tid}/data?offset=0")
-    status, body, _ = http("PUT", url, token=alice.user.token, raw=b"hello")
+    status, body, _ = http("PUT", url, token=alice.user.token, raw=b"hello-encrypted-bytes")
     assert status == 200, body
-    assert (cluster.a.data_dir / "spool" / f"{tid}.spool").read_bytes() == b"hello"
+    assert (cluster.a.data_dir / "spool" / f"{tid}.spool").read_bytes() == b"hello-encrypted-bytes"
 
 
 def test_invite_consumed_once_across_daemons(cluster: Cluster) -> None:
@@ -181,9 +186,7 @@ def test_events_cross_daemons_and_leaving_drops_sockets_everywhere(
         try:
             assert (await listener.call("room:join", {"room_id": room}, timeout=10))["ok"]
             assert (await sender.call("room:join", {"room_id": room}, timeout=10))["ok"]
-            await sender.call(
-                "transfer:offer", {"room_id": room, "name": "one", "size": 1}, timeout=10
-            )
+            await sender.call("transfer:offer", offer_payload(room, "one", 17), timeout=10)
             for _ in range(100):
                 if seen:
                     break
@@ -195,9 +198,7 @@ def test_events_cross_daemons_and_leaving_drops_sockets_everywhere(
             )
             assert status == 200
             await asyncio.sleep(0.5)
-            await sender.call(
-                "transfer:offer", {"room_id": room, "name": "two", "size": 1}, timeout=10
-            )
+            await sender.call("transfer:offer", offer_payload(room, "two", 17), timeout=10)
             await asyncio.sleep(1.0)
             return before, list(seen)
         finally:

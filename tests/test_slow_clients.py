@@ -8,6 +8,7 @@ is an hour.
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 from typing import Any
 
@@ -119,3 +120,66 @@ def test_slow_silent_and_idle_connections_are_closed(daemon_factory: Any, tmp_pa
     assert silent == [True] * 5
     assert kept == [True] * 3
     assert socket_alive
+
+
+def _send_head(d: Daemon, head: bytes) -> socket.socket:
+    conn = socket.create_connection(_host_port(d), timeout=WATCH_SECONDS)
+    conn.sendall(head)
+    return conn
+
+
+def _status(conn: socket.socket) -> bytes:
+    try:
+        return conn.recv(200).split(b"\r\n", 1)[0]
+    except TimeoutError:
+        return b"(no answer)"
+    finally:
+        conn.close()
+
+
+def test_slow_and_oversized_bodies_are_refused(daemon_factory: Any) -> None:
+    d = daemon_factory(VIDEONET_HTTP_BODY_TIMEOUT=str(HEADER_TIMEOUT))
+    json_head = b"POST /api/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    # Ten bytes of a declared hundred, then nothing.
+    stalled = _send_head(d, json_head + b'Content-Length: 100\r\n\r\n{"email":')
+    # Announced far beyond the JSON limit: refused before a byte of it is read.
+    huge = _send_head(d, json_head + b"Content-Length: 99999999999\r\n\r\n{}")
+    # A Socket.IO polling POST whose body never comes (engine.io waits for its first byte);
+    # an engine.io session needs no login to open.
+    host, port = _host_port(d)
+    with socket.create_connection((host, port), timeout=10) as conn:
+        path = f"/{protocol.SOCKET_PATH}/?EIO=4&transport=polling".encode()
+        conn.sendall(b"GET " + path + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        opened = b""
+        while chunk := conn.recv(4096):
+            opened += chunk
+    sid = opened.split(b'"sid":"', 1)[1].split(b'"', 1)[0]
+    polling = _send_head(
+        d,
+        b"POST " + path + b"&sid=" + sid + b" HTTP/1.1\r\nHost: x\r\n"
+        b"Content-Type: text/plain;charset=UTF-8\r\nContent-Length: 50\r\n\r\n",
+    )
+    assert _status(huge).endswith(b" 413 Request Entity Too Large")
+    assert _status(stalled).endswith(b" 400 Bad Request")
+    # engine.io swallows the cancellation and answers its usual "OK" (with no packets): what
+    # counts is that the request ends at the deadline; before, it was held for good.
+    assert _status(polling).split(b" ", 1)[1] in (b"200 OK", b"400 Bad Request")
+
+
+def test_a_stalled_verify_upload_is_refused(daemon_factory: Any, tmp_path: Any) -> None:
+    # /api/video/verify streams its files (up to VIDEONET_VERIFY_MAX_BYTES), so it has no
+    # whole-body deadline; a body that stops arriving ends as a stalled upload does.
+    d = daemon_factory(VIDEONET_TRANSFER_STALL_TIMEOUT=str(int(HEADER_TIMEOUT)))
+    alice = Accounts(d, tmp_path).make()
+    part = (
+        b'--XyZ\r\nContent-Disposition: form-data; name="original_file"; filename="a"\r\n'
+        b"Content-Type: application/octet-stream\r\n\r\nsome bytes, then nothing"
+    )
+    stalled = _send_head(
+        d,
+        b"POST " + protocol.API_VERIFY.encode() + b" HTTP/1.1\r\nHost: x\r\n"
+        b"Authorization: Bearer " + alice.token.encode() + b"\r\n"
+        b"Content-Type: multipart/form-data; boundary=XyZ\r\n"
+        b"Content-Length: 100000\r\n\r\n" + part,
+    )
+    assert _status(stalled).endswith(b" 400 Bad Request")

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 import socketio
 
-from transfer_helpers import make_room, member
+from transfer_helpers import make_room, member, offer_payload
 
 from conftest import Daemon, http
 
@@ -53,14 +53,16 @@ class Sock:
     async def call(self, event: str, data: dict[str, Any]) -> Any:
         return await self.client.call(event, data, timeout=20)
 
-    async def offer(self, name: str, size: int) -> Any:
-        return await self.call("transfer:offer", {"room_id": self.room, "name": name, "size": size})
+    async def offer(self, name: str, size: int, transfer_id: str | None = None) -> Any:
+        return await self.call("transfer:offer", offer_payload(self.room, name, size, transfer_id))
 
 
-def offer(daemon: Daemon, token: str, room: str, name: str, size: int) -> Any:
+def offer(
+    daemon: Daemon, token: str, room: str, name: str, size: int, transfer_id: str | None = None
+) -> Any:
     async def go() -> Any:
         async with Sock(daemon, token, room) as s:
-            return await s.offer(name, size)
+            return await s.offer(name, size, transfer_id)
 
     return asyncio.run(go())
 
@@ -197,7 +199,7 @@ def test_a_restart_keeps_an_upload_that_was_receiving_bytes(
 
     d2 = daemon_factory(data_dir=d.data_dir, **env)
     time.sleep(1.5)  # the start-up clean-up has run (every second with this idle limit)
-    again = offer(d2, token, room, "long.bin", 32 * MB)
+    again = offer(d2, token, room, "long.bin", 32 * MB, transfer)
     assert again["ok"], again
     assert again["resumed"] is True, again
     assert again["transfer"]["transfer_id"] == transfer
@@ -230,11 +232,11 @@ def test_a_stalled_upload_is_ended_and_reclaimed(daemon_factory: Any, tmp_path: 
     assert reply.startswith(b"HTTP/1.1 409"), reply
 
     # Until it is reclaimed it counts against the sender's limit; then it is gone.
-    blocked = offer(d, token, room, "next.bin", 10)
+    blocked = offer(d, token, room, "next.bin", 26)
     assert blocked["ok"] is False and blocked["error"]["code"] == "too_many_transfers"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        later = offer(d, token, room, "next.bin", 10)
+        later = offer(d, token, room, "next.bin", 26)
         if later["ok"]:
             break
         time.sleep(1.0)

@@ -185,19 +185,23 @@ def test_receive_times_out_when_nothing_is_offered(trio: Any, tmp_path: Path) ->
     assert r.code == 2 and "not a directory" in r.err
 
 
-def test_receiver_resumes_from_its_part_file(trio: Any, tmp_path: Path) -> None:
+def test_a_part_file_of_another_transfer_is_never_a_verified_prefix(
+    trio: Any, tmp_path: Path
+) -> None:
+    """Finding 7: a `NAME.part` this device did not write for this very transfer (left by
+    another transfer of the same name, by the plaintext protocol, or planted) is not reused: the
+    file is fetched whole and arrives right. Fails on the code before this change, which
+    re-hashed the planted bytes as a verified prefix and ended in a SHA-256 mismatch."""
     room, alice, bob, _ = trio
     src = random_file(tmp_path / "resume.bin", 4 * MB)
     out = tmp_path / "in"
     out.mkdir()
-    # What a receiver killed after 1.5 MiB leaves behind.
-    (out / "resume.bin.part").write_bytes(src.read_bytes()[: 3 * MB // 2])
+    (out / "resume.bin.part").write_bytes(os.urandom(3 * MB // 2))
     rx = listening_receiver(bob.cli, room, out)
     r = alice.cli("send", room, str(src), "--timeout", "60")
     assert r.code == 0, r.err
-    assert rx.finish() == 0
-    # Encrypted transfers resume at a record boundary (1 MiB records): the verified part.
-    assert rx.result()["resumed_from"] == MB
+    assert rx.finish() == 0, rx.stderr()
+    assert rx.result()["resumed_from"] == 0
     assert sha(out / "resume.bin") == sha(src)
 
 
@@ -285,8 +289,8 @@ def test_daemon_restart_mid_transfer(daemon_factory: Any, tmp_path: Path) -> Non
     assert rx.finish() != 0
     assert not (out / "restart.bin").exists()  # nothing unverified under the final name
 
-    d2 = daemon_factory(data_dir=d.data_dir)
-    alice.cli.daemon_url = bob.cli.daemon_url = d2.url
+    # The same address: each device's identity is kept per server origin.
+    daemon_factory("--port", d.url.rsplit(":", 1)[1], data_dir=d.data_dir)
     rx2 = listening_receiver(bob.cli, room, out)
     r = alice.cli("send", room, str(src), "--timeout", "60")
     assert r.code == 0, r.err

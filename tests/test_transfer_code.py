@@ -44,10 +44,15 @@ def _send(ana: Member, room: str, path: Path, *code: str) -> Background:
     )
 
 
-def _receive(bo: Member, server: str, room: str, out: Path, code: str) -> tuple[int, str]:
+def _receive(
+    bo: Member, server: str, room: str, out: Path, code: str, *, env: bool = False
+) -> tuple[int, str]:
+    """``receive --code CODE``, or with ``env`` ``receive --code`` and VIDEONET_CODE (never on
+    the command line, where every local user sees it in `ps`)."""
     out.mkdir(exist_ok=True)
     cli = Cli(server, bo.cli.config_dir, bo.cli.token)
-    r = cli("receive", room, "--out", str(out), "--yes", "--timeout", "60", "--code", code)
+    args = ["receive", room, "--out", str(out), "--yes", "--timeout", "60", "--code"]
+    r = cli(*args, VIDEONET_CODE=code) if env else cli(*args, code)
     return r.code, r.err
 
 
@@ -59,7 +64,7 @@ def test_a_made_up_code_carries_the_transfer_through_the_proxy(
     tx = _send(ana, room, src)
     code = tx.wait_for(lambda e: e.get("event") == "code")["code"]
     with TamperProxy(daemon.url) as proxy:
-        status, err = _receive(bo, proxy.url, room, tmp_path / "in", code)
+        status, err = _receive(bo, proxy.url, room, tmp_path / "in", code, env=True)
     assert status == 0, err
     assert (tmp_path / "in" / "take1.bin").read_bytes() == src.read_bytes()
     assert tx.finish() == 0, tx.stderr()
@@ -217,3 +222,25 @@ def test_a_seek_from_someone_the_file_is_not_for_does_not_spend_the_code(
     assert status == 0, err
     assert tx.finish() == 0, tx.stderr()
     assert (tmp_path / "in" / "to-bo.bin").read_bytes() == src.read_bytes()
+
+
+def test_receive_code_alone_asks_for_it_without_echo(daemon: Daemon, tmp_path: Path) -> None:
+    """Finding 9: `receive --code` with no value asks on the terminal and does not echo what is
+    typed (the code before this change needed it on the command line, visible in `ps`)."""
+    from terminal import finish, spawn
+
+    ana, bo, room = _pair(daemon, tmp_path)
+    src = random_file(tmp_path / "typed.bin", 20_000)
+    tx = _send(ana, room, src)
+    code = tx.wait_for(lambda e: e.get("event") == "code")["code"]
+    out = tmp_path / "in"
+    out.mkdir()
+    child = spawn(bo.cli.env(), "receive", room, "--out", str(out), "--yes", "--code")
+    child.expect("Code: ")
+    child.sendline(code)
+    assert finish(child) == 0
+    assert code not in child.before
+    assert (out / "typed.bin").read_bytes() == src.read_bytes()
+    assert tx.finish() == 0, tx.stderr()
+    r = bo.cli("receive", room, "--out", str(out), "--yes", "--code")  # no terminal, no env
+    assert r.code == ExitCode.USAGE and "VIDEONET_CODE" in r.err

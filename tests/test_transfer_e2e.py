@@ -7,6 +7,7 @@ import asyncio
 import hashlib
 import json
 import signal
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -276,16 +277,16 @@ async def _calls(daemon: Daemon, token: str, room_id: str, *calls: tuple[str, An
 
 
 def _e2e(plain: int, keys: list[Any], **over: Any) -> dict[str, Any]:
+    """A protocol-2 offer as a client would make it (the header is opaque to the daemon)."""
     return {
+        "version": protocol.TRANSFER_PROTOCOL_VERSION,
+        "transfer_id": uuid.uuid4().hex,
         "name": "x.bin",
         "size": protocol.e2e_ciphertext_size(plain),
-        "e2e": {
-            "stream_id": "ab" * 16,
-            "plain_size": plain,
-            "source": "cd" * 32,
-            "keys": keys,
-            **over,
-        },
+        "kind": "files",
+        "file_count": 1,
+        "header": protocol.e2e_encode(b"signed header"),
+        "e2e": {"stream_id": "ab" * 16, "plain_size": plain, "keys": keys, **over},
     }
 
 
@@ -304,10 +305,16 @@ def test_daemon_checks_encrypted_offers_and_keys(daemon: Daemon, tmp_path: Path)
     def key(user: Member, device: dict[str, Any], blob: str = wrapped) -> dict[str, Any]:
         return {"user_id": user.user.user_id, "device_id": device["device_id"], "wrapped": blob}
 
+    too_big = protocol.e2e_encode(bytes(protocol.TRANSFER_HEADER_MAX_BYTES + 1))
     bad = [
         {**_e2e(10, []), "size": 10},  # the size must be the ciphertext's
         _e2e(10, [], stream_id="XYZ"),
-        _e2e(10, [], source=""),
+        {k: v for k, v in _e2e(10, []).items() if k != "version"},  # transfer protocol 1
+        {k: v for k, v in _e2e(10, []).items() if k != "e2e"},  # plaintext
+        {k: v for k, v in _e2e(10, []).items() if k != "header"},  # no signed header
+        {**_e2e(10, []), "header": too_big},
+        {**_e2e(10, []), "transfer_id": "../x"},
+        {**_e2e(10, []), "file_count": 0},
         _e2e(10, [key(bob, bob_device, "AAAA")]),  # not 80 bytes
         _e2e(10, [key(bob, bob_device)] * 2),  # one device twice
         _e2e(10, [key(stranger, stranger_device)]),  # not a member of the room
@@ -326,18 +333,26 @@ def test_daemon_checks_encrypted_offers_and_keys(daemon: Daemon, tmp_path: Path)
             "validation_error",
             "payload_too_large",
         ), ack
+    assert "transfer protocol 1 is not supported" in acks[2]["error"]["message"]
+    assert "plaintext is refused" in acks[3]["error"]["message"]
     assert daemon.proc.poll() is None
 
+    offered = _e2e(10, [key(bob, bob_device)])
     ok = asyncio.run(
-        _calls(
-            daemon,
-            alice.user.token,
-            room,
-            ("transfer:offer", {"room_id": room, **_e2e(10, [key(bob, bob_device)])}),
-        )
+        _calls(daemon, alice.user.token, room, ("transfer:offer", {"room_id": room, **offered}))
     )[0]
     assert ok["ok"] and ok["transfer"]["e2e"]["plain_size"] == 10, ok
     transfer_id = ok["transfer"]["transfer_id"]
+    assert transfer_id == offered["transfer_id"]  # the sender's pick (it is in its header)
+    # Nobody else can take over (or "resume") that id.
+    taken = asyncio.run(
+        _calls(daemon, bob.user.token, room, ("transfer:offer", {"room_id": room, **offered}))
+    )[0]
+    assert not taken["ok"] and "already used" in taken["error"]["message"], taken
+    status, found, _ = http(
+        "GET", daemon.api(f"/api/transfers/{transfer_id}/header"), token=bob.user.token
+    )
+    assert status == 200 and found == {"header": offered["header"], "seal": None}
     got = asyncio.run(
         _calls(
             daemon,

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import socketio
 
-from transfer_helpers import make_room, member, random_file
+from transfer_helpers import make_room, member, offer_payload, random_file
 from videonet_cli.errors import UsageError
 from videonet_cli.transfer.files import safe_name
 
@@ -55,9 +55,15 @@ async def _raw_offer(daemon: Daemon, token: str, room_id: str, **payload: Any) -
     try:
         joined = await client.call("room:join", {"room_id": room_id}, timeout=10)
         assert joined["ok"]
-        return await client.call("transfer:offer", {"room_id": room_id, **payload}, timeout=10)
+        offer = {**offer_payload(room_id, "ok", 17), **payload}
+        return await client.call("transfer:offer", offer, timeout=10)
     finally:
         await client.disconnect()
+
+
+def _e2e_of(size: int) -> dict[str, Any]:
+    e2e: dict[str, Any] = offer_payload("", "x", size)["e2e"]
+    return e2e
 
 
 @pytest.mark.parametrize(
@@ -94,9 +100,7 @@ def test_offer_without_joining_the_channel(daemon: Daemon, tmp_path: Path) -> No
         client = socketio.AsyncClient()
         await client.connect(daemon.url, auth={"token": alice.user.token}, transports=["websocket"])
         try:
-            return await client.call(
-                "transfer:offer", {"room_id": room, "name": "a", "size": 1}, timeout=10
-            )
+            return await client.call("transfer:offer", offer_payload(room, "a", 17), timeout=10)
         finally:
             await client.disconnect()
 
@@ -107,19 +111,21 @@ def test_offer_without_joining_the_channel(daemon: Daemon, tmp_path: Path) -> No
 def test_upload_protocol_misuse(daemon: Daemon, tmp_path: Path) -> None:
     alice = member(daemon, tmp_path)
     room = make_room(daemon, alice)
-    ack = asyncio.run(_raw_offer(daemon, alice.user.token, room, name="m.bin", size=10))
+    ack = asyncio.run(
+        _raw_offer(daemon, alice.user.token, room, name="m.bin", size=26, e2e=_e2e_of(26))
+    )
     url = daemon.api(f"/api/transfers/{ack['transfer']['transfer_id']}/data")
     status, body, _ = http("PUT", url + "?offset=5", token=alice.user.token, raw=b"12345")
     assert status == 409 and body["error"]["code"] == "transfer_state"
     status, body, _ = http("PUT", url + "?offset=x", token=alice.user.token, raw=b"1")
     assert status == 400
     status, body, _ = http("PUT", url + "?offset=0", token=alice.user.token, raw=b"123")
-    assert status == 400 and "expected 10 bytes" in body["error"]["message"]
-    status, body, _ = http("PUT", url + "?offset=0", token=alice.user.token, raw=b"0123456789")
-    assert status == 200 and body["uploaded"] == 10
-    status, body, _ = http("PUT", url + "?offset=10", token=alice.user.token, raw=b"")
+    assert status == 400 and "expected 26 bytes" in body["error"]["message"]
+    status, body, _ = http("PUT", url + "?offset=0", token=alice.user.token, raw=b"x" * 26)
+    assert status == 200 and body["uploaded"] == 26
+    status, body, _ = http("PUT", url + "?offset=26", token=alice.user.token, raw=b"")
     assert status == 409
-    req = urllib.request.Request(url, headers={"Range": "bytes=20-"})
+    req = urllib.request.Request(url, headers={"Range": "bytes=40-"})
     req.add_header("Authorization", f"Bearer {alice.user.token}")
     try:
         urllib.request.urlopen(req, timeout=10)

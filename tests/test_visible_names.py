@@ -51,6 +51,33 @@ def test_real_names_with_marks_still_register(daemon: Daemon, name: str) -> None
     assert status == 201, reply
 
 
+@pytest.mark.parametrize(
+    ("name", "says"),
+    [
+        ("\u2800\u2800", "must hold a visible character"),  # blank Braille patterns
+        ("\u0301studio", "must not start with a combining mark"),
+        ("\ufdfa" * 10, "at most 100 characters written out"),  # NFKC: 18 characters each
+        # Looked up by id or name: it would stand in for a private room one cannot see yet.
+        ("3f2b8c1e-9d4a-4b7e-8f00-1234567890ab", "must not look like a room id"),
+    ],
+)
+def test_blank_mark_led_and_expanding_room_names_are_refused(
+    daemon: Daemon, user: User, name: str, says: str
+) -> None:
+    status, reply, _ = http(
+        "POST", daemon.api(protocol.API_ROOM_CREATE), {"name": name}, token=user.token
+    )
+    assert status == 400, reply
+    assert says in reply["error"]["message"]
+
+
+def test_a_username_longer_than_the_limit_once_written_out_is_refused(daemon: Daemon) -> None:
+    # U+FDF2 is one letter that NFKC writes as four: 20 of them are 80 characters.
+    status, reply, _ = register(daemon, "\ufdf2" * 20)
+    assert status == 400, reply
+    assert "at most 64 characters written out" in reply["error"]["message"]
+
+
 def test_a_room_name_with_an_invisible_character_is_refused(daemon: Daemon, user: User) -> None:
     for name in (f"studio{digits()}\ufe0f", f"studio{digits()}\u034f", "\u3164"):
         status, reply, _ = http(

@@ -108,7 +108,10 @@ class Background:
         if self._stderr is not None:
             return self._stderr
         if self.proc.poll() is None:
-            return ""
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                return ""
         assert self.proc.stderr is not None
         return self.proc.stderr.read()
 
@@ -129,3 +132,27 @@ def listening_receiver(cli: Cli, room: str, out: Path, *extra: str, **env: str) 
     )
     rx.wait_for(lambda e: e.get("event") == "listening")
     return rx
+
+
+def offer_payload(
+    room_id: str, name: str, size: int, transfer_id: str | None = None, **extra: Any
+) -> dict[str, Any]:
+    """A transfer-protocol-2 offer of ``size`` ciphertext bytes as a raw client makes it, for
+    daemon tests that upload bytes of their own (the header is opaque to the daemon)."""
+    from videonet_protocol import protocol
+
+    full = protocol.E2E_RECORD_BYTES + protocol.E2E_TAG_BYTES
+    plains = [size - protocol.E2E_TAG_BYTES * r for r in range(1, size // full + 3)]
+    plain = next(p for p in plains if p >= 0 and protocol.e2e_ciphertext_size(p) == size)
+    return {
+        "version": protocol.TRANSFER_PROTOCOL_VERSION,
+        "transfer_id": transfer_id or uuid.uuid4().hex,
+        "room_id": room_id,
+        "name": name,
+        "size": size,
+        "kind": "files",
+        "file_count": 1,
+        "header": protocol.e2e_encode(b"signed header"),
+        "e2e": {"stream_id": "ab" * 16, "plain_size": plain, "keys": []},
+        **extra,
+    }

@@ -24,6 +24,7 @@ ENV_DEBUG = "VIDEONET_DEBUG"
 ENV_INSECURE = "VIDEONET_INSECURE"
 ENV_OUTPUT = "VIDEONET_OUTPUT"
 ENV_KEY_WAIT = "VIDEONET_KEY_WAIT"
+ENV_CODE = "VIDEONET_CODE"  # `send`/`receive --code` with no value: the code (not in `ps`)
 ENV_RECOVERY_KEY = "VIDEONET_RECOVERY_KEY"  # restores the identity on a new device (CI)
 ENV_RECOVERY_KEY_FILE = "VIDEONET_RECOVERY_KEY_FILE"  # the same, read from a file
 

@@ -36,6 +36,7 @@ from videonet_daemon.ops import Check, Health, OpsFeature
 from videonet_daemon.outages import OBJECT_STORAGE, outage_of
 from videonet_daemon.presence.feature import PresenceFeature
 from videonet_daemon.presence.store import MemoryPresence, PresenceStore, RedisPresence
+from videonet_daemon.realtime.handshakes import handshake_limit_middleware
 from videonet_daemon.realtime.hub import Hub
 from videonet_daemon.relay.feature import RelayFeature
 from videonet_daemon.relay.objects import ObjectSpool
@@ -47,6 +48,7 @@ from videonet_daemon.rooms.feature import RoomsFeature
 from videonet_daemon.rooms.guard import RoomGuard
 from videonet_daemon.rooms.service import RoomService
 from videonet_daemon.settings import Settings, split_urls
+from videonet_daemon.slow_bodies import slow_body_middleware
 from videonet_daemon.transport_security import strict_transport
 from videonet_daemon.web.feature import WebFeature, origin_check
 
@@ -144,7 +146,7 @@ def build(settings: Settings) -> Daemon:
         database,
         OpsFeature(settings, metrics, rooms, Health(checks)),
         OpenApiFeature(),
-        AuthFeature(auth, who, db, bus),
+        AuthFeature(auth, who, db, bus, settings.max_invites_per_user),
         RoomsFeature(rooms, guard, who, bus),
         KeysFeature(device_keys, guard, who),
         ChatFeature(chat, guard, who, settings),
@@ -160,7 +162,14 @@ def build(settings: Settings) -> Daemon:
     )
     app = web.Application(
         client_max_size=settings.max_json_bytes,
-        middlewares=[error_middleware(metrics, outage_of), cross_site],
+        middlewares=[
+            error_middleware(metrics, outage_of),
+            cross_site,
+            slow_body_middleware(settings.http_body_timeout, settings.max_json_bytes),
+            handshake_limit_middleware(
+                settings.socket_handshake_rate, settings.socket_handshake_burst, who.client_address
+            ),
+        ],
     )
     app.on_response_prepare.append(strict_transport(who.is_https))
     for feature in features:

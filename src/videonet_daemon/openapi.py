@@ -310,9 +310,9 @@ OPERATIONS: tuple[Operation, ...] = (
     ),
     Operation(
         "get",
-        protocol.API_TRANSFER_MANIFEST,
-        "A batch's files (relative paths and sizes; each file's SHA-256 once sealed)",
-        (200, schema_of(protocol.BatchManifest)),
+        protocol.API_TRANSFER_HEADER,
+        "The sender's signed header (the manifest) and seal, as opaque base64 blobs",
+        (200, schema_of(protocol.TransferHeader)),
         errors=(400, 401, 403, 404, 409),
     ),
     Operation(

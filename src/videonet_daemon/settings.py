@@ -222,10 +222,38 @@ class Settings:
         "Seconds a client has to send a request's whole head (request line and headers), from "
         "connecting or from the request's first byte; the connection is closed after.",
     )
+    http_body_timeout: float = _setting(
+        30.0,
+        "VIDEONET_HTTP_BODY_TIMEOUT",
+        "Seconds a client has, after a request's head, to send a JSON body or a Socket.IO "
+        "polling request whole (400 after); transfer uploads have their own stall timeout.",
+    )
     http_idle_timeout: float = _setting(
         75.0,
         "VIDEONET_HTTP_IDLE_TIMEOUT",
         "Seconds a kept-alive HTTP connection may sit without a request before it is closed.",
+    )
+    max_invites_per_user: int = _setting(
+        50,
+        "VIDEONET_MAX_INVITES_PER_USER",
+        "Usable invites (uses left, not expired) one account may hold; creating more is refused.",
+    )
+    socket_connect_timeout: float = _setting(
+        10.0,
+        "VIDEONET_SOCKET_CONNECT_TIMEOUT",
+        "Seconds a new Socket.IO connection has to log in (its connect with the token) before "
+        "it is closed.",
+    )
+    socket_handshake_rate: float = _setting(
+        20.0,
+        "VIDEONET_SOCKET_HANDSHAKE_RATE",
+        "New Socket.IO connections (engine.io handshakes) one client address may open per "
+        "second on average, before any login (429 above).",
+    )
+    socket_handshake_burst: int = _setting(
+        200,
+        "VIDEONET_SOCKET_HANDSHAKE_BURST",
+        "New Socket.IO connections one client address may open at once.",
     )
     max_sockets_per_user: int = _setting(
         20,
@@ -437,12 +465,20 @@ class Settings:
             raise SettingsError("chat_rate must be positive and chat_burst at least 1")
         if self.socket_event_rate <= 0 or self.socket_event_burst < 1:
             raise SettingsError("socket_event_rate must be positive and socket_event_burst >= 1")
+        if self.socket_connect_timeout <= 0:
+            raise SettingsError("socket_connect_timeout must be positive")
+        if self.socket_handshake_rate <= 0:
+            raise SettingsError("socket_handshake_rate must be positive")
+        if self.http_body_timeout <= 0:
+            raise SettingsError("http_body_timeout must be positive")
         if not 0 < self.http_header_timeout <= self.http_idle_timeout:
             raise SettingsError(
                 "http_header_timeout must be positive and at most http_idle_timeout"
             )
         for name in (
             "trusted_proxy_hops",
+            "max_invites_per_user",
+            "socket_handshake_burst",
             "max_sockets_per_user",
             "max_rooms_per_user",
             "verdict_waiters_per_socket",

@@ -27,6 +27,8 @@ import unicodedata
 
 import regex
 
+from videonet_protocol.protocol import ROOM_NAME_MAX_CHARS, USERNAME_MAX_CHARS
+
 USERNAME_PUNCTUATION = "._-"
 
 # Letters of other scripts that render like a Latin letter (lowercase, after casefold).
@@ -53,8 +55,17 @@ _SCRIPT_ALIASES = {"HIRAGANA": "CJK", "KATAKANA": "CJK", "KATAKANA-HIRAGANA": "C
 # short, and no script needs more than three after NFKC (Vietnamese needs two, Thai two).
 MAX_MARKS_PER_BASE = 3
 _INVISIBLE = regex.compile(r"\p{Default_Ignorable_Code_Point}")
+# What draws ink: letters, digits, punctuation and symbols, except the blank Braille pattern
+# (U+2800, a symbol that renders as nothing and is the usual "empty" name).
+_VISIBLE = regex.compile(r"[[\p{L}\p{N}\p{P}\p{S}]--[\u2800]]", regex.V1)
 _MARK_REPEATED = regex.compile(r"([\p{Mn}\p{Me}])\1+")
 _MARK_RUN = regex.compile(r"[\p{Mn}\p{Me}]{" + str(MAX_MARKS_PER_BASE + 1) + ",}")
+
+
+# A room id as the daemon makes them (a UUID), in any case, with or without its dashes.
+_ROOM_ID_SHAPE = regex.compile(
+    r"(?i)[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}"
+)
 
 
 class BadName(ValueError):
@@ -115,6 +126,8 @@ def clean_username(raw: str) -> str:
                 f"username may hold only letters, digits and {' '.join(USERNAME_PUNCTUATION)}, "
                 f"not {shown}"
             )
+    if len(name) > USERNAME_MAX_CHARS:  # NFKC can make one character eighteen (U+FDFA)
+        raise BadName(f"username must be at most {USERNAME_MAX_CHARS} characters written out")
     if not unicodedata.category(name[0]).startswith(("L", "N")):
         raise BadName("username must start with a letter or a digit")
     _check_visible(name, "username")
@@ -131,6 +144,16 @@ def clean_room_name(raw: str) -> str:
     """A room name as it will be shown: NFKC, inner runs of spaces made one; BadName when it
     holds invisible characters or stacked marks."""
     name = " ".join(unicodedata.normalize("NFKC", raw).split())
+    if len(name) > ROOM_NAME_MAX_CHARS:  # NFKC can make one character eighteen (U+FDFA)
+        raise BadName(f"room name must be at most {ROOM_NAME_MAX_CHARS} characters written out")
+    if _ROOM_ID_SHAPE.fullmatch(name):
+        # Rooms are looked up by id or by name: a name that reads as an id would stand in for
+        # that room for anyone who cannot see it yet (a private room they are about to join).
+        raise BadName("room name must not look like a room id")
+    if name and unicodedata.category(name[0]).startswith("M"):
+        raise BadName("room name must not start with a combining mark")
+    if name and not any(_VISIBLE.match(ch) for ch in name):
+        raise BadName("room name must hold a visible character")
     _check_visible(name, "room name")
     return name
 

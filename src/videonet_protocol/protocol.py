@@ -106,10 +106,11 @@ EV_TRANSFER_LISTEN: Final = "transfer:listen"
 EV_TRANSFER_OFFER: Final = "transfer:offer"  # c->s OfferRequest -> Ack + OfferReply; s->c Offer
 EV_TRANSFER_ACCEPT: Final = "transfer:accept"  # {transfer_id} -> Ack + {offer}; sender told
 EV_TRANSFER_ACCEPTED: Final = "transfer:accepted"  # s->sender {transfer_id, user_id, username}
-# {transfer_id, sha256, files_sha256?} -> Ack + SealReply: the upload finished, these are its
-# hashes (files_sha256: a batch's, one per file)
+# {transfer_id, sha256, seal} -> Ack + SealReply: the upload finished; seal: base64 of the
+# sender's signed per-file SHA-256s, sha256: batch_digest of them (the daemon's hint)
 EV_TRANSFER_SEAL: Final = "transfer:seal"
-# {transfer_id, sha256, done?} -> Ack + VerdictReply; done: this receiver takes no more offers
+# {transfer_id, sha256, mac, done?} -> Ack + VerdictReply; done: this receiver takes no more
+# offers; mac: the receiver's HMAC of its verdict under a key only file-key holders derive
 EV_TRANSFER_VERDICT: Final = "transfer:verdict"
 EV_TRANSFER_DECLINE: Final = "transfer:decline"  # {transfer_id, reason, done?}: won't take it
 EV_TRANSFER_RESULT: Final = "transfer:result"  # s->sender TransferResult, one per receiver
@@ -165,9 +166,9 @@ class TransferOffer(TypedDict):
     sha256: str | None
     created_at: str
     node_id: str | None  # the daemon whose spool holds the bytes
-    batch_kind: str | None  # BatchKind for a batch (its manifest: API_TRANSFER_MANIFEST)
-    file_count: int  # 1 for a single file
-    e2e: E2eInfo | None  # end-to-end encrypted (None: a plaintext upload, e.g. from curl)
+    batch_kind: str  # BatchKind (a hint: the signed header says what it is)
+    file_count: int  # a hint, as above
+    e2e: E2eInfo
 
 
 class OfferReply(TypedDict):
@@ -180,8 +181,9 @@ class OfferReply(TypedDict):
 
 
 class VerdictReply(TypedDict):
-    match: bool
+    match: bool  # the daemon's comparison: a hint (the receiver checks the signed seal)
     expected: str
+    seal: str | None  # base64 of the sender's signed seal
 
 
 class SealReply(TypedDict):
@@ -196,17 +198,35 @@ class TransferResult(TypedDict):
     ok: bool
     sha256: str
     reason: str
+    mac: str  # the receiver's verdict MAC, relayed as it came ("" for a decline)
 
 
-# --- Batches: many files, or a directory tree, in one transfer ------------------------------
-# One offer carries the manifest (`OfferRequest.batch`), one PUT carries the files' bytes
-# concatenated in manifest order, each receiver makes one GET and splits it by the sizes. The
-# seal carries each file's SHA-256 (`files_sha256`) and its `sha256` is `batch_digest` of them;
-# a receiver's verdict is `batch_digest` of its own per-file hashes.
-API_TRANSFER_MANIFEST: Final = "/api/transfers/{transfer_id}/manifest"  # GET -> BatchManifest
+# --- Transfers: one road, a signed header ------------------------------------------------
+# Every transfer is a manifest of one or more files (loose files, or a directory tree): one
+# offer, one PUT of the files' bytes concatenated in manifest order, one GET per receiver. The
+# manifest itself (paths, sizes, modes) travels only inside the sender's signed header
+# (`OfferRequest.header`, videonet_cli/crypto/header.py), which the daemon stores as an opaque
+# blob and hands to receivers (API_TRANSFER_HEADER); the offer's `name`, `kind` and
+# `file_count` are hints for listing offers. The seal carries the sender's signed per-file
+# SHA-256s (`seal`) and a hint `sha256` (`batch_digest` of them) the daemon compares verdicts to.
+TRANSFER_PROTOCOL_VERSION: Final = 2  # offers without `version` == this are refused
+API_TRANSFER_HEADER: Final = "/api/transfers/{transfer_id}/header"  # GET -> TransferHeader
 TRANSFER_BATCH_MAX_FILES: Final = 10_000
 TRANSFER_PATH_MAX_BYTES: Final = 1024  # a relative path in a manifest, "/" between components
 TRANSFER_PATH_MAX_DEPTH: Final = 32  # components in one path
+# The header (base64 in the offer) must fit in one Socket.IO message with the wrapped keys.
+TRANSFER_HEADER_MAX_BYTES: Final = 640 << 10
+TRANSFER_SEAL_MAX_BYTES: Final = 10 + TRANSFER_BATCH_MAX_FILES * 32 + 32 + 64 + 32
+TRANSFER_ID_CHARS: Final = 32  # hex, chosen at random by the sender (it is in the header)
+
+
+def transfer_version_error(got: object) -> str:
+    """The one line an offer or client of another transfer protocol gets."""
+    return (
+        f"transfer protocol {got if isinstance(got, int) else 1} is not supported: this "
+        f"daemon speaks transfer protocol {TRANSFER_PROTOCOL_VERSION} (signed headers); "
+        "update videonet"
+    )
 
 
 class BatchKind(StrEnum):
@@ -219,17 +239,9 @@ class ManifestEntry(TypedDict):
     size: int
 
 
-class BatchRequest(TypedDict):
-    """`transfer:offer`'s `batch` field; the offer's `size` is the sum of the files' sizes."""
-
-    kind: str  # BatchKind
-    files: list[ManifestEntry]
-
-
-class BatchManifest(TypedDict):
-    kind: str
-    files: list[ManifestEntry]
-    files_sha256: list[str] | None  # once sealed
+class TransferHeader(TypedDict):
+    header: str  # base64 of the sender's signed header (opaque to the daemon)
+    seal: str | None  # base64 of the sender's signed seal, once sealed
 
 
 def batch_digest(file_digests: list[str]) -> str:
@@ -247,7 +259,6 @@ E2E_RECORD_BYTES: Final = 1 << 20  # plaintext bytes per record (the last may ho
 E2E_TAG_BYTES: Final = 16
 E2E_WRAPPED_KEY_BYTES: Final = 80  # HPKE X25519 enc (32) + file key (32) + tag (16)
 E2E_STREAM_ID_CHARS: Final = 32  # hex; the sender picks it at random per file key
-E2E_SOURCE_CHARS: Final = 64  # hex; the sender's keyed fingerprint of the plaintext it sends
 E2E_MAX_KEYS_PER_OFFER: Final = 256  # wrapped keys in one offer (or one transfer:wrap)
 E2E_MAX_KEYS_PER_TRANSFER: Final = 1024  # wrapped keys a transfer may collect in all
 
@@ -277,8 +288,23 @@ class E2eRequest(TypedDict):
 
     stream_id: str  # bound into every wrapped key and record; new with each file key
     plain_size: int
-    source: str  # resume only an unfinished transfer of the very same plaintext (same source)
     keys: list[WrappedKey]
+
+
+class OfferRequest(TypedDict, total=False):
+    """`transfer:offer` (protocol 2). A resume is an offer of the same `transfer_id` by its
+    sender while unfinished: the sender's own journal decides when it does that."""
+
+    version: int  # TRANSFER_PROTOCOL_VERSION
+    transfer_id: str  # TRANSFER_ID_CHARS hex, the sender's pick (it is in the signed header)
+    room_id: str
+    name: str  # hint: the directory's or the first file's name
+    size: int  # e2e_ciphertext_size(e2e.plain_size)
+    to: str  # only this member (optional)
+    kind: str  # hint: BatchKind
+    file_count: int  # hint
+    e2e: E2eRequest
+    header: str  # base64 of the signed header, at most TRANSFER_HEADER_MAX_BYTES
 
 
 class E2eInfo(TypedDict):
@@ -578,6 +604,10 @@ EV_CALL_CANDIDATE: Final = "call:candidate"
 EV_CALL_HANGUP: Final = "call:hangup"  # c->s {room_id, to, reason?}: close one peer connection
 EV_CALL_JOINED: Final = "call:joined"  # s->participants {room_id, peer: CallPeer}
 EV_CALL_LEFT: Final = "call:left"  # s->participants {room_id, peer: CallPeer, reason: LeftReason}
+# A participant's microphone/camera on or off and whether it is speaking, the same in a mesh and
+# through a media server: c->s {room_id, audio, video, speaking} -> Ack; s->the others in the
+# call CallState (with the sender as `peer`).
+EV_CALL_STATE: Final = "call:state"
 # With a media server (an SFU, Janus): c->s {room_id} -> Ack + MediaAccess, a fresh token (and
 # the current pin) while the sender is still a member in the call; refresh before it expires.
 EV_CALL_MEDIA_TOKEN: Final = "call:media_token"
@@ -645,6 +675,14 @@ class MediaAccess(TypedDict):
     pin: str
     token: str  # a Janus signed token for janus.plugin.videoroom
     token_expires_at: int  # epoch seconds
+
+
+class CallState(TypedDict):
+    room_id: str
+    peer: CallPeer
+    audio: bool  # its microphone (or audio source) is on
+    video: bool  # its camera (or video source) is on
+    speaking: bool  # its audio is above the speaking threshold now
 
 
 class CallRecording(TypedDict):

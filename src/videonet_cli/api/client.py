@@ -202,10 +202,10 @@ class TransfersApi:
                 decode_response(resp.status, await resp.read())
             yield resp.content.iter_any()
 
-    async def manifest(self, transfer_id: str) -> protocol.BatchManifest:
-        """A batch's files (paths, sizes, and each one's SHA-256 once the sender sealed it)."""
-        path = protocol.API_TRANSFER_MANIFEST.format(transfer_id=transfer_id)
-        found: protocol.BatchManifest = await self._stream.get(path)
+    async def header(self, transfer_id: str) -> protocol.TransferHeader:
+        """The sender's signed header and seal (base64), as the daemon stored them."""
+        path = protocol.API_TRANSFER_HEADER.format(transfer_id=transfer_id)
+        found: protocol.TransferHeader = await self._stream.get(path)
         return found
 
     async def verify(self, original: Path, received: Path) -> dict[str, Any]:

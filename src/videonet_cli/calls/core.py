@@ -24,6 +24,7 @@ from videonet_cli.calls.mesh import Mesh
 from videonet_cli.calls.peer import rtc_configuration
 from videonet_cli.calls.recording import split_failures
 from videonet_cli.calls.room_recording import RoomRecording, notice, offer
+from videonet_cli.calls.state import CallState
 from videonet_cli.errors import CliError, DaemonRefused, UnreachableError, UsageError
 from videonet_cli.reporting import Reporter
 from videonet_protocol import protocol
@@ -55,7 +56,11 @@ async def run_call(api: Api, options: CallOptions, report: Reporter) -> dict[str
             await rt.join(room["id"])
             dropped = asyncio.Event()
             rt.on("disconnect", lambda *args: dropped.set())
+            # Before the mesh takes the audio source: the level tap goes between them.
+            state = CallState(rt, room["id"], options.media, report)
+            state.listen()
             mesh = Mesh(rt, room["id"], options.media, options.record, options.audio_only, report)
+            mesh.on_peer_joined.append(state.newcomer)
             mesh.listen()
             recording = RoomRecording(rt, room["id"], report)
             recording.listen()
@@ -98,6 +103,7 @@ async def run_call(api: Api, options: CallOptions, report: Reporter) -> dict[str
                     await recording.start()
                 if sfu is not None:
                     await sfu.begin(str(reply["peer_id"]), participants)
+                state.joined()
                 for remote in participants:
                     try:
                         await mesh.offer_to(remote)
@@ -105,7 +111,7 @@ async def run_call(api: Api, options: CallOptions, report: Reporter) -> dict[str
                         report({"event": "warning", "message": exc.message})
                 with _signals(stop):
                     reason = await _wait_for_end(
-                        stop, dropped, mesh, options.duration, started, report
+                        stop, dropped, mesh, options.duration, started, report, state.tick
                     )
             finally:
                 if rt.sio.connected and recording.started is not None:
@@ -155,6 +161,7 @@ async def _wait_for_end(
     duration: float | None,
     started: float,
     report: Reporter,
+    tick: Callable[[], None],
 ) -> str:
     """Report the peers' state every second until a reason to leave comes; return the reason."""
     deadline = started + duration if duration is not None else None
@@ -178,6 +185,7 @@ async def _wait_for_end(
         await asyncio.wait(waiters, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
         for waiter in waiters:
             waiter.cancel()
+        tick()  # speaking ends after its hang-over, even when no more audio comes
         if not any(e.is_set() for e in ends):
             report({"event": "stats", "peers": await mesh.sample(), "uplink": await mesh.uplink()})
 

@@ -60,6 +60,7 @@ class Mesh:
         self._worker: asyncio.Task[None] | None = None
         self._timers: set[asyncio.Task[None]] = set()
         self._closing = False
+        self.on_peer_joined: list[Callable[[], None]] = []  # e.g. tell the newcomer our state
 
     # --- wiring -----------------------------------------------------------------------------
     def listen(self) -> None:
@@ -211,6 +212,8 @@ class Mesh:
     async def _joined(self, remote: protocol.CallPeer, data: dict[str, Any]) -> None:
         if remote["peer_id"] != self.me:
             self.report({"event": "peer_joined", **remote})
+            for hook in self.on_peer_joined:
+                hook()
 
     async def _left(self, remote: protocol.CallPeer, data: dict[str, Any]) -> None:
         reason = str(data.get("reason", "left"))

@@ -85,9 +85,11 @@ async def offer(
         folder.mkdir()
         offered = []
         for name in files:
-            feed, _, tail = name.partition("-")
-            # "<feed id>-<kind>.<ext>": the feed id is the participant's peer id.
-            local = f"{names.get(feed, feed)}-{tail}" if tail else name
+            # "<feed id>-<kind>.<ext>": the feed id is the participant's peer id (which may
+            # itself hold dashes): the longest known one that starts the name.
+            feeds = [f for f in names if name.startswith(f + "-")]
+            feed = max(feeds, key=len) if feeds else ""
+            local = f"{names[feed]}{name[len(feed) :]}" if feed else name
             target = folder / _SAFE.sub("_", local)
             await api.calls.recording_file(room_id, recording_id, name, target)
             offered.append(target.name)

@@ -109,10 +109,13 @@ def rename(
 @app.command("remove")
 def remove(
     ctx: typer.Context,
-    device: str = typer.Argument(..., help="One of your devices (id, start of id, or label)."),
+    device: str = typer.Argument(
+        ..., help="One of your devices (id, start of id, or label), or `this`."
+    ),
     json_out: bool = JsonOption,
 ) -> None:
-    """Remove a device for good: your identity signs a revocation everyone honours."""
+    """Remove a device for good: your identity signs a revocation everyone honours. `remove
+    this` takes this device off the account (a CI runner before it is thrown away)."""
     from videonet_cli.identity import devices
     from videonet_cli.render import devices_view
 

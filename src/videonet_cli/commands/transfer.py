@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -11,6 +12,7 @@ import typer
 
 from videonet_cli.commands import common
 from videonet_cli.commands.completion import complete_member, complete_room
+from videonet_cli.config import ENV_CODE
 from videonet_cli.errors import CliError, Interrupted, MismatchError, UsageError
 from videonet_cli.render import transfer_view
 from videonet_cli.render.console import info
@@ -85,8 +87,9 @@ def send(
         None,
         "--code",
         metavar="[CODE]",
-        help="Give the file key to one receiver through a one-off code (made up if not "
-        "given), safe even from the daemon; the receiver runs `receive ROOM --code CODE`.",
+        help="Give the file key to one receiver through a one-off code (from VIDEONET_CODE, "
+        "else made up), safe even from the daemon; with --to, only that member can use it. "
+        "The receiver runs `receive ROOM --code`.",
     ),
     json_out: bool = JsonOption,
     no_progress: bool = NoProgressOption,
@@ -101,7 +104,8 @@ def send(
     if code is not None:  # SPAKE2 is imported only for --code (start-up time)
         from videonet_cli.crypto.pake import new_code, parse_code
 
-        one_off = parse_code(code) if code else new_code()
+        chosen = code or os.environ.get(ENV_CODE, "")
+        one_off = parse_code(chosen) if chosen else new_code()
     options = SendOptions(room, files, to, timeout, rate, wait=not no_wait, code=one_off)
     with TransferView(choose_mode(json_out, no_progress)) as view:
         with _ctrl_c(lambda: view.interrupted_hint("send")):
@@ -141,8 +145,9 @@ def receive(
     code: str | None = typer.Option(
         None,
         "--code",
-        metavar="CODE",
-        help="Take the one file whose sender gave you this code (its key comes through it).",
+        metavar="[CODE]",
+        help="Take the one file whose sender gave you this code (its key comes through it); "
+        "without a value it is asked for without echo, or read from VIDEONET_CODE.",
     ),
     json_out: bool = JsonOption,
     no_progress: bool = NoProgressOption,
@@ -159,7 +164,7 @@ def receive(
     if code is not None:
         from videonet_cli.crypto.pake import parse_code
 
-        one_off = parse_code(code)
+        one_off = parse_code(code or _code_from_env_or_prompt())
 
     if not yes and not sys.stdin.isatty():
         raise UsageError(
@@ -187,6 +192,24 @@ def receive(
     failed = [o for o in outcomes if not o.ok and not o.declined]
     if failed:
         raise CliError("; ".join(f"{o.name}: {o.reason}" for o in failed))
+
+
+def _code_from_env_or_prompt() -> str:
+    """`receive --code` with no value: VIDEONET_CODE, else typed without echo (a code on the
+    command line is visible to every local user in `ps`)."""
+    from_env = os.environ.get(ENV_CODE, "")
+    if from_env:
+        return from_env
+    if not sys.stdin.isatty():
+        raise UsageError(
+            "--code needs the code: set VIDEONET_CODE, or run on a terminal to type it"
+        )
+    import getpass
+
+    typed = getpass.getpass("Code: ")
+    if not typed.strip():
+        raise UsageError("no code was typed")
+    return typed
 
 
 def verify(

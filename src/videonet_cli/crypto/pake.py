@@ -44,6 +44,9 @@ from videonet_cli.errors import BadCodeError, UsageError
 from videonet_protocol import protocol
 
 CODE_WORDS: Final = 2  # words in a generated code (16 bits)
+# A code typed by a person is refused below this: a number and two words of three letters.
+MIN_WORDS: Final = 2
+MIN_WORD_CHARS: Final = 3
 NAMEPLATE_MAX: Final = 10**protocol.CODE_NAMEPLATE_MAX_DIGITS - 1
 GENERATED_NAMEPLATE_MAX: Final = 999  # generated numbers stay short to read aloud
 CODE_MAX_CHARS: Final = 100
@@ -92,6 +95,12 @@ def parse_code(text: str) -> Code:
     nameplate = str(int(match.group(1)))
     if int(nameplate) == 0:
         raise UsageError("a code's number starts at 1")
+    words = match.group(2).split("-")[1:]
+    if sum(len(w) >= MIN_WORD_CHARS for w in words) < MIN_WORDS:
+        raise UsageError(
+            f"--code {cleaned!r} is too weak: a code is a number and at least {MIN_WORDS} words "
+            f"of {MIN_WORD_CHARS} letters or more, like 7-guitar-meadow (or let send make one)"
+        )
     return Code(nameplate, nameplate + match.group(2))
 
 

@@ -3,10 +3,11 @@
 The plaintext is cut into records of `RECORD_SIZE` bytes; the last record holds the rest and
 may be shorter, even empty (an empty file is one empty final record). Each record is sealed
 with AES-256-GCM (16-byte tag) under a key derived from the file key with HKDF-SHA256 and the
-transfer id. The 12-byte nonce is the record index as 11 big-endian bytes, then 0x01 for the
-final record and 0x00 for any other, as in age and Tink (Hoang, Reyhanitabar, Rogaway and
-Vizár, "Online Authenticated-Encryption and its Nonce-Reuse Misuse-Resistance", 2015). The
-associated data is a label and the transfer id.
+header hash (crypto/header.py: key commitment). The 12-byte nonce is the record index as 11
+big-endian bytes, then 0x01 for the final record and 0x00 for any other, as in age and Tink
+(Hoang, Reyhanitabar, Rogaway and Vizár, "Online Authenticated-Encryption and its
+Nonce-Reuse Misuse-Resistance", 2015). The
+associated data is a label and the header hash.
 
 What that buys the receiver, record by record:
 
@@ -15,7 +16,7 @@ What that buys the receiver, record by record:
   with another index in its nonce, so it fails;
 - the stream cut at a record boundary ends in a record sealed as "not final": it fails when it
   is opened as the last one (or the declared size says more records must come: `TruncatedError`);
-- records from another transfer, or under another key, fail (the transfer id is in the key and
+- records from another transfer, or under another key, fail (the header hash is in the key and
   the associated data).
 
 Each record opens on its own (`RecordCipher.decrypt_record`), so resume and HTTP Range work at
@@ -44,8 +45,8 @@ RECORD_SIZE = 1 << 20  # plaintext bytes per record (the last one may hold fewer
 TAG_BYTES = 16
 INDEX_BYTES = 11
 MAX_RECORDS = 1 << (8 * INDEX_BYTES)
-_KEY_LABEL = b"videonet/stream-key/v1"
-_AAD_LABEL = b"videonet/stream-record/v1"
+_KEY_LABEL = b"videonet/stream-key/v2"
+_AAD_LABEL = b"videonet/stream-record/v2"
 
 
 def record_nonce(index: int, final: bool) -> bytes:
@@ -118,17 +119,19 @@ class StreamLayout:
 class RecordCipher:
     """Seals and opens single records of one transfer (any record, in any order)."""
 
-    def __init__(self, file_key: bytes, transfer_id: str, record_size: int = RECORD_SIZE) -> None:
+    def __init__(self, file_key: bytes, binding: str, record_size: int = RECORD_SIZE) -> None:
+        # binding: the transfer's header hash (`header.record_binding`), so the record key
+        # commits to one header: its manifest, sender, recipients and source.
         if len(file_key) != FILE_KEY_BYTES:
             raise ValueError(f"a file key is {FILE_KEY_BYTES} bytes")
         key = HKDF(
             algorithm=hashes.SHA256(),
             length=32,
             salt=None,
-            info=_bound(_KEY_LABEL, transfer_id),
+            info=_bound(_KEY_LABEL, binding),
         ).derive(file_key)
         self._aead = AESGCM(key)
-        self._aad = _bound(_AAD_LABEL, transfer_id)
+        self._aad = _bound(_AAD_LABEL, binding)
         self.record_size = record_size
 
     def encrypt_record(self, index: int, plaintext: Bytes, final: bool) -> bytes:

@@ -90,6 +90,35 @@ def save(account: Account, directory: Path | None = None) -> None:
     )
 
 
+def moved(
+    server: str, user_id: int, username: str, identity_public: bytes, directory: Path | None = None
+) -> Account | None:
+    """The account this device holds under another address of the same daemon (it moved, or
+    is reached another way): same user id and name, and the daemon lists the very identity
+    kept here. Kept under the new address too, and returned; None when there is none."""
+    from videonet_protocol.names import name_key
+
+    folder = (directory or identity_dir()) / ACCOUNTS_DIR
+    if not folder.is_dir():
+        return None
+    for path in sorted(folder.glob("*.json")):
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+            found = load(str(record["server"]), int(record["user_id"]), directory)
+        except (OSError, ValueError, KeyError, TypeError, CliError):
+            continue
+        if (
+            found is not None
+            and found.user_id == user_id
+            and name_key(found.username) == name_key(username)
+            and found.identity_public == identity_public
+        ):
+            account = replace(found, server=server)
+            save(account, directory)
+            return account
+    return None
+
+
 def remove(server: str, user_id: int, directory: Path | None = None) -> bool:
     path = _path(server, user_id, directory)
     existed = path.exists()

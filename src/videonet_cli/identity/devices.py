@@ -135,13 +135,31 @@ async def rename(api: Api, ref: str | None, label: str) -> DeviceRow:
     return next(r for r in rows if r.device_id == info["device_id"])
 
 
+THIS_DEVICE = "this"
+
+
+async def remove_this(api: Api) -> DeviceRow:
+    """Take this device off the account and forget the account's identity here (what a CI
+    runner does before it is thrown away; `logout` does it too). Its private keys go with it,
+    so there is nothing to revoke; the session stays."""
+    me = await trust.this_device(api)
+    listed = await api.keys.mine()
+    info = find_device(listed, me.device_id)
+    await api.keys.remove(me.device_id)
+    accounts.remove(api.server, me.user_id)
+    return DeviceRow(me.device_id, info["label"], "removed", "", info["created_at"], True)
+
+
 async def remove(api: Api, ref: str) -> DeviceRow:
     """Revoke one of the account's other devices: a revocation signed by the identity, which
-    every client that sees it honours (that device never gets a key again)."""
+    every client that sees it honours (that device never gets a key again). ``this``: this
+    device (see `remove_this`)."""
+    if ref == THIS_DEVICE:
+        return await remove_this(api)
     me, account, listed = await _holder(api)
     info = find_device(listed, ref)
     if info["device_id"] == me.device_id:
-        raise UsageError("that is this device: run `videonet logout` here instead")
+        raise UsageError("that is this device: `videonet devices remove this` takes it off")
     x25519 = protocol.decode_public_key(info["public_key"])
     ed25519 = protocol.decode_public_key(info["signing_key"])
     if x25519 is None or ed25519 is None:

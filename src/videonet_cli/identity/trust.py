@@ -320,6 +320,8 @@ async def this_device(api: Api) -> ThisDevice:
     listed = await api.keys.mine()
     remote = decode_identity(listed)
     account = accounts.load(api.server, listed["user_id"])
+    if account is None and remote is not None:
+        account = accounts.moved(api.server, listed["user_id"], listed["username"], remote)
     if account is None:
         recovery = recovery_key_from_env()
         if recovery is not None:
@@ -408,7 +410,8 @@ async def _keys_of(api: Api, names: Sequence[tuple[str, str]]) -> list[protocol.
 def _accepted_by_name(first: FirstSeen, trust_new: bool | Collection[str]) -> bool:
     if isinstance(trust_new, bool):
         return trust_new
-    return name_key(first.username) in {name_key(n) for n in trust_new}
+    names = [trust_new] if isinstance(trust_new, str) else trust_new
+    return name_key(first.username) in {name_key(n) for n in names}
 
 
 def _first_seen_error(pending: list[FirstSeen]) -> UsageError:
@@ -439,20 +442,24 @@ async def choose_recipients(
     trust_new: bool | Collection[str] = False,
     confirm: Confirm | None = None,
 ) -> Recipients:
-    """The devices a transfer's file key is wrapped for, decided here, not by the daemon."""
+    """The devices a transfer's file key is wrapped for, decided here, not by the daemon.
+
+    ``only_me`` (`send --code`): this device alone, asking the daemon nothing (the code's
+    receiver gets the key through the code)."""
+    if only_me:
+        return Recipients([_as_trusted(me)], [], [])
     store = PinStore()
     asked: dict[str, str] = {}  # folded name -> the name as asked (--to), looked up as listed
     lookup: dict[str, str] = {}  # folded name -> the member's name as the daemon spells it
-    if not only_me:
-        members = {name_key(m["username"]): m["username"] for m in await api.rooms.members(room_id)}
-        if usernames is None:
-            asked, lookup = dict(members), dict(members)
-        else:
-            for wanted in usernames:
-                if name_key(wanted) not in members:
-                    raise NotFoundError(f"{wanted} is not a member of this room")
-                asked[name_key(wanted)] = wanted
-                lookup[name_key(wanted)] = members[name_key(wanted)]
+    members = {name_key(m["username"]): m["username"] for m in await api.rooms.members(room_id)}
+    if usernames is None:
+        asked, lookup = dict(members), dict(members)
+    else:
+        for wanted in usernames:
+            if name_key(wanted) not in members:
+                raise NotFoundError(f"{wanted} is not a member of this room")
+            asked[name_key(wanted)] = wanted
+            lookup[name_key(wanted)] = members[name_key(wanted)]
     for table in (asked, lookup):
         table.pop(name_key(me.username), None)
     names = sorted(asked)

@@ -39,6 +39,11 @@ def describe(event: dict[str, Any]) -> str | None:
         return f"{who} left ({event['reason']})."
     if kind == "warning":
         return f"warning: {event['message']}"
+    if kind == "peer_media":
+        muted = [k for k in ("audio", "video") if not event[k]]
+        if event["speaking"]:
+            return f"{who} is speaking."
+        return f"{who}: {' and '.join(muted)} off." if muted else None
     if kind == "media_server":
         return (
             "This call goes through the media server: encrypted on the way, but decrypted "

@@ -45,12 +45,14 @@ def show_peer_keys(keys: PeerKeys) -> None:
     if keys.identity_fingerprint is None:
         info(f"{keys.username} has no identity yet (they appear once they use the CLI).")
         return
-    _say(f"{keys.username}'s identity: {keys.identity_fingerprint}")
-    _say(f"  {keys.state}", _STYLE.get(keys.state, "bold red"))
+    _say(f"{keys.username}'s identity ({keys.state}):", _STYLE.get(keys.state, "bold red"))
+    _say(f"    {keys.identity_fingerprint}")
     if keys.state == CHANGED:
-        _say(f"  pinned here: {keys.pinned_fingerprint}", "bold red")
+        _say("  pinned here:", "bold red")
+        _say(f"    {keys.pinned_fingerprint}", "bold red")
     for d in keys.devices:
-        _say(f"  device {device_name(d.label, d.device_id)}: {d.fingerprint}")
+        _say(f"  device {device_name(d.label, d.device_id)}:")
+        _say(f"    {d.fingerprint}")
     for s in keys.skipped:
         _say(f"  device {device_name(s.label, s.device_id)}: {s.reason}", "yellow")
     if keys.state in (NOT_PINNED, "first use", CHANGED):

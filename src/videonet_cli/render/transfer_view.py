@@ -115,8 +115,6 @@ class TransferView:
             console.print(line, highlight=False, markup=False)
 
         if kind == "offer":
-            if event.get("encrypted") is False:
-                say(f"{name} is not end-to-end encrypted (it was not sent with videonet send).")
             offset = int(event.get("resumed_from") or 0)
             if offset:
                 say(f"{name}: resuming at {human(offset)} of {human(int(event['bytes']))}")
@@ -332,13 +330,18 @@ def show_received(outcomes: Sequence[ReceiveOutcome]) -> None:
         info(_verified_line(name, group))
     for outcome in outcomes:
         if outcome.declined:
-            info(f"✗ declined {outcome.name} from {outcome.sender}")
+            info(f"✗ declined {outcome.name} from {_from(outcome)}")
         if outcome.ok:
             rate = outcome.as_dict()["mb_per_s"]
             info(
-                f"✓ {outcome.path}: {human(outcome.size)} from {outcome.sender}, "
+                f"✓ {outcome.path}: {human(outcome.size)} from {_from(outcome)}, "
                 f"sha256 {outcome.sha256[:16]}… verified" + (f" ({rate} MB/s)" if rate else "")
             )
+
+
+def _from(outcome: ReceiveOutcome) -> str:
+    """'alice (device laptop-2, identity first use)': who signed it, as far as it is known."""
+    return f"{outcome.sender} ({outcome.origin})" if outcome.origin else outcome.sender
 
 
 def show_comparison(result: dict[str, Any], json_out: bool) -> None:

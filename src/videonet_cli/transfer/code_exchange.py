@@ -26,6 +26,7 @@ from videonet_cli.errors import BadCodeError, CliError
 from videonet_cli.reporting import Reporter
 from videonet_cli.transfer.outcomes import KeySource
 from videonet_protocol import protocol
+from videonet_protocol.names import name_key
 from videonet_protocol.protocol import CodeStep
 
 T = TypeVar("T")
@@ -83,7 +84,11 @@ class CodeSender:
         transfer_id: str,
         file_key: bytes,
         report: Reporter,
+        to: str | None = None,
     ) -> None:
+        # to (`send --to USER --code`): only that member's exchanges are answered, so nobody
+        # else in the room can spend the code (the daemon relays only to the addressee too).
+        self._to = to
         self._rt = rt
         self._code = code
         self._room_id = room_id
@@ -155,6 +160,8 @@ class CodeSender:
         exchange, user_id = data.get("exchange"), data.get("user_id")
         if not isinstance(exchange, str) or not isinstance(user_id, int):
             return
+        if self._to is not None and name_key(str(data.get("username"))) != name_key(self._to):
+            return  # not the addressee: the code is not theirs to spend
         async with self._lock:
             if exchange in self._open or len(self._open) >= MAX_OPEN_EXCHANGES:
                 return

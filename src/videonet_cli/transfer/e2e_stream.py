@@ -9,24 +9,14 @@ verified plaintext ends in and drops the plaintext it already has.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import os
 from collections.abc import AsyncIterable, AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from pathlib import Path
-
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from videonet_cli.api.client import TransfersApi
 from videonet_cli.crypto.stream import RecordCipher, StreamEncryptor, StreamLayout
 from videonet_cli.errors import TamperedError, TruncatedError
-from videonet_cli.identity.device import DeviceKey
 from videonet_protocol import protocol
-
-_SOURCE_LABEL = b"videonet/source-id/v1"
 
 
 @dataclass(frozen=True)
@@ -47,22 +37,6 @@ class Resume:
     def for_download(cls, layout: StreamLayout, verified: int) -> Resume:
         record = layout.resume_record(verified)
         return cls(record, record * layout.record_size, layout.ciphertext_offset(record))
-
-
-def source_id(device: DeviceKey, paths: list[Path]) -> str:
-    """A fingerprint of the plaintext about to be sent, keyed so the daemon learns nothing from
-    it: each file's path, size, inode and change times. Any write to a file changes its ctime,
-    so an unfinished transfer is resumed (its records sealed again under the same key and
-    indices) only when the bytes cannot have changed; otherwise it is a new transfer."""
-    secret = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_SOURCE_LABEL).derive(
-        device.private_key.private_bytes_raw()
-    )
-    mac = hmac.new(secret, digestmod=hashlib.sha256)
-    for path in paths:
-        st = os.stat(path)
-        fields = (str(path.resolve()), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
-        mac.update(repr((*fields, st.st_ctime_ns)).encode("utf-8", "surrogateescape") + b"\n")
-    return mac.hexdigest()
 
 
 async def seal_stream(

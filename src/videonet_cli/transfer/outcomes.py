@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -42,6 +42,9 @@ class SendOptions:
     rate_limit: int | None = None  # bytes a second
     wait: bool = True  # False (--no-wait): done once uploaded; receivers take it later
     code: Code | None = None  # --code: the file key goes to one receiver through this code
+    # First-seen identities accepted without asking (IFACE21's trust_new). Until `send` asks a
+    # person on a terminal (not done yet), the send accepts them itself, as before.
+    trust_new: bool | Collection[str] = True
 
 
 @dataclass
@@ -104,7 +107,7 @@ class Inbox:
 
     def __init__(self) -> None:
         self.accepted: dict[str, set[int]] = {}
-        self.results: dict[str, dict[int, ReceiverVerdict]] = {}
+        self.results: dict[str, dict[int, dict[str, Any]]] = {}
         self.names: dict[int, str] = {}
         self.changed = asyncio.Event()
 
@@ -115,16 +118,11 @@ class Inbox:
             self.changed.set()
 
     async def on_result(self, data: Any) -> None:
+        # Kept as it came: what a verdict means is decided by `verdicts`' judge (its MAC).
         if isinstance(data, dict) and isinstance(data.get("user_id"), int):
             user_id = data["user_id"]
-            verdict = ReceiverVerdict(
-                str(data.get("username")),
-                bool(data.get("ok")),
-                str(data.get("reason", "")),
-                user_id,
-            )
-            self.names[user_id] = verdict.username
-            self.results.setdefault(str(data.get("transfer_id")), {})[user_id] = verdict
+            self.names[user_id] = str(data.get("username"))
+            self.results.setdefault(str(data.get("transfer_id")), {})[user_id] = data
             self.changed.set()
 
     def expected(self, reply: dict[str, Any], to: str | None) -> tuple[list[str], set[int]]:
@@ -150,7 +148,13 @@ class Inbox:
         )
 
     async def verdicts(
-        self, transfer_id: str, expected: set[int], timeout: float, *, only: bool = False
+        self,
+        transfer_id: str,
+        expected: set[int],
+        timeout: float,
+        judge: Callable[[dict[str, Any]], ReceiverVerdict],
+        *,
+        only: bool = False,
     ) -> tuple[list[ReceiverVerdict], list[str]]:
         """Wait until every expected or accepting receiver answered (at least one), or timeout
         (0: only look at what already came). With ``only``, the expected receivers alone count
@@ -164,7 +168,7 @@ class Inbox:
 
         def got() -> dict[int, ReceiverVerdict]:
             results = self.results.get(transfer_id, {})
-            return {u: v for u, v in results.items() if u in expected} if only else results
+            return {u: judge(v) for u, v in results.items() if u in expected or not only}
 
         deadline = time.monotonic() + timeout
         while True:
@@ -220,6 +224,9 @@ class ReceiveOutcome:
     moving_seconds: float = 0.0  # time spent downloading in this run, not waiting or hashing
     declined: bool = False  # the user said no at the prompt: not a failure
     batch: str | None = None  # the batch (directory or first file) this file came in
+    # Which device of the sender signed it and how far its identity is trusted, e.g.
+    # "device laptop-2, identity first use" ("" for this account's own devices)
+    origin: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         # Bytes moved in this run over the time spent moving them: a resume neither counts
@@ -233,6 +240,7 @@ class ReceiveOutcome:
             "bytes": self.size,
             "sha256": self.sha256,
             "sender": self.sender,
+            "origin": self.origin,
             "ok": self.ok,
             "reason": self.reason,
             "seconds": round(self.seconds, 3),

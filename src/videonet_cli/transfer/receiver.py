@@ -1,53 +1,48 @@
-"""`receive`: take offers in a room, stream each into NAME.part while hashing, rename when verified.
+"""`receive`: take offers in a room; one road for a file, several files or a directory.
 
-An end-to-end encrypted offer (every one `videonet send` makes) is decrypted record by record as
-it arrives; only verified plaintext is written to NAME.part (transfer/e2e_stream.py), and the
-file key comes wrapped for this device (transfer/e2e_keys.py).
-
-Resume: a NAME.part left by an earlier run is re-hashed and the download continues after it (for
-an encrypted offer, from the start of the record its verified bytes end in).
-Nothing is ever written outside the output directory, and nothing appears under its final name
-before the daemon confirmed that its SHA-256 equals the sender's. A batch (several files, or a
-directory) is taken by transfer/batch_receiver.py.
+For each offer, before a byte is written: this device's file key (wrapped for it, or through a
+one-off code), the sender's signed header fetched and checked — its signature against the sender
+device the identity layer trusts for the user it names (`trusted_sender`), its MAC under the
+file key, that it is this room's and this transfer's — and only then the names, paths, sizes and
+modes are taken, from the header alone (the daemon's offer is a hint). The records are opened
+under a key bound to the header's hash. At the end the sender's signed seal (each file's
+SHA-256) is checked against what was written; only then does anything take its final name, and
+the receiver's verdict goes back with a MAC under the file key. A `.part` is reused as a verified
+prefix only when this device's journal says it was written for this very header.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import os
 import time
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
-import aiohttp
-
 from videonet_cli.api import Api, SocketClient
-from videonet_cli.api.client import TransfersApi
-from videonet_cli.crypto.stream import RecordCipher, StreamLayout
-from videonet_cli.errors import BadCodeError, CliError, IntegrityError, UsageError
-from videonet_cli.identity import core as identity
-from videonet_cli.identity.device import DeviceKey
-from videonet_cli.reporting import Reporter
-from videonet_cli.transfer.batch_receiver import receive_batch
-from videonet_cli.transfer.e2e_keys import receiver_file_key
-from videonet_cli.transfer.e2e_stream import Resume, open_stream
-from videonet_cli.transfer.files import (
-    FREE_SPACE_MARGIN,
-    Gathered,
-    ReleaseBehind,
-    UnsafeTarget,
-    existing_part_size,
-    free_bytes,
-    hash_prefix,
-    open_part,
-    part_path,
-    safe_name,
+from videonet_cli.crypto import header as hdr
+from videonet_cli.crypto.stream import RecordCipher
+from videonet_cli.errors import (
+    BadCodeError,
+    CliError,
+    DaemonRefused,
+    IntegrityError,
+    TamperedError,
+    UsageError,
 )
-from videonet_cli.transfer.outcomes import ReceiveOptions, ReceiveOutcome, decline
+from videonet_cli.identity import trust
+from videonet_cli.reporting import Reporter
+from videonet_cli.transfer import journal, splitter
+from videonet_cli.transfer.e2e_keys import receiver_file_key
+from videonet_cli.transfer.files import FREE_SPACE_MARGIN, UnsafeTarget, free_bytes
+from videonet_cli.transfer.outcomes import ReceiveOptions, ReceiveOutcome, decline, moving_shares
 from videonet_cli.transfer.throttle import Throttle
+from videonet_cli.transfer.tree import TreeWriter, check_manifest, sync_files
 from videonet_protocol import protocol
+
+
+class RefusedOffer(CliError):
+    """An offer this receiver will not take (plaintext, old protocol, a header that fails)."""
 
 
 async def receive_files(
@@ -65,9 +60,7 @@ async def receive_files(
         if isinstance(data, dict):
             await offers.put(data)
 
-    (device, _), room = await asyncio.gather(
-        identity.publish_this_device(api), api.rooms.resolve(options.room)
-    )
+    me, room = await asyncio.gather(trust.this_device(api), api.rooms.resolve(options.room))
     async with api.socket() as rt:
         rt.on(protocol.EV_TRANSFER_OFFER, on_offer)
         await rt.join(room["id"])
@@ -80,7 +73,6 @@ async def receive_files(
             coded = await receive_key(rt, room["id"], options.code, timeout, report)
             count = 1
             options = replace(options, file_key=coded.key_source())
-        # With --overwrite, files declined earlier (because they existed) are offered again.
         listen = await rt.call(
             protocol.EV_TRANSFER_LISTEN, {"room_id": room["id"], "declined": options.overwrite}
         )
@@ -94,7 +86,6 @@ async def receive_files(
                 "from": options.from_user,
             }
         )
-
         outcomes: list[ReceiveOutcome] = []
         seen: set[str] = set()
         taken = 0  # files, a directory counting as one
@@ -117,14 +108,7 @@ async def receive_files(
                 transfer_id != coded.transfer_id or offer.get("sender_id") != coded.sender_id
             ):
                 continue  # not the transfer the code is for; left for another run
-            if coded is not None and not isinstance(offer.get("e2e"), dict):
-                # The sender's CLI encrypts it; offered in plaintext, it is not the sender's.
-                raise BadCodeError(
-                    "the transfer the code names is offered unencrypted: refused (the daemon "
-                    "changed it); nothing was written"
-                )
             if state == protocol.TransferState.INTERRUPTED:
-                # Its sender stopped half way; when it sends again, the offer comes back.
                 report(
                     {
                         "event": "waiting",
@@ -140,232 +124,303 @@ async def receive_files(
             kind = offer.get("batch_kind")
             files = int(offer.get("file_count") or 1) if kind == protocol.BatchKind.FILES else 1
             taken += files
-            last = taken >= count
-            if kind is None:
-                outcomes.append(
-                    await _receive_one(api.transfers, rt, device, offer, options, last, report)
+            try:
+                outcomes += await _receive(
+                    api, rt, me, room["id"], offer, options, taken >= count, report
                 )
-            else:
-                outcomes += await receive_batch(
-                    api.transfers, rt, device, offer, options, last, report
-                )
+            except RefusedOffer as exc:
+                if coded is not None:
+                    raise BadCodeError(f"{exc.message}; nothing was written") from exc
+                raise
         return outcomes
 
 
-async def _receive_one(
-    transfers: TransfersApi,
+def _plain_hint(offer: dict[str, Any]) -> None:
+    e2e = offer.get("e2e")
+    if not isinstance(e2e, dict) or not isinstance(e2e.get("stream_id"), str):
+        raise RefusedOffer(
+            f"{offer.get('name')} from {offer.get('sender_name')} is offered without "
+            "end-to-end encryption: refused (plaintext offers are never taken)"
+        )
+
+
+async def verified_header(
+    api: Api, me: trust.ThisDevice, room_id: str, offer: dict[str, Any], file_key: bytes
+) -> tuple[hdr.SignedHeader, trust.TrustedDevice]:
+    """The offer's signed header, checked against the sender device and the file key."""
+    transfer_id = str(offer["transfer_id"])
+    blob: object = None
+    try:
+        blob = (await api.transfers.header(transfer_id)).get("header")
+    except DaemonRefused as exc:  # a daemon of transfer protocol 1 has no such route
+        if exc.code != protocol.ErrorCode.NOT_FOUND:
+            raise
+    raw = protocol.e2e_decode(blob, _b64_size(blob))
+    if raw is None:
+        raise RefusedOffer(
+            f"{offer.get('name')}: the offer has no signed header (an older transfer "
+            f"protocol?): refused; this videonet speaks transfer protocol "
+            f"{protocol.TRANSFER_PROTOCOL_VERSION}"
+        )
+    try:
+        signed = hdr.parse_header(raw, _check_paths)
+    except (hdr.HeaderError, CliError) as exc:
+        raise RefusedOffer(f"refusing {offer.get('name')}: {exc}") from exc
+    h = signed.header
+    if h.transfer_id != transfer_id or h.room_id != room_id:
+        raise RefusedOffer(
+            f"refusing {offer.get('name')}: its signed header is for another transfer or room"
+        )
+    if h.stream_id != str(offer["e2e"]["stream_id"]):
+        raise RefusedOffer(f"refusing {offer.get('name')}: its header names another stream")
+    sender = await trust.trusted_sender(
+        api,
+        me,
+        user_id=h.sender_user_id,
+        username=h.sender_username,
+        device_id=h.sender_device_id,
+    )
+    try:
+        hdr.verify_header(
+            signed, file_key, lambda lb, m, sig: trust.verify_signature(sender, lb, m, sig)
+        )
+    except hdr.HeaderError as exc:
+        raise RefusedOffer(f"refusing {offer.get('name')}: {exc}") from exc
+    return signed, sender
+
+
+def _b64_size(text: object) -> int:
+    """The decoded size of a base64 string (e2e_decode wants it exactly)."""
+    if not isinstance(text, str) or len(text) % 4:
+        return -1
+    return len(text) // 4 * 3 - text[-2:].count("=")
+
+
+def _check_paths(kind: str, files: list[hdr.FileEntry]) -> None:
+    check_manifest(kind, [{"path": f.path, "size": f.size} for f in files])
+
+
+async def _receive(
+    api: Api,
     rt: SocketClient,
-    device: DeviceKey,
+    me: trust.ThisDevice,
+    room_id: str,
     offer: dict[str, Any],
     options: ReceiveOptions,
     last: bool,
     report: Reporter,
-) -> ReceiveOutcome:
-    out_dir, overwrite = options.out_dir, options.overwrite
+) -> list[ReceiveOutcome]:
+    """Take one offer; one outcome per file when verified, else one for the transfer."""
     started = time.monotonic()
     transfer_id = str(offer["transfer_id"])
-    e2e = offer.get("e2e")
-    size = int(e2e["plain_size"]) if isinstance(e2e, dict) else int(offer["size"])
-    sender = str(offer.get("sender_name", "?"))
-    safe = safe_name(str(offer["name"]))
-    final = out_dir / safe.name
-    part = part_path(out_dir, safe.name)
-
-    moving = 0.0
-
-    def outcome(
-        ok: bool, reason: str, sha: str = "", offset: int = 0, declined: bool = False
-    ) -> ReceiveOutcome:
-        return ReceiveOutcome(
-            name=safe.name,
-            path=str(final),
-            size=size,
-            sha256=sha,
-            sender=sender,
-            ok=ok,
-            reason=reason,
-            seconds=time.monotonic() - started,
-            resumed_from=offset,
-            moving_seconds=moving,
-            declined=declined,
-        )
-
-    if safe.changed:
-        report({"event": "renamed", "offered": safe.original, "name": safe.name})
-    if os.path.lexists(final) and not overwrite:
-        reason = f"{final} exists (use --overwrite to replace it)"
-        await decline(rt, transfer_id, reason, last)
-        return outcome(False, reason)
-    if options.ask is not None and not await options.ask(offer):
-        await decline(rt, transfer_id, "declined", last)
-        return outcome(False, "declined", declined=True)
-
+    hint = str(offer.get("name"))
     try:
-        offset = existing_part_size(out_dir, part.name)
-    except UnsafeTarget as exc:
-        await decline(rt, transfer_id, str(exc), last)
-        return outcome(False, str(exc))
-    if offset > size:
-        part.unlink()
-        offset = 0
-    cipher: RecordCipher | None = None
-    if isinstance(e2e, dict):
-        # Before accepting: without a key this device cannot take the file at all.
+        _plain_hint(offer)
+        # Before accepting: without a key and a header that verifies nothing is taken.
         if options.file_key is not None:
             file_key = await options.file_key(offer)
         else:
-            file_key = await receiver_file_key(rt, device, offer)
-        cipher = RecordCipher(file_key, str(e2e["stream_id"]))
-        offset = Resume.for_download(StreamLayout(size), offset).plain_offset
-    needed = size - offset + FREE_SPACE_MARGIN
-    if free_bytes(out_dir) < needed:
-        reason = f"not enough free space in {out_dir} for {safe.name} ({size} bytes)"
-        await decline(rt, transfer_id, reason, last)
-        return outcome(False, reason)
-
-    await rt.call(protocol.EV_TRANSFER_ACCEPT, {"transfer_id": transfer_id})
-    report(
-        {
-            "event": "offer",
-            "name": safe.name,
-            "bytes": size,
-            "sender": sender,
-            "transfer_id": transfer_id,
-            "resumed_from": offset,
-            "encrypted": cipher is not None,
-        }
-    )
-    throttle = Throttle(report, safe.name, size)
-    checking = Throttle(report, safe.name, size, "checking")  # re-hashing is not moving
-    digest = hash_prefix(part, offset, checking.update) if offset else hashlib.sha256()
-    began = time.monotonic()
-    # A complete NAME.part needs no bytes (a Range from its end would be refused with 416);
-    # an empty file is still fetched, which creates its NAME.part.
+            file_key = await receiver_file_key(rt, me, offer)
+        signed, sender = await verified_header(api, me, room_id, offer, file_key)
+    except CliError as exc:
+        await decline(rt, transfer_id, exc.message, last)
+        raise
+    h = signed.header
+    who = sender.username
+    origin = ""
+    if sender.trust != "own":
+        origin = f"device {sender.label or sender.device_id}, identity {sender.trust}"
+    entries: list[protocol.ManifestEntry] = [{"path": f.path, "size": f.size} for f in h.files]
+    size = h.total_size
     try:
-        if cipher is not None:
-            received = await _download_sealed(
-                transfers, transfer_id, part, offset, size, digest, throttle, cipher
+        layout = splitter.layout_of(h.kind, h.name, [e["path"] for e in entries], options.out_dir)
+    except CliError as exc:
+        await decline(rt, transfer_id, exc.message, last)
+        return [
+            ReceiveOutcome(
+                hint, str(options.out_dir), size, "", who, False, exc.message, 0.0, 0, batch=hint
             )
-        elif offset < size or not size:
-            received = await _download(transfers, transfer_id, part, offset, size, digest, throttle)
-        else:
-            received = offset
-    except IntegrityError as exc:
-        # Only verified records were written, but this copy cannot be completed: start over.
-        part.unlink(missing_ok=True)
-        reason = f"{exc.message}; nothing was kept"
-        await decline(rt, transfer_id, reason, last)
-        return outcome(False, reason, offset=offset)
-    moving = time.monotonic() - began
-    throttle.update(received, force=True)
+        ]
+    single = h.kind == protocol.BatchKind.FILES and len(entries) == 1
+    label = layout.final_dir.name if layout.final_dir else layout.shown[0]
+    whole = f"{label}/" if layout.final_dir else label
+    if not layout.final_dir and len(entries) > 1:
+        whole = f"{label} and {len(entries) - 1} more files"
+    moving = 0.0
+
+    def failed(reason: str, offset: int = 0, declined: bool = False) -> list[ReceiveOutcome]:
+        where = layout.final_dir or (options.out_dir / label if single else options.out_dir)
+        return [
+            ReceiveOutcome(
+                whole,
+                str(where),
+                size,
+                "",
+                who,
+                False,
+                reason,
+                time.monotonic() - started,
+                offset,
+                moving,
+                declined,
+                None if single else label,
+                origin,
+            )
+        ]
+
+    for original, shown in zip(entries, layout.shown, strict=True):
+        if layout.final_dir is None and original["path"] != shown:
+            report({"event": "renamed", "offered": original["path"], "name": shown})
+    problem = splitter.clash(layout, options.overwrite)
+    if problem:
+        await decline(rt, transfer_id, problem, last)
+        return failed(problem)
+    # The question shows what the signed header says, not the daemon's hints.
+    asked = {
+        **offer,
+        "name": h.name,
+        "file_count": len(entries),
+        "size": size,
+        "batch_kind": None if single else h.kind,
+        "sender_name": sender.username,
+    }
+    if options.ask is not None and not await options.ask(asked):
+        await decline(rt, transfer_id, "declined", last)
+        return failed("declined", declined=True)
+    if layout.final_dir is not None:
+        layout.root.mkdir(mode=0o700, exist_ok=True)
+    ours = journal.receiving(signed.hash, layout.root)
+    cipher = RecordCipher(file_key, hdr.record_binding(signed.hash))
+    try:
+        writer = TreeWriter(layout.root)
+        try:
+            checking = Throttle(report, label, size, "checking")
+            if ours:
+                hashes, index, within = splitter.resume_point(writer, layout, entries, checking)
+            else:  # .part files of another transfer (or none): never a verified prefix
+                hashes, index, within = [], 0, 0
+            offset = sum(e["size"] for e in entries[:index]) + within
+            if free_bytes(options.out_dir) < size - offset + FREE_SPACE_MARGIN:
+                reason = f"not enough free space in {options.out_dir} for {label} ({size} bytes)"
+                await decline(rt, transfer_id, reason, last)
+                return failed(reason)
+            await rt.call(protocol.EV_TRANSFER_ACCEPT, {"transfer_id": transfer_id})
+            event: dict[str, Any] = {
+                "event": "offer",
+                "name": label,
+                "bytes": size,
+                "sender": who,
+                "transfer_id": transfer_id,
+                "resumed_from": offset,
+                "encrypted": True,
+            }
+            if not single:
+                event |= {"files": len(entries), "kind": h.kind}
+            report(event)
+            throttle = Throttle(report, label, size)
+            split = splitter.Splitter(
+                writer,
+                layout.parts,
+                [e["size"] for e in entries],
+                [f.mode for f in h.files],
+                hashes,
+                index,
+            )
+            split.within = within
+            began = time.monotonic()
+            try:
+                received = await splitter.download(
+                    api.transfers, transfer_id, offset, size, split, throttle, cipher
+                )
+            except IntegrityError as exc:
+                if isinstance(exc, TamperedError) and not single:
+                    files = splitter.files_in_record(exc.index, entries, layout.shown)
+                    exc = TamperedError(exc.index, files)
+                reason = f"{exc.message}; nothing was kept"
+                writer.close()
+                splitter.discard(layout)
+                await decline(rt, transfer_id, reason, last)
+                return failed(reason, offset)
+            moving = time.monotonic() - began
+            throttle.update(received, force=True)
+        finally:
+            writer.close()
+    except UnsafeTarget as exc:  # a link, fifo or file planted in the way: nothing followed
+        await decline(rt, transfer_id, str(exc), last)
+        return failed(str(exc))
     if received < size:
-        return outcome(
-            False,
-            f"incomplete: {received} of {size} bytes arrived (kept in {part.name}; "
+        where = layout.root.name if layout.final_dir else "the .part files"
+        return failed(
+            f"incomplete: {received} of {size} bytes arrived (kept in {where}; "
             "run receive again to resume)",
-            offset=offset,
-        )
-    sha256 = digest.hexdigest()
-    reply = await rt.call(
-        protocol.EV_TRANSFER_VERDICT, {"transfer_id": transfer_id, "sha256": sha256, "done": last}
-    )
-    if not reply.get("match") or reply.get("expected") != sha256:
-        part.unlink(missing_ok=True)
-        return outcome(
-            False,
-            f"SHA-256 mismatch: got {sha256}, the sender has {reply.get('expected')}; "
-            "the received bytes were discarded",
-            sha256,
             offset,
         )
-    if os.path.lexists(final) and not overwrite:  # appeared while we were downloading
-        return outcome(False, f"{final} appeared meanwhile; kept {part.name}", sha256, offset)
-    os.replace(part, final)
-    return outcome(True, "", sha256, offset)
-
-
-async def _download(
-    transfers: TransfersApi,
-    transfer_id: str,
-    part: Path,
-    offset: int,
-    size: int,
-    digest: Any,
-    throttle: Throttle,
-) -> int:
-    """Append the rest of the file to `part`; return how many bytes it holds at the end."""
-    received = offset
+    sync_files(layout.root, layout.parts)
+    digests = [d.digest() for d in hashes]
+    hexes = [d.hex() for d in digests]
+    sha256 = protocol.batch_digest(hexes)
+    mac = hdr.verdict_mac(file_key, signed.hash, me.user_id, sha256)
+    reply = await rt.call(
+        protocol.EV_TRANSFER_VERDICT,
+        {"transfer_id": transfer_id, "sha256": sha256, "mac": mac, "done": last},
+    )
+    # The daemon's "match" is a hint: the sender's signed seal decides.
+    raw_seal = protocol.e2e_decode(reply.get("seal"), _b64_size(reply.get("seal")))
     try:
-        fd = open_part(part.parent, part.name)
-    except UnsafeTarget as exc:
-        raise CliError(str(exc)) from exc
-    pending = Gathered()
-    release = ReleaseBehind(fd, offset)
-    try:
-        os.lseek(fd, offset, os.SEEK_SET)
-        async with transfers.download(transfer_id, offset) as chunks:
-            # Gather socket reads into 1 MiB writes (small writes cost several times more).
-            async for chunk in chunks:
-                if received + pending.nbytes + len(chunk) > size:
-                    raise CliError("the daemon sent more bytes than offered")
-                digest.update(chunk)
-                if pending.add(chunk):
-                    received += pending.write_to(fd)
-                    release.written_to(received)
-                    throttle.update(received)
-            received += pending.write_to(fd)
-        os.fsync(fd)
-    except (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError, ConnectionError):
-        pass  # a short stream: the caller reports it as incomplete and keeps the .part
-    except (aiohttp.ClientError, TimeoutError) as exc:
-        if received == offset:
-            raise transfers.unreachable(exc) from exc
-    finally:
-        if pending.nbytes:  # what arrived before a broken stream is kept for the resume
-            received += pending.write_to(fd)
-        os.close(fd)
-    return received
-
-
-async def _download_sealed(
-    transfers: TransfersApi,
-    transfer_id: str,
-    part: Path,
-    offset: int,
-    size: int,
-    digest: Any,
-    throttle: Throttle,
-    cipher: RecordCipher,
-) -> int:
-    """Decrypt the records from the one ``offset`` starts and append their verified plaintext
-    to ``part``; return how many plaintext bytes it holds at the end. A record that does not
-    verify raises `IntegrityError` (what was verified before it stays written)."""
-    received = offset
-    try:
-        fd = open_part(part.parent, part.name)
-    except UnsafeTarget as exc:
-        raise CliError(str(exc)) from exc
-    release = ReleaseBehind(fd, offset)
-    try:
-        os.ftruncate(fd, offset)
-        os.lseek(fd, offset, os.SEEK_SET)
-        async with open_stream(transfers, transfer_id, cipher, size, offset) as records:
-            async for record in records:
-                if received + len(record) > size:
-                    raise CliError("the daemon sent more bytes than offered")
-                digest.update(record)
-                view = memoryview(record)
-                while view:
-                    view = view[os.write(fd, view) :]
-                received += len(record)
-                release.written_to(received)
-                throttle.update(received)
-        os.fsync(fd)
-    except (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError, ConnectionError):
-        pass  # a short stream: the caller reports it as incomplete and keeps the .part
-    except (aiohttp.ClientError, TimeoutError) as exc:
-        if received == offset:
-            raise transfers.unreachable(exc) from exc
-    finally:
-        os.close(fd)
-    return received
+        if raw_seal is None:
+            raise hdr.HeaderError("the sender's seal did not come with the verdict")
+        expected = hdr.open_seal(
+            raw_seal,
+            signed,
+            file_key,
+            lambda lb, m, sig: trust.verify_signature(sender, lb, m, sig),
+        )
+    except hdr.HeaderError as exc:
+        splitter.discard(layout)
+        journal.received(signed.hash)
+        return failed(f"{exc}; the received bytes were discarded", offset)
+    bad = [
+        name for name, got, want in zip(layout.shown, digests, expected, strict=True) if got != want
+    ]
+    if bad:
+        splitter.discard(layout)
+        journal.received(signed.hash)
+        more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
+        return failed(
+            f"SHA-256 mismatch in {', '.join(bad[:5])}{more}; the received bytes were discarded",
+            offset,
+        )
+    problem = splitter.clash(layout, options.overwrite)
+    if problem:  # appeared while we were downloading
+        return failed(f"{problem}; kept the .part files", offset)
+    if layout.final_dir is not None:
+        os.rename(layout.root, layout.final_dir)
+    else:
+        for part, final in zip(layout.parts, layout.finals, strict=True):
+            os.replace(layout.root / part, final)
+    journal.received(signed.hash)
+    seconds = time.monotonic() - started
+    resumed, start = [], 0
+    for entry in entries:
+        resumed.append(min(max(offset - start, 0), entry["size"]))
+        start += entry["size"]
+    shares = moving_shares(moving, [e["size"] - r for e, r in zip(entries, resumed, strict=True)])
+    return [
+        ReceiveOutcome(
+            name=shown,
+            path=str(final),
+            size=entry["size"],
+            sha256=digest,
+            sender=who,
+            ok=True,
+            reason="",
+            seconds=seconds,
+            resumed_from=done,
+            moving_seconds=share,
+            batch=None if single else label,
+            origin=origin,
+        )
+        for entry, final, shown, digest, done, share in zip(
+            entries, layout.finals, layout.shown, hexes, resumed, shares, strict=True
+        )
+    ]

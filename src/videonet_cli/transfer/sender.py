@@ -1,38 +1,41 @@
-"""`send`: offer each file to the room, upload it into the daemon's spool, collect verdicts.
+"""`send`: one road for everything named: each transfer is a manifest of one or more files.
 
-Every file is end-to-end encrypted (transfer/e2e_keys.py, transfer/e2e_stream.py): the daemon
-gets records and wrapped keys, never the plaintext or its key. The file is hashed while it is
-encrypted and uploaded (one read); a resumed upload first hashes the plaintext of the records
-the daemon already holds. The sender is done with a file when it is sealed and every receiver
-that listened or accepted has reported its SHA-256 (at least one must). Several files, or a
-directory, go as one batch (transfer/batch_sender.py).
+Loose files named together go as one transfer (a single file is a manifest of one), each
+directory as one more. For each: the offer with its signed header (transfer/offering.py), one
+upload of the files' bytes read once and hashed as they go (transfer/upload.py), the signed
+seal with each file's SHA-256, then each receiver's verdict, which counts only with a MAC made
+under the file key (the daemon cannot forge a "verified").
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import time
-from collections.abc import AsyncIterator, Awaitable
-from pathlib import Path
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import aiohttp
-
 from videonet_cli.api import Api, SocketClient
-from videonet_cli.api.client import TransfersApi
+from videonet_cli.crypto import header as hdr
 from videonet_cli.crypto.stream import RecordCipher, StreamLayout
 from videonet_cli.errors import CliError, UsageError
-from videonet_cli.identity import core as identity
+from videonet_cli.identity import trust
 from videonet_cli.reporting import Reporter
-from videonet_cli.transfer.batch_sender import send_batch
-from videonet_cli.transfer.e2e_keys import SenderKeys
-from videonet_cli.transfer.e2e_stream import Resume, seal_stream, source_id
-from videonet_cli.transfer.files import CHUNK_BYTES, check_sendable, hash_prefix, local_clock
-from videonet_cli.transfer.outcomes import Inbox, SendOptions, SendOutcome, upload_failed
+from videonet_cli.transfer import journal
+from videonet_cli.transfer.e2e_keys import LateKeys
+from videonet_cli.transfer.e2e_stream import Resume
+from videonet_cli.transfer.files import check_sendable, local_clock
+from videonet_cli.transfer.offering import Offered, offer
+from videonet_cli.transfer.outcomes import (
+    Inbox,
+    ReceiverVerdict,
+    SendOptions,
+    SendOutcome,
+    moving_shares,
+)
 from videonet_cli.transfer.throttle import Throttle
-from videonet_cli.transfer.tree import directory, loose_files
+from videonet_cli.transfer.tree import BatchSource, directory, loose_files
+from videonet_cli.transfer.upload import Reader, upload
 from videonet_protocol import protocol
 from videonet_protocol.protocol import BatchKind
 
@@ -43,19 +46,16 @@ T = TypeVar("T")
 
 
 async def send_files(api: Api, options: SendOptions, report: Reporter) -> list[SendOutcome]:
-    """Send what was named; return each file's verdicts.
-
-    One file alone is one transfer; several files go as one batch (one offer, one upload), and
-    each directory as a batch of its tree.
-    """
+    """Send what was named; return each file's verdicts."""
     files = [p for p in options.paths if not p.is_dir()]
-    sizes = [check_sendable(p) for p in files]  # every file checked before anything is sent
-    batches = [loose_files(files)] if len(files) > 1 else []
+    for file in files:
+        check_sendable(file)  # every file checked before anything is sent
+    batches = [loose_files(files)] if files else []
     batches += [directory(p) for p in options.paths if p.is_dir()]
     names = [p.name for p in files] + [b.name for b in batches if b.kind == BatchKind.DIRECTORY]
     if len(set(names)) != len(names):
         raise UsageError("two of the files or directories have the same name; send them separately")
-    if options.code is not None and (len(files) != 1 or batches):
+    if options.code is not None and (len(files) != 1 or len(batches) != 1):
         raise UsageError("--code sends one file (not several, not a directory)")
     if options.code is not None and not options.wait:
         raise UsageError("--code needs the sender to wait: the key goes through this run")
@@ -63,132 +63,169 @@ async def send_files(api: Api, options: SendOptions, report: Reporter) -> list[S
         for path, why in batch.skipped:
             report({"event": "skipped", "name": f"{batch.name}/{path}", "reason": why})
     inbox = Inbox()
-    # The first round trips do not depend on each other: at once (each one costs a network
-    # round trip before the first byte moves).
-    (device, _), room, me = await asyncio.gather(
-        identity.publish_this_device(api), api.rooms.resolve(options.room), api.me()
-    )
+    # The first round trips do not depend on each other: at once.
+    me, room = await asyncio.gather(trust.this_device(api), api.rooms.resolve(options.room))
     async with api.socket() as rt:
         rt.on(protocol.EV_TRANSFER_ACCEPTED, inbox.on_accepted)
         rt.on(protocol.EV_TRANSFER_RESULT, inbox.on_result)
         await rt.join(room["id"])
-        keys = SenderKeys(api, rt, device, report, only_mine=options.code is not None)
-        keys.start(room["id"], me["username"])
+        late = LateKeys(api, rt, me, room["id"], report)
         report({"event": "joined", "room": room["name"]})
         outcomes = []
-        if len(files) == 1:
-            outcomes.append(
-                await _send_one(
-                    api.transfers, rt, inbox, keys, room["id"], files[0], sizes[0], options, report
-                )
-            )
         for batch in batches:
-            outcomes += await send_batch(
-                api.transfers, rt, inbox, keys, room["id"], batch, options, report
-            )
+            outcomes += await _send(api, rt, inbox, late, me, room["id"], batch, options, report)
         return outcomes
 
 
-async def _send_one(
-    transfers: TransfersApi,
+async def _send(
+    api: Api,
     rt: SocketClient,
     inbox: Inbox,
-    keys: SenderKeys,
+    late: LateKeys,
+    me: trust.ThisDevice,
     room_id: str,
-    path: Path,
-    size: int,
+    batch: BatchSource,
     options: SendOptions,
     report: Reporter,
-) -> SendOutcome:
-    to = options.to
+) -> list[SendOutcome]:
+    """Offer, upload and seal one transfer; one outcome per file, all with its verdicts."""
     started = time.monotonic()
-    body: dict[str, Any] = {"room_id": room_id, "name": path.name}
-    if to:
-        body["to"] = to
-    source = source_id(keys.device, [path])
-    reply, file_key = await keys.offer(body, size, source, to)
-    offer = reply["transfer"]
-    transfer_id = str(offer["transfer_id"])
-    layout = StreamLayout(size)
-    resume = Resume.for_upload(layout, int(reply["offset"]))
-    offset = resume.plain_offset
-    listeners, expected = inbox.expected(reply, to)
-    report(
-        {
-            "event": "offer",
-            "name": path.name,
-            "bytes": size,
-            "transfer_id": transfer_id,
-            "resumed_from": offset,
-            "listeners": listeners,
-        }
-    )
+    offered = await offer(api, rt, me, room_id, batch, options, report)
+    transfer_id = offered.transfer_id
+    if options.code is None:
+        late.serve(offered)
+    layout = StreamLayout(batch.size)
+    offset = Resume.for_upload(layout, offered.daemon_has).plain_offset
+    listeners, expected = inbox.expected(offered.reply, options.to)
+    single = batch.kind == BatchKind.FILES and len(batch.entries) == 1
+    event: dict[str, Any] = {
+        "event": "offer",
+        "name": batch.name,
+        "bytes": batch.size,
+        "transfer_id": transfer_id,
+        "resumed_from": offset,
+        "listeners": listeners,
+    }
+    if not single:
+        event |= {"files": len(batch.entries), "kind": str(batch.kind)}
+    report(event)
     code_sender = None
     if options.code is not None:
-        # The file key goes to the receiver only through the code (SenderKeys wrapped it for
-        # this account's own devices alone, so a resumed send gets it back).
+        # The file key goes to the receiver only through the code (it is wrapped for this
+        # device alone, so a resumed send gets it back from its journal).
         from videonet_cli.transfer.code_exchange import CodeSender
 
-        code_sender = CodeSender(rt, options.code, room_id, transfer_id, file_key.key, report)
+        code_sender = CodeSender(
+            rt, options.code, room_id, transfer_id, offered.file_key, report, to=options.to
+        )
         code_sender.install()
-        report({"event": "code", "name": path.name, "code": options.code.text})
+        report({"event": "code", "name": batch.name, "code": options.code.text})
         listeners, expected = [], set()  # the one who finishes the exchange, nobody else
-    throttle = Throttle(report, path.name, size)
-    upload = int(reply["offset"]) < layout.ciphertext_size or (
-        offer["state"] != protocol.TransferState.UPLOADED
-    )
-    checking = Throttle(report, path.name, size, "checking")
-    digest = hash_prefix(path, offset if upload else size, checking.update)
+    state = offered.reply["transfer"].get("state")
+    needed = offered.daemon_has < layout.ciphertext_size or state != protocol.TransferState.UPLOADED
+    throttle = Throttle(report, batch.name, batch.size)
+    checking = Throttle(report, batch.name, batch.size, "checking")
+    reader = Reader(batch, offset if needed else batch.size, throttle, checking)
+    cipher = RecordCipher(offered.file_key, hdr.record_binding(offered.signed.hash))
     began = time.monotonic()
-    if upload:
-        plaintext = _read(path, offset, size, digest, throttle, options.rate_limit)
-        cipher = RecordCipher(file_key.key, file_key.stream_id)
-        skip = int(reply["offset"]) - resume.cipher_offset
-        body_bytes = seal_stream(plaintext, cipher, layout, resume, skip)
-        uploading = _upload(transfers, transfer_id, int(reply["offset"]), layout, body_bytes)
-        if code_sender is None:
-            await uploading
-        else:
-            await _or_abort(rt, transfer_id, code_sender, uploading)
+    if needed:
+        uploading = upload(
+            api.transfers,
+            transfer_id,
+            reader,
+            cipher,
+            layout,
+            offered.daemon_has,
+            options.rate_limit,
+        )
+        await (
+            uploading if code_sender is None else _or_abort(rt, transfer_id, code_sender, uploading)
+        )
     moving = time.monotonic() - began
-    throttle.update(size, force=True)
-    sha256 = digest.hexdigest()
-    seal_reply = await rt.call(
-        protocol.EV_TRANSFER_SEAL, {"transfer_id": transfer_id, "sha256": sha256}
+    throttle.update(batch.size, force=True)
+    digests = reader.digests()
+    hexes = [d.hex() for d in digests]
+    sha256 = protocol.batch_digest(hexes)
+    seal = hdr.make_seal(
+        offered.signed.hash, digests, offered.file_key, lambda lb, m: trust.sign(me, lb, m)
     )
-    until = str(seal_reply.get("available_until", ""))
+    sealed = await rt.call(
+        protocol.EV_TRANSFER_SEAL,
+        {"transfer_id": transfer_id, "sha256": sha256, "seal": protocol.e2e_encode(seal)},
+    )
+    journal.forget_send(offered.source)  # sealed: a later send of these files is a new one
+    until = str(sealed.get("available_until", ""))
     report(
         {
             "event": "uploaded",
-            "name": path.name,
+            "name": batch.name,
             "sha256": sha256,
             "listeners": listeners,
             "available_until": until,
             "wait": options.wait,
         }
     )
+    judge = _judge(offered, sha256)
     if code_sender is None:
-        got, missing = await inbox.verdicts(
-            transfer_id, expected, options.timeout if options.wait else 0
-        )
+        wait = options.timeout if options.wait else 0
+        got, missing = await inbox.verdicts(transfer_id, expected, wait, judge)
     else:
         expected = {await _code_receiver(rt, code_sender, transfer_id, options.timeout)}
-        verdicts = inbox.verdicts(transfer_id, expected, options.timeout, only=True)
+        verdicts = inbox.verdicts(transfer_id, expected, options.timeout, judge, only=True)
         got, missing = await _or_abort(rt, transfer_id, code_sender, verdicts)
-    return SendOutcome(
-        path=str(path),
-        name=path.name,
-        size=size,
-        sha256=sha256,
-        transfer_id=transfer_id,
-        seconds=time.monotonic() - started,
-        resumed_from=offset,
-        verdicts=got,
-        missing=missing if options.wait else [],
-        moving_seconds=moving,
-        available_until=until,
-        waited=options.wait,
+    seconds = time.monotonic() - started
+    prefix = batch.name + "/" if batch.kind == BatchKind.DIRECTORY else ""
+    resumed = []
+    start = 0
+    for entry in batch.entries:
+        resumed.append(min(max(offset - start, 0), entry["size"]))
+        start += entry["size"]
+    shares = moving_shares(
+        moving, [e["size"] - r for e, r in zip(batch.entries, resumed, strict=True)]
     )
+    return [
+        SendOutcome(
+            path=str(path),
+            name=prefix + entry["path"],
+            size=entry["size"],
+            sha256=digest,
+            transfer_id=transfer_id,
+            seconds=seconds,
+            resumed_from=done,
+            verdicts=got,
+            missing=missing if options.wait else [],
+            moving_seconds=share,
+            available_until=until,
+            waited=options.wait,
+            batch=None if single else batch.name,
+        )
+        for path, entry, digest, done, share in zip(
+            batch.paths, batch.entries, hexes, resumed, shares, strict=True
+        )
+    ]
+
+
+def _judge(offered: Offered, sha256: str) -> Any:
+    """A receiver's result as the sender believes it: "verified" only with the receiver's MAC
+    over exactly our digest (made under the file key: the daemon cannot make one)."""
+
+    def judge(data: dict[str, Any]) -> ReceiverVerdict:
+        user_id = int(data["user_id"])
+        name, reason = str(data.get("username")), str(data.get("reason", ""))
+        if not data.get("ok"):
+            return ReceiverVerdict(name, False, reason or "not verified", user_id)
+        got = str(data.get("sha256", ""))
+        authentic = hdr.verdict_ok(
+            offered.file_key, offered.signed.hash, user_id, got, data.get("mac")
+        )
+        if not authentic:
+            why = "its verdict is not authenticated (no MAC under the file key): ignored"
+            return ReceiverVerdict(name, False, why, user_id)
+        if got != sha256:
+            return ReceiverVerdict(name, False, f"SHA-256 mismatch (got {got})", user_id)
+        return ReceiverVerdict(name, True, "", user_id)
+
+    return judge
 
 
 async def _code_receiver(
@@ -222,57 +259,10 @@ async def _or_abort(
         raise
 
 
-async def _read(
-    path: Path, offset: int, size: int, digest: Any, throttle: Throttle, rate_limit: int | None
-) -> AsyncIterator[memoryview]:
-    """The file's plaintext from ``offset`` on, hashed as it is read, at most ``rate_limit``.
-
-    Each piece is a view of one reused buffer, valid until the next is asked for: the record
-    encryptor seals it (or copies a partial record) at once, and a buffer read into again costs
-    less than fresh memory for every MiB."""
-    # With a rate limit, smaller chunks keep the pace smooth.
-    chunk_bytes = min(CHUNK_BYTES, max(16 << 10, rate_limit // 8)) if rate_limit else CHUNK_BYTES
-    buffer = memoryview(bytearray(chunk_bytes))
-    sent = offset
-    began = time.monotonic()
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.lseek(fd, offset, os.SEEK_SET)
-        while sent < size:
-            chunk = buffer[: os.readv(fd, [buffer[: min(chunk_bytes, size - sent)]])]
-            if not chunk:
-                raise CliError(f"{path} shrank while it was being sent")
-            digest.update(chunk)
-            sent += len(chunk)
-            throttle.update(sent)
-            yield chunk
-            if rate_limit:
-                ahead = (sent - offset) / rate_limit - (time.monotonic() - began)
-                if ahead > 0:
-                    await asyncio.sleep(ahead)
-    finally:
-        os.close(fd)
-
-
-async def _upload(
-    transfers: TransfersApi,
-    transfer_id: str,
-    cipher_offset: int,
-    layout: StreamLayout,
-    body: AsyncIterator[bytes],
-) -> None:
-    try:
-        await transfers.upload(
-            transfer_id, cipher_offset, layout.ciphertext_size - cipher_offset, body
-        )
-    except (aiohttp.ClientError, TimeoutError) as exc:
-        raise upload_failed(transfers, exc) from exc
-
-
 def unverified(outcomes: list[SendOutcome], timeout: float, room: str) -> list[str]:
-    """For each file not verified by every receiver: its name and what went wrong (with
-    --no-wait only the verdicts that came before the upload ended count). The files of a batch
-    share one verdict, so a batch is named once."""
+    """For each transfer not verified by every receiver: its name and what went wrong (with
+    --no-wait only the verdicts that came before the upload ended count). The files of a
+    transfer share its verdicts, so a transfer is named once."""
     failures = []
     reported: set[str] = set()
     for outcome in outcomes:
@@ -286,14 +276,10 @@ def unverified(outcomes: list[SendOutcome], timeout: float, room: str) -> list[s
                 f"{local_clock(outcome.available_until)}: run `videonet receive {room}` "
                 "on the receiving side"
             )
-        if not problems:
+        if not problems or outcome.transfer_id in reported:
             continue
-        name = outcome.name
-        if outcome.batch is not None:
-            if outcome.transfer_id in reported:
-                continue
-            reported.add(outcome.transfer_id)
-            name = _batch_label(outcome, outcomes)
+        reported.add(outcome.transfer_id)
+        name = outcome.name if outcome.batch is None else _batch_label(outcome, outcomes)
         failures.append(f"{name} ({'; '.join(problems)})")
     return failures
 

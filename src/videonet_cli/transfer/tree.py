@@ -12,6 +12,7 @@ never lead out of the batch's directory.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import stat
 import sys
@@ -134,14 +135,18 @@ def check_manifest(kind: str, entries: list[protocol.ManifestEntry]) -> None:
             head = head.rpartition("/")[0]
 
 
+FSYNC_FILES_MAX = 8  # up to this many received files are fsynced one by one
+
+
 def sync_files(root: Path, paths: list[str]) -> None:
     """Make the files under `root` durable before they are renamed into place.
 
     One fsync per file costs a journal commit each (about 4 s for 1,000 small files on the
     benchmark's VM, docs/performance.md), so on Linux one syncfs(2) of the file system holding
-    `root` flushes them all at once; elsewhere each file is fsynced.
+    `root` flushes many at once; elsewhere, and for a few files (where syncfs would also wait
+    for everything else written to that file system), each file is fsynced.
     """
-    if _syncfs(root):
+    if len(paths) > FSYNC_FILES_MAX and _syncfs(root):
         return
     for path in paths:
         fd = os.open(root / path, os.O_RDONLY | os.O_NOFOLLOW)
@@ -196,12 +201,25 @@ class TreeWriter:
     def open(self, path: str, truncate: bool) -> int:
         """A descriptor for writing `path` (created if missing), positioned at its end."""
         parent, _, name = path.rpartition("/")
-        flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | (os.O_TRUNC if truncate else 0)
+        # O_NONBLOCK: a fifo planted under the name fails at once (ENXIO) instead of blocking.
+        flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK
         try:
             fd = os.open(name, flags, 0o644, dir_fd=self._dir(parent))
         except OSError as exc:
-            # ELOOP: a link where a file or directory should be; ENOTDIR: a file in the way.
+            if exc.errno in (errno.ELOOP, errno.ENXIO):  # a link or a fifo under the name
+                raise UnsafeTarget(
+                    f"refusing to write {self._root_path / path}: it is not a regular file"
+                ) from exc
+            # ENOTDIR: a file in the way.
             raise UnsafeTarget(f"cannot write {self._root_path / path}: {exc.strerror}") from exc
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise UnsafeTarget(
+                f"refusing to write {self._root_path / path}: it is not a regular file"
+            )
+        os.set_blocking(fd, True)
+        if truncate:
+            os.ftruncate(fd, 0)
         os.lseek(fd, 0, os.SEEK_END)
         return fd
 

@@ -42,6 +42,28 @@ def ack_asked() -> bool:
 
 
 class AckAwareServer(socketio.AsyncServer):  # type: ignore[misc]
+    # Seconds an engine.io session has to connect to the namespace (the Socket.IO connect that
+    # carries the token); 0: no limit. JavaScript's Socket.IO server has this as connectTimeout;
+    # python-socketio has none, so a session that never logs in lived as long as it answered
+    # pings (it overrides `_handle_eio_connect` and reads `environ` and the manager).
+    connect_timeout = 0.0
+    _unconnected_checks: set[asyncio.Task[None]]
+
+    async def _handle_eio_connect(self, eio_sid: str, environ: Any) -> None:
+        await super()._handle_eio_connect(eio_sid, environ)
+        if self.connect_timeout > 0:
+            asyncio.get_running_loop().call_later(
+                self.connect_timeout, self._check_connected, eio_sid
+            )
+
+    def _check_connected(self, eio_sid: str) -> None:
+        if eio_sid not in self.environ or self.manager.sid_from_eio_sid(eio_sid, "/"):
+            return  # gone already, or logged in
+        checks = self.__dict__.setdefault("_unconnected_checks", set())
+        task = asyncio.create_task(self.eio.disconnect(eio_sid))
+        checks.add(task)  # held so it is not collected before it ran
+        task.add_done_callback(checks.discard)
+
     async def _handle_event_internal(
         self, server: Any, sid: str, eio_sid: str, data: Any, namespace: str, id: Any
     ) -> None:
@@ -111,6 +133,19 @@ def problems() -> list[str]:
         kind="async",
     )
     found += method_problems(
+        DISTRIBUTION,
+        socketio.AsyncServer,
+        "_handle_eio_connect",
+        ("eio_sid", "environ"),
+        kind="async",
+    )
+    found += method_problems(
+        DISTRIBUTION,
+        socketio.base_manager.BaseManager,
+        "sid_from_eio_sid",
+        ("eio_sid", "namespace"),
+    )
+    found += method_problems(
         DISTRIBUTION, socketio.AsyncRedisManager, "_publish", ("data",), kind="async"
     )
     found += method_problems(
@@ -124,6 +159,7 @@ def problems() -> list[str]:
     # The manager the server makes keeps `rooms`: namespace -> room -> {sid: eio_sid}.
     server = socketio.AsyncServer(async_mode="aiohttp")
     found += attribute_problems(DISTRIBUTION, server.manager, "rooms", dict)
+    found += attribute_problems(DISTRIBUTION, server, "environ", dict)
     # A Redis manager (not connected) keeps these for the overrides above.
     manager = socketio.AsyncRedisManager("redis://127.0.0.1:1/0", write_only=True)
     for name, kind in (("channel", str), ("connected", bool)):

@@ -19,8 +19,10 @@ from videonet_daemon.realtime.hub import Hub
 
 
 class AuthFeature:
-    def __init__(self, auth: AuthService, who: RequestAuth, db: Database, bus: Bus) -> None:
-        self._routes = AuthRoutes(auth, who, db, bus)
+    def __init__(
+        self, auth: AuthService, who: RequestAuth, db: Database, bus: Bus, max_invites: int
+    ) -> None:
+        self._routes = AuthRoutes(auth, who, db, bus, max_invites)
         self._bus = bus
         self._db = db
         self._sweeper: DisabledSweeper | None = None

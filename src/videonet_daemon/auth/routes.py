@@ -10,6 +10,7 @@ from videonet_daemon.auth.service import AuthService
 from videonet_daemon.clock import iso_from_epoch
 from videonet_daemon.cluster import Bus
 from videonet_daemon.db.engine import Database
+from videonet_daemon.errors import Conflict
 from videonet_daemon.validation import get_body, get_int, read_json
 from videonet_protocol import protocol
 
@@ -19,7 +20,10 @@ SESSION_ENDED = "session_ended"
 
 
 class AuthRoutes:
-    def __init__(self, auth: AuthService, who: RequestAuth, db: Database, bus: Bus) -> None:
+    def __init__(
+        self, auth: AuthService, who: RequestAuth, db: Database, bus: Bus, max_invites: int
+    ) -> None:
+        self._max_invites = max_invites  # usable invites one account may hold
         self._auth = auth
         self._who = who
         self._db = db
@@ -95,6 +99,11 @@ class AuthRoutes:
             maximum=protocol.INVITE_MAX_LIFETIME_SECONDS,
         )
         async with self._db.transaction() as conn:
+            if await invites.usable_count(conn, user.id) >= self._max_invites:
+                raise Conflict(
+                    f"you have {self._max_invites} usable invites, the most this daemon allows; "
+                    "let one be used or expire first"
+                )
             code = await invites.create(conn, user.id, uses or 1, expires_in)
         created = [i for i in await invites.list_for(self._db, user.id) if i["code"] == code]
         return web.json_response(created[0], status=201)

@@ -43,6 +43,7 @@ from videonet_daemon.calls.roster import CallFull, RedisRoster, Roster
 from videonet_daemon.cluster import Liveness
 from videonet_daemon.errors import (
     Conflict,
+    Forbidden,
     NotFound,
     NotInCall,
     PayloadTooLarge,
@@ -102,6 +103,7 @@ class CallSignaling:
             on(protocol.EV_CALL_HANGUP, self._limited(self.hangup)),
             on(protocol.EV_CALL_MEDIA_TOKEN, self._limited(self.media_token)),
             on(protocol.EV_CALL_RECORD, self._limited(self.record)),
+            on(protocol.EV_CALL_STATE, self._limited(self.state)),
         ]
 
     def watch(self) -> None:
@@ -183,7 +185,7 @@ class CallSignaling:
             "ice_expires_at": expires_at,
             "signal_max_bytes": self.settings.call_signal_max_bytes,
             "media": media,
-            "recording": self.recorder.current(room_id) if self.recorder is not None else None,
+            "recording": await self.recorder.current(room_id) if self.recorder else None,
         }
         await self.hub.sio.emit(
             protocol.EV_CALL_JOINED, {"room_id": room_id, "peer": me}, to=channel, skip_sid=user.sid
@@ -192,6 +194,24 @@ class CallSignaling:
             "%s joined the call in room %s (%d in it)", user.username, room_id, len(others) + 1
         )
         return dict(reply)
+
+    async def state(self, user: SocketUser, data: dict[str, Any]) -> dict[str, Any]:
+        """Mute and speaking state, to everyone else in the call (mesh or media server alike)."""
+        room_id = get_str(data, "room_id", max_chars=protocol.ROOM_ID_MAX_CHARS)
+        await self._require_in_call(user, room_id)
+        flags = {key: data.get(key) for key in ("audio", "video", "speaking")}
+        if not all(isinstance(value, bool) for value in flags.values()):
+            raise ValidationError("audio, video and speaking must be true or false")
+        event: protocol.CallState = {
+            "room_id": room_id,
+            "peer": self.local[room_id][user.sid],
+            "audio": bool(flags["audio"]),
+            "video": bool(flags["video"]),
+            "speaking": bool(flags["speaking"]),
+        }
+        channel = protocol.call_channel(room_id)
+        await self.hub.sio.emit(protocol.EV_CALL_STATE, dict(event), to=channel, skip_sid=user.sid)
+        return {}
 
     async def media_token(self, user: SocketUser, data: dict[str, Any]) -> dict[str, Any]:
         """A fresh token and the current pin, for a member still in the call."""
@@ -221,6 +241,9 @@ class CallSignaling:
 
             info = await self.recorder.start(room_id, me, announce)
             return {"recording": info}
+        current = await self.recorder.current(room_id)
+        if current is not None and current["by"]["peer_id"] != user.sid:
+            raise Forbidden("only the participant who started the recording can stop it")
         return dict(await self._stop_recording(room_id))
 
     async def _stop_recording(self, room_id: str) -> protocol.CallRecordReply:
@@ -258,7 +281,7 @@ class CallSignaling:
             return
         if self.media is not None and reason is not protocol.LeftReason.LEFT:
             self._revoke(room_id, sid)
-        current = self.recorder.current(room_id) if self.recorder is not None else None
+        current = await self.recorder.current(room_id) if self.recorder is not None else None
         if current is not None and current["by"]["peer_id"] == sid:
             # The one who asked left: the recording ends (post-processing takes a while).
             self._in_background(self._stop_recording(room_id))

@@ -322,6 +322,14 @@ async def m012_identities(conn: AsyncConnection, t: Types) -> None:
         await run(conn, f"ALTER TABLE device_keys ADD COLUMN {column} TEXT NOT NULL DEFAULT ''")
 
 
+async def m013_transfer_headers(conn: AsyncConnection, t: Types) -> None:
+    # Transfer protocol 2: the sender's signed header (the manifest) and seal, stored as opaque
+    # base64 blobs and handed to receivers. Rows of protocol 1 (no header) are never offered
+    # again; their spool goes with the usual clean-up.
+    for column in ("header TEXT", "seal TEXT"):
+        await run(conn, f"ALTER TABLE transfers ADD COLUMN {column}")
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "accounts_invites_rooms", m001_accounts_invites_rooms),
     (2, "chat_messages", m002_chat_messages),
@@ -335,6 +343,7 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (10, "transfer_keys", m010_transfer_keys),
     (11, "visible_names", m011_visible_names),
     (12, "identities", m012_identities),
+    (13, "transfer_headers", m013_transfer_headers),
 ]
 
 

@@ -126,6 +126,7 @@ class Hub:
             logger=False,
             engineio_logger=False,
         )
+        self.sio.connect_timeout = settings.socket_connect_timeout
         # Who is behind each socket of this daemon; filled at connect, emptied at disconnect.
         self.users: dict[str, SocketUser] = {}
         # sid -> the timer that disconnects the socket when its token expires.

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from videonet_daemon.errors import ApiError, ValidationError
+from videonet_daemon.errors import ApiError
 from videonet_daemon.metrics import Metrics
 from videonet_daemon.realtime.hub import Event, Hub, SocketUser
 from videonet_daemon.relay.keys import TransferKeys, check_e2e, check_keys
@@ -80,16 +80,8 @@ class TransferEvents:
     async def offer(self, user: SocketUser, data: dict[str, Any]) -> dict[str, Any]:
         room_id = get_str(data, "room_id", max_chars=protocol.ROOM_ID_MAX_CHARS)
         await self.guard.require_joined(user, room_id)
-        offer, resumed = await self.service.offer(
-            user.user_id,
-            room_id,
-            data.get("name"),
-            data.get("size"),
-            data.get("to"),
-            data.get("batch"),
-            data.get("e2e"),
-        )
-        if not resumed and offer["e2e"] is not None:
+        offer, resumed = await self.service.offer(user.user_id, {**data, "room_id": room_id})
+        if not resumed:
             # The wrapped keys go in before anyone hears of the offer; a resumed transfer keeps
             # the keys of its first offer (the sender gets its own back with transfer:key).
             try:
@@ -129,7 +121,7 @@ class TransferEvents:
 
     async def seal(self, user: SocketUser, data: dict[str, Any]) -> dict[str, Any]:
         offer = await self.service.seal(
-            user.user_id, _transfer_id(data), data.get("sha256"), data.get("files_sha256")
+            user.user_id, _transfer_id(data), data.get("sha256"), data.get("seal")
         )
         await self.state_changed(offer)
         reply: protocol.SealReply = {
@@ -147,11 +139,13 @@ class TransferEvents:
 
         await self.waiters.until_sealed(user.sid, transfer_id, state)
         offer, reply = await self.receivers.verdict(user.user_id, transfer_id, data.get("sha256"))
+        mac = data.get("mac")
+        mac = mac if isinstance(mac, str) and len(mac) == protocol.SHA256_HEX_CHARS else ""
         self._maybe_done(user, data, offer["room_id"])
         outcome = "verified" if reply["match"] else "mismatch"
         self.metrics.transfers.labels(outcome=outcome).inc()
         reason = "" if reply["match"] else "SHA-256 mismatch"
-        await self._tell_sender(offer, user, reply["match"], str(data.get("sha256")), reason)
+        await self._tell_sender(offer, user, reply["match"], str(data.get("sha256")), reason, mac)
         return dict(reply)
 
     async def decline(self, user: SocketUser, data: dict[str, Any]) -> dict[str, Any]:
@@ -170,7 +164,13 @@ class TransferEvents:
             self.listening.get(user.sid, set()).discard(room_id)
 
     async def _tell_sender(
-        self, offer: protocol.TransferOffer, user: SocketUser, ok: bool, sha: str, reason: str
+        self,
+        offer: protocol.TransferOffer,
+        user: SocketUser,
+        ok: bool,
+        sha: str,
+        reason: str,
+        mac: str = "",
     ) -> None:
         result: protocol.TransferResult = {
             "transfer_id": offer["transfer_id"],
@@ -179,6 +179,7 @@ class TransferEvents:
             "ok": ok,
             "sha256": sha,
             "reason": reason,
+            "mac": mac,
         }
         await self.hub.sio.emit(
             protocol.EV_TRANSFER_RESULT, result, to=protocol.user_channel(offer["sender_id"])
@@ -192,8 +193,6 @@ class TransferEvents:
     async def key(self, user: SocketUser, data: dict[str, Any]) -> dict[str, Any]:
         """This device's wrapped key; without one, the sender's running CLI is asked for it."""
         offer = await self.service.visible(user.user_id, _transfer_id(data))
-        if offer["e2e"] is None:
-            raise ValidationError("this transfer is not end-to-end encrypted")
         device_id = get_str(data, "device_id", max_chars=protocol.DEVICE_ID_MAX_CHARS)
         wrapped = await self.keys.get(offer["transfer_id"], user.user_id, device_id)
         online = any(u.user_id == offer["sender_id"] for u in self.hub.users.values())
@@ -217,8 +216,6 @@ class TransferEvents:
         offer = await self.service.get(_transfer_id(data))
         await self.service.require_sender(offer, user.user_id, "wraps keys for")
         await self.guard.require_member(offer["room_id"], user.user_id)
-        if offer["e2e"] is None:
-            raise ValidationError("this transfer is not end-to-end encrypted")
         keys = check_keys(data.get("keys"))
         added = await self.keys.add(offer, keys)
         for user_id in sorted({u for u, _, _ in keys}):

@@ -56,7 +56,9 @@ class RelayFeature:
         self._proxy = proxy
         self._db = db
         self._metrics = metrics
-        self._verify = VerifyRoutes(who, settings.verify_max_bytes)
+        self._verify = VerifyRoutes(
+            who, settings.verify_max_bytes, float(settings.transfer_stall_timeout)
+        )
         self._stall_seconds = settings.transfer_stall_timeout
         self._settings = settings
         self._cleaning: asyncio.Task[None] | None = None

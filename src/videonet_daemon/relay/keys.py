@@ -26,7 +26,6 @@ class E2eOffer:
 
     stream_id: str
     plain_size: int
-    source: str
     keys: list[tuple[int, str, str]]  # (user_id, device_id, wrapped)
 
 
@@ -83,7 +82,6 @@ def check_e2e(value: Any, size: int) -> E2eOffer:
     return E2eOffer(
         stream_id=_hex(value.get("stream_id"), protocol.E2E_STREAM_ID_CHARS, "stream_id"),
         plain_size=plain,
-        source=_hex(value.get("source"), protocol.E2E_SOURCE_CHARS, "source"),
         keys=check_keys(value.get("keys")),
     )
 

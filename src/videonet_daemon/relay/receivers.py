@@ -44,7 +44,8 @@ class Receivers:
             raise TransferStateError("the sender has not finished this transfer")
         match = offer["sha256"] == digest
         await self._receipt(transfer_id, user_id, R.VERIFIED if match else R.MISMATCH, digest)
-        return offer, {"match": match, "expected": offer["sha256"]}
+        sealed = await self._transfers.header(user_id, transfer_id)
+        return offer, {"match": match, "expected": offer["sha256"], "seal": sealed["seal"]}
 
     async def decline(self, user_id: int, transfer_id: str) -> protocol.TransferOffer:
         """The receiver will not take this one; it is not offered to them again."""

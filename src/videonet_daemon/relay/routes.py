@@ -2,7 +2,7 @@
 
 PUT /api/transfers/{id}/data?offset=N   the rest of the file from byte N (N = what arrived)
 GET /api/transfers/{id}/data            Range: bytes=N- to resume; streamed while uploading
-GET /api/transfers/{id}/manifest        a batch's files (paths, sizes, hashes once sealed)
+GET /api/transfers/{id}/header          the sender's signed header and seal (opaque blobs)
 
 TCP does the back-pressure on both legs: the upload is read only as fast as the disk takes it,
 and each receiver is served by sendfile at its own pace, so a slow receiver costs no memory.
@@ -77,13 +77,13 @@ class TransferRoutes:
         return [
             web.put(protocol.API_TRANSFER_DATA, self.upload),
             web.get(protocol.API_TRANSFER_DATA, self.download),
-            web.get(protocol.API_TRANSFER_MANIFEST, self.manifest),
+            web.get(protocol.API_TRANSFER_HEADER, self.header),
         ]
 
-    async def manifest(self, request: web.Request) -> web.StreamResponse:
-        """A batch's files; from the database, so any daemon answers it."""
+    async def header(self, request: web.Request) -> web.StreamResponse:
+        """The sender's signed header and seal; from the database, so any daemon answers it."""
         user = await self._who.require_user(request)
-        found = await self._service.manifest(user.id, request.match_info["transfer_id"])
+        found = await self._service.header(user.id, request.match_info["transfer_id"])
         return web.json_response(found)
 
     async def upload(self, request: web.Request) -> web.StreamResponse:

@@ -10,10 +10,11 @@ The database holds the truth; `Spool` holds the bytes and wakes readers.
 from __future__ import annotations
 
 import asyncio
-import json
+import base64
+import binascii
 import logging
+import re
 import unicodedata
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -33,7 +34,6 @@ from videonet_daemon.errors import (
     Unavailable,
     ValidationError,
 )
-from videonet_daemon.relay import manifest
 from videonet_daemon.relay.keys import E2eOffer, check_e2e
 from videonet_daemon.relay.spool import AnySpool, LiveTransfer
 from videonet_daemon.rooms.guard import RoomGuard
@@ -69,11 +69,13 @@ def _offer(row: Record) -> protocol.TransferOffer:
         "state": c["state"],
         "created_at": c["created_at"],
         "node_id": c["node_id"],
-        "batch_kind": c["batch_kind"],
-        "file_count": int(c["file_count"]) if c["file_count"] is not None else 1,
-        "e2e": None
-        if c["e2e_stream_id"] is None
-        else {"stream_id": c["e2e_stream_id"], "plain_size": int(c["e2e_plain_size"])},
+        # (Rows of transfer protocol 1 lack these; they are never offered, only cleaned up.)
+        "batch_kind": c["batch_kind"] or protocol.BatchKind.FILES,
+        "file_count": int(c["file_count"] or 1),
+        "e2e": {
+            "stream_id": c["e2e_stream_id"] or "",
+            "plain_size": int(c["e2e_plain_size"] or 0),
+        },
     }
 
 
@@ -108,11 +110,55 @@ def check_sha256(value: Any) -> str:
     return value
 
 
+_TRANSFER_ID = re.compile(f"[0-9a-f]{{{protocol.TRANSFER_ID_CHARS}}}")
+
+
+def check_blob(value: Any, field: str, limit: int) -> str:
+    """A base64 blob the daemon stores as it is (a header or a seal): shape and size only."""
+    if not isinstance(value, str) or len(value) > 4 * (-(-limit // 3)):
+        raise ValidationError(f"{field} must be base64 of at most {limit} bytes")
+    try:
+        raw = base64.b64decode(value.encode("ascii"), validate=True)
+    except (binascii.Error, UnicodeEncodeError) as exc:
+        raise ValidationError(f"{field} must be base64") from exc
+    if not raw or len(raw) > limit:
+        raise ValidationError(f"{field} must be base64 of 1 to {limit} bytes")
+    return value
+
+
 @dataclass(frozen=True)
 class _Batch:
+    """An offer's hints the daemon keeps for listing (the signed header is what counts)."""
+
     kind: protocol.BatchKind
     count: int
-    manifest: str  # manifest.encode() of the entries
+    header: str  # base64, opaque
+
+
+def check_offer_shape(data: dict[str, Any]) -> tuple[str, _Batch]:
+    """The proposed transfer id and the hints of a protocol-2 offer, or one clear line."""
+    if data.get("version") != protocol.TRANSFER_PROTOCOL_VERSION:
+        raise ValidationError(protocol.transfer_version_error(data.get("version")))
+    if not isinstance(data.get("e2e"), dict):
+        raise ValidationError("offers must be end-to-end encrypted (plaintext is refused)")
+    transfer_id = data.get("transfer_id")
+    if not isinstance(transfer_id, str) or not _TRANSFER_ID.fullmatch(transfer_id):
+        raise ValidationError(
+            f"transfer_id must be {protocol.TRANSFER_ID_CHARS} lowercase hex digits"
+        )
+    try:
+        kind = protocol.BatchKind(str(data.get("kind")))
+    except ValueError as exc:
+        raise ValidationError("kind must be 'files' or 'directory'") from exc
+    count = data.get("file_count")
+    if (
+        isinstance(count, bool)
+        or not isinstance(count, int)
+        or not 1 <= count <= protocol.TRANSFER_BATCH_MAX_FILES
+    ):
+        raise ValidationError(f"file_count must be 1 to {protocol.TRANSFER_BATCH_MAX_FILES}")
+    header = check_blob(data.get("header"), "header", protocol.TRANSFER_HEADER_MAX_BYTES)
+    return transfer_id, _Batch(kind, count, header)
 
 
 # Which of these daemons are alive (cluster.Liveness.alive), where Redis is configured.
@@ -205,7 +251,7 @@ class TransferService:
         final, final_params = _one_of("final", done)
         rows = await self._db.fetch_all(
             _SELECT + " WHERE t.room_id = :r AND t.sender_id <> :u AND t.state <> :aborted "
-            "AND (t.to_user_id IS NULL OR t.to_user_id = :u) "
+            "AND (t.to_user_id IS NULL OR t.to_user_id = :u) AND t.header IS NOT NULL "
             "AND NOT EXISTS (SELECT 1 FROM transfer_receipts x WHERE x.transfer_id = t.id "
             f"AND x.user_id = :u AND x.state IN {final}) "
             "ORDER BY t.created_at, t.id",
@@ -221,71 +267,52 @@ class TransferService:
 
     # --- the sender ------------------------------------------------------------------------
     async def offer(
-        self,
-        user_id: int,
-        room_id: str,
-        name: Any,
-        size: Any,
-        to_username: Any,
-        batch: Any = None,
-        e2e: Any = None,
+        self, user_id: int, data: dict[str, Any]
     ) -> tuple[protocol.TransferOffer, bool]:
-        """A new transfer, or the unfinished one of the same file to resume: (offer, resumed).
+        """A new transfer, or the unfinished one of this id to resume: (offer, resumed).
 
-        An encrypted offer resumes only a transfer of the same source (the same plaintext,
-        under the same file key): a changed file is a new transfer with a new key."""
+        The sender picks the transfer id; offering it again while unfinished resumes it (the
+        sender's resume journal decides when that is safe, never the daemon)."""
+        transfer_id, found = check_offer_shape(data)
+        room_id = str(data.get("room_id"))
+        name, size, to_username = data.get("name"), data.get("size"), data.get("to")
         name = check_name(name)
         if isinstance(size, bool) or not isinstance(size, int) or size < 0:
             raise ValidationError("size must be a non-negative integer")
         if size > self._settings.transfer_max_bytes:
             limit = self._settings.transfer_max_bytes
             raise PayloadTooLarge(f"the file is larger than this daemon accepts ({limit} bytes)")
-        crypt: E2eOffer | None = None if e2e is None else check_e2e(e2e, size)
-        found: _Batch | None = None
-        if batch is not None:
-            plain = size if crypt is None else crypt.plain_size
-            kind, entries = manifest.check_batch(batch, plain)
-            found = _Batch(kind, len(entries), manifest.encode(entries))
+        crypt = check_e2e(data.get("e2e"), size)
         await self._guard.require_member(room_id, user_id)
         to_user_id = await self._recipient(room_id, to_username)
-        existing = await self._unfinished(room_id, user_id, name, size, to_user_id, found, crypt)
+        existing = await self._unfinished(transfer_id, room_id, user_id, size, crypt)
         if existing is None:
-            return await self._new(room_id, user_id, name, size, to_user_id, found, crypt), False
+            offer = await self._new(
+                transfer_id, room_id, user_id, name, size, to_user_id, found, crypt
+            )
+            return offer, False
         if not self.is_local(existing):
             return await self._resume_elsewhere(existing), True
         return await self._resume_here(existing), True
 
     async def _unfinished(
-        self,
-        room_id: str,
-        user_id: int,
-        name: str,
-        size: int,
-        to_user_id: int | None,
-        batch: _Batch | None,
-        e2e: E2eOffer | None,
+        self, transfer_id: str, room_id: str, user_id: int, size: int, e2e: E2eOffer
     ) -> protocol.TransferOffer | None:
-        """The latest unfinished transfer of this file from this sender to the same recipient."""
-        # (An untyped NULL parameter is an error on PostgreSQL, so the recipient and manifest
-        # tests are spelled out for each case.)
-        recipient = "t.to_user_id IS NULL" if to_user_id is None else "t.to_user_id = :to"
-        same_files = "t.manifest IS NULL" if batch is None else "t.manifest = :m"
-        same_source = "t.e2e_source IS NULL" if e2e is None else "t.e2e_source = :src"
-        unfinished, params = _one_of("st", protocol.TRANSFER_UNFINISHED)
-        row = await self._db.fetch_one(
-            _SELECT + " WHERE t.room_id = :r AND t.sender_id = :u AND t.name = :n AND t.size = :s "
-            f"AND t.state IN {unfinished} AND {recipient} AND {same_files} AND {same_source} "
-            "ORDER BY t.created_at DESC LIMIT 1",
-            r=room_id,
-            u=user_id,
-            n=name,
-            s=size,
-            **params,
-            **({} if to_user_id is None else {"to": to_user_id}),
-            **({} if batch is None else {"m": batch.manifest}),
-            **({} if e2e is None else {"src": e2e.source}),
-        )
-        return None if row is None else _offer(row)
+        """The unfinished transfer of this id to resume, None for a new id; a used id (another
+        sender's, finished, another room or stream) is refused."""
+        row = await self._db.fetch_one(_SELECT + " WHERE t.id = :id", id=transfer_id)
+        if row is None:
+            return None
+        offer = _offer(row)
+        if (
+            offer["sender_id"] != user_id
+            or offer["room_id"] != room_id
+            or offer["state"] not in protocol.TRANSFER_UNFINISHED
+            or offer["size"] != size
+            or offer["e2e"]["stream_id"] != e2e.stream_id
+        ):
+            raise TransferStateError(f"transfer id {transfer_id} is already used")
+        return offer
 
     async def _resume_elsewhere(self, offer: protocol.TransferOffer) -> protocol.TransferOffer:
         """Its bytes are on another daemon; that one's upload handler resumes it."""
@@ -316,13 +343,14 @@ class TransferService:
 
     async def _new(
         self,
+        transfer_id: str,
         room_id: str,
         user_id: int,
         name: str,
         size: int,
         to_user_id: int | None,
-        batch: _Batch | None,
-        e2e: E2eOffer | None,
+        batch: _Batch,
+        e2e: E2eOffer,
     ) -> protocol.TransferOffer:
         # A new send of the same name replaces older ones (finished or not), so a receiver that
         # comes late is offered the latest version only.
@@ -354,35 +382,34 @@ class TransferService:
             raise TooManyTransfers()
         async with self._reserving:  # two offers at once must not both take the last space
             await self._check_space(size)
-            transfer_id = await self._insert(room_id, user_id, name, size, to_user_id, batch, e2e)
+            await self._insert(transfer_id, room_id, user_id, name, size, to_user_id, batch, e2e)
         return await self.get(transfer_id)
 
     async def _insert(
         self,
+        transfer_id: str,
         room_id: str,
         user_id: int,
         name: str,
         size: int,
         to_user_id: int | None,
-        batch: _Batch | None,
-        e2e: E2eOffer | None,
-    ) -> str:
-        transfer_id = uuid.uuid4().hex
+        batch: _Batch,
+        e2e: E2eOffer,
+    ) -> None:
         now = now_iso()
         self.spool.create(transfer_id)
         await self._db.execute(
             "INSERT INTO transfers (id, room_id, sender_id, to_user_id, name, size, uploaded, "
-            "sha256, state, created_at, updated_at, node_id, batch_kind, file_count, manifest, "
-            "e2e_stream_id, e2e_plain_size, e2e_source) "
-            "VALUES (:id, :r, :u, :to, :n, :s, 0, NULL, :st, :t, :t, :node, :bk, :bn, :bm, "
-            ":es, :ep, :esrc)",
-            es=None if e2e is None else e2e.stream_id,
-            ep=None if e2e is None else e2e.plain_size,
-            esrc=None if e2e is None else e2e.source,
+            "sha256, state, created_at, updated_at, node_id, batch_kind, file_count, header, "
+            "e2e_stream_id, e2e_plain_size) "
+            "VALUES (:id, :r, :u, :to, :n, :s, 0, NULL, :st, :t, :t, :node, :bk, :bn, :bh, "
+            ":es, :ep)",
+            es=e2e.stream_id,
+            ep=e2e.plain_size,
             node=self.node.id,
-            bk=None if batch is None else str(batch.kind),
-            bn=1 if batch is None else batch.count,
-            bm=None if batch is None else batch.manifest,
+            bk=str(batch.kind),
+            bn=batch.count,
+            bh=batch.header,
             id=transfer_id,
             r=room_id,
             u=user_id,
@@ -392,7 +419,6 @@ class TransferService:
             st=S.OFFERED,
             t=now,
         )
-        return transfer_id
 
     async def _check_space(self, needed: int, resuming: str = "") -> None:
         """507 unless the disk keeps `spool_min_free_bytes` once every unfinished transfer of
@@ -489,27 +515,22 @@ class TransferService:
         live.set_state(state)
 
     async def seal(
-        self, user_id: int, transfer_id: str, sha256: Any, files_sha256: Any = None
+        self, user_id: int, transfer_id: str, sha256: Any, seal: Any
     ) -> protocol.TransferOffer:
         digest = check_sha256(sha256)
+        sealed = check_blob(seal, "seal", protocol.TRANSFER_SEAL_MAX_BYTES)
         offer = await self.get(transfer_id)
         await self.require_sender(offer, user_id, "seals")
-        listed: str | None = None
-        if offer["batch_kind"] is not None:
-            digests = manifest.check_files_sha256(files_sha256, offer["file_count"])
-            if protocol.batch_digest(digests) != digest:
-                raise ValidationError("sha256 must be the batch digest of files_sha256")
-            listed = json.dumps(digests)
         live = self.live(offer)
         local = self.is_local(offer) and not self.spool.shared
         state = live.state if local else offer["state"]
         if state != S.UPLOADED:
             raise TransferStateError(f"the transfer is {state}: every byte must arrive first")
         await self._db.execute(
-            "UPDATE transfers SET sha256 = :h, files_sha256 = :fh, state = :s, updated_at = :t "
+            "UPDATE transfers SET sha256 = :h, seal = :fh, state = :s, updated_at = :t "
             "WHERE id = :id",
             h=digest,
-            fh=listed,
+            fh=sealed,
             s=S.SEALED,
             t=now_iso(),
             id=transfer_id,
@@ -521,23 +542,17 @@ class TransferService:
         """Until when a transfer sealed now stays in the spool for late receivers."""
         return to_iso(datetime.now(UTC) + timedelta(seconds=self._settings.transfer_retention))
 
-    async def manifest(self, user_id: int, transfer_id: str) -> protocol.BatchManifest:
-        """A batch's files (and their hashes once sealed), for whoever may see the transfer."""
-        offer = await self.visible(user_id, transfer_id)
-        if offer["batch_kind"] is None:
-            raise NotFound(f"transfer {transfer_id} is a single file, not a batch")
+    async def header(self, user_id: int, transfer_id: str) -> protocol.TransferHeader:
+        """The sender's signed header (and seal, once sealed), for whoever may see the transfer:
+        opaque blobs the daemon hands on as they came."""
+        await self.visible(user_id, transfer_id)
         row = await self._db.fetch_one(
-            "SELECT manifest, files_sha256 FROM transfers WHERE id = :id", id=transfer_id
+            "SELECT header, seal FROM transfers WHERE id = :id", id=transfer_id
         )
         if row is None:
             raise NotFound(f"no transfer {transfer_id}")
         c = columns(row)
-        hashes = json.loads(c["files_sha256"]) if c["files_sha256"] else None
-        return {
-            "kind": offer["batch_kind"],
-            "files": json.loads(c["manifest"]),
-            "files_sha256": hashes,
-        }
+        return {"header": c["header"], "seal": c["seal"]}
 
     async def abort(self, user_id: int, transfer_id: str) -> protocol.TransferOffer:
         offer = await self.get(transfer_id)

@@ -1,12 +1,17 @@
 """POST /api/video/verify: the seed's server-side comparison of two uploaded files.
 
 multipart/form-data with `original_file` and `received_file`; each part is hashed as it streams
-in (never held in memory or written to disk) and capped at `verify_max_bytes`.
+in (never held in memory or written to disk) and capped at `verify_max_bytes`. A body that
+stops arriving for `stall_seconds` (the transfers' stall timeout) is refused, as an upload's is:
+before, a client that stopped sending held its connection and handler for good.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+from collections.abc import Awaitable
+from typing import TypeVar
 
 from aiohttp import BodyPartReader, MultipartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
@@ -15,14 +20,24 @@ from videonet_daemon.auth.request_auth import RequestAuth
 from videonet_daemon.errors import BadRequest, PayloadTooLarge
 from videonet_protocol import protocol
 
+T = TypeVar("T")
 READ_BYTES = 1 << 20
 FIELDS = ("original_file", "received_file")
 
 
 class VerifyRoutes:
-    def __init__(self, who: RequestAuth, max_bytes: int) -> None:
+    def __init__(self, who: RequestAuth, max_bytes: int, stall_seconds: float) -> None:
         self._who = who
         self._max_bytes = max_bytes
+        self._stall_seconds = stall_seconds
+
+    async def _in_time(self, step: Awaitable[T]) -> T:
+        try:
+            return await asyncio.wait_for(step, self._stall_seconds)
+        except TimeoutError:
+            raise BadRequest(
+                f"nothing of the body arrived for {self._stall_seconds:g} s; send it again"
+            ) from None
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -35,7 +50,7 @@ class VerifyRoutes:
         if not request.content_type.startswith("multipart/"):
             raise BadRequest("send multipart/form-data with original_file and received_file")
         try:
-            reader = await request.multipart()
+            reader = await self._in_time(request.multipart())
         except (ValueError, AssertionError) as exc:
             raise BadRequest("malformed multipart body") from exc
         try:
@@ -56,7 +71,7 @@ class VerifyRoutes:
     ) -> dict[str, dict[str, object]]:
         results: dict[str, dict[str, object]] = {}
         while True:
-            part = await reader.next()
+            part = await self._in_time(reader.next())
             if part is None:
                 break
             if not isinstance(part, BodyPartReader):
@@ -67,7 +82,7 @@ class VerifyRoutes:
                 raise BadRequest(f"field {part.name!r} given twice")
             digest = hashlib.sha256()
             size = 0
-            while chunk := await part.read_chunk(READ_BYTES):
+            while chunk := await self._in_time(part.read_chunk(READ_BYTES)):
                 size += len(chunk)
                 if size > limit:
                     raise PayloadTooLarge(f"each file may be at most {limit} bytes")

@@ -268,6 +268,19 @@ const ui = {
     video.srcObject = stream;
   },
   notice: status,
+  peerState(d) {
+    const node = tiles.get(d.peer.peer_id);
+    if (!node) return;
+    node.classList.toggle("speaking", d.speaking);
+    // The name stays as it is (isolated); the devices that are off go in a span of their own.
+    let flags = node.querySelector(".devices");
+    if (!flags) {
+      flags = el("span", "devices");
+      node.querySelector(".label").append(flags);
+    }
+    const off = ["audio", "video"].filter((k) => !d[k]);
+    flags.textContent = off.map((k) => (k === "audio" ? "mic off" : "camera off")).join(", ");
+  },
   recording(recording) {
     const badge = $("recording-badge");
     badge.hidden = !recording;
@@ -320,6 +333,7 @@ window.videonet = {
   stats: () => (state.call ? state.call.stats() : Promise.resolve([])),
   uplink: () => (state.call ? state.call.uplink() : Promise.resolve(null)),
   mode: () => (state.call ? (state.call.janus ? "sfu" : "mesh") : null),
+  peerStates: () => (state.call ? state.call.peerStates() : []),
 };
 
 // --- start ----------------------------------------------------------------------------------

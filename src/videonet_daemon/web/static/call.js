@@ -15,6 +15,8 @@ import { JanusRoom } from "./sfu.js";
 import { user } from "./text.js";
 
 const KINDS = ["audio", "video"];
+const SPEAKING_RMS = 0.02; // of the microphone's samples (-1..1): about -34 dBFS
+const HANGOVER_MS = 800;
 
 export class Call {
   constructor(socket, roomId, ui) {
@@ -26,11 +28,20 @@ export class Call {
     this.peers = new Map(); // peer_id -> {peer, pc, pending: [], stream}
     this.known = new Map(); // peer_id -> peer, from the daemon's roster
     this.janus = null; // the call through the media server, if the daemon has one
+    this.states = new Map(); // peer_id -> its last call:state (audio, video, speaking)
+    this.speaking = false;
+    this.meter = null;
     this.local = { audio: null, video: null };
     this.handlers = {
       "call:joined": (d) => {
         this.known.set(d.peer.peer_id, d.peer);
         this.ui.notice([user(d.peer.username), " joined the call"]);
+        this.sendState(); // the newcomer learns our mute and speaking state
+      },
+      // Theirs: the same event in a mesh and through the media server.
+      "call:state": (d) => {
+        this.states.set(d.peer.peer_id, d);
+        this.ui.peerState(d);
       },
       "call:left": (d) => this.onLeft(d),
       "call:offer": (d) => this.onOffer(d),
@@ -72,12 +83,20 @@ export class Call {
     await this.join();
   }
 
+  // For scripts and tests: what the others said about their microphone, camera and speaking.
+  peerStates() {
+    return [...this.states.values()].map((d) => ({
+      peer_id: d.peer.peer_id, username: d.peer.username, audio: d.audio, video: d.video, speaking: d.speaking,
+    }));
+  }
+
   async join() {
     const reply = await this.emit("call:join", {});
     this.me = reply.peer_id;
     this.config = { iceServers: reply.ice_servers || [], iceTransportPolicy: this.policy || "all" };
     for (const peer of reply.participants) this.known.set(peer.peer_id, peer);
     this.ui.recording(reply.recording || null);
+    this.sendState();
     if (reply.media) {
       this.ui.notice("this call goes through the media server: encrypted on the way, but decrypted "
         + "there (no end-to-end encryption)");
@@ -111,6 +130,45 @@ export class Call {
       }
     }
     this.ui.localChanged(this.localStream());
+    if (kind === "audio") this.measure();
+    this.sendState();
+  }
+
+  // Mute state and speaking, to the others through the daemon (once in the call).
+  sendState() {
+    if (!this.me) return;
+    const body = { audio: !!this.local.audio, video: !!this.local.video, speaking: this.speaking };
+    this.emit("call:state", body).catch(() => {});
+  }
+
+  // Speaking: the microphone's level, every 200 ms, with a hang-over before it stops.
+  measure() {
+    if (this.meter) {
+      clearInterval(this.meter.timer);
+      this.meter.context.close();
+      this.meter = null;
+    }
+    if (!this.local.audio) {
+      if (this.speaking) { this.speaking = false; this.sendState(); }
+      return;
+    }
+    const context = new AudioContext();
+    const analyser = context.createAnalyser();
+    context.createMediaStreamSource(new MediaStream([this.local.audio])).connect(analyser);
+    const samples = new Float32Array(analyser.fftSize);
+    let loudAt = 0;
+    const timer = setInterval(() => {
+      analyser.getFloatTimeDomainData(samples);
+      const rms = Math.sqrt(samples.reduce((sum, x) => sum + x * x, 0) / samples.length);
+      const now = Date.now();
+      if (rms >= SPEAKING_RMS) loudAt = now;
+      const speaking = now - loudAt <= HANGOVER_MS;
+      if (speaking !== this.speaking) {
+        this.speaking = speaking;
+        this.sendState();
+      }
+    }, 200);
+    this.meter = { context, timer };
   }
 
   localStream() {
@@ -234,6 +292,47 @@ export class Call {
     return true;
   }
 
+  // The media server was lost: keep our place in the daemon's call, connect to Janus again
+  // (every few seconds until it answers, for a minute).
+  async restartMedia() {
+    for (const peerId of [...this.peers.keys()]) this.close(peerId);
+    if (this.janus) this.janus.stop();
+    this.janus = null;
+    await this.recapture();
+    for (let attempt = 0; attempt < 20 && this.me; attempt += 1) {
+      try {
+        const access = await this.emit("call:media_token", {});
+        const room = new JanusRoom(this, access);
+        this.janus = room;
+        await room.start();
+        this.ui.notice("connected to the media server again");
+        return;
+      } catch (err) {
+        if (this.janus) this.janus.stop();
+        this.janus = null;
+        await new Promise((resolve) => setTimeout(resolve, 3000));
+      }
+    }
+    this.ui.notice("the media server does not answer: leave the call and join again later");
+  }
+
+  // janus.js stops the tracks of the handles it tears down: capture again what was on.
+  async recapture() {
+    let recaptured = false;
+    for (const kind of KINDS) {
+      const track = this.local[kind];
+      if (track && track.readyState === "ended") {
+        const media = await navigator.mediaDevices.getUserMedia({ [kind]: true });
+        this.local[kind] = media.getTracks()[0];
+        recaptured = true;
+      }
+    }
+    if (recaptured) {
+      this.ui.localChanged(this.localStream());
+      this.measure();
+    }
+  }
+
   // The daemon forgot us (a reconnect gives a new socket): drop every connection and join again.
   async rejoin() {
     for (const peerId of [...this.peers.keys()]) this.close(peerId);
@@ -258,6 +357,11 @@ export class Call {
     for (const event of Object.keys(this.handlers)) this.socket.off(event);
     this.socket.off("call:recording");
     this.ui.recording(null);
+    if (this.meter) {
+      clearInterval(this.meter.timer);
+      this.meter.context.close();
+      this.meter = null;
+    }
     this.me = null;
     this.ui.ended();
   }

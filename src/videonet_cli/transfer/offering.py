@@ -1,0 +1,201 @@
+"""The sender's offer: who gets the key, the signed header, and when a key is used again.
+
+The recipients come from the identity layer (`choose_recipients`: pinned identities, the sender
+decides); the file key is wrapped for each of their devices. A new transfer gets a random
+transfer id, stream id and file key, and a header the sender device signs and MACs
+(crypto/header.py); it is written to the resume journal *before* it is offered. A transfer is
+resumed only when the journal holds an unfinished one for the very same source fingerprint
+(transfer/journal.py): then the same id, key and header are offered again, so every record the
+daemon is missing is sealed again from the same plaintext under the same key and nonce. What the
+daemon answers (`resumed`, `offset`) is a hint: an answer about another transfer, or a "resume"
+of a transfer this device never began, is refused.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from videonet_cli.api import Api, SocketClient
+from videonet_cli.crypto import header as hdr
+from videonet_cli.crypto.wrap import new_file_key, wrap_file_key
+from videonet_cli.errors import CliError, DaemonRefused
+from videonet_cli.identity import trust
+from videonet_cli.reporting import Reporter
+from videonet_cli.transfer import journal
+from videonet_cli.transfer.outcomes import SendOptions
+from videonet_cli.transfer.tree import BatchSource
+from videonet_protocol import protocol
+
+
+@dataclass(frozen=True)
+class Offered:
+    transfer_id: str
+    file_key: bytes
+    signed: hdr.SignedHeader
+    source: bytes  # the journal's key for this transfer
+    reply: dict[str, Any]  # the daemon's OfferReply (offset and listeners are hints)
+    daemon_has: int  # ciphertext bytes the daemon says it holds (0 for a new transfer)
+
+
+def new_stream_id() -> str:
+    return secrets.token_hex(protocol.E2E_STREAM_ID_CHARS // 2)
+
+
+def wrapped_keys(
+    file_key: bytes, stream_id: str, devices: list[trust.TrustedDevice], report: Reporter
+) -> list[protocol.WrappedKey]:
+    """The file key wrapped for each device; a device whose key cannot be used is skipped by
+    name (never a reason to fail the send)."""
+    keys: list[protocol.WrappedKey] = []
+    for d in devices:
+        try:
+            wrapped = wrap_file_key(file_key, d.x25519_public, stream_id, d.device_id)
+        except CliError as exc:
+            report(
+                {
+                    "event": "key_refused",
+                    "user": d.username,
+                    "fingerprint": d.fingerprint,
+                    "status": exc.message,
+                }
+            )
+            continue
+        keys.append(
+            {
+                "user_id": d.user_id,
+                "device_id": d.device_id,
+                "wrapped": protocol.e2e_encode(wrapped),
+            }
+        )
+    return keys
+
+
+def _header(
+    me: trust.ThisDevice,
+    room_id: str,
+    batch: BatchSource,
+    devices: list[trust.TrustedDevice],
+    source: bytes,
+) -> tuple[str, str, hdr.Header]:
+    transfer_id = secrets.token_hex(protocol.TRANSFER_ID_CHARS // 2)
+    stream_id = new_stream_id()
+    files = tuple(
+        hdr.FileEntry(e["path"], e["size"], os.stat(p).st_mode & hdr.MODE_MASK)
+        for p, e in zip(batch.paths, batch.entries, strict=True)
+    )
+    recipients = tuple(hdr.Recipient(d.user_id, d.device_id, d.fingerprint) for d in devices)
+    header = hdr.Header(
+        transfer_id,
+        room_id,
+        me.user_id,
+        me.username,
+        me.device_id,
+        recipients,
+        str(batch.kind),
+        batch.name,
+        protocol.E2E_RECORD_BYTES,
+        stream_id,
+        source,
+        files,
+    )
+    return transfer_id, stream_id, header
+
+
+async def offer(
+    api: Api,
+    rt: SocketClient,
+    me: trust.ThisDevice,
+    room_id: str,
+    batch: BatchSource,
+    options: SendOptions,
+    report: Reporter,
+) -> Offered:
+    """Offer ``batch``: resumed when this device's journal says so, else new."""
+    recipients = await trust.choose_recipients(
+        api,
+        me,
+        room_id=room_id,
+        usernames=[options.to] if options.to else None,
+        only_me=options.code is not None,
+        trust_new=options.trust_new,
+    )
+    for line in recipients.notices:
+        report({"event": "trust_notice", "line": line})
+    for skipped in recipients.skipped:
+        whom = (
+            f"{skipped.username}'s device {trust.device_name(skipped.label, skipped.device_id)}"
+            if skipped.device_id
+            else skipped.username
+        )
+        report({"event": "trust_notice", "line": f"Not encrypting to {whom}: {skipped.reason}"})
+    secret = me.x25519.private_bytes_raw()
+    source = journal.source_fingerprint(
+        secret, room_id, options.to, str(batch.kind), batch.name, batch.paths
+    )
+    entry = journal.find_send(source)
+    if entry is not None:
+        try:
+            return await _offer(rt, room_id, batch, options, source, entry, recipients, report)
+        except DaemonRefused as exc:
+            if exc.code != protocol.ErrorCode.TRANSFER_STATE or "already used" not in exc.message:
+                raise
+            journal.forget_send(source)  # finished or gone on the daemon: a new transfer
+    transfer_id, stream_id, header = _header(me, room_id, batch, recipients.devices, source)
+    file_key = new_file_key()
+    signed = hdr.seal_header(header, file_key, lambda label, msg: trust.sign(me, label, msg))
+    entry = journal.SendEntry(transfer_id, stream_id, file_key, signed.blob)
+    journal.record_send(source, entry)  # before the offer: a kill after it can resume
+    return await _offer(rt, room_id, batch, options, source, entry, recipients, report, new=True)
+
+
+async def _offer(
+    rt: SocketClient,
+    room_id: str,
+    batch: BatchSource,
+    options: SendOptions,
+    source: bytes,
+    entry: journal.SendEntry,
+    recipients: trust.Recipients,
+    report: Reporter,
+    *,
+    new: bool = False,
+) -> Offered:
+    signed = hdr.parse_header(entry.header)
+    request: protocol.OfferRequest = {
+        "version": protocol.TRANSFER_PROTOCOL_VERSION,
+        "transfer_id": entry.transfer_id,
+        "room_id": room_id,
+        "name": batch.name,
+        "size": protocol.e2e_ciphertext_size(batch.size),
+        "kind": str(batch.kind),
+        "file_count": len(batch.entries),
+        "e2e": {
+            "stream_id": entry.stream_id,
+            "plain_size": batch.size,
+            "keys": wrapped_keys(entry.file_key, entry.stream_id, recipients.devices, report),
+        },
+        "header": protocol.e2e_encode(entry.header),
+    }
+    if options.to:
+        request["to"] = options.to
+    reply = await rt.call(protocol.EV_TRANSFER_OFFER, dict(request))
+    got = reply.get("transfer")
+    got = got if isinstance(got, dict) else {}
+    e2e = got.get("e2e")
+    e2e = e2e if isinstance(e2e, dict) else {}
+    if got.get("transfer_id") != entry.transfer_id or e2e.get("stream_id") != entry.stream_id:
+        raise CliError(
+            "the daemon answered the offer with another transfer than the one offered: refused "
+            f"(this videonet speaks transfer protocol {protocol.TRANSFER_PROTOCOL_VERSION}; an "
+            "older daemon answers so too)"
+        )
+    daemon_has = reply.get("offset")
+    if isinstance(daemon_has, bool) or not isinstance(daemon_has, int) or daemon_has < 0:
+        raise CliError("the daemon answered the offer with a malformed offset")
+    if new and (reply.get("resumed") or daemon_has):
+        raise CliError("the daemon claims to resume a transfer this device never began: refused")
+    daemon_has = min(daemon_has, protocol.e2e_ciphertext_size(batch.size))
+    return Offered(entry.transfer_id, entry.file_key, signed, source, reply, daemon_has)
