@@ -1,7 +1,8 @@
-"""A request body declared once: `protocol.LoginRequest` (a TypedDict whose text fields carry
-their rules, ``Annotated[str, protocol.Text(...)]``) is where POST /api/auth/login's OpenAPI
-body, the daemon's input check and the CLI's request body all come from. Changing the type
-changes the three; a variant type with other rules shows it without editing the contract.
+"""A request body declared once: `protocol.LoginRequest` and `protocol.RegisterRequest`
+(TypedDicts whose text fields carry their rules, ``Annotated[str, protocol.Text(...)]``) are
+where the OpenAPI body, the daemon's input check and the CLI's request body of POST
+/api/auth/login and /api/auth/register come from. Changing a type changes the three; a variant
+type with other rules shows it without editing the contract.
 """
 
 from __future__ import annotations
@@ -20,29 +21,53 @@ from videonet_protocol import protocol
 
 from conftest import Daemon, http
 
-FIELDS = body_fields(protocol.LoginRequest)
+# Each endpoint whose body is declared as a contract type, with a body that passes its checks.
+BODIES: dict[str, tuple[Any, dict[str, str]]] = {
+    protocol.API_LOGIN: (
+        protocol.LoginRequest,
+        {"email": "nobody@example.test", "password": "not the password"},
+    ),
+    protocol.API_REGISTER: (
+        protocol.RegisterRequest,
+        {
+            "email": "nobody@example.test",
+            "username": "nobody",
+            "password": "not the password",
+            "invite_code": "not-an-invite",
+        },
+    ),
+}
+CASES = [
+    (path, name, rules)
+    for path, (body_type, _) in BODIES.items()
+    for name, rules in body_fields(body_type)
+]
 
 
-def test_the_openapi_body_is_the_type(daemon: Daemon) -> None:
+@pytest.mark.parametrize("path", sorted(BODIES))
+def test_the_openapi_body_is_the_type(daemon: Daemon, path: str) -> None:
+    body_type, _ = BODIES[path]
     status, document, _ = http("GET", daemon.api(protocol.API_OPENAPI))
     assert status == 200
-    operation = document["paths"][protocol.API_LOGIN]["post"]
+    operation = document["paths"][path]["post"]
     body = operation["requestBody"]["content"]["application/json"]["schema"]
-    assert body == schema_of(protocol.LoginRequest)
-    for name, rules in FIELDS:
+    assert body == schema_of(body_type)
+    fields = body_fields(body_type)
+    for name, rules in fields:
         assert body["properties"][name]["maxLength"] == rules.max_chars
-    assert body["required"] == sorted(name for name, _ in FIELDS)
+    assert body["required"] == sorted(name for name, _ in fields)
 
 
-@pytest.mark.parametrize(("field", "rules"), FIELDS, ids=[name for name, _ in FIELDS])
+@pytest.mark.parametrize(
+    ("path", "field", "rules"), CASES, ids=[f"{p.rsplit('/', 1)[1]}-{f}" for p, f, _ in CASES]
+)
 def test_the_daemon_checks_what_the_type_declares(
-    daemon: Daemon, field: str, rules: protocol.Text
+    daemon: Daemon, path: str, field: str, rules: protocol.Text
 ) -> None:
-    good = {"email": "nobody@example.test", "password": "not the password"}
-    status, body, _ = http("POST", daemon.api(protocol.API_LOGIN), {**good, field: None})
+    _, good = BODIES[path]
+    status, body, _ = http("POST", daemon.api(path), {**good, field: None})
     assert (status, body["error"]["message"]) == (400, f"{field} is required")
-    too_long = {**good, field: "x" * (rules.max_chars + 1)}
-    status, body, _ = http("POST", daemon.api(protocol.API_LOGIN), too_long)
+    status, body, _ = http("POST", daemon.api(path), {**good, field: "x" * (rules.max_chars + 1)})
     expected = f"{field} must be at most {rules.max_chars} characters"
     assert (status, body["error"]["message"]) == (400, expected)
 
@@ -58,14 +83,17 @@ class Recorder:
         return {}
 
 
-def test_the_client_sends_the_type() -> None:
+def test_the_client_sends_the_types() -> None:
     recorder = Recorder()
-    asyncio.run(AuthApi(recorder).login("ada@example.test", "secret words"))  # type: ignore[arg-type]
-    [(path, body)] = recorder.sent
-    assert path == protocol.API_LOGIN
-    assert set(body) == set(typing.get_type_hints(protocol.LoginRequest))
-    # what the client sends passes the daemon's check as it is
-    assert get_body(body, protocol.LoginRequest) == body
+    api = AuthApi(recorder)  # type: ignore[arg-type]
+    asyncio.run(api.login("ada@example.test", "secret words"))
+    asyncio.run(api.register("ada@example.test", "ada", "secret words", "an-invite"))
+    assert [path for path, _ in recorder.sent] == [protocol.API_LOGIN, protocol.API_REGISTER]
+    for path, body in recorder.sent:
+        body_type, _ = BODIES[path]
+        assert set(body) == set(typing.get_type_hints(body_type))
+        # what the client sends passes the daemon's check as it is
+        assert get_body(body, body_type) == body
 
 
 class ShorterEmails(TypedDict):

@@ -6,6 +6,7 @@ the files from the daemon.
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import signal
 from collections.abc import Iterator
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from calls_helpers import make_clip
+from calls_helpers import Peer, make_clip, refused
 from media_env import SfuWorld, sfu_world
 from test_calls_sfu_media import decode, receiving_all
 from transfer_helpers import Background, listening_receiver, make_room, member, with_device_keys
@@ -97,3 +98,28 @@ def test_record_room_tells_everyone_and_offers_playable_files_to_the_room(
     for proc in (listener, late):
         proc.proc.send_signal(signal.SIGTERM)
         assert proc.finish(timeout=30) == 0, proc.stderr()
+
+
+def test_only_the_asker_stops_the_recording_and_a_newcomer_is_told(
+    world: SfuWorld, tmp_path: Path
+) -> None:
+    d = world.daemon
+    alice = member(d, tmp_path)
+    room = make_room(d, alice, "rec-raw")
+    bob = member(d, tmp_path, room)
+
+    async def scenario() -> None:
+        async with Peer(d, alice.user.token) as a, Peer(d, bob.user.token) as b:
+            await a.enter(room)
+            started = await a.call("call:record", {"room_id": room, "on": True})
+            assert started["ok"] and started["recording"]["by"]["peer_id"] == a.peer_id
+            joined = await b.enter(room)  # after the start: the answer says so
+            assert joined["recording"]["id"] == started["recording"]["id"]
+            assert refused(await b.call("call:record", {"room_id": room, "on": False}), "forbidden")
+            again = await a.call("call:record", {"room_id": room, "on": True})
+            assert refused(again, "conflict")
+            stopped = await a.call("call:record", {"room_id": room, "on": False})
+            assert stopped["ok"] and stopped["recording"] is None
+            assert stopped["stopped"]["id"] == started["recording"]["id"]
+
+    asyncio.run(scenario())

@@ -15,6 +15,7 @@ import pytest
 import socketio
 
 from chatkit import Accounts, connect, create_room
+from transfer_helpers import offer_payload
 from videonet_protocol import protocol
 
 from conftest import http
@@ -24,14 +25,15 @@ from conftest import http
 IN_MEMORY = pytest.mark.one_pass("counted in the daemon's memory; no database in it")
 
 SHA = "0" * 64
+SIZE = 10 + protocol.E2E_TAG_BYTES
 # Verdicts that wait are answered by the abort; the old code answered them after 60 s.
 ABORT_ANSWERS_WITHIN = 20.0
 
 
 async def _offer(sender: Any, room: str) -> str:
-    ack = await sender.call(
-        protocol.EV_TRANSFER_OFFER, {"room_id": room, "name": "wait.bin", "size": 10}
-    )
+    # A protocol-2 offer of one record (10 bytes of plaintext and its tag): the daemon treats
+    # the signed header as opaque, so a raw client can make one.
+    ack = await sender.call(protocol.EV_TRANSFER_OFFER, offer_payload(room, "wait.bin", SIZE))
     assert ack["ok"], ack
     return str(ack["transfer"]["transfer_id"])
 
@@ -51,7 +53,7 @@ def test_verdicts_wait_capped_and_end_on_abort(daemon_factory: Any, tmp_path: Pa
             for r in receivers:
                 await r.join(room)
             transfer_id = await _offer(sender, room)
-            body = {"transfer_id": transfer_id, "sha256": SHA}
+            body = {"transfer_id": transfer_id, "sha256": SHA, "mac": SHA}
 
             async def verdict(peer: Any) -> Any:
                 return await peer.sio.call(protocol.EV_TRANSFER_VERDICT, body, timeout=90)
@@ -90,7 +92,7 @@ def test_a_waiting_verdict_is_answered_by_the_seal(daemon_factory: Any, tmp_path
     accounts = Accounts(d, tmp_path)
     alice, bob = accounts.make(), accounts.make()
     room = create_room(d, alice, bob)
-    payload = b"0123456789"
+    payload = bytes(range(SIZE))  # stands for one sealed record
 
     async def run() -> Any:
         import hashlib
@@ -101,7 +103,7 @@ def test_a_waiting_verdict_is_answered_by_the_seal(daemon_factory: Any, tmp_path
             await receiver.join(room)
             transfer_id = await _offer(sender, room)
             digest = hashlib.sha256(payload).hexdigest()
-            body = {"transfer_id": transfer_id, "sha256": digest}
+            body = {"transfer_id": transfer_id, "sha256": digest, "mac": SHA}
             waiting = asyncio.create_task(
                 receiver.sio.call(protocol.EV_TRANSFER_VERDICT, body, timeout=90)
             )
@@ -113,7 +115,8 @@ def test_a_waiting_verdict_is_answered_by_the_seal(daemon_factory: Any, tmp_path
             )
             assert status < 300, reply
             ack = await sender.call(
-                protocol.EV_TRANSFER_SEAL, {"transfer_id": transfer_id, "sha256": digest}
+                protocol.EV_TRANSFER_SEAL,
+                {"transfer_id": transfer_id, "sha256": digest, "seal": protocol.e2e_encode(b"s")},
             )
             assert ack["ok"], ack
             return await asyncio.wait_for(waiting, ABORT_ANSWERS_WITHIN)

@@ -109,3 +109,72 @@ def test_three_terminals_and_a_browser_meet_through_janus(
                 assert heard["audio_samples"] > 0, heard  # Chromium's fake microphone
     assert page.errors == [], page.errors
     page.context.close()
+
+
+def test_the_page_joins_again_after_janus_restarts(
+    world: SfuWorld, daemon: Daemon, tmp_path: Path, browser: Any
+) -> None:
+    owner = member(daemon, tmp_path)
+    room = make_room(daemon, owner, "sfu-web-restart")
+    web = member(daemon, tmp_path, room)
+    clip = make_clip(tmp_path / "clip.mp4", 30.0, 160, 120, tone_hz=440.0)
+    page = page_for(browser, daemon)
+    log_in(page, web.user)
+    open_room(page, room)
+    page.click("#join-call")
+    page.wait_for_function("() => window.videonet.mode() === 'sfu'")
+    first = Background(owner.cli, "call", room, "--play", str(clip), "--json")
+    first.wait_for(lambda e: e["event"] == "joined")
+    wait_for_media(page, peers=1, timeout=60)
+
+    world.janus.kill()
+    world.janus.start()
+    assert first.finish(timeout=90) == 5, first.stderr()  # one line, exit 5 (tested elsewhere)
+    # The page noticed, joined the call again by itself: a new participant reaches it.
+    page.wait_for_function(
+        "() => document.getElementById('status').textContent"
+        " === 'connected to the media server again'",
+        timeout=60_000,
+    )
+    second = Background(owner.cli, "call", room, "--play", str(clip), "--json")
+    second.wait_for(lambda e: e["event"] == "joined")
+    second.wait_for(receiving_all(1, 20_000), timeout=90)
+    wait_for_media(page, peers=1, timeout=90)
+    second.proc.send_signal(signal.SIGTERM)
+    assert second.finish(timeout=30) == 0, second.stderr()
+    page.context.close()
+
+
+def test_a_camera_turned_on_late_reaches_the_others_through_janus(
+    daemon: Daemon, tmp_path: Path, browser: Any
+) -> None:
+    owner = member(daemon, tmp_path)
+    room = make_room(daemon, owner, "sfu-late-camera")
+    web = member(daemon, tmp_path, room)
+    out = tmp_path / "late.mkv"
+    cli = Background(owner.cli, "call", room, "--record", str(out), "--json")
+    cli.wait_for(lambda e: e["event"] == "joined")
+    page = page_for(browser, daemon)
+    log_in(page, web.user)
+    open_room(page, room)
+    page.uncheck("#with-camera")
+    page.click("#join-call")
+    page.wait_for_function("() => window.videonet.mode() === 'sfu'")
+    # The feed has video from the start (a still placeholder), so nothing is negotiated again.
+    negotiated = cli.wait_for(lambda e: e["event"] == "negotiated", timeout=60)
+    assert negotiated["receiving"] == ["audio", "video"], negotiated
+    page.wait_for_timeout(2000)
+    page.check("#with-camera")  # replaceTrack on the video sender the feed already has
+    cli.wait_for(
+        lambda e: e["event"] == "stats" and any(p["bytes_received"] > 150_000 for p in e["peers"]),
+        timeout=60,
+    )
+    cli.proc.send_signal(signal.SIGINT)
+    assert cli.finish(timeout=60) == 0, cli.stderr()
+    result = cli.result()
+    assert result["failed_recordings"] == [], result
+    (recording,) = result["recordings"]  # one file: the feed never changed
+    got = decode(Path(recording["path"]))
+    assert got["video_frames"] > 20, got
+    assert page.errors == [], page.errors
+    page.context.close()

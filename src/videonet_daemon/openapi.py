@@ -87,13 +87,6 @@ class Operation:
     required_query: tuple[str, ...] = ()
 
 
-_REGISTER = _object(
-    ["email", "username", "password", "invite_code"],
-    email=_text(protocol.EMAIL_MAX_CHARS),
-    username=_text(protocol.USERNAME_MAX_CHARS),
-    password=_text(protocol.PASSWORD_FIELD_MAX_CHARS),
-    invite_code=_text(protocol.INVITE_CODE_MAX_CHARS),
-)
 _INVITE = _object(
     [],
     uses={"type": "integer", "minimum": 1, "maximum": protocol.INVITE_MAX_USES},
@@ -154,7 +147,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "Create an account with an invite code",
         (201, schema_of(protocol.RegisterResponse)),
         auth=False,
-        body=_REGISTER,
+        body=schema_of(protocol.RegisterRequest),
         errors=(400, 409, 413, 429),
     ),
     Operation(

@@ -431,6 +431,15 @@ class Text:
     allow_newlines: bool = False
 
 
+class RegisterRequest(TypedDict):
+    """POST /api/auth/register."""
+
+    email: Annotated[str, Text(EMAIL_MAX_CHARS)]
+    username: Annotated[str, Text(USERNAME_MAX_CHARS)]
+    password: Annotated[str, Text(PASSWORD_FIELD_MAX_CHARS, strip=False)]
+    invite_code: Annotated[str, Text(INVITE_CODE_MAX_CHARS)]
+
+
 class LoginRequest(TypedDict):
     """POST /api/auth/login."""
 

@@ -31,10 +31,10 @@ class AuthApi:
     async def register(
         self, email: str, username: str, password: str, invite_code: str
     ) -> protocol.RegisterResponse:
-        body = {"email": email, "username": username, "password": password}
-        result: protocol.RegisterResponse = await self._http.post(
-            protocol.API_REGISTER, {**body, "invite_code": invite_code}
+        body = protocol.RegisterRequest(
+            email=email, username=username, password=password, invite_code=invite_code
         )
+        result: protocol.RegisterResponse = await self._http.post(protocol.API_REGISTER, body)
         return result
 
     async def login(self, email: str, password: str) -> protocol.LoginResponse:

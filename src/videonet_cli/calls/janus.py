@@ -188,6 +188,11 @@ class Session:
                     params={"maxev": "10", "token": self.token},
                     timeout=aiohttp.ClientTimeout(total=POLL_TIMEOUT_SECONDS),
                 ) as response:
+                    if response.status == 404:  # Janus restarted: our session is gone
+                        self._lose(f"the media server at {self.url} lost our session (restarted?)")
+                        return
+                    if response.status != 200:
+                        raise ValueError(f"HTTP {response.status}")
                     answer = await response.json(content_type=None)
             except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
                 failures += 1

@@ -38,6 +38,7 @@ NO_SUCH_FEED = 428  # the publisher's media is not up yet
 UNAUTHORIZED = 433  # a wrong pin: it changed (someone lost access); fetch the new one
 SUBSCRIBE_TRIES = 10
 SUBSCRIBE_RETRY_SECONDS = 0.5
+ROSTER_WAITS, ROSTER_WAIT_SECONDS = 30, 0.1  # up to 3 s for call:joined to name a new feed
 REFRESH_FRACTION = 3  # refresh the token when a third of its life is left... each third
 
 
@@ -136,6 +137,12 @@ class Sfu(Mesh):
         feed_id = str(feed.get("id"))
         if feed_id == self.me or feed_id in self.subscriptions or self._closing:
             return
+        # Who it is comes from the daemon's roster (call:joined), which may arrive a moment
+        # after Janus announced the feed: wait for it a little before falling back.
+        for _ in range(ROSTER_WAITS):
+            if feed_id in self.known:
+                break
+            await asyncio.sleep(ROSTER_WAIT_SECONDS)
         remote = self.known.get(feed_id) or {
             "peer_id": feed_id,
             "user_id": 0,

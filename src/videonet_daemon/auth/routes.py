@@ -11,7 +11,7 @@ from videonet_daemon.clock import iso_from_epoch
 from videonet_daemon.cluster import Bus
 from videonet_daemon.db.engine import Database
 from videonet_daemon.errors import Conflict
-from videonet_daemon.validation import get_body, get_int, get_str, read_json
+from videonet_daemon.validation import get_body, get_int, read_json
 from videonet_protocol import protocol
 
 # Published on the daemon bus when a session ends ({"session": jti} or {"user_id": id}), so
@@ -40,15 +40,13 @@ class AuthRoutes:
         ]
 
     async def register(self, request: web.Request) -> web.Response:
-        body = await read_json(request)
-        email = get_str(body, "email", max_chars=protocol.EMAIL_MAX_CHARS)
-        username = get_str(body, "username", max_chars=protocol.USERNAME_MAX_CHARS)
-        password = get_str(
-            body, "password", max_chars=protocol.PASSWORD_FIELD_MAX_CHARS, strip=False
-        )
-        invite_code = get_str(body, "invite_code", max_chars=protocol.INVITE_CODE_MAX_CHARS)
+        body = get_body(await read_json(request), protocol.RegisterRequest)
         user, personal_code = await self._auth.register(
-            email, username, password, invite_code, self._who.client_address(request)
+            body["email"],
+            body["username"],
+            body["password"],
+            body["invite_code"],
+            self._who.client_address(request),
         )
         payload: protocol.RegisterResponse = {"user": user.info(), "invite_code": personal_code}
         return web.json_response(payload, status=201)

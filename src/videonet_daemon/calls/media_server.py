@@ -80,6 +80,9 @@ class MediaServerDown(Unavailable):
 
 
 class PinStore(Protocol):
+    """The media server's small shared state, by key: each room's pin, and the room's recording
+    in progress (calls/room_recording.py)."""
+
     async def get(self, room_id: str) -> str | None: ...
 
     async def set(self, room_id: str, pin: str) -> None: ...

@@ -10,13 +10,16 @@ waits for Janus to close them and runs ``janus-pp-rec`` on each. The results are
 room's members only (`GET /api/rooms/{room_id}/call-recordings/{recording_id}/{name}`); the
 participant who asked fetches them and offers them to the room as an ordinary transfer.
 
-The state of a recording is kept by the daemon that started it (one daemon per recording: the
-one the asker is connected to).
+A recording is run by the daemon the asker is connected to (it holds the directory and stops
+it); that a room is being recorded is shared with the other daemons through the media server's
+shared state (`PinStore`: memory, or Redis), so a participant joining through any daemon is told.
+Only the one who asked stops it (by `call:record` off, or by leaving the call).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 import secrets
@@ -51,12 +54,17 @@ class RoomRecorder:
     def __init__(self, media: MediaServer, directory: Path) -> None:
         self.media = media
         self.directory = directory
-        self.active: dict[str, Active] = {}  # room id -> the recording in progress
+        self.active: dict[str, Active] = {}  # room id -> the recording this daemon runs
+        self.shared = media.pins  # room's recording, for every daemon: "recording:<room id>"
         self._lock = asyncio.Lock()
 
-    def current(self, room_id: str) -> protocol.CallRecording | None:
-        active = self.active.get(room_id)
-        return active.info if active is not None else None
+    async def current(self, room_id: str) -> protocol.CallRecording | None:
+        """The room's recording in progress, whichever daemon runs it."""
+        raw = await self.shared.get(_key(room_id))
+        if raw is None:
+            return None
+        info: protocol.CallRecording = json.loads(raw)
+        return info
 
     async def start(
         self,
@@ -66,7 +74,7 @@ class RoomRecorder:
     ) -> protocol.CallRecording:
         """Tell everyone (``announce``), then make Janus record every publisher."""
         async with self._lock:
-            if room_id in self.active:
+            if room_id in self.active or await self.current(room_id) is not None:
                 raise Conflict("the call is already being recorded")
             recording_id = f"{int(time.time())}-{secrets.token_hex(4)}"
             directory = self.directory / _SAFE.sub("_", room_id) / recording_id
@@ -78,11 +86,13 @@ class RoomRecorder:
                 "started_at": int(time.time()),
             }
             self.active[room_id] = Active(info, directory)
+            await self.shared.set(_key(room_id), json.dumps(info))
             await announce(info)
             try:
                 await self._set(room_id, directory, True)
             except BaseException:
                 self.active.pop(room_id, None)
+                await self.shared.forget(_key(room_id))
                 raise
             return info
 
@@ -92,6 +102,7 @@ class RoomRecorder:
             active = self.active.pop(room_id, None)
         if active is None:
             return None
+        await self.shared.forget(_key(room_id))
         try:
             await self._set(room_id, active.directory, False)
         except (MediaServerDown, JanusError) as exc:
@@ -177,3 +188,7 @@ class RoomRecorder:
                 log.warning("janus-pp-rec failed on %s: %s", mjr.name, err.decode()[-300:])
         log.info("recording of %s: %d files", room_id, len(made))
         return made
+
+
+def _key(room_id: str) -> str:
+    return f"recording:{room_id}"

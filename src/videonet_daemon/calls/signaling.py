@@ -43,6 +43,7 @@ from videonet_daemon.calls.roster import CallFull, RedisRoster, Roster
 from videonet_daemon.cluster import Liveness
 from videonet_daemon.errors import (
     Conflict,
+    Forbidden,
     NotFound,
     NotInCall,
     PayloadTooLarge,
@@ -184,7 +185,7 @@ class CallSignaling:
             "ice_expires_at": expires_at,
             "signal_max_bytes": self.settings.call_signal_max_bytes,
             "media": media,
-            "recording": self.recorder.current(room_id) if self.recorder is not None else None,
+            "recording": await self.recorder.current(room_id) if self.recorder else None,
         }
         await self.hub.sio.emit(
             protocol.EV_CALL_JOINED, {"room_id": room_id, "peer": me}, to=channel, skip_sid=user.sid
@@ -240,6 +241,9 @@ class CallSignaling:
 
             info = await self.recorder.start(room_id, me, announce)
             return {"recording": info}
+        current = await self.recorder.current(room_id)
+        if current is not None and current["by"]["peer_id"] != user.sid:
+            raise Forbidden("only the participant who started the recording can stop it")
         return dict(await self._stop_recording(room_id))
 
     async def _stop_recording(self, room_id: str) -> protocol.CallRecordReply:
@@ -277,7 +281,7 @@ class CallSignaling:
             return
         if self.media is not None and reason is not protocol.LeftReason.LEFT:
             self._revoke(room_id, sid)
-        current = self.recorder.current(room_id) if self.recorder is not None else None
+        current = await self.recorder.current(room_id) if self.recorder is not None else None
         if current is not None and current["by"]["peer_id"] == sid:
             # The one who asked left: the recording ends (post-processing takes a while).
             self._in_background(self._stop_recording(room_id))

@@ -292,6 +292,47 @@ export class Call {
     return true;
   }
 
+  // The media server was lost: keep our place in the daemon's call, connect to Janus again
+  // (every few seconds until it answers, for a minute).
+  async restartMedia() {
+    for (const peerId of [...this.peers.keys()]) this.close(peerId);
+    if (this.janus) this.janus.stop();
+    this.janus = null;
+    await this.recapture();
+    for (let attempt = 0; attempt < 20 && this.me; attempt += 1) {
+      try {
+        const access = await this.emit("call:media_token", {});
+        const room = new JanusRoom(this, access);
+        this.janus = room;
+        await room.start();
+        this.ui.notice("connected to the media server again");
+        return;
+      } catch (err) {
+        if (this.janus) this.janus.stop();
+        this.janus = null;
+        await new Promise((resolve) => setTimeout(resolve, 3000));
+      }
+    }
+    this.ui.notice("the media server does not answer: leave the call and join again later");
+  }
+
+  // janus.js stops the tracks of the handles it tears down: capture again what was on.
+  async recapture() {
+    let recaptured = false;
+    for (const kind of KINDS) {
+      const track = this.local[kind];
+      if (track && track.readyState === "ended") {
+        const media = await navigator.mediaDevices.getUserMedia({ [kind]: true });
+        this.local[kind] = media.getTracks()[0];
+        recaptured = true;
+      }
+    }
+    if (recaptured) {
+      this.ui.localChanged(this.localStream());
+      this.measure();
+    }
+  }
+
   // The daemon forgot us (a reconnect gives a new socket): drop every connection and join again.
   async rejoin() {
     for (const peerId of [...this.peers.keys()]) this.close(peerId);

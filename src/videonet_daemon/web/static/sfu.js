@@ -59,10 +59,12 @@ export class JanusRoom {
     await this.joinAsPublisher();
   }
 
+  // Janus went away (killed, restarted): we are still in the daemon's call, so only the media
+  // part starts again, with a fresh token (the daemon makes the VideoRoom again).
   lost(err) {
     if (this.closed) return;
-    this.call.ui.notice(`the media server was lost (${err}); joining again`);
-    this.call.serially(() => this.call.rejoin()).catch(() => {});
+    this.call.ui.notice(`the media server was lost (${err}); reconnecting`);
+    this.call.serially(() => this.call.restartMedia()).catch(() => {});
   }
 
   scheduleRefresh() {
@@ -131,13 +133,14 @@ export class JanusRoom {
     for (const feed of joined.publishers || []) this.subscribe(feed);
   }
 
-  // Our camera and microphone, once, to the SFU. A kind that is off now gets a transceiver
-  // anyway, so that turning it on later is a replaceTrack.
+  // Our camera and microphone, once, to the SFU. A kind that is off gets a placeholder (a
+  // still black picture, silence) so that the feed always has both, and turning it on later is
+  // a replaceTrack on the sender already negotiated: the others see video start late on a track
+  // they already receive, as in the mesh.
   async publish() {
     const tracks = ["audio", "video"].map((kind) => ({
-      type: kind, capture: this.call.local[kind] || false, recv: false,
-    })).filter((t) => t.capture);
-    if (!tracks.length) return; // receive only
+      type: kind, capture: this.call.local[kind] || this.placeholder(kind), recv: false,
+    }));
     const offer = await new Promise((resolve, reject) => {
       this.publisher.createOffer({ tracks, success: resolve, error: (e) => reject(new Error(e)) });
     });
@@ -145,25 +148,28 @@ export class JanusRoom {
     if (answer) this.publisher.handleRemoteJsep({ jsep: answer });
   }
 
-  async setTrack(kind, track) {
-    const pc = this.publisher && this.publisher.webrtcStuff.pc;
-    const sender = pc && pc.getSenders().find((s) => s.track ? s.track.kind === kind : false);
-    if (sender) {
-      await sender.replaceTrack(track);
-    } else if (track && this.publisher) {
-      // Not sending this kind yet: publish again with it (Janus renegotiates).
-      await this.unpublishQuietly();
-      await this.publish();
+  placeholder(kind) {
+    this.placeholders = this.placeholders || {};
+    if (!this.placeholders[kind] || this.placeholders[kind].readyState === "ended") {
+      if (kind === "video") {
+        const canvas = document.createElement("canvas");
+        canvas.width = 320;
+        canvas.height = 240;
+        canvas.getContext("2d").fillRect(0, 0, canvas.width, canvas.height);
+        this.placeholders.video = canvas.captureStream(1).getVideoTracks()[0];
+      } else {
+        this.silence = this.silence || new AudioContext();
+        this.placeholders.audio = this.silence.createMediaStreamDestination().stream.getAudioTracks()[0];
+      }
     }
+    return this.placeholders[kind];
   }
 
-  async unpublishQuietly() {
-    try {
-      await this.request(this.publisher, { request: "unpublish" }, undefined, "unpublished");
-    } catch (err) {
-      // not published yet: nothing to take back
-    }
-    this.publisher.hangup();
+  async setTrack(kind, track) {
+    const pc = this.publisher && this.publisher.webrtcStuff.pc;
+    if (!pc) return;
+    const transceiver = pc.getTransceivers().find((t) => t.receiver.track.kind === kind);
+    if (transceiver) await transceiver.sender.replaceTrack(track || this.placeholder(kind));
   }
 
   subscribe(feed) {
@@ -240,6 +246,10 @@ export class JanusRoom {
 
   stop() {
     this.closed = true;
+    for (const track of Object.values(this.placeholders || {})) track.stop();
+    if (this.silence) this.silence.close();
+    this.silence = null;
+    this.placeholders = {};
     clearTimeout(this.refreshTimer);
     if (this.janus) this.janus.destroy({ cleanupHandles: true });
     this.janus = null;
