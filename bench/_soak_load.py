@@ -73,6 +73,7 @@ class Account:
             VIDEONET_CONFIG_DIR=str(self.home / "config"),
             VIDEONET_DATA_DIR=str(self.home / "data"),
             VIDEONET_TOKEN=self.token,
+            VIDEONET_TRUST_NEW="1",  # the load's members are new to each other: no one to ask
             SSL_CERT_FILE=str(cert),
         )
         return env

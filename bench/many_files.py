@@ -128,7 +128,13 @@ def measure_videonet(
         _http_json(url + f"/api/rooms/{room}/join", {}, tokens[1])
 
         def cli_env(token: str) -> dict[str, str]:
-            return {**env, "VIDEONET_SERVER": url, "VIDEONET_TOKEN": token}
+            # The bench's users are new to each other: accept them as --trust-new does.
+            return {
+                **env,
+                "VIDEONET_SERVER": url,
+                "VIDEONET_TOKEN": token,
+                "VIDEONET_TRUST_NEW": "1",
+            }
 
         count = "1" if as_dir else str(len(expected))
         receiver = Child.start(

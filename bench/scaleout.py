@@ -133,7 +133,8 @@ def transfer(
     tx = subprocess.run(
         [str(BIN / "videonet"), "send", room, str(path), "--json", "--no-progress"],
         capture_output=True, text=True,
-        env={**env, "VIDEONET_SERVER": sender_url, "VIDEONET_TOKEN": tokens[0]},
+        env={**env, "VIDEONET_SERVER": sender_url, "VIDEONET_TOKEN": tokens[0],
+             "VIDEONET_TRUST_NEW": "1"},
     )  # fmt: skip
     rx.wait(timeout=600)
     seconds = time.perf_counter() - started

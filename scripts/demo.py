@@ -142,7 +142,10 @@ def transfer(root: Path, server: str, alice: Path, bob: Path) -> None:
     )
     assert receiver.stdout is not None
     receiver.stdout.readline()  # {"event": "listening", ...}
-    print(videonet(alice, server, "send", "studio", str(src), "--no-progress"), end="")
+    # --trust-new: alice has not seen bob's identity before; on a terminal she would be asked.
+    print(
+        videonet(alice, server, "send", "studio", str(src), "--trust-new", "--no-progress"), end=""
+    )
     out, _ = receiver.communicate(timeout=120)
     result = json.loads(out.strip().splitlines()[-1])
     if receiver.returncode != 0 or not result["ok"]:

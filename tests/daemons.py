@@ -190,6 +190,10 @@ def base_env(**extra: str) -> dict[str, str]:
         # test sets it low.
         VIDEONET_SOCKET_HANDSHAKE_BURST="100000",
         PYTHONUNBUFFERED="1",
+        # Sends accept first-seen identities as `--trust-new` does: most tests are not about
+        # trust. The tests of asking, refusing and `--to` (test_transfer_trust.py,
+        # identity tests) set it to "0".
+        VIDEONET_TRUST_NEW="1",
     )
     env.update(extra)
     return env

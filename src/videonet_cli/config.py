@@ -24,6 +24,9 @@ ENV_DEBUG = "VIDEONET_DEBUG"
 ENV_INSECURE = "VIDEONET_INSECURE"
 ENV_OUTPUT = "VIDEONET_OUTPUT"
 ENV_KEY_WAIT = "VIDEONET_KEY_WAIT"
+# `send`: "1" accepts identities seen for the first time, as --trust-new does (for scripts that
+# cannot answer the prompt); a changed identity still stops the send.
+ENV_TRUST_NEW = "VIDEONET_TRUST_NEW"
 ENV_CODE = "VIDEONET_CODE"  # `send`/`receive --code` with no value: the code (not in `ps`)
 ENV_RECOVERY_KEY = "VIDEONET_RECOVERY_KEY"  # restores the identity on a new device (CI)
 ENV_RECOVERY_KEY_FILE = "VIDEONET_RECOVERY_KEY_FILE"  # the same, read from a file

@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from videonet_cli.commands import common
 from videonet_cli.commands.completion import complete_member, complete_room
-from videonet_cli.config import ENV_CODE
+from videonet_cli.config import ENV_CODE, ENV_TRUST_NEW
 from videonet_cli.errors import CliError, Interrupted, MismatchError, UsageError
 from videonet_cli.render import transfer_view
 from videonet_cli.render.console import info
 from videonet_cli.render.transfer_view import TransferView, choose_mode
+
+if TYPE_CHECKING:
+    from videonet_cli.identity.trust import Confirm, FirstSeen
 
 JsonOption = typer.Option(False, "--json", help="Print JSON lines: events, then one result.")
 NoProgressOption = typer.Option(False, "--no-progress", help="No progress bars.")
@@ -91,11 +96,21 @@ def send(
         "else made up), safe even from the daemon; with --to, only that member can use it. "
         "The receiver runs `receive ROOM --code`.",
     ),
+    trust_new: bool = typer.Option(
+        False,
+        "--trust-new",
+        help="Accept members whose identity this device sees for the first time without asking "
+        f"(also {ENV_TRUST_NEW}=1); a changed identity still stops the send.",
+    ),
     json_out: bool = JsonOption,
     no_progress: bool = NoProgressOption,
 ) -> None:
     """Send files end-to-end encrypted to a room (or one member); exit 0 only when every
-    receiver's SHA-256 matched, 6 if a recipient's device key is not the one pinned here."""
+    receiver's SHA-256 matched, 6 if a recipient's identity is not the one pinned here.
+
+    A member whose identity this device has not seen is shown and asked about on a terminal;
+    `--to USER` accepts that member, `--trust-new` everyone; with neither and no terminal the
+    send stops (exit 2) saying which to pass."""
     from videonet_cli.transfer.outcomes import SendOptions
     from videonet_cli.transfer.sender import send_files, unverified
 
@@ -106,7 +121,20 @@ def send(
 
         chosen = code or os.environ.get(ENV_CODE, "")
         one_off = parse_code(chosen) if chosen else new_code()
-    options = SendOptions(room, files, to, timeout, rate, wait=not no_wait, code=one_off)
+    accepted: bool | list[str] = (
+        True if trust_new or os.environ.get(ENV_TRUST_NEW) == "1" else ([to] if to else False)
+    )
+    options = SendOptions(
+        room,
+        files,
+        to,
+        timeout,
+        rate,
+        wait=not no_wait,
+        code=one_off,
+        trust_new=accepted,
+        confirm=None if json_out else ask_about_new_identities(),
+    )
     with TransferView(choose_mode(json_out, no_progress)) as view:
         with _ctrl_c(lambda: view.interrupted_hint("send")):
             outcomes = common.call(ctx, lambda api: send_files(api, options, view))
@@ -245,3 +273,26 @@ def register_commands(app: typer.Typer) -> None:
     app.command("send")(send)
     app.command("receive")(receive)
     app.command("verify")(verify)
+
+
+def ask_about_new_identities() -> Confirm | None:
+    """On a terminal: show each member seen for the first time with their identity's
+    fingerprint and ask before anything is encrypted to them (None without a terminal)."""
+    if not (sys.stdin.isatty() and sys.stderr.isatty()):
+        return None
+
+    async def confirm(first_seen: list[FirstSeen]) -> bool:
+        for seen in first_seen:
+            info(
+                f"encrypting to: {seen.username} — first use, identity {seen.identity_fingerprint}"
+                " (compare it with them: videonet keys verify " + seen.username + ")"
+            )
+        asked = (
+            "Trust this identity and send?"
+            if len(first_seen) == 1
+            else (f"Trust these {len(first_seen)} identities and send?")
+        )
+        answer: bool = await asyncio.to_thread(typer.confirm, asked, default=False, err=True)
+        return answer
+
+    return confirm

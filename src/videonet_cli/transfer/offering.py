@@ -121,6 +121,7 @@ async def offer(
         usernames=[options.to] if options.to else None,
         only_me=options.code is not None,
         trust_new=options.trust_new,
+        confirm=options.confirm,
     )
     for line in recipients.notices:
         report({"event": "trust_notice", "line": line})

@@ -23,6 +23,7 @@ from videonet_protocol import protocol
 
 if TYPE_CHECKING:
     from videonet_cli.crypto.pake import Code
+    from videonet_cli.identity.trust import Confirm
 
 # Asked before each offer (a file, a batch or a directory) is taken, on a terminal: take it?
 Ask = Callable[[dict[str, Any]], Awaitable[bool]]
@@ -42,9 +43,10 @@ class SendOptions:
     rate_limit: int | None = None  # bytes a second
     wait: bool = True  # False (--no-wait): done once uploaded; receivers take it later
     code: Code | None = None  # --code: the file key goes to one receiver through this code
-    # First-seen identities accepted without asking (IFACE21's trust_new). Until `send` asks a
-    # person on a terminal (not done yet), the send accepts them itself, as before.
-    trust_new: bool | Collection[str] = True
+    # First-seen identities accepted without asking: all (--trust-new) or those named (--to);
+    # the rest are put to ``confirm`` (a person at a terminal), or stop the send (exit 2).
+    trust_new: bool | Collection[str] = False
+    confirm: Confirm | None = None
 
 
 @dataclass

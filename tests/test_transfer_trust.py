@@ -1,0 +1,93 @@
+"""Who `send` encrypts to when it meets an identity for the first time (issue 21, finding 2):
+never in silence. On a terminal it shows the identity and asks; `--to USER` accepts that user
+by name and `--trust-new` everyone; with neither and no terminal it stops with exit 2 saying
+what to pass, and nothing is offered. (Before, `send` pinned every first-seen identity itself.)
+
+These tests set VIDEONET_TRUST_NEW=0: the other transfer tests accept new identities through it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from terminal import finish, spawn
+from transfer_helpers import listening_receiver, make_room, member, random_file, with_device_keys
+
+from conftest import Daemon
+
+pytestmark = pytest.mark.one_pass("the sender's side: the daemon is only a relay here")
+
+ASK = {"VIDEONET_TRUST_NEW": "0"}
+
+
+@pytest.fixture
+def pair(daemon: Daemon, tmp_path: Path) -> tuple[str, Any, Any]:
+    alice = member(daemon, tmp_path)
+    room = make_room(daemon, alice, "trust")
+    bob = member(daemon, tmp_path, room)
+    with_device_keys(alice, bob)
+    return room, alice, bob
+
+
+def sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_no_terminal_and_no_flag_stops_before_anything_is_offered(
+    pair: Any, tmp_path: Path
+) -> None:
+    room, alice, bob = pair
+    src = random_file(tmp_path / "a.bin", 1000)
+    r = alice.cli("send", room, str(src), "--no-wait", **ASK)
+    assert r.code == 2, r.err
+    assert r.err.count("\n") == 1, r.err
+    assert bob.user.username in r.err and "--trust-new" in r.err, r.err
+    assert f"--to {bob.user.username}" in r.err, r.err
+    # Nothing was offered: bob finds no offer waiting.
+    got = bob.cli("receive", room, "--out", str(tmp_path / "in"), "--timeout", "2", "--yes")
+    assert got.code != 0 and not (tmp_path / "in" / "a.bin").exists()
+
+
+def test_to_accepts_the_named_member(pair: Any, tmp_path: Path) -> None:
+    room, alice, bob = pair
+    src = random_file(tmp_path / "b.bin", 3000)
+    rx = listening_receiver(bob.cli, room, tmp_path / "in", **ASK)
+    r = alice.cli("send", room, str(src), "--to", bob.user.username, "--timeout", "60", **ASK)
+    assert r.code == 0, r.err
+    assert rx.finish() == 0, rx.stderr()
+    assert sha(tmp_path / "in" / "b.bin") == sha(src)
+
+
+def test_a_person_is_shown_the_identity_and_asked(pair: Any, tmp_path: Path) -> None:
+    room, alice, bob = pair
+    src = random_file(tmp_path / "c.bin", 2000)
+    rx = listening_receiver(bob.cli, room, tmp_path / "in", **ASK)
+    child = spawn(alice.cli.env(**ASK), "send", room, str(src), "--timeout", "60")
+    child.expect_exact(f"encrypting to: {bob.user.username} — first use, identity ")
+    child.expect_exact("Trust this identity and send? [y/N]")
+    child.sendline("y")
+    assert finish(child) == 0, child.before
+    assert rx.finish() == 0, rx.stderr()
+    assert sha(tmp_path / "in" / "c.bin") == sha(src)
+
+    # Pinned now: the next send does not ask, even without a terminal.
+    again = random_file(tmp_path / "d.bin", 100)
+    rx = listening_receiver(bob.cli, room, tmp_path / "in2", **ASK)
+    r = alice.cli("send", room, str(again), "--timeout", "60", **ASK)
+    assert r.code == 0, r.err
+    assert rx.finish() == 0, rx.stderr()
+
+
+def test_a_person_who_says_no_sends_nothing(pair: Any, tmp_path: Path) -> None:
+    room, alice, _bob = pair
+    src = random_file(tmp_path / "e.bin", 2000)
+    child = spawn(alice.cli.env(**ASK), "send", room, str(src), "--no-wait")
+    child.expect_exact("Trust this identity and send? [y/N]")
+    child.sendline("n")
+    assert finish(child) == 2
+    # Still not pinned: a script's send without the flag stops again.
+    assert alice.cli("send", room, str(src), "--no-wait", **ASK).code == 2
