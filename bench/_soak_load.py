@@ -322,6 +322,7 @@ class Transfer:
     received: dict[str, dict[str, str | None]] = field(default_factory=dict)  # rx -> name -> sha
     expected_abort: bool = False
     receiver_exits: list[int] = field(default_factory=list)
+    verdicts: set[str] = field(default_factory=set)  # receivers the sender heard verify
 
 
 def sha256(path: Path) -> str | None:
@@ -511,6 +512,9 @@ class TransferLane:
             self._log(n, "send", code, json.dumps(events), err)
             t.transfer_ids |= {str(e["transfer_id"]) for e in events if e.get("transfer_id")}
             t.sender_exit = code
+            for e in events:
+                if e.get("event") == "result":
+                    t.verdicts |= {v["username"] for v in e.get("receivers", []) if v.get("ok")}
             if code == 0:
                 t.sender_verified = True
                 break
@@ -519,6 +523,15 @@ class TransferLane:
         for r, proc in running.items():
             if proc.returncode is None:
                 reap(r, proc, self._budget() if t.sender_verified else 10)
+        # A receiver that failed (an outage) while the others verified takes the transfer now,
+        # resuming its part file; otherwise it would take this one in place of the next.
+        for _ in range(3):
+            late = [r for r in self.receivers if r not in finished]
+            if not t.sender_verified or not late or self._budget() <= 5:
+                break
+            for r in late:
+                reap(r, self.receivers[r].popen(*self._receive_args(outs[r])), self._budget())
+            time.sleep(RETRY_PAUSE)
         for r in self.receivers:
             t.received[r] = {name: sha256(outs[r] / name) for name in files}
         shutil.rmtree(source.parent, ignore_errors=True)

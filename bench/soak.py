@@ -47,7 +47,7 @@ HEALTH_ANSWER_SECONDS = 1.0
 HEALTH_OK_WAIT = 60.0
 GRACE_AFTER_OUTAGE = 20.0  # 503s this long after an outage ends are still the outage's
 RSS_LIMIT = 1.5
-FINISH_SECONDS = 150.0  # for the transfers in flight when the load stops
+FINISH_SECONDS = 100.0  # for the transfers in flight when the load stops
 FAULTS = ("kill-a", "kill-b", "redis", "postgres", "weed-20s", "disk-full", "net-cut")
 RESUMABLE = {"offered", "uploading", "interrupted", "uploaded", "sealed"}
 
