@@ -48,6 +48,7 @@ HEALTH_OK_WAIT = 60.0
 GRACE_AFTER_OUTAGE = 20.0  # 503s this long after an outage ends are still the outage's
 RSS_LIMIT = 1.5
 FINISH_SECONDS = 100.0  # for the transfers in flight when the load stops
+CUT_WAIT_SECONDS = 90.0  # for the proxied sender to be mid-upload
 FAULTS = ("kill-a", "kill-b", "redis", "postgres", "weed-20s", "disk-full", "net-cut")
 RESUMABLE = {"offered", "uploading", "interrupted", "uploaded", "sealed"}
 
@@ -262,7 +263,7 @@ class Harness:
 
     def _cut_mid_upload(self) -> str:
         lane = next(lane for lane in self.lanes if lane.kind == "dropped")
-        deadline = time.monotonic() + 45
+        deadline = time.monotonic() + CUT_WAIT_SECONDS
         proxy = self.services.proxy
         while time.monotonic() < deadline:
             if lane.uploading.is_set():
@@ -271,7 +272,8 @@ class Harness:
                 if proxy.carried - before > 1 << 20:
                     return f"reset {proxy.cut()} connections mid-upload"
             time.sleep(0.3)
-        return f"no upload in flight within 45 s; reset {proxy.cut()} connections"
+        cut = proxy.cut()
+        return f"no upload in flight within {CUT_WAIT_SECONDS:.0f} s; reset {cut} connections"
 
     def _probe_health(self, fault: Fault) -> None:
         for d in self.services.daemons:
