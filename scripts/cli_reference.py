@@ -68,7 +68,7 @@ def _option_row(param: Any) -> str | None:
 
 def generated(name: str, command: Any) -> str:
     """The block this script owns for one command."""
-    from typer._click import Context
+    from videonet_protocol.adapters.typer import Context
 
     ctx = Context(command, info_name=name)
     pieces = " ".join(command.collect_usage_pieces(ctx))

@@ -25,9 +25,20 @@ def step(text: str) -> None:
     print(f"==> {text}", flush=True)
 
 
-def videonet(config: Path, server: str, *args: str, stdin: str | None = None) -> str:
+def user_env(config: Path, server: str) -> dict[str, str]:
+    """One demo user's environment: config and data (device keys, identity, pins) in the demo's
+    temporary directory, never in the real ~/.config or ~/.local/share."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("VIDEONET_")}
-    env.update(VIDEONET_SERVER=server, VIDEONET_CONFIG_DIR=str(config))
+    env.update(
+        VIDEONET_SERVER=server,
+        VIDEONET_CONFIG_DIR=str(config),
+        VIDEONET_DATA_DIR=str(config / "data"),
+    )
+    return env
+
+
+def videonet(config: Path, server: str, *args: str, stdin: str | None = None) -> str:
+    env = user_env(config, server)
     shown = " ".join(a if a != PASSWORD else "***" for a in args)
     print(f"    $ videonet {shown}", flush=True)
     result = subprocess.run(
@@ -121,8 +132,7 @@ def transfer(root: Path, server: str, alice: Path, bob: Path) -> None:
     inbox = root / "inbox"
     inbox.mkdir()
     step(f"bob waits for files in 'studio'; alice sends {DEMO_FILE_BYTES >> 20} MiB")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VIDEONET_")}
-    env.update(VIDEONET_SERVER=server, VIDEONET_CONFIG_DIR=str(bob))
+    env = user_env(bob, server)
     print(f"    $ videonet receive studio --yes --out {inbox} --json   (bob, in the background)")
     receiver = subprocess.Popen(
         [str(BIN / "videonet"), "receive", "studio", "--yes", "--out", str(inbox), "--json"],

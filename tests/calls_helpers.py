@@ -107,8 +107,11 @@ def refused(ack: dict[str, Any], code: str) -> bool:
     return ack.get("ok") is False and ack.get("error", {}).get("code") == code
 
 
-def make_clip(path: Path, seconds: float, width: int, height: int, fps: int = 15) -> Path:
-    """A small mp4 with H.264 video (changing flat colours) and an AAC 440 Hz tone, with PyAV."""
+def make_clip(
+    path: Path, seconds: float, width: int, height: int, fps: int = 15, tone_hz: float = 440
+) -> Path:
+    """A small mp4 with H.264 video (changing flat colours) and an AAC tone (440 Hz unless
+    told), with PyAV."""
     import array
 
     import av
@@ -130,7 +133,10 @@ def make_clip(path: Path, seconds: float, width: int, height: int, fps: int = 15
         for start in range(0, int(seconds * rate), step):
             tone = array.array(
                 "h",
-                (int(9000 * math.sin(2 * math.pi * 440 * (start + j) / rate)) for j in range(step)),
+                (
+                    int(9000 * math.sin(2 * math.pi * tone_hz * (start + j) / rate))
+                    for j in range(step)
+                ),
             )
             frame = av.AudioFrame(format="s16", layout="mono", samples=step)
             frame.planes[0].update(tone.tobytes())

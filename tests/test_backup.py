@@ -130,7 +130,9 @@ def test_backup_under_load_restores_into_a_fresh_data_dir(
         database_args(fresh)  # an empty database of its own
     done = daemon_command("restore", str(dest), data_dir=fresh)
     assert done.returncode == 0, done.stderr
-    d2 = daemon_factory(data_dir=fresh)
+    # Restored on the same address, as an operator would: each device keeps its identity and
+    # pins per server origin, so a daemon that moved is another server to the CLI.
+    d2 = daemon_factory("--port", d1.url.rsplit(":", 1)[1], data_dir=fresh)
 
     # Accounts: the password logs in; the old token still works (same key, same sessions).
     status, body, _ = http(

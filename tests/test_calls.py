@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from calls_helpers import Peer, make_clip
+from media_env import namespace_daemon, own_namespace  # noqa: F401  (fixtures: in a namespace)
 from transfer_helpers import Background, make_room, member
 
 from conftest import BIN, Daemon, http

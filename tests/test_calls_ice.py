@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from calls_helpers import Peer
+from media_env import namespace_daemon, own_namespace  # noqa: F401  (fixtures: in a namespace)
 from transfer_helpers import Background, make_room, member
 
 from conftest import Daemon

@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 
 from calls_helpers import SDP, Peer, make_clip, received_in_order, refused, trickle
-from test_scaleout import Cluster, cluster  # noqa: F401  (fixture)
+from media_env import namespace_cluster, own_namespace, private_servers  # noqa: F401
+from test_scaleout import Cluster
 from transfer_helpers import Background, make_room, member
 
 from conftest import Daemon
@@ -37,7 +38,7 @@ def kill_9(daemon: Daemon) -> None:
 
 
 async def test_participants_on_two_daemons_meet_and_signal_each_other(
-    cluster: Cluster,  # noqa: F811
+    cluster: Cluster,
     tmp_path: Path,
 ) -> None:
     alice = member(cluster.a, tmp_path)
@@ -95,7 +96,7 @@ async def test_participants_on_two_daemons_meet_and_signal_each_other(
 
 
 async def test_signaling_across_daemons_keeps_the_senders_order(
-    cluster: Cluster,  # noqa: F811
+    cluster: Cluster,
     tmp_path: Path,
 ) -> None:
     # Through Redis, from daemon B to a peer on A: an offer, a burst of candidates, their end.
@@ -116,7 +117,7 @@ async def test_signaling_across_daemons_keeps_the_senders_order(
 
 
 async def test_two_joining_at_once_through_two_daemons_never_both_offer(
-    cluster: Cluster,  # noqa: F811
+    cluster: Cluster,
     tmp_path: Path,
 ) -> None:
     alice = member(cluster.a, tmp_path)
@@ -139,7 +140,7 @@ async def test_two_joining_at_once_through_two_daemons_never_both_offer(
 
 
 def test_two_videonet_calls_on_two_daemons_then_one_daemon_is_killed(
-    cluster: Cluster,  # noqa: F811
+    cluster: Cluster,
     tmp_path: Path,
     clip: Path,
 ) -> None:

@@ -391,3 +391,68 @@ def test_renaming_and_deleting_the_room_reach_the_terminal(
         if child.isalive():
             child.terminate(force=True)
         follower.kill()
+
+
+def test_follow_into_a_closed_pipe_ends_quietly(daemon: Daemon, user: User, tmp_path: Path) -> None:
+    """`chat --follow | head -3`: once head has its lines the chat ends by itself with no
+    traceback (before, the EPIPE was logged with a traceback inside the socket client's task
+    and the chat went on following)."""
+    room = create_room(daemon, user)
+    cli = Cli(daemon.url, user.config_dir, user.token)
+    err = tmp_path / "err"
+    pipeline = subprocess.Popen(
+        ["sh", "-c", f'"{BIN / "videonet"}" chat {room} --follow 2>"{err}" | head -3'],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=cli.env(VIDEONET_DATA_DIR=str(tmp_path / "data")),
+    )
+    try:
+        # head prints only when it exits; messages go on until the whole pipeline has ended.
+        for n in range(30):
+            if pipeline.poll() is not None:
+                break
+            assert cli("chat", room, "--send", f"line {n}").code == 0
+            time.sleep(0.3)
+        assert pipeline.stdout is not None
+        shown = pipeline.stdout.read().splitlines()
+        assert pipeline.wait(timeout=WAIT) == 0
+    finally:
+        if pipeline.poll() is None:
+            pipeline.kill()
+    assert len(shown) == 3 and "following" in shown[0] and "line" in shown[2], shown
+    assert err.read_text().strip() == "", err.read_text()
+
+
+def test_send_is_one_message_and_no_presence(
+    daemon: Daemon, accounts: Accounts, tmp_path: Path
+) -> None:
+    """`chat --send` reaches a follower as one message, with no "ben is online / went away"
+    around it (it opened a socket and joined the room for each message before)."""
+    alice, ben = accounts.make(), accounts.make()
+    room = create_room(daemon, alice, ben)
+    follower = ChatProcess(daemon.url, alice, tmp_path / "a", room, "--follow", "--json")
+    try:
+        follower.expect("online")
+        sent = Cli(daemon.url, ben.config_dir, ben.token)("chat", room, "--send", "one", "--json")
+        assert sent.code == 0, sent.err
+        assert sent.json()["text"] == "one"
+        got = follower.expect("message", username=ben.username)
+        assert got["text"] == "one" and got["id"] == sent.json()["id"]
+        follower.proc.send_signal(signal.SIGTERM)
+        assert follower.proc.wait(timeout=WAIT) == 0
+        rest = [json.loads(line) for line in iter(follower.lines.get, None)]
+        assert [e for e in rest if e["type"] == "presence"] == [], rest
+    finally:
+        follower.kill()
+
+
+def test_send_refusals_over_http(daemon: Daemon, accounts: Accounts) -> None:
+    """The one-off send keeps the socket path's rules: members only, text checked."""
+    alice, stranger = accounts.make(), accounts.make()
+    room = create_room(daemon, alice)
+    outsider = Cli(daemon.url, stranger.config_dir, stranger.token)
+    assert outsider("chat", room, "--send", "hi").code in (3, 4)
+    too_long = Cli(daemon.url, alice.config_dir, alice.token)(
+        "chat", room, "--send", "x" * (protocol.CHAT_MAX_CHARS + 1)
+    )
+    assert too_long.code == 1 and "at most" in too_long.err, too_long.err

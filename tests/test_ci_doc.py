@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import re
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from transfer_helpers import Member, make_room, member, random_file
 
-from conftest import BIN, Daemon
+from conftest import BIN, Cli, Daemon, http
 
 pytestmark = pytest.mark.one_pass("code shape, docs, install: no database")
 
@@ -38,36 +39,94 @@ def run_block(marker: str, who: Member, cwd: Path, **env: str) -> subprocess.Com
     )
 
 
-def test_the_ci_example_sends_and_verifies(daemon: Daemon, tmp_path: Path) -> None:
+@dataclass
+class Accounts:
+    """The two CI accounts as the page sets them up once, on a workstation."""
+
+    room: str
+    builder: Member
+    checker: Member
+    env_builder: dict[str, str]
+    env_checker: dict[str, str]
+
+
+def set_up_once(daemon: Daemon, tmp_path: Path) -> Accounts:
     builder = member(daemon, tmp_path)
     room = make_room(daemon, builder, "builds-" + builder.user.username)
     checker = member(daemon, tmp_path, room)
-    build, lab = tmp_path / "build", tmp_path / "lab"
-    (build / "dist").mkdir(parents=True)
-    lab.mkdir()
-    setup = run_block("receiver key", checker, lab)
-    assert setup.returncode == 0, setup.stderr
-    sources = [random_file(build / "dist" / n, 300_000) for n in ("app.tar.gz", "app.whl")]
-    sent = run_block("send", builder, build, ROOM=room)
-    assert sent.returncode == 0, sent.stderr
-    assert "sent 2 files" in sent.stdout
-    received = run_block("receive", checker, lab, ROOM=room, COUNT="2")
-    assert received.returncode == 0, received.stderr
-    for src in sources:
-        assert (lab / "incoming" / src.name).read_bytes() == src.read_bytes()
+    recovery = {}
+    for who in (builder, checker):
+        workstation = Cli(daemon.url, tmp_path / f"ws-{who.user.username}", who.user.token)
+        r = workstation("devices", "--json")
+        assert r.code == 0, r.err
+        recovery[who.user.username] = r.json()["recovery_key"]
+    # The receiving device, made once; its key file goes to the secret store.
+    kept = Cli(daemon.url, tmp_path / "checker-device", checker.user.token)
+    r = kept("devices", VIDEONET_RECOVERY_KEY=recovery[checker.user.username])
+    assert r.code == 0, r.err
+    device_key = kept.config_dir / "data" / "identity" / "device-key.json"
+    ws_builder = Cli(daemon.url, tmp_path / f"ws-{builder.user.username}", builder.user.token)
+    r = ws_builder("keys", "verify", checker.user.username, "--json")
+    assert r.code == 0, r.err
+    return Accounts(
+        room,
+        builder,
+        checker,
+        {
+            "ROOM": room,
+            "TO": checker.user.username,
+            "TO_SAFETY_NUMBER": r.json()["groups"],
+            "VIDEONET_RECOVERY_KEY": recovery[builder.user.username],
+        },
+        {
+            "ROOM": room,
+            "VIDEONET_RECOVERY_KEY": recovery[checker.user.username],
+            "DEVICE_KEY_FILE": str(device_key),
+        },
+    )
+
+
+def fresh_runner(who: Member, folder: Path) -> Member:
+    """The same account on a runner that starts empty (a data dir nobody used)."""
+    folder.mkdir(parents=True)
+    return Member(who.user, Cli(who.cli.daemon_url, folder, who.user.token))
+
+
+def test_the_ci_example_sends_and_verifies_on_fresh_runners(daemon: Daemon, tmp_path: Path) -> None:
+    ci = set_up_once(daemon, tmp_path)
+    for run in (1, 2):
+        build, lab = tmp_path / f"build{run}", tmp_path / f"lab{run}"
+        (build / "dist").mkdir(parents=True)
+        lab.mkdir()
+        builder = fresh_runner(ci.builder, tmp_path / f"builder-runner{run}")
+        checker = fresh_runner(ci.checker, tmp_path / f"checker-runner{run}")
+        setup = run_block("receiver key", checker, lab, **ci.env_checker)
+        assert setup.returncode == 0, setup.stderr
+        sources = [random_file(build / "dist" / n, 300_000) for n in ("app.tar.gz", "app.whl")]
+        sent = run_block("send", builder, build, **ci.env_builder)
+        assert sent.returncode == 0, sent.stderr
+        assert "sent 2 files" in sent.stdout
+        assert "identity changed" not in sent.stderr
+        received = run_block("receive", checker, lab, COUNT="2", **ci.env_checker)
+        assert received.returncode == 0, received.stderr
+        for src in sources:
+            assert (lab / "incoming" / src.name).read_bytes() == src.read_bytes()
+    # The thrown-away sending runners took their devices off the account.
+    status, mine, _ = http("GET", daemon.api("/api/keys"), token=ci.builder.user.token)
+    assert status == 200 and len(mine["devices"]) == 1
+    status, mine, _ = http("GET", daemon.api("/api/keys"), token=ci.checker.user.token)
+    assert len(mine["devices"]) == 2  # the workstation and the one receiving device
 
 
 def test_the_ci_example_fails_on_a_changed_byte(daemon: Daemon, tmp_path: Path) -> None:
-    builder = member(daemon, tmp_path)
-    room = make_room(daemon, builder, "builds-" + builder.user.username)
-    checker = member(daemon, tmp_path, room)
+    ci = set_up_once(daemon, tmp_path)
     build, lab = tmp_path / "build", tmp_path / "lab"
     (build / "dist").mkdir(parents=True)
     lab.mkdir()
-    setup = run_block("receiver key", checker, lab)
+    setup = run_block("receiver key", ci.checker, lab, **ci.env_checker)
     assert setup.returncode == 0, setup.stderr
     random_file(build / "dist" / "app.tar.gz", 300_000)
-    sent = run_block("send", builder, build, ROOM=room)
+    sent = run_block("send", ci.builder, build, **ci.env_builder)
     assert sent.returncode == 0, sent.stderr
     transfer_id = re.search(r'"transfer_id":"(\w+)"', (build / "sent.jsonl").read_text())
     assert transfer_id is not None
@@ -77,10 +136,20 @@ def test_the_ci_example_fails_on_a_changed_byte(daemon: Daemon, tmp_path: Path) 
         byte = fh.read(1)
         fh.seek(1000)
         fh.write(bytes([byte[0] ^ 0xFF]))
-    received = run_block("receive", checker, lab, ROOM=room, COUNT="1")
+    received = run_block("receive", ci.checker, lab, COUNT="1", **ci.env_checker)
     assert received.returncode == 1
     assert "does not verify" in received.stderr  # the encrypted record the byte is in
     assert not (lab / "incoming" / "app.tar.gz").exists()
+
+
+def test_a_wrong_safety_number_stops_the_send(daemon: Daemon, tmp_path: Path) -> None:
+    ci = set_up_once(daemon, tmp_path)
+    (tmp_path / "dist").mkdir()
+    random_file(tmp_path / "dist" / "x.bin", 1000)
+    env = {**ci.env_builder, "TO_SAFETY_NUMBER": "1" * 60}
+    sent = run_block("send", ci.builder, tmp_path, **env)
+    assert sent.returncode == 2, sent.stderr
+    assert "not your safety number" in sent.stderr
 
 
 def test_the_ci_example_fails_early_on_a_bad_token(daemon: Daemon, tmp_path: Path) -> None:

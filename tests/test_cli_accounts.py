@@ -32,6 +32,9 @@ def test_register_login_whoami_logout_through_the_cli(daemon: Daemon, anon_cli: 
     )
     assert r.code == 0, r.err
     assert r.json()["user"]["username"] == "carol"
+    # Registering logs in too (one command, one password prompt): the token is saved.
+    assert anon_cli("whoami", "--json").json()["email"] == "carol@example.test"
+    assert r.json()["device"]["recovery_key"], r.json()  # the identity is made, shown once
 
     r = anon_cli("login", "--email", "carol@example.test", "--password-stdin", input=TEST_PASSWORD)
     assert r.code == 0, r.err

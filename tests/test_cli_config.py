@@ -69,7 +69,8 @@ def test_register_and_login_remember_the_server(daemon: Daemon, tmp_path: Path) 
     r = videonet(tmp_path, "config", "get", "server")
     assert r.out.strip() == daemon.url
     r = videonet(tmp_path, "logout", "--json")
-    assert r.code == 0 and r.json() == {"server": daemon.url, "logged_out": True}
+    assert r.code == 0
+    assert r.json() == {"server": daemon.url, "logged_out": True, "device_removed": True}
 
 
 def test_config_get_set_list_unset(daemon: Daemon, tmp_path: Path) -> None:

@@ -200,7 +200,7 @@ def test_password_rules_come_before_the_prompt(daemon: Daemon, tmp_path: Path) -
     child.sendline(TEST_PASSWORD)
     child.expect_exact("Repeat for confirmation:")
     child.sendline(TEST_PASSWORD)
-    child.expect_exact(f"Next: videonet login --email {name}@example.test")
+    child.expect_exact(f"Logged in to {daemon.url} as {name}")  # registering logs in too
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 0

@@ -126,7 +126,7 @@ def test_code_relay_rules(daemon: Daemon, tmp_path: Path) -> None:
             assert _code(await b.message(tid, e_id, "reply")) == "forbidden"
             assert _code(await a.message(tid, e_id, "pake")) == "forbidden"
             assert _code(await a.message(tid, a_id, "pake")) == "forbidden"
-            assert _code(await e.message(tid, a_id, "reply")) == "forbidden"
+            assert _code(await e.message(tid, a_id, "reply")) == "not_found"  # a stranger
             assert _code(await b.message("0" * 32, a_id, "reply")) == "not_found"
             assert not e.got  # the stranger heard nothing
 

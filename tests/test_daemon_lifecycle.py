@@ -29,7 +29,8 @@ def test_first_start_makes_private_files_and_one_bootstrap_invite(daemon_factory
     body = {"email": "first@example.test", "username": "first", "password": TEST_PASSWORD}
     status, _, _ = http("POST", d.api("/api/auth/register"), {**body, "invite_code": code})
     assert status == 201
-    # Single use.
+    # Single use, and its file goes once spent (it stayed behind, a code that no longer works).
+    assert not (d.data_dir / "bootstrap-invite").exists()
     body2 = {**body, "email": "second@example.test", "invite_code": code}
     assert http("POST", d.api("/api/auth/register"), body2)[0] == 400
 

@@ -27,8 +27,9 @@ import pytest
 
 from browser_helpers import TIMEOUT_MS, browser, call_stats, log_in, open_room, wait_for_media
 from calls_helpers import make_clip
+from media_env import namespace_cluster, own_namespace, private_servers  # noqa: F401
 from test_deploy import nginx  # noqa: F401  (fixture)
-from test_scaleout import Cluster, cluster  # noqa: F401  (fixture)
+from test_scaleout import Cluster
 from transfer_helpers import Background, make_room, member
 
 from conftest import Daemon
@@ -114,7 +115,7 @@ def forwarder(nginx: str) -> Iterator[Forwarder]:  # noqa: F811
         thread.join(10)
 
 
-def daemon_behind(port: int, context: ssl.SSLContext, cluster: Cluster) -> Daemon:  # noqa: F811
+def daemon_behind(port: int, context: ssl.SSLContext, cluster: Cluster) -> Daemon:
     """Which daemon nginx sends this forwarder's client address to: open an engine.io session
     through nginx, then ask each daemon directly which one holds it."""
     url = f"https://127.0.0.1:{port}/socket.io/?EIO=4&transport=polling"
@@ -164,7 +165,7 @@ def decode(path: Path) -> dict[str, int]:
 
 
 def test_two_browsers_and_a_terminal_in_one_call_through_nginx_and_two_daemons(
-    cluster: Cluster,  # noqa: F811
+    cluster: Cluster,
     nginx: str,  # noqa: F811
     forwarder: Forwarder,
     browser: Any,

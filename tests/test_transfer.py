@@ -152,7 +152,8 @@ def test_non_member_cannot_offer_or_fetch(daemon: Daemon, trio: Any, tmp_path: P
     offer = next(e for e in sender.events if e["event"] == "offer")
     url = daemon.api(f"/api/transfers/{offer['transfer_id']}/data")
     status, body, _ = http("GET", url, token=outsider.user.token)
-    assert status == 403 and body["error"]["code"] == "forbidden"
+    # As for an id that does not exist (issue 23): neither whether it exists nor its room.
+    assert status == 404 and body["error"]["code"] == "not_found"
     status, body, _ = http("PUT", url + "?offset=0", token=bob.user.token, raw=b"x")
     assert status == 403
     rx = listening_receiver(bob.cli, room, tmp_path / "bob")

@@ -373,7 +373,7 @@ def test_seal_must_match_the_files_hashes(daemon: Daemon, tmp_path: Path) -> Non
     status, body, _ = http(
         "GET", daemon.api(f"/api/transfers/{tid}/manifest"), token=outsider.user.token
     )
-    assert status == 403
+    assert status == 404
 
 
 def test_a_large_batch_is_one_line_and_skips_are_warned(trio: Any, tmp_path: Path) -> None:

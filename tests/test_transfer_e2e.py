@@ -16,7 +16,7 @@ import socketio
 from transfer_helpers import Background, Member, listening_receiver, make_room, member, random_file
 from videonet_protocol import protocol
 
-from conftest import Daemon, http
+from conftest import Cli, Daemon, http
 
 pytestmark = pytest.mark.one_pass(
     "client-side encryption; encrypted sends (wrapped keys) run on PostgreSQL in test_scaleout, "
@@ -131,27 +131,31 @@ def test_tampered_spool_is_detected(
     assert daemon.proc.poll() is None
 
 
-def test_changed_key_is_refused_until_trusted(trio: Any, tmp_path: Path) -> None:
+def test_changed_identity_is_refused_until_verified(trio: Any, tmp_path: Path) -> None:
+    """bob's identity is replaced (as when every device and the recovery key are lost): alice's
+    send stops with the one warning (exit 6) until she compares safety numbers with bob."""
     room, alice, bob, _ = trio
     publish_key(bob)
-    r = alice.cli("keys", bob.user.username)  # first use: pinned
+    first = random_file(tmp_path / "first.bin", MB)
+    rx = listening_receiver(bob.cli, room, tmp_path / "in")
+    r = alice.cli("send", room, str(first), "--to", bob.user.username)  # bob's identity pinned
     assert r.code == 0, r.err
-    # bob's device is replaced: the old key removed, a new key pair (a new device) published.
-    mine = json.loads(bob.cli("keys", "--json").out)
-    assert bob.cli("keys", "remove", mine["device_id"]).code == 0
-    for path in (bob.cli.config_dir / "data" / "identity").iterdir():
-        if path.name.startswith("device-key"):
-            path.unlink()
-    new_fingerprint = publish_key(bob)
+    assert rx.finish() == 0, rx.stderr()
+    r = bob.cli("devices", "new-identity", "--yes", "--json")
+    assert r.code == 0, r.err
     src = random_file(tmp_path / "k.bin", MB)
     r = alice.cli("send", room, str(src), "--timeout", "10")
     assert r.code == 6, r.err
-    assert "not encrypting to device keys you have not trusted" in r.err
-    assert new_fingerprint in r.err
-    r = alice.cli("keys", "trust", bob.user.username, new_fingerprint)
+    assert f"{bob.user.username}'s identity changed" in r.err
+    assert len(r.err.strip().splitlines()) == 1  # the one line, not one per device
+    number = alice.cli("keys", "verify", bob.user.username, "--json").json()["safety_number"]
+    theirs = bob.cli("keys", "verify", alice.user.username, "--json").json()["safety_number"]
+    assert number == theirs
+    dashed = "-".join(number[i : i + 5] for i in range(0, 60, 5))
+    r = alice.cli("keys", "trust", bob.user.username, dashed)
     assert r.code == 0, r.err
     rx = listening_receiver(bob.cli, room, tmp_path / "in")
-    r = alice.cli("send", room, str(src), "--timeout", "60")
+    r = alice.cli("send", room, str(src), "--to", bob.user.username, "--timeout", "60")
     assert r.code == 0, r.err
     assert rx.finish() == 0, rx.stderr()
     assert sha(tmp_path / "in" / "k.bin") == sha(src)
@@ -213,7 +217,13 @@ def test_three_receivers_one_device_appears_after_the_offer(
     daemon: Daemon, trio: Any, tmp_path: Path
 ) -> None:
     room, alice, bob, carol = trio
-    dave = member(daemon, tmp_path, room)  # a member with no device key at offer time
+    dave = member(daemon, tmp_path, room)
+    # dave's identity exists at offer time (alice pins it); his second device, restored from
+    # his recovery key as a CI runner would be, appears only after the offer.
+    made = dave.cli("devices", "--json")
+    assert made.code == 0, made.err
+    recovery = made.json()["recovery_key"]
+    dave_ci = Cli(daemon.url, tmp_path / "dave-ci", dave.user.token)
     src = random_file(tmp_path / "late.bin", 8 * MB)
     rx_bob = listening_receiver(bob.cli, room, tmp_path / "bob")
     rx_carol = listening_receiver(carol.cli, room, tmp_path / "carol")
@@ -226,8 +236,11 @@ def test_three_receivers_one_device_appears_after_the_offer(
             alice.cli, "send", room, str(src), "--json", "--timeout", "90", "--limit-rate", "4M"
         )
         sender.wait_for(lambda e: e.get("event") == "offer")
-        # dave's first command makes his key; the running sender wraps the file key for it.
-        rx_dave = listening_receiver(dave.cli, room, tmp_path / "dave")
+        # The new device's first command restores the identity and certifies itself; the
+        # running sender wraps the file key for it (certified by the identity alice pinned).
+        rx_dave = listening_receiver(
+            dave_ci, room, tmp_path / "dave", VIDEONET_RECOVERY_KEY=recovery
+        )
         assert rx_dave.finish() == 0, rx_dave.stderr()
         assert sender.proc.poll() is None  # still waiting for bob
     finally:

@@ -19,6 +19,7 @@ from browser_helpers import (
     wait_for_stats,
 )
 from calls_helpers import make_clip
+from media_env import namespace_daemon, own_namespace  # noqa: F401  (fixtures: in a namespace)
 from transfer_helpers import Background, make_room, member
 
 from conftest import Daemon

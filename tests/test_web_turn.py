@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from browser_helpers import browser, log_in, open_room, wait_for_stats
+from media_env import namespace_daemon, own_namespace  # noqa: F401  (fixtures: in a namespace)
 from transfer_helpers import make_room, member
 
 from conftest import Daemon

@@ -268,13 +268,10 @@ async def _first_of(*aws: Any) -> None:
 
 
 async def send_message(api: Api, room: str, text: str) -> protocol.ChatMessage:
-    """`chat ROOM --send TEXT`: join, send, return the stored message once acknowledged."""
+    """`chat ROOM --send TEXT`: one HTTP request, no socket, so the room sees no presence come
+    and go; returns the stored message."""
     found = await api.rooms.resolve(room)
-    async with api.socket() as client:
-        await client.join(found["id"])
-        ack = await client.call(protocol.EV_CHAT_SEND, {"room_id": found["id"], "text": text})
-    message: protocol.ChatMessage = ack["message"]
-    return message
+    return await api.rooms.post_message(found["id"], text)
 
 
 def stop_on_signals(stop: asyncio.Event) -> None:

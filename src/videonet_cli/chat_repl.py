@@ -81,6 +81,7 @@ async def run_chat(api: Api, options: ChatOptions, view: ChatView) -> None:
     opening = await open_room(api, options.room, options.history, options.since)
     view.start(opening.me, interactive)
     stop = asyncio.Event()
+    view.on_output_closed = stop.set
     room = ChatRoom(api, opening, view)
     if not view.json_out:
         view.notice(f"{opening.room['name']} — {HELP}" if not options.follow else "following")
@@ -95,6 +96,8 @@ async def run_chat(api: Api, options: ChatOptions, view: ChatView) -> None:
     stop_on_signals(stop)
     if options.follow:
         await room.run(stop)
+        if view.output_closed:
+            raise BrokenPipeError  # the command line ends quietly, as for any closed stdout
         return
     failed = await ChatRepl(room, view, stop).run(StdinLines())
     if failed:

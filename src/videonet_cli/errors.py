@@ -13,7 +13,9 @@ Hierarchy::
     │   └── RoomDeleted (exit 4)    (chat_events) the room was deleted while you were in it
     ├── UnreachableError (exit 5)   the daemon (or model endpoint) cannot be reached
     ├── Interrupted (exit 130)      Ctrl-C; the message says how to go on
-    ├── KeyChangedError (exit 6)    a member's device key is not the one pinned here
+    ├── KeyChangedError (exit 6)    a user's identity is not the one pinned here
+    ├── UntrustedSenderError (exit 6) a sender's device is not certified by their identity
+    ├── NotLinkedError (exit 1)     (identity) this device is not linked to its account's identity
     ├── KeyUnavailableError (exit 7) an encrypted file has no key for this device
     ├── BadCodeError (exit 8)       (crypto.pake) a one-off code exchange did not verify
     ├── IntegrityError (exit 1)     (crypto) encrypted data or a wrapped key does not verify
@@ -55,7 +57,8 @@ class CliError(Exception):
     exit_code: ExitCode = ExitCode.FAILURE
 
     def __init__(self, message: str | None = None) -> None:
-        super().__init__(message or (self.__doc__ or "error").strip())
+        # A docstring wrapped over several lines is still one line for the user.
+        super().__init__(message or " ".join((self.__doc__ or "error").split()))
 
     @property
     def message(self) -> str:
@@ -101,10 +104,23 @@ class Interrupted(CliError):
 
 
 class KeyChangedError(CliError):
-    """A member's device key is not the one pinned here: compare fingerprints with them, then
-    run `videonet keys trust USER FINGERPRINT`."""
+    """A user's identity is not the one pinned here: compare safety numbers with them
+    (`videonet keys verify USER`), then run `videonet keys trust USER NUMBER`."""
 
     exit_code = ExitCode.KEY_CHANGED
+
+
+class UntrustedSenderError(CliError):
+    """The sending device is not certified by the sender's pinned identity (or was revoked):
+    nothing from it is accepted."""
+
+    exit_code = ExitCode.KEY_CHANGED
+
+
+class NotLinkedError(CliError):
+    """This device is not linked to your account's identity: run `videonet devices link` here
+    and `videonet devices link CODE` on a device you already use, or `videonet devices restore`
+    with your recovery key."""
 
 
 class KeyUnavailableError(CliError):

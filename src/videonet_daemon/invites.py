@@ -45,6 +45,18 @@ async def create(
     return code
 
 
+async def usable_count(conn: AsyncConnection, created_by: int) -> int:
+    """How many of this account's invites can still be used (uses left, not expired)."""
+    found = await run(
+        conn,
+        "SELECT COUNT(*) FROM invites WHERE created_by = :by AND uses_left > 0 "
+        "AND (expires_at IS NULL OR expires_at > :now)",
+        by=created_by,
+        now=now_iso(),
+    )
+    return int(found.scalar_one())
+
+
 async def create_standalone(db: Database, uses: int, expires_in: int | None) -> str:
     """An operator's invite (no creating user), e.g. from `videonet-daemon invite create`."""
     async with db.transaction() as conn:

@@ -17,6 +17,8 @@ from typing import Any
 from aiohttp import web
 
 from videonet_daemon import __version__
+from videonet_daemon.feature import Quiet
+from videonet_daemon.realtime.hub import Hub
 from videonet_protocol import protocol
 
 JsonSchema = dict[str, Any]
@@ -25,7 +27,8 @@ ERROR = "#/components/schemas/ErrorResponse"
 
 
 def schema_of(tp: Any) -> JsonSchema:
-    """JSON Schema for a type of protocol.py: TypedDicts, lists, dicts, unions, enums, scalars."""
+    """JSON Schema for a type of protocol.py: TypedDicts, lists, dicts, unions, enums, scalars,
+    and text fields with their declared rules (``Annotated[str, protocol.Text(...)]``)."""
     if tp is str:
         return {"type": "string"}
     if tp is bool:
@@ -38,8 +41,14 @@ def schema_of(tp: Any) -> JsonSchema:
         return {"type": "null"}
     if isinstance(tp, type) and issubclass(tp, StrEnum):
         return {"type": "string", "enum": [m.value for m in tp]}
+    if typing.get_origin(tp) is typing.Annotated:
+        schema = schema_of(typing.get_args(tp)[0])
+        for rules in tp.__metadata__:
+            if isinstance(rules, protocol.Text):
+                schema.update(_text(rules.max_chars, rules.min_chars))
+        return schema
     if typing.is_typeddict(tp):
-        hints = typing.get_type_hints(tp)
+        hints = typing.get_type_hints(tp, include_extras=True)
         return {
             "type": "object",
             "properties": {name: schema_of(hint) for name, hint in hints.items()},
@@ -85,11 +94,6 @@ _REGISTER = _object(
     password=_text(protocol.PASSWORD_FIELD_MAX_CHARS),
     invite_code=_text(protocol.INVITE_CODE_MAX_CHARS),
 )
-_LOGIN = _object(
-    ["email", "password"],
-    email=_text(protocol.EMAIL_MAX_CHARS),
-    password=_text(protocol.PASSWORD_FIELD_MAX_CHARS),
-)
 _INVITE = _object(
     [],
     uses={"type": "integer", "minimum": 1, "maximum": protocol.INVITE_MAX_USES},
@@ -108,14 +112,22 @@ _ROOM = _object(
 _RENAME = _object(["name"], name=_text(protocol.ROOM_NAME_MAX_CHARS))
 _ROOM_INVITE = _object(["username"], username=_text(protocol.USERNAME_MAX_CHARS))
 _DEVICE = _object(
-    ["device_id", "public_key"],
+    ["device_id", "public_key", "signing_key"],
     device_id={
         **_text(protocol.DEVICE_ID_MAX_CHARS, protocol.DEVICE_ID_MIN_CHARS),
         "pattern": "^[A-Za-z0-9_-]+$",
     },
     public_key=_text(64),
+    signing_key=_text(64),
     label=_text(protocol.DEVICE_LABEL_MAX_CHARS, 0),
 )
+_DEVICE_UPDATE = _object(
+    [],
+    certificate=_text(protocol.SIGNED_BLOB_MAX_CHARS),
+    revocation=_text(protocol.SIGNED_BLOB_MAX_CHARS),
+    label=_text(protocol.DEVICE_LABEL_MAX_CHARS, 0),
+)
+_IDENTITY = _object(["identity_key"], identity_key=_text(64), replace={"type": "boolean"})
 _ID = {"type": "integer", "minimum": 1}
 
 OPERATIONS: tuple[Operation, ...] = (
@@ -151,7 +163,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "Log in: a bearer token and the login cookie",
         (200, schema_of(protocol.LoginResponse)),
         auth=False,
-        body=_LOGIN,
+        body=schema_of(protocol.LoginRequest),
         errors=(400, 401, 413, 429),
     ),
     Operation(
@@ -280,11 +292,27 @@ OPERATIONS: tuple[Operation, ...] = (
         },
     ),
     Operation(
+        "post",
+        protocol.API_ROOM_MESSAGES,
+        "Send one message to a room (members only; fanned out like chat:send)",
+        (201, schema_of(protocol.ChatMessage)),
+        body=_object(["text"], text=_text(protocol.CHAT_MAX_CHARS)),
+        errors=(400, 401, 403, 404, 413, 415, 429),
+    ),
+    Operation(
         "get",
         protocol.API_TRANSFER_DATA,
         "A transfer's bytes (Range: bytes=N- resumes)",
         (200, None),
         errors=(400, 401, 403, 404, 409, 416),
+        ok_media=("application/octet-stream",),
+    ),
+    Operation(
+        "get",
+        protocol.API_CALL_RECORDING_FILE,
+        "A call recorded on the media server: one participant's WebM or Opus (members only)",
+        (200, None),
+        errors=(401, 403, 404),
         ok_media=("application/octet-stream",),
     ),
     Operation(
@@ -319,17 +347,33 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation(
         "get",
         protocol.API_KEYS,
-        "Your devices' public keys",
-        (200, schema_of(list[protocol.DeviceKeyInfo])),
+        "Your account's identity and devices",
+        (200, schema_of(protocol.UserKeys)),
         errors=(401,),
     ),
     Operation(
         "post",
         protocol.API_KEYS,
-        "Publish a device's public key (201 new, 200 the same key again)",
+        "Publish a device's public keys (201 new, 200 the same keys again)",
         (201, schema_of(protocol.DeviceKeyInfo)),
         also_ok=(200,),
         body=_DEVICE,
+        errors=(400, 401, 409),
+    ),
+    Operation(
+        "patch",
+        protocol.API_KEY,
+        "Store a device's certificate (with its label) or revocation",
+        (200, schema_of(protocol.DeviceKeyInfo)),
+        body=_DEVICE_UPDATE,
+        errors=(400, 401, 404, 409),
+    ),
+    Operation(
+        "put",
+        protocol.API_IDENTITY,
+        "Record your account's identity public key",
+        (200, schema_of(protocol.UserKeys)),
+        body=_IDENTITY,
         errors=(400, 401, 409),
     ),
     Operation(
@@ -347,7 +391,7 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation(
         "get",
         protocol.API_USER_KEYS,
-        "The device keys of a user who shares a room with you",
+        "The identity and device keys of a user who shares a room with you",
         (200, schema_of(protocol.UserKeys)),
         errors=(401, 404, 409),
     ),
@@ -457,14 +501,14 @@ def document() -> JsonSchema:
     }
 
 
-class OpenApiFeature:
+class OpenApiFeature(Quiet):
     """Serves the description; it is built once."""
 
     def __init__(self) -> None:
         self._document = document()
 
-    def install(self, router: web.UrlDispatcher, hub: object) -> None:
-        router.add_get(protocol.API_OPENAPI, self.serve)
+    def install(self, router: web.UrlDispatcher, hub: Hub) -> None:
+        router.add_routes([web.get(protocol.API_OPENAPI, self.serve)])
 
     async def serve(self, request: web.Request) -> web.Response:
         return web.json_response(self._document)

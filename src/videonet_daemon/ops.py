@@ -15,6 +15,7 @@ from aiohttp import web
 
 from videonet_daemon import __version__
 from videonet_daemon.errors import NotFound
+from videonet_daemon.feature import Quiet
 from videonet_daemon.metrics import Metrics, is_loopback
 from videonet_daemon.realtime.hub import Hub
 from videonet_daemon.rooms.service import RoomService
@@ -57,7 +58,7 @@ class Health:
         return protocol.DEPENDENCY_OK
 
 
-class OpsFeature:
+class OpsFeature(Quiet):
     def __init__(
         self, settings: Settings, metrics: Metrics, rooms: RoomService, health: Health
     ) -> None:
@@ -69,8 +70,12 @@ class OpsFeature:
 
     def install(self, router: web.UrlDispatcher, hub: Hub) -> None:
         self._hub = hub
-        router.add_get(protocol.API_HEALTH, self._health.handle)
-        router.add_get(protocol.API_METRICS, self.metrics)
+        router.add_routes(
+            [
+                web.get(protocol.API_HEALTH, self._health.handle),
+                web.get(protocol.API_METRICS, self.metrics),
+            ]
+        )
 
     async def metrics(self, request: web.Request) -> web.Response:
         if self._mode == "off" or (self._mode == "loopback" and not is_loopback(request.remote)):

@@ -13,17 +13,24 @@ import signal
 import ssl
 import sys
 from http import HTTPStatus
+from typing import Any
 
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_request import BaseRequest
 
-from videonet_daemon.app import BOOTSTRAP_INVITE_FILE, build
+from videonet_daemon.adapters.aiohttp import runner_with_handler
+from videonet_daemon.app import build
 from videonet_daemon.backup import hold_serving_lock
+from videonet_daemon.db.feature import BOOTSTRAP_INVITE_FILE
 from videonet_daemon.errors import foreign_error
+from videonet_daemon.realtime.quiet import OneLinePerInterval
 from videonet_daemon.settings import Settings
 
 log = logging.getLogger(__name__)
+# Clients' malformed requests: one line each, at most one per interval (realtime/quiet.py).
+_bad_requests = logging.getLogger(f"{__name__}.bad_requests")
+_bad_requests.addFilter(OneLinePerInterval())
 
 SHUTDOWN_GRACE_SECONDS = 10.0
 
@@ -35,8 +42,18 @@ async def serve(settings: Settings) -> None:
     daemon = build(settings)
     # Held until the process ends (a kill -9 drops it too): `restore` refuses a served data dir.
     serving_lock = hold_serving_lock(settings.resolved_data_dir)
-    runner = JsonErrorRunner(
-        daemon.app, handle_signals=False, shutdown_timeout=SHUTDOWN_GRACE_SECONDS
+
+    class Handler(JsonErrorHandler):
+        header_timeout = settings.http_header_timeout
+
+    runner = runner_with_handler(
+        daemon.app,
+        Handler,
+        handle_signals=False,
+        shutdown_timeout=SHUTDOWN_GRACE_SECONDS,
+        # A kept-alive connection with no request in flight is closed after this (aiohttp's
+        # own default is an hour); from its first byte a request's head has `header_timeout`.
+        keepalive_timeout=settings.http_idle_timeout,
     )
     await runner.setup()
     try:
@@ -65,7 +82,62 @@ async def serve(settings: Settings) -> None:
 
 class JsonErrorHandler(RequestHandler):
     """aiohttp answers a request it cannot parse (a bad header, a bad request line) itself,
-    before any middleware, in text/plain; this gives those answers the JSON error shape too."""
+    before any middleware, in text/plain; this gives those answers the JSON error shape too.
+
+    It also closes a connection whose request head does not arrive whole within
+    `header_timeout` seconds (from the connection's start, or from the first byte of each next
+    request on a kept-alive one): aiohttp has no such limit, and a client trickling one header
+    byte at a time (slowloris) held a connection, a file descriptor and a parser for as long
+    as it liked. Silent connections end at this limit too; idle kept-alive ones at aiohttp's
+    `keepalive_timeout`.
+    """
+
+    header_timeout = 0.0  # set by `serve` in a subclass, from the settings; 0 = no limit
+    _head_timer: asyncio.TimerHandle | None = None
+    _client_error = False  # the error being handled is the client's (a malformed request)
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self._start_head_timer()
+
+    def log_exception(self, *args: Any, **kw: Any) -> None:
+        if not self._client_error:
+            super().log_exception(*args, **kw)
+            return
+        # Anyone can send a malformed request, so each would write a traceback to the log: one
+        # line instead, at most one per interval (the next says how many were left out).
+        exc = kw.get("exc_info")
+        shown = str(getattr(exc, "message", None) or exc or "").strip().split("\n", 1)[0]
+        peer = self.transport.get_extra_info("peername") if self.transport else None
+        address = peer[0] if isinstance(peer, tuple) else "unknown"
+        _bad_requests.error("malformed request from %s: %s", address, shown[:200])
+
+    def data_received(self, data: bytes) -> None:
+        between_requests = self._payload_parser is None and not self._upgraded
+        if between_requests and data and self._head_timer is None and not self._messages:
+            self._start_head_timer()  # the first byte of the next request on this connection
+        before = self._request_count
+        super().data_received(data)
+        if self._request_count != before or self._upgraded or self._payload_parser is not None:
+            self._stop_head_timer()  # a whole head arrived (or the connection became a socket)
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        self._stop_head_timer()
+        super().connection_lost(exc)
+
+    def _start_head_timer(self) -> None:
+        if self.header_timeout > 0:
+            self._head_timer = self._loop.call_later(self.header_timeout, self._head_late)
+
+    def _stop_head_timer(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _head_late(self) -> None:
+        self._head_timer = None
+        log.debug("closed a connection whose request head took over %.0f s", self.header_timeout)
+        self.force_close()
 
     def handle_error(
         self,
@@ -74,8 +146,13 @@ class JsonErrorHandler(RequestHandler):
         exc: BaseException | None = None,
         message: str | None = None,
     ) -> web.StreamResponse:
-        # Logs it, and raises when part of an answer was sent already.
-        super().handle_error(request, status, exc, message)
+        # Logs it (a client's malformed request in one rate-limited line: see log_exception),
+        # and raises when part of an answer was sent already.
+        self._client_error = status < HTTPStatus.INTERNAL_SERVER_ERROR
+        try:
+            super().handle_error(request, status, exc, message)
+        finally:
+            self._client_error = False
         reason = HTTPStatus(status).phrase
         # The parser's text points at the bad byte over several lines; its first line says why.
         text = str(getattr(exc, "message", None) or reason).strip().split("\n", 1)[0]
@@ -84,22 +161,6 @@ class JsonErrorHandler(RequestHandler):
         answer = foreign_error(status, text, reason)
         answer.force_close()
         return answer
-
-
-class _JsonErrorServer(web.Server):
-    def __call__(self) -> RequestHandler:
-        return JsonErrorHandler(self, loop=self._loop, **self._kwargs)
-
-
-class JsonErrorRunner(web.AppRunner):
-    """The application's runner, with connections handled by `JsonErrorHandler`."""
-
-    async def _make_server(self) -> web.Server:
-        server = await super()._make_server()
-        # aiohttp has no option for the connection handler's class: the server that makes
-        # them is given the subclass above, which only changes what it makes.
-        server.__class__ = _JsonErrorServer
-        return server
 
 
 def _stop_on_signals() -> asyncio.Event:

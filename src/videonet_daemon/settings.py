@@ -112,6 +112,12 @@ class Settings:
         "VIDEONET_TRUST_PROXY",
         "Trust X-Forwarded-For/-Proto from a reverse proxy (client address, Secure cookies).",
     )
+    trusted_proxy_hops: int = _setting(
+        1,
+        "VIDEONET_TRUSTED_PROXY_HOPS",
+        "With trust_proxy: how many reverse proxies in front of the daemon append to "
+        "X-Forwarded-For; the client address is the entry that many from the right.",
+    )
     transfer_max_bytes: int = _setting(
         64 * 2**30, "VIDEONET_TRANSFER_MAX_BYTES", "Largest file a transfer may carry."
     )
@@ -210,6 +216,48 @@ class Settings:
     socket_event_burst: int = _setting(
         200, "VIDEONET_SOCKET_EVENT_BURST", "Socket.IO events one connection may send at once."
     )
+    http_header_timeout: float = _setting(
+        15.0,
+        "VIDEONET_HTTP_HEADER_TIMEOUT",
+        "Seconds a client has to send a request's whole head (request line and headers), from "
+        "connecting or from the request's first byte; the connection is closed after.",
+    )
+    http_body_timeout: float = _setting(
+        30.0,
+        "VIDEONET_HTTP_BODY_TIMEOUT",
+        "Seconds a client has, after a request's head, to send a JSON body or a Socket.IO "
+        "polling request whole (400 after); transfer uploads have their own stall timeout.",
+    )
+    http_idle_timeout: float = _setting(
+        75.0,
+        "VIDEONET_HTTP_IDLE_TIMEOUT",
+        "Seconds a kept-alive HTTP connection may sit without a request before it is closed.",
+    )
+    max_invites_per_user: int = _setting(
+        50,
+        "VIDEONET_MAX_INVITES_PER_USER",
+        "Usable invites (uses left, not expired) one account may hold; creating more is refused.",
+    )
+    max_sockets_per_user: int = _setting(
+        20,
+        "VIDEONET_MAX_SOCKETS_PER_USER",
+        "Socket.IO connections one account may hold open on one daemon (refused above).",
+    )
+    max_rooms_per_user: int = _setting(
+        200,
+        "VIDEONET_MAX_ROOMS_PER_USER",
+        "Rooms one account may be a member of (creating, joining or being added is refused above).",
+    )
+    verdict_waiters_per_socket: int = _setting(
+        8,
+        "VIDEONET_VERDICT_WAITERS_PER_SOCKET",
+        "transfer:verdict events one connection may have waiting for a sender's seal at once.",
+    )
+    verdict_waiters_per_transfer: int = _setting(
+        100,
+        "VIDEONET_VERDICT_WAITERS_PER_TRANSFER",
+        "transfer:verdict events that may wait for one transfer's seal at once, on one daemon.",
+    )
     chat_max_chars: int = _setting(
         protocol.CHAT_MAX_CHARS,
         "VIDEONET_CHAT_MAX_CHARS",
@@ -254,6 +302,58 @@ class Settings:
         3600,
         "VIDEONET_TURN_CREDENTIAL_LIFETIME",
         "How long minted TURN credentials work, in seconds; cover the longest call.",
+    )
+    media_server_url: str | None = _setting(
+        None,
+        "VIDEONET_MEDIA_SERVER_URL",
+        "Janus HTTP API the daemon drives (e.g. http://127.0.0.1:8088/janus): calls go through "
+        "its VideoRoom (an SFU) instead of a mesh; empty: a mesh.",
+    )
+    media_server_public_url: str | None = _setting(
+        None,
+        "VIDEONET_MEDIA_SERVER_PUBLIC_URL",
+        "The Janus URL handed to call participants (e.g. https://videonet.example.org/janus); "
+        "default: VIDEONET_MEDIA_SERVER_URL.",
+    )
+    media_server_token_secret: str | None = _setting(
+        None,
+        "VIDEONET_MEDIA_SERVER_TOKEN_SECRET",
+        "Janus token_auth_secret: the daemon signs short-lived join tokens with it "
+        "(required with VIDEONET_MEDIA_SERVER_URL).",
+        secret=True,
+        shown="None",
+    )
+    media_server_admin_key: str | None = _setting(
+        None,
+        "VIDEONET_MEDIA_SERVER_ADMIN_KEY",
+        "The VideoRoom plugin's admin_key, needed to create rooms "
+        "(required with VIDEONET_MEDIA_SERVER_URL).",
+        secret=True,
+        shown="None",
+    )
+    media_server_admin_url: str | None = _setting(
+        None,
+        "VIDEONET_MEDIA_SERVER_ADMIN_URL",
+        "Janus Admin API (e.g. http://127.0.0.1:7088/admin): a removed member's Janus session "
+        "is destroyed at once; without it, when its token lapses.",
+    )
+    media_server_admin_secret: str | None = _setting(
+        None,
+        "VIDEONET_MEDIA_SERVER_ADMIN_SECRET",
+        "Janus admin_secret, for VIDEONET_MEDIA_SERVER_ADMIN_URL.",
+        secret=True,
+        shown="None",
+    )
+    media_server_recordings_dir: Path | None = _setting(
+        None,
+        "VIDEONET_MEDIA_SERVER_RECORDINGS_DIR",
+        "Directory Janus writes call recordings to (on this machine, or shared with it): "
+        "`videonet call --record-room` works only with it.",
+    )
+    media_token_lifetime: int = _setting(
+        120,
+        "VIDEONET_MEDIA_TOKEN_LIFETIME",
+        "Seconds a Janus join token works; participants refresh it while they are in the call.",
     )
     call_signal_max_bytes: int = _setting(
         64 * 1024,
@@ -348,6 +448,22 @@ class Settings:
             raise SettingsError("chat_rate must be positive and chat_burst at least 1")
         if self.socket_event_rate <= 0 or self.socket_event_burst < 1:
             raise SettingsError("socket_event_rate must be positive and socket_event_burst >= 1")
+        if self.http_body_timeout <= 0:
+            raise SettingsError("http_body_timeout must be positive")
+        if not 0 < self.http_header_timeout <= self.http_idle_timeout:
+            raise SettingsError(
+                "http_header_timeout must be positive and at most http_idle_timeout"
+            )
+        for name in (
+            "trusted_proxy_hops",
+            "max_invites_per_user",
+            "max_sockets_per_user",
+            "max_rooms_per_user",
+            "verdict_waiters_per_socket",
+            "verdict_waiters_per_transfer",
+        ):
+            if getattr(self, name) < 1:
+                raise SettingsError(f"{name} must be at least 1")
         if self.chat_sync_max < 1:
             raise SettingsError("chat_sync_max must be at least 1")
         if self.transfer_stall_timeout < 1:
@@ -374,6 +490,22 @@ class Settings:
             raise SettingsError(
                 "call_signal_rate, call_signal_burst and call_max_participants must be positive"
             )
+        if self.media_server_url:
+            for name in ("media_server_url", "media_server_public_url", "media_server_admin_url"):
+                url = getattr(self, name)
+                if url and not url.startswith(("http://", "https://")):
+                    raise SettingsError(f"{name} must start with http:// or https://")
+            if not self.media_server_token_secret or not self.media_server_admin_key:
+                raise SettingsError(
+                    "VIDEONET_MEDIA_SERVER_URL needs VIDEONET_MEDIA_SERVER_TOKEN_SECRET and "
+                    "VIDEONET_MEDIA_SERVER_ADMIN_KEY"
+                )
+            if self.media_server_admin_url and not self.media_server_admin_secret:
+                raise SettingsError(
+                    "VIDEONET_MEDIA_SERVER_ADMIN_URL needs VIDEONET_MEDIA_SERVER_ADMIN_SECRET"
+                )
+        if not 30 <= self.media_token_lifetime <= 86_400:
+            raise SettingsError("media_token_lifetime must be 30-86400 seconds")
         if not 0.1 <= self.node_heartbeat_interval <= 3600:
             raise SettingsError("node_heartbeat_interval must be 0.1-3600 seconds")
 

@@ -3,14 +3,18 @@
 Every JSON value that comes in (an HTTP body, a Socket.IO payload) passes `check_value` once, at
 the boundary: no deeper than `protocol.JSON_MAX_DEPTH`, and no lone surrogate in any string (a
 Python str may hold one; no database encoding can store it). Text fields then go through
-`get_str`, the one place their rules live.
+`get_str`, the one place their rules live; a body declared as a type in the contract
+(`protocol.LoginRequest`: `Annotated[str, protocol.Text(...)]` fields) is checked by `get_body`,
+field by field with the rules the type declares.
 """
 
 from __future__ import annotations
 
+import functools
 import json
+import typing
 import unicodedata
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 
@@ -112,6 +116,38 @@ def get_str(
     if has_control_chars(checked):
         raise ValidationError(f"{name} must not contain control characters")
     return value
+
+
+Body = TypeVar("Body")
+
+
+@functools.cache
+def body_fields(body_type: Any) -> tuple[tuple[str, protocol.Text], ...]:
+    """A contract body type's fields and their declared rules, in declaration order."""
+    found = []
+    for name, hint in typing.get_type_hints(body_type, include_extras=True).items():
+        rules = [m for m in getattr(hint, "__metadata__", ()) if isinstance(m, protocol.Text)]
+        if typing.get_origin(hint) is not typing.Annotated or len(rules) != 1:
+            raise TypeError(f"{body_type.__name__}.{name}: declare it Annotated[str, Text(...)]")
+        found.append((name, rules[0]))
+    return tuple(found)
+
+
+def get_body(body: dict[str, Any], body_type: type[Body]) -> Body:
+    """The fields `body_type` declares, each checked by its declared rules (400 naming the
+    first field that breaks them); fields it does not declare are left out."""
+    checked = {
+        name: get_str(
+            body,
+            name,
+            max_chars=rules.max_chars,
+            min_chars=rules.min_chars,
+            strip=rules.strip,
+            allow_newlines=rules.allow_newlines,
+        )
+        for name, rules in body_fields(typing.cast(Any, body_type))
+    }
+    return typing.cast(Body, checked)
 
 
 def get_int(

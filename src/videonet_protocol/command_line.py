@@ -9,7 +9,8 @@ One place decides what a user sees when the command line is wrong or the output 
   for its own writes), never with a BrokenPipeError traceback;
 - anything unexpected is one line and exit 1 (the traceback only with ``VIDEONET_DEBUG=1``).
 
-Standard library and typer only: the daemon's CLI and the user's CLI both import it.
+Standard library and typer only: the daemon's CLI and the user's CLI both import it (typer's
+internals through adapters/typer.py).
 """
 
 from __future__ import annotations
@@ -21,9 +22,7 @@ from collections.abc import Callable
 
 import typer
 
-# typer >= 0.29 vendors click as typer._click: its commands and usage errors are these classes.
-from typer._click import Command, Context
-from typer._click.exceptions import NoArgsIsHelpError, UsageError
+from videonet_protocol.adapters.typer import Command, NoArgsIsHelpError, UsageError
 
 USAGE_EXIT = 2
 INTERRUPTED_EXIT = 130
@@ -54,63 +53,6 @@ def _silence_stdout() -> None:
         os.dup2(devnull, sys.stdout.fileno())
     except (OSError, ValueError):
         pass
-
-
-# typer 0.29 labels values with Python types (``<str>``, ``<list[Path]>``, ``<float range>``);
-# people read the click convention instead.
-_TYPE_LABELS = {
-    "str": "TEXT",
-    "int": "N",
-    "int range": "N",
-    "float": "NUMBER",
-    "float range": "NUMBER",
-    "path": "PATH",
-    "Path": "PATH",
-    "datetime": "TIME",
-}
-
-
-def _label(python_label: str) -> str | None:
-    """A Python type label as people read it; a choice ``<a|b>`` as ``a|b``; None for flags."""
-    inner = python_label.strip("<>")
-    if inner == "bool":
-        return None
-    if inner.startswith("list[") and inner.endswith("]"):
-        item = _label(f"<{inner[5:-1]}>")
-        return f"{item}..." if item else None
-    return _TYPE_LABELS.get(inner, inner)
-
-
-def plain_help(command: Command) -> Command:
-    """Make every option's help show a readable value label, every argument its name alone,
-    and no "(dynamic)" default, throughout the tree under ``command``."""
-    for child in (getattr(command, "commands", None) or {}).values():
-        plain_help(child)
-    ctx = Context(command)
-    for param in command.params:
-        is_option = param.param_type_name == "option"
-        if callable(param.default):
-            param.show_default = False  # type: ignore[attr-defined]
-        if getattr(param, "is_flag", False) or param.name == "help":
-            continue
-        display = getattr(param, "display_type", None)
-        if is_option and param.metavar is None and display is not None:
-            try:
-                label = _label(str(display(ctx)))
-            except Exception:  # a label is cosmetic: never let it stop the command
-                label = None
-            if label:
-                param.metavar = label
-        elif not is_option:
-            name = param.metavar = param.metavar or (param.name or "").upper()
-            if param.nargs != 1 and not name.endswith("..."):
-                name += "..."
-            shown = name if param.required else f"[{name}]"
-            # Instance attributes shadow typer's methods: the usage line reads "ROOM FILE...",
-            # the argument list "ROOM" (no type after it).
-            param._usage_display_name = lambda shown=shown: shown  # type: ignore[attr-defined]
-            param.display_type_rich = lambda ctx: None  # type: ignore[attr-defined]
-    return command
 
 
 def run_click(

@@ -8,7 +8,15 @@ scripts that spoof Latin names in practice. So ``аlice`` in Cyrillic, ``ALICE``
 cannot be registered next to ``alice``. Usernames must also be written in one script (plus
 digits and ``. _ -``), which refuses most other look-alikes outright, and no name may hold
 control or format characters (zero-width joiners, bidi overrides) — `validation` refuses those.
-Standard library only: the migrations use this module too.
+
+Invisible and stacked characters follow UTS #39 (Unicode Security Mechanisms), read from
+Unicode's own property tables through the `regex` module rather than a list kept here: no name
+holds a Default_Ignorable_Code_Point (variation selectors, the combining grapheme joiner, Hangul
+fillers, zero-width characters), and a username holds at most `MAX_MARKS_PER_BASE` nonspacing
+marks after one base letter, never the same mark twice in a row (UTS #39 section 5.4). The key
+folds what older names may still hold: default-ignorables are dropped, a mark repeated in a row
+counts once and a run of marks is cut to `MAX_MARKS_PER_BASE`, so ``alice`` followed by a
+variation selector or a grapheme joiner is ``alice``.
 """
 
 from __future__ import annotations
@@ -16,6 +24,10 @@ from __future__ import annotations
 import difflib
 import heapq
 import unicodedata
+
+import regex
+
+from videonet_protocol.protocol import ROOM_NAME_MAX_CHARS, USERNAME_MAX_CHARS
 
 USERNAME_PUNCTUATION = "._-"
 
@@ -39,6 +51,17 @@ _SKELETON = str.maketrans(
 _SCRIPT_ALIASES = {"HIRAGANA": "CJK", "KATAKANA": "CJK", "KATAKANA-HIRAGANA": "CJK"}
 
 
+# UTS #39 section 5.4 suggests forbidding more than four nonspacing marks in a row; names are
+# short, and no script needs more than three after NFKC (Vietnamese needs two, Thai two).
+MAX_MARKS_PER_BASE = 3
+_INVISIBLE = regex.compile(r"\p{Default_Ignorable_Code_Point}")
+# What draws ink: letters, digits, punctuation and symbols, except the blank Braille pattern
+# (U+2800, a symbol that renders as nothing and is the usual "empty" name).
+_VISIBLE = regex.compile(r"[[\p{L}\p{N}\p{P}\p{S}]--[\u2800]]", regex.V1)
+_MARK_REPEATED = regex.compile(r"([\p{Mn}\p{Me}])\1+")
+_MARK_RUN = regex.compile(r"[\p{Mn}\p{Me}]{" + str(MAX_MARKS_PER_BASE + 1) + ",}")
+
+
 class BadName(ValueError):
     """A name that breaks a rule; its message is for the person who chose it."""
 
@@ -46,8 +69,34 @@ class BadName(ValueError):
 def name_key(name: str) -> str:
     """The form two names are compared in: equal keys are the same name."""
     # NFKC again after casefold: folding can leave a sequence that composes differently.
-    folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", name).casefold())
+    visible = unicodedata.normalize("NFKC", fold_marks(unicodedata.normalize("NFKD", name)))
+    folded = unicodedata.normalize("NFKC", visible.casefold())
     return " ".join(folded.translate(_SKELETON).split())
+
+
+def fold_marks(name: str) -> str:
+    """`name` without default-ignorable code points, a mark repeated in a row kept once and
+    each run of marks cut to `MAX_MARKS_PER_BASE`: what a name that breaks those rules reads as.
+    Marks are counted as written; pass a decomposed (NFD/NFKD) name to count composed ones."""
+    visible: str = _MARK_REPEATED.sub(r"\1", _INVISIBLE.sub("", name))
+    cut: str = _MARK_RUN.sub(lambda m: m.group(0)[:MAX_MARKS_PER_BASE], visible)
+    return cut
+
+
+def _check_visible(name: str, what: str) -> None:
+    """BadName when `name` holds an invisible code point or a stack of marks (UTS #39)."""
+    hidden = _INVISIBLE.search(name)
+    if hidden is not None:
+        ch = hidden.group(0)
+        label = unicodedata.name(ch, f"U+{ord(ch):04X}").lower()
+        raise BadName(f"{what} holds an invisible character ({label})")
+    # Counted decomposed, so that a composed letter (é) and its own accent count as one mark.
+    decomposed = unicodedata.normalize("NFD", name)
+    if _MARK_REPEATED.search(decomposed) or _MARK_RUN.search(decomposed):
+        raise BadName(
+            f"{what} stacks combining marks (at most {MAX_MARKS_PER_BASE} after a letter, "
+            "none twice in a row)"
+        )
 
 
 def script_of(ch: str) -> str | None:
@@ -71,8 +120,11 @@ def clean_username(raw: str) -> str:
                 f"username may hold only letters, digits and {' '.join(USERNAME_PUNCTUATION)}, "
                 f"not {shown}"
             )
+    if len(name) > USERNAME_MAX_CHARS:  # NFKC can make one character eighteen (U+FDFA)
+        raise BadName(f"username must be at most {USERNAME_MAX_CHARS} characters written out")
     if not unicodedata.category(name[0]).startswith(("L", "N")):
         raise BadName("username must start with a letter or a digit")
+    _check_visible(name, "username")
     scripts = {s for ch in name if (s := script_of(ch)) is not None}
     if len(scripts) > 1:
         raise BadName(
@@ -83,8 +135,17 @@ def clean_username(raw: str) -> str:
 
 
 def clean_room_name(raw: str) -> str:
-    """A room name as it will be shown: NFKC, inner runs of spaces made one."""
-    return " ".join(unicodedata.normalize("NFKC", raw).split())
+    """A room name as it will be shown: NFKC, inner runs of spaces made one; BadName when it
+    holds invisible characters or stacked marks."""
+    name = " ".join(unicodedata.normalize("NFKC", raw).split())
+    if len(name) > ROOM_NAME_MAX_CHARS:  # NFKC can make one character eighteen (U+FDFA)
+        raise BadName(f"room name must be at most {ROOM_NAME_MAX_CHARS} characters written out")
+    if name and unicodedata.category(name[0]).startswith("M"):
+        raise BadName("room name must not start with a combining mark")
+    if name and not any(_VISIBLE.match(ch) for ch in name):
+        raise BadName("room name must hold a visible character")
+    _check_visible(name, "room name")
+    return name
 
 
 # How many names, most alike by shared letter pairs, difflib then ranks properly: difflib alone

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from dataclasses import dataclass
 from enum import StrEnum
-from typing import Final, TypedDict
+from typing import Annotated, Final, TypedDict
 
 PROTOCOL_VERSION: Final = 1
 DEFAULT_HOST: Final = "127.0.0.1"
@@ -392,6 +393,25 @@ class RegisterResponse(TypedDict):
     invite_code: str
 
 
+@dataclass(frozen=True)
+class Text:
+    """The rules of a text field in a request body type, declared once with the type
+    (``Annotated[str, Text(...)]``): the OpenAPI document states them (openapi.schema_of), the
+    daemon checks them (validation.get_body), the CLI builds the body as the type says."""
+
+    max_chars: int
+    min_chars: int = 1
+    strip: bool = True  # surrounding whitespace is not part of the value
+    allow_newlines: bool = False
+
+
+class LoginRequest(TypedDict):
+    """POST /api/auth/login."""
+
+    email: Annotated[str, Text(EMAIL_MAX_CHARS)]
+    password: Annotated[str, Text(PASSWORD_FIELD_MAX_CHARS, strip=False)]
+
+
 class LoginResponse(TypedDict):
     token: str
     token_type: str
@@ -455,6 +475,8 @@ DEPENDENCY_DOWN: Final = "unavailable"
 #   with an id above `since`, then the ack; live messages follow, so nothing is missed or reordered
 #   (clients should still drop ids they have already seen, e.g. after a reconnect).
 API_ROOM_MESSAGES: Final = "/api/rooms/{room_id}/messages"  # GET ?before=ID&limit=N -> HistoryPage
+# POST {text} -> ChatMessage (201): one message without a socket, so no presence comes and goes
+# (`videonet chat ROOM --send`); fanned out to the room exactly as `chat:send` is.
 
 # Client -> server (each answered by an Ack carrying the fields named after "->").
 EV_CHAT_SEND: Final = "chat:send"  # ChatSendRequest -> {message: ChatMessage}
@@ -547,6 +569,19 @@ EV_CALL_CANDIDATE: Final = "call:candidate"
 EV_CALL_HANGUP: Final = "call:hangup"  # c->s {room_id, to, reason?}: close one peer connection
 EV_CALL_JOINED: Final = "call:joined"  # s->participants {room_id, peer: CallPeer}
 EV_CALL_LEFT: Final = "call:left"  # s->participants {room_id, peer: CallPeer, reason: LeftReason}
+# A participant's microphone/camera on or off and whether it is speaking, the same in a mesh and
+# through a media server: c->s {room_id, audio, video, speaking} -> Ack; s->the others in the
+# call CallState (with the sender as `peer`).
+EV_CALL_STATE: Final = "call:state"
+# With a media server (an SFU, Janus): c->s {room_id} -> Ack + MediaAccess, a fresh token (and
+# the current pin) while the sender is still a member in the call; refresh before it expires.
+EV_CALL_MEDIA_TOKEN: Final = "call:media_token"
+# Recording on the media server (opt-in): c->s {room_id, on: bool} -> Ack + CallRecordReply.
+# Everyone in the call gets CALL_RECORDING before the recording starts and when it stops.
+EV_CALL_RECORD: Final = "call:record"
+EV_CALL_RECORDING: Final = "call:recording"  # s->call {room_id, recording: CallRecording|None,
+#   stopped?: CallRecording, files?: [name]}: the files are at API_CALL_RECORDING_FILE
+API_CALL_RECORDING_FILE: Final = "/api/rooms/{room_id}/call-recordings/{recording_id}/{name}"
 
 CALL_SDP_MAX_CHARS: Final = 60_000  # a real SDP is 2-15 KB; the message cap is a daemon setting
 CALL_CANDIDATE_MAX_CHARS: Final = 1_000
@@ -592,6 +627,43 @@ class IceCandidate(TypedDict):
     usernameFragment: str | None
 
 
+class MediaAccess(TypedDict):
+    """How to reach the room's VideoRoom on the media server (Janus), for one participant.
+
+    Publish as feed id = your peer_id (display: your username); subscribe to the other feeds.
+    Janus checks ``token`` on every request: get a new one with EV_CALL_MEDIA_TOKEN before
+    ``token_expires_at``. The ``pin`` changes when a participant loses access; the refresh
+    brings the current one."""
+
+    server: str  # the Janus HTTP API URL, e.g. https://videonet.example.org/janus
+    room: str  # the VideoRoom id (the room's id; Janus runs with string_ids)
+    pin: str
+    token: str  # a Janus signed token for janus.plugin.videoroom
+    token_expires_at: int  # epoch seconds
+
+
+class CallState(TypedDict):
+    room_id: str
+    peer: CallPeer
+    audio: bool  # its microphone (or audio source) is on
+    video: bool  # its camera (or video source) is on
+    speaking: bool  # its audio is above the speaking threshold now
+
+
+class CallRecording(TypedDict):
+    """A recording of the call on the media server: who asked, since when."""
+
+    id: str
+    by: CallPeer
+    started_at: int  # epoch seconds
+
+
+class CallRecordReply(TypedDict, total=False):
+    recording: CallRecording | None  # the recording in progress (None: stopped)
+    stopped: CallRecording  # the one that just stopped
+    files: list[str]  # its post-processed files: WebM (video) and Opus (audio) per participant
+
+
 class CallJoinReply(TypedDict):
     room_id: str
     peer_id: str  # this socket, as the others will see it
@@ -599,6 +671,9 @@ class CallJoinReply(TypedDict):
     ice_servers: list[IceServer]  # STUN/TURN; TURN credentials are minted for this join
     ice_expires_at: int | None  # epoch seconds when the TURN credentials stop working
     signal_max_bytes: int  # the largest signaling message the daemon takes
+    # None: a mesh (offer to each participant); else the SFU: publish once, subscribe to others
+    media: MediaAccess | None
+    recording: CallRecording | None  # the call is being recorded on the media server
 
 
 class CallSignal(TypedDict, total=False):
@@ -611,22 +686,32 @@ class CallSignal(TypedDict, total=False):
     reason: str
 
 
-# --- Device keys ----------------------------------------------------------------------------
-# Each CLI installation (a "device") has its own X25519 key pair; only the public key is
-# published, under a device id the CLI picks. A user's device keys are listed to that user and
-# to users who share a room with them; anyone else hears not_found, as for a user who does not
-# exist. The daemon stores the keys and hands them out: it never holds a private key.
-API_KEYS: Final = "/api/keys"  # GET -> [DeviceKeyInfo] (yours); POST DevicePublish -> DeviceKeyInfo
-API_KEY: Final = "/api/keys/{device_id}"  # DELETE: remove one of your own devices
+# --- Identities and device keys -------------------------------------------------------------
+# Each account has one identity: an Ed25519 key made on its first CLI installation, whose
+# public half the daemon stores. Each installation (a "device") has two key pairs: X25519 to
+# receive wrapped file keys, Ed25519 to sign what it sends. The identity certifies each device
+# (a signature over the device's keys and label) and revokes a retired one. The daemon stores
+# identity key, device keys, certificates and revocations as given (opaque, size-limited) and
+# hands them out; it never holds a private key and cannot make a certificate. Clients check
+# every signature themselves (videonet_cli/identity). A user's keys are listed to that user and
+# to users who share a room with them; anyone else hears not_found.
+API_KEYS: Final = "/api/keys"  # GET -> UserKeys (yours); POST DevicePublish -> DeviceKeyInfo
+# PATCH DeviceUpdate -> DeviceKeyInfo (certificate, label, revocation); DELETE: remove the row
+API_KEY: Final = "/api/keys/{device_id}"
+API_IDENTITY: Final = "/api/identity"  # PUT IdentityPublish -> UserKeys (your account's identity)
 API_USER_KEYS: Final = "/api/users/{username}/keys"  # GET -> UserKeys
 
 X25519_PUBLIC_KEY_BYTES: Final = 32
+ED25519_PUBLIC_KEY_BYTES: Final = 32
 DEVICE_ID_MIN_CHARS: Final = 8
 DEVICE_ID_MAX_CHARS: Final = 64
 DEVICE_ID_ALPHABET: Final = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-"
 DEVICE_LABEL_MAX_CHARS: Final = 64
-DEVICES_PER_USER_DEFAULT: Final = 10  # the daemon's setting max_devices_per_user
+DEVICES_PER_USER_DEFAULT: Final = 10  # the daemon's setting max_devices_per_user (revoked: free)
 FINGERPRINT_BYTES: Final = 20  # of the SHA-256 of the raw public key: 160 bits, 32 characters
+# A certificate or revocation is a version byte and a 64-byte Ed25519 signature today; the
+# limit leaves room for a later version without letting the column grow without bound.
+SIGNED_BLOB_MAX_CHARS: Final = 344  # base64 of up to 256 bytes
 
 
 def key_fingerprint(public_key: bytes) -> str:
@@ -635,6 +720,11 @@ def key_fingerprint(public_key: bytes) -> str:
     digest = hashlib.sha256(public_key).digest()[:FINGERPRINT_BYTES]
     text = base64.b32encode(digest).decode("ascii")
     return "-".join(text[i : i + 4] for i in range(0, len(text), 4))
+
+
+def device_fingerprint(x25519_public: bytes, ed25519_public: bytes) -> str:
+    """A device's fingerprint: `key_fingerprint` of both its public keys (receive, then sign)."""
+    return key_fingerprint(x25519_public + ed25519_public)
 
 
 def encode_public_key(public_key: bytes) -> str:
@@ -653,24 +743,78 @@ def decode_public_key(text: str) -> bytes | None:
     return raw
 
 
+def decode_blob(text: str | None) -> bytes | None:
+    """A certificate or revocation from its base64 form; None when absent or malformed."""
+    if not isinstance(text, str) or not text or len(text) > SIGNED_BLOB_MAX_CHARS:
+        return None
+    try:
+        raw = base64.b64decode(text.encode("ascii"), validate=True)
+    except (ValueError, UnicodeEncodeError):
+        return None
+    return raw if base64.b64encode(raw).decode("ascii") == text else None
+
+
 class DevicePublish(TypedDict, total=False):
     device_id: str  # required
     public_key: str  # required: encode_public_key of the X25519 public key
+    signing_key: str  # required: encode_public_key of the Ed25519 public key
     label: str  # a name for people, e.g. the host name
+
+
+class DeviceUpdate(TypedDict, total=False):
+    certificate: str  # base64, made by the account's identity (the daemon does not check it)
+    label: str  # with a new certificate: the label is part of what is certified
+    revocation: str  # base64, the identity's signed revocation: the device is retired for good
+
+
+class IdentityPublish(TypedDict, total=False):
+    identity_key: str  # required: encode_public_key of the identity's Ed25519 public key
+    replace: bool  # replace an existing, different identity (others will see a changed one)
 
 
 class DeviceKeyInfo(TypedDict):
     device_id: str
     public_key: str
-    fingerprint: str  # key_fingerprint, computed by the daemon (clients recompute it)
+    signing_key: str  # "" for a device published before identities existed
+    fingerprint: str  # key_fingerprint of the X25519 key, computed by the daemon
     label: str
+    certificate: str  # "" when not (yet) certified
+    revocation: str  # "" unless revoked
     created_at: str
 
 
 class UserKeys(TypedDict):
     user_id: int
     username: str
+    identity_key: str  # "" while the account has no identity yet
     devices: list[DeviceKeyInfo]  # oldest first
+
+
+# --- Device linking --------------------------------------------------------------------------
+# `videonet devices link`: a new device shows a one-time code; a device that holds the account's
+# identity types it. A SPAKE2 exchange under that code (videonet_cli/identity/link.py) carries
+# the new device's keys to the identity and the certificate back, so a daemon that changes a
+# message makes the exchange fail. The daemon relays the messages between sockets of the same
+# account only, never stores one, and limits how many each account sends.
+# c->s DeviceLinkMessage -> Ack; s->every other socket of the same user DeviceLinkMessage
+EV_DEVICE_LINK: Final = "device:link"
+DEVICE_LINK_BODY_MAX_CHARS: Final = 1024  # base64 of one message (the largest is ~400)
+DEVICE_LINK_MESSAGES_BURST: Final = 12
+DEVICE_LINK_MESSAGES_PER_SECOND: Final = 0.5
+
+
+class LinkStep(StrEnum):
+    PAKE = "pake"  # existing -> new: its SPAKE2 message
+    REPLY = "reply"  # new -> existing: its SPAKE2 message, confirmation, sealed device keys
+    DONE = "done"  # existing -> new: its confirmation, sealed identity key and certificate
+    FAIL = "fail"  # either way: the exchange failed; body ""
+
+
+class DeviceLinkMessage(TypedDict):
+    nameplate: str  # the code's number: which waiting device the message is for
+    exchange: str  # CODE_EXCHANGE_ID_CHARS lowercase hex, chosen by the existing device
+    step: str  # LinkStep
+    body: str  # standard base64; "" for FAIL
 
 
 # --- One-off codes (`send --code`, `receive --code`) ----------------------------------------

@@ -9,10 +9,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from videonet_cli.analysis.imaging import Detail
 from videonet_cli.config import config_dir, data_dir
 from videonet_cli.errors import UsageError
+
+if TYPE_CHECKING:  # imaging imports OpenCV: the extras are checked after reading the settings
+    from videonet_cli.analysis.imaging import Detail
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,7 @@ class AuthApi:
         return result
 
     async def login(self, email: str, password: str) -> protocol.LoginResponse:
-        body = {"email": email, "password": password}
+        body = protocol.LoginRequest(email=email, password=password)
         result: protocol.LoginResponse = await self._http.post(protocol.API_LOGIN, body)
         return result
 
@@ -103,6 +103,11 @@ class RoomsApi:
         path = protocol.API_ROOM_MESSAGES.format(room_id=room_id)
         page: protocol.HistoryPage = await self._http.get(path, params={"limit": str(limit)})
         return page
+
+    async def post_message(self, room_id: str, text: str) -> protocol.ChatMessage:
+        path = protocol.API_ROOM_MESSAGES.format(room_id=room_id)
+        message: protocol.ChatMessage = await self._http.post(path, {"text": text})
+        return message
 
     async def resolve(self, ref: str) -> protocol.RoomInfo:
         """A room by id or by name, looked up by the daemon (no list is downloaded)."""
@@ -220,6 +225,28 @@ class TransfersApi:
 PROBE_TIMEOUT_SECONDS = 5.0
 
 
+class CallsApi:
+    """What calls fetch over HTTP: a recording made on the media server."""
+
+    def __init__(self, http: HttpClient) -> None:
+        self._stream = http
+
+    async def recording_file(self, room_id: str, recording_id: str, name: str, to: Path) -> None:
+        """Download one post-processed file of a call recorded on the media server."""
+        url = protocol.API_CALL_RECORDING_FILE.format(
+            room_id=room_id, recording_id=recording_id, name=name
+        )
+        try:
+            async with self._stream.http.get(url) as resp:
+                if resp.status >= 400:
+                    decode_response(resp.status, await resp.read())
+                with to.open("wb") as out:
+                    async for chunk in resp.content.iter_any():
+                        out.write(chunk)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise self._stream.unreachable(exc) from exc
+
+
 class Api:
     """One daemon, one token: the typed endpoints, a streaming session and the socket."""
 
@@ -234,6 +261,7 @@ class Api:
         self.rooms = RoomsApi(self._http)
         self.keys = KeysApi(self._http)
         self.transfers = TransfersApi(self._stream)
+        self.calls = CallsApi(self._stream)
 
     async def __aenter__(self) -> Self:
         self._http.open()

@@ -12,6 +12,7 @@ from typing import Any, Self
 
 import socketio
 
+from videonet_cli.adapters.engineio import close_session
 from videonet_cli.errors import CliError, DaemonRefused, UnreachableError
 from videonet_protocol import protocol
 
@@ -74,11 +75,7 @@ class SocketClient:
             raise UnreachableError(f"cannot reach the daemon at {self.server} ({exc})") from exc
 
     async def _close_transport(self) -> None:
-        # engine.io keeps its aiohttp session after a failed connect; closing it here is what
-        # keeps "Unclosed client session" off the terminal after the error line.
-        session = getattr(self.sio.eio, "http", None)
-        if session is not None and not session.closed:
-            await session.close()
+        await close_session(self.sio)
 
     async def close(self) -> None:
         if self.sio.connected:

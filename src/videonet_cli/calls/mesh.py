@@ -22,7 +22,7 @@ from aiortc.sdp import candidate_from_sdp
 
 from videonet_cli.api.socket import SocketClient
 from videonet_cli.calls.media import LocalMedia, recording_path
-from videonet_cli.calls.peer import PeerLink
+from videonet_cli.calls.peer import PeerLink, uplink_of
 from videonet_cli.errors import CliError
 from videonet_cli.reporting import Reporter
 from videonet_protocol import protocol
@@ -60,6 +60,7 @@ class Mesh:
         self._worker: asyncio.Task[None] | None = None
         self._timers: set[asyncio.Task[None]] = set()
         self._closing = False
+        self.on_peer_joined: list[Callable[[], None]] = []  # e.g. tell the newcomer our state
 
     # --- wiring -----------------------------------------------------------------------------
     def listen(self) -> None:
@@ -211,6 +212,8 @@ class Mesh:
     async def _joined(self, remote: protocol.CallPeer, data: dict[str, Any]) -> None:
         if remote["peer_id"] != self.me:
             self.report({"event": "peer_joined", **remote})
+            for hook in self.on_peer_joined:
+                hook()
 
     async def _left(self, remote: protocol.CallPeer, data: dict[str, Any]) -> None:
         reason = str(data.get("reason", "left"))
@@ -265,6 +268,10 @@ class Mesh:
                 await link.sample()
             rows.append(link.describe())
         return rows
+
+    async def uplink(self) -> dict[str, Any]:
+        """What we upload: to every peer, each on its own connection."""
+        return await uplink_of([link.pc for link in self.links.values()])
 
     async def close(self) -> None:
         """Stop handling events, close every peer connection and finish every recording."""

@@ -11,7 +11,7 @@ from typing import Any
 
 from aiortc import MediaStreamTrack, RTCConfiguration, RTCIceServer, RTCPeerConnection
 from aiortc.contrib.media import MediaBlackhole
-from aiortc.stats import RTCTransportStats
+from aiortc.stats import RTCOutboundRtpStreamStats, RTCTransportStats
 
 from videonet_cli.calls.recording import Recording
 from videonet_protocol import protocol
@@ -155,3 +155,22 @@ class PeerLink:
             except Exception:
                 # A broken recording must not keep the others from being closed properly.
                 log.exception("could not finish the recording of %s", self.username)
+
+
+async def uplink_of(pcs: list[RTCPeerConnection]) -> dict[str, Any]:
+    """What these connections upload: transport bytes sent, and how many video streams (an
+    outbound video RTP stream that has sent packets) — one per peer in a mesh, one in an SFU."""
+    sent = streams = 0
+    for pc in pcs:
+        with contextlib.suppress(Exception):
+            report = await pc.getStats()
+            for stats in report.values():
+                if isinstance(stats, RTCTransportStats):
+                    sent += stats.bytesSent
+                elif (
+                    isinstance(stats, RTCOutboundRtpStreamStats)
+                    and stats.kind == "video"
+                    and stats.packetsSent > 0
+                ):
+                    streams += 1
+    return {"bytes_sent": sent, "video_streams": streams}

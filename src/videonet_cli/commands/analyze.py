@@ -118,17 +118,20 @@ def analyze(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON (no chat)."),
 ) -> None:
     """Analyse a video's frames (people, activity, setting), then chat about it."""
-    extras.require("analysis", "analyze")  # before anything imports cv2 or numpy
     from videonet_cli.analysis import settings
 
+    endpoint = None if offline else settings.endpoint()
+    # One message naming all that is missing: without an endpoint the offline extra (which
+    # brings the analysis one's NumPy and OpenCV too) is what this run needs.
+    if endpoint is None:
+        extras.require("offline", "analyze --offline" if offline else "analyze")
+    else:
+        extras.require("analysis", "analyze")  # before anything imports cv2 or numpy
     req = _request(
         clip, frames, sampling, model, detail, concurrency, request_mode, offline, refresh
     )
-    endpoint = None if offline else settings.endpoint()
     if endpoint is not None:
         _preload("openai")
-    else:
-        extras.require("offline", "analyze --offline")
     chat = not (no_chat or as_json)
     _run_analyze(req, endpoint, chat=chat, resume=resume, as_json=as_json)
 

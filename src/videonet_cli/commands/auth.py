@@ -84,22 +84,31 @@ def register(
     password_stdin: bool = PasswordStdinOption,
     json_out: bool = JsonOption,
 ) -> None:
-    """Create an account with an invite code."""
+    """Create an account with an invite code, and log in to it on this device."""
     password = read_password(password_stdin, confirm=True)
-
-    result = common.call(
-        ctx,
-        lambda api: api.auth.register(email, username, password, invite),
-        authenticated=False,
-    )
     server = common.server_of(ctx)
-    save_server(server)
+
+    async def sign_up(api: Api) -> tuple[Any, Any, Any]:
+        made = await api.auth.register(email, username, password, invite)
+        # One command, one password prompt: the new account is logged in at once.
+        session, device = await _log_in(api, email, password)
+        return made, session, device
+
+    made, session, device = common.call(ctx, sign_up, authenticated=False)
+    _save(server, session)
     if json_out:
-        output.print_json({**result, "server": server})
+        output.print_json(
+            {
+                **made,
+                "server": server,
+                "expires_at": session["expires_at"],
+                "device": device.as_json(),
+            }
+        )
         return
-    output.info(f"Registered {result['user']['username']} <{result['user']['email']}> on {server}.")
-    output.info(f"Your invite code for others: {result['invite_code']}")
-    output.info("Next: videonet login --email " + result["user"]["email"])
+    output.info(f"Registered {made['user']['username']} <{made['user']['email']}> on {server}.")
+    output.info(f"Your invite code for others: {made['invite_code']}")
+    _show_login(server, session, device)
 
 
 def login(
@@ -109,49 +118,83 @@ def login(
     json_out: bool = JsonOption,
 ) -> None:
     """Log in and save the token (mode 0600) for this server."""
-    from videonet_cli.identity.core import publish_after_login
-
     password = read_password(password_stdin, confirm=False)
     server = common.server_of(ctx)
-
-    async def log_in(api: Api) -> Any:
-        result = await api.auth.login(email, password)
-        # The first login makes this device's key pair; every login publishes its public key.
-        return result, await publish_after_login(api.server, result["token"])
-
-    result, device = common.call(ctx, log_in, authenticated=False)
-    user = result["user"]
-    save_login(server, StoredLogin(result["token"], user["username"], user["email"]))
-    save_server(server)
+    result, device = common.call(
+        ctx, lambda api: _log_in(api, email, password), authenticated=False
+    )
+    _save(server, result)
     if json_out:
         output.print_json(
             {
-                "user": user,
+                "user": result["user"],
                 "server": server,
                 "expires_at": result["expires_at"],
                 "device": device.as_json(),
             }
         )
         return
+    _show_login(server, result, device)
+
+
+async def _log_in(api: Api, email: str, password: str) -> tuple[Any, Any]:
+    from videonet_cli.identity.core import publish_after_login
+
+    result = await api.auth.login(email, password)
+    # The first login makes this device's key pair; every login publishes its public key.
+    return result, await publish_after_login(api.server, result["token"])
+
+
+def _save(server: str, result: Any) -> None:
+    user = result["user"]
+    save_login(server, StoredLogin(result["token"], user["username"], user["email"]))
+    save_server(server)
+
+
+def _show_login(server: str, result: Any, device: Any) -> None:
     until = output.local_time(result["expires_at"])
-    output.info(f"Logged in to {server} as {user['username']} until {until}.")
+    output.info(f"Logged in to {server} as {result['user']['username']} until {until}.")
+    if device.recovery_key:
+        from videonet_cli.render.devices_view import show_recovery_key
+
+        output.info("Made your identity on this device: it certifies your other devices.")
+        show_recovery_key(device.recovery_key)
     if device.error:
-        output.warning(f"this device's key was not published: {device.error}")
+        output.warning(f"this device cannot send or receive encrypted files yet: {device.error}")
     else:
-        output.info(f"This device's key fingerprint: {device.fingerprint}")
+        output.info(f"This device's fingerprint: {device.fingerprint}")
 
 
-def logout(ctx: typer.Context, json_out: bool = JsonOption) -> None:
-    """End the session on the daemon and forget the saved token."""
+def logout(
+    ctx: typer.Context,
+    keep_device: bool = typer.Option(
+        False,
+        "--keep-device",
+        help="Keep this device on the account (its keys and its copy of your identity).",
+    ),
+    json_out: bool = JsonOption,
+) -> None:
+    """End the session on the daemon and forget the saved token; unless --keep-device, also
+    remove this device from the account and its copy of the account's identity."""
+    from videonet_cli.identity.core import forget_this_device
+
     server = common.server_of(ctx)
+
+    async def log_out(api: Api) -> bool:
+        removed = False if keep_device else await forget_this_device(api)
+        await api.auth.logout()
+        return removed
+
     try:
-        common.call(ctx, lambda api: api.auth.logout())
+        removed = common.call(ctx, log_out)
     finally:
         forget_login(server)
     if json_out:
-        output.print_json({"server": server, "logged_out": True})
+        output.print_json({"server": server, "logged_out": True, "device_removed": removed})
         return
     output.info(f"Logged out of {server}.")
+    if removed:
+        output.info("Removed this device from the account (its keys for it are gone here).")
 
 
 def whoami(ctx: typer.Context, json_out: bool = JsonOption) -> None:

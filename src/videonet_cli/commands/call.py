@@ -39,6 +39,12 @@ def call(
         help="Leave after this many seconds (default: Ctrl-C).",
         metavar="S",
     ),
+    record_room: bool = typer.Option(
+        False,
+        "--record-room",
+        help="Record the whole call on the media server (everyone is told); when you leave, "
+        "offer the files (WebM/Opus per participant) to the room as a transfer.",
+    ),
     json_out: bool = typer.Option(False, "--json", help="Print events as JSON lines."),
 ) -> None:
     """Join a room's call: connect to every participant, send media, record what arrives."""
@@ -54,13 +60,17 @@ def call(
     if record is not None:
         check_record_target(record, audio_only)
     media = open_media(play, device, audio_only)
-    options = CallOptions(room, media, record, audio_only, duration)
+    options = CallOptions(room, media, record, audio_only, duration, record_room)
     with CallView(choose_mode(json_out)) as view:
         result = common.run(common.using(api, lambda api: run_call(api, options, view)))
     failed = result["failed_recordings"]
     view.result(result)
     if result["reason"] == "daemon_lost":
         raise UnreachableError("the connection to the daemon was lost; the call ended")
+    if result["reason"] == "media_lost":
+        raise UnreachableError(
+            f"{result.get('detail') or 'the media server was lost'}; the call ended"
+        )
     if failed:
         raise IncompleteRecording(
             "; ".join(f"recording of {r['username']} ({r['path']}): {r['problem']}" for r in failed)

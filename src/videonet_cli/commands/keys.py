@@ -1,21 +1,18 @@
-"""`videonet keys [USER]`, `videonet keys trust USER FINGERPRINT`, `videonet keys remove DEVICE`.
+"""`videonet keys [USER]`, `videonet keys verify USER`, `videonet keys trust USER NUMBER`,
+`videonet keys remove DEVICE`.
 
 `keys` alone or with a name runs `keys show`: a first word that is not a subcommand is a user.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import typer
 from typer.core import TyperGroup
 
 from videonet_cli.commands import common
-from videonet_cli.errors import KeyChangedError
 from videonet_cli.render import console as output
-
-if TYPE_CHECKING:
-    from videonet_cli.api import Api
 
 
 class _ShowByDefault(TyperGroup):
@@ -28,7 +25,8 @@ class _ShowByDefault(TyperGroup):
 
 app = typer.Typer(
     cls=_ShowByDefault,
-    help="Device keys: your fingerprint, members' keys pinned on first use, trust a changed key.",
+    help="Identities: yours and your devices, a member's checked against the pinned identity, "
+    "safety numbers to compare, a number recorded as verified.",
 )
 
 JsonOption = typer.Option(False, "--json", help="Print JSON.")
@@ -45,67 +43,74 @@ def show(
     ),
     json_out: bool = JsonOption,
 ) -> None:
-    """Your devices and fingerprint, or a member's devices checked against the pinned keys."""
-    from videonet_cli.identity import core
-    from videonet_cli.render import keys_view
+    """Your identity and devices, or a member's identity and devices against the pin."""
+    from videonet_cli.identity import core, devices
+    from videonet_cli.render import devices_view, keys_view
 
     if user is None:
-        mine = common.call(ctx, lambda api: core.my_keys(api))
+        mine = common.call(ctx, devices.my_devices)
         if json_out:
-            output.print_json(keys_view.my_keys_json(mine))
+            output.print_json(devices_view.my_devices_json(mine))
         else:
-            keys_view.show_my_keys(mine)
+            devices_view.show_my_devices(mine)
         return
-
-    known = core.known_keys()
-    theirs = common.call(ctx, lambda api: core.peer_keys(api, user, known))
+    theirs = common.call(ctx, lambda api: core.peer_keys(api, user))
     if json_out:
         output.print_json(keys_view.peer_keys_json(theirs))
     else:
         keys_view.show_peer_keys(theirs)
-    if theirs.refused:
-        if not json_out:
-            keys_view.warn_refused(theirs)
-        raise KeyChangedError(
-            f"{theirs.username} has {len(theirs.refused)} device key(s) you have not trusted: "
-            f"compare fingerprints, then `videonet keys trust {theirs.username} FINGERPRINT`"
-        )
+
+
+@app.command("verify")
+def verify(
+    ctx: typer.Context,
+    user: str = typer.Argument(..., help="The member to compare identities with."),
+    json_out: bool = JsonOption,
+) -> None:
+    """Your safety number with USER (and a QR code): compare it with theirs in person or by
+    phone, then run `videonet keys trust USER NUMBER`."""
+    from videonet_cli.identity import core
+    from videonet_cli.render import keys_view
+
+    safety = common.call(ctx, lambda api: core.verify(api, user))
+    if json_out:
+        output.print_json(keys_view.safety_json(safety))
+    else:
+        keys_view.show_safety(safety)
 
 
 @app.command("trust")
 def trust(
     ctx: typer.Context,
     user: str = typer.Argument(..., help="The member's username."),
-    fingerprint: str = typer.Argument(..., help="The fingerprint they read to you."),
+    number: list[str] = typer.Argument(
+        ..., help="Your safety number with them (spaces and dashes are fine)."
+    ),
     json_out: bool = JsonOption,
 ) -> None:
-    """Pin a member's device key by its fingerprint (after a change, or for a new device)."""
+    """Record USER's identity as verified, after comparing safety numbers (also how a changed
+    identity is accepted)."""
     from videonet_cli.identity import core
     from videonet_cli.render import keys_view
 
-    known = core.known_keys()
-    trusted = common.call(ctx, lambda api: core.trust(api, user, fingerprint, known))
+    typed = " ".join(number)
+    safety = common.call(ctx, lambda api: core.trust_number(api, user, typed))
     if json_out:
-        output.print_json({"username": user, **keys_view.checked_json(trusted)})
+        output.print_json(keys_view.safety_json(safety))
     else:
-        keys_view.show_trusted(user, trusted)
+        output.info(
+            f"Verified {safety.username}'s identity ({safety.identity_fingerprint}): "
+            "files to and from them now say so."
+        )
 
 
 @app.command("remove")
 def remove(
     ctx: typer.Context,
-    device_id: str = typer.Argument(..., help="One of your device ids (`videonet keys`)."),
+    device: str = typer.Argument(..., help="One of your devices (id, start of id, or label)."),
     json_out: bool = JsonOption,
 ) -> None:
-    """Remove one of your devices' public keys from the daemon (a lost or retired machine)."""
-    from videonet_cli.identity import core
+    """Remove one of your devices for good (the same as `videonet devices remove`)."""
+    from videonet_cli.commands.devices import remove as remove_device
 
-    async def work(api: Api) -> Any:
-        await core.remove_device(api, device_id)
-        return {"device_id": device_id, "removed": True}
-
-    result = common.call(ctx, work)
-    if json_out:
-        output.print_json(result)
-    else:
-        output.info(f"Removed device {device_id}.")
+    remove_device(ctx, device, json_out)

@@ -1,127 +1,163 @@
-"""Peers' device keys pinned on first use, like SSH's known_hosts, in ``known-keys.json`` (0600).
+"""Other users' identities pinned on first use, per (server origin, user id), in ``pins.json``.
 
-The first time this installation sees a user's device keys (on one server) it pins all of them.
-From then on every device key of that user must match its pin: a key that changed under a known
-device, or a device not pinned yet, is refused until the user trusts it by fingerprint. Pins are
-only ever added by a person's decision, never dropped because the daemon stopped listing a key.
+A pin holds the user's name as last seen, the identity's public key, its state ("first use":
+accepted when first seen; "verified": the safety number was compared) and the devices already
+seen certified (so a new one is a notice, once) or revoked (so a daemon cannot un-revoke one).
 
-`compare` is the rule and does no I/O; `KnownKeys` reads and writes the file.
+The file is 0600 and refused when looser; every read-modify-write holds an exclusive `fcntl`
+lock on ``pins.lock``, so two CLIs at once lose nothing. The first format (``known-keys.json``:
+device keys pinned per username) cannot be carried over (it pinned devices, not identities): it
+is set aside as ``known-keys.json.old`` with a notice, and identities are pinned anew.
 """
 
 from __future__ import annotations
 
+import base64
+import contextlib
+import fcntl
 import json
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from videonet_cli.config import write_private_json
 from videonet_cli.errors import CliError
-from videonet_protocol import protocol
+from videonet_cli.identity.device import check_private, identity_dir, private_dir
 
-KNOWN_KEYS_FILE = "known-keys.json"
-FINGERPRINT_CHARS = len(protocol.key_fingerprint(bytes(protocol.X25519_PUBLIC_KEY_BYTES)))
-_FORMAT_VERSION = 1
-
-
-class PinStatus(StrEnum):
-    PINNED = "pinned"  # matches the key pinned earlier
-    PINNED_NOW = "pinned now"  # the first time this user's keys were seen: pinned as they are
-    NEW_DEVICE = "new device"  # the user was pinned, this device was not: refused until trusted
-    CHANGED = "changed"  # this device was pinned with another key: refused until trusted
+PINS_FILE: Final = "pins.json"
+LOCK_FILE: Final = "pins.lock"
+OLD_PINS_FILE: Final = "known-keys.json"
+FIRST_USE: Final = "first use"
+VERIFIED: Final = "verified"
+OWN: Final = "own"  # this account's own identity (its devices are seen like anyone's)
+_FORMAT_VERSION: Final = 2
 
 
-REFUSED = (PinStatus.NEW_DEVICE, PinStatus.CHANGED)
+@dataclass
+class Pin:
+    user_id: int
+    username: str
+    identity_key: bytes
+    state: str = FIRST_USE
+    pinned_at: str = ""
+    devices: dict[str, str] = field(default_factory=dict)  # device id -> device fingerprint
+    revoked: set[str] = field(default_factory=set)  # device ids
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "username": self.username,
+            "identity_key": base64.b64encode(self.identity_key).decode("ascii"),
+            "state": self.state,
+            "pinned_at": self.pinned_at,
+            "devices": self.devices,
+            "revoked": sorted(self.revoked),
+        }
+
+    @classmethod
+    def from_json(cls, user_id: int, data: dict[str, Any]) -> Pin:
+        state = str(data["state"])
+        if state not in (FIRST_USE, VERIFIED, OWN):
+            raise ValueError(f"unknown pin state {state!r}")
+        return cls(
+            user_id,
+            str(data["username"]),
+            base64.b64decode(data["identity_key"], validate=True),
+            state,
+            str(data.get("pinned_at", "")),
+            {str(k): str(v) for k, v in dict(data.get("devices", {})).items()},
+            {str(d) for d in data.get("revoked", [])},
+        )
 
 
-@dataclass(frozen=True)
-class PeerDevice:
-    """One device key of a peer, as the daemon listed it and checked here."""
-
-    device_id: str
-    public_key: bytes
-    label: str
-
-    @property
-    def fingerprint(self) -> str:
-        # Computed here from the key itself; the daemon's copy of the fingerprint is not trusted.
-        return protocol.key_fingerprint(self.public_key)
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-@dataclass(frozen=True)
-class CheckedDevice:
-    device: PeerDevice
-    status: PinStatus
-    pinned_fingerprint: str | None  # what was pinned for this device id, if anything
+class Pins:
+    """The pins of every server, as read; `get`/`put` by (server, user id)."""
 
-    @property
-    def refused(self) -> bool:
-        return self.status in REFUSED
+    def __init__(self, servers: dict[str, dict[int, Pin]]) -> None:
+        self._servers = servers
+        self.changed = False
 
+    def get(self, server: str, user_id: int) -> Pin | None:
+        return self._servers.get(server, {}).get(user_id)
 
-def compare(pins: Mapping[str, str] | None, devices: Sequence[PeerDevice]) -> list[CheckedDevice]:
-    """Each device against the pins (device id -> fingerprint); None: never seen this user."""
-    if pins is None:
-        return [CheckedDevice(d, PinStatus.PINNED_NOW, None) for d in devices]
-    checked = []
-    for device in devices:
-        pinned = pins.get(device.device_id)
-        if pinned is None:
-            status = PinStatus.NEW_DEVICE
-        elif pinned == device.fingerprint:
-            status = PinStatus.PINNED
-        else:
-            status = PinStatus.CHANGED
-        checked.append(CheckedDevice(device, status, pinned))
-    return checked
+    def put(self, server: str, pin: Pin) -> None:
+        if not pin.pinned_at:
+            pin.pinned_at = now()
+        self._servers.setdefault(server, {})[pin.user_id] = pin
+        self.changed = True
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "version": _FORMAT_VERSION,
+            "servers": {
+                server: {str(uid): pin.as_json() for uid, pin in users.items()}
+                for server, users in self._servers.items()
+            },
+        }
 
 
-def normalize_fingerprint(text: str) -> str:
-    """A fingerprint as typed (any case, spaces or dashes) in `protocol.key_fingerprint` form."""
-    letters = "".join(ch for ch in text.upper() if ch.isalnum())
-    return "-".join(letters[i : i + 4] for i in range(0, len(letters), 4))
+class PinStore:
+    def __init__(self, directory: Path | None = None) -> None:
+        self.directory = directory or identity_dir()
+        self.path = self.directory / PINS_FILE
+        self.notices: list[str] = []
 
-
-class KnownKeys:
-    """The pins file: {server: {username: {device_id: {fingerprint, public_key, pinned_at}}}}."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._servers: dict[str, Any] = self._read()
-
-    def _read(self) -> dict[str, Any]:
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        private_dir(self.directory)
+        fd = os.open(self.directory / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
         try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # closing drops the lock
+
+    def read(self) -> Pins:
+        """The pins as they are now (a snapshot: decide on it, then `edit` to record)."""
+        with self._locked():
+            return self._read()
+
+    @contextlib.contextmanager
+    def edit(self) -> Iterator[Pins]:
+        """Read, let the caller change, write back if changed: all under the lock."""
+        with self._locked():
+            pins = self._read()
+            yield pins
+            if pins.changed:
+                write_private_json(self.path, pins.as_json())
+
+    def _read(self) -> Pins:
+        self._set_aside_old()
+        try:
+            check_private(self.path)
             data = json.loads(self.path.read_text(encoding="utf-8"))
         except FileNotFoundError:
-            return {}
+            return Pins({})
         except (OSError, ValueError) as exc:
             # Never start over silently: an empty file would pin whatever the daemon says next.
-            raise CliError(f"cannot read the pinned keys in {self.path}: {exc}") from exc
-        servers = data.get("servers") if isinstance(data, dict) else None
-        if not isinstance(servers, dict):
-            raise CliError(f"cannot read the pinned keys in {self.path}: unexpected content")
-        return servers
-
-    def pins(self, server: str, username: str) -> dict[str, str] | None:
-        """device id -> pinned fingerprint, or None if this user was never pinned here."""
-        user = self._servers.get(server, {}).get(username)
-        if not isinstance(user, dict):
-            return None
-        return {dev: str(entry.get("fingerprint", "")) for dev, entry in user.items()}
-
-    def pin(self, server: str, username: str, devices: Sequence[PeerDevice]) -> None:
-        """Pin these devices (and create the user's entry even when it has none yet)."""
-        user = self._servers.setdefault(server, {}).setdefault(username, {})
-        now = datetime.now(UTC).isoformat(timespec="seconds")
-        for device in devices:
-            user[device.device_id] = {
-                "fingerprint": device.fingerprint,
-                "public_key": protocol.encode_public_key(device.public_key),
-                "pinned_at": now,
+            raise CliError(f"cannot read the pinned identities in {self.path}: {exc}") from exc
+        try:
+            if data.get("version") != _FORMAT_VERSION:
+                raise ValueError(f"unknown format version {data.get('version')!r}")
+            servers = {
+                str(server): {int(uid): Pin.from_json(int(uid), pin) for uid, pin in users.items()}
+                for server, users in data["servers"].items()
             }
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+            raise CliError(f"cannot read the pinned identities in {self.path}: {exc}") from exc
+        return Pins(servers)
 
-    def save(self) -> None:
-        write_private_json(self.path, {"version": _FORMAT_VERSION, "servers": self._servers})
+    def _set_aside_old(self) -> None:
+        old = self.directory / OLD_PINS_FILE
+        if old.exists():
+            old.rename(old.with_name(OLD_PINS_FILE + ".old"))
+            self.notices.append(
+                f"device keys pinned by an older version ({old.name}) are no longer used (kept "
+                f"as {old.name}.old): people's identities are pinned anew, each confirmed once"
+            )

@@ -39,6 +39,23 @@ def describe(event: dict[str, Any]) -> str | None:
         return f"{who} left ({event['reason']})."
     if kind == "warning":
         return f"warning: {event['message']}"
+    if kind == "peer_media":
+        muted = [k for k in ("audio", "video") if not event[k]]
+        if event["speaking"]:
+            return f"{who} is speaking."
+        return f"{who}: {' and '.join(muted)} off." if muted else None
+    if kind == "media_server":
+        return (
+            "This call goes through the media server: encrypted on the way, but decrypted "
+            "there (no end-to-end encryption)."
+        )
+    if kind == "recording" and event.get("on"):
+        return f"RECORDING: {event.get('by', '?')} is recording this call on the media server."
+    if kind == "recording":
+        files = len(event.get("files", []))
+        return f"The recording of this call stopped ({files} files)."
+    if kind == "room_recording_offered":
+        return f"Offered the call's recording to the room: {', '.join(event['files'])}."
     return None
 
 

@@ -5,8 +5,10 @@
 
 from __future__ import annotations
 
+import errno
 import shutil
 import unicodedata
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -39,25 +41,49 @@ def _clock(iso: str) -> str:
     return moment.astimezone().strftime("%H:%M:%S")
 
 
+class _ChatConsole(Console):
+    """Rich's own answer to a closed pipe is ``SystemExit`` from inside the socket client's
+    task (logged with a traceback, the chat going on); here it is an error the view handles."""
+
+    def on_broken_pipe(self) -> None:
+        raise BrokenPipeError(errno.EPIPE, "standard output was closed")
+
+
 class ChatView:
     """Turns chat events into lines: JSON objects with a "type", or readable text."""
 
     def __init__(self, json_out: bool) -> None:
         self.json_out = json_out
         self.my_id: int | None = None
-        self.console = Console(highlight=False)
+        self.console: Console = _ChatConsole(highlight=False)
+        # Standard output was closed (`chat --follow | head -3`): events arrive in the socket
+        # client's own tasks, where an EPIPE would only be logged, so the chat is told to end.
+        self.output_closed = False
+        self.on_output_closed: Callable[[], None] | None = None
 
     def start(self, me: protocol.UserInfo, interactive: bool) -> None:
         """Once the room is open: who we are, and whether a prompt shares the terminal."""
         self.my_id = me["id"]
         # Under patch_stdout, sys.stdout is a proxy that is no terminal: say what the real one is.
-        self.console = Console(
+        self.console = _ChatConsole(
             force_terminal=interactive or None,
             width=shutil.get_terminal_size().columns if interactive else None,
             highlight=False,
         )
 
     def __call__(self, event: dict[str, Any]) -> None:
+        if self.output_closed:
+            return
+        try:
+            self._show(event)
+        except OSError as exc:
+            if not isinstance(exc, BrokenPipeError) and exc.errno != errno.EPIPE:
+                raise
+            self.output_closed = True
+            if self.on_output_closed is not None:
+                self.on_output_closed()
+
+    def _show(self, event: dict[str, Any]) -> None:
         kind = event.get("event")
         data = {k: v for k, v in event.items() if k != "event"}
         if self.json_out:

@@ -95,6 +95,9 @@ class TransferView:
         if kind == "code":  # shown even without progress bars: the other side needs it
             err_console.print(self._code_line(event), markup=False, highlight=False)
             return
+        if kind == "trust_notice":  # one line: a new device, a device skipped and why
+            err_console.print(event["line"], markup=False, highlight=False)
+            return
         if kind == "key_refused":  # a warning too: that device cannot decrypt the file
             err_console.print(
                 f"Not sending the file key to a device of {event['user']} ({event['fingerprint']},"

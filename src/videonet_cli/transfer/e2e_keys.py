@@ -2,10 +2,10 @@
 
 Sender (`SenderKeys`): a new random file key per transfer, wrapped for every device of every
 recipient (the `--to` user, or every member of the room at offer time) and of the sender's own
-account, each device's key checked against the pins first (a changed or untrusted key stops the
-send: exit 6). A resumed transfer keeps its first key: the sender unwraps its own copy from the
-daemon. While the command runs, a device that asks for a key it lacks (it appeared after the
-offer) gets one, if its key passes the same pin check.
+account, chosen by `identity.trust` (a changed identity stops the send: exit 6; a device its
+user's identity did not certify is skipped and named). A resumed transfer keeps its first key:
+the sender unwraps its own copy from the daemon. While the command runs, a device that asks for
+a key it lacks (it appeared after the offer) gets one, if its identity certified it.
 
 Receiver (`receiver_file_key`): this device's wrapped key, unwrapped; when there is none, the
 sender's running CLI is asked (through the daemon) and the receiver waits a little; otherwise
@@ -23,10 +23,9 @@ from typing import Any
 from videonet_cli.api import Api, SocketClient
 from videonet_cli.config import ENV_KEY_WAIT, seconds_from_env
 from videonet_cli.crypto.wrap import new_file_key, unwrap_file_key, wrap_file_key
-from videonet_cli.errors import CliError, KeyChangedError, KeyUnavailableError, NotFoundError
-from videonet_cli.identity import core as identity
+from videonet_cli.errors import CliError, KeyUnavailableError
+from videonet_cli.identity import trust
 from videonet_cli.identity.device import DeviceKey
-from videonet_cli.identity.pins import KnownKeys
 from videonet_cli.reporting import Reporter
 from videonet_protocol import protocol
 from videonet_protocol.names import name_key
@@ -93,7 +92,6 @@ class SenderKeys:
         api: Api,
         rt: SocketClient,
         device: DeviceKey,
-        known: KnownKeys,
         report: Reporter,
         *,
         only_mine: bool = False,
@@ -104,7 +102,7 @@ class SenderKeys:
         self._api = api
         self._rt = rt
         self.device = device
-        self._known = known
+        self._me_device: trust.ThisDevice | None = None
         self._report = report
         self._room_id = ""
         self._me = ""
@@ -118,47 +116,36 @@ class SenderKeys:
         self._rt.on(protocol.EV_TRANSFER_KEY_WANTED, self._on_key_wanted)
 
     async def recipients(self, to: str | None) -> list[Recipient]:
-        """Every device that gets the key: the addressee's (or every member's) and our own."""
-        if self._only_mine:
-            return await self._checked([self._me])
-        members = [m["username"] for m in await self._api.rooms.members(self._room_id)]
-        if to:
-            # The daemon checks this again at the offer; asked first, it is the clearer error.
-            names = [m for m in members if name_key(m) == name_key(to)]
-            if not names:
-                raise NotFoundError(f"{to} is not a member of this room")
-        else:
-            names = members
-        return await self._checked(sorted(set(names) | {self._me}))
+        """Every device that gets the key, as `identity.trust.choose_recipients` decides: the
+        addressee's (or every member's) and our own, each certified by its user's identity.
 
-    async def _checked(self, names: list[str]) -> list[Recipient]:
-        """The devices of these users whose keys pass the pins (else `KeyChangedError`)."""
-        found: list[Recipient] = []
-        refused: list[str] = []
-        # One request per member, a few at a time (a room of many members would otherwise pay
-        # a round trip per member before the first byte).
-        limit = asyncio.Semaphore(PEER_KEY_REQUESTS)
+        Until the transfer pipeline asks a person (issue 21), identities seen for the first
+        time are accepted by the send itself; skipped devices and new ones are reported."""
+        if self._me_device is None:
+            self._me_device = await trust.this_device(self._api)
+        chosen = await trust.choose_recipients(
+            self._api,
+            self._me_device,
+            room_id=self._room_id,
+            usernames=[to] if to else None,
+            only_me=self._only_mine,
+            trust_new=True,
+        )
+        self._report_choice(chosen)
+        return [
+            Recipient(d.user_id, d.username, d.device_id, d.x25519_public) for d in chosen.devices
+        ]
 
-        async def keys_of(name: str) -> identity.PeerKeys:
-            async with limit:
-                return await identity.peer_keys(self._api, name, self._known)
-
-        for peer in await asyncio.gather(*(keys_of(name) for name in names)):
-            refused += [
-                f"{peer.username} ({c.device.fingerprint}, {c.status})" for c in peer.refused
-            ]
-            found += [
-                Recipient(peer.user_id, peer.username, c.device.device_id, c.device.public_key)
-                for c in peer.checked
-                if not c.refused
-            ]
-        if refused:
-            raise KeyChangedError(
-                f"not encrypting to device keys you have not trusted: {', '.join(refused)}; "
-                "compare fingerprints (`videonet keys USER`), then "
-                "`videonet keys trust USER FINGERPRINT`"
+    def _report_choice(self, chosen: trust.Recipients) -> None:
+        for line in chosen.notices:
+            self._report({"event": "trust_notice", "line": line})
+        for s in chosen.skipped:
+            whom = (
+                f"{s.username}'s device {trust.device_name(s.label, s.device_id)}"
+                if s.device_id
+                else s.username
             )
-        return found
+            self._report({"event": "trust_notice", "line": f"Not encrypting to {whom}: {s.reason}"})
 
     async def new_key(self, to: str | None) -> tuple[FileKey, protocol.E2eRequest]:
         """A fresh file key and the offer's `e2e` field (source and size filled by the caller)."""
@@ -233,31 +220,36 @@ class SenderKeys:
         if self._only_mine and name_key(username) != name_key(self._me):
             return  # a code's key goes to others only through the code
         with contextlib.suppress(CliError):
-            peer = await identity.peer_keys(self._api, username, self._known)
-            for checked in peer.checked:
-                if checked.device.device_id != device_id:
+            if self._me_device is None:
+                self._me_device = await trust.this_device(self._api)
+            chosen = await trust.choose_recipients(
+                self._api,
+                self._me_device,
+                room_id=self._room_id,
+                usernames=None if name_key(username) == name_key(self._me) else [username],
+                only_me=name_key(username) == name_key(self._me),
+            )
+            for device in chosen.devices:
+                if device.device_id != device_id or device.user_id != data.get("user_id"):
                     continue
-                if checked.refused:
-                    self._report(
-                        {
-                            "event": "key_refused",
-                            "transfer_id": transfer_id,
-                            "user": peer.username,
-                            "fingerprint": checked.device.fingerprint,
-                            "status": str(checked.status),
-                        }
-                    )
-                    return
                 recipient = Recipient(
-                    peer.user_id, peer.username, device_id, checked.device.public_key
+                    device.user_id, device.username, device_id, device.x25519_public
                 )
                 await self._rt.call(
                     protocol.EV_TRANSFER_WRAP,
                     {"transfer_id": transfer_id, "keys": wrapped_for(file_key, [recipient])},
                 )
                 self._report(
-                    {"event": "key_sent", "transfer_id": transfer_id, "user": peer.username}
+                    {"event": "key_sent", "transfer_id": transfer_id, "user": device.username}
                 )
+                return
+            self._report(
+                {
+                    "event": "trust_notice",
+                    "line": f"Not sending the file key to a device of {username} the daemon "
+                    "asked for: it is not certified by their identity",
+                }
+            )
 
 
 async def receiver_file_key(

@@ -72,9 +72,7 @@ async def send_files(api: Api, options: SendOptions, report: Reporter) -> list[S
         rt.on(protocol.EV_TRANSFER_ACCEPTED, inbox.on_accepted)
         rt.on(protocol.EV_TRANSFER_RESULT, inbox.on_result)
         await rt.join(room["id"])
-        keys = SenderKeys(
-            api, rt, device, identity.known_keys(), report, only_mine=options.code is not None
-        )
+        keys = SenderKeys(api, rt, device, report, only_mine=options.code is not None)
         keys.start(room["id"], me["username"])
         report({"event": "joined", "room": room["name"]})
         outcomes = []

@@ -3,10 +3,13 @@ session's sockets on every daemon when it logs out."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from typing import Any
 
 from aiohttp import web
 
+from videonet_daemon.auth.disabled import DisabledSweeper
 from videonet_daemon.auth.request_auth import RequestAuth
 from videonet_daemon.auth.routes import SESSION_ENDED, AuthRoutes
 from videonet_daemon.auth.service import AuthService
@@ -16,12 +19,18 @@ from videonet_daemon.realtime.hub import Hub
 
 
 class AuthFeature:
-    def __init__(self, auth: AuthService, who: RequestAuth, db: Database, bus: Bus) -> None:
-        self._routes = AuthRoutes(auth, who, db, bus)
+    def __init__(
+        self, auth: AuthService, who: RequestAuth, db: Database, bus: Bus, max_invites: int
+    ) -> None:
+        self._routes = AuthRoutes(auth, who, db, bus, max_invites)
         self._bus = bus
+        self._db = db
+        self._sweeper: DisabledSweeper | None = None
+        self._sweeping: asyncio.Task[None] | None = None
 
     def install(self, router: web.UrlDispatcher, hub: Hub) -> None:
-        self._routes.add_to(router)  # connection auth is the hub's (it asks AuthService)
+        router.add_routes(self._routes.routes())  # connection auth is the hub's (AuthService)
+        self._sweeper = DisabledSweeper(self._db, hub)
 
         async def session_ended(message: dict[str, Any]) -> None:
             session = message.get("session")
@@ -32,3 +41,14 @@ class AuthFeature:
             )
 
         self._bus.on(SESSION_ENDED, session_ended)
+
+    async def start(self) -> None:
+        """The sweep that disconnects the sockets of users the operator disabled."""
+        if self._sweeper is not None:
+            self._sweeping = asyncio.create_task(self._sweeper.run_forever())
+
+    async def stop(self) -> None:
+        if self._sweeping is not None:
+            self._sweeping.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeping

@@ -6,6 +6,7 @@ from aiohttp import web
 
 from videonet_daemon.auth.service import AuthService, User
 from videonet_daemon.errors import Unauthenticated
+from videonet_daemon.forwarded import hop_value
 from videonet_daemon.settings import Settings
 from videonet_protocol import protocol
 
@@ -13,10 +14,18 @@ _USER = "videonet.user"
 _JTI = "videonet.jti"
 
 
-def token_from_request(request: web.Request) -> str | None:
+def bearer_token(request: web.Request) -> str | None:
+    """The token of an ``Authorization: Bearer`` header, or None (no header, another scheme)."""
     header = request.headers.get("Authorization", "")
     if header[:7].lower() == "bearer ":
         return header[7:].strip() or None
+    return None
+
+
+def token_from_request(request: web.Request) -> str | None:
+    header = request.headers.get("Authorization", "")
+    if header[:7].lower() == "bearer ":
+        return bearer_token(request)  # a Bearer header never falls back to the cookie
     return request.cookies.get(protocol.AUTH_COOKIE) or None
 
 
@@ -26,6 +35,7 @@ class RequestAuth:
     def __init__(self, auth: AuthService, settings: Settings) -> None:
         self._auth = auth
         self._trust_proxy = settings.trust_proxy
+        self._hops = settings.trusted_proxy_hops
 
     async def require_user(self, request: web.Request) -> User:
         """The authenticated user (bearer header or cookie), or 401."""
@@ -46,15 +56,16 @@ class RequestAuth:
         return str(request[_JTI])
 
     def client_address(self, request: web.Request) -> str:
+        """The client's address: behind trusted proxies, the one the outermost of them saw."""
         if self._trust_proxy:
-            forwarded = request.headers.get("X-Forwarded-For", "")
+            forwarded = hop_value(request.headers.get("X-Forwarded-For"), self._hops)
             if forwarded:
-                return forwarded.split(",")[0].strip()
+                return forwarded
         return request.remote or "unknown"
 
     def is_https(self, request: web.Request) -> bool:
         if self._trust_proxy:
-            proto = request.headers.get("X-Forwarded-Proto", "")
+            proto = hop_value(request.headers.get("X-Forwarded-Proto"), self._hops)
             if proto:
-                return proto.split(",")[0].strip().lower() == "https"
+                return proto.lower() == "https"
         return request.secure

@@ -10,7 +10,8 @@ from videonet_daemon.auth.service import AuthService
 from videonet_daemon.clock import iso_from_epoch
 from videonet_daemon.cluster import Bus
 from videonet_daemon.db.engine import Database
-from videonet_daemon.validation import get_int, get_str, read_json
+from videonet_daemon.errors import Conflict
+from videonet_daemon.validation import get_body, get_int, get_str, read_json
 from videonet_protocol import protocol
 
 # Published on the daemon bus when a session ends ({"session": jti} or {"user_id": id}), so
@@ -19,19 +20,24 @@ SESSION_ENDED = "session_ended"
 
 
 class AuthRoutes:
-    def __init__(self, auth: AuthService, who: RequestAuth, db: Database, bus: Bus) -> None:
+    def __init__(
+        self, auth: AuthService, who: RequestAuth, db: Database, bus: Bus, max_invites: int
+    ) -> None:
+        self._max_invites = max_invites  # usable invites one account may hold
         self._auth = auth
         self._who = who
         self._db = db
         self._bus = bus
 
-    def add_to(self, router: web.UrlDispatcher) -> None:
-        router.add_post(protocol.API_REGISTER, self.register)
-        router.add_post(protocol.API_LOGIN, self.login)
-        router.add_post(protocol.API_LOGOUT, self.logout)
-        router.add_get(protocol.API_ME, self.me)
-        router.add_post(protocol.API_INVITES, self.create_invite)
-        router.add_get(protocol.API_INVITES, self.list_invites)
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.post(protocol.API_REGISTER, self.register),
+            web.post(protocol.API_LOGIN, self.login),
+            web.post(protocol.API_LOGOUT, self.logout),
+            web.get(protocol.API_ME, self.me),
+            web.post(protocol.API_INVITES, self.create_invite),
+            web.get(protocol.API_INVITES, self.list_invites),
+        ]
 
     async def register(self, request: web.Request) -> web.Response:
         body = await read_json(request)
@@ -48,12 +54,10 @@ class AuthRoutes:
         return web.json_response(payload, status=201)
 
     async def login(self, request: web.Request) -> web.Response:
-        body = await read_json(request)
-        email = get_str(body, "email", max_chars=protocol.EMAIL_MAX_CHARS)
-        password = get_str(
-            body, "password", max_chars=protocol.PASSWORD_FIELD_MAX_CHARS, strip=False
+        body = get_body(await read_json(request), protocol.LoginRequest)
+        issued, user = await self._auth.login(
+            body["email"], body["password"], self._who.client_address(request)
         )
-        issued, user = await self._auth.login(email, password, self._who.client_address(request))
         payload: protocol.LoginResponse = {
             "token": issued.token,
             "token_type": "bearer",
@@ -97,6 +101,11 @@ class AuthRoutes:
             maximum=protocol.INVITE_MAX_LIFETIME_SECONDS,
         )
         async with self._db.transaction() as conn:
+            if await invites.usable_count(conn, user.id) >= self._max_invites:
+                raise Conflict(
+                    f"you have {self._max_invites} usable invites, the most this daemon allows; "
+                    "let one be used or expire first"
+                )
             code = await invites.create(conn, user.id, uses or 1, expires_in)
         created = [i for i in await invites.list_for(self._db, user.id) if i["code"] == code]
         return web.json_response(created[0], status=201)

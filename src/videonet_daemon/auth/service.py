@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy.exc import IntegrityError
 
@@ -60,7 +61,16 @@ def _user(row: Record) -> User:
 
 
 class AuthService:
-    def __init__(self, db: Database, settings: Settings, tokens: TokenService) -> None:
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        tokens: TokenService,
+        bootstrap_file: Path | None = None,
+    ) -> None:
+        # The first invite's file in the data dir: spent (or moot) once anyone has registered,
+        # which is when the daemon stops showing it, so it goes then.
+        self._bootstrap_file = bootstrap_file
         self._db = db
         self._settings = settings
         self.tokens = tokens
@@ -128,6 +138,8 @@ class AuthService:
             await self._refuse_taken(email, key)
             raise Conflict("this email or username was just taken") from exc
         await self.register_throttle.release(reservation)
+        if self._bootstrap_file is not None:
+            self._bootstrap_file.unlink(missing_ok=True)
         return User(user_id, email, username, created), personal
 
     async def _refuse_taken(self, email: str, key: str) -> None:

@@ -44,6 +44,8 @@ class Roster(Protocol):
         """Whether the participant is in the room's call (on any daemon)."""
         ...
 
+    async def close(self) -> None: ...
+
 
 class MemoryRoster:
     """One daemon: room_id -> peer_id -> participant, in join order (dicts keep it)."""
@@ -70,6 +72,9 @@ class MemoryRoster:
 
     async def has(self, room_id: str, peer_id: str) -> bool:
         return peer_id in self._calls.get(room_id, {})
+
+    async def close(self) -> None:
+        """Nothing to close."""
 
 
 # KEYS: the room's hash, the set of rooms with a call. ARGV: peer id, entry, limit, room id.

@@ -12,6 +12,13 @@ call's channel on every daemon. Each daemon also keeps its own participants (``l
 sender of a message is always one of them, and a disconnect only concerns them. The
 participants of a daemon that died are removed by the others (`sweep`, after each heartbeat).
 
+With a media server (calls/media_server.py), the same roster and the same call:joined/call:left
+events hold the call together, but media goes through Janus: `call:join` also answers with the
+room's VideoRoom, a short-lived token and the pin (`media`), `call:media_token` refreshes them,
+and a participant taken out of the call for any reason but its own `call:leave` (it left the
+room or was removed, logged out, was disabled, dropped) is kicked from the VideoRoom, which
+gets a new pin.
+
 A socket's call events are handled one at a time, in the order they arrived (the hub's
 ``in_order``), so what it sends reaches its peer in the order it was sent: an offer before its
 candidates, the end of candidates last. Every message from a socket is first charged to that
@@ -22,13 +29,16 @@ refused ack plus a ``vn:error`` event.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from videonet_daemon import clock
 from videonet_daemon.calls.ice import ice_servers
+from videonet_daemon.calls.media_server import MediaServer
+from videonet_daemon.calls.room_recording import RoomRecorder
 from videonet_daemon.calls.roster import CallFull, RedisRoster, Roster
 from videonet_daemon.cluster import Liveness
 from videonet_daemon.errors import (
@@ -39,7 +49,7 @@ from videonet_daemon.errors import (
     RateLimited,
     ValidationError,
 )
-from videonet_daemon.realtime.hub import Hub, SocketUser
+from videonet_daemon.realtime.hub import Event, Hub, SocketUser
 from videonet_daemon.realtime.ratelimit import TokenBuckets
 from videonet_daemon.rooms.guard import RoomGuard
 from videonet_daemon.settings import Settings
@@ -61,6 +71,8 @@ class CallSignaling:
         settings: Settings,
         roster: Roster,
         liveness: Liveness | None,
+        media: MediaServer | None = None,
+        recorder: RoomRecorder | None = None,
     ) -> None:
         self.hub = hub
         self.guard = guard
@@ -70,20 +82,31 @@ class CallSignaling:
         # This daemon's participants: room_id -> sid -> participant.
         self.local: dict[str, dict[str, protocol.CallPeer]] = {}
         self.buckets = TokenBuckets(settings.call_signal_rate, settings.call_signal_burst)
+        self.media = media  # None: a mesh
+        self.recorder = recorder  # None: no recording on the media server
+        self._revoking: set[asyncio.Task[object]] = set()
 
-    def register(self) -> None:
+    def events(self) -> list[Event]:
         # In order: each socket's call events are relayed in the order it sent them. Handled
         # concurrently, a candidate could overtake its offer (the peer, not knowing the
         # connection yet, drops it) or the end of candidates overtake the last candidates.
-        def on(event: str, handler: Handler) -> None:
-            self.hub.on(event, handler, in_order=True)
+        def on(event: str, handler: Handler) -> Event:
+            return Event(event, handler, in_order=True)
 
-        on(protocol.EV_CALL_JOIN, self._limited(self.join))
-        on(protocol.EV_CALL_LEAVE, self.leave)  # never rate limited: leaving must always work
-        on(protocol.EV_CALL_OFFER, self._limited(self.offer))
-        on(protocol.EV_CALL_ANSWER, self._limited(self.answer))
-        on(protocol.EV_CALL_CANDIDATE, self._limited(self.candidate))
-        on(protocol.EV_CALL_HANGUP, self._limited(self.hangup))
+        return [
+            on(protocol.EV_CALL_JOIN, self._limited(self.join)),
+            on(protocol.EV_CALL_LEAVE, self.leave),  # never rate limited: leaving must work
+            on(protocol.EV_CALL_OFFER, self._limited(self.offer)),
+            on(protocol.EV_CALL_ANSWER, self._limited(self.answer)),
+            on(protocol.EV_CALL_CANDIDATE, self._limited(self.candidate)),
+            on(protocol.EV_CALL_HANGUP, self._limited(self.hangup)),
+            on(protocol.EV_CALL_MEDIA_TOKEN, self._limited(self.media_token)),
+            on(protocol.EV_CALL_RECORD, self._limited(self.record)),
+            on(protocol.EV_CALL_STATE, self._limited(self.state)),
+        ]
+
+    def watch(self) -> None:
+        """The hooks beside the events."""
         hub = self.hub
         # A socket that leaves the room's channel leaves its call: room:leave, a disconnect, or
         # the user leaving the room over HTTP (on any daemon: the bus reaches every daemon).
@@ -141,8 +164,12 @@ class CallSignaling:
         await self.hub.sio.enter_room(user.sid, channel)
         try:
             others = await self.roster.join(room_id, me, self.settings.call_max_participants)
+            # With a media server: its VideoRoom exists, and a token and the pin for it (Janus
+            # down: the join is refused, 503 unavailable, and the participant is not listed).
+            media = await self.media.access(room_id) if self.media is not None else None
         except BaseException as exc:
             self._forget_local(room_id, user.sid)
+            await self.roster.remove(room_id, user.sid)
             await self.hub.sio.leave_room(user.sid, channel)
             if isinstance(exc, CallFull):
                 limit = self.settings.call_max_participants
@@ -156,6 +183,8 @@ class CallSignaling:
             "ice_servers": servers,
             "ice_expires_at": expires_at,
             "signal_max_bytes": self.settings.call_signal_max_bytes,
+            "media": media,
+            "recording": self.recorder.current(room_id) if self.recorder is not None else None,
         }
         await self.hub.sio.emit(
             protocol.EV_CALL_JOINED, {"room_id": room_id, "peer": me}, to=channel, skip_sid=user.sid
@@ -164,6 +193,69 @@ class CallSignaling:
             "%s joined the call in room %s (%d in it)", user.username, room_id, len(others) + 1
         )
         return dict(reply)
+
+    async def state(self, user: SocketUser, data: dict[str, Any]) -> dict[str, Any]:
+        """Mute and speaking state, to everyone else in the call (mesh or media server alike)."""
+        room_id = get_str(data, "room_id", max_chars=protocol.ROOM_ID_MAX_CHARS)
+        await self._require_in_call(user, room_id)
+        flags = {key: data.get(key) for key in ("audio", "video", "speaking")}
+        if not all(isinstance(value, bool) for value in flags.values()):
+            raise ValidationError("audio, video and speaking must be true or false")
+        event: protocol.CallState = {
+            "room_id": room_id,
+            "peer": self.local[room_id][user.sid],
+            "audio": bool(flags["audio"]),
+            "video": bool(flags["video"]),
+            "speaking": bool(flags["speaking"]),
+        }
+        channel = protocol.call_channel(room_id)
+        await self.hub.sio.emit(protocol.EV_CALL_STATE, dict(event), to=channel, skip_sid=user.sid)
+        return {}
+
+    async def media_token(self, user: SocketUser, data: dict[str, Any]) -> dict[str, Any]:
+        """A fresh token and the current pin, for a member still in the call."""
+        room_id = get_str(data, "room_id", max_chars=protocol.ROOM_ID_MAX_CHARS)
+        await self._require_in_call(user, room_id)
+        if self.media is None:
+            raise NotFound("this daemon has no media server: calls are a mesh")
+        return dict(await self.media.access(room_id))
+
+    async def record(self, user: SocketUser, data: dict[str, Any]) -> dict[str, Any]:
+        """Start (``on: true``) or stop the call's recording on the media server. Everyone in
+        the call hears call:recording before Janus starts recording, and when it stops."""
+        room_id = get_str(data, "room_id", max_chars=protocol.ROOM_ID_MAX_CHARS)
+        await self._require_in_call(user, room_id)
+        on = data.get("on")
+        if not isinstance(on, bool):
+            raise ValidationError("on must be true or false")
+        if self.recorder is None:
+            raise NotFound("this daemon does not record calls on a media server")
+        channel = protocol.call_channel(room_id)
+        if on:
+            me = self.local[room_id][user.sid]
+
+            async def announce(info: protocol.CallRecording) -> None:
+                event = {"room_id": room_id, "recording": info}
+                await self.hub.sio.emit(protocol.EV_CALL_RECORDING, event, to=channel)
+
+            info = await self.recorder.start(room_id, me, announce)
+            return {"recording": info}
+        return dict(await self._stop_recording(room_id))
+
+    async def _stop_recording(self, room_id: str) -> protocol.CallRecordReply:
+        assert self.recorder is not None
+        stopped = await self.recorder.stop(room_id)
+        if stopped is None:
+            return {"recording": None, "files": []}
+        info, files = stopped
+        reply: protocol.CallRecordReply = {"recording": None, "stopped": info, "files": files}
+        event = {"room_id": room_id, **reply}
+        await self.hub.sio.emit(
+            protocol.EV_CALL_RECORDING, event, to=protocol.call_channel(room_id)
+        )
+        # The one who asked may have left the call already: it hears too (to fetch the files).
+        await self.hub.sio.emit(protocol.EV_CALL_RECORDING, event, to=info["by"]["peer_id"])
+        return reply
 
     async def leave(self, user: SocketUser, data: dict[str, Any]) -> dict[str, Any]:
         room_id = get_str(data, "room_id", max_chars=protocol.ROOM_ID_MAX_CHARS)
@@ -183,6 +275,12 @@ class CallSignaling:
         peer = self._forget_local(room_id, sid)
         if peer is None:
             return
+        if self.media is not None and reason is not protocol.LeftReason.LEFT:
+            self._revoke(room_id, sid)
+        current = self.recorder.current(room_id) if self.recorder is not None else None
+        if current is not None and current["by"]["peer_id"] == sid:
+            # The one who asked left: the recording ends (post-processing takes a while).
+            self._in_background(self._stop_recording(room_id))
         # None: a sweep took it out of the roster first and has told the others already.
         announce = await self.roster.remove(room_id, sid) is not None
         channel = protocol.call_channel(room_id)
@@ -194,6 +292,17 @@ class CallSignaling:
             await self.hub.sio.leave_room(sid, channel)
         if announce:
             await self.hub.sio.emit(protocol.EV_CALL_LEFT, event, to=channel, skip_sid=sid)
+
+    def _revoke(self, room_id: str, peer_id: str) -> None:
+        """Kick the participant from the VideoRoom and change its pin, in the background (the
+        others hear call:left now; Janus may take a moment)."""
+        assert self.media is not None
+        self._in_background(self.media.revoke(room_id, peer_id))
+
+    def _in_background(self, work: Coroutine[Any, Any, object]) -> None:
+        task = asyncio.create_task(work)
+        self._revoking.add(task)
+        task.add_done_callback(self._revoking.discard)
 
     async def _disconnected(self, user: SocketUser) -> None:
         self.buckets.forget(user.sid)
@@ -208,6 +317,8 @@ class CallSignaling:
         gone = str(protocol.LeftReason.DISCONNECTED)
         here = self.hub.users.__contains__
         for room_id, peer in await self.roster.remove_dead(self.liveness.alive, here):
+            if self.media is not None:
+                self._revoke(room_id, peer["peer_id"])
             log.info("%s left the call in room %s: their daemon stopped", peer["username"], room_id)
             event = {"room_id": room_id, "peer": peer, "reason": gone}
             await self.hub.sio.emit(protocol.EV_CALL_LEFT, event, to=protocol.call_channel(room_id))

@@ -33,20 +33,26 @@ class ChatEvents:
     async def send(self, user: SocketUser, data: dict[str, Any]) -> dict[str, Any]:
         room_id = room_id_of(data)
         text = check_text(data.get("text"), self.max_chars)
-        # Membership is checked where the message is stored (rooms/guard.py): one statement.
         await self._guard.require_channel(user, room_id)
-        wait = self.buckets.take(user.user_id)
+        return {"message": await self.post(room_id, user.user_id, user.username, text)}
+
+    async def post(
+        self, room_id: str, user_id: int, username: str, text: str
+    ) -> protocol.ChatMessage:
+        """Store one message and fan it out to the room's channel (a socket's `chat:send` or
+        an HTTP POST). Membership is checked where the message is stored: one statement."""
+        wait = self.buckets.take(user_id)
         if wait > 0:
             raise RateLimited(wait, f"too many messages: wait {wait:.1f} s")
         async with self._hub.room_lock(room_id):
             try:
-                message = await self._chat.add(room_id, user.user_id, user.username, text)
+                message = await self._chat.add(room_id, user_id, username, text)
             except NotAMember:
-                raise await self._guard.refusal(room_id, user.user_id) from None
+                raise await self._guard.refusal(room_id, user_id) from None
             await self._hub.sio.emit(
                 protocol.EV_CHAT_MESSAGE, message, to=protocol.room_channel(room_id)
             )
-        return {"message": message}
+        return message
 
     async def sync(self, user: SocketUser, room_id: str, data: dict[str, Any]) -> dict[str, Any]:
         """Join hook: send what the socket missed since the message id it names."""

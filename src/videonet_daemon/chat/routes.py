@@ -1,13 +1,17 @@
-"""HTTP handler for GET /api/rooms/{id}/messages?before=&limit= (members only)."""
+"""HTTP handlers for /api/rooms/{id}/messages (members only): GET ?before=&limit= pages the
+history; POST {text} sends one message without a socket (`chat ROOM --send`)."""
 
 from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
 from videonet_daemon.auth.request_auth import RequestAuth
-from videonet_daemon.chat.service import ChatService
+from videonet_daemon.chat.service import ChatService, check_text
 from videonet_daemon.errors import ValidationError
 from videonet_daemon.rooms.guard import RoomGuard
+from videonet_daemon.validation import read_json
 from videonet_protocol import protocol
 
 
@@ -26,14 +30,32 @@ def _int_param(
     return value
 
 
+Post = Callable[[str, int, str, str], Awaitable[protocol.ChatMessage]]
+
+
 class ChatRoutes:
-    def __init__(self, chat: ChatService, guard: RoomGuard, who: RequestAuth) -> None:
+    def __init__(
+        self, chat: ChatService, guard: RoomGuard, who: RequestAuth, post: Post, max_chars: int
+    ) -> None:
         self._chat = chat
         self._guard = guard
         self._who = who
+        self._post = post  # ChatEvents.post: the same store-then-fan-out as `chat:send`
+        self._max_chars = max_chars
 
-    def add_to(self, router: web.UrlDispatcher) -> None:
-        router.add_get(protocol.API_ROOM_MESSAGES, self.history)
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.get(protocol.API_ROOM_MESSAGES, self.history),
+            web.post(protocol.API_ROOM_MESSAGES, self.send),
+        ]
+
+    async def send(self, request: web.Request) -> web.Response:
+        user = await self._who.require_user(request)
+        room_id = request.match_info["room_id"]
+        body = await read_json(request)
+        text = check_text(body.get("text"), self._max_chars)
+        message = await self._post(room_id, user.id, user.username, text)
+        return web.json_response(message, status=201)
 
     async def history(self, request: web.Request) -> web.Response:
         user = await self._who.require_user(request)

@@ -7,6 +7,7 @@ for both SQLite and PostgreSQL; `_types` holds the few words that differ.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -14,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from videonet_daemon.clock import now_iso
 from videonet_daemon.db.engine import Database, columns, run
-from videonet_protocol.names import name_key
+from videonet_protocol.names import BadName, clean_room_name, clean_username, fold_marks, name_key
 
 # PostgreSQL: one migrator at a time when several daemons start together.
 _PG_MIGRATION_LOCK = 7_701_001
@@ -241,9 +242,84 @@ async def m010_transfer_keys(conn: AsyncConnection, t: Types) -> None:
     )
 
 
+async def m011_visible_names(conn: AsyncConnection, t: Types) -> None:
+    """Names may no longer hold invisible characters or stacked marks (`names.fold_marks`), and
+    the key folds them: each name is rewritten as it reads (``alice`` + a variation selector
+    becomes ``alice``); one that reads as nothing becomes ``user-<id>`` / ``room-<first 8 of
+    the id>``; and, as in m005, a name whose new key is taken gets ``-<user id>`` /
+    ``-<first 8 of the room id>`` appended, the oldest keeping its name."""
+    users = (await run(conn, "SELECT id, username FROM users ORDER BY id")).all()
+    renamed = [(int(columns(r)["id"]), str(columns(r)["username"])) for r in users]
+    await _rekey(conn, "users", "username", "username_key", renamed, _visible_username)
+    rooms = (await run(conn, "SELECT id, name FROM rooms ORDER BY created_at, id")).all()
+    named = [(str(columns(r)["id"]), str(columns(r)["name"])) for r in rooms]
+    await _rekey(conn, "rooms", "name", "name_key", named, _visible_room_name)
+
+
+def _without_hidden(name: str) -> str:
+    """``name`` as it reads: unchanged when it hides nothing (names an older release allowed,
+    such as ``Çarol ☃``, keep their spelling), else without its invisible code points and
+    stacked marks."""
+    decomposed = unicodedata.normalize("NFD", name)
+    folded = fold_marks(decomposed)
+    return name if folded == decomposed else unicodedata.normalize("NFC", folded).strip()
+
+
+def _visible_username(user_id: int | str, name: str) -> str:
+    visible = _without_hidden(name)
+    if visible == name:
+        return name
+    try:
+        return clean_username(visible)
+    except BadName:
+        return visible or f"user-{user_id}"
+
+
+def _visible_room_name(room_id: int | str, name: str) -> str:
+    visible = _without_hidden(name)
+    if visible == name:
+        return name
+    try:
+        cleaned = clean_room_name(visible)
+    except BadName:
+        cleaned = visible
+    return cleaned or f"room-{str(room_id)[:8]}"
+
+
+async def _rekey(
+    conn: AsyncConnection,
+    table: str,
+    column: str,
+    key_column: str,
+    rows: list[tuple[int, str]] | list[tuple[str, str]],
+    visible: Callable[[int | str, str], str],
+) -> None:
+    # Keys first cleared, so that a name keeping its key never meets itself in the unique index.
+    await run(conn, f"UPDATE {table} SET {key_column} = NULL")
+    taken: set[str] = set()
+    for row_id, old in rows:
+        name = visible(row_id, old)
+        suffix = str(row_id)[:8]
+        while name_key(name) in taken:
+            name = f"{name}-{suffix}"
+        taken.add(name_key(name))
+        await run(
+            conn, f"UPDATE {table} SET {column} = :n, {key_column} = :k WHERE id = :i",
+            n=name, k=name_key(name), i=row_id,
+        )  # fmt: skip
+
+
 class SchemaTooNew(Exception):
     """The database records migrations this code does not have: a newer release wrote it.
     Nothing is changed; `videonet-daemon` says this in one line and exits 3."""
+
+
+async def m012_identities(conn: AsyncConnection, t: Types) -> None:
+    # Each account's identity (an Ed25519 public key) and, per device, its signing key and the
+    # identity's certificate or revocation: opaque base64 the clients sign and check.
+    await run(conn, "ALTER TABLE users ADD COLUMN identity_key TEXT NOT NULL DEFAULT ''")
+    for column in ("signing_key", "certificate", "revocation"):
+        await run(conn, f"ALTER TABLE device_keys ADD COLUMN {column} TEXT NOT NULL DEFAULT ''")
 
 
 MIGRATIONS: list[tuple[int, str, Migration]] = [
@@ -257,6 +333,8 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (8, "device_keys", m008_device_keys),
     (9, "transfer_batches", m009_transfer_batches),
     (10, "transfer_keys", m010_transfer_keys),
+    (11, "visible_names", m011_visible_names),
+    (12, "identities", m012_identities),
 ]
 
 

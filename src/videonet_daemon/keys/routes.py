@@ -1,6 +1,9 @@
-"""HTTP handlers for /api/keys* (your devices) and /api/users/{username}/keys (a member's)."""
+"""HTTP handlers for /api/keys* (your devices), /api/identity (your account's identity) and
+/api/users/{username}/keys (a member's identity and devices)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from aiohttp import web
 
@@ -10,6 +13,7 @@ from videonet_daemon.keys.service import DeviceKeyService
 from videonet_daemon.rooms.guard import RoomGuard
 from videonet_daemon.validation import get_str, read_json
 from videonet_protocol import protocol
+from videonet_protocol.keycheck import ed25519_problem, x25519_problem
 
 
 def valid_device_id(value: str) -> bool:
@@ -18,21 +22,56 @@ def valid_device_id(value: str) -> bool:
     )
 
 
+def _public_key(body: dict[str, Any], name: str, kind: str) -> bytes:
+    """A base64 public key of ``kind`` ("X25519" or "Ed25519") that is usable, else 400."""
+    raw = protocol.decode_public_key(get_str(body, name, max_chars=64))
+    if raw is None:
+        raise ValidationError(f"{name} must be a base64 {kind} public key (32 bytes)")
+    problem = x25519_problem(raw) if kind == "X25519" else ed25519_problem(raw)
+    if problem is not None:
+        raise ValidationError(f"{name}: {problem}")
+    return raw
+
+
+def _blob(body: dict[str, Any], name: str) -> str | None:
+    if name not in body:
+        return None
+    value = get_str(body, name, max_chars=protocol.SIGNED_BLOB_MAX_CHARS)
+    if protocol.decode_blob(value) is None:
+        raise ValidationError(
+            f"{name} must be standard base64 of at most {protocol.SIGNED_BLOB_MAX_CHARS} characters"
+        )
+    return value
+
+
+def _label(body: dict[str, Any]) -> str:
+    label = get_str(
+        body, "label", max_chars=protocol.DEVICE_LABEL_MAX_CHARS, min_chars=0, default=""
+    )
+    if not label.isprintable():
+        raise ValidationError("label must be printable text")
+    return label
+
+
 class KeyRoutes:
     def __init__(self, keys: DeviceKeyService, guard: RoomGuard, who: RequestAuth) -> None:
         self._keys = keys
         self._guard = guard
         self._who = who
 
-    def add_to(self, router: web.UrlDispatcher) -> None:
-        router.add_get(protocol.API_KEYS, self.mine)
-        router.add_post(protocol.API_KEYS, self.publish)
-        router.add_delete(protocol.API_KEY, self.remove)
-        router.add_get(protocol.API_USER_KEYS, self.of_user)
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.get(protocol.API_KEYS, self.mine),
+            web.post(protocol.API_KEYS, self.publish),
+            web.patch(protocol.API_KEY, self.update),
+            web.delete(protocol.API_KEY, self.remove),
+            web.put(protocol.API_IDENTITY, self.set_identity),
+            web.get(protocol.API_USER_KEYS, self.of_user),
+        ]
 
     async def mine(self, request: web.Request) -> web.Response:
         user = await self._who.require_user(request)
-        return web.json_response(await self._keys.of_user(user.id))
+        return web.json_response(await self._keys.user_keys(user.id, user.username))
 
     async def publish(self, request: web.Request) -> web.Response:
         user = await self._who.require_user(request)
@@ -43,14 +82,26 @@ class KeyRoutes:
                 f"device_id must be {protocol.DEVICE_ID_MIN_CHARS}-{protocol.DEVICE_ID_MAX_CHARS}"
                 " letters, digits, '_' or '-'"
             )
-        raw = protocol.decode_public_key(get_str(body, "public_key", max_chars=64))
-        if raw is None:
-            raise ValidationError("public_key must be a base64 X25519 public key (32 bytes)")
-        label = get_str(
-            body, "label", max_chars=protocol.DEVICE_LABEL_MAX_CHARS, min_chars=0, default=""
-        )
-        info, created = await self._keys.publish(user.id, device_id, raw, label)
+        raw = _public_key(body, "public_key", "X25519")
+        signing = _public_key(body, "signing_key", "Ed25519")
+        info, created = await self._keys.publish(user.id, device_id, raw, signing, _label(body))
         return web.json_response(info, status=201 if created else 200)
+
+    async def update(self, request: web.Request) -> web.Response:
+        user = await self._who.require_user(request)
+        device_id = request.match_info["device_id"]
+        if not valid_device_id(device_id):
+            raise NotFound(f"you have no device {device_id!r}")
+        body = await read_json(request)
+        certificate = _blob(body, "certificate")
+        revocation = _blob(body, "revocation")
+        label = _label(body) if "label" in body else None
+        if label is not None and certificate is None:
+            raise ValidationError("a new label needs a new certificate (the label is certified)")
+        info = await self._keys.update(
+            user.id, device_id, certificate=certificate, label=label, revocation=revocation
+        )
+        return web.json_response(info)
 
     async def remove(self, request: web.Request) -> web.Response:
         user = await self._who.require_user(request)
@@ -58,6 +109,16 @@ class KeyRoutes:
         if not valid_device_id(device_id) or not await self._keys.remove(user.id, device_id):
             raise NotFound(f"you have no device {device_id!r}")
         return web.json_response({"device_id": device_id, "removed": True})
+
+    async def set_identity(self, request: web.Request) -> web.Response:
+        user = await self._who.require_user(request)
+        body = await read_json(request)
+        identity = _public_key(body, "identity_key", "Ed25519")
+        replace = body.get("replace", False)
+        if not isinstance(replace, bool):
+            raise ValidationError("replace must be true or false")
+        await self._keys.set_identity(user.id, identity, replace)
+        return web.json_response(await self._keys.user_keys(user.id, user.username))
 
     async def of_user(self, request: web.Request) -> web.Response:
         user = await self._who.require_user(request)
@@ -74,9 +135,4 @@ class KeyRoutes:
         if len(visible) > 1:  # only where usernames were not yet unique
             raise Conflict(f"several users you share a room with are named {username!r}")
         other_id, name = visible[0]
-        payload: protocol.UserKeys = {
-            "user_id": other_id,
-            "username": name,
-            "devices": await self._keys.of_user(other_id),
-        }
-        return web.json_response(payload)
+        return web.json_response(await self._keys.user_keys(other_id, name))

@@ -1,13 +1,23 @@
-"""Device keys in the database: each account's X25519 public keys, one per CLI installation."""
+"""Identities and device keys in the database: each account's identity public key and, per CLI
+installation, its X25519 and Ed25519 public keys with the identity's certificate or revocation.
+
+Everything signed is stored as the client gave it: the daemon checks shapes and sizes (and that
+public keys are usable points), never signatures; clients check those against the identity they
+pinned, so a daemon that lies gains nothing by storing something else.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 from videonet_daemon.clock import now_iso
 from videonet_daemon.db.engine import Database, Record, columns, run
-from videonet_daemon.errors import Conflict
+from videonet_daemon.errors import Conflict, NotFound
 from videonet_protocol import protocol
 
-_COLUMNS = "device_id, public_key, fingerprint, label, created_at"
+_COLUMNS = (
+    "device_id, public_key, signing_key, fingerprint, label, certificate, revocation, created_at"
+)
 
 
 def _device(row: Record) -> protocol.DeviceKeyInfo:
@@ -15,8 +25,11 @@ def _device(row: Record) -> protocol.DeviceKeyInfo:
     return {
         "device_id": c["device_id"],
         "public_key": c["public_key"],
+        "signing_key": c["signing_key"] or "",
         "fingerprint": c["fingerprint"],
         "label": c["label"],
+        "certificate": c["certificate"] or "",
+        "revocation": c["revocation"] or "",
         "created_at": c["created_at"],
     }
 
@@ -27,36 +40,47 @@ class DeviceKeyService:
         self._max_devices = max_devices
 
     async def publish(
-        self, user_id: int, device_id: str, public_key: bytes, label: str
+        self, user_id: int, device_id: str, public_key: bytes, signing_key: bytes, label: str
     ) -> tuple[protocol.DeviceKeyInfo, bool]:
-        """Record a device's public key; return it and whether it is new.
+        """Record a device's public keys; return it and whether it is new.
 
-        Publishing the same key again is a no-op (the CLI publishes whenever it is unsure). A
-        device's key never changes: a different key under a known device id is a conflict, so
-        a stolen token cannot quietly swap the key others encrypt to.
+        Publishing the same keys again is a no-op (the CLI publishes whenever it is unsure). A
+        device's keys never change: different keys under a known device id are a conflict, so
+        a stolen token cannot quietly swap the key others encrypt to. The one exception: a
+        device published before identities existed gains its signing key once.
         """
         encoded = protocol.encode_public_key(public_key)
+        signing = protocol.encode_public_key(signing_key)
         async with self._db.transaction() as conn:
             if self._db.dialect == "postgresql":
                 # One publish per account at a time, so two devices cannot both take the
                 # last free place (SQLite's single connection already runs them in turn).
                 await run(conn, "SELECT id FROM users WHERE id = :u FOR UPDATE", u=user_id)
-            found = (
+            found = await self._find(conn, user_id, device_id)
+            if found is not None:
+                if found["revocation"]:
+                    raise Conflict(f"device {device_id} was removed from this account for good")
+                if found["public_key"] != encoded or found["signing_key"] not in ("", signing):
+                    raise Conflict(
+                        f"device {device_id} already has different keys; remove it first"
+                    )
+                if found["signing_key"] == "":
+                    await run(
+                        conn,
+                        "UPDATE device_keys SET signing_key = :s, certificate = '' "
+                        "WHERE user_id = :u AND device_id = :d",
+                        s=signing,
+                        u=user_id,
+                        d=device_id,
+                    )
+                    found = {**found, "signing_key": signing, "certificate": ""}
+                return found, False
+            count = (
                 await run(
                     conn,
-                    f"SELECT {_COLUMNS} FROM device_keys WHERE user_id = :u AND device_id = :d",
+                    "SELECT COUNT(*) FROM device_keys WHERE user_id = :u AND revocation = ''",
                     u=user_id,
-                    d=device_id,
                 )
-            ).first()
-            if found is not None:
-                if columns(found)["public_key"] != encoded:
-                    raise Conflict(
-                        f"device {device_id} already has a different key; remove it first"
-                    )
-                return _device(found), False
-            count = (
-                await run(conn, "SELECT COUNT(*) FROM device_keys WHERE user_id = :u", u=user_id)
             ).scalar_one()
             if int(count) >= self._max_devices:
                 raise Conflict(
@@ -66,18 +90,69 @@ class DeviceKeyService:
             info: protocol.DeviceKeyInfo = {
                 "device_id": device_id,
                 "public_key": encoded,
+                "signing_key": signing,
                 "fingerprint": protocol.key_fingerprint(public_key),
                 "label": label,
+                "certificate": "",
+                "revocation": "",
                 "created_at": now_iso(),
             }
             await run(
                 conn,
-                f"INSERT INTO device_keys (user_id, {_COLUMNS}) "
-                "VALUES (:u, :device_id, :public_key, :fingerprint, :label, :created_at)",
+                f"INSERT INTO device_keys (user_id, {_COLUMNS}) VALUES (:u, :device_id, "
+                ":public_key, :signing_key, :fingerprint, :label, :certificate, :revocation, "
+                ":created_at)",
                 u=user_id,
                 **info,
             )
         return info, True
+
+    async def _find(self, conn: Any, user_id: int, device_id: str) -> protocol.DeviceKeyInfo | None:
+        row = (
+            await run(
+                conn,
+                f"SELECT {_COLUMNS} FROM device_keys WHERE user_id = :u AND device_id = :d",
+                u=user_id,
+                d=device_id,
+            )
+        ).first()
+        return None if row is None else _device(row)
+
+    async def update(
+        self,
+        user_id: int,
+        device_id: str,
+        *,
+        certificate: str | None,
+        label: str | None,
+        revocation: str | None,
+    ) -> protocol.DeviceKeyInfo:
+        """Store a new certificate (with its label) or a revocation for one of their devices."""
+        async with self._db.transaction() as conn:
+            found = await self._find(conn, user_id, device_id)
+            if found is None:
+                raise NotFound(f"you have no device {device_id!r}")
+            if found["revocation"]:
+                raise Conflict(f"device {device_id} was removed from this account for good")
+            changes = {
+                name: value
+                for name, value in (
+                    ("certificate", certificate),
+                    ("label", label),
+                    ("revocation", revocation),
+                )
+                if value is not None
+            }
+            if changes:
+                sets = ", ".join(f"{name} = :{name}" for name in changes)
+                await run(
+                    conn,
+                    f"UPDATE device_keys SET {sets} WHERE user_id = :u AND device_id = :d",
+                    u=user_id,
+                    d=device_id,
+                    **changes,
+                )
+            return {**found, **changes}  # type: ignore[typeddict-item]
 
     async def of_user(self, user_id: int) -> list[protocol.DeviceKeyInfo]:
         rows = await self._db.fetch_all(
@@ -85,6 +160,37 @@ class DeviceKeyService:
             u=user_id,
         )
         return [_device(r) for r in rows]
+
+    async def identity_of(self, user_id: int) -> str:
+        row = await self._db.fetch_one("SELECT identity_key FROM users WHERE id = :u", u=user_id)
+        return "" if row is None else str(columns(row)["identity_key"] or "")
+
+    async def set_identity(self, user_id: int, identity_key: bytes, replace: bool) -> None:
+        """Record the account's identity; a different one only with ``replace`` (the clients
+        that pinned the old one will say loudly that it changed)."""
+        encoded = protocol.encode_public_key(identity_key)
+        async with self._db.transaction() as conn:
+            row = (
+                await run(conn, "SELECT identity_key FROM users WHERE id = :u", u=user_id)
+            ).first()
+            current = "" if row is None else str(columns(row)["identity_key"] or "")
+            if current not in ("", encoded) and not replace:
+                raise Conflict("your account already has another identity")
+            if current != encoded:
+                await run(
+                    conn,
+                    "UPDATE users SET identity_key = :k WHERE id = :u",
+                    k=encoded,
+                    u=user_id,
+                )
+
+    async def user_keys(self, user_id: int, username: str) -> protocol.UserKeys:
+        return {
+            "user_id": user_id,
+            "username": username,
+            "identity_key": await self.identity_of(user_id),
+            "devices": await self.of_user(user_id),
+        }
 
     async def remove(self, user_id: int, device_id: str) -> bool:
         removed = await self._db.execute(

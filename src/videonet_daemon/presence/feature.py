@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from videonet_daemon.cluster import Liveness
+from videonet_daemon.feature import Event
 from videonet_daemon.presence.events import PresenceEvents
 from videonet_daemon.presence.store import PresenceStore, RedisPresence
 from videonet_daemon.realtime.hub import Hub
@@ -24,9 +25,17 @@ class PresenceFeature:
         events = self._events = PresenceEvents(self._store, self._guard, hub)
         hub.on_join(events.joined)
         hub.on_leave(events.left)
-        hub.on(protocol.EV_PRESENCE_WHO, events.who)
+        hub.add_events([Event(protocol.EV_PRESENCE_WHO, events.who)])
         if self._liveness is not None:
             self._liveness.every_beat(self.sweep)
+
+    async def start(self) -> None:
+        """Drop what an earlier run of this daemon left in the shared store (it may have been
+        killed)."""
+        await self._store.forget_node()
+
+    async def stop(self) -> None:
+        await self._store.close()
 
     async def sweep(self) -> None:
         """After each heartbeat: drop the entries of daemons that stopped beating, and tell

@@ -27,6 +27,12 @@ class PresenceStore(Protocol):
         """Users online in the room, by name."""
         ...
 
+    async def forget_node(self) -> None:
+        """At start: drop what an earlier run of this daemon left."""
+        ...
+
+    async def close(self) -> None: ...
+
 
 class MemoryPresence:
     """Presence for one daemon: room_id -> user_id -> that user's sockets in the room."""
@@ -62,6 +68,12 @@ class MemoryPresence:
             {"user_id": uid, "username": self._names.get(uid, "")} for uid in users
         ]
         return sorted(found, key=lambda u: (u["username"].casefold(), u["user_id"]))
+
+    async def forget_node(self) -> None:
+        """Nothing outlives the process."""
+
+    async def close(self) -> None:
+        """Nothing to close."""
 
 
 class RedisPresence:

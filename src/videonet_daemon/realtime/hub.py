@@ -21,10 +21,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +31,8 @@ from typing import Any
 import socketio
 from aiohttp import web
 
+from videonet_daemon.adapters.engineio import close_every_socket
+from videonet_daemon.adapters.socketio import AckAwareServer, RedisFanout, ack_asked, room_members
 from videonet_daemon.cluster import socketio_channel
 from videonet_daemon.errors import (
     ApiError,
@@ -42,7 +43,6 @@ from videonet_daemon.errors import (
 )
 from videonet_daemon.metrics import Metrics
 from videonet_daemon.outages import REDIS, outage_of
-from videonet_daemon.realtime.fanout import RedisFanout
 from videonet_daemon.realtime.quiet import quiet_library_loggers
 from videonet_daemon.realtime.ratelimit import TokenBuckets
 from videonet_daemon.settings import Settings
@@ -74,6 +74,17 @@ class Identity:
 
 
 EventHandler = Callable[[SocketUser, dict[str, Any]], Awaitable[dict[str, Any] | None]]
+
+
+@dataclass(frozen=True)
+class Event:
+    """A client event a feature answers (declared in a list, as its routes are)."""
+
+    name: str
+    handler: EventHandler
+    in_order: bool = False  # see `Hub.on`
+
+
 # token -> who, or an ApiError that refuses the connection.
 Identify = Callable[[str], Awaitable[Identity]]
 # engine.io's origin test: (Origin header or None, WSGI-style environ) -> allowed.
@@ -83,21 +94,6 @@ JoinHook = Callable[[SocketUser, str, dict[str, Any]], Awaitable[dict[str, Any]]
 # (user, room_id) after the socket left the room's channel; runs under the room's lock.
 LeaveHook = Callable[[SocketUser, str], Awaitable[None]]
 DisconnectHook = Callable[[SocketUser], Awaitable[None]]
-
-# Whether the event being handled asked for an ack: a refusal is sent as a vn:error event only
-# when there is no ack to carry it.
-_ACK_ASKED: contextvars.ContextVar[bool] = contextvars.ContextVar("ack_asked", default=True)
-
-
-class _Server(socketio.AsyncServer):  # type: ignore[misc]
-    """python-socketio's server, telling handlers whether the client waits for an ack."""
-
-    async def _handle_event_internal(
-        self, server: Any, sid: str, eio_sid: str, data: Any, namespace: str, id: Any
-    ) -> None:
-        # Runs in the event's own task (or inline), so the value is the handler's alone.
-        _ACK_ASKED.set(id is not None)
-        await super()._handle_event_internal(server, sid, eio_sid, data, namespace, id)
 
 
 class Hub:
@@ -112,6 +108,7 @@ class Hub:
     ) -> None:
         self._identify = identify
         self._metrics = metrics
+        self._max_sockets = settings.max_sockets_per_user
         # With Redis, an emit to a room reaches its members on every daemon of the service.
         manager = (
             RedisFanout(settings.redis_url, socketio_channel(settings.cluster_name))
@@ -120,7 +117,7 @@ class Hub:
         )
         self._fanout = manager
         quiet_library_loggers()
-        self.sio = _Server(
+        self.sio = AckAwareServer(
             client_manager=manager,
             async_mode="aiohttp",
             max_http_buffer_size=protocol.SOCKET_MAX_MESSAGE_BYTES,
@@ -158,19 +155,15 @@ class Hub:
         # closing them lets clients notice at once and reconnect to the next daemon. Each
         # close waits until the client has taken the close packet, which a polling client that
         # stopped polling never does: those are given up after a short wait, not awaited forever.
-        eio = self.sio.eio
-        closing = [
-            asyncio.create_task(socket.close(reason=eio.reason.SERVER_DISCONNECT))
-            for socket in list(eio.sockets.values())
-        ]
-        if closing:
-            _, stalled = await asyncio.wait(closing, timeout=SOCKETS_CLOSE_SECONDS)
-            for task in stalled:
-                task.cancel()
-            eio.sockets.clear()
+        await close_every_socket(self.sio, SOCKETS_CLOSE_SECONDS)
         await self.sio.shutdown()
 
     # --- registration -------------------------------------------------------------------
+    def add_events(self, events: Sequence[Event]) -> None:
+        """Answer each of a feature's declared events (`on`)."""
+        for event in events:
+            self.on(event.name, event.handler, in_order=event.in_order)
+
     def on(self, event: str, handler: EventHandler, *, in_order: bool = False) -> None:
         """Answer a client event: the handler's dict becomes the ack, an ApiError a refusal.
 
@@ -241,7 +234,8 @@ class Hub:
     async def _refuse(self, sid: str, code: str, message: str) -> dict[str, Any]:
         self._metrics.socket_errors.labels(code=code).inc()
         error: protocol.ErrorBody = {"code": code, "message": message}
-        if not _ACK_ASKED.get():
+        # A refusal is sent as a vn:error event only when there is no ack to carry it.
+        if not ack_asked():
             with contextlib.suppress(Unavailable):  # the socket's own daemon delivers it anyway
                 await self.sio.emit(protocol.EV_ERROR, error, to=sid)
         return {"ok": False, "error": error}
@@ -272,6 +266,12 @@ class Hub:
             who = await self._identify(token)
         except ApiError as exc:
             raise _refused(exc.code, exc.message) from exc
+        if sum(u.user_id == who.user_id for u in self.users.values()) >= self._max_sockets:
+            raise _refused(
+                protocol.ErrorCode.CONFLICT,
+                f"{self._max_sockets} connections of this account are open on this daemon, "
+                "the most it allows; close one first",
+            )
         self.users[sid] = SocketUser(
             sid=sid, user_id=who.user_id, username=who.username, session=who.session
         )
@@ -364,10 +364,7 @@ class Hub:
 
     def joined(self, sid: str, room_id: str) -> bool:
         """Whether the socket is in the room's channel (on this daemon)."""
-        # The manager's room -> {sid: eio_sid} map: sio.rooms(sid) scans every room on the
-        # daemon (one per socket plus the channels), which showed in the chat benchmark profile.
-        members = self.sio.manager.rooms.get("/", {}).get(protocol.room_channel(room_id))
-        return members is not None and sid in members
+        return sid in room_members(self.sio, protocol.room_channel(room_id))
 
     async def enter(self, user: SocketUser, room_id: str, data: dict[str, Any]) -> dict[str, Any]:
         """Put the socket in the room's channel and run the join hooks: the join ack's fields.

@@ -16,7 +16,7 @@ import binascii
 from typing import Any
 
 from videonet_daemon.errors import Forbidden, RateLimited, TransferStateError, ValidationError
-from videonet_daemon.realtime.hub import Hub, SocketUser
+from videonet_daemon.realtime.hub import Event, Hub, SocketUser
 from videonet_daemon.realtime.ratelimit import TokenBuckets
 from videonet_daemon.relay.service import TransferService
 from videonet_daemon.rooms.guard import RoomGuard
@@ -39,9 +39,11 @@ class CodeRelay:
         )
         self.seeks = TokenBuckets(protocol.CODE_SEEKS_PER_SECOND, protocol.CODE_SEEKS_BURST)
 
-    def register(self) -> None:
-        self.hub.on(protocol.EV_CODE_SEEK, self.seek)
-        self.hub.on(protocol.EV_CODE_MESSAGE, self.message)
+    def events(self) -> list[Event]:
+        return [
+            Event(protocol.EV_CODE_SEEK, self.seek),
+            Event(protocol.EV_CODE_MESSAGE, self.message),
+        ]
 
     async def seek(self, user: SocketUser, data: dict[str, Any]) -> dict[str, Any]:
         room_id = get_str(data, "room_id", max_chars=protocol.ROOM_ID_MAX_CHARS)

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from videonet_daemon.errors import ApiError, Forbidden, ValidationError
+from videonet_daemon.errors import ApiError, ValidationError
 from videonet_daemon.metrics import Metrics
-from videonet_daemon.realtime.hub import Hub, SocketUser
+from videonet_daemon.realtime.hub import Event, Hub, SocketUser
 from videonet_daemon.relay.keys import TransferKeys, check_e2e, check_keys
 from videonet_daemon.relay.receivers import Receivers
 from videonet_daemon.relay.service import TransferService
+from videonet_daemon.relay.verdict_wait import VerdictWaiters
 from videonet_daemon.rooms.guard import RoomGuard
 from videonet_daemon.validation import get_str
 from videonet_protocol import protocol
@@ -28,8 +29,10 @@ class TransferEvents:
         guard: RoomGuard,
         metrics: Metrics,
         keys: TransferKeys,
+        waiters: VerdictWaiters,
     ) -> None:
         self.hub = hub
+        self.waiters = waiters
         self.keys = keys
         self.service = service
         self.receivers = receivers
@@ -38,20 +41,21 @@ class TransferEvents:
         # sid -> rooms it listens for offers in (this daemon's sockets only)
         self.listening: dict[str, set[str]] = {}
 
-    def register(self) -> None:
-        on = self.hub.on
-        on(protocol.EV_TRANSFER_LISTEN, self.listen)
-        on(protocol.EV_TRANSFER_OFFER, self.offer)
-        on(protocol.EV_TRANSFER_ACCEPT, self.accept)
-        on(protocol.EV_TRANSFER_SEAL, self.seal)
-        on(protocol.EV_TRANSFER_VERDICT, self.verdict)
-        on(protocol.EV_TRANSFER_DECLINE, self.decline)
-        on(protocol.EV_TRANSFER_ABORT, self.abort)
-        on(protocol.EV_TRANSFER_KEY, self.key)
-        on(protocol.EV_TRANSFER_WRAP, self.wrap)
-        self.hub.on_disconnect(self._gone)
+    def events(self) -> list[Event]:
+        return [
+            Event(protocol.EV_TRANSFER_LISTEN, self.listen),
+            Event(protocol.EV_TRANSFER_OFFER, self.offer),
+            Event(protocol.EV_TRANSFER_ACCEPT, self.accept),
+            Event(protocol.EV_TRANSFER_SEAL, self.seal),
+            Event(protocol.EV_TRANSFER_VERDICT, self.verdict),
+            Event(protocol.EV_TRANSFER_DECLINE, self.decline),
+            Event(protocol.EV_TRANSFER_ABORT, self.abort),
+            Event(protocol.EV_TRANSFER_KEY, self.key),
+            Event(protocol.EV_TRANSFER_WRAP, self.wrap),
+        ]
 
-    async def _gone(self, user: SocketUser) -> None:
+    async def gone(self, user: SocketUser) -> None:
+        """A disconnect hook: the socket no longer listens for offers."""
         self.listening.pop(user.sid, None)
 
     def listeners(self, offer: protocol.TransferOffer) -> list[protocol.PresenceUser]:
@@ -135,9 +139,14 @@ class TransferEvents:
         return dict(reply)
 
     async def verdict(self, user: SocketUser, data: dict[str, Any]) -> dict[str, Any]:
-        offer, reply = await self.receivers.verdict(
-            user.user_id, _transfer_id(data), data.get("sha256")
-        )
+        transfer_id = _transfer_id(data)
+        await self.service.visible(user.user_id, transfer_id)  # no wait for what one may not see
+
+        async def state() -> str:
+            return (await self.service.get(transfer_id))["state"]
+
+        await self.waiters.until_sealed(user.sid, transfer_id, state)
+        offer, reply = await self.receivers.verdict(user.user_id, transfer_id, data.get("sha256"))
         self._maybe_done(user, data, offer["room_id"])
         outcome = "verified" if reply["match"] else "mismatch"
         self.metrics.transfers.labels(outcome=outcome).inc()
@@ -206,8 +215,7 @@ class TransferEvents:
     async def wrap(self, user: SocketUser, data: dict[str, Any]) -> dict[str, Any]:
         """The sender adds wrapped keys (for a device that appeared after the offer)."""
         offer = await self.service.get(_transfer_id(data))
-        if offer["sender_id"] != user.user_id:
-            raise Forbidden("only the sender wraps keys for a transfer")
+        await self.service.require_sender(offer, user.user_id, "wraps keys for")
         await self.guard.require_member(offer["room_id"], user.user_id)
         if offer["e2e"] is None:
             raise ValidationError("this transfer is not end-to-end encrypted")
@@ -225,11 +233,20 @@ class TransferEvents:
         return {"added": added}
 
     async def state_changed(self, offer: protocol.TransferOffer) -> None:
-        await self.hub.sio.emit(
-            protocol.EV_TRANSFER_STATE,
-            {"transfer_id": offer["transfer_id"], "state": offer["state"]},
-            to=protocol.room_channel(offer["room_id"]),
+        await self.waiters.changed(offer["transfer_id"], offer["state"])
+        # A transfer addressed to one member (--to) is news to its sender and that member only.
+        to = offer["to_user_id"]
+        channels = (
+            [protocol.room_channel(offer["room_id"])]
+            if to is None
+            else sorted({protocol.user_channel(offer["sender_id"]), protocol.user_channel(to)})
         )
+        for channel in channels:
+            await self.hub.sio.emit(
+                protocol.EV_TRANSFER_STATE,
+                {"transfer_id": offer["transfer_id"], "state": offer["state"]},
+                to=channel,
+            )
 
 
 def _transfer_id(data: dict[str, Any]) -> str:

@@ -3,9 +3,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
 from aiohttp import web
 
 from videonet_daemon.auth.request_auth import RequestAuth
+from videonet_daemon.cluster import ROOM_DELETED, Bus
 from videonet_daemon.db.engine import Database
 from videonet_daemon.metrics import Metrics
 from videonet_daemon.realtime.hub import Hub
@@ -16,9 +22,14 @@ from videonet_daemon.relay.proxy import Proxy
 from videonet_daemon.relay.receivers import Receivers
 from videonet_daemon.relay.routes import TransferRoutes
 from videonet_daemon.relay.service import TransferService
+from videonet_daemon.relay.verdict_wait import VerdictWaiters
 from videonet_daemon.relay.verify import VerifyRoutes
 from videonet_daemon.rooms.guard import RoomGuard
 from videonet_daemon.settings import Settings
+
+log = logging.getLogger(__name__)
+
+CLEAN_UP_EVERY_SECONDS = 60.0
 
 
 class RelayFeature:
@@ -32,7 +43,12 @@ class RelayFeature:
         db: Database,
         metrics: Metrics,
         settings: Settings,
+        bus: Bus,
     ) -> None:
+        self._bus = bus
+        self._waiters = VerdictWaiters(
+            bus, settings.verdict_waiters_per_socket, settings.verdict_waiters_per_transfer
+        )
         self._transfers = transfers
         self._receivers = receivers
         self._guard = guard
@@ -42,6 +58,8 @@ class RelayFeature:
         self._metrics = metrics
         self._verify = VerifyRoutes(who, settings.verify_max_bytes)
         self._stall_seconds = settings.transfer_stall_timeout
+        self._settings = settings
+        self._cleaning: asyncio.Task[None] | None = None
 
     def install(self, router: web.UrlDispatcher, hub: Hub) -> None:
         events = TransferEvents(
@@ -51,9 +69,11 @@ class RelayFeature:
             self._guard,
             self._metrics,
             TransferKeys(self._db),
+            self._waiters,
         )
-        events.register()
-        CodeRelay(hub, self._transfers, self._guard).register()
+        hub.add_events(events.events())
+        hub.on_disconnect(events.gone)
+        hub.add_events(CodeRelay(hub, self._transfers, self._guard).events())
         routes = TransferRoutes(
             self._transfers,
             events,
@@ -63,5 +83,40 @@ class RelayFeature:
             self._metrics,
             float(self._stall_seconds),
         )
-        routes.add_to(router)
-        self._verify.add_to(router)
+        router.add_routes(routes.routes())
+        router.add_routes(self._verify.routes())
+        self._bus.on(ROOM_DELETED, self._room_deleted)
+
+    async def start(self) -> None:
+        """Recovery after a restart, the periodic clean-up, the session to other daemons."""
+        await self._transfers.recover()
+        self._cleaning = asyncio.create_task(_clean_up_forever(self._transfers, self._settings))
+        await self._proxy.start()
+
+    async def stop(self) -> None:
+        await self._proxy.close()
+        if self._cleaning is not None:
+            self._cleaning.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._cleaning
+        await self._transfers.spool.close()
+
+    async def _room_deleted(self, message: dict[str, Any]) -> None:
+        """A daemon bus message: the bytes of a deleted room's transfers leave this daemon's
+        spool (the rows went with the room)."""
+        for transfer_id in message.get("transfer_ids", []):
+            await self._transfers.spool.forget(str(transfer_id))
+
+
+async def _clean_up_forever(transfers: TransferService, settings: Settings) -> None:
+    # Often enough that nothing outlives its limit by more than a quarter of it.
+    every = max(1.0, min(CLEAN_UP_EVERY_SECONDS, settings.transfer_idle_timeout / 4,
+                         settings.transfer_retention / 4))  # fmt: skip
+    while True:
+        try:
+            removed = await transfers.clean_up()
+            if removed:
+                log.info("removed %d expired transfers from the spool", removed)
+        except Exception:
+            log.exception("transfer clean-up failed")
+        await asyncio.sleep(every)

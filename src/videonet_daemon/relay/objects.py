@@ -22,6 +22,7 @@ storage")`, a 503 with the JSON error shape.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import time
@@ -34,9 +35,9 @@ import aiohttp
 import obstore
 from obstore.store import S3Store
 
-from videonet_daemon.errors import Unavailable
+from videonet_daemon.errors import BadRequest, Unavailable
 from videonet_daemon.outages import OBJECT_STORAGE
-from videonet_daemon.relay.spool import LiveTransfer
+from videonet_daemon.relay.spool import ByteSource, Landed, LiveTransfer, Sink, SpoolReader
 from videonet_daemon.settings import Settings, parse_spool_url
 from videonet_protocol.protocol import TransferState
 
@@ -50,6 +51,9 @@ REQUEST_TIMEOUT = "60s"
 RETRIES = 2
 RETRY_TIMEOUT = timedelta(seconds=10)
 SETTLE_SECONDS = 0.1
+# Segment writes of one upload under way at once (the store's latency is hidden behind the next
+# reads; each costs a segment of memory).
+SEGMENTS_IN_FLIGHT = 2
 # More than this between the store's clock and ours and S3 refuses signed requests.
 CLOCK_SKEW_MAX_SECONDS = 5 * 60
 
@@ -128,6 +132,86 @@ class ObjectSpool:
             live.set_state(TransferState.ABORTED)
         await self.delete(transfer_id)
 
+    def stored(self, transfer_id: str, recorded: int) -> int:
+        """The database's count of bytes in stored segments."""
+        return recorded
+
+    def truncate(self, transfer_id: str, length: int) -> None:
+        """Nothing to cut: a resume inside a segment writes that segment again, whole."""
+
+    def free_bytes(self) -> int | None:
+        """No free space to ask about: the size and count limits per user are the quota."""
+        return None
+
+    def release_reserve(self) -> bool:
+        return False
+
+    async def close(self) -> None:
+        await settle()
+
+    # --- the data loops ---------------------------------------------------------------------
+    async def write(
+        self, live: LiveTransfer, offset: int, source: ByteSource, stall: float, landed: Landed
+    ) -> None:
+        """Read the upload into segment-sized buffers and store full ones while the next are
+        read (`SEGMENTS_IN_FLIGHT` store writes at once). Stored segments are reported in order,
+        so receivers on other daemons see them and a resume anywhere starts after them. An
+        upload that ends early stores its partial last segment too (kill -9 loses it)."""
+        size = self.segment_bytes
+        index, within = divmod(offset, size)
+        buffer = bytearray()
+        if within:  # resuming inside a stored partial segment: it is written again, whole
+            buffer += await self.segment_head(live.transfer_id, index, within)
+        received = offset
+        writes: collections.deque[tuple[int, asyncio.Task[None]]] = collections.deque()
+        loop = asyncio.get_running_loop()
+
+        async def oldest_landed() -> None:
+            end, task = writes.popleft()
+            await task
+            await landed(end)
+
+        try:
+            async with asyncio.timeout(loop.time() + stall) as deadline:
+                while True:
+                    chunk = await source.readany()
+                    if not chunk:
+                        break
+                    deadline.reschedule(loop.time() + stall)
+                    if received + len(chunk) > live.size:
+                        raise BadRequest("more bytes than the offered size")
+                    received += len(chunk)
+                    buffer += chunk
+                    while len(buffer) >= size:
+                        data = bytes(buffer[:size])
+                        del buffer[:size]
+                        if len(writes) >= SEGMENTS_IN_FLIGHT:
+                            await oldest_landed()
+                        put = self.put_segment(live.transfer_id, index, data)
+                        writes.append(((index + 1) * size, asyncio.create_task(put)))
+                        index += 1
+        finally:
+            # In order: after a segment that failed, no later one is recorded (a resume writes
+            # them again).
+            try:
+                while writes:
+                    await oldest_landed()
+            finally:
+                for _, task in writes:
+                    task.cancel()
+                await asyncio.gather(*(task for _, task in writes), return_exceptions=True)
+            if buffer and len(buffer) > live.uploaded - index * size:
+                await self.put_segment(live.transfer_id, index, bytes(buffer))
+                await landed(index * size + len(buffer))
+
+    @contextlib.asynccontextmanager
+    async def reader(self, live: LiveTransfer, start: int) -> AsyncIterator[SpoolReader]:
+        yield _ObjectReader(self, live.transfer_id)
+
+    async def parts(self, transfer_id: str) -> list[str]:
+        """The segment objects' names."""
+        return [path.rpartition("/")[2] for path in await self.objects(transfer_id)]
+
     # --- the objects ------------------------------------------------------------------------
     async def put_segment(self, transfer_id: str, index: int, data: bytes) -> None:
         try:
@@ -191,6 +275,16 @@ class ObjectSpool:
             return
         except Exception as exc:
             raise _unavailable("ask", exc) from exc
+
+
+class _ObjectReader:
+    def __init__(self, spool: ObjectSpool, transfer_id: str) -> None:
+        self._spool = spool
+        self._transfer_id = transfer_id
+
+    async def send(self, sink: Sink, start: int, end: int) -> None:
+        async for chunk in self._spool.read(self._transfer_id, start, end):
+            await sink.write(chunk)
 
 
 async def settle() -> None:

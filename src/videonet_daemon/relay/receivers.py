@@ -6,7 +6,6 @@ verified or declined receipt is not offered that transfer again.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from videonet_daemon.clock import now_iso
@@ -17,8 +16,6 @@ from videonet_protocol import protocol
 
 S = protocol.TransferState
 R = protocol.ReceiptState
-SEAL_WAIT_SECONDS = 60.0
-SEAL_POLL_SECONDS = 0.5
 
 
 class Receivers:
@@ -41,13 +38,8 @@ class Receivers:
     ) -> tuple[protocol.TransferOffer, protocol.VerdictReply]:
         """Compare a receiver's hash with the sender's, once the sender has sealed it."""
         digest = check_sha256(sha256)
+        # A verdict sent before the seal has waited for it already (relay/verdict_wait.py).
         offer = await self._transfers.visible(user_id, transfer_id)
-        live = self._transfers.live(offer)
-        deadline = time.monotonic() + SEAL_WAIT_SECONDS
-        # The seal may land on another daemon, so the database is asked again now and then.
-        while offer["state"] != S.SEALED and time.monotonic() < deadline:
-            await live.changed(SEAL_POLL_SECONDS)
-            offer = await self._transfers.get(transfer_id)
         if offer["state"] != S.SEALED or offer["sha256"] is None:
             raise TransferStateError("the sender has not finished this transfer")
         match = offer["sha256"] == digest

@@ -35,7 +35,7 @@ from videonet_daemon.errors import (
 )
 from videonet_daemon.relay import manifest
 from videonet_daemon.relay.keys import E2eOffer, check_e2e
-from videonet_daemon.relay.spool import AnySpool, LiveTransfer, Spool
+from videonet_daemon.relay.spool import AnySpool, LiveTransfer
 from videonet_daemon.rooms.guard import RoomGuard
 from videonet_daemon.settings import Settings
 from videonet_protocol import protocol
@@ -150,10 +150,25 @@ class TransferService:
     async def visible(self, user_id: int, transfer_id: str) -> protocol.TransferOffer:
         """The transfer, if this user may see it: a member of its room it is addressed to."""
         offer = await self.get(transfer_id)
-        await self._guard.require_member(offer["room_id"], user_id)
-        if offer["to_user_id"] not in (None, user_id) and offer["sender_id"] != user_id:
-            raise Forbidden("this transfer is addressed to someone else")
+        await self._require_visible(offer, user_id)
         return offer
+
+    async def _require_visible(self, offer: protocol.TransferOffer, user_id: int) -> None:
+        # Whoever may not see the transfer hears what an unknown id gets: neither whether it
+        # exists (403 against 404) nor the id of its room (the room guard's 404 names it).
+        try:
+            await self._guard.require_member(offer["room_id"], user_id)
+        except (NotFound, Forbidden):
+            raise NotFound(f"no transfer {offer['transfer_id']}") from None
+        if offer["to_user_id"] not in (None, user_id) and offer["sender_id"] != user_id:
+            raise NotFound(f"no transfer {offer['transfer_id']}")
+
+    async def require_sender(self, offer: protocol.TransferOffer, user_id: int, doing: str) -> None:
+        """Forbidden ("only the sender …") for members who see the transfer; NotFound for
+        everyone else, as for an unknown id."""
+        if offer["sender_id"] != user_id:
+            await self._require_visible(offer, user_id)
+            raise Forbidden(f"only the sender {doing} a transfer")
 
     def is_local(self, offer: protocol.TransferOffer) -> bool:
         """Whether this daemon can read and write the transfer's bytes (every daemon can, when
@@ -164,9 +179,7 @@ class TransferService:
         """How many bytes of the transfer are kept: the local spool file is the truth about
         what arrived (it survives a restart); in object storage, the database's count of
         bytes in stored segments."""
-        if isinstance(self.spool, Spool):
-            return min(self.spool.on_disk(offer["transfer_id"]), offer["size"])
-        return min(offer["uploaded"], offer["size"])
+        return min(self.spool.stored(offer["transfer_id"], offer["uploaded"]), offer["size"])
 
     async def _uploading_elsewhere(self, offer: protocol.TransferOffer) -> bool:
         """Object storage: another living daemon is taking this upload right now."""
@@ -291,8 +304,7 @@ class TransferService:
         if live.upload_in_progress or await self._uploading_elsewhere(offer):
             raise TransferStateError("this file is being uploaded right now by another send")
         uploaded = self._stored(offer)
-        if isinstance(self.spool, Spool):
-            self.spool.truncate(offer["transfer_id"], uploaded)
+        self.spool.truncate(offer["transfer_id"], uploaded)
         live.uploaded = uploaded
         offer["uploaded"] = uploaded
         async with self._reserving:
@@ -387,7 +399,8 @@ class TransferService:
         this daemon has all its bytes: what was promised is reserved, not only what arrived,
         so the spool can never take the space the database needs. (Object storage has no free
         space to ask about: there, the size and count limits per user are the quota.)"""
-        if not isinstance(self.spool, Spool):
+        free = self.spool.free_bytes()
+        if free is None:
             return
         unfinished, params = _one_of("st", protocol.TRANSFER_UNFINISHED)
         rows = await self._db.fetch_all(
@@ -403,7 +416,7 @@ class TransferService:
             live = self.spool.known(c["id"])
             arrived = max(int(c["uploaded"]), live.uploaded if live else 0)
             promised += max(0, int(c["size"]) - arrived)
-        if self.spool.free_bytes() - promised - needed < self._settings.spool_min_free_bytes:
+        if free - promised - needed < self._settings.spool_min_free_bytes:
             raise InsufficientStorage(
                 "the daemon does not have enough free disk space for this transfer "
                 f"({needed} bytes; {promised} bytes are promised to unfinished transfers)"
@@ -427,8 +440,7 @@ class TransferService:
 
     async def begin_upload(self, user_id: int, transfer_id: str, offset: int) -> LiveTransfer:
         offer = await self.get(transfer_id)
-        if offer["sender_id"] != user_id:
-            raise Forbidden("only the sender uploads a transfer")
+        await self.require_sender(offer, user_id, "uploads")
         await self._guard.require_member(offer["room_id"], user_id)
         live = self.live(offer)
         if live.upload_in_progress or await self._uploading_elsewhere(offer):
@@ -485,8 +497,7 @@ class TransferService:
     ) -> protocol.TransferOffer:
         digest = check_sha256(sha256)
         offer = await self.get(transfer_id)
-        if offer["sender_id"] != user_id:
-            raise Forbidden("only the sender seals a transfer")
+        await self.require_sender(offer, user_id, "seals")
         listed: str | None = None
         if offer["batch_kind"] is not None:
             digests = manifest.check_files_sha256(files_sha256, offer["file_count"])
@@ -535,8 +546,7 @@ class TransferService:
 
     async def abort(self, user_id: int, transfer_id: str) -> protocol.TransferOffer:
         offer = await self.get(transfer_id)
-        if offer["sender_id"] != user_id:
-            raise Forbidden("only the sender aborts a transfer")
+        await self.require_sender(offer, user_id, "aborts")
         # The bytes go first: on a full disk the database write below needs the space. Object
         # storage has no full disk: the state goes first, and if the store is down now, the
         # clean-up deletes the objects of the aborted transfer later.
@@ -573,11 +583,7 @@ class TransferService:
         for row in rows:
             c = columns(row)
             transfer_id, size = c["transfer_id"], int(c["size"])
-            on_disk = (
-                min(self.spool.on_disk(transfer_id), size)
-                if isinstance(self.spool, Spool)
-                else min(int(c["uploaded"]), size)
-            )
+            on_disk = min(self.spool.stored(transfer_id, int(c["uploaded"])), size)
             await self._db.execute(
                 "UPDATE transfers SET state = :s, uploaded = :b, updated_at = :t WHERE id = :id",
                 s=S.INTERRUPTED,

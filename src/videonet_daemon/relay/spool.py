@@ -17,9 +17,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
+from videonet_daemon.errors import BadRequest
 from videonet_protocol.protocol import TransferState
 
 # How far past the last release point the slowest reader must be before the next one. Small
@@ -40,6 +42,21 @@ def drop_cached(fd: int, start: int, length: int) -> None:
 # happened and the sender abort. Offers already leave `spool_min_free_bytes` free.
 RESERVE_FILE = ".reserve"
 RESERVE_BYTES = 4 << 20
+# Socket reads arrive in pieces of ~64 KiB; writing them one by one costs several times more
+# than writing 1 MiB at a time, so they are gathered (as a list, for writev).
+WRITE_BYTES = 1 << 20
+# writev takes at most IOV_MAX (1024 on Linux) buffers; socket reads are rarely this small.
+WRITE_PIECES_MAX = 512
+READ_CHUNK_BYTES = 1 << 20
+
+
+def _write_all(fd: int, pieces: list[bytes], total: int) -> None:
+    """Write the gathered socket reads with one writev: no copy into one buffer first."""
+    written = os.writev(fd, pieces)
+    if written < total:  # a short write (rare): the rest the slow way
+        view = memoryview(b"".join(pieces))[written:]
+        while view:
+            view = view[os.write(fd, view) :]
 
 
 class LiveTransfer:
@@ -104,9 +121,35 @@ class LiveTransfer:
         return self.state in (TransferState.INTERRUPTED, TransferState.ABORTED)
 
 
+class ByteSource(Protocol):
+    """Where an upload's bytes come from (aiohttp's request body; a list in the tests)."""
+
+    async def readany(self) -> bytes: ...
+
+
+class Sink(Protocol):
+    """Where a download's bytes go (the HTTP response; a buffer in the tests)."""
+
+    async def write(self, data: bytes) -> None: ...
+
+    async def sendfile(self, file: BinaryIO, offset: int, count: int) -> None:
+        """Send `count` bytes of an open file from `offset` on (the kernel copies them)."""
+        ...
+
+
+Landed = Callable[[int], Awaitable[None]]
+
+
+class SpoolReader(Protocol):
+    async def send(self, sink: Sink, start: int, end: int) -> None:
+        """Send bytes start..end (end excluded) of the transfer to `sink`."""
+        ...
+
+
 class AnySpool(Protocol):
     """Where transfer bytes are kept: the local `Spool` here, or `relay.objects.ObjectSpool`
-    (object storage shared by every daemon, `shared` True). The data loops differ (relay/routes)."""
+    (object storage shared by every daemon, `shared` True). Both do every operation the relay
+    needs; tests/test_spool_contract.py runs the same tests against both."""
 
     shared: bool
 
@@ -116,10 +159,57 @@ class AnySpool(Protocol):
 
     def create(self, transfer_id: str) -> None: ...
 
+    async def write(
+        self, live: LiveTransfer, offset: int, source: ByteSource, stall: float, landed: Landed
+    ) -> None:
+        """Store the upload's bytes from `offset` on as they come from `source`, calling
+        `landed(end)` once bytes 0..end are stored. TimeoutError when `source` is silent for
+        `stall` seconds; BadRequest when it sends more than the offered size."""
+        ...
+
+    def reader(
+        self, live: LiveTransfer, start: int
+    ) -> contextlib.AbstractAsyncContextManager[SpoolReader]:
+        """Serve one receiver from byte `start` (the local spool keeps what it has not been sent
+        yet cached)."""
+        ...
+
+    def read(self, transfer_id: str, start: int, end: int) -> AsyncIterator[bytes]:
+        """Bytes start..end (end excluded) of a stored transfer."""
+        ...
+
+    async def parts(self, transfer_id: str) -> list[str]:
+        """The names of what is stored for a transfer (a file, or segment objects)."""
+        ...
+
+    def stored(self, transfer_id: str, recorded: int) -> int:
+        """How many bytes of a transfer are kept, given the database's count `recorded`."""
+        ...
+
+    def truncate(self, transfer_id: str, length: int) -> None:
+        """Drop what lies past `length` (before a resume from there)."""
+        ...
+
+    def free_bytes(self) -> int | None:
+        """Free space for transfers; None where there is no disk to fill (object storage)."""
+        ...
+
     def keep_reserve(self) -> None: ...
+
+    def release_reserve(self) -> bool:
+        """Give back space kept aside (the disk is full); True if there was some."""
+        ...
+
+    async def ping(self) -> None:
+        """Raise Unavailable if the bytes cannot be reached now."""
+        ...
 
     async def forget(self, transfer_id: str) -> None:
         """Drop a transfer's bytes (readers see it aborted)."""
+        ...
+
+    async def close(self) -> None:
+        """At shutdown."""
         ...
 
 
@@ -144,6 +234,10 @@ class Spool:
         except FileNotFoundError:
             return 0
 
+    def stored(self, transfer_id: str, recorded: int) -> int:
+        """The file is the truth about what arrived (it survives a restart)."""
+        return self.on_disk(transfer_id)
+
     def live(self, transfer_id: str, size: int, uploaded: int, state: str) -> LiveTransfer:
         found = self._live.get(transfer_id)
         if found is None:
@@ -166,6 +260,73 @@ class Spool:
 
     def truncate(self, transfer_id: str, length: int) -> None:
         os.truncate(self.path(transfer_id), length)
+
+    async def write(
+        self, live: LiveTransfer, offset: int, source: ByteSource, stall: float, landed: Landed
+    ) -> None:
+        """The socket's reads gathered and written with writev."""
+        fd = os.open(self.path(live.transfer_id), os.O_WRONLY)
+        pending: list[bytes] = []
+        pending_bytes = 0
+        loop = asyncio.get_running_loop()
+        try:
+            os.lseek(fd, offset, os.SEEK_SET)
+            # A sender that stops sending but keeps the connection open ends here after
+            # `stall` seconds without a byte, so its upload is interrupted and reclaimable.
+            async with asyncio.timeout(loop.time() + stall) as deadline:
+                while True:
+                    chunk = await source.readany()
+                    if not chunk:
+                        break
+                    deadline.reschedule(loop.time() + stall)
+                    if live.uploaded + pending_bytes + len(chunk) > live.size:
+                        raise BadRequest("more bytes than the offered size")
+                    pending.append(chunk)
+                    pending_bytes += len(chunk)
+                    if pending_bytes >= WRITE_BYTES or len(pending) >= WRITE_PIECES_MAX:
+                        _write_all(fd, pending, pending_bytes)
+                        pending.clear()
+                        await landed(live.uploaded + pending_bytes)
+                        pending_bytes = 0
+                        live.release_behind(fd)
+        finally:
+            try:
+                if pending:
+                    _write_all(fd, pending, pending_bytes)
+                    await landed(live.uploaded + pending_bytes)
+            finally:
+                os.close(fd)  # also when that last write fails (a full disk)
+
+    @contextlib.asynccontextmanager
+    async def reader(self, live: LiveTransfer, start: int) -> AsyncIterator[SpoolReader]:
+        """sendfile from the spool file; what every live reader has been sent leaves the cache."""
+        token = object()
+        live.reader_at(token, start)
+        with open(self.path(live.transfer_id), "rb") as file:
+            try:
+                yield _FileReader(live, token, file)
+            finally:
+                live.reader_gone(token)
+
+    async def read(self, transfer_id: str, start: int, end: int) -> AsyncIterator[bytes]:
+        with open(self.path(transfer_id), "rb") as file:
+            file.seek(start)
+            while start < end:
+                chunk = file.read(min(READ_CHUNK_BYTES, end - start))
+                if not chunk:
+                    break
+                start += len(chunk)
+                yield chunk
+
+    async def parts(self, transfer_id: str) -> list[str]:
+        path = self.path(transfer_id)
+        return [path.name] if path.exists() else []
+
+    async def ping(self) -> None:
+        """The directory is on this machine: nothing to reach."""
+
+    async def close(self) -> None:
+        """Nothing to close."""
 
     def keep_reserve(self) -> None:
         """Set the reserve aside again if it was given back and there is room for it."""
@@ -192,3 +353,15 @@ class Spool:
     def free_bytes(self) -> int:
         stat = os.statvfs(self.directory)
         return stat.f_bavail * stat.f_frsize
+
+
+class _FileReader:
+    def __init__(self, live: LiveTransfer, token: object, file: BinaryIO) -> None:
+        self._live = live
+        self._token = token
+        self._file = file
+
+    async def send(self, sink: Sink, start: int, end: int) -> None:
+        await sink.sendfile(self._file, start, end - start)
+        self._live.reader_at(self._token, end)
+        self._live.release_behind(self._file.fileno())

@@ -24,8 +24,10 @@ class VerifyRoutes:
         self._who = who
         self._max_bytes = max_bytes
 
-    def add_to(self, router: web.UrlDispatcher) -> None:
-        router.add_post(protocol.API_VERIFY, self.verify)
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.post(protocol.API_VERIFY, self.verify),
+        ]
 
     async def verify(self, request: web.Request) -> web.Response:
         await self._who.require_user(request)

@@ -5,15 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from videonet_daemon.realtime.hub import Hub, SocketUser
-from videonet_daemon.relay.spool import AnySpool
 from videonet_daemon.rooms.guard import RoomGuard, room_id_of
 
 
 class RoomEvents:
-    def __init__(self, guard: RoomGuard, hub: Hub, spool: AnySpool) -> None:
+    def __init__(self, guard: RoomGuard, hub: Hub) -> None:
         self._guard = guard
         self._hub = hub
-        self._spool = spool
 
     async def join(self, user: SocketUser, data: dict[str, Any]) -> dict[str, Any]:
         room_id = room_id_of(data)
@@ -30,8 +28,6 @@ class RoomEvents:
         await self._hub.drop_from_room(str(message["room_id"]), int(message["user_id"]))
 
     async def room_deleted(self, message: dict[str, Any]) -> None:
-        """A daemon bus message: the room is gone; its sockets here hear so and leave it, and
-        the bytes of its transfers leave this daemon's spool (the rows went with the room)."""
+        """A daemon bus message: the room is gone; its sockets here hear so and leave it (the
+        relay drops its transfers' bytes on the same message)."""
         await self._hub.close_room(str(message["room_id"]), str(message["name"]))
-        for transfer_id in message.get("transfer_ids", []):
-            await self._spool.forget(str(transfer_id))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from videonet_daemon.auth.request_auth import RequestAuth
-from videonet_daemon.cluster import Bus
+from videonet_daemon.cluster import ROOM_DELETED, Bus
 from videonet_daemon.errors import ValidationError
 from videonet_daemon.realtime.hub import Hub
 from videonet_daemon.rooms.guard import RoomGuard
@@ -16,8 +16,6 @@ from videonet_protocol import protocol
 # Published on the daemon bus when a user leaves a room over HTTP, so every daemon (this one
 # included) drops that user's sockets from the room's channel.
 LEFT_ROOM = "left_room"
-# Published when a room is deleted: every daemon takes all its sockets out of the room's channel.
-ROOM_DELETED = "room_deleted"
 
 
 def _query_int(request: web.Request, name: str, default: int, maximum: int) -> int:
@@ -30,25 +28,28 @@ def _query_int(request: web.Request, name: str, default: int, maximum: int) -> i
 
 
 class RoomRoutes:
-    def __init__(self, rooms: RoomService, guard: RoomGuard, who: RequestAuth, bus: Bus) -> None:
+    def __init__(
+        self, rooms: RoomService, guard: RoomGuard, who: RequestAuth, bus: Bus, hub: Hub | None
+    ) -> None:
         self._rooms = rooms
         self._guard = guard
         self._who = who
         self._bus = bus
-        self._hub: Hub | None = None
-
-    def add_to(self, router: web.UrlDispatcher, hub: Hub) -> None:
         self._hub = hub
-        router.add_get(protocol.API_ROOMS, self.list_rooms)
-        router.add_post(protocol.API_ROOM_CREATE, self.create_room)
-        router.add_get(protocol.API_ROOM_LOOKUP, self.lookup_room)
-        router.add_get(protocol.API_ROOM, self.get_room)
-        router.add_delete(protocol.API_ROOM, self.delete_room)
-        router.add_post(protocol.API_ROOM_RENAME, self.rename_room)
-        router.add_post(protocol.API_ROOM_JOIN, self.join_room)
-        router.add_post(protocol.API_ROOM_LEAVE, self.leave_room)
-        router.add_post(protocol.API_ROOM_INVITE, self.invite)
-        router.add_get(protocol.API_ROOM_MEMBERS, self.room_members)
+
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.get(protocol.API_ROOMS, self.list_rooms),
+            web.post(protocol.API_ROOM_CREATE, self.create_room),
+            web.get(protocol.API_ROOM_LOOKUP, self.lookup_room),
+            web.get(protocol.API_ROOM, self.get_room),
+            web.delete(protocol.API_ROOM, self.delete_room),
+            web.post(protocol.API_ROOM_RENAME, self.rename_room),
+            web.post(protocol.API_ROOM_JOIN, self.join_room),
+            web.post(protocol.API_ROOM_LEAVE, self.leave_room),
+            web.post(protocol.API_ROOM_INVITE, self.invite),
+            web.get(protocol.API_ROOM_MEMBERS, self.room_members),
+        ]
 
     async def list_rooms(self, request: web.Request) -> web.Response:
         user = await self._who.require_user(request)

@@ -16,7 +16,7 @@ from videonet_daemon.clock import now_iso
 from videonet_daemon.db.engine import Database, Record, columns, run
 from videonet_daemon.errors import Conflict, Forbidden, NotFound, ValidationError
 from videonet_protocol import protocol
-from videonet_protocol.names import clean_room_name, close_names, name_key
+from videonet_protocol.names import BadName, clean_room_name, close_names, name_key
 
 _ROOM_COLUMNS = """
     r.id, r.name, r.description, r.private, r.created_by, u.username AS creator_name,
@@ -62,8 +62,9 @@ def _after(cursor: str) -> str:
 
 
 class RoomService:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, max_rooms: int) -> None:
         self._db = db
+        self._max_rooms = max_rooms  # rooms one account may be a member of
 
     async def count(self) -> int:
         row = await self._db.fetch_one("SELECT COUNT(*) AS n FROM rooms")
@@ -125,10 +126,18 @@ class RoomService:
         self, user_id: int, name: str, description: str, private: bool = False
     ) -> protocol.RoomInfo:
         room_id = str(uuid.uuid4())
-        name = clean_room_name(name)
+        name = _room_name(name)
         now = now_iso()
         try:
             async with self._db.transaction() as conn:
+                rooms = await run(
+                    conn, "SELECT COUNT(*) FROM room_members WHERE user_id = :u", u=user_id
+                )
+                if int(rooms.scalar_one()) >= self._max_rooms:
+                    raise Conflict(
+                        f"you are in {self._max_rooms} rooms, the most this daemon allows; "
+                        "leave one first"
+                    )
                 await run(
                     conn,
                     "INSERT INTO rooms (id, name, name_key, description, private, created_by, "
@@ -160,7 +169,7 @@ class RoomService:
 
     async def rename(self, room_id: str, user_id: int, name: str) -> protocol.RoomInfo:
         await self._own(room_id, user_id)
-        name = clean_room_name(name)
+        name = _room_name(name)
         try:
             await self._db.execute(
                 "UPDATE rooms SET name = :n, name_key = :k WHERE id = :r",
@@ -199,13 +208,21 @@ class RoomService:
         return next(m for m in await self.members(room_id) if m["user_id"] == user_id)
 
     async def _add(self, room_id: str, user_id: int) -> None:
-        await self._db.execute(
-            "INSERT INTO room_members (room_id, user_id, joined_at) VALUES (:r, :u, :t) "
+        # The count and the insert are one statement, so a burst of joins cannot pass the cap.
+        added = await self._db.execute(
+            "INSERT INTO room_members (room_id, user_id, joined_at) SELECT :r, :u, :t "
+            "WHERE (SELECT COUNT(*) FROM room_members WHERE user_id = :u) < :most "
             "ON CONFLICT (room_id, user_id) DO NOTHING",
             r=room_id,
             u=user_id,
             t=now_iso(),
+            most=self._max_rooms,
         )
+        if added == 0 and not await self.is_member(room_id, user_id):
+            raise Conflict(
+                f"the account is in {self._max_rooms} rooms, the most this daemon allows; "
+                "it must leave one first"
+            )
 
     async def leave(self, room_id: str, user_id: int) -> bool:
         """Leave the room; return whether the user was a member."""
@@ -243,3 +260,10 @@ class RoomService:
             {"user_id": int(c["user_id"]), "username": c["username"], "joined_at": c["joined_at"]}
             for c in found
         ]
+
+
+def _room_name(raw: str) -> str:
+    try:
+        return clean_room_name(raw)
+    except BadName as exc:
+        raise ValidationError(str(exc)) from exc

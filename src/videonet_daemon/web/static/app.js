@@ -1,6 +1,7 @@
 // The page: log in, pick a room, chat with history and presence, take part in the room's call.
 import { api, ApiError } from "./api.js";
 import { Call } from "./call.js";
+import { sentence, user } from "./text.js";
 
 const $ = (id) => document.getElementById(id);
 const views = ["login-view", "rooms-view", "room-view"];
@@ -11,11 +12,12 @@ const icePolicy = new URLSearchParams(location.search).get("ice") === "relay" ? 
 function show(view) {
   for (const id of views) $(id).hidden = id !== view;
   $("logout").hidden = !state.user;
-  $("whoami").textContent = state.user ? state.user.username : "";
+  setUserText($("whoami"), state.user ? state.user.username : "");
 }
 
+// `text`: a string, or a list of strings and user(...) parts (see text.js).
 function status(text, error = false) {
-  $("status").textContent = text || "";
+  $("status").replaceChildren(...sentence(text || ""));
   $("status").classList.toggle("error", error);
 }
 
@@ -24,6 +26,20 @@ function el(tag, className, text) {
   if (className) node.className = className;
   if (text !== undefined) node.textContent = text; // always text, never HTML: names are user data
   return node;
+}
+
+// A string someone typed (a name, a message), isolated from what is around it: its own
+// direction (dir=auto), and nothing in it — a right-to-left override, Arabic digits — reorders
+// the text before or after it. <bdi> is the element for this; CSS adds `unicode-bidi: isolate`.
+function userText(className, text) {
+  const node = el("bdi", className, text);
+  node.dir = "auto";
+  return node;
+}
+
+function setUserText(node, text) {
+  node.textContent = text;
+  node.dir = "auto";
 }
 
 async function guard(task) {
@@ -70,7 +86,7 @@ async function showRooms() {
   for (const room of rooms) {
     const item = el("li");
     item.dataset.roomId = room.id;
-    item.append(el("span", "name", room.name), el("span", "muted", `${room.participant_count} members`));
+    item.append(userText("name", room.name), el("span", "muted", `${room.participant_count} members`));
     const button = el("button", null, room.is_joined ? "Open" : "Join");
     button.addEventListener("click", () => guard(() => openRoom(room)));
     item.append(button);
@@ -100,7 +116,7 @@ async function openRoom(room) {
   state.room = room;
   state.lastId = 0;
   state.seen = new Set();
-  $("room-name").textContent = room.name;
+  setUserText($("room-name"), room.name);
   $("messages").replaceChildren();
   show("room-view");
   const page = await api.history(room.id);
@@ -134,15 +150,15 @@ function connect() {
   socket.on("room:renamed", (event) => {
     if (!state.room || event.room_id !== state.room.id) return;
     state.room.name = event.name;
-    $("room-name").textContent = event.name;
-    status(`this room is now called ${event.name}`);
+    setUserText($("room-name"), event.name);
+    status(["this room is now called ", user(event.name)]);
   });
   socket.on("room:deleted", (event) => {
     if (!state.room || event.room_id !== state.room.id) return;
     guard(async () => {
       await leaveRoom(); // the daemon has ended our part in its call already
       await showRooms();
-      status(`the room ${event.name} was deleted by its creator`);
+      status(["the room ", user(event.name), " was deleted by its creator"]);
     });
   });
   socket.on("vn:error", (error) => status(error.message, true));
@@ -174,7 +190,7 @@ function addMessage(message) {
   const item = el("li");
   item.dataset.id = message.id;
   const time = new Date(message.created_at).toLocaleTimeString();
-  item.append(el("span", "author", message.username), el("span", "text", message.text), el("span", "time", time));
+  item.append(userText("author", message.username), userText("text", message.text), el("span", "time", time));
   const list = $("messages");
   list.append(item);
   list.scrollTop = list.scrollHeight;
@@ -182,7 +198,11 @@ function addMessage(message) {
 
 function renderOnline() {
   const names = [...state.online.values()].sort();
-  $("online").replaceChildren(...names.map((name) => el("li", null, name)));
+  $("online").replaceChildren(...names.map((name) => {
+    const item = el("li", "who", name); // isolated by CSS, as a <bdi> is
+    item.dir = "auto";
+    return item;
+  }));
 }
 
 $("chat-form").addEventListener("submit", (e) => {
@@ -214,7 +234,7 @@ function tile(key, label) {
     video.autoplay = true;
     video.playsInline = true;
     const caption = el("div", "label");
-    caption.append(el("span", "who", label), el("span", "state"));
+    caption.append(userText("who", label), el("span", "state"));
     node.append(video, caption);
     node.dataset.peer = key;
     $("tiles").append(node);
@@ -231,7 +251,7 @@ const ui = {
       // After "Join call" (a user gesture) the browser lets remote audio play.
       video.play().catch((err) => {
         // AbortError: a newer stream replaced this one before it started; that one plays.
-        if (err.name !== "AbortError") status(`cannot play ${peer.username}'s media: ${err.message}`, true);
+        if (err.name !== "AbortError") status(["cannot play ", user(peer.username), `'s media: ${err.message}`], true);
       });
     }
   },
@@ -248,11 +268,34 @@ const ui = {
     video.srcObject = stream;
   },
   notice: status,
+  peerState(d) {
+    const node = tiles.get(d.peer.peer_id);
+    if (!node) return;
+    node.classList.toggle("speaking", d.speaking);
+    // The name stays as it is (isolated); the devices that are off go in a span of their own.
+    let flags = node.querySelector(".devices");
+    if (!flags) {
+      flags = el("span", "devices");
+      node.querySelector(".label").append(flags);
+    }
+    const off = ["audio", "video"].filter((k) => !d[k]);
+    flags.textContent = off.map((k) => (k === "audio" ? "mic off" : "camera off")).join(", ");
+  },
+  recording(recording) {
+    const badge = $("recording-badge");
+    badge.hidden = !recording;
+    const parts = () => [
+      "● Recording: ", user(recording.by.username), " is recording this call on the media server",
+    ];
+    if (recording) badge.replaceChildren(...parts());
+    else badge.replaceChildren();
+    if (recording) status(parts());
+  },
   changed() {
     if (!state.call) return;
     for (const { peer, pc } of state.call.peers.values()) {
       const node = tiles.get(peer.peer_id);
-      if (node) node.querySelector(".state").textContent = pc.connectionState;
+      if (node && pc) node.querySelector(".state").textContent = pc.connectionState;
     }
   },
   ended() {
@@ -286,7 +329,12 @@ for (const [box, kind] of [["with-camera", "video"], ["with-mic", "audio"]]) {
 }
 
 // For scripts and tests: the live call's per-peer receive statistics.
-window.videonet = { stats: () => (state.call ? state.call.stats() : Promise.resolve([])) };
+window.videonet = {
+  stats: () => (state.call ? state.call.stats() : Promise.resolve([])),
+  uplink: () => (state.call ? state.call.uplink() : Promise.resolve(null)),
+  mode: () => (state.call ? (state.call.janus ? "sfu" : "mesh") : null),
+  peerStates: () => (state.call ? state.call.peerStates() : []),
+};
 
 // --- start ----------------------------------------------------------------------------------
 guard(async () => {

@@ -1,3 +1,5 @@
+import { JanusRoom } from "./sfu.js";
+
 // A room's call as a mesh: one RTCPeerConnection per other participant. The daemon relays
 // offer/answer/candidate/hang-up to one peer at a time; the newcomer offers to everyone listed
 // at call:join, and the others wait for its offer (so two peers never offer to each other).
@@ -5,8 +7,16 @@
 // Every connection gets an audio and a video transceiver from the start, sending whatever local
 // track exists (or nothing yet): turning the camera on later is a replaceTrack, with no
 // renegotiation, and the remote side sees video start late on a track it already knows.
+//
+// When the daemon has a media server (call:join answers with `media`), the call goes through
+// Janus instead (sfu.js): one upload, a subscription per other participant; the roster, the
+// tiles and the stats stay the same.
+
+import { user } from "./text.js";
 
 const KINDS = ["audio", "video"];
+const SPEAKING_RMS = 0.02; // of the microphone's samples (-1..1): about -34 dBFS
+const HANGOVER_MS = 800;
 
 export class Call {
   constructor(socket, roomId, ui) {
@@ -16,9 +26,23 @@ export class Call {
     this.me = null;
     this.config = { iceServers: [] };
     this.peers = new Map(); // peer_id -> {peer, pc, pending: [], stream}
+    this.known = new Map(); // peer_id -> peer, from the daemon's roster
+    this.janus = null; // the call through the media server, if the daemon has one
+    this.states = new Map(); // peer_id -> its last call:state (audio, video, speaking)
+    this.speaking = false;
+    this.meter = null;
     this.local = { audio: null, video: null };
     this.handlers = {
-      "call:joined": (d) => this.ui.notice(`${d.peer.username} joined the call`),
+      "call:joined": (d) => {
+        this.known.set(d.peer.peer_id, d.peer);
+        this.ui.notice([user(d.peer.username), " joined the call"]);
+        this.sendState(); // the newcomer learns our mute and speaking state
+      },
+      // Theirs: the same event in a mesh and through the media server.
+      "call:state": (d) => {
+        this.states.set(d.peer.peer_id, d);
+        this.ui.peerState(d);
+      },
       "call:left": (d) => this.onLeft(d),
       "call:offer": (d) => this.onOffer(d),
       "call:answer": (d) => this.onAnswer(d),
@@ -30,6 +54,10 @@ export class Call {
         if (data && data.room_id === this.roomId && data.peer) this.serially(() => handler(data));
       });
     }
+    // Recording on the media server: a notice to everyone, before and while it happens.
+    socket.on("call:recording", (data) => {
+      if (data && data.room_id === this.roomId) this.ui.recording(data.recording || null);
+    });
     this.queue = Promise.resolve();
   }
 
@@ -55,10 +83,27 @@ export class Call {
     await this.join();
   }
 
+  // For scripts and tests: what the others said about their microphone, camera and speaking.
+  peerStates() {
+    return [...this.states.values()].map((d) => ({
+      peer_id: d.peer.peer_id, username: d.peer.username, audio: d.audio, video: d.video, speaking: d.speaking,
+    }));
+  }
+
   async join() {
     const reply = await this.emit("call:join", {});
     this.me = reply.peer_id;
     this.config = { iceServers: reply.ice_servers || [], iceTransportPolicy: this.policy || "all" };
+    for (const peer of reply.participants) this.known.set(peer.peer_id, peer);
+    this.ui.recording(reply.recording || null);
+    this.sendState();
+    if (reply.media) {
+      this.ui.notice("this call goes through the media server: encrypted on the way, but decrypted "
+        + "there (no end-to-end encryption)");
+      this.janus = new JanusRoom(this, reply.media);
+      await this.janus.start();
+      return;
+    }
     for (const peer of reply.participants) {
       await this.serially(() => this.offerTo(peer));
     }
@@ -76,11 +121,54 @@ export class Call {
     } else {
       return;
     }
-    for (const { pc } of this.peers.values()) {
-      const sender = senderOf(pc, kind);
-      if (sender) await sender.replaceTrack(this.local[kind]);
+    if (this.janus) {
+      await this.janus.setTrack(kind, this.local[kind]);
+    } else {
+      for (const { pc } of this.peers.values()) {
+        const sender = senderOf(pc, kind);
+        if (sender) await sender.replaceTrack(this.local[kind]);
+      }
     }
     this.ui.localChanged(this.localStream());
+    if (kind === "audio") this.measure();
+    this.sendState();
+  }
+
+  // Mute state and speaking, to the others through the daemon (once in the call).
+  sendState() {
+    if (!this.me) return;
+    const body = { audio: !!this.local.audio, video: !!this.local.video, speaking: this.speaking };
+    this.emit("call:state", body).catch(() => {});
+  }
+
+  // Speaking: the microphone's level, every 200 ms, with a hang-over before it stops.
+  measure() {
+    if (this.meter) {
+      clearInterval(this.meter.timer);
+      this.meter.context.close();
+      this.meter = null;
+    }
+    if (!this.local.audio) {
+      if (this.speaking) { this.speaking = false; this.sendState(); }
+      return;
+    }
+    const context = new AudioContext();
+    const analyser = context.createAnalyser();
+    context.createMediaStreamSource(new MediaStream([this.local.audio])).connect(analyser);
+    const samples = new Float32Array(analyser.fftSize);
+    let loudAt = 0;
+    const timer = setInterval(() => {
+      analyser.getFloatTimeDomainData(samples);
+      const rms = Math.sqrt(samples.reduce((sum, x) => sum + x * x, 0) / samples.length);
+      const now = Date.now();
+      if (rms >= SPEAKING_RMS) loudAt = now;
+      const speaking = now - loudAt <= HANGOVER_MS;
+      if (speaking !== this.speaking) {
+        this.speaking = speaking;
+        this.sendState();
+      }
+    }, 200);
+    this.meter = { context, timer };
   }
 
   localStream() {
@@ -177,19 +265,20 @@ export class Call {
       this.stop();
       return;
     }
-    if (this.close(data.peer.peer_id)) this.ui.notice(`${data.peer.username} left the call`);
+    if (this.janus) this.janus.unsubscribe(data.peer.peer_id);
+    if (this.close(data.peer.peer_id)) this.ui.notice([user(data.peer.username), " left the call"]);
   }
 
   onHangup(data) {
     if (this.close(data.peer.peer_id)) {
-      this.ui.notice(`${data.peer.username} hung up: ${data.reason || "hung up"}`);
+      this.ui.notice([user(data.peer.username), " hung up: ", user(data.reason || "hung up")]);
     }
   }
 
   async hangUp(peerId, reason) {
     const entry = this.peers.get(peerId);
     if (!entry || !this.close(peerId)) return;
-    this.ui.notice(`connection to ${entry.peer.username} ended: ${reason}`);
+    this.ui.notice(["connection to ", user(entry.peer.username), ` ended: ${reason}`]);
     await this.emit("call:hangup", { to: peerId, reason }).catch(() => {});
   }
 
@@ -197,7 +286,7 @@ export class Call {
     const entry = this.peers.get(peerId);
     if (!entry) return false;
     this.peers.delete(peerId);
-    entry.pc.close();
+    if (entry.pc && !this.janus) entry.pc.close(); // through Janus: its handle closes it
     this.ui.removeTile(peerId);
     this.ui.changed();
     return true;
@@ -206,6 +295,8 @@ export class Call {
   // The daemon forgot us (a reconnect gives a new socket): drop every connection and join again.
   async rejoin() {
     for (const peerId of [...this.peers.keys()]) this.close(peerId);
+    if (this.janus) this.janus.stop();
+    this.janus = null;
     await this.join();
   }
 
@@ -216,19 +307,44 @@ export class Call {
 
   stop() {
     for (const peerId of [...this.peers.keys()]) this.close(peerId);
+    if (this.janus) this.janus.stop();
+    this.janus = null;
     for (const kind of KINDS) {
       if (this.local[kind]) this.local[kind].stop();
       this.local[kind] = null;
     }
     for (const event of Object.keys(this.handlers)) this.socket.off(event);
+    this.socket.off("call:recording");
+    this.ui.recording(null);
+    if (this.meter) {
+      clearInterval(this.meter.timer);
+      this.meter.context.close();
+      this.meter = null;
+    }
     this.me = null;
     this.ui.ended();
+  }
+
+  // What we upload (bytes, and how many video streams: one per peer in a mesh, one through
+  // the media server), from getStats: for tests and the benchmark.
+  async uplink() {
+    if (this.janus) return this.janus.uplink();
+    const row = { bytesSent: 0, videoStreams: 0 };
+    for (const { pc } of this.peers.values()) {
+      (await pc.getStats()).forEach((s) => {
+        if (s.type !== "outbound-rtp") return;
+        row.bytesSent += s.bytesSent || 0;
+        if (s.kind === "video" && s.packetsSent > 0) row.videoStreams += 1;
+      });
+    }
+    return row;
   }
 
   // What each connection receives, from getStats: for the page's status line and for tests.
   async stats() {
     const rows = [];
     for (const { peer, pc } of this.peers.values()) {
+      if (!pc) continue;
       const row = { peer_id: peer.peer_id, username: peer.username, state: pc.connectionState,
         framesDecoded: 0, audioSamples: 0, bytesReceived: 0, width: 0, height: 0, route: null };
       const report = await pc.getStats();
