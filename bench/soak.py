@@ -185,11 +185,23 @@ class Harness:
         monitor.start()
         for at, kinds in plan:
             self._sleep_until(at)
-            threads = [threading.Thread(target=self._inject, args=(k,)) for k in kinds]
+            started: list[Fault] = []
+            threads = [threading.Thread(target=self._inject, args=(k, started)) for k in kinds]
             for t in threads:
                 t.start()
             for t in threads:
                 t.join()
+            # Health is asked once every fault of the group has ended: a daemon that another
+            # fault of the same group is restarting is not stuck.
+            for fault in started:
+                fault.end = max(f.end for f in started)
+                self._probe_health(fault)
+                self.faults.append(fault)
+                print(
+                    f"[{self.now():6.0f}] healed: {fault.kind} {fault.note} "
+                    f"answered={fault.answered} ok_after={fault.healthy_after}",
+                    flush=True,
+                )
         self._sleep_until(self.args.minutes * 60)
         print(f"[{self.now():6.0f}] load stops; finishing transfers in flight", flush=True)
         finish_by = time.monotonic() + FINISH_SECONDS
@@ -221,7 +233,7 @@ class Harness:
 
     # --- faults -----------------------------------------------------------------------------
 
-    def _inject(self, kind: str) -> None:
+    def _inject(self, kind: str, started: list[Fault]) -> None:
         s = self.services
         fault = Fault(kind, start=self.now())
         print(f"[{fault.start:6.0f}] fault: {kind}", flush=True)
@@ -256,10 +268,7 @@ class Harness:
         except Exception as exc:
             fault.note += f" harness error: {exc!r}"
         fault.end = self.now()
-        self._probe_health(fault)
-        self.faults.append(fault)
-        print(f"[{self.now():6.0f}] healed: {kind} {fault.note} answered={fault.answered} "
-              f"ok_after={fault.healthy_after}", flush=True)  # fmt: skip
+        started.append(fault)
 
     def _cut_mid_upload(self) -> str:
         lane = next(lane for lane in self.lanes if lane.kind == "dropped")
