@@ -22,7 +22,9 @@ async def _db(harness: Any) -> tuple[list[Any], list[Any]]:
 
     conn = await asyncpg.connect(harness.services.db_url, timeout=10)
     try:
-        chat = await conn.fetch("SELECT id, room_id, text FROM chat_messages ORDER BY id")
+        chat = await conn.fetch(
+            "SELECT id, room_id, text, created_at FROM chat_messages ORDER BY id"
+        )
         transfers = await conn.fetch("SELECT id, state FROM transfers")
         return list(chat), list(transfers)
     finally:
@@ -111,6 +113,11 @@ async def check_all(harness: Any) -> tuple[list[tuple[str, str, int, str]], list
     row("chat: acked stored exactly once", f"{len(record.acked)} acked", once,
         f"{record.unacked} sends not acked (outages), {len(chat)} stored")  # fmt: skip
     row("chat: in order per room", f"{len(record.acked)} acked", order)
+    stored_at = {r["id"]: r["created_at"] for r in chat}
+    fault_times = [
+        f"{f.kind} {time.strftime('%H:%M:%S', time.gmtime(harness.t0_wall + f.start))}"
+        for f in harness.faults
+    ]
     room_ids: dict[str, list[int]] = defaultdict(list)
     for r in chat:
         room_ids[r["room_id"]].append(r["id"])
@@ -123,7 +130,11 @@ async def check_all(harness: Any) -> tuple[list[tuple[str, str, int, str]], list
             expected += len(want)
             lost = [i for i in want if i not in got]
             if lost:
-                missing.append(f"{user} never got {len(lost)} of room {room[:8]}: ids {lost[:8]}")
+                when = [stored_at.get(i) for i in lost[:8]]
+                missing.append(
+                    f"{user} never got {len(lost)} of room {room[:8]}: ids {lost[:8]} "
+                    f"stored at {when} (faults: {fault_times})"
+                )
     row("chat: delivered to every member", f"{expected} deliveries", missing,
         f"{record.reconnects} reconnects, {record.truncated} truncated replays")  # fmt: skip
 
