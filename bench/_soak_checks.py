@@ -22,7 +22,9 @@ async def _db(harness: Any) -> tuple[list[Any], list[Any]]:
 
     conn = await asyncpg.connect(harness.services.db_url, timeout=10)
     try:
-        chat = await conn.fetch("SELECT id, room_id, text FROM chat_messages ORDER BY id")
+        chat = await conn.fetch(
+            "SELECT id, room_id, text, created_at FROM chat_messages ORDER BY id"
+        )
         transfers = await conn.fetch("SELECT id, state FROM transfers")
         return list(chat), list(transfers)
     finally:
@@ -111,6 +113,11 @@ async def check_all(harness: Any) -> tuple[list[tuple[str, str, int, str]], list
     row("chat: acked stored exactly once", f"{len(record.acked)} acked", once,
         f"{record.unacked} sends not acked (outages), {len(chat)} stored")  # fmt: skip
     row("chat: in order per room", f"{len(record.acked)} acked", order)
+    stored_at = {r["id"]: r["created_at"] for r in chat}
+    fault_times = [
+        f"{f.kind} {time.strftime('%H:%M:%S', time.gmtime(harness.t0_wall + f.start))}"
+        for f in harness.faults
+    ]
     room_ids: dict[str, list[int]] = defaultdict(list)
     for r in chat:
         room_ids[r["room_id"]].append(r["id"])
@@ -123,7 +130,11 @@ async def check_all(harness: Any) -> tuple[list[tuple[str, str, int, str]], list
             expected += len(want)
             lost = [i for i in want if i not in got]
             if lost:
-                missing.append(f"{user} never got {len(lost)} of room {room[:8]}: ids {lost[:8]}")
+                when = [stored_at.get(i) for i in lost[:8]]
+                missing.append(
+                    f"{user} never got {len(lost)} of room {room[:8]}: ids {lost[:8]} "
+                    f"stored at {when} (faults: {fault_times})"
+                )
     row("chat: delivered to every member", f"{expected} deliveries", missing,
         f"{record.reconnects} reconnects, {record.truncated} truncated replays")  # fmt: skip
 
@@ -141,24 +152,29 @@ async def check_all(harness: Any) -> tuple[list[tuple[str, str, int, str]], list
                 if t.sender_exit == 8 and any(s not in ("aborted", "deleted") for s in st):
                     resumable.append(f"{lane.name}: code mistyped, sender exit 8, states {st}")
                 continue
-            whole = all(t.received.get(r, {}).get(n) == sha for r in t.receivers
-                        for n, sha in t.files.items())  # fmt: skip
+
+            def whole(r: str, t: Any = t) -> bool:
+                return all(t.received.get(r, {}).get(n) == sha for n, sha in t.files.items())
+
+            st = [states.get(i, "deleted") for i in t.transfer_ids]
+            # What the sender saw verified must be byte-identical at each receiver it named.
+            wrong = [r for r in t.verdicts if not whole(r)]
+            if wrong:
+                verified.append(f"{lane.name}: the sender saw {wrong} verify, files differ")
             if t.sender_verified:
                 counts["verified"] += 1
                 counts["resumed to a verified end"] += 1 if t.interruptions else 0
-                if not whole:
-                    verified.append(f"{lane.name}: sender saw verified but {t.received}")
-            elif not whole:
-                st = [states.get(i, "deleted") for i in t.transfer_ids]
-                if st and all(s in RESUMABLE for s in st):
-                    counts["left resumable"] += 1
-                else:
-                    resumable.append(
-                        f"{lane.name}: not verified, states {st or 'no offer'}, "
-                        f"sender exit {t.sender_exit}, receivers {t.receiver_exits}"
-                    )
+            missing = [r for r in t.receivers if not whole(r)]
+            if not missing:
+                continue
+            # Every receiver that has not got it whole must be able to: a resumable offer.
+            if any(s in RESUMABLE for s in st):
+                counts["left resumable"] += 1
             else:
-                counts["whole at receivers, sender gave up"] += 1
+                resumable.append(
+                    f"{lane.name}: {missing} without it, states {st or 'no offer'}, "
+                    f"sender exit {t.sender_exit}, receivers {t.receiver_exits}"
+                )
     summary = ", ".join(f"{v} {k}" for k, v in counts.items())
     row("transfers: verified = byte-identical at every receiver",
         f"{counts['verified']} verified", verified, summary)  # fmt: skip

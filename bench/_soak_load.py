@@ -323,6 +323,7 @@ class Transfer:
     received: dict[str, dict[str, str | None]] = field(default_factory=dict)  # rx -> name -> sha
     expected_abort: bool = False
     receiver_exits: list[int] = field(default_factory=list)
+    verdicts: set[str] = field(default_factory=set)  # receivers the sender heard verify
 
 
 def sha256(path: Path) -> str | None:
@@ -482,7 +483,12 @@ class TransferLane:
         if self.kind == "dropped":
             send_args += ["--limit-rate", "4M"]
 
+        reaped: set[int] = set()
+
         def reap(r: str, proc: subprocess.Popen[str], wait: float) -> None:
+            if proc.pid in reaped:
+                return
+            reaped.add(proc.pid)
             try:
                 out, err = proc.communicate(timeout=wait)
             except subprocess.TimeoutExpired:
@@ -507,19 +513,30 @@ class TransferLane:
             time.sleep(1.5)  # listening before the offer (a later receiver still finds it)
             t.attempts += 1
             self.uploading.set()
-            code, events, err = self.sender.run(*send_args, timeout=self._budget())
+            code, events, err = self._send(send_args, running, reap, outs)
             self.uploading.clear()
             self._log(n, "send", code, json.dumps(events), err)
             t.transfer_ids |= {str(e["transfer_id"]) for e in events if e.get("transfer_id")}
             t.sender_exit = code
+            for e in events:
+                if e.get("event") == "result":
+                    t.verdicts |= {v["username"] for v in e.get("receivers", []) if v.get("ok")}
             if code == 0:
                 t.sender_verified = True
                 break
             t.interruptions += 1
             time.sleep(RETRY_PAUSE)
         for r, proc in running.items():
-            if proc.returncode is None:
-                reap(r, proc, self._budget() if t.sender_verified else 10)
+            reap(r, proc, self._budget() if t.sender_verified else 10)
+        # A receiver that failed (an outage) while the others verified takes the transfer now,
+        # resuming its part file; otherwise it would take this one in place of the next.
+        for _ in range(3):
+            late = [r for r in self.receivers if r not in finished]
+            if not t.sender_verified or not late or self._budget() <= 5:
+                break
+            for r in late:
+                reap(r, self.receivers[r].popen(*self._receive_args(outs[r])), self._budget())
+            time.sleep(RETRY_PAUSE)
         for r in self.receivers:
             t.received[r] = {name: sha256(outs[r] / name) for name in files}
         shutil.rmtree(source.parent, ignore_errors=True)
@@ -529,6 +546,25 @@ class TransferLane:
             for r in self.receivers:
                 shutil.rmtree(outs[r], ignore_errors=True)
         return t
+
+    def _send(
+        self, args: list[str], running: dict[str, subprocess.Popen[str]], reap: Any,
+        outs: dict[str, Path],
+    ) -> tuple[int, list[dict[str, Any]], str]:  # fmt: skip
+        """Run the sender; a receiver that fails meanwhile (an outage) is started again, as a
+        user runs `receive` again, so the sender's wait for verdicts is not spent for nothing."""
+        proc = self.sender.popen(*args)
+        deadline = time.monotonic() + self._budget()
+        while proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(1.0)
+            for r, rx in list(running.items()):
+                if rx.poll() is not None and rx.returncode != 0:
+                    reap(r, rx, 1)
+                    running[r] = self.receivers[r].popen(*self._receive_args(outs[r]))
+        if proc.poll() is None:
+            proc.kill()
+        out, err = proc.communicate()
+        return proc.returncode, _events(out), err
 
     def _aborted(self, n: int) -> Transfer:
         """A one-off code mistyped by the receiver: both sides exit 8, the transfer is aborted."""

@@ -32,7 +32,7 @@ BIN = Path(sys.executable).parent
 DEPLOY = ROOT / "docs" / "deploy"
 JWT_SECRET = "soak-" + os.urandom(24).hex()
 START_SECONDS = 60.0
-WEED_TMPFS_MB = 1536
+WEED_TMPFS_MB = 3072
 
 
 def free_port() -> int:
@@ -328,6 +328,10 @@ class Services:
             VIDEONET_REGISTER_FAILURES_MAX="100000",
             VIDEONET_CLUSTER_NAME="soak",
             VIDEONET_SPOOL_SEGMENT_BYTES=str(1 << 20),
+            # Verified transfers leave the store after 5 min (every receiver takes them at
+            # once here): with the default hour, ten minutes of load filled the 1.5 GiB store and
+            # SeaweedFS refused writes (500, so 503 to clients) in the runs of 12:30.
+            VIDEONET_TRANSFER_RETENTION="300",
             AWS_REGION="us-east-1",
             PYTHONUNBUFFERED="1",
         )

@@ -47,7 +47,8 @@ HEALTH_ANSWER_SECONDS = 1.0
 HEALTH_OK_WAIT = 60.0
 GRACE_AFTER_OUTAGE = 20.0  # 503s this long after an outage ends are still the outage's
 RSS_LIMIT = 1.5
-FINISH_SECONDS = 150.0  # for the transfers in flight when the load stops
+FINISH_SECONDS = 100.0  # for the transfers in flight when the load stops
+CUT_WAIT_SECONDS = 90.0  # for the proxied sender to be mid-upload
 FAULTS = ("kill-a", "kill-b", "redis", "postgres", "weed-20s", "disk-full", "net-cut")
 RESUMABLE = {"offered", "uploading", "interrupted", "uploaded", "sealed"}
 
@@ -184,11 +185,23 @@ class Harness:
         monitor.start()
         for at, kinds in plan:
             self._sleep_until(at)
-            threads = [threading.Thread(target=self._inject, args=(k,)) for k in kinds]
+            started: list[Fault] = []
+            threads = [threading.Thread(target=self._inject, args=(k, started)) for k in kinds]
             for t in threads:
                 t.start()
             for t in threads:
                 t.join()
+            # Health is asked once every fault of the group has ended: a daemon that another
+            # fault of the same group is restarting is not stuck.
+            for fault in started:
+                fault.end = max(f.end for f in started)
+                self._probe_health(fault)
+                self.faults.append(fault)
+                print(
+                    f"[{self.now():6.0f}] healed: {fault.kind} {fault.note} "
+                    f"answered={fault.answered} ok_after={fault.healthy_after}",
+                    flush=True,
+                )
         self._sleep_until(self.args.minutes * 60)
         print(f"[{self.now():6.0f}] load stops; finishing transfers in flight", flush=True)
         finish_by = time.monotonic() + FINISH_SECONDS
@@ -220,7 +233,7 @@ class Harness:
 
     # --- faults -----------------------------------------------------------------------------
 
-    def _inject(self, kind: str) -> None:
+    def _inject(self, kind: str, started: list[Fault]) -> None:
         s = self.services
         fault = Fault(kind, start=self.now())
         print(f"[{fault.start:6.0f}] fault: {kind}", flush=True)
@@ -255,14 +268,11 @@ class Harness:
         except Exception as exc:
             fault.note += f" harness error: {exc!r}"
         fault.end = self.now()
-        self._probe_health(fault)
-        self.faults.append(fault)
-        print(f"[{self.now():6.0f}] healed: {kind} {fault.note} answered={fault.answered} "
-              f"ok_after={fault.healthy_after}", flush=True)  # fmt: skip
+        started.append(fault)
 
     def _cut_mid_upload(self) -> str:
         lane = next(lane for lane in self.lanes if lane.kind == "dropped")
-        deadline = time.monotonic() + 45
+        deadline = time.monotonic() + CUT_WAIT_SECONDS
         proxy = self.services.proxy
         while time.monotonic() < deadline:
             if lane.uploading.is_set():
@@ -271,7 +281,8 @@ class Harness:
                 if proxy.carried - before > 1 << 20:
                     return f"reset {proxy.cut()} connections mid-upload"
             time.sleep(0.3)
-        return f"no upload in flight within 45 s; reset {proxy.cut()} connections"
+        cut = proxy.cut()
+        return f"no upload in flight within {CUT_WAIT_SECONDS:.0f} s; reset {cut} connections"
 
     def _probe_health(self, fault: Fault) -> None:
         for d in self.services.daemons:

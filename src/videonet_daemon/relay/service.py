@@ -505,14 +505,18 @@ class TransferService:
         )
 
     async def _set_state(self, live: LiveTransfer, state: protocol.TransferState) -> None:
-        await self._db.execute(
-            "UPDATE transfers SET state = :s, uploaded = :b, updated_at = :t WHERE id = :id",
+        # Never over an abort: with several daemons the abort may have been heard by another
+        # one than the daemon running the upload, whose `live` does not know (bench/soak.py).
+        changed = await self._db.execute(
+            "UPDATE transfers SET state = :s, uploaded = :b, updated_at = :t "
+            "WHERE id = :id AND state <> :aborted",
             s=state,
             b=live.uploaded,
             t=now_iso(),
             id=live.transfer_id,
+            aborted=S.ABORTED,
         )
-        live.set_state(state)
+        live.set_state(state if changed else S.ABORTED)
 
     async def seal(
         self, user_id: int, transfer_id: str, sha256: Any, seal: Any
@@ -528,12 +532,13 @@ class TransferService:
             raise TransferStateError(f"the transfer is {state}: every byte must arrive first")
         await self._db.execute(
             "UPDATE transfers SET sha256 = :h, seal = :fh, state = :s, updated_at = :t "
-            "WHERE id = :id",
+            "WHERE id = :id AND state <> :aborted",
             h=digest,
             fh=sealed,
             s=S.SEALED,
             t=now_iso(),
             id=transfer_id,
+            aborted=S.ABORTED,
         )
         live.set_state(S.SEALED)
         return await self.get(transfer_id)
