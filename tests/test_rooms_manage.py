@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from chatkit import Accounts, connect
+from transfer_helpers import offer_payload
 from videonet_protocol import protocol
 
 from conftest import Cli, Daemon, User, http
@@ -153,9 +154,7 @@ async def test_members_hear_of_a_rename_and_leave_a_deleted_room(
         renamed = await peer.next(protocol.EV_ROOM_RENAMED)
         assert renamed["room_id"] == room_id and renamed["name"].startswith("renamed-")
 
-        offer = await peer.call(
-            protocol.EV_TRANSFER_OFFER, {"room_id": room_id, "name": "a.bin", "size": 10}
-        )
+        offer = await peer.call(protocol.EV_TRANSFER_OFFER, offer_payload(room_id, "a.bin", 26))
         spooled = daemon.data_dir / "spool" / f"{offer['transfer']['transfer_id']}.spool"
         assert spooled.exists()
 

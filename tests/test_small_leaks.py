@@ -20,6 +20,7 @@ import socketio
 
 from chatkit import Accounts, _recorder, connect, create_room
 from test_operations import self_signed
+from transfer_helpers import offer_payload
 from videonet_protocol import protocol
 
 from conftest import Daemon, http
@@ -78,10 +79,10 @@ def test_the_state_of_an_addressed_transfer_reaches_only_its_two_ends(
                 peer.sio.on(protocol.EV_TRANSFER_STATE, _recorder(peer, protocol.EV_TRANSFER_STATE))
                 await peer.join(room)
             sender, addressee, other = peers
-            body = {"room_id": room, "name": "for-bob.bin", "size": 4, "to": bob.username}
+            body = offer_payload(room, "for-bob.bin", 20, to=bob.username)
             addressed = (await sender.call(protocol.EV_TRANSFER_OFFER, body))["transfer"]
             await sender.call(protocol.EV_TRANSFER_ABORT, {"transfer_id": addressed["transfer_id"]})
-            body = {"room_id": room, "name": "for-all.bin", "size": 4}
+            body = offer_payload(room, "for-all.bin", 20)
             everyone = (await sender.call(protocol.EV_TRANSFER_OFFER, body))["transfer"]
             await sender.call(protocol.EV_TRANSFER_ABORT, {"transfer_id": everyone["transfer_id"]})
             # The room-wide abort comes after the addressed one: once a socket has it, it would
@@ -124,7 +125,7 @@ def test_a_stranger_hears_404_alike_and_no_room_id(daemon: Daemon, tmp_path: Pat
         peer = await connect(daemon, alice)
         try:
             await peer.join(room_id)
-            body = {"room_id": room_id, "name": "to-bob.bin", "size": 4, "to": bob.username}
+            body = offer_payload(room_id, "to-bob.bin", 20, to=bob.username)
             ack = await peer.call(protocol.EV_TRANSFER_OFFER, body)
             assert ack["ok"], ack
             return str(ack["transfer"]["transfer_id"])

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from chatkit import Accounts, connect, create_room
+from transfer_helpers import offer_payload
 from videonet_protocol import protocol
 
 from conftest import TEST_PASSWORD, Daemon, http, start_daemon
@@ -87,7 +88,7 @@ async def test_send_to_finds_the_member_whatever_the_case(daemon: Daemon, tmp_pa
     peer = await connect(daemon, bob)
     try:
         await peer.join(room)
-        body = {"room_id": room, "name": "a.bin", "size": 1, "to": alice.username.lower()}
+        body = offer_payload(room, "a.bin", 17, to=alice.username.lower())
         ack = await peer.call(protocol.EV_TRANSFER_OFFER, body)
         assert ack["ok"], ack
         assert ack["transfer"]["to_user_id"] == alice.user_id
