@@ -252,3 +252,48 @@ def test_a_device_key_file_of_the_first_format_keeps_its_id(daemon: Daemon, cli:
     assert r.code == 0, r.err
     assert r.json()["device_id"] == "0123456789abcdef"
     assert json.loads(path.read_text())["signing_key"]
+
+
+def test_a_send_after_a_member_links_a_device_is_one_notice(daemon: Daemon, tmp_path: Path) -> None:
+    """A member logs in on a second machine (its own data dir) and links it: the next send to
+    the room goes through with one line about the new device, where it used to stop everyone
+    with exit 6. A machine logged in but not linked gets no key, and the sender is told in one
+    line."""
+    alice, bob = daemon.make_user(tmp_path), daemon.make_user(tmp_path)
+    room = room_of(daemon, alice, bob)
+    a, _ = first_device(daemon, alice, tmp_path)
+    b, _ = first_device(daemon, bob, tmp_path)
+    src = tmp_path / "f.bin"
+    src.write_bytes(b"x" * 5000)
+    r = a.cli("send", room, str(src), "--no-wait", "--to", bob.username)
+    assert r.code == 0, r.err
+
+    laptop = device(daemon, bob, tmp_path, "laptop")
+    _, waiting, typing = _link(laptop, b)
+    assert finish(typing) == 0 and finish(waiting) == 0
+    label_id = laptop.cli("devices", "--json").json()
+    name = next(
+        f"{d['label']} ({d['device_id'][:8]})" for d in label_id["devices"] if d["this_device"]
+    )
+    r = a.cli("send", room, str(src), "--no-wait")
+    assert r.code == 0, r.err
+    assert r.err.strip().splitlines() == [
+        f"{bob.username} has a new device {name} (certified by {bob.username}'s identity)"
+    ]
+
+    stray = device(daemon, bob, tmp_path, "stray")
+    assert stray.cli("devices").code == 1  # logged in, not linked
+    stray_id = next(
+        d["device_id"]
+        for d in http("GET", daemon.api("/api/keys"), token=bob.token)[1]["devices"]
+        if not d["certificate"]
+    )
+    r = a.cli("send", room, str(src), "--no-wait")
+    assert r.code == 0, r.err
+    lines = r.err.strip().splitlines()
+    assert len(lines) == 1, r.err
+    line = lines[0]
+    assert line.startswith(f"Not encrypting to {bob.username}'s device ")
+    assert f"({stray_id[:8]})" in line and line.endswith(
+        f"not certified by {bob.username}'s identity"
+    )

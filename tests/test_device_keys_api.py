@@ -257,3 +257,17 @@ def test_a_users_keys_are_seen_only_by_those_sharing_a_room(
 
     status, own, _ = http("GET", their_keys, token=other.token)
     assert status == 200 and len(own["devices"]) == 1
+
+
+def test_a_user_is_found_by_any_spelling_of_the_name(
+    daemon: Daemon, user: User, tmp_path: Path
+) -> None:
+    other = daemon.make_user(tmp_path)
+    status, room, _ = http(
+        "POST", daemon.api("/api/rooms/create"), {"name": "keys-" + device_id()[:8]}, user.token
+    )
+    assert http("POST", daemon.api(f"/api/rooms/{room['id']}/join"), token=other.token)[0] == 200
+    status, seen, _ = http(
+        "GET", daemon.api(f"/api/users/{other.username.upper()}/keys"), token=user.token
+    )
+    assert status == 200 and seen["username"] == other.username  # the name as registered

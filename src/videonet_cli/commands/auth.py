@@ -194,7 +194,7 @@ def logout(
         return
     output.info(f"Logged out of {server}.")
     if removed:
-        output.info("Removed this device from the account (its keys for it are gone here).")
+        output.info("Removed this device from the account, and its copy of your identity here.")
 
 
 def whoami(ctx: typer.Context, json_out: bool = JsonOption) -> None:

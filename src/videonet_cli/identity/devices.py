@@ -82,6 +82,11 @@ async def my_devices(api: Api) -> MyDevices:
     )
 
 
+def _row_of(listed: protocol.UserKeys, identity: bytes, this_id: str, device_id: str) -> DeviceRow:
+    trust.listed_device(listed, device_id)  # a one-line error when the daemon left it out
+    return next(r for r in _rows(listed, identity, this_id) if r.device_id == device_id)
+
+
 def find_device(listed: protocol.UserKeys, ref: str) -> protocol.DeviceKeyInfo:
     """One of the listed devices by its id, the start of its id, or its label (when unique)."""
     exact = [d for d in listed["devices"] if d["device_id"] == ref]
@@ -131,8 +136,7 @@ async def rename(api: Api, ref: str | None, label: str) -> DeviceRow:
         account.identity, account.user_id, info["device_id"], x25519, ed25519, label
     )
     await api.keys.update(info["device_id"], {"certificate": certificate, "label": label})
-    rows = _rows(await api.keys.mine(), account.identity_public, me.device_id)
-    return next(r for r in rows if r.device_id == info["device_id"])
+    return _row_of(await api.keys.mine(), account.identity_public, me.device_id, info["device_id"])
 
 
 THIS_DEVICE = "this"
@@ -169,8 +173,7 @@ async def remove(api: Api, ref: str) -> DeviceRow:
     assert account.identity is not None
     revocation = trust.revoke(account.identity, account.user_id, info["device_id"], x25519, ed25519)
     await api.keys.update(info["device_id"], {"revocation": revocation})
-    rows = _rows(await api.keys.mine(), account.identity_public, me.device_id)
-    return next(r for r in rows if r.device_id == info["device_id"])
+    return _row_of(await api.keys.mine(), account.identity_public, me.device_id, info["device_id"])
 
 
 async def restore(api: Api, recovery_key: str) -> MyDevices:

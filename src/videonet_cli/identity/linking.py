@@ -95,7 +95,7 @@ async def link_new(api: Api, show_code: Callable[[str], None]) -> Linked:
     await api.keys.publish(key.device_id, key.public_bytes, key.signing_public_bytes, key.label)
     listed = await api.keys.mine()
     held = accounts.load(api.server, listed["user_id"])
-    mine = next(d for d in listed["devices"] if d["device_id"] == key.device_id)
+    mine = trust.listed_device(listed, key.device_id)
     if held is not None:
         checked = trust.check_device(mine, held.user_id, held.username, held.identity_public, "own")
         if checked.device is not None:

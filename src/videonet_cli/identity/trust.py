@@ -238,6 +238,14 @@ def recovery_key_from_env() -> str | None:
     return None
 
 
+def listed_device(listed: protocol.UserKeys, device_id: str) -> protocol.DeviceKeyInfo:
+    """One device of a listing, or a one-line error when the daemon left it out."""
+    found = next((d for d in listed["devices"] if d["device_id"] == device_id), None)
+    if found is None:
+        raise CliError(f"the daemon did not list device {device_id} of {listed['username']}")
+    return found
+
+
 def decode_identity(listed: protocol.UserKeys) -> bytes | None:
     raw = protocol.decode_public_key(str(listed.get("identity_key") or ""))
     if raw is None or ed25519_problem(raw) is not None:
@@ -350,7 +358,7 @@ async def this_device(api: Api) -> ThisDevice:
                 "the one this device holds: someone may have taken over the account, or the "
                 "daemon is lying"
             )
-    mine = next(d for d in listed["devices"] if d["device_id"] == key.device_id)
+    mine = listed_device(listed, key.device_id)
     checked = check_device(mine, account.user_id, account.username, account.identity_public, OWN)
     if checked.device is None:
         if account.identity is None:

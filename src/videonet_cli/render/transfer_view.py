@@ -96,7 +96,7 @@ class TransferView:
             err_console.print(self._code_line(event), markup=False, highlight=False)
             return
         if kind == "trust_notice":  # one line: a new device, a device skipped and why
-            err_console.print(event["line"], markup=False, highlight=False)
+            err_console.print(event["line"], markup=False, highlight=False, soft_wrap=True)
             return
         if kind == "key_refused":  # a warning too: that device cannot decrypt the file
             err_console.print(

@@ -14,6 +14,7 @@ from videonet_daemon.clock import now_iso
 from videonet_daemon.db.engine import Database, Record, columns, run
 from videonet_daemon.errors import Conflict, NotFound
 from videonet_protocol import protocol
+from videonet_protocol.names import name_key
 
 _COLUMNS = (
     "device_id, public_key, signing_key, fingerprint, label, certificate, revocation, created_at"
@@ -201,8 +202,10 @@ class DeviceKeyService:
         return removed > 0
 
     async def users_named(self, username: str) -> list[tuple[int, str]]:
-        """(id, username) of the accounts with exactly this name."""
+        """(id, username) of the accounts with this name (compared folded, as names are
+        unique: "BOB" finds bob; the answer carries the name as registered)."""
         rows = await self._db.fetch_all(
-            "SELECT id, username FROM users WHERE username = :n ORDER BY id", n=username
+            "SELECT id, username FROM users WHERE username_key = :k ORDER BY id",
+            k=name_key(username),
         )
         return [(int(columns(r)["id"]), str(columns(r)["username"])) for r in rows]
