@@ -60,11 +60,13 @@ def set_up_once(daemon: Daemon, tmp_path: Path) -> Accounts:
         r = workstation("devices", "--json")
         assert r.code == 0, r.err
         recovery[who.user.username] = r.json()["recovery_key"]
-    # The receiving device, made once; its key file goes to the secret store.
-    kept = Cli(daemon.url, tmp_path / "checker-device", checker.user.token)
-    r = kept("devices", VIDEONET_RECOVERY_KEY=recovery[checker.user.username])
-    assert r.code == 0, r.err
-    device_key = kept.config_dir / "data" / "identity" / "device-key.json"
+    # Each job's device, made once; its key file goes to the secret store.
+    device_key = {}
+    for who in (builder, checker):
+        kept = Cli(daemon.url, tmp_path / f"{who.user.username}-device", who.user.token)
+        r = kept("devices", VIDEONET_RECOVERY_KEY=recovery[who.user.username])
+        assert r.code == 0, r.err
+        device_key[who.user.username] = kept.config_dir / "data" / "identity" / "device-key.json"
     ws_builder = Cli(daemon.url, tmp_path / f"ws-{builder.user.username}", builder.user.token)
     r = ws_builder("keys", "verify", checker.user.username, "--json")
     assert r.code == 0, r.err
@@ -77,11 +79,12 @@ def set_up_once(daemon: Daemon, tmp_path: Path) -> Accounts:
             "TO": checker.user.username,
             "TO_SAFETY_NUMBER": r.json()["groups"],
             "VIDEONET_RECOVERY_KEY": recovery[builder.user.username],
+            "DEVICE_KEY_FILE": str(device_key[builder.user.username]),
         },
         {
             "ROOM": room,
             "VIDEONET_RECOVERY_KEY": recovery[checker.user.username],
-            "DEVICE_KEY_FILE": str(device_key),
+            "DEVICE_KEY_FILE": str(device_key[checker.user.username]),
         },
     )
 
@@ -100,9 +103,10 @@ def test_the_ci_example_sends_and_verifies_on_fresh_runners(daemon: Daemon, tmp_
         lab.mkdir()
         builder = fresh_runner(ci.builder, tmp_path / f"builder-runner{run}")
         checker = fresh_runner(ci.checker, tmp_path / f"checker-runner{run}")
-        setup = run_block("receiver key", checker, lab, **ci.env_checker)
+        setup = run_block("device key", checker, lab, **ci.env_checker)
         assert setup.returncode == 0, setup.stderr
         sources = [random_file(build / "dist" / n, 300_000) for n in ("app.tar.gz", "app.whl")]
+        assert run_block("device key", builder, build, **ci.env_builder).returncode == 0
         sent = run_block("send", builder, build, **ci.env_builder)
         assert sent.returncode == 0, sent.stderr
         assert "sent 2 files" in sent.stdout
@@ -111,9 +115,9 @@ def test_the_ci_example_sends_and_verifies_on_fresh_runners(daemon: Daemon, tmp_
         assert received.returncode == 0, received.stderr
         for src in sources:
             assert (lab / "incoming" / src.name).read_bytes() == src.read_bytes()
-    # The thrown-away sending runners took their devices off the account.
+    # Fresh runners, the same devices: each account has its workstation and its job's device.
     status, mine, _ = http("GET", daemon.api("/api/keys"), token=ci.builder.user.token)
-    assert status == 200 and len(mine["devices"]) == 1
+    assert status == 200 and len(mine["devices"]) == 2
     status, mine, _ = http("GET", daemon.api("/api/keys"), token=ci.checker.user.token)
     assert len(mine["devices"]) == 2  # the workstation and the one receiving device
 
@@ -123,9 +127,10 @@ def test_the_ci_example_fails_on_a_changed_byte(daemon: Daemon, tmp_path: Path) 
     build, lab = tmp_path / "build", tmp_path / "lab"
     (build / "dist").mkdir(parents=True)
     lab.mkdir()
-    setup = run_block("receiver key", ci.checker, lab, **ci.env_checker)
+    setup = run_block("device key", ci.checker, lab, **ci.env_checker)
     assert setup.returncode == 0, setup.stderr
     random_file(build / "dist" / "app.tar.gz", 300_000)
+    assert run_block("device key", ci.builder, build, **ci.env_builder).returncode == 0
     sent = run_block("send", ci.builder, build, **ci.env_builder)
     assert sent.returncode == 0, sent.stderr
     transfer_id = re.search(r'"transfer_id":"(\w+)"', (build / "sent.jsonl").read_text())
