@@ -18,110 +18,79 @@ Signatures made with `sign` are Ed25519 over ``len(label) || label || message``.
 from __future__ import annotations
 
 import asyncio
-import base64
-import os
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Protocol
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from videonet_cli.api import Api
-from videonet_cli.config import ENV_RECOVERY_KEY, ENV_RECOVERY_KEY_FILE
 from videonet_cli.errors import (
     CliError,
     KeyChangedError,
     NotFoundError,
-    NotLinkedError,
     UntrustedSenderError,
     UsageError,
 )
 from videonet_cli.identity import account as accounts
-from videonet_cli.identity import device as device_keys
-from videonet_cli.identity import signing
+from videonet_cli.identity.certify import (
+    certify,
+    check_device,
+    decode_identity,
+    listed_device,
+    revoke,
+)
+from videonet_cli.identity.enroll import (
+    adopt_identity,
+    certify_device,
+    own_account,
+    recovery_key_from_env,
+    this_device,
+)
+from videonet_cli.identity.model import (
+    Confirm,
+    FirstSeen,
+    Recipients,
+    SkippedDevice,
+    ThisDevice,
+    TrustedDevice,
+    as_trusted,
+    device_name,
+    identity_fingerprint,
+    short_id,
+)
 from videonet_cli.identity.pins import FIRST_USE, OWN, Pin, Pins, PinStore
 from videonet_protocol import protocol
-from videonet_protocol.keycheck import ed25519_problem, x25519_problem
 from videonet_protocol.names import name_key
 
+__all__ = [
+    "Confirm",
+    "FirstSeen",
+    "Recipients",
+    "SkippedDevice",
+    "ThisDevice",
+    "TrustedDevice",
+    "adopt_identity",
+    "certify",
+    "certify_device",
+    "changed_identity_error",
+    "check_device",
+    "choose_recipients",
+    "decode_identity",
+    "device_name",
+    "identity_fingerprint",
+    "listed_device",
+    "own_account",
+    "recovery_key_from_env",
+    "revoke",
+    "short_id",
+    "sign",
+    "this_device",
+    "trusted_sender",
+    "verify_signature",
+]
+
 PEER_KEY_REQUESTS = 8  # users whose keys are asked for at once
-
-
-@dataclass(frozen=True)
-class ThisDevice:
-    server: str  # the normalized server origin pins are kept under
-    user_id: int
-    username: str
-    device_id: str
-    label: str
-    x25519: X25519PrivateKey  # receives wrapped file keys (HPKE)
-    ed25519: Ed25519PrivateKey  # signs what this device sends (transfer headers, seals, verdicts)
-
-    @property
-    def x25519_public(self) -> bytes:
-        return self.x25519.public_key().public_bytes_raw()
-
-    @property
-    def ed25519_public(self) -> bytes:
-        return self.ed25519.public_key().public_bytes_raw()
-
-    @property
-    def fingerprint(self) -> str:
-        return protocol.device_fingerprint(self.x25519_public, self.ed25519_public)
-
-
-@dataclass(frozen=True)
-class TrustedDevice:
-    user_id: int
-    username: str
-    device_id: str
-    label: str
-    x25519_public: bytes  # 32 bytes
-    ed25519_public: bytes  # 32 bytes
-    trust: str  # "own" | "first use" | "verified"  (of the user's identity)
-    fingerprint: str  # protocol-level fingerprint of the device keys (goes in headers)
-
-
-@dataclass(frozen=True)
-class SkippedDevice:
-    username: str
-    device_id: str
-    label: str
-    reason: str  # one line: "not certified by bob's identity", "unusable key", "revoked"
-
-
-@dataclass(frozen=True)
-class Recipients:
-    devices: list[TrustedDevice]  # who gets the file key (always includes ThisDevice as "own")
-    skipped: list[SkippedDevice]
-    notices: list[str]  # one line each
-
-
-@dataclass(frozen=True)
-class FirstSeen:
-    username: str
-    user_id: int
-    identity_fingerprint: str  # short, readable
-
-
-class Confirm(Protocol):  # asks the person on a terminal; None when there is no terminal
-    async def __call__(self, first_seen: list[FirstSeen]) -> bool: ...
-
-
-def short_id(device_id: str) -> str:
-    """The first characters of a device id: enough to tell two devices with one label apart."""
-    return device_id[:8]
-
-
-def device_name(label: str, device_id: str) -> str:
-    return f"{label or 'device'} ({short_id(device_id)})"
-
-
-def identity_fingerprint(identity_public: bytes) -> str:
-    return protocol.key_fingerprint(identity_public)
 
 
 # --- signatures ------------------------------------------------------------------------------
@@ -145,246 +114,6 @@ def verify_signature(device: TrustedDevice, label: bytes, message: bytes, signat
     except (InvalidSignature, ValueError):
         return False
     return True
-
-
-# --- certificates ----------------------------------------------------------------------------
-
-
-def certify(
-    identity: Ed25519PrivateKey,
-    user_id: int,
-    device_id: str,
-    x25519: bytes,
-    ed25519: bytes,
-    label: str,
-) -> str:
-    """The base64 certificate of a device under this identity."""
-    message = signing.certificate_message(user_id, device_id, x25519, ed25519, label)
-    return base64.b64encode(signing.sign_blob(identity, message)).decode("ascii")
-
-
-def revoke(
-    identity: Ed25519PrivateKey, user_id: int, device_id: str, x25519: bytes, ed25519: bytes
-) -> str:
-    message = signing.revocation_message(user_id, device_id, x25519, ed25519)
-    return base64.b64encode(signing.sign_blob(identity, message)).decode("ascii")
-
-
-@dataclass(frozen=True)
-class _Checked:
-    """One listed device checked against an identity."""
-
-    device: TrustedDevice | None
-    skipped: SkippedDevice | None
-    revoked: bool = False
-
-
-def check_device(
-    info: protocol.DeviceKeyInfo,
-    user_id: int,
-    username: str,
-    identity_public: bytes,
-    trust: str,
-    known_revoked: Collection[str] = (),
-) -> _Checked:
-    """A listed device as trusted (certified, not revoked, usable keys) or skipped, with why."""
-    device_id = str(info.get("device_id", ""))
-    label = str(info.get("label", ""))
-
-    def skip(reason: str, revoked: bool = False) -> _Checked:
-        return _Checked(None, SkippedDevice(username, device_id, label, reason), revoked)
-
-    x25519 = protocol.decode_public_key(str(info.get("public_key", "")))
-    ed25519 = protocol.decode_public_key(str(info.get("signing_key", "")))
-    if x25519 is None or ed25519 is None:
-        return skip("unusable key (not a pair of 32-byte public keys)")
-    problem = x25519_problem(x25519) or ed25519_problem(ed25519)
-    if problem is not None:
-        return skip(f"unusable key ({problem})")
-    if device_id in known_revoked:
-        return skip("revoked", revoked=True)
-    revocation = protocol.decode_blob(info.get("revocation"))
-    if revocation is not None and signing.verify_blob(
-        identity_public,
-        signing.revocation_message(user_id, device_id, x25519, ed25519),
-        revocation,
-    ):
-        return skip("revoked", revoked=True)
-    certificate = protocol.decode_blob(info.get("certificate"))
-    message = signing.certificate_message(user_id, device_id, x25519, ed25519, label)
-    if not signing.verify_blob(identity_public, message, certificate):
-        return skip(f"not certified by {username}'s identity")
-    fingerprint = protocol.device_fingerprint(x25519, ed25519)
-    return _Checked(
-        TrustedDevice(user_id, username, device_id, label, x25519, ed25519, trust, fingerprint),
-        None,
-    )
-
-
-# --- this device -----------------------------------------------------------------------------
-
-
-def recovery_key_from_env() -> str | None:
-    """VIDEONET_RECOVERY_KEY, else the file VIDEONET_RECOVERY_KEY_FILE names, else None."""
-    value = os.environ.get(ENV_RECOVERY_KEY, "").strip()
-    if value:
-        return value
-    path = os.environ.get(ENV_RECOVERY_KEY_FILE, "").strip()
-    if path:
-        try:
-            return Path(path).read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise UsageError(f"{ENV_RECOVERY_KEY_FILE}: cannot read {path}: {exc}") from exc
-    return None
-
-
-def listed_device(listed: protocol.UserKeys, device_id: str) -> protocol.DeviceKeyInfo:
-    """One device of a listing, or a one-line error when the daemon left it out."""
-    found = next((d for d in listed["devices"] if d["device_id"] == device_id), None)
-    if found is None:
-        raise CliError(f"the daemon did not list device {device_id} of {listed['username']}")
-    return found
-
-
-def decode_identity(listed: protocol.UserKeys) -> bytes | None:
-    raw = protocol.decode_public_key(str(listed.get("identity_key") or ""))
-    if raw is None or ed25519_problem(raw) is not None:
-        return None
-    return raw
-
-
-async def _publish_device(api: Api, key: device_keys.DeviceKey) -> None:
-    await api.keys.publish(key.device_id, key.public_bytes, key.signing_public_bytes, key.label)
-
-
-def _this(account: accounts.Account, key: device_keys.DeviceKey, label: str) -> ThisDevice:
-    return ThisDevice(
-        account.server,
-        account.user_id,
-        account.username,
-        key.device_id,
-        label,
-        key.private_key,
-        key.signing_key,
-    )
-
-
-async def adopt_identity(
-    api: Api,
-    listed: protocol.UserKeys,
-    key: device_keys.DeviceKey,
-    identity: Ed25519PrivateKey,
-    *,
-    made_now: bool,
-    replace: bool = False,
-) -> accounts.Account:
-    """Hold ``identity`` on this device: record it on the daemon if it has none, keep it in the
-    account file, and certify this device with it."""
-    public = identity.public_key().public_bytes_raw()
-    if decode_identity(listed) != public:
-        listed = await api.keys.set_identity(public, replace=replace)
-    account = accounts.Account(
-        api.server,
-        listed["user_id"],
-        listed["username"],
-        public,
-        identity,
-        recovery_shown=not made_now,
-    )
-    accounts.save(account)
-    await certify_device(api, account, key.device_id, listed)
-    return account
-
-
-async def certify_device(
-    api: Api, account: accounts.Account, device_id: str, listed: protocol.UserKeys
-) -> protocol.DeviceKeyInfo:
-    """Certify one of the account's listed devices with the identity held here."""
-    if account.identity is None:
-        raise NotLinkedError("this device does not hold your identity: it cannot certify devices")
-    info = next((d for d in listed["devices"] if d["device_id"] == device_id), None)
-    if info is None:
-        raise NotFoundError(f"you have no device {device_id!r}")
-    x25519 = protocol.decode_public_key(info["public_key"])
-    ed25519 = protocol.decode_public_key(info["signing_key"])
-    if x25519 is None or ed25519 is None:
-        raise CliError(f"device {device_id} has no usable keys on the daemon")
-    certificate = certify(
-        account.identity, account.user_id, device_id, x25519, ed25519, info["label"]
-    )
-    return await api.keys.update(device_id, {"certificate": certificate, "label": info["label"]})
-
-
-async def this_device(api: Api) -> ThisDevice:
-    """This installation's keys, published, and certified by the account's identity.
-
-    On the account's first device the identity is made here (its recovery key is then shown
-    once by the next command that renders it: `videonet login`, `videonet devices`). With
-    VIDEONET_RECOVERY_KEY (or _FILE) the identity is restored from it. Otherwise a device the
-    identity has not certified raises `NotLinkedError`, which says how to link it.
-    """
-    key, _ = device_keys.load_or_create()
-    await _publish_device(api, key)
-    listed = await api.keys.mine()
-    remote = decode_identity(listed)
-    account = accounts.load(api.server, listed["user_id"])
-    if account is None and remote is not None:
-        account = accounts.moved(api.server, listed["user_id"], listed["username"], remote)
-    if account is None:
-        recovery = recovery_key_from_env()
-        if recovery is not None:
-            identity = signing.decode_recovery_key(recovery)
-            public = identity.public_key().public_bytes_raw()
-            if remote is not None and remote != public:
-                raise KeyChangedError(
-                    f"the recovery key in {ENV_RECOVERY_KEY} is not for {listed['username']}'s "
-                    "identity on this daemon"
-                )
-            account = await adopt_identity(api, listed, key, identity, made_now=False)
-            listed = await api.keys.mine()
-        elif remote is None:
-            account = await adopt_identity(
-                api, listed, key, Ed25519PrivateKey.generate(), made_now=True
-            )
-            listed = await api.keys.mine()
-        else:
-            raise NotLinkedError()
-    elif remote != account.identity_public:
-        if remote is None and account.identity is not None:
-            listed = await api.keys.set_identity(account.identity_public)
-        else:
-            raise KeyChangedError(
-                f"the daemon lists another identity for your account {account.username} than "
-                "the one this device holds: someone may have taken over the account, or the "
-                "daemon is lying"
-            )
-    mine = listed_device(listed, key.device_id)
-    checked = check_device(mine, account.user_id, account.username, account.identity_public, OWN)
-    if checked.device is None:
-        if account.identity is None:
-            raise NotLinkedError()
-        await certify_device(api, account, key.device_id, listed)
-    return _this(account, key, mine["label"])
-
-
-def own_account(me: ThisDevice) -> accounts.Account:
-    found = accounts.load(me.server, me.user_id)
-    if found is None:
-        raise NotLinkedError()
-    return found
-
-
-def _as_trusted(me: ThisDevice) -> TrustedDevice:
-    return TrustedDevice(
-        me.user_id,
-        me.username,
-        me.device_id,
-        me.label,
-        me.x25519_public,
-        me.ed25519_public,
-        OWN,
-        me.fingerprint,
-    )
 
 
 # --- recipients ------------------------------------------------------------------------------
@@ -455,7 +184,7 @@ async def choose_recipients(
     ``only_me`` (`send --code`): this device alone, asking the daemon nothing (the code's
     receiver gets the key through the code)."""
     if only_me:
-        return Recipients([_as_trusted(me)], [], [])
+        return Recipients([as_trusted(me)], [], [])
     store = PinStore()
     asked: dict[str, str] = {}  # folded name -> the name as asked (--to), looked up as listed
     lookup: dict[str, str] = {}  # folded name -> the member's name as the daemon spells it
@@ -515,7 +244,7 @@ async def choose_recipients(
         if not await confirm(unaccepted):
             raise UsageError("not sending: the new identities were not confirmed")
 
-    devices = [_as_trusted(me)]
+    devices = [as_trusted(me)]
     notices = list(store.notices)
     with store.edit() as pins:
         own_pin = _own_pin(pins, api.server, account)
