@@ -85,8 +85,11 @@ def test_three_terminals_and_a_browser_meet_through_janus(
     assert uplink["videoStreams"] == 1, uplink  # one upload, not one per participant
     # Mute and speaking state both ways: the terminals' tones make them speak; the page has its
     # (fake) camera and microphone on.
+    # Speaking is measured over a window on both sides: on a loaded 2-core runner all three
+    # terminals' tones take longer than the page's default 20 s to be heard at once.
     page.wait_for_function(
-        "() => window.videonet.peerStates().filter((s) => s.speaking && s.audio).length === 3"
+        "() => window.videonet.peerStates().filter((s) => s.speaking && s.audio).length === 3",
+        timeout=60_000,
     )
     for proc in calls:
         state = seen_or_wait(

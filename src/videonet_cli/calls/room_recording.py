@@ -10,6 +10,7 @@ encrypted, like `videonet send --no-wait`).
 
 from __future__ import annotations
 
+import os
 import re
 import tempfile
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Any
 
 from videonet_cli.api import Api
 from videonet_cli.api.socket import SocketClient
+from videonet_cli.config import ENV_TRUST_NEW
 from videonet_cli.errors import CliError
 from videonet_cli.reporting import Reporter
 from videonet_protocol import protocol
@@ -94,7 +96,11 @@ async def offer(
             await api.calls.recording_file(room_id, recording_id, name, target)
             offered.append(target.name)
         try:
-            await send_files(api, SendOptions(room_id, [folder], wait=False), report)
+            # Offered in the background of a call: nobody to ask, so identities seen here for
+            # the first time are taken only with VIDEONET_TRUST_NEW=1 (as `send --trust-new`).
+            trust_new = os.environ.get(ENV_TRUST_NEW) == "1"
+            options = SendOptions(room_id, [folder], wait=False, trust_new=trust_new)
+            await send_files(api, options, report)
         except CliError as exc:
             raise CliError(f"the call's recording could not be offered: {exc.message}") from exc
     return offered
