@@ -161,3 +161,21 @@ def get_int(
     if not minimum <= value <= maximum:
         raise ValidationError(f"{name} must be between {minimum} and {maximum}")
     return value
+
+
+_HEX = frozenset("0123456789abcdef")
+
+
+def get_exchange_id(data: dict[str, Any]) -> str:
+    """The ``exchange`` of a one-off code or device-link message: a fixed-length lowercase hex id
+    the client picked (both relays pass messages on only within one exchange)."""
+    value = data.get("exchange")
+    if (
+        not isinstance(value, str)
+        or len(value) != protocol.CODE_EXCHANGE_ID_CHARS
+        or not _HEX.issuperset(value)
+    ):
+        raise ValidationError(
+            f"exchange must be {protocol.CODE_EXCHANGE_ID_CHARS} lowercase hex characters"
+        )
+    return value

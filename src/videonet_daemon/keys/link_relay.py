@@ -15,11 +15,9 @@ from typing import Any
 from videonet_daemon.errors import RateLimited, ValidationError
 from videonet_daemon.realtime.hub import Event, Hub, SocketUser
 from videonet_daemon.realtime.ratelimit import TokenBuckets
-from videonet_daemon.validation import get_str
+from videonet_daemon.validation import get_exchange_id, get_str
 from videonet_protocol import protocol
 from videonet_protocol.protocol import LinkStep
-
-_HEX = frozenset("0123456789abcdef")
 
 
 class LinkRelay:
@@ -36,15 +34,7 @@ class LinkRelay:
         nameplate = get_str(data, "nameplate", max_chars=protocol.CODE_NAMEPLATE_MAX_DIGITS)
         if not nameplate.isascii() or not nameplate.isdigit() or nameplate.startswith("0"):
             raise ValidationError("nameplate must be a code's number (digits, from 1)")
-        exchange = data.get("exchange")
-        if (
-            not isinstance(exchange, str)
-            or len(exchange) != protocol.CODE_EXCHANGE_ID_CHARS
-            or not _HEX.issuperset(exchange)
-        ):
-            raise ValidationError(
-                f"exchange must be {protocol.CODE_EXCHANGE_ID_CHARS} lowercase hex characters"
-            )
+        exchange = get_exchange_id(data)
         try:
             step = LinkStep(get_str(data, "step", max_chars=16))
         except ValueError as exc:

@@ -20,13 +20,12 @@ from videonet_daemon.realtime.hub import Event, Hub, SocketUser
 from videonet_daemon.realtime.ratelimit import TokenBuckets
 from videonet_daemon.relay.service import TransferService
 from videonet_daemon.rooms.guard import RoomGuard
-from videonet_daemon.validation import get_int, get_str
+from videonet_daemon.validation import get_exchange_id, get_int, get_str
 from videonet_protocol import protocol
 from videonet_protocol.protocol import CodeStep
 
 _SENDER_STEPS = (CodeStep.PAKE, CodeStep.KEY, CodeStep.FAIL)
 _RECEIVER_STEPS = (CodeStep.REPLY, CodeStep.FAIL)
-_HEX = frozenset("0123456789abcdef")
 
 
 class CodeRelay:
@@ -50,7 +49,7 @@ class CodeRelay:
         nameplate = get_str(data, "nameplate", max_chars=protocol.CODE_NAMEPLATE_MAX_DIGITS)
         if not nameplate.isascii() or not nameplate.isdigit() or nameplate.startswith("0"):
             raise ValidationError("nameplate must be a code's number (digits, from 1)")
-        exchange = _exchange_id(data)
+        exchange = get_exchange_id(data)
         await self.guard.require_joined(user, room_id)
         wait = self.seeks.take(user.user_id)
         if wait:
@@ -72,7 +71,7 @@ class CodeRelay:
         to_user_id = get_int(data, "to_user_id", default=None, minimum=1, maximum=2**63 - 1)
         if to_user_id is None:
             raise ValidationError("to_user_id is required")
-        exchange = _exchange_id(data)
+        exchange = get_exchange_id(data)
         try:
             step = CodeStep(get_str(data, "step", max_chars=16))
         except ValueError as exc:
@@ -111,19 +110,6 @@ class CodeRelay:
             protocol.EV_CODE_MESSAGE, relayed, to=protocol.user_channel(to_user_id)
         )
         return {}
-
-
-def _exchange_id(data: dict[str, Any]) -> str:
-    value = data.get("exchange")
-    if (
-        not isinstance(value, str)
-        or len(value) != protocol.CODE_EXCHANGE_ID_CHARS
-        or not _HEX.issuperset(value)
-    ):
-        raise ValidationError(
-            f"exchange must be {protocol.CODE_EXCHANGE_ID_CHARS} lowercase hex characters"
-        )
-    return value
 
 
 def _body(data: dict[str, Any], *, empty: bool) -> str:
