@@ -1,0 +1,267 @@
+"""The kind of claim that slipped in the docs (issue 27: 8 of 40 tried were false), each checked
+against the code:
+
+- every `VIDEONET_*` variable the docs name is declared (the daemon's `Settings`, the CLI's
+  `config.ENVIRONMENT`, the analysis `SETTINGS`), every declared one is documented, and every
+  one the code reads is declared (ci.md named a `VIDEONET_JWT_TTL` that never existed);
+- every `videonet …` command line in the docs names commands and options that exist, with no more
+  arguments than the command takes;
+- what the docs quote as the program's output is what the code prints (the missing-extra line of
+  getting-started.md was an older message): a fenced block marked `output`, and a message quoted
+  inline in ``double backticks``, is checked against the strings in src/ (see `explained`);
+- every link between the docs points at a file and a heading that exist.
+
+The light install's measured size is in test_light_install.py.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import shlex
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from videonet_cli.analysis import settings as analysis_settings
+from videonet_cli.config import ENVIRONMENT
+from videonet_cli.config import markdown_table as cli_environment_table
+from videonet_cli.main import build_command as videonet_command
+from videonet_cli.main import give_optional_values, hoist_global_options
+from videonet_daemon.cli import build_command as daemon_command
+from videonet_daemon.settings import describe
+from videonet_protocol.adapters.typer import Context
+
+pytestmark = pytest.mark.one_pass("code shape, docs, install: no database")
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = [*sorted((ROOT / "docs").rglob("*.md")), ROOT / "README.md"]
+FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.M | re.S)
+VARIABLE = re.compile(r"\bVIDEONET_[A-Z0-9_]+\b")
+
+
+def where(path: Path, line: int) -> str:
+    return f"{path.relative_to(ROOT)}:{line}"
+
+
+def prose(text: str) -> str:
+    """The text with its fenced blocks blanked (line numbers kept)."""
+    return FENCE.sub(lambda m: "\n" * m.group(0).count("\n"), text)
+
+
+# -- settings ---------------------------------------------------------------------------------
+
+
+def declared() -> dict[str, str]:
+    """Every environment variable VideoNet reads, from its one declaration -> which one."""
+    names = {env: "daemon settings" for _, _, env, _ in describe()}
+    names |= {name: "CLI environment" for name, _ in ENVIRONMENT}
+    names |= {s.env: "analysis settings" for s in analysis_settings.SETTINGS}
+    names |= {env: "analysis settings" for env in analysis_settings.ALIASES.values()}
+    return names
+
+
+def test_every_variable_the_docs_name_is_declared() -> None:
+    known = declared()
+    tests = "\n".join(p.read_text() for p in (ROOT / "tests").rglob("*.py"))
+    wrong = []
+    for path in DOCS:
+        for n, line in enumerate(path.read_text().splitlines(), 1):
+            for name in VARIABLE.findall(line):
+                test_only = name.startswith("VIDEONET_TEST_") and name in tests
+                if name not in known and not test_only:
+                    wrong.append(f"{where(path, n)}: {name}")
+    assert wrong == [], "named in the docs, declared nowhere:\n" + "\n".join(wrong)
+
+
+def test_every_declared_variable_is_documented() -> None:
+    settings_doc = (ROOT / "docs" / "settings.md").read_text()
+    analysis_doc = (ROOT / "docs" / "analysis.md").read_text()
+    assert cli_environment_table() in settings_doc
+    assert "(analysis.md#settings)" in settings_doc
+    for name, kind in declared().items():
+        doc = analysis_doc if kind == "analysis settings" else settings_doc
+        assert f"`{name}`" in doc, f"{name} ({kind}) is not in its table"
+
+
+def code_strings(root: Path) -> Iterator[tuple[Path, str]]:
+    for path in sorted(root.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                yield path, node.value
+
+
+def test_every_variable_the_code_reads_is_declared() -> None:
+    """A name in a string of src/ (a read, a help text, an error) is one of the declared ones."""
+    known = declared()
+    wrong = sorted(
+        f"{path.relative_to(ROOT)}: {name}"
+        for path, value in code_strings(ROOT / "src")
+        for name in VARIABLE.findall(value)
+        if name not in known
+    )
+    assert wrong == [], "used in the code, declared nowhere:\n" + "\n".join(wrong)
+
+
+# -- command lines ------------------------------------------------------------------------------
+
+PROGRAMS = {"videonet": videonet_command(), "videonet-daemon": daemon_command()}
+COMMAND_START = re.compile(r"^(videonet|videonet-daemon)(\s|$)")
+
+
+def shell_lines(body: str) -> Iterator[tuple[int, str]]:
+    """(line offset, command) for each `videonet` command of a shell block."""
+    for i, line in enumerate(body.replace("\\\n", "  \n").splitlines()):
+        line = re.sub(r"\s+#.*$", "", re.sub(r"^\$ ", "", line.strip()))
+        line = re.sub(r'"?\$\([^)]*\)"?', "X", line)  # "$(cat FILE)": one word
+        for part in re.split(r"&&|\|\||;|\|", line):
+            part = re.sub(r"^(\w+=\S*\s+)+", "", part.strip())  # VAR=value videonet …
+            if COMMAND_START.match(part):
+                yield i, part
+
+
+def command_lines() -> Iterator[tuple[str, str]]:
+    """Every `videonet …` command line of the docs: in `sh`/`console` blocks, and in single
+    backticks in the prose (a usage line with [OPTIONS] is the generated reference's)."""
+    for path in DOCS:
+        text = path.read_text()
+        for m in FENCE.finditer(text):
+            if m.group(1) in ("sh", "console"):
+                first = text[: m.start()].count("\n") + 2
+                for offset, command in shell_lines(m.group(2)):
+                    yield where(path, first + offset), command
+        for n, line in enumerate(prose(text).splitlines(), 1):
+            for m in re.finditer(r"(?<!`)`(?!`)(.+?)(?<!`)`(?!`)", line):
+                for part in m.group(1).split(" | "):
+                    part = part.strip()
+                    if COMMAND_START.match(part) and "[OPTIONS]" not in part:
+                        for alt in part.split(" / "):  # `videonet register / login`
+                            full = alt if COMMAND_START.match(alt) else f"videonet {alt}"
+                            yield where(path, n), full
+
+
+def _options(command: Any) -> dict[str, bool]:
+    """Option name -> whether it takes a value."""
+    found = {}
+    for param in command.params:
+        if param.param_type_name != "option":
+            continue
+        takes_value = not param.is_flag and not param.count
+        for name in [*param.opts, *param.secondary_opts]:
+            found[name] = takes_value
+    found["--help"] = False
+    return found
+
+
+def _positionals(command: Any) -> float:
+    counts = [p.nargs for p in command.params if p.param_type_name == "argument"]
+    return float("inf") if any(n < 0 for n in counts) else sum(counts)
+
+
+def default_subcommand(group: Any, word: str) -> str | None:
+    """The subcommand a group runs for a first word that is none of its own (`keys USER` runs
+    `keys show USER`), asked of the group's own parsing; None when it has no such default."""
+    ctx = Context(group, info_name="group", resilient_parsing=True)
+    group.parse_args(ctx, [word])
+    chosen = [*getattr(ctx, "_protected_args", []), *ctx.args][:1]
+    return chosen[0] if chosen and chosen[0] != word else None
+
+
+def parse_problem(line: str) -> str | None:
+    """What is wrong with a documented command line, or None. Nothing is run: the names are
+    looked up in the real command tree. Placeholders (ROOM, FILE…) are ordinary arguments;
+    `[--x | -y]` is read as its first choice; a shell redirection ends the command."""
+    line = re.sub(r"\|[^\]]*\]", "]", line).replace("…", " ").replace("...", " ")
+    try:
+        words = shlex.split(line)
+    except ValueError as exc:
+        return f"not a shell line ({exc})"
+    program, args = words[0], []
+    for word in words[1:]:
+        if re.match(r"^(\d?>|<|&$|>>)", word):
+            break
+        if word.strip("[]"):
+            args.append(word.strip("[]"))
+    if program == "videonet":
+        args = give_optional_values(hoist_global_options(args))
+    command, path, positional = PROGRAMS[program], [program], 0
+    options = _options(command)
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        i += 1
+        if arg.startswith("-") and arg != "-":
+            name = arg.split("=", 1)[0]
+            if name not in options:
+                return f"`{' '.join(path)}` has no option {name}"
+            if options[name] and "=" not in arg:
+                i += 1
+            continue
+        subcommands = getattr(command, "commands", None)
+        if subcommands:
+            if arg == "COMMAND":  # `videonet [--server URL] COMMAND …`
+                return None
+            chosen = arg if arg in subcommands else default_subcommand(command, arg)
+            if chosen is None:
+                return f"`{' '.join(path)}` has no command {arg!r}"
+            command, path = subcommands[chosen], [*path, chosen]
+            options |= _options(command)
+            if chosen != arg:  # `videonet keys USER` is `videonet keys show USER`
+                i -= 1
+            continue
+        positional += 1
+        if positional > _positionals(command):
+            return f"`{' '.join(path)}` takes no argument {arg!r} here"
+    return None
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "videonet rooms list --bogus",
+        "videonet roomz list",
+        "videonet send studio a.txt --overwrite",
+        "videonet rooms create a b",
+        "videonet-daemon serve --port 0 extra",
+    ],
+)
+def test_the_command_line_check_can_fail(line: str) -> None:
+    assert parse_problem(line) is not None
+
+
+def test_every_command_line_in_the_docs_parses() -> None:
+    lines = list(command_lines())
+    assert len(lines) > 150  # the docs' command lines were found
+    wrong = [f"{at}: {line}: {problem}" for at, line in lines if (problem := parse_problem(line))]
+    assert wrong == [], "\n".join(wrong)
+
+
+# -- links --------------------------------------------------------------------------------------
+
+
+def anchors(text: str) -> set[str]:
+    """GitHub's heading anchors: lower case, punctuation dropped, spaces as dashes."""
+    found = set()
+    for heading in re.findall(r"^#+ (.+)$", prose(text), re.M):
+        slug = re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+        found.add(slug)
+    return found
+
+
+def test_every_link_between_the_docs_resolves() -> None:
+    wrong = []
+    for path in DOCS:
+        text = path.read_text()
+        for n, line in enumerate(prose(text).splitlines(), 1):
+            for target in re.findall(r"\]\(([^)\s]+)\)", line):
+                if re.match(r"[a-z]+:", target):
+                    continue
+                file, _, anchor = target.partition("#")
+                linked = (path.parent / file).resolve() if file else path
+                if not linked.exists():
+                    wrong.append(f"{where(path, n)}: {target}: no such file")
+                elif anchor and anchor not in anchors(linked.read_text()):
+                    wrong.append(f"{where(path, n)}: {target}: no such heading")
+    assert wrong == [], "\n".join(wrong)
