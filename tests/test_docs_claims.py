@@ -19,6 +19,7 @@ from __future__ import annotations
 import ast
 import re
 import shlex
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,7 @@ from videonet_cli.main import build_command as videonet_command
 from videonet_cli.main import give_optional_values, hoist_global_options
 from videonet_daemon.cli import build_command as daemon_command
 from videonet_daemon.settings import describe
-from videonet_protocol.adapters.typer import Context
+from videonet_protocol.adapters.typer import Context, UsageError
 
 pytestmark = pytest.mark.one_pass("code shape, docs, install: no database")
 
@@ -264,4 +265,214 @@ def test_every_link_between_the_docs_resolves() -> None:
                     wrong.append(f"{where(path, n)}: {target}: no such file")
                 elif anchor and anchor not in anchors(linked.read_text()):
                     wrong.append(f"{where(path, n)}: {target}: no such heading")
+    assert wrong == [], "\n".join(wrong)
+
+
+# -- quoted output ------------------------------------------------------------------------------
+#
+# The convention: a line the program prints is quoted in a fenced block marked `output`, or
+# inline in ``double backticks`` (single backticks are for what you type). Values in a quote are
+# examples (take1.mov, 18.4 MB) or placeholders (URL, N); "…" stands for any text left out. The
+# words around the values must be the code's: the quote must be a stretch of one string of src/
+# (an f-string's values, and a "…" of the quote, match any text), and the words they share must
+# be at least MIN_SHARED of the quote.
+
+MIN_SHARED = 0.3
+MIN_PIECE = 8
+MAX_VALUE = 16  # the longest value between two pieces (one word)
+WILD = None  # a value in a string of the code, or a "…" in a quote
+Text = list[str | None]
+
+
+def _not_printed(tree: ast.AST) -> set[int]:
+    """Docstrings, and the pieces of an f-string (its whole is the pattern)."""
+    found = set()
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.Expr):
+            found.add(id(body[0].value))
+        if isinstance(node, ast.JoinedStr):
+            found.update(id(v) for v in node.values)
+    return found
+
+
+def _segments(node: ast.expr) -> list[str | None] | None:
+    """A string expression as literal parts and None for each value put in; None if it is not
+    a string expression."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return [node.value]
+    if isinstance(node, ast.JoinedStr):
+        return [v.value if isinstance(v, ast.Constant) else None for v in node.values]
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        left, right = _segments(node.left), _segments(node.right)
+        if left is None and right is None:
+            return None
+        return [*(left or [None]), *(right or [None])]
+    return None
+
+
+def _chars(parts: list[str | None]) -> Text:
+    """Characters (whitespace runs as one space) and WILD for each value."""
+    out: Text = []
+    for part in parts:
+        if part is None:
+            if not out or out[-1] is not WILD:
+                out.append(WILD)
+            continue
+        for c in " ".join(part.split(" ")) if part else "":
+            c = " " if c.isspace() else c
+            if not (c == " " and out and out[-1] == " "):
+                out.append(c)
+    return out
+
+
+def code_strings_printed() -> list[Text]:
+    """Every string expression of src/ (not docstrings) with a few words of its own, and the
+    usage errors of the command-line library (its "No such option: …")."""
+    found: dict[str, Text] = {}
+    library = Path(sys.modules[UsageError.__module__].__file__ or "")
+    for path in [*sorted((ROOT / "src").rglob("*.py")), library]:
+        tree = ast.parse(path.read_text())
+        skip = _not_printed(tree)
+        for node in ast.walk(tree):
+            if id(node) in skip or not isinstance(node, ast.expr):
+                continue
+            parts = _segments(node)
+            literal = "".join(p for p in parts or [] if p is not None)
+            if parts is None or len(literal.split()) < 2:
+                continue
+            found.setdefault(repr(parts), _chars(parts))
+    return list(found.values())
+
+
+PRINTED = code_strings_printed()
+
+
+def _absorbable(quote: Text, i: int) -> bool:
+    """Whether a value of the code may take quote[i]: not the ": " or "; " between clauses."""
+    return not (quote[i] in (":", ";") and i + 1 < len(quote) and quote[i + 1] == " ")
+
+
+def explained(quote_text: str) -> str | None:
+    """None when the code's strings explain the quote, else why not.
+
+    The quote is read as pieces, each a stretch of one string of src/ (a line put together from
+    several strings, as `✓ NAME: …`, is several pieces), each piece ending on the string's own
+    words (or at the quote's end) and sharing MIN_PIECE characters with it, with at most one
+    value of one word (MAX_VALUE characters) between two pieces; together they share MIN_SHARED
+    of the quote's characters. A value of the code takes any text but the ": " or "; " between
+    clauses; a "…" of the quote takes any of the code's. The "Error: " in front is the
+    dispatcher's (videonet_protocol.command_line). A heuristic: it catches a changed clause or
+    message, not every changed word next to a value."""
+    body = " ".join(quote_text.removeprefix("Error: ").split())
+    quote: Text = [WILD if c == "…" else c for c in body]
+    n = len(quote)
+    words = sum(1 for c in quote if c is not WILD and c != " ")
+    grams = {body[k : k + 8] for k in range(len(body) - 7)}
+    codes = [
+        code
+        for code in PRINTED
+        if any("".join(c or "\x00" for c in code[k : k + 8]) in grams for k in range(len(code) - 7))
+    ]
+    # A state: (whether the current piece has MIN_PIECE shared characters yet, the characters
+    # shared so far, those of the current piece); the larger is kept. f[c][j]: at code c's
+    # position j, having read quote[:i].
+    Key = tuple[bool, int, int]
+    none: Key = (False, -1, 0)
+    best = [-1] * (n + 1)  # best[i]: the most shared by whole pieces making quote[:i]
+    best[0] = 0
+    after_value = [-1] * (n + 1)  # the same, then one value (never two values in a row)
+    f = [[none] * (len(c) + 1) for c in codes]
+
+    def step(key: Key, gain: int) -> Key:
+        piece = key[2] + gain
+        return (piece >= MIN_PIECE, key[1] + gain, piece)
+
+    for i in range(n + 1):
+        nxt = [[none] * (len(c) + 1) for c in codes]
+        q = quote[i] if i < n else ""
+        if best[i] >= 0:  # a value between pieces (a string's value that is not a string)
+            for k in range(i + 1, min(n, i + MAX_VALUE) + 1):
+                if not _absorbable(quote, k - 1) or " " in quote[i + 1 : k]:
+                    break
+                after_value[k] = max(after_value[k], best[i])
+        start = max(best[i], after_value[i])
+        starts_word = i < n
+        for ci, code in enumerate(codes):
+            row, ahead, m = f[ci], nxt[ci], len(code)
+            if start >= 0 and starts_word:
+                fresh = (False, start, 0)
+                for j in range(m + 1):
+                    row[j] = max(row[j], fresh)
+            for j in range(m + 1):
+                here = row[j]
+                if here[1] < 0:
+                    continue
+                c = code[j] if j < m else ""
+                if i < n and j < m and q is not WILD and q == c:
+                    ahead[j + 1] = max(ahead[j + 1], step(here, q != " "))
+                if j < m and c is WILD:
+                    row[j + 1] = max(row[j + 1], here)
+                    if i < n and _absorbable(quote, i):
+                        ahead[j] = max(ahead[j], here)
+                if i < n and q is WILD:
+                    ahead[j] = max(ahead[j], here)
+                    if j < m:
+                        row[j + 1] = max(row[j + 1], here)
+        if i == n:  # the last piece may end inside a value of its string
+            for row in f:
+                for done, total, _ in row:
+                    if done:
+                        best[n] = max(best[n], total)
+            best[n] = max(best[n], after_value[n])
+            break
+        for ci, code in enumerate(codes):  # a piece ends on its string's own character
+            for j in range(1, len(code) + 1):
+                done, total, _ = nxt[ci][j]
+                if done and code[j - 1] is not WILD and code[j - 1] == q:
+                    best[i + 1] = max(best[i + 1], total)
+        f = nxt
+    if best[n] < MIN_SHARED * words:
+        return (
+            f"no strings of src/ make it (they share {max(best[n], 0)} of its {words} characters)"
+        )
+    return None
+
+
+def quoted_output() -> Iterator[tuple[str, str]]:
+    for path in DOCS:
+        text = path.read_text()
+        for m in FENCE.finditer(text):
+            if m.group(1) == "output":
+                first = text[: m.start()].count("\n") + 2
+                for offset, line in enumerate(m.group(2).splitlines()):
+                    if line.strip():
+                        yield where(path, first + offset), line.strip()
+        blanked = prose(text)
+        for m in re.finditer(r"(?<!`)``(?!`)\s?(.+?)\s?(?<!`)``(?!`)", blanked, re.S):
+            yield where(path, blanked[: m.start()].count("\n") + 1), " ".join(m.group(1).split())
+
+
+@pytest.mark.parametrize(
+    "quote",
+    [
+        # the line getting-started.md showed before the message was changed
+        "Error: `videonet analyze` needs the analysis extra: pip install 'videonet[analysis]'",
+        "take1.mov: uploaded; somebody is receiving: they will verify it soon enough",
+        "Error: standard output went away: exit 1",
+        "✓ take1.mov: 18.4 MB from alice, sha256 3f2a9c… checked (92.3 MB/s)",
+        "Error: not verified: take1.mov (nobody took it in time; run `videonet receive studio`)",
+        "alice offers take1.mov (18.4 MB). Take it? [y/N]",
+    ],
+)
+def test_the_output_check_can_fail(quote: str) -> None:
+    assert explained(quote) is not None
+
+
+def test_the_output_the_docs_quote_is_what_the_code_prints() -> None:
+    quotes = list(quoted_output())
+    assert len(quotes) >= 20
+    wrong = [
+        f"{at}: {quote}\n    {problem}" for at, quote in quotes if (problem := explained(quote))
+    ]
     assert wrong == [], "\n".join(wrong)
