@@ -160,6 +160,30 @@ def test_the_hint_fits_how_it_was_installed(
     assert got == expected
 
 
+@pytest.mark.parametrize(
+    ("marker", "expected"),
+    [("pipx_metadata.json", "pipx install --force '/src/videonet[calls]'"),
+     ("uv-receipt.toml", "uv tool install --force '/src/videonet[calls]'"),
+     (None, "/srv/venv/bin/python -m pip install '/src/videonet[calls]'")],
+)  # fmt: skip
+def test_pipx_and_uv_are_known_wherever_their_home_is(
+    tmp_path: Path, marker: str | None, expected: str
+) -> None:
+    """PIPX_HOME or UV_TOOL_DIR elsewhere than the default: the file each leaves in its
+    environments says who made it (a pipx home in /tmp was taken for a plain venv)."""
+    prefix = tmp_path / "tools-of-mine" / "videonet"
+    prefix.mkdir(parents=True)
+    if marker:
+        (prefix / marker).write_text("{}")
+    got = install_command(
+        "calls",
+        prefix=str(prefix),
+        executable="/srv/venv/bin/python",
+        source=("/src/videonet", False),
+    )
+    assert got == expected
+
+
 def test_call_without_the_calls_extra(tmp_path: Path) -> None:
     r = run(without(tmp_path, "aiortc"), str(BIN / "videonet"), "call", "someroom")
     assert r.returncode == 1
