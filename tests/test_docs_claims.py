@@ -476,3 +476,28 @@ def test_the_output_the_docs_quote_is_what_the_code_prints() -> None:
         f"{at}: {quote}\n    {problem}" for at, quote in quotes if (problem := explained(quote))
     ]
     assert wrong == [], "\n".join(wrong)
+
+
+# -- the extras -----------------------------------------------------------------------------------
+
+DOC_NAMES = {"opencv-python": "opencv"}  # a package as getting-started.md names it
+
+
+def test_the_extras_table_lists_what_each_extra_brings() -> None:
+    """getting-started.md's table of extras against pyproject.toml (it had lost obstore)."""
+    import tomllib
+
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]
+    text = (ROOT / "docs" / "getting-started.md").read_text()
+    for extra, requirements in extras.items():
+        if extra in ("test", "all"):
+            continue
+        row = re.search(rf"^\| `videonet\[{extra}\]` \| (.*?) \|", text, re.M)
+        assert row, f"getting-started.md has no row for the {extra} extra"
+        for requirement in requirements:
+            name = re.split(r"[\[<>=!~ ]", requirement)[0].lower()
+            if name == "videonet":  # another extra: "the above"
+                continue
+            assert DOC_NAMES.get(name, name) in row.group(1).lower(), f"{extra}: {name}"
