@@ -319,7 +319,7 @@ def _chars(parts: list[str | None]) -> Text:
             if not out or out[-1] is not WILD:
                 out.append(WILD)
             continue
-        for c in " ".join(part.split(" ")) if part else "":
+        for c in part:
             c = " " if c.isspace() else c
             if not (c == " " and out and out[-1] == " "):
                 out.append(c)
