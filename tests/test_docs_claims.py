@@ -273,9 +273,7 @@ def test_every_link_between_the_docs_resolves() -> None:
 # The convention: a line the program prints is quoted in a fenced block marked `output`, or
 # inline in ``double backticks`` (single backticks are for what you type). Values in a quote are
 # examples (take1.mov, 18.4 MB) or placeholders (URL, N); "…" stands for any text left out. The
-# words around the values must be the code's: the quote must be a stretch of one string of src/
-# (an f-string's values, and a "…" of the quote, match any text), and the words they share must
-# be at least MIN_SHARED of the quote.
+# words around the values must be the code's, as `explained` reads them.
 
 MIN_SHARED = 0.3
 MIN_PIECE = 8
@@ -328,7 +326,7 @@ def _chars(parts: list[str | None]) -> Text:
 
 def code_strings_printed() -> list[Text]:
     """Every string expression of src/ (not docstrings) with a few words of its own, and the
-    usage errors of the command-line library (its "No such option: …")."""
+    usage errors of the command-line library (its "No such option: …"), and the web page's."""
     found: dict[str, Text] = {}
     library = Path(sys.modules[UsageError.__module__].__file__ or "")
     for path in [*sorted((ROOT / "src").rglob("*.py")), library]:
@@ -342,7 +340,25 @@ def code_strings_printed() -> list[Text]:
             if parts is None or len(literal.split()) < 2:
                 continue
             found.setdefault(repr(parts), _chars(parts))
+    for path in sorted((ROOT / "src").rglob("*.js")):
+        if path.name.endswith(".min.js"):  # a vendored library
+            continue
+        for parts in _js_strings(path.read_text()):
+            if len("".join(p for p in parts if p is not None).split()) >= 2:
+                found.setdefault(repr(parts), _chars(parts))
     return list(found.values())
+
+
+def _js_strings(source: str) -> Iterator[list[str | None]]:
+    """The web page's string literals ("…", '…', and `…${value}…` as parts), what it shows."""
+    literal = r'"(?:[^"\\\n]|\\.)*"|' + r"'(?:[^'\\\n]|\\.)*'|`(?:[^`\\]|\\.)*`"
+    for m in re.finditer(literal, source):
+        body = m.group(0)[1:-1]
+        if m.group(0)[0] == "`":
+            texts = re.split(r"\$\{[^}]*\}", body)
+            yield [part for text in texts for part in (None, text)][1:]  # a value between texts
+        else:
+            yield [body]
 
 
 PRINTED = code_strings_printed()
@@ -353,17 +369,26 @@ def _absorbable(quote: Text, i: int) -> bool:
     return not (quote[i] in (":", ";") and i + 1 < len(quote) and quote[i + 1] == " ")
 
 
+def _boundary(text: Text, k: int) -> bool:
+    """Whether position k of ``text`` is not inside a word (pieces start and end on words)."""
+    if k <= 0 or k >= len(text):
+        return True
+    before, after = text[k - 1], text[k]
+    return before is WILD or after is WILD or not (before.isalnum() and after.isalnum())
+
+
 def explained(quote_text: str) -> str | None:
     """None when the code's strings explain the quote, else why not.
 
-    The quote is read as pieces, each a stretch of one string of src/ (a line put together from
-    several strings, as `✓ NAME: …`, is several pieces), each piece ending on the string's own
-    words (or at the quote's end) and sharing MIN_PIECE characters with it, with at most one
-    value of one word (MAX_VALUE characters) between two pieces; together they share MIN_SHARED
-    of the quote's characters. A value of the code takes any text but the ": " or "; " between
-    clauses; a "…" of the quote takes any of the code's. The "Error: " in front is the
-    dispatcher's (videonet_protocol.command_line). A heuristic: it catches a changed clause or
-    message, not every changed word next to a value."""
+    The quote is read as pieces, each a stretch of one string of src/ (Python, and the web
+    page's JavaScript): a line put together from several strings, as `✓ NAME: …`, is several
+    pieces. A string is cut only where a value joins it, or where the quote itself starts or
+    ends (a quote may be an excerpt); each piece shares MIN_PIECE characters with its string;
+    between two pieces may stand one value of one word (at most MAX_VALUE characters); all the
+    pieces share MIN_SHARED of the quote's characters. A value of the code takes any text but
+    the ": " or "; " between clauses; a "…" of the quote takes any of the code's. The "Error: "
+    in front is the dispatcher's (videonet_protocol.command_line). A changed clause or message
+    fails; a changed word inside a value's place cannot."""
     body = " ".join(quote_text.removeprefix("Error: ").split())
     quote: Text = [WILD if c == "…" else c for c in body]
     n = len(quote)
@@ -397,13 +422,16 @@ def explained(quote_text: str) -> str | None:
                     break
                 after_value[k] = max(after_value[k], best[i])
         start = max(best[i], after_value[i])
-        starts_word = i < n
+        starts_word = i < n and _boundary(quote, i)
         for ci, code in enumerate(codes):
             row, ahead, m = f[ci], nxt[ci], len(code)
             if start >= 0 and starts_word:
                 fresh = (False, start, 0)
                 for j in range(m + 1):
-                    row[j] = max(row[j], fresh)
+                    # a string is cut only where a value joins it (or the quote starts)
+                    joins = j == 0 or code[j - 1] is WILD or (i == 0 and _boundary(code, j))
+                    if joins:
+                        row[j] = max(row[j], fresh)
             for j in range(m + 1):
                 here = row[j]
                 if here[1] < 0:
@@ -420,16 +448,17 @@ def explained(quote_text: str) -> str | None:
                     if j < m:
                         row[j + 1] = max(row[j + 1], here)
         if i == n:  # the last piece may end inside a value of its string
-            for row in f:
-                for done, total, _ in row:
-                    if done:
+            for code, row in zip(codes, f, strict=True):
+                for j, (done, total, _) in enumerate(row):
+                    if done and _boundary(code, j):
                         best[n] = max(best[n], total)
             best[n] = max(best[n], after_value[n])
             break
         for ci, code in enumerate(codes):  # a piece ends on its string's own character
             for j in range(1, len(code) + 1):
                 done, total, _ = nxt[ci][j]
-                if done and code[j - 1] is not WILD and code[j - 1] == q:
+                joins = j == len(code) or code[j] is WILD  # the string ends, or a value follows
+                if done and code[j - 1] is not WILD and code[j - 1] == q and joins:
                     best[i + 1] = max(best[i + 1], total)
         f = nxt
     if best[n] < MIN_SHARED * words:
@@ -463,6 +492,10 @@ def quoted_output() -> Iterator[tuple[str, str]]:
         "✓ take1.mov: 18.4 MB from alice, sha256 3f2a9c… checked (92.3 MB/s)",
         "Error: not verified: take1.mov (nobody took it in time; run `videonet receive studio`)",
         "alice offers take1.mov (18.4 MB). Take it? [y/N]",
+        "Error: cannot reach the server at http://127.0.0.1:7701 (Connection refused)",
+        # words of two strings that are never joined ("not connected to the daemon", "… on the
+        # media server: …")
+        "connected to the media server for good",
     ],
 )
 def test_the_output_check_can_fail(quote: str) -> None:
