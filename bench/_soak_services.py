@@ -231,8 +231,10 @@ class Nginx:
 
     def site(self, upstreams: list[str], key: Path) -> str:
         text = (DEPLOY / "nginx-videonet.conf").read_text()
-        text = re.sub(r"\n    server 127\.0\.0\.1:770\d;", "", text)
-        servers = "".join(f"\n    server {u};" for u in upstreams)
+        # Each daemon of this run in place of the shipped ones, with the shipped parameters.
+        params = re.findall(r"\n    server 127\.0\.0\.1:770\d([^;]*);", text)[0]
+        text = re.sub(r"\n    server 127\.0\.0\.1:770\d[^;]*;", "", text)
+        servers = "".join(f"\n    server {u}{params};" for u in upstreams)
         # Every client here comes from 127.0.0.1: `hash $remote_addr` would send them all to one
         # daemon. The CLI's Socket.IO is WebSocket-only, so one connection needs no stickiness.
         text = text.replace(

@@ -8,13 +8,22 @@
   daemon published in between never reached its sockets, which stayed connected and so never
   asked for a replay (soak seed 101: one acknowledged chat message never reached a member).
   Now the daemon closes its sockets once it listens again; their clients join with `since`.
+- Both daemons killed at once: nginx (the shipped site, nginx's default `max_fails=1
+  fail_timeout=10s`) marked each down at every failed attempt while they restarted, and went on
+  answering 502 "no live upstreams" 20-40 s after both answered again (soak seed 101). The
+  site now says `max_fails=0`: the first request after a daemon is back reaches it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
+import ssl
+import threading
 import time
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +35,7 @@ import socketio
 from chatkit import Accounts, create_room
 from daemons import postgres_admin, start_daemon
 from fault_servers import PrivateRedis, Unavailable
+from test_deploy import free_port, serve_site
 from test_object_storage import (  # noqa: F401  (fixtures)
     Cluster,
     cluster,
@@ -203,3 +213,52 @@ async def _through_a_redis_restart(
     alice_on_a.stop.set()
     await follower
     return sent, alice_on_a.got, alice_on_a.reconnects
+
+
+def _status_through(url: str, context: ssl.SSLContext) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=10, context=context) as reply:
+            return int(reply.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+@pytest.mark.one_pass("nginx in front of two daemons: the database is not what it tests")
+def test_nginx_uses_a_daemon_as_soon_as_it_is_back_after_both_died(tmp_path: Path) -> None:
+    ports = [free_port(), free_port()]
+    dirs = [tmp_path / "a", tmp_path / "b"]
+    daemons = [start_daemon(d, "--port", str(p)) for d, p in zip(dirs, ports, strict=True)]
+    restarted: list[Any] = []
+    try:
+        with serve_site([f"127.0.0.1:{p}" for p in ports], tmp_path) as url:
+            context = ssl.create_default_context(cafile=str(tmp_path / "cert.pem"))
+            health = url + protocol.API_HEALTH
+            assert _status_through(health, context) == 200
+            for d in daemons:
+                d.proc.send_signal(signal.SIGKILL)
+                d.proc.wait()
+            # Clients go on asking while both are down and daemon A starts again, as they do.
+            asking = threading.Event()
+            asking.set()
+            seen: list[int] = []
+
+            def ask() -> None:
+                while asking.is_set():
+                    seen.append(_status_through(health, context))
+                    time.sleep(0.1)
+
+            clients = threading.Thread(target=ask)
+            clients.start()
+            try:
+                restarted.append(start_daemon(dirs[0], "--port", str(ports[0])))
+            finally:
+                asking.clear()
+                clients.join()
+            assert 502 in seen, seen  # both were down: nginx had nobody to ask
+            # Daemon A answers on its own port: through nginx it must answer too, at once.
+            direct, _, _ = http("GET", restarted[0].api(protocol.API_HEALTH))
+            assert direct == 200
+            assert _status_through(health, context) == 200
+    finally:
+        for d in daemons + restarted:
+            d.stop()
