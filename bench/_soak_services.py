@@ -287,6 +287,15 @@ class Tmpfs:
         stat = os.statvfs(self.path)
         return stat.f_bavail * stat.f_frsize
 
+    def store_bytes(self) -> int:
+        """What the object store holds on the disk (the ballast not counted)."""
+        stat = os.statvfs(self.path)
+        try:
+            ballast = self.ballast.stat().st_blocks * 512
+        except OSError:
+            ballast = 0
+        return (stat.f_blocks - stat.f_bfree) * stat.f_frsize - ballast
+
     def close(self) -> None:
         subprocess.run(["umount", "-l", str(self.path)], capture_output=True)
 
