@@ -201,8 +201,8 @@ async def check_all(harness: Any) -> tuple[list[tuple[str, str, int, str]], list
         await asyncio.sleep(10)
     tmpfs = harness.services.tmpfs
     store = (
-        f"store {tmpfs.store_bytes() >> 20} MiB at the end, at most {harness.store_peak >> 20} "
-        f"of {WEED_TMPFS_MB} MiB"
+        f"store {(tmpfs.store_bytes() or 0) >> 20} MiB at the end, at most "
+        f"{harness.store_peak >> 20} of {WEED_TMPFS_MB} MiB (sampled every 5 s, not while full)"
         if tmpfs is not None
         else ""
     )

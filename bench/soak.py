@@ -222,7 +222,8 @@ class Harness:
     def _watch_rss(self) -> None:
         while not self.stopping.is_set():
             if self.services.tmpfs is not None:
-                self.store_peak = max(self.store_peak, self.services.tmpfs.store_bytes())
+                held = self.services.tmpfs.store_bytes()
+                self.store_peak = max(self.store_peak, held or 0)
             for d in self.services.daemons:
                 rss = d.rss()
                 if rss is None:
