@@ -50,14 +50,18 @@ def hostile(daemon: Daemon, tmp_path: Path) -> Iterator[tuple[str, Member, Membe
 
 
 def test_finding_3_a_resume_the_daemon_made_up_never_reuses_a_key(
-    hostile: Any, tmp_path: Path
+    hostile: Any, daemon: Daemon, tmp_path: Path
 ) -> None:
     """The daemon answers a send of a changed file with "resumed transfer X at offset 0" (X: the
     earlier, killed send of that name). The code before this change unwrapped X's key and sealed
-    the new bytes under it from that offset (C_A xor C_B = P_A xor P_B); now the journal decides:
-    the answer names another transfer than the one offered, so nothing is sealed or uploaded."""
+    the new bytes under it from that offset, over X's own ciphertext (C_A xor C_B = P_A xor P_B,
+    and GCM's authentication key with it); now the local journal decides: the answer names
+    another transfer than the one offered, so nothing is sealed for X, and the changed file,
+    sent again, goes out as a new transfer whose ciphertext does not reuse X's keystream: the
+    two ciphertexts do not xor to the two plaintexts' xor."""
     room, alice, _, proxy = hostile
     src = random_file(tmp_path / "take.bin", 8 * MB)
+    plain_a = src.read_bytes()
     offers: list[Any] = []
 
     def spy(event: str, data: Any) -> Any:
@@ -72,16 +76,36 @@ def test_finding_3_a_resume_the_daemon_made_up_never_reuses_a_key(
     sender.wait_for(past_a_quarter)
     sender.kill()
     first = offers[0]
+    x_spool = daemon.data_dir / "spool" / f"{first['transfer']['transfer_id']}.spool"
+    x_before = x_spool.read_bytes()
+    assert len(x_before) > protocol.E2E_RECORD_BYTES  # X's first record is on the daemon
 
     random_file(src, 8 * MB)  # other bytes under the same name and size
+    plain_b = src.read_bytes()
     lie = {**first, "resumed": True, "offset": 0}
     proxy.to_cli = lambda event, data: lie if event == "ack:transfer:offer" else data
     proxy.requests.clear()
     r = alice.cli("send", room, str(src), "--json", "--no-wait")
     assert r.code == 1, r.err
     assert "answered the offer with another transfer than the one offered" in r.err
-    # Not a byte was sealed for X: no upload of it went out (nor of the new transfer).
+    # What matters: not a byte of the new file was sealed into X (the new offer of the same
+    # name made the daemon drop X's spool; the old code's re-sealed bytes went up as X's).
     assert not [p for m, p in proxy.requests if m == "PUT"]
+
+    # The daemon honest again: the changed file goes out as the transfer its journal entry names
+    # (offered above, refused before any byte), under that transfer's key. Had it been sealed
+    # under X's key and nonces, the first records would xor to the plaintexts' xor.
+    proxy.to_cli = spy
+    offers.clear()
+    r = alice.cli("send", room, str(src), "--json", "--no-wait")
+    assert r.code == 0, r.err
+    y = offers[0]["transfer"]["transfer_id"]
+    assert y != first["transfer"]["transfer_id"]
+    y_cipher = (daemon.data_dir / "spool" / f"{y}.spool").read_bytes()
+    n = protocol.E2E_RECORD_BYTES  # the whole first record of each, tag left out
+    reused = bytes(p ^ q for p, q in zip(plain_a[:n], plain_b[:n], strict=True))
+    got = bytes(p ^ q for p, q in zip(x_before[:n], y_cipher[:n], strict=True))
+    assert got != reused
 
 
 def _stolen_token_offer(daemon: Daemon, room: str, victim: Member, bob: Member) -> str:

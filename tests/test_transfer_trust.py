@@ -91,3 +91,33 @@ def test_a_person_who_says_no_sends_nothing(pair: Any, tmp_path: Path) -> None:
     assert finish(child) == 2
     # Still not pinned: a script's send without the flag stops again.
     assert alice.cli("send", room, str(src), "--no-wait", **ASK).code == 2
+
+
+def test_the_receiver_is_told_which_device_sent_and_how_far_it_is_trusted(
+    pair: Any, tmp_path: Path
+) -> None:
+    """Issue 21: receive's question and its result name the sender's device (the label its
+    identity certified) and whether that identity is pinned on first use or verified (`keys
+    trust`): from the checked header and this installation's pins, not from the daemon."""
+    room, alice, bob = pair
+    assert alice.cli("devices", "rename", "laptop-2").code == 0
+    who = alice.user.username
+
+    def receive_on_a_terminal(name: str, trust: str) -> None:
+        src = random_file(tmp_path / name, 3000)
+        r = alice.cli("send", room, str(src), "--to", bob.user.username, "--no-wait")
+        assert r.code == 0, r.err
+        out = tmp_path / f"in-{name}"
+        out.mkdir()
+        child = spawn(bob.cli.env(), "receive", room, "--out", str(out), "--timeout", "60")
+        child.expect_exact(f"{who} (device laptop-2, identity {trust}) offers {name}")
+        child.expect_exact("Accept? [y/N]")
+        child.sendline("y")
+        child.expect_exact(f"from {who} (device laptop-2, identity {trust}), sha256")
+        assert finish(child) == 0, child.before
+        assert sha(out / name) == sha(src)
+
+    receive_on_a_terminal("first.bin", "pinned")
+    number = bob.cli("keys", "verify", who, "--json").json()["safety_number"]
+    assert bob.cli("keys", "trust", who, number).code == 0
+    receive_on_a_terminal("second.bin", "verified")

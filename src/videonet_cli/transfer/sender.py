@@ -118,7 +118,7 @@ async def _send(
         code_sender = CodeSender(
             rt, options.code, room_id, transfer_id, offered.file_key, report, to=options.to
         )
-        code_sender.install()
+        await code_sender.open()
         report({"event": "code", "name": batch.name, "code": options.code.text})
         listeners, expected = [], set()  # the one who finishes the exchange, nobody else
     state = offered.reply["transfer"].get("state")
