@@ -312,3 +312,61 @@ def test_a_member_who_knows_the_number_cannot_spend_the_code(
     assert (out / "for-bo.bin").read_bytes() == src.read_bytes()
     assert tx.finish() == 0, tx.stderr()
     assert [r["username"] for r in tx.result()["receivers"]] == [bo.user.username]
+
+
+def test_a_seeker_that_never_replies_holds_the_code_only_for_a_while(
+    daemon: Daemon, tmp_path: Path
+) -> None:
+    """carol learned the number before bob used it and seeks first, then stays silent (no
+    reply, so no guess). She holds the code only `REPLY_WAIT_SECONDS`: bob, seeking meanwhile,
+    gets it after that and receives the file; carol's late reply counts for nothing."""
+    import asyncio
+    import base64
+    import secrets
+
+    import socketio
+
+    ana, bo, room = _pair(daemon, tmp_path)
+    cy = member(daemon, tmp_path, room)
+    src = random_file(tmp_path / "late.bin", 1 << 20)
+    tx = _send(ana, room, src, "8-quiet-otter")
+    tx.wait_for(lambda e: e.get("event") == "code")
+    out = tmp_path / "in"
+    out.mkdir()
+    pakes: list[Any] = []
+
+    async def carol_then_bob() -> int:
+        client = socketio.AsyncClient()
+        client.on("code:message", pakes.append)
+        await client.connect(daemon.url, auth={"token": cy.user.token}, transports=["websocket"])
+        try:
+            assert (await client.call("room:join", {"room_id": room}, timeout=10))["ok"]
+            exchange = secrets.token_hex(16)
+            seek = {"room_id": room, "nameplate": "8", "exchange": exchange}
+            assert (await client.call("code:seek", seek, timeout=10))["ok"]
+            for _ in range(100):
+                if pakes:
+                    break
+                await asyncio.sleep(0.1)
+            assert pakes, "the sender answers the first seeker"
+            bob = Background(
+                bo.cli, "receive", room, "--out", str(out), "--yes", "--json", "--timeout",
+                "90", "--code", VIDEONET_CODE="8-quiet-otter",
+            )  # fmt: skip
+            code = await asyncio.to_thread(bob.finish, 120)
+            late = {
+                "transfer_id": pakes[0]["transfer_id"],
+                "to_user_id": pakes[0]["from_user_id"],
+                "exchange": exchange,
+                "step": "reply",
+                "body": base64.b64encode(secrets.token_bytes(65)).decode("ascii"),
+            }
+            await client.call("code:message", late, timeout=10)
+            return code
+        finally:
+            await client.disconnect()
+
+    assert asyncio.run(carol_then_bob()) == 0
+    assert (out / "late.bin").read_bytes() == src.read_bytes()
+    assert tx.finish() == 0, tx.stderr()
+    assert [r["username"] for r in tx.result()["receivers"]] == [bo.user.username]
