@@ -3,7 +3,8 @@
 It forwards HTTP (streamed both ways) and the Socket.IO WebSocket frame by frame, and, when
 told to, changes one byte of the body of the `code:message` frames of one step (`pake` and
 `key` on their way to the CLI, `reply` on its way to the daemon). It counts what it changed, so
-a test can tell that the exchange really was tampered with.
+a test can tell that the exchange really was tampered with. Told to ``hold`` a step, it keeps
+that step's frame (and what follows it on that connection) until the test sets ``release``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,23 @@ from aiohttp import web
 
 _HOP = {"host", "connection", "content-length", "transfer-encoding", "content-encoding"}
 _HOP |= {"upgrade", "keep-alive"}
+
+
+def code_step(text: str) -> str | None:
+    """The step of a `code:message` event frame, or None for any other frame."""
+    if not text.startswith("42"):
+        return None
+    start = 2
+    while start < len(text) and text[start].isdigit():
+        start += 1
+    try:
+        packet = json.loads(text[start:])
+    except ValueError:
+        return None
+    if isinstance(packet, list) and len(packet) == 2 and packet[0] == "code:message":
+        step = packet[1].get("step") if isinstance(packet[1], dict) else None
+        return step if isinstance(step, str) else None
+    return None
 
 
 def tamper_frame(text: str, step: str) -> str | None:
@@ -50,10 +68,13 @@ def tamper_frame(text: str, step: str) -> str | None:
 class TamperProxy:
     """Runs in a thread of its own (the tests are synchronous); `url` is what the CLI uses."""
 
-    def __init__(self, upstream: str, tamper: str | None = None) -> None:
+    def __init__(self, upstream: str, tamper: str | None = None, hold: str | None = None) -> None:
         self.upstream = upstream.rstrip("/")
         self.tamper = tamper
         self.tampered = 0
+        self.hold = hold
+        self.held = threading.Event()  # set when a frame of step ``hold`` is being held
+        self.release = threading.Event()  # the test sets it to let the frame go on
         self.url = ""
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
@@ -128,6 +149,9 @@ class TamperProxy:
                     if changed is not None:
                         self.tampered += 1
                         text = changed
+                if self.hold in steps and code_step(text) == self.hold:
+                    self.held.set()
+                    await asyncio.to_thread(self.release.wait, 60)
                 await sink.send_str(text)
             elif message.type == aiohttp.WSMsgType.BINARY:
                 await sink.send_bytes(message.data)

@@ -74,6 +74,7 @@ def test_code_relay_rules(daemon: Daemon, tmp_path: Path) -> None:
     ana = member(daemon, tmp_path)
     room = make_room(daemon, ana, "coderelay")
     bo = member(daemon, tmp_path, room)
+    cy = member(daemon, tmp_path, room)  # another member of the room
     eve = member(daemon, tmp_path)  # an account on the daemon, not in the room
     a_id, b_id, e_id = ana.user.user_id, bo.user.user_id, eve.user.user_id
 
@@ -81,20 +82,33 @@ def test_code_relay_rules(daemon: Daemon, tmp_path: Path) -> None:
         async with (
             Client(daemon, ana.user.token) as a,
             Client(daemon, bo.user.token) as b,
+            Client(daemon, cy.user.token) as c,
             Client(daemon, eve.user.token) as e,
         ):
-            assert (await a.call(protocol.EV_ROOM_JOIN, {"room_id": room}))["ok"]
-            assert (await b.call(protocol.EV_ROOM_JOIN, {"room_id": room}))["ok"]
+            for client in (a, b, c):
+                assert (await client.call(protocol.EV_ROOM_JOIN, {"room_id": room}))["ok"]
             offer = await a.call(protocol.EV_TRANSFER_OFFER, offer_payload(room, "x.bin", 26))
             tid = offer["transfer"]["transfer_id"]
 
-            # A seek reaches the room's other sockets, naming who seeks; not a stranger's.
+            # Only the transfer's sender opens a number for it, a well-formed one.
+            opening = {"transfer_id": tid, "nameplate": "7"}
+            assert _code(await b.call(protocol.EV_CODE_OPEN, opening)) == "forbidden"
+            assert _code(await e.call(protocol.EV_CODE_OPEN, opening)) == "not_found"
+            for nameplate in ("07", "x", "12345", ""):
+                bad_open = {**opening, "nameplate": nameplate}
+                assert _code(await a.call(protocol.EV_CODE_OPEN, bad_open)) == "validation_error"
+            assert (await a.call(protocol.EV_CODE_OPEN, opening))["ok"]
+
+            # A seek reaches the sockets that opened its number, naming who seeks; not the
+            # room's other members (they never see the number), not a stranger's.
             seek = {"room_id": room, "nameplate": "7", "exchange": EXCHANGE}
             assert (await b.call(protocol.EV_CODE_SEEK, seek))["ok"]
             await _settle(lambda: a.got.get(protocol.EV_CODE_SEEK))
             assert a.got[protocol.EV_CODE_SEEK] == [
                 {**seek, "user_id": b_id, "username": bo.user.username}
             ]
+            other = {**seek, "nameplate": "8"}  # a number nobody opened reaches nobody
+            assert (await b.call(protocol.EV_CODE_SEEK, other))["ok"]
             assert _code(await e.call(protocol.EV_CODE_SEEK, seek)) == "forbidden"  # a stranger
             for nameplate in ("07", "x", "12345", ""):
                 bad = {**seek, "nameplate": nameplate}
@@ -127,6 +141,8 @@ def test_code_relay_rules(daemon: Daemon, tmp_path: Path) -> None:
             assert _code(await e.message(tid, a_id, "reply")) == "not_found"  # a stranger
             assert _code(await b.message("0" * 32, a_id, "reply")) == "not_found"
             assert not e.got  # the stranger heard nothing
+            assert protocol.EV_CODE_SEEK not in c.got  # nor the other member: no number
+            assert len(a.got[protocol.EV_CODE_SEEK]) == 1
 
             # Shapes and sizes.
             too_long = base64.b64encode(bytes(200)).decode("ascii")

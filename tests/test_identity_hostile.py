@@ -1,6 +1,11 @@
 """A daemon that lies about who is who (issue 21, findings 1 and 2), played by a proxy that
 rewrites the daemon's answers on their way to alice's CLI. Each attack must fail with a clear
-error, or leave the daemon's device without a key, and pin nothing."""
+error, or leave the daemon's device without a key, and pin nothing.
+
+None of these can run on a52c7dd (main before issue 21): they call the identity layer in this
+process (`trust.choose_recipients`, certificates, `PinStore` per user id), which a52c7dd does
+not have (it pinned loose device keys by the name the daemon returned, in identity/core.py).
+What a52c7dd did with each lie is the issue's reproduction, said in each docstring."""
 
 from __future__ import annotations
 
@@ -78,10 +83,11 @@ def devices_of(chosen: trust.Recipients, username: str) -> set[str]:
 def test_finding_1_the_daemon_answers_for_BOB_with_its_own_device(
     pinned: Any, liar: LyingDaemon
 ) -> None:
-    """Finding 1: asked for "BOB", the daemon answers with a device of its own. The code before
-    issue 21 looked pins up under the name the daemon returned ("BOB", never pinned), pinned
-    the daemon's device "now" and wrapped the file key for it. Now pins are per user id and
-    the device must be certified by the identity pinned for that id: the key is not given."""
+    """Finding 1: asked for "BOB", the daemon answers with a device of its own. a52c7dd looked
+    pins up under the name the daemon returned ("BOB", never pinned), pinned the daemon's device
+    "now" and wrapped the file key for it (the issue's reproduction; not runnable there). Now
+    pins are per user id and the device must be certified by the identity pinned for that id:
+    the key is not given."""
     room, _, bob, a, _ = pinned
     honest = choose(a, room, usernames=[bob.username])
     extra = forged_device()
@@ -109,9 +115,10 @@ def test_finding_1_the_daemon_answers_with_another_name_or_identity(
     pinned: Any, liar: LyingDaemon, daemon: Daemon, tmp_path: Path
 ) -> None:
     """Finding 1, the other ways round: the daemon answers for bob with another account's name,
-    or with an identity of its own under bob's user id. The code before issue 21 took the name
-    the daemon returned and pinned its keys; now the first is refused (the folded name must be
-    the one asked for) and the second is the changed-identity warning (exit 6)."""
+    or with an identity of its own under bob's user id. a52c7dd took the name the daemon
+    returned and pinned its keys (the issue's reproduction; not runnable there); now the first
+    is refused (the folded name must be the one asked for) and the second is the
+    changed-identity warning (exit 6)."""
     room, _, bob, a, _ = pinned
 
     def another_name(method: str, path: str, answer: Any) -> Any:
@@ -140,8 +147,9 @@ def test_finding_1_the_daemon_answers_with_another_name_or_identity(
 def test_finding_2_the_daemon_adds_a_device_to_the_senders_own_account(
     pinned: Any, liar: LyingDaemon
 ) -> None:
-    """Finding 2: the file key was also wrapped for every device the daemon listed on the
-    sender's own account (with --code too), so a daemon that added one read the file. Now
+    """Finding 2: on a52c7dd the file key was also wrapped for every device the daemon listed
+    on the sender's own account (with --code too), so a daemon that added one read the file
+    (the issue's reproduction; not runnable there). Now
     --code wraps for this device alone, and otherwise a device of one's own account gets the
     key only when this account's identity certified it."""
     room, alice, bob, a, _ = pinned
@@ -167,8 +175,10 @@ def test_finding_2_the_daemon_adds_a_device_to_the_senders_own_account(
 def test_finding_2_the_daemon_lists_a_stranger_as_a_member(
     pinned: Any, liar: LyingDaemon, daemon: Daemon, tmp_path: Path
 ) -> None:
-    """Finding 2: the member list comes from the daemon, and anyone not seen before was pinned
-    in silence, so a daemon that listed a stranger (its own keys) got the file key. Now a
+    """Finding 2: the member list comes from the daemon, and on a52c7dd anyone not seen before
+    was pinned in silence, so a daemon that listed a stranger (its own keys) got the file key
+    (the issue's reproduction; not runnable there; tests/test_transfer_trust.py shows the
+    silent pin on a52c7dd through the real CLI). Now a
     first-seen identity needs a person's word: without a terminal or --trust-new the send
     stops (exit 2) naming the stranger, and nothing is pinned."""
     room, _, _, a, _ = pinned
@@ -218,7 +228,8 @@ def test_finding_2_the_daemon_lists_a_stranger_as_a_member(
 def test_a_device_with_an_unusable_key_is_skipped_by_name(pinned: Any, liar: LyingDaemon) -> None:
     """Issue 23, item 3: one member's all-zero X25519 key made every room-wide send fail
     ("unusable public key"). The daemon now refuses such keys; one it lists anyway (stored
-    before, or a lie) costs only that device its key, named in one line."""
+    before, or a lie) costs only that device its key, named in one line. (Not an issue 21
+    finding; not runnable on a52c7dd either, for the same reason as the others here.)"""
     room, _, bob, a, _ = pinned
     zero = {**forged_device("broken"), "public_key": b64(bytes(32))}
 

@@ -1,4 +1,8 @@
-"""`videonet receive` never writes outside --out and lets the umask decide a file's mode."""
+"""`videonet receive` never writes outside --out and lets the umask decide a file's mode.
+
+Not hostile-daemon tests of issue 21: they guard what the receiver did before it (planted
+links and fifos, modes) and had to keep through the one road. All five pass on a52c7dd too
+(run there with its CLI and daemon); none of them stands for one of issue 21's findings."""
 
 from __future__ import annotations
 

@@ -17,6 +17,9 @@ from transfer_helpers import Background, Member, make_room, member, random_file,
 
 from conftest import Daemon
 
+# receive names the sender's device (its certified label) and the pin's state
+SIGNED = r"\(device [^,]+, identity pinned\)"
+
 pytestmark = pytest.mark.one_pass("terminal and client side: API tests cover the daemon")
 
 MB = 1 << 20
@@ -59,9 +62,13 @@ def test_receive_asks_before_a_directory_and_a_batch(trio: Any, tmp_path: Path) 
     out.mkdir()
     child = spawn(bob.cli.env(), "receive", room, "--out", str(out), "--count", "2")
     who = alice.user.username
-    child.expect(rf"{who} offers the directory box/ \(3 files, 10\.0 KB\)\. Accept\? \[y/N\]")
+    child.expect(
+        rf"{who} {SIGNED} offers the directory box/ \(3 files, 10\.0 KB\)\. Accept\? \[y/N\]"
+    )
     child.sendline("y")
-    child.expect(rf"{who} offers 3 files: a\.txt and 2 more \(3\.0 KB\)\. Accept\? \[y/N\]")
+    child.expect(
+        rf"{who} {SIGNED} offers 3 files: a\.txt and 2 more \(3\.0 KB\)\. Accept\? \[y/N\]"
+    )
     child.sendline("n")
     child.expect(rf"declined a\.txt and 2 more files from {who}")
     assert finish(child) == 0

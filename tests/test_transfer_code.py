@@ -244,3 +244,129 @@ def test_receive_code_alone_asks_for_it_without_echo(daemon: Daemon, tmp_path: P
     assert tx.finish() == 0, tx.stderr()
     r = bo.cli("receive", room, "--out", str(out), "--yes", "--code")  # no terminal, no env
     assert r.code == ExitCode.USAGE and "VIDEONET_CODE" in r.err
+
+
+def test_a_member_who_knows_the_number_cannot_spend_the_code(
+    daemon: Daemon, tmp_path: Path
+) -> None:
+    """Finding 9, without `--to`: carol, another member of the room, listens while bob uses the
+    code and then seeks with its number (as if she had read it over bob's shoulder), ready to
+    answer any exchange with a guess. She hears no seek (the daemon passes seeks only to the
+    sender that opened the number), and the sender, whose one exchange is bob's, does not
+    answer her: bob gets the file. The code before this change showed bob's seek, number and
+    all, to the whole room, and answered up to 8 seekers at once: carol's wrong guess spent the
+    code, the sender aborted, and bob's receive failed ("the sender aborted this transfer")."""
+    import asyncio
+    import base64
+    import secrets
+
+    import socketio
+
+    ana, bo, room = _pair(daemon, tmp_path)
+    cy = member(daemon, tmp_path, room)
+    src = random_file(tmp_path / "for-bo.bin", 1 << 20)
+    tx = _send(ana, room, src, "6-lunar-pepper")
+    tx.wait_for(lambda e: e.get("event") == "code")
+    out = tmp_path / "in"
+    out.mkdir()
+    heard: dict[str, list[Any]] = {"code:seek": [], "code:message": []}
+
+    async def carol() -> None:
+        client = socketio.AsyncClient()
+        for event, got in heard.items():
+            client.on(event, got.append)
+        await client.connect(daemon.url, auth={"token": cy.user.token}, transports=["websocket"])
+        try:
+            assert (await client.call("room:join", {"room_id": room}, timeout=10))["ok"]
+            # bob's exchange is under way: the sender's first message reached him, his reply
+            # waits in the proxy.
+            assert await asyncio.to_thread(proxy.held.wait, 60)
+            exchange = secrets.token_hex(16)
+            seek = {"room_id": room, "nameplate": "6", "exchange": exchange}
+            assert (await client.call("code:seek", seek, timeout=10))["ok"]
+            for _ in range(20):  # 2 s for the sender's answer; a wrong guess to any
+                await asyncio.sleep(0.1)
+                for pake in [m for m in heard["code:message"] if m.get("step") == "pake"]:
+                    guess = {
+                        "transfer_id": pake["transfer_id"],
+                        "to_user_id": pake["from_user_id"],
+                        "exchange": exchange,
+                        "step": "reply",
+                        "body": base64.b64encode(secrets.token_bytes(65)).decode("ascii"),
+                    }
+                    await client.call("code:message", guess, timeout=10)
+                    heard["code:message"].remove(pake)
+        finally:
+            proxy.release.set()
+            await client.disconnect()
+
+    with TamperProxy(daemon.url, hold="reply") as proxy:
+        bob = Background(
+            Cli(proxy.url, bo.cli.config_dir, bo.cli.token),
+            "receive", room, "--out", str(out), "--yes", "--json", "--timeout", "60",
+            "--code", VIDEONET_CODE="6-lunar-pepper",
+        )  # fmt: skip
+        asyncio.run(carol())
+        assert bob.finish() == 0, bob.stderr()
+    assert heard == {"code:seek": [], "code:message": []}
+    assert (out / "for-bo.bin").read_bytes() == src.read_bytes()
+    assert tx.finish() == 0, tx.stderr()
+    assert [r["username"] for r in tx.result()["receivers"]] == [bo.user.username]
+
+
+def test_a_seeker_that_never_replies_holds_the_code_only_for_a_while(
+    daemon: Daemon, tmp_path: Path
+) -> None:
+    """carol learned the number before bob used it and seeks first, then stays silent (no
+    reply, so no guess). She holds the code only `REPLY_WAIT_SECONDS`: bob, seeking meanwhile,
+    gets it after that and receives the file; carol's late reply counts for nothing."""
+    import asyncio
+    import base64
+    import secrets
+
+    import socketio
+
+    ana, bo, room = _pair(daemon, tmp_path)
+    cy = member(daemon, tmp_path, room)
+    src = random_file(tmp_path / "late.bin", 1 << 20)
+    tx = _send(ana, room, src, "8-quiet-otter")
+    tx.wait_for(lambda e: e.get("event") == "code")
+    out = tmp_path / "in"
+    out.mkdir()
+    pakes: list[Any] = []
+
+    async def carol_then_bob() -> int:
+        client = socketio.AsyncClient()
+        client.on("code:message", pakes.append)
+        await client.connect(daemon.url, auth={"token": cy.user.token}, transports=["websocket"])
+        try:
+            assert (await client.call("room:join", {"room_id": room}, timeout=10))["ok"]
+            exchange = secrets.token_hex(16)
+            seek = {"room_id": room, "nameplate": "8", "exchange": exchange}
+            assert (await client.call("code:seek", seek, timeout=10))["ok"]
+            for _ in range(100):
+                if pakes:
+                    break
+                await asyncio.sleep(0.1)
+            assert pakes, "the sender answers the first seeker"
+            bob = Background(
+                bo.cli, "receive", room, "--out", str(out), "--yes", "--json", "--timeout",
+                "90", "--code", VIDEONET_CODE="8-quiet-otter",
+            )  # fmt: skip
+            code = await asyncio.to_thread(bob.finish, 120)
+            late = {
+                "transfer_id": pakes[0]["transfer_id"],
+                "to_user_id": pakes[0]["from_user_id"],
+                "exchange": exchange,
+                "step": "reply",
+                "body": base64.b64encode(secrets.token_bytes(65)).decode("ascii"),
+            }
+            await client.call("code:message", late, timeout=10)
+            return code
+        finally:
+            await client.disconnect()
+
+    assert asyncio.run(carol_then_bob()) == 0
+    assert (out / "late.bin").read_bytes() == src.read_bytes()
+    assert tx.finish() == 0, tx.stderr()
+    assert [r["username"] for r in tx.result()["receivers"]] == [bo.user.username]

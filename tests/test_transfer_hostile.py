@@ -1,6 +1,11 @@
 """A daemon that lies about transfers (issue 21, findings 3 to 7), played by a proxy between the
 CLIs and the real daemon (tests/hostile_proxy.py), or by a client holding a stolen token. Each
-attack must fail with one clear line, with nothing written under a final name."""
+attack must fail with one clear line, with nothing written under a final name.
+
+Each docstring says what these tests do on a52c7dd (main before issue 21): findings 3, 6 and 7
+were run there (this file with the imports of the new crypto modules made optional, the CLI and
+daemon of a52c7dd) and fail as said; findings 4 and 5 cannot run there, because they make or
+rewrite the signed header, which a52c7dd does not have."""
 
 from __future__ import annotations
 
@@ -50,14 +55,21 @@ def hostile(daemon: Daemon, tmp_path: Path) -> Iterator[tuple[str, Member, Membe
 
 
 def test_finding_3_a_resume_the_daemon_made_up_never_reuses_a_key(
-    hostile: Any, tmp_path: Path
+    hostile: Any, daemon: Daemon, tmp_path: Path
 ) -> None:
     """The daemon answers a send of a changed file with "resumed transfer X at offset 0" (X: the
-    earlier, killed send of that name). The code before this change unwrapped X's key and sealed
-    the new bytes under it from that offset (C_A xor C_B = P_A xor P_B); now the journal decides:
-    the answer names another transfer than the one offered, so nothing is sealed or uploaded."""
+    earlier, killed send of that name). On a52c7dd (run there) the sender took the lie: it
+    unwrapped X's key and PUT the changed file, sealed under it from offset 0, to X's data (the
+    real daemon, which had dropped X for the new offer of the same name, refused the bytes: exit
+    1, "the transfer is aborted"; a lying daemon keeps them: C_A xor C_B = P_A xor P_B, and
+    GCM's authentication key with it), so the test fails on its first check, the PUT. Now the
+    local journal decides: the answer names
+    another transfer than the one offered, so nothing is sealed for X, and the changed file,
+    sent again, goes out as a new transfer whose ciphertext does not reuse X's keystream: the
+    two ciphertexts do not xor to the two plaintexts' xor."""
     room, alice, _, proxy = hostile
     src = random_file(tmp_path / "take.bin", 8 * MB)
+    plain_a = src.read_bytes()
     offers: list[Any] = []
 
     def spy(event: str, data: Any) -> Any:
@@ -72,16 +84,36 @@ def test_finding_3_a_resume_the_daemon_made_up_never_reuses_a_key(
     sender.wait_for(past_a_quarter)
     sender.kill()
     first = offers[0]
+    x_spool = daemon.data_dir / "spool" / f"{first['transfer']['transfer_id']}.spool"
+    x_before = x_spool.read_bytes()
+    assert len(x_before) > protocol.E2E_RECORD_BYTES  # X's first record is on the daemon
 
     random_file(src, 8 * MB)  # other bytes under the same name and size
+    plain_b = src.read_bytes()
     lie = {**first, "resumed": True, "offset": 0}
     proxy.to_cli = lambda event, data: lie if event == "ack:transfer:offer" else data
     proxy.requests.clear()
     r = alice.cli("send", room, str(src), "--json", "--no-wait")
+    # What matters: not a byte of the new file was sealed into X (the new offer of the same
+    # name made the daemon drop X's spool; the old code's re-sealed bytes went up as X's).
+    assert not [p for m, p in proxy.requests if m == "PUT"]
     assert r.code == 1, r.err
     assert "answered the offer with another transfer than the one offered" in r.err
-    # Not a byte was sealed for X: no upload of it went out (nor of the new transfer).
-    assert not [p for m, p in proxy.requests if m == "PUT"]
+
+    # The daemon honest again: the changed file goes out as the transfer its journal entry names
+    # (offered above, refused before any byte), under that transfer's key. Had it been sealed
+    # under X's key and nonces, the first records would xor to the plaintexts' xor.
+    proxy.to_cli = spy
+    offers.clear()
+    r = alice.cli("send", room, str(src), "--json", "--no-wait")
+    assert r.code == 0, r.err
+    y = offers[0]["transfer"]["transfer_id"]
+    assert y != first["transfer"]["transfer_id"]
+    y_cipher = (daemon.data_dir / "spool" / f"{y}.spool").read_bytes()
+    n = protocol.E2E_RECORD_BYTES  # the whole first record of each, tag left out
+    reused = bytes(p ^ q for p, q in zip(plain_a[:n], plain_b[:n], strict=True))
+    got = bytes(p ^ q for p, q in zip(x_before[:n], y_cipher[:n], strict=True))
+    assert got != reused
 
 
 def _stolen_token_offer(daemon: Daemon, room: str, victim: Member, bob: Member) -> str:
@@ -147,8 +179,10 @@ def test_finding_4_a_file_in_alices_name_not_signed_by_her_device_is_refused(
     daemon: Daemon, hostile: Any, tmp_path: Path
 ) -> None:
     """A stolen token (or the daemon) offers bob a file "from alice", encrypted to bob's real
-    device key. The code before this change had no sender authentication and wrote it; now the
-    header's signature is checked against alice's device as her pinned identity certified it."""
+    device key. a52c7dd had no sender authentication and wrote it (the issue's reproduction);
+    this test cannot run there: it builds a signed header, which a52c7dd has no place for. Now
+    the header's signature is checked against alice's device as her pinned identity certified
+    it."""
     room, alice, bob, _ = hostile
     _stolen_token_offer(daemon, room, alice, bob)
     out = tmp_path / "in"
@@ -164,9 +198,10 @@ def test_finding_5_names_and_transfers_the_daemon_changes_are_refused(
     daemon: Daemon, hostile: Any, tmp_path: Path, attack: str
 ) -> None:
     """The daemon renames a file in the manifest it hands out (same length: `a.bin` becomes
-    `x.bin`), or hands out another transfer's manifest. The code before this change took names
-    and sizes from the daemon; now they come only from the signed header, which no longer
-    verifies (rename) or names another transfer (swap)."""
+    `x.bin`), or hands out another transfer's manifest. a52c7dd took names and sizes from the
+    daemon's offer (the issue's reproduction); this test cannot run there: it rewrites the
+    answers of the header route, which a52c7dd does not have. Now they come only from the
+    signed header, which no longer verifies (rename) or names another transfer (swap)."""
     room, alice, bob, proxy = hostile
     ids = []
     for name in ("a.bin", "b.bin"):
@@ -205,8 +240,10 @@ def _json(line: str) -> Any:
 
 
 def test_finding_6_an_offer_without_encryption_is_refused(hostile: Any, tmp_path: Path) -> None:
-    """The daemon hands bob alice's offer with its encryption dropped. The code before this
-    change received a plaintext offer with a notice; now it is refused and nothing is written."""
+    """The daemon hands bob alice's offer with its encryption dropped. On a52c7dd (run there)
+    bob's CLI took it as a plaintext offer and downloaded it; only the SHA-256 the daemon itself
+    relays stopped it ("SHA-256 mismatch", which a lying daemon would have made match), so the
+    test fails on the missing "refused". Now it is refused before anything is taken."""
     room, alice, bob, proxy = hostile
     r = alice.cli("send", room, str(random_file(tmp_path / "p.bin", 3000)), "--no-wait")
     assert r.code == 0, r.err
@@ -228,9 +265,10 @@ def test_finding_6_an_offer_without_encryption_is_refused(hostile: Any, tmp_path
 def test_finding_7_a_verdict_the_daemon_makes_up_is_not_believed(
     hostile: Any, tmp_path: Path
 ) -> None:
-    """Nobody receives; the daemon tells alice "bob verified it" with the right SHA-256. The code
-    before this change printed "verified by bob" and exited 0; now a verdict counts only with
-    the receiver's MAC under a key derived from the file key."""
+    """Nobody receives; the daemon tells alice "bob verified it" with the right SHA-256. On
+    a52c7dd (run there) the sender printed "verified by bob" and exited 0, so the test fails on
+    the exit code; now a verdict counts only with the receiver's MAC under a key derived from
+    the file key."""
     room, alice, bob, proxy = hostile
     sealed: dict[str, Any] = {}
 

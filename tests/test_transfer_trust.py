@@ -4,6 +4,8 @@ by name and `--trust-new` everyone; with neither and no terminal it stops with e
 what to pass, and nothing is offered. (Before, `send` pinned every first-seen identity itself.)
 
 These tests set VIDEONET_TRUST_NEW=0: the other transfer tests accept new identities through it.
+Each was run on a52c7dd (main before issue 21, its CLI and daemon); what it did there is in its
+docstring.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ def sha(path: Path) -> str:
 def test_no_terminal_and_no_flag_stops_before_anything_is_offered(
     pair: Any, tmp_path: Path
 ) -> None:
+    """On a52c7dd (run there) the send pinned bob's key in silence and uploaded: exit 0, not 2."""
     room, alice, bob = pair
     src = random_file(tmp_path / "a.bin", 1000)
     r = alice.cli("send", room, str(src), "--no-wait", **ASK)
@@ -53,6 +56,8 @@ def test_no_terminal_and_no_flag_stops_before_anything_is_offered(
 
 
 def test_to_accepts_the_named_member(pair: Any, tmp_path: Path) -> None:
+    """Not an attack: `--to` is the way to accept a named member. It passes on a52c7dd too
+    (run there), which pinned everyone anyway."""
     room, alice, bob = pair
     src = random_file(tmp_path / "b.bin", 3000)
     rx = listening_receiver(bob.cli, room, tmp_path / "in", **ASK)
@@ -63,6 +68,8 @@ def test_to_accepts_the_named_member(pair: Any, tmp_path: Path) -> None:
 
 
 def test_a_person_is_shown_the_identity_and_asked(pair: Any, tmp_path: Path) -> None:
+    """On a52c7dd (run there) the send on a terminal asked nothing: it pinned bob in silence and
+    sent ("verified by …"), so the expected question never came."""
     room, alice, bob = pair
     src = random_file(tmp_path / "c.bin", 2000)
     rx = listening_receiver(bob.cli, room, tmp_path / "in", **ASK)
@@ -83,6 +90,7 @@ def test_a_person_is_shown_the_identity_and_asked(pair: Any, tmp_path: Path) -> 
 
 
 def test_a_person_who_says_no_sends_nothing(pair: Any, tmp_path: Path) -> None:
+    """On a52c7dd (run there) there was no question to say no to: the file was uploaded."""
     room, alice, _bob = pair
     src = random_file(tmp_path / "e.bin", 2000)
     child = spawn(alice.cli.env(**ASK), "send", room, str(src), "--no-wait")
@@ -91,3 +99,36 @@ def test_a_person_who_says_no_sends_nothing(pair: Any, tmp_path: Path) -> None:
     assert finish(child) == 2
     # Still not pinned: a script's send without the flag stops again.
     assert alice.cli("send", room, str(src), "--no-wait", **ASK).code == 2
+
+
+def test_the_receiver_is_told_which_device_sent_and_how_far_it_is_trusted(
+    pair: Any, tmp_path: Path
+) -> None:
+    """Issue 21: receive's question and its result name the sender's device (the label its
+    identity certified) and whether that identity is pinned on first use or verified (`keys
+    trust`): from the checked header and this installation's pins, not from the daemon. On
+    a52c7dd (run there) it stops at once: no `devices` command, no identities; on the code just
+    before this line of output the question named only "alice" and the result said "identity
+    first use" without the word pinned."""
+    room, alice, bob = pair
+    assert alice.cli("devices", "rename", "laptop-2").code == 0
+    who = alice.user.username
+
+    def receive_on_a_terminal(name: str, trust: str) -> None:
+        src = random_file(tmp_path / name, 3000)
+        r = alice.cli("send", room, str(src), "--to", bob.user.username, "--no-wait")
+        assert r.code == 0, r.err
+        out = tmp_path / f"in-{name}"
+        out.mkdir()
+        child = spawn(bob.cli.env(), "receive", room, "--out", str(out), "--timeout", "60")
+        child.expect_exact(f"{who} (device laptop-2, identity {trust}) offers {name}")
+        child.expect_exact("Accept? [y/N]")
+        child.sendline("y")
+        child.expect_exact(f"from {who} (device laptop-2, identity {trust}), sha256")
+        assert finish(child) == 0, child.before
+        assert sha(out / name) == sha(src)
+
+    receive_on_a_terminal("first.bin", "pinned")
+    number = bob.cli("keys", "verify", who, "--json").json()["safety_number"]
+    assert bob.cli("keys", "trust", who, number).code == 0
+    receive_on_a_terminal("second.bin", "verified")

@@ -25,6 +25,9 @@ from transfer_helpers import (
 
 from conftest import Daemon
 
+# receive names the sender's device (its certified label) and the pin's state
+SIGNED = r"\(device [^,]+, identity pinned\)"
+
 pytestmark = pytest.mark.one_pass("terminal and client side: API tests cover the daemon")
 
 MB = 1 << 20
@@ -65,9 +68,9 @@ def test_receive_shows_the_offer_and_asks(trio: Any, tmp_path: Path) -> None:
     out = tmp_path / "in"
     out.mkdir()
     child = spawn(bob.cli.env(), "receive", room, "--out", str(out), "--count", "2")
-    child.expect(rf"{alice.user.username} offers take\.bin \(1\.0 MB\)\. Accept\? \[y/N\]")
+    child.expect(rf"{alice.user.username} {SIGNED} offers take\.bin \(1\.0 MB\)\. Accept\? \[y/N\]")
     child.sendline("y")
-    child.expect(rf"{alice.user.username} offers skip\.bin \(3\.0 KB\)\. Accept\? \[y/N\]")
+    child.expect(rf"{alice.user.username} {SIGNED} offers skip\.bin \(3\.0 KB\)\. Accept\? \[y/N\]")
     child.sendline("")
     child.expect("declined skip.bin")
     assert finish(child) == 0

@@ -84,6 +84,12 @@ def user_channel(user_id: int) -> str:
     return f"user:{user_id}"
 
 
+def code_channel(room_id: str, nameplate: str) -> str:
+    """The Socket.IO room of the senders' sockets that answer seeks for one code number in one
+    VideoNet room (`code:open`): a seek goes there, not to the room's other members."""
+    return f"code:{room_id}:{nameplate}"
+
+
 # --- File transfer --------------------------------------------------------------------------
 # Control plane over Socket.IO (small JSON events), data plane over HTTP through the daemon's
 # spool: the sender PUTs the bytes, each receiver GETs them (Range for resume) while they arrive.
@@ -858,12 +864,16 @@ class DeviceLinkMessage(TypedDict):
 # and stores none of them; it checks who may talk to whom and how much, and cannot read the key
 # (a daemon that changes a message makes the exchange fail, and the code is spent).
 #
-# A code is ``NAMEPLATE-WORD-WORD``. The nameplate (the number) is public: the receiver sends
-# it in a seek to the room, and the sender whose code has that number answers with its first
-# message. Every message after that names the transfer and the exchange (the receiver's random
-# id, so the receiver's other sockets and other exchanges can tell them apart).
+# A code is ``NAMEPLATE-WORD-WORD``. The nameplate (the number) is not secret, but it is not
+# shown to the room either: the sender opens its number (`code:open`, for a transfer it sent),
+# the receiver sends the number in a seek, and the daemon passes the seek only to the sockets
+# that opened that number in that room; the sender answers with its first message. Every
+# message after that names the transfer and the exchange (the receiver's random id, so the
+# receiver's other sockets and other exchanges can tell them apart).
 #
-# c->s CodeSeek -> Ack; s->the room's other sockets CodeSeen
+# c->s CodeOpen -> Ack: this socket (the transfer's sender, in its room) hears seeks for the number
+EV_CODE_OPEN: Final = "code:open"
+# c->s CodeSeek -> Ack; s->the sockets that opened the number in the room (code_channel) CodeSeen
 EV_CODE_SEEK: Final = "code:seek"
 # c->s CodeMessage -> Ack; s->every socket of `to_user_id` CodeRelayed. The sender may address
 # a member the transfer is offered to; a member may address only the transfer's sender.
@@ -886,6 +896,11 @@ class CodeStep(StrEnum):
     REPLY = "reply"  # receiver -> sender: its SPAKE2 message and key confirmation
     KEY = "key"  # sender -> receiver: its key confirmation and the sealed file key
     FAIL = "fail"  # either way: this exchange failed (wrong code or changed messages); body ""
+
+
+class CodeOpen(TypedDict):
+    transfer_id: str  # a transfer this user sent, not aborted
+    nameplate: str  # decimal digits, no leading zero
 
 
 class CodeSeek(TypedDict):

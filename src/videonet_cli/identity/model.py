@@ -9,7 +9,7 @@ from typing import Protocol
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from videonet_cli.identity.pins import OWN
+from videonet_cli.identity.pins import OWN, VERIFIED
 from videonet_protocol import protocol
 
 
@@ -81,6 +81,18 @@ def short_id(device_id: str) -> str:
 
 def device_name(label: str, device_id: str) -> str:
     return f"{label or 'device'} ({short_id(device_id)})"
+
+
+# How a receiver names the trust of a sender's identity: pinned on first use, or verified
+# (`keys trust`, after comparing safety numbers); this account's own identity.
+_TRUST_WORDS = {OWN: "your own identity", VERIFIED: "identity verified"}
+
+
+def sender_origin(device: TrustedDevice) -> str:
+    """'device laptop-2, identity pinned': which device signed, by its certified label, and how
+    far its identity is trusted, from this installation's pins (never from the daemon)."""
+    trust = _TRUST_WORDS.get(device.trust, "identity pinned")
+    return f"device {device.label or short_id(device.device_id)}, {trust}"
 
 
 def identity_fingerprint(identity_public: bytes) -> str:

@@ -57,6 +57,7 @@ from videonet_cli.identity.model import (
     as_trusted,
     device_name,
     identity_fingerprint,
+    sender_origin,
     short_id,
 )
 from videonet_cli.identity.pins import FIRST_USE, OWN, Pin, Pins, PinStore
@@ -83,6 +84,7 @@ __all__ = [
     "own_account",
     "recovery_key_from_env",
     "revoke",
+    "sender_origin",
     "short_id",
     "sign",
     "this_device",

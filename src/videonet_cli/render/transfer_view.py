@@ -172,7 +172,7 @@ class TransferView:
             self._progress.stop()  # a live display would redraw over the question
         try:
             err_console.print(
-                Text(f"{offer.get('sender_name')} offers {_offered(offer)}. Accept? [y/N] "),
+                Text(f"{_offerer(offer)} offers {_offered(offer)}. Accept? [y/N] "),
                 end="",
             )
             answer = await _read_line()
@@ -278,11 +278,12 @@ def _batch_speed(group: list[Any]) -> str:
     return f"{moved / 1e6 / moving:.1f} MB/s" if moving > 0 and moved else ""
 
 
-def _verified_line(name: str, group: list[Any]) -> str:
+def _verified_line(name: str, group: list[Any], sender: str = "") -> str:
     seconds = group[0].seconds  # the whole batch's, from offer to verdict
     per_second = f"{len(group) / seconds:.0f} files/s" if seconds > 0 else ""
     rates = ", ".join(r for r in (_batch_speed(group), per_second) if r)
-    return f"✓ {_batch_head(name, group)}, verified" + (f" ({rates})" if rates else "")
+    head = _batch_head(name, group) + (f" from {sender}" if sender else "")
+    return f"✓ {head}, verified" + (f" ({rates})" if rates else "")
 
 
 def _unreceived(outcome: SendOutcome) -> bool:
@@ -327,7 +328,7 @@ def show_received(outcomes: Sequence[ReceiveOutcome]) -> None:
     the error line)."""
     outcomes, large = _large_batches(outcomes, lambda g: all(o.ok for o in g))
     for name, group in large.items():
-        info(_verified_line(name, group))
+        info(_verified_line(name, group, _from(group[0])))
     for outcome in outcomes:
         if outcome.declined:
             info(f"✗ declined {outcome.name} from {_from(outcome)}")
@@ -340,8 +341,14 @@ def show_received(outcomes: Sequence[ReceiveOutcome]) -> None:
 
 
 def _from(outcome: ReceiveOutcome) -> str:
-    """'alice (device laptop-2, identity first use)': who signed it, as far as it is known."""
+    """'alice (device laptop-2, identity pinned)': who signed it, as far as it is known."""
     return f"{outcome.sender} ({outcome.origin})" if outcome.origin else outcome.sender
+
+
+def _offerer(offer: dict[str, Any]) -> str:
+    """The prompt's 'alice (device laptop-2, identity verified)', from the checked header."""
+    origin = offer.get("sender_origin")
+    return f"{offer.get('sender_name')} ({origin})" if origin else str(offer.get("sender_name"))
 
 
 def show_comparison(result: dict[str, Any], json_out: bool) -> None:

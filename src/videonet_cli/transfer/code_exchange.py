@@ -1,11 +1,18 @@
 """The one-off code on the wire: the sender's and the receiver's halves of the exchange.
 
 crypto/pake.py does the cryptography; this module moves its messages through the daemon
-(`code:seek`, `code:message`, see protocol.py) and enforces the rules that make a 16-bit code
-enough: the sender answers seeks with its code's number only until one exchange ends, and the
-first exchange that fails spends the code (the sender stops, aborts the transfer and says so);
-the receiver makes one exchange per run. Every message is checked against the exchange it
-belongs to, so messages for other exchanges, transfers or people are ignored, not trusted.
+(`code:open`, `code:seek`, `code:message`, see protocol.py) and enforces the rules that make a
+16-bit code enough: the first exchange that fails spends the code (the sender stops, aborts the
+transfer and says so), and the receiver makes one exchange per run.
+
+Who may spend it, in magic-wormhole's spirit (a nameplate's mailbox takes two sides; a third is
+"crowded"): the number is not shown to the room (the daemon passes a seek only to the sender
+that opened the number), and the sender runs **one exchange at a time**. The first seeker holds
+the code until its exchange ends; seeks from anyone else meanwhile are not answered, so a member
+who learns the number once the receiver is in cannot spend the code or take its slot. A holder
+that has not replied within `REPLY_WAIT_SECONDS` made no guess (a guess is a reply) and lets
+the code go to the next seeker. Every message is checked against the exchange it belongs to,
+so messages for other exchanges, transfers or people are ignored, not trusted.
 """
 
 from __future__ import annotations
@@ -33,7 +40,9 @@ T = TypeVar("T")
 
 SEEK_INTERVAL_SECONDS = 2.0  # a receiver seeks again until a sender answers
 KEY_WAIT_SECONDS = 60.0  # after its reply, how long the receiver waits for the sealed key
-MAX_OPEN_EXCHANGES = 8  # exchanges a sender has started and not yet heard back from
+# How long the seeker that holds the code has to reply (a receiver replies within a round
+# trip): one that did not was stopped or lost, and the code goes to the next seeker.
+REPLY_WAIT_SECONDS = 20.0
 
 
 @dataclass(frozen=True)
@@ -70,9 +79,9 @@ def _decode(text: Any) -> bytes:
 
 
 class CodeSender:
-    """Give one transfer's file key to the first member whose exchange with this code verifies.
+    """Give one transfer's file key to the member whose exchange with this code verifies.
 
-    `install` on the sender's socket once the transfer is offered, then `wait` for the outcome:
+    `open` on the sender's socket once the transfer is offered, then `wait` for the outcome:
     the receiver's user id, or `BadCodeError` once an exchange failed (the code is spent).
     """
 
@@ -95,7 +104,8 @@ class CodeSender:
         self._transfer_id = transfer_id
         self._file_key = file_key
         self._report = report
-        self._open: dict[str, tuple[int, SenderExchange]] = {}  # exchange id -> (user, side A)
+        # The one exchange under way: (exchange id, user, side A, reply deadline), or None.
+        self._holder: tuple[str, int, SenderExchange, float] | None = None
         self._outcome: asyncio.Future[tuple[int, str]] = asyncio.get_running_loop().create_future()
         self._lock = asyncio.Lock()  # one message at a time: the first failure spends the code
         # After the key went out: the receiver's exchange (id, user), which may still report that
@@ -104,9 +114,15 @@ class CodeSender:
         self._failure: CliError | None = None  # the exchange failed: why (the code is spent)
         self._failed = asyncio.Event()
 
-    def install(self) -> None:
+    async def open(self) -> None:
+        """Listen for the exchange's messages and ask the daemon for the seeks of this number."""
         self._rt.on(protocol.EV_CODE_SEEK, self._on_seek)
         self._rt.on(protocol.EV_CODE_MESSAGE, self._on_message)
+        request: protocol.CodeOpen = {
+            "transfer_id": self._transfer_id,
+            "nameplate": self._code.nameplate,
+        }
+        await self._rt.call(protocol.EV_CODE_OPEN, dict(request))
 
     async def wait(self, timeout: float) -> tuple[int, str]:
         """The receiver (user id, name) once its exchange verified; `BadCodeError` when one
@@ -163,10 +179,10 @@ class CodeSender:
         if self._to is not None and name_key(str(data.get("username"))) != name_key(self._to):
             return  # not the addressee: the code is not theirs to spend
         async with self._lock:
-            if exchange in self._open or len(self._open) >= MAX_OPEN_EXCHANGES:
-                return
+            if self._holder is not None and time.monotonic() < self._holder[3]:
+                return  # crowded: the code is another seeker's until its exchange ends
             side = SenderExchange(self._code, self._transfer_id, exchange)
-            self._open[exchange] = (user_id, side)
+            self._holder = (exchange, user_id, side, time.monotonic() + REPLY_WAIT_SECONDS)
             message = side.start()
         await self._send(user_id, exchange, CodeStep.PAKE, message)
 
@@ -185,12 +201,14 @@ class CodeSender:
                 return
             if self._outcome.done():
                 return
-            opened = self._open.get(str(data.get("exchange")))
-            if opened is None or opened[0] != data.get("from_user_id"):
-                return  # not an exchange this sender started with that member
-            user_id, side = opened
-            exchange = str(data["exchange"])
-            del self._open[exchange]
+            held = self._holder
+            if held is None or (held[0], held[1]) != (
+                data.get("exchange"),
+                data.get("from_user_id"),
+            ):
+                return  # not the exchange this sender has under way with that member
+            exchange, user_id, side, _ = held
+            self._holder = None
             try:
                 if data.get("step") != CodeStep.REPLY:
                     raise BadCodeError()
@@ -233,7 +251,8 @@ class CodeSender:
                 # The daemon would not pass it on (to someone the transfer is not for, or to
                 # ourselves): that seeker is dropped, the code stays good for the others.
                 async with self._lock:
-                    self._open.pop(exchange, None)
+                    if self._holder is not None and self._holder[0] == exchange:
+                        self._holder = None
                 return
             # The key could not go out: say why, rather than waiting for the timeout.
             self._fail(exc)

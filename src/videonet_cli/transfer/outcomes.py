@@ -227,7 +227,7 @@ class ReceiveOutcome:
     declined: bool = False  # the user said no at the prompt: not a failure
     batch: str | None = None  # the batch (directory or first file) this file came in
     # Which device of the sender signed it and how far its identity is trusted, e.g.
-    # "device laptop-2, identity first use" ("" for this account's own devices)
+    # "device laptop-2, identity pinned" (or "identity verified", "your own identity")
     origin: str = ""
 
     def as_dict(self) -> dict[str, Any]:

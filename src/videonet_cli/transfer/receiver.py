@@ -227,9 +227,7 @@ async def _receive(
         raise
     h = signed.header
     who = sender.username
-    origin = ""
-    if sender.trust != "own":
-        origin = f"device {sender.label or sender.device_id}, identity {sender.trust}"
+    origin = trust.sender_origin(sender)  # the certified label and this device's pin
     entries: list[protocol.ManifestEntry] = [{"path": f.path, "size": f.size} for f in h.files]
     size = h.total_size
     try:
@@ -283,6 +281,7 @@ async def _receive(
         "size": size,
         "batch_kind": None if single else h.kind,
         "sender_name": sender.username,
+        "sender_origin": origin,
     }
     if options.ask is not None and not await options.ask(asked):
         await decline(rt, transfer_id, "declined", last)
@@ -310,6 +309,7 @@ async def _receive(
                 "name": label,
                 "bytes": size,
                 "sender": who,
+                "origin": origin,
                 "transfer_id": transfer_id,
                 "resumed_from": offset,
                 "encrypted": True,

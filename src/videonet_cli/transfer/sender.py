@@ -24,7 +24,7 @@ from videonet_cli.reporting import Reporter
 from videonet_cli.transfer import journal
 from videonet_cli.transfer.e2e_keys import LateKeys
 from videonet_cli.transfer.e2e_stream import Resume
-from videonet_cli.transfer.files import check_sendable, local_clock
+from videonet_cli.transfer.files import local_clock
 from videonet_cli.transfer.offering import Offered, offer
 from videonet_cli.transfer.outcomes import (
     Inbox,
@@ -48,8 +48,7 @@ T = TypeVar("T")
 async def send_files(api: Api, options: SendOptions, report: Reporter) -> list[SendOutcome]:
     """Send what was named; return each file's verdicts."""
     files = [p for p in options.paths if not p.is_dir()]
-    for file in files:
-        check_sendable(file)  # every file checked before anything is sent
+    # loose_files checks every file (check_sendable) before anything is sent
     batches = [loose_files(files)] if files else []
     batches += [directory(p) for p in options.paths if p.is_dir()]
     names = [p.name for p in files] + [b.name for b in batches if b.kind == BatchKind.DIRECTORY]
@@ -118,7 +117,7 @@ async def _send(
         code_sender = CodeSender(
             rt, options.code, room_id, transfer_id, offered.file_key, report, to=options.to
         )
-        code_sender.install()
+        await code_sender.open()
         report({"event": "code", "name": batch.name, "code": options.code.text})
         listeners, expected = [], set()  # the one who finishes the exchange, nobody else
     state = offered.reply["transfer"].get("state")

@@ -2,11 +2,13 @@
 
 A code exchange (SPAKE2, in the CLI) carries a transfer's file key from its sender to one member
 without the daemon being able to read it. The daemon's part is to pass the messages on and to
-decide who may talk to whom, and how much: a seek goes only to the room of a member who joined
-it; a message goes only between a transfer's sender and a member the transfer is offered to,
-in the direction its step belongs to; each transfer and each user have a rate. Nothing of an
-exchange is written anywhere (with several daemons the emits cross through Redis, as every
-other control event does).
+decide who may talk to whom, and how much: a transfer's sender opens its code's number in the
+transfer's room (`code:open`: its socket joins that number's channel); a seek from a member who
+joined the room goes to that channel only, so the number is not shown to the room's other
+members; a message goes only between a transfer's sender and a member the transfer is offered
+to, in the direction its step belongs to; each transfer and each user have a rate. Nothing of
+an exchange is written anywhere (with several daemons the emits cross through Redis, as every
+other control event does, and so do the channels).
 """
 
 from __future__ import annotations
@@ -40,15 +42,27 @@ class CodeRelay:
 
     def events(self) -> list[Event]:
         return [
+            Event(protocol.EV_CODE_OPEN, self.open),
             Event(protocol.EV_CODE_SEEK, self.seek),
             Event(protocol.EV_CODE_MESSAGE, self.message),
         ]
 
+    async def open(self, user: SocketUser, data: dict[str, Any]) -> dict[str, Any]:
+        """The sender of a transfer hears the seeks for its code's number in the transfer's room
+        from now on (this socket, until it disconnects)."""
+        transfer_id = get_str(data, "transfer_id", max_chars=protocol.TRANSFER_ID_MAX_CHARS)
+        nameplate = _nameplate(data)
+        offer = await self.service.visible(user.user_id, transfer_id)
+        await self.service.require_sender(offer, user.user_id, "opens a code for")
+        if offer["state"] == protocol.TransferState.ABORTED:
+            raise TransferStateError("the sender aborted this transfer")
+        await self.guard.require_joined(user, offer["room_id"])
+        await self.hub.sio.enter_room(user.sid, protocol.code_channel(offer["room_id"], nameplate))
+        return {}
+
     async def seek(self, user: SocketUser, data: dict[str, Any]) -> dict[str, Any]:
         room_id = get_str(data, "room_id", max_chars=protocol.ROOM_ID_MAX_CHARS)
-        nameplate = get_str(data, "nameplate", max_chars=protocol.CODE_NAMEPLATE_MAX_DIGITS)
-        if not nameplate.isascii() or not nameplate.isdigit() or nameplate.startswith("0"):
-            raise ValidationError("nameplate must be a code's number (digits, from 1)")
+        nameplate = _nameplate(data)
         exchange = get_exchange_id(data)
         await self.guard.require_joined(user, room_id)
         wait = self.seeks.take(user.user_id)
@@ -61,8 +75,13 @@ class CodeRelay:
             "user_id": user.user_id,
             "username": user.username,
         }
+        # Only to the senders that opened this number here: the room's other members never
+        # see it, so they cannot seek with it and spend the code (issue 21, finding 9).
         await self.hub.sio.emit(
-            protocol.EV_CODE_SEEK, seen, to=protocol.room_channel(room_id), skip_sid=user.sid
+            protocol.EV_CODE_SEEK,
+            seen,
+            to=protocol.code_channel(room_id, nameplate),
+            skip_sid=user.sid,
         )
         return {}
 
@@ -110,6 +129,13 @@ class CodeRelay:
             protocol.EV_CODE_MESSAGE, relayed, to=protocol.user_channel(to_user_id)
         )
         return {}
+
+
+def _nameplate(data: dict[str, Any]) -> str:
+    nameplate = get_str(data, "nameplate", max_chars=protocol.CODE_NAMEPLATE_MAX_DIGITS)
+    if not nameplate.isascii() or not nameplate.isdigit() or nameplate.startswith("0"):
+        raise ValidationError("nameplate must be a code's number (digits, from 1)")
+    return nameplate
 
 
 def _body(data: dict[str, Any], *, empty: bool) -> str:
