@@ -185,11 +185,11 @@ def _exit_without_teardown(code: int) -> None:
 
     Tearing down a few hundred imported modules and a last full collection cost a short command
     0.1-0.2 s of CPU after its last line (measured: docs/performance.md, "Transfers round two").
-    Only when this thread is the last one (nothing else may still be writing); output flushed
-    and exit handlers run first, as a normal exit would.
+    Only when this thread is the last one (nothing else may still be writing) and no profiler
+    or tracer runs; output flushed and exit handlers run first, as a normal exit would.
     """
-    if threading.active_count() != 1:
-        return
+    if threading.active_count() != 1 or sys.getprofile() or sys.gettrace():
+        return  # another thread, or a profiler or coverage that writes its data at the end
     try:
         sys.stdout.flush()
         sys.stderr.flush()

@@ -32,7 +32,7 @@ from videonet_cli.errors import (
 )
 from videonet_cli.identity import trust
 from videonet_cli.reporting import Reporter
-from videonet_cli.transfer import journal, splitter
+from videonet_cli.transfer import journal, room_session, splitter
 from videonet_cli.transfer.e2e_keys import receiver_file_key
 from videonet_cli.transfer.files import FREE_SPACE_MARGIN, UnsafeTarget, free_bytes
 from videonet_cli.transfer.outcomes import ReceiveOptions, ReceiveOutcome, decline, moving_shares
@@ -60,8 +60,7 @@ async def receive_files(
         if isinstance(data, dict):
             await offers.put(data)
 
-    me, room = await asyncio.gather(trust.this_device(api), api.rooms.resolve(options.room))
-    async with api.socket() as rt:
+    async with room_session.opened(api, options.room) as (me, room, rt):
         rt.on(protocol.EV_TRANSFER_OFFER, on_offer)
         await rt.join(room["id"])
         coded = None
