@@ -76,9 +76,11 @@ class Daemon:
         )
         cmd = [str(BIN / "videonet-daemon"), "serve", "--port", "0", "--data-dir", str(self.data)]
         cmd += ["--database-url", db_url, "--redis-url", REDIS]
-        self.proc = subprocess.Popen(
-            cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env
-        )
+        self.log = workdir / f"daemon-{name}.log"
+        with self.log.open("wb") as log:
+            self.proc = subprocess.Popen(
+                cmd, stdout=subprocess.PIPE, stderr=log, text=True, env=env
+            )
         assert self.proc.stdout is not None
         for line in self.proc.stdout:
             if "listening on " in line:
@@ -413,6 +415,11 @@ def main() -> int:
             f"{args.rate:g}/s. Both topologies use PostgreSQL and Redis (one daemon still "
             "publishes through Redis). Transfer: sender on A, receiver on A or B."
         )
+    except Exception:
+        for daemon in daemons:  # what the daemons said, before their logs go
+            tail = daemon.log.read_text(errors="replace").strip().splitlines()[-8:]
+            print(f"--- {daemon.log.name}:\n" + "\n".join(tail), file=sys.stderr)
+        raise
     finally:
         for daemon in daemons:
             daemon.stop()
