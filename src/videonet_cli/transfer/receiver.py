@@ -32,7 +32,7 @@ from videonet_cli.errors import (
 )
 from videonet_cli.identity import trust
 from videonet_cli.reporting import Reporter
-from videonet_cli.transfer import journal, splitter
+from videonet_cli.transfer import journal, room_session, splitter
 from videonet_cli.transfer.e2e_keys import receiver_file_key
 from videonet_cli.transfer.files import FREE_SPACE_MARGIN, UnsafeTarget, free_bytes
 from videonet_cli.transfer.outcomes import ReceiveOptions, ReceiveOutcome, decline, moving_shares
@@ -60,8 +60,7 @@ async def receive_files(
         if isinstance(data, dict):
             await offers.put(data)
 
-    me, room = await asyncio.gather(trust.this_device(api), api.rooms.resolve(options.room))
-    async with api.socket() as rt:
+    async with room_session.opened(api, options.room) as (me, room, rt):
         rt.on(protocol.EV_TRANSFER_OFFER, on_offer)
         await rt.join(room["id"])
         coded = None
@@ -144,17 +143,42 @@ def _plain_hint(offer: dict[str, Any]) -> None:
         )
 
 
-async def verified_header(
-    api: Api, me: trust.ThisDevice, room_id: str, offer: dict[str, Any], file_key: bytes
-) -> tuple[hdr.SignedHeader, trust.TrustedDevice]:
-    """The offer's signed header, checked against the sender device and the file key."""
-    transfer_id = str(offer["transfer_id"])
-    blob: object = None
+async def header_blob(api: Api, offer: dict[str, Any]) -> object:
+    """The offer's signed header as the daemon keeps it (None from a daemon without one)."""
     try:
-        blob = (await api.transfers.header(transfer_id)).get("header")
+        return (await api.transfers.header(str(offer["transfer_id"]))).get("header")
     except DaemonRefused as exc:  # a daemon of transfer protocol 1 has no such route
         if exc.code != protocol.ErrorCode.NOT_FOUND:
             raise
+    return None
+
+
+async def key_and_header(
+    api: Api, rt: SocketClient, me: trust.ThisDevice, offer: dict[str, Any], options: ReceiveOptions
+) -> tuple[bytes, object]:
+    """This device's file key and the offer's header blob, fetched at once (neither needs the
+    other; one round trip fewer before the first byte). Nothing is checked or trusted here."""
+    source = options.file_key
+    key = source(offer) if source is not None else receiver_file_key(rt, me, offer)
+    file_key, blob = await asyncio.gather(key, header_blob(api, offer), return_exceptions=True)
+    for outcome in (file_key, blob):  # the key's error first, as when it came first
+        if isinstance(outcome, BaseException):
+            raise outcome
+    assert isinstance(file_key, bytes)
+    return file_key, blob
+
+
+async def verified_header(
+    api: Api,
+    me: trust.ThisDevice,
+    room_id: str,
+    offer: dict[str, Any],
+    file_key: bytes,
+    blob: object,
+) -> tuple[hdr.SignedHeader, trust.TrustedDevice]:
+    """The offer's signed header (``blob``, from the daemon), checked against the sender
+    device and the file key."""
+    transfer_id = str(offer["transfer_id"])
     raw = protocol.e2e_decode(blob, _b64_size(blob))
     if raw is None:
         raise RefusedOffer(
@@ -217,11 +241,8 @@ async def _receive(
     try:
         _plain_hint(offer)
         # Before accepting: without a key and a header that verifies nothing is taken.
-        if options.file_key is not None:
-            file_key = await options.file_key(offer)
-        else:
-            file_key = await receiver_file_key(rt, me, offer)
-        signed, sender = await verified_header(api, me, room_id, offer, file_key)
+        file_key, blob = await key_and_header(api, rt, me, offer, options)
+        signed, sender = await verified_header(api, me, room_id, offer, file_key, blob)
     except CliError as exc:
         await decline(rt, transfer_id, exc.message, last)
         raise

@@ -9,7 +9,6 @@ under the file key (the daemon cannot forge a "verified").
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import time
 from collections.abc import Awaitable
@@ -21,7 +20,7 @@ from videonet_cli.crypto.stream import RecordCipher, StreamLayout
 from videonet_cli.errors import CliError, UsageError
 from videonet_cli.identity import trust
 from videonet_cli.reporting import Reporter
-from videonet_cli.transfer import journal
+from videonet_cli.transfer import journal, room_session
 from videonet_cli.transfer.e2e_keys import LateKeys
 from videonet_cli.transfer.e2e_stream import Resume
 from videonet_cli.transfer.files import local_clock
@@ -63,8 +62,7 @@ async def send_files(api: Api, options: SendOptions, report: Reporter) -> list[S
             report({"event": "skipped", "name": f"{batch.name}/{path}", "reason": why})
     inbox = Inbox()
     # The first round trips do not depend on each other: at once.
-    me, room = await asyncio.gather(trust.this_device(api), api.rooms.resolve(options.room))
-    async with api.socket() as rt:
+    async with room_session.opened(api, options.room) as (me, room, rt):
         rt.on(protocol.EV_TRANSFER_ACCEPTED, inbox.on_accepted)
         rt.on(protocol.EV_TRANSFER_RESULT, inbox.on_result)
         await rt.join(room["id"])

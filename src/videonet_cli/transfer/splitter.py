@@ -160,8 +160,8 @@ class Splitter:
             if self.index == len(self._hashes):
                 self._hashes.append(hashlib.sha256())
             truncate = self.within == 0
-            self._fd = self._writer.open(self._parts[self.index], truncate=truncate)
-            os.fchmod(self._fd, file_mode(self._modes[self.index]))
+            mode = file_mode(self._modes[self.index])
+            self._fd = self._writer.open(self._parts[self.index], truncate=truncate, mode=mode)
             # A big file would otherwise stay in the page cache whole (see ReleaseBehind).
             self._release = ReleaseBehind(self._fd, self.within)
             if not truncate:
