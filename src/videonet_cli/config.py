@@ -24,6 +24,8 @@ ENV_DEBUG = "VIDEONET_DEBUG"
 ENV_INSECURE = "VIDEONET_INSECURE"
 ENV_OUTPUT = "VIDEONET_OUTPUT"
 ENV_KEY_WAIT = "VIDEONET_KEY_WAIT"
+# `receive`: seconds a downloading receiver waits for an interrupted sender to resume.
+ENV_RESUME_WAIT = "VIDEONET_RESUME_WAIT"
 # `send`: "1" accepts identities seen for the first time, as --trust-new does (for scripts that
 # cannot answer the prompt); a changed identity still stops the send.
 ENV_TRUST_NEW = "VIDEONET_TRUST_NEW"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shlex
 import time
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -73,7 +74,9 @@ async def send_files(api: Api, options: SendOptions, report: Reporter) -> list[S
         report({"event": "joined", "room": room["name"]})
         outcomes = []
         for batch in batches:
-            outcomes += await _send(api, rt, inbox, late, me, room["id"], batch, options, report)
+            outcomes += await _send(
+                api, rt, inbox, late, me, room["id"], batch, options, report, room["name"]
+            )
         return outcomes
 
 
@@ -87,6 +90,7 @@ async def _send(
     batch: BatchSource,
     options: SendOptions,
     report: Reporter,
+    room_name: str = "",
 ) -> list[SendOutcome]:
     """Offer, upload and seal one transfer; one outcome per file, all with its verdicts."""
     started = time.monotonic()
@@ -116,7 +120,14 @@ async def _send(
         from videonet_cli.transfer.code_exchange import CodeSender
 
         code_sender = CodeSender(
-            rt, options.code, room_id, transfer_id, offered.file_key, report, to=options.to
+            rt,
+            options.code,
+            room_id,
+            transfer_id,
+            offered.file_key,
+            report,
+            to=options.to,
+            room_name=room_name,
         )
         code_sender.install()
         report({"event": "code", "name": batch.name, "code": options.code.text})
@@ -273,8 +284,8 @@ def unverified(outcomes: list[SendOutcome], timeout: float, room: str) -> list[s
         if not outcome.verdicts and not outcome.missing:
             problems.append(
                 f"nobody took it within {timeout:g} s; the daemon keeps it until "
-                f"{local_clock(outcome.available_until)}: run `videonet receive {room}` "
-                "on the receiving side"
+                f"{local_clock(outcome.available_until)}: run "
+                f"`videonet receive {shlex.quote(room)}` on the receiving side"
             )
         if not problems or outcome.transfer_id in reported:
             continue
