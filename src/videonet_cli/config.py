@@ -24,6 +24,8 @@ ENV_DEBUG = "VIDEONET_DEBUG"
 ENV_INSECURE = "VIDEONET_INSECURE"
 ENV_OUTPUT = "VIDEONET_OUTPUT"
 ENV_KEY_WAIT = "VIDEONET_KEY_WAIT"
+# `receive`: seconds a downloading receiver waits for an interrupted sender to resume.
+ENV_RESUME_WAIT = "VIDEONET_RESUME_WAIT"
 ENV_TRUST_NEW = "VIDEONET_TRUST_NEW"
 ENV_CODE = "VIDEONET_CODE"
 ENV_RECOVERY_KEY = "VIDEONET_RECOVERY_KEY"
@@ -57,6 +59,11 @@ ENVIRONMENT: tuple[tuple[str, str], ...] = (
         ENV_TRUST_NEW,
         "`1`: `send` (and a call's recording) accepts identities seen for the first time, as "
         "`--trust-new` does; a changed identity still stops the send.",
+    ),
+    (
+        ENV_RESUME_WAIT,
+        "Seconds a downloading `receive` waits for a sender that stopped half-way to resume "
+        "(default 600).",
     ),
     (ENV_CODE, "`send --code` / `receive --code` with no value: the code (kept out of `ps`)."),
     (ENV_RECOVERY_KEY, "The recovery key: restores your identity on a new device (CI runners)."),

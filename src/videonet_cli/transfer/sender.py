@@ -10,6 +10,7 @@ under the file key (the daemon cannot forge a "verified").
 from __future__ import annotations
 
 import contextlib
+import shlex
 import time
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -70,7 +71,9 @@ async def send_files(api: Api, options: SendOptions, report: Reporter) -> list[S
         report({"event": "joined", "room": room["name"]})
         outcomes = []
         for batch in batches:
-            outcomes += await _send(api, rt, inbox, late, me, room["id"], batch, options, report)
+            outcomes += await _send(
+                api, rt, inbox, late, me, room["id"], batch, options, report, room["name"]
+            )
         return outcomes
 
 
@@ -84,6 +87,7 @@ async def _send(
     batch: BatchSource,
     options: SendOptions,
     report: Reporter,
+    room_name: str = "",
 ) -> list[SendOutcome]:
     """Offer, upload and seal one transfer; one outcome per file, all with its verdicts."""
     started = time.monotonic()
@@ -113,7 +117,14 @@ async def _send(
         from videonet_cli.transfer.code_exchange import CodeSender
 
         code_sender = CodeSender(
-            rt, options.code, room_id, transfer_id, offered.file_key, report, to=options.to
+            rt,
+            options.code,
+            room_id,
+            transfer_id,
+            offered.file_key,
+            report,
+            to=options.to,
+            room_name=room_name,
         )
         await code_sender.open()
         report({"event": "code", "name": batch.name, "code": options.code.text})
@@ -270,8 +281,8 @@ def unverified(outcomes: list[SendOutcome], timeout: float, room: str) -> list[s
         if not outcome.verdicts and not outcome.missing:
             problems.append(
                 f"nobody took it within {timeout:g} s; the daemon keeps it until "
-                f"{local_clock(outcome.available_until)}: run `videonet receive {room}` "
-                "on the receiving side"
+                f"{local_clock(outcome.available_until)}: run "
+                f"`videonet receive {shlex.quote(room)}` on the receiving side"
             )
         if not problems or outcome.transfer_id in reported:
             continue

@@ -135,6 +135,10 @@ def check_manifest(kind: str, entries: list[protocol.ManifestEntry]) -> None:
             head = head.rpartition("/")[0]
 
 
+# Every directory of a received tree, its top included: 0755 within the umask (the header
+# carries files' modes only; never setgid or sticky, never writable by others).
+DIR_MODE = 0o755
+
 FSYNC_FILES_MAX = 8  # up to this many received files are fsynced one by one
 
 
@@ -192,7 +196,7 @@ class TreeWriter:
         parent, _, name = rel.rpartition("/")
         parent_fd = self._dir(parent)
         with contextlib.suppress(FileExistsError):
-            os.mkdir(name, 0o755, dir_fd=parent_fd)
+            os.mkdir(name, DIR_MODE, dir_fd=parent_fd)
         # O_NOFOLLOW: a link planted where a directory should be is an error, not a way out.
         fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=parent_fd)
         self._dirs[rel] = fd

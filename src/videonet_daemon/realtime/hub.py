@@ -145,6 +145,8 @@ class Hub:
         self._ending: set[asyncio.Task[None]] = set()  # held so they are not collected early
         if manager is not None:
             manager.on_back = self._redis_back
+        # Called first when the daemon shuts down (before the sockets close).
+        self._shutdown_hooks: list[Callable[[], None]] = []
         self.sio.on("connect", self._connect)
         self.sio.on("disconnect", self._disconnect)
         self.sio.on("*", self._unknown)
@@ -153,7 +155,14 @@ class Hub:
         self.sio.attach(app, socketio_path=protocol.SOCKET_PATH)
         app.on_shutdown.append(self._shutdown)
 
+    def on_shutdown(self, hook: Callable[[], None]) -> None:
+        """Call ``hook`` as soon as a graceful shutdown begins (aiohttp has stopped feeding
+        request bodies then: a feature ends its streamed requests here)."""
+        self._shutdown_hooks.append(hook)
+
     async def _shutdown(self, app: web.Application) -> None:
+        for hook in self._shutdown_hooks:
+            hook()
         # Open WebSockets would otherwise hold the graceful shutdown for its whole timeout;
         # closing them lets clients notice at once and reconnect to the next daemon. Each
         # close waits until the client has taken the close packet, which a polling client that
