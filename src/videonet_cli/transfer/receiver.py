@@ -48,6 +48,7 @@ from videonet_cli.transfer.inbox import (
     join,
     list_pending,
     listen,
+    refuse_plaintext,
     signed_header,
     watched_rooms,
 )
@@ -229,6 +230,8 @@ async def _receive(
     hint = str(offer.get("name"))
     try:
         # Before accepting: without a header that verifies and a key nothing is taken.
+        refuse_plaintext(offer)
+
         def key() -> Awaitable[bytes]:
             source = options.file_key
             return source(offer) if source is not None else receiver_file_key(rt, me, offer)
@@ -260,9 +263,7 @@ async def _receive(
         raise
     h = signed.header
     who = sender.username
-    origin = ""
-    if sender.trust != "own":
-        origin = f"device {sender.label or sender.device_id}, identity {sender.trust}"
+    origin = trust.sender_origin(sender)  # the certified label and this device's pin
     entries: list[protocol.ManifestEntry] = [{"path": f.path, "size": f.size} for f in h.files]
     size = h.total_size
     try:
@@ -330,6 +331,7 @@ async def _receive(
         "size": size,
         "batch_kind": None if single else h.kind,
         "sender_name": sender.username,
+        "sender_origin": origin,
     }
     if options.ask is not None and not await options.ask(asked):
         await decline(rt, transfer_id, "declined", last)
@@ -359,6 +361,7 @@ async def _receive(
                 "name": label,
                 "bytes": size,
                 "sender": who,
+                "origin": origin,
                 "transfer_id": transfer_id,
                 "resumed_from": offset,
                 "encrypted": True,
