@@ -249,6 +249,7 @@ class Child:
                 event = {"event": "text", "text": raw.decode(errors="replace").rstrip()}
             if not isinstance(event, dict):
                 event = {"event": "json", "value": event}
+            event.setdefault("_at", time.perf_counter())  # when it came: where time goes
             with self._cond:
                 self.events.append(event)
                 self._cond.notify_all()

@@ -11,6 +11,8 @@ import urllib.request
 from collections import defaultdict
 from typing import Any
 
+from _soak_services import WEED_TMPFS_MB
+
 ORPHAN_SETTLE_SECONDS = 150.0  # the daemons' periodic clean-up runs every 60 s
 RESUMABLE = {"offered", "uploading", "interrupted", "uploaded", "sealed"}
 OUTAGE_KINDS = {"kill-a", "kill-b", "redis", "postgres", "weed-20s", "disk-full"}
@@ -77,7 +79,9 @@ def _nginx_statuses(harness: Any) -> tuple[dict[str, int], list[str], int]:
         at = float(found.group(1)) - t0_wall
         upstream, request = found.group(3), found.group(4)
         if status == 503 and _in_windows(at, outages):
-            allowed["503 during an outage"] += 1
+            kinds = {f.kind for f in harness.faults if _in_windows(at, [(f.start, f.end)])}
+            during = sorted(kinds & OUTAGE_KINDS)
+            allowed[f"503 during {'/'.join(during)}"] += 1
         elif status in (502, 504) and _in_windows(at, kills):
             allowed[f"{status} from nginx while a daemon was killed"] += 1
         else:
@@ -195,7 +199,14 @@ async def check_all(harness: Any) -> tuple[list[tuple[str, str, int, str]], list
         if not orphans or time.monotonic() > deadline:
             break
         await asyncio.sleep(10)
-    row("storage: no object without a transfer", f"{len(dirs)} transfer prefixes", orphans)
+    tmpfs = harness.services.tmpfs
+    store = (
+        f"store {(tmpfs.store_bytes() or 0) >> 20} MiB at the end, at most "
+        f"{harness.store_peak >> 20} of {WEED_TMPFS_MB} MiB (sampled every 5 s, not while full)"
+        if tmpfs is not None
+        else ""
+    )
+    row("storage: no object without a transfer", f"{len(dirs)} transfer prefixes", orphans, store)
 
     allowed, http_breaches, seen = _nginx_statuses(harness)
     row("http: no 5xx but 503 in outages", f"{seen} requests", http_breaches,

@@ -231,8 +231,10 @@ class Nginx:
 
     def site(self, upstreams: list[str], key: Path) -> str:
         text = (DEPLOY / "nginx-videonet.conf").read_text()
-        text = re.sub(r"\n    server 127\.0\.0\.1:770\d;", "", text)
-        servers = "".join(f"\n    server {u};" for u in upstreams)
+        # Each daemon of this run in place of the shipped ones, with the shipped parameters.
+        params = re.findall(r"\n    server 127\.0\.0\.1:770\d([^;]*);", text)[0]
+        text = re.sub(r"\n    server 127\.0\.0\.1:770\d[^;]*;", "", text)
+        servers = "".join(f"\n    server {u}{params};" for u in upstreams)
         # Every client here comes from 127.0.0.1: `hash $remote_addr` would send them all to one
         # daemon. The CLI's Socket.IO is WebSocket-only, so one connection needs no stickiness.
         text = text.replace(
@@ -257,6 +259,7 @@ class Tmpfs:
     def __init__(self, path: Path, megabytes: int) -> None:
         self.path = path
         self.ballast = path / "ballast"
+        self.filled = False
         path.mkdir(parents=True, exist_ok=True)
         done = subprocess.run(
             ["mount", "-t", "tmpfs", "-o", f"size={megabytes}m,mode=0700", "tmpfs", str(path)],
@@ -267,6 +270,7 @@ class Tmpfs:
 
     def fill(self, leave_bytes: int) -> int:
         """Fill the disk until `leave_bytes` are free; return the ballast's size."""
+        self.filled = True
         stat = os.statvfs(self.path)
         size = max(0, stat.f_bavail * stat.f_frsize - leave_bytes)
         with self.ballast.open("wb") as fh:
@@ -280,10 +284,19 @@ class Tmpfs:
 
     def free(self) -> None:
         self.ballast.unlink(missing_ok=True)
+        self.filled = False
 
     def free_bytes(self) -> int:
         stat = os.statvfs(self.path)
         return stat.f_bavail * stat.f_frsize
+
+    def store_bytes(self) -> int | None:
+        """What the object store holds on the disk; None while the ballast is there (what it
+        takes is not known to the byte while it is written or removed)."""
+        if self.filled:
+            return None
+        stat = os.statvfs(self.path)
+        return (stat.f_blocks - stat.f_bfree) * stat.f_frsize
 
     def close(self) -> None:
         subprocess.run(["umount", "-l", str(self.path)], capture_output=True)

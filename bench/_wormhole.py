@@ -111,7 +111,11 @@ def _received_sha256(out: Path) -> str:
     return sha256_of(out)
 
 
-def measure(bin_dir: Path, path: Path, workdir: Path, timeout: float) -> WormholeRun:
+def measure(
+    bin_dir: Path, path: Path, workdir: Path, timeout: float, together: bool = False
+) -> WormholeRun:
+    """One send through the relay. The clock starts when the sender starts (the receiver is
+    already waiting on the code), or with ``together`` when both start at once (start-up)."""
     deadline = time.monotonic() + timeout
     run_dir = Path(tempfile.mkdtemp(prefix="wormhole-", dir=workdir))
     out = run_dir / "received.bin"
@@ -147,6 +151,8 @@ def measure(bin_dir: Path, path: Path, workdir: Path, timeout: float) -> Wormhol
             f"--transit-helper=tcp:{LOOPBACK}:{transit_port}",
         ]
         before = _established_to(mailbox_port)
+        marks = cpu_marks(children)
+        started = time.perf_counter()
         receiver = Child.start(
             "receiver",
             [
@@ -161,13 +167,14 @@ def measure(bin_dir: Path, path: Path, workdir: Path, timeout: float) -> Wormhol
             run_dir,
         )
         children.append(receiver)
-        while _established_to(mailbox_port) <= before:
+        while not together and _established_to(mailbox_port) <= before:
             if receiver.proc.poll() is not None or time.monotonic() > deadline:
                 raise BenchError(f"wormhole receiver did not connect {receiver.tail()}")
             time.sleep(0.02)
-        time.sleep(RECEIVER_SETTLE_SECONDS)
-        marks = cpu_marks(children)
-        started = time.perf_counter()
+        if not together:
+            time.sleep(RECEIVER_SETTLE_SECONDS)
+            marks = cpu_marks(children)
+            started = time.perf_counter()
         sender = Child.start(
             "sender",
             [

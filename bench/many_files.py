@@ -42,6 +42,7 @@ from _common import (
     ratio,
     src_dir,
 )
+from _startup_send import installed_env
 from transfer import BENCH_PASSWORD, BIN, _http_json, _wait_text
 
 DEFAULT_COUNT = 1000
@@ -96,10 +97,8 @@ def measure_videonet(
     data, out = run_dir / "daemon", run_dir / "received"
     data.mkdir()
     out.mkdir()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VIDEONET_")}
+    env = installed_env(pythonpath)  # bytecode cached, as pip installs it
     env["VIDEONET_BCRYPT_ROUNDS"] = "4"
-    if pythonpath is not None:
-        env["PYTHONPATH"] = str(pythonpath.resolve())
     children: list[Child] = []
     try:
         daemon = Child.start(

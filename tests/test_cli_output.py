@@ -166,6 +166,28 @@ def test_closed_output_ends_quietly(cli: Cli, user: User, daemon: Daemon) -> Non
         assert "Traceback" not in err and "BrokenPipe" not in err and err == "", err
 
 
+def test_no_standard_output_at_all_does_nothing(cli: Cli, daemon: Daemon) -> None:
+    """`videonet … >&-`: Python starts with no sys.stdout; the command did its work and ended
+    with a traceback from the final flush (docs/exit-codes.md said "quietly, exit 1")."""
+    name = f"closed{uuid.uuid4().hex[:6]}"
+    for program, args in (
+        ("videonet", f"rooms create {name}"),
+        ("videonet", "--help"),
+        ("videonet-daemon", "--version"),
+    ):
+        r = subprocess.run(
+            ["sh", "-c", f'"{BIN / program}" {args} >&-'],
+            capture_output=True,
+            text=True,
+            env=cli.env(),
+            timeout=60,
+        )
+        assert r.returncode == 1, r.stderr
+        assert r.stderr == "Error: standard output is closed: nothing was done\n", r.stderr
+    listed = cli("rooms", "list", "--json")
+    assert listed.code == 0 and name not in listed.out
+
+
 def test_password_rules_come_before_the_prompt(daemon: Daemon, tmp_path: Path) -> None:
     config = tmp_path / "cfg-new"
     config.mkdir()

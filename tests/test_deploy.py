@@ -7,6 +7,7 @@ is skipped, saying why, only if that is impossible here.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shutil
 import socket
@@ -57,8 +58,10 @@ def free_port() -> int:
 def site_config(upstreams: list[str], port: int, cert: Path, key: Path) -> str:
     """The shipped site, with this test's ports and certificate (nothing else changed)."""
     text = (DEPLOY / "nginx-videonet.conf").read_text()
-    text = re.sub(r"\n    server 127\.0\.0\.1:770\d;", "", text)
-    servers = "".join(f"\n    server {u};" for u in upstreams)
+    # Each daemon of this run in place of the shipped ones, with the shipped parameters.
+    params = re.findall(r"\n    server 127\.0\.0\.1:770\d([^;]*);", text)[0]
+    text = re.sub(r"\n    server 127\.0\.0\.1:770\d[^;]*;", "", text)
+    servers = "".join(f"\n    server {u}{params};" for u in upstreams)
     text = text.replace("hash $remote_addr consistent;", "hash $remote_addr consistent;" + servers)
     # Drop the port-80 redirect server and the IPv6 listens; listen on a free loopback port.
     text = re.sub(r"server \{\n    listen 80;.*?\n\}\n", "", text, flags=re.S)
@@ -69,14 +72,15 @@ def site_config(upstreams: list[str], port: int, cert: Path, key: Path) -> str:
     return text
 
 
-@pytest.fixture
-def nginx(cluster: Cluster, tmp_path: Path) -> Iterator[str]:  # noqa: F811
+@contextlib.contextmanager
+def serve_site(upstreams: list[str], tmp_path: Path) -> Iterator[str]:
+    """nginx with the shipped site in front of `upstreams` (host:port); its https URL. The
+    certificate is tmp_path/cert.pem."""
     binary = ensure_nginx()
     cert, key = self_signed(tmp_path)
     port = free_port()
     prefix = tmp_path / "nginx"
     prefix.mkdir()
-    upstreams = [d.url.removeprefix("http://") for d in (cluster.a, cluster.b)]
     (prefix / "site.conf").write_text(site_config(upstreams, port, cert, key))
     temp = "".join(
         f"    {kind}_temp_path {prefix / kind};\n"
@@ -111,6 +115,13 @@ def nginx(cluster: Cluster, tmp_path: Path) -> Iterator[str]:  # noqa: F811
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+@pytest.fixture
+def nginx(cluster: Cluster, tmp_path: Path) -> Iterator[str]:  # noqa: F811
+    upstreams = [d.url.removeprefix("http://") for d in (cluster.a, cluster.b)]
+    with serve_site(upstreams, tmp_path) as url:
+        yield url
 
 
 def test_register_and_verified_transfer_through_nginx(

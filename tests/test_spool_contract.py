@@ -17,8 +17,8 @@ from typing import BinaryIO
 import pytest
 
 from object_store import ACCESS_KEY, SECRET_KEY, ObjectStore, weed_s3
-from videonet_daemon.errors import BadRequest
-from videonet_daemon.relay.objects import ObjectSpool
+from videonet_daemon.errors import BadRequest, Unavailable
+from videonet_daemon.relay.objects import SEGMENTS_KEPT, ObjectSpool
 from videonet_daemon.relay.spool import AnySpool, LiveTransfer, Spool
 from videonet_daemon.settings import Settings
 from videonet_protocol.protocol import TransferState
@@ -213,3 +213,35 @@ def test_nothing_asks_which_spool_it_has() -> None:
         if "videonet_daemon.relay" in path.read_text(encoding="utf-8")
     ]
     assert rooms == []
+
+
+async def test_the_uploading_daemon_serves_its_newest_segments_from_memory(
+    store: ObjectStore,
+) -> None:
+    """Object storage only (issue 26): receivers on the daemon that runs the upload read the
+    newest stored segments from its memory; another daemon, and older segments, come from the
+    store. Shown by deleting the objects behind the uploading daemon's back."""
+    settings = Settings.load(
+        environ={},
+        spool_url=f"s3://{store.new_bucket()}/vn",
+        s3_endpoint=store.endpoint,
+        s3_access_key_id=ACCESS_KEY,
+        s3_secret_access_key=SECRET_KEY,
+        spool_segment_bytes=SEGMENT,
+    )
+    here, other = ObjectSpool(settings), ObjectSpool(settings)
+    try:
+        data = os.urandom(4 * SEGMENT + 10)
+        live = new_transfer(here, len(data))
+        await upload(here, live, data)
+        await other.delete(live.transfer_id)  # the store no longer has any of it
+        # the partial last segment and the full one before it (SEGMENTS_KEPT = 2)
+        newest = (len(data) // SEGMENT - SEGMENTS_KEPT + 1) * SEGMENT
+        assert await read_all(here, live.transfer_id, newest, len(data)) == data[newest:]
+        with pytest.raises(Unavailable):
+            await read_all(other, live.transfer_id, newest, len(data))
+        with pytest.raises(Unavailable):  # an older segment: not kept
+            await read_all(here, live.transfer_id, 0, SEGMENT)
+    finally:
+        await here.close()
+        await other.close()

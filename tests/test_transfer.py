@@ -229,7 +229,8 @@ def test_sender_killed_half_way_then_resumed(trio: Any, tmp_path: Path) -> None:
     room, alice, bob, _ = trio
     src = random_file(tmp_path / "half.bin", 16 * MB)
     out = tmp_path / "in"
-    rx = listening_receiver(bob.cli, room, out)
+    # The receiver waits 2 s for the sender to come back, then keeps the .part for later.
+    rx = listening_receiver(bob.cli, room, out, VIDEONET_RESUME_WAIT="2")
     sender = Background(
         alice.cli, "send", room, str(src), "--json", "--timeout", "60", "--limit-rate", "4M"
     )
@@ -237,7 +238,8 @@ def test_sender_killed_half_way_then_resumed(trio: Any, tmp_path: Path) -> None:
     sender.proc.send_signal(signal.SIGKILL)
     sender.proc.wait()
     assert rx.finish() == 1
-    assert "incomplete" in rx.result()["reason"]
+    reason = rx.result()["reason"]
+    assert "incomplete" in reason and "did not resume the send within 2 s" in reason
     assert (out / "half.bin.part").exists() and not (out / "half.bin").exists()
 
     rx2 = listening_receiver(bob.cli, room, out)

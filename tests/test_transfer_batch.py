@@ -180,7 +180,8 @@ def test_sender_killed_mid_batch_resumes_where_the_daemon_stopped(
     src.mkdir()
     files = [random_file(src / f"part{i}.bin", 4 * MB) for i in range(3)]
     out = tmp_path / "in"
-    rx = listening_receiver(bob.cli, room, out)
+    # The receiver waits 2 s for the sender to come back, then keeps the .part files.
+    rx = listening_receiver(bob.cli, room, out, VIDEONET_RESUME_WAIT="2")
     sender = Background(
         alice.cli, "send", room, *map(str, files), "--json", "--timeout", "60",
         "--limit-rate", "4M",

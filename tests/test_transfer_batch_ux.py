@@ -60,16 +60,17 @@ def test_receive_asks_before_a_directory_and_a_batch(trio: Any, tmp_path: Path) 
     assert alice.cli("send", room, *map(str, loose), "--no-wait", "--no-progress").code == 0
     out = tmp_path / "in"
     out.mkdir()
-    child = spawn(bob.cli.env(), "receive", room, "--out", str(out), "--count", "2")
+    # The newest offer first: the three loose files, then the directory (4 files by --count).
+    child = spawn(bob.cli.env(), "receive", room, "--out", str(out), "--count", "4")
     who = alice.user.username
-    child.expect(
-        rf"{who} {SIGNED} offers the directory box/ \(3 files, 10\.0 KB\)\. Accept\? \[y/N\]"
-    )
-    child.sendline("y")
     child.expect(
         rf"{who} {SIGNED} offers 3 files: a\.txt and 2 more \(3\.0 KB\)\. Accept\? \[y/N\]"
     )
     child.sendline("n")
+    child.expect(
+        rf"{who} {SIGNED} offers the directory box/ \(3 files, 10\.0 KB\)\. Accept\? \[y/N\]"
+    )
+    child.sendline("y")
     child.expect(rf"declined a\.txt and 2 more files from {who}")
     assert finish(child) == 0
     assert tree_digest(out / "box") == tree_digest(box)
@@ -138,7 +139,8 @@ def test_ctrl_c_on_a_directory_says_where_it_is_kept(trio: Any, tmp_path: Path) 
     child.sendintr()
     child.expect(
         r"interrupted: clips at \d+\.\d MB of 12\.6 MB, kept in \.clips\.part/; "
-        rf"run `videonet receive bux-{alice.user.username}-[0-9a-f]{{8}}` again to resume"
+        rf"run `videonet receive bux-{alice.user.username}-[0-9a-f]{{8}} --out {out}` again "
+        "to resume"
     )
     assert finish(child) == 130
     assert (out / ".clips.part").is_dir() and not (out / "clips").exists()

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from videonet_cli.crypto import header as hdr
 from videonet_cli.errors import CliError
-from videonet_cli.transfer.receiver import _check_paths
+from videonet_cli.transfer.inbox import _check_paths
 from videonet_protocol import protocol
 
 pytestmark = pytest.mark.one_pass("pure crypto and parsing")

@@ -197,11 +197,11 @@ def test_finding_4_a_file_in_alices_name_not_signed_by_her_device_is_refused(
 def test_finding_5_names_and_transfers_the_daemon_changes_are_refused(
     daemon: Daemon, hostile: Any, tmp_path: Path, attack: str
 ) -> None:
-    """The daemon renames a file in the manifest it hands out (same length: `a.bin` becomes
-    `x.bin`), or hands out another transfer's manifest. a52c7dd took names and sizes from the
-    daemon's offer (the issue's reproduction); this test cannot run there: it rewrites the
-    answers of the header route, which a52c7dd does not have. Now they come only from the
-    signed header, which no longer verifies (rename) or names another transfer (swap)."""
+    """The daemon renames a file in the manifest it hands out (same length: `b.bin`, the newer
+    offer, becomes `x.bin`), or hands out another transfer's manifest. a52c7dd took names and
+    sizes from the daemon's offer (the issue's reproduction); this test cannot run there: it
+    rewrites the answers of the header route, which a52c7dd does not have. Now they come only
+    from the signed header, which no longer verifies (rename) or names another transfer (swap)."""
     room, alice, bob, proxy = hostile
     ids = []
     for name in ("a.bin", "b.bin"):
@@ -219,7 +219,8 @@ def test_finding_5_names_and_transfers_the_daemon_changes_are_refused(
             return answer
         if attack == "swap":
             return headers[second if f"/{first}/" in path else first]
-        blob = base64.b64decode(answer["header"]).replace(b"a.bin", b"x.bin")
+        # b.bin, the newer offer, is the one `receive` looks at first.
+        blob = base64.b64decode(answer["header"]).replace(b"b.bin", b"x.bin")
         return {**answer, "header": protocol.e2e_encode(blob)}
 
     proxy.rewrite = lie

@@ -68,10 +68,11 @@ def test_receive_shows_the_offer_and_asks(trio: Any, tmp_path: Path) -> None:
     out = tmp_path / "in"
     out.mkdir()
     child = spawn(bob.cli.env(), "receive", room, "--out", str(out), "--count", "2")
-    child.expect(rf"{alice.user.username} {SIGNED} offers take\.bin \(1\.0 MB\)\. Accept\? \[y/N\]")
-    child.sendline("y")
+    # The newest offer first.
     child.expect(rf"{alice.user.username} {SIGNED} offers skip\.bin \(3\.0 KB\)\. Accept\? \[y/N\]")
     child.sendline("")
+    child.expect(rf"{alice.user.username} {SIGNED} offers take\.bin \(1\.0 MB\)\. Accept\? \[y/N\]")
+    child.sendline("y")
     child.expect("declined skip.bin")
     assert finish(child) == 0
     assert sha(out / "take.bin") == sha(take)
@@ -159,7 +160,8 @@ def test_ctrl_c_on_receive_says_how_to_resume(trio: Any, tmp_path: Path) -> None
     child.sendintr()
     child.expect(
         r"interrupted: slow\.bin at \d+\.\d MB of 12\.6 MB, kept in slow\.bin\.part; "
-        rf"run `videonet receive ux-{alice.user.username}-[0-9a-f]{{8}}` again to resume"
+        rf"run `videonet receive ux-{alice.user.username}-[0-9a-f]{{8}} --out {out}` again "
+        "to resume"
     )
     assert finish(child) == 130
     assert (out / "slow.bin.part").exists()

@@ -24,12 +24,58 @@ ENV_DEBUG = "VIDEONET_DEBUG"
 ENV_INSECURE = "VIDEONET_INSECURE"
 ENV_OUTPUT = "VIDEONET_OUTPUT"
 ENV_KEY_WAIT = "VIDEONET_KEY_WAIT"
-# `send`: "1" accepts identities seen for the first time, as --trust-new does (for scripts that
-# cannot answer the prompt); a changed identity still stops the send.
+# `receive`: seconds a downloading receiver waits for an interrupted sender to resume.
+ENV_RESUME_WAIT = "VIDEONET_RESUME_WAIT"
 ENV_TRUST_NEW = "VIDEONET_TRUST_NEW"
-ENV_CODE = "VIDEONET_CODE"  # `send`/`receive --code` with no value: the code (not in `ps`)
-ENV_RECOVERY_KEY = "VIDEONET_RECOVERY_KEY"  # restores the identity on a new device (CI)
-ENV_RECOVERY_KEY_FILE = "VIDEONET_RECOVERY_KEY_FILE"  # the same, read from a file
+ENV_CODE = "VIDEONET_CODE"
+ENV_RECOVERY_KEY = "VIDEONET_RECOVERY_KEY"
+ENV_RECOVERY_KEY_FILE = "VIDEONET_RECOVERY_KEY_FILE"
+
+# The CLI's environment, declared once: docs/settings.md shows this table (`markdown_table`, a
+# test keeps the two equal); the analysis settings are in videonet_cli.analysis.settings.
+ENVIRONMENT: tuple[tuple[str, str], ...] = (
+    (ENV_SERVER, "Daemon URL (same as `videonet --server URL`)."),
+    (ENV_TOKEN, "Token to use instead of the one saved by `videonet login` (for CI)."),
+    (ENV_PASSWORD, "Password for `login`/`register` when no prompt is possible."),
+    (
+        ENV_CONFIG_DIR,
+        "Where the CLI keeps `config.json` and `credentials.json` (default: the platform's "
+        "user config dir, e.g. `~/.config/videonet`).",
+    ),
+    (
+        ENV_DATA_DIR,
+        "Where the CLI keeps this device's keys and identity (`identity/`), pins, chat history "
+        "and analyses (default: the platform's user data dir, e.g. `~/.local/share/videonet`).",
+    ),
+    (ENV_DEBUG, "`1` shows tracebacks instead of one-line errors (both commands)."),
+    (ENV_INSECURE, "`1` allows plain `http://` to a host that is not this machine (`--insecure`)."),
+    (ENV_OUTPUT, "`json` makes `--json` the default of every command (`config set output json`)."),
+    (
+        ENV_KEY_WAIT,
+        "`receive`: seconds to wait for the sender's running `send` to wrap the file key for a "
+        "device that appeared after the offer (default 15).",
+    ),
+    (
+        ENV_TRUST_NEW,
+        "`1`: `send` (and a call's recording) accepts identities seen for the first time, as "
+        "`--trust-new` does; a changed identity still stops the send.",
+    ),
+    (
+        ENV_RESUME_WAIT,
+        "Seconds a downloading `receive` waits for a sender that stopped half-way to resume "
+        "(default 600).",
+    ),
+    (ENV_CODE, "`send --code` / `receive --code` with no value: the code (kept out of `ps`)."),
+    (ENV_RECOVERY_KEY, "The recovery key: restores your identity on a new device (CI runners)."),
+    (ENV_RECOVERY_KEY_FILE, "The same, read from this file."),
+)
+
+
+def markdown_table() -> str:
+    """The CLI environment table of docs/settings.md."""
+    rows = [f"| `{name}` | {help_text} |" for name, help_text in ENVIRONMENT]
+    return "\n".join(["| Variable | Meaning |", "|---|---|", *rows])
+
 
 CONFIG_FILE = "config.json"
 CREDENTIALS_FILE = "credentials.json"

@@ -11,7 +11,6 @@ from __future__ import annotations
 import importlib.util
 
 from videonet_cli.errors import CliError
-from videonet_protocol.install_hint import install_command
 
 # extra -> the modules it brings that its commands import (checked in this order)
 EXTRAS: dict[str, tuple[str, ...]] = {
@@ -33,6 +32,9 @@ def require(extra: str, command: str) -> None:
     """
     missing = [module for module in EXTRAS[extra] if not _found(module)]
     if missing:
+        # importlib.metadata costs every command's start-up ~30 ms: only when it is needed
+        from videonet_protocol.install_hint import install_command
+
         names = ", ".join(missing[:-1]) + " and " + missing[-1] if len(missing) > 1 else missing[0]
         verb = "are" if len(missing) > 1 else "is"
         raise MissingExtra(

@@ -7,6 +7,9 @@ One place decides what a user sees when the command line is wrong or the output 
 - Ctrl-C is ``Error: interrupted`` and exit 130;
 - a closed standard output (``… | head``) ends the command quietly with exit 1 (as typer does
   for its own writes), never with a BrokenPipeError traceback;
+- no standard output at all (``… >&-``) is one line and exit 1 before the command does
+  anything, as coreutils say "write error" (Python starts with ``sys.stdout`` None then, and the
+  command's output would vanish without a word);
 - anything unexpected is one line and exit 1 (the traceback only with ``VIDEONET_DEBUG=1``).
 
 Standard library and typer only: the daemon's CLI and the user's CLI both import it (typer's
@@ -27,6 +30,7 @@ from videonet_protocol.adapters.typer import Command, NoArgsIsHelpError, UsageEr
 USAGE_EXIT = 2
 INTERRUPTED_EXIT = 130
 CLOSED_OUTPUT_EXIT = 1
+NO_OUTPUT_MESSAGE = "standard output is closed: nothing was done"
 DEBUG_ENV = "VIDEONET_DEBUG"
 
 
@@ -64,6 +68,9 @@ def run_click(
     print_error: Callable[[str], None] = plain_error,
 ) -> int:
     """Run ``command``; return the exit code. ``on_error`` maps the caller's own errors."""
+    if sys.stdout is None:
+        print_error(NO_OUTPUT_MESSAGE)
+        return CLOSED_OUTPUT_EXIT
     try:
         result = command.main(args=argv, prog_name=prog_name, standalone_mode=False)
     except NoArgsIsHelpError as exc:

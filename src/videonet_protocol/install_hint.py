@@ -16,6 +16,8 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 DISTRIBUTION = "videonet"
+PIPX_MARKER = "pipx_metadata.json"
+UV_MARKER = "uv-receipt.toml"
 
 
 def installed_from() -> tuple[str, bool]:
@@ -49,9 +51,23 @@ def install_command(
     executable = sys.executable if executable is None else executable
     where, editable = installed_from() if source is None else source
     target = f"'{where}[{extra}]'"
-    parts = Path(prefix).parts
-    if "pipx" in parts and "venvs" in parts:
+    tool = installed_by(Path(prefix))
+    if tool == "pipx":
         return f"pipx install --force {'--editable ' if editable else ''}{target}"
-    if "uv" in parts and "tools" in parts:
+    if tool == "uv":
         return f"uv tool install --force {'--editable ' if editable else ''}{target}"
     return f"{executable} -m pip install {'-e ' if editable else ''}{target}"
+
+
+def installed_by(prefix: Path) -> str | None:
+    """ "pipx" or "uv" when the environment at ``prefix`` is one of their tools, else None.
+
+    Each leaves a file in the environments it makes (pipx `pipx_metadata.json`, uv
+    `uv-receipt.toml`), wherever PIPX_HOME or UV_TOOL_DIR put them; without it, their default
+    layouts (`…/pipx/venvs/NAME`, `…/uv/tools/NAME`)."""
+    parts = prefix.parts
+    if (prefix / PIPX_MARKER).exists() or ("pipx" in parts and "venvs" in parts):
+        return "pipx"
+    if (prefix / UV_MARKER).exists() or ("uv" in parts and "tools" in parts):
+        return "uv"
+    return None

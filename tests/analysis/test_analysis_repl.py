@@ -56,9 +56,25 @@ def test_repl_on_a_terminal(
     assert r.code == 0 and "Edited question?" in r.out
 
 
-def test_conversations_when_there_are_none(offline_env: dict[str, str]) -> None:
+def test_conversations_when_there_are_none(offline_env: dict[str, str], clip_720p: Path) -> None:
+    """None yet: one line says so (it printed an empty table, or nothing when piped), and after
+    an offline analyze, why that video has none (issue 27: "prints nothing")."""
     r = run_cli(["conversations", "--json"], offline_env)
     assert r.code == 0 and json.loads(r.out) == []
+    r = run_cli(["conversations"], offline_env)
+    assert r.code == 0 and r.out == "", r.out
+    assert r.err == (
+        "No conversations yet: `videonet analyze CLIP` with a model endpoint starts one.\n"
+    )
+    assert run_cli(["analyze", str(clip_720p), "-n", "2", "--no-chat"], offline_env).code == 0
+    r = run_cli(["conversations"], offline_env)
+    assert r.code == 0 and r.out == "", r.out
+    assert r.err.startswith(
+        f"No conversations yet: 1 video analysed here (offline: {clip_720p}); a chat about a "
+        "video needs a model endpoint (OPENAI_BASE_URL or OPENAI_API_KEY)"
+    ), r.err
+    assert r.err.count("\n") == 1
+    assert json.loads(run_cli(["conversations", "--json"], offline_env).out) == []
 
 
 def test_no_token_or_cost_line_offline(offline_env: dict[str, str], clip_720p: Path) -> None:

@@ -155,6 +155,19 @@ class Store:
             for cid, sha, created, count, first, path in rows
         ]
 
+    def analysed_without_conversation(self) -> list[dict[str, Any]]:
+        """The videos analysed here that no conversation is about (an offline analysis has
+        none: the chat needs a model): each one's last analysed path and backend, newest first."""
+        rows = self._db.execute(
+            "SELECT json_extract(a.result, '$.video.path'), json_extract(a.result, '$.backend') "
+            "FROM analyses a WHERE NOT EXISTS "
+            "(SELECT 1 FROM conversations c WHERE c.sha256 = a.sha256) "
+            "AND a.created_at = "
+            "(SELECT MAX(b.created_at) FROM analyses b WHERE b.sha256 = a.sha256) "
+            "ORDER BY a.created_at DESC"
+        ).fetchall()
+        return [{"video": path, "backend": backend} for path, backend in rows]
+
     def add_turn(self, conversation_id: int, question: str, answer: str) -> None:
         """Store a question and its answer together, so a crash never leaves half a turn."""
         now = time.time()

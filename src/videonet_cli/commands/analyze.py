@@ -12,7 +12,7 @@ import asyncio
 import importlib
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -237,12 +237,20 @@ def conversations(
     from videonet_cli.render.console import print_json, print_table
 
     path = data_dir() / STORE_FILE
-    found = []
+    found: list[dict[str, Any]] = []
+    analysed: list[dict[str, Any]] = []
     if path.exists():
         with Store(path) as store:
             found = store.conversations(limit)
+            if not found:
+                analysed = store.analysed_without_conversation()
     if as_json:
         print_json(found)
+        return
+    if not found:
+        from videonet_cli.render.analysis_view import show_no_conversations
+
+        show_no_conversations(analysed)
         return
     columns = [
         ("id", "id"),

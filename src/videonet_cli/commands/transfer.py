@@ -147,9 +147,19 @@ def send(
         raise MismatchError("not verified: " + "; ".join(failures))
 
 
+EveryRoomArgument = typer.Argument(
+    None,
+    help="Room id or unique name (default: every room you are in, taking only what is "
+    "addressed to you).",
+    metavar="ROOM",
+    autocompletion=complete_room,
+    show_default=False,
+)
+
+
 def receive(
     ctx: typer.Context,
-    room: str | None = common.DefaultRoomArgument,
+    room: str | None = EveryRoomArgument,
     out: Path = typer.Option(Path("."), "--out", "-o", help="Directory to write files into."),
     count: int = typer.Option(
         1,
@@ -177,16 +187,25 @@ def receive(
         help="Take the one file whose sender gave you this code (its key comes through it); "
         "without a value it is asked for without echo, or read from VIDEONET_CODE.",
     ),
+    list_only: bool = typer.Option(
+        False, "--list", help="List the offers waiting for you, newest first; take none."
+    ),
     json_out: bool = JsonOption,
     no_progress: bool = NoProgressOption,
 ) -> None:
-    """Receive offered files into --out; each is renamed into place only once its hash matched.
+    """Receive offered files into --out, the newest offer first; each is renamed into place
+    only once its hash matched.
 
     On a terminal it shows who offers which file (or batch, or directory) and how big, and asks
-    before taking it.
+    before taking it. An offer that cannot land (its name exists) is skipped with one line.
     """
     from videonet_cli.transfer.outcomes import ReceiveOptions
-    from videonet_cli.transfer.receiver import receive_files
+    from videonet_cli.transfer.receiver import list_offers, receive_files
+
+    if list_only:
+        listed = common.call(ctx, lambda api: list_offers(api, room, overwrite))
+        transfer_view.show_pending(listed, json_out)
+        return
 
     one_off = None
     if code is not None:
@@ -201,8 +220,9 @@ def receive(
         )
     with TransferView(choose_mode(json_out, no_progress)) as view:
         ask = None if yes else view.ask
+        view.again_args = _receive_again(out, overwrite)
         options = ReceiveOptions(
-            common.room_or_default(room),
+            room,
             out,
             count,
             timeout,
@@ -210,6 +230,7 @@ def receive(
             from_user,
             ask,
             code=one_off,
+            again=view.again_args,
         )
         with _ctrl_c(lambda: view.interrupted_hint("receive")):
             outcomes = common.call(ctx, lambda api: receive_files(api, options, view))
@@ -220,6 +241,12 @@ def receive(
     failed = [o for o in outcomes if not o.ok and not o.declined]
     if failed:
         raise CliError("; ".join(f"{o.name}: {o.reason}" for o in failed))
+
+
+def _receive_again(out: Path, overwrite: bool) -> tuple[str, ...]:
+    """The options a `videonet receive` that resumes this one needs (after ROOM)."""
+    words = ("--out", str(out)) if out != Path(".") else ()
+    return words + (("--overwrite",) if overwrite else ())
 
 
 def _code_from_env_or_prompt() -> str:

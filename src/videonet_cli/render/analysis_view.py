@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from videonet_cli.analysis.results import AnalysisResult
 from videonet_cli.render.console import console, err_console
@@ -222,3 +223,27 @@ def show_resumed(count: int) -> None:
 
 def show_needs_endpoint() -> None:
     err_console.print(NEEDS_ENDPOINT, highlight=False)
+
+
+def show_no_conversations(analysed: list[dict[str, Any]]) -> None:
+    """`videonet conversations` with none to list: say so, and why the videos analysed here
+    have none (offline, no chat), rather than print an empty table."""
+    if not analysed:
+        err_console.print(
+            "No conversations yet: `videonet analyze CLIP` with a model endpoint starts one.",
+            highlight=False,
+            soft_wrap=True,
+        )
+        return
+    count, offline = len(analysed), sum(1 for a in analysed if a["backend"] == "offline")
+    names = ", ".join(str(a["video"]) for a in analysed[:3]) + (", …" if count > 3 else "")
+    videos = "1 video" if count == 1 else f"{count} videos"
+    how = "offline" if offline == count else f"{offline} offline"
+    err_console.print(
+        Text(
+            f"No conversations yet: {videos} analysed here ({how}: {names}); a chat about a "
+            "video needs a model endpoint (OPENAI_BASE_URL or OPENAI_API_KEY), then "
+            "`videonet analyze CLIP` or `videonet ask CLIP QUESTION`."
+        ),
+        soft_wrap=True,
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shlex
 import sys
 from collections.abc import Callable, Sequence
 from types import TracebackType
@@ -20,11 +21,13 @@ from rich.progress import (
 )
 from rich.text import Text
 
+from videonet_cli.config import ENV_RESUME_WAIT
 from videonet_cli.render.console import err_console, info, print_json, print_json_line
-from videonet_cli.transfer.files import local_clock
+from videonet_cli.transfer.files import local_clock, shown_wait
 from videonet_protocol.protocol import BatchKind
 
 if TYPE_CHECKING:
+    from videonet_cli.transfer.inbox import Listed
     from videonet_cli.transfer.outcomes import ReceiveOutcome, SendOutcome
 
 Mode = Literal["bars", "json", "quiet"]
@@ -46,6 +49,9 @@ class TransferView:
         self._progress: Progress | None = None
         self._tasks: dict[str, TaskID] = {}
         self.room = ""
+        # `receive`: the options a run that resumes it needs (set by the command).
+        self.again_args: tuple[str, ...] = ()
+        self.code = False  # `send --code`: the receiver needs --code too
         # The file being moved and how far it got, for the line Ctrl-C prints.
         self.current: tuple[str, int, int] | None = None
         self.current_kind: str | None = None  # a batch's BatchKind; None for a single file
@@ -75,7 +81,7 @@ class TransferView:
     def __call__(self, event: dict[str, Any]) -> None:
         kind = event.get("event")
         name = str(event.get("name", ""))
-        if kind in ("joined", "listening"):
+        if kind == "joined" or (kind == "listening" and not event.get("every_room")):
             self.room = str(event["room"])
         elif kind == "offer":
             self.current = (name, int(event.get("resumed_from") or 0), int(event["bytes"]))
@@ -93,7 +99,12 @@ class TransferView:
             )
             return
         if kind == "code":  # shown even without progress bars: the other side needs it
+            self.code = True
             err_console.print(self._code_line(event), markup=False, highlight=False)
+            return
+        if kind in ("offer_skipped", "sender_stopped", "sender_resumed"):  # always: warnings
+            line = self._receive_line(event)
+            err_console.print(line, markup=False, highlight=False, soft_wrap=True)
             return
         if kind == "trust_notice":  # one line: a new device, a device skipped and why
             err_console.print(event["line"], markup=False, highlight=False, soft_wrap=True)
@@ -130,7 +141,11 @@ class TransferView:
             self._progress.update(self._tasks[name], completed=event["bytes"])
         elif kind == "listening":
             who = f" from {event['from']}" if event.get("from") else ""
-            say(f"Waiting for files{who} in {event['room']}…")
+            rooms = event.get("rooms") or [event["room"]]
+            if event.get("every_room") and len(rooms) > 1:
+                say(f"Waiting for files{who} addressed to you in {', '.join(rooms)}…")
+            else:
+                say(f"Waiting for files{who} in {event['room']}…")
         elif kind == "waiting" and event.get("reason") == "interrupted":
             say(
                 f"{name} from {event.get('sender')} is interrupted at "
@@ -144,21 +159,35 @@ class TransferView:
         elif kind == "renamed":
             say(f"The offered name {event['offered']!r} was changed to {event['name']!r}.")
         elif kind == "code_seek":
-            say(f"Looking for the sender of code {event['nameplate']}-… in {self.room}…")
+            say(f"Looking for the sender of code {event['nameplate']}-… in {event.get('room')}…")
         elif kind == "code_ok":
             say(f"Code verified with {event['sender']}: the file key came through the code.")
 
     def _code_line(self, event: dict[str, Any]) -> str:
         code = event["code"]
-        room = self.room or "ROOM"
+        room = shlex.quote(self.room) if self.room else "ROOM"
         return (
             f"Code for {event['name']}: {code}  (on the other side: "
             f"videonet receive {room} --code {code})"
         )
 
+    def _receive_line(self, event: dict[str, Any]) -> str:
+        name, sender = event.get("name"), event.get("sender")
+        if event["event"] == "offer_skipped":
+            return f"Skipped {name} from {sender} (in {event.get('room')}): {event.get('reason')}"
+        if event["event"] == "sender_resumed":
+            return f"{name}: {sender} resumed the send; going on from {human(event['received'])}"
+        return (
+            f"{name}: {sender} stopped sending at {human(int(event['received']))} of "
+            f"{human(int(event['bytes']))}; waiting up to {shown_wait(float(event['wait']))} "
+            f"for the send to resume ({ENV_RESUME_WAIT} sets how long)"
+        )
+
     def _uploaded_line(self, event: dict[str, Any]) -> str:
         name, listeners = event["name"], event.get("listeners") or []
-        receive = f"`videonet receive {self.room}`"
+        receive = f"`videonet receive {shlex.quote(self.room)}" + (" --code`" if self.code else "`")
+        if self.code and event.get("wait", True):
+            return f"{name}: uploaded; waiting for the one with the code to run {receive}"
         if not event.get("wait", True):
             until = local_clock(str(event.get("available_until", "")))
             return f"{name}: uploaded, not yet received; others can run {receive} until {until}"
@@ -183,7 +212,10 @@ class TransferView:
 
     def interrupted_hint(self, command: str) -> str:
         """The one line Ctrl-C prints: how far the current file got and how to go on."""
-        again = f"run `videonet {command} {self.room}` again" if self.room else "run it again"
+        words = ["videonet", command, *([self.room] if self.room else [])]
+        if command == "receive":
+            words += self.again_args
+        again = f"run `{shlex.join(words)}` again"
         if self.current is None:
             return "interrupted"
         name, done, total = self.current
@@ -304,7 +336,7 @@ def show_sent(outcomes: Sequence[SendOutcome], room: str) -> None:
         info(
             f"↑ {_batch_head(name, group)} uploaded, not yet received"
             + (f" ({speed})" if speed else "")
-            + f"; others can run `videonet receive {room}` until "
+            + f"; others can run `videonet receive {shlex.quote(room)}` until "
             + local_clock(group[0].available_until)
         )
     for outcome in outcomes:
@@ -315,7 +347,7 @@ def show_sent(outcomes: Sequence[SendOutcome], room: str) -> None:
             until = local_clock(outcome.available_until)
             info(
                 f"↑ {head} uploaded, not yet received{speed}; others can run "
-                f"`videonet receive {room}` until {until}"
+                f"`videonet receive {shlex.quote(room)}` until {until}"
             )
             continue
         who = ", ".join(v.username for v in outcome.verdicts if v.ok) or "nobody"
@@ -338,6 +370,35 @@ def show_received(outcomes: Sequence[ReceiveOutcome]) -> None:
                 f"✓ {outcome.path}: {human(outcome.size)} from {_from(outcome)}, "
                 f"sha256 {outcome.sha256[:16]}… verified" + (f" ({rate} MB/s)" if rate else "")
             )
+
+
+def show_pending(listed: Sequence[Listed], json_out: bool) -> None:
+    """`receive --list`: one line per pending offer, newest first (JSON: one object each)."""
+    if json_out:
+        for item in listed:
+            print_json_line(item.as_dict())
+        return
+    if not listed:
+        info("No offers are waiting for you.")
+        return
+    for item in listed:
+        what = item.name
+        if item.kind == BatchKind.DIRECTORY:
+            what = f"{item.name}/ ({item.files} files)"
+        elif item.files > 1:
+            what = f"{item.name} and {item.files - 1} more"
+        notes = []
+        if item.problem:
+            notes.append(f"not taken: {item.problem}")
+        elif not item.for_you:
+            notes.append("not addressed to you")
+        if item.state == "interrupted":
+            notes.append("interrupted: the sender has to resume it")
+        note = f"  [{'; '.join(notes)}]" if notes else ""
+        info(
+            f"{local_clock(item.offered_at)}  {item.room}  {item.sender}: {what}, "
+            f"{human(item.size)}{note}"
+        )
 
 
 def _from(outcome: ReceiveOutcome) -> str:

@@ -22,6 +22,7 @@ import base64
 import binascii
 import contextlib
 import secrets
+import shlex
 import time
 from collections.abc import Awaitable
 from dataclasses import dataclass
@@ -94,10 +95,12 @@ class CodeSender:
         file_key: bytes,
         report: Reporter,
         to: str | None = None,
+        room_name: str = "",
     ) -> None:
         # to (`send --to USER --code`): only that member's exchanges are answered, so nobody
         # else in the room can spend the code (the daemon relays only to the addressee too).
         self._to = to
+        self._room_name = room_name or room_id
         self._rt = rt
         self._code = code
         self._room_id = room_id
@@ -132,7 +135,7 @@ class CodeSender:
         except TimeoutError:
             raise CliError(
                 f"nobody used the code {self._code.text} within {timeout:g} s: the other side "
-                f"runs `videonet receive ROOM --code {self._code.text}`"
+                f"runs `videonet receive {shlex.quote(self._room_name)} --code` and types it"
             ) from None
 
     async def unless_failed(self, work: Awaitable[T]) -> T:
@@ -259,9 +262,15 @@ class CodeSender:
 
 
 async def receive_key(
-    rt: SocketClient, room_id: str, code: Code, timeout: float, report: Reporter
+    rt: SocketClient,
+    room_id: str,
+    code: Code,
+    timeout: float,
+    report: Reporter,
+    room_name: str = "",
 ) -> CodeKey:
-    """Find the sender of ``code`` in the room and run one exchange with it: the file key.
+    """Find the sender of ``code`` in the room (``room_name``, for people) and run one exchange
+    with it: the file key.
 
     `BadCodeError` when the exchange does not verify (nothing has been accepted or written);
     `CliError` when no sender answers within ``timeout`` seconds.
@@ -279,7 +288,7 @@ async def receive_key(
         "nameplate": code.nameplate,
         "exchange": exchange,
     }
-    report({"event": "code_seek", "nameplate": code.nameplate})
+    report({"event": "code_seek", "nameplate": code.nameplate, "room": room_name or room_id})
     deadline = time.monotonic() + timeout
     first: dict[str, Any] | None = None
     while first is None:
@@ -287,7 +296,7 @@ async def receive_key(
         if remaining <= 0:
             raise CliError(
                 f"no sender with the code {code.text} answered within {timeout:g} s "
-                "(is `videonet send … --code` still running in this room?)"
+                f"(is `videonet send {room_name or room_id} … --code` still running?)"
             )
         await rt.call(protocol.EV_CODE_SEEK, dict(seek))
         with contextlib.suppress(TimeoutError):

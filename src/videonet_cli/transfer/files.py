@@ -175,6 +175,16 @@ def local_clock(iso: str) -> str:
     return when.strftime("%Y-%m-%d %H:%M")
 
 
+def shown_wait(seconds: float) -> str:
+    """'10 min', '90 s', '2 h 30 min': a wait for people."""
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    minutes = round(seconds / 60)
+    if minutes < 120:
+        return f"{minutes} min"
+    return f"{minutes // 60} h" + (f" {minutes % 60} min" if minutes % 60 else "")
+
+
 class UnsafeTarget(Exception):
     """A name in the output directory that is not a regular file; nothing is written to it."""
 

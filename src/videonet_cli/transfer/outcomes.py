@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shlex
 import time
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
@@ -201,7 +202,7 @@ class ReceiveOptions:
     """What `videonet receive` was asked: the room, where to, how many, how long to wait, from
     whom, and whom to ask before taking an offer (None: take every offer, as with --yes)."""
 
-    room: str
+    room: str | None  # None: every room this account is in (offers addressed to it)
     out_dir: Path
     count: int = 1
     timeout: float = 600.0  # seconds to wait for an offer
@@ -210,6 +211,12 @@ class ReceiveOptions:
     ask: Ask | None = None
     file_key: KeySource | None = None
     code: Code | None = None  # --code: take the one transfer whose sender has this code
+    again: tuple[str, ...] = ()  # the options a `receive` that resumes this one needs
+
+    def again_line(self, room_name: str | None) -> str:
+        """The `videonet receive` that resumes this one, quoted as a person pastes it."""
+        room = [room_name] if self.room is not None and room_name else []
+        return "`" + shlex.join(["videonet", "receive", *room, *self.again]) + "`"
 
 
 @dataclass
@@ -229,6 +236,8 @@ class ReceiveOutcome:
     # Which device of the sender signed it and how far its identity is trusted, e.g.
     # "device laptop-2, identity pinned" (or "identity verified", "your own identity")
     origin: str = ""
+    skipped: bool = False  # it could not land here (its name exists...): the run went on
+    not_for_me: bool = False  # its header names no device of this account (room-less receive)
 
     def as_dict(self) -> dict[str, Any]:
         # Bytes moved in this run over the time spent moving them: a resume neither counts

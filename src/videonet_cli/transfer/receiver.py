@@ -1,14 +1,18 @@
-"""`receive`: take offers in a room; one road for a file, several files or a directory.
+"""`receive`: take offers in a room (or in every room of this account: then only those whose
+signed header names one of its devices), the newest first; one road for a file, several files
+or a directory. An offer that cannot land here is skipped with one line; a sender that stops
+half-way is waited for (transfer/sender_wait.py).
 
-For each offer, before a byte is written: this device's file key (wrapped for it, or through a
-one-off code), the sender's signed header fetched and checked — its signature against the sender
-device the identity layer trusts for the user it names (`trusted_sender`), its MAC under the
-file key, that it is this room's and this transfer's — and only then the names, paths, sizes and
-modes are taken, from the header alone (the daemon's offer is a hint). The records are opened
-under a key bound to the header's hash. At the end the sender's signed seal (each file's
-SHA-256) is checked against what was written; only then does anything take its final name, and
-the receiver's verdict goes back with a MAC under the file key. A `.part` is reused as a verified
-prefix only when this device's journal says it was written for this very header.
+For each offer, before a byte is written: the sender's signed header fetched and checked — its
+signature against the sender device the identity layer trusts for the user it names
+(`trusted_sender`), that it is this room's and this transfer's — then this device's file key
+(wrapped for it, or through a one-off code) and the header's MAC under it; only then are the
+names, paths, sizes and modes taken, from the header alone (the daemon's offer is a hint).
+The records are opened under a key bound to the header's hash. At the end the sender's signed
+seal (each file's SHA-256) is checked against what was written; only then does anything take
+its final name, and the receiver's verdict goes back with a MAC under the file key. A `.part`
+is reused as a verified prefix only when this device's journal says it was written for this
+very header.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from collections.abc import Awaitable
 from dataclasses import replace
 from typing import Any
 
@@ -25,7 +30,6 @@ from videonet_cli.crypto.stream import RecordCipher
 from videonet_cli.errors import (
     BadCodeError,
     CliError,
-    DaemonRefused,
     IntegrityError,
     TamperedError,
     UsageError,
@@ -34,74 +38,111 @@ from videonet_cli.identity import trust
 from videonet_cli.reporting import Reporter
 from videonet_cli.transfer import journal, splitter
 from videonet_cli.transfer.e2e_keys import receiver_file_key
-from videonet_cli.transfer.files import FREE_SPACE_MARGIN, UnsafeTarget, free_bytes
+from videonet_cli.transfer.files import FREE_SPACE_MARGIN, UnsafeTarget, free_bytes, shown_wait
+from videonet_cli.transfer.inbox import (
+    Listed,
+    RefusedOffer,
+    addressed_to,
+    b64_size,
+    check_mac,
+    join,
+    list_pending,
+    listen,
+    signed_header,
+    watched_rooms,
+)
 from videonet_cli.transfer.outcomes import ReceiveOptions, ReceiveOutcome, decline, moving_shares
+from videonet_cli.transfer.sender_wait import (
+    TransferStates,
+    current_state,
+    plain_bytes,
+    resume_wait,
+    sender_back,
+)
 from videonet_cli.transfer.throttle import Throttle
-from videonet_cli.transfer.tree import TreeWriter, check_manifest, sync_files
+from videonet_cli.transfer.tree import TreeWriter, sync_files
 from videonet_protocol import protocol
-
-
-class RefusedOffer(CliError):
-    """An offer this receiver will not take (plaintext, old protocol, a header that fails)."""
 
 
 async def receive_files(
     api: Api, options: ReceiveOptions, report: Reporter
 ) -> list[ReceiveOutcome]:
-    """Take up to ``options.count`` offers; return what became of each."""
+    """Take up to ``options.count`` offers, the newest first; return what became of each. An
+    offer that cannot land (its name exists, no room on the disk) is skipped with one line and
+    the next is looked at: it never ends the run."""
     out_dir, count, timeout = options.out_dir, options.count, options.timeout
     if not out_dir.is_dir():
         raise UsageError(f"--out {out_dir} is not a directory")
     if not os.access(out_dir, os.W_OK):
         raise UsageError(f"cannot write to {out_dir}")
     offers: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    states = TransferStates()
 
     async def on_offer(data: Any) -> None:
         if isinstance(data, dict):
+            states.heard(data)  # a resumed transfer is offered again
             await offers.put(data)
 
-    me, room = await asyncio.gather(trust.this_device(api), api.rooms.resolve(options.room))
+    me, rooms = await asyncio.gather(trust.this_device(api), watched_rooms(api, options.room))
+    names = {r["id"]: r["name"] for r in rooms}
+    shown_rooms = ", ".join(r["name"] for r in rooms)
     async with api.socket() as rt:
         rt.on(protocol.EV_TRANSFER_OFFER, on_offer)
-        await rt.join(room["id"])
+        rt.on(protocol.EV_TRANSFER_STATE, states.on_state)
+        await join(rt, rooms)
         coded = None
         if options.code is not None:
+            if len(rooms) != 1:
+                raise UsageError("--code needs the ROOM the sender's code line names")
             # The key first: until the exchange verified nothing is accepted or written, and
             # then only the transfer it names, from its sender, is taken.
             from videonet_cli.transfer.code_exchange import receive_key  # SPAKE2: only here
 
-            coded = await receive_key(rt, room["id"], options.code, timeout, report)
+            room = rooms[0]
+            coded = await receive_key(rt, room["id"], options.code, timeout, report, room["name"])
             count = 1
             options = replace(options, file_key=coded.key_source())
-        listen = await rt.call(
-            protocol.EV_TRANSFER_LISTEN, {"room_id": room["id"], "declined": options.overwrite}
-        )
-        for pending in listen.get("offers", []):
-            await offers.put(pending)
+        pending = await listen(rt, rooms, options.overwrite)
+        for offer in pending:
+            await offers.put(offer)
         report(
             {
                 "event": "listening",
-                "room": room["name"],
-                "pending": len(listen["offers"]),
+                "room": shown_rooms,
+                "rooms": [r["name"] for r in rooms],
+                "every_room": options.room is None,
+                "pending": len(pending),
                 "from": options.from_user,
             }
         )
         outcomes: list[ReceiveOutcome] = []
         seen: set[str] = set()
+        skipped = not_for_me = 0
         taken = 0  # files, a directory counting as one
         while taken < count:
             try:
                 offer = await asyncio.wait_for(offers.get(), timeout)
             except TimeoutError as exc:
-                if not outcomes:
-                    raise CliError(
-                        f"no file was offered in {room['name']} within {timeout:g} s"
-                    ) from exc
-                break
+                if outcomes:
+                    break
+                where = f"in {shown_rooms}" if len(rooms) == 1 else "in your rooms"
+                notes = []
+                if skipped:
+                    notes.append(f"{_offers(skipped)} skipped, as said above")
+                if not_for_me:
+                    notes.append(f"{_offers(not_for_me)} not addressed to you")
+                note = f" ({'; '.join(notes)})" if notes else ""
+                taken_or_offered = "taken" if skipped else "offered"
+                raise CliError(
+                    f"no file was {taken_or_offered} {where} within {timeout:g} s{note}"
+                ) from exc
             transfer_id = str(offer.get("transfer_id"))
             state = offer.get("state")
+            room_id = str(offer.get("room_id"))
             if transfer_id in seen or state == protocol.TransferState.ABORTED:
                 continue
+            if room_id not in names:
+                continue  # not a room this run listens in
             if options.from_user and offer.get("sender_name") != options.from_user:
                 continue  # left for another run; not declined
             if coded is not None and (
@@ -109,134 +150,138 @@ async def receive_files(
             ):
                 continue  # not the transfer the code is for; left for another run
             if state == protocol.TransferState.INTERRUPTED:
+                plain = int((offer.get("e2e") or {}).get("plain_size") or 0)
                 report(
                     {
                         "event": "waiting",
                         "name": offer.get("name"),
                         "sender": offer.get("sender_name"),
                         "reason": "interrupted",
-                        "uploaded": offer.get("uploaded"),
-                        "bytes": offer.get("size"),
+                        "uploaded": plain_bytes(int(offer.get("uploaded") or 0), plain),
+                        "bytes": plain,
                     }
                 )
                 continue
             seen.add(transfer_id)
             kind = offer.get("batch_kind")
             files = int(offer.get("file_count") or 1) if kind == protocol.BatchKind.FILES else 1
-            taken += files
             try:
-                outcomes += await _receive(
-                    api, rt, me, room["id"], offer, options, taken >= count, report
+                last = taken + files >= count
+                got = await _receive(
+                    api, rt, me, offer, options, last, report, states, names[room_id]
                 )
             except RefusedOffer as exc:
                 if coded is not None:
                     raise BadCodeError(f"{exc.message}; nothing was written") from exc
                 raise
+            if got and got[0].skipped:
+                skipped += 1
+                report(
+                    {
+                        "event": "offer_skipped",
+                        "name": got[0].name,
+                        "sender": got[0].sender,
+                        "room": names[room_id],
+                        "transfer_id": transfer_id,
+                        "reason": got[0].reason,
+                    }
+                )
+                continue
+            if got and got[0].not_for_me:
+                not_for_me += 1
+                continue  # addressed to other accounts: not ours to take or decline
+            taken += files
+            outcomes += got
         return outcomes
 
 
-def _plain_hint(offer: dict[str, Any]) -> None:
-    e2e = offer.get("e2e")
-    if not isinstance(e2e, dict) or not isinstance(e2e.get("stream_id"), str):
-        raise RefusedOffer(
-            f"{offer.get('name')} from {offer.get('sender_name')} is offered without "
-            "end-to-end encryption: refused (plaintext offers are never taken)"
-        )
+def _offers(n: int) -> str:
+    return f"{n} offer" + ("" if n == 1 else "s")
 
 
-async def verified_header(
-    api: Api, me: trust.ThisDevice, room_id: str, offer: dict[str, Any], file_key: bytes
-) -> tuple[hdr.SignedHeader, trust.TrustedDevice]:
-    """The offer's signed header, checked against the sender device and the file key."""
-    transfer_id = str(offer["transfer_id"])
-    blob: object = None
-    try:
-        blob = (await api.transfers.header(transfer_id)).get("header")
-    except DaemonRefused as exc:  # a daemon of transfer protocol 1 has no such route
-        if exc.code != protocol.ErrorCode.NOT_FOUND:
-            raise
-    raw = protocol.e2e_decode(blob, _b64_size(blob))
-    if raw is None:
-        raise RefusedOffer(
-            f"{offer.get('name')}: the offer has no signed header (an older transfer "
-            f"protocol?): refused; this videonet speaks transfer protocol "
-            f"{protocol.TRANSFER_PROTOCOL_VERSION}"
-        )
-    try:
-        signed = hdr.parse_header(raw, _check_paths)
-    except (hdr.HeaderError, CliError) as exc:
-        raise RefusedOffer(f"refusing {offer.get('name')}: {exc}") from exc
-    h = signed.header
-    if h.transfer_id != transfer_id or h.room_id != room_id:
-        raise RefusedOffer(
-            f"refusing {offer.get('name')}: its signed header is for another transfer or room"
-        )
-    if h.stream_id != str(offer["e2e"]["stream_id"]):
-        raise RefusedOffer(f"refusing {offer.get('name')}: its header names another stream")
-    sender = await trust.trusted_sender(
-        api,
-        me,
-        user_id=h.sender_user_id,
-        username=h.sender_username,
-        device_id=h.sender_device_id,
-    )
-    try:
-        hdr.verify_header(
-            signed, file_key, lambda lb, m, sig: trust.verify_signature(sender, lb, m, sig)
-        )
-    except hdr.HeaderError as exc:
-        raise RefusedOffer(f"refusing {offer.get('name')}: {exc}") from exc
-    return signed, sender
-
-
-def _b64_size(text: object) -> int:
-    """The decoded size of a base64 string (e2e_decode wants it exactly)."""
-    if not isinstance(text, str) or len(text) % 4:
-        return -1
-    return len(text) // 4 * 3 - text[-2:].count("=")
-
-
-def _check_paths(kind: str, files: list[hdr.FileEntry]) -> None:
-    check_manifest(kind, [{"path": f.path, "size": f.size} for f in files])
+async def list_offers(api: Api, room: str | None, overwrite: bool) -> list[Listed]:
+    """`receive --list`: the offers pending for this account (in ROOM, or in every room it is
+    in), newest first, one per line; nothing is accepted, declined or written."""
+    rooms = await watched_rooms(api, room)
+    async with api.socket() as rt:
+        await join(rt, rooms)
+        pending = await listen(rt, rooms, overwrite)
+    return await list_pending(api, rooms, pending)
 
 
 async def _receive(
     api: Api,
     rt: SocketClient,
     me: trust.ThisDevice,
-    room_id: str,
     offer: dict[str, Any],
     options: ReceiveOptions,
     last: bool,
     report: Reporter,
+    states: TransferStates,
+    room_name: str,
 ) -> list[ReceiveOutcome]:
-    """Take one offer; one outcome per file when verified, else one for the transfer."""
+    """Take one offer; one outcome per file when verified, else one for the transfer (marked
+    ``skipped`` when it could not land here, ``not_for_me`` when its header names no device
+    of this account and the run takes only what is addressed to it)."""
     started = time.monotonic()
     transfer_id = str(offer["transfer_id"])
+    room_id = str(offer["room_id"])
     hint = str(offer.get("name"))
     try:
-        _plain_hint(offer)
-        # Before accepting: without a key and a header that verifies nothing is taken.
-        if options.file_key is not None:
-            file_key = await options.file_key(offer)
+        # Before accepting: without a header that verifies and a key nothing is taken.
+        def key() -> Awaitable[bytes]:
+            source = options.file_key
+            return source(offer) if source is not None else receiver_file_key(rt, me, offer)
+
+        if options.room is None and options.code is None:
+            # Every room: the header first says whether the offer is meant for this account.
+            signed, sender = await signed_header(api, me, room_id, offer)
+            if not addressed_to(signed.header, me):
+                return [
+                    ReceiveOutcome(
+                        hint, "", 0, "", sender.username, False, "", 0.0, 0, not_for_me=True
+                    )
+                ]
+            file_key = await key()
         else:
-            file_key = await receiver_file_key(rt, me, offer)
-        signed, sender = await verified_header(api, me, room_id, offer, file_key)
+            # One room: the key and the header at once (one round trip fewer before the first
+            # byte); nothing is checked before both are here, the key's error first.
+            got_key, got_header = await asyncio.gather(
+                key(), signed_header(api, me, room_id, offer), return_exceptions=True
+            )
+            for outcome in (got_key, got_header):
+                if isinstance(outcome, BaseException):
+                    raise outcome
+            assert isinstance(got_key, bytes) and isinstance(got_header, tuple)
+            file_key, (signed, sender) = got_key, got_header
+        check_mac(signed, sender, file_key, hint)
     except CliError as exc:
         await decline(rt, transfer_id, exc.message, last)
         raise
     h = signed.header
     who = sender.username
-    origin = trust.sender_origin(sender)  # the certified label and this device's pin
+    origin = ""
+    if sender.trust != "own":
+        origin = f"device {sender.label or sender.device_id}, identity {sender.trust}"
     entries: list[protocol.ManifestEntry] = [{"path": f.path, "size": f.size} for f in h.files]
     size = h.total_size
     try:
         layout = splitter.layout_of(h.kind, h.name, [e["path"] for e in entries], options.out_dir)
     except CliError as exc:
-        await decline(rt, transfer_id, exc.message, last)
+        await decline(rt, transfer_id, exc.message, False)
         return [
             ReceiveOutcome(
-                hint, str(options.out_dir), size, "", who, False, exc.message, 0.0, 0, batch=hint
+                hint,
+                str(options.out_dir),
+                size,
+                "",
+                who,
+                False,
+                exc.message,
+                0.0,
+                0,
+                batch=hint,
+                skipped=True,
             )
         ]
     single = h.kind == protocol.BatchKind.FILES and len(entries) == 1
@@ -246,7 +291,9 @@ async def _receive(
         whole = f"{label} and {len(entries) - 1} more files"
     moving = 0.0
 
-    def failed(reason: str, offset: int = 0, declined: bool = False) -> list[ReceiveOutcome]:
+    def failed(
+        reason: str, offset: int = 0, declined: bool = False, skipped: bool = False
+    ) -> list[ReceiveOutcome]:
         where = layout.final_dir or (options.out_dir / label if single else options.out_dir)
         return [
             ReceiveOutcome(
@@ -263,16 +310,18 @@ async def _receive(
                 declined,
                 None if single else label,
                 origin,
+                skipped=skipped,
             )
         ]
 
+    problem = splitter.clash(layout, options.overwrite)
+    if problem:
+        # Not this run's end: the next offer (the one wanted) is looked at.
+        await decline(rt, transfer_id, problem, False)
+        return failed(problem, skipped=True)
     for original, shown in zip(entries, layout.shown, strict=True):
         if layout.final_dir is None and original["path"] != shown:
             report({"event": "renamed", "offered": original["path"], "name": shown})
-    problem = splitter.clash(layout, options.overwrite)
-    if problem:
-        await decline(rt, transfer_id, problem, last)
-        return failed(problem)
     # The question shows what the signed header says, not the daemon's hints.
     asked = {
         **offer,
@@ -281,7 +330,6 @@ async def _receive(
         "size": size,
         "batch_kind": None if single else h.kind,
         "sender_name": sender.username,
-        "sender_origin": origin,
     }
     if options.ask is not None and not await options.ask(asked):
         await decline(rt, transfer_id, "declined", last)
@@ -301,15 +349,16 @@ async def _receive(
             offset = sum(e["size"] for e in entries[:index]) + within
             if free_bytes(options.out_dir) < size - offset + FREE_SPACE_MARGIN:
                 reason = f"not enough free space in {options.out_dir} for {label} ({size} bytes)"
-                await decline(rt, transfer_id, reason, last)
-                return failed(reason)
+                await decline(rt, transfer_id, reason, False)
+                return failed(reason, skipped=True)
+            changed = states.watch(transfer_id)
+            changed.clear()
             await rt.call(protocol.EV_TRANSFER_ACCEPT, {"transfer_id": transfer_id})
             event: dict[str, Any] = {
                 "event": "offer",
                 "name": label,
                 "bytes": size,
                 "sender": who,
-                "origin": origin,
                 "transfer_id": transfer_id,
                 "resumed_from": offset,
                 "encrypted": True,
@@ -332,6 +381,12 @@ async def _receive(
                 received = await splitter.download(
                     api.transfers, transfer_id, offset, size, split, throttle, cipher
                 )
+                gave_up = ""
+                if received < size:
+                    received, gave_up = await _until_complete(
+                        api, rt, changed, room_id, transfer_id, received, size, split, throttle,
+                        cipher, report, label, who,
+                    )  # fmt: skip
             except IntegrityError as exc:
                 if isinstance(exc, TamperedError) and not single:
                     files = splitter.files_in_record(exc.index, entries, layout.shown)
@@ -349,10 +404,13 @@ async def _receive(
         await decline(rt, transfer_id, str(exc), last)
         return failed(str(exc))
     if received < size:
-        where = layout.root.name if layout.final_dir else "the .part files"
+        where = f".{label}.part/" if layout.final_dir else "the .part files"
+        if single:
+            where = layout.parts[0]
+        again = options.again_line(room_name)
         return failed(
-            f"incomplete: {received} of {size} bytes arrived (kept in {where}; "
-            "run receive again to resume)",
+            f"incomplete: {received} of {size} bytes arrived{gave_up} (kept in {where}; "
+            f"run {again} again to resume)",
             offset,
         )
     sync_files(layout.root, layout.parts)
@@ -365,7 +423,7 @@ async def _receive(
         {"transfer_id": transfer_id, "sha256": sha256, "mac": mac, "done": last},
     )
     # The daemon's "match" is a hint: the sender's signed seal decides.
-    raw_seal = protocol.e2e_decode(reply.get("seal"), _b64_size(reply.get("seal")))
+    raw_seal = protocol.e2e_decode(reply.get("seal"), b64_size(reply.get("seal")))
     try:
         if raw_seal is None:
             raise hdr.HeaderError("the sender's seal did not come with the verdict")
@@ -394,6 +452,8 @@ async def _receive(
     if problem:  # appeared while we were downloading
         return failed(f"{problem}; kept the .part files", offset)
     if layout.final_dir is not None:
+        # The tree's top gets the directories' mode (0700 while it was unverified).
+        splitter.open_up(layout.root)
         os.rename(layout.root, layout.final_dir)
     else:
         for part, final in zip(layout.parts, layout.finals, strict=True):
@@ -424,3 +484,67 @@ async def _receive(
             entries, layout.finals, layout.shown, hexes, resumed, shares, strict=True
         )
     ]
+
+
+# Short streams in a row without a byte, while the daemon says the upload goes on, before the
+# receiver stops asking (a daemon that keeps cutting the stream).
+_FRUITLESS_TRIES = 3
+
+
+async def _until_complete(
+    api: Api,
+    rt: SocketClient,
+    changed: asyncio.Event,
+    room_id: str,
+    transfer_id: str,
+    received: int,
+    size: int,
+    split: splitter.Splitter,
+    throttle: Throttle,
+    cipher: RecordCipher,
+    report: Reporter,
+    label: str,
+    who: str,
+) -> tuple[int, str]:
+    """After a short stream: while the sender is interrupted, wait for it to resume (up to
+    `resume_wait()` seconds each time it stops), then download the rest. Returns the bytes
+    held and, when it gives up, why (for the incomplete line)."""
+    wait = resume_wait()
+    fruitless = 0
+    while received < size:
+        try:
+            state = await current_state(rt, room_id, transfer_id)
+        except CliError as exc:
+            return received, f" ({exc.message})"
+        if state is None or state == protocol.TransferState.ABORTED:
+            return received, f"; {who} aborted the send"
+        if state == protocol.TransferState.INTERRUPTED:
+            fruitless = 0
+            report(
+                {
+                    "event": "sender_stopped",
+                    "name": label,
+                    "sender": who,
+                    "received": received,
+                    "bytes": size,
+                    "wait": wait,
+                }
+            )
+            try:
+                state = await sender_back(rt, changed, room_id, transfer_id, wait)
+            except CliError as exc:
+                return received, f" ({exc.message})"
+            if state == protocol.TransferState.INTERRUPTED:
+                return received, f"; {who} did not resume the send within {shown_wait(wait)}"
+            if state is None or state == protocol.TransferState.ABORTED:
+                return received, f"; {who} aborted the send"
+            report({"event": "sender_resumed", "name": label, "sender": who, "received": received})
+        elif fruitless >= _FRUITLESS_TRIES:
+            return received, ""
+        changed.clear()
+        before = received
+        received = await splitter.download(
+            api.transfers, transfer_id, received, size, split, throttle, cipher
+        )
+        fruitless = 0 if received > before else fruitless + 1
+    return received, ""

@@ -9,8 +9,8 @@ under the file key (the daemon cannot forge a "verified").
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
+import shlex
 import time
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -21,7 +21,7 @@ from videonet_cli.crypto.stream import RecordCipher, StreamLayout
 from videonet_cli.errors import CliError, UsageError
 from videonet_cli.identity import trust
 from videonet_cli.reporting import Reporter
-from videonet_cli.transfer import journal
+from videonet_cli.transfer import journal, room_session
 from videonet_cli.transfer.e2e_keys import LateKeys
 from videonet_cli.transfer.e2e_stream import Resume
 from videonet_cli.transfer.files import local_clock
@@ -63,8 +63,7 @@ async def send_files(api: Api, options: SendOptions, report: Reporter) -> list[S
             report({"event": "skipped", "name": f"{batch.name}/{path}", "reason": why})
     inbox = Inbox()
     # The first round trips do not depend on each other: at once.
-    me, room = await asyncio.gather(trust.this_device(api), api.rooms.resolve(options.room))
-    async with api.socket() as rt:
+    async with room_session.opened(api, options.room) as (me, room, rt):
         rt.on(protocol.EV_TRANSFER_ACCEPTED, inbox.on_accepted)
         rt.on(protocol.EV_TRANSFER_RESULT, inbox.on_result)
         await rt.join(room["id"])
@@ -72,7 +71,9 @@ async def send_files(api: Api, options: SendOptions, report: Reporter) -> list[S
         report({"event": "joined", "room": room["name"]})
         outcomes = []
         for batch in batches:
-            outcomes += await _send(api, rt, inbox, late, me, room["id"], batch, options, report)
+            outcomes += await _send(
+                api, rt, inbox, late, me, room["id"], batch, options, report, room["name"]
+            )
         return outcomes
 
 
@@ -86,6 +87,7 @@ async def _send(
     batch: BatchSource,
     options: SendOptions,
     report: Reporter,
+    room_name: str = "",
 ) -> list[SendOutcome]:
     """Offer, upload and seal one transfer; one outcome per file, all with its verdicts."""
     started = time.monotonic()
@@ -115,7 +117,14 @@ async def _send(
         from videonet_cli.transfer.code_exchange import CodeSender
 
         code_sender = CodeSender(
-            rt, options.code, room_id, transfer_id, offered.file_key, report, to=options.to
+            rt,
+            options.code,
+            room_id,
+            transfer_id,
+            offered.file_key,
+            report,
+            to=options.to,
+            room_name=room_name,
         )
         await code_sender.open()
         report({"event": "code", "name": batch.name, "code": options.code.text})
@@ -272,8 +281,8 @@ def unverified(outcomes: list[SendOutcome], timeout: float, room: str) -> list[s
         if not outcome.verdicts and not outcome.missing:
             problems.append(
                 f"nobody took it within {timeout:g} s; the daemon keeps it until "
-                f"{local_clock(outcome.available_until)}: run `videonet receive {room}` "
-                "on the receiving side"
+                f"{local_clock(outcome.available_until)}: run "
+                f"`videonet receive {shlex.quote(room)}` on the receiving side"
             )
         if not problems or outcome.transfer_id in reported:
             continue

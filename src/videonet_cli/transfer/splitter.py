@@ -4,7 +4,8 @@ Loose files are written as NAME.part in --out; a directory's tree under a hidden
 in --out, opened through directory descriptors without following links (transfer/tree.py).
 Only verified plaintext reaches the splitter (transfer/e2e_stream.py); it writes the stream into
 the files in manifest order, hashing each, and gives each file the mode the signed header says
-(within the umask, never setuid, always readable and writable by its owner).
+(within the umask, never setuid, always readable and writable by its owner); every directory,
+the top included once verified, gets 0755 within the umask.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from videonet_cli.transfer.files import (
     safe_name,
 )
 from videonet_cli.transfer.throttle import Throttle
-from videonet_cli.transfer.tree import TreeWriter
+from videonet_cli.transfer.tree import DIR_MODE, TreeWriter
 from videonet_protocol import protocol
 
 _UMASK = os.umask(0o022)
@@ -42,6 +43,20 @@ def file_mode(mode: int) -> int:
     """The mode a received file gets from the header's: permission bits only (no setuid,
     setgid or sticky), always rw for its owner, within the umask."""
     return ((mode & 0o777) | 0o600) & ~_UMASK
+
+
+def dir_mode() -> int:
+    """A received directory's mode (tree.DIR_MODE within the umask, as mkdir gives)."""
+    return DIR_MODE & ~_UMASK
+
+
+def open_up(root: Path) -> None:
+    """Give a verified tree's top (made 0700 while unverified) the directories' mode."""
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    try:
+        os.fchmod(fd, dir_mode())
+    finally:
+        os.close(fd)
 
 
 @dataclass
@@ -160,8 +175,8 @@ class Splitter:
             if self.index == len(self._hashes):
                 self._hashes.append(hashlib.sha256())
             truncate = self.within == 0
-            self._fd = self._writer.open(self._parts[self.index], truncate=truncate)
-            os.fchmod(self._fd, file_mode(self._modes[self.index]))
+            mode = file_mode(self._modes[self.index])
+            self._fd = self._writer.open(self._parts[self.index], truncate=truncate, mode=mode)
             # A big file would otherwise stay in the page cache whole (see ReleaseBehind).
             self._release = ReleaseBehind(self._fd, self.within)
             if not truncate:

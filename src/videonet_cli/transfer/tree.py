@@ -135,6 +135,10 @@ def check_manifest(kind: str, entries: list[protocol.ManifestEntry]) -> None:
             head = head.rpartition("/")[0]
 
 
+# Every directory of a received tree, its top included: 0755 within the umask (the header
+# carries files' modes only; never setgid or sticky, never writable by others).
+DIR_MODE = 0o755
+
 FSYNC_FILES_MAX = 8  # up to this many received files are fsynced one by one
 
 
@@ -192,26 +196,38 @@ class TreeWriter:
         parent, _, name = rel.rpartition("/")
         parent_fd = self._dir(parent)
         with contextlib.suppress(FileExistsError):
-            os.mkdir(name, 0o755, dir_fd=parent_fd)
+            os.mkdir(name, DIR_MODE, dir_fd=parent_fd)
         # O_NOFOLLOW: a link planted where a directory should be is an error, not a way out.
         fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=parent_fd)
         self._dirs[rel] = fd
         return fd
 
-    def open(self, path: str, truncate: bool) -> int:
-        """A descriptor for writing `path` (created if missing), positioned at its end."""
+    def open(self, path: str, truncate: bool, mode: int | None = None) -> int:
+        """A descriptor for writing `path` (created if missing), positioned at its end; with
+        ``mode``, the file has exactly that mode (permission bits, already within the umask)."""
         parent, _, name = path.rpartition("/")
+        try:
+            dir_fd = self._dir(parent)
+        except OSError as exc:
+            raise self._unsafe(path, exc) from exc
+        if truncate and mode is not None:
+            # The usual case, a new file: one exclusive create makes it regular, empty and of
+            # this mode, where the general way below takes six more calls per file (1,000
+            # small files: 6,000 syscalls fewer for the receiver). Anything already under the
+            # name (a .part left before, a planted link or fifo) takes the general way.
+            exclusive = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+            try:
+                return os.open(name, exclusive, mode, dir_fd=dir_fd)
+            except FileExistsError:
+                pass
+            except OSError as exc:
+                raise self._unsafe(path, exc) from exc
         # O_NONBLOCK: a fifo planted under the name fails at once (ENXIO) instead of blocking.
         flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK
         try:
-            fd = os.open(name, flags, 0o644, dir_fd=self._dir(parent))
+            fd = os.open(name, flags, 0o644, dir_fd=dir_fd)
         except OSError as exc:
-            if exc.errno in (errno.ELOOP, errno.ENXIO):  # a link or a fifo under the name
-                raise UnsafeTarget(
-                    f"refusing to write {self._root_path / path}: it is not a regular file"
-                ) from exc
-            # ENOTDIR: a file in the way.
-            raise UnsafeTarget(f"cannot write {self._root_path / path}: {exc.strerror}") from exc
+            raise self._unsafe(path, exc) from exc
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             os.close(fd)
             raise UnsafeTarget(
@@ -220,8 +236,18 @@ class TreeWriter:
         os.set_blocking(fd, True)
         if truncate:
             os.ftruncate(fd, 0)
+        if mode is not None:
+            os.fchmod(fd, mode)
         os.lseek(fd, 0, os.SEEK_END)
         return fd
+
+    def _unsafe(self, path: str, exc: OSError) -> UnsafeTarget:
+        if exc.errno in (errno.ELOOP, errno.ENXIO):  # a link or a fifo under the name
+            return UnsafeTarget(
+                f"refusing to write {self._root_path / path}: it is not a regular file"
+            )
+        # ENOTDIR: a file in the way.
+        return UnsafeTarget(f"cannot write {self._root_path / path}: {exc.strerror}")
 
     def size_of(self, path: str) -> int:
         """Bytes already in `path` (0 if it is not there or not a regular file)."""

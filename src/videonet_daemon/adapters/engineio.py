@@ -1,8 +1,10 @@
 """python-engineio's internals (the server side), used here and nowhere else.
 
 At shutdown, open WebSockets would hold aiohttp's graceful shutdown for its whole timeout;
-closing them lets clients notice at once and reconnect to the next daemon. engine.io has no
-public "close every socket": its server's `sockets` map (eio sid -> socket) is where they are.
+closing them lets clients notice at once and reconnect to the next daemon. When Redis comes
+back after the daemon lost it, closing them makes every client join again with `since` and
+catch up on what the fan-out dropped. engine.io has no public "close every socket": its
+server's `sockets` map (eio sid -> socket) is where they are.
 """
 
 from __future__ import annotations
@@ -18,10 +20,13 @@ from videonet_protocol.adapters.check import attribute_problems, method_problems
 DISTRIBUTION = "python-engineio"
 
 
-async def close_every_socket(sio: socketio.AsyncServer, timeout: float) -> None:
-    """Close every engine.io socket of the server. Each close waits until the client has taken
-    the close packet, which a polling client that stopped polling never does: those are given
-    up after `timeout` seconds, not awaited forever."""
+async def close_every_socket(
+    sio: socketio.AsyncServer, timeout: float, *, forget: bool = True
+) -> int:
+    """Close every engine.io socket of the server; how many. Each close waits until the client
+    has taken the close packet, which a polling client that stopped polling never does: those
+    are given up after `timeout` seconds, not awaited forever. With `forget` (at shutdown) the
+    server's map is emptied; otherwise engine.io drops a closed socket itself."""
     eio = sio.eio
     closing = [
         asyncio.create_task(socket.close(reason=eio.reason.SERVER_DISCONNECT))
@@ -31,7 +36,9 @@ async def close_every_socket(sio: socketio.AsyncServer, timeout: float) -> None:
         _, stalled = await asyncio.wait(closing, timeout=timeout)
         for task in stalled:
             task.cancel()
+    if forget:
         eio.sockets.clear()
+    return len(closing)
 
 
 def problems() -> list[str]:

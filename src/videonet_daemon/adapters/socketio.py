@@ -11,6 +11,9 @@
   listener has lost Redis, and the listener tries again at most every `RETRY_MAX_SECONDS`, so
   chat across daemons resumes within seconds of Redis returning (it overrides `_publish` and
   `_redis_listen_with_retries`, and uses `_redis_connect`, `redis`, `pubsub`, `connected`).
+  Whatever was published while this daemon's listener was away never reaches its sockets
+  (Redis pub/sub keeps nothing): `on_back` is called once the listener is subscribed again
+  after a loss, and the hub closes its sockets so their clients join again with `since`.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 import socketio
@@ -84,6 +87,7 @@ class RedisFanout(socketio.AsyncRedisManager):  # type: ignore[misc]
     def __init__(self, url: str, channel: str) -> None:
         super().__init__(url, channel=channel)
         self.available = True
+        self.on_back: Callable[[], None] | None = None
 
     async def _publish(self, data: Any) -> Any:
         for attempt in range(2):
@@ -102,6 +106,7 @@ class RedisFanout(socketio.AsyncRedisManager):  # type: ignore[misc]
     async def _redis_listen_with_retries(self) -> AsyncIterator[Any]:
         wait = 0.25
         subscribed = False
+        lost = False  # the listener lost Redis: what was published meanwhile never came
         while True:
             try:
                 if not subscribed:
@@ -112,6 +117,9 @@ class RedisFanout(socketio.AsyncRedisManager):  # type: ignore[misc]
                         log.warning("redis is back: fan-out between daemons resumed")
                     self.available = True
                     wait = 0.25
+                    if lost and self.on_back is not None:
+                        self.on_back()
+                    lost = False
                 async for message in self.pubsub.listen():
                     yield message
             except Exception as exc:
@@ -119,6 +127,7 @@ class RedisFanout(socketio.AsyncRedisManager):  # type: ignore[misc]
                     log.warning("lost redis (%s); retrying every %.0f s", exc, RETRY_MAX_SECONDS)
                 self.available = False
                 subscribed = False
+                lost = True
                 await asyncio.sleep(wait)
                 wait = min(wait * 2, RETRY_MAX_SECONDS)
 

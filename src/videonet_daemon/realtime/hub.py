@@ -143,6 +143,10 @@ class Hub:
         # sid -> [lock, events holding or awaiting it] for the events handled in order.
         self._turns: dict[str, tuple[asyncio.Lock, list[int]]] = {}
         self._ending: set[asyncio.Task[None]] = set()  # held so they are not collected early
+        if manager is not None:
+            manager.on_back = self._redis_back
+        # Called first when the daemon shuts down (before the sockets close).
+        self._shutdown_hooks: list[Callable[[], None]] = []
         self.sio.on("connect", self._connect)
         self.sio.on("disconnect", self._disconnect)
         self.sio.on("*", self._unknown)
@@ -151,7 +155,14 @@ class Hub:
         self.sio.attach(app, socketio_path=protocol.SOCKET_PATH)
         app.on_shutdown.append(self._shutdown)
 
+    def on_shutdown(self, hook: Callable[[], None]) -> None:
+        """Call ``hook`` as soon as a graceful shutdown begins (aiohttp has stopped feeding
+        request bodies then: a feature ends its streamed requests here)."""
+        self._shutdown_hooks.append(hook)
+
     async def _shutdown(self, app: web.Application) -> None:
+        for hook in self._shutdown_hooks:
+            hook()
         # Open WebSockets would otherwise hold the graceful shutdown for its whole timeout;
         # closing them lets clients notice at once and reconnect to the next daemon. Each
         # close waits until the client has taken the close packet, which a polling client that
@@ -281,6 +292,21 @@ class Hub:
         loop = asyncio.get_running_loop()
         delay = max(0.0, who.expires_at - time.time())
         self._expiry[sid] = loop.call_later(delay, self._expire, sid)
+
+    def _redis_back(self) -> None:
+        """Redis is back after this daemon's listener lost it: what other daemons (or this one)
+        published meanwhile never reached this daemon's sockets, and nothing will tell their
+        clients. Closing the sockets does: each client connects again and joins its rooms with
+        `since`, and the join replays what it missed (chat is in the database before it is
+        published; the other features rebuild their state from a join)."""
+
+        async def close() -> None:
+            closed = await close_every_socket(self.sio, SOCKETS_CLOSE_SECONDS, forget=False)
+            log.warning("redis is back: closed %d sockets so their clients catch up", closed)
+
+        task = asyncio.create_task(close())
+        self._ending.add(task)
+        task.add_done_callback(self._ending.discard)
 
     def _expire(self, sid: str) -> None:
         self._expiry.pop(sid, None)

@@ -86,6 +86,7 @@ class RelayFeature:
             float(self._stall_seconds),
         )
         router.add_routes(routes.routes())
+        hub.on_shutdown(routes.end_uploads)
         router.add_routes(self._verify.routes())
         self._bus.on(ROOM_DELETED, self._room_deleted)
 

@@ -13,6 +13,10 @@ each segment lands), so:
   head back and writes the segment again, whole);
 - abort, expiry and room deletion delete every object under PREFIX/<transfer_id>/.
 
+Receivers connected to the daemon that runs the upload are served the newest stored segments
+from its memory (`SEGMENTS_KEPT` of them, and for `KEPT_AFTER_UPLOAD_SECONDS` after the upload
+ends): the store is written once and read only by other daemons and late receivers (issue 26).
+
 The client is obstore (Rust object_store): at 8 MiB objects against SeaweedFS it was as fast as
 aiobotocore or faster and needs no botocore (whose python-dateutil<3 pin conflicts with the
 environment); docs/performance.md has the figures. Every store error is `Unavailable("object
@@ -54,6 +58,11 @@ SETTLE_SECONDS = 0.1
 # Segment writes of one upload under way at once (the store's latency is hidden behind the next
 # reads; each costs a segment of memory).
 SEGMENTS_IN_FLIGHT = 2
+# Stored segments of an upload running here kept in memory for this daemon's own receivers (a
+# receiver that keeps up reads them from here instead of back from the store); each costs a
+# segment of memory, and they are dropped this long after the upload ends.
+SEGMENTS_KEPT = 2
+KEPT_AFTER_UPLOAD_SECONDS = 10.0
 # More than this between the store's clock and ours and S3 refuses signed requests.
 CLOCK_SKEW_MAX_SECONDS = 5 * 60
 
@@ -104,6 +113,8 @@ class ObjectSpool:
         self.store = make_store(settings)
         self.segment_bytes = settings.spool_segment_bytes
         self._live: dict[str, LiveTransfer] = {}
+        # transfer id -> segment index -> its bytes: the newest stored segments of uploads here
+        self._kept: dict[str, dict[int, bytes]] = {}
 
     # --- the live state (as in Spool) ------------------------------------------------------
     def live(self, transfer_id: str, size: int, uploaded: int, state: str) -> LiveTransfer:
@@ -127,6 +138,7 @@ class ObjectSpool:
         """No local disk to keep space on."""
 
     async def forget(self, transfer_id: str) -> None:
+        self._kept.pop(transfer_id, None)
         live = self._live.pop(transfer_id, None)
         if live is not None:
             live.set_state(TransferState.ABORTED)
@@ -163,13 +175,20 @@ class ObjectSpool:
         if within:  # resuming inside a stored partial segment: it is written again, whole
             buffer += await self.segment_head(live.transfer_id, index, within)
         received = offset
-        writes: collections.deque[tuple[int, asyncio.Task[None]]] = collections.deque()
+        writes: collections.deque[tuple[int, bytes, asyncio.Task[None]]] = collections.deque()
         loop = asyncio.get_running_loop()
+        kept: dict[int, bytes] = {}  # this upload's own: nothing kept from an earlier one
+        self._kept[live.transfer_id] = kept
+
+        def keep(at: int, data: bytes) -> None:
+            kept[at] = data
+            kept.pop(at - SEGMENTS_KEPT, None)
 
         async def oldest_landed() -> None:
-            end, task = writes.popleft()
+            at, data, task = writes.popleft()
             await task
-            await landed(end)
+            keep(at, data)  # before `landed`: the receivers it wakes find it here
+            await landed((at + 1) * size)
 
         try:
             async with asyncio.timeout(loop.time() + stall) as deadline:
@@ -188,7 +207,7 @@ class ObjectSpool:
                         if len(writes) >= SEGMENTS_IN_FLIGHT:
                             await oldest_landed()
                         put = self.put_segment(live.transfer_id, index, data)
-                        writes.append(((index + 1) * size, asyncio.create_task(put)))
+                        writes.append((index, data, asyncio.create_task(put)))
                         index += 1
         finally:
             # In order: after a segment that failed, no later one is recorded (a resume writes
@@ -197,12 +216,20 @@ class ObjectSpool:
                 while writes:
                     await oldest_landed()
             finally:
-                for _, task in writes:
+                for _, _, task in writes:
                     task.cancel()
-                await asyncio.gather(*(task for _, task in writes), return_exceptions=True)
+                await asyncio.gather(*(task for _, _, task in writes), return_exceptions=True)
+                loop.call_later(KEPT_AFTER_UPLOAD_SECONDS, self._drop_kept, live.transfer_id, kept)
             if buffer and len(buffer) > live.uploaded - index * size:
-                await self.put_segment(live.transfer_id, index, bytes(buffer))
-                await landed(index * size + len(buffer))
+                data = bytes(buffer)
+                await self.put_segment(live.transfer_id, index, data)
+                keep(index, data)
+                await landed(index * size + len(data))
+
+    def _drop_kept(self, transfer_id: str, kept: dict[int, bytes]) -> None:
+        """Forget an ended upload's segments (unless another upload of it began since)."""
+        if self._kept.get(transfer_id) is kept:
+            del self._kept[transfer_id]
 
     @contextlib.asynccontextmanager
     async def reader(self, live: LiveTransfer, start: int) -> AsyncIterator[SpoolReader]:
@@ -236,6 +263,12 @@ class ObjectSpool:
         while position < end:
             index, within = divmod(position, size)
             stop = min(end - index * size, size)
+            data = self._kept.get(transfer_id, {}).get(index)
+            if data is not None and len(data) >= stop:  # stored by an upload here, just now
+                for at in range(within, stop, READ_CHUNK_BYTES):
+                    yield data[at : min(at + READ_CHUNK_BYTES, stop)]
+                position = index * size + stop
+                continue
             try:
                 result = await obstore.get_async(
                     self.store, _segment_key(transfer_id, index), options={"range": (within, stop)}

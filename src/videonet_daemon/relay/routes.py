@@ -21,7 +21,7 @@ import re
 import time
 from typing import BinaryIO
 
-from aiohttp import web
+from aiohttp import StreamReader, web
 
 from videonet_daemon.auth.request_auth import RequestAuth
 from videonet_daemon.cluster import node_url
@@ -72,6 +72,22 @@ class TransferRoutes:
         self._proxy = proxy
         self._db = db
         self._metrics = metrics
+        # The uploads running now: a graceful shutdown ends them (`end_uploads`).
+        self._uploads: set[StreamReader] = set()  # their request bodies
+        self._shutting_down = False
+
+    def end_uploads(self) -> None:
+        """At a graceful shutdown: each running upload ends with what has reached it, now.
+
+        From the shutdown's first moment aiohttp feeds no more of a request's body: an upload
+        left to the grace period waited on bytes that never came while the sender's went on
+        being read and dropped (a resume then started megabytes before what the sender had
+        sent). Ended here, the upload stores what its request holds, records where the stored
+        copy ends and the connection closes, so the sender stops at once and a resume starts
+        at the stored end."""
+        self._shutting_down = True
+        for body in self._uploads:
+            body.feed_eof()
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -102,6 +118,7 @@ class TransferRoutes:
         expected = live.size - offset
         problem: ApiError | None = None
         spool = service.spool
+        self._uploads.add(request.content)
         try:
             if request.content_length is not None and request.content_length != expected:
                 raise BadRequest(f"expected {expected} bytes from offset {offset}")
@@ -125,14 +142,17 @@ class TransferRoutes:
         except Exception as exc:  # aiohttp's payload errors when the sender vanishes
             log.info("upload of %s stopped at %d bytes: %r", live.transfer_id, live.uploaded, exc)
         finally:
+            self._uploads.discard(request.content)
             await service.end_upload(live)
             offer = await service.get(live.transfer_id)
             await self._events.state_changed(offer)
         if problem is not None:
             raise problem
         if live.uploaded < live.size:
+            why = "the daemon is shutting down: " if self._shutting_down else ""
             raise TransferStateError(
-                f"the upload ended at byte {live.uploaded} of {live.size}; send again to resume"
+                f"{why}the upload ended at byte {live.uploaded} of {live.size}; send again "
+                "to resume"
             )
         return web.json_response({"transfer_id": live.transfer_id, "uploaded": live.uploaded})
 

@@ -4,11 +4,14 @@ parameters we call it with) or an attribute, in the installed version of its lib
 from __future__ import annotations
 
 import inspect
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 
 def installed(distribution: str) -> str:
+    # importlib.metadata (and the email package it brings) only when a check runs: every
+    # command imports this module, and the import cost each one ~20 ms (issue 26)
+    from importlib.metadata import PackageNotFoundError, version
+
     try:
         return f"{distribution} {version(distribution)}"
     except PackageNotFoundError:
