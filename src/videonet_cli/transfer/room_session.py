@@ -26,10 +26,10 @@ async def opened(
     joined; the socket is closed at the end, and when any of the three failed. Errors are
     raised in that order of precedence, as when they ran one after another."""
     rt = api.socket()
-    me, found, connected = await asyncio.gather(
-        trust.this_device(api), api.rooms.resolve(room), rt.connect(), return_exceptions=True
-    )
-    try:
+    try:  # closed also when cancelled (Ctrl-C) while the three run
+        me, found, connected = await asyncio.gather(
+            trust.this_device(api), api.rooms.resolve(room), rt.connect(), return_exceptions=True
+        )
         for outcome in (me, found, connected):
             if isinstance(outcome, BaseException):
                 raise outcome
