@@ -46,6 +46,7 @@ const STREAM_KEY_LABEL = utf8.encode("videonet/stream-key/v2");
 const STREAM_AAD_LABEL = utf8.encode("videonet/stream-record/v2");
 const WRAP_INFO_LABEL = utf8.encode("videonet/file-key/v1");
 const CERTIFICATE_LABEL = utf8.encode("videonet/device-certificate");
+const REVOCATION_LABEL = utf8.encode("videonet/device-revocation");
 const CERTIFICATE_VERSION = 1;
 
 /** A header, seal, record or key that is malformed or does not verify: `message` is for people. */
@@ -162,6 +163,17 @@ export async function signAsDevice(privateKey, label, message) {
 export function certificateMessage(userId, deviceId, x25519, ed25519, label) {
   return concat(field(CERTIFICATE_LABEL), new Uint8Array([CERTIFICATE_VERSION]), u64(userId),
     field(utf8.encode(deviceId)), field(x25519), field(ed25519), field(utf8.encode(label)));
+}
+
+export function revocationMessage(userId, deviceId, x25519, ed25519) {
+  return concat(field(REVOCATION_LABEL), new Uint8Array([CERTIFICATE_VERSION]), u64(userId),
+    field(utf8.encode(deviceId)), field(x25519), field(ed25519));
+}
+
+/** Does `blob` (version byte + signature) sign `message` under this identity? */
+export async function verifyIdentityBlob(identityPublic, message, blob) {
+  if (!blob || blob.length !== 1 + SIGNATURE_BYTES || blob[0] !== CERTIFICATE_VERSION) return false;
+  return ed25519Verify(identityPublic, message, blob.subarray(1));
 }
 
 /** Does `certificate` (version byte + signature) say this identity certified this device? */
