@@ -2,6 +2,7 @@
 import { api, ApiError } from "./api.js";
 import { Call } from "./call.js";
 import * as device from "./device.js";
+import * as receiving from "./receive.js";
 import { sentence, user } from "./text.js";
 
 const $ = (id) => document.getElementById(id);
@@ -191,6 +192,9 @@ function connect() {
     });
   });
   socket.on("vn:error", (error) => status(error.message, true));
+  socket.on("transfer:offer", (offer) => {
+    if (state.room && offer.room_id === state.room.id) addOffer(socket, offer);
+  });
 }
 
 function ask(socket, event, body) {
@@ -223,6 +227,69 @@ function addMessage(message) {
   const list = $("messages");
   list.append(item);
   list.scrollTop = list.scrollHeight;
+}
+
+// --- files offered in the room (receive.js): shown from the verified header only -------------
+function size(bytes) {
+  const units = ["bytes", "kB", "MB", "GB", "TB"];
+  let n = bytes, u = 0;
+  while (n >= 1000 && u < units.length - 1) { n /= 1000; u += 1; }
+  return u ? `${n.toFixed(1)} ${units[u]}` : `${n} bytes`;
+}
+
+const offers = new Map();
+
+function addOffer(socket, offer) {
+  if (offers.has(offer.transfer_id) || offer.state === "aborted") return;
+  const item = el("li", "offer");
+  item.dataset.transferId = offer.transfer_id;
+  const line = el("span", "offer-text");
+  const stateText = el("span", "offer-state");
+  item.append(userText("author", offer.sender_name), line, stateText);
+  offers.set(offer.transfer_id, item);
+  $("messages").append(item);
+  const fail = (err) => {
+    item.classList.add("failed");
+    stateText.textContent = err.message || String(err);
+  };
+  const me = state.device;
+  if (!me || !me.linked) {
+    line.textContent = " offered a file";
+    fail(new Error(`not for this browser: ${me ? me.reason : "this browser is not a device of yours yet"}`));
+    return;
+  }
+  line.textContent = " offers a file: checking its signed header…";
+  receiving.verifiedOffer(socket, offer, state.room.id, me).then((verified) => {
+    const h = verified.signed.header;
+    const what = h.files.length === 1 && h.kind === "files"
+      ? h.files[0].path : `${h.kind === "directory" ? "the directory " + h.name + "/" : h.name + " and more"} (${h.files.length} files)`;
+    const from = verified.sender.trust === "own" ? "from you"
+      : `from ${verified.sender.username} (device ${verified.sender.label}, identity ${verified.sender.trust})`;
+    line.textContent = ` offers ${what}, ${size(h.totalSize)} — ${from} `;
+    const button = el("button", "take", "Receive");
+    item.insertBefore(button, stateText);
+    button.addEventListener("click", () => {
+      button.remove();
+      const progress = (done, total) => { stateText.textContent = `${size(done)} of ${size(total)}`; };
+      receiving.take(socket, offer, verified, me, progress).then((files) => {
+        item.classList.add("verified");
+        stateText.textContent = "✓ verified (SHA-256 as sealed by the sender): ";
+        for (const f of files) {
+          const link = el("a", "save", `Save ${f.path}`);
+          link.href = URL.createObjectURL(f.file);
+          link.download = f.path.split("/").pop();
+          link.dataset.sha256 = f.sha256;
+          stateText.append(link, " ");
+        }
+      }).catch(async (err) => {
+        fail(err);
+        await receiving.decline(socket, offer, err.message);
+      });
+    });
+  }).catch(async (err) => {
+    fail(err);
+    await receiving.decline(socket, offer, err.message);
+  });
 }
 
 function renderOnline() {

@@ -47,8 +47,8 @@ async function stored(mode, work) {
   }
 }
 
-const load = (key) => stored("readonly", (s) => s.get(key));
-const save = (key, value) => stored("readwrite", (s) => s.put(value, key));
+export const load = (key) => stored("readonly", (s) => s.get(key));
+export const save = (key, value) => stored("readwrite", (s) => s.put(value, key));
 const accountKey = (userId) => `account:${userId}`;
 
 /** This browser's device: made on first use, the same for every account used here. */
@@ -71,7 +71,7 @@ export async function thisDevice() {
 }
 
 // --- the daemon -------------------------------------------------------------------------------
-async function call(method, path, body) {
+export async function call(method, path, body) {
   const init = { method, credentials: "same-origin", headers: { Accept: "application/json" } };
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
@@ -83,7 +83,7 @@ async function call(method, path, body) {
   return data;
 }
 
-function decodeKey(text) {
+export function decodeKey(text) {
   try {
     const raw = e2e.fromBase64(text || "");
     return raw.length === 32 ? raw : null;
@@ -92,7 +92,7 @@ function decodeKey(text) {
   }
 }
 
-const same = (a, b) => a && b && a.length === b.length && a.every((x, i) => x === b[i]);
+export const same = (a, b) => a && b && a.length === b.length && a.every((x, i) => x === b[i]);
 
 /**
  * Publish this browser's device for the logged-in account and say where it stands:
