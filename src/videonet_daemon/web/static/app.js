@@ -249,6 +249,7 @@ function addOffer(socket, offer) {
   offers.set(offer.transfer_id, item);
   $("messages").append(item);
   const fail = (err) => {
+    if (line.textContent.includes("checking")) line.textContent = " offered a file";
     item.classList.add("failed");
     stateText.textContent = err.message || String(err);
   };

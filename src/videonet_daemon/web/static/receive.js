@@ -133,18 +133,18 @@ export async function verifiedOffer(socket, offer, roomId, me) {
     const stored = await call("GET", `/api/transfers/${encodeURIComponent(offer.transfer_id)}/header`);
     signed = await e2e.parseHeader(e2e.fromBase64(stored.header || ""));
   } catch (err) {
-    throw new ReceiveError(`refusing ${offer.name}: ${err.message}`);
+    throw new ReceiveError(`refusing this offer: ${err.message}`);
   }
   const h = signed.header;
   if (h.transferId !== offer.transfer_id || h.roomId !== roomId) {
-    throw new ReceiveError(`refusing ${offer.name}: its signed header is for another transfer or room`);
+    throw new ReceiveError(`refusing this offer: its signed header is for another transfer or room`);
   }
-  if (h.streamId !== offer.e2e.stream_id) throw new ReceiveError(`refusing ${offer.name}: its header names another stream`);
+  if (h.streamId !== offer.e2e.stream_id) throw new ReceiveError(`refusing this offer: its header names another stream`);
   const sender = await trustedSender(h, me);
   try {
     await e2e.verifyHeader(signed, key, sender.ed25519);
   } catch (err) {
-    throw new ReceiveError(`refusing ${offer.name}: ${err.message}`);
+    throw new ReceiveError(`refusing this offer: ${err.message}`);
   }
   return { signed, sender, fileKey: key };
 }
@@ -230,28 +230,33 @@ async function download(id, h, key, dir, signed, progress) {
     hash = e2e.sha256Stream();
     left = h.files[index].size;
   };
-  await next();
-  while (left === 0 && index < h.files.length) await next(); // empty files first
-  const stream = response.body.getReader();
-  for (;;) {
-    const { value, done: ended } = await stream.read();
-    if (ended) break;
-    for (let plain of await reader.push(value)) {
-      while (plain.length) {
-        const n = Math.min(left, plain.length);
-        const piece = plain.subarray(0, n);
-        hash.update(piece);
-        await out.write(piece);
-        plain = plain.subarray(n);
-        left -= n;
-        done += n;
-        while (left === 0 && index < h.files.length) await next();
+  try {
+    await next();
+    while (left === 0 && index < h.files.length) await next(); // empty files first
+    const stream = response.body.getReader();
+    for (;;) {
+      const { value, done: ended } = await stream.read();
+      if (ended) break;
+      for (let plain of await reader.push(value)) {
+        while (plain.length) {
+          const n = Math.min(left, plain.length);
+          const piece = plain.subarray(0, n);
+          hash.update(piece);
+          await out.write(piece);
+          plain = plain.subarray(n);
+          left -= n;
+          done += n;
+          while (left === 0 && index < h.files.length) await next();
+        }
+        progress(done, h.totalSize);
       }
-      progress(done, h.totalSize);
     }
+    reader.finish();
+  } catch (err) {
+    // An open writable holds its file: let it go, so the caller can delete everything.
+    if (out && index < h.files.length) await out.abort().catch(() => undefined);
+    throw err;
   }
-  reader.finish();
-  if (out && index < h.files.length) await out.close();
   return hashes;
 }
 
