@@ -12,7 +12,8 @@
 //    seal comes with the answer and each file's SHA-256 must equal the sealed one. Only then is
 //    a file offered to save. Any failure deletes what was written and tells the sender why.
 import * as e2e from "./e2e.js";
-import { call, decodeKey, load, same, save } from "./device.js";
+import { call, decodeKey, same } from "./device.js";
+import * as trust from "./trust.js";
 
 const KEY_WAIT_MS = 15000; // as the CLI's VIDEONET_KEY_WAIT default
 const VERDICT_WAIT_MS = 90000; // the daemon answers a verdict within 60 s
@@ -37,7 +38,6 @@ function ask(socket, event, body, ms = 10000) {
 }
 
 const fold = (name) => name.normalize("NFKC").toLowerCase();
-const short = (label, id) => `${label} (${id.slice(0, 8)})`;
 
 /** The sending device, checked as identity/trust.py's trusted_sender checks it. */
 export async function trustedSender(h, me) {
@@ -52,7 +52,7 @@ export async function trustedSender(h, me) {
     throw new ReceiveError(`the daemon says ${name} is another account than the sender named`);
   }
   const identity = decodeKey(listed.identity_key);
-  let trust = "own";
+  let trustState = "own";
   let pin = null;
   if (h.senderUserId === me.userId) {
     if (!same(identity, me.identity)) {
@@ -60,41 +60,24 @@ export async function trustedSender(h, me) {
     }
   } else {
     if (!identity) throw new ReceiveError(`${name} has no identity: nothing from them is trusted`);
-    pin = await load(`pin:${h.senderUserId}`);
-    if (pin && !same(pin.identityPublic, identity)) {
-      throw new ReceiveError(`${name}'s identity changed since this browser first saw it: someone `
-        + "may be impersonating them, or the daemon is lying; nothing from them is accepted");
-    }
+    pin = await trust.pinOf(h.senderUserId);
+    if (pin && !same(pin.identityPublic, identity)) throw new ReceiveError(trust.changedIdentity(name).message);
     if (!pin) {
-      pin = { username: listed.username, identityPublic: identity, state: "first use", revoked: [] };
-      await save(`pin:${h.senderUserId}`, pin);
+      pin = trust.firstUsePin(listed.username, identity);
+      await trust.savePin(h.senderUserId, pin);
     }
-    trust = pin.state;
+    trustState = pin.state;
   }
   const info = listed.devices.find((d) => d.device_id === h.senderDeviceId);
   if (!info) throw new ReceiveError(`${name} has no device ${h.senderDeviceId}`);
-  const x25519 = decodeKey(info.public_key);
-  const ed25519 = decodeKey(info.signing_key);
-  const who = `${name}'s device ${short(info.label, h.senderDeviceId)}`;
-  if (!x25519 || !ed25519) throw new ReceiveError(`${who}: unusable key; nothing from it is accepted`);
-  const revocation = info.revocation ? e2e.fromBase64(info.revocation) : null;
-  const revokedNow = revocation && await e2e.verifyIdentityBlob(identity,
-    e2e.revocationMessage(h.senderUserId, h.senderDeviceId, x25519, ed25519), revocation);
-  if (pin && revokedNow && !pin.revoked.includes(h.senderDeviceId)) {
-    pin.revoked.push(h.senderDeviceId); // remembered, so a daemon cannot bring it back
-    await save(`pin:${h.senderUserId}`, pin);
+  const revokedBefore = pin ? pin.revoked.length : 0;
+  const checked = await trust.checkDevice(info, h.senderUserId, listed.username, identity, pin);
+  if (pin && pin.revoked.length !== revokedBefore) await trust.savePin(h.senderUserId, pin);
+  if (checked.skipped) {
+    throw new ReceiveError(`${name}'s device ${trust.deviceName(info.label, h.senderDeviceId)}: `
+      + `${checked.skipped}; nothing from it is accepted`);
   }
-  if (revokedNow || (pin && pin.revoked.includes(h.senderDeviceId))) {
-    throw new ReceiveError(`${who}: revoked; nothing from it is accepted`);
-  }
-  const certificate = info.certificate ? e2e.fromBase64(info.certificate) : null;
-  const certified = await e2e.verifyCertificate(identity, {
-    userId: h.senderUserId, deviceId: h.senderDeviceId, x25519, ed25519, label: info.label,
-  }, certificate);
-  if (!certified) {
-    throw new ReceiveError(`${who}: not certified by ${name}'s identity; nothing from it is accepted`);
-  }
-  return { username: listed.username, label: info.label, deviceId: h.senderDeviceId, ed25519, trust };
+  return { ...checked.device, trust: trustState };
 }
 
 async function fileKey(socket, offer, me) {
