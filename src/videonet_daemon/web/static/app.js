@@ -3,6 +3,7 @@ import { api, ApiError } from "./api.js";
 import { Call } from "./call.js";
 import * as device from "./device.js";
 import * as receiving from "./receive.js";
+import * as sending from "./send.js";
 import { sentence, user } from "./text.js";
 
 const $ = (id) => document.getElementById(id);
@@ -292,6 +293,67 @@ function addOffer(socket, offer) {
     await receiving.decline(socket, offer, err.message);
   });
 }
+
+// --- sending files (send.js): drop them on the room or pick them ---------------------------------
+function confirmNew(list) {
+  const lines = list.map((f) => `${f.username} — first use, identity ${f.fingerprint}`);
+  return window.confirm(`Encrypting to people this browser has not seen before:\n${lines.join("\n")}\n\n`
+    + "Compare safety numbers with them to be sure (videonet keys verify). Send to them?");
+}
+
+function sendFiles(files) {
+  const me = state.device;
+  if (!me || !me.linked) {
+    status(`cannot send files from here: ${me ? me.reason : "this browser is not a device of yours yet"}`, true);
+    return;
+  }
+  const item = el("li", "sending");
+  const total = files.reduce((n, f) => n + f.size, 0);
+  const what = files.length === 1 ? files[0].name : `${files[0].name} and ${files.length - 1} more files`;
+  const line = el("span", "send-text", `you send ${what}, ${size(total)}`);
+  const stateText = el("span", "send-state", " — checking who gets the key…");
+  const verdicts = el("ul", "verdicts");
+  item.append(line, stateText, verdicts);
+  $("messages").append(item);
+  const ui = {
+    confirmNew,
+    recipients(chosen) {
+      const people = [...new Set(chosen.devices.filter((d) => d.userId !== me.userId).map((d) => d.username))];
+      line.textContent = `you send ${what}, ${size(total)}, to ${people.length ? people.join(", ") : "your own devices"}`;
+      for (const reason of chosen.skipped) verdicts.append(el("li", "skipped", `not encrypting to ${reason}`));
+    },
+    progress(stage, done, all) { stateText.textContent = ` — ${stage} ${size(done)} of ${size(all)}`; },
+    verdict(result) {
+      const node = el("li", result.ok ? "verdict ok" : "verdict bad");
+      node.append(userText("who", result.username),
+        el("span", null, result.ok ? " ✓ verified (SHA-256 matches, authenticated)" : ` ✗ ${result.reason}`));
+      verdicts.append(node);
+    },
+  };
+  sending.send(state.socket, state.room.id, files, me, ui).then((sent) => {
+    item.dataset.transferId = sent.transferId;
+    item.classList.add("sealed");
+    stateText.textContent = " — uploaded and sealed; waiting for the receivers' verdicts";
+  }).catch((err) => {
+    item.classList.add("failed");
+    stateText.textContent = ` — ${err.message}`;
+  });
+}
+
+$("send-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const input = $("send-files");
+  const files = [...input.files];
+  input.value = "";
+  sendFiles(files);
+});
+
+$("room-view").addEventListener("dragover", (e) => e.preventDefault());
+$("room-view").addEventListener("drop", (e) => {
+  e.preventDefault();
+  const files = [...e.dataTransfer.files];
+  if (files.length) sendFiles(files);
+});
 
 function renderOnline() {
   const names = [...state.online.values()].sort();
