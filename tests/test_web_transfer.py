@@ -119,3 +119,59 @@ def test_the_page_sends_and_the_cli_receives_verified(
         }"""
     )
     assert left == []
+
+
+def _folder(root: Path, count: int) -> dict[str, str]:
+    """A tree of `count` small files in a few subfolders; path -> SHA-256."""
+    hashes = {}
+    for i in range(count):
+        rel = f"sub{i % 7}/deeper/f{i:03d}.dat" if i % 3 else f"f{i:03d}.dat"
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        random_file(path, 100 + (i * 37) % 5000)
+        hashes[rel] = sha256_of(path)
+    return hashes
+
+
+def test_a_300_file_folder_both_ways(daemon: Daemon, tmp_path: Path, browser: Any) -> None:
+    alice_user = daemon.make_user(tmp_path)
+    bob_user = daemon.make_user(tmp_path)
+    _, alice_recovery = first_device(daemon, alice_user, tmp_path)
+    bob, _ = first_device(daemon, bob_user, tmp_path)
+    room = room_of(daemon, bob_user, alice_user)
+    page = linked_page(browser, daemon, alice_user, alice_recovery, room)
+    page.on("dialog", lambda dialog: dialog.accept())
+
+    # CLI -> page: the directory arrives whole, each file's SHA-256 as sealed and as sent.
+    outgoing = tmp_path / "footage"
+    sent = _folder(outgoing, 300)
+    send = Background(
+        bob.cli, "send", room, str(outgoing), "--trust-new", "--json", "--timeout", "120"
+    )
+    page.wait_for_selector("li.offer button.take", timeout=60_000)
+    assert "the directory footage/ (300 files)" in page.inner_text("li.offer")
+    page.click("li.offer button.take")
+    page.wait_for_selector("li.offer.verified", timeout=120_000)
+    got = page.eval_on_selector_all(
+        "li.offer a.save", "links => links.map(a => [a.textContent, a.dataset.sha256])"
+    )
+    assert {text.removeprefix("Save "): sha for text, sha in got} == sent
+    assert send.finish(timeout=120) == 0, send.stderr()
+
+    # page -> CLI: a picked folder goes as a directory; videonet receive writes the tree.
+    incoming = tmp_path / "from-page"
+    folder = tmp_path / "picked" / "clips"
+    picked = _folder(folder, 300)
+    receiver = listening_receiver(bob.cli, room, incoming, "--timeout", "120")
+    page.set_input_files("#send-folder", str(folder))
+    page.click("#send-folder-form button[type=submit]")
+    verdict = page.wait_for_selector("li.sending li.verdict", timeout=120_000)
+    assert "✓ verified" in verdict.inner_text()
+    assert receiver.finish(timeout=120) == 0, receiver.stderr()
+    received = {
+        str(p.relative_to(incoming / "clips")): sha256_of(p)
+        for p in (incoming / "clips").rglob("*")
+        if p.is_file()
+    }
+    assert received == picked
+    assert page.errors == []  # type: ignore[attr-defined]

@@ -309,7 +309,9 @@ function sendFiles(files) {
   }
   const item = el("li", "sending");
   const total = files.reduce((n, f) => n + f.size, 0);
-  const what = files.length === 1 ? files[0].name : `${files[0].name} and ${files.length - 1} more files`;
+  const top = files[0].webkitRelativePath ? files[0].webkitRelativePath.split("/")[0] : null;
+  const what = top ? `the folder ${top}/ (${files.length} files)`
+    : files.length === 1 ? files[0].name : `${files[0].name} and ${files.length - 1} more files`;
   const line = el("span", "send-text", `you send ${what}, ${size(total)}`);
   const stateText = el("span", "send-state", " — checking who gets the key…");
   const verdicts = el("ul", "verdicts");
@@ -343,6 +345,14 @@ function sendFiles(files) {
 $("send-form").addEventListener("submit", (e) => {
   e.preventDefault();
   const input = $("send-files");
+  const files = [...input.files];
+  input.value = "";
+  sendFiles(files);
+});
+
+$("send-folder-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const input = $("send-folder");
   const files = [...input.files];
   input.value = "";
   sendFiles(files);

@@ -101,16 +101,33 @@ export async function chooseRecipients(roomId, me, confirmNew) {
   return { devices, skipped, notices };
 }
 
-function manifest(files) {
-  if (!files.length) throw new SendError("no files to send");
-  if (files.length > e2e.TRANSFER_BATCH_MAX_FILES) throw new SendError(`at most ${e2e.TRANSFER_BATCH_MAX_FILES} files in one send`);
+/**
+ * What is sent: `{ kind, name, files, entries }`. Loose files go under their names; the files
+ * of one picked folder (`webkitRelativePath` "top/sub/x") as the directory "top", with paths
+ * relative to it, in path order (as the CLI walks a directory in name order).
+ */
+export function manifest(picked) {
+  if (!picked.length) throw new SendError("no files to send");
+  if (picked.length > e2e.TRANSFER_BATCH_MAX_FILES) throw new SendError(`at most ${e2e.TRANSFER_BATCH_MAX_FILES} files in one send (send its subfolders separately)`);
+  const relative = picked.map((f) => f.webkitRelativePath || "");
+  const tops = new Set(relative.map((r) => r.split("/")[0]));
+  const folder = relative.every((r) => r.includes("/")) && tops.size === 1 ? [...tops][0] : null;
+  if (!folder && relative.some((r) => r)) throw new SendError("pick one folder, or loose files");
+  let items = picked.map((file, i) => ({ file, path: folder ? relative[i].slice(folder.length + 1) : file.name }));
+  if (folder) items = items.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   const seen = new Set();
-  return files.map((file) => {
-    const problem = e2e.pathProblem(file.name) || (seen.has(file.name) ? "a duplicate" : null);
-    if (problem) throw new SendError(`${file.name}: ${problem}; rename it or leave it out`);
-    seen.add(file.name);
-    return { path: file.name, size: file.size, mode: MODE };
-  });
+  for (const { path } of items) {
+    const problem = e2e.pathProblem(path) || (seen.has(path) ? "a duplicate" : null);
+    if (problem) throw new SendError(`${path}: ${problem}; rename it or leave it out`);
+    seen.add(path);
+  }
+  if (folder && e2e.pathProblem(folder)) throw new SendError(`${folder}: ${e2e.pathProblem(folder)}; rename it`);
+  return {
+    kind: folder ? "directory" : "files",
+    name: folder || items[0].path,
+    files: items.map((i) => i.file),
+    entries: items.map(({ file, path }) => ({ path, size: file.size, mode: MODE })),
+  };
 }
 
 async function outgoing() {
@@ -196,8 +213,8 @@ function upload(transferId, body, progress) {
  * recipients(list), verdict(result) }`. Resolves once sealed; verdicts come later through
  * `ui.verdict` ({ username, ok, reason }), each checked here.
  */
-export async function send(socket, roomId, files, me, ui) {
-  const entries = manifest(files);
+export async function send(socket, roomId, picked, me, ui) {
+  const { kind, name, files, entries } = manifest(picked);
   const chosen = await chooseRecipients(roomId, me, ui.confirmNew);
   ui.recipients(chosen);
   const transferId = hex(16);
@@ -207,7 +224,7 @@ export async function send(socket, roomId, files, me, ui) {
     transferId, roomId, senderUserId: me.userId, senderUsername: me.username,
     senderDeviceId: me.device.deviceId,
     recipients: chosen.devices.map((d) => ({ userId: d.userId, deviceId: d.deviceId, fingerprint: d.fingerprint })),
-    kind: "files", name: entries[0].path, streamId,
+    kind, name, streamId,
     source: crypto.getRandomValues(new Uint8Array(32)), // no resume yet: every send is new
     files: entries,
   };
@@ -238,7 +255,7 @@ export async function send(socket, roomId, files, me, ui) {
     });
     const reply = await ask(socket, "transfer:offer", {
       version: e2e.TRANSFER_PROTOCOL_VERSION, transfer_id: transferId, room_id: roomId,
-      name: entries[0].path, size: e2e.layout(totalSize).ciphertextSize, kind: "files",
+      name, size: e2e.layout(totalSize).ciphertextSize, kind,
       file_count: entries.length,
       e2e: { stream_id: streamId, plain_size: totalSize, keys },
       header: e2e.toBase64(sealed.blob),

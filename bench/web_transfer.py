@@ -1,0 +1,188 @@
+"""Files through the web page (issue 29): speed, and whether the tab's memory grows with the file.
+
+The real daemon, the real CLI on one side and Debian's headless Chromium on the other (driven by
+Playwright, as tests/browser_helpers.py does). For each size, CLI -> page (the page verifies
+and decrypts into its private file system) and page -> CLI (the page seals into it, uploads,
+the CLI receives); each file is checked by SHA-256 on the other side. While each transfer
+runs, the resident memory of Chromium's renderer processes (the tab) is sampled every 0.1 s;
+the row shows its peak above the level just before. Flat means the peak does not grow with the
+file: the 'ratio' column divides each size's peak by the smallest size's.
+
+    python bench/web_transfer.py                     # 64 MiB and 1 GiB
+    python bench/web_transfer.py --sizes 32MiB,256MiB
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from _common import MiB, parse_size, print_table, random_file  # noqa: E402
+
+
+def renderer_rss() -> int:
+    """Resident bytes of every Chromium renderer process (the tabs) on this machine."""
+    total = 0
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            if b"--type=renderer" not in cmdline or b"chrom" not in cmdline:
+                continue
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) * 1024
+        except OSError:
+            continue
+    return total
+
+
+class Sampler:
+    def __init__(self) -> None:
+        self.base = renderer_rss()
+        self.peak = self.base
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.1):
+            self.peak = max(self.peak, renderer_rss())
+
+    def stop(self) -> int:
+        self._stop.set()
+        self._thread.join()
+        return self.peak - self.base
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while block := fh.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="64MiB,1GiB")
+    args = parser.parse_args()
+    sizes = [parse_size(s) for s in args.sizes.split(",")]
+
+    from playwright.sync_api import sync_playwright
+
+    from browser_helpers import CHROMIUM_ARGS, chromium_path
+    from identity_helpers import first_device, room_of
+    from test_web_transfer import linked_page
+    from transfer_helpers import Background, listening_receiver
+
+    from conftest import start_daemon
+
+    rows: list[list[str]] = []
+    peaks: dict[str, list[int]] = {"CLI -> page": [], "page -> CLI": []}
+    with tempfile.TemporaryDirectory(prefix="vn-webbench-") as tmp_name:
+        tmp = Path(tmp_name)
+        daemon = start_daemon(tmp / "daemon")
+        try:
+            alice_user = daemon.make_user(tmp)
+            bob_user = daemon.make_user(tmp)
+            _, recovery = first_device(daemon, alice_user, tmp)
+            bob, _ = first_device(daemon, bob_user, tmp)
+            room = room_of(daemon, bob_user, alice_user)
+            path = chromium_path()
+            assert path, "chromium is not installed"
+            with sync_playwright() as pw:
+                browser = pw.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+                page = linked_page(browser, daemon, alice_user, recovery, room)
+                page.on("dialog", lambda dialog: dialog.accept())
+                for n, size in enumerate(sizes):
+                    source = tmp / f"in-{n}.bin"
+                    want = random_file(source, size)
+                    # CLI -> page
+                    sampler = Sampler()
+                    began = time.monotonic()
+                    sender = Background(
+                        bob.cli,
+                        "send",
+                        room,
+                        str(source),
+                        "--trust-new",
+                        "--json",
+                        "--timeout",
+                        "900",
+                    )
+                    offers = page.query_selector_all("li.offer")
+                    page.wait_for_selector(
+                        f"li.offer >> nth={len(offers)} >> button.take", timeout=600_000
+                    )
+                    page.query_selector_all("li.offer")[len(offers)].query_selector(
+                        "button.take"
+                    ).click()
+                    link = page.wait_for_selector(
+                        f"li.offer >> nth={len(offers)} >> a.save", timeout=1_800_000
+                    )
+                    seconds = time.monotonic() - began
+                    grew = sampler.stop()
+                    assert sender.finish(timeout=600) == 0, sender.stderr()
+                    assert link.get_attribute("data-sha256") == want
+                    peaks["CLI -> page"].append(grew)
+                    rows.append(
+                        [
+                            "CLI -> page",
+                            f"{size / MiB:.0f} MiB",
+                            f"{seconds:.1f}",
+                            f"{size / seconds / 1e6:.1f}",
+                            f"{grew / MiB:.0f}",
+                        ]
+                    )
+                    # page -> CLI
+                    out = tmp / f"out-{n}"
+                    receiver = listening_receiver(bob.cli, room, out, "--timeout", "900")
+                    sends = page.query_selector_all("li.sending")
+                    sampler = Sampler()
+                    began = time.monotonic()
+                    page.set_input_files("#send-files", str(source))
+                    page.click("#send-form button[type=submit]")
+                    page.wait_for_selector(
+                        f"li.sending >> nth={len(sends)} >> li.verdict", timeout=1_800_000
+                    )
+                    seconds = time.monotonic() - began
+                    grew = sampler.stop()
+                    assert receiver.finish(timeout=600) == 0, receiver.stderr()
+                    assert sha256_of(out / source.name) == want
+                    peaks["page -> CLI"].append(grew)
+                    rows.append(
+                        [
+                            "page -> CLI",
+                            f"{size / MiB:.0f} MiB",
+                            f"{seconds:.1f}",
+                            f"{size / seconds / 1e6:.1f}",
+                            f"{grew / MiB:.0f}",
+                        ]
+                    )
+                    source.unlink()
+                    (out / source.name).unlink()
+                browser.close()
+        finally:
+            daemon.stop()
+    for row in rows:
+        first = peaks[row[0]][0] or 1
+        index = [r for r in rows if r[0] == row[0]].index(row)
+        row.append(f"{peaks[row[0]][index] / first:.2f}")
+    print_table(["direction", "size", "s", "MB/s", "tab RSS peak +MiB", "ratio"], rows)
+    print(f"load: {os.getloadavg()}")
+
+
+if __name__ == "__main__":
+    main()
