@@ -175,3 +175,45 @@ def test_a_300_file_folder_both_ways(daemon: Daemon, tmp_path: Path, browser: An
     }
     assert received == picked
     assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_a_send_interrupted_by_a_reload_resumes(
+    daemon: Daemon, tmp_path: Path, browser: Any
+) -> None:
+    alice_user = daemon.make_user(tmp_path)
+    bob_user = daemon.make_user(tmp_path)
+    _, alice_recovery = first_device(daemon, alice_user, tmp_path)
+    bob, _ = first_device(daemon, bob_user, tmp_path)
+    room = room_of(daemon, bob_user, alice_user)
+    page = linked_page(browser, daemon, alice_user, alice_recovery, room)
+    page.on("dialog", lambda dialog: dialog.accept())
+    puts: list[str] = []
+    page.on("request", lambda r: puts.append(r.url) if r.method == "PUT" else None)
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    slow = {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": 2 << 20}
+    cdp.send("Network.emulateNetworkConditions", slow)
+    source = random_file(tmp_path / "long take.bin", 24 << 20)
+    page.set_input_files("#send-files", str(source))
+    page.click("#send-form button[type=submit]")
+    page.wait_for_function(
+        "() => /uploading [4-9]\\.\\d MB|uploading 1\\d\\.\\d MB/.test("
+        "document.querySelector('li.sending .send-state').textContent)",
+        timeout=60_000,
+    )
+    page.reload()
+    cdp.send("Network.emulateNetworkConditions", {**slow, "uploadThroughput": -1})
+    open_room(page, room)
+    resume = page.wait_for_selector("li.sending.interrupted button.resume")
+    assert "long take.bin" in page.inner_text("li.sending.interrupted")
+    resume.click()
+    page.wait_for_selector("li.sending.sealed", timeout=60_000)
+    out = tmp_path / "bob-out"
+    receiver = listening_receiver(bob.cli, room, out)
+    verdict = page.wait_for_selector("li.sending li.verdict", timeout=60_000)
+    assert "✓ verified" in verdict.inner_text()
+    assert receiver.finish(timeout=60) == 0, receiver.stderr()
+    assert sha256_of(out / "long take.bin") == sha256_of(source)
+    # Two PUTs of one transfer: the second from where the daemon's copy ended, not from 0.
+    assert len(puts) == 2 and puts[0].split("?")[0] == puts[1].split("?")[0], puts
+    assert puts[0].endswith("offset=0") and not puts[1].endswith("offset=0"), puts

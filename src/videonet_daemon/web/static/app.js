@@ -215,6 +215,8 @@ async function enterRoom(socket) {
   state.online = new Map(ack.online.map((u) => [u.user_id, u.username]));
   renderOnline();
   if (state.call) await state.call.rejoin(); // the new socket is a new participant
+  if (state.device === null) await refreshDevice();
+  await offerResumes(socket);
 }
 
 function addMessage(message) {
@@ -301,18 +303,10 @@ function confirmNew(list) {
     + "Compare safety numbers with them to be sure (videonet keys verify). Send to them?");
 }
 
-function sendFiles(files) {
-  const me = state.device;
-  if (!me || !me.linked) {
-    status(`cannot send files from here: ${me ? me.reason : "this browser is not a device of yours yet"}`, true);
-    return;
-  }
+// One send in the timeline: its line, its state, each receiver's verdict.
+function sendItem(me, text) {
   const item = el("li", "sending");
-  const total = files.reduce((n, f) => n + f.size, 0);
-  const top = files[0].webkitRelativePath ? files[0].webkitRelativePath.split("/")[0] : null;
-  const what = top ? `the folder ${top}/ (${files.length} files)`
-    : files.length === 1 ? files[0].name : `${files[0].name} and ${files.length - 1} more files`;
-  const line = el("span", "send-text", `you send ${what}, ${size(total)}`);
+  const line = el("span", "send-text", text);
   const stateText = el("span", "send-state", " — checking who gets the key…");
   const verdicts = el("ul", "verdicts");
   item.append(line, stateText, verdicts);
@@ -321,7 +315,7 @@ function sendFiles(files) {
     confirmNew,
     recipients(chosen) {
       const people = [...new Set(chosen.devices.filter((d) => d.userId !== me.userId).map((d) => d.username))];
-      line.textContent = `you send ${what}, ${size(total)}, to ${people.length ? people.join(", ") : "your own devices"}`;
+      line.textContent = `${text}, to ${people.length ? people.join(", ") : "your own devices"}`;
       for (const reason of chosen.skipped) verdicts.append(el("li", "skipped", `not encrypting to ${reason}`));
     },
     progress(stage, done, all) { stateText.textContent = ` — ${stage} ${size(done)} of ${size(all)}`; },
@@ -331,15 +325,57 @@ function sendFiles(files) {
         el("span", null, result.ok ? " ✓ verified (SHA-256 matches, authenticated)" : ` ✗ ${result.reason}`));
       verdicts.append(node);
     },
+    track(promise) {
+      item.classList.remove("failed", "interrupted");
+      return promise.then((sent) => {
+        item.dataset.transferId = sent.transferId;
+        item.classList.add("sealed");
+        stateText.textContent = " — uploaded and sealed; waiting for the receivers' verdicts";
+      }).catch((err) => {
+        item.classList.add("failed");
+        stateText.textContent = ` — ${err.message}`;
+      });
+    },
   };
-  sending.send(state.socket, state.room.id, files, me, ui).then((sent) => {
-    item.dataset.transferId = sent.transferId;
-    item.classList.add("sealed");
-    stateText.textContent = " — uploaded and sealed; waiting for the receivers' verdicts";
-  }).catch((err) => {
-    item.classList.add("failed");
-    stateText.textContent = ` — ${err.message}`;
-  });
+  return { item, stateText, ui };
+}
+
+function sendFiles(files) {
+  const me = state.device;
+  if (!me || !me.linked) {
+    status(`cannot send files from here: ${me ? me.reason : "this browser is not a device of yours yet"}`, true);
+    return;
+  }
+  const total = files.reduce((n, f) => n + f.size, 0);
+  const top = files[0].webkitRelativePath ? files[0].webkitRelativePath.split("/")[0] : null;
+  const what = top ? `the folder ${top}/ (${files.length} files)`
+    : files.length === 1 ? files[0].name : `${files[0].name} and ${files.length - 1} more files`;
+  const { ui } = sendItem(me, `you send ${what}, ${size(total)}`);
+  ui.track(sending.send(state.socket, state.room.id, files, me, ui));
+}
+
+// Sends a reload interrupted: the same transfer continues from the records sealed before.
+async function offerResumes(socket) {
+  const me = state.device;
+  if (!me || !me.linked) return;
+  for (const entry of await sending.unfinished(state.room.id)) {
+    if (document.querySelector(`li.sending[data-transfer-id="${entry.transferId}"]`)) continue;
+    const { item, stateText, ui } = sendItem(me, `you send ${entry.name}, ${size(entry.totalSize)}`);
+    item.dataset.transferId = entry.transferId;
+    item.classList.add("interrupted");
+    stateText.textContent = " — interrupted (the page was closed or reloaded) ";
+    const resume = el("button", "resume", "Resume");
+    const discard = el("button", "discard", "Discard");
+    stateText.append(resume, " ", discard);
+    resume.addEventListener("click", () => {
+      stateText.textContent = " — resuming…";
+      ui.track(sending.resume(socket, entry, me, ui));
+    });
+    discard.addEventListener("click", () => guard(async () => {
+      await sending.discardSend(socket, entry);
+      item.remove();
+    }));
+  }
 }
 
 $("send-form").addEventListener("submit", (e) => {

@@ -49,6 +49,9 @@ async function stored(mode, work) {
 
 export const load = (key) => stored("readonly", (s) => s.get(key));
 export const save = (key, value) => stored("readwrite", (s) => s.put(value, key));
+export const remove = (key) => stored("readwrite", (s) => s.delete(key));
+/** Every value whose key starts with `prefix`. */
+export const loadAll = (prefix) => stored("readonly", (s) => s.getAll(IDBKeyRange.bound(prefix, prefix + "\uffff")));
 const accountKey = (userId) => `account:${userId}`;
 
 /** This browser's device: made on first use, the same for every account used here. */

@@ -14,10 +14,11 @@
 // 4. The seal (each file's SHA-256, MAC'd and signed); then each receiver's verdict is counted
 //    only with a MAC under the file key over the digest this browser sealed.
 import * as e2e from "./e2e.js";
-import { call, decodeKey, same } from "./device.js";
+import { call, decodeKey, loadAll, remove, same, save } from "./device.js";
 import * as trust from "./trust.js";
 
 const OUTGOING = "outgoing";
+const JOURNAL = "send:";
 const MODE = 0o644;
 
 /** A send this page refuses or that failed: `message` is one line for people. */
@@ -189,21 +190,24 @@ async function sealRecords(files, cipher, totalSize, handle, progress) {
   return { hashes, records: await handle.getFile() };
 }
 
-function upload(transferId, body, progress) {
+/** The upload ended before the daemon had every byte: the journal keeps the transfer. */
+class UploadCut extends Error {}
+
+function upload(transferId, body, offset, size, progress) {
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
-    xhr.open("PUT", `/api/transfers/${encodeURIComponent(transferId)}/data?offset=0`);
+    xhr.open("PUT", `/api/transfers/${encodeURIComponent(transferId)}/data?offset=${offset}`);
     xhr.setRequestHeader("Content-Type", "application/octet-stream");
-    xhr.upload.onprogress = (e) => progress("uploading", e.loaded, body.size);
+    xhr.upload.onprogress = (e) => progress("uploading", offset + e.loaded, size);
     xhr.onload = () => {
       if (xhr.status < 300) resolve();
       else {
         let message = `the daemon answered ${xhr.status}`;
         try { message = JSON.parse(xhr.responseText).error.message; } catch { /* not JSON */ }
-        reject(new SendError(message));
+        reject(xhr.status >= 500 ? new UploadCut(message) : new SendError(message));
       }
     };
-    xhr.onerror = () => reject(new SendError("the upload was cut off; send again"));
+    xhr.onerror = () => reject(new UploadCut("the upload was cut off"));
     xhr.send(body);
   });
 }
@@ -225,55 +229,104 @@ export async function send(socket, roomId, picked, me, ui) {
     senderDeviceId: me.device.deviceId,
     recipients: chosen.devices.map((d) => ({ userId: d.userId, deviceId: d.deviceId, fingerprint: d.fingerprint })),
     kind, name, streamId,
-    source: crypto.getRandomValues(new Uint8Array(32)), // no resume yet: every send is new
+    // A resume re-sends the records sealed once (below), never seals again: nothing to fingerprint.
+    source: crypto.getRandomValues(new Uint8Array(32)),
     files: entries,
   };
   const sealed = await e2e.sealHeader(header, fileKey, me.device.ed25519.privateKey);
   const totalSize = entries.reduce((n, f) => n + f.size, 0);
   const cipher = await e2e.RecordCipher.create(fileKey, sealed.hash);
   const handle = await (await outgoing()).getFileHandle(transferId, { create: true });
-  let offered = false;
+  let entry;
   try {
-    const { hashes, records } = await sealRecords(files, cipher, totalSize, handle, ui.progress);
+    const { hashes } = await sealRecords(files, cipher, totalSize, handle, ui.progress);
     const keys = [];
     for (const d of chosen.devices) {
       keys.push({ user_id: d.userId, device_id: d.deviceId,
         wrapped: e2e.toBase64(await e2e.wrapFileKey(fileKey, d.x25519, streamId, d.deviceId)) });
     }
-    const batch = await e2e.batchDigest(hashes);
-    const results = new Map();
-    socket.on("transfer:result", async (result) => {
-      if (!result || result.transfer_id !== transferId || results.has(result.user_id)) return;
-      let ok = false, reason = result.reason || "";
-      if (result.ok) {
-        const expected = await e2e.verdictMac(fileKey, sealed.hash, result.user_id, batch);
-        ok = result.sha256 === batch && result.mac === expected;
-        if (!ok) reason = "its verdict is not authenticated (no MAC under the file key): ignored";
-      }
-      results.set(result.user_id, ok);
-      ui.verdict({ username: result.username, ok, reason });
-    });
+    entry = {
+      transferId, roomId, streamId, fileKey, header: sealed.blob, headerHash: sealed.hash, hashes,
+      batch: await e2e.batchDigest(hashes), name, kind, fileCount: entries.length, totalSize, keys,
+      created: Date.now(),
+    };
+  } catch (err) {
+    await forget(transferId);
+    throw err;
+  }
+  // The journal (IndexedDB, this site only, as the CLI's transfer-journal.json): what a reload
+  // needs to finish this very transfer from the records already sealed.
+  await save(JOURNAL + transferId, entry);
+  return deliver(socket, entry, me, ui, false);
+}
+
+/** This room's sends a reload interrupted (sealed on disk, not yet sealed on the daemon). */
+export async function unfinished(roomId) {
+  return (await loadAll(JOURNAL)).filter((e) => e.roomId === roomId);
+}
+
+/** Finish an interrupted send: the same transfer, the same records, from where the daemon's copy ends. */
+export function resume(socket, entry, me, ui) {
+  return deliver(socket, entry, me, ui, true);
+}
+
+/** Give up an interrupted send: the daemon deletes its copy, the page its records and journal. */
+export async function discardSend(socket, entry) {
+  await ask(socket, "transfer:abort", { transfer_id: entry.transferId }).catch(() => undefined);
+  await finished(entry.transferId);
+}
+
+async function finished(transferId) {
+  await remove(JOURNAL + transferId);
+  await forget(transferId);
+}
+
+async function deliver(socket, entry, me, ui, resuming) {
+  const { transferId, streamId, fileKey, headerHash, batch } = entry;
+  const size = e2e.layout(entry.totalSize).ciphertextSize;
+  const results = new Map();
+  socket.on("transfer:result", async (result) => {
+    if (!result || result.transfer_id !== transferId || results.has(result.user_id)) return;
+    let ok = false, reason = result.reason || "";
+    if (result.ok) {
+      const expected = await e2e.verdictMac(fileKey, headerHash, result.user_id, batch);
+      ok = result.sha256 === batch && result.mac === expected;
+      if (!ok) reason = "its verdict is not authenticated (no MAC under the file key): ignored";
+    }
+    results.set(result.user_id, ok);
+    ui.verdict({ username: result.username, ok, reason });
+  });
+  let offered = false;
+  try {
+    const records = await (await (await outgoing()).getFileHandle(transferId)).getFile();
+    if (records.size !== size) throw new SendError(`the sealed records of ${entry.name} are gone: send it again`);
     const reply = await ask(socket, "transfer:offer", {
-      version: e2e.TRANSFER_PROTOCOL_VERSION, transfer_id: transferId, room_id: roomId,
-      name, size: e2e.layout(totalSize).ciphertextSize, kind,
-      file_count: entries.length,
-      e2e: { stream_id: streamId, plain_size: totalSize, keys },
-      header: e2e.toBase64(sealed.blob),
+      version: e2e.TRANSFER_PROTOCOL_VERSION, transfer_id: transferId, room_id: entry.roomId,
+      name: entry.name, size, kind: entry.kind, file_count: entry.fileCount,
+      e2e: { stream_id: streamId, plain_size: entry.totalSize, keys: entry.keys },
+      header: e2e.toBase64(entry.header),
     });
     const got = reply.transfer || {};
-    if (got.transfer_id !== transferId || !got.e2e || got.e2e.stream_id !== streamId || reply.resumed || reply.offset) {
+    if (got.transfer_id !== transferId || !got.e2e || got.e2e.stream_id !== streamId) {
       throw new SendError("the daemon answered the offer with another transfer than the one offered: refused");
     }
+    const offset = reply.offset;
+    if (!Number.isInteger(offset) || offset < 0 || offset > size || (!resuming && (reply.resumed || offset))) {
+      throw new SendError("the daemon answered the offer with an offset this page cannot use: refused");
+    }
     offered = true;
-    await upload(transferId, records, ui.progress);
-    const seal = await e2e.makeSeal(sealed.hash, hashes.map((h) => hexBytes(h)), fileKey, me.device.ed25519.privateKey);
+    // The bytes from `offset` on are the records sealed once, read back: the same key never
+    // seals other bytes, whatever offset the daemon names (a lie only spoils this transfer).
+    await upload(transferId, records.slice(offset), offset, size, ui.progress);
+    const seal = await e2e.makeSeal(headerHash, entry.hashes.map((h) => hexBytes(h)), fileKey, me.device.ed25519.privateKey);
     await ask(socket, "transfer:seal", { transfer_id: transferId, sha256: batch, seal: e2e.toBase64(seal) });
-    return { transferId, sha256: batch, hashes, recipients: chosen };
+    await finished(transferId);
+    return { transferId, sha256: batch };
   } catch (err) {
+    if (err instanceof UploadCut) throw new SendError(`${err.message}; Resume continues it`); // kept
     if (offered) await ask(socket, "transfer:abort", { transfer_id: transferId }).catch(() => undefined);
+    await finished(transferId);
     throw err;
-  } finally {
-    await forget(transferId);
   }
 }
 
