@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from browser_helpers import browser, log_in, page_for
+from browser_helpers import browser, log_in, open_room, page_for
 from identity_helpers import first_device, room_of
 from transfer_helpers import random_file
 from videonet_cli.crypto import header as hdr
@@ -83,8 +83,14 @@ def test_an_unlinked_browser_gets_no_key_and_the_recovery_key_links_it(
     )
     assert extractable == [False, False]
 
-    # bob's CLI sends to the room: alice's browser is named and left out.
+    # bob's CLI sends to the room: alice's browser is named and left out, and the offer shows
+    # in the room's timeline as not for this browser, saying why.
+    open_room(page, room)
     events = _send_json(bob.cli, room, random_file(tmp_path / "one.bin", 1000))
+    offer = page.wait_for_selector("li.offer.failed")
+    assert "offered a file" in offer.inner_text() and "not linked" in offer.inner_text()
+    assert offer.query_selector("button.take") is None and "one.bin" not in offer.inner_text()
+    page.click("#back")
     notices = [e["line"] for e in events if e.get("event") == "trust_notice"]
     assert any(
         device_id[:8] in n and "not certified by" in n and n.startswith("Not encrypting to")
