@@ -4,8 +4,8 @@ The real daemon, the real CLI on one side and Debian's headless Chromium on the 
 Playwright, as tests/browser_helpers.py does). For each size, CLI -> page (the page verifies
 and decrypts into its private file system) and page -> CLI (the page seals into it, uploads,
 the CLI receives); each file is checked by SHA-256 on the other side. While each transfer
-runs, the resident memory of Chromium's renderer processes (the tab) is sampled every 0.1 s;
-the row shows its peak above the level just before. Flat means the peak does not grow with the
+runs, the resident memory of the renderer processes (the tab) of the Chromium this script
+starts is sampled every 0.1 s; the row shows its peak above the level just before. Flat means the peak does not grow with the
 file: the 'ratio' column divides each size's peak by the smallest size's.
 
     python bench/web_transfer.py                     # 64 MiB and 1 GiB
@@ -30,15 +30,32 @@ sys.path.insert(0, str(ROOT / "bench"))
 from _common import MiB, parse_size, print_table, random_file  # noqa: E402
 
 
-def renderer_rss() -> int:
-    """Resident bytes of every Chromium renderer process (the tabs) on this machine."""
-    total = 0
+def _descendants(root: int) -> set[int]:
+    children: dict[int, list[int]] = {}
     for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
+        if pid.isdigit():
+            try:
+                stat = Path(f"/proc/{pid}/stat").read_text()
+            except OSError:
+                continue
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            children.setdefault(ppid, []).append(int(pid))
+    found, todo = set(), [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def renderer_rss() -> int:
+    """Resident bytes of the renderer processes (the tabs) of the Chromium this script started
+    (its descendants only: other browsers on the machine do not count)."""
+    total = 0
+    for pid in _descendants(os.getpid()):
         try:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-            if b"--type=renderer" not in cmdline or b"chrom" not in cmdline:
+            if b"--type=renderer" not in cmdline:
                 continue
             for line in Path(f"/proc/{pid}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
