@@ -5,8 +5,9 @@ Playwright, as tests/browser_helpers.py does). For each size, CLI -> page (the p
 and decrypts into its private file system) and page -> CLI (the page seals into it, uploads,
 the CLI receives); each file is checked by SHA-256 on the other side. While each transfer
 runs, the resident memory of the renderer processes (the tab) of the Chromium this script
-starts is sampled every 0.1 s; the row shows its peak above the level just before. Flat means the peak does not grow with the
-file: the 'ratio' column divides each size's peak by the smallest size's.
+starts is sampled every 0.1 s; the row shows its peak above the level just before. Flat means
+the peak does not grow with the file: the 'ratio' column divides each size's peak by the
+smallest size's.
 
     python bench/web_transfer.py                     # 64 MiB and 1 GiB
     python bench/web_transfer.py --sizes 32MiB,256MiB
