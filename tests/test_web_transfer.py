@@ -217,3 +217,32 @@ def test_a_send_interrupted_by_a_reload_resumes(
     # Two PUTs of one transfer: the second from where the daemon's copy ended, not from 0.
     assert len(puts) == 2 and puts[0].split("?")[0] == puts[1].split("?")[0], puts
     assert puts[0].endswith("offset=0") and not puts[1].endswith("offset=0"), puts
+
+
+def test_200_mb_both_ways(daemon: Daemon, tmp_path: Path, browser: Any) -> None:
+    """The issue's size: CLI -> page and page -> CLI, each verified by SHA-256 on the other side
+    (the tab's memory at 1 GiB: bench/web_transfer.py, docs/performance.md)."""
+    alice_user = daemon.make_user(tmp_path)
+    bob_user = daemon.make_user(tmp_path)
+    _, alice_recovery = first_device(daemon, alice_user, tmp_path)
+    bob, _ = first_device(daemon, bob_user, tmp_path)
+    room = room_of(daemon, bob_user, alice_user)
+    page = linked_page(browser, daemon, alice_user, alice_recovery, room)
+    page.on("dialog", lambda dialog: dialog.accept())
+    source = random_file(tmp_path / "big.mov", 200_000_000)
+    want = sha256_of(source)
+
+    send = Background(bob.cli, "send", room, str(source), "--trust-new", "--json")
+    page.wait_for_selector("li.offer button.take", timeout=60_000).click()
+    link = page.wait_for_selector("li.offer.verified a.save", timeout=300_000)
+    assert link.get_attribute("data-sha256") == want
+    assert send.finish(timeout=300) == 0, send.stderr()
+
+    out = tmp_path / "bob-out"
+    receiver = listening_receiver(bob.cli, room, out, "--timeout", "300")
+    page.set_input_files("#send-files", str(source))
+    page.click("#send-form button[type=submit]")
+    verdict = page.wait_for_selector("li.sending li.verdict", timeout=300_000)
+    assert "✓ verified" in verdict.inner_text()
+    assert receiver.finish(timeout=300) == 0, receiver.stderr()
+    assert sha256_of(out / "big.mov") == want
