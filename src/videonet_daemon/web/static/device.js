@@ -97,20 +97,30 @@ export function decodeKey(text) {
 
 export const same = (a, b) => a && b && a.length === b.length && a.every((x, i) => x === b[i]);
 
-/**
- * Publish this browser's device for the logged-in account and say where it stands:
- * `{ linked, reason, device, userId, username, identity }`. `linked` only when the identity
- * pinned here (from the recovery key) certified exactly these keys and did not revoke them.
- */
-export async function enroll() {
-  const device = await thisDevice();
-  await call("POST", "/api/keys", {
+function publish(device) {
+  return call("POST", "/api/keys", {
     device_id: device.deviceId,
     public_key: e2e.toBase64(device.x25519Public),
     signing_key: e2e.toBase64(device.ed25519Public),
     label: device.label,
   });
-  return standing(device, await call("GET", "/api/keys"));
+}
+
+/**
+ * Where this browser stands for the logged-in account: `{ linked, reason, device, userId,
+ * username, identity }`. `linked` only when the identity pinned here (from the recovery key)
+ * certified exactly these keys and did not revoke them. The device is published only once it
+ * was linked for this account: a browser used only to chat and call is no device of anyone's,
+ * so senders are not told about it on every send.
+ */
+export async function enroll() {
+  const device = await thisDevice();
+  let listed = await call("GET", "/api/keys");
+  if (await load(accountKey(listed.user_id))) {
+    await publish(device); // again on each visit: the daemon keeps it (or lost it: a new row)
+    listed = await call("GET", "/api/keys");
+  }
+  return standing(device, listed);
 }
 
 async function standing(device, listed) {
@@ -205,6 +215,8 @@ export async function restore(recoveryText) {
     throw new Error(`that recovery key is not for ${listed.username}'s identity on this daemon`);
   }
   if (!remote) listed = await call("PUT", "/api/identity", { identity_key: e2e.toBase64(identity.publicKey) });
+  await publish(device);
+  listed = await call("GET", "/api/keys");
   const info = listed.devices.find((d) => d.device_id === device.deviceId);
   if (!info) throw new Error("the daemon did not list this browser's device");
   const message = e2e.certificateMessage(listed.user_id, device.deviceId, device.x25519Public,
