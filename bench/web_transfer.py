@@ -23,6 +23,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
@@ -82,6 +83,17 @@ class Sampler:
         self._stop.set()
         self._thread.join()
         return self.peak - self.base
+
+
+def wait_done(page: Any, items: str, n: int, done: str) -> Any:
+    """The n-th element of `items` once it holds `done` or has failed (30 min at most)."""
+    page.wait_for_function(
+        "([items, n, done]) => { const li = document.querySelectorAll(items)[n];"
+        " return li && (li.querySelector(done) || li.classList.contains('failed')); }",
+        arg=[items, n, done],
+        timeout=1_800_000,
+    )
+    return page.query_selector_all(items)[n]
 
 
 def sha256_of(path: Path) -> str:
@@ -147,9 +159,9 @@ def main() -> None:
                     page.query_selector_all("li.offer")[len(offers)].query_selector(
                         "button.take"
                     ).click()
-                    link = page.wait_for_selector(
-                        f"li.offer >> nth={len(offers)} >> a.save", timeout=1_800_000
-                    )
+                    item = wait_done(page, "li.offer", len(offers), "a.save")
+                    link = item.query_selector("a.save")
+                    assert link is not None, item.inner_text()
                     seconds = time.monotonic() - began
                     grew = sampler.stop()
                     assert sender.finish(timeout=600) == 0, sender.stderr()
@@ -172,9 +184,8 @@ def main() -> None:
                     began = time.monotonic()
                     page.set_input_files("#send-files", str(source))
                     page.click("#send-form button[type=submit]")
-                    page.wait_for_selector(
-                        f"li.sending >> nth={len(sends)} >> li.verdict", timeout=1_800_000
-                    )
+                    item = wait_done(page, "li.sending", len(sends), "li.verdict")
+                    assert item.query_selector("li.verdict"), item.inner_text()
                     seconds = time.monotonic() - began
                     grew = sampler.stop()
                     assert receiver.finish(timeout=600) == 0, receiver.stderr()
