@@ -4,10 +4,12 @@ The real daemon, the real CLI on one side and Debian's headless Chromium on the 
 Playwright, as tests/browser_helpers.py does). For each size, CLI -> page (the page verifies
 and decrypts into its private file system) and page -> CLI (the page seals into it, uploads,
 the CLI receives); each file is checked by SHA-256 on the other side. While each transfer
-runs, the resident memory of the renderer processes (the tab) of the Chromium this script
-starts is sampled every 0.1 s; the row shows its peak above the level just before. Flat means
-the peak does not grow with the file: the 'ratio' column divides each size's peak by the
-smallest size's.
+runs, the resident memory of the Chromium this script starts is sampled every 0.1 s; the row
+shows its peak above the level just before, for the tab (its renderer processes) and for the
+whole browser (with its storage service, which writes the page's files). Flat means the
+peak does not grow with the file: 'ratio' divides each size's peaks by the smallest size's.
+The browser runs with an on-disk profile, as a person's does (Playwright's default contexts
+are off the record, where Chromium keeps a site's storage in memory).
 
     python bench/web_transfer.py                     # 64 MiB and 1 GiB
     python bench/web_transfer.py --sizes 32MiB,256MiB
@@ -50,26 +52,31 @@ def _descendants(root: int) -> set[int]:
     return found
 
 
-def renderer_rss() -> int:
-    """Resident bytes of the renderer processes (the tabs) of the Chromium this script started
-    (its descendants only: other browsers on the machine do not count)."""
-    total = 0
+def chromium_rss() -> tuple[int, int]:
+    """Resident bytes of the Chromium this script started (its descendants only: other browsers
+    on the machine do not count): (its renderers, the tab; all its processes, the storage and
+    network services and the browser process included)."""
+    tab = every = 0
     for pid in _descendants(os.getpid()):
         try:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-            if b"--type=renderer" not in cmdline:
+            if b"chrom" not in cmdline.split(b"\0")[0]:
                 continue
             for line in Path(f"/proc/{pid}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
-                    total += int(line.split()[1]) * 1024
+                    rss = int(line.split()[1]) * 1024
+                    every += rss
+                    tab += rss if b"--type=renderer" in cmdline else 0
         except OSError:
             continue
-    return total
+    return tab, every
 
 
 class Sampler:
+    """Peaks of `chromium_rss` above their levels when made, sampled every 0.1 s."""
+
     def __init__(self) -> None:
-        self.base = renderer_rss()
+        self.base = chromium_rss()
         self.peak = self.base
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -77,12 +84,25 @@ class Sampler:
 
     def _run(self) -> None:
         while not self._stop.wait(0.1):
-            self.peak = max(self.peak, renderer_rss())
+            now = chromium_rss()
+            self.peak = (max(self.peak[0], now[0]), max(self.peak[1], now[1]))
 
-    def stop(self) -> int:
+    def stop(self) -> tuple[int, int]:
         self._stop.set()
         self._thread.join()
-        return self.peak - self.base
+        return self.peak[0] - self.base[0], self.peak[1] - self.base[1]
+
+
+class _Persistent:
+    """A browser whose one context is the persistent one (an on-disk profile, as a person's):
+    Playwright's ordinary contexts are off the record, where Chromium keeps a site's storage in
+    memory, which would put the whole file in memory by design."""
+
+    def __init__(self, context: Any) -> None:
+        self.context = context
+
+    def new_context(self, **_: Any) -> Any:
+        return self.context
 
 
 def wait_done(page: Any, items: str, n: int, done: str) -> Any:
@@ -120,7 +140,7 @@ def main() -> None:
     from conftest import start_daemon
 
     rows: list[list[str]] = []
-    peaks: dict[str, list[int]] = {"CLI -> page": [], "page -> CLI": []}
+    peaks: dict[str, list[tuple[int, int]]] = {"CLI -> page": [], "page -> CLI": []}
     with tempfile.TemporaryDirectory(prefix="vn-webbench-") as tmp_name:
         tmp = Path(tmp_name)
         daemon = start_daemon(tmp / "daemon")
@@ -133,8 +153,14 @@ def main() -> None:
             path = chromium_path()
             assert path, "chromium is not installed"
             with sync_playwright() as pw:
-                browser = pw.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
-                page = linked_page(browser, daemon, alice_user, recovery, room)
+                context = pw.chromium.launch_persistent_context(
+                    str(tmp / "profile"),
+                    executable_path=path,
+                    args=CHROMIUM_ARGS,
+                    base_url=daemon.url,
+                    viewport={"width": 1100, "height": 800},
+                )
+                page = linked_page(_Persistent(context), daemon, alice_user, recovery, room)
                 page.on("dialog", lambda dialog: dialog.accept())
                 for n, size in enumerate(sizes):
                     source = tmp / f"in-{n}.bin"
@@ -173,7 +199,8 @@ def main() -> None:
                             f"{size / MiB:.0f} MiB",
                             f"{seconds:.1f}",
                             f"{size / seconds / 1e6:.1f}",
-                            f"{grew / MiB:.0f}",
+                            f"{grew[0] / MiB:.0f}",
+                            f"{grew[1] / MiB:.0f}",
                         ]
                     )
                     # page -> CLI
@@ -197,19 +224,22 @@ def main() -> None:
                             f"{size / MiB:.0f} MiB",
                             f"{seconds:.1f}",
                             f"{size / seconds / 1e6:.1f}",
-                            f"{grew / MiB:.0f}",
+                            f"{grew[0] / MiB:.0f}",
+                            f"{grew[1] / MiB:.0f}",
                         ]
                     )
                     source.unlink()
                     (out / source.name).unlink()
-                browser.close()
+                context.close()
         finally:
             daemon.stop()
     for row in rows:
-        first = peaks[row[0]][0] or 1
+        first = peaks[row[0]][0]
         index = [r for r in rows if r[0] == row[0]].index(row)
-        row.append(f"{peaks[row[0]][index] / first:.2f}")
-    print_table(["direction", "size", "s", "MB/s", "tab RSS peak +MiB", "ratio"], rows)
+        now = peaks[row[0]][index]
+        row.append(f"{now[0] / max(first[0], 1):.2f} / {now[1] / max(first[1], 1):.2f}")
+    headers = ["direction", "size", "s", "MB/s", "tab +MiB", "browser +MiB", "ratio tab/browser"]
+    print_table(headers, rows)
     print(f"load: {os.getloadavg()}")
 
 
