@@ -246,3 +246,46 @@ def test_200_mb_both_ways(daemon: Daemon, tmp_path: Path, browser: Any) -> None:
     assert "✓ verified" in verdict.inner_text()
     assert receiver.finish(timeout=300) == 0, receiver.stderr()
     assert sha256_of(out / "big.mov") == want
+
+
+def test_received_files_leave_the_browser_storage_with_the_page(
+    daemon: Daemon, tmp_path: Path, browser: Any
+) -> None:
+    alice_user = daemon.make_user(tmp_path)
+    bob_user = daemon.make_user(tmp_path)
+    _, alice_recovery = first_device(daemon, alice_user, tmp_path)
+    bob, _ = first_device(daemon, bob_user, tmp_path)
+    room = room_of(daemon, bob_user, alice_user)
+    page = linked_page(browser, daemon, alice_user, alice_recovery, room)
+    source = random_file(tmp_path / "a.bin", 5000)
+    send = Background(bob.cli, "send", room, str(source), "--trust-new", "--json")
+    page.wait_for_selector("li.offer button.take").click()
+    page.wait_for_selector("li.offer.verified a.save")
+    assert send.finish(timeout=60) == 0, send.stderr()
+    second = page.context.new_page()  # another tab of the same site, while the first is open
+    second.goto("/")
+    second.wait_for_selector("#rooms-view:not([hidden])")
+    assert len(_incoming(second)) == 1  # still offered to save in the first tab: kept
+    page.close()
+    third = page.context.new_page()
+    third.goto("/")
+    third.wait_for_selector("#rooms-view:not([hidden])")
+    for _ in range(50):  # the sweep runs after the page has started; wait up to 5 s for it
+        if not _incoming(third):
+            break
+        third.wait_for_timeout(100)
+    assert _incoming(third) == []  # the first tab closed: nothing offers it any more
+
+
+def _incoming(page: Any) -> list[str]:
+    return list(
+        page.evaluate(
+            """async () => {
+              const root = await navigator.storage.getDirectory();
+              const dir = await root.getDirectoryHandle("incoming", { create: true });
+              const names = [];
+              for await (const name of dir.keys()) names.push(name);
+              return names;
+            }"""
+        )
+    )

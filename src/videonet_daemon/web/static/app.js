@@ -410,4 +410,5 @@ guard(async () => {
   }
   await showRooms();
   await refreshDevice();
+  await files.sweep().catch(() => undefined);
 });

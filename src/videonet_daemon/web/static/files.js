@@ -151,5 +151,5 @@ export function filesUi({ state, $, el, userText, status, guard }) {
     }
   }
 
-  return { addOffer, sendFiles, offerResumes };
+  return { addOffer, sendFiles, offerResumes, sweep: receiving.sweep };
 }

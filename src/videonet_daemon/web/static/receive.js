@@ -138,6 +138,25 @@ async function incoming() {
   return root.getDirectoryHandle(INCOMING, { create: true });
 }
 
+// What a page receives stays in its storage while the page is open (its Save links read it);
+// a lock held until the page closes marks it as in use, and the next page to start deletes the
+// rest (`sweep`), so received files do not pile up in the browser's storage.
+const LOCK = "videonet-incoming:";
+
+function holdWhileOpen(transferId) {
+  if (navigator.locks) navigator.locks.request(LOCK + transferId, () => new Promise(() => {}));
+}
+
+/** Delete what earlier pages received and no open page still offers to save. */
+export async function sweep() {
+  if (!navigator.locks) return;
+  const held = new Set((await navigator.locks.query()).held.map((l) => l.name));
+  const dir = await incoming();
+  for await (const name of dir.keys()) {
+    if (!held.has(LOCK + name)) await dir.removeEntry(name, { recursive: true }).catch(() => undefined);
+  }
+}
+
 export async function discard(transferId) {
   try {
     await (await incoming()).removeEntry(transferId, { recursive: true });
@@ -163,9 +182,11 @@ export async function take(socket, offer, verified, me, progress) {
   const id = offer.transfer_id;
   const estimate = navigator.storage.estimate ? await navigator.storage.estimate() : null;
   if (estimate && estimate.quota - estimate.usage < h.totalSize) {
-    throw new ReceiveError(`not enough room in this browser's storage for ${h.name} (${h.totalSize} bytes)`);
+    throw new ReceiveError(`not enough room in this browser's storage for ${h.name} (${h.totalSize} bytes; `
+      + "a private window has little, a normal one more)");
   }
   await discard(id); // no resume yet: a leftover of an earlier try is never a verified prefix
+  holdWhileOpen(id);
   const dir = await (await incoming()).getDirectoryHandle(id, { create: true });
   try {
     await ask(socket, "transfer:accept", { transfer_id: id });

@@ -235,6 +235,11 @@ export async function send(socket, roomId, picked, me, ui) {
   };
   const sealed = await e2e.sealHeader(header, fileKey, me.device.ed25519.privateKey);
   const totalSize = entries.reduce((n, f) => n + f.size, 0);
+  const estimate = navigator.storage.estimate ? await navigator.storage.estimate() : null;
+  if (estimate && estimate.quota - estimate.usage < e2e.layout(totalSize).ciphertextSize) {
+    throw new SendError(`not enough room in this browser's storage to seal ${name} (${totalSize} bytes; `
+      + "a private window has little, a normal one more)");
+  }
   const cipher = await e2e.RecordCipher.create(fileKey, sealed.hash);
   const handle = await (await outgoing()).getFileHandle(transferId, { create: true });
   let entry;
