@@ -1,7 +1,8 @@
 """A daemon that lies to the page about transfers (tests/hostile_proxy.py, between the browser and
 the real daemon; the sending CLI talks to the daemon directly). As in the CLI, the page refuses
 a changed record, a changed header under a renamed offer, and a sender whose identity the daemon
-swapped, with one clear line, nothing kept, and the sender told why."""
+swapped, with one clear line, nothing kept, and the sender told why; a stream it cuts short
+leaves nothing either, and the page may take the offer again."""
 
 from __future__ import annotations
 
@@ -202,6 +203,22 @@ def _attacks(
     assert sender.finish(timeout=90) == 1
     assert proxy.changed >= 3 and proxy.frames_changed >= 1
     assert _incoming_entries(page) == [_transfer_of(page, 1)]
+
+    # 5. The daemon cuts the stream short: the page says so and keeps nothing, and the offer
+    # stands (a cut is no refusal: bob still waits); with the daemon honest again, Receive again
+    # takes it.
+    proxy.rewrite = lambda method, path, answer: answer
+    proxy.rewrite_data = lambda body: body[: len(body) // 2]
+    random_file(source, 3 * (1 << 20))
+    sender = Background(bob.cli, "send", room, str(source), "--json", "--timeout", "60")
+    _offer(page, 5).query_selector("button.take").click()
+    page.wait_for_selector("li.offer >> nth=4 >> .offer-state:text('cut off')")
+    assert "nothing was kept" in _state_of(page, 5)
+    assert _incoming_entries(page) == [_transfer_of(page, 1)]
+    proxy.rewrite_data = lambda body: body
+    page.click("li.offer >> nth=4 >> button.take")
+    page.wait_for_selector("li.offer >> nth=4 >> a.save", timeout=60_000)
+    assert sender.finish(timeout=90) == 0, sender.stderr()
 
 
 class _Through:

@@ -45,8 +45,9 @@ export function filesUi({ state, $, el, userText, status, guard }) {
       line.textContent = ` offers ${what}, ${size(h.totalSize)} — ${from} `;
       const button = el("button", "take", "Receive");
       item.insertBefore(button, stateText);
-      button.addEventListener("click", () => {
+      const start = () => {
         button.remove();
+        item.classList.remove("failed");
         const progress = (done, total) => { stateText.textContent = `${size(done)} of ${size(total)}`; };
         receiving.take(socket, offer, verified, me, progress).then((files) => {
           item.classList.add("verified");
@@ -60,9 +61,14 @@ export function filesUi({ state, $, el, userText, status, guard }) {
           }
         }).catch(async (err) => {
           fail(err);
+          if (err instanceof receiving.CutError) {
+            item.insertBefore(button, stateText); // the offer stands: the sender still waits
+            return;
+          }
           await receiving.decline(socket, offer, err.message);
         });
-      });
+      };
+      button.addEventListener("click", start);
     }).catch(async (err) => {
       fail(err);
       await receiving.decline(socket, offer, err.message);

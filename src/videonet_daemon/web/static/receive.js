@@ -27,6 +27,15 @@ export class ReceiveError extends Error {
   }
 }
 
+/** The connection ended before the last record (the daemon restarted, the network dropped, the
+ * sender's upload was interrupted): nothing is kept, and Receive may be pressed again. */
+export class CutError extends ReceiveError {
+  constructor(done, total) {
+    super(`the download was cut off at ${done} of ${total} bytes; nothing was kept: Receive again to start over`);
+    this.name = "CutError";
+  }
+}
+
 function ask(socket, event, body, ms = 10000) {
   return new Promise((resolve, reject) => {
     socket.timeout(ms).emit(event, body, (err, ack) => {
@@ -239,7 +248,13 @@ async function download(id, h, key, dir, signed, progress) {
     while (left === 0 && index < h.files.length) await next(); // empty files first
     const stream = response.body.getReader();
     for (;;) {
-      const { value, done: ended } = await stream.read();
+      let chunk;
+      try {
+        chunk = await stream.read();
+      } catch {
+        throw new CutError(done, h.totalSize);
+      }
+      const { value, done: ended } = chunk;
       if (ended) break;
       for (let plain of await reader.push(value)) {
         while (plain.length) {
@@ -255,6 +270,7 @@ async function download(id, h, key, dir, signed, progress) {
         progress(done, h.totalSize);
       }
     }
+    if (!reader.complete && done < h.totalSize) throw new CutError(done, h.totalSize);
     reader.finish();
   } catch (err) {
     // An open writable holds its file: let it go, so the caller can delete everything.
