@@ -231,6 +231,11 @@ def main() -> None:
                     source.unlink()
                     (out / source.name).unlink()
                 context.close()
+        except BaseException:
+            log = tmp / "daemon.log"
+            if log.exists():  # what the daemon said, for a run that failed
+                print("".join(log.read_text().splitlines(keepends=True)[-30:]), file=sys.stderr)
+            raise
         finally:
             daemon.stop()
     for row in rows:
