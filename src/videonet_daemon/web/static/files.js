@@ -13,16 +13,15 @@ export function filesUi({ state, $, el, userText, status, guard }) {
     return u ? `${n.toFixed(1)} ${units[u]}` : `${n} bytes`;
   }
 
-  const offers = new Map();
-
   function addOffer(socket, offer) {
-    if (offers.has(offer.transfer_id) || offer.state === "aborted") return;
+    // Once per transfer in the timeline shown (a resumed offer comes again under the same id).
+    const shown = [...$("messages").querySelectorAll("li.offer")].some((li) => li.dataset.transferId === offer.transfer_id);
+    if (shown || offer.state === "aborted") return;
     const item = el("li", "offer");
     item.dataset.transferId = offer.transfer_id;
     const line = el("span", "offer-text");
     const stateText = el("span", "offer-state");
     item.append(userText("author", offer.sender_name), line, stateText);
-    offers.set(offer.transfer_id, item);
     $("messages").append(item);
     const fail = (err) => {
       if (line.textContent.includes("checking")) line.textContent = " offered a file";
