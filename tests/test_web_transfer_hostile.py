@@ -43,6 +43,7 @@ class PageLiar(HostileDaemon):
     def __init__(self, upstream: str) -> None:
         super().__init__(upstream)
         self.rewrite_data: Callable[[bytes], bytes] = lambda body: body
+        self.data_ranges: list[str] = []  # the Range header of each GET of records ("" for none)
 
     def _headers(self, request: web.Request) -> dict[str, str]:
         headers = {k: v for k, v in request.headers.items() if k.lower() not in _DROP}
@@ -70,6 +71,7 @@ class PageLiar(HostileDaemon):
                 self.changed += 1
                 body, status = json.dumps(changed).encode(), 200
         elif request.path.endswith("/data") and request.method == "GET":
+            self.data_ranges.append(request.headers.get("Range", ""))
             changed_body = self.rewrite_data(body)
             if changed_body != body:
                 self.changed += 1
@@ -204,20 +206,42 @@ def _attacks(
     assert proxy.changed >= 3 and proxy.frames_changed >= 1
     assert _incoming_entries(page) == [_transfer_of(page, 1)]
 
-    # 5. The daemon cuts the stream short: the page says so and keeps nothing, and the offer
-    # stands (a cut is no refusal: bob still waits); with the daemon honest again, Receive again
-    # takes it.
+    # 5. The daemon cuts the records short once: the page continues by itself from the first
+    # record it has not verified (an HTTP Range), and bob's send goes through.
     proxy.rewrite = lambda method, path, answer: answer
-    proxy.rewrite_data = lambda body: body[: len(body) // 2]
+    cuts = [1]
+
+    def cut_once(body: bytes) -> bytes:
+        if cuts:
+            cuts.pop()
+            return body[: len(body) // 2]
+        return body
+
+    proxy.rewrite_data = cut_once
+    proxy.data_ranges.clear()
     random_file(source, 3 * (1 << 20))
     sender = Background(bob.cli, "send", room, str(source), "--json", "--timeout", "60")
     _offer(page, 5).query_selector("button.take").click()
-    page.wait_for_selector("li.offer >> nth=4 >> .offer-state:text('cut off')")
-    assert "nothing was kept" in _state_of(page, 5)
-    assert _incoming_entries(page) == [_transfer_of(page, 1)]
-    proxy.rewrite_data = lambda body: body
-    page.click("li.offer >> nth=4 >> button.take")
     page.wait_for_selector("li.offer >> nth=4 >> a.save", timeout=60_000)
+    assert sender.finish(timeout=90) == 0, sender.stderr()
+    record = (1 << 20) + 16
+    assert proxy.data_ranges[0] == "" and proxy.data_ranges[1] == f"bytes={record}-", (
+        proxy.data_ranges
+    )
+
+    # 6. It cuts them every time: the page gives up with one line and keeps nothing; the offer
+    # stands (a cut is no refusal: bob still waits), and with the daemon honest again, Receive
+    # takes it.
+    proxy.rewrite_data = lambda body: b""
+    random_file(source, 2 * (1 << 20))
+    sender = Background(bob.cli, "send", room, str(source), "--json", "--timeout", "90")
+    _offer(page, 6).query_selector("button.take").click()
+    page.wait_for_selector("li.offer >> nth=5 >> .offer-state:text('cut off')", timeout=60_000)
+    assert "nothing was kept" in _state_of(page, 6)
+    assert sorted(_incoming_entries(page)) == sorted([_transfer_of(page, 1), _transfer_of(page, 5)])
+    proxy.rewrite_data = lambda body: body
+    page.click("li.offer >> nth=5 >> button.take")
+    page.wait_for_selector("li.offer >> nth=5 >> a.save", timeout=60_000)
     assert sender.finish(timeout=90) == 0, sender.stderr()
 
 

@@ -532,6 +532,13 @@ export class RecordReader {
     return out;
   }
 
+  /** Forget a record received in part; where the next record starts in the ciphertext (a
+   * download cut off continues there). */
+  restart() {
+    this.have = 0;
+    return this.layout.ciphertextOffset(this.index);
+  }
+
   finish() {
     if (!this.complete) throw new E2eError("the transfer ended before its last record (cut short)");
   }

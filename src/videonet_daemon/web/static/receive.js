@@ -223,12 +223,15 @@ export async function take(socket, offer, verified, me, progress) {
   }
 }
 
+// A download cut off (the connection, not a record that fails) continues by itself from the
+// first record not yet verified, with an HTTP Range, as the CLI's resume does: the files stay
+// open and their hashes running, so nothing is read twice. It gives up after this many tries in
+// a row that brought no new record.
+const RETRIES = 3;
+const RETRY_MS = 500;
+
 async function download(id, h, key, dir, signed, progress) {
-  const response = await fetch(`/api/transfers/${encodeURIComponent(id)}/data`, { credentials: "same-origin" });
-  if (!response.ok) {
-    const body = await response.json().catch(() => ({}));
-    throw new ReceiveError((body.error && body.error.message) || `the daemon answered ${response.status}`);
-  }
+  const url = `/api/transfers/${encodeURIComponent(id)}/data`;
   const reader = new e2e.RecordReader(await e2e.RecordCipher.create(key, signed.hash), h.totalSize);
   const hashes = [];
   let index = -1, left = 0, hash = null, out = null, done = 0;
@@ -243,34 +246,56 @@ async function download(id, h, key, dir, signed, progress) {
     hash = e2e.sha256Stream();
     left = h.files[index].size;
   };
+  const write = async (value) => {
+    for (let plain of await reader.push(value)) {
+      while (plain.length) {
+        const n = Math.min(left, plain.length);
+        const piece = plain.subarray(0, n);
+        hash.update(piece);
+        await out.write(piece);
+        plain = plain.subarray(n);
+        left -= n;
+        done += n;
+        while (left === 0 && index < h.files.length) await next();
+      }
+      progress(done, h.totalSize);
+    }
+  };
   try {
     await next();
     while (left === 0 && index < h.files.length) await next(); // empty files first
-    const stream = response.body.getReader();
-    for (;;) {
-      let chunk;
+    let fruitless = 0;
+    while (!reader.complete) {
+      const before = reader.index;
+      const from = reader.restart(); // a record cut in the middle comes again whole
+      let response = null;
       try {
-        chunk = await stream.read();
+        response = await fetch(url, { credentials: "same-origin", headers: from ? { Range: `bytes=${from}-` } : {} });
       } catch {
-        throw new CutError(done, h.totalSize);
+        response = null; // unreachable: counts as a cut
       }
-      const { value, done: ended } = chunk;
-      if (ended) break;
-      for (let plain of await reader.push(value)) {
-        while (plain.length) {
-          const n = Math.min(left, plain.length);
-          const piece = plain.subarray(0, n);
-          hash.update(piece);
-          await out.write(piece);
-          plain = plain.subarray(n);
-          left -= n;
-          done += n;
-          while (left === 0 && index < h.files.length) await next();
+      if (response && !response.ok) {
+        const body = await response.json().catch(() => ({}));
+        throw new ReceiveError((body.error && body.error.message) || `the daemon answered ${response.status}`);
+      }
+      if (response) {
+        const stream = response.body.getReader();
+        for (;;) {
+          let chunk;
+          try {
+            chunk = await stream.read();
+          } catch {
+            break; // cut off: fetch the rest
+          }
+          if (chunk.done) break;
+          await write(chunk.value);
         }
-        progress(done, h.totalSize);
       }
+      if (reader.complete) break;
+      fruitless = reader.index > before ? 0 : fruitless + 1;
+      if (fruitless > RETRIES) throw new CutError(done, h.totalSize);
+      await new Promise((resolve) => setTimeout(resolve, RETRY_MS * 2 ** fruitless));
     }
-    if (!reader.complete && done < h.totalSize) throw new CutError(done, h.totalSize);
     reader.finish();
   } catch (err) {
     // An open writable holds its file: let it go, so the caller can delete everything.
