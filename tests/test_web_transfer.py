@@ -289,3 +289,34 @@ def _incoming(page: Any) -> list[str]:
             }"""
         )
     )
+
+
+def test_a_page_sends_and_another_page_saves(daemon: Daemon, tmp_path: Path, browser: Any) -> None:
+    """The issue's "done when": one person sends from the page, a colleague saves from theirs."""
+    alice_user = daemon.make_user(tmp_path)
+    bob_user = daemon.make_user(tmp_path)
+    _, alice_recovery = first_device(daemon, alice_user, tmp_path)
+    _, bob_recovery = first_device(daemon, bob_user, tmp_path)
+    room = room_of(daemon, bob_user, alice_user)
+    alice = linked_page(browser, daemon, alice_user, alice_recovery, room)
+    bob = linked_page(browser, daemon, bob_user, bob_recovery, room)
+    alice.on("dialog", lambda dialog: dialog.accept())
+    source = random_file(tmp_path / "clip.mov", (1 << 20) + 4321)
+    alice.set_input_files("#send-files", str(source))
+    alice.click("#send-form button[type=submit]")
+    bob.wait_for_selector("li.offer button.take", timeout=60_000)
+    assert f"from {alice_user.username} (device web browser, identity first use)" in (
+        bob.inner_text("li.offer")
+    )
+    bob.click("li.offer button.take")
+    link = bob.wait_for_selector("li.offer.verified a.save", timeout=60_000)
+    with bob.expect_download() as info:
+        link.click()
+    saved = tmp_path / "saved.mov"
+    info.value.save_as(saved)
+    assert sha256_of(saved) == sha256_of(source)
+    verdict = alice.wait_for_selector("li.sending li.verdict", timeout=60_000)
+    assert (
+        verdict.inner_text() == f"{bob_user.username} ✓ verified (SHA-256 matches, authenticated)"
+    )
+    assert alice.errors == [] and bob.errors == []  # type: ignore[attr-defined]
