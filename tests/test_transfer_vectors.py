@@ -124,3 +124,20 @@ def test_a_changed_record_byte_is_refused() -> None:
     )
     with pytest.raises(TamperedError):
         decryptor.feed(bytes(tampered))
+
+
+def test_the_script_still_makes_vectors_like_the_committed_ones() -> None:
+    """scripts/make_transfer_vectors.py runs against today's code and makes the same header
+    (Ed25519 signatures are deterministic; only HPKE's wrapped key differs from run to run)."""
+    import importlib.util
+
+    path = FIXTURES.parent.parent / "scripts" / "make_transfer_vectors.py"
+    spec = importlib.util.spec_from_file_location("make_transfer_vectors", path)
+    assert spec is not None and spec.loader is not None
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    made, records = script.build()
+    committed, committed_records = load_vectors()
+    assert made["header"] == committed["header"] and made["seal"] == committed["seal"]
+    assert records == committed_records
+    assert made["wrapped_key"] != committed["wrapped_key"]  # a fresh HPKE encapsulation
