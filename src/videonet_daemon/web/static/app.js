@@ -1,17 +1,20 @@
 // The page: log in, pick a room, chat with history and presence, take part in the room's call.
 import { api, ApiError } from "./api.js";
 import { Call } from "./call.js";
+import * as device from "./device.js";
+import { filesUi } from "./files.js";
 import { sentence, user } from "./text.js";
 
 const $ = (id) => document.getElementById(id);
 const views = ["login-view", "rooms-view", "room-view"];
-const state = { user: null, room: null, socket: null, lastId: 0, seen: new Set(), online: new Map(), call: null };
+const state = { user: null, device: null, room: null, socket: null, lastId: 0, seen: new Set(), online: new Map(), call: null };
 // ?ice=relay: send media only through the TURN servers the daemon hands out (hides addresses).
 const icePolicy = new URLSearchParams(location.search).get("ice") === "relay" ? "relay" : "all";
 
 function show(view) {
   for (const id of views) $(id).hidden = id !== view;
   $("logout").hidden = !state.user;
+  $("device-panel").hidden = !state.user;
   setUserText($("whoami"), state.user ? state.user.username : "");
 }
 
@@ -56,6 +59,8 @@ async function guard(task) {
   }
 }
 
+const files = filesUi({ state, $, el, userText, status, guard });
+
 // --- login --------------------------------------------------------------------------------
 $("login-form").addEventListener("submit", (e) => {
   e.preventDefault();
@@ -65,6 +70,7 @@ $("login-form").addEventListener("submit", (e) => {
     state.user = reply.user;
     e.target.reset();
     await showRooms();
+    refreshDevice();
   });
 });
 
@@ -76,6 +82,32 @@ $("logout").addEventListener("click", () =>
     show("login-view");
   }),
 );
+
+// --- this browser as a device (device.js): file keys only once the identity certified it ------
+function renderDevice(standing) {
+  state.device = standing;
+  const line = $("device-status");
+  line.classList.toggle("error", !standing.linked);
+  line.textContent = standing.linked
+    ? `This browser is a linked device of ${standing.username} (${standing.fingerprint}): it can receive and send files.`
+    : `No file transfers here: ${standing.reason}.`;
+  $("recovery-form").hidden = standing.linked || Boolean(standing.changed);
+}
+
+function refreshDevice() {
+  return device.enroll().then(renderDevice).catch((err) => {
+    state.device = null;
+    $("device-status").textContent = `No file transfers here: ${err.message}`;
+  });
+}
+
+$("recovery-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const input = e.target.elements.recovery;
+  const text = input.value;
+  input.value = ""; // not kept in the page longer than it takes to check it
+  guard(async () => renderDevice(await device.restore(text)));
+});
 
 // --- rooms --------------------------------------------------------------------------------
 async function showRooms() {
@@ -162,6 +194,9 @@ function connect() {
     });
   });
   socket.on("vn:error", (error) => status(error.message, true));
+  socket.on("transfer:offer", (offer) => {
+    if (state.room && offer.room_id === state.room.id) files.addOffer(socket, offer);
+  });
 }
 
 function ask(socket, event, body) {
@@ -181,6 +216,8 @@ async function enterRoom(socket) {
   state.online = new Map(ack.online.map((u) => [u.user_id, u.username]));
   renderOnline();
   if (state.call) await state.call.rejoin(); // the new socket is a new participant
+  if (state.device === null) await refreshDevice();
+  await files.offerResumes(socket);
 }
 
 function addMessage(message) {
@@ -195,6 +232,29 @@ function addMessage(message) {
   list.append(item);
   list.scrollTop = list.scrollHeight;
 }
+
+$("send-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const input = $("send-files");
+  const picked = [...input.files];
+  input.value = "";
+  files.sendFiles(picked);
+});
+
+$("send-folder-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const input = $("send-folder");
+  const picked = [...input.files];
+  input.value = "";
+  files.sendFiles(picked);
+});
+
+$("room-view").addEventListener("dragover", (e) => e.preventDefault());
+$("room-view").addEventListener("drop", (e) => {
+  e.preventDefault();
+  const picked = [...e.dataTransfer.files];
+  if (picked.length) files.sendFiles(picked);
+});
 
 function renderOnline() {
   const names = [...state.online.values()].sort();
@@ -333,6 +393,7 @@ window.videonet = {
   stats: () => (state.call ? state.call.stats() : Promise.resolve([])),
   uplink: () => (state.call ? state.call.uplink() : Promise.resolve(null)),
   mode: () => (state.call ? (state.call.janus ? "sfu" : "mesh") : null),
+  device: () => state.device && { linked: state.device.linked, deviceId: state.device.device.deviceId },
   peerStates: () => (state.call ? state.call.peerStates() : []),
 };
 
@@ -348,4 +409,6 @@ guard(async () => {
     throw err;
   }
   await showRooms();
+  await refreshDevice();
+  await files.sweep().catch(() => undefined);
 });
