@@ -302,3 +302,32 @@ def test_receive_in_a_room_you_have_not_joined_says_how(
     assert r.code == 3, r.err
     name = room_name(daemon, room, alice)
     assert r.err.strip().endswith(f": run `videonet rooms join {name}` first"), r.err
+
+
+def test_a_newer_offer_without_a_key_for_you_does_not_stop_the_older_one(
+    daemon: Daemon, pair: Any, tmp_path: Path
+) -> None:
+    room, alice, bob = pair
+    carol = member(daemon, tmp_path, room)
+    mine = random_file(tmp_path / "mine.bin", 4000)
+    send_no_wait(alice, room, mine)
+    # A --code send is encrypted for carol's own devices alone: bob sees it, newest, and has no
+    # key for it; it is skipped with its reason and the older file is taken.
+    coded = Background(
+        carol.cli, "send", room, str(random_file(tmp_path / "coded.bin", 100)), "--json",
+        "--code=", "--timeout", "60",
+    )  # fmt: skip
+    try:
+        coded.wait_for(lambda e: e.get("event") == "uploaded")
+        out = tmp_path / "in"
+        out.mkdir()
+        r = bob.cli("receive", room, "--yes", "--out", str(out), "--json", VIDEONET_KEY_WAIT="2")
+        assert r.code == 0, r.err
+        got = events(r.out)
+        skipped = [e for e in got if e["event"] == "offer_skipped"]
+        assert [e["name"] for e in skipped] == ["coded.bin"], got
+        assert "was not encrypted for this device" in skipped[0]["reason"]
+        assert sorted(p.name for p in out.iterdir()) == ["mine.bin"]
+        assert sha(out / "mine.bin") == sha(mine)
+    finally:
+        coded.kill()

@@ -31,6 +31,7 @@ from videonet_cli.errors import (
     BadCodeError,
     CliError,
     IntegrityError,
+    KeyUnavailableError,
     TamperedError,
     UsageError,
 )
@@ -175,6 +176,24 @@ async def receive_files(
                 if coded is not None:
                     raise BadCodeError(f"{exc.message}; nothing was written") from exc
                 raise
+            except KeyUnavailableError as exc:
+                if coded is not None or offers.empty():
+                    raise  # the one offer here: say so now (exit 7)
+                # An older offer this device has no key for does not stop the others.
+                got = [
+                    ReceiveOutcome(
+                        str(offer.get("name")),
+                        "",
+                        0,
+                        "",
+                        str(offer.get("sender_name")),
+                        False,
+                        exc.message,
+                        0.0,
+                        0,
+                        skipped=True,
+                    )
+                ]
             if got and got[0].skipped:
                 skipped += 1
                 report(
