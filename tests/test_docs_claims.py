@@ -276,7 +276,10 @@ def test_every_link_between_the_docs_resolves() -> None:
 # words around the values must be the code's, as `explained` reads them.
 
 MIN_SHARED = 0.3
+JOINING = " ()[]"
 MIN_PIECE = 8
+MIN_EDGE_PIECE = 4  # a piece at the quote's start or end, an excerpt's edge
+GRAM = MIN_EDGE_PIECE + 1  # a string is tried when it shares this many characters in a row
 MAX_VALUE = 16  # the longest value between two pieces (one word)
 WILD = None  # a value in a string of the code, or a "…" in a quote
 Text = list[str | None]
@@ -383,27 +386,32 @@ def explained(quote_text: str) -> str | None:
     The quote is read as pieces, each a stretch of one string of src/ (Python, and the web
     page's JavaScript): a line put together from several strings, as `✓ NAME: …`, is several
     pieces. A string is cut only where a value joins it, or where the quote itself starts or
-    ends (a quote may be an excerpt); each piece shares MIN_PIECE characters with its string;
-    between two pieces may stand one value of one word (at most MAX_VALUE characters); all the
-    pieces share MIN_SHARED of the quote's characters. A value of the code takes any text but
+    ends (a quote may be an excerpt); each piece shares MIN_PIECE characters with its string
+    (MIN_EDGE_PIECE at the quote's start or end);
+    between two pieces may stand one value of one word (at most MAX_VALUE characters), and
+    spaces and brackets that join them (JOINING); all the pieces share MIN_SHARED of the quote's
+    characters. A value of the code takes any text but
     the ": " or "; " between clauses; a "…" of the quote takes any of the code's. The "Error: "
     in front is the dispatcher's (videonet_protocol.command_line). A changed clause or message
-    fails; a changed word inside a value's place cannot."""
+    fails; a changed word in a value's place, or next to a "…", cannot."""
     body = " ".join(quote_text.removeprefix("Error: ").split())
     quote: Text = [WILD if c == "…" else c for c in body]
     n = len(quote)
     words = sum(1 for c in quote if c is not WILD and c != " ")
-    grams = {body[k : k + 8] for k in range(len(body) - 7)}
+    grams = {body[k : k + GRAM] for k in range(len(body) - GRAM + 1)}  # the strings to try
     codes = [
         code
         for code in PRINTED
-        if any("".join(c or "\x00" for c in code[k : k + 8]) in grams for k in range(len(code) - 7))
+        if any(
+            "".join(c or "\x00" for c in code[k : k + GRAM]) in grams
+            for k in range(len(code) - GRAM + 1)
+        )
     ]
     # A state: (whether the current piece has MIN_PIECE shared characters yet, the characters
     # shared so far, those of the current piece); the larger is kept. f[c][j]: at code c's
     # position j, having read quote[:i].
-    Key = tuple[bool, int, int]
-    none: Key = (False, -1, 0)
+    Key = tuple[bool, int, int, int]  # … and minus the spaces the current value has taken
+    none: Key = (False, -1, 0, 0)
     best = [-1] * (n + 1)  # best[i]: the most shared by whole pieces making quote[:i]
     best[0] = 0
     after_value = [-1] * (n + 1)  # the same, then one value (never two values in a row)
@@ -411,7 +419,7 @@ def explained(quote_text: str) -> str | None:
 
     def step(key: Key, gain: int) -> Key:
         piece = key[2] + gain
-        return (piece >= MIN_PIECE, key[1] + gain, piece)
+        return (piece >= MIN_PIECE, key[1] + gain, piece, 0)
 
     for i in range(n + 1):
         nxt = [[none] * (len(c) + 1) for c in codes]
@@ -421,12 +429,17 @@ def explained(quote_text: str) -> str | None:
                 if not _absorbable(quote, k - 1) or " " in quote[i + 1 : k]:
                     break
                 after_value[k] = max(after_value[k], best[i])
+        if i < n and quote[i] is not WILD and quote[i] in JOINING:
+            # what joins two strings (" (" and ")" around a value) is no claim
+            best[i + 1] = max(best[i + 1], best[i])
+            after_value[i + 1] = max(after_value[i + 1], after_value[i])
         start = max(best[i], after_value[i])
         starts_word = i < n and _boundary(quote, i)
         for ci, code in enumerate(codes):
             row, ahead, m = f[ci], nxt[ci], len(code)
             if start >= 0 and starts_word:
-                fresh = (False, start, 0)
+                # the quote's first piece needs only MIN_EDGE_PIECE of its own
+                fresh = (False, start, MIN_PIECE - MIN_EDGE_PIECE if i == 0 else 0, 0)
                 for j in range(m + 1):
                     # a string is cut only where a value joins it (or the quote starts)
                     joins = j == 0 or code[j - 1] is WILD or (i == 0 and _boundary(code, j))
@@ -442,21 +455,23 @@ def explained(quote_text: str) -> str | None:
                 if j < m and c is WILD:
                     row[j + 1] = max(row[j + 1], here)
                     if i < n and _absorbable(quote, i):
-                        ahead[j] = max(ahead[j], here)
+                        taken = (*here[:3], here[3] - (q == " "))
+                        ahead[j] = max(ahead[j], taken)
                 if i < n and q is WILD:
                     ahead[j] = max(ahead[j], here)
                     if j < m:
                         row[j + 1] = max(row[j + 1], here)
         if i == n:  # the last piece may end inside a value of its string
             for code, row in zip(codes, f, strict=True):
-                for j, (done, total, _) in enumerate(row):
-                    if done and _boundary(code, j):
+                for j, (_, total, piece, spaces) in enumerate(row):
+                    # a quote that ends inside a value: a value of a few words at most
+                    if piece >= MIN_EDGE_PIECE and _boundary(code, j) and spaces >= -2:
                         best[n] = max(best[n], total)
             best[n] = max(best[n], after_value[n])
             break
         for ci, code in enumerate(codes):  # a piece ends on its string's own character
             for j in range(1, len(code) + 1):
-                done, total, _ = nxt[ci][j]
+                done, total, _, _ = nxt[ci][j]
                 joins = j == len(code) or code[j] is WILD  # the string ends, or a value follows
                 if done and code[j - 1] is not WILD and code[j - 1] == q and joins:
                     best[i + 1] = max(best[i + 1], total)
@@ -489,7 +504,7 @@ def quoted_output() -> Iterator[tuple[str, str]]:
         "Error: `videonet analyze` needs the analysis extra: pip install 'videonet[analysis]'",
         "take1.mov: uploaded; somebody is receiving: they will verify it soon enough",
         "Error: standard output went away: exit 1",
-        "✓ take1.mov: 18.4 MB from alice, sha256 3f2a9c… checked (92.3 MB/s)",
+        "✓ take1.mov: 18.4 MB from alice, sha256 3f2a9c (92.3 MB/s) received and checked",
         "Error: not verified: take1.mov (nobody took it in time; run `videonet receive studio`)",
         "alice offers take1.mov (18.4 MB). Take it? [y/N]",
         "Error: cannot reach the server at http://127.0.0.1:7701 (Connection refused)",
