@@ -117,7 +117,10 @@ def test_the_prompt_shows_the_plaintext_size(pair: Any, tmp_path: Path) -> None:
     out = tmp_path / "in"
     out.mkdir()
     child = spawn(bob.cli.env(), "receive", room, "--out", str(out))
-    child.expect(rf"{alice.user.username} offers cutlist\.txt \(19 B\)\. Accept\? \[y/N\]")
+    child.expect(
+        rf"{alice.user.username} \(device [^,]+, identity pinned\) offers cutlist\.txt \(19 B\)\. "
+        r"Accept\? \[y/N\]"
+    )
     child.sendline("y")
     assert finish(child) == 0
     assert (out / "cutlist.txt").stat().st_size == 19
