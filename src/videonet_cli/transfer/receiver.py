@@ -260,9 +260,7 @@ async def _receive(
         raise
     h = signed.header
     who = sender.username
-    origin = ""
-    if sender.trust != "own":
-        origin = f"device {sender.label or sender.device_id}, identity {sender.trust}"
+    device, identity = trust.signer(sender)  # the certified label and this device's pin
     entries: list[protocol.ManifestEntry] = [{"path": f.path, "size": f.size} for f in h.files]
     size = h.total_size
     try:
@@ -309,7 +307,8 @@ async def _receive(
                 moving,
                 declined,
                 None if single else label,
-                origin,
+                device=device,
+                identity=identity,
                 skipped=skipped,
             )
         ]
@@ -330,6 +329,8 @@ async def _receive(
         "size": size,
         "batch_kind": None if single else h.kind,
         "sender_name": sender.username,
+        "sender_device": device,
+        "sender_identity": identity,
     }
     if options.ask is not None and not await options.ask(asked):
         await decline(rt, transfer_id, "declined", last)
@@ -359,6 +360,8 @@ async def _receive(
                 "name": label,
                 "bytes": size,
                 "sender": who,
+                "device": device,
+                "identity": identity,
                 "transfer_id": transfer_id,
                 "resumed_from": offset,
                 "encrypted": True,
@@ -478,7 +481,8 @@ async def _receive(
             resumed_from=done,
             moving_seconds=share,
             batch=None if single else label,
-            origin=origin,
+            device=device,
+            identity=identity,
         )
         for entry, final, shown, digest, done, share in zip(
             entries, layout.finals, layout.shown, hexes, resumed, shares, strict=True
