@@ -77,15 +77,22 @@ class RefusedOffer(CliError):
     """An offer this receiver will not take (plaintext, old protocol, a header that fails)."""
 
 
-async def fetch_header(api: Api, room_id: str, offer: dict[str, Any]) -> hdr.SignedHeader:
-    """The offer's signed header as the daemon hands it on, parsed and checked for form, for
-    this room, transfer and stream (not yet for its signature or MAC)."""
+def require_encrypted(offer: dict[str, Any]) -> dict[str, Any]:
+    """The offer's `e2e` part; `RefusedOffer` when it has none (issue 21, finding 6: a daemon
+    that drops it must not get a plaintext transfer taken, nor crash the receiver)."""
     e2e = offer.get("e2e")
     if not isinstance(e2e, dict) or not isinstance(e2e.get("stream_id"), str):
         raise RefusedOffer(
             f"{offer.get('name')} from {offer.get('sender_name')} is offered without "
             "end-to-end encryption: refused (plaintext offers are never taken)"
         )
+    return e2e
+
+
+async def fetch_header(api: Api, room_id: str, offer: dict[str, Any]) -> hdr.SignedHeader:
+    """The offer's signed header as the daemon hands it on, parsed and checked for form, for
+    this room, transfer and stream (not yet for its signature or MAC)."""
+    e2e = require_encrypted(offer)
     transfer_id = str(offer["transfer_id"])
     blob: object = None
     try:

@@ -48,6 +48,7 @@ from videonet_cli.transfer.inbox import (
     join,
     list_pending,
     listen,
+    require_encrypted,
     signed_header,
     watched_rooms,
 )
@@ -228,6 +229,8 @@ async def _receive(
     room_id = str(offer["room_id"])
     hint = str(offer.get("name"))
     try:
+        require_encrypted(offer)  # before the key is looked for: the daemon may have dropped it
+
         # Before accepting: without a header that verifies and a key nothing is taken.
         def key() -> Awaitable[bytes]:
             source = options.file_key
