@@ -83,15 +83,12 @@ def device_name(label: str, device_id: str) -> str:
     return f"{label or 'device'} ({short_id(device_id)})"
 
 
-def sender_origin(device: TrustedDevice) -> str:
-    """'device laptop-2, identity pinned': which device signed, by its certified label, and how
-    far its identity is trusted, from this installation's pins (never from the daemon): pinned
-    on first use, verified (`keys trust`, after comparing safety numbers), or this account's own."""
-    label = device.label or short_id(device.device_id)
-    if device.trust == OWN:
-        return f"device {label}, your own identity"
-    state = "verified" if device.trust == VERIFIED else "pinned"
-    return f"device {label}, identity {state}"
+def signer(device: TrustedDevice) -> tuple[str, str]:
+    """How a receiver names who signed: the device by the label its identity certified (or its
+    short id), and the identity's trust from this installation's pins (never from the daemon):
+    "pinned" on first use, "verified" after `keys trust`, "own" for this account's identity."""
+    trust = {OWN: "own", VERIFIED: "verified"}.get(device.trust, "pinned")
+    return device.label or short_id(device.device_id), trust
 
 
 def identity_fingerprint(identity_public: bytes) -> str:

@@ -57,8 +57,8 @@ from videonet_cli.identity.model import (
     as_trusted,
     device_name,
     identity_fingerprint,
-    sender_origin,
     short_id,
+    signer,
 )
 from videonet_cli.identity.pins import FIRST_USE, OWN, Pin, Pins, PinStore
 from videonet_protocol import protocol
@@ -84,9 +84,9 @@ __all__ = [
     "own_account",
     "recovery_key_from_env",
     "revoke",
-    "sender_origin",
     "short_id",
     "sign",
+    "signer",
     "this_device",
     "trusted_sender",
     "verify_signature",

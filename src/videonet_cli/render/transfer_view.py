@@ -201,7 +201,11 @@ class TransferView:
             self._progress.stop()  # a live display would redraw over the question
         try:
             err_console.print(
-                Text(f"{_offerer(offer)} offers {_offered(offer)}. Accept? [y/N] "),
+                Text(
+                    f"{offer.get('sender_name')} (device {offer.get('sender_device')}, "
+                    f"identity {offer.get('sender_identity')}) offers {_offered(offer)}. "
+                    "Accept? [y/N] "
+                ),
                 end="",
             )
             answer = await _read_line()
@@ -363,12 +367,16 @@ def show_received(outcomes: Sequence[ReceiveOutcome]) -> None:
         info(_verified_line(name, group, _from(group[0])))
     for outcome in outcomes:
         if outcome.declined:
-            info(f"✗ declined {outcome.name} from {_from(outcome)}")
+            info(
+                f"✗ declined {outcome.name} from {outcome.sender} (device {outcome.device}, "
+                f"identity {outcome.identity})"
+            )
         if outcome.ok:
             rate = outcome.as_dict()["mb_per_s"]
             info(
-                f"✓ {outcome.path}: {human(outcome.size)} from {_from(outcome)}, "
-                f"sha256 {outcome.sha256[:16]}… verified" + (f" ({rate} MB/s)" if rate else "")
+                f"✓ {outcome.path}: {human(outcome.size)} from {outcome.sender} (device "
+                f"{outcome.device}, identity {outcome.identity}), sha256 {outcome.sha256[:16]}… "
+                "verified" + (f" ({rate} MB/s)" if rate else "")
             )
 
 
@@ -402,14 +410,10 @@ def show_pending(listed: Sequence[Listed], json_out: bool) -> None:
 
 
 def _from(outcome: ReceiveOutcome) -> str:
-    """'alice (device laptop-2, identity pinned)': who signed it, as far as it is known."""
-    return f"{outcome.sender} ({outcome.origin})" if outcome.origin else outcome.sender
-
-
-def _offerer(offer: dict[str, Any]) -> str:
-    """The prompt's 'alice (device laptop-2, identity verified)', from the checked header."""
-    origin = offer.get("sender_origin")
-    return f"{offer.get('sender_name')} ({origin})" if origin else str(offer.get("sender_name"))
+    """'alice (device laptop-2, identity pinned)' (or 'verified', 'own'): which device signed
+    and how far its identity is trusted, from the checked header and this installation's pins
+    (identity.model.signer); the lines above say it in their own words."""
+    return f"{outcome.sender} (device {outcome.device}, identity {outcome.identity})"
 
 
 def show_comparison(result: dict[str, Any], json_out: bool) -> None:

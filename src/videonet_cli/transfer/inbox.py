@@ -77,20 +77,22 @@ class RefusedOffer(CliError):
     """An offer this receiver will not take (plaintext, old protocol, a header that fails)."""
 
 
-def refuse_plaintext(offer: dict[str, Any]) -> None:
-    """An offer without end-to-end encryption is never taken."""
+def require_encrypted(offer: dict[str, Any]) -> dict[str, Any]:
+    """The offer's `e2e` part; `RefusedOffer` when it has none (issue 21, finding 6: a daemon
+    that drops it must not get a plaintext transfer taken, nor crash the receiver)."""
     e2e = offer.get("e2e")
     if not isinstance(e2e, dict) or not isinstance(e2e.get("stream_id"), str):
         raise RefusedOffer(
             f"{offer.get('name')} from {offer.get('sender_name')} is offered without "
             "end-to-end encryption: refused (plaintext offers are never taken)"
         )
+    return e2e
 
 
 async def fetch_header(api: Api, room_id: str, offer: dict[str, Any]) -> hdr.SignedHeader:
     """The offer's signed header as the daemon hands it on, parsed and checked for form, for
     this room, transfer and stream (not yet for its signature or MAC)."""
-    refuse_plaintext(offer)
+    e2e = require_encrypted(offer)
     transfer_id = str(offer["transfer_id"])
     blob: object = None
     try:
@@ -114,7 +116,7 @@ async def fetch_header(api: Api, room_id: str, offer: dict[str, Any]) -> hdr.Sig
         raise RefusedOffer(
             f"refusing {offer.get('name')}: its signed header is for another transfer or room"
         )
-    if h.stream_id != str(offer["e2e"]["stream_id"]):
+    if h.stream_id != str(e2e["stream_id"]):
         raise RefusedOffer(f"refusing {offer.get('name')}: its header names another stream")
     return signed
 

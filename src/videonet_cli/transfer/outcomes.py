@@ -233,9 +233,10 @@ class ReceiveOutcome:
     moving_seconds: float = 0.0  # time spent downloading in this run, not waiting or hashing
     declined: bool = False  # the user said no at the prompt: not a failure
     batch: str | None = None  # the batch (directory or first file) this file came in
-    # Which device of the sender signed it and how far its identity is trusted, e.g.
-    # "device laptop-2, identity pinned" (or "identity verified", "your own identity")
-    origin: str = ""
+    # Which device of the sender signed it (its certified label) and how far the sender's
+    # identity is trusted here: "pinned", "verified" or "own" (identity.model.signer)
+    device: str = ""
+    identity: str = ""
     skipped: bool = False  # it could not land here (its name exists...): the run went on
     not_for_me: bool = False  # its header names no device of this account (room-less receive)
 
@@ -251,7 +252,8 @@ class ReceiveOutcome:
             "bytes": self.size,
             "sha256": self.sha256,
             "sender": self.sender,
-            "origin": self.origin,
+            "device": self.device,
+            "identity": self.identity,
             "ok": self.ok,
             "reason": self.reason,
             "seconds": round(self.seconds, 3),

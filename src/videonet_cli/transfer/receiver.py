@@ -49,7 +49,7 @@ from videonet_cli.transfer.inbox import (
     join,
     list_pending,
     listen,
-    refuse_plaintext,
+    require_encrypted,
     signed_header,
     watched_rooms,
 )
@@ -248,9 +248,9 @@ async def _receive(
     room_id = str(offer["room_id"])
     hint = str(offer.get("name"))
     try:
-        # Before accepting: without a header that verifies and a key nothing is taken.
-        refuse_plaintext(offer)
+        require_encrypted(offer)  # before the key is looked for: the daemon may have dropped it
 
+        # Before accepting: without a header that verifies and a key nothing is taken.
         def key() -> Awaitable[bytes]:
             source = options.file_key
             return source(offer) if source is not None else receiver_file_key(rt, me, offer)
@@ -282,7 +282,7 @@ async def _receive(
         raise
     h = signed.header
     who = sender.username
-    origin = trust.sender_origin(sender)  # the certified label and this device's pin
+    device, identity = trust.signer(sender)  # the certified label and this device's pin
     entries: list[protocol.ManifestEntry] = [{"path": f.path, "size": f.size} for f in h.files]
     size = h.total_size
     try:
@@ -329,7 +329,8 @@ async def _receive(
                 moving,
                 declined,
                 None if single else label,
-                origin,
+                device=device,
+                identity=identity,
                 skipped=skipped,
             )
         ]
@@ -350,7 +351,8 @@ async def _receive(
         "size": size,
         "batch_kind": None if single else h.kind,
         "sender_name": sender.username,
-        "sender_origin": origin,
+        "sender_device": device,
+        "sender_identity": identity,
     }
     if options.ask is not None and not await options.ask(asked):
         await decline(rt, transfer_id, "declined", last)
@@ -380,7 +382,8 @@ async def _receive(
                 "name": label,
                 "bytes": size,
                 "sender": who,
-                "origin": origin,
+                "device": device,
+                "identity": identity,
                 "transfer_id": transfer_id,
                 "resumed_from": offset,
                 "encrypted": True,
@@ -500,7 +503,8 @@ async def _receive(
             resumed_from=done,
             moving_seconds=share,
             batch=None if single else label,
-            origin=origin,
+            device=device,
+            identity=identity,
         )
         for entry, final, shown, digest, done, share in zip(
             entries, layout.finals, layout.shown, hexes, resumed, shares, strict=True
