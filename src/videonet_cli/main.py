@@ -191,8 +191,10 @@ def _exit_without_teardown(code: int) -> None:
     if threading.active_count() != 1 or sys.getprofile() or sys.gettrace():
         return  # another thread, or a profiler or coverage that writes its data at the end
     try:
-        sys.stdout.flush()
-        sys.stderr.flush()
+        for stream in (sys.stdout, sys.stderr):
+            if stream is None:  # started with the stream closed (`>&-`)
+                return
+            stream.flush()
     except (OSError, ValueError):
         return  # a closed output: let the normal exit deal with it
     import atexit
