@@ -6,7 +6,6 @@ leaves nothing either, and the page may take the offer again."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 from collections.abc import Callable
@@ -77,23 +76,10 @@ class PageLiar(HostileDaemon):
                 body = changed_body
         return web.Response(status=status, body=body, headers=headers)
 
-    async def _websocket(self, request: web.Request) -> web.WebSocketResponse:
-        assert self._session is not None
-        client = web.WebSocketResponse(autoping=False)
-        await client.prepare(request)
-        self._clients.append(client)
-        target = self.upstream.replace("http", "ws", 1) + request.path_qs
+    def _websocket_headers(self, request: web.Request) -> dict[str, str]:
         headers = {k: request.headers[k] for k in ("Cookie", "Origin") if k in request.headers}
         headers["Host"] = request.host
-        try:
-            async with self._session.ws_connect(target, autoping=False, headers=headers) as daemon:
-                await asyncio.gather(
-                    self._relay(client, daemon, upward=True),
-                    self._relay(daemon, client, upward=False),
-                )
-        finally:
-            self._clients.remove(client)
-        return client
+        return headers
 
 
 def _flip(raw: bytes, at: int) -> bytes:
