@@ -18,7 +18,6 @@ are off the record, where Chromium keeps a site's storage in memory).
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import sys
 import tempfile
@@ -116,14 +115,6 @@ def wait_done(page: Any, items: str, n: int, done: str) -> Any:
     return page.query_selector_all(items)[n]
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while block := fh.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="64MiB,1GiB")
@@ -133,9 +124,8 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     from browser_helpers import CHROMIUM_ARGS, chromium_path
-    from identity_helpers import first_device, room_of
-    from test_web_transfer import linked_page
-    from transfer_helpers import Background, listening_receiver
+    from transfer_helpers import Background, listening_receiver, sha256_of
+    from web_transfer_helpers import linked_page, two_people
 
     from conftest import start_daemon
 
@@ -145,11 +135,8 @@ def main() -> None:
         tmp = Path(tmp_name)
         daemon = start_daemon(tmp / "daemon")
         try:
-            alice_user = daemon.make_user(tmp)
-            bob_user = daemon.make_user(tmp)
-            _, recovery = first_device(daemon, alice_user, tmp)
-            bob, _ = first_device(daemon, bob_user, tmp)
-            room = room_of(daemon, bob_user, alice_user)
+            two = two_people(daemon, tmp)
+            bob, room = two.bob, two.room
             path = chromium_path()
             assert path, "chromium is not installed"
             with sync_playwright() as pw:
@@ -160,7 +147,7 @@ def main() -> None:
                     base_url=daemon.url,
                     viewport={"width": 1100, "height": 800},
                 )
-                page = linked_page(_Persistent(context), daemon, alice_user, recovery, room)
+                page = linked_page(_Persistent(context), daemon, two.alice, two.recovery, room)
                 page.on("dialog", lambda dialog: dialog.accept())
                 for n, size in enumerate(sizes):
                     source = tmp / f"in-{n}.bin"

@@ -77,6 +77,13 @@ def log_in(page: Any, user: User) -> None:
     page.wait_for_selector("#rooms-view:not([hidden])")
 
 
+def enter_recovery(page: Any, recovery: str) -> None:
+    """Type a recovery key into the page's form to link the browser (the caller waits for what
+    follows: linked, or an error line)."""
+    page.fill("#recovery-form input[name=recovery]", recovery)
+    page.click("#recovery-form button[type=submit]")
+
+
 def open_room(page: Any, room_id: str) -> None:
     page.click(f"#room-list li[data-room-id='{room_id}'] button")
     page.wait_for_selector("#room-view:not([hidden])")

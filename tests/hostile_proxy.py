@@ -74,8 +74,9 @@ class HostileDaemon(LyingDaemon):
         await client.prepare(request)
         self._clients.append(client)
         target = self.upstream.replace("http", "ws", 1) + request.path_qs
+        headers = self._websocket_headers(request)
         try:
-            async with self._session.ws_connect(target, autoping=False) as daemon:
+            async with self._session.ws_connect(target, autoping=False, headers=headers) as daemon:
                 await asyncio.gather(
                     self._relay(client, daemon, upward=True),
                     self._relay(daemon, client, upward=False),
@@ -83,6 +84,11 @@ class HostileDaemon(LyingDaemon):
         finally:
             self._clients.remove(client)
         return client
+
+    def _websocket_headers(self, request: web.Request) -> dict[str, str]:
+        """Headers of the client's socket request passed on to the daemon (none: the CLI's token
+        is in the URL)."""
+        return {}
 
     def _rewrite_frame(self, text: str, upward: bool) -> str | None:
         parsed = _parse(text)

@@ -5,8 +5,6 @@ the words around `--code` and the prompt. The real CLI against the real daemon."
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import re
 import signal
@@ -18,28 +16,22 @@ import pytest
 
 from terminal import finish, spawn
 from transfer_helpers import (
+    MB,
     Background,
     Member,
+    json_events,
     listening_receiver,
     make_room,
     member,
     random_file,
+    room_with_receivers,
+    sha256_of,
     with_device_keys,
 )
 
 from conftest import Daemon, http
 
 pytestmark = pytest.mark.one_pass("client side: which offer the CLI takes and what it says")
-
-MB = 1 << 20
-
-
-def sha(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def events(out: str) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in out.splitlines() if line.strip()]
 
 
 def room_name(daemon: Daemon, room: str, who: Member) -> str:
@@ -50,10 +42,7 @@ def room_name(daemon: Daemon, room: str, who: Member) -> str:
 
 @pytest.fixture
 def pair(daemon: Daemon, tmp_path: Path) -> tuple[str, Member, Member]:
-    alice = member(daemon, tmp_path)
-    room = make_room(daemon, alice, "pick")
-    bob = member(daemon, tmp_path, room)
-    with_device_keys(bob)
+    room, alice, (bob,) = room_with_receivers(daemon, tmp_path, 1, "pick")
     return room, alice, bob
 
 
@@ -75,7 +64,7 @@ def test_the_newest_offer_is_taken_first(pair: Any, tmp_path: Path) -> None:
     r = bob.cli("receive", room, "--yes", "--overwrite", "--out", str(out), "--json")
     assert r.code == 0, r.err
     assert sorted(p.name for p in out.iterdir()) == ["wanted.txt"]
-    assert sha(out / "wanted.txt") == sha(new)
+    assert sha256_of(out / "wanted.txt") == sha256_of(new)
 
 
 def test_an_old_offer_that_cannot_land_is_skipped_with_one_line(pair: Any, tmp_path: Path) -> None:
@@ -96,7 +85,7 @@ def test_an_old_offer_that_cannot_land_is_skipped_with_one_line(pair: Any, tmp_p
     send_no_wait(alice, room, new)
     assert rx.finish() == 0, rx.stderr()
     assert rx.result()["ok"] and rx.result()["name"] == "cutlist.txt"
-    assert sha(out / "cutlist.txt") == sha(new)
+    assert sha256_of(out / "cutlist.txt") == sha256_of(new)
     assert (out / "note2.txt").read_bytes() == b"mine"
 
     # Without --json, the skip is one line a person reads, and the exit is 0.
@@ -149,7 +138,7 @@ def test_list_shows_the_pending_offers_newest_first(
     assert re.fullmatch(rf"\d\d:\d\d  {name}  {alice.user.username}: first\.bin, 3\.0 KB", lines[1])
     r = bob.cli("receive", "--list", "--json")  # no room: every room bob is in
     assert r.code == 0, r.err
-    listed = events(r.out)
+    listed = json_events(r.out)
     assert [(e["name"], e["size"], e["for_you"]) for e in listed] == [
         ("box", 300, True),
         ("first.bin", 3000, True),
@@ -175,12 +164,12 @@ def test_receive_without_a_room_takes_what_is_addressed_to_you_anywhere(
     send_no_wait(alice, other, src)
     r = bob.cli("receive", "--yes", "--out", str(out), "--json", "--timeout", "20")
     assert r.code == 0, r.err
-    listening = events(r.out)[0]
+    listening = json_events(r.out)[0]
     assert listening["event"] == "listening" and listening["every_room"] is True
     assert sorted(listening["rooms"]) == sorted(
         [room_name(daemon, room, bob), room_name(daemon, other, bob)]
     )
-    assert sha(out / "there.bin") == sha(src)
+    assert sha256_of(out / "there.bin") == sha256_of(src)
 
     # An offer whose signed header names none of carol's devices (she joined after it) is not
     # hers: room-less receive leaves it alone.
@@ -211,11 +200,11 @@ def test_a_receiver_waits_for_an_interrupted_sender(pair: Any, tmp_path: Path) -
     # The same send again resumes the upload; the receiver goes on where it was.
     r = alice.cli("send", room, str(src), "--json", "--timeout", "60")
     assert r.code == 0, r.err
-    assert events(r.out)[-1]["receivers"][0]["ok"] is True
+    assert json_events(r.out)[-1]["receivers"][0]["ok"] is True
     assert rx.finish() == 0, rx.stderr()
     assert any(e.get("event") == "sender_resumed" for e in rx.events)
     assert rx.result()["ok"] and rx.result()["resumed_from"] == 0
-    assert sha(out / "big.bin") == sha(src)
+    assert sha256_of(out / "big.bin") == sha256_of(src)
     assert not (out / "big.bin.part").exists()
 
 
@@ -326,11 +315,11 @@ def test_a_newer_offer_without_a_key_for_you_does_not_stop_the_older_one(
         out.mkdir()
         r = bob.cli("receive", room, "--yes", "--out", str(out), "--json", VIDEONET_KEY_WAIT="2")
         assert r.code == 0, r.err
-        got = events(r.out)
+        got = json_events(r.out)
         skipped = [e for e in got if e["event"] == "offer_skipped"]
         assert [e["name"] for e in skipped] == ["coded.bin"], got
         assert "was not encrypted for this device" in skipped[0]["reason"]
         assert sorted(p.name for p in out.iterdir()) == ["mine.bin"]
-        assert sha(out / "mine.bin") == sha(mine)
+        assert sha256_of(out / "mine.bin") == sha256_of(mine)
     finally:
         coded.kill()

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from browser_helpers import browser, log_in, open_room, page_for
+from browser_helpers import browser, enter_recovery, log_in, open_room, page_for
 from identity_helpers import first_device, room_of
 from transfer_helpers import random_file
 from videonet_cli.crypto import header as hdr
@@ -99,16 +99,13 @@ def test_an_unlinked_browser_gets_no_key_and_the_recovery_key_links_it(
     assert status == 200 and device_id not in {d["device_id"] for d in listed["devices"]}
 
     # A mistyped key, and someone else's, are refused with one line; nothing is linked.
-    page.fill("#recovery-form input[name=recovery]", alice_recovery[:-2] + "AA")
-    page.click("#recovery-form button[type=submit]")
+    enter_recovery(page, alice_recovery[:-2] + "AA")
     page.wait_for_selector("#status.error:text('that is not a recovery key')")
-    page.fill("#recovery-form input[name=recovery]", bob_recovery)
-    page.click("#recovery-form button[type=submit]")
+    enter_recovery(page, bob_recovery)
     page.wait_for_selector(f'#status.error:text("not for {alice_user.username}\'s identity")')
     assert _browser_device(page)["linked"] is False
 
-    page.fill("#recovery-form input[name=recovery]", alice_recovery)
-    page.click("#recovery-form button[type=submit]")
+    enter_recovery(page, alice_recovery)
     line = _device_status(page, "linked device of")
     assert alice_user.username in line
     assert page.input_value("#recovery-form input[name=recovery]") == ""
@@ -135,8 +132,7 @@ def test_a_changed_identity_on_the_daemon_unlinks_the_browser_loudly(
     page = page_for(browser, daemon)
     log_in(page, alice_user)
     _device_status(page, "not linked")
-    page.fill("#recovery-form input[name=recovery]", recovery)
-    page.click("#recovery-form button[type=submit]")
+    enter_recovery(page, recovery)
     _device_status(page, "linked device of")
     r = alice.cli("devices", "new-identity", "--yes", "--json")
     assert r.code == 0, r.err

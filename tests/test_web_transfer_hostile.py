@@ -6,7 +6,6 @@ leaves nothing either, and the page may take the offer again."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 from collections.abc import Callable
@@ -19,10 +18,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from browser_helpers import browser
 from hostile_proxy import HostileDaemon
-from identity_helpers import first_device, room_of
-from test_web_transfer import linked_page
 from transfer_helpers import Background, random_file
 from videonet_protocol import protocol
+from web_transfer_helpers import linked_page, private_files, two_people
 
 from conftest import Daemon
 
@@ -78,23 +76,10 @@ class PageLiar(HostileDaemon):
                 body = changed_body
         return web.Response(status=status, body=body, headers=headers)
 
-    async def _websocket(self, request: web.Request) -> web.WebSocketResponse:
-        assert self._session is not None
-        client = web.WebSocketResponse(autoping=False)
-        await client.prepare(request)
-        self._clients.append(client)
-        target = self.upstream.replace("http", "ws", 1) + request.path_qs
+    def _websocket_headers(self, request: web.Request) -> dict[str, str]:
         headers = {k: request.headers[k] for k in ("Cookie", "Origin") if k in request.headers}
         headers["Host"] = request.host
-        try:
-            async with self._session.ws_connect(target, autoping=False, headers=headers) as daemon:
-                await asyncio.gather(
-                    self._relay(client, daemon, upward=True),
-                    self._relay(daemon, client, upward=False),
-                )
-        finally:
-            self._clients.remove(client)
-        return client
+        return headers
 
 
 def _flip(raw: bytes, at: int) -> bytes:
@@ -103,33 +88,14 @@ def _flip(raw: bytes, at: int) -> bytes:
     return bytes(changed)
 
 
-def _incoming_entries(page: Any) -> list[str]:
-    """The folders of the page's private file system's incoming area (none after a refusal)."""
-    return list(
-        page.evaluate(
-            """async () => {
-              const root = await navigator.storage.getDirectory();
-              const dir = await root.getDirectoryHandle("incoming", { create: true });
-              const names = [];
-              for await (const name of dir.keys()) names.push(name);
-              return names;
-            }"""
-        )
-    )
-
-
 def test_the_page_refuses_what_a_lying_daemon_changes(
     daemon: Daemon, tmp_path: Path, browser: Any
 ) -> None:
-    alice_user = daemon.make_user(tmp_path)
-    bob_user = daemon.make_user(tmp_path)
-    _, alice_recovery = first_device(daemon, alice_user, tmp_path)
-    bob, _ = first_device(daemon, bob_user, tmp_path)
-    room = room_of(daemon, bob_user, alice_user)
+    two = two_people(daemon, tmp_path)
     with PageLiar(daemon.url) as proxy:
-        page = linked_page(browser, _Through(proxy.url), alice_user, alice_recovery, room)
+        page = linked_page(browser, _Through(proxy.url), two.alice, two.recovery, two.room)
         try:
-            _attacks(page, proxy, bob, bob_user, room, tmp_path)
+            _attacks(page, proxy, two.bob, two.bob.user, two.room, tmp_path)
         finally:
             page.context.close()  # the page's socket through the proxy ends before the proxy
 
@@ -155,7 +121,7 @@ def _attacks(
     text = _state_of(page, 2)
     assert text.startswith("encrypted record 2 does not verify"), text
     assert "nothing was kept" in text
-    assert _incoming_entries(page) == [_transfer_of(page, 1)]  # only the verified one
+    assert private_files(page, "incoming") == [_transfer_of(page, 1)]  # only the verified one
     assert sender.finish(timeout=90) == 1
     assert "encrypted record 2 does not verify" in sender.stderr()
     proxy.rewrite_data = lambda body: body
@@ -204,7 +170,7 @@ def _attacks(
     assert "daemon is lying" in _state_of(page, 4)
     assert sender.finish(timeout=90) == 1
     assert proxy.changed >= 3 and proxy.frames_changed >= 1
-    assert _incoming_entries(page) == [_transfer_of(page, 1)]
+    assert private_files(page, "incoming") == [_transfer_of(page, 1)]
 
     # 5. The daemon cuts the records short once: the page continues by itself from the first
     # record it has not verified (an HTTP Range), and bob's send goes through.
@@ -238,7 +204,9 @@ def _attacks(
     _offer(page, 6).query_selector("button.take").click()
     page.wait_for_selector("li.offer >> nth=5 >> .offer-state:text('cut off')", timeout=60_000)
     assert "nothing was kept" in _state_of(page, 6)
-    assert sorted(_incoming_entries(page)) == sorted([_transfer_of(page, 1), _transfer_of(page, 5)])
+    assert sorted(private_files(page, "incoming")) == sorted(
+        [_transfer_of(page, 1), _transfer_of(page, 5)]
+    )
     proxy.rewrite_data = lambda body: body
     page.click("li.offer >> nth=5 >> button.take")
     page.wait_for_selector("li.offer >> nth=5 >> a.save", timeout=60_000)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -12,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from conftest import BIN, Cli, Daemon, User, http
+
+MB = 1 << 20
 
 
 @dataclass
@@ -56,6 +59,30 @@ def make_room(daemon: Daemon, owner: Member, name: str = "xfer") -> str:
     )
     assert status == 201
     return str(room["id"])
+
+
+def room_with_receivers(
+    daemon: Daemon, tmp_path: Path, count: int, name: str = "xfer"
+) -> tuple[str, Member, list[Member]]:
+    """A room its owner made and `count` others joined, each with its device key published."""
+    owner = member(daemon, tmp_path)
+    room = make_room(daemon, owner, name)
+    others = [member(daemon, tmp_path, room) for _ in range(count)]
+    with_device_keys(*others)
+    return room, owner, others
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while block := fh.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def json_events(out: str) -> list[dict[str, Any]]:
+    """The events of a `--json` command's output, one a line."""
+    return [json.loads(line) for line in out.splitlines() if line.strip()]
 
 
 def random_file(path: Path, size: int) -> Path:
