@@ -123,6 +123,8 @@ def test_getting_started_runs_as_written(installed: Path, tmp_path: Path) -> Non
         assert "Registered ana <ana@example.org>" in out and "Logged in to " in out
         row = r"^studio\t[0-9a-f-]{36}\t1\tyes\tno\tana\tfootage for the edit$"
         assert re.search(row, out, re.M)
+        # The invite line for a friend, naming this daemon.
+        assert re.search(rf"^videonet join {re.escape(url)}/#join=[A-Z0-9-]+$", out, re.M), out
     finally:
         daemon.terminate()
         daemon.wait(timeout=30)

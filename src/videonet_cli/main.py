@@ -20,6 +20,7 @@ from videonet_cli.commands import (
     config_cmd,
     devices,
     invites,
+    join,
     keys,
     rooms,
     transfer,
@@ -84,6 +85,7 @@ def root(
 
 auth.register_commands(app)
 app.add_typer(invites.app, name="invite")
+join.register_commands(app)
 app.add_typer(rooms.app, name="rooms")
 app.add_typer(keys.app, name="keys")
 app.add_typer(devices.app, name="devices")

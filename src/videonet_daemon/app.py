@@ -98,7 +98,7 @@ def build(settings: Settings) -> Daemon:
             settings.trusted_proxy_hops,
         ),
     )
-    rooms = RoomService(db, settings.max_rooms_per_user)
+    rooms = RoomService(db, settings.max_rooms_per_user, settings.direct_rooms_per_day)
     guard = RoomGuard(rooms, hub)
     device_keys = DeviceKeyService(db, settings.max_devices_per_user)
     chat = ChatService(db)
@@ -146,7 +146,7 @@ def build(settings: Settings) -> Daemon:
         database,
         OpsFeature(settings, metrics, rooms, Health(checks)),
         OpenApiFeature(),
-        AuthFeature(auth, who, db, bus, settings.max_invites_per_user),
+        AuthFeature(auth, who, db, bus, settings.max_invites_per_user, guard),
         RoomsFeature(rooms, guard, who, bus),
         KeysFeature(device_keys, guard, who),
         ChatFeature(chat, guard, who, settings),

@@ -1,4 +1,9 @@
-"""Invite codes: made by users (and offline by the operator), consumed by one conditional write."""
+"""Invite codes: made by users (and offline by the operator), consumed by one conditional write.
+
+An invite may name a room (`videonet invite --room`): whoever registers with it, or redeems it
+with an account they have, becomes a member of that room in the transaction that takes the use.
+A room's invite goes with the room.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from videonet_daemon.clock import iso_after, now_iso
 from videonet_daemon.db.engine import Database, Record, columns, run
-from videonet_daemon.errors import InvalidInvite
+from videonet_daemon.errors import Conflict, InvalidInvite
 from videonet_protocol import protocol
 
 # Crockford-style alphabet without look-alikes (no I, L, O, U, 0, 1): 4 groups of 4 = 80 bits.
@@ -29,18 +34,23 @@ def normalize_code(code: str) -> str:
 
 
 async def create(
-    conn: AsyncConnection, created_by: int | None, uses: int, expires_in: int | None
+    conn: AsyncConnection,
+    created_by: int | None,
+    uses: int,
+    expires_in: int | None,
+    room_id: str | None = None,
 ) -> str:
     code = new_code()
     await run(
         conn,
-        "INSERT INTO invites (code, created_by, max_uses, uses_left, expires_at, created_at) "
-        "VALUES (:code, :by, :uses, :uses, :exp, :now)",
+        "INSERT INTO invites (code, created_by, max_uses, uses_left, expires_at, created_at, "
+        "room_id) VALUES (:code, :by, :uses, :uses, :exp, :now, :room)",
         code=code,
         by=created_by,
         uses=uses,
         exp=iso_after(expires_in) if expires_in else None,
         now=now_iso(),
+        room=room_id,
     )
     return code
 
@@ -82,8 +92,9 @@ def _raise_if_unusable(row: Record | None) -> None:
         raise InvalidInvite("this invite code has expired")
 
 
-async def consume(conn: AsyncConnection, code: str) -> int:
-    """Take one use of ``code`` in the caller's transaction; return the invite id or raise 400.
+async def consume(conn: AsyncConnection, code: str) -> tuple[int, str | None]:
+    """Take one use of ``code`` in the caller's transaction; return the invite's id and room
+    (None for an invite to the daemon only), or raise 400.
 
     One conditional UPDATE, so concurrent registrations cannot both take the last use.
     """
@@ -92,7 +103,7 @@ async def consume(conn: AsyncConnection, code: str) -> int:
         conn,
         "UPDATE invites SET uses_left = uses_left - 1 "
         "WHERE code = :c AND uses_left > 0 AND (expires_at IS NULL OR expires_at > :now) "
-        "RETURNING id",
+        "RETURNING id, room_id",
         c=code,
         now=now_iso(),
     )
@@ -101,13 +112,58 @@ async def consume(conn: AsyncConnection, code: str) -> int:
         found = await run(conn, "SELECT uses_left, expires_at FROM invites WHERE code = :c", c=code)
         _raise_if_unusable(found.first())
         raise InvalidInvite()
-    return int(columns(row)["id"])
+    taken = columns(row)
+    return int(taken["id"]), taken["room_id"]
+
+
+async def redeemed_by(conn: AsyncConnection, invite_id: int, user_id: int) -> None:
+    """Record who took a use of the invite (one row per account and invite)."""
+    await run(
+        conn,
+        "INSERT INTO invite_redemptions (invite_id, user_id, redeemed_at) VALUES (:i, :u, :t) "
+        "ON CONFLICT (invite_id, user_id) DO NOTHING",
+        i=invite_id,
+        u=user_id,
+        t=now_iso(),
+    )
+
+
+async def enter_room(
+    conn: AsyncConnection, room_id: str, user_id: int, most_rooms: int
+) -> protocol.InvitedRoom:
+    """Make the invited account a member of the invite's room (in the caller's transaction);
+    refused (409) when the account is already in ``most_rooms`` rooms."""
+    added = await run(
+        conn,
+        "INSERT INTO room_members (room_id, user_id, joined_at) SELECT :r, :u, :t "
+        "WHERE (SELECT COUNT(*) FROM room_members WHERE user_id = :u) < :most "
+        "ON CONFLICT (room_id, user_id) DO NOTHING",
+        r=room_id,
+        u=user_id,
+        t=now_iso(),
+        most=most_rooms,
+    )
+    if added.rowcount == 0:
+        member = await run(
+            conn,
+            "SELECT 1 FROM room_members WHERE room_id = :r AND user_id = :u",
+            r=room_id,
+            u=user_id,
+        )
+        if member.first() is None:
+            raise Conflict(
+                f"you are in {most_rooms} rooms, the most this daemon allows; leave one first"
+            )
+    room = await run(conn, "SELECT id, name FROM rooms WHERE id = :r", r=room_id)
+    found = columns(room.one())
+    return {"id": str(found["id"]), "name": str(found["name"])}
 
 
 async def list_for(db: Database, user_id: int) -> list[protocol.InviteInfo]:
     rows = await db.fetch_all(
-        "SELECT code, uses_left, max_uses, expires_at, created_at FROM invites "
-        "WHERE created_by = :u ORDER BY created_at DESC, id DESC",
+        "SELECT i.code, i.uses_left, i.max_uses, i.expires_at, i.created_at, i.room_id, "
+        "r.name AS room_name FROM invites i LEFT JOIN rooms r ON r.id = i.room_id "
+        "WHERE i.created_by = :u ORDER BY i.created_at DESC, i.id DESC",
         u=user_id,
     )
     found = [columns(r) for r in rows]
@@ -118,6 +174,7 @@ async def list_for(db: Database, user_id: int) -> list[protocol.InviteInfo]:
             "max_uses": int(c["max_uses"]),
             "expires_at": c["expires_at"],
             "created_at": c["created_at"],
+            "room": {"id": c["room_id"], "name": c["room_name"]} if c["room_id"] else None,
         }
         for c in found
     ]

@@ -95,6 +95,7 @@ _INVITE = _object(
         "minimum": 60,
         "maximum": protocol.INVITE_MAX_LIFETIME_SECONDS,
     },
+    room_id=_text(protocol.ROOM_ID_MAX_CHARS),
 )
 _ROOM = _object(
     ["name"],
@@ -183,10 +184,27 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation(
         "post",
         protocol.API_INVITES,
-        "Make an invite code",
+        "Make an invite code (with room_id: its user joins that room; 7 days unless expires_in)",
         (201, schema_of(protocol.InviteInfo)),
         body=_INVITE,
-        errors=(400, 401, 413),
+        errors=(400, 401, 403, 404, 409, 413),
+    ),
+    Operation(
+        "post",
+        protocol.API_INVITE_REDEEM,
+        "Join the room of an invite made for one, with the account you are logged in to",
+        (200, schema_of(protocol.InvitedRoom)),
+        body=schema_of(protocol.RedeemRequest),
+        errors=(400, 401, 409, 413),
+    ),
+    Operation(
+        "post",
+        protocol.API_ROOM_DIRECT,
+        "The direct room of you and one other account (made on first use: 201)",
+        (200, schema_of(protocol.RoomInfo)),
+        body=schema_of(protocol.DirectRoomRequest),
+        errors=(400, 401, 404, 409, 413, 429),
+        also_ok=(201,),
     ),
     Operation(
         "get",

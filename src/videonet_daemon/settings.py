@@ -260,6 +260,12 @@ class Settings:
         "VIDEONET_MAX_SOCKETS_PER_USER",
         "Socket.IO connections one account may hold open on one daemon (refused above).",
     )
+    direct_rooms_per_day: int = _setting(
+        50,
+        "VIDEONET_DIRECT_ROOMS_PER_DAY",
+        "New direct rooms (`videonet send @USER`) one account may open in 24 hours (429 above); "
+        "finding one it already has is not counted.",
+    )
     max_rooms_per_user: int = _setting(
         200,
         "VIDEONET_MAX_ROOMS_PER_USER",
@@ -481,6 +487,7 @@ class Settings:
             "socket_handshake_burst",
             "max_sockets_per_user",
             "max_rooms_per_user",
+            "direct_rooms_per_day",
             "verdict_waiters_per_socket",
             "verdict_waiters_per_transfer",
         ):

@@ -16,6 +16,7 @@ import hashlib
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Final, TypedDict
+from urllib.parse import parse_qs, urlsplit
 
 PROTOCOL_VERSION: Final = 1
 DEFAULT_HOST: Final = "127.0.0.1"
@@ -33,6 +34,9 @@ API_LOGIN: Final = "/api/auth/login"
 API_LOGOUT: Final = "/api/auth/logout"
 API_ME: Final = "/api/auth/me"
 API_INVITES: Final = "/api/invites"
+# POST {invite_code} (logged in) -> InvitedRoom: an account that exists already takes one use of
+# an invite made for a room (`videonet join LINK` when logged in) and becomes a member of it.
+API_INVITE_REDEEM: Final = "/api/invites/redeem"
 API_ROOMS: Final = "/api/rooms"
 API_ROOM_CREATE: Final = "/api/rooms/create"
 API_ROOM_JOIN: Final = "/api/rooms/{room_id}/join"
@@ -44,6 +48,12 @@ API_ROOM_LOOKUP: Final = "/api/rooms/lookup"
 API_ROOM: Final = "/api/rooms/{room_id}"  # GET -> RoomInfo; DELETE (creator) -> {room_id, deleted}
 API_ROOM_RENAME: Final = "/api/rooms/{room_id}/rename"  # POST {name} (creator) -> RoomInfo
 API_ROOM_INVITE: Final = "/api/rooms/{room_id}/invite"  # POST {username} (a member) -> MemberInfo
+# POST DirectRoomRequest -> RoomInfo: the direct room of the caller and one other account, made on
+# first use (201) or found (200); one per pair, holding only those two. Registered before API_ROOM.
+API_ROOM_DIRECT: Final = "/api/rooms/direct"
+# Where a command takes a ROOM, "@ben" is the direct room of you and ben; direct rooms are named
+# "@ana @ben", and no other room's name may start with it.
+DIRECT_ROOM_PREFIX: Final = "@"
 # GET API_ROOMS takes ?limit=N&cursor=C&mine=1 and answers a RoomsPage, in name order.
 ROOMS_PAGE_DEFAULT: Final = 100
 ROOMS_PAGE_MAX: Final = 500
@@ -364,6 +374,8 @@ INVITE_CODE_MAX_CHARS: Final = 64
 INVITE_MAX_USES: Final = 10_000
 INVITE_MAX_LIFETIME_SECONDS: Final = 365 * 24 * 3600
 INVITE_MIN_LIFETIME_SECONDS: Final = 60
+# An invite made for a room (`videonet invite --room`) lives this long unless asked otherwise.
+ROOM_INVITE_DEFAULT_LIFETIME_SECONDS: Final = 7 * 24 * 3600
 
 
 class ErrorCode(StrEnum):
@@ -420,9 +432,17 @@ class UserInfo(TypedDict):
     created_at: str
 
 
+class InvitedRoom(TypedDict):
+    """The room an invite made its user a member of."""
+
+    id: str
+    name: str
+
+
 class RegisterResponse(TypedDict):
     user: UserInfo
     invite_code: str
+    room: InvitedRoom | None  # the invite's room, which the new account is now a member of
 
 
 @dataclass(frozen=True)
@@ -466,6 +486,50 @@ class InviteInfo(TypedDict):
     max_uses: int
     expires_at: str | None
     created_at: str
+    room: InvitedRoom | None  # whoever registers (or redeems) with it becomes a member
+
+
+class RedeemRequest(TypedDict):
+    """POST /api/invites/redeem."""
+
+    invite_code: Annotated[str, Text(INVITE_CODE_MAX_CHARS)]
+
+
+class DirectRoomRequest(TypedDict):
+    """POST /api/rooms/direct."""
+
+    username: Annotated[str, Text(USERNAME_MAX_CHARS)]
+
+
+# --- Invite links -----------------------------------------------------------------------------
+# `videonet invite` prints `videonet join ORIGIN/#join=CODE`: the daemon's origin, then the code in
+# the fragment, which a browser never sends to a server (nor to its logs); the web page at ORIGIN
+# reads it and shows the sign-up form. The room is the invite's, known to the daemon.
+INVITE_LINK_KEY: Final = "join"
+
+
+def invite_link(origin: str, code: str) -> str:
+    """The link for ``code`` on the daemon at ``origin`` (``scheme://host[:port]``)."""
+    return f"{origin.rstrip('/')}/#{INVITE_LINK_KEY}={code}"
+
+
+def parse_invite_link(link: str) -> tuple[str, str]:
+    """(origin, code) from an invite link; ValueError saying what is wrong with it."""
+    text = link.strip()
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError as exc:
+        raise ValueError(f"{text!r} is not a link ({exc})") from exc
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{text!r} is not an invite link (expected https://HOST/#join=CODE)")
+    if parts.path.strip("/") or parts.query or parts.username or parts.password:
+        raise ValueError(f"{text!r} is not an invite link: it has more than the daemon's address")
+    codes = parse_qs(parts.fragment).get(INVITE_LINK_KEY, [])
+    code = codes[0].strip() if len(codes) == 1 else ""
+    if not code or len(code) > INVITE_CODE_MAX_CHARS:
+        raise ValueError(f"{text!r} holds no invite code (expected https://HOST/#join=CODE)")
+    return f"{parts.scheme}://{parts.netloc}", code
 
 
 class RoomInfo(TypedDict):

@@ -56,12 +56,22 @@ class InvitesApi:
     def __init__(self, http: HttpClient) -> None:
         self._http = http
 
-    async def create(self, uses: int, expires_in: int | None = None) -> dict[str, Any]:
+    async def create(
+        self, uses: int, expires_in: int | None = None, room_id: str | None = None
+    ) -> protocol.InviteInfo:
         body: dict[str, Any] = {"uses": uses}
         if expires_in is not None:
             body["expires_in"] = expires_in
-        invite: dict[str, Any] = await self._http.post(protocol.API_INVITES, body)
+        if room_id is not None:
+            body["room_id"] = room_id
+        invite: protocol.InviteInfo = await self._http.post(protocol.API_INVITES, body)
         return invite
+
+    async def redeem(self, code: str) -> protocol.InvitedRoom:
+        """Join the room of an invite made for one, with the account logged in."""
+        body = protocol.RedeemRequest(invite_code=code)
+        room: protocol.InvitedRoom = await self._http.post(protocol.API_INVITE_REDEEM, body)
+        return room
 
     async def list(self) -> list[dict[str, Any]]:
         invites: list[dict[str, Any]] = await self._http.get(protocol.API_INVITES)
@@ -109,8 +119,22 @@ class RoomsApi:
         message: protocol.ChatMessage = await self._http.post(path, {"text": text})
         return message
 
+    async def direct(self, username: str) -> protocol.RoomInfo:
+        """The direct room of you and ``username``, made by the daemon on first use."""
+        body = protocol.DirectRoomRequest(username=username)
+        try:
+            room: protocol.RoomInfo = await self._http.post(protocol.API_ROOM_DIRECT, body)
+        except DaemonRefused as exc:
+            if exc.code == protocol.ErrorCode.NOT_FOUND:
+                raise NotFoundError(f"{exc.message} on this server") from exc
+            raise
+        return room
+
     async def resolve(self, ref: str) -> protocol.RoomInfo:
-        """A room by id or by name, looked up by the daemon (no list is downloaded)."""
+        """A room by id or by name, looked up by the daemon (no list is downloaded); ``@USER``
+        is the direct room of you and that account (made on first use)."""
+        if ref.startswith(protocol.DIRECT_ROOM_PREFIX):
+            return await self.direct(ref.removeprefix(protocol.DIRECT_ROOM_PREFIX))
         try:
             room: protocol.RoomInfo = await self._http.get(
                 protocol.API_ROOM_LOOKUP, params={"ref": ref}

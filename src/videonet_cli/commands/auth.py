@@ -91,11 +91,11 @@ def register(
     async def sign_up(api: Api) -> tuple[Any, Any, Any]:
         made = await api.auth.register(email, username, password, invite)
         # One command, one password prompt: the new account is logged in at once.
-        session, device = await _log_in(api, email, password)
+        session, device = await log_in(api, email, password)
         return made, session, device
 
     made, session, device = common.call(ctx, sign_up, authenticated=False)
-    _save(server, session)
+    save_session(server, session)
     if json_out:
         output.print_json(
             {
@@ -108,7 +108,7 @@ def register(
         return
     output.info(f"Registered {made['user']['username']} <{made['user']['email']}> on {server}.")
     output.info(f"Your invite code for others: {made['invite_code']}")
-    _show_login(server, session, device)
+    show_login(server, session, device)
 
 
 def login(
@@ -120,10 +120,8 @@ def login(
     """Log in and save the token (mode 0600) for this server."""
     password = read_password(password_stdin, confirm=False)
     server = common.server_of(ctx)
-    result, device = common.call(
-        ctx, lambda api: _log_in(api, email, password), authenticated=False
-    )
-    _save(server, result)
+    result, device = common.call(ctx, lambda api: log_in(api, email, password), authenticated=False)
+    save_session(server, result)
     if json_out:
         output.print_json(
             {
@@ -134,10 +132,10 @@ def login(
             }
         )
         return
-    _show_login(server, result, device)
+    show_login(server, result, device)
 
 
-async def _log_in(api: Api, email: str, password: str) -> tuple[Any, Any]:
+async def log_in(api: Api, email: str, password: str) -> tuple[Any, Any]:
     from videonet_cli.identity.core import publish_after_login
 
     result = await api.auth.login(email, password)
@@ -145,13 +143,13 @@ async def _log_in(api: Api, email: str, password: str) -> tuple[Any, Any]:
     return result, await publish_after_login(api.server, result["token"])
 
 
-def _save(server: str, result: Any) -> None:
+def save_session(server: str, result: Any) -> None:
     user = result["user"]
     save_login(server, StoredLogin(result["token"], user["username"], user["email"]))
     save_server(server)
 
 
-def _show_login(server: str, result: Any, device: Any) -> None:
+def show_login(server: str, result: Any, device: Any) -> None:
     until = output.local_time(result["expires_at"])
     output.info(f"Logged in to {server} as {result['user']['username']} until {until}.")
     if device.recovery_key:

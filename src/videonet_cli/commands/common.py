@@ -24,7 +24,8 @@ T = TypeVar("T")
 # ROOM for the commands that act in one room: left out, the saved `room` (videonet config).
 DefaultRoomArgument = typer.Argument(
     None,
-    help="Room id or unique name (default: the saved `room`, see videonet config).",
+    help="Room id or unique name, or @USER: your direct room with USER (default: the saved "
+    "`room`, see videonet config).",
     metavar="ROOM",
     autocompletion=complete_room,
     show_default=False,
@@ -61,6 +62,21 @@ def api_for(ctx: typer.Context, *, authenticated: bool = True) -> Api:
         run(Api(server, None).probe())
         raise AuthError(f"not logged in to {server}: run `videonet login` (or set VIDEONET_TOKEN)")
     return Api(server, token)
+
+
+def probe(server: str) -> None:
+    """UnreachableError (exit 5) unless the daemon at ``server`` answers its health check."""
+    from videonet_cli.api import Api
+
+    run(Api(server, None).probe())
+
+
+def call_at(server: str, work: Callable[[Api], Awaitable[T]], *, authenticated: bool = True) -> T:
+    """`call` on a daemon named by the input (an invite link) rather than by --server."""
+    from videonet_cli.api import Api
+
+    token = resolve_token(server) if authenticated else None
+    return run(using(Api(server, token), work))
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:

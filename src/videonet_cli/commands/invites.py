@@ -1,16 +1,25 @@
-"""`videonet invite create|list`."""
+"""`videonet invite [--room ROOM]` (a link that does everything), `videonet invite create|list`."""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 import typer
 
 from videonet_cli.commands import common
+from videonet_cli.commands.completion import complete_room
 from videonet_cli.errors import UsageError
 from videonet_cli.render import console as output
 from videonet_protocol import protocol
 from videonet_protocol.durations import parse_duration
 
-app = typer.Typer(help="Create and list invite codes.", no_args_is_help=True)
+if TYPE_CHECKING:
+    from videonet_cli.api import Api
+
+app = typer.Typer(
+    help="Invite someone: a link to paste (with --room, into that room); codes (create, list).",
+    invoke_without_command=True,
+)
 
 INVITE_COLUMNS = [
     ("code", "Code"),
@@ -34,6 +43,54 @@ def invite_lifetime(text: str) -> int:
             f"to {high // 86400} days (e.g. 30m, 12h, 7d)"
         )
     return seconds
+
+
+@app.callback()
+def invite(
+    ctx: typer.Context,
+    room: str | None = typer.Option(
+        None,
+        "--room",
+        metavar="ROOM",
+        help="The room the invited person joins (its name or id; you are a member).",
+        autocompletion=complete_room,
+    ),
+    expires: str | None = typer.Option(
+        None,
+        "--expires",
+        metavar="DURATION",
+        help="Lifetime: 30m, 12h, 7d, 2w (default: 7 days with --room, else no end).",
+    ),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON (the invite and its link)."),
+) -> None:
+    """Print one line for the person you invite to paste: `videonet join LINK`. The link is
+    single-use; it makes their account on this daemon, logs them in and, with --room, puts them
+    in the room (opened in a browser, it shows the same sign-up). Logged in there already,
+    they only join the room."""
+    if ctx.invoked_subcommand is not None:
+        if room or expires or json_out:
+            raise UsageError("--room, --expires and --json go after the subcommand, or alone")
+        return
+    expires_in = invite_lifetime(expires) if expires else None
+    server = common.server_of(ctx)
+
+    async def make(api: Api) -> protocol.InviteInfo:
+        room_id = (await api.rooms.resolve(room))["id"] if room else None
+        return await api.invites.create(1, expires_in, room_id)
+
+    made = common.call(ctx, make)
+    line = f"videonet join {protocol.invite_link(server, made['code'])}"
+    if json_out:
+        output.print_json({**made, "link": protocol.invite_link(server, made["code"])})
+        return
+    until = output.local_time(made["expires_at"]) if made["expires_at"] else "never"
+    into = f" into {made['room']['name']}" if made["room"] else ""
+    typer.echo(
+        f"An invite{into} for one person, until {until}; they paste this line "
+        "(or open the link in a browser):",
+        err=True,
+    )
+    output.info(line)
 
 
 @app.command("create")

@@ -19,6 +19,7 @@ from videonet_cli.errors import CliError, Interrupted, MismatchError, UsageError
 from videonet_cli.render import transfer_view
 from videonet_cli.render.console import info
 from videonet_cli.render.transfer_view import TransferView, choose_mode
+from videonet_protocol.protocol import DIRECT_ROOM_PREFIX
 
 if TYPE_CHECKING:
     from videonet_cli.identity.trust import Confirm, FirstSeen
@@ -26,7 +27,10 @@ if TYPE_CHECKING:
 JsonOption = typer.Option(False, "--json", help="Print JSON lines: events, then one result.")
 NoProgressOption = typer.Option(False, "--no-progress", help="No progress bars.")
 RoomArgument = typer.Argument(
-    ..., help="Room id or unique name.", metavar="ROOM", autocompletion=complete_room
+    ...,
+    help="Room id or unique name; @USER: the direct room of you and USER.",
+    metavar="ROOM",
+    autocompletion=complete_room,
 )
 DEFAULT_SEND_TIMEOUT = 600.0
 DEFAULT_RECEIVE_TIMEOUT = 600.0
@@ -115,6 +119,10 @@ def send(
     from videonet_cli.transfer.sender import send_files, unverified
 
     rate = parse_rate(limit_rate) if limit_rate else None
+    if room.startswith(DIRECT_ROOM_PREFIX) and to is None:
+        # `send @ben`: the direct room of you and ben, the offer addressed to ben, whom you
+        # named as `--to` names a member (a first-seen identity of his is accepted).
+        to = room.removeprefix(DIRECT_ROOM_PREFIX)
     one_off = None
     if code is not None:  # SPAKE2 is imported only for --code (start-up time)
         from videonet_cli.crypto.pake import new_code, parse_code
@@ -149,8 +157,8 @@ def send(
 
 EveryRoomArgument = typer.Argument(
     None,
-    help="Room id or unique name (default: every room you are in, taking only what is "
-    "addressed to you).",
+    help="Room id or unique name, or @USER: your direct room with USER (default: every room "
+    "you are in, taking only what is addressed to you).",
     metavar="ROOM",
     autocompletion=complete_room,
     show_default=False,

@@ -16,13 +16,20 @@ from videonet_daemon.auth.service import AuthService
 from videonet_daemon.cluster import Bus
 from videonet_daemon.db.engine import Database
 from videonet_daemon.realtime.hub import Hub
+from videonet_daemon.rooms.guard import RoomGuard
 
 
 class AuthFeature:
     def __init__(
-        self, auth: AuthService, who: RequestAuth, db: Database, bus: Bus, max_invites: int
+        self,
+        auth: AuthService,
+        who: RequestAuth,
+        db: Database,
+        bus: Bus,
+        max_invites: int,
+        guard: RoomGuard,
     ) -> None:
-        self._routes = AuthRoutes(auth, who, db, bus, max_invites)
+        self._routes = AuthRoutes(auth, who, db, bus, max_invites, guard)
         self._bus = bus
         self._db = db
         self._sweeper: DisabledSweeper | None = None

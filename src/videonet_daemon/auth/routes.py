@@ -11,6 +11,7 @@ from videonet_daemon.clock import iso_from_epoch
 from videonet_daemon.cluster import Bus
 from videonet_daemon.db.engine import Database
 from videonet_daemon.errors import Conflict
+from videonet_daemon.rooms.guard import RoomGuard, room_id_of
 from videonet_daemon.validation import get_body, get_int, read_json
 from videonet_protocol import protocol
 
@@ -21,8 +22,15 @@ SESSION_ENDED = "session_ended"
 
 class AuthRoutes:
     def __init__(
-        self, auth: AuthService, who: RequestAuth, db: Database, bus: Bus, max_invites: int
+        self,
+        auth: AuthService,
+        who: RequestAuth,
+        db: Database,
+        bus: Bus,
+        max_invites: int,
+        guard: RoomGuard,
     ) -> None:
+        self._guard = guard  # an invite into a room is made by one of its members
         self._max_invites = max_invites  # usable invites one account may hold
         self._auth = auth
         self._who = who
@@ -41,14 +49,18 @@ class AuthRoutes:
 
     async def register(self, request: web.Request) -> web.Response:
         body = get_body(await read_json(request), protocol.RegisterRequest)
-        user, personal_code = await self._auth.register(
+        user, personal_code, room = await self._auth.register(
             body["email"],
             body["username"],
             body["password"],
             body["invite_code"],
             self._who.client_address(request),
         )
-        payload: protocol.RegisterResponse = {"user": user.info(), "invite_code": personal_code}
+        payload: protocol.RegisterResponse = {
+            "user": user.info(),
+            "invite_code": personal_code,
+            "room": room,
+        }
         return web.json_response(payload, status=201)
 
     async def login(self, request: web.Request) -> web.Response:
@@ -91,10 +103,15 @@ class AuthRoutes:
         user = await self._who.require_user(request)
         body = await read_json(request)
         uses = get_int(body, "uses", default=1, minimum=1, maximum=protocol.INVITE_MAX_USES)
+        room_id = body.get("room_id")
+        if room_id is not None:
+            room_id = room_id_of(body)
+            await self._guard.require_inviter(room_id, user.id)
         expires_in = get_int(
             body,
             "expires_in",
-            default=None,
+            # An invite into a room is a link pasted into a chat: it must not live for ever.
+            default=protocol.ROOM_INVITE_DEFAULT_LIFETIME_SECONDS if room_id else None,
             minimum=protocol.INVITE_MIN_LIFETIME_SECONDS,
             maximum=protocol.INVITE_MAX_LIFETIME_SECONDS,
         )
@@ -104,7 +121,7 @@ class AuthRoutes:
                     f"you have {self._max_invites} usable invites, the most this daemon allows; "
                     "let one be used or expire first"
                 )
-            code = await invites.create(conn, user.id, uses or 1, expires_in)
+            code = await invites.create(conn, user.id, uses or 1, expires_in, room_id)
         created = [i for i in await invites.list_for(self._db, user.id) if i["code"] == code]
         return web.json_response(created[0], status=201)
 

@@ -90,8 +90,9 @@ class AuthService:
 
     async def register(
         self, email: str, username: str, password: str, invite_code: str, client: str
-    ) -> tuple[User, str]:
-        """Create the account and its personal invite; the invite use is taken atomically.
+    ) -> tuple[User, str, protocol.InvitedRoom | None]:
+        """Create the account and its personal invite; the invite use is taken atomically, and
+        an invite made for a room makes the account a member of it in the same transaction.
 
         The order is the defence: the fields' shape first (free), then the per-address throttle,
         then the invite, then whether the name or email is taken, and only then bcrypt. A
@@ -111,7 +112,7 @@ class AuthService:
         created = now_iso()
         try:
             async with self._db.transaction() as conn:
-                invite_id = await invites.consume(conn, invite_code)
+                invite_id, room_id = await invites.consume(conn, invite_code)
                 result = await run(
                     conn,
                     "INSERT INTO users (email, username, username_key, password_hash, created_at) "
@@ -123,13 +124,12 @@ class AuthService:
                     t=created,
                 )
                 user_id = int(result.scalar_one())
-                await run(
-                    conn,
-                    "INSERT INTO invite_redemptions (invite_id, user_id, redeemed_at) "
-                    "VALUES (:i, :u, :t)",
-                    i=invite_id,
-                    u=user_id,
-                    t=created,
+                await invites.redeemed_by(conn, invite_id, user_id)
+                most = self._settings.max_rooms_per_user
+                room = (
+                    await invites.enter_room(conn, room_id, user_id, most)
+                    if room_id is not None
+                    else None
                 )
                 personal = await invites.create(
                     conn, user_id, self._settings.personal_invite_uses, None
@@ -140,7 +140,7 @@ class AuthService:
         await self.register_throttle.release(reservation)
         if self._bootstrap_file is not None:
             self._bootstrap_file.unlink(missing_ok=True)
-        return User(user_id, email, username, created), personal
+        return User(user_id, email, username, created), personal, room
 
     async def _refuse_taken(self, email: str, key: str) -> None:
         row = await self._db.fetch_one(

@@ -330,6 +330,16 @@ async def m013_transfer_headers(conn: AsyncConnection, t: Types) -> None:
         await run(conn, f"ALTER TABLE transfers ADD COLUMN {column}")
 
 
+async def m014_room_invites_direct_rooms(conn: AsyncConnection, t: Types) -> None:
+    # An invite may name a room its user joins (`videonet invite --room`); it goes with the room.
+    await run(
+        conn, "ALTER TABLE invites ADD COLUMN room_id TEXT REFERENCES rooms(id) ON DELETE CASCADE"
+    )
+    # A direct room (`videonet send @ben`): its two members' ids, "low:high", one room per pair.
+    await run(conn, "ALTER TABLE rooms ADD COLUMN direct_key TEXT")
+    await run(conn, "CREATE UNIQUE INDEX rooms_direct_key ON rooms (direct_key)")
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "accounts_invites_rooms", m001_accounts_invites_rooms),
     (2, "chat_messages", m002_chat_messages),
@@ -344,6 +354,7 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (11, "visible_names", m011_visible_names),
     (12, "identities", m012_identities),
     (13, "transfer_headers", m013_transfer_headers),
+    (14, "room_invites_direct_rooms", m014_room_invites_direct_rooms),
 ]
 
 

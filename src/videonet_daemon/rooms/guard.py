@@ -44,6 +44,11 @@ class RoomGuard:
         await self._rooms.get(room_id, user_id)
         raise Forbidden("you are not a member of this room")
 
+    async def require_inviter(self, room_id: str, user_id: int) -> None:
+        """The user may bring others into the room: a member, and not of a direct room."""
+        await self.require_member(room_id, user_id)
+        await self._rooms.refuse_direct(room_id, "given a third member")
+
     async def refusal(self, room_id: str, user_id: int) -> Exception:
         """The error a non-member hears for this room: `NotFound` if it does not exist (or is
         private), else `Forbidden` (used after a write that checked membership itself)."""

@@ -10,7 +10,7 @@ from videonet_daemon.errors import ValidationError
 from videonet_daemon.realtime.hub import Hub
 from videonet_daemon.rooms.guard import RoomGuard
 from videonet_daemon.rooms.service import RoomService
-from videonet_daemon.validation import get_str, read_json
+from videonet_daemon.validation import get_body, get_str, read_json
 from videonet_protocol import protocol
 
 # Published on the daemon bus when a user leaves a room over HTTP, so every daemon (this one
@@ -41,6 +41,8 @@ class RoomRoutes:
         return [
             web.get(protocol.API_ROOMS, self.list_rooms),
             web.post(protocol.API_ROOM_CREATE, self.create_room),
+            web.post(protocol.API_ROOM_DIRECT, self.direct_room),
+            web.post(protocol.API_INVITE_REDEEM, self.redeem_invite),
             web.get(protocol.API_ROOM_LOOKUP, self.lookup_room),
             web.get(protocol.API_ROOM, self.get_room),
             web.delete(protocol.API_ROOM, self.delete_room),
@@ -87,6 +89,19 @@ class RoomRoutes:
             raise ValidationError("private must be true or false")
         room = await self._rooms.create(user.id, name, description, private)
         return web.json_response(room, status=201)
+
+    async def direct_room(self, request: web.Request) -> web.Response:
+        user = await self._who.require_user(request)
+        body = get_body(await read_json(request), protocol.DirectRoomRequest)
+        room, made = await self._rooms.direct(user.id, body["username"])
+        return web.json_response(room, status=201 if made else 200)
+
+    async def redeem_invite(self, request: web.Request) -> web.Response:
+        """An account that exists takes one use of a room's invite and joins the room."""
+        user = await self._who.require_user(request)
+        body = get_body(await read_json(request), protocol.RedeemRequest)
+        room = await self._rooms.redeem(body["invite_code"], user.id)
+        return web.json_response(room)
 
     async def rename_room(self, request: web.Request) -> web.Response:
         user = await self._who.require_user(request)

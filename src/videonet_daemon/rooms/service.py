@@ -3,6 +3,11 @@
 Room names are unique under `names.name_key` (case and look-alike letters folded). A room is
 public (every account sees and may join it) or private (only members see it; members add
 others). To a stranger, a private room does not exist: 404, never 403, on its id.
+
+A direct room (`videonet send @ben`) is the private room of two accounts: one per pair, found or
+made by `direct` (the pair's unique `direct_key` makes a concurrent second one impossible),
+named "@ana @ben" (names starting with "@" are kept for them), never holding a third member,
+never renamed. Opening new ones is limited per account and day.
 """
 
 from __future__ import annotations
@@ -12,9 +17,17 @@ import uuid
 
 from sqlalchemy.exc import IntegrityError
 
-from videonet_daemon.clock import now_iso
+from videonet_daemon import invites
+from videonet_daemon.clock import iso_after, now_iso
 from videonet_daemon.db.engine import Database, Record, columns, run
-from videonet_daemon.errors import Conflict, Forbidden, NotFound, ValidationError
+from videonet_daemon.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInvite,
+    NotFound,
+    RateLimited,
+    ValidationError,
+)
 from videonet_protocol import protocol
 from videonet_protocol.names import BadName, clean_room_name, close_names, name_key
 
@@ -61,10 +74,15 @@ def _after(cursor: str) -> str:
         raise ValidationError("cursor is not one this daemon gave out") from exc
 
 
+DIRECT_PREFIX = protocol.DIRECT_ROOM_PREFIX  # direct rooms' names start with it, no other's
+DAY_SECONDS = 24 * 3600
+
+
 class RoomService:
-    def __init__(self, db: Database, max_rooms: int) -> None:
+    def __init__(self, db: Database, max_rooms: int, direct_per_day: int = 50) -> None:
         self._db = db
         self._max_rooms = max_rooms  # rooms one account may be a member of
+        self._direct_per_day = direct_per_day  # direct rooms one account may open per day
 
     async def count(self) -> int:
         row = await self._db.fetch_one("SELECT COUNT(*) AS n FROM rooms")
@@ -169,6 +187,7 @@ class RoomService:
 
     async def rename(self, room_id: str, user_id: int, name: str) -> protocol.RoomInfo:
         await self._own(room_id, user_id)
+        await self.refuse_direct(room_id, "renamed")
         name = _room_name(name)
         try:
             await self._db.execute(
@@ -193,11 +212,14 @@ class RoomService:
 
     async def join(self, room_id: str, user_id: int) -> protocol.RoomInfo:
         await self.get(room_id, user_id)  # 404 before anything else (private rooms too)
+        if not await self.is_member(room_id, user_id):
+            await self.refuse_direct(room_id, "joined")
         await self._add(room_id, user_id)
         return await self.get(room_id, user_id)
 
     async def invite(self, room_id: str, username: str) -> protocol.MemberInfo:
         """Add an account to the room (the caller is a member: the room guard said so)."""
+        await self.refuse_direct(room_id, "given a third member")
         row = await self._db.fetch_one(
             "SELECT id, username FROM users WHERE username_key = :k", k=name_key(username)
         )
@@ -206,6 +228,109 @@ class RoomService:
         user_id = int(columns(row)["id"])
         await self._add(room_id, user_id)
         return next(m for m in await self.members(room_id) if m["user_id"] == user_id)
+
+    async def redeem(self, code: str, user_id: int) -> protocol.InvitedRoom:
+        """Take one use of a room's invite for an account that exists, and make it a member
+        (both in one transaction: a refused join leaves the invite as it was)."""
+        async with self._db.transaction() as conn:
+            invite_id, room_id = await invites.consume(conn, code)
+            if room_id is None:
+                raise InvalidInvite(
+                    "this invite is for making an account, and you have one: "
+                    "it names no room to join"
+                )
+            await invites.redeemed_by(conn, invite_id, user_id)
+            return await invites.enter_room(conn, room_id, user_id, self._max_rooms)
+
+    async def refuse_direct(self, room_id: str, what: str) -> None:
+        """403 if the room is a direct room (it holds its two people only)."""
+        row = await self._db.fetch_one(
+            "SELECT 1 FROM rooms WHERE id = :r AND direct_key IS NOT NULL", r=room_id
+        )
+        if row is not None:
+            raise Forbidden(f"a direct room holds its two people only: it cannot be {what}")
+
+    async def direct(self, user_id: int, username: str) -> tuple[protocol.RoomInfo, bool]:
+        """The direct room of the caller and ``username``, made if there is none; and whether
+        it was made now. Both are made members again if one of them had left it."""
+        row = await self._db.fetch_one(
+            "SELECT id, username FROM users WHERE username_key = :k AND disabled_at IS NULL",
+            k=name_key(username),
+        )
+        if row is None:
+            raise NotFound(f"no account is named {username!r}")
+        other_id, other_name = int(columns(row)["id"]), str(columns(row)["username"])
+        if other_id == user_id:
+            raise ValidationError("a direct room is with someone else: name another account")
+        low, high = sorted((user_id, other_id))
+        key = f"{low}:{high}"
+        room_id = await self._direct_id(key)
+        made = False
+        if room_id is None:
+            try:
+                room_id = await self._make_direct(key, user_id, other_id, other_name)
+                made = True
+            except IntegrityError as exc:  # made meanwhile by the other request: use it
+                room_id = await self._direct_id(key)
+                if room_id is None:
+                    raise Conflict("a room already has this direct room's name") from exc
+        if not made:
+            for member in (user_id, other_id):
+                await self._add(room_id, member)
+        return await self.get(room_id, user_id), made
+
+    async def _direct_id(self, key: str) -> str | None:
+        row = await self._db.fetch_one("SELECT id FROM rooms WHERE direct_key = :k", k=key)
+        return None if row is None else str(columns(row)["id"])
+
+    async def _make_direct(self, key: str, user_id: int, other_id: int, other_name: str) -> str:
+        room_id = str(uuid.uuid4())
+        now = now_iso()
+        async with self._db.transaction() as conn:
+            me = await run(conn, "SELECT username FROM users WHERE id = :u", u=user_id)
+            names = sorted([str(me.scalar_one()), other_name], key=name_key)
+            name = " ".join(DIRECT_PREFIX + n for n in names)
+            opened = await run(
+                conn,
+                "SELECT COUNT(*) FROM rooms WHERE created_by = :u AND direct_key IS NOT NULL "
+                "AND created_at > :since",
+                u=user_id,
+                since=iso_after(-DAY_SECONDS),
+            )
+            if int(opened.scalar_one()) >= self._direct_per_day:
+                raise RateLimited(
+                    3600,
+                    f"you opened {self._direct_per_day} direct rooms in the last 24 hours, the "
+                    "most this daemon allows; try again later",
+                )
+            await run(
+                conn,
+                "INSERT INTO rooms (id, name, name_key, description, private, created_by, "
+                "created_at, direct_key) VALUES (:id, :n, :k, '', TRUE, :u, :t, :dk)",
+                id=room_id,
+                n=name,
+                k=name_key(name),
+                u=user_id,
+                t=now,
+                dk=key,
+            )
+            for member in (user_id, other_id):
+                added = await run(
+                    conn,
+                    "INSERT INTO room_members (room_id, user_id, joined_at) SELECT :r, :m, :t "
+                    "WHERE (SELECT COUNT(*) FROM room_members WHERE user_id = :m) < :most",
+                    r=room_id,
+                    m=member,
+                    t=now,
+                    most=self._max_rooms,
+                )
+                if added.rowcount == 0:
+                    whose = "you are" if member == user_id else f"{other_name} is"
+                    raise Conflict(
+                        f"{whose} in {self._max_rooms} rooms, the most this daemon allows; "
+                        "one must be left first"
+                    )
+        return room_id
 
     async def _add(self, room_id: str, user_id: int) -> None:
         # The count and the insert are one statement, so a burst of joins cannot pass the cap.
@@ -264,6 +389,12 @@ class RoomService:
 
 def _room_name(raw: str) -> str:
     try:
-        return clean_room_name(raw)
+        name = clean_room_name(raw)
     except BadName as exc:
         raise ValidationError(str(exc)) from exc
+    if name.startswith(DIRECT_PREFIX):
+        raise ValidationError(
+            f"room names starting with {DIRECT_PREFIX!r} are kept for direct rooms "
+            "(`videonet send @USER`)"
+        )
+    return name

@@ -33,6 +33,8 @@ const room = (id) => encodeURIComponent(id);
 
 export const api = {
   login: (email, password) => request("POST", "/api/auth/login", { email, password }),
+  register: (email, username, password, invite_code) =>
+    request("POST", "/api/auth/register", { email, username, password, invite_code }),
   logout: () => request("POST", "/api/auth/logout"),
   me: () => request("GET", "/api/auth/me"),
   // Every room the user can see: the list is paged (at most 500 a page), so follow the cursor.

@@ -6,7 +6,7 @@ import { filesUi } from "./files.js";
 import { sentence, user } from "./text.js";
 
 const $ = (id) => document.getElementById(id);
-const views = ["login-view", "rooms-view", "room-view"];
+const views = ["login-view", "join-view", "rooms-view", "room-view"];
 const state = { user: null, device: null, room: null, socket: null, lastId: 0, seen: new Set(), online: new Map(), call: null };
 // ?ice=relay: send media only through the TURN servers the daemon hands out (hides addresses).
 const icePolicy = new URLSearchParams(location.search).get("ice") === "relay" ? "relay" : "all";
@@ -71,6 +71,27 @@ $("login-form").addEventListener("submit", (e) => {
     e.target.reset();
     await showRooms();
     refreshDevice();
+  });
+});
+
+// --- an invite link (ORIGIN/#join=CODE): the code stays in the fragment, never sent to a server
+const inviteCode = new URLSearchParams(location.hash.slice(1)).get("join");
+
+$("join-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const form = new FormData(e.target);
+  if (form.get("password") !== form.get("again")) {
+    status("the two passwords do not match", true);
+    return;
+  }
+  guard(async () => {
+    const made = await api.register(form.get("email"), form.get("username"), form.get("password"), inviteCode);
+    const reply = await api.login(form.get("email"), form.get("password"));
+    state.user = reply.user;
+    e.target.reset();
+    history.replaceState(null, "", location.pathname); // the spent code leaves the address bar
+    await showRooms();
+    if (made.room) status(`You joined ${made.room.name}.`);
   });
 });
 
@@ -403,7 +424,7 @@ guard(async () => {
     state.user = await api.me();
   } catch (err) {
     if (err instanceof ApiError && err.status === 401) {
-      show("login-view");
+      show(inviteCode ? "join-view" : "login-view");
       return;
     }
     throw err;
