@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import shlex
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -172,6 +173,23 @@ def test_bad_links_are_one_line_with_their_exit_code(
     )
     assert r.code == 1 and "used up" in r.err, r.err
     assert second("whoami").code == 3  # nothing saved by the refused join
+
+    expired = daemon.mint_invite(expires="1s")
+    time.sleep(1.2)
+    late = Cli(daemon.url, tmp_path / "late")
+    r = late(
+        "join",
+        f"{daemon.url}/#join={expired}",
+        "--email",
+        "j@example.test",
+        "--username",
+        "jo",
+        "--password-stdin",
+        input=FRIEND_PASSWORD + "\n",
+    )
+    assert r.code == 1 and "expired" in r.err, r.err
+    assert r.err.count("\n") == 1 and r.err.startswith("Error: "), r.err
+    assert late("whoami").code == 3  # nothing saved by the refused join
 
 
 def test_direct_room_find_or_create_is_one_room_under_a_race(
