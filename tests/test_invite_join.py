@@ -118,6 +118,26 @@ def test_send_to_a_person_and_receive_from_them(
     assert len(direct) == 1 and direct[0]["participant_count"] == 2 and direct[0]["private"]
 
 
+def _join(who: Cli, link: str, name: str, *extra: str) -> Any:
+    """`videonet join LINK` as a new user NAME, the password on standard input."""
+    return who(
+        "join",
+        link,
+        "--email",
+        f"{name}@example.test",
+        "--username",
+        name,
+        "--password-stdin",
+        *extra,
+        input=FRIEND_PASSWORD + "\n",
+    )
+
+
+def _one_line(r: Any) -> None:
+    assert r.err.count("\n") == 1 and r.err.startswith("Error: "), r.err
+    assert "Traceback" not in r.err
+
+
 def test_bad_links_are_one_line_with_their_exit_code(
     daemon: Daemon, user: User, cli: Cli, tmp_path: Path
 ) -> None:
@@ -130,65 +150,27 @@ def test_bad_links_are_one_line_with_their_exit_code(
         ("http://example.org/#join=ABCD-EFGH-JKMN-PQRS", 2),  # plain http off this machine
         (daemon.url + "/#join=ABCD-EFGH-JKMN-PQRS", 1),  # no such invite
     ):
-        r = friend(
-            "join",
-            link,
-            "--email",
-            "x@example.test",
-            "--username",
-            "x",
-            "--password-stdin",
-            input=FRIEND_PASSWORD + "\n",
-        )
+        r = _join(friend, link, "x")
         assert r.code == code, (link, r.err)
-        assert r.err.count("\n") == 1 and r.err.startswith("Error: "), r.err
-        assert "Traceback" not in r.err
+        _one_line(r)
 
     assert cli("rooms", "create", "studio-used").code == 0
     link = invite_line(cli, "studio-used").split(" ", 2)[2]
-    args = ["--password-stdin", "--json"]
-    first = Cli(daemon.url, tmp_path / "first")
-    r = first(
-        "join",
-        link,
-        "--email",
-        "h@example.test",
-        "--username",
-        "hal",
-        *args,
-        input=FRIEND_PASSWORD + "\n",
-    )
+    r = _join(Cli(daemon.url, tmp_path / "first"), link, "hal", "--json")
     assert r.code == 0, r.err
     assert r.json()["room"]["name"] == "studio-used" and r.json()["registered"] is True
     second = Cli(daemon.url, tmp_path / "second")
-    r = second(
-        "join",
-        link,
-        "--email",
-        "i@example.test",
-        "--username",
-        "ida",
-        *args,
-        input=FRIEND_PASSWORD + "\n",
-    )
+    r = _join(second, link, "ida")
     assert r.code == 1 and "used up" in r.err, r.err
+    _one_line(r)
     assert second("whoami").code == 3  # nothing saved by the refused join
 
     expired = daemon.mint_invite(expires="1s")
     time.sleep(1.2)
     late = Cli(daemon.url, tmp_path / "late")
-    r = late(
-        "join",
-        f"{daemon.url}/#join={expired}",
-        "--email",
-        "j@example.test",
-        "--username",
-        "jo",
-        "--password-stdin",
-        input=FRIEND_PASSWORD + "\n",
-    )
+    r = _join(late, f"{daemon.url}/#join={expired}", "jo")
     assert r.code == 1 and "expired" in r.err, r.err
-    assert r.err.count("\n") == 1 and r.err.startswith("Error: "), r.err
+    _one_line(r)
     assert late("whoami").code == 3  # nothing saved by the refused join
 
 
