@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test test-packages lint typecheck unit unit-postgres unit-s3 bench clean constraints
+.PHONY: demo test test-packages catalogues i18n-update merge-driver lint typecheck unit unit-postgres unit-s3 bench clean constraints
 
 # Installed with the versions the suite last passed with (constraints.txt), so CI and a fresh
 # clone test what was tested; `make constraints` moves them forward.
@@ -13,8 +13,21 @@ $(BIN)/.installed: pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[all,test]'
 	touch $@
 
-demo: $(BIN)/.installed
+demo: $(BIN)/.installed catalogues
 	$(BIN)/python scripts/demo.py
+
+# The message catalogues (docs/i18n.md): compile the .po files a checkout runs from (the wheel's
+# build hook does the same); update them from the sources after changing any user-facing word;
+# let git merge two branches' .po files as the union of their entries.
+catalogues: $(BIN)/.installed
+	@$(BIN)/python scripts/i18n.py compile
+
+i18n-update: $(BIN)/.installed
+	$(BIN)/python scripts/i18n.py update
+
+merge-driver:
+	git config merge.videonet-po.name "union of two message catalogues"
+	git config merge.videonet-po.driver "$(CURDIR)/$(BIN)/python scripts/i18n.py merge %O %A %B"
 
 test: $(BIN)/.installed test-packages lint typecheck unit unit-postgres
 

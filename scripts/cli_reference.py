@@ -10,6 +10,7 @@ heading. A command without a section gets one at the end of the file, to be move
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from collections.abc import Iterator
@@ -24,6 +25,8 @@ END = "<!-- end generated -->"
 def _commands() -> Iterator[tuple[str, Any]]:
     """(full name, click command) for both roots and every leaf under them."""
     sys.path.insert(0, str(ROOT / "src"))
+    # The reference is English, whatever language this terminal speaks (docs/i18n.md).
+    os.environ["VIDEONET_LANG"] = "en"
     from videonet_cli.main import build_command as videonet
     from videonet_daemon.cli import build_command as videonet_daemon
 

@@ -61,6 +61,9 @@ __all__ = [
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
+    # The CLI and the daemon under test speak from the .mo files: compile any .po newer than
+    # its .mo (atomic writes: every xdist worker may get here at once).
+    _compile_catalogues()
     if BACKEND == "postgresql":
         try:
             postgres_admin("SELECT 1")
@@ -68,6 +71,12 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             reason = f"PostgreSQL run skipped: no server answers at {POSTGRES} ({exc})"
             print(reason, file=sys.stderr)
             pytest.exit(reason, returncode=0)
+
+
+def _compile_catalogues() -> None:
+    from catalogues import script
+
+    script().compile_all()
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

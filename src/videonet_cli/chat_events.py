@@ -22,6 +22,7 @@ from typing import Any
 from videonet_cli.api import Api, SocketClient
 from videonet_cli.config import data_dir, write_private_json
 from videonet_cli.errors import AuthError, NotFoundError, UnreachableError
+from videonet_cli.i18n import N_
 from videonet_cli.reporting import Reporter
 from videonet_protocol import protocol
 
@@ -34,6 +35,8 @@ SEND_WAIT_SECONDS = 30.0
 
 class RoomDeleted(NotFoundError):
     """The room was deleted by its creator."""
+
+    default = N_("The room was deleted by its creator.")
 
 
 class Cursors:

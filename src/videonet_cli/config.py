@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from videonet_protocol import protocol
+from videonet_protocol.i18n import LANGUAGES
 
 ENV_CONFIG_DIR = "VIDEONET_CONFIG_DIR"
 ENV_DATA_DIR = "VIDEONET_DATA_DIR"
@@ -30,6 +31,7 @@ ENV_TRUST_NEW = "VIDEONET_TRUST_NEW"
 ENV_CODE = "VIDEONET_CODE"
 ENV_RECOVERY_KEY = "VIDEONET_RECOVERY_KEY"
 ENV_RECOVERY_KEY_FILE = "VIDEONET_RECOVERY_KEY_FILE"
+ENV_LANG = "VIDEONET_LANG"
 
 # The CLI's environment, declared once: docs/settings.md shows this table (`markdown_table`, a
 # test keeps the two equal); the analysis settings are in videonet_cli.analysis.settings.
@@ -68,6 +70,11 @@ ENVIRONMENT: tuple[tuple[str, str], ...] = (
     (ENV_CODE, "`send --code` / `receive --code` with no value: the code (kept out of `ps`)."),
     (ENV_RECOVERY_KEY, "The recovery key: restores your identity on a new device (CI runners)."),
     (ENV_RECOVERY_KEY_FILE, "The same, read from this file."),
+    (
+        ENV_LANG,
+        "The language the CLI speaks: `en`, `ko` or `ja` (before `config set language` and "
+        "`LC_ALL`/`LC_MESSAGES`/`LANG`; anything else is English). `--json` never changes.",
+    ),
 )
 
 
@@ -153,6 +160,11 @@ CONFIG_KEYS: dict[str, ConfigKey] = {
     ),
     "insecure": ConfigKey(
         "true: allow plain http:// to a host that is not this machine.", "false", ("true", "false")
+    ),
+    "language": ConfigKey(
+        "en, ko or ja: the language the CLI speaks (VIDEONET_LANG overrides it).",
+        "",
+        LANGUAGES,
     ),
 }
 

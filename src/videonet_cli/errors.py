@@ -25,7 +25,8 @@ Hierarchy::
     └── DaemonRefused (exit 1/3/4)  the daemon refused (its error body, HTTP or Socket.IO); the
                                     exit code comes from `EXIT_CODES`, keyed by the error code
 
-Each class's docstring is its default message. Cores raise these; `main.main` catches them.
+Each class's `default` is its message (marked for the catalogue, translated when raised).
+Cores raise these; `main.main` catches them.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from enum import IntEnum
 
+from videonet_cli.i18n import N_, _
 from videonet_protocol.protocol import ErrorCode
 
 
@@ -52,13 +54,14 @@ class ExitCode(IntEnum):
 
 
 class CliError(Exception):
-    """The command failed."""
+    """A failure the user reads in one line (`default` unless a message is given)."""
+
+    default = N_("The command failed.")
 
     exit_code: ExitCode = ExitCode.FAILURE
 
     def __init__(self, message: str | None = None) -> None:
-        # A docstring wrapped over several lines is still one line for the user.
-        super().__init__(message or " ".join((self.__doc__ or "error").split()))
+        super().__init__(message or _(self.default))
 
     @property
     def message(self) -> str:
@@ -66,87 +69,94 @@ class CliError(Exception):
 
 
 class MismatchError(CliError):
-    """The files differ."""
+    default = N_("The files differ.")
 
 
 class IncompleteError(CliError):
-    """The transfer stopped before the end; run the same command again to resume."""
+    default = N_("The transfer stopped before the end; run the same command again to resume.")
 
 
 class UsageError(CliError):
-    """The command line is not valid."""
+    default = N_("The command line is not valid.")
 
     exit_code = ExitCode.USAGE
 
 
 class AuthError(CliError):
-    """Not logged in: run `videonet login` first (or set VIDEONET_TOKEN)."""
+    default = N_("Not logged in: run `videonet login` first (or set VIDEONET_TOKEN).")
 
     exit_code = ExitCode.AUTH
 
 
 class NotFoundError(CliError):
-    """Not found."""
+    default = N_("Not found.")
 
     exit_code = ExitCode.NOT_FOUND
 
 
 class UnreachableError(CliError):
-    """The daemon cannot be reached."""
+    default = N_("The daemon cannot be reached.")
 
     exit_code = ExitCode.UNREACHABLE
 
 
 class Interrupted(CliError):
-    """interrupted"""
+    default = N_("interrupted")
 
     exit_code = ExitCode.INTERRUPTED
 
 
 class KeyChangedError(CliError):
-    """A user's identity is not the one pinned here: compare safety numbers with them
-    (`videonet keys verify USER`), then run `videonet keys trust USER NUMBER`."""
+    default = N_(
+        "A user's identity is not the one pinned here: compare safety numbers with them "
+        "(`videonet keys verify USER`), then run `videonet keys trust USER NUMBER`."
+    )
 
     exit_code = ExitCode.KEY_CHANGED
 
 
 class UntrustedSenderError(CliError):
-    """The sending device is not certified by the sender's pinned identity (or was revoked):
-    nothing from it is accepted."""
+    default = N_(
+        "The sending device is not certified by the sender's pinned identity (or was "
+        "revoked): nothing from it is accepted."
+    )
 
     exit_code = ExitCode.KEY_CHANGED
 
 
 class NotLinkedError(CliError):
-    """This device is not linked to your account's identity: run `videonet devices link` here
-    and `videonet devices link CODE` on a device you already use, or `videonet devices restore`
-    with your recovery key."""
+    default = N_(
+        "This device is not linked to your account's identity: run `videonet devices link` "
+        "here and `videonet devices link CODE` on a device you already use, or `videonet "
+        "devices restore` with your recovery key."
+    )
 
 
 class KeyUnavailableError(CliError):
-    """This file was not encrypted for this device: ask the sender to send it again while you
-    are receiving."""
+    default = N_(
+        "This file was not encrypted for this device: ask the sender to send it again while "
+        "you are receiving."
+    )
 
     exit_code = ExitCode.KEY_UNAVAILABLE
 
 
 class BadCodeError(CliError):
-    """The code exchange failed: the code was wrong, or someone changed the messages on the way
-    (the daemon included). Nothing was received; the code cannot be used again: the sender
-    sends again for a new one."""
+    default = N_(
+        "The code exchange failed: the code was wrong, or someone changed the messages on the"
+        " way (the daemon included). Nothing was received; the code cannot be used again: the"
+        " sender sends again for a new one."
+    )
 
     exit_code = ExitCode.BAD_CODE
 
-    def __init__(self, message: str | None = None) -> None:
-        super().__init__(message or " ".join((self.__doc__ or "").split()))
-
 
 class IntegrityError(CliError):
-    """The encrypted data does not verify: it was changed, reordered or cut short."""
+    default = N_("The encrypted data does not verify: it was changed, reordered or cut short.")
 
 
 class TamperedError(IntegrityError):
-    """An encrypted record does not verify: it was changed, moved, dropped or added."""
+    default = N_("An encrypted record does not verify: it was changed, moved, dropped or added.")
 
     def __init__(self, index: int, where: str = "") -> None:
         inside = f" ({where})" if where else ""
@@ -158,15 +168,15 @@ class TamperedError(IntegrityError):
 
 
 class TruncatedError(IntegrityError):
-    """The encrypted data ends before its final record: it was cut short."""
+    default = N_("The encrypted data ends before its final record: it was cut short.")
 
 
 class UnwrapError(IntegrityError):
-    """The file key cannot be unwrapped: it is not for this device, or it was changed."""
+    default = N_("The file key cannot be unwrapped: it is not for this device, or it was changed.")
 
 
 class DaemonRefused(CliError):
-    """The daemon refused the request."""
+    default = N_("The daemon refused the request.")
 
     def __init__(self, code: str, message: str, status: int | None = None) -> None:
         super().__init__(message or None)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 
 from videonet_cli.errors import CliError
+from videonet_cli.i18n import N_
 
 # extra -> the modules it brings that its commands import (checked in this order)
 EXTRAS: dict[str, tuple[str, ...]] = {
@@ -22,6 +23,8 @@ EXTRAS: dict[str, tuple[str, ...]] = {
 
 class MissingExtra(CliError):
     """An optional part of VideoNet is not installed."""
+
+    default = N_("An optional part of VideoNet is not installed.")
 
 
 def require(extra: str, command: str) -> None:

@@ -9,6 +9,11 @@ import sys
 import threading
 from dataclasses import dataclass
 
+from videonet_cli import i18n
+
+# Before typer and the commands are imported: they look their words up when imported.
+i18n.settle()
+
 import typer
 
 from videonet_cli import __version__

@@ -21,6 +21,7 @@ import numpy.typing as npt
 
 from videonet_cli.analysis.results import VideoInfo
 from videonet_cli.errors import NotFoundError, UsageError
+from videonet_cli.i18n import N_
 
 Frame = npt.NDArray[np.uint8]
 
@@ -33,6 +34,8 @@ SEQUENTIAL_STEP = 24
 
 class NotAVideoError(UsageError):
     """Not a video that can be read (unsupported, damaged or truncated)."""
+
+    default = N_("Not a video that can be read (unsupported, damaged or truncated).")
 
 
 def check_path(path: Path) -> None:

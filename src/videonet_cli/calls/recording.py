@@ -28,6 +28,7 @@ from aiortc.contrib.media import MediaRecorder
 from aiortc.mediastreams import MediaStreamError
 
 from videonet_cli.errors import CliError
+from videonet_cli.i18n import N_
 
 log = logging.getLogger(__name__)
 
@@ -224,6 +225,8 @@ class Recording:
 
 class IncompleteRecording(CliError):
     """A recording lacks media its peer announced."""
+
+    default = N_("A recording lacks media its peer announced.")
 
 
 def split_failures(result: dict[str, Any]) -> list[dict[str, Any]]:
