@@ -33,7 +33,9 @@ test: $(BIN)/.installed test-packages lint typecheck unit unit-postgres
 
 # The web client's tests drive Debian's chromium, the TURN test runs coturn, the SFU tests run
 # Janus (janus, janus-pp-rec from janus-tools; the page's janus.js and adapter.js); without them
-# (not root, no apt) those tests skip, saying why.
+# (not root, no apt) those tests skip, saying why. The language tests run the CLI on a terminal
+# in ko_KR.UTF-8 and ja_JP.UTF-8, as a user's would be: Debian's `locales` and localedef make
+# them when `locale -a` lacks them (root only; otherwise those tests skip, saying why).
 test-packages:
 	@missing=""; \
 	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
@@ -42,6 +44,7 @@ test-packages:
 	command -v janus-pp-rec >/dev/null || missing="$$missing janus-tools"; \
 	[ -f /usr/share/javascript/janus-gateway/janus.js ] || missing="$$missing libjs-janus-gateway"; \
 	[ -f /usr/share/javascript/webrtc-adapter/adapter.js ] || missing="$$missing libjs-webrtc-adapter"; \
+	[ -d /usr/share/i18n/locales ] || missing="$$missing locales"; \
 	if [ -n "$$missing" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		echo "installing$$missing for the browser, TURN and SFU tests"; \
 		export DEBIAN_FRONTEND=noninteractive; \
@@ -55,7 +58,17 @@ test-packages:
 		&& systemctl is-active --quiet janus 2>/dev/null; then \
 		echo "stopping the packaged janus.service: the tests start their own Janus"; \
 		systemctl disable --now janus >/dev/null 2>&1 || true; \
-	fi
+	fi; \
+	for name in ko_KR ja_JP; do \
+		locale -a 2>/dev/null | grep -qiE "^$$name\.utf-?8$$" && continue; \
+		if [ "$$(id -u)" = 0 ] && command -v localedef >/dev/null; then \
+			echo "making the $$name.UTF-8 locale for the language tests"; \
+			localedef -i $$name -f UTF-8 $$name.UTF-8 \
+			|| echo "could not make $$name.UTF-8: its terminal tests will skip"; \
+		else \
+			echo "not making $$name.UTF-8 (needs root and localedef): its terminal tests will skip"; \
+		fi; \
+	done
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check src tests bench scripts

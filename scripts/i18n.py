@@ -44,15 +44,18 @@ class Domain:
 
     def sources(self) -> list[Path]:
         if self.name == "videonet_click":
-            import click
+            # typer >= 0.29 runs its own copy of click (typer._click), whose words are
+            # hard-coded English: typer's modules mark theirs with gettext, and our adapter says
+            # click's through gettext too (videonet_protocol/adapters/typer.py).
             import typer
 
-            return sorted(
-                path
-                for package in (click, typer)
-                for path in Path(package.__file__ or "").parent.glob("*.py")
-                if not path.name.startswith("_win")
-            )
+            protocol = SRC / "videonet_protocol"
+            typer_modules = Path(typer.__file__ or "").parent.glob("*.py")
+            return [
+                *sorted(path for path in typer_modules if not path.name.startswith("_win")),
+                protocol / "adapters" / "typer.py",
+                protocol / "command_line.py",
+            ]
         if self.name == "videonet_web":
             static = SRC / "videonet_daemon" / "web" / "static"
             return sorted(

@@ -39,6 +39,10 @@ from daemons import (
     start_daemon,
 )
 
+# Tests that start the CLI with this process's own environment, or import it here, read
+# English too (base_env gives the CLI's subprocesses the same).
+os.environ["VIDEONET_LANG"] = "en"
+
 __all__ = [
     "BACKEND",
     "BIN",

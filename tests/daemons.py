@@ -194,6 +194,9 @@ def base_env(**extra: str) -> dict[str, str]:
         # trust. The tests of asking, refusing and `--to` (test_transfer_trust.py,
         # identity tests) set it to "0".
         VIDEONET_TRUST_NEW="1",
+        # The suite reads English: every CLI it starts speaks it, whatever the machine's locale
+        # (the language tests pass VIDEONET_LANG, or drop it to test LANG; test_cli_languages).
+        VIDEONET_LANG="en",
     )
     env.update(extra)
     return env

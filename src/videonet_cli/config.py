@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from videonet_protocol import protocol
-from videonet_protocol.i18n import LANGUAGES
+from videonet_protocol.i18n import LANGUAGES, N_
 
 ENV_CONFIG_DIR = "VIDEONET_CONFIG_DIR"
 ENV_DATA_DIR = "VIDEONET_DATA_DIR"
@@ -34,46 +34,68 @@ ENV_RECOVERY_KEY_FILE = "VIDEONET_RECOVERY_KEY_FILE"
 ENV_LANG = "VIDEONET_LANG"
 
 # The CLI's environment, declared once: docs/settings.md shows this table (`markdown_table`, a
-# test keeps the two equal); the analysis settings are in videonet_cli.analysis.settings.
+# test keeps the two equal; English, as the docs are); the analysis settings are in
+# videonet_cli.analysis.settings. Marked with N_ for wherever the CLI shows them: `_(text)`.
 ENVIRONMENT: tuple[tuple[str, str], ...] = (
-    (ENV_SERVER, "Daemon URL (same as `videonet --server URL`)."),
-    (ENV_TOKEN, "Token to use instead of the one saved by `videonet login` (for CI)."),
-    (ENV_PASSWORD, "Password for `login`/`register` when no prompt is possible."),
+    (ENV_SERVER, N_("Daemon URL (same as `videonet --server URL`).")),
+    (ENV_TOKEN, N_("Token to use instead of the one saved by `videonet login` (for CI).")),
+    (ENV_PASSWORD, N_("Password for `login`/`register` when no prompt is possible.")),
     (
         ENV_CONFIG_DIR,
-        "Where the CLI keeps `config.json` and `credentials.json` (default: the platform's "
-        "user config dir, e.g. `~/.config/videonet`).",
+        N_(
+            "Where the CLI keeps `config.json` and `credentials.json` (default: the platform's "
+            "user config dir, e.g. `~/.config/videonet`)."
+        ),
     ),
     (
         ENV_DATA_DIR,
-        "Where the CLI keeps this device's keys and identity (`identity/`), pins, chat history "
-        "and analyses (default: the platform's user data dir, e.g. `~/.local/share/videonet`).",
+        N_(
+            "Where the CLI keeps this device's keys and identity (`identity/`), pins, chat history "
+            "and analyses (default: the platform's user data dir, e.g. `~/.local/share/videonet`)."
+        ),
     ),
-    (ENV_DEBUG, "`1` shows tracebacks instead of one-line errors (both commands)."),
-    (ENV_INSECURE, "`1` allows plain `http://` to a host that is not this machine (`--insecure`)."),
-    (ENV_OUTPUT, "`json` makes `--json` the default of every command (`config set output json`)."),
+    (ENV_DEBUG, N_("`1` shows tracebacks instead of one-line errors (both commands).")),
+    (
+        ENV_INSECURE,
+        N_("`1` allows plain `http://` to a host that is not this machine (`--insecure`)."),
+    ),
+    (
+        ENV_OUTPUT,
+        N_("`json` makes `--json` the default of every command (`config set output json`)."),
+    ),
     (
         ENV_KEY_WAIT,
-        "`receive`: seconds to wait for the sender's running `send` to wrap the file key for a "
-        "device that appeared after the offer (default 15).",
+        N_(
+            "`receive`: seconds to wait for the sender's running `send` to wrap the file key for a "
+            "device that appeared after the offer (default 15)."
+        ),
     ),
     (
         ENV_TRUST_NEW,
-        "`1`: `send` (and a call's recording) accepts identities seen for the first time, as "
-        "`--trust-new` does; a changed identity still stops the send.",
+        N_(
+            "`1`: `send` (and a call's recording) accepts identities seen for the first time, as "
+            "`--trust-new` does; a changed identity still stops the send."
+        ),
     ),
     (
         ENV_RESUME_WAIT,
-        "Seconds a downloading `receive` waits for a sender that stopped half-way to resume "
-        "(default 600).",
+        N_(
+            "Seconds a downloading `receive` waits for a sender that stopped half-way to resume "
+            "(default 600)."
+        ),
     ),
-    (ENV_CODE, "`send --code` / `receive --code` with no value: the code (kept out of `ps`)."),
-    (ENV_RECOVERY_KEY, "The recovery key: restores your identity on a new device (CI runners)."),
-    (ENV_RECOVERY_KEY_FILE, "The same, read from this file."),
+    (ENV_CODE, N_("`send --code` / `receive --code` with no value: the code (kept out of `ps`).")),
+    (
+        ENV_RECOVERY_KEY,
+        N_("The recovery key: restores your identity on a new device (CI runners)."),
+    ),
+    (ENV_RECOVERY_KEY_FILE, N_("The same, read from this file.")),
     (
         ENV_LANG,
-        "The language the CLI speaks: `en`, `ko` or `ja` (before `config set language` and "
-        "`LC_ALL`/`LC_MESSAGES`/`LANG`; anything else is English). `--json` never changes.",
+        N_(
+            "The language the CLI speaks: `en`, `ko` or `ja` (before `config set language` and "
+            "`LC_ALL`/`LC_MESSAGES`/`LANG`; anything else is English). `--json` never changes."
+        ),
     ),
 )
 
@@ -145,7 +167,8 @@ OUTPUT_FORMATS = ("human", "json")
 
 @dataclass(frozen=True)
 class ConfigKey:
-    """One key of ``config.json``: its help line, its choices (if it has some) and its default."""
+    """One key of ``config.json``: its help line (English: `_(help)` shows it), its choices (if
+    it has some) and its default."""
 
     help: str
     default: str
@@ -153,16 +176,18 @@ class ConfigKey:
 
 
 CONFIG_KEYS: dict[str, ConfigKey] = {
-    "server": ConfigKey("The daemon URL used without --server.", protocol.DEFAULT_SERVER_URL),
-    "room": ConfigKey("The room chat, receive and call use when ROOM is left out.", ""),
+    "server": ConfigKey(N_("The daemon URL used without --server."), protocol.DEFAULT_SERVER_URL),
+    "room": ConfigKey(N_("The room chat, receive and call use when ROOM is left out."), ""),
     "output": ConfigKey(
-        "human: tables and lines; json: as if --json was given.", "human", OUTPUT_FORMATS
+        N_("human: tables and lines; json: as if --json was given."), "human", OUTPUT_FORMATS
     ),
     "insecure": ConfigKey(
-        "true: allow plain http:// to a host that is not this machine.", "false", ("true", "false")
+        N_("true: allow plain http:// to a host that is not this machine."),
+        "false",
+        ("true", "false"),
     ),
     "language": ConfigKey(
-        "en, ko or ja: the language the CLI speaks (VIDEONET_LANG overrides it).",
+        N_("en, ko or ja: the language the CLI speaks (VIDEONET_LANG overrides it)."),
         "",
         LANGUAGES,
     ),
@@ -182,28 +207,40 @@ def config_value(key: str) -> str:
 def require_key(key: str) -> None:
     """UsageError unless ``key`` is one of `CONFIG_KEYS`."""
     from videonet_cli.errors import UsageError
+    from videonet_cli.i18n import _
 
     if key not in CONFIG_KEYS:
-        raise UsageError(f"unknown config key {key!r} (known: {', '.join(CONFIG_KEYS)})")
+        raise UsageError(
+            _("unknown config key {key} (known: {keys})").format(
+                key=repr(key), keys=", ".join(CONFIG_KEYS)
+            )
+        )
 
 
 def check_config_value(key: str, value: str) -> str:
     """``value`` in its saved spelling; UsageError for an unknown key or a bad value."""
     from videonet_cli.errors import UsageError
+    from videonet_cli.i18n import _
 
     require_key(key)
     spec = CONFIG_KEYS[key]
     if key == "insecure":
         word = value.strip().lower()
         if word not in TRUE_WORDS + FALSE_WORDS:
-            raise UsageError(f"insecure: {value!r} is not true or false")
+            raise UsageError(
+                _("{key}: {value} is not true or false").format(key=key, value=repr(value))
+            )
         return "true" if word in TRUE_WORDS else "false"
     if key == "server":
         from videonet_cli.server_url import validate_server
 
         return validate_server(value, allow_insecure=insecure_allowed())
     if spec.choices and value not in spec.choices:
-        raise UsageError(f"{key}: {value!r} is not one of {', '.join(spec.choices)}")
+        raise UsageError(
+            _("{key}: {value} is not one of {choices}").format(
+                key=key, value=repr(value), choices=", ".join(spec.choices)
+            )
+        )
     return value.strip()
 
 

@@ -159,11 +159,17 @@ class TamperedError(IntegrityError):
     default = N_("An encrypted record does not verify: it was changed, moved, dropped or added.")
 
     def __init__(self, index: int, where: str = "") -> None:
-        inside = f" ({where})" if where else ""
-        super().__init__(
-            f"encrypted record {index}{inside} does not verify: the data was changed, "
-            "reordered, cut or added to"
-        )
+        if where:
+            message = _(
+                "encrypted record {index} ({where}) does not verify: the data was changed, "
+                "reordered, cut or added to"
+            ).format(index=index, where=where)
+        else:
+            message = _(
+                "encrypted record {index} does not verify: the data was changed, reordered, "
+                "cut or added to"
+            ).format(index=index)
+        super().__init__(message)
         self.index = index
 
 

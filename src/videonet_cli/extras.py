@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib.util
 
 from videonet_cli.errors import CliError
-from videonet_cli.i18n import N_
+from videonet_cli.i18n import N_, _, ngettext
 
 # extra -> the modules it brings that its commands import (checked in this order)
 EXTRAS: dict[str, tuple[str, ...]] = {
@@ -38,11 +38,23 @@ def require(extra: str, command: str) -> None:
         # importlib.metadata costs every command's start-up ~30 ms: only when it is needed
         from videonet_protocol.install_hint import install_command
 
-        names = ", ".join(missing[:-1]) + " and " + missing[-1] if len(missing) > 1 else missing[0]
-        verb = "are" if len(missing) > 1 else "is"
+        names = missing[0]
+        if len(missing) > 1:
+            # Translators: the last two of a list of Python module names.
+            names = _("{first} and {last}").format(first=", ".join(missing[:-1]), last=missing[-1])
         raise MissingExtra(
-            f"`videonet {command}` needs the {extra} extra ({names} {verb} not installed): "
-            f"{install_command(extra)}"
+            ngettext(
+                "`videonet {command}` needs the {extra} extra ({names} is not installed): "
+                "{install}",
+                "`videonet {command}` needs the {extra} extra ({names} are not installed): "
+                "{install}",
+                len(missing),
+            ).format(
+                command=command,
+                extra=extra,
+                names=names,
+                install=install_command(extra),
+            )
         )
 
 

@@ -10,6 +10,7 @@ import threading
 from dataclasses import dataclass
 
 from videonet_cli import i18n
+from videonet_cli.i18n import _
 
 # Before typer and the commands are imported: they look their words up when imported.
 i18n.settle()
@@ -38,15 +39,15 @@ from videonet_protocol.command_line import run_click
 
 app = typer.Typer(
     name="videonet",
-    help="VideoNet: rooms, chat, verified file transfer, calls and video analysis.",
+    help=_("VideoNet: rooms, chat, verified file transfer, calls and video analysis."),
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-SERVER_HELP = "Daemon URL (default: the saved `server`, then http://127.0.0.1:7701)."
-INSECURE_HELP = "Allow plain http:// to a host that is not this machine."
+SERVER_HELP = _("Daemon URL (default: the saved `server`, then http://127.0.0.1:7701).")
+INSECURE_HELP = _("Allow plain http:// to a host that is not this machine.")
 
 
 @dataclass
@@ -57,13 +58,17 @@ class State:
     insecure: bool = False
 
 
+# The program's name and a number: the same in every language (scripts read it).
+VERSION_LINE = "videonet {version}"
+
+
 def _version(value: bool) -> None:
     if value:
-        typer.echo(f"videonet {__version__}")
+        typer.echo(VERSION_LINE.format(version=__version__))
         raise typer.Exit()
 
 
-@app.callback()
+@app.callback(help=_("VideoNet: rooms, chat, verified file transfer, calls and video analysis."))
 def root(
     ctx: typer.Context,
     server: str | None = typer.Option(
@@ -78,12 +83,13 @@ def root(
         False, "--insecure", envvar=ENV_INSECURE, show_envvar=True, help=INSECURE_HELP
     ),
     version: bool = typer.Option(
-        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        False, "--version", callback=_version, is_eager=True, help=_("Print the version and exit.")
     ),
 ) -> None:
-    """VideoNet: rooms, chat, verified file transfer, calls and video analysis.
+    """The global options, for every command through ``ctx.obj``.
 
-    --server and --insecure may also follow the command: videonet rooms list --server URL.
+    --server and --insecure may also follow the command: videonet rooms list --server URL
+    (`hoist_global_options`).
     """
     ctx.obj = State(server_option=server, insecure=insecure)
 

@@ -13,6 +13,7 @@ import ipaddress
 from urllib.parse import urlsplit
 
 from videonet_cli.errors import UsageError
+from videonet_cli.i18n import _
 
 SCHEMES = ("http", "https")
 LOOPBACK_NAMES = ("localhost", "localhost.localdomain", "ip6-localhost")
@@ -37,7 +38,7 @@ def validate_server(text: str, *, allow_insecure: bool = False) -> str:
     """
     raw = text.strip()
     if not raw:
-        raise UsageError("--server: empty URL (expected https://HOST[:PORT])")
+        raise UsageError(_("--server: empty URL (expected https://HOST[:PORT])"))
     if "://" not in raw:
         try:
             bare_host = urlsplit("//" + raw).hostname or ""
@@ -48,27 +49,42 @@ def validate_server(text: str, *, allow_insecure: bool = False) -> str:
         parts = urlsplit(raw)
         port = parts.port
     except ValueError as exc:
-        raise UsageError(f"--server: {text!r} is not a URL ({exc})") from exc
+        raise UsageError(
+            _("--server: {text} is not a URL ({error})").format(text=repr(text), error=exc)
+        ) from exc
     scheme = parts.scheme.lower()
     if scheme not in SCHEMES:
         raise UsageError(
-            f"--server: unsupported scheme {scheme}:// in {text!r} (use http or https)"
+            _("--server: unsupported scheme {scheme}:// in {text} (use http or https)").format(
+                scheme=scheme, text=repr(text)
+            )
         )
     host = parts.hostname
     if not host:
-        raise UsageError(f"--server: no host in {text!r} (expected {scheme}://HOST[:PORT])")
+        raise UsageError(
+            _("--server: no host in {text} (expected {scheme}://HOST[:PORT])").format(
+                text=repr(text), scheme=scheme
+            )
+        )
     if parts.username or parts.password:
-        raise UsageError(f"--server: {text!r} holds a user name or password; give only the host")
+        raise UsageError(
+            _("--server: {text} holds a user name or password; give only the host").format(
+                text=repr(text)
+            )
+        )
     if parts.path.strip("/") or parts.query or parts.fragment:
         raise UsageError(
-            f"--server: {text!r} has a path; give only the daemon's address, "
-            f"like {scheme}://{parts.netloc}"
+            _("--server: {text} has a path; give only the daemon's address, like {url}").format(
+                text=repr(text), url=f"{scheme}://{parts.netloc}"
+            )
         )
     if scheme == "http" and not allow_insecure and not is_loopback(host):
         raise UsageError(
-            f"--server: refusing plain http to {host}: your password and token would cross the "
-            f"network unencrypted; use https://{parts.netloc}, or pass --insecure "
-            "(or `videonet config set insecure true`) if this network is trusted"
+            _(
+                "--server: refusing plain http to {host}: your password and token would cross "
+                "the network unencrypted; use {url}, or pass --insecure (or `videonet config "
+                "set insecure true`) if this network is trusted"
+            ).format(host=host, url=f"https://{parts.netloc}")
         )
     netloc = f"[{host}]" if ":" in host else host
     if port is not None:

@@ -13,7 +13,9 @@ One place decides what a user sees when the command line is wrong or the output 
 - anything unexpected is one line and exit 1 (the traceback only with ``VIDEONET_DEBUG=1``).
 
 Standard library and typer only: the daemon's CLI and the user's CLI both import it (typer's
-internals through adapters/typer.py).
+internals through adapters/typer.py). Its words go through the stdlib's gettext, as typer's do:
+the ``videonet`` CLI binds the process's domain to its catalogue, ``videonet-daemon`` speaks
+English to operators.
 """
 
 from __future__ import annotations
@@ -22,15 +24,20 @@ import errno
 import os
 import sys
 from collections.abc import Callable
+from gettext import gettext
 
 import typer
 
-from videonet_protocol.adapters.typer import Command, NoArgsIsHelpError, UsageError
+from videonet_protocol.adapters.typer import (
+    Command,
+    NoArgsIsHelpError,
+    UsageError,
+    usage_message,
+)
 
 USAGE_EXIT = 2
 INTERRUPTED_EXIT = 130
 CLOSED_OUTPUT_EXIT = 1
-NO_OUTPUT_MESSAGE = "standard output is closed: nothing was done"
 DEBUG_ENV = "VIDEONET_DEBUG"
 
 
@@ -45,9 +52,11 @@ def plain_error(message: str) -> None:
 
 def usage_line(exc: UsageError) -> str:
     """A click usage error as one line naming the help to read."""
-    message = exc.format_message().strip().replace("\n", " ").rstrip(".")
+    message = usage_message(exc.format_message()).replace("\n", " ").rstrip(".。")
     path = exc.ctx.command_path if exc.ctx is not None else ""
-    return f"{message} (see `{path} --help`)" if path else message
+    if not path:
+        return message
+    return gettext("{message} (see `{command} --help`)").format(message=message, command=path)
 
 
 def _silence_stdout() -> None:
@@ -69,7 +78,7 @@ def run_click(
 ) -> int:
     """Run ``command``; return the exit code. ``on_error`` maps the caller's own errors."""
     if sys.stdout is None:
-        print_error(NO_OUTPUT_MESSAGE)
+        print_error(gettext("standard output is closed: nothing was done"))
         return CLOSED_OUTPUT_EXIT
     try:
         result = command.main(args=argv, prog_name=prog_name, standalone_mode=False)
@@ -83,7 +92,7 @@ def run_click(
     except typer.Exit as exc:
         return exc.exit_code
     except (typer.Abort, KeyboardInterrupt):
-        print_error("interrupted")
+        print_error(gettext("interrupted"))
         return INTERRUPTED_EXIT
     except BrokenPipeError:
         _silence_stdout()
@@ -98,7 +107,9 @@ def run_click(
         if debug_enabled():
             raise
         print_error(
-            f"unexpected error: {exc.__class__.__name__}: {exc} ({DEBUG_ENV}=1 for details)"
+            gettext("unexpected error: {kind}: {error} ({variable}=1 for details)").format(
+                kind=exc.__class__.__name__, error=exc, variable=DEBUG_ENV
+            )
         )
         return 1
     try:
@@ -108,6 +119,6 @@ def run_click(
         return CLOSED_OUTPUT_EXIT
     if result == INTERRUPTED_EXIT:
         # Typer turns a KeyboardInterrupt that no command handled into a bare 130: still say it.
-        print_error("interrupted")
+        print_error(gettext("interrupted"))
     # Without standalone mode click returns the exit code of --help and friends.
     return result if isinstance(result, int) else 0

@@ -19,6 +19,7 @@ from videonet_cli.api.http import HttpClient, decode_response
 from videonet_cli.api.keys import KeysApi
 from videonet_cli.api.socket import SocketClient
 from videonet_cli.errors import AuthError, DaemonRefused, NotFoundError, UnreachableError
+from videonet_cli.i18n import _
 from videonet_protocol import protocol
 
 
@@ -126,7 +127,9 @@ class RoomsApi:
             room: protocol.RoomInfo = await self._http.post(protocol.API_ROOM_DIRECT, body)
         except DaemonRefused as exc:
             if exc.code == protocol.ErrorCode.NOT_FOUND:
-                raise NotFoundError(f"{exc.message} on this server") from exc
+                raise NotFoundError(
+                    _("{message} on this server").format(message=exc.message)
+                ) from exc
             raise
         return room
 
@@ -142,7 +145,9 @@ class RoomsApi:
         except DaemonRefused as exc:
             if exc.code == protocol.ErrorCode.NOT_FOUND:
                 raise NotFoundError(
-                    f"{exc.message} (`videonet rooms list` shows the rooms you can join)"
+                    _("{message} (`videonet rooms list` shows the rooms you can join)").format(
+                        message=exc.message
+                    )
                 ) from exc
             raise
         return room

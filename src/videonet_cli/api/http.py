@@ -1,6 +1,7 @@
 """One aiohttp client for the daemon: requests, error bodies mapped to CliError.
 
-The typed endpoints are in `api.client`; this module knows nothing of paths.
+The typed endpoints are in `api.client`; this module knows nothing of paths. Every request
+says the CLI's language (``Accept-Language``), so the daemon's error ``message`` is in it.
 """
 
 from __future__ import annotations
@@ -16,11 +17,17 @@ import aiohttp
 from yarl import URL
 
 from videonet_cli.errors import AuthError, CliError, DaemonRefused, UnreachableError
+from videonet_cli.i18n import _, current
 from videonet_protocol import protocol
 
 DEFAULT_TIMEOUT_SECONDS = 30.0
 STREAM_STALL_SECONDS = 180.0
 STREAM_READ_BUFFER = 4 << 20
+
+
+def language_headers() -> dict[str, str]:
+    """The headers that ask the daemon to answer in the CLI's language."""
+    return {"Accept-Language": current()}
 
 
 class HttpClient:
@@ -48,7 +55,9 @@ class HttpClient:
 
     def open(self) -> None:
         """Create the aiohttp session (inside the running event loop)."""
-        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        headers = language_headers()
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
         self._session = aiohttp.ClientSession(
             base_url=self.server,
             headers=headers,
@@ -117,33 +126,49 @@ def unreachable_error(server: str, exc: BaseException) -> UnreachableError:
     other = url.with_scheme("https" if url.scheme == "http" else "http")
     if isinstance(exc, aiohttp.ClientConnectorCertificateError):
         return UnreachableError(
-            f"the daemon at {server} has a certificate this machine does not trust "
-            f"({exc.certificate_error})"
+            _(
+                "the daemon at {server} has a certificate this machine does not trust ({error})"
+            ).format(server=server, error=exc.certificate_error)
         )
     if isinstance(exc, (aiohttp.ClientConnectorSSLError, aiohttp.ClientSSLError, ssl.SSLError)):
         return UnreachableError(
-            f"cannot reach the daemon at {server}: it did not answer with TLS; if it serves "
-            f"plain http, use --server {other} (and --insecure if it is not this machine)"
+            _(
+                "cannot reach the daemon at {server}: it did not answer with TLS; if it serves "
+                "plain http, use --server {other} (and --insecure if it is not this machine)"
+            ).format(server=server, other=other)
         )
     if isinstance(exc, aiohttp.ClientConnectorError):
-        if is_loopback(url.host or ""):
-            hint = "start one with `videonet-daemon serve`, or point at one with --server URL"
-        else:
-            hint = "check the address, or point at another with --server URL"
         err = exc.os_error
         number = err.errno or 0
+        # The system's own words for the failure (strerror), as every program says them.
         reason = os.strerror(number) if number > 0 else (err.strerror or str(err))
-        return UnreachableError(f"cannot reach the daemon at {server} ({reason}): {hint}")
+        if is_loopback(url.host or ""):
+            message = _(
+                "cannot reach the daemon at {server} ({reason}): start one with "
+                "`videonet-daemon serve`, or point at one with --server URL"
+            )
+        else:
+            message = _(
+                "cannot reach the daemon at {server} ({reason}): check the address, or point "
+                "at another with --server URL"
+            )
+        return UnreachableError(message.format(server=server, reason=reason))
     if isinstance(exc, TimeoutError):
-        return UnreachableError(f"the daemon at {server} did not answer in time")
+        return UnreachableError(
+            _("the daemon at {server} did not answer in time").format(server=server)
+        )
     if url.scheme == "http" and isinstance(
         exc, (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError)
     ):
         return UnreachableError(
-            f"the daemon at {server} closed the connection; if it serves HTTPS, "
-            f"use --server {other}"
+            _(
+                "the daemon at {server} closed the connection; if it serves HTTPS, "
+                "use --server {other}"
+            ).format(server=server, other=other)
         )
-    return UnreachableError(f"connection to {server} failed: {exc}")
+    return UnreachableError(
+        _("connection to {server} failed: {error}").format(server=server, error=exc)
+    )
 
 
 def decode_response(status: int, body: bytes, retry_after: str | None = None) -> Any:
@@ -162,21 +187,27 @@ def decode_response(status: int, body: bytes, retry_after: str | None = None) ->
         message = with_wait(str(err.get("message", "")), retry_after)
         raise DaemonRefused(str(err.get("code", "")), message, status)
     if status >= 500:
-        raise CliError(f"the daemon failed (HTTP {status})")
+        raise CliError(_("the daemon failed (HTTP {status})").format(status=status))
     # A body without the error shape (a proxy in between, say): the status stands in for a code.
     code = _STATUS_CODES.get(status, protocol.ErrorCode.BAD_REQUEST)
-    raise DaemonRefused(code, f"unexpected HTTP {status} from the daemon", status)
+    raise DaemonRefused(
+        code, _("unexpected HTTP {status} from the daemon").format(status=status), status
+    )
 
 
 def with_wait(message: str, retry_after: str | None) -> str:
-    """``message`` saying how long to wait, when the daemon said (in whole seconds)."""
+    """``message`` saying how long to wait, when the daemon said (in whole seconds).
+
+    An English message's "try again later" becomes the wait; a translated one (the daemon
+    answers in the CLI's language) gets the wait after it.
+    """
     if not retry_after or not retry_after.strip().isdigit():
         return message
-    wait = f"try again in {int(retry_after)} s"
-    stem = message.rstrip(". ")
+    wait = _("try again in {seconds} s").format(seconds=int(retry_after))
+    stem = message.rstrip(". 。")
     if stem.endswith("try again later"):
         return stem.removesuffix("try again later") + wait
-    return f"{stem}; {wait}" if stem else wait
+    return _("{message}; {wait}").format(message=stem, wait=wait) if stem else wait
 
 
 _STATUS_CODES = {

@@ -1,5 +1,7 @@
 """A Socket.IO connection to the daemon, authenticated with the token, with errors mapped.
 
+The connection says the CLI's language (``Accept-Language``), as every HTTP request does.
+
 Every client event is sent with `call` and answered by an `Ack`; a refused ack becomes the
 same DaemonRefused as an HTTP error body, so cores handle socket and HTTP failures the same way.
 """
@@ -13,7 +15,9 @@ from typing import Any, Self
 import socketio
 
 from videonet_cli.adapters.engineio import close_session
+from videonet_cli.api.http import language_headers
 from videonet_cli.errors import CliError, DaemonRefused, UnreachableError
+from videonet_cli.i18n import _
 from videonet_protocol import protocol
 
 CONNECT_TIMEOUT_SECONDS = 15.0
@@ -25,7 +29,7 @@ def error_for(error: Any) -> CliError:
     if not isinstance(error, dict):
         return CliError(str(error))
     return DaemonRefused(
-        str(error.get("code", "")), str(error.get("message", "refused by the daemon"))
+        str(error.get("code", "")), str(error.get("message") or _("refused by the daemon"))
     )
 
 
@@ -64,6 +68,7 @@ class SocketClient:
             await self.sio.connect(
                 self.server,
                 auth={"token": self.token},
+                headers=language_headers(),
                 socketio_path=protocol.SOCKET_PATH,
                 transports=["websocket"],
                 wait_timeout=CONNECT_TIMEOUT_SECONDS,
@@ -72,7 +77,11 @@ class SocketClient:
             await self._close_transport()
             if isinstance(self._refusal, dict) and "code" in self._refusal:
                 raise error_for(self._refusal) from exc
-            raise UnreachableError(f"cannot reach the daemon at {self.server} ({exc})") from exc
+            raise UnreachableError(
+                _("cannot reach the daemon at {server} ({error})").format(
+                    server=self.server, error=exc
+                )
+            ) from exc
 
     async def _close_transport(self) -> None:
         await close_session(self.sio)
@@ -91,11 +100,13 @@ class SocketClient:
         try:
             ack = await self.sio.call(event, data, timeout=timeout)
         except socketio.exceptions.TimeoutError as exc:
-            raise UnreachableError(f"the daemon did not answer {event!r} in time") from exc
+            raise UnreachableError(
+                _("the daemon did not answer {event} in time").format(event=repr(event))
+            ) from exc
         except socketio.exceptions.BadNamespaceError as exc:
-            raise UnreachableError("the connection to the daemon was lost") from exc
+            raise UnreachableError(_("the connection to the daemon was lost")) from exc
         if not isinstance(ack, dict):
-            raise CliError(f"unexpected reply to {event!r}")
+            raise CliError(_("unexpected reply to {event}").format(event=repr(event)))
         if not ack.get("ok"):
             raise error_for(ack.get("error"))
         return ack

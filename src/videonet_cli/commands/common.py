@@ -15,6 +15,7 @@ import typer
 from videonet_cli.commands.completion import complete_room
 from videonet_cli.config import config_value, resolve_server, resolve_token
 from videonet_cli.errors import AuthError, UsageError
+from videonet_cli.i18n import _
 
 if TYPE_CHECKING:
     from videonet_cli.api import Api
@@ -24,8 +25,10 @@ T = TypeVar("T")
 # ROOM for the commands that act in one room: left out, the saved `room` (videonet config).
 DefaultRoomArgument = typer.Argument(
     None,
-    help="Room id or unique name, or @USER: your direct room with USER (default: the saved "
-    "`room`, see videonet config).",
+    help=_(
+        "Room id or unique name, or @USER: your direct room with USER (default: the saved "
+        "`room`, see videonet config)."
+    ),
     metavar="ROOM",
     autocompletion=complete_room,
     show_default=False,
@@ -36,7 +39,7 @@ def room_or_default(room: str | None) -> str:
     """The ROOM given, else the saved default room, else a usage error saying how to set one."""
     chosen = room or config_value("room")
     if not chosen:
-        raise UsageError("no ROOM given and no default room: `videonet config set room NAME`")
+        raise UsageError(_("no ROOM given and no default room: `videonet config set room NAME`"))
     return chosen
 
 
@@ -60,7 +63,11 @@ def api_for(ctx: typer.Context, *, authenticated: bool = True) -> Api:
     token = resolve_token(server)
     if authenticated and not token:
         run(Api(server, None).probe())
-        raise AuthError(f"not logged in to {server}: run `videonet login` (or set VIDEONET_TOKEN)")
+        raise AuthError(
+            _("not logged in to {server}: run `videonet login` (or set VIDEONET_TOKEN)").format(
+                server=server
+            )
+        )
     return Api(server, token)
 
 

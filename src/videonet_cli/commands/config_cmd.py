@@ -1,18 +1,22 @@
-"""`videonet config get|set|unset|list`: the saved defaults (server, room, output, insecure)."""
+"""`videonet config get|set|unset|list`: the saved defaults (server, room, output, insecure,
+language)."""
 
 from __future__ import annotations
 
 import typer
 
 from videonet_cli import config
+from videonet_cli.i18n import _
 from videonet_cli.render import console as output
 
 app = typer.Typer(
-    help="Show and change the saved defaults: " + ", ".join(config.CONFIG_KEYS) + ".",
+    help=_("Show and change the saved defaults: {keys}.").format(
+        keys=", ".join(config.CONFIG_KEYS)
+    ),
     no_args_is_help=True,
 )
 
-JsonOption = typer.Option(False, "--json", help="Print JSON.")
+JsonOption = typer.Option(False, "--json", help=_("Print JSON."))
 
 
 def _complete_key(incomplete: str) -> list[str]:
@@ -21,15 +25,15 @@ def _complete_key(incomplete: str) -> list[str]:
 
 KeyArgument = typer.Argument(
     ...,
-    help="One of: " + ", ".join(config.CONFIG_KEYS) + ".",
+    help=_("One of: {keys}.").format(keys=", ".join(config.CONFIG_KEYS)),
     metavar="KEY",
     autocompletion=_complete_key,
 )
 
 
-@app.command("get")
+@app.command("get", help=_("Print one key's value (its default when it was never set)."))
 def get(key: str = KeyArgument, json_out: bool = JsonOption) -> None:
-    """Print one key's value (its default when it was never set)."""
+    """`videonet config get KEY`."""
     config.require_key(key)
     value = config.config_value(key)
     if json_out:
@@ -38,13 +42,15 @@ def get(key: str = KeyArgument, json_out: bool = JsonOption) -> None:
         output.info(value)
 
 
-@app.command("set")
+@app.command(
+    "set", help=_("Save a key (the value is checked first: a server URL as for --server).")
+)
 def set_(
     key: str = KeyArgument,
-    value: str = typer.Argument(..., help="The new value.", metavar="VALUE"),
+    value: str = typer.Argument(..., help=_("The new value."), metavar="VALUE"),
     json_out: bool = JsonOption,
 ) -> None:
-    """Save a key (the value is checked first: a server URL as for --server)."""
+    """`videonet config set KEY VALUE`."""
     saved = config.set_config_value(key, value)
     if json_out:
         output.print_json({"key": key, "value": saved})
@@ -52,34 +58,44 @@ def set_(
         output.info(f"{key} = {saved}")
 
 
-@app.command("unset")
+@app.command("unset", help=_("Forget a key, so its default applies again."))
 def unset(key: str = KeyArgument, json_out: bool = JsonOption) -> None:
-    """Forget a key, so its default applies again."""
+    """`videonet config unset KEY`."""
     config.require_key(key)
     removed = config.unset_config_value(key)
     if json_out:
         output.print_json({"key": key, "removed": removed, "value": config.config_value(key)})
     else:
-        output.info(f"{key} = {config.config_value(key)} (default)")
+        output.info(_("{key} = {value} (default)").format(key=key, value=config.config_value(key)))
 
 
-@app.command("list")
+@app.command("list", help=_("Every key with its value, and whether it is saved or the default."))
 def list_(json_out: bool = JsonOption) -> None:
-    """Every key with its value, and whether it is saved or the default."""
+    """`videonet config list`: a table for people, one JSON object for scripts."""
     saved = config.read_config()
     rows = [
         {
             "key": key,
             "value": config.config_value(key),
             "source": "saved" if key in saved else "default",
-            "help": spec.help,
+            "help": _(spec.help),
         }
         for key, spec in config.CONFIG_KEYS.items()
     ]
     if json_out:
         output.print_json({row["key"]: row["value"] for row in rows})
     else:
-        columns = [("key", "Key"), ("value", "Value"), ("source", "Source"), ("help", "Meaning")]
+        if output.console.is_terminal:  # piped rows keep their values, as for every table
+            for row in rows:
+                row["source"] = _("saved") if row["source"] == "saved" else _("default")
+        columns = [
+            ("key", _("Key")),
+            ("value", _("Value")),
+            ("source", _("Source")),
+            ("help", _("Meaning")),
+        ]
         output.print_table(
-            rows, columns, title=f"Config ({config.config_dir() / config.CONFIG_FILE})"
+            rows,
+            columns,
+            title=_("Config ({path})").format(path=config.config_dir() / config.CONFIG_FILE),
         )

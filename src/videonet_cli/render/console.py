@@ -20,6 +20,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from videonet_cli.i18n import _, ngettext
+
 console = Console()
 err_console = Console(stderr=True)
 
@@ -46,15 +48,15 @@ def print_table(
     tab-separated full values (no header) when piped. Keys ending in ``_at`` are times."""
     if not console.is_terminal:
         for row in rows:
-            cells = (_plain_cell(row.get(key)) for key, _ in columns)
+            cells = (_plain_cell(row.get(key)) for key, _header in columns)
             sys.stdout.write("\t".join(cells) + "\n")
         sys.stdout.flush()
         return
     table = Table(title=Text(title) if title else None)
-    for _, header in columns:
+    for _key, header in columns:
         table.add_column(header)
     for row in rows:
-        table.add_row(*(Text(_cell(key, row.get(key))) for key, _ in columns))
+        table.add_row(*(Text(_cell(key, row.get(key))) for key, _header in columns))
     console.print(table)
 
 
@@ -62,7 +64,7 @@ def _cell(key: str, value: Any) -> str:
     if value is None or value == "":
         return "-"
     if isinstance(value, bool):
-        return "yes" if value else "no"
+        return _("yes") if value else _("no")
     if key.endswith("_at") and isinstance(value, str):
         return human_time(value)
     return str(value)
@@ -71,7 +73,7 @@ def _cell(key: str, value: Any) -> str:
 def _plain_cell(value: Any) -> str:
     if value is None:
         return ""
-    if isinstance(value, bool):
+    if isinstance(value, bool):  # piped: the value as scripts read it, in every language
         return "yes" if value else "no"
     # A tab or newline inside a value would split its row.
     return str(value).replace("\t", " ").replace("\n", " ")
@@ -89,11 +91,17 @@ def human_time(iso: str, now: datetime | None = None) -> str:
     ahead = seconds < 0
     span = abs(seconds)
     if span < 60:
-        words = "just now" if not ahead else "in under a minute"
-        return words
+        return _("in under a minute") if ahead else _("just now")
+    if span < 3600:
+        minutes = int(span // 60)
+        if ahead:
+            return ngettext("in {n} min", "in {n} min", minutes).format(n=minutes)
+        return ngettext("{n} min ago", "{n} min ago", minutes).format(n=minutes)
     if span < 24 * 3600:
-        amount = f"{int(span // 60)} min" if span < 3600 else f"{int(span // 3600)} h"
-        return f"in {amount}" if ahead else f"{amount} ago"
+        hours = int(span // 3600)
+        if ahead:
+            return ngettext("in {n} h", "in {n} h", hours).format(n=hours)
+        return ngettext("{n} h ago", "{n} h ago", hours).format(n=hours)
     return local_time(iso)
 
 
@@ -114,9 +122,9 @@ def info(message: str) -> None:
 
 
 def error_line(message: str) -> None:
-    err_console.print(Text.assemble(("Error: ", "bold red"), message), soft_wrap=True)
+    err_console.print(Text.assemble((_("Error: "), "bold red"), message), soft_wrap=True)
 
 
 def warning(message: str) -> None:
     """A problem that did not stop the command, on standard error."""
-    err_console.print(Text.assemble(("Warning: ", "bold yellow"), message), soft_wrap=True)
+    err_console.print(Text.assemble((_("Warning: "), "bold yellow"), message), soft_wrap=True)
