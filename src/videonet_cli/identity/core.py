@@ -183,7 +183,7 @@ async def publish_after_login(server: str, token: str) -> Published:
         async with Api(server, token) as api:
             me = await trust.this_device(api)
     except NotLinkedError as exc:
-        key, _ = device_keys.load_or_create()
+        key, _created = device_keys.load_or_create()
         return Published(key.device_id, key.fingerprint, exc.message)
     except CliError as exc:
         return Published(None, None, exc.message)
@@ -193,7 +193,7 @@ async def publish_after_login(server: str, token: str) -> Published:
 async def forget_this_device(api: Api) -> bool:
     """Before logout: remove this device from the account on the daemon and its copy of the
     account's identity here. Returns whether there was something to remove."""
-    key, _ = device_keys.load_or_create()
+    key, _created = device_keys.load_or_create()
     me = await api.me()
     removed = False
     try:

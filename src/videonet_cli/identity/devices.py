@@ -181,7 +181,7 @@ async def restore(api: Api, recovery_key: str) -> MyDevices:
     this device with it."""
     identity = signing.decode_recovery_key(recovery_key)
     public = identity.public_key().public_bytes_raw()
-    key, _ = device_keys.load_or_create()
+    key, _created = device_keys.load_or_create()
     await api.keys.publish(key.device_id, key.public_bytes, key.signing_public_bytes, key.label)
     listed = await api.keys.mine()
     remote = trust.decode_identity(listed)
@@ -201,7 +201,7 @@ async def new_identity(api: Api) -> MyDevices:
     """Replace the account's identity with a new one made here (the recovery key of the old
     one is lost): every device must be linked again, and everyone who pinned the old identity
     sees the one loud warning until they compare safety numbers again."""
-    key, _ = device_keys.load_or_create()
+    key, _created = device_keys.load_or_create()
     await api.keys.publish(key.device_id, key.public_bytes, key.signing_public_bytes, key.label)
     listed = await api.keys.mine()
     await trust.adopt_identity(

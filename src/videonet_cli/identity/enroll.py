@@ -119,7 +119,7 @@ async def this_device(api: Api) -> ThisDevice:
     VIDEONET_RECOVERY_KEY (or _FILE) the identity is restored from it. Otherwise a device the
     identity has not certified raises `NotLinkedError`, which says how to link it.
     """
-    key, _ = device_keys.load_or_create()
+    key, _created = device_keys.load_or_create()
     listed = await _published_and_listed(api, key)
     remote = decode_identity(listed)
     account = accounts.load(api.server, listed["user_id"])

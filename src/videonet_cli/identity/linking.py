@@ -91,7 +91,7 @@ async def _fail(rt: SocketClient, code: Code, exchange: str) -> None:
 
 async def link_new(api: Api, show_code: Callable[[str], None]) -> Linked:
     """The new device's side: show a code, wait, receive the identity and the certificate."""
-    key, _ = device_keys.load_or_create()
+    key, _created = device_keys.load_or_create()
     await api.keys.publish(key.device_id, key.public_bytes, key.signing_public_bytes, key.label)
     listed = await api.keys.mine()
     held = accounts.load(api.server, listed["user_id"])
