@@ -229,8 +229,13 @@ def problems() -> Iterator[str]:
                     yield f"{where}: untranslated: {label}"
                 else:
                     expected = _fields(_first(message.id))
+                    # A language with one plural form uses it for every count: it may name the
+                    # plural's fields too ("Trust these {n} identities").
+                    allowed = expected | (
+                        _fields(message.id[-1]) if isinstance(message.id, tuple) else set()
+                    )
                     for text in strings:
-                        if _fields(text) != expected:
+                        if not expected <= _fields(text) <= allowed:
                             got = sorted(_fields(text))
                             yield f"{where}: fields {got} != {sorted(expected)}: {label}"
                             break

@@ -12,6 +12,7 @@ import typer
 from typer.core import TyperGroup
 
 from videonet_cli.commands import common
+from videonet_cli.i18n import _
 from videonet_cli.render import console as output
 
 
@@ -25,25 +26,32 @@ class _ShowByDefault(TyperGroup):
 
 app = typer.Typer(
     cls=_ShowByDefault,
-    help="Identities: yours and your devices, a member's checked against the pinned identity, "
-    "safety numbers to compare, a number recorded as verified.",
+    help=_(
+        "Identities: yours and your devices, a member's checked against the pinned identity, "
+        "safety numbers to compare, a number recorded as verified."
+    ),
 )
 
-JsonOption = typer.Option(False, "--json", help="Print JSON.")
+JsonOption = typer.Option(False, "--json", help=_("Print JSON."))
+NumberArgument = typer.Argument(
+    ..., help=_("Your safety number with them (spaces and dashes are fine).")
+)
 
 
-@app.command("show")
+@app.command(
+    "show",
+    help=_("Your identity and devices, or a member's identity and devices against the pin."),
+)
 def show(
     ctx: typer.Context,
     user: str | None = typer.Argument(
         None,
-        help="A member's username (default: your own devices).",
+        help=_("A member's username (default: your own devices)."),
         show_default=False,
         metavar="USER",
     ),
     json_out: bool = JsonOption,
 ) -> None:
-    """Your identity and devices, or a member's identity and devices against the pin."""
     from videonet_cli.identity import core, devices
     from videonet_cli.render import devices_view, keys_view
 
@@ -61,14 +69,18 @@ def show(
         keys_view.show_peer_keys(theirs)
 
 
-@app.command("verify")
+@app.command(
+    "verify",
+    help=_(
+        "Your safety number with USER (and a QR code): compare it with theirs in person or by\n"
+        "phone, then run `videonet keys trust USER NUMBER`."
+    ),
+)
 def verify(
     ctx: typer.Context,
-    user: str = typer.Argument(..., help="The member to compare identities with."),
+    user: str = typer.Argument(..., help=_("The member to compare identities with.")),
     json_out: bool = JsonOption,
 ) -> None:
-    """Your safety number with USER (and a QR code): compare it with theirs in person or by
-    phone, then run `videonet keys trust USER NUMBER`."""
     from videonet_cli.identity import core
     from videonet_cli.render import keys_view
 
@@ -79,17 +91,19 @@ def verify(
         keys_view.show_safety(safety)
 
 
-@app.command("trust")
+@app.command(
+    "trust",
+    help=_(
+        "Record USER's identity as verified, after comparing safety numbers (also how a changed\n"
+        "identity is accepted)."
+    ),
+)
 def trust(
     ctx: typer.Context,
-    user: str = typer.Argument(..., help="The member's username."),
-    number: list[str] = typer.Argument(
-        ..., help="Your safety number with them (spaces and dashes are fine)."
-    ),
+    user: str = typer.Argument(..., help=_("The member's username.")),
+    number: list[str] = NumberArgument,
     json_out: bool = JsonOption,
 ) -> None:
-    """Record USER's identity as verified, after comparing safety numbers (also how a changed
-    identity is accepted)."""
     from videonet_cli.identity import core
     from videonet_cli.render import keys_view
 
@@ -99,18 +113,21 @@ def trust(
         output.print_json(keys_view.safety_json(safety))
     else:
         output.info(
-            f"Verified {safety.username}'s identity ({safety.identity_fingerprint}): "
-            "files to and from them now say so."
+            _(
+                "Verified {user}'s identity ({fingerprint}): files to and from them now say so."
+            ).format(user=safety.username, fingerprint=safety.identity_fingerprint)
         )
 
 
-@app.command("remove")
+@app.command(
+    "remove",
+    help=_("Remove one of your devices for good (the same as `videonet devices remove`)."),
+)
 def remove(
     ctx: typer.Context,
-    device: str = typer.Argument(..., help="One of your devices (id, start of id, or label)."),
+    device: str = typer.Argument(..., help=_("One of your devices (id, start of id, or label).")),
     json_out: bool = JsonOption,
 ) -> None:
-    """Remove one of your devices for good (the same as `videonet devices remove`)."""
     from videonet_cli.commands.devices import remove as remove_device
 
     remove_device(ctx, device, json_out)

@@ -16,6 +16,7 @@ from videonet_cli.commands import common
 from videonet_cli.commands.completion import complete_member, complete_room
 from videonet_cli.config import ENV_CODE, ENV_TRUST_NEW
 from videonet_cli.errors import CliError, Interrupted, MismatchError, UsageError
+from videonet_cli.i18n import N_, _, ngettext
 from videonet_cli.render import transfer_view
 from videonet_cli.render.console import info
 from videonet_cli.render.transfer_view import TransferView, choose_mode
@@ -24,14 +25,33 @@ from videonet_protocol.protocol import DIRECT_ROOM_PREFIX
 if TYPE_CHECKING:
     from videonet_cli.identity.trust import Confirm, FirstSeen
 
-JsonOption = typer.Option(False, "--json", help="Print JSON lines: events, then one result.")
-NoProgressOption = typer.Option(False, "--no-progress", help="No progress bars.")
+JsonOption = typer.Option(False, "--json", help=_("Print JSON lines: events, then one result."))
+NoProgressOption = typer.Option(False, "--no-progress", help=_("No progress bars."))
 RoomArgument = typer.Argument(
     ...,
-    help="Room id or unique name; @USER: the direct room of you and USER.",
+    help=_("Room id or unique name; @USER: the direct room of you and USER."),
     metavar="ROOM",
     autocompletion=complete_room,
 )
+# The commands' help (typer shows it in the user's language).
+SEND_HELP = N_(
+    "Send files end-to-end encrypted to a room (or one member); exit 0 only when every\n"
+    "receiver's SHA-256 matched, 6 if a recipient's identity is not the one pinned here.\n"
+    "\n"
+    "A member whose identity this device has not seen is shown and asked about on a terminal;\n"
+    "`--to USER` accepts that member, `--trust-new` everyone; with neither and no terminal the\n"
+    "send stops (exit 2) saying which to pass."
+)
+RECEIVE_HELP = N_(
+    "Receive offered files into --out, the newest offer first; each is renamed into place\n"
+    "only once its hash matched.\n"
+    "\n"
+    "On a terminal it shows who offers which file (or batch, or directory) and how big, and asks\n"
+    "before taking it (y or yes takes it). An offer that cannot land (its name exists) is\n"
+    "skipped with one line."
+)
+VERIFY_HELP = N_("Compare two files by size and SHA-256; exit 0 if they are the same, 1 if not.")
+FilesArgument = typer.Argument(..., help=_("Files or directories to send."), metavar="FILE|DIR...")
 DEFAULT_SEND_TIMEOUT = 600.0
 DEFAULT_RECEIVE_TIMEOUT = 600.0
 
@@ -47,9 +67,11 @@ def parse_rate(text: str) -> int:
     try:
         rate = int(float(number) * _RATE_UNITS[unit])
     except ValueError as exc:
-        raise UsageError(f"--limit-rate: {text!r} is not a rate like 500K or 20M") from exc
+        raise UsageError(
+            _("--limit-rate: {text} is not a rate like 500K or 20M").format(text=repr(text))
+        ) from exc
     if rate < 1024:
-        raise UsageError("--limit-rate must be at least 1K")
+        raise UsageError(_("--limit-rate must be at least 1K"))
     return rate
 
 
@@ -65,29 +87,27 @@ def _ctrl_c(hint: Callable[[], str]) -> Iterator[None]:
 def send(
     ctx: typer.Context,
     room: str = RoomArgument,
-    files: list[Path] = typer.Argument(
-        ..., help="Files or directories to send.", metavar="FILE|DIR..."
-    ),
+    files: list[Path] = FilesArgument,
     to: str | None = typer.Option(
         None,
         "--to",
         metavar="USER",
-        help="Offer only to this member (username).",
+        help=_("Offer only to this member (username)."),
         autocompletion=complete_member,
     ),
     timeout: float = typer.Option(
         DEFAULT_SEND_TIMEOUT,
         "--timeout",
         min=1,
-        help="Seconds to wait for the receivers' verdicts after the upload.",
+        help=_("Seconds to wait for the receivers' verdicts after the upload."),
     ),
     limit_rate: str | None = typer.Option(
-        None, "--limit-rate", help="Upload at most this many bytes a second (e.g. 500K, 20M)."
+        None, "--limit-rate", help=_("Upload at most this many bytes a second (e.g. 500K, 20M).")
     ),
     no_wait: bool = typer.Option(
         False,
         "--no-wait",
-        help=(
+        help=_(
             "Exit 0 once uploaded; receivers take it later (the daemon keeps it for a while; "
             "a device that had no key at the offer then cannot decrypt it)."
         ),
@@ -96,25 +116,24 @@ def send(
         None,
         "--code",
         metavar="[CODE]",
-        help="Give the file key to one receiver through a one-off code (from VIDEONET_CODE, "
-        "else made up), safe even from the daemon; with --to, only that member can use it. "
-        "The receiver runs `receive ROOM --code`.",
+        help=_(
+            "Give the file key to one receiver through a one-off code (from VIDEONET_CODE, "
+            "else made up), safe even from the daemon; with --to, only that member can use it. "
+            "The receiver runs `receive ROOM --code`."
+        ),
     ),
     trust_new: bool = typer.Option(
         False,
         "--trust-new",
-        help="Accept members whose identity this device sees for the first time without asking "
-        f"(also {ENV_TRUST_NEW}=1); a changed identity still stops the send.",
+        help=_(
+            "Accept members whose identity this device sees for the first time without asking "
+            "(also {env}=1); a changed identity still stops the send."
+        ).format(env=ENV_TRUST_NEW),
     ),
     json_out: bool = JsonOption,
     no_progress: bool = NoProgressOption,
 ) -> None:
-    """Send files end-to-end encrypted to a room (or one member); exit 0 only when every
-    receiver's SHA-256 matched, 6 if a recipient's identity is not the one pinned here.
-
-    A member whose identity this device has not seen is shown and asked about on a terminal;
-    `--to USER` accepts that member, `--trust-new` everyone; with neither and no terminal the
-    send stops (exit 2) saying which to pass."""
+    """`videonet send` (its help: SEND_HELP)."""
     from videonet_cli.transfer.outcomes import SendOptions
     from videonet_cli.transfer.sender import send_files, unverified
 
@@ -152,13 +171,15 @@ def send(
         transfer_view.show_sent(outcomes, view.room or room)
     failures = unverified(outcomes, timeout, view.room or room)
     if failures:
-        raise MismatchError("not verified: " + "; ".join(failures))
+        raise MismatchError(_("not verified: {failures}").format(failures="; ".join(failures)))
 
 
 EveryRoomArgument = typer.Argument(
     None,
-    help="Room id or unique name, or @USER: your direct room with USER (default: every room "
-    "you are in, taking only what is addressed to you).",
+    help=_(
+        "Room id or unique name, or @USER: your direct room with USER (default: every room "
+        "you are in, taking only what is addressed to you)."
+    ),
     metavar="ROOM",
     autocompletion=complete_room,
     show_default=False,
@@ -168,45 +189,45 @@ EveryRoomArgument = typer.Argument(
 def receive(
     ctx: typer.Context,
     room: str | None = EveryRoomArgument,
-    out: Path = typer.Option(Path("."), "--out", "-o", help="Directory to write files into."),
+    out: Path = typer.Option(Path("."), "--out", "-o", help=_("Directory to write files into.")),
     count: int = typer.Option(
         1,
         "--count",
         "-n",
         min=1,
-        help="Files to receive before exiting (a directory counts as one).",
+        help=_("Files to receive before exiting (a directory counts as one)."),
     ),
     timeout: float = typer.Option(
-        DEFAULT_RECEIVE_TIMEOUT, "--timeout", min=1, help="Seconds to wait for an offer."
+        DEFAULT_RECEIVE_TIMEOUT, "--timeout", min=1, help=_("Seconds to wait for an offer.")
     ),
     overwrite: bool = typer.Option(
-        False, "--overwrite", help="Replace existing files (and take files declined before)."
+        False, "--overwrite", help=_("Replace existing files (and take files declined before).")
     ),
     yes: bool = typer.Option(
-        False, "--yes", "-y", help="Accept every offer without asking (needed without a terminal)."
+        False,
+        "--yes",
+        "-y",
+        help=_("Accept every offer without asking (needed without a terminal)."),
     ),
     from_user: str | None = typer.Option(
-        None, "--from", help="Only take files from this member (username).", metavar="USER"
+        None, "--from", help=_("Only take files from this member (username)."), metavar="USER"
     ),
     code: str | None = typer.Option(
         None,
         "--code",
         metavar="[CODE]",
-        help="Take the one file whose sender gave you this code (its key comes through it); "
-        "without a value it is asked for without echo, or read from VIDEONET_CODE.",
+        help=_(
+            "Take the one file whose sender gave you this code (its key comes through it); "
+            "without a value it is asked for without echo, or read from VIDEONET_CODE."
+        ),
     ),
     list_only: bool = typer.Option(
-        False, "--list", help="List the offers waiting for you, newest first; take none."
+        False, "--list", help=_("List the offers waiting for you, newest first; take none.")
     ),
     json_out: bool = JsonOption,
     no_progress: bool = NoProgressOption,
 ) -> None:
-    """Receive offered files into --out, the newest offer first; each is renamed into place
-    only once its hash matched.
-
-    On a terminal it shows who offers which file (or batch, or directory) and how big, and asks
-    before taking it. An offer that cannot land (its name exists) is skipped with one line.
-    """
+    """`videonet receive` (its help: RECEIVE_HELP)."""
     from videonet_cli.transfer.outcomes import ReceiveOptions
     from videonet_cli.transfer.receiver import list_offers, receive_files
 
@@ -223,8 +244,10 @@ def receive(
 
     if not yes and not sys.stdin.isatty():
         raise UsageError(
-            "receive asks before taking a file and there is no terminal to ask on: "
-            "pass --yes to accept offers (with --from USER to take only that member's)"
+            _(
+                "receive asks before taking a file and there is no terminal to ask on: "
+                "pass --yes to accept offers (with --from USER to take only that member's)"
+            )
         )
     with TransferView(choose_mode(json_out, no_progress)) as view:
         ask = None if yes else view.ask
@@ -248,7 +271,9 @@ def receive(
         transfer_view.show_received(outcomes)
     failed = [o for o in outcomes if not o.ok and not o.declined]
     if failed:
-        raise CliError("; ".join(f"{o.name}: {o.reason}" for o in failed))
+        raise CliError(
+            "; ".join(_("{name}: {reason}").format(name=o.name, reason=o.reason) for o in failed)
+        )
 
 
 def _receive_again(out: Path, overwrite: bool) -> tuple[str, ...]:
@@ -265,32 +290,32 @@ def _code_from_env_or_prompt() -> str:
         return from_env
     if not sys.stdin.isatty():
         raise UsageError(
-            "--code needs the code: set VIDEONET_CODE, or run on a terminal to type it"
+            _("--code needs the code: set VIDEONET_CODE, or run on a terminal to type it")
         )
     import getpass
 
-    typed = getpass.getpass("Code: ")
+    typed = getpass.getpass(_("Code: "))
     if not typed.strip():
-        raise UsageError("no code was typed")
+        raise UsageError(_("no code was typed"))
     return typed
 
 
 def verify(
     ctx: typer.Context,
-    original: Path = typer.Argument(..., help="The original file."),
-    received: Path = typer.Argument(..., help="The file to compare with it."),
+    original: Path = typer.Argument(..., help=_("The original file.")),
+    received: Path = typer.Argument(..., help=_("The file to compare with it.")),
     remote: bool = typer.Option(
         False,
         "--remote",
-        help=(
+        help=_(
             "Upload both files in plaintext for the daemon to hash (POST /api/video/verify). "
             "The daemon reads them: use it only for files you mean to show it. Transfers are "
             "end-to-end encrypted, so the daemon cannot verify what it relayed."
         ),
     ),
-    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+    json_out: bool = typer.Option(False, "--json", help=_("Print JSON.")),
 ) -> None:
-    """Compare two files by size and SHA-256; exit 0 if they are the same, 1 if not."""
+    """`videonet verify` (its help: VERIFY_HELP)."""
     from videonet_cli.transfer.verify import compare_local, compare_on_daemon
 
     if remote:
@@ -299,15 +324,15 @@ def verify(
         result = compare_local(original, received)
     transfer_view.show_comparison(result, json_out)
     if not result["match"]:
-        raise MismatchError("the files differ")
+        raise MismatchError(_("the files differ"))
     if not json_out:
-        info("✓ identical")
+        info(_("✓ identical"))
 
 
 def register_commands(app: typer.Typer) -> None:
-    app.command("send")(send)
-    app.command("receive")(receive)
-    app.command("verify")(verify)
+    app.command("send", help=_(SEND_HELP))(send)
+    app.command("receive", help=_(RECEIVE_HELP))(receive)
+    app.command("verify", help=_(VERIFY_HELP))(verify)
 
 
 def ask_about_new_identities() -> Confirm | None:
@@ -319,14 +344,15 @@ def ask_about_new_identities() -> Confirm | None:
     async def confirm(first_seen: list[FirstSeen]) -> bool:
         for seen in first_seen:
             info(
-                f"encrypting to: {seen.username} — first use, identity {seen.identity_fingerprint}"
-                " (compare it with them: videonet keys verify " + seen.username + ")"
+                _(
+                    "encrypting to: {user} — first use, identity {fingerprint} (compare it "
+                    "with them: videonet keys verify {user})"
+                ).format(user=seen.username, fingerprint=seen.identity_fingerprint)
             )
-        asked = (
-            "Trust this identity and send?"
-            if len(first_seen) == 1
-            else (f"Trust these {len(first_seen)} identities and send?")
-        )
+        n = len(first_seen)
+        asked = ngettext(
+            "Trust this identity and send?", "Trust these {n} identities and send?", n
+        ).format(n=n)
         answer: bool = await asyncio.to_thread(typer.confirm, asked, default=False, err=True)
         return answer
 

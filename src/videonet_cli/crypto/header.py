@@ -33,6 +33,8 @@ from dataclasses import dataclass, field
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from videonet_cli.i18n import N_
+from videonet_cli.transfer.said import said
 from videonet_protocol import protocol
 
 HEADER_MAGIC = b"VNTH"
@@ -131,16 +133,16 @@ def record_binding(header_hash: bytes) -> str:
 def _str(value: str, width: int) -> bytes:
     raw = value.encode("utf-8")
     if len(raw) >= 1 << (8 * width):
-        raise HeaderError("a header field is too long")
+        raise HeaderError(said(N_("a header field is too long")))
     return len(raw).to_bytes(width, "big") + raw
 
 
 def encode_body(h: Header) -> bytes:
     """The canonical body of ``h`` (equal headers encode to equal bytes)."""
     if h.kind not in _KINDS:
-        raise HeaderError(f"unknown batch kind {h.kind!r}")
+        raise HeaderError(said(N_("unknown batch kind {kind}"), kind=repr(h.kind)))
     if len(h.source) != SOURCE_BYTES:
-        raise HeaderError("the source fingerprint is 32 bytes")
+        raise HeaderError(said(N_("the source fingerprint is 32 bytes")))
     out = [HEADER_MAGIC, bytes([h.version])]
     out += [_str(h.transfer_id, 1), _str(h.room_id, 1)]
     out += [struct.pack(">Q", h.sender_user_id), _str(h.sender_username, 1)]
@@ -155,7 +157,10 @@ def encode_body(h: Header) -> bytes:
     body = b"".join(out)
     if len(body) + MAC_BYTES + SIGNATURE_BYTES > MAX_BYTES:
         raise HeaderError(
-            f"the manifest is too large for one transfer (over {MAX_BYTES} bytes of header)"
+            said(
+                N_("the manifest is too large for one transfer (over {limit} bytes of header)"),
+                limit=MAX_BYTES,
+            )
         )
     return body
 
@@ -168,7 +173,7 @@ def seal_header(h: Header, file_key: bytes, sign: Signer) -> SignedHeader:
     body = encode_body(h)
     signature = sign(HEADER_SIGNATURE_LABEL, body)
     if len(signature) != SIGNATURE_BYTES:
-        raise HeaderError("an Ed25519 signature is 64 bytes")
+        raise HeaderError(said(N_("an Ed25519 signature is 64 bytes")))
     return SignedHeader(h, body, header_mac(file_key, body), signature)
 
 
@@ -180,7 +185,7 @@ class _Reader:
 
     def take(self, n: int) -> bytes:
         if self.pos + n > len(self._data):
-            raise HeaderError("the header is truncated")
+            raise HeaderError(said(N_("the header is truncated")))
         out = bytes(self._data[self.pos : self.pos + n])
         self.pos += n
         return out
@@ -193,7 +198,7 @@ class _Reader:
         try:
             return self.take(size).decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise HeaderError("a header field is not UTF-8") from exc
+            raise HeaderError(said(N_("a header field is not UTF-8"))) from exc
 
 
 PathCheck = Callable[[str, list[FileEntry]], None]
@@ -203,55 +208,70 @@ def parse_header(blob: bytes, check_paths: PathCheck | None = None) -> SignedHea
     """The header in ``blob``, checked for form and consistency (not yet for MAC or signature:
     `verify_header`). ``check_paths(kind, files)`` refuses paths a receiver must not write."""
     if not isinstance(blob, bytes | bytearray):
-        raise HeaderError("the header is not bytes")
+        raise HeaderError(said(N_("the header is not bytes")))
     if len(blob) > MAX_BYTES:
-        raise HeaderError(f"the header is larger than {MAX_BYTES} bytes")
+        raise HeaderError(said(N_("the header is larger than {limit} bytes"), limit=MAX_BYTES))
     if len(blob) < len(HEADER_MAGIC) + 1 + MAC_BYTES + SIGNATURE_BYTES:
-        raise HeaderError("the header is truncated")
+        raise HeaderError(said(N_("the header is truncated")))
     r = _Reader(bytes(blob[: len(blob) - MAC_BYTES - SIGNATURE_BYTES]))
     if r.take(4) != HEADER_MAGIC:
-        raise HeaderError("not a transfer header")
+        raise HeaderError(said(N_("not a transfer header")))
     (version,) = r.unpack(">B")
     if version != VERSION:
         raise HeaderError(
-            f"transfer header version {version}: this videonet speaks transfer protocol {VERSION}"
+            said(
+                N_(
+                    "transfer header version {version}: this videonet speaks transfer "
+                    "protocol {ours}"
+                ),
+                version=version,
+                ours=VERSION,
+            )
         )
     transfer_id, room_id = r.text(1), r.text(1)
     (sender_user_id,) = r.unpack(">Q")
     sender_username, sender_device_id = r.text(1), r.text(1)
     (count,) = r.unpack(">H")
     if count > RECIPIENTS_MAX:
-        raise HeaderError("too many recipients in the header")
+        raise HeaderError(said(N_("too many recipients in the header")))
     recipients = []
     for _ in range(count):
         (user_id,) = r.unpack(">Q")
         recipients.append(Recipient(user_id, r.text(1), r.text(1)))
     (kind_index,) = r.unpack(">B")
     if kind_index >= len(_KINDS):
-        raise HeaderError("unknown batch kind in the header")
+        raise HeaderError(said(N_("unknown batch kind in the header")))
     kind = str(_KINDS[kind_index])
     name = r.text(2)
     (record_size,) = r.unpack(">I")
     if record_size != protocol.E2E_RECORD_BYTES:
-        raise HeaderError(f"record size {record_size} is not {protocol.E2E_RECORD_BYTES}")
+        raise HeaderError(
+            said(
+                N_("record size {size} is not {expected}"),
+                size=record_size,
+                expected=protocol.E2E_RECORD_BYTES,
+            )
+        )
     stream_id = r.text(1)
     source = r.take(SOURCE_BYTES)
     total, file_count = r.unpack(">QI")
     if not 1 <= file_count <= protocol.TRANSFER_BATCH_MAX_FILES:
-        raise HeaderError(f"a transfer holds 1 to {protocol.TRANSFER_BATCH_MAX_FILES} files")
+        raise HeaderError(
+            said(N_("a transfer holds 1 to {limit} files"), limit=protocol.TRANSFER_BATCH_MAX_FILES)
+        )
     files = []
     for _ in range(file_count):
         path = r.text(2)
         size, mode = r.unpack(">QH")
         files.append(FileEntry(path, size, mode))
     if r.pos != len(r._data):
-        raise HeaderError("bytes after the header's last field")
+        raise HeaderError(said(N_("bytes after the header's last field")))
     if sum(f.size for f in files) != total:
-        raise HeaderError("the sizes in the header do not add up to its total")
+        raise HeaderError(said(N_("the sizes in the header do not add up to its total")))
     if len({f.path for f in files}) != len(files):
-        raise HeaderError("a path appears twice in the header")
+        raise HeaderError(said(N_("a path appears twice in the header")))
     if not name or "/" in name or name in (".", ".."):
-        raise HeaderError("the transfer's name is not a plain name")
+        raise HeaderError(said(N_("the transfer's name is not a plain name")))
     if check_paths is not None:
         check_paths(kind, files)
     header = Header(
@@ -280,9 +300,11 @@ Verifier = Callable[[bytes, bytes, bytes], bool]  # (label, message, signature) 
 def verify_header(signed: SignedHeader, file_key: bytes, verify: Verifier) -> None:
     """`HeaderError` unless the sender device signed it and the MAC holds under the file key."""
     if not verify(HEADER_SIGNATURE_LABEL, signed.body, signed.signature):
-        raise HeaderError("the header's signature does not verify against the sender's device")
+        raise HeaderError(
+            said(N_("the header's signature does not verify against the sender's device"))
+        )
     if not hmac.compare_digest(signed.mac, header_mac(file_key, signed.body)):
-        raise HeaderError("the header's MAC does not verify under the file key")
+        raise HeaderError(said(N_("the header's MAC does not verify under the file key")))
 
 
 # --- the seal: per-file SHA-256s at the end -------------------------------------------------------
@@ -294,7 +316,7 @@ def _seal_mac(file_key: bytes, header_hash: bytes, body: bytes) -> bytes:
 def make_seal(header_hash: bytes, digests: list[bytes], file_key: bytes, sign: Signer) -> bytes:
     """The seal blob: the header hash and each file's SHA-256, MAC'd and signed."""
     if any(len(d) != HASH_BYTES for d in digests):
-        raise HeaderError("a SHA-256 digest is 32 bytes")
+        raise HeaderError(said(N_("a SHA-256 digest is 32 bytes")))
     body = SEAL_MAGIC + bytes([VERSION]) + header_hash + struct.pack(">I", len(digests))
     body += b"".join(digests)
     return body + _seal_mac(file_key, header_hash, body) + sign(SEAL_SIGNATURE_LABEL, body)
@@ -305,20 +327,24 @@ def open_seal(blob: bytes, signed: SignedHeader, file_key: bytes, verify: Verifi
     count = len(signed.header.files)
     fixed = len(SEAL_MAGIC) + 1 + HASH_BYTES + 4
     if not isinstance(blob, bytes) or len(blob) != fixed + count * HASH_BYTES + MAC_BYTES + 64:
-        raise HeaderError("the seal is malformed (not one SHA-256 per file of the header)")
+        raise HeaderError(
+            said(N_("the seal is malformed (not one SHA-256 per file of the header)"))
+        )
     body = blob[: fixed + count * HASH_BYTES]
     mac = blob[len(body) : len(body) + MAC_BYTES]
     signature = blob[len(body) + MAC_BYTES :]
     if body[:4] != SEAL_MAGIC or body[4] != VERSION:
-        raise HeaderError("not a transfer seal of this version")
+        raise HeaderError(said(N_("not a transfer seal of this version")))
     if body[5 : 5 + HASH_BYTES] != signed.hash:
-        raise HeaderError("the seal belongs to another transfer's header")
+        raise HeaderError(said(N_("the seal belongs to another transfer's header")))
     if struct.unpack(">I", body[5 + HASH_BYTES : fixed])[0] != count:
-        raise HeaderError("the seal does not hold one SHA-256 per file")
+        raise HeaderError(said(N_("the seal does not hold one SHA-256 per file")))
     if not verify(SEAL_SIGNATURE_LABEL, body, signature):
-        raise HeaderError("the seal's signature does not verify against the sender's device")
+        raise HeaderError(
+            said(N_("the seal's signature does not verify against the sender's device"))
+        )
     if not hmac.compare_digest(mac, _seal_mac(file_key, signed.hash, body)):
-        raise HeaderError("the seal's MAC does not verify under the file key")
+        raise HeaderError(said(N_("the seal's MAC does not verify under the file key")))
     return [body[fixed + i * HASH_BYTES : fixed + (i + 1) * HASH_BYTES] for i in range(count)]
 
 

@@ -41,6 +41,7 @@ from spake2.spake2 import SPAKEError  # type: ignore[import-untyped]
 from videonet_cli.crypto.codewords import WORDS
 from videonet_cli.crypto.wrap import FILE_KEY_BYTES
 from videonet_cli.errors import BadCodeError, UsageError
+from videonet_cli.i18n import _
 from videonet_protocol import protocol
 
 CODE_WORDS: Final = 2  # words in a generated code (16 bits)
@@ -89,17 +90,21 @@ def parse_code(text: str) -> Code:
     match = _CODE_RE.match(cleaned) if len(cleaned) <= CODE_MAX_CHARS else None
     if match is None:
         raise UsageError(
-            f"--code {text.strip()[:CODE_MAX_CHARS]!r} is not a code like 7-guitar-meadow "
-            "(a number, then words joined by '-')"
+            _(
+                "--code {code} is not a code like 7-guitar-meadow (a number, then words joined "
+                "by '-')"
+            ).format(code=repr(text.strip()[:CODE_MAX_CHARS]))
         )
     nameplate = str(int(match.group(1)))
     if int(nameplate) == 0:
-        raise UsageError("a code's number starts at 1")
+        raise UsageError(_("a code's number starts at 1"))
     words = match.group(2).split("-")[1:]
     if sum(len(w) >= MIN_WORD_CHARS for w in words) < MIN_WORDS:
         raise UsageError(
-            f"--code {cleaned!r} is too weak: a code is a number and at least {MIN_WORDS} words "
-            f"of {MIN_WORD_CHARS} letters or more, like 7-guitar-meadow (or let send make one)"
+            _(
+                "--code {code} is too weak: a code is a number and at least {words} words of "
+                "{letters} letters or more, like 7-guitar-meadow (or let send make one)"
+            ).format(code=repr(cleaned), words=MIN_WORDS, letters=MIN_WORD_CHARS)
         )
     return Code(nameplate, nameplate + match.group(2))
 

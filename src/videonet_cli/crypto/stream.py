@@ -37,6 +37,8 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from videonet_cli.crypto.wrap import FILE_KEY_BYTES
 from videonet_cli.errors import CliError, TamperedError, TruncatedError
+from videonet_cli.i18n import N_
+from videonet_cli.transfer.said import said
 
 # What the record functions take: a whole bytes object or a view of part of one (no copy).
 Bytes = bytes | bytearray | memoryview
@@ -112,7 +114,7 @@ class StreamLayout:
         records = max(1, -(-ciphertext_size // full))
         plaintext = ciphertext_size - records * TAG_BYTES
         if plaintext < 0 or cls(plaintext, record_size).records != records:
-            raise TruncatedError("the encrypted data is not a whole number of records")
+            raise TruncatedError(said(N_("the encrypted data is not a whole number of records")))
         return cls(plaintext, record_size)
 
 
@@ -249,11 +251,11 @@ class StreamEncryptor(_Framer):
         """The last sealed records (an empty file's one record); the whole size must have come."""
         out = self.feed(b"")
         if not self.complete:
-            raise CliError("the file shrank while it was read; send it again")
+            raise CliError(said(N_("the file shrank while it was read; send it again")))
         return out
 
     def _past_the_end(self) -> None:
-        raise CliError("the file grew while it was read; send it again")
+        raise CliError(said(N_("the file grew while it was read; send it again")))
 
 
 class StreamDecryptor(_Framer):

@@ -15,6 +15,8 @@ from cryptography.hazmat.primitives import hpke
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
 from videonet_cli.errors import CliError, UnwrapError
+from videonet_cli.i18n import N_
+from videonet_cli.transfer.said import said
 
 FILE_KEY_BYTES = 32
 SUITE = hpke.Suite(hpke.KEM.X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.AES_256_GCM)
@@ -47,7 +49,13 @@ def wrap_file_key(
         public = X25519PublicKey.from_public_bytes(recipient_public_key)
         return SUITE.encrypt(file_key, public, info=wrap_info(transfer_id, device_id))
     except ValueError as exc:  # a low-order point, or not 32 bytes: a malformed device key
-        raise CliError(f"device {device_id} has an unusable public key ({exc})") from exc
+        raise CliError(
+            said(
+                N_("device {device} has an unusable public key ({error})"),
+                device=device_id,
+                error=str(exc),
+            )
+        ) from exc
 
 
 def unwrap_file_key(

@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from videonet_cli.config import write_private_json
 from videonet_cli.errors import CliError
+from videonet_cli.i18n import _
 from videonet_cli.identity.device import check_private, identity_dir, private_dir
 
 ACCOUNTS_DIR = "accounts"
@@ -65,9 +66,13 @@ def load(server: str, user_id: int, directory: Path | None = None) -> Account | 
             bool(record.get("recovery_shown", True)),
         )
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise CliError(f"cannot read this device's identity file {path}: {exc}") from exc
+        raise CliError(
+            _("cannot read this device's identity file {path}: {error}").format(
+                path=path, error=exc
+            )
+        ) from exc
     if account.server != server or account.user_id != user_id:
-        raise CliError(f"{path} belongs to another account")
+        raise CliError(_("{path} belongs to another account").format(path=path))
     return account
 
 

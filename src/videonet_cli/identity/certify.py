@@ -10,8 +10,10 @@ from dataclasses import dataclass
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from videonet_cli.errors import CliError
+from videonet_cli.i18n import N_
 from videonet_cli.identity import signing
 from videonet_cli.identity.model import SkippedDevice, TrustedDevice
+from videonet_cli.transfer.said import said
 from videonet_protocol import protocol
 from videonet_protocol.keycheck import ed25519_problem, x25519_problem
 
@@ -63,23 +65,23 @@ def check_device(
     x25519 = protocol.decode_public_key(str(info.get("public_key", "")))
     ed25519 = protocol.decode_public_key(str(info.get("signing_key", "")))
     if x25519 is None or ed25519 is None:
-        return skip("unusable key (not a pair of 32-byte public keys)")
+        return skip(said(N_("unusable key (not a pair of 32-byte public keys)")))
     problem = x25519_problem(x25519) or ed25519_problem(ed25519)
     if problem is not None:
-        return skip(f"unusable key ({problem})")
+        return skip(said(N_("unusable key ({problem})"), problem=problem))
     if device_id in known_revoked:
-        return skip("revoked", revoked=True)
+        return skip(said(N_("revoked")), revoked=True)
     revocation = protocol.decode_blob(info.get("revocation"))
     if revocation is not None and signing.verify_blob(
         identity_public,
         signing.revocation_message(user_id, device_id, x25519, ed25519),
         revocation,
     ):
-        return skip("revoked", revoked=True)
+        return skip(said(N_("revoked")), revoked=True)
     certificate = protocol.decode_blob(info.get("certificate"))
     message = signing.certificate_message(user_id, device_id, x25519, ed25519, label)
     if not signing.verify_blob(identity_public, message, certificate):
-        return skip(f"not certified by {username}'s identity")
+        return skip(said(N_("not certified by {user}'s identity"), user=username))
     fingerprint = protocol.device_fingerprint(x25519, ed25519)
     return Checked(
         TrustedDevice(user_id, username, device_id, label, x25519, ed25519, trust, fingerprint),
@@ -91,7 +93,13 @@ def listed_device(listed: protocol.UserKeys, device_id: str) -> protocol.DeviceK
     """One device of a listing, or a one-line error when the daemon left it out."""
     found = next((d for d in listed["devices"] if d["device_id"] == device_id), None)
     if found is None:
-        raise CliError(f"the daemon did not list device {device_id} of {listed['username']}")
+        raise CliError(
+            said(
+                N_("the daemon did not list device {device} of {user}"),
+                device=device_id,
+                user=listed["username"],
+            )
+        )
     return found
 
 

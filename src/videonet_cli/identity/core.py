@@ -9,6 +9,7 @@ from pathlib import Path
 
 from videonet_cli.api import Api
 from videonet_cli.errors import CliError, NotLinkedError, UsageError
+from videonet_cli.i18n import _
 from videonet_cli.identity import account as accounts
 from videonet_cli.identity import device as device_keys
 from videonet_cli.identity import signing, trust
@@ -50,7 +51,11 @@ async def peer_keys(api: Api, username: str) -> PeerKeys:
     else:
         listed = await api.keys.of_user(username)
         if name_key(listed["username"]) != name_key(username):
-            raise CliError(f"the daemon answered for {listed['username']!r}, not {username!r}")
+            raise CliError(
+                _("the daemon answered for {listed}, not {asked}").format(
+                    listed=repr(listed["username"]), asked=repr(username)
+                )
+            )
         identity = trust.decode_identity(listed)
         pin = PinStore().read().get(api.server, listed["user_id"])
         pinned = pin.identity_key if pin else None
@@ -100,13 +105,21 @@ class Safety:
 async def _their_identity(api: Api, username: str) -> tuple[trust.ThisDevice, int, str, bytes]:
     me = await trust.this_device(api)
     if name_key(username) == name_key(me.username):
-        raise UsageError("a safety number is between you and someone else: name another user")
+        raise UsageError(_("a safety number is between you and someone else: name another user"))
     listed = await api.keys.of_user(username)
     if name_key(listed["username"]) != name_key(username):
-        raise CliError(f"the daemon answered for {listed['username']!r}, not {username!r}")
+        raise CliError(
+            _("the daemon answered for {listed}, not {asked}").format(
+                listed=repr(listed["username"]), asked=repr(username)
+            )
+        )
     identity = trust.decode_identity(listed)
     if identity is None:
-        raise CliError(f"{listed['username']} has no identity yet (they have not used the CLI)")
+        raise CliError(
+            _("{user} has no identity yet (they have not used the CLI)").format(
+                user=listed["username"]
+            )
+        )
     return me, listed["user_id"], listed["username"], identity
 
 
@@ -131,15 +144,19 @@ async def trust_number(api: Api, username: str, typed: str) -> Safety:
     wanted = signing.normalize_number(typed)
     if len(wanted) != signing.SAFETY_DIGITS or not wanted.isdigit():
         raise UsageError(
-            f"{typed.strip()[:80]!r} is not a safety number (60 digits, spaces or dashes allowed)"
+            _("{typed} is not a safety number (60 digits, spaces or dashes allowed)").format(
+                typed=repr(typed.strip()[:80])
+            )
         )
     found = await verify(api, username)
     if wanted != found.number:
         raise UsageError(
-            f"that is not your safety number with {found.username}: nothing recorded "
-            f"(compare `videonet keys verify {found.username}` on both sides)"
+            _(
+                "that is not your safety number with {user}: nothing recorded (compare "
+                "`videonet keys verify {user}` on both sides)"
+            ).format(user=found.username)
         )
-    _, user_id, name, identity = await _their_identity(api, username)
+    _me, user_id, name, identity = await _their_identity(api, username)
     with PinStore().edit() as pins:
         pin = pins.get(api.server, user_id)
         if pin is None or pin.identity_key != identity:
@@ -183,7 +200,7 @@ async def publish_after_login(server: str, token: str) -> Published:
         async with Api(server, token) as api:
             me = await trust.this_device(api)
     except NotLinkedError as exc:
-        key, _ = device_keys.load_or_create()
+        key, _created = device_keys.load_or_create()
         return Published(key.device_id, key.fingerprint, exc.message)
     except CliError as exc:
         return Published(None, None, exc.message)
@@ -193,7 +210,7 @@ async def publish_after_login(server: str, token: str) -> Published:
 async def forget_this_device(api: Api) -> bool:
     """Before logout: remove this device from the account on the daemon and its copy of the
     account's identity here. Returns whether there was something to remove."""
-    key, _ = device_keys.load_or_create()
+    key, _created = device_keys.load_or_create()
     me = await api.me()
     removed = False
     try:

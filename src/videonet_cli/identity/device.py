@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from videonet_cli.config import data_dir, write_private_json
 from videonet_cli.errors import CliError
+from videonet_cli.i18n import _
 from videonet_protocol import protocol
 
 IDENTITY_DIR = "identity"
@@ -69,7 +70,11 @@ def check_private(path: Path) -> None:
     """Refuse a secret file others can read (one line, with the fix)."""
     mode = stat.S_IMODE(path.stat().st_mode)
     if mode & 0o077:
-        raise CliError(f"{path} is readable by other users (mode {mode:o}): run `chmod 600 {path}`")
+        raise CliError(
+            _("{path} is readable by other users (mode {mode}): run `chmod 600 {path}`").format(
+                path=path, mode=f"{mode:o}"
+            )
+        )
 
 
 def default_label() -> str:
@@ -135,7 +140,9 @@ def _load(path: Path) -> DeviceKey:
             else None
         )
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise CliError(f"cannot read this device's key {path}: {exc}") from exc
+        raise CliError(
+            _("cannot read this device's key {path}: {error}").format(path=path, error=exc)
+        ) from exc
     if signing is None:
         # The first format had no signing key: add one, keeping the device id and X25519 key.
         key = DeviceKey(device_id, private_key, Ed25519PrivateKey.generate(), label)

@@ -10,6 +10,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from videonet_cli.api import Api
 from videonet_cli.errors import CliError, KeyChangedError, NotFoundError, NotLinkedError, UsageError
+from videonet_cli.i18n import _
 from videonet_cli.identity import account as accounts
 from videonet_cli.identity import device as device_keys
 from videonet_cli.identity import signing, trust
@@ -100,10 +101,16 @@ def find_device(listed: protocol.UserKeys, ref: str) -> protocol.DeviceKeyInfo:
     by_label = [d for d in listed["devices"] if d["label"] == ref]
     matches = by_prefix or by_label
     if not matches:
-        raise NotFoundError(f"you have no device {ref!r} (see `videonet devices`)")
+        raise NotFoundError(
+            _("you have no device {device} (see `videonet devices`)").format(device=repr(ref))
+        )
     if len(matches) > 1:
         ids = ", ".join(trust.short_id(d["device_id"]) for d in matches)
-        raise UsageError(f"{ref!r} names several devices ({ids}): give more of the id")
+        raise UsageError(
+            _("{device} names several devices ({ids}): give more of the id").format(
+                device=repr(ref), ids=ids
+            )
+        )
     return matches[0]
 
 
@@ -112,8 +119,10 @@ async def _holder(api: Api) -> tuple[trust.ThisDevice, accounts.Account, protoco
     account = trust.own_account(me)
     if account.identity is None:
         raise NotLinkedError(
-            "this device does not hold your identity: run this on the device where you made "
-            "it, or restore it here with `videonet devices restore`"
+            _(
+                "this device does not hold your identity: run this on the device where you made "
+                "it, or restore it here with `videonet devices restore`"
+            )
         )
     return me, account, await api.keys.mine()
 
@@ -123,14 +132,18 @@ async def rename(api: Api, ref: str | None, label: str) -> DeviceRow:
     label = label.strip()
     if not label or len(label) > protocol.DEVICE_LABEL_MAX_CHARS or not label.isprintable():
         raise UsageError(
-            f"a device label is 1-{protocol.DEVICE_LABEL_MAX_CHARS} printable characters"
+            _("a device label is 1-{limit} printable characters").format(
+                limit=protocol.DEVICE_LABEL_MAX_CHARS
+            )
         )
     me, account, listed = await _holder(api)
     info = find_device(listed, ref) if ref else find_device(listed, me.device_id)
     x25519 = protocol.decode_public_key(info["public_key"])
     ed25519 = protocol.decode_public_key(info["signing_key"])
     if x25519 is None or ed25519 is None:
-        raise CliError(f"device {info['device_id']} has no usable keys on the daemon")
+        raise CliError(
+            _("device {device} has no usable keys on the daemon").format(device=info["device_id"])
+        )
     assert account.identity is not None
     certificate = trust.certify(
         account.identity, account.user_id, info["device_id"], x25519, ed25519, label
@@ -163,7 +176,7 @@ async def remove(api: Api, ref: str) -> DeviceRow:
     me, account, listed = await _holder(api)
     info = find_device(listed, ref)
     if info["device_id"] == me.device_id:
-        raise UsageError("that is this device: `videonet devices remove this` takes it off")
+        raise UsageError(_("that is this device: `videonet devices remove this` takes it off"))
     x25519 = protocol.decode_public_key(info["public_key"])
     ed25519 = protocol.decode_public_key(info["signing_key"])
     if x25519 is None or ed25519 is None:
@@ -181,18 +194,20 @@ async def restore(api: Api, recovery_key: str) -> MyDevices:
     this device with it."""
     identity = signing.decode_recovery_key(recovery_key)
     public = identity.public_key().public_bytes_raw()
-    key, _ = device_keys.load_or_create()
+    key, _created = device_keys.load_or_create()
     await api.keys.publish(key.device_id, key.public_bytes, key.signing_public_bytes, key.label)
     listed = await api.keys.mine()
     remote = trust.decode_identity(listed)
     if remote is not None and remote != public:
         raise KeyChangedError(
-            f"that recovery key is for another identity than {listed['username']}'s on this "
-            f"daemon ({trust.identity_fingerprint(remote)})"
+            _(
+                "that recovery key is for another identity than {user}'s on this daemon "
+                "({fingerprint})"
+            ).format(user=listed["username"], fingerprint=trust.identity_fingerprint(remote))
         )
     held = accounts.load(api.server, listed["user_id"])
     if held is not None and held.identity_public != public:
-        raise KeyChangedError("this device already holds another identity for this account")
+        raise KeyChangedError(_("this device already holds another identity for this account"))
     await trust.adopt_identity(api, listed, key, identity, made_now=False)
     return await my_devices(api)
 
@@ -201,7 +216,7 @@ async def new_identity(api: Api) -> MyDevices:
     """Replace the account's identity with a new one made here (the recovery key of the old
     one is lost): every device must be linked again, and everyone who pinned the old identity
     sees the one loud warning until they compare safety numbers again."""
-    key, _ = device_keys.load_or_create()
+    key, _created = device_keys.load_or_create()
     await api.keys.publish(key.device_id, key.public_bytes, key.signing_public_bytes, key.label)
     listed = await api.keys.mine()
     await trust.adopt_identity(

@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from videonet_cli.api import Api
 from videonet_cli.config import ENV_RECOVERY_KEY, ENV_RECOVERY_KEY_FILE
 from videonet_cli.errors import CliError, KeyChangedError, NotFoundError, NotLinkedError, UsageError
+from videonet_cli.i18n import _
 from videonet_cli.identity import account as accounts
 from videonet_cli.identity import device as device_keys
 from videonet_cli.identity import signing
@@ -31,7 +32,11 @@ def recovery_key_from_env() -> str | None:
         try:
             return Path(path).read_text(encoding="utf-8").strip()
         except OSError as exc:
-            raise UsageError(f"{ENV_RECOVERY_KEY_FILE}: cannot read {path}: {exc}") from exc
+            raise UsageError(
+                _("{env}: cannot read {path}: {error}").format(
+                    env=ENV_RECOVERY_KEY_FILE, path=path, error=exc
+                )
+            ) from exc
     return None
 
 
@@ -97,14 +102,18 @@ async def certify_device(
 ) -> protocol.DeviceKeyInfo:
     """Certify one of the account's listed devices with the identity held here."""
     if account.identity is None:
-        raise NotLinkedError("this device does not hold your identity: it cannot certify devices")
+        raise NotLinkedError(
+            _("this device does not hold your identity: it cannot certify devices")
+        )
     info = next((d for d in listed["devices"] if d["device_id"] == device_id), None)
     if info is None:
-        raise NotFoundError(f"you have no device {device_id!r}")
+        raise NotFoundError(_("you have no device {device}").format(device=repr(device_id)))
     x25519 = protocol.decode_public_key(info["public_key"])
     ed25519 = protocol.decode_public_key(info["signing_key"])
     if x25519 is None or ed25519 is None:
-        raise CliError(f"device {device_id} has no usable keys on the daemon")
+        raise CliError(
+            _("device {device} has no usable keys on the daemon").format(device=device_id)
+        )
     certificate = certify(
         account.identity, account.user_id, device_id, x25519, ed25519, info["label"]
     )
@@ -119,7 +128,7 @@ async def this_device(api: Api) -> ThisDevice:
     VIDEONET_RECOVERY_KEY (or _FILE) the identity is restored from it. Otherwise a device the
     identity has not certified raises `NotLinkedError`, which says how to link it.
     """
-    key, _ = device_keys.load_or_create()
+    key, _created = device_keys.load_or_create()
     listed = await _published_and_listed(api, key)
     remote = decode_identity(listed)
     account = accounts.load(api.server, listed["user_id"])
@@ -132,8 +141,9 @@ async def this_device(api: Api) -> ThisDevice:
             public = identity.public_key().public_bytes_raw()
             if remote is not None and remote != public:
                 raise KeyChangedError(
-                    f"the recovery key in {ENV_RECOVERY_KEY} is not for {listed['username']}'s "
-                    "identity on this daemon"
+                    _(
+                        "the recovery key in {env} is not for {user}'s identity on this daemon"
+                    ).format(env=ENV_RECOVERY_KEY, user=listed["username"])
                 )
             account = await adopt_identity(api, listed, key, identity, made_now=False)
             listed = await api.keys.mine()
@@ -149,9 +159,10 @@ async def this_device(api: Api) -> ThisDevice:
             listed = await api.keys.set_identity(account.identity_public)
         else:
             raise KeyChangedError(
-                f"the daemon lists another identity for your account {account.username} than "
-                "the one this device holds: someone may have taken over the account, or the "
-                "daemon is lying"
+                _(
+                    "the daemon lists another identity for your account {user} than the one this "
+                    "device holds: someone may have taken over the account, or the daemon is lying"
+                ).format(user=account.username)
             )
     mine = listed_device(listed, key.device_id)
     checked = check_device(mine, account.user_id, account.username, account.identity_public, OWN)

@@ -20,6 +20,7 @@ from typing import Any
 from videonet_cli.api import Api, SocketClient
 from videonet_cli.crypto.pake import Code, new_code, parse_code
 from videonet_cli.errors import BadCodeError, CliError, KeyChangedError, UsageError
+from videonet_cli.i18n import _
 from videonet_cli.identity import account as accounts
 from videonet_cli.identity import device as device_keys
 from videonet_cli.identity import signing, trust
@@ -57,7 +58,7 @@ class _Inbox:
         try:
             message = await asyncio.wait_for(self.queue.get(), timeout)
         except TimeoutError as exc:
-            raise CliError("the other device did not answer in time: start again") from exc
+            raise CliError(_("the other device did not answer in time: start again")) from exc
         if message.get("step") == LinkStep.FAIL:
             raise BadCodeError()
         if message.get("step") != step.value:
@@ -91,7 +92,7 @@ async def _fail(rt: SocketClient, code: Code, exchange: str) -> None:
 
 async def link_new(api: Api, show_code: Callable[[str], None]) -> Linked:
     """The new device's side: show a code, wait, receive the identity and the certificate."""
-    key, _ = device_keys.load_or_create()
+    key, _created = device_keys.load_or_create()
     await api.keys.publish(key.device_id, key.public_bytes, key.signing_public_bytes, key.label)
     listed = await api.keys.mine()
     held = accounts.load(api.server, listed["user_id"])
@@ -99,11 +100,13 @@ async def link_new(api: Api, show_code: Callable[[str], None]) -> Linked:
     if held is not None:
         checked = trust.check_device(mine, held.user_id, held.username, held.identity_public, "own")
         if checked.device is not None:
-            raise UsageError("this device is already linked to your identity")
+            raise UsageError(_("this device is already linked to your identity"))
     if trust.decode_identity(listed) is None:
         raise UsageError(
-            "your account has no identity yet: this device makes it on first use "
-            "(run `videonet devices`), there is nothing to link to"
+            _(
+                "your account has no identity yet: this device makes it on first use "
+                "(run `videonet devices`), there is nothing to link to"
+            )
         )
     code = new_code()
     inbox = _Inbox(code.nameplate)
@@ -124,13 +127,13 @@ async def link_new(api: Api, show_code: Callable[[str], None]) -> Linked:
     listed = await api.keys.mine()
     if trust.decode_identity(listed) != grant.identity_public:
         raise KeyChangedError(
-            "the daemon lists another identity for your account than your other device sent"
+            _("the daemon lists another identity for your account than your other device sent")
         )
     message = signing.certificate_message(
         listed["user_id"], key.device_id, key.public_bytes, key.signing_public_bytes, mine["label"]
     )
     if not signing.verify_blob(grant.identity_public, message, grant.certificate):
-        raise BadCodeError("the certificate from your other device does not verify")
+        raise BadCodeError(_("the certificate from your other device does not verify"))
     accounts.save(
         accounts.Account(
             api.server, listed["user_id"], listed["username"], grant.identity_public, None
@@ -144,7 +147,9 @@ async def _first_pake(inbox: _Inbox) -> bytes:
     try:
         message = await asyncio.wait_for(inbox.queue.get(), WAIT_FOR_EXISTING_SECONDS)
     except TimeoutError as exc:
-        raise CliError("nobody typed the code in time: run `videonet devices link` again") from exc
+        raise CliError(
+            _("nobody typed the code in time: run `videonet devices link` again")
+        ) from exc
     if message.get("step") != LinkStep.PAKE.value:
         raise BadCodeError()
     inbox.exchange = str(message.get("exchange"))
@@ -161,8 +166,10 @@ async def link_existing(api: Api, typed: str) -> Linked:
     account = trust.own_account(me)
     if account.identity is None:
         raise UsageError(
-            "this device does not hold your identity: type the code on the device where you "
-            "made it (or restored it)"
+            _(
+                "this device does not hold your identity: type the code on the device where you "
+                "made it (or restored it)"
+            )
         )
     exchange = secrets.token_hex(protocol.CODE_EXCHANGE_ID_CHARS // 2)
     inbox = _Inbox(code.nameplate)
@@ -186,8 +193,10 @@ async def link_existing(api: Api, typed: str) -> Linked:
         ):
             await _fail(rt, code, exchange)
             raise KeyChangedError(
-                "the daemon lists other keys for the new device than it sent through the code: "
-                "not certifying it"
+                _(
+                    "the daemon lists other keys for the new device than it sent through the "
+                    "code: not certifying it"
+                )
             )
         certificate = trust.certify(
             account.identity,

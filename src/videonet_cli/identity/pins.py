@@ -25,7 +25,9 @@ from typing import Any, Final
 
 from videonet_cli.config import write_private_json
 from videonet_cli.errors import CliError
+from videonet_cli.i18n import N_, _
 from videonet_cli.identity.device import check_private, identity_dir, private_dir
+from videonet_cli.transfer.said import said
 
 PINS_FILE: Final = "pins.json"
 LOCK_FILE: Final = "pins.lock"
@@ -141,7 +143,11 @@ class PinStore:
             return Pins({})
         except (OSError, ValueError) as exc:
             # Never start over silently: an empty file would pin whatever the daemon says next.
-            raise CliError(f"cannot read the pinned identities in {self.path}: {exc}") from exc
+            raise CliError(
+                _("cannot read the pinned identities in {path}: {error}").format(
+                    path=self.path, error=exc
+                )
+            ) from exc
         try:
             if data.get("version") != _FORMAT_VERSION:
                 raise ValueError(f"unknown format version {data.get('version')!r}")
@@ -150,7 +156,11 @@ class PinStore:
                 for server, users in data["servers"].items()
             }
         except (AttributeError, KeyError, TypeError, ValueError) as exc:
-            raise CliError(f"cannot read the pinned identities in {self.path}: {exc}") from exc
+            raise CliError(
+                _("cannot read the pinned identities in {path}: {error}").format(
+                    path=self.path, error=exc
+                )
+            ) from exc
         return Pins(servers)
 
     def _set_aside_old(self) -> None:
@@ -158,6 +168,12 @@ class PinStore:
         if old.exists():
             old.rename(old.with_name(OLD_PINS_FILE + ".old"))
             self.notices.append(
-                f"device keys pinned by an older version ({old.name}) are no longer used (kept "
-                f"as {old.name}.old): people's identities are pinned anew, each confirmed once"
+                said(
+                    N_(
+                        "device keys pinned by an older version ({file}) are no longer used "
+                        "(kept as {file}.old): people's identities are pinned anew, each "
+                        "confirmed once"
+                    ),
+                    file=old.name,
+                )
             )

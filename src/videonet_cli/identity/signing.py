@@ -25,6 +25,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from videonet_cli.errors import UsageError
+from videonet_cli.i18n import _
 from videonet_protocol.keycheck import ed25519_problem
 
 FORMAT_VERSION: Final = 1
@@ -105,13 +106,13 @@ def decode_recovery_key(text: str) -> Ed25519PrivateKey:
     seed, check = raw[:32], raw[32:]
     expected = hashlib.sha256(b"videonet/recovery" + seed).digest()[:RECOVERY_CHECKSUM_BYTES]
     if len(raw) != 32 + RECOVERY_CHECKSUM_BYTES or check != expected:
-        raise UsageError("that is not a recovery key (14 groups of four letters and digits)")
+        raise UsageError(_("that is not a recovery key (14 groups of four letters and digits)"))
     return Ed25519PrivateKey.from_private_bytes(seed)
 
 
 def _half(user_id: int, identity_public: bytes) -> str:
     digest = _SAFETY + bytes([FORMAT_VERSION]) + identity_public + _user(user_id)
-    for _ in range(SAFETY_ITERATIONS):
+    for _round in range(SAFETY_ITERATIONS):
         digest = hashlib.sha512(digest + identity_public).digest()
     chunks = [int.from_bytes(digest[i : i + 5], "big") % 100_000 for i in range(0, 30, 5)]
     return "".join(f"{c:05d}" for c in chunks)

@@ -32,6 +32,7 @@ from videonet_cli.errors import (
     UntrustedSenderError,
     UsageError,
 )
+from videonet_cli.i18n import N_, _
 from videonet_cli.identity import account as accounts
 from videonet_cli.identity.certify import (
     certify,
@@ -61,6 +62,7 @@ from videonet_cli.identity.model import (
     signer,
 )
 from videonet_cli.identity.pins import FIRST_USE, OWN, Pin, Pins, PinStore
+from videonet_cli.transfer.said import said
 from videonet_protocol import protocol
 from videonet_protocol.names import name_key
 
@@ -138,8 +140,14 @@ async def _keys_of(api: Api, names: Sequence[tuple[str, str]]) -> list[protocol.
         # Finding 1 of issue 21: the daemon must answer for the name asked, not another one.
         if name_key(str(listed.get("username", ""))) != name_key(name):
             raise CliError(
-                f"the daemon answered for {listed.get('username')!r} when asked for {name!r}: "
-                "not encrypting to it"
+                said(
+                    N_(
+                        "the daemon answered for {listed} when asked for {asked}: not "
+                        "encrypting to it"
+                    ),
+                    listed=repr(listed.get("username")),
+                    asked=repr(name),
+                )
             )
         return listed
 
@@ -154,20 +162,34 @@ def _accepted_by_name(first: FirstSeen, trust_new: bool | Collection[str]) -> bo
 
 
 def _first_seen_error(pending: list[FirstSeen]) -> UsageError:
-    shown = ", ".join(f"{f.username} (identity {f.identity_fingerprint})" for f in pending)
+    shown = ", ".join(
+        _("{user} (identity {fingerprint})").format(
+            user=f.username, fingerprint=f.identity_fingerprint
+        )
+        for f in pending
+    )
     names = " ".join(f"--to {f.username}" for f in pending)
     return UsageError(
-        f"first time this device sees {shown}: not encrypting to an identity nobody confirmed; "
-        f"run on a terminal to confirm, or pass {names} (or --trust-new) to accept it"
+        _(
+            "first time this device sees {users}: not encrypting to an identity nobody "
+            "confirmed; run on a terminal to confirm, or pass {options} (or --trust-new) to "
+            "accept it"
+        ).format(users=shown, options=names)
     )
 
 
 def changed_identity_error(username: str, pinned: bytes, now: bytes) -> KeyChangedError:
     return KeyChangedError(
-        f"{username}'s identity changed (pinned {identity_fingerprint(pinned)}, now "
-        f"{identity_fingerprint(now)}): someone may be impersonating them, or the daemon is "
-        f"lying. Compare safety numbers (`videonet keys verify {username}`), then "
-        f"`videonet keys trust {username} NUMBER`"
+        said(
+            N_(
+                "{user}'s identity changed (pinned {pinned}, now {now}): someone may be "
+                "impersonating them, or the daemon is lying. Compare safety numbers (`videonet "
+                "keys verify {user}`), then `videonet keys trust {user} NUMBER`"
+            ),
+            user=username,
+            pinned=identity_fingerprint(pinned),
+            now=identity_fingerprint(now),
+        )
     )
 
 
@@ -196,7 +218,7 @@ async def choose_recipients(
     else:
         for wanted in usernames:
             if name_key(wanted) not in members:
-                raise NotFoundError(f"{wanted} is not a member of this room")
+                raise NotFoundError(_("{user} is not a member of this room").format(user=wanted))
             asked[name_key(wanted)] = wanted
             lookup[name_key(wanted)] = members[name_key(wanted)]
     for table in (asked, lookup):
@@ -207,12 +229,14 @@ async def choose_recipients(
     )
     account = own_account(me)
     if own_listed["user_id"] != me.user_id:
-        raise CliError("the daemon listed another account's devices as yours")
+        raise CliError(_("the daemon listed another account's devices as yours"))
     own_remote = decode_identity(own_listed)
     if own_remote != account.identity_public:
         raise KeyChangedError(
-            "the daemon lists another identity for your own account than the one this device "
-            "holds: not encrypting to any of its devices"
+            _(
+                "the daemon lists another identity for your own account than the one this "
+                "device holds: not encrypting to any of its devices"
+            )
         )
 
     snapshot = store.read()
@@ -220,13 +244,18 @@ async def choose_recipients(
     skipped: list[SkippedDevice] = []
     for folded, listed in zip(names, listed_others, strict=True):
         if listed["user_id"] == me.user_id:
-            raise CliError(f"the daemon answered for {asked[folded]!r} with your own account")
+            raise CliError(
+                _("the daemon answered for {asked} with your own account").format(
+                    asked=repr(asked[folded])
+                )
+            )
         identity = decode_identity(listed)
         if identity is None:
+            none_yet = said(N_("no identity yet"))
             skipped += [
-                SkippedDevice(listed["username"], d["device_id"], d["label"], "no identity yet")
+                SkippedDevice(listed["username"], d["device_id"], d["label"], none_yet)
                 for d in listed["devices"]
-            ] or [SkippedDevice(listed["username"], "", "", "no identity yet")]
+            ] or [SkippedDevice(listed["username"], "", "", none_yet)]
             continue
         users.append(_User(listed, identity, snapshot.get(api.server, listed["user_id"])))
 
@@ -244,7 +273,7 @@ async def choose_recipients(
         if confirm is None:
             raise _first_seen_error(unaccepted)
         if not await confirm(unaccepted):
-            raise UsageError("not sending: the new identities were not confirmed")
+            raise UsageError(_("not sending: the new identities were not confirmed"))
 
     devices = [as_trusted(me)]
     notices = list(store.notices)
@@ -265,7 +294,13 @@ async def choose_recipients(
             if pin is None:
                 pin = Pin(u.listed["user_id"], u.listed["username"], u.identity)
             elif name_key(pin.username) != name_key(u.listed["username"]):
-                notices.append(f"{pin.username} is now called {u.listed['username']}")
+                notices.append(
+                    said(
+                        N_("{old} is now called {new}"),
+                        old=pin.username,
+                        new=u.listed["username"],
+                    )
+                )
                 pin.username = u.listed["username"]
             found = _devices_of(u.listed, u.identity, pin.state, pin, first=first)
             devices += found.devices
@@ -313,11 +348,15 @@ def _devices_of(
         device = checked.device
         seen = pin.devices.get(device.device_id)
         if seen is None and not first:
-            whose = "your" if trust == OWN else f"{username}'s"
-            owner = "You have" if trust == OWN else f"{username} has"
+            name = device_name(device.label, device.device_id)
             found.notices.append(
-                f"{owner} a new device {device_name(device.label, device.device_id)} "
-                f"(certified by {whose} identity)"
+                said(N_("You have a new device {device} (certified by your identity)"), device=name)
+                if trust == OWN
+                else said(
+                    N_("{user} has a new device {device} (certified by {user}'s identity)"),
+                    user=username,
+                    device=name,
+                )
             )
         pin.devices[device.device_id] = device.fingerprint
         found.devices.append(device)
@@ -338,21 +377,36 @@ async def trusted_sender(
         account = own_account(me)
         if decode_identity(listed) != account.identity_public:
             raise KeyChangedError(
-                "the daemon lists another identity for your own account than the one this "
-                "device holds"
+                said(
+                    N_(
+                        "the daemon lists another identity for your own account than the one "
+                        "this device holds"
+                    )
+                )
             )
         identity, trust = account.identity_public, OWN
         if name_key(listed["username"]) != name_key(username):
-            raise UntrustedSenderError(f"the sender is named {username!r}, not {me.username!r}")
+            raise UntrustedSenderError(
+                said(
+                    N_("the sender is named {sender}, not {me}"),
+                    sender=repr(username),
+                    me=repr(me.username),
+                )
+            )
     else:
         listed = (await _keys_of(api, [(username, username)]))[0]
         if listed["user_id"] != user_id:
             raise UntrustedSenderError(
-                f"the daemon says {username} is another account than the sender named"
+                said(
+                    N_("the daemon says {user} is another account than the sender named"),
+                    user=username,
+                )
             )
         found_identity = decode_identity(listed)
         if found_identity is None:
-            raise UntrustedSenderError(f"{username} has no identity: nothing from them is trusted")
+            raise UntrustedSenderError(
+                said(N_("{user} has no identity: nothing from them is trusted"), user=username)
+            )
         identity = found_identity
         trust = FIRST_USE
     store = PinStore()
@@ -368,7 +422,9 @@ async def trusted_sender(
         revoked = pin.revoked if pin is not None else set()
         info = next((d for d in listed["devices"] if d["device_id"] == device_id), None)
         if info is None:
-            raise UntrustedSenderError(f"{username} has no device {device_id!r}")
+            raise UntrustedSenderError(
+                said(N_("{user} has no device {device}"), user=username, device=repr(device_id))
+            )
         checked = check_device(info, user_id, listed["username"], identity, trust, revoked)
         if checked.revoked and pin is not None:
             pin.revoked.add(device_id)
@@ -376,7 +432,11 @@ async def trusted_sender(
     if checked.device is None:
         assert checked.skipped is not None
         raise UntrustedSenderError(
-            f"{username}'s device {device_name(checked.skipped.label, device_id)}: "
-            f"{checked.skipped.reason}; nothing from it is accepted"
+            said(
+                N_("{user}'s device {device}: {reason}; nothing from it is accepted"),
+                user=username,
+                device=device_name(checked.skipped.label, device_id),
+                reason=checked.skipped.reason,
+            )
         )
     return checked.device

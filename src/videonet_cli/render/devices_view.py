@@ -5,19 +5,29 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.cells import cell_len, set_cell_size
 from rich.panel import Panel
 from rich.text import Text
 
-from videonet_cli.identity.devices import CERTIFIED, REVOKED, DeviceRow, MyDevices
+from videonet_cli.i18n import N_, _
+from videonet_cli.identity.devices import CERTIFIED, REVOKED, UNCERTIFIED, DeviceRow, MyDevices
 from videonet_cli.identity.trust import short_id
 from videonet_cli.render.console import console, err_console, info
+from videonet_cli.transfer.said import english
+
+# A device's status on the terminal (--json keeps the English values).
+STATUS_WORDS = {
+    CERTIFIED: N_("certified"),
+    REVOKED: N_("revoked"),
+    UNCERTIFIED: N_("not certified"),
+}
 
 
 def row_json(row: DeviceRow) -> dict[str, Any]:
     return {
         "device_id": row.device_id,
         "label": row.label,
-        "status": row.status,
+        "status": english(row.status),
         "fingerprint": row.fingerprint,
         "created_at": row.created_at,
         "this_device": row.this_device,
@@ -41,12 +51,15 @@ def show_recovery_key(key: str) -> None:
     err_console.print(
         Panel(
             Text(
-                f"{key}\n\nThis restores your identity on a new device (`videonet devices "
-                "restore`) if you lose this one. It is shown only now: keep it somewhere safe "
-                "(a password manager, your CI's secret store). Anyone holding it can certify "
-                "devices as you."
+                f"{key}\n\n"
+                + _(
+                    "This restores your identity on a new device (`videonet devices restore`) "
+                    "if you lose this one. It is shown only now: keep it somewhere safe (a "
+                    "password manager, your CI's secret store). Anyone holding it can certify "
+                    "devices as you."
+                )
             ),
-            title="Your recovery key",
+            title=_("Your recovery key"),
             border_style="yellow",
         ),
         soft_wrap=False,
@@ -57,10 +70,29 @@ def _say(text: str, style: str = "") -> None:
     console.print(Text(text, style=style), soft_wrap=True, highlight=False)
 
 
-def show_row(row: DeviceRow) -> None:
-    mark = "  <- this device" if row.this_device else ""
-    style = "green" if row.status == CERTIFIED else ("dim" if row.status == REVOKED else "yellow")
-    _say(f"{row.label or 'device'}  {short_id(row.device_id)}  {row.status}{mark}", style)
+def _label(row: DeviceRow) -> str:
+    return row.label or _("device")
+
+
+def _status(row: DeviceRow) -> str:
+    word = STATUS_WORDS.get(english(row.status))
+    return _(word) if word else row.status
+
+
+def show_row(row: DeviceRow, label_cells: int = 0, status_cells: int = 0) -> None:
+    """One device: label, short id, status (columns padded to the widths given, in terminal
+    cells: a Korean or Japanese label is two cells a character), this one marked."""
+    status = english(row.status)
+    style = "green" if status == CERTIFIED else ("dim" if status == REVOKED else "yellow")
+    label = _label(row)
+    if label_cells:
+        label = set_cell_size(label, max(label_cells, cell_len(label)))
+    shown = _status(row)
+    if row.this_device:
+        shown = (
+            set_cell_size(shown, max(status_cells, cell_len(shown))) + "  " + _("<- this device")
+        )
+    _say(f"{label}  {short_id(row.device_id)}  {shown}", style)
     if row.fingerprint:
         _say(f"    {row.fingerprint}")
 
@@ -68,22 +100,28 @@ def show_row(row: DeviceRow) -> None:
 def show_my_devices(mine: MyDevices) -> None:
     if mine.recovery_key:
         show_recovery_key(mine.recovery_key)
-    holds = " (held on this device)" if mine.holds_identity else ""
-    _say(f"{mine.username}'s identity{holds}:")
+    line = (
+        _("{user}'s identity (held on this device):")
+        if mine.holds_identity
+        else _("{user}'s identity:")
+    )
+    _say(line.format(user=mine.username))
     _say(f"    {mine.identity_fingerprint}")
+    label_cells = max((cell_len(_label(r)) for r in mine.devices), default=0)
+    status_cells = max((cell_len(_status(r)) for r in mine.devices), default=0)
     for row in mine.devices:
-        show_row(row)
+        show_row(row, label_cells, status_cells)
 
 
 def show_link_code(code: str) -> None:
     err_console.print(
-        f"On a device you already use, run:  videonet devices link {code}",
+        _("On a device you already use, run:  videonet devices link {code}").format(code=code),
         markup=False,
         highlight=False,
     )
-    err_console.print("Waiting for it…", markup=False, highlight=False)
+    err_console.print(_("Waiting for it…"), markup=False, highlight=False)
 
 
 def show_linked(words: str, other: str) -> None:
-    info(f"Linked {other}. Both devices show: {words}")
-    info("If the other screen shows other words, remove that device: videonet devices remove.")
+    info(_("Linked {device}. Both devices show: {words}").format(device=other, words=words))
+    info(_("If the other screen shows other words, remove that device: videonet devices remove."))

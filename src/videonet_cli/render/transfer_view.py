@@ -6,10 +6,12 @@ import asyncio
 import os
 import shlex
 import sys
+import unicodedata
 from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, Self
 
+from rich.cells import cell_len, set_cell_size
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -22,8 +24,10 @@ from rich.progress import (
 from rich.text import Text
 
 from videonet_cli.config import ENV_RESUME_WAIT
+from videonet_cli.i18n import N_, _, ngettext
 from videonet_cli.render.console import err_console, info, print_json, print_json_line
 from videonet_cli.transfer.files import local_clock, shown_wait
+from videonet_cli.transfer.said import plain
 from videonet_protocol.protocol import BatchKind
 
 if TYPE_CHECKING:
@@ -31,6 +35,26 @@ if TYPE_CHECKING:
     from videonet_cli.transfer.outcomes import ReceiveOutcome, SendOutcome
 
 Mode = Literal["bars", "json", "quiet"]
+
+# How far the sender's identity is trusted (identity.model.signer): English in --json, these
+# words on the terminal.
+IDENTITY_WORDS = {"pinned": N_("pinned"), "verified": N_("verified"), "own": N_("own")}
+# Translators: the answers that take an offer at receive's [y/N] prompt, separated by "|";
+# keep y and yes (they always work) and add your language's own yes.
+YES_ANSWERS = N_("y|yes")
+
+
+def trust_word(identity: object) -> str:
+    """``pinned``/``verified``/``own`` in the user's language (anything else as it came)."""
+    word = IDENTITY_WORDS.get(str(identity))
+    return _(word) if word else str(identity)
+
+
+def is_yes(answer: str) -> bool:
+    """y or yes, or the language's own yes (a full-width ｙ typed with an input method too)."""
+    typed = unicodedata.normalize("NFKC", answer).strip().lower()
+    words = {"y", "yes", *(w.strip().lower() for w in _(YES_ANSWERS).split("|"))}
+    return bool(typed) and typed in words
 
 
 def choose_mode(json_out: bool, no_progress: bool) -> Mode:
@@ -91,11 +115,13 @@ class TransferView:
         elif kind == "result":
             self.current = None
         if self.mode == "json":
-            print_json_line(event)
+            print_json_line(plain(event))
             return
         if event.get("event") == "skipped":  # shown even without progress bars: it is a warning
             err_console.print(
-                f"Skipped {event['name']}: {event['reason']}", markup=False, highlight=False
+                _("Skipped {name}: {reason}").format(name=event["name"], reason=event["reason"]),
+                markup=False,
+                highlight=False,
             )
             return
         if kind == "code":  # shown even without progress bars: the other side needs it
@@ -111,9 +137,12 @@ class TransferView:
             return
         if kind == "key_refused":  # a warning too: that device cannot decrypt the file
             err_console.print(
-                f"Not sending the file key to a device of {event['user']} ({event['fingerprint']},"
-                f" {event['status']}): compare fingerprints, then `videonet keys trust "
-                f"{event['user']} FINGERPRINT`",
+                _(
+                    "Not sending the file key to a device of {user} ({fingerprint}, {status}): "
+                    "compare fingerprints, then `videonet keys trust {user} FINGERPRINT`"
+                ).format(
+                    user=event["user"], fingerprint=event["fingerprint"], status=event["status"]
+                ),
                 markup=False,
                 highlight=False,
             )
@@ -128,11 +157,19 @@ class TransferView:
         if kind == "offer":
             offset = int(event.get("resumed_from") or 0)
             if offset:
-                say(f"{name}: resuming at {human(offset)} of {human(int(event['bytes']))}")
+                say(
+                    _("{name}: resuming at {done} of {total}").format(
+                        name=name, done=human(offset), total=human(int(event["bytes"]))
+                    )
+                )
             files = event.get("files")
             # Starting at the offset, so the speed counts only the bytes moved in this run.
             task = self._progress.add_task(
-                f"{name} ({files} files)" if files else name,
+                ngettext("{name} ({n} file)", "{name} ({n} files)", int(files)).format(
+                    name=name, n=files
+                )
+                if files
+                else name,
                 total=event.get("bytes") or None,
                 completed=offset,
             )
@@ -140,71 +177,127 @@ class TransferView:
         elif kind == "progress" and name in self._tasks:
             self._progress.update(self._tasks[name], completed=event["bytes"])
         elif kind == "listening":
-            who = f" from {event['from']}" if event.get("from") else ""
+            sender = event.get("from")
             rooms = event.get("rooms") or [event["room"]]
             if event.get("every_room") and len(rooms) > 1:
-                say(f"Waiting for files{who} addressed to you in {', '.join(rooms)}…")
+                line = (
+                    _("Waiting for files from {user} addressed to you in {rooms}…")
+                    if sender
+                    else _("Waiting for files addressed to you in {rooms}…")
+                )
+                say(line.format(user=sender, rooms=", ".join(rooms)))
             else:
-                say(f"Waiting for files{who} in {event['room']}…")
+                line = (
+                    _("Waiting for files from {user} in {room}…")
+                    if sender
+                    else _("Waiting for files in {room}…")
+                )
+                say(line.format(user=sender, room=event["room"]))
         elif kind == "waiting" and event.get("reason") == "interrupted":
             say(
-                f"{name} from {event.get('sender')} is interrupted at "
-                f"{human(int(event.get('uploaded') or 0))} of {human(int(event.get('bytes') or 0))}"
-                f": it arrives when {event.get('sender')} runs the same send again"
+                _(
+                    "{name} from {sender} is interrupted at {done} of {total}: it arrives when "
+                    "{sender} runs the same send again"
+                ).format(
+                    name=name,
+                    sender=event.get("sender"),
+                    done=human(int(event.get("uploaded") or 0)),
+                    total=human(int(event.get("bytes") or 0)),
+                )
             )
         elif kind == "uploaded":
             say(self._uploaded_line(event))
         elif kind == "key_sent":
-            say(f"Sent the file key to a device of {event['user']} that appeared after the offer.")
+            say(
+                _("Sent the file key to a device of {user} that appeared after the offer.").format(
+                    user=event["user"]
+                )
+            )
         elif kind == "renamed":
-            say(f"The offered name {event['offered']!r} was changed to {event['name']!r}.")
+            say(
+                _("The offered name {offered} was changed to {name}.").format(
+                    offered=repr(event["offered"]), name=repr(event["name"])
+                )
+            )
         elif kind == "code_seek":
-            say(f"Looking for the sender of code {event['nameplate']}-… in {event.get('room')}…")
+            say(
+                _("Looking for the sender of code {nameplate}-… in {room}…").format(
+                    nameplate=event["nameplate"], room=event.get("room")
+                )
+            )
         elif kind == "code_ok":
-            say(f"Code verified with {event['sender']}: the file key came through the code.")
+            say(
+                _("Code verified with {user}: the file key came through the code.").format(
+                    user=event["sender"]
+                )
+            )
 
     def _code_line(self, event: dict[str, Any]) -> str:
         code = event["code"]
         room = shlex.quote(self.room) if self.room else "ROOM"
-        return (
-            f"Code for {event['name']}: {code}  (on the other side: "
-            f"videonet receive {room} --code {code})"
-        )
+        return _(
+            "Code for {name}: {code}  (on the other side: videonet receive {room} --code {code})"
+        ).format(name=event["name"], code=code, room=room)
 
     def _receive_line(self, event: dict[str, Any]) -> str:
         name, sender = event.get("name"), event.get("sender")
         if event["event"] == "offer_skipped":
-            return f"Skipped {name} from {sender} (in {event.get('room')}): {event.get('reason')}"
+            return _("Skipped {name} from {sender} (in {room}): {reason}").format(
+                name=name, sender=sender, room=event.get("room"), reason=event.get("reason")
+            )
         if event["event"] == "sender_resumed":
-            return f"{name}: {sender} resumed the send; going on from {human(event['received'])}"
-        return (
-            f"{name}: {sender} stopped sending at {human(int(event['received']))} of "
-            f"{human(int(event['bytes']))}; waiting up to {shown_wait(float(event['wait']))} "
-            f"for the send to resume ({ENV_RESUME_WAIT} sets how long)"
+            return _("{name}: {sender} resumed the send; going on from {done}").format(
+                name=name, sender=sender, done=human(event["received"])
+            )
+        return _(
+            "{name}: {sender} stopped sending at {done} of {total}; waiting up to {wait} "
+            "for the send to resume ({env} sets how long)"
+        ).format(
+            name=name,
+            sender=sender,
+            done=human(int(event["received"])),
+            total=human(int(event["bytes"])),
+            wait=shown_wait(float(event["wait"])),
+            env=ENV_RESUME_WAIT,
         )
 
     def _uploaded_line(self, event: dict[str, Any]) -> str:
         name, listeners = event["name"], event.get("listeners") or []
         receive = f"`videonet receive {shlex.quote(self.room)}" + (" --code`" if self.code else "`")
         if self.code and event.get("wait", True):
-            return f"{name}: uploaded; waiting for the one with the code to run {receive}"
+            return _("{name}: uploaded; waiting for the one with the code to run {command}").format(
+                name=name, command=receive
+            )
         if not event.get("wait", True):
             until = local_clock(str(event.get("available_until", "")))
-            return f"{name}: uploaded, not yet received; others can run {receive} until {until}"
+            return _(
+                "{name}: uploaded, not yet received; others can run {command} until {until}"
+            ).format(name=name, command=receive, until=until)
         if listeners:
-            return f"{name}: uploaded; waiting for {', '.join(listeners)} to verify it"
-        return f"{name}: uploaded; nobody is receiving yet: the others should run {receive}"
+            return _("{name}: uploaded; waiting for {users} to verify it").format(
+                name=name, users=", ".join(listeners)
+            )
+        return _(
+            "{name}: uploaded; nobody is receiving yet: the others should run {command}"
+        ).format(name=name, command=receive)
 
     async def ask(self, offer: dict[str, Any]) -> bool:
-        """The receive prompt: who offers what, how big; [y/N] (anything else is no)."""
+        """The receive prompt: who offers what, how big; [y/N] (y, yes or the language's own
+        yes takes it; anything else is no)."""
         if self._progress is not None:
             self._progress.stop()  # a live display would redraw over the question
         try:
             err_console.print(
                 Text(
-                    f"{offer.get('sender_name')} (device {offer.get('sender_device')}, "
-                    f"identity {offer.get('sender_identity')}) offers {_offered(offer)}. "
-                    "Accept? [y/N] "
+                    _(
+                        "{sender} (device {device}, identity {identity}) offers {what}. "
+                        "Accept? [y/N] "
+                    ).format(
+                        sender=offer.get("sender_name"),
+                        device=offer.get("sender_device"),
+                        identity=trust_word(offer.get("sender_identity")),
+                        what=_offered(offer),
+                    )
                 ),
                 end="",
             )
@@ -212,30 +305,34 @@ class TransferView:
         finally:
             if self._progress is not None:
                 self._progress.start()
-        return answer.strip().lower() in ("y", "yes")
+        return is_yes(answer)
 
     def interrupted_hint(self, command: str) -> str:
         """The one line Ctrl-C prints: how far the current file got and how to go on."""
         words = ["videonet", command, *([self.room] if self.room else [])]
         if command == "receive":
             words += self.again_args
-        again = f"run `{shlex.join(words)}` again"
         if self.current is None:
-            return "interrupted"
+            return _("interrupted")
         name, done, total = self.current
         if command == "send":
-            return (
-                f"interrupted: {name} at {human(done)} of {human(total)}; run the same "
-                "`videonet send` again to resume where the daemon's copy ends"
-            )
+            return _(
+                "interrupted: {name} at {done} of {total}; run the same `videonet send` again "
+                "to resume where the daemon's copy ends"
+            ).format(name=name, done=human(done), total=human(total))
         kept = f"{name}.part"
         if self.current_kind == BatchKind.DIRECTORY:
             kept = f".{name}.part/"
         elif self.current_kind == BatchKind.FILES:
-            kept = "the .part files"
-        return (
-            f"interrupted: {name} at {human(done)} of {human(total)}, kept in {kept}; "
-            f"{again} to resume"
+            return _(
+                "interrupted: {name} at {done} of {total}, kept in the .part files; run "
+                "`{command}` again to resume"
+            ).format(name=name, done=human(done), total=human(total), command=shlex.join(words))
+        return _(
+            "interrupted: {name} at {done} of {total}, kept in {kept}; run `{command}` again "
+            "to resume"
+        ).format(
+            name=name, done=human(done), total=human(total), kept=kept, command=shlex.join(words)
         )
 
     def result(self, data: dict[str, Any]) -> None:
@@ -248,12 +345,19 @@ def _offered(offer: dict[str, Any]) -> str:
     """What an offer holds, for the prompt: a file, several files, or a directory."""
     name, size = offer.get("name"), human(int(offer.get("size") or 0))
     count = int(offer.get("file_count") or 1)
-    files = f"{count} file" + ("" if count == 1 else "s")
     if offer.get("batch_kind") == BatchKind.DIRECTORY:
-        return f"the directory {name}/ ({files}, {size})"
+        return ngettext(
+            "the directory {name}/ ({n} file, {size})",
+            "the directory {name}/ ({n} files, {size})",
+            count,
+        ).format(name=name, n=count, size=size)
     if offer.get("batch_kind") == BatchKind.FILES:
-        return f"{files}: {name} and {count - 1} more ({size})"
-    return f"{name} ({size})"
+        return ngettext(
+            "{n} file: {name} and {more} more ({size})",
+            "{n} files: {name} and {more} more ({size})",
+            count,
+        ).format(n=count, name=name, more=count - 1, size=size)
+    return _("{name} ({size})").format(name=name, size=size)
 
 
 async def _read_line() -> str:
@@ -303,8 +407,12 @@ def _large_batches(
 
 def _batch_head(name: str, group: list[Any]) -> str:
     is_dir = all(o.name.startswith(name + "/") for o in group)
-    label = f"{name}/" if is_dir else f"{name} and {len(group) - 1} more"
-    return f"{label}: {len(group)} files, {human(sum(o.size for o in group))}"
+    size = human(sum(o.size for o in group))
+    if is_dir:
+        return _("{name}/: {n} files, {size}").format(name=name, n=len(group), size=size)
+    return _("{name} and {more} more: {n} files, {size}").format(
+        name=name, more=len(group) - 1, n=len(group), size=size
+    )
 
 
 def _batch_speed(group: list[Any]) -> str:
@@ -316,10 +424,15 @@ def _batch_speed(group: list[Any]) -> str:
 
 def _verified_line(name: str, group: list[Any], sender: str = "") -> str:
     seconds = group[0].seconds  # the whole batch's, from offer to verdict
-    per_second = f"{len(group) / seconds:.0f} files/s" if seconds > 0 else ""
+    per_second = _("{n} files/s").format(n=f"{len(group) / seconds:.0f}") if seconds > 0 else ""
     rates = ", ".join(r for r in (_batch_speed(group), per_second) if r)
-    head = _batch_head(name, group) + (f" from {sender}" if sender else "")
-    return f"✓ {head}, verified" + (f" ({rates})" if rates else "")
+    head = _batch_head(name, group)
+    line = (
+        _("✓ {batch} from {sender}, verified").format(batch=head, sender=sender)
+        if sender
+        else _("✓ {batch}, verified").format(batch=head)
+    )
+    return line + (f" ({rates})" if rates else "")
 
 
 def _unreceived(outcome: SendOutcome) -> bool:
@@ -338,10 +451,15 @@ def show_sent(outcomes: Sequence[SendOutcome], room: str) -> None:
             continue
         speed = _batch_speed(group)
         info(
-            f"↑ {_batch_head(name, group)} uploaded, not yet received"
-            + (f" ({speed})" if speed else "")
-            + f"; others can run `videonet receive {shlex.quote(room)}` until "
-            + local_clock(group[0].available_until)
+            _(
+                "↑ {batch} uploaded, not yet received{speed}; others can run {command} until "
+                "{until}"
+            ).format(
+                batch=_batch_head(name, group),
+                speed=f" ({speed})" if speed else "",
+                command=f"`videonet receive {shlex.quote(room)}`",
+                until=local_clock(group[0].available_until),
+            )
         )
     for outcome in outcomes:
         rate = outcome.as_dict()["mb_per_s"]
@@ -350,13 +468,25 @@ def show_sent(outcomes: Sequence[SendOutcome], room: str) -> None:
         if _unreceived(outcome):
             until = local_clock(outcome.available_until)
             info(
-                f"↑ {head} uploaded, not yet received{speed}; others can run "
-                f"`videonet receive {shlex.quote(room)}` until {until}"
+                _(
+                    "↑ {file} uploaded, not yet received{speed}; others can run {command} "
+                    "until {until}"
+                ).format(
+                    file=head,
+                    speed=speed,
+                    command=f"`videonet receive {shlex.quote(room)}`",
+                    until=until,
+                )
             )
             continue
-        who = ", ".join(v.username for v in outcome.verdicts if v.ok) or "nobody"
+        who = ", ".join(v.username for v in outcome.verdicts if v.ok)
         mark = "✓" if outcome.ok else "✗"
-        info(f"{mark} {head} verified by {who}{speed}")
+        line = (
+            _("{mark} {file} verified by {users}{speed}")
+            if who
+            else _("{mark} {file} verified by nobody{speed}")
+        )
+        info(line.format(mark=mark, file=head, users=who, speed=speed))
 
 
 def show_received(outcomes: Sequence[ReceiveOutcome]) -> None:
@@ -368,15 +498,28 @@ def show_received(outcomes: Sequence[ReceiveOutcome]) -> None:
     for outcome in outcomes:
         if outcome.declined:
             info(
-                f"✗ declined {outcome.name} from {outcome.sender} (device {outcome.device}, "
-                f"identity {outcome.identity})"
+                _("✗ declined {name} from {sender} (device {device}, identity {identity})").format(
+                    name=outcome.name,
+                    sender=outcome.sender,
+                    device=outcome.device,
+                    identity=trust_word(outcome.identity),
+                )
             )
         if outcome.ok:
             rate = outcome.as_dict()["mb_per_s"]
             info(
-                f"✓ {outcome.path}: {human(outcome.size)} from {outcome.sender} (device "
-                f"{outcome.device}, identity {outcome.identity}), sha256 {outcome.sha256[:16]}… "
-                "verified" + (f" ({rate} MB/s)" if rate else "")
+                _(
+                    "✓ {path}: {size} from {sender} (device {device}, identity {identity}), "
+                    "sha256 {sha256}… verified{speed}"
+                ).format(
+                    path=outcome.path,
+                    size=human(outcome.size),
+                    sender=outcome.sender,
+                    device=outcome.device,
+                    identity=trust_word(outcome.identity),
+                    sha256=outcome.sha256[:16],
+                    speed=f" ({rate} MB/s)" if rate else "",
+                )
             )
 
 
@@ -387,21 +530,23 @@ def show_pending(listed: Sequence[Listed], json_out: bool) -> None:
             print_json_line(item.as_dict())
         return
     if not listed:
-        info("No offers are waiting for you.")
+        info(_("No offers are waiting for you."))
         return
     for item in listed:
         what = item.name
         if item.kind == BatchKind.DIRECTORY:
-            what = f"{item.name}/ ({item.files} files)"
+            what = ngettext("{name}/ ({n} file)", "{name}/ ({n} files)", item.files).format(
+                name=item.name, n=item.files
+            )
         elif item.files > 1:
-            what = f"{item.name} and {item.files - 1} more"
+            what = _("{name} and {more} more").format(name=item.name, more=item.files - 1)
         notes = []
         if item.problem:
-            notes.append(f"not taken: {item.problem}")
+            notes.append(_("not taken: {problem}").format(problem=item.problem))
         elif not item.for_you:
-            notes.append("not addressed to you")
+            notes.append(_("not addressed to you"))
         if item.state == "interrupted":
-            notes.append("interrupted: the sender has to resume it")
+            notes.append(_("interrupted: the sender has to resume it"))
         note = f"  [{'; '.join(notes)}]" if notes else ""
         info(
             f"{local_clock(item.offered_at)}  {item.room}  {item.sender}: {what}, "
@@ -413,7 +558,9 @@ def _from(outcome: ReceiveOutcome) -> str:
     """'alice (device laptop-2, identity pinned)' (or 'verified', 'own'): which device signed
     and how far its identity is trusted, from the checked header and this installation's pins
     (identity.model.signer); the lines above say it in their own words."""
-    return f"{outcome.sender} (device {outcome.device}, identity {outcome.identity})"
+    return _("{sender} (device {device}, identity {identity})").format(
+        sender=outcome.sender, device=outcome.device, identity=trust_word(outcome.identity)
+    )
 
 
 def show_comparison(result: dict[str, Any], json_out: bool) -> None:
@@ -421,6 +568,11 @@ def show_comparison(result: dict[str, Any], json_out: bool) -> None:
     if json_out:
         print_json(result)
         return
-    for key in ("original", "received"):
+    labels = {"original": _("original"), "received": _("received")}
+    width = max(9, *(cell_len(label) for label in labels.values()))
+    for key, label in labels.items():
         item = result[key]
-        info(f"{key:9} {item['sha256']}  {human(item['size']):>9}  {item['path']}")
+        info(
+            f"{set_cell_size(label, width)} {item['sha256']}  {human(item['size']):>9}  "
+            f"{item['path']}"
+        )

@@ -31,8 +31,10 @@ from typing import Any, TypeVar
 from videonet_cli.api import SocketClient
 from videonet_cli.crypto.pake import Code, ReceiverExchange, SenderExchange
 from videonet_cli.errors import BadCodeError, CliError
+from videonet_cli.i18n import N_
 from videonet_cli.reporting import Reporter
 from videonet_cli.transfer.outcomes import KeySource
+from videonet_cli.transfer.said import said
 from videonet_protocol import protocol
 from videonet_protocol.names import name_key
 from videonet_protocol.protocol import CodeStep
@@ -60,7 +62,7 @@ class CodeKey:
 
         async def source(offer: dict[str, Any]) -> bytes:
             if str(offer.get("transfer_id")) != self.transfer_id:
-                raise BadCodeError("the code's key is for another transfer")
+                raise BadCodeError(said(N_("the code's key is for another transfer")))
             return self.file_key
 
         return source
@@ -134,8 +136,15 @@ class CodeSender:
             return await asyncio.wait_for(asyncio.shield(self._outcome), timeout)
         except TimeoutError:
             raise CliError(
-                f"nobody used the code {self._code.text} within {timeout:g} s: the other side "
-                f"runs `videonet receive {shlex.quote(self._room_name)} --code` and types it"
+                said(
+                    N_(
+                        "nobody used the code {code} within {seconds} s: the other side runs "
+                        "{command} and types it"
+                    ),
+                    code=self._code.text,
+                    seconds=f"{timeout:g}",
+                    command=f"`videonet receive {shlex.quote(self._room_name)} --code`",
+                )
             ) from None
 
     async def unless_failed(self, work: Awaitable[T]) -> T:
@@ -197,8 +206,12 @@ class CodeSender:
                 if data.get("step") == CodeStep.FAIL:
                     self._fail(
                         BadCodeError(
-                            "the receiver could not verify the code exchange (a message was "
-                            "changed on the way): the transfer is aborted"
+                            said(
+                                N_(
+                                    "the receiver could not verify the code exchange (a message "
+                                    "was changed on the way): the transfer is aborted"
+                                )
+                            )
                         )
                     )
                 return
@@ -210,7 +223,7 @@ class CodeSender:
                 data.get("from_user_id"),
             ):
                 return  # not the exchange this sender has under way with that member
-            exchange, user_id, side, _ = held
+            exchange, user_id, side, _held = held
             self._holder = None
             try:
                 if data.get("step") != CodeStep.REPLY:
@@ -220,9 +233,14 @@ class CodeSender:
                 who = str(data.get("from_username", f"#{user_id}"))
                 self._fail(
                     BadCodeError(
-                        f"the code exchange with {who} failed: a mistyped code, or a message "
-                        "changed on the way (the daemon included); the transfer is aborted and "
-                        "the code spent: send again for a new one"
+                        said(
+                            N_(
+                                "the code exchange with {user} failed: a mistyped code, or a "
+                                "message changed on the way (the daemon included); the transfer "
+                                "is aborted and the code spent: send again for a new one"
+                            ),
+                            user=who,
+                        )
                     )
                 )
                 self._report({"event": "code_failed", "user_id": user_id})
@@ -295,8 +313,15 @@ async def receive_key(
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise CliError(
-                f"no sender with the code {code.text} answered within {timeout:g} s "
-                f"(is `videonet send {room_name or room_id} … --code` still running?)"
+                said(
+                    N_(
+                        "no sender with the code {code} answered within {seconds} s (is "
+                        "{command} still running?)"
+                    ),
+                    code=code.text,
+                    seconds=f"{timeout:g}",
+                    command=f"`videonet send {room_name or room_id} … --code`",
+                )
             )
         await rt.call(protocol.EV_CODE_SEEK, dict(seek))
         with contextlib.suppress(TimeoutError):
@@ -325,8 +350,14 @@ async def receive_key(
                 data = await asyncio.wait_for(inbox.get(), KEY_WAIT_SECONDS)
             except TimeoutError:
                 raise BadCodeError(
-                    f"{sender_name} did not finish the code exchange within "
-                    f"{KEY_WAIT_SECONDS:g} s; nothing was received"
+                    said(
+                        N_(
+                            "{user} did not finish the code exchange within {seconds} s; "
+                            "nothing was received"
+                        ),
+                        user=sender_name,
+                        seconds=f"{KEY_WAIT_SECONDS:g}",
+                    )
                 ) from None
             if data.get("transfer_id") != transfer_id or data.get("from_user_id") != sender_id:
                 continue  # another sender with the same number: this run took the first

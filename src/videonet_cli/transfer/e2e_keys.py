@@ -21,8 +21,10 @@ from videonet_cli.api import Api, SocketClient
 from videonet_cli.config import ENV_KEY_WAIT, seconds_from_env
 from videonet_cli.crypto.wrap import unwrap_file_key
 from videonet_cli.errors import CliError, KeyUnavailableError
+from videonet_cli.i18n import N_
 from videonet_cli.identity import trust
 from videonet_cli.reporting import Reporter
+from videonet_cli.transfer.said import said
 from videonet_protocol import protocol
 from videonet_protocol.names import name_key
 
@@ -79,9 +81,12 @@ class LateKeys:
                 d for d in chosen.devices if d.user_id == user_id and d.device_id == device_id
             ]
             if not devices:
-                line = (
-                    f"Not sending the file key to a device of {username} the daemon asked for: "
-                    "it is not certified by their identity"
+                line = said(
+                    N_(
+                        "Not sending the file key to a device of {user} the daemon asked for: "
+                        "it is not certified by their identity"
+                    ),
+                    user=username,
                 )
                 self._report({"event": "trust_notice", "line": line})
                 return
@@ -121,17 +126,30 @@ async def receiver_file_key(
         )
         raw = protocol.e2e_decode(reply.get("wrapped"), protocol.E2E_WRAPPED_KEY_BYTES)
         if reply.get("wrapped") is not None and raw is None:
-            raise CliError("the daemon sent a malformed wrapped key")
+            raise CliError(said(N_("the daemon sent a malformed wrapped key")))
         if raw is not None:
             return unwrap_file_key(raw, me.x25519, stream_id, me.device_id)
         remaining = deadline - loop.time()
         if not reply.get("sender_online") or remaining <= 0:
-            sender = offer.get("sender_name", "the sender")
+            sender = offer.get("sender_name")
             fingerprint = protocol.key_fingerprint(me.x25519.public_key().public_bytes_raw())
+            fields = {"name": offer.get("name"), "fingerprint": fingerprint, "user": sender}
             raise KeyUnavailableError(
-                f"{offer.get('name')} was not encrypted for this device "
-                f"({fingerprint}): ask {sender} to run the same `videonet send` again "
-                "while you are receiving"
+                said(
+                    N_(
+                        "{name} was not encrypted for this device ({fingerprint}): ask {user} to "
+                        "run the same `videonet send` again while you are receiving"
+                    ),
+                    **fields,
+                )
+                if sender
+                else said(
+                    N_(
+                        "{name} was not encrypted for this device ({fingerprint}): ask the sender "
+                        "to run the same `videonet send` again while you are receiving"
+                    ),
+                    **fields,
+                )
             )
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(added.wait(), remaining)

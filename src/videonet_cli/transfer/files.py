@@ -14,6 +14,8 @@ from datetime import datetime
 from pathlib import Path
 
 from videonet_cli.errors import NotFoundError, UsageError
+from videonet_cli.i18n import N_, _
+from videonet_cli.transfer.said import said
 from videonet_protocol import protocol
 
 CHUNK_BYTES = 1 << 20
@@ -44,7 +46,9 @@ def safe_name(offered: str) -> SafeName:
     name = "".join(ch for ch in name if unicodedata.category(ch) not in dropped)
     name = name.strip()
     if name in ("", ".", ".."):
-        raise UsageError(f"refusing an offered file with an unusable name: {offered!r}")
+        raise UsageError(
+            said(N_("refusing an offered file with an unusable name: {name}"), name=repr(offered))
+        )
     limit = protocol.TRANSFER_NAME_MAX_BYTES - len(PART_SUFFIX)
     if len(name.encode("utf-8")) > limit:
         stem, dot, ext = name.rpartition(".")
@@ -62,16 +66,20 @@ def check_sendable(path: Path) -> int:
     try:
         st = path.stat()
     except FileNotFoundError as exc:
-        raise NotFoundError(f"no such file: {path}") from exc
+        raise NotFoundError(said(N_("no such file: {path}"), path=str(path))) from exc
     except OSError as exc:
-        raise UsageError(f"cannot read {path}: {exc.strerror}") from exc
+        raise UsageError(
+            said(N_("cannot read {path}: {error}"), path=str(path), error=exc.strerror)
+        ) from exc
     # From the one stat (is_dir/is_file would stat again: three calls a file for 1,000 files)
     if stat.S_ISDIR(st.st_mode):
-        raise UsageError(f"{path} is a directory: send its files, or archive it first")
+        raise UsageError(
+            said(N_("{path} is a directory: send its files, or archive it first"), path=str(path))
+        )
     if not stat.S_ISREG(st.st_mode):
-        raise UsageError(f"{path} is not a regular file")
+        raise UsageError(said(N_("{path} is not a regular file"), path=str(path)))
     if not os.access(path, os.R_OK):
-        raise UsageError(f"cannot read {path}: permission denied")
+        raise UsageError(said(N_("cannot read {path}: permission denied"), path=str(path)))
     return st.st_size
 
 
@@ -169,7 +177,7 @@ def local_clock(iso: str) -> str:
     try:
         when = datetime.fromisoformat(iso).astimezone()
     except ValueError:
-        return iso or "the daemon's retention time"
+        return iso or _("the daemon's retention time")
     if when.date() == datetime.now().astimezone().date():
         return when.strftime("%H:%M")
     return when.strftime("%Y-%m-%d %H:%M")
@@ -206,7 +214,9 @@ def existing_part_size(out_dir: Path, name: str) -> int:
     finally:
         os.close(dir_fd)
     if not stat.S_ISREG(st.st_mode):
-        raise UnsafeTarget(f"refusing to write {out_dir / name}: it is not a regular file")
+        raise UnsafeTarget(
+            said(N_("refusing to write {path}: it is not a regular file"), path=str(out_dir / name))
+        )
     return st.st_size
 
 
@@ -217,11 +227,19 @@ def open_part(out_dir: Path, name: str) -> int:
     try:
         fd = os.open(name, _PART_FLAGS, _PART_MODE, dir_fd=dir_fd)
     except OSError as exc:  # ELOOP: a symlink; ENXIO: a FIFO; EISDIR: a directory
-        raise UnsafeTarget(f"refusing to write {out_dir / name}: {exc.strerror}") from exc
+        raise UnsafeTarget(
+            said(
+                N_("refusing to write {path}: {error}"),
+                path=str(out_dir / name),
+                error=exc.strerror,
+            )
+        ) from exc
     finally:
         os.close(dir_fd)
     if not stat.S_ISREG(os.fstat(fd).st_mode):
         os.close(fd)
-        raise UnsafeTarget(f"refusing to write {out_dir / name}: it is not a regular file")
+        raise UnsafeTarget(
+            said(N_("refusing to write {path}: it is not a regular file"), path=str(out_dir / name))
+        )
     os.set_blocking(fd, True)
     return fd

@@ -15,7 +15,9 @@ from typing import Any
 from videonet_cli.api import Api, SocketClient
 from videonet_cli.crypto import header as hdr
 from videonet_cli.errors import CliError, DaemonRefused, UsageError
+from videonet_cli.i18n import N_, _
 from videonet_cli.identity import trust
+from videonet_cli.transfer.said import plain, reason_of, said
 from videonet_cli.transfer.tree import check_manifest
 from videonet_protocol import protocol
 
@@ -27,8 +29,10 @@ async def watched_rooms(api: Api, room: str | None) -> list[protocol.RoomInfo]:
     rooms = [r for r in await api.rooms.list(mine=True) if r.get("is_joined", True)]
     if not rooms:
         raise UsageError(
-            "you are not a member of any room yet: join one (`videonet rooms join ROOM`) "
-            "or ask the sender for an invite"
+            _(
+                "you are not a member of any room yet: join one (`videonet rooms join ROOM`) "
+                "or ask the sender for an invite"
+            )
         )
     return rooms
 
@@ -42,7 +46,10 @@ async def join(rt: SocketClient, rooms: list[protocol.RoomInfo]) -> None:
             if exc.code != protocol.ErrorCode.FORBIDDEN:
                 raise
             hint = shlex.join(["videonet", "rooms", "join", room["name"]])
-            raise DaemonRefused(exc.code, f"{exc.message}: run `{hint}` first", exc.status) from exc
+            said_here = _("{reason}: run `{command}` first").format(
+                reason=exc.message, command=hint
+            )
+            raise DaemonRefused(exc.code, said_here, exc.status) from exc
 
 
 async def listen(
@@ -83,8 +90,14 @@ def require_encrypted(offer: dict[str, Any]) -> dict[str, Any]:
     e2e = offer.get("e2e")
     if not isinstance(e2e, dict) or not isinstance(e2e.get("stream_id"), str):
         raise RefusedOffer(
-            f"{offer.get('name')} from {offer.get('sender_name')} is offered without "
-            "end-to-end encryption: refused (plaintext offers are never taken)"
+            said(
+                N_(
+                    "{name} from {sender} is offered without end-to-end encryption: refused "
+                    "(plaintext offers are never taken)"
+                ),
+                name=str(offer.get("name")),
+                sender=str(offer.get("sender_name")),
+            )
         )
     return e2e
 
@@ -103,21 +116,35 @@ async def fetch_header(api: Api, room_id: str, offer: dict[str, Any]) -> hdr.Sig
     raw = protocol.e2e_decode(blob, b64_size(blob))
     if raw is None:
         raise RefusedOffer(
-            f"{offer.get('name')}: the offer has no signed header (an older transfer "
-            f"protocol?): refused; this videonet speaks transfer protocol "
-            f"{protocol.TRANSFER_PROTOCOL_VERSION}"
+            said(
+                N_(
+                    "{name}: the offer has no signed header (an older transfer protocol?): "
+                    "refused; this videonet speaks transfer protocol {version}"
+                ),
+                name=str(offer.get("name")),
+                version=protocol.TRANSFER_PROTOCOL_VERSION,
+            )
         )
     try:
         signed = hdr.parse_header(raw, _check_paths)
     except (hdr.HeaderError, CliError) as exc:
-        raise RefusedOffer(f"refusing {offer.get('name')}: {exc}") from exc
+        raise RefusedOffer(
+            said(N_("refusing {name}: {reason}"), name=str(offer.get("name")), reason=exc)
+        ) from exc
     h = signed.header
     if h.transfer_id != transfer_id or h.room_id != room_id:
         raise RefusedOffer(
-            f"refusing {offer.get('name')}: its signed header is for another transfer or room"
+            said(
+                N_("refusing {name}: its signed header is for another transfer or room"),
+                name=str(offer.get("name")),
+            )
         )
     if h.stream_id != str(e2e["stream_id"]):
-        raise RefusedOffer(f"refusing {offer.get('name')}: its header names another stream")
+        raise RefusedOffer(
+            said(
+                N_("refusing {name}: its header names another stream"), name=str(offer.get("name"))
+            )
+        )
     return signed
 
 
@@ -138,8 +165,13 @@ async def signed_header(
     label, body = hdr.HEADER_SIGNATURE_LABEL, signed.body
     if not trust.verify_signature(sender, label, body, signed.signature):
         raise RefusedOffer(
-            f"refusing {offer.get('name')}: the header's signature does not verify against "
-            "the sender's device"
+            said(
+                N_(
+                    "refusing {name}: the header's signature does not verify against the "
+                    "sender's device"
+                ),
+                name=str(offer.get("name")),
+            )
         )
     return signed, sender
 
@@ -153,7 +185,9 @@ def check_mac(
             signed, file_key, lambda lb, m, sig: trust.verify_signature(sender, lb, m, sig)
         )
     except hdr.HeaderError as exc:
-        raise RefusedOffer(f"refusing {name}: {exc}") from exc
+        raise RefusedOffer(
+            said(N_("refusing {name}: {reason}"), name=str(name), reason=exc)
+        ) from exc
 
 
 def b64_size(text: object) -> int:
@@ -185,7 +219,7 @@ class Listed:
     problem: str  # "" when it would be taken
 
     def as_dict(self) -> dict[str, Any]:
-        return {"event": "pending", **self.__dict__}
+        return {"event": "pending", **plain(self.__dict__)}
 
 
 async def list_pending(
@@ -215,7 +249,7 @@ async def list_pending(
         try:
             signed, sender = await signed_header(api, me, room_id, offer)
         except CliError as exc:
-            return replace(hint, problem=exc.message)
+            return replace(hint, problem=reason_of(exc))
         h = signed.header
         return replace(
             hint,

@@ -36,6 +36,8 @@ from typing import Any
 
 from videonet_cli.config import data_dir
 from videonet_cli.errors import CliError
+from videonet_cli.i18n import N_
+from videonet_cli.transfer.said import said
 
 JOURNAL_FILE = "transfer-journal.json"
 MAX_AGE_SECONDS = 7 * 24 * 3600
@@ -88,8 +90,11 @@ def _locked() -> Iterator[dict[str, Any]]:
         st = os.fstat(fd)
         if stat.S_IMODE(st.st_mode) & 0o077:
             raise CliError(
-                f"{path} is readable by other users (mode {stat.S_IMODE(st.st_mode):o}): "
-                f"run `chmod 600 {path}`"
+                said(
+                    N_("{path} is readable by other users (mode {mode}): run `chmod 600 {path}`"),
+                    path=str(path),
+                    mode=f"{stat.S_IMODE(st.st_mode):o}",
+                )
             )
         raw = b""
         while chunk := os.read(fd, 1 << 16):

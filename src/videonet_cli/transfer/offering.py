@@ -22,10 +22,12 @@ from videonet_cli.api import Api, SocketClient
 from videonet_cli.crypto import header as hdr
 from videonet_cli.crypto.wrap import new_file_key, wrap_file_key
 from videonet_cli.errors import CliError, DaemonRefused
+from videonet_cli.i18n import N_
 from videonet_cli.identity import trust
 from videonet_cli.reporting import Reporter
 from videonet_cli.transfer import journal
 from videonet_cli.transfer.outcomes import SendOptions
+from videonet_cli.transfer.said import reason_of, said
 from videonet_cli.transfer.tree import BatchSource
 from videonet_protocol import protocol
 
@@ -59,7 +61,7 @@ def wrapped_keys(
                     "event": "key_refused",
                     "user": d.username,
                     "fingerprint": d.fingerprint,
-                    "status": exc.message,
+                    "status": reason_of(exc),
                 }
             )
             continue
@@ -126,12 +128,21 @@ async def offer(
     for line in recipients.notices:
         report({"event": "trust_notice", "line": line})
     for skipped in recipients.skipped:
-        whom = (
-            f"{skipped.username}'s device {trust.device_name(skipped.label, skipped.device_id)}"
+        line = (
+            said(
+                N_("Not encrypting to {user}'s device {device}: {reason}"),
+                user=skipped.username,
+                device=trust.device_name(skipped.label, skipped.device_id),
+                reason=skipped.reason,
+            )
             if skipped.device_id
-            else skipped.username
+            else said(
+                N_("Not encrypting to {user}: {reason}"),
+                user=skipped.username,
+                reason=skipped.reason,
+            )
         )
-        report({"event": "trust_notice", "line": f"Not encrypting to {whom}: {skipped.reason}"})
+        report({"event": "trust_notice", "line": line})
     secret = me.x25519.private_bytes_raw()
     source = journal.source_fingerprint(
         secret, room_id, options.to, str(batch.kind), batch.name, batch.paths
@@ -189,14 +200,21 @@ async def _offer(
     e2e = e2e if isinstance(e2e, dict) else {}
     if got.get("transfer_id") != entry.transfer_id or e2e.get("stream_id") != entry.stream_id:
         raise CliError(
-            "the daemon answered the offer with another transfer than the one offered: refused "
-            f"(this videonet speaks transfer protocol {protocol.TRANSFER_PROTOCOL_VERSION}; an "
-            "older daemon answers so too)"
+            said(
+                N_(
+                    "the daemon answered the offer with another transfer than the one offered: "
+                    "refused (this videonet speaks transfer protocol {version}; an older daemon "
+                    "answers so too)"
+                ),
+                version=protocol.TRANSFER_PROTOCOL_VERSION,
+            )
         )
     daemon_has = reply.get("offset")
     if isinstance(daemon_has, bool) or not isinstance(daemon_has, int) or daemon_has < 0:
-        raise CliError("the daemon answered the offer with a malformed offset")
+        raise CliError(said(N_("the daemon answered the offer with a malformed offset")))
     if new and (reply.get("resumed") or daemon_has):
-        raise CliError("the daemon claims to resume a transfer this device never began: refused")
+        raise CliError(
+            said(N_("the daemon claims to resume a transfer this device never began: refused"))
+        )
     daemon_has = min(daemon_has, protocol.e2e_ciphertext_size(batch.size))
     return Offered(entry.transfer_id, entry.file_key, signed, source, reply, daemon_has)

@@ -20,6 +20,8 @@ import aiohttp
 from videonet_cli.api import SocketClient
 from videonet_cli.api.client import TransfersApi
 from videonet_cli.errors import CliError, IncompleteError
+from videonet_cli.i18n import _
+from videonet_cli.transfer.said import english
 from videonet_protocol import protocol
 
 if TYPE_CHECKING:
@@ -94,7 +96,7 @@ class SendOutcome:
             "mb_per_s": round(mb_s, 1) if mb_s else None,
             "resumed_from": self.resumed_from,
             "ok": self.ok,
-            "receivers": [v.__dict__ for v in self.verdicts],
+            "receivers": [{**v.__dict__, "reason": english(v.reason)} for v in self.verdicts],
             "missing": self.missing,
             "available_until": self.available_until,
             "batch": self.batch,
@@ -192,8 +194,10 @@ def upload_failed(transfers: TransfersApi, exc: BaseException) -> CliError:
     if isinstance(exc, aiohttp.ClientConnectorError):
         return transfers.unreachable(exc)
     return IncompleteError(
-        f"the connection to {transfers.server} broke during the upload ({exc.__class__.__name__}); "
-        "run the same command again to resume"
+        _(
+            "the connection to {server} broke during the upload ({error}); run the same command "
+            "again to resume"
+        ).format(server=transfers.server, error=exc.__class__.__name__)
     )
 
 
@@ -255,7 +259,7 @@ class ReceiveOutcome:
             "device": self.device,
             "identity": self.identity,
             "ok": self.ok,
-            "reason": self.reason,
+            "reason": english(self.reason),
             "seconds": round(self.seconds, 3),
             "moving_seconds": round(self.moving_seconds, 3),
             "mb_per_s": round(mb_s, 1) if mb_s else None,
@@ -277,5 +281,5 @@ async def decline(rt: SocketClient, transfer_id: str, reason: str, last: bool) -
     with contextlib.suppress(CliError):
         await rt.call(
             protocol.EV_TRANSFER_DECLINE,
-            {"transfer_id": transfer_id, "reason": reason, "done": last},
+            {"transfer_id": transfer_id, "reason": english(reason), "done": last},
         )

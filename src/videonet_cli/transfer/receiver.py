@@ -35,6 +35,7 @@ from videonet_cli.errors import (
     TamperedError,
     UsageError,
 )
+from videonet_cli.i18n import N_, _, ngettext
 from videonet_cli.identity import trust
 from videonet_cli.reporting import Reporter
 from videonet_cli.transfer import journal, splitter
@@ -54,6 +55,7 @@ from videonet_cli.transfer.inbox import (
     watched_rooms,
 )
 from videonet_cli.transfer.outcomes import ReceiveOptions, ReceiveOutcome, decline, moving_shares
+from videonet_cli.transfer.said import reason_of, said
 from videonet_cli.transfer.sender_wait import (
     TransferStates,
     current_state,
@@ -74,9 +76,9 @@ async def receive_files(
     the next is looked at: it never ends the run."""
     out_dir, count, timeout = options.out_dir, options.count, options.timeout
     if not out_dir.is_dir():
-        raise UsageError(f"--out {out_dir} is not a directory")
+        raise UsageError(_("--out {path} is not a directory").format(path=out_dir))
     if not os.access(out_dir, os.W_OK):
-        raise UsageError(f"cannot write to {out_dir}")
+        raise UsageError(_("cannot write to {path}").format(path=out_dir))
     offers: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
     states = TransferStates()
 
@@ -95,7 +97,7 @@ async def receive_files(
         coded = None
         if options.code is not None:
             if len(rooms) != 1:
-                raise UsageError("--code needs the ROOM the sender's code line names")
+                raise UsageError(_("--code needs the ROOM the sender's code line names"))
             # The key first: until the exchange verified nothing is accepted or written, and
             # then only the transfer it names, from its sender, is taken.
             from videonet_cli.transfer.code_exchange import receive_key  # SPAKE2: only here
@@ -127,16 +129,8 @@ async def receive_files(
             except TimeoutError as exc:
                 if outcomes:
                     break
-                where = f"in {shown_rooms}" if len(rooms) == 1 else "in your rooms"
-                notes = []
-                if skipped:
-                    notes.append(f"{_offers(skipped)} skipped, as said above")
-                if not_for_me:
-                    notes.append(f"{_offers(not_for_me)} not addressed to you")
-                note = f" ({'; '.join(notes)})" if notes else ""
-                taken_or_offered = "taken" if skipped else "offered"
                 raise CliError(
-                    f"no file was {taken_or_offered} {where} within {timeout:g} s{note}"
+                    _nothing_came(shown_rooms, len(rooms) == 1, timeout, skipped, not_for_me)
                 ) from exc
             transfer_id = str(offer.get("transfer_id"))
             state = offer.get("state")
@@ -174,7 +168,9 @@ async def receive_files(
                 )
             except RefusedOffer as exc:
                 if coded is not None:
-                    raise BadCodeError(f"{exc.message}; nothing was written") from exc
+                    raise BadCodeError(
+                        _("{reason}; nothing was written").format(reason=exc.message)
+                    ) from exc
                 raise
             except KeyUnavailableError as exc:
                 if coded is not None or offers.empty():
@@ -188,7 +184,7 @@ async def receive_files(
                         "",
                         str(offer.get("sender_name")),
                         False,
-                        exc.message,
+                        reason_of(exc),
                         0.0,
                         0,
                         skipped=True,
@@ -215,8 +211,38 @@ async def receive_files(
         return outcomes
 
 
-def _offers(n: int) -> str:
-    return f"{n} offer" + ("" if n == 1 else "s")
+def _nothing_came(
+    shown_rooms: str, one_room: bool, timeout: float, skipped: int, not_for_me: int
+) -> str:
+    """The line when no offer came in time: where, how long, and what was passed over."""
+    notes = []
+    if skipped:
+        notes.append(
+            ngettext(
+                "{n} offer skipped, as said above", "{n} offers skipped, as said above", skipped
+            ).format(n=skipped)
+        )
+    if not_for_me:
+        notes.append(
+            ngettext(
+                "{n} offer not addressed to you", "{n} offers not addressed to you", not_for_me
+            ).format(n=not_for_me)
+        )
+    note = f" ({'; '.join(notes)})" if notes else ""
+    seconds = f"{timeout:g}"
+    if one_room:
+        line = (
+            _("no file was taken in {room} within {seconds} s{notes}")
+            if skipped
+            else _("no file was offered in {room} within {seconds} s{notes}")
+        )
+    else:
+        line = (
+            _("no file was taken in your rooms within {seconds} s{notes}")
+            if skipped
+            else _("no file was offered in your rooms within {seconds} s{notes}")
+        )
+    return line.format(room=shown_rooms, seconds=seconds, notes=note)
 
 
 async def list_offers(api: Api, room: str | None, overwrite: bool) -> list[Listed]:
@@ -278,7 +304,7 @@ async def _receive(
             file_key, (signed, sender) = got_key, got_header
         check_mac(signed, sender, file_key, hint)
     except CliError as exc:
-        await decline(rt, transfer_id, exc.message, last)
+        await decline(rt, transfer_id, reason_of(exc), last)
         raise
     h = signed.header
     who = sender.username
@@ -288,7 +314,7 @@ async def _receive(
     try:
         layout = splitter.layout_of(h.kind, h.name, [e["path"] for e in entries], options.out_dir)
     except CliError as exc:
-        await decline(rt, transfer_id, exc.message, False)
+        await decline(rt, transfer_id, reason_of(exc), False)
         return [
             ReceiveOutcome(
                 hint,
@@ -297,7 +323,7 @@ async def _receive(
                 "",
                 who,
                 False,
-                exc.message,
+                reason_of(exc),
                 0.0,
                 0,
                 batch=hint,
@@ -355,8 +381,9 @@ async def _receive(
         "sender_identity": identity,
     }
     if options.ask is not None and not await options.ask(asked):
-        await decline(rt, transfer_id, "declined", last)
-        return failed("declined", declined=True)
+        declined = said(N_("declined"))
+        await decline(rt, transfer_id, declined, last)
+        return failed(declined, declined=True)
     if layout.final_dir is not None:
         layout.root.mkdir(mode=0o700, exist_ok=True)
     ours = journal.receiving(signed.hash, layout.root)
@@ -371,7 +398,12 @@ async def _receive(
                 hashes, index, within = [], 0, 0
             offset = sum(e["size"] for e in entries[:index]) + within
             if free_bytes(options.out_dir) < size - offset + FREE_SPACE_MARGIN:
-                reason = f"not enough free space in {options.out_dir} for {label} ({size} bytes)"
+                reason = said(
+                    N_("not enough free space in {path} for {name} ({size} bytes)"),
+                    path=str(options.out_dir),
+                    name=label,
+                    size=size,
+                )
                 await decline(rt, transfer_id, reason, False)
                 return failed(reason, skipped=True)
             changed = states.watch(transfer_id)
@@ -416,7 +448,7 @@ async def _receive(
                 if isinstance(exc, TamperedError) and not single:
                     files = splitter.files_in_record(exc.index, entries, layout.shown)
                     exc = TamperedError(exc.index, files)
-                reason = f"{exc.message}; nothing was kept"
+                reason = said(N_("{reason}; nothing was kept"), reason=exc)
                 writer.close()
                 splitter.discard(layout)
                 await decline(rt, transfer_id, reason, last)
@@ -426,16 +458,25 @@ async def _receive(
         finally:
             writer.close()
     except UnsafeTarget as exc:  # a link, fifo or file planted in the way: nothing followed
-        await decline(rt, transfer_id, str(exc), last)
-        return failed(str(exc))
+        await decline(rt, transfer_id, reason_of(exc), last)
+        return failed(reason_of(exc))
     if received < size:
-        where = f".{label}.part/" if layout.final_dir else "the .part files"
+        where: str = f".{label}.part/" if layout.final_dir else said(N_("the .part files"))
         if single:
             where = layout.parts[0]
         again = options.again_line(room_name)
         return failed(
-            f"incomplete: {received} of {size} bytes arrived{gave_up} (kept in {where}; "
-            f"run {again} again to resume)",
+            said(
+                N_(
+                    "incomplete: {received} of {size} bytes arrived{why} (kept in {where}; "
+                    "run {command} again to resume)"
+                ),
+                received=received,
+                size=size,
+                why=gave_up,
+                where=where,
+                command=again,
+            ),
             offset,
         )
     sync_files(layout.root, layout.parts)
@@ -451,7 +492,7 @@ async def _receive(
     raw_seal = protocol.e2e_decode(reply.get("seal"), b64_size(reply.get("seal")))
     try:
         if raw_seal is None:
-            raise hdr.HeaderError("the sender's seal did not come with the verdict")
+            raise hdr.HeaderError(said(N_("the sender's seal did not come with the verdict")))
         expected = hdr.open_seal(
             raw_seal,
             signed,
@@ -461,21 +502,31 @@ async def _receive(
     except hdr.HeaderError as exc:
         splitter.discard(layout)
         journal.received(signed.hash)
-        return failed(f"{exc}; the received bytes were discarded", offset)
+        return failed(said(N_("{reason}; the received bytes were discarded"), reason=exc), offset)
     bad = [
         name for name, got, want in zip(layout.shown, digests, expected, strict=True) if got != want
     ]
     if bad:
         splitter.discard(layout)
         journal.received(signed.hash)
-        more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
-        return failed(
-            f"SHA-256 mismatch in {', '.join(bad[:5])}{more}; the received bytes were discarded",
-            offset,
+        names = ", ".join(bad[:5])
+        mismatch = (
+            said(
+                N_(
+                    "SHA-256 mismatch in {names} and {more} more; the received bytes were discarded"
+                ),
+                names=names,
+                more=len(bad) - 5,
+            )
+            if len(bad) > 5
+            else said(
+                N_("SHA-256 mismatch in {names}; the received bytes were discarded"), names=names
+            )
         )
+        return failed(mismatch, offset)
     problem = splitter.clash(layout, options.overwrite)
     if problem:  # appeared while we were downloading
-        return failed(f"{problem}; kept the .part files", offset)
+        return failed(said(N_("{reason}; kept the .part files"), reason=problem), offset)
     if layout.final_dir is not None:
         # The tree's top gets the directories' mode (0700 while it was unverified).
         splitter.open_up(layout.root)
@@ -541,9 +592,9 @@ async def _until_complete(
         try:
             state = await current_state(rt, room_id, transfer_id)
         except CliError as exc:
-            return received, f" ({exc.message})"
+            return received, said(" ({reason})", reason=reason_of(exc))
         if state is None or state == protocol.TransferState.ABORTED:
-            return received, f"; {who} aborted the send"
+            return received, said(N_("; {user} aborted the send"), user=who)
         if state == protocol.TransferState.INTERRUPTED:
             fruitless = 0
             report(
@@ -559,11 +610,15 @@ async def _until_complete(
             try:
                 state = await sender_back(rt, changed, room_id, transfer_id, wait)
             except CliError as exc:
-                return received, f" ({exc.message})"
+                return received, said(" ({reason})", reason=reason_of(exc))
             if state == protocol.TransferState.INTERRUPTED:
-                return received, f"; {who} did not resume the send within {shown_wait(wait)}"
+                return received, said(
+                    N_("; {user} did not resume the send within {wait}"),
+                    user=who,
+                    wait=shown_wait(wait),
+                )
             if state is None or state == protocol.TransferState.ABORTED:
-                return received, f"; {who} aborted the send"
+                return received, said(N_("; {user} aborted the send"), user=who)
             report({"event": "sender_resumed", "name": label, "sender": who, "received": received})
         elif fruitless >= _FRUITLESS_TRIES:
             return received, ""

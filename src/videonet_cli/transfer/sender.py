@@ -19,6 +19,7 @@ from videonet_cli.api import Api, SocketClient
 from videonet_cli.crypto import header as hdr
 from videonet_cli.crypto.stream import RecordCipher, StreamLayout
 from videonet_cli.errors import CliError, UsageError
+from videonet_cli.i18n import N_, _
 from videonet_cli.identity import trust
 from videonet_cli.reporting import Reporter
 from videonet_cli.transfer import journal, room_session
@@ -33,6 +34,7 @@ from videonet_cli.transfer.outcomes import (
     SendOutcome,
     moving_shares,
 )
+from videonet_cli.transfer.said import heard, said
 from videonet_cli.transfer.throttle import Throttle
 from videonet_cli.transfer.tree import BatchSource, directory, loose_files
 from videonet_cli.transfer.upload import Reader, upload
@@ -53,11 +55,13 @@ async def send_files(api: Api, options: SendOptions, report: Reporter) -> list[S
     batches += [directory(p) for p in options.paths if p.is_dir()]
     names = [p.name for p in files] + [b.name for b in batches if b.kind == BatchKind.DIRECTORY]
     if len(set(names)) != len(names):
-        raise UsageError("two of the files or directories have the same name; send them separately")
+        raise UsageError(
+            _("two of the files or directories have the same name; send them separately")
+        )
     if options.code is not None and (len(files) != 1 or len(batches) != 1):
-        raise UsageError("--code sends one file (not several, not a directory)")
+        raise UsageError(_("--code sends one file (not several, not a directory)"))
     if options.code is not None and not options.wait:
-        raise UsageError("--code needs the sender to wait: the key goes through this run")
+        raise UsageError(_("--code needs the sender to wait: the key goes through this run"))
     for batch in batches:
         for path, why in batch.skipped:
             report({"event": "skipped", "name": f"{batch.name}/{path}", "reason": why})
@@ -221,16 +225,19 @@ def _judge(offered: Offered, sha256: str) -> Any:
         user_id = int(data["user_id"])
         name, reason = str(data.get("username")), str(data.get("reason", ""))
         if not data.get("ok"):
-            return ReceiverVerdict(name, False, reason or "not verified", user_id)
+            return ReceiverVerdict(
+                name, False, heard(reason) if reason else said(N_("not verified")), user_id
+            )
         got = str(data.get("sha256", ""))
         authentic = hdr.verdict_ok(
             offered.file_key, offered.signed.hash, user_id, got, data.get("mac")
         )
         if not authentic:
-            why = "its verdict is not authenticated (no MAC under the file key): ignored"
+            why = said(N_("its verdict is not authenticated (no MAC under the file key): ignored"))
             return ReceiverVerdict(name, False, why, user_id)
         if got != sha256:
-            return ReceiverVerdict(name, False, f"SHA-256 mismatch (got {got})", user_id)
+            mismatch = said(N_("SHA-256 mismatch (got {sha256})"), sha256=got)
+            return ReceiverVerdict(name, False, mismatch, user_id)
         return ReceiverVerdict(name, True, "", user_id)
 
     return judge
@@ -276,19 +283,32 @@ def unverified(outcomes: list[SendOutcome], timeout: float, room: str) -> list[s
     for outcome in outcomes:
         if not outcome.waited and all(v.ok for v in outcome.verdicts):
             continue
-        problems = [f"{v.username}: {v.reason}" for v in outcome.verdicts if not v.ok]
-        problems += [f"{name}: no verdict within {timeout:g} s" for name in outcome.missing]
+        seconds = f"{timeout:g}"
+        problems = [
+            _("{user}: {reason}").format(user=v.username, reason=v.reason)
+            for v in outcome.verdicts
+            if not v.ok
+        ]
+        problems += [
+            _("{user}: no verdict within {seconds} s").format(user=name, seconds=seconds)
+            for name in outcome.missing
+        ]
         if not outcome.verdicts and not outcome.missing:
             problems.append(
-                f"nobody took it within {timeout:g} s; the daemon keeps it until "
-                f"{local_clock(outcome.available_until)}: run "
-                f"`videonet receive {shlex.quote(room)}` on the receiving side"
+                _(
+                    "nobody took it within {seconds} s; the daemon keeps it until {until}: run "
+                    "{command} on the receiving side"
+                ).format(
+                    seconds=seconds,
+                    until=local_clock(outcome.available_until),
+                    command=f"`videonet receive {shlex.quote(room)}`",
+                )
             )
         if not problems or outcome.transfer_id in reported:
             continue
         reported.add(outcome.transfer_id)
         name = outcome.name if outcome.batch is None else _batch_label(outcome, outcomes)
-        failures.append(f"{name} ({'; '.join(problems)})")
+        failures.append(_("{name} ({problems})").format(name=name, problems="; ".join(problems)))
     return failures
 
 
@@ -297,4 +317,6 @@ def _batch_label(first: SendOutcome, outcomes: list[SendOutcome]) -> str:
     count = sum(1 for o in outcomes if o.transfer_id == first.transfer_id)
     if first.name.startswith(f"{first.batch}/"):
         return f"{first.batch}/"
-    return first.name if count == 1 else f"{first.name} and {count - 1} more files"
+    if count == 1:
+        return first.name
+    return _("{name} and {more} more files").format(name=first.name, more=count - 1)

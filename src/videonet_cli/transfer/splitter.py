@@ -20,6 +20,7 @@ import aiohttp
 from videonet_cli.api.client import TransfersApi
 from videonet_cli.crypto.stream import RecordCipher
 from videonet_cli.errors import CliError
+from videonet_cli.i18n import N_
 from videonet_cli.transfer.e2e_stream import open_stream
 from videonet_cli.transfer.files import (
     CHUNK_BYTES,
@@ -29,6 +30,7 @@ from videonet_cli.transfer.files import (
     hash_prefix,
     safe_name,
 )
+from videonet_cli.transfer.said import said
 from videonet_cli.transfer.throttle import Throttle
 from videonet_cli.transfer.tree import DIR_MODE, TreeWriter
 from videonet_protocol import protocol
@@ -83,7 +85,7 @@ def layout_of(kind: str, name: str, paths: list[str], out_dir: Path) -> Layout:
         )
     names = [safe_name(p).name for p in paths]
     if len(set(names)) != len(names):
-        raise CliError("refusing the offered batch: two files would get the same name")
+        raise CliError(said(N_("refusing the offered batch: two files would get the same name")))
     return Layout(
         root=out_dir,
         parts=[n + PART_SUFFIX for n in names],
@@ -110,14 +112,22 @@ def clash(layout: Layout, overwrite: bool) -> str:
     """Why the batch cannot land (an existing name), or ''."""
     if layout.final_dir is not None:
         if os.path.lexists(layout.final_dir):
-            return f"{layout.final_dir} exists (directories are never replaced; move it away)"
+            return said(
+                N_("{path} exists (directories are never replaced; move it away)"),
+                path=str(layout.final_dir),
+            )
         return ""
     if overwrite:
         return ""
     existing = [str(f) for f in layout.finals if os.path.lexists(f)]
     if existing:
-        more = f" and {len(existing) - 1} more" if len(existing) > 1 else ""
-        return f"{existing[0]}{more} exists (use --overwrite to replace it)"
+        if len(existing) > 1:
+            return said(
+                N_("{path} and {more} more exist (use --overwrite to replace them)"),
+                path=existing[0],
+                more=len(existing) - 1,
+            )
+        return said(N_("{path} exists (use --overwrite to replace it)"), path=existing[0])
     return ""
 
 
@@ -190,7 +200,7 @@ class Splitter:
         while view:
             self._skip_empty()
             if self.index >= len(self._parts):
-                raise CliError("the daemon sent more bytes than offered")
+                raise CliError(said(N_("the daemon sent more bytes than offered")))
             fd = self._open()
             take = min(len(view), self._sizes[self.index] - self.within)
             piece = view[:take]
@@ -259,7 +269,7 @@ async def download(
         async with open_stream(transfers, transfer_id, cipher, size, offset) as chunks:
             async for chunk in chunks:
                 if received + len(chunk) > size:
-                    raise CliError("the daemon sent more bytes than offered")
+                    raise CliError(said(N_("the daemon sent more bytes than offered")))
                 splitter.feed(chunk)
                 received += len(chunk)
                 throttle.update(received)

@@ -21,7 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from videonet_cli.errors import CliError, NotFoundError, UsageError
+from videonet_cli.i18n import N_
 from videonet_cli.transfer.files import UnsafeTarget, check_sendable
+from videonet_cli.transfer.said import said
 from videonet_protocol import protocol
 
 _UNSAFE_CATEGORIES = ("Cc", "Cf", "Cs", "Zl", "Zp")
@@ -53,15 +55,24 @@ def directory(root: Path) -> BatchSource:
     """The regular files under `root`, with relative paths; links and special files skipped."""
     name = root.resolve().name
     if not name:
-        raise UsageError(f"{root}: cannot send the file system's root as a directory")
+        raise UsageError(
+            said(N_("{path}: cannot send the file system's root as a directory"), path=str(root))
+        )
     source = BatchSource(protocol.BatchKind.DIRECTORY, name, [], [])
     _walk(root, "", source)
     if not source.entries:
-        raise UsageError(f"{root} holds no regular files to send")
+        raise UsageError(said(N_("{path} holds no regular files to send"), path=str(root)))
     if len(source.entries) > protocol.TRANSFER_BATCH_MAX_FILES:
         raise UsageError(
-            f"{root} holds {len(source.entries)} files; one send takes at most "
-            f"{protocol.TRANSFER_BATCH_MAX_FILES} (send its subdirectories separately)"
+            said(
+                N_(
+                    "{path} holds {n} files; one send takes at most {limit} (send its "
+                    "subdirectories separately)"
+                ),
+                path=str(root),
+                n=len(source.entries),
+                limit=protocol.TRANSFER_BATCH_MAX_FILES,
+            )
         )
     return source
 
@@ -70,68 +81,91 @@ def _walk(directory_path: Path, prefix: str, source: BatchSource) -> None:
     try:
         entries = sorted(os.scandir(directory_path), key=lambda e: e.name)
     except OSError as exc:
-        raise UsageError(f"cannot read {directory_path}: {exc.strerror}") from exc
+        raise UsageError(
+            said(N_("cannot read {path}: {error}"), path=str(directory_path), error=exc.strerror)
+        ) from exc
     for entry in entries:
         rel = prefix + entry.name
         try:
             st = entry.stat(follow_symlinks=False)
         except OSError as exc:
-            raise UsageError(f"cannot read {entry.path}: {exc.strerror}") from exc
+            raise UsageError(
+                said(N_("cannot read {path}: {error}"), path=entry.path, error=exc.strerror)
+            ) from exc
         if stat.S_ISLNK(st.st_mode):
-            source.skipped.append((rel, "symbolic link"))
+            source.skipped.append((rel, said(N_("symbolic link"))))
         elif stat.S_ISDIR(st.st_mode):
             _walk(Path(entry.path), rel + "/", source)
         elif stat.S_ISREG(st.st_mode):
             problem = path_problem(rel)
             if problem:
-                raise UsageError(f"{entry.path}: {problem}; rename it or leave it out")
+                raise UsageError(
+                    said(
+                        N_("{path}: {problem}; rename it or leave it out"),
+                        path=entry.path,
+                        problem=problem,
+                    )
+                )
             if not os.access(entry.path, os.R_OK):
-                raise UsageError(f"cannot read {entry.path}: permission denied")
+                raise UsageError(said(N_("cannot read {path}: permission denied"), path=entry.path))
             source.paths.append(Path(entry.path))
             source.entries.append({"path": rel, "size": st.st_size})
         else:
-            source.skipped.append((rel, "not a regular file"))
+            source.skipped.append((rel, said(N_("not a regular file"))))
 
 
 def path_problem(path: str) -> str | None:
     """Why a relative manifest path must not be written, or None if it is safe."""
     if not path or len(path.encode("utf-8", "surrogatepass")) > protocol.TRANSFER_PATH_MAX_BYTES:
-        return "empty or too long a path"
+        return said(N_("empty or too long a path"))
     if path.startswith("/"):
-        return "an absolute path"
+        return said(N_("an absolute path"))
     parts = path.split("/")
     if len(parts) > protocol.TRANSFER_PATH_MAX_DEPTH:
-        return "too deep a path"
+        return said(N_("too deep a path"))
     for part in parts:
         if part in ("", ".", ".."):
-            return "an empty, '.' or '..' component"
+            return said(N_("an empty, '.' or '..' component"))
         if "\\" in part or any(unicodedata.category(ch) in _UNSAFE_CATEGORIES for ch in part):
-            return "a backslash or control character in a name"
+            return said(N_("a backslash or control character in a name"))
         if len(part.encode("utf-8", "surrogatepass")) > protocol.TRANSFER_NAME_MAX_BYTES:
-            return "a name longer than 255 bytes"
+            return said(N_("a name longer than 255 bytes"))
     return None
 
 
 def check_manifest(kind: str, entries: list[protocol.ManifestEntry]) -> None:
     """Refuse a manifest the receiver must not write (checked here whatever the daemon said)."""
     if len(entries) > protocol.TRANSFER_BATCH_MAX_FILES:
-        raise CliError(f"refusing a batch of {len(entries)} files (more than the limit)")
+        raise CliError(
+            said(N_("refusing a batch of {n} files (more than the limit)"), n=len(entries))
+        )
     seen: set[str] = set()
     for entry in entries:
         path = entry["path"]
-        problem = path_problem(path) if isinstance(path, str) else "not a path"
+        problem = path_problem(path) if isinstance(path, str) else said(N_("not a path"))
         if problem is None and kind == protocol.BatchKind.FILES and "/" in path:
-            problem = "a directory in a loose file's name"
+            problem = said(N_("a directory in a loose file's name"))
         if problem is None and path in seen:
-            problem = "a duplicate"
+            problem = said(N_("a duplicate"))
         if problem:
-            raise CliError(f"refusing the offered batch: {path!r} is {problem}")
+            raise CliError(
+                said(
+                    N_("refusing the offered batch: {path} is {problem}"),
+                    path=repr(path),
+                    problem=problem,
+                )
+            )
         seen.add(path)
     for path in seen:
         head = path.rpartition("/")[0]
         while head:
             if head in seen:
-                raise CliError(f"refusing the offered batch: {head!r} is a file and a directory")
+                raise CliError(
+                    said(
+                        N_("refusing the offered batch: {path} is a file and a directory"),
+                        path=repr(head),
+                    )
+                )
             head = head.rpartition("/")[0]
 
 
@@ -183,9 +217,11 @@ class TreeWriter:
         try:
             self._root = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
         except FileNotFoundError as exc:
-            raise NotFoundError(f"{root} disappeared") from exc
+            raise NotFoundError(said(N_("{path} disappeared"), path=str(root))) from exc
         except OSError as exc:
-            raise UnsafeTarget(f"cannot write into {root}: {exc.strerror}") from exc
+            raise UnsafeTarget(
+                said(N_("cannot write into {path}: {error}"), path=str(root), error=exc.strerror)
+            ) from exc
         self._root_path = root
         self._dirs: dict[str, int] = {"": self._root}
 
@@ -231,7 +267,10 @@ class TreeWriter:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             os.close(fd)
             raise UnsafeTarget(
-                f"refusing to write {self._root_path / path}: it is not a regular file"
+                said(
+                    N_("refusing to write {path}: it is not a regular file"),
+                    path=str(self._root_path / path),
+                )
             )
         os.set_blocking(fd, True)
         if truncate:
@@ -244,10 +283,19 @@ class TreeWriter:
     def _unsafe(self, path: str, exc: OSError) -> UnsafeTarget:
         if exc.errno in (errno.ELOOP, errno.ENXIO):  # a link or a fifo under the name
             return UnsafeTarget(
-                f"refusing to write {self._root_path / path}: it is not a regular file"
+                said(
+                    N_("refusing to write {path}: it is not a regular file"),
+                    path=str(self._root_path / path),
+                )
             )
         # ENOTDIR: a file in the way.
-        return UnsafeTarget(f"cannot write {self._root_path / path}: {exc.strerror}")
+        return UnsafeTarget(
+            said(
+                N_("cannot write {path}: {error}"),
+                path=str(self._root_path / path),
+                error=exc.strerror,
+            )
+        )
 
     def size_of(self, path: str) -> int:
         """Bytes already in `path` (0 if it is not there or not a regular file)."""

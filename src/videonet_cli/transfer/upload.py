@@ -19,9 +19,11 @@ import aiohttp
 from videonet_cli.api.client import TransfersApi
 from videonet_cli.crypto.stream import RecordCipher, StreamLayout
 from videonet_cli.errors import CliError
+from videonet_cli.i18n import N_
 from videonet_cli.transfer.e2e_stream import Resume, seal_stream
 from videonet_cli.transfer.files import CHUNK_BYTES, hash_prefix
 from videonet_cli.transfer.outcomes import upload_failed
+from videonet_cli.transfer.said import said
 from videonet_cli.transfer.throttle import Throttle
 from videonet_cli.transfer.tree import BatchSource
 
@@ -81,7 +83,9 @@ class Reader:
                 while done < size:
                     chunk = buffer[: os.readv(fd, [buffer[: min(chunk_bytes, size - done)]])]
                     if not chunk:
-                        raise CliError(f"{path} shrank while it was being sent")
+                        raise CliError(
+                            said(N_("{path} shrank while it was being sent"), path=str(path))
+                        )
                     digest.update(chunk)
                     done += len(chunk)
                     sent += len(chunk)
