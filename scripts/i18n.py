@@ -140,7 +140,9 @@ def _read(path: Path):  # type: ignore[no-untyped-def]
     from babel.messages.pofile import read_po
 
     with path.open("rb") as fh:
-        return read_po(fh, locale=path.parent.parent.name, charset="utf-8")
+        # git's merge driver hands over temporary files: the header's Language says it then.
+        language = path.parent.parent.name
+        return read_po(fh, locale=language if language in TRANSLATED else None, charset="utf-8")
 
 
 def _write(path: Path, catalog) -> None:  # type: ignore[no-untyped-def]
