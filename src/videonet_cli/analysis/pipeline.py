@@ -22,6 +22,7 @@ from videonet_cli.analysis.sampling import Sampling, detect_shots, shot_indices,
 from videonet_cli.analysis.store import Store
 from videonet_cli.analysis.summary import summarise
 from videonet_cli.errors import CliError, UsageError
+from videonet_cli.i18n import _
 from videonet_cli.reporting import Reporter, ignore
 
 MAX_FRAMES = 500
@@ -148,7 +149,7 @@ async def analyze(
             frames = await _offline_frames(req, indices, report)
             model_name = offline.MODEL_NAME
         if not frames:
-            raise video.NotAVideoError(f"no frame could be decoded: {req.path}")
+            raise video.NotAVideoError(_("no frame could be decoded: {path}").format(path=req.path))
         usage = Usage()
         for f in frames:
             usage.add(f.usage)
