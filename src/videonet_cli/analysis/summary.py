@@ -77,7 +77,7 @@ def summary_text(
     elif total and not failed:
         lines.append(
             ngettext(
-                "No person is visible in the only frame.",
+                "No person is visible in {n} frame.",
                 "No person is visible in any of the {n} frames.",
                 total,
             ).format(n=total)

@@ -32,7 +32,7 @@ CONVERSATION_COLUMNS = (
     ("id", N_("id")),
     ("created_at", N_("started")),
     ("messages", N_("messages")),
-    ("video", N_("video")),
+    ("video", N_("clip")),
     ("first_question", N_("first question")),
 )
 

@@ -56,7 +56,7 @@ def call(
     from videonet_cli.calls.core import CallOptions, run_call
     from videonet_cli.calls.media import check_record_target, open_media
     from videonet_cli.calls.recording import IncompleteRecording
-    from videonet_cli.render.call_view import CallView, choose_mode, lost_words
+    from videonet_cli.render.call_view import CallView, choose_mode, lost_words, problem_words
 
     room = common.room_or_default(room)
     api = common.api_for(ctx)  # not logged in: say so before opening any device
@@ -76,9 +76,9 @@ def call(
         )
     if failed:
         raise IncompleteRecording(
-            _("; ").join(
+            "; ".join(
                 _("recording of {who} ({path}): {problem}").format(
-                    who=r["username"], path=r["path"], problem=r["problem"]
+                    who=r["username"], path=r["path"], problem=problem_words(r["problem"])
                 )
                 for r in failed
             )

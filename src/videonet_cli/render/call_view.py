@@ -40,7 +40,7 @@ _REASONS = {
     "hung up": N_("hung up"),
     "the connection failed": N_("the connection failed"),
     "duration": N_("the duration was reached"),
-    "signal": N_("interrupted"),
+    "signal": N_("stopped by Ctrl-C or a signal"),
     "removed": N_("removed from the call"),
     "daemon_lost": N_("the daemon was lost"),
     "media_lost": N_("the media server was lost"),
@@ -91,6 +91,53 @@ def lost_words(detail: str) -> str:
     return detail
 
 
+# Why a recording is incomplete (calls.recording `problem`): English in the result, for --json.
+_KINDS = r"(?P<kinds>audio|video|audio and video)"
+_PROBLEMS = (
+    (
+        re.compile(r"the file could not be finished: (?P<problem>.*)", re.S),
+        N_("the file could not be finished: {problem}"),
+    ),
+    (
+        re.compile(f"no {_KINDS} in the recording: the peer announced it but sent none"),
+        N_("no {kinds} in the recording: the peer announced it but sent none"),
+    ),
+    (
+        re.compile(
+            f"no {_KINDS} in the recording: it started more than (?P<seconds>[0-9.]+) s "
+            "after the rest"
+        ),
+        N_("no {kinds} in the recording: it started more than {seconds} s after the rest"),
+    ),
+    (
+        re.compile(
+            r"the (?P<kinds>audio|video) recording kept (?P<written>\d+) of "
+            r"(?P<arrived>\d+) frames \(the encoder fell behind or failed\)"
+        ),
+        N_(
+            "the {kinds} recording kept {written} of {arrived} frames (the encoder fell behind "
+            "or failed)"
+        ),
+    ),
+)
+
+
+def problem_words(problem: str) -> str:
+    """What is wrong with a recording, in the user's language (each "; "-separated part)."""
+    parts = []
+    for part in problem.split("; "):
+        for pattern, words in _PROBLEMS:
+            found = pattern.fullmatch(part)
+            if found:
+                fields = found.groupdict()
+                if "kinds" in fields:
+                    fields["kinds"] = kinds_words(fields["kinds"].split(" and "))
+                part = _(words).format(**fields)
+                break
+        parts.append(part)
+    return "; ".join(parts)
+
+
 def kinds_words(kinds: list[str]) -> str:
     """ "audio", "video" or both, as the screen says them."""
     have = set(kinds)
@@ -108,7 +155,7 @@ def describe(event: dict[str, Any]) -> str | None:
     kind = event.get("event")
     who = event.get("username", "?")
     if kind == "joined":
-        others = _(", ").join(event["participants"]) or _("nobody yet")
+        others = ", ".join(event["participants"]) or _("nobody yet")
         sending = kinds_words(event["sending"]) if event["sending"] else None
         if sending is None:
             return _("Joined the call in {room}: {others}; sending nothing (receive only).").format(
@@ -152,7 +199,7 @@ def describe(event: dict[str, Any]) -> str | None:
         ).format(n=files)
     if kind == "room_recording_offered":
         return _("Offered the call's recording to the room: {files}.").format(
-            files=_(", ").join(event["files"])
+            files=", ".join(event["files"])
         )
     return None
 

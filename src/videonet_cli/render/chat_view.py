@@ -136,7 +136,7 @@ class ChatView:
         if not users:
             self.notice(_("online: nobody"))
             return
-        names = _(", ").join(_printable(u["username"]) for u in users)
+        names = ", ".join(_printable(u["username"]) for u in users)
         self.notice(_("online: {names}").format(names=names))
 
     def error(self, message: str) -> None:
