@@ -124,7 +124,7 @@ async def analyze(
 ) -> AnalysisResult:
     """Analyse ``req.path``; offline when ``req.offline`` or when there is no endpoint."""
     if not 1 <= req.frames <= MAX_FRAMES:
-        raise UsageError(f"--frames must be between 1 and {MAX_FRAMES}")
+        raise UsageError(_("--frames must be between 1 and {most}").format(most=MAX_FRAMES))
     started = time.perf_counter()
     use_model = endpoint is not None and not req.offline
     backend = "model" if use_model else "offline"

@@ -222,7 +222,7 @@ def peers_table(peers: list[dict[str, Any]]) -> Table:
         table.add_row(
             Text(p["username"]),  # a name from the daemon: text, not markup
             state_word(p["state"]),
-            " + ".join(p["kinds"]) or "-",
+            kinds_words(p["kinds"]) if p["kinds"] else "-",
             f"{p['in_kbps']:.0f}",
             f"{p['out_kbps']:.0f}",
             Text(p["recording"] or "-"),
