@@ -455,3 +455,34 @@ def test_call_status_lines_in_the_language(
     assert as_json.returncode == 0, as_json.stderr
     events = [json.loads(line) for line in as_json.stdout.splitlines()]
     assert events[-1]["event"] == "result" and events[-1]["reason"] == "duration"
+
+
+def test_a_korean_conversation_is_trimmed_by_its_tokens_not_its_characters(
+    fake_model: Any, tmp_path: Path
+) -> None:
+    """Korean answers cost about a token a character, not a quarter: the history sent stays
+    within the context budget counted that way (the oldest turns go first)."""
+    from analysis.helpers import SCENE_COLORS, clean_env, run_cli, solid, write_clip
+
+    scenes = [(solid(c, i), 5) for i, c in enumerate(SCENE_COLORS[:2])]
+    clip = write_clip(tmp_path / "clip.mp4", scenes, (320, 180))
+    env = {
+        **in_language(
+            clean_env(
+                tmp_path, OPENAI_BASE_URL=fake_model.base_url, OPENAI_API_KEY=fake_model.api_key
+            ),
+            "ko",
+        ),
+        "VIDEONET_CHAT_CONTEXT_TOKENS": "1200",
+        "VIDEONET_CHAT_MAX_TOKENS": "100",
+    }
+    fake_model.chat_reply = " ".join(["사람이"] * 60)  # 240 characters, ~200 tokens
+    for i in range(6):
+        assert run_cli(["ask", str(clip), f"질문 {i}"], env).code == 0
+    last = fake_model.chat_requests()[-1]["messages"]
+    contents = [m["content"] for m in last[1:-1]]
+    assert last[-1] == {"role": "user", "content": "질문 5"}
+    assert "질문 0" not in contents and "질문 4" in contents
+    wide = sum(1 for m in last for ch in m["content"] if ord(ch) > 0x7F)
+    narrow = sum(len(m["content"]) for m in last) - wide
+    assert narrow // 4 + wide <= 1200

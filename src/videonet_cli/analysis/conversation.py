@@ -23,8 +23,9 @@ from videonet_cli.analysis.results import AnalysisResult, Usage
 from videonet_cli.analysis.settings import ModelConfig
 from videonet_cli.analysis.store import Message, Store
 
-# A rough, tokenizer-free estimate (about 4 characters per token for English and JSON) plus a
-# few tokens of per-message overhead; good enough to stay under a budget.
+# A rough, tokenizer-free estimate (about 4 characters per token for English and JSON; a Korean
+# or Japanese character is about one token or more, so every non-ASCII character counts as one)
+# plus a few tokens of per-message overhead; good enough to stay under a budget.
 CHARS_PER_TOKEN = 4
 MESSAGE_OVERHEAD_TOKENS = 4
 
@@ -39,7 +40,8 @@ ANSWER_IN = {"ko": "Answer in Korean.", "ja": "Answer in Japanese."}
 
 
 def estimate_tokens(text: str) -> int:
-    return len(text) // CHARS_PER_TOKEN + MESSAGE_OVERHEAD_TOKENS
+    ascii_chars = len(text.encode("ascii", "ignore"))
+    return ascii_chars // CHARS_PER_TOKEN + (len(text) - ascii_chars) + MESSAGE_OVERHEAD_TOKENS
 
 
 def system_message(result: AnalysisResult, language: str = "en") -> str:
