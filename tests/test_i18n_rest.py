@@ -486,3 +486,22 @@ def test_a_korean_conversation_is_trimmed_by_its_tokens_not_its_characters(
     wide = sum(1 for m in last for ch in m["content"] if ord(ch) > 0x7F)
     narrow = sum(len(m["content"]) for m in last) - wide
     assert narrow // 4 + wide <= 1200
+
+
+def test_the_live_call_table_in_japanese(daemon: Daemon, accounts: Accounts) -> None:
+    """`videonet call` on a terminal: the live table's title and headers in Japanese, its
+    columns on the same cells in every line, and the waiting row said in Japanese."""
+    pytest.importorskip("aiortc", reason="the calls extra")
+    owner = accounts.make()
+    room = named_room(daemon, owner, "通話テスト-" + uuid.uuid4().hex[:4])
+    env = in_language(Cli(daemon.url, owner.config_dir, owner.token).env(), "ja")
+    child = spawn(env, "call", room, "--duration", "2", timeout=90)
+    assert finish(child, timeout=90) == 0
+    screen = plain(child.before or "")
+    lines = table_lines(screen)
+    header = next(line for line in lines if line.startswith("┃"))
+    for english in ("Peer", "State", "Receiving", "In kbit/s", "Recording"):
+        word = tr("ja", english)
+        assert word != english and word in header, (english, header)
+    assert tr("ja", "Call") in screen and tr("ja", "(waiting for others)") in screen, screen
+    assert len({tuple(column_edges(line)) for line in lines}) == 1, "\n".join(lines)
