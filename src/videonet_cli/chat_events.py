@@ -22,7 +22,7 @@ from typing import Any
 from videonet_cli.api import Api, SocketClient
 from videonet_cli.config import data_dir, write_private_json
 from videonet_cli.errors import AuthError, NotFoundError, UnreachableError
-from videonet_cli.i18n import N_
+from videonet_cli.i18n import N_, _
 from videonet_cli.reporting import Reporter
 from videonet_protocol import protocol
 
@@ -207,9 +207,15 @@ class ChatRoom:
                 else:
                     await _first_of(stop.wait(), self._lost.wait())
                     if self._deleted:
-                        raise RoomDeleted(f"the room {self.room_name} was deleted by its creator")
+                        raise RoomDeleted(
+                            _("the room {room} was deleted by its creator").format(
+                                room=self.room_name
+                            )
+                        )
                     if self._removed:
-                        raise AuthError(f"you are no longer a member of {self.room_name}")
+                        raise AuthError(
+                            _("you are no longer a member of {room}").format(room=self.room_name)
+                        )
                     if stop.is_set():
                         break
                     self.report({"event": "status", "status": "reconnecting"})
@@ -236,7 +242,7 @@ class ChatRoom:
             )
         client = self.client
         if client is None or not self.joined.is_set():
-            raise UnreachableError("not connected to the daemon")
+            raise UnreachableError(_("not connected to the daemon"))
         call = asyncio.ensure_future(client.call(event, data))
         lost = asyncio.ensure_future(self._lost.wait())
         try:
@@ -245,7 +251,7 @@ class ChatRoom:
             lost.cancel()
         if not call.done():
             call.cancel()
-            raise UnreachableError("the connection was lost before the daemon confirmed")
+            raise UnreachableError(_("the connection was lost before the daemon confirmed"))
         return call.result()
 
     async def send(self, text: str) -> protocol.ChatMessage:

@@ -19,9 +19,10 @@ from typing import Any, Protocol
 from videonet_cli.api import Api
 from videonet_cli.chat_events import ChatRoom, open_room, stop_on_signals
 from videonet_cli.errors import CliError
+from videonet_cli.i18n import N_, _, ngettext
 from videonet_cli.render.chat_view import ChatView
 
-HELP = "/who: who is online · /quit or Ctrl-D: leave · //text sends a line starting with /"
+HELP = N_("/who: who is online · /quit or Ctrl-D: leave · //text sends a line starting with /")
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,11 @@ async def run_chat(api: Api, options: ChatOptions, view: ChatView) -> None:
     view.on_output_closed = stop.set
     room = ChatRoom(api, opening, view)
     if not view.json_out:
-        view.notice(f"{opening.room['name']} — {HELP}" if not options.follow else "following")
+        view.notice(
+            _("{room} — {help}").format(room=opening.room["name"], help=_(HELP))
+            if not options.follow
+            else _("following")
+        )
     for message in opening.history:
         view({**message, "event": "message"})
     if interactive:
@@ -101,7 +106,11 @@ async def run_chat(api: Api, options: ChatOptions, view: ChatView) -> None:
         return
     failed = await ChatRepl(room, view, stop).run(StdinLines())
     if failed:
-        raise CliError(f"{failed} message(s) were not sent")
+        raise CliError(
+            ngettext("{n} message was not sent", "{n} messages were not sent", failed).format(
+                n=failed
+            )
+        )
 
 
 class ChatRepl:
@@ -132,7 +141,7 @@ class ChatRepl:
             while True:
                 reader = asyncio.ensure_future(lines.next())
                 stopping = asyncio.ensure_future(stop.wait())
-                done, _ = await asyncio.wait(
+                done, _pending = await asyncio.wait(
                     {reader, runner, stopping}, return_when=asyncio.FIRST_COMPLETED
                 )
                 stopping.cancel()
@@ -149,9 +158,13 @@ class ChatRepl:
                     with self._reported(counts=False):
                         view.who(await room.who())
                 elif command in ("/help", "/?"):
-                    view.notice(HELP)
+                    view.notice(_(HELP))
                 elif command.startswith("/") and not command.startswith("//"):
-                    view.notice(f"unknown command {command.split()[0]}; {HELP}")
+                    view.notice(
+                        _("unknown command {command}; {help}").format(
+                            command=command.split()[0], help=_(HELP)
+                        )
+                    )
                 elif command:
                     outbox.put_nowait(line[1:] if command.startswith("//") else line)
             outbox.put_nowait(None)

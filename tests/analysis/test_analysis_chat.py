@@ -77,7 +77,7 @@ def test_ask_remembers_across_processes(
     # `analyze --continue` picks the same conversation up.
     r = run_cli(["analyze", str(clip_720p), "--continue"], online_env, stdin="Third?\n")
     assert r.code == 0, r.err
-    assert "Continuing a conversation of 4 message(s)." in r.out
+    assert "Continuing a conversation of 4 messages." in r.out
     assert len(fake.chat_requests()[-1]["messages"]) == 1 + 4 + 1
 
 

@@ -16,14 +16,16 @@ from typing import Any, cast
 import openai
 from openai import AsyncOpenAI
 
+from videonet_cli import i18n
 from videonet_cli.analysis import settings
 from videonet_cli.analysis.model import make_client, translate_error, usage_of
 from videonet_cli.analysis.results import AnalysisResult, Usage
 from videonet_cli.analysis.settings import ModelConfig
 from videonet_cli.analysis.store import Message, Store
 
-# A rough, tokenizer-free estimate (about 4 characters per token for English and JSON) plus a
-# few tokens of per-message overhead; good enough to stay under a budget.
+# A rough, tokenizer-free estimate (about 4 characters per token for English and JSON; a Korean
+# or Japanese character is about one token or more, so every non-ASCII character counts as one)
+# plus a few tokens of per-message overhead; good enough to stay under a budget.
 CHARS_PER_TOKEN = 4
 MESSAGE_OVERHEAD_TOKENS = 4
 
@@ -32,17 +34,23 @@ SYSTEM_PROMPT = (
     "frames. If the analysis does not say, answer that it does not say; do not guess. Refer to "
     "frames by their number and time."
 )
+# Said to the model after SYSTEM_PROMPT when the CLI speaks another language than English, so
+# the answers come in the user's language (the analysis itself stays English).
+ANSWER_IN = {"ko": "Answer in Korean.", "ja": "Answer in Japanese."}
 
 
 def estimate_tokens(text: str) -> int:
-    return len(text) // CHARS_PER_TOKEN + MESSAGE_OVERHEAD_TOKENS
+    ascii_chars = len(text.encode("ascii", "ignore"))
+    return ascii_chars // CHARS_PER_TOKEN + (len(text) - ascii_chars) + MESSAGE_OVERHEAD_TOKENS
 
 
-def system_message(result: AnalysisResult) -> str:
-    """The analysis as text: the video's facts, the summary and every frame."""
+def system_message(result: AnalysisResult, language: str = "en") -> str:
+    """The analysis as text: the video's facts, the summary and every frame; in ``language``'s
+    answers if not English."""
     v = result.video
+    prompt = f"{SYSTEM_PROMPT} {ANSWER_IN[language]}" if language in ANSWER_IN else SYSTEM_PROMPT
     lines = [
-        SYSTEM_PROMPT,
+        prompt,
         "",
         f"Video: {v.path} ({v.width}x{v.height}, {v.duration_s:.1f} s, {v.fps:g} fps, "
         f"{v.frame_count} frames)",
@@ -138,7 +146,7 @@ class Conversation:
         """Stream the answer to ``question``; the turn is stored once the answer is complete."""
         budget = max(256, self.context_budget - self.config.max_tokens)
         messages, self.last_dropped = fit_history(
-            system_message(self.result), self.history(), question, budget
+            system_message(self.result, i18n.current()), self.history(), question, budget
         )
         parts: list[str] = []
         try:

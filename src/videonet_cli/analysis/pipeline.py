@@ -22,6 +22,7 @@ from videonet_cli.analysis.sampling import Sampling, detect_shots, shot_indices,
 from videonet_cli.analysis.store import Store
 from videonet_cli.analysis.summary import summarise
 from videonet_cli.errors import CliError, UsageError
+from videonet_cli.i18n import _
 from videonet_cli.reporting import Reporter, ignore
 
 MAX_FRAMES = 500
@@ -123,7 +124,7 @@ async def analyze(
 ) -> AnalysisResult:
     """Analyse ``req.path``; offline when ``req.offline`` or when there is no endpoint."""
     if not 1 <= req.frames <= MAX_FRAMES:
-        raise UsageError(f"--frames must be between 1 and {MAX_FRAMES}")
+        raise UsageError(_("--frames must be between 1 and {most}").format(most=MAX_FRAMES))
     started = time.perf_counter()
     use_model = endpoint is not None and not req.offline
     backend = "model" if use_model else "offline"
@@ -148,7 +149,7 @@ async def analyze(
             frames = await _offline_frames(req, indices, report)
             model_name = offline.MODEL_NAME
         if not frames:
-            raise video.NotAVideoError(f"no frame could be decoded: {req.path}")
+            raise video.NotAVideoError(_("no frame could be decoded: {path}").format(path=req.path))
         usage = Usage()
         for f in frames:
             usage.add(f.usage)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from videonet_cli.analysis.results import Usage
 from videonet_cli.errors import UsageError
+from videonet_cli.i18n import _
 
 
 @dataclass(frozen=True)
@@ -45,16 +46,21 @@ def load_table(path: Path) -> dict[str, Price]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise UsageError(f"cannot read the price table {path}: {exc}") from None
+        raise UsageError(
+            _("cannot read the price table {path}: {problem}").format(path=path, problem=exc)
+        ) from None
     if not isinstance(data, dict):
-        raise UsageError(f"the price table {path} must be a JSON object of models")
+        raise UsageError(
+            _("the price table {path} must be a JSON object of models").format(path=path)
+        )
     for model, entry in data.items():
         try:
             table[str(model)] = Price(float(entry["input"]), float(entry["output"]))
         except (TypeError, KeyError, ValueError):
             raise UsageError(
-                f"price of {model!r} in {path} must be "
-                '{"input": N, "output": N} ($ per 1M tokens)'
+                _("price of {model} in {path} must be {shape} ($ per 1M tokens)").format(
+                    model=repr(model), path=path, shape='{"input": N, "output": N}'
+                )
             ) from None
     return table
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from videonet_cli.config import config_dir, data_dir
 from videonet_cli.errors import UsageError
+from videonet_cli.i18n import _
 
 if TYPE_CHECKING:  # imaging imports OpenCV: the extras are checked after reading the settings
     from videonet_cli.analysis.imaging import Detail
@@ -91,9 +92,17 @@ def integer(name: str, lo: int, hi: int) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise UsageError(f"{_BY_NAME[name].env} must be an integer, not {text!r}") from None
+        raise UsageError(
+            _("{name} must be an integer, not {value}").format(
+                name=_BY_NAME[name].env, value=repr(text)
+            )
+        ) from None
     if not lo <= value <= hi:
-        raise UsageError(f"{_BY_NAME[name].env} must be between {lo} and {hi}, not {value}")
+        raise UsageError(
+            _("{name} must be between {lo} and {hi}, not {value}").format(
+                name=_BY_NAME[name].env, lo=lo, hi=hi, value=value
+            )
+        )
     return value
 
 
@@ -102,9 +111,15 @@ def number(name: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise UsageError(f"{_BY_NAME[name].env} must be a number, not {text!r}") from None
+        raise UsageError(
+            _("{name} must be a number, not {value}").format(
+                name=_BY_NAME[name].env, value=repr(text)
+            )
+        ) from None
     if value <= 0:
-        raise UsageError(f"{_BY_NAME[name].env} must be positive, not {text}")
+        raise UsageError(
+            _("{name} must be positive, not {value}").format(name=_BY_NAME[name].env, value=text)
+        )
     return value
 
 

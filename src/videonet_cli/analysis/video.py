@@ -21,7 +21,7 @@ import numpy.typing as npt
 
 from videonet_cli.analysis.results import VideoInfo
 from videonet_cli.errors import NotFoundError, UsageError
-from videonet_cli.i18n import N_
+from videonet_cli.i18n import N_, _
 
 Frame = npt.NDArray[np.uint8]
 
@@ -41,11 +41,11 @@ class NotAVideoError(UsageError):
 def check_path(path: Path) -> None:
     """Fail early, in one line, for what is not a readable, non-empty file."""
     if not path.exists():
-        raise NotFoundError(f"no such file: {path}")
+        raise NotFoundError(_("no such file: {path}").format(path=path))
     if not path.is_file():
-        raise UsageError(f"not a file: {path}")
+        raise UsageError(_("not a file: {path}").format(path=path))
     if path.stat().st_size == 0:
-        raise NotAVideoError(f"empty file: {path}")
+        raise NotAVideoError(_("empty file: {path}").format(path=path))
 
 
 def sha256_file(path: Path) -> str:
@@ -62,7 +62,7 @@ def open_capture(path: Path) -> Iterator[Any]:
     cap = cv2.VideoCapture(str(path))
     try:
         if not cap.isOpened():
-            raise NotAVideoError(f"not a video OpenCV can read: {path}")
+            raise NotAVideoError(_("not a video OpenCV can read: {path}").format(path=path))
         yield cap
     finally:
         cap.release()
@@ -95,7 +95,7 @@ def _verified_count(cap: Any, reported: int) -> _Count:
     if reported > 0:
         last, ts = _read_at(cap, reported - 1)
         if last is not None:
-            beyond, _ = _read_at(cap, reported)
+            beyond, _frame = _read_at(cap, reported)
             if beyond is None:
                 return _Count(reported, ts)
     return _count_by_decoding(cap)
@@ -108,14 +108,22 @@ def probe(path: Path, sha256: str | None = None) -> VideoInfo:
         width = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH))
         height = int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
         if width <= 0 or height <= 0:
-            raise NotAVideoError(f"not a video OpenCV can read (no picture size): {path}")
+            raise NotAVideoError(
+                _("not a video OpenCV can read (no picture size): {path}").format(path=path)
+            )
         if width * height > MAX_PIXELS:
-            raise UsageError(f"frames of {width}x{height} are too large to analyse: {path}")
+            raise UsageError(
+                _("frames of {width}x{height} are too large to analyse: {path}").format(
+                    width=width, height=height, path=path
+                )
+            )
         fps = float(cap.get(cv2.CAP_PROP_FPS)) or 0.0
         reported = max(0, int(cap.get(cv2.CAP_PROP_FRAME_COUNT)))
         count = _verified_count(cap, reported)
     if count.frames == 0:
-        raise NotAVideoError(f"no frame can be decoded (damaged or truncated?): {path}")
+        raise NotAVideoError(
+            _("no frame can be decoded (damaged or truncated?): {path}").format(path=path)
+        )
     if fps <= 0 or fps > 1000:
         fps = count.frames / count.last_timestamp_s if count.last_timestamp_s > 0 else 25.0
     duration = count.last_timestamp_s + 1.0 / fps

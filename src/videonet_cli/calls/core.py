@@ -26,6 +26,7 @@ from videonet_cli.calls.recording import split_failures
 from videonet_cli.calls.room_recording import RoomRecording, notice, offer
 from videonet_cli.calls.state import CallState
 from videonet_cli.errors import CliError, DaemonRefused, UnreachableError, UsageError
+from videonet_cli.i18n import _
 from videonet_cli.reporting import Reporter
 from videonet_protocol import protocol
 
@@ -96,7 +97,7 @@ async def run_call(api: Api, options: CallOptions, report: Reporter) -> dict[str
             if reply.get("recording"):  # before our media goes anywhere: the notice
                 report(notice(reply))
             if options.record_room and not access:
-                raise UsageError("--record-room needs a daemon with a media server (Janus)")
+                raise UsageError(_("--record-room needs a daemon with a media server (Janus)"))
             recorded: tuple[str, list[str]] = ("", [])
             try:
                 if options.record_room:

@@ -138,7 +138,10 @@ class Session:
             ) as response:
                 answer: dict[str, Any] = await response.json(content_type=None)
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-            raise JanusRefused(0, f"the media server at {self.url} does not answer: {exc}") from exc
+            # English on purpose: it becomes the call result's "detail" (--json); the screen
+            # translates it (render.call_view.lost_words).
+            reason = f"the media server at {self.url} does not answer: {exc}"
+            raise JanusRefused(0, reason) from exc
         if answer.get("janus") == "error":
             error = answer.get("error", {})
             raise JanusRefused(int(error.get("code", 0)), str(error.get("reason", "")))

@@ -19,6 +19,7 @@ from aiortc import MediaStreamTrack
 from aiortc.contrib.media import MediaPlayer, MediaRelay
 
 from videonet_cli.errors import NotFoundError, UsageError
+from videonet_cli.i18n import _
 
 VIDEO_CONTAINERS = (".mp4", ".mkv", ".mov", ".webm")
 AUDIO_CONTAINERS = (".wav", ".ogg", ".opus", ".m4a")
@@ -70,28 +71,34 @@ def device_input(device: str) -> tuple[str, str]:
 def open_media(play: Path | None, device: str | None, audio_only: bool) -> LocalMedia:
     """Open the chosen source; a file or device that cannot be read is a one-line error."""
     if play is not None and device is not None:
-        raise UsageError("choose --play FILE or --device DEVICE, not both")
+        raise UsageError(_("choose --play FILE or --device DEVICE, not both"))
     if play is None and device is None:
         return LocalMedia()
     try:
         if play is not None:
             if not play.is_file():
-                raise NotFoundError(f"--play: no such file: {play}")
+                raise NotFoundError(_("--play: no such file: {path}").format(path=play))
             player = MediaPlayer(str(play))
             what = str(play)
         else:
             assert device is not None
             fmt, name = device_input(device)
             player = MediaPlayer(name, format=fmt, options=DEVICE_OPTIONS.get(fmt))
-            what = f"device {device}"
+            what = _("device {device}").format(device=device)
     except av.FFmpegError as exc:
-        raise UsageError(f"cannot open {play or device}: {exc}") from exc
+        raise UsageError(
+            _("cannot open {source}: {problem}").format(source=play or device, problem=exc)
+        ) from exc
     video = None if audio_only else player.video
     media = LocalMedia(player=player, audio=player.audio, video=video)
     if not media.kinds:
         media.close()
-        wanted = "audio" if audio_only else "audio or video"
-        raise UsageError(f"{what} has no {wanted} to send")
+        missing = (
+            _("{source} has no audio to send")
+            if audio_only
+            else _("{source} has no audio or video to send")
+        )
+        raise UsageError(missing.format(source=what))
     return media
 
 
@@ -101,11 +108,14 @@ def check_record_target(out: Path, audio_only: bool) -> None:
     allowed = VIDEO_CONTAINERS + (AUDIO_CONTAINERS if audio_only else ())
     if suffix not in allowed:
         raise UsageError(
-            f"--record: use one of {', '.join(allowed)}"
-            + ("" if audio_only else f" ({', '.join(AUDIO_CONTAINERS)} with --audio-only)")
+            _("--record: use one of {suffixes}").format(suffixes=", ".join(allowed))
+            if audio_only
+            else _("--record: use one of {suffixes} ({audio} with --audio-only)").format(
+                suffixes=", ".join(allowed), audio=", ".join(AUDIO_CONTAINERS)
+            )
         )
     if not out.parent.is_dir():
-        raise NotFoundError(f"--record: no such directory: {out.parent}")
+        raise NotFoundError(_("--record: no such directory: {path}").format(path=out.parent))
 
 
 def recording_path(out: Path, username: str, taken: set[Path]) -> Path:

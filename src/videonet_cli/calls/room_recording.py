@@ -20,6 +20,7 @@ from videonet_cli.api import Api
 from videonet_cli.api.socket import SocketClient
 from videonet_cli.config import ENV_TRUST_NEW
 from videonet_cli.errors import CliError
+from videonet_cli.i18n import _
 from videonet_cli.reporting import Reporter
 from videonet_protocol import protocol
 
@@ -102,5 +103,9 @@ async def offer(
             options = SendOptions(room_id, [folder], wait=False, trust_new=trust_new)
             await send_files(api, options, report)
         except CliError as exc:
-            raise CliError(f"the call's recording could not be offered: {exc.message}") from exc
+            raise CliError(
+                _("the call's recording could not be offered: {problem}").format(
+                    problem=exc.message
+                )
+            ) from exc
     return offered

@@ -30,6 +30,7 @@ from videonet_cli.calls.janus import Handle, JanusRefused, Session
 from videonet_cli.calls.mesh import KINDS, Mesh
 from videonet_cli.calls.peer import uplink_of
 from videonet_cli.errors import CliError
+from videonet_cli.i18n import _
 from videonet_protocol import protocol
 
 log = logging.getLogger(__name__)
@@ -72,7 +73,7 @@ class Sfu(Mesh):
         try:
             await self.session.open()
             self.publisher = await self.session.attach()
-            joined, _ = await self.publisher.request(
+            joined, _jsep = await self.publisher.request(
                 {
                     "request": "join",
                     "ptype": "publisher",
@@ -83,7 +84,9 @@ class Sfu(Mesh):
                 expect="joined",
             )
         except (JanusRefused, TimeoutError) as exc:
-            raise CliError(f"could not join the call on the media server: {exc}") from exc
+            raise CliError(
+                _("could not join the call on the media server: {problem}").format(problem=exc)
+            ) from exc
         self._tasks = [
             asyncio.create_task(self._janus_events()),
             asyncio.create_task(self._subscriber()),
@@ -109,9 +112,11 @@ class Sfu(Mesh):
                 pc.addTransceiver(track, direction="sendonly")
         await pc.setLocalDescription(await pc.createOffer())
         offer = {"type": "offer", "sdp": pc.localDescription.sdp}
-        _, jsep = await self.publisher.request({"request": "publish"}, "configured", jsep=offer)
+        _published, jsep = await self.publisher.request(
+            {"request": "publish"}, "configured", jsep=offer
+        )
         if jsep is None:
-            raise CliError("the media server did not answer our media")
+            raise CliError(_("the media server did not answer our media"))
         await pc.setRemoteDescription(RTCSessionDescription(jsep["sdp"], "answer"))
         self.report({"event": "publishing", "sending": self.media.kinds})
 
@@ -139,7 +144,7 @@ class Sfu(Mesh):
             return
         # Who it is comes from the daemon's roster (call:joined), which may arrive a moment
         # after Janus announced the feed: wait for it a little before falling back.
-        for _ in range(ROSTER_WAITS):
+        for _attempt in range(ROSTER_WAITS):
             if feed_id in self.known:
                 break
             await asyncio.sleep(ROSTER_WAIT_SECONDS)
@@ -160,7 +165,7 @@ class Sfu(Mesh):
                 "streams": [{"feed": feed_id}],
             }
             try:
-                _, offer = await handle.request(body, expect="attached")
+                _attached, offer = await handle.request(body, expect="attached")
                 break
             except JanusRefused as exc:
                 if exc.code == UNAUTHORIZED and attempt == 0:
@@ -171,7 +176,7 @@ class Sfu(Mesh):
                     raise
                 await asyncio.sleep(SUBSCRIBE_RETRY_SECONDS)
         if offer is None:
-            raise CliError("the media server sent no offer for the subscription")
+            raise CliError(_("the media server sent no offer for the subscription"))
         link = self._link(remote)
         await link.pc.setRemoteDescription(RTCSessionDescription(offer["sdp"], "offer"))
         for transceiver in link.pc.getTransceivers():

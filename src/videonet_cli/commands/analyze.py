@@ -18,6 +18,7 @@ import typer
 
 from videonet_cli import extras
 from videonet_cli.errors import UsageError
+from videonet_cli.i18n import N_, _
 
 if TYPE_CHECKING:
     from videonet_cli.analysis.pipeline import AnalyzeRequest
@@ -26,6 +27,14 @@ if TYPE_CHECKING:
 SAMPLINGS = ("uniform", "shots")
 DETAILS = ("low", "high")
 REQUESTS = ("per-frame", "single")
+# `videonet conversations`: headers translated where the table is shown.
+CONVERSATION_COLUMNS = (
+    ("id", N_("id")),
+    ("created_at", N_("started")),
+    ("messages", N_("messages")),
+    ("video", N_("clip")),
+    ("first_question", N_("first question")),
+)
 
 
 def _preload(module: str) -> None:
@@ -40,7 +49,11 @@ def _preload(module: str) -> None:
 
 def _choice(option: str, value: str, allowed: tuple[str, ...]) -> str:
     if value not in allowed:
-        raise UsageError(f"{option} must be one of {', '.join(allowed)}, not {value!r}")
+        raise UsageError(
+            _("{option} must be one of {allowed}, not {value}").format(
+                option=option, allowed=", ".join(allowed), value=repr(value)
+            )
+        )
     return value
 
 
@@ -79,43 +92,43 @@ def _request(
     )
 
 
-ClipArgument = typer.Argument(..., help="The video file.", metavar="CLIP")
-QuestionArgument = typer.Argument(..., help="The question about the video.", metavar="QUESTION")
+ClipArgument = typer.Argument(..., help=_("The video file."), metavar="CLIP")
+QuestionArgument = typer.Argument(..., help=_("The question about the video."), metavar="QUESTION")
 
 
 def analyze(
     clip: Path = ClipArgument,
     frames: int | None = typer.Option(
-        None, "--frames", "-n", min=1, help="How many frames to analyse (default 10)."
+        None, "--frames", "-n", min=1, help=_("How many frames to analyse (default 10).")
     ),
     sampling: str | None = typer.Option(
         None,
         "--sampling",
         metavar="uniform|shots",
-        help="uniform (evenly spaced) or shots (one per detected shot).",
+        help=_("uniform (evenly spaced) or shots (one per detected shot)."),
     ),
-    model: str | None = typer.Option(None, "--model", "-m", help="Model (default gpt-4o-mini)."),
+    model: str | None = typer.Option(None, "--model", "-m", help=_("Model (default gpt-4o-mini).")),
     detail: str | None = typer.Option(
-        None, "--detail", metavar="low|high", help="Image detail: low or high."
+        None, "--detail", metavar="low|high", help=_("Image detail: low or high.")
     ),
     concurrency: int | None = typer.Option(
-        None, "--concurrency", "-c", min=1, help="Model requests in flight at once (default 10)."
+        None, "--concurrency", "-c", min=1, help=_("Model requests in flight at once (default 10).")
     ),
     request_mode: str | None = typer.Option(
         None,
         "--request",
         metavar="per-frame|single",
-        help="per-frame (default) or single (all frames in one request).",
+        help=_("per-frame (default) or single (all frames in one request)."),
     ),
     offline: bool = typer.Option(
-        False, "--offline", help="Use the local face detector; no network."
+        False, "--offline", help=_("Use the local face detector; no network.")
     ),
-    no_chat: bool = typer.Option(False, "--no-chat", help="Do not open the chat afterwards."),
-    refresh: bool = typer.Option(False, "--refresh", help="Ignore the cached result."),
+    no_chat: bool = typer.Option(False, "--no-chat", help=_("Do not open the chat afterwards.")),
+    refresh: bool = typer.Option(False, "--refresh", help=_("Ignore the cached result.")),
     resume: bool = typer.Option(
-        False, "--continue", help="Continue the last conversation about this clip."
+        False, "--continue", help=_("Continue the last conversation about this clip.")
     ),
-    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON (no chat)."),
+    as_json: bool = typer.Option(False, "--json", help=_("Print the result as JSON (no chat).")),
 ) -> None:
     """Analyse a video's frames (people, activity, setting), then chat about it."""
     from videonet_cli.analysis import settings
@@ -139,8 +152,10 @@ def analyze(
 def ask(
     clip: Path = ClipArgument,
     question: str = QuestionArgument,
-    model: str | None = typer.Option(None, "--model", "-m", help="Model (default gpt-4o-mini)."),
-    as_json: bool = typer.Option(False, "--json", help="Print question, answer and usage as JSON."),
+    model: str | None = typer.Option(None, "--model", "-m", help=_("Model (default gpt-4o-mini).")),
+    as_json: bool = typer.Option(
+        False, "--json", help=_("Print question, answer and usage as JSON.")
+    ),
 ) -> None:
     """Ask one question about a video, continuing its stored conversation."""
     extras.require("analysis", "ask")  # before anything imports cv2 or numpy
@@ -148,9 +163,9 @@ def ask(
 
     endpoint = settings.endpoint()
     if endpoint is None:
-        raise UsageError("`ask` needs a model endpoint: set OPENAI_API_KEY or OPENAI_BASE_URL")
+        raise UsageError(_("`ask` needs a model endpoint: set OPENAI_API_KEY or OPENAI_BASE_URL"))
     if not question.strip():
-        raise UsageError("the question is empty")
+        raise UsageError(_("the question is empty"))
     _preload("openai")
     req = _request(clip, None, None, model, None, None, None, False, False)
     _run_ask(req, endpoint, question.strip(), as_json=as_json)
@@ -228,8 +243,8 @@ def _run_ask(req: AnalyzeRequest, endpoint: Endpoint, question: str, *, as_json:
 
 
 def conversations(
-    limit: int = typer.Option(20, "--limit", "-n", min=1, help="How many, newest first."),
-    as_json: bool = typer.Option(False, "--json", help="Print them as JSON."),
+    limit: int = typer.Option(20, "--limit", "-n", min=1, help=_("How many, newest first.")),
+    as_json: bool = typer.Option(False, "--json", help=_("Print them as JSON.")),
 ) -> None:
     """List the stored conversations about videos (from analyze and ask), newest first."""
     from videonet_cli.analysis.store import STORE_FILE, Store
@@ -252,18 +267,19 @@ def conversations(
 
         show_no_conversations(analysed)
         return
-    columns = [
-        ("id", "id"),
-        ("created_at", "started"),
-        ("messages", "messages"),
-        ("video", "video"),
-        ("first_question", "first question"),
-    ]
-    print_table(found, columns)
+    print_table(found, [(key, _(header)) for key, header in CONVERSATION_COLUMNS])
 
 
 def register_commands(app: typer.Typer) -> None:
     """Attach ``analyze``, ``ask`` and ``conversations`` to the root app (top-level verbs)."""
-    app.command("analyze")(analyze)
-    app.command("ask")(ask)
-    app.command("conversations")(conversations)
+    app.command(
+        "analyze",
+        help=_("Analyse a video's frames (people, activity, setting), then chat about it."),
+    )(analyze)
+    app.command(
+        "ask", help=_("Ask one question about a video, continuing its stored conversation.")
+    )(ask)
+    app.command(
+        "conversations",
+        help=_("List the stored conversations about videos (from analyze and ask), newest first."),
+    )(conversations)

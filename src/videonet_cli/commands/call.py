@@ -9,43 +9,46 @@ import typer
 from videonet_cli import extras
 from videonet_cli.commands import common
 from videonet_cli.errors import UnreachableError
+from videonet_cli.i18n import _
 
 
 def call(
     ctx: typer.Context,
     room: str | None = common.DefaultRoomArgument,
     play: Path | None = typer.Option(
-        None, "--play", help="Send this media file (its audio and video).", metavar="FILE"
+        None, "--play", help=_("Send this media file (its audio and video)."), metavar="FILE"
     ),
     device: str | None = typer.Option(
         None,
         "--device",
-        help="Send from a capture device: /dev/video0, or FORMAT:NAME (e.g. pulse:default).",
+        help=_("Send from a capture device: /dev/video0, or FORMAT:NAME (e.g. pulse:default)."),
         metavar="DEVICE",
     ),
     audio_only: bool = typer.Option(
-        False, "--audio-only", help="Send and receive audio only (no video)."
+        False, "--audio-only", help=_("Send and receive audio only (no video).")
     ),
     record: Path | None = typer.Option(
         None,
         "--record",
-        help="Record each peer to OUT with its name before the extension (call-bob.mp4).",
+        help=_("Record each peer to OUT with its name before the extension (call-bob.mp4)."),
         metavar="OUT",
     ),
     duration: float | None = typer.Option(
         None,
         "--duration",
         min=0.1,
-        help="Leave after this many seconds (default: Ctrl-C).",
+        help=_("Leave after this many seconds (default: Ctrl-C)."),
         metavar="S",
     ),
     record_room: bool = typer.Option(
         False,
         "--record-room",
-        help="Record the whole call on the media server (everyone is told); when you leave, "
-        "offer the files (WebM/Opus per participant) to the room as a transfer.",
+        help=_(
+            "Record the whole call on the media server (everyone is told); when you leave, "
+            "offer the files (WebM/Opus per participant) to the room as a transfer."
+        ),
     ),
-    json_out: bool = typer.Option(False, "--json", help="Print events as JSON lines."),
+    json_out: bool = typer.Option(False, "--json", help=_("Print events as JSON lines.")),
 ) -> None:
     """Join a room's call: connect to every participant, send media, record what arrives."""
     # aiortc and PyAV load here only: `videonet --version` and the other commands stay fast.
@@ -53,7 +56,7 @@ def call(
     from videonet_cli.calls.core import CallOptions, run_call
     from videonet_cli.calls.media import check_record_target, open_media
     from videonet_cli.calls.recording import IncompleteRecording
-    from videonet_cli.render.call_view import CallView, choose_mode
+    from videonet_cli.render.call_view import CallView, choose_mode, lost_words, problem_words
 
     room = common.room_or_default(room)
     api = common.api_for(ctx)  # not logged in: say so before opening any device
@@ -66,16 +69,26 @@ def call(
     failed = result["failed_recordings"]
     view.result(result)
     if result["reason"] == "daemon_lost":
-        raise UnreachableError("the connection to the daemon was lost; the call ended")
+        raise UnreachableError(_("the connection to the daemon was lost; the call ended"))
     if result["reason"] == "media_lost":
         raise UnreachableError(
-            f"{result.get('detail') or 'the media server was lost'}; the call ended"
+            _("{problem}; the call ended").format(problem=lost_words(result.get("detail") or ""))
         )
     if failed:
         raise IncompleteRecording(
-            "; ".join(f"recording of {r['username']} ({r['path']}): {r['problem']}" for r in failed)
+            "; ".join(
+                _("recording of {who} ({path}): {problem}").format(
+                    who=r["username"], path=r["path"], problem=problem_words(r["problem"])
+                )
+                for r in failed
+            )
         )
 
 
 def register_commands(app: typer.Typer) -> None:
-    app.command("call")(call)
+    app.command(
+        "call",
+        help=_(
+            "Join a room's call: connect to every participant, send media, record what arrives."
+        ),
+    )(call)

@@ -9,6 +9,7 @@ import typer
 
 from videonet_cli.commands import common
 from videonet_cli.errors import DaemonRefused, UsageError
+from videonet_cli.i18n import _
 from videonet_cli.render import console as output
 from videonet_protocol import protocol
 
@@ -20,10 +21,10 @@ def chat(
     ctx: typer.Context,
     room: str | None = common.DefaultRoomArgument,
     send: str | None = typer.Option(
-        None, "--send", help="Send TEXT and exit once the daemon has stored it.", metavar="TEXT"
+        None, "--send", help=_("Send TEXT and exit once the daemon has stored it."), metavar="TEXT"
     ),
     follow: bool = typer.Option(
-        False, "--follow", "-f", help="Print incoming messages until interrupted; read nothing."
+        False, "--follow", "-f", help=_("Print incoming messages until interrupted; read nothing.")
     ),
     history: int | None = typer.Option(
         None,
@@ -31,16 +32,18 @@ def chat(
         "-n",
         min=0,
         max=protocol.HISTORY_PAGE_MAX,
-        help=f"Recent messages to show first (default {DEFAULT_HISTORY}; 0 with --follow).",
+        help=_("Recent messages to show first (default {n}; 0 with --follow).").format(
+            n=DEFAULT_HISTORY
+        ),
     ),
     since: int | None = typer.Option(
         None,
         "--since",
         min=0,
-        help="Also show every message after this id (default: where you left off).",
+        help=_("Also show every message after this id (default: where you left off)."),
     ),
     json_out: bool = typer.Option(
-        False, "--json", help="Print JSON lines: messages, presence, `/who` answers."
+        False, "--json", help=_("Print JSON lines: messages, presence, `/who` answers.")
     ),
 ) -> None:
     """Chat in a room: history first, then live messages and presence; /who, /quit, Ctrl-D.
@@ -51,14 +54,14 @@ def chat(
     api = common.api_for(ctx)
     if send is not None:
         if follow:
-            raise UsageError("--send and --follow do not go together")
+            raise UsageError(_("--send and --follow do not go together"))
         from videonet_cli.chat_events import send_message
 
         message = _hinted(room, common.using(api, lambda a: send_message(a, room, send)))
         if json_out:
             output.print_json(message)
         else:
-            output.info(f"Sent message {message['id']}.")
+            output.info(_("Sent message {id}.").format(id=message["id"]))
         return
     from videonet_cli.chat_repl import ChatOptions, run_chat
     from videonet_cli.render.chat_view import ChatView
@@ -76,10 +79,20 @@ def _hinted(room: str, work: Coroutine[Any, Any, T]) -> T:
     except DaemonRefused as exc:
         if exc.code == protocol.ErrorCode.FORBIDDEN:
             raise DaemonRefused(
-                exc.code, f"{exc.message}: run `videonet rooms join {room}` first", exc.status
+                exc.code,
+                _("{message}: run `videonet rooms join {room}` first").format(
+                    message=exc.message, room=room
+                ),
+                exc.status,
             ) from exc
         raise
 
 
 def register_commands(app: typer.Typer) -> None:
-    app.command("chat")(chat)
+    app.command(
+        "chat",
+        help=_(
+            "Chat in a room: history first, then live messages and presence; /who, /quit, "
+            "Ctrl-D.\n\nWith piped standard input each line is sent as a message."
+        ),
+    )(chat)

@@ -19,13 +19,14 @@ from videonet_cli.commands import common
 from videonet_cli.commands.auth import log_in, read_password, save_session, show_login
 from videonet_cli.config import insecure_allowed, resolve_token, save_server
 from videonet_cli.errors import UnreachableError, UsageError
+from videonet_cli.i18n import _
 from videonet_cli.render import console as output
 from videonet_protocol import protocol
 
 if TYPE_CHECKING:
     from videonet_cli.api import Api
 
-LINK_HELP = "The invite link (`videonet invite` prints it): https://HOST/#join=CODE."
+LINK_HELP = _("The invite link (`videonet invite` prints it): https://HOST/#join=CODE.")
 
 
 def parse_link(ctx: typer.Context, link: str) -> tuple[str, str]:
@@ -40,16 +41,16 @@ def parse_link(ctx: typer.Context, link: str) -> tuple[str, str]:
     try:
         server = validate_server(origin, allow_insecure=insecure_allowed(root_insecure))
     except UsageError as exc:
-        raise UsageError(exc.message.replace("--server: ", "the link: ", 1)) from exc
+        raise UsageError(exc.message.replace("--server: ", _("the link: "), 1)) from exc
     return server, code
 
 
-def ask(label: str, given: str | None, option: str) -> str:
-    """An option's value, or asked for on a terminal (a usage error without one)."""
+def ask(label: str, missing: str, given: str | None) -> str:
+    """An option's value, or asked for on a terminal (``missing``, a usage error, without one)."""
     if given:
         return given
     if not sys.stdin.isatty():
-        raise UsageError(f"no {label.lower()}: pass {option} (there is no terminal to ask on)")
+        raise UsageError(missing)
     while True:
         value = str(typer.prompt(label)).strip()
         if value:
@@ -60,15 +61,15 @@ def join(
     ctx: typer.Context,
     link: str = typer.Argument(..., help=LINK_HELP, metavar="LINK", show_default=False),
     email: str | None = typer.Option(
-        None, "--email", help="Your email address, your login (asked if left out)."
+        None, "--email", help=_("Your email address, your login (asked if left out).")
     ),
     username: str | None = typer.Option(
-        None, "--username", help="The name others see (asked if left out)."
+        None, "--username", help=_("The name others see (asked if left out).")
     ),
     password_stdin: bool = typer.Option(
-        False, "--password-stdin", help="Read the new password from standard input (first line)."
+        False, "--password-stdin", help=_("Read the new password from standard input (first line).")
     ),
-    json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    json_out: bool = typer.Option(False, "--json", help=_("Print the result as JSON.")),
 ) -> None:
     """Accept an invite link: make your account on its daemon (or use the one you are logged in
     to there), log in, save the daemon as your server, and join the invite's room.
@@ -81,8 +82,10 @@ def join(
     except UnreachableError as exc:
         reason = exc.message.partition("): ")[0] + ")" if "): " in exc.message else exc.message
         raise UnreachableError(
-            f"{reason}: the daemon this invite link names does not answer; check the link "
-            "with whoever sent it"
+            _(
+                "{reason}: the daemon this invite link names does not answer; check the link "
+                "with whoever sent it"
+            ).format(reason=reason)
         ) from exc
     if resolve_token(server):
         room = common.call_at(server, lambda api: api.invites.redeem(code))
@@ -90,12 +93,16 @@ def join(
         if json_out:
             output.print_json({"server": server, "room": room, "registered": False})
             return
-        output.info(f"Joined the room {room['name']} on {server}.")
+        output.info(
+            _("Joined the room {room} on {server}.").format(room=room["name"], server=server)
+        )
         _next_steps(room)
         return
 
-    email = ask("Email", email, "--email")
-    username = ask("Username", username, "--username")
+    email = ask(_("Email"), _("no email: pass --email (there is no terminal to ask on)"), email)
+    username = ask(
+        _("Username"), _("no username: pass --username (there is no terminal to ask on)"), username
+    )
     password = read_password(password_stdin, confirm=True)
 
     async def sign_up(api: Api) -> tuple[Any, Any, Any]:
@@ -117,16 +124,37 @@ def join(
             }
         )
         return
-    joined = f" and joined the room {room['name']}" if room else ""
-    output.info(f"Registered {made['user']['username']} on {server}{joined}.")
+    registered = (
+        _("Registered {user} on {server} and joined the room {room}.")
+        if room
+        else _("Registered {user} on {server}.")
+    )
+    output.info(
+        registered.format(
+            user=made["user"]["username"], server=server, room=room["name"] if room else ""
+        )
+    )
     show_login(server, session, device)
     if room:
         _next_steps(room)
 
 
 def _next_steps(room: protocol.InvitedRoom) -> None:
-    output.info(f"To take a file sent to it: videonet receive {shlex.quote(room['name'])}")
+    output.info(
+        _("To take a file sent to it: {command}").format(
+            command=f"videonet receive {shlex.quote(room['name'])}"
+        )
+    )
 
 
 def register_commands(app: typer.Typer) -> None:
-    app.command("join")(join)
+    app.command(
+        "join",
+        help=_(
+            "Accept an invite link: make your account on its daemon (or use the one you are "
+            "logged in to there), log in, save the daemon as your server, and join the invite's "
+            "room.\n\nThe link names the daemon, so --server is not needed. A link that is not "
+            "an invite link is exit 2; an invite that is unknown, used or expired exit 1; a "
+            "daemon that does not answer 5."
+        ),
+    )(join)

@@ -9,27 +9,31 @@ import typer
 from videonet_cli.commands import common
 from videonet_cli.commands.completion import complete_room
 from videonet_cli.errors import CliError
+from videonet_cli.i18n import N_, _, ngettext
 from videonet_cli.render import console as output
 
 if TYPE_CHECKING:
     from videonet_cli.api import Api
 
-app = typer.Typer(help="List, create, join, leave, rename and delete rooms.", no_args_is_help=True)
+app = typer.Typer(
+    help=_("List, create, join, leave, rename and delete rooms."), no_args_is_help=True
+)
 
-JsonOption = typer.Option(False, "--json", help="Print JSON.")
+JsonOption = typer.Option(False, "--json", help=_("Print JSON."))
 RoomArgument = typer.Argument(
-    ..., help="Room id or unique name.", metavar="ROOM", autocompletion=complete_room
+    ..., help=_("Room id or unique name."), metavar="ROOM", autocompletion=complete_room
 )
 LIST_DEFAULT = 50
 
+# Headers translated where the table is shown.
 ROOM_COLUMNS = [
-    ("name", "Name"),
-    ("id", "Id"),
-    ("participant_count", "Members"),
-    ("is_joined", "Joined"),
-    ("private", "Private"),
-    ("creator_name", "Creator"),
-    ("description", "Description"),
+    ("name", N_("Name")),
+    ("id", N_("Id")),
+    ("participant_count", N_("Members")),
+    ("is_joined", N_("Joined")),
+    ("private", N_("Private")),
+    ("creator_name", N_("Creator")),
+    ("description", N_("Description")),
 ]
 
 
@@ -38,14 +42,16 @@ def say(message: str) -> None:
     output.console.print(message, markup=False, highlight=False)
 
 
-@app.command("list")
+@app.command(
+    "list", help=_("List the rooms you can see, with member counts and whether you are in each.")
+)
 def list_(
     ctx: typer.Context,
     limit: int = typer.Option(
-        LIST_DEFAULT, "--limit", min=1, help="Show at most this many rooms (in name order)."
+        LIST_DEFAULT, "--limit", min=1, help=_("Show at most this many rooms (in name order).")
     ),
-    all_: bool = typer.Option(False, "--all", help="Show every room, however many."),
-    mine: bool = typer.Option(False, "--mine", help="Only the rooms you are a member of."),
+    all_: bool = typer.Option(False, "--all", help=_("Show every room, however many.")),
+    mine: bool = typer.Option(False, "--mine", help=_("Only the rooms you are a member of.")),
     json_out: bool = JsonOption,
 ) -> None:
     """List the rooms you can see, with member counts and whether you are in each."""
@@ -61,20 +67,26 @@ def list_(
     if json_out:
         output.print_json(rooms)
         return
-    output.print_table(rooms, ROOM_COLUMNS, title="Rooms")
+    output.print_table(rooms, [(k, _(h)) for k, h in ROOM_COLUMNS], title=_("Rooms"))
     if more:
-        say(f"Showing the first {limit} rooms; --all shows every one, --limit more.")
+        say(
+            ngettext(
+                "Showing the first {n} room; --all shows every one, --limit more.",
+                "Showing the first {n} rooms; --all shows every one, --limit more.",
+                limit,
+            ).format(n=limit)
+        )
 
 
-@app.command("create")
+@app.command("create", help=_("Create a room (you join it at once)."))
 def create(
     ctx: typer.Context,
-    name: str = typer.Argument(..., help="Room name (unique on the daemon, whatever the case)."),
-    description: str = typer.Option("", "--description", "-d", help="What the room is for."),
+    name: str = typer.Argument(..., help=_("Room name (unique on the daemon, whatever the case).")),
+    description: str = typer.Option("", "--description", "-d", help=_("What the room is for.")),
     private: bool = typer.Option(
         False,
         "--private",
-        help="Only members see the room; add people with `videonet rooms invite`.",
+        help=_("Only members see the room; add people with `videonet rooms invite`."),
     ),
     json_out: bool = JsonOption,
 ) -> None:
@@ -83,15 +95,19 @@ def create(
     if json_out:
         output.print_json(room)
     else:
-        kind = "private room" if room.get("private") else "room"
-        say(f"Created {kind} {room['name']} ({room['id']}).")
+        made = (
+            _("Created private room {name} ({id}).")
+            if room.get("private")
+            else _("Created room {name} ({id}).")
+        )
+        say(made.format(name=room["name"], id=room["id"]))
 
 
-@app.command("rename")
+@app.command("rename", help=_("Rename a room (its creator only)."))
 def rename(
     ctx: typer.Context,
     room: str = RoomArgument,
-    new_name: str = typer.Argument(..., help="The room's new name.", metavar="NEW_NAME"),
+    new_name: str = typer.Argument(..., help=_("The room's new name."), metavar="NEW_NAME"),
     json_out: bool = JsonOption,
 ) -> None:
     """Rename a room (its creator only)."""
@@ -105,24 +121,23 @@ def rename(
     if json_out:
         output.print_json(result)
     else:
-        say(f"Renamed {result['old_name']} to {result['name']}.")
+        say(_("Renamed {old} to {new}.").format(old=result["old_name"], new=result["name"]))
 
 
-@app.command("delete")
+@app.command("delete", help=_("Delete a room with its messages and transfers (its creator only)."))
 def delete(
     ctx: typer.Context,
     room: str = RoomArgument,
-    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+    yes: bool = typer.Option(False, "--yes", "-y", help=_("Do not ask for confirmation.")),
     json_out: bool = JsonOption,
 ) -> None:
     """Delete a room with its messages and transfers (its creator only)."""
 
     async def delete_room(api: Api) -> Any:
         found = await api.rooms.resolve(room)
-        if not yes and not typer.confirm(
-            f"Delete {found['name']} and all its messages and files for everyone?"
-        ):
-            raise CliError("cancelled: the room was not deleted")
+        question = _("Delete {name} and all its messages and files for everyone?")
+        if not yes and not typer.confirm(question.format(name=found["name"])):
+            raise CliError(_("cancelled: the room was not deleted"))
         result = await api.rooms.delete(found["id"])
         return {**result, "name": found["name"]}
 
@@ -130,14 +145,14 @@ def delete(
     if json_out:
         output.print_json(result)
     else:
-        say(f"Deleted {result['name']}.")
+        say(_("Deleted {name}.").format(name=result["name"]))
 
 
-@app.command("invite")
+@app.command("invite", help=_("Add someone to a room you are in (the way into a private room)."))
 def invite(
     ctx: typer.Context,
     room: str = RoomArgument,
-    username: str = typer.Argument(..., help="The account to add.", metavar="USER"),
+    username: str = typer.Argument(..., help=_("The account to add."), metavar="USER"),
     json_out: bool = JsonOption,
 ) -> None:
     """Add someone to a room you are in (the way into a private room)."""
@@ -151,10 +166,14 @@ def invite(
     if json_out:
         output.print_json(result)
     else:
-        say(f"Added {result['username']} (#{result['user_id']}) to {result['room']}.")
+        say(
+            _("Added {user} (#{id}) to {room}.").format(
+                user=result["username"], id=result["user_id"], room=result["room"]
+            )
+        )
 
 
-@app.command("join")
+@app.command("join", help=_("Join a room."))
 def join(ctx: typer.Context, room: str = RoomArgument, json_out: bool = JsonOption) -> None:
     """Join a room."""
 
@@ -166,10 +185,15 @@ def join(ctx: typer.Context, room: str = RoomArgument, json_out: bool = JsonOpti
     if json_out:
         output.print_json(joined)
     else:
-        output.info(f"Joined {joined['name']} ({joined['participant_count']} members).")
+        count = joined["participant_count"]
+        output.info(
+            ngettext("Joined {name} ({n} member).", "Joined {name} ({n} members).", count).format(
+                name=joined["name"], n=count
+            )
+        )
 
 
-@app.command("leave")
+@app.command("leave", help=_("Leave a room."))
 def leave(ctx: typer.Context, room: str = RoomArgument, json_out: bool = JsonOption) -> None:
     """Leave a room."""
 
@@ -182,12 +206,12 @@ def leave(ctx: typer.Context, room: str = RoomArgument, json_out: bool = JsonOpt
     if json_out:
         output.print_json(result)
     elif result["left"]:
-        output.info(f"Left {result['name']}.")
+        output.info(_("Left {name}.").format(name=result["name"]))
     else:
-        output.info(f"You were not in {result['name']}.")
+        output.info(_("You were not in {name}.").format(name=result["name"]))
 
 
-@app.command("members")
+@app.command("members", help=_("List a room's members (members only)."))
 def members(ctx: typer.Context, room: str = RoomArgument, json_out: bool = JsonOption) -> None:
     """List a room's members (members only)."""
 
@@ -199,5 +223,5 @@ def members(ctx: typer.Context, room: str = RoomArgument, json_out: bool = JsonO
     if json_out:
         output.print_json(rows)
     else:
-        columns = [("username", "User"), ("user_id", "Id"), ("joined_at", "Joined")]
-        output.print_table(rows, columns, title="Members")
+        columns = [("username", _("User")), ("user_id", _("Id")), ("joined_at", _("Joined"))]
+        output.print_table(rows, columns, title=_("Members"))

@@ -8,6 +8,7 @@ answered through the ``answer`` callable the command gives it.
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -19,21 +20,51 @@ from rich.table import Table
 from rich.text import Text
 
 from videonet_cli.analysis.results import AnalysisResult
+from videonet_cli.analysis.summary import summary_text
+from videonet_cli.i18n import N_, _, ngettext
 from videonet_cli.render.console import console, err_console
 from videonet_cli.reporting import Reporter, ignore
 
 if TYPE_CHECKING:
     from videonet_cli.analysis.conversation import Conversation
+    from videonet_cli.analysis.results import FrameFacts
 
-REPL_HELP = (
+REPL_HELP = N_(
     "Type a question. exit, quit or Ctrl-D to leave; Ctrl-C cancels an answer; !multi ... !end "
     "or !edit ($EDITOR) for several lines; /reset starts over, /history shows the conversation, "
     "/frames the frames."
 )
 HISTORY_FILE = "analyze-history"
-NEEDS_ENDPOINT = (
+NEEDS_ENDPOINT = N_(
     "Chat needs a model endpoint: set OPENAI_API_KEY or OPENAI_BASE_URL "
     "(this analysis ran offline)."
+)
+# The analysis core's stages (its progress events keep these English names).
+STAGES = {
+    "hashing": N_("hashing"),
+    "reading video": N_("reading video"),
+    "choosing frames": N_("choosing frames"),
+    "detecting faces": N_("detecting faces"),
+    "analysing frames": N_("analysing frames"),
+}
+FRAME_HEADERS = {
+    "time": N_("time"),
+    "people": N_("people"),
+    "activity": N_("activity"),
+    "setting": N_("setting"),
+    "description": N_("description"),
+}
+ROLES = {"user": N_("user"), "assistant": N_("assistant")}
+# The notes of a result (English in it, for --json and the cache), as the screen says them.
+_NOTES = (
+    (
+        re.compile(r"the file claims (?P<claimed>\d+) frames; (?P<count>\d+) can be decoded"),
+        N_("the file claims {claimed} frames; {count} can be decoded"),
+    ),
+    (
+        re.compile(r"(?P<n>\d+) sampled frame\(s\) could not be decoded"),
+        N_("{n} sampled frame(s) could not be decoded"),
+    ),
 )
 
 
@@ -45,13 +76,15 @@ def progress(enabled: bool) -> Iterator[Reporter]:
         return
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
     with Progress(*columns, TimeElapsedColumn(), console=err_console, transient=True) as bar:
-        task = bar.add_task("starting", total=None)
+        task = bar.add_task(_("starting"), total=None)
 
         def update(event: dict[str, Any]) -> None:
             total = event["total"]
             bar.update(
                 task,
-                description=event["stage"],
+                description=_(STAGES[event["stage"]])
+                if event["stage"] in STAGES
+                else event["stage"],
                 completed=event["done"],
                 total=total if total > 1 else None,
             )
@@ -63,9 +96,10 @@ def frames_table(result: AnalysisResult) -> Table:
     # Offline there is no activity or setting to show, only faces.
     full = result.backend != "offline"
     table = Table(title=escape(f"{result.video.path} — {result.model}"))
-    headers = ["#", "time", "people"] + (["activity", "setting"] if full else []) + ["description"]
+    headers = ["time", "people"] + (["activity", "setting"] if full else []) + ["description"]
+    table.add_column("#", overflow="fold")
     for header in headers:
-        table.add_column(header, overflow="fold")
+        table.add_column(_(FRAME_HEADERS[header]), overflow="fold")
     for f in result.frames:
         row = [str(f.index + 1), f"{f.timestamp_s:.1f}s"]
         if f.facts is None:
@@ -73,34 +107,78 @@ def frames_table(result: AnalysisResult) -> Table:
         else:
             x = f.facts
             row += [str(x.people_count)] + ([escape(x.activity), escape(x.setting)] if full else [])
-            row.append(escape(x.description))
+            row.append(escape(_describe(result, x)))
         table.add_row(*row)
     return table
+
+
+def _describe(result: AnalysisResult, facts: FrameFacts) -> str:
+    """A frame's description: the model's words as they came; offline, ours translated."""
+    if result.backend != "offline":
+        return facts.description
+    from videonet_cli.analysis.offline import offline_description
+
+    return offline_description(facts.people_count, ngettext)
+
+
+def note_words(note: str) -> str:
+    for pattern, words in _NOTES:
+        found = pattern.fullmatch(note)
+        if found:
+            return _(words).format(**found.groupdict())
+    return note
 
 
 def show_result(result: AnalysisResult) -> None:
     v = result.video
     console.print(
-        f"{v.path}: {v.width}x{v.height}, {v.duration_s:.1f} s, {v.fps:g} fps, "
-        f"{v.frame_count} frames",
+        ngettext(
+            "{path}: {width}x{height}, {seconds} s, {fps} fps, {frames} frame",
+            "{path}: {width}x{height}, {seconds} s, {fps} fps, {frames} frames",
+            v.frame_count,
+        ).format(
+            path=v.path,
+            width=v.width,
+            height=v.height,
+            seconds=f"{v.duration_s:.1f}",
+            fps=f"{v.fps:g}",
+            frames=v.frame_count,
+        ),
         highlight=False,
         markup=False,
     )
     for note in result.notes:
-        console.print(f"note: {note}", style="yellow", highlight=False, markup=False)
+        console.print(
+            _("note: {note}").format(note=note_words(note)),
+            style="yellow",
+            highlight=False,
+            markup=False,
+        )
     console.print(frames_table(result))
-    console.print(result.summary.text, highlight=False, markup=False)
+    summary = summary_text(result.summary, len(result.frames), _, ngettext)
+    console.print(summary, highlight=False, markup=False)
     if result.backend == "offline":
         return  # no model was asked: no tokens, no cost
     u = result.usage
-    cost = "n/a (no price for this model)" if result.cost_usd is None else f"${result.cost_usd:.6f}"
-    origin = " (cached: no model calls)" if result.cached else ""
-    console.print(
-        f"tokens: {u.prompt_tokens} in, {u.completion_tokens} out, {u.total_tokens} total in "
-        f"{u.requests} request(s); estimated cost {cost}{origin}",
-        highlight=False,
-        markup=False,
+    cost = (
+        _("n/a (no price for this model)") if result.cost_usd is None else f"${result.cost_usd:.6f}"
     )
+    line = ngettext(
+        "tokens: {prompt} in, {completion} out, {total} total in {n} request; "
+        "estimated cost {cost}",
+        "tokens: {prompt} in, {completion} out, {total} total in {n} requests; "
+        "estimated cost {cost}",
+        u.requests,
+    ).format(
+        prompt=u.prompt_tokens,
+        completion=u.completion_tokens,
+        total=u.total_tokens,
+        n=u.requests,
+        cost=cost,
+    )
+    if result.cached:
+        line = _("{line} (cached: no model calls)").format(line=line)
+    console.print(line, highlight=False, markup=False)
 
 
 async def stream_answer(conversation: Conversation, question: str, echo: bool) -> str:
@@ -115,9 +193,16 @@ async def stream_answer(conversation: Conversation, question: str, echo: bool) -
         sys.stdout.write("\n")
         sys.stdout.flush()
     if conversation.last_dropped:
+        dropped = conversation.last_dropped
         err_console.print(
-            f"({conversation.last_dropped} older message(s) left out to fit the context budget)",
+            ngettext(
+                "({n} older message left out to fit the context budget)",
+                "({n} older messages left out to fit the context budget)",
+                dropped,
+            ).format(n=dropped),
             style="dim",
+            highlight=False,
+            markup=False,
         )
     return "".join(parts)
 
@@ -156,7 +241,14 @@ def edit_in_editor() -> str:
         open(path, "w").close()
         done = subprocess.run([*shlex.split(editor), path], check=False)
         if done.returncode != 0:
-            err_console.print(f"{editor} exited with {done.returncode}; nothing asked", style="dim")
+            err_console.print(
+                _("{editor} exited with {code}; nothing asked").format(
+                    editor=editor, code=done.returncode
+                ),
+                style="dim",
+                highlight=False,
+                markup=False,
+            )
             return ""
         with open(path, encoding="utf-8") as fh:
             return fh.read().strip()
@@ -188,7 +280,7 @@ def repl(
     read: Read = input,
 ) -> None:
     """Questions from the prompt until exit; ``answer`` runs one turn (in the command's loop)."""
-    console.print(REPL_HELP, style="dim", highlight=False)
+    console.print(_(REPL_HELP), style="dim", highlight=False, markup=False)
     while True:
         try:
             question = _read_question(read)
@@ -202,10 +294,12 @@ def repl(
             continue
         if question == "/reset":
             conversation.reset()
-            console.print("New conversation.", style="dim")
+            console.print(_("New conversation."), style="dim")
         elif question == "/history":
             for m in conversation.history():
-                console.print(f"{m.role}: {m.content}", highlight=False, markup=False)
+                role = _(ROLES[m.role]) if m.role in ROLES else m.role
+                line = _("{role}: {text}").format(role=role, text=m.content)
+                console.print(line, highlight=False, markup=False)
         elif question == "/frames":
             console.print(frames_table(result))
         else:
@@ -214,15 +308,24 @@ def repl(
             except KeyboardInterrupt:
                 # The turn is stored only once complete, so nothing of it is kept.
                 sys.stdout.write("\n")
-                err_console.print("(answer cancelled; ask again or Ctrl-D to leave)", style="dim")
+                err_console.print(
+                    _("(answer cancelled; ask again or Ctrl-D to leave)"), style="dim"
+                )
 
 
 def show_resumed(count: int) -> None:
-    console.print(f"Continuing a conversation of {count} message(s).", style="dim")
+    console.print(
+        ngettext(
+            "Continuing a conversation of {n} message.",
+            "Continuing a conversation of {n} messages.",
+            count,
+        ).format(n=count),
+        style="dim",
+    )
 
 
 def show_needs_endpoint() -> None:
-    err_console.print(NEEDS_ENDPOINT, highlight=False)
+    err_console.print(_(NEEDS_ENDPOINT), highlight=False, markup=False)
 
 
 def show_no_conversations(analysed: list[dict[str, Any]]) -> None:
@@ -230,20 +333,34 @@ def show_no_conversations(analysed: list[dict[str, Any]]) -> None:
     have none (offline, no chat), rather than print an empty table."""
     if not analysed:
         err_console.print(
-            "No conversations yet: `videonet analyze CLIP` with a model endpoint starts one.",
+            _("No conversations yet: `videonet analyze CLIP` with a model endpoint starts one."),
             highlight=False,
             soft_wrap=True,
         )
         return
     count, offline = len(analysed), sum(1 for a in analysed if a["backend"] == "offline")
     names = ", ".join(str(a["video"]) for a in analysed[:3]) + (", …" if count > 3 else "")
-    videos = "1 video" if count == 1 else f"{count} videos"
-    how = "offline" if offline == count else f"{offline} offline"
-    err_console.print(
-        Text(
-            f"No conversations yet: {videos} analysed here ({how}: {names}); a chat about a "
+    if offline == count:
+        said = ngettext(
+            "No conversations yet: {n} video analysed here (offline: {names}); a chat about a "
             "video needs a model endpoint (OPENAI_BASE_URL or OPENAI_API_KEY), then "
-            "`videonet analyze CLIP` or `videonet ask CLIP QUESTION`."
-        ),
+            "`videonet analyze CLIP` or `videonet ask CLIP QUESTION`.",
+            "No conversations yet: {n} videos analysed here (offline: {names}); a chat about a "
+            "video needs a model endpoint (OPENAI_BASE_URL or OPENAI_API_KEY), then "
+            "`videonet analyze CLIP` or `videonet ask CLIP QUESTION`.",
+            count,
+        )
+    else:
+        said = ngettext(
+            "No conversations yet: {n} video analysed here ({offline} offline: {names}); a chat "
+            "about a video needs a model endpoint (OPENAI_BASE_URL or OPENAI_API_KEY), then "
+            "`videonet analyze CLIP` or `videonet ask CLIP QUESTION`.",
+            "No conversations yet: {n} videos analysed here ({offline} offline: {names}); a chat "
+            "about a video needs a model endpoint (OPENAI_BASE_URL or OPENAI_API_KEY), then "
+            "`videonet analyze CLIP` or `videonet ask CLIP QUESTION`.",
+            count,
+        )
+    err_console.print(
+        Text(said.format(n=count, offline=offline, names=names)),
         soft_wrap=True,
     )

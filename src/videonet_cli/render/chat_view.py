@@ -15,13 +15,16 @@ from typing import Any
 from rich.console import Console
 from rich.text import Text
 
+from videonet_cli.i18n import N_, _
 from videonet_cli.render.console import error_line, print_json_line
 from videonet_protocol import protocol
 
 _STATUS = {
-    "reconnecting": "connection lost; reconnecting…",
-    "reconnected": "back",
-    "truncated": "you missed more messages than the daemon replays at once; only the newest shown",
+    "reconnecting": N_("connection lost; reconnecting…"),
+    "reconnected": N_("back"),
+    "truncated": N_(
+        "you missed more messages than the daemon replays at once; only the newest shown"
+    ),
 }
 
 
@@ -94,18 +97,23 @@ class ChatView:
         elif kind == "presence":
             if data.get("user_id") != self.my_id:
                 went = (
-                    "is online" if data.get("status") == protocol.PRESENCE_ONLINE else "went away"
+                    _("{name} is online")
+                    if data.get("status") == protocol.PRESENCE_ONLINE
+                    else _("{name} went away")
                 )
-                self.notice(f"{data.get('username')} {went}")
+                self.notice(went.format(name=data.get("username")))
         elif kind == "online":
             self.who(data.get("online", []))
         elif kind == "renamed":
             self.notice(
-                f"the room {_printable(str(data.get('old_name')))} is now called "
-                f"{_printable(str(data.get('name')))}"
+                _("the room {old} is now called {new}").format(
+                    old=_printable(str(data.get("old_name"))),
+                    new=_printable(str(data.get("name"))),
+                )
             )
         elif kind == "status":
-            self.notice(_STATUS.get(str(data.get("status")), str(data.get("status"))))
+            status = str(data.get("status"))
+            self.notice(_(_STATUS[status]) if status in _STATUS else status)
 
     def message(self, message: dict[str, Any]) -> None:
         mine = message.get("user_id") == self.my_id
@@ -125,8 +133,11 @@ class ChatView:
         if self.json_out:
             print_json_line({"type": "who", "online": users})
             return
-        names = ", ".join(_printable(u["username"]) for u in users) or "nobody"
-        self.notice(f"online: {names}")
+        if not users:
+            self.notice(_("online: nobody"))
+            return
+        names = ", ".join(_printable(u["username"]) for u in users)
+        self.notice(_("online: {names}").format(names=names))
 
     def error(self, message: str) -> None:
         """A refused message or command: one red line; the chat goes on."""
