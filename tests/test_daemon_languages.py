@@ -8,11 +8,14 @@ never a 500. The page's catalogues (/static/i18n-LANG.json) come from the compil
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import json
+import re
 import urllib.error
 import urllib.request
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -286,3 +289,58 @@ def test_error_codes_and_statuses_are_the_same_in_every_language(
         seen.add(tuple((status, error(body)[0]) for status, body, _ in answers))
     # The codes are what scripts match on: never translated.
     assert len(seen) == 1, seen
+
+
+# --- every message is marked ---------------------------------------------------------------
+SRC = Path(__file__).resolve().parent.parent / "src"
+STATIC = SRC / "videonet_daemon" / "web" / "static"
+
+
+def _api_errors() -> set[str]:
+    tree = ast.parse((SRC / "videonet_daemon" / "errors.py").read_text(encoding="utf-8"))
+    return {node.name for node in ast.walk(tree) if isinstance(node, ast.ClassDef)} | {"BadName"}
+
+
+def _wordy(node: ast.AST) -> bool:
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return sum(ch.isalpha() for ch in node.value) >= 2
+    return isinstance(node, ast.JoinedStr)
+
+
+def test_every_daemon_message_is_marked_for_the_catalogue() -> None:
+    """An error built from an English literal (or an f-string) instead of an N_ template
+    would reach people untranslated: this lists each one, by file and line."""
+    errors = _api_errors()
+    found = []
+    paths = [*(SRC / "videonet_daemon").rglob("*.py"), *(SRC / "videonet_protocol").rglob("*.py")]
+    for path in sorted(paths):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)):
+                continue
+            if node.func.id in errors and any(_wordy(arg) for arg in node.args):
+                found.append(f"{path.relative_to(SRC)}:{node.lineno}: {ast.unparse(node)[:70]}")
+    assert found == [], "\n".join(found)
+
+
+# A sentence handed to the page's DOM or errors without t(...): `textContent = "..."`,
+# `new Error("...")`, `status("...")`, `notice("...")`, `el(tag, class, "...")`.
+_UNMARKED_JS = re.compile(
+    r"""(?:textContent\s*=\s*|(?:Error|status|notice)\(\s*|\bel\([^()]*?,[^()]*?,\s*)"""
+    r"""(["'`])(?=(?:(?!\$\{)[^"'`])*[A-Za-z]{2})"""
+)
+
+
+def test_every_word_of_the_page_is_marked_for_the_catalogue() -> None:
+    # The checker itself: it finds an unmarked sentence and passes a marked one.
+    assert _UNMARKED_JS.search('status("cannot connect", true);')
+    assert _UNMARKED_JS.search("line.textContent = ` offers ${what}`;")
+    assert not _UNMARKED_JS.search('status(t("cannot connect"), true);')
+    assert not _UNMARKED_JS.search('line.textContent = ` — ${t("resuming…")}`;')
+    found = []
+    for path in sorted(STATIC.glob("*.js")):
+        if path.name.endswith(".min.js"):
+            continue
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if _UNMARKED_JS.search(line):
+                found.append(f"{path.name}:{number}: {line.strip()[:80]}")
+    assert found == [], "\n".join(found)

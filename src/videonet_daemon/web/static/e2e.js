@@ -434,7 +434,7 @@ export async function unwrapFileKey(wrapped, keyPair, streamId, deviceId) {
     const key = new Uint8Array(await SUITE.open(
       { recipientKey: keyPair, enc: wrapped.slice(0, 32), info: wrapInfo(streamId, deviceId) },
       wrapped.slice(32)));
-    if (key.length !== FILE_KEY_BYTES) throw new Error("length");
+    if (key.length !== FILE_KEY_BYTES) throw new RangeError(); // answered below, as any failure
     return key;
   } catch {
     throw new E2eError(t("the file key was not wrapped for this device and transfer, or was changed on the way"));
