@@ -60,7 +60,7 @@ class Domain:
             static = SRC / "videonet_daemon" / "web" / "static"
             return sorted(
                 p
-                for p in static.glob("*.js")
+                for p in [*static.glob("*.js"), *static.glob("*.html")]
                 if not p.name.endswith(".min.js") and p.name not in ("i18n-data.js",)
             )
         package = SRC / ("videonet_cli" if self.name == "videonet_cli" else "videonet_daemon")
@@ -93,13 +93,16 @@ def extract(domain: Domain):  # type: ignore[no-untyped-def]
             where = str(path.relative_to(ROOT))
         except ValueError:
             where = f"{path.parent.name}/{path.name}"
+        # index.html's words are marked with data-i18n attributes (static/i18n.js reads them).
+        method = extract_html if path.suffix == ".html" else domain.method
         with path.open("rb") as fh:
             for lineno, message, comments, context in babel_extract(
-                domain.method,
+                method,
                 fh,
                 keywords=domain.keywords,
                 comment_tags=("Translators:",),
-                options={"encoding": "utf-8"},
+                # `${t("…")}` inside a template string is a message too.
+                options={"encoding": "utf-8", "parse_template_string": "true"},
             ):
                 if not message or (isinstance(message, str) and not message.strip()):
                     continue
@@ -112,6 +115,49 @@ def extract(domain: Domain):  # type: ignore[no-untyped-def]
                     flags=("python-brace-format",) if _fields(_first(message)) else (),
                 )
     return catalog
+
+
+def extract_html(fileobj, keywords, comment_tags, options):  # type: ignore[no-untyped-def]
+    """Babel extraction method for the page's HTML: the text of each element with a
+    ``data-i18n`` attribute (whitespace collapsed, as static/i18n.js reads it) and the
+    attributes named in ``data-i18n-attrs`` ("placeholder aria-label title")."""
+    from html.parser import HTMLParser
+
+    del keywords, comment_tags
+    found: list[tuple[int, str]] = []
+
+    class Parser(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__(convert_charrefs=True)
+            self.open: list[tuple[str, int, list[str]]] = []  # tag, line, text so far
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            named = dict(attrs)
+            line = self.getpos()[0]
+            for attr in (named.get("data-i18n-attrs") or "").split():
+                if named.get(attr):
+                    found.append((line, str(named[attr])))
+            for entry in self.open:
+                entry[2].append("")  # a child element's text counts as its parent's
+            if "data-i18n" in named:
+                self.open.append((tag, line, []))
+
+        def handle_endtag(self, tag: str) -> None:
+            if self.open and self.open[-1][0] == tag:
+                _, line, parts = self.open.pop()
+                text = " ".join("".join(parts).split())
+                if text:
+                    found.append((line, text))
+
+        def handle_data(self, data: str) -> None:
+            for entry in self.open:
+                entry[2].append(data)
+
+    parser = Parser()
+    parser.feed(fileobj.read().decode(options.get("encoding", "utf-8")))
+    parser.close()
+    for line, text in found:
+        yield line, "t", text, []
 
 
 def _new_catalog(language: str | None):  # type: ignore[no-untyped-def]

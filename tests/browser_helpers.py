@@ -54,7 +54,11 @@ def browser() -> Iterator[Any]:
 
 def page_for(browser: Any, daemon: Daemon) -> Any:
     """A fresh browser context (its own cookies) with one page on the daemon's web client."""
-    context = browser.new_context(base_url=daemon.url, viewport={"width": 1100, "height": 800})
+    # An English browser whatever the machine's locale: these tests read the page's English
+    # (test_web_languages.py reads it in Korean and Japanese).
+    context = browser.new_context(
+        base_url=daemon.url, locale="en-US", viewport={"width": 1100, "height": 800}
+    )
     context.set_default_timeout(TIMEOUT_MS)
     page = context.new_page()
     page.errors = []  # type: ignore[attr-defined]

@@ -21,6 +21,7 @@ from aiohttp import web
 from videonet_daemon.clock import now_iso
 from videonet_daemon.db.engine import Database, columns
 from videonet_daemon.errors import Unavailable
+from videonet_daemon.i18n import N_
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +134,7 @@ class Bus:
         try:
             await self._redis.publish(self._channel, json.dumps(message))
         except Exception as exc:
-            raise Unavailable("redis") from exc
+            raise Unavailable(N_("redis")) from exc
 
     async def ping(self) -> None:
         """Raise if Redis does not answer (the bus has no Redis: nothing to check)."""

@@ -7,7 +7,8 @@ Hierarchy (every class; each has one protocol.ErrorCode, and `HTTP_STATUS` gives
     │   ├── InvalidJson (400 invalid_json)
     │   ├── ValidationError (400 validation_error)
     │   │   └── InvalidText (400 invalid_text)
-    │   └── InvalidInvite (400 invalid_invite)
+    │   ├── InvalidInvite (400 invalid_invite)
+    │   └── UnknownEvent (400 unknown_event: a Socket.IO event the daemon does not answer)
     ├── Unauthenticated (401 unauthenticated)
     │   └── InvalidCredentials (401 invalid_credentials)
     ├── Forbidden (403 forbidden)
@@ -40,6 +41,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
+from videonet_daemon import i18n
+from videonet_daemon.i18n import N_
 from videonet_daemon.metrics import Metrics
 from videonet_protocol.protocol import ErrorCode, ErrorResponse
 
@@ -83,10 +86,16 @@ for _code, _status in HTTP_STATUS.items():
 class ApiError(Exception):
     """Something went wrong inside the daemon."""
 
+    default_message = N_("Something went wrong inside the daemon.")
+
     code: ErrorCode = ErrorCode.INTERNAL
 
-    def __init__(self, message: str | None = None) -> None:
-        super().__init__(message or (self.__doc__ or "error").strip())
+    def __init__(self, message: str | None = None, /, **params: object) -> None:
+        # `message` is an English template marked with N_ (its `{fields}` are `params`): the
+        # person's language is known only where the error is answered (`localized`).
+        self.template = message or self.default_message
+        self.params = params
+        super().__init__(self.template)
 
     @property
     def status(self) -> int:
@@ -94,7 +103,12 @@ class ApiError(Exception):
 
     @property
     def message(self) -> str:
-        return str(self.args[0])
+        """The English message: log lines and the operator's tools read this one."""
+        return i18n.fill(self.template, self.params)
+
+    def localized(self, language: str) -> str:
+        """The message in ``language`` (a person reads it: the HTTP body, a socket's refusal)."""
+        return i18n.translate(self.template, language, self.params)
 
     def headers(self) -> dict[str, str]:
         return {}
@@ -103,11 +117,15 @@ class ApiError(Exception):
 class BadRequest(ApiError):
     """The request is not valid."""
 
+    default_message = N_("The request is not valid.")
+
     code = ErrorCode.BAD_REQUEST
 
 
 class InvalidJson(BadRequest):
     """The request body must be a JSON object."""
+
+    default_message = N_("The request body must be a JSON object.")
 
     code = ErrorCode.INVALID_JSON
 
@@ -115,17 +133,31 @@ class InvalidJson(BadRequest):
 class ValidationError(BadRequest):
     """A field is missing or has a wrong value."""
 
+    default_message = N_("A field is missing or has a wrong value.")
+
     code = ErrorCode.VALIDATION
 
 
 class InvalidInvite(BadRequest):
     """The invite code is unknown, used up or expired."""
 
+    default_message = N_("The invite code is unknown, used up or expired.")
+
     code = ErrorCode.INVALID_INVITE
+
+
+class UnknownEvent(BadRequest):
+    """The daemon does not know this Socket.IO event."""
+
+    default_message = N_("The daemon does not know this Socket.IO event.")
+
+    code = ErrorCode.UNKNOWN_EVENT
 
 
 class Unauthenticated(ApiError):
     """Authentication required: log in first."""
+
+    default_message = N_("Authentication required: log in first.")
 
     code = ErrorCode.UNAUTHENTICATED
 
@@ -133,11 +165,15 @@ class Unauthenticated(ApiError):
 class InvalidCredentials(Unauthenticated):
     """Wrong email or password."""
 
+    default_message = N_("Wrong email or password.")
+
     code = ErrorCode.INVALID_CREDENTIALS
 
 
 class Forbidden(ApiError):
     """You are not allowed to do that."""
+
+    default_message = N_("You are not allowed to do that.")
 
     code = ErrorCode.FORBIDDEN
 
@@ -145,11 +181,15 @@ class Forbidden(ApiError):
 class NotFound(ApiError):
     """Not found."""
 
+    default_message = N_("Not found.")
+
     code = ErrorCode.NOT_FOUND
 
 
 class Conflict(ApiError):
     """That conflicts with something that already exists."""
+
+    default_message = N_("That conflicts with something that already exists.")
 
     code = ErrorCode.CONFLICT
 
@@ -157,11 +197,15 @@ class Conflict(ApiError):
 class NotJoined(Conflict):
     """Join the room first (room:join)."""
 
+    default_message = N_("Join the room first (room:join).")
+
     code = ErrorCode.NOT_JOINED
 
 
 class PayloadTooLarge(ApiError):
     """The request body is too large."""
+
+    default_message = N_("The request body is too large.")
 
     code = ErrorCode.PAYLOAD_TOO_LARGE
 
@@ -169,15 +213,21 @@ class PayloadTooLarge(ApiError):
 class UnsupportedMediaType(ApiError):
     """Send the request body as JSON (Content-Type: application/json)."""
 
+    default_message = N_("Send the request body as JSON (Content-Type: application/json).")
+
     code = ErrorCode.UNSUPPORTED_MEDIA_TYPE
 
 
 class NotInCall(NotJoined):
     """Join the call first (call:join)."""
 
+    default_message = N_("Join the call first (call:join).")
+
 
 class TransferStateError(Conflict):
     """The transfer is not in a state that allows this."""
+
+    default_message = N_("The transfer is not in a state that allows this.")
 
     code = ErrorCode.TRANSFER_STATE
 
@@ -185,11 +235,15 @@ class TransferStateError(Conflict):
 class TooManyTransfers(ApiError):
     """You have too many unfinished transfers; finish or abort one first."""
 
+    default_message = N_("You have too many unfinished transfers; finish or abort one first.")
+
     code = ErrorCode.TOO_MANY_TRANSFERS
 
 
 class InsufficientStorage(ApiError):
     """The daemon does not have enough free disk space for this transfer."""
+
+    default_message = N_("The daemon does not have enough free disk space for this transfer.")
 
     code = ErrorCode.INSUFFICIENT_STORAGE
 
@@ -197,11 +251,15 @@ class InsufficientStorage(ApiError):
 class InvalidText(ValidationError):
     """The text contains control characters (only newline and tab are allowed)."""
 
+    default_message = N_("The text contains control characters (only newline and tab are allowed).")
+
     code = ErrorCode.INVALID_TEXT
 
 
 class TextTooLong(PayloadTooLarge):
     """The text is too long."""
+
+    default_message = N_("The text is too long.")
 
     code = ErrorCode.TEXT_TOO_LONG
 
@@ -209,10 +267,12 @@ class TextTooLong(PayloadTooLarge):
 class RateLimited(ApiError):
     """Too many attempts; try again later."""
 
+    default_message = N_("Too many attempts; try again later.")
+
     code = ErrorCode.RATE_LIMITED
 
-    def __init__(self, retry_after: float, message: str | None = None) -> None:
-        super().__init__(message)
+    def __init__(self, retry_after: float, message: str | None = None, **params: object) -> None:
+        super().__init__(message, **params)
         self.retry_after = max(1, math.ceil(retry_after))
 
     def headers(self) -> dict[str, str]:
@@ -222,10 +282,14 @@ class RateLimited(ApiError):
 class RangeNotSatisfiable(ApiError):
     """The requested range starts at or after the end of the file."""
 
+    default_message = N_("The requested range starts at or after the end of the file.")
+
     code = ErrorCode.RANGE_NOT_SATISFIABLE
 
     def __init__(self, size: int) -> None:
-        super().__init__(f"the range starts beyond the last byte (the file has {size} bytes)")
+        super().__init__(
+            N_("the range starts beyond the last byte (the file has {size} bytes)"), size=size
+        )
         self.size = size
 
     def headers(self) -> dict[str, str]:
@@ -235,18 +299,27 @@ class RangeNotSatisfiable(ApiError):
 class Unavailable(ApiError):
     """A service the daemon depends on is unavailable; try again later."""
 
+    default_message = N_("A service the daemon depends on is unavailable; try again later.")
+
     code = ErrorCode.UNAVAILABLE
 
     def __init__(self, dependency: str) -> None:
-        super().__init__(f"{dependency} unavailable; try again later")
+        super().__init__(N_("{dependency} unavailable; try again later"), dependency=dependency)
         self.dependency = dependency
 
     def headers(self) -> dict[str, str]:
         return {"Retry-After": "5"}
 
+    def localized(self, language: str) -> str:
+        # The dependency's name is one of outages.py's words, marked there.
+        dependency = i18n.translate(self.dependency, language)
+        return i18n.translate(self.template, language, {"dependency": dependency})
+
 
 class OwnerUnreachable(ApiError):
     """The daemon that holds this transfer cannot be reached; try again later."""
+
+    default_message = N_("The daemon that holds this transfer cannot be reached; try again later.")
 
     code = ErrorCode.INTERNAL
 
@@ -283,26 +356,49 @@ def error_middleware(
             response = await handler(request)
         except ApiError as exc:
             metrics.errors.labels(code=exc.code).inc()
-            return error_response(exc.status, exc.code, exc.message, exc.headers())
+            return _answer(request, exc.status, exc)
         except web.HTTPRequestEntityTooLarge:
-            return error_response(413, ErrorCode.PAYLOAD_TOO_LARGE, "the request body is too large")
+            return _answer(request, 413, PayloadTooLarge(N_("the request body is too large")))
         except web.HTTPException as exc:
             if exc.status < 400:
                 raise
             code = _CODE_OF_STATUS.get(exc.status, ErrorCode.BAD_REQUEST)
-            return error_response(exc.status, code, exc.reason, _kept_headers(exc.headers))
+            message = i18n.translate(exc.reason, i18n.request_language(request))
+            return error_response(exc.status, code, message, _kept_headers(exc.headers))
         except Exception as exc:
             outage = outage_of(exc)
             if outage is not None:  # a dependency is down: 503, one log line, no traceback
                 metrics.errors.labels(code=outage.code).inc()
                 log.warning("%s %s failed: %s", request.method, request.path, outage.message)
-                return error_response(outage.status, outage.code, outage.message, outage.headers())
+                return _answer(request, outage.status, outage)
             metrics.errors.labels(code=ErrorCode.INTERNAL).inc()
             log.exception("unhandled error in %s %s", request.method, request.path)
-            return error_response(500, ErrorCode.INTERNAL, "internal error; see the daemon's log")
-        return _json_error(response)
+            return _answer(request, 500, ApiError(INTERNAL_MESSAGE))
+        return _json_error(response, request)
 
     return errors
+
+
+def _answer(request: web.Request, status: int, exc: ApiError) -> web.Response:
+    """The one place an error reaches a person over HTTP: in the request's language."""
+    message = exc.localized(i18n.request_language(request))
+    return error_response(status, exc.code, message, exc.headers())
+
+
+INTERNAL_MESSAGE = N_("internal error; see the daemon's log")
+# The reason phrases aiohttp answers with itself (a wrong path or method, a bad request), so
+# that they are in the catalogue too.
+REASONS = (
+    N_("Bad Request"),
+    N_("Not Found"),
+    N_("Method Not Allowed"),
+    N_("Request Entity Too Large"),
+    N_("Unsupported Media Type"),
+    N_("Forbidden"),
+    N_("Unauthorized"),
+    N_("Internal Server Error"),
+    N_("Service Unavailable"),
+)
 
 
 # Headers that describe the old body; the rest (Allow, Retry-After, Content-Range) stay.
@@ -313,7 +409,7 @@ def _kept_headers(headers: Mapping[str, str]) -> dict[str, str]:
     return {k: v for k, v in headers.items() if k.lower() not in _BODY_HEADERS}
 
 
-def _json_error(response: web.StreamResponse) -> web.StreamResponse:
+def _json_error(response: web.StreamResponse, request: web.Request) -> web.StreamResponse:
     """A returned (not raised) error answer in another shape, as the JSON error shape."""
     if (
         response.status < 400
@@ -324,16 +420,23 @@ def _json_error(response: web.StreamResponse) -> web.StreamResponse:
         return response
     body = response.body
     text = body.decode("utf-8", "replace") if isinstance(body, bytes) else ""
-    return foreign_error(response.status, text, response.reason, response.headers)
+    language = i18n.request_language(request)
+    return foreign_error(response.status, text, response.reason, response.headers, language)
 
 
 def foreign_error(
-    status: int, text: str, reason: str, headers: Mapping[str, str] | None = None
+    status: int,
+    text: str,
+    reason: str,
+    headers: Mapping[str, str] | None = None,
+    language: str = "en",
 ) -> web.Response:
     """An error answer that aiohttp or engine.io wrote (``text``), in the JSON error shape: its
-    text as the message when it is one short printable line, else the reason phrase."""
+    text as the message when it is one short printable line, else the reason phrase (in
+    ``language`` when the catalogue has it)."""
     message = text.strip().strip('"') or reason
     if len(message) > ERROR_MESSAGE_MAX_CHARS or not message.isprintable():
         message = reason
     code = _CODE_OF_STATUS.get(status, ErrorCode.BAD_REQUEST)
+    message = i18n.translate(message, language)
     return error_response(status, code, message, _kept_headers(headers or {}))

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from videonet_daemon.clock import iso_after, now_iso
 from videonet_daemon.db.engine import Database, Record, columns, run
 from videonet_daemon.errors import Conflict, InvalidInvite
+from videonet_daemon.i18n import N_
 from videonet_protocol import protocol
 
 # Crockford-style alphabet without look-alikes (no I, L, O, U, 0, 1): 4 groups of 4 = 80 bits.
@@ -83,13 +84,13 @@ async def precheck(db: Database, code: str) -> None:
 
 def _raise_if_unusable(row: Record | None) -> None:
     if row is None:
-        raise InvalidInvite("unknown invite code")
+        raise InvalidInvite(N_("unknown invite code"))
     found = columns(row)
     if found["uses_left"] <= 0:
-        raise InvalidInvite("this invite code has been used up")
+        raise InvalidInvite(N_("this invite code has been used up"))
     expires_at = found["expires_at"]
     if expires_at is not None and expires_at <= now_iso():
-        raise InvalidInvite("this invite code has expired")
+        raise InvalidInvite(N_("this invite code has expired"))
 
 
 async def consume(conn: AsyncConnection, code: str) -> tuple[int, str | None]:
@@ -152,7 +153,8 @@ async def enter_room(
         )
         if member.first() is None:
             raise Conflict(
-                f"you are in {most_rooms} rooms, the most this daemon allows; leave one first"
+                N_("you are in {most_rooms} rooms, the most this daemon allows; leave one first"),
+                most_rooms=most_rooms,
             )
     room = await run(conn, "SELECT id, name FROM rooms WHERE id = :r", r=room_id)
     found = columns(room.one())

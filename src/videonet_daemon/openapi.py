@@ -20,6 +20,7 @@ from videonet_daemon import __version__
 from videonet_daemon.feature import Quiet
 from videonet_daemon.realtime.hub import Hub
 from videonet_protocol import protocol
+from videonet_protocol.i18n import LANGUAGES
 
 JsonSchema = dict[str, Any]
 
@@ -123,6 +124,10 @@ _DEVICE_UPDATE = _object(
 )
 _IDENTITY = _object(["identity_key"], identity_key=_text(64), replace={"type": "boolean"})
 _ID = {"type": "integer", "minimum": 1}
+_LANGUAGE = _object(
+    ["language"],
+    language={"anyOf": [{"type": "string", "enum": list(LANGUAGES)}, {"type": "null"}]},
+)
 
 OPERATIONS: tuple[Operation, ...] = (
     Operation(
@@ -173,6 +178,21 @@ OPERATIONS: tuple[Operation, ...] = (
         "The logged-in user",
         (200, schema_of(protocol.UserInfo)),
         errors=(401,),
+    ),
+    Operation(
+        "get",
+        protocol.API_ME_LANGUAGE,
+        "The language saved for your account (null: the browser's Accept-Language decides)",
+        (200, schema_of(protocol.LanguageSetting)),
+        errors=(401,),
+    ),
+    Operation(
+        "put",
+        protocol.API_ME_LANGUAGE,
+        "Save your account's language: the web page and error messages speak it",
+        (200, schema_of(protocol.LanguageSetting)),
+        body=_LANGUAGE,
+        errors=(400, 401),
     ),
     Operation(
         "get",
@@ -422,11 +442,11 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation(
         "get",
         protocol.WEB_STATIC,
-        "The web client's scripts, style sheet, icon and licence",
+        "The web client's scripts, style sheet, icon, licence and catalogues (i18n-LANG.json)",
         (200, None),
         auth=False,
         errors=(404,),
-        ok_media=("text/javascript", "text/css", "image/svg+xml", "text/plain"),
+        ok_media=("text/javascript", "text/css", "image/svg+xml", "text/plain", "application/json"),
     ),
 )
 

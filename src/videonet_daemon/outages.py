@@ -17,11 +17,12 @@ import redis.exceptions as redis_errors
 import sqlalchemy.exc as sa
 
 from videonet_daemon.errors import Unavailable
+from videonet_daemon.i18n import N_
 
-DATABASE = "database"
-REDIS = "redis"
+DATABASE = N_("database")
+REDIS = N_("redis")
 # relay/objects.py turns every error of the object store's client into Unavailable(OBJECT_STORAGE).
-OBJECT_STORAGE = "object storage"
+OBJECT_STORAGE = N_("object storage")
 
 _DATABASE_ERRORS = (
     sa.OperationalError,

@@ -25,6 +25,7 @@ from videonet_daemon.errors import (
     UnsupportedMediaType,
     ValidationError,
 )
+from videonet_daemon.i18n import N_
 from videonet_protocol import protocol
 
 
@@ -64,10 +65,16 @@ def check_value(value: Any) -> None:
         if isinstance(item, str):
             if not _is_encodable(item):
                 bad = next(ord(ch) for ch in item if 0xD800 <= ord(ch) <= 0xDFFF)
-                raise InvalidText(f"text must be valid Unicode: a lone surrogate U+{bad:04X}")
+                raise InvalidText(
+                    N_("text must be valid Unicode: a lone surrogate U+{bad}"),
+                    bad=format(bad, "04X"),
+                )
         elif isinstance(item, dict | list):
             if depth >= protocol.JSON_MAX_DEPTH:
-                raise InvalidJson(f"JSON nested deeper than {protocol.JSON_MAX_DEPTH} levels")
+                raise InvalidJson(
+                    N_("JSON nested deeper than {json_max_depth} levels"),
+                    json_max_depth=protocol.JSON_MAX_DEPTH,
+                )
             if isinstance(item, dict):
                 stack.extend((k, depth + 1) for k in item)
                 stack.extend((v, depth + 1) for v in item.values())
@@ -101,20 +108,24 @@ def get_str(
 ) -> str:
     value = body.get(name, default)
     if value is None:
-        raise ValidationError(f"{name} is required")
+        raise ValidationError(N_("{name} is required"), name=name)
     if not isinstance(value, str):
-        raise ValidationError(f"{name} must be a string")
+        raise ValidationError(N_("{name} must be a string"), name=name)
     if strip:
         value = value.strip()
     if len(value) < min_chars:
+        if min_chars == 1:
+            raise ValidationError(N_("{name} is required"), name=name)
         raise ValidationError(
-            f"{name} is required" if min_chars == 1 else f"{name} needs at least {min_chars} chars"
+            N_("{name} needs at least {min_chars} chars"), name=name, min_chars=min_chars
         )
     if len(value) > max_chars:
-        raise ValidationError(f"{name} must be at most {max_chars} characters")
+        raise ValidationError(
+            N_("{name} must be at most {max_chars} characters"), name=name, max_chars=max_chars
+        )
     checked = value.replace("\n", "").replace("\t", "") if allow_newlines else value
     if has_control_chars(checked):
-        raise ValidationError(f"{name} must not contain control characters")
+        raise ValidationError(N_("{name} must not contain control characters"), name=name)
     return value
 
 
@@ -157,9 +168,14 @@ def get_int(
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ValidationError(f"{name} must be an integer")
+        raise ValidationError(N_("{name} must be an integer"), name=name)
     if not minimum <= value <= maximum:
-        raise ValidationError(f"{name} must be between {minimum} and {maximum}")
+        raise ValidationError(
+            N_("{name} must be between {minimum} and {maximum}"),
+            name=name,
+            minimum=minimum,
+            maximum=maximum,
+        )
     return value
 
 
@@ -176,6 +192,7 @@ def get_exchange_id(data: dict[str, Any]) -> str:
         or not _HEX.issuperset(value)
     ):
         raise ValidationError(
-            f"exchange must be {protocol.CODE_EXCHANGE_ID_CHARS} lowercase hex characters"
+            N_("exchange must be {code_exchange_id_chars} lowercase hex characters"),
+            code_exchange_id_chars=protocol.CODE_EXCHANGE_ID_CHARS,
         )
     return value

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import Final
 
+from videonet_protocol.i18n import N_
+
 _P: Final = 2**255 - 19
 _D: Final = (-121665 * pow(121666, _P - 2, _P)) % _P
 _SQRT_M1: Final = pow(2, (_P - 1) // 4, _P)
@@ -36,9 +38,9 @@ def x25519_problem(raw: bytes) -> str | None:
         return f"an X25519 public key is 32 bytes, not {len(raw)}"
     u = int.from_bytes(raw, "little")
     if u >= _P:
-        return "the X25519 public key is not in canonical form"
+        return N_("the X25519 public key is not in canonical form")
     if u in _X25519_LOW_ORDER:
-        return "the X25519 public key is a low-order point (every shared secret would be known)"
+        return N_("the X25519 public key is a low-order point (every shared secret would be known)")
     return None
 
 
@@ -77,9 +79,9 @@ def ed25519_problem(raw: bytes) -> str | None:
         return f"an Ed25519 public key is 32 bytes, not {len(raw)}"
     point = _decode_ed25519(raw)
     if point is None:
-        return "the Ed25519 public key is not a point of the curve"
+        return N_("the Ed25519 public key is not a point of the curve")
     for _ in range(3):  # [8]P is the neutral element exactly when P's order divides 8
         point = _double(point)
     if point == (0, 1):
-        return "the Ed25519 public key is a small-order point"
+        return N_("the Ed25519 public key is a small-order point")
     return None

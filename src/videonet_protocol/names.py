@@ -27,6 +27,7 @@ import unicodedata
 
 import regex
 
+from videonet_protocol.i18n import N_
 from videonet_protocol.protocol import ROOM_NAME_MAX_CHARS, USERNAME_MAX_CHARS
 
 USERNAME_PUNCTUATION = "._-"
@@ -69,7 +70,15 @@ _ROOM_ID_SHAPE = regex.compile(
 
 
 class BadName(ValueError):
-    """A name that breaks a rule; its message is for the person who chose it."""
+    """A name that breaks a rule; its message is for the person who chose it.
+
+    ``template`` is English marked with `N_` and its ``{fields}`` are ``params``, so the daemon
+    answers it in the person's language; ``str()`` is the English line."""
+
+    def __init__(self, template: str, **params: object) -> None:
+        self.template = template
+        self.params = params
+        super().__init__(template.format(**params) if params else template)
 
 
 def name_key(name: str) -> str:
@@ -89,20 +98,18 @@ def fold_marks(name: str) -> str:
     return cut
 
 
-def _check_visible(name: str, what: str) -> None:
-    """BadName when `name` holds an invisible code point or a stack of marks (UTS #39)."""
+def _check_visible(name: str, invisible: str, stacked: str) -> None:
+    """BadName when `name` holds an invisible code point (`invisible`, a sentence with a
+    ``{character}`` field) or a stack of marks (`stacked`, with ``{most}``) (UTS #39)."""
     hidden = _INVISIBLE.search(name)
     if hidden is not None:
         ch = hidden.group(0)
         label = unicodedata.name(ch, f"U+{ord(ch):04X}").lower()
-        raise BadName(f"{what} holds an invisible character ({label})")
+        raise BadName(invisible, character=label)
     # Counted decomposed, so that a composed letter (é) and its own accent count as one mark.
     decomposed = unicodedata.normalize("NFD", name)
     if _MARK_REPEATED.search(decomposed) or _MARK_RUN.search(decomposed):
-        raise BadName(
-            f"{what} stacks combining marks (at most {MAX_MARKS_PER_BASE} after a letter, "
-            "none twice in a row)"
-        )
+        raise BadName(stacked, most=MAX_MARKS_PER_BASE)
 
 
 def script_of(ch: str) -> str | None:
@@ -117,25 +124,40 @@ def clean_username(raw: str) -> str:
     """The username as it will be shown (NFKC), or BadName saying which rule it breaks."""
     name = unicodedata.normalize("NFKC", raw.strip())
     if not name:
-        raise BadName("username is required")
+        raise BadName(N_("username is required"))
     for ch in name:
         category = unicodedata.category(ch)
         if not (category[0] in "LMN" or ch in USERNAME_PUNCTUATION):
-            shown = "a space" if ch.isspace() else repr(ch)
+            allowed = " ".join(USERNAME_PUNCTUATION)
+            if ch.isspace():
+                raise BadName(
+                    N_("username may hold only letters, digits and {allowed}, not a space"),
+                    allowed=allowed,
+                )
             raise BadName(
-                f"username may hold only letters, digits and {' '.join(USERNAME_PUNCTUATION)}, "
-                f"not {shown}"
+                N_("username may hold only letters, digits and {allowed}, not {character}"),
+                allowed=allowed,
+                character=repr(ch),
             )
     if len(name) > USERNAME_MAX_CHARS:  # NFKC can make one character eighteen (U+FDFA)
-        raise BadName(f"username must be at most {USERNAME_MAX_CHARS} characters written out")
+        raise BadName(
+            N_("username must be at most {most} characters written out"), most=USERNAME_MAX_CHARS
+        )
     if not unicodedata.category(name[0]).startswith(("L", "N")):
-        raise BadName("username must start with a letter or a digit")
-    _check_visible(name, "username")
+        raise BadName(N_("username must start with a letter or a digit"))
+    _check_visible(
+        name,
+        N_("username holds an invisible character ({character})"),
+        N_("username stacks combining marks (at most {most} after a letter, none twice in a row)"),
+    )
     scripts = {s for ch in name if (s := script_of(ch)) is not None}
     if len(scripts) > 1:
         raise BadName(
-            "username mixes scripts (" + ", ".join(sorted(s.title() for s in scripts)) + "); "
-            "write it in one script so it cannot pass for another name"
+            N_(
+                "username mixes scripts ({scripts}); write it in one script so it cannot pass "
+                "for another name"
+            ),
+            scripts=", ".join(sorted(s.title() for s in scripts)),
         )
     return name
 
@@ -145,16 +167,22 @@ def clean_room_name(raw: str) -> str:
     holds invisible characters or stacked marks."""
     name = " ".join(unicodedata.normalize("NFKC", raw).split())
     if len(name) > ROOM_NAME_MAX_CHARS:  # NFKC can make one character eighteen (U+FDFA)
-        raise BadName(f"room name must be at most {ROOM_NAME_MAX_CHARS} characters written out")
+        raise BadName(
+            N_("room name must be at most {most} characters written out"), most=ROOM_NAME_MAX_CHARS
+        )
     if _ROOM_ID_SHAPE.fullmatch(name):
         # Rooms are looked up by id or by name: a name that reads as an id would stand in for
         # that room for anyone who cannot see it yet (a private room they are about to join).
-        raise BadName("room name must not look like a room id")
+        raise BadName(N_("room name must not look like a room id"))
     if name and unicodedata.category(name[0]).startswith("M"):
-        raise BadName("room name must not start with a combining mark")
+        raise BadName(N_("room name must not start with a combining mark"))
     if name and not any(_VISIBLE.match(ch) for ch in name):
-        raise BadName("room name must hold a visible character")
-    _check_visible(name, "room name")
+        raise BadName(N_("room name must hold a visible character"))
+    _check_visible(
+        name,
+        N_("room name holds an invisible character ({character})"),
+        N_("room name stacks combining marks (at most {most} after a letter, none twice in a row)"),
+    )
     return name
 
 

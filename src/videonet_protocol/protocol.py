@@ -18,6 +18,8 @@ from enum import StrEnum
 from typing import Annotated, Final, TypedDict
 from urllib.parse import parse_qs, urlsplit
 
+from videonet_protocol.i18n import N_
+
 PROTOCOL_VERSION: Final = 1
 DEFAULT_HOST: Final = "127.0.0.1"
 DEFAULT_PORT: Final = 7701
@@ -33,6 +35,10 @@ API_REGISTER: Final = "/api/auth/register"
 API_LOGIN: Final = "/api/auth/login"
 API_LOGOUT: Final = "/api/auth/logout"
 API_ME: Final = "/api/auth/me"
+# GET -> LanguageSetting; PUT LanguageSetting -> LanguageSetting: the language saved for the
+# account (the web page's switch; error messages follow it). null: none saved, the browser's
+# Accept-Language decides. Anything but null or one of i18n.LANGUAGES is a 400.
+API_ME_LANGUAGE: Final = "/api/auth/me/language"
 API_INVITES: Final = "/api/invites"
 # POST {invite_code} (logged in) -> InvitedRoom: an account that exists already takes one use of
 # an invite made for a room (`videonet join LINK` when logged in) and becomes a member of it.
@@ -236,13 +242,21 @@ TRANSFER_SEAL_MAX_BYTES: Final = 10 + TRANSFER_BATCH_MAX_FILES * 32 + 32 + 64 + 
 TRANSFER_ID_CHARS: Final = 32  # hex, chosen at random by the sender (it is in the header)
 
 
+# The one line an offer or client of another transfer protocol gets (`transfer_version_error`).
+TRANSFER_VERSION_ERROR: Final = N_(
+    "transfer protocol {got} is not supported: this daemon speaks transfer protocol {speaks} "
+    "(signed headers); update videonet"
+)
+
+
+def transfer_version_fields(got: object) -> dict[str, int]:
+    """The fields of `TRANSFER_VERSION_ERROR` for a client that sent version ``got``."""
+    return {"got": got if isinstance(got, int) else 1, "speaks": TRANSFER_PROTOCOL_VERSION}
+
+
 def transfer_version_error(got: object) -> str:
-    """The one line an offer or client of another transfer protocol gets."""
-    return (
-        f"transfer protocol {got if isinstance(got, int) else 1} is not supported: this "
-        f"daemon speaks transfer protocol {TRANSFER_PROTOCOL_VERSION} (signed headers); "
-        "update videonet"
-    )
+    """The one line an offer or client of another transfer protocol gets (English)."""
+    return TRANSFER_VERSION_ERROR.format(**transfer_version_fields(got))
 
 
 class BatchKind(StrEnum):
@@ -430,6 +444,12 @@ class UserInfo(TypedDict):
     email: str
     username: str
     created_at: str
+
+
+class LanguageSetting(TypedDict):
+    """The account's saved language: one of i18n.LANGUAGES ("en", "ko", "ja"), or None."""
+
+    language: str | None
 
 
 class InvitedRoom(TypedDict):

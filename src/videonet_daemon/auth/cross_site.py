@@ -22,6 +22,7 @@ from aiohttp.typedefs import Middleware
 
 from videonet_daemon.auth.request_auth import bearer_token
 from videonet_daemon.errors import Forbidden
+from videonet_daemon.i18n import N_
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -53,9 +54,9 @@ def cross_site_middleware(allowed: list[str], trust_proxy: bool) -> Middleware:
             origin = request.headers.get("Origin")
             if origin is None:
                 if request.headers.get("Sec-Fetch-Site", "").lower() == "cross-site":
-                    raise Forbidden("cross-site request refused")
+                    raise Forbidden(N_("cross-site request refused"))
             elif origin not in extra and origin not in own_origins(request, trust_proxy):
-                raise Forbidden(f"cross-site request from {origin} refused")
+                raise Forbidden(N_("cross-site request from {origin} refused"), origin=origin)
         return await handler(request)
 
     return cross_site

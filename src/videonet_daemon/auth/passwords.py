@@ -7,6 +7,7 @@ import asyncio
 import bcrypt
 
 from videonet_daemon.errors import ValidationError
+from videonet_daemon.i18n import N_
 from videonet_protocol import protocol
 
 
@@ -14,10 +15,16 @@ def check_password_policy(password: str) -> bytes:
     """The password's UTF-8 bytes, or a 400 if it is too short or too long for bcrypt."""
     raw = password.encode("utf-8")
     if len(raw) < protocol.PASSWORD_MIN_BYTES:
-        raise ValidationError(f"password must be at least {protocol.PASSWORD_MIN_BYTES} bytes")
+        raise ValidationError(
+            N_("password must be at least {password_min_bytes} bytes"),
+            password_min_bytes=protocol.PASSWORD_MIN_BYTES,
+        )
     if len(raw) > protocol.PASSWORD_MAX_BYTES:
         # bcrypt 5 raises ValueError beyond 72 bytes; refuse before it does.
-        raise ValidationError(f"password must be at most {protocol.PASSWORD_MAX_BYTES} bytes")
+        raise ValidationError(
+            N_("password must be at most {password_max_bytes} bytes"),
+            password_max_bytes=protocol.PASSWORD_MAX_BYTES,
+        )
     return raw
 
 

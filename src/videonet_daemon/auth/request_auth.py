@@ -7,6 +7,7 @@ from aiohttp import web
 from videonet_daemon.auth.service import AuthService, User
 from videonet_daemon.errors import Unauthenticated
 from videonet_daemon.forwarded import hop_value
+from videonet_daemon.i18n import ACCOUNT_LANGUAGE
 from videonet_daemon.settings import Settings
 from videonet_protocol import protocol
 
@@ -48,6 +49,7 @@ class RequestAuth:
         user, jti = await self._auth.authenticate(token)
         request[_USER] = user
         request[_JTI] = jti
+        request[ACCOUNT_LANGUAGE] = user.language  # its errors speak it from here on
         return user
 
     @staticmethod

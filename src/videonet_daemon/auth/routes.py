@@ -10,10 +10,12 @@ from videonet_daemon.auth.service import AuthService
 from videonet_daemon.clock import iso_from_epoch
 from videonet_daemon.cluster import Bus
 from videonet_daemon.db.engine import Database
-from videonet_daemon.errors import Conflict
+from videonet_daemon.errors import Conflict, ValidationError
+from videonet_daemon.i18n import ACCOUNT_LANGUAGE, N_, saved_language
 from videonet_daemon.rooms.guard import RoomGuard, room_id_of
 from videonet_daemon.validation import get_body, get_int, read_json
 from videonet_protocol import protocol
+from videonet_protocol.i18n import LANGUAGES
 
 # Published on the daemon bus when a session ends ({"session": jti} or {"user_id": id}), so
 # every daemon (this one included) closes that session's sockets.
@@ -43,6 +45,8 @@ class AuthRoutes:
             web.post(protocol.API_LOGIN, self.login),
             web.post(protocol.API_LOGOUT, self.logout),
             web.get(protocol.API_ME, self.me),
+            web.get(protocol.API_ME_LANGUAGE, self.language),
+            web.put(protocol.API_ME_LANGUAGE, self.set_language),
             web.post(protocol.API_INVITES, self.create_invite),
             web.get(protocol.API_INVITES, self.list_invites),
         ]
@@ -99,6 +103,29 @@ class AuthRoutes:
         user = await self._who.require_user(request)
         return web.json_response(user.info())
 
+    async def language(self, request: web.Request) -> web.Response:
+        user = await self._who.require_user(request)
+        setting: protocol.LanguageSetting = {"language": user.language or None}
+        return web.json_response(setting)
+
+    async def set_language(self, request: web.Request) -> web.Response:
+        user = await self._who.require_user(request)
+        body = await read_json(request)
+        if "language" not in body:
+            raise ValidationError(N_("language is required (null for none)"))
+        value = body["language"]
+        language = saved_language(value) if isinstance(value, str) else None
+        if value is not None and language is None:
+            raise ValidationError(
+                N_("language must be one of {languages}, or null"),
+                languages=", ".join(LANGUAGES),
+            )
+        await self._auth.set_language(user.id, language or "")
+        # This answer already speaks the new language, as every later one will.
+        request[ACCOUNT_LANGUAGE] = language or ""
+        setting: protocol.LanguageSetting = {"language": language}
+        return web.json_response(setting)
+
     async def create_invite(self, request: web.Request) -> web.Response:
         user = await self._who.require_user(request)
         body = await read_json(request)
@@ -118,8 +145,11 @@ class AuthRoutes:
         async with self._db.transaction() as conn:
             if await invites.usable_count(conn, user.id) >= self._max_invites:
                 raise Conflict(
-                    f"you have {self._max_invites} usable invites, the most this daemon allows; "
-                    "let one be used or expire first"
+                    N_(
+                        "you have {count} usable invites, the most this daemon allows; "
+                        "let one be used or expire first"
+                    ),
+                    count=self._max_invites,
                 )
             code = await invites.create(conn, user.id, uses or 1, expires_in, room_id)
         created = [i for i in await invites.list_for(self._db, user.id) if i["code"] == code]

@@ -21,6 +21,7 @@ from videonet_daemon.errors import (
     Unauthenticated,
     ValidationError,
 )
+from videonet_daemon.i18n import N_
 from videonet_daemon.realtime.hub import Identity
 from videonet_daemon.settings import Settings
 from videonet_protocol import protocol
@@ -36,6 +37,7 @@ class User:
     email: str
     username: str
     created_at: str
+    language: str = ""  # the language saved for the account ("" for none: Accept-Language)
 
     def info(self) -> protocol.UserInfo:
         return {
@@ -49,14 +51,18 @@ class User:
 def normalize_email(email: str) -> str:
     email = email.strip().lower()
     if len(email) > protocol.EMAIL_MAX_CHARS or not _EMAIL.match(email):
-        raise ValidationError("email is not a valid address")
+        raise ValidationError(N_("email is not a valid address"))
     return email
 
 
 def _user(row: Record) -> User:
     c = columns(row)
     return User(
-        id=int(c["id"]), email=c["email"], username=c["username"], created_at=c["created_at"]
+        id=int(c["id"]),
+        email=c["email"],
+        username=c["username"],
+        created_at=c["created_at"],
+        language=c.get("language") or "",
     )
 
 
@@ -78,13 +84,13 @@ class AuthService:
             db,
             settings.login_failures_max,
             settings.login_failures_window,
-            "too many failed logins; try again later",
+            N_("too many failed logins; try again later"),
         )
         self.register_throttle = FailureThrottle(
             db,
             settings.register_failures_max,
             settings.register_failures_window,
-            "too many failed sign-ups from this address; try again later",
+            N_("too many failed sign-ups from this address; try again later"),
         )
         self._dummy = DummyHash()
 
@@ -103,7 +109,7 @@ class AuthService:
         try:
             username = clean_username(username)
         except BadName as exc:
-            raise ValidationError(str(exc)) from exc
+            raise ValidationError(exc.template, **exc.params) from exc
         key = name_key(username)
         reservation = await self.register_throttle.reserve(f"register:{client}")
         await invites.precheck(self._db, invite_code)
@@ -136,7 +142,7 @@ class AuthService:
                 )
         except IntegrityError as exc:  # a concurrent sign-up took the email or name first
             await self._refuse_taken(email, key)
-            raise Conflict("this email or username was just taken") from exc
+            raise Conflict(N_("this email or username was just taken")) from exc
         await self.register_throttle.release(reservation)
         if self._bootstrap_file is not None:
             self._bootstrap_file.unlink(missing_ok=True)
@@ -152,8 +158,10 @@ class AuthService:
             return
         c = columns(row)
         if c["email"] == email:
-            raise Conflict("an account with this email already exists")
-        raise Conflict(f"the username {c['username']!r} is taken; choose another")
+            raise Conflict(N_("an account with this email already exists"))
+        raise Conflict(
+            N_("the username {username} is taken; choose another"), username=repr(c["username"])
+        )
 
     async def login(self, email: str, password: str, client: str) -> tuple[IssuedToken, User]:
         email = email.strip().lower()
@@ -175,7 +183,7 @@ class AuthService:
         await self.throttle.release(reservation)
         await self.throttle.clear(keys[0])
         if columns(row)["disabled_at"] is not None:
-            raise Forbidden("this account is disabled: ask the operator of this daemon")
+            raise Forbidden(N_("this account is disabled: ask the operator of this daemon"))
         user = _user(row)
         issued = self.tokens.issue(user.id)
         await self._db.execute(
@@ -191,21 +199,27 @@ class AuthService:
         """The user and session id behind a token; 401 for anything not currently valid."""
         claims = self.tokens.decode(token)
         row = await self._db.fetch_one(
-            "SELECT u.id, u.email, u.username, u.created_at FROM sessions s "
+            "SELECT u.id, u.email, u.username, u.created_at, u.language FROM sessions s "
             "JOIN users u ON u.id = s.user_id WHERE s.jti = :j AND s.user_id = :u "
             "AND u.disabled_at IS NULL",
             j=claims.jti,
             u=claims.user_id,
         )
         if row is None:
-            raise Unauthenticated("this session has ended: log in again")
+            raise Unauthenticated(N_("this session has ended: log in again"))
         return _user(row), claims.jti
+
+    async def set_language(self, user_id: int, language: str) -> None:
+        """Save the account's language ("" for none)."""
+        await self._db.execute(
+            "UPDATE users SET language = :l WHERE id = :u", l=language, u=user_id
+        )
 
     async def identify(self, token: str) -> Identity:
         """Who is behind a token, and until when: the check a Socket.IO connection passes."""
         claims = self.tokens.decode(token)
         user, jti = await self.authenticate(token)
-        return Identity(user.id, user.username, jti, claims.expires_at)
+        return Identity(user.id, user.username, jti, claims.expires_at, user.language)
 
     async def logout(self, jti: str) -> None:
         await self._db.execute("DELETE FROM sessions WHERE jti = :j", j=jti)

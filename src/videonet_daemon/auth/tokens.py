@@ -12,6 +12,7 @@ from pathlib import Path
 import jwt
 
 from videonet_daemon.errors import Unauthenticated
+from videonet_daemon.i18n import N_
 from videonet_protocol import protocol
 
 KEY_FILE = "jwt-secret"
@@ -87,6 +88,6 @@ class TokenService:
                 expires_at=float(payload["exp"]),
             )
         except jwt.ExpiredSignatureError as exc:
-            raise Unauthenticated("the token has expired: log in again") from exc
+            raise Unauthenticated(N_("the token has expired: log in again")) from exc
         except (jwt.InvalidTokenError, ValueError, TypeError) as exc:
-            raise Unauthenticated("invalid token") from exc
+            raise Unauthenticated(N_("invalid token")) from exc

@@ -14,6 +14,7 @@ from videonet_daemon.calls.roster import Roster
 from videonet_daemon.calls.signaling import CallSignaling
 from videonet_daemon.cluster import ROOM_DELETED, Bus, Liveness
 from videonet_daemon.errors import NotFound
+from videonet_daemon.i18n import N_
 from videonet_daemon.realtime.hub import Hub
 from videonet_daemon.rooms.guard import RoomGuard
 from videonet_daemon.settings import Settings
@@ -81,12 +82,12 @@ class CallsFeature:
     async def _recording_file(self, request: web.Request) -> web.StreamResponse:
         """A post-processed recording of a room's call: for the room's members only."""
         if self._who is None:
-            raise NotFound("no such recording")
+            raise NotFound(N_("no such recording"))
         user = await self._who.require_user(request)
         room_id = request.match_info["room_id"]
         await self._guard.require_member(room_id, user.id)
         if self._recorder is None:
-            raise NotFound("this daemon does not record calls on a media server")
+            raise NotFound(N_("this daemon does not record calls on a media server"))
         path = self._recorder.file(
             room_id, request.match_info["recording_id"], request.match_info["name"]
         )

@@ -31,6 +31,7 @@ from pathlib import Path
 
 from videonet_daemon.calls.media_server import JanusError, MediaServer, MediaServerDown
 from videonet_daemon.errors import Conflict, NotFound
+from videonet_daemon.i18n import N_
 from videonet_protocol import protocol
 
 log = logging.getLogger(__name__)
@@ -75,7 +76,7 @@ class RoomRecorder:
         """Tell everyone (``announce``), then make Janus record every publisher."""
         async with self._lock:
             if room_id in self.active or await self.current(room_id) is not None:
-                raise Conflict("the call is already being recorded")
+                raise Conflict(N_("the call is already being recorded"))
             recording_id = f"{int(time.time())}-{secrets.token_hex(4)}"
             directory = self.directory / _SAFE.sub("_", room_id) / recording_id
             directory.mkdir(parents=True, exist_ok=True)
@@ -114,7 +115,7 @@ class RoomRecorder:
         """A post-processed file, by exact name (nothing joined from the request)."""
         base = self.directory / _SAFE.sub("_", room_id)
         if not base.is_dir():
-            raise NotFound("no such recording")
+            raise NotFound(N_("no such recording"))
         for recording in base.iterdir():
             if recording.name != recording_id:
                 continue
@@ -122,7 +123,7 @@ class RoomRecorder:
             for candidate in out.iterdir() if out.is_dir() else []:
                 if candidate.name == name and candidate.is_file():
                     return candidate
-        raise NotFound("no such recording")
+        raise NotFound(N_("no such recording"))
 
     async def _set(self, room_id: str, directory: Path, record: bool) -> None:
         async with self.media.session() as handle:

@@ -50,6 +50,7 @@ from videonet_daemon.errors import (
     RateLimited,
     ValidationError,
 )
+from videonet_daemon.i18n import N_
 from videonet_daemon.realtime.hub import Event, Hub, SocketUser
 from videonet_daemon.realtime.ratelimit import TokenBuckets
 from videonet_daemon.rooms.guard import RoomGuard
@@ -123,12 +124,16 @@ class CallSignaling:
         async def limited(user: SocketUser, data: dict[str, Any]) -> dict[str, Any]:
             wait = self.buckets.take(user.sid)
             if wait > 0:
-                raise RateLimited(wait, "too many call signaling messages; slow down")
+                raise RateLimited(wait, N_("too many call signaling messages; slow down"))
             size = len(json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode())
             if size > self.settings.call_signal_max_bytes:
                 raise PayloadTooLarge(
-                    f"a call signaling message may be {self.settings.call_signal_max_bytes} "
-                    f"bytes, this one is {size}"
+                    N_(
+                        "a call signaling message may be {call_signal_max_bytes} bytes, this one "
+                        "is {size}"
+                    ),
+                    call_signal_max_bytes=self.settings.call_signal_max_bytes,
+                    size=size,
                 )
             return await handler(user, data)
 
@@ -146,9 +151,9 @@ class CallSignaling:
     async def _target(self, user: SocketUser, room_id: str, data: dict[str, Any]) -> str:
         to = get_str(data, "to", max_chars=protocol.PEER_ID_MAX_CHARS)
         if to == user.sid:
-            raise ValidationError("to: a peer cannot signal itself")
+            raise ValidationError(N_("to: a peer cannot signal itself"))
         if to not in self.local.get(room_id, {}) and not await self.roster.has(room_id, to):
-            raise NotFound(f"no participant {to!r} in this room's call")
+            raise NotFound(N_("no participant {to} in this room's call"), to=repr(to))
         return to
 
     # --- join and leave ---------------------------------------------------------------------
@@ -157,7 +162,7 @@ class CallSignaling:
         await self.guard.require_joined(user, room_id)
         local = self.local.setdefault(room_id, {})
         if user.sid in local:
-            raise Conflict("this connection is already in the call")
+            raise Conflict(N_("this connection is already in the call"))
         me = local[user.sid] = _peer(user)  # before any await: a second join is refused
         channel = protocol.call_channel(room_id)
         # In the channel before the list is read: whoever joins after us, on any daemon, is
@@ -174,7 +179,7 @@ class CallSignaling:
             await self.hub.sio.leave_room(user.sid, channel)
             if isinstance(exc, CallFull):
                 limit = self.settings.call_max_participants
-                raise Conflict(f"the call is full ({limit} participants)") from None
+                raise Conflict(N_("the call is full ({limit} participants)"), limit=limit) from None
             raise
         servers, expires_at = ice_servers(self.settings, user.user_id, clock.epoch())
         reply: protocol.CallJoinReply = {
@@ -201,7 +206,7 @@ class CallSignaling:
         await self._require_in_call(user, room_id)
         flags = {key: data.get(key) for key in ("audio", "video", "speaking")}
         if not all(isinstance(value, bool) for value in flags.values()):
-            raise ValidationError("audio, video and speaking must be true or false")
+            raise ValidationError(N_("audio, video and speaking must be true or false"))
         event: protocol.CallState = {
             "room_id": room_id,
             "peer": self.local[room_id][user.sid],
@@ -218,7 +223,7 @@ class CallSignaling:
         room_id = get_str(data, "room_id", max_chars=protocol.ROOM_ID_MAX_CHARS)
         await self._require_in_call(user, room_id)
         if self.media is None:
-            raise NotFound("this daemon has no media server: calls are a mesh")
+            raise NotFound(N_("this daemon has no media server: calls are a mesh"))
         return dict(await self.media.access(room_id))
 
     async def record(self, user: SocketUser, data: dict[str, Any]) -> dict[str, Any]:
@@ -228,9 +233,9 @@ class CallSignaling:
         await self._require_in_call(user, room_id)
         on = data.get("on")
         if not isinstance(on, bool):
-            raise ValidationError("on must be true or false")
+            raise ValidationError(N_("on must be true or false"))
         if self.recorder is None:
-            raise NotFound("this daemon does not record calls on a media server")
+            raise NotFound(N_("this daemon does not record calls on a media server"))
         channel = protocol.call_channel(room_id)
         if on:
             me = self.local[room_id][user.sid]
@@ -243,7 +248,7 @@ class CallSignaling:
             return {"recording": info}
         current = await self.recorder.current(room_id)
         if current is not None and current["by"]["peer_id"] != user.sid:
-            raise Forbidden("only the participant who started the recording can stop it")
+            raise Forbidden(N_("only the participant who started the recording can stop it"))
         return dict(await self._stop_recording(room_id))
 
     async def _stop_recording(self, room_id: str) -> protocol.CallRecordReply:
@@ -382,23 +387,26 @@ def _peer(user: SocketUser) -> protocol.CallPeer:
 def _sdp(data: dict[str, Any]) -> str:
     sdp = data.get("sdp")
     if not isinstance(sdp, str) or not sdp.startswith("v=0"):
-        raise ValidationError("sdp must be a session description starting with v=0")
+        raise ValidationError(N_("sdp must be a session description starting with v=0"))
     if len(sdp) > protocol.CALL_SDP_MAX_CHARS:
-        raise PayloadTooLarge(f"sdp may be at most {protocol.CALL_SDP_MAX_CHARS} characters")
+        raise PayloadTooLarge(
+            N_("sdp may be at most {call_sdp_max_chars} characters"),
+            call_sdp_max_chars=protocol.CALL_SDP_MAX_CHARS,
+        )
     if has_control_chars(sdp.replace("\r\n", "").replace("\n", "")):
-        raise ValidationError("sdp must not contain control characters other than line breaks")
+        raise ValidationError(N_("sdp must not contain control characters other than line breaks"))
     return sdp
 
 
 def _candidate(data: dict[str, Any]) -> protocol.IceCandidate | None:
     """An RTCIceCandidateInit, or None: the sender has no more candidates."""
     if "candidate" not in data:
-        raise ValidationError("candidate is required (null for the end of candidates)")
+        raise ValidationError(N_("candidate is required (null for the end of candidates)"))
     raw = data["candidate"]
     if raw is None:
         return None
     if not isinstance(raw, dict):
-        raise ValidationError("candidate must be an object {candidate, sdpMid, sdpMLineIndex}")
+        raise ValidationError(N_("candidate must be an object {candidate, sdpMid, sdpMLineIndex}"))
     text = get_str(
         raw, "candidate", max_chars=protocol.CALL_CANDIDATE_MAX_CHARS, min_chars=0, default=""
     )
@@ -406,21 +414,21 @@ def _candidate(data: dict[str, Any]) -> protocol.IceCandidate | None:
     if mid is not None and (
         not isinstance(mid, str) or len(mid) > protocol.CALL_MID_MAX_CHARS or has_control_chars(mid)
     ):
-        raise ValidationError("candidate.sdpMid must be a short string or null")
+        raise ValidationError(N_("candidate.sdpMid must be a short string or null"))
     index = raw.get("sdpMLineIndex")
     if index is not None and (
         isinstance(index, bool)
         or not isinstance(index, int)
         or not 0 <= index <= protocol.CALL_MLINE_INDEX_MAX
     ):
-        raise ValidationError("candidate.sdpMLineIndex must be a small integer or null")
+        raise ValidationError(N_("candidate.sdpMLineIndex must be a small integer or null"))
     if mid is None and index is None:
-        raise ValidationError("candidate needs sdpMid or sdpMLineIndex")
+        raise ValidationError(N_("candidate needs sdpMid or sdpMLineIndex"))
     ufrag = raw.get("usernameFragment")
     if ufrag is not None and (
         not isinstance(ufrag, str)
         or len(ufrag) > protocol.CALL_UFRAG_MAX_CHARS
         or has_control_chars(ufrag)
     ):
-        raise ValidationError("candidate.usernameFragment must be a short string or null")
+        raise ValidationError(N_("candidate.usernameFragment must be a short string or null"))
     return {"candidate": text, "sdpMid": mid, "sdpMLineIndex": index, "usernameFragment": ufrag}

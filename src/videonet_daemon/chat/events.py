@@ -13,6 +13,7 @@ from typing import Any
 
 from videonet_daemon.chat.service import ChatService, NotAMember, check_text
 from videonet_daemon.errors import RateLimited, ValidationError
+from videonet_daemon.i18n import N_
 from videonet_daemon.realtime.hub import Hub, SocketUser
 from videonet_daemon.realtime.ratelimit import TokenBuckets
 from videonet_daemon.rooms.guard import RoomGuard, room_id_of
@@ -43,7 +44,9 @@ class ChatEvents:
         an HTTP POST). Membership is checked where the message is stored: one statement."""
         wait = self.buckets.take(user_id)
         if wait > 0:
-            raise RateLimited(wait, f"too many messages: wait {wait:.1f} s")
+            raise RateLimited(
+                wait, N_("too many messages: wait {wait} s"), wait=format(wait, ".1f")
+            )
         async with self._hub.room_lock(room_id):
             try:
                 message = await self._chat.add(room_id, user_id, username, text)
@@ -60,7 +63,7 @@ class ChatEvents:
         if since is None:
             return {"synced": 0, "truncated": False}
         if isinstance(since, bool) or not isinstance(since, int) or not 0 <= since < 2**63:
-            raise ValidationError("since must be a message id (an integer >= 0)")
+            raise ValidationError(N_("since must be a message id (an integer >= 0)"))
         missed, truncated = await self._chat.after(room_id, since, self.sync_max)
         for message in missed:
             await self._hub.sio.emit(protocol.EV_CHAT_MESSAGE, message, to=user.sid)

@@ -10,6 +10,7 @@ from aiohttp import web
 from videonet_daemon.auth.request_auth import RequestAuth
 from videonet_daemon.chat.service import ChatService, check_text
 from videonet_daemon.errors import ValidationError
+from videonet_daemon.i18n import N_
 from videonet_daemon.rooms.guard import RoomGuard
 from videonet_daemon.validation import read_json
 from videonet_protocol import protocol
@@ -24,9 +25,9 @@ def _int_param(
     try:
         value = int(raw)
     except ValueError as exc:
-        raise ValidationError(f"{name} must be an integer") from exc
+        raise ValidationError(N_("{name} must be an integer"), name=name) from exc
     if not lo <= value <= hi:
-        raise ValidationError(f"{name} must be between {lo} and {hi}")
+        raise ValidationError(N_("{name} must be between {lo} and {hi}"), name=name, lo=lo, hi=hi)
     return value
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from videonet_daemon.clock import now_iso
 from videonet_daemon.db.engine import Database, Record, columns, run
 from videonet_daemon.errors import InvalidText, TextTooLong, ValidationError
+from videonet_daemon.i18n import N_
 from videonet_protocol import protocol
 
 
@@ -39,21 +40,28 @@ _FROM = "FROM chat_messages m JOIN users u ON u.id = m.user_id"
 def check_text(value: Any, max_chars: int) -> str:
     """The message text as it will be stored, or the ApiError that refuses it."""
     if value is None:
-        raise ValidationError("text is required")
+        raise ValidationError(N_("text is required"))
     if not isinstance(value, str):
-        raise ValidationError("text must be a string")
+        raise ValidationError(N_("text must be a string"))
     # Refuse the length first: the rest of the work is linear in it.
     if len(value) > max_chars:
-        raise TextTooLong(f"text must be at most {max_chars} characters (got {len(value)})")
+        raise TextTooLong(
+            N_("text must be at most {max_chars} characters (got {length})"),
+            max_chars=max_chars,
+            length=len(value),
+        )
     text = value.replace("\r\n", "\n").replace("\r", "\n")
     for ch in text:
         if ch not in _ALLOWED_CONTROLS and unicodedata.category(ch) in ("Cc", "Cs"):
             raise InvalidText(
-                f"text contains the control character U+{ord(ch):04X}; "
-                "only newline and tab are allowed"
+                N_(
+                    "text contains the control character U+{value}; only newline and tab are "
+                    "allowed"
+                ),
+                value=format(ord(ch), "04X"),
             )
     if not text.strip():
-        raise ValidationError("text must not be empty")
+        raise ValidationError(N_("text must not be empty"))
     return text
 
 

@@ -340,6 +340,12 @@ async def m014_room_invites_direct_rooms(conn: AsyncConnection, t: Types) -> Non
     await run(conn, "CREATE UNIQUE INDEX rooms_direct_key ON rooms (direct_key)")
 
 
+async def m015_user_language(conn: AsyncConnection, t: Types) -> None:
+    # The language the account's web page (and its error messages) speak: "" for none, then
+    # the browser's Accept-Language decides (videonet_daemon.i18n).
+    await run(conn, "ALTER TABLE users ADD COLUMN language TEXT NOT NULL DEFAULT ''")
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "accounts_invites_rooms", m001_accounts_invites_rooms),
     (2, "chat_messages", m002_chat_messages),
@@ -355,6 +361,7 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (12, "identities", m012_identities),
     (13, "transfer_headers", m013_transfer_headers),
     (14, "room_invites_direct_rooms", m014_room_invites_direct_rooms),
+    (15, "user_language", m015_user_language),
 ]
 
 

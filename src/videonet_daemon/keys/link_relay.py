@@ -13,6 +13,7 @@ import binascii
 from typing import Any
 
 from videonet_daemon.errors import RateLimited, ValidationError
+from videonet_daemon.i18n import N_
 from videonet_daemon.realtime.hub import Event, Hub, SocketUser
 from videonet_daemon.realtime.ratelimit import TokenBuckets
 from videonet_daemon.validation import get_exchange_id, get_str
@@ -33,26 +34,29 @@ class LinkRelay:
     async def message(self, user: SocketUser, data: dict[str, Any]) -> dict[str, Any]:
         nameplate = get_str(data, "nameplate", max_chars=protocol.CODE_NAMEPLATE_MAX_DIGITS)
         if not nameplate.isascii() or not nameplate.isdigit() or nameplate.startswith("0"):
-            raise ValidationError("nameplate must be a code's number (digits, from 1)")
+            raise ValidationError(N_("nameplate must be a code's number (digits, from 1)"))
         exchange = get_exchange_id(data)
         try:
             step = LinkStep(get_str(data, "step", max_chars=16))
         except ValueError as exc:
-            raise ValidationError(f"step must be one of {', '.join(LinkStep)}") from exc
+            raise ValidationError(
+                N_("step must be one of {names}"), names=", ".join(LinkStep)
+            ) from exc
         body = data.get("body", "")
         if not isinstance(body, str) or len(body) > protocol.DEVICE_LINK_BODY_MAX_CHARS:
             raise ValidationError(
-                f"body must be base64 of at most {protocol.DEVICE_LINK_BODY_MAX_CHARS} characters"
+                N_("body must be base64 of at most {device_link_body_max_chars} characters"),
+                device_link_body_max_chars=protocol.DEVICE_LINK_BODY_MAX_CHARS,
             )
         if (step == LinkStep.FAIL) != (body == ""):
-            raise ValidationError("body must be empty for 'fail' and only then")
+            raise ValidationError(N_("body must be empty for 'fail' and only then"))
         try:
             base64.b64decode(body.encode("ascii"), validate=True)
         except (binascii.Error, UnicodeEncodeError) as exc:
-            raise ValidationError("body must be standard base64") from exc
+            raise ValidationError(N_("body must be standard base64")) from exc
         wait = self.per_user.take(user.user_id)
         if wait:
-            raise RateLimited(wait, "too many device-link messages; slow down")
+            raise RateLimited(wait, N_("too many device-link messages; slow down"))
         relayed: protocol.DeviceLinkMessage = {
             "nameplate": nameplate,
             "exchange": exchange,

@@ -9,6 +9,7 @@ from aiohttp import web
 
 from videonet_daemon.auth.request_auth import RequestAuth
 from videonet_daemon.errors import Conflict, NotFound, ValidationError
+from videonet_daemon.i18n import N_, Phrase
 from videonet_daemon.keys.service import DeviceKeyService
 from videonet_daemon.rooms.guard import RoomGuard
 from videonet_daemon.validation import get_str, read_json
@@ -26,10 +27,12 @@ def _public_key(body: dict[str, Any], name: str, kind: str) -> bytes:
     """A base64 public key of ``kind`` ("X25519" or "Ed25519") that is usable, else 400."""
     raw = protocol.decode_public_key(get_str(body, name, max_chars=64))
     if raw is None:
-        raise ValidationError(f"{name} must be a base64 {kind} public key (32 bytes)")
+        raise ValidationError(
+            N_("{name} must be a base64 {kind} public key (32 bytes)"), name=name, kind=kind
+        )
     problem = x25519_problem(raw) if kind == "X25519" else ed25519_problem(raw)
     if problem is not None:
-        raise ValidationError(f"{name}: {problem}")
+        raise ValidationError(N_("{name}: {problem}"), name=name, problem=Phrase(problem))
     return raw
 
 
@@ -39,7 +42,9 @@ def _blob(body: dict[str, Any], name: str) -> str | None:
     value = get_str(body, name, max_chars=protocol.SIGNED_BLOB_MAX_CHARS)
     if protocol.decode_blob(value) is None:
         raise ValidationError(
-            f"{name} must be standard base64 of at most {protocol.SIGNED_BLOB_MAX_CHARS} characters"
+            N_("{name} must be standard base64 of at most {signed_blob_max_chars} characters"),
+            name=name,
+            signed_blob_max_chars=protocol.SIGNED_BLOB_MAX_CHARS,
         )
     return value
 
@@ -49,7 +54,7 @@ def _label(body: dict[str, Any]) -> str:
         body, "label", max_chars=protocol.DEVICE_LABEL_MAX_CHARS, min_chars=0, default=""
     )
     if not label.isprintable():
-        raise ValidationError("label must be printable text")
+        raise ValidationError(N_("label must be printable text"))
     return label
 
 
@@ -79,8 +84,12 @@ class KeyRoutes:
         device_id = get_str(body, "device_id", max_chars=protocol.DEVICE_ID_MAX_CHARS)
         if not valid_device_id(device_id):
             raise ValidationError(
-                f"device_id must be {protocol.DEVICE_ID_MIN_CHARS}-{protocol.DEVICE_ID_MAX_CHARS}"
-                " letters, digits, '_' or '-'"
+                N_(
+                    "device_id must be {device_id_min_chars}-{device_id_max_chars} letters, "
+                    "digits, '_' or '-'"
+                ),
+                device_id_min_chars=protocol.DEVICE_ID_MIN_CHARS,
+                device_id_max_chars=protocol.DEVICE_ID_MAX_CHARS,
             )
         raw = _public_key(body, "public_key", "X25519")
         signing = _public_key(body, "signing_key", "Ed25519")
@@ -91,13 +100,15 @@ class KeyRoutes:
         user = await self._who.require_user(request)
         device_id = request.match_info["device_id"]
         if not valid_device_id(device_id):
-            raise NotFound(f"you have no device {device_id!r}")
+            raise NotFound(N_("you have no device {device_id}"), device_id=repr(device_id))
         body = await read_json(request)
         certificate = _blob(body, "certificate")
         revocation = _blob(body, "revocation")
         label = _label(body) if "label" in body else None
         if label is not None and certificate is None:
-            raise ValidationError("a new label needs a new certificate (the label is certified)")
+            raise ValidationError(
+                N_("a new label needs a new certificate (the label is certified)")
+            )
         info = await self._keys.update(
             user.id, device_id, certificate=certificate, label=label, revocation=revocation
         )
@@ -107,7 +118,7 @@ class KeyRoutes:
         user = await self._who.require_user(request)
         device_id = request.match_info["device_id"]
         if not valid_device_id(device_id) or not await self._keys.remove(user.id, device_id):
-            raise NotFound(f"you have no device {device_id!r}")
+            raise NotFound(N_("you have no device {device_id}"), device_id=repr(device_id))
         return web.json_response({"device_id": device_id, "removed": True})
 
     async def set_identity(self, request: web.Request) -> web.Response:
@@ -116,7 +127,7 @@ class KeyRoutes:
         identity = _public_key(body, "identity_key", "Ed25519")
         replace = body.get("replace", False)
         if not isinstance(replace, bool):
-            raise ValidationError("replace must be true or false")
+            raise ValidationError(N_("replace must be true or false"))
         await self._keys.set_identity(user.id, identity, replace)
         return web.json_response(await self._keys.user_keys(user.id, user.username))
 
@@ -131,8 +142,13 @@ class KeyRoutes:
                 continue
             visible.append((other_id, name))
         if not visible:
-            raise NotFound(f"no user named {username!r} shares a room with you")
+            raise NotFound(
+                N_("no user named {username} shares a room with you"), username=repr(username)
+            )
         if len(visible) > 1:  # only where usernames were not yet unique
-            raise Conflict(f"several users you share a room with are named {username!r}")
+            raise Conflict(
+                N_("several users you share a room with are named {username}"),
+                username=repr(username),
+            )
         other_id, name = visible[0]
         return web.json_response(await self._keys.user_keys(other_id, name))

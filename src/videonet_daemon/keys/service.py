@@ -13,6 +13,7 @@ from typing import Any
 from videonet_daemon.clock import now_iso
 from videonet_daemon.db.engine import Database, Record, columns, run
 from videonet_daemon.errors import Conflict, NotFound
+from videonet_daemon.i18n import N_
 from videonet_protocol import protocol
 from videonet_protocol.names import name_key
 
@@ -60,10 +61,14 @@ class DeviceKeyService:
             found = await self._find(conn, user_id, device_id)
             if found is not None:
                 if found["revocation"]:
-                    raise Conflict(f"device {device_id} was removed from this account for good")
+                    raise Conflict(
+                        N_("device {device_id} was removed from this account for good"),
+                        device_id=device_id,
+                    )
                 if found["public_key"] != encoded or found["signing_key"] not in ("", signing):
                     raise Conflict(
-                        f"device {device_id} already has different keys; remove it first"
+                        N_("device {device_id} already has different keys; remove it first"),
+                        device_id=device_id,
                     )
                 if found["signing_key"] == "":
                     await run(
@@ -85,8 +90,11 @@ class DeviceKeyService:
             ).scalar_one()
             if int(count) >= self._max_devices:
                 raise Conflict(
-                    f"you already have {count} devices, the most this daemon allows; "
-                    "remove one first"
+                    N_(
+                        "you already have {count} devices, the most this daemon allows; remove "
+                        "one first"
+                    ),
+                    count=count,
                 )
             info: protocol.DeviceKeyInfo = {
                 "device_id": device_id,
@@ -132,9 +140,12 @@ class DeviceKeyService:
         async with self._db.transaction() as conn:
             found = await self._find(conn, user_id, device_id)
             if found is None:
-                raise NotFound(f"you have no device {device_id!r}")
+                raise NotFound(N_("you have no device {device_id}"), device_id=repr(device_id))
             if found["revocation"]:
-                raise Conflict(f"device {device_id} was removed from this account for good")
+                raise Conflict(
+                    N_("device {device_id} was removed from this account for good"),
+                    device_id=device_id,
+                )
             changes = {
                 name: value
                 for name, value in (
@@ -176,7 +187,7 @@ class DeviceKeyService:
             ).first()
             current = "" if row is None else str(columns(row)["identity_key"] or "")
             if current not in ("", encoded) and not replace:
-                raise Conflict("your account already has another identity")
+                raise Conflict(N_("your account already has another identity"))
             if current != encoded:
                 await run(
                     conn,

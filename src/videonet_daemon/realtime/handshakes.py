@@ -16,6 +16,7 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from videonet_daemon.errors import RateLimited
+from videonet_daemon.i18n import N_
 from videonet_daemon.realtime.ratelimit import TokenBuckets
 from videonet_protocol import protocol
 
@@ -34,7 +35,7 @@ def handshake_limit_middleware(
             wait = buckets.take(client_address(request))
             if wait:
                 raise RateLimited(
-                    wait, "too many new connections from this address; try again shortly"
+                    wait, N_("too many new connections from this address; try again shortly")
                 )
         return await handler(request)
 

@@ -36,11 +36,14 @@ from videonet_daemon.adapters.socketio import AckAwareServer, RedisFanout, ack_a
 from videonet_daemon.cluster import socketio_channel
 from videonet_daemon.errors import (
     ApiError,
+    Conflict,
     RateLimited,
     Unauthenticated,
     Unavailable,
+    UnknownEvent,
     ValidationError,
 )
+from videonet_daemon.i18n import N_, language_of, translate
 from videonet_daemon.metrics import Metrics
 from videonet_daemon.outages import REDIS, outage_of
 from videonet_daemon.realtime.quiet import quiet_library_loggers
@@ -61,6 +64,7 @@ class SocketUser:
     user_id: int
     username: str
     session: str = ""  # the login session (token id) the socket connected with
+    language: str = "en"  # the language its refusals are written in (videonet_daemon.i18n)
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,7 @@ class Identity:
     username: str
     session: str
     expires_at: float
+    language: str = ""  # the account's saved language ("" for none)
 
 
 EventHandler = Callable[[SocketUser, dict[str, Any]], Awaitable[dict[str, Any] | None]]
@@ -195,9 +200,11 @@ class Hub:
                 user = self.user(sid)
                 wait = self.event_buckets.take(sid)
                 if wait:
-                    raise RateLimited(wait, "too many events on this connection; slow down")
+                    raise RateLimited(wait, N_("too many events on this connection; slow down"))
                 if not isinstance(data, dict) or extra:
-                    raise ValidationError(f"{event}: the payload must be one JSON object")
+                    raise ValidationError(
+                        N_("{event}: the payload must be one JSON object"), event=event
+                    )
                 check_value(data)
                 if self._fanout is not None and not self._fanout.available:
                     # Without Redis nothing reaches the other daemons: say so before acting.
@@ -205,14 +212,14 @@ class Hub:
                 result = await handler(user, data)
                 return {"ok": True, **(result or {})}
             except ApiError as exc:
-                return await self._refuse(sid, exc.code, exc.message)
+                return await self._refuse(sid, exc)
             except Exception as exc:
                 outage = outage_of(exc)
                 if outage is not None:
                     log.warning("socket event %s failed: %s", event, outage.message)
-                    return await self._refuse(sid, outage.code, outage.message)
+                    return await self._refuse(sid, outage)
                 log.exception("socket event %s failed", event)
-                return await self._refuse(sid, protocol.ErrorCode.INTERNAL, "internal error")
+                return await self._refuse(sid, ApiError(N_("internal error")))
 
         self.sio.on(event, wrapped)
 
@@ -243,9 +250,12 @@ class Hub:
     def on_disconnect(self, hook: DisconnectHook) -> None:
         self._disconnect_hooks.append(hook)
 
-    async def _refuse(self, sid: str, code: str, message: str) -> dict[str, Any]:
-        self._metrics.socket_errors.labels(code=code).inc()
-        error: protocol.ErrorBody = {"code": code, "message": message}
+    async def _refuse(self, sid: str, exc: ApiError) -> dict[str, Any]:
+        """The refused ack: the one place a socket's error reaches a person, in its language."""
+        self._metrics.socket_errors.labels(code=exc.code).inc()
+        user = self.users.get(sid)
+        message = exc.localized(user.language if user is not None else "en")
+        error: protocol.ErrorBody = {"code": exc.code, "message": message}
         # A refusal is sent as a vn:error event only when there is no ack to carry it.
         if not ack_asked():
             with contextlib.suppress(Unavailable):  # the socket's own daemon delivers it anyway
@@ -257,12 +267,10 @@ class Hub:
         wait = self.event_buckets.take(sid)
         if wait:
             return await self._refuse(
-                sid,
-                protocol.ErrorCode.RATE_LIMITED,
-                "too many events on this connection; slow down",
+                sid, RateLimited(wait, N_("too many events on this connection; slow down"))
             )
         shown = event[: protocol.EVENT_NAME_SHOWN_CHARS]
-        return await self._refuse(sid, protocol.ErrorCode.UNKNOWN_EVENT, f"unknown event {shown!r}")
+        return await self._refuse(sid, UnknownEvent(N_("unknown event {event}"), event=repr(shown)))
 
     # --- connection -------------------------------------------------------------------
     async def _connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
@@ -272,20 +280,30 @@ class Hub:
             token = auth["token"]
         if token is None:
             token = request.cookies.get(protocol.AUTH_COOKIE)
+        accept_language = request.headers.get("Accept-Language")
         if not token:
-            raise _refused(protocol.ErrorCode.UNAUTHENTICATED, "a token is required")
+            refusal = Unauthenticated(N_("a token is required"))
+            raise _refused(refusal, language_of(None, accept_language))
         try:
             who = await self._identify(token)
         except ApiError as exc:
-            raise _refused(exc.code, exc.message) from exc
+            raise _refused(exc, language_of(None, accept_language)) from exc
+        language = language_of(who.language, accept_language)
         if sum(u.user_id == who.user_id for u in self.users.values()) >= self._max_sockets:
-            raise _refused(
-                protocol.ErrorCode.CONFLICT,
-                f"{self._max_sockets} connections of this account are open on this daemon, "
-                "the most it allows; close one first",
+            too_many = Conflict(
+                N_(
+                    "{count} connections of this account are open on this daemon, "
+                    "the most it allows; close one first"
+                ),
+                count=self._max_sockets,
             )
+            raise _refused(too_many, language)
         self.users[sid] = SocketUser(
-            sid=sid, user_id=who.user_id, username=who.username, session=who.session
+            sid=sid,
+            user_id=who.user_id,
+            username=who.username,
+            session=who.session,
+            language=language,
         )
         await self.sio.enter_room(sid, protocol.user_channel(who.user_id))
         # The token was checked once, here: without this timer the socket would outlive it.
@@ -311,12 +329,14 @@ class Hub:
     def _expire(self, sid: str) -> None:
         self._expiry.pop(sid, None)
         if sid in self.users:
-            task = asyncio.create_task(self._end(sid, "your session has expired: log in again"))
+            task = asyncio.create_task(self._end(sid, N_("your session has expired: log in again")))
             self._ending.add(task)
             task.add_done_callback(self._ending.discard)
 
     async def _end(self, sid: str, message: str) -> None:
-        error: protocol.ErrorBody = {"code": protocol.ErrorCode.UNAUTHENTICATED, "message": message}
+        user = self.users.get(sid)
+        text = translate(message, user.language if user is not None else "en")
+        error: protocol.ErrorBody = {"code": protocol.ErrorCode.UNAUTHENTICATED, "message": text}
         self._ended.add(sid)
         try:
             await self.sio.emit(protocol.EV_SESSION_ENDED, error, to=sid)
@@ -334,7 +354,7 @@ class Hub:
             or (user_id is not None and u.user_id == user_id)
         ]
         for sid in ended:
-            await self._end(sid, "this session has ended: log in again")
+            await self._end(sid, N_("this session has ended: log in again"))
         return len(ended)
 
     async def _disconnect(self, sid: str, *reason: Any) -> None:
@@ -360,9 +380,9 @@ class Hub:
     def user(self, sid: str) -> SocketUser:
         user = self.users.get(sid)
         if user is None:
-            raise Unauthenticated("this connection is not authenticated")
+            raise Unauthenticated(N_("this connection is not authenticated"))
         if sid in self._ended:
-            raise Unauthenticated("this session has ended: log in again")
+            raise Unauthenticated(N_("this session has ended: log in again"))
         return user
 
     # --- room channels ------------------------------------------------------------------
@@ -453,7 +473,8 @@ class Hub:
                     await self._run_leave_hooks(user, room_id)
 
 
-def _refused(code: str, message: str) -> Exception:
+def _refused(exc: ApiError, language: str) -> Exception:
     """A refused connection; the client receives {"message": ..., "data": ErrorBody}."""
-    error: protocol.ErrorBody = {"code": code, "message": message}
+    message = exc.localized(language)
+    error: protocol.ErrorBody = {"code": exc.code, "message": message}
     return socketio.exceptions.ConnectionRefusedError(message, error)  # type: ignore[no-any-return]

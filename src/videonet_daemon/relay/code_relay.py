@@ -18,6 +18,7 @@ import binascii
 from typing import Any
 
 from videonet_daemon.errors import Forbidden, RateLimited, TransferStateError, ValidationError
+from videonet_daemon.i18n import N_
 from videonet_daemon.realtime.hub import Event, Hub, SocketUser
 from videonet_daemon.realtime.ratelimit import TokenBuckets
 from videonet_daemon.relay.service import TransferService
@@ -53,9 +54,11 @@ class CodeRelay:
         transfer_id = get_str(data, "transfer_id", max_chars=protocol.TRANSFER_ID_MAX_CHARS)
         nameplate = _nameplate(data)
         offer = await self.service.visible(user.user_id, transfer_id)
-        await self.service.require_sender(offer, user.user_id, "opens a code for")
+        await self.service.require_sender(
+            offer, user.user_id, N_("only the sender opens a code for a transfer")
+        )
         if offer["state"] == protocol.TransferState.ABORTED:
-            raise TransferStateError("the sender aborted this transfer")
+            raise TransferStateError(N_("the sender aborted this transfer"))
         await self.guard.require_joined(user, offer["room_id"])
         await self.hub.sio.enter_room(user.sid, protocol.code_channel(offer["room_id"], nameplate))
         return {}
@@ -67,7 +70,7 @@ class CodeRelay:
         await self.guard.require_joined(user, room_id)
         wait = self.seeks.take(user.user_id)
         if wait:
-            raise RateLimited(wait, "too many code seeks; slow down")
+            raise RateLimited(wait, N_("too many code seeks; slow down"))
         seen: protocol.CodeSeen = {
             "room_id": room_id,
             "nameplate": nameplate,
@@ -89,34 +92,38 @@ class CodeRelay:
         transfer_id = get_str(data, "transfer_id", max_chars=protocol.TRANSFER_ID_MAX_CHARS)
         to_user_id = get_int(data, "to_user_id", default=None, minimum=1, maximum=2**63 - 1)
         if to_user_id is None:
-            raise ValidationError("to_user_id is required")
+            raise ValidationError(N_("to_user_id is required"))
         exchange = get_exchange_id(data)
         try:
             step = CodeStep(get_str(data, "step", max_chars=16))
         except ValueError as exc:
-            raise ValidationError(f"step must be one of {', '.join(CodeStep)}") from exc
+            raise ValidationError(
+                N_("step must be one of {names}"), names=", ".join(CodeStep)
+            ) from exc
         body = _body(data, empty=step == CodeStep.FAIL)
         offer = await self.service.visible(user.user_id, transfer_id)
         if offer["state"] == protocol.TransferState.ABORTED:
-            raise TransferStateError("the sender aborted this transfer")
+            raise TransferStateError(N_("the sender aborted this transfer"))
         sender_id = offer["sender_id"]
         if user.user_id == sender_id:
             if step not in _SENDER_STEPS:
-                raise ValidationError(f"the sender does not send {step.value!r}")
+                raise ValidationError(
+                    N_("the sender does not send {value}"), value=repr(step.value)
+                )
             if to_user_id == sender_id or offer["to_user_id"] not in (None, to_user_id):
-                raise Forbidden("this transfer is not offered to that user")
+                raise Forbidden(N_("this transfer is not offered to that user"))
             try:
                 await self.guard.require_member(offer["room_id"], to_user_id)
             except Forbidden as exc:
-                raise Forbidden("that user is not a member of the transfer's room") from exc
+                raise Forbidden(N_("that user is not a member of the transfer's room")) from exc
         else:
             if step not in _RECEIVER_STEPS:
-                raise ValidationError(f"only the sender sends {step.value!r}")
+                raise ValidationError(N_("only the sender sends {value}"), value=repr(step.value))
             if to_user_id != sender_id:
-                raise Forbidden("a code message from a receiver goes to the transfer's sender")
+                raise Forbidden(N_("a code message from a receiver goes to the transfer's sender"))
         wait = self.per_transfer.take(transfer_id)
         if wait:
-            raise RateLimited(wait, "too many code messages for this transfer")
+            raise RateLimited(wait, N_("too many code messages for this transfer"))
         relayed: protocol.CodeRelayed = {
             "transfer_id": transfer_id,
             "exchange": exchange,
@@ -134,7 +141,7 @@ class CodeRelay:
 def _nameplate(data: dict[str, Any]) -> str:
     nameplate = get_str(data, "nameplate", max_chars=protocol.CODE_NAMEPLATE_MAX_DIGITS)
     if not nameplate.isascii() or not nameplate.isdigit() or nameplate.startswith("0"):
-        raise ValidationError("nameplate must be a code's number (digits, from 1)")
+        raise ValidationError(N_("nameplate must be a code's number (digits, from 1)"))
     return nameplate
 
 
@@ -142,12 +149,13 @@ def _body(data: dict[str, Any], *, empty: bool) -> str:
     value = data.get("body", "")
     if not isinstance(value, str) or len(value) > protocol.CODE_BODY_MAX_CHARS:
         raise ValidationError(
-            f"body must be base64 of at most {protocol.CODE_BODY_MAX_CHARS} characters"
+            N_("body must be base64 of at most {code_body_max_chars} characters"),
+            code_body_max_chars=protocol.CODE_BODY_MAX_CHARS,
         )
     if empty != (value == ""):
-        raise ValidationError("body must be empty for 'fail' and only then")
+        raise ValidationError(N_("body must be empty for 'fail' and only then"))
     try:
         base64.b64decode(value.encode("ascii"), validate=True)
     except (binascii.Error, UnicodeEncodeError) as exc:
-        raise ValidationError("body must be standard base64") from exc
+        raise ValidationError(N_("body must be standard base64")) from exc
     return value

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from videonet_daemon.errors import ApiError
+from videonet_daemon.i18n import N_
 from videonet_daemon.metrics import Metrics
 from videonet_daemon.realtime.hub import Event, Hub, SocketUser
 from videonet_daemon.relay.keys import TransferKeys, check_e2e, check_keys
@@ -214,7 +215,9 @@ class TransferEvents:
     async def wrap(self, user: SocketUser, data: dict[str, Any]) -> dict[str, Any]:
         """The sender adds wrapped keys (for a device that appeared after the offer)."""
         offer = await self.service.get(_transfer_id(data))
-        await self.service.require_sender(offer, user.user_id, "wraps keys for")
+        await self.service.require_sender(
+            offer, user.user_id, N_("only the sender wraps keys for a transfer")
+        )
         await self.guard.require_member(offer["room_id"], user.user_id)
         keys = check_keys(data.get("keys"))
         added = await self.keys.add(offer, keys)

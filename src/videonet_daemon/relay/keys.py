@@ -15,6 +15,7 @@ from typing import Any
 from videonet_daemon.clock import now_iso
 from videonet_daemon.db.engine import Database, columns
 from videonet_daemon.errors import PayloadTooLarge, ValidationError
+from videonet_daemon.i18n import N_
 from videonet_protocol import protocol
 
 _HEX = re.compile(r"[0-9a-f]+")
@@ -31,40 +32,46 @@ class E2eOffer:
 
 def _hex(value: Any, chars: int, field: str) -> str:
     if not isinstance(value, str) or len(value) != chars or not _HEX.fullmatch(value):
-        raise ValidationError(f"e2e.{field} must be {chars} lowercase hex digits")
+        raise ValidationError(
+            N_("e2e.{field} must be {chars} lowercase hex digits"), field=field, chars=chars
+        )
     return value
 
 
 def check_keys(value: Any) -> list[tuple[int, str, str]]:
     """A list of `protocol.WrappedKey`, checked for shape and count (not yet for who)."""
     if not isinstance(value, list):
-        raise ValidationError("keys must be a list of wrapped keys")
+        raise ValidationError(N_("keys must be a list of wrapped keys"))
     if len(value) > protocol.E2E_MAX_KEYS_PER_OFFER:
-        raise PayloadTooLarge(f"at most {protocol.E2E_MAX_KEYS_PER_OFFER} wrapped keys at once")
+        raise PayloadTooLarge(
+            N_("at most {e2e_max_keys_per_offer} wrapped keys at once"),
+            e2e_max_keys_per_offer=protocol.E2E_MAX_KEYS_PER_OFFER,
+        )
     keys: list[tuple[int, str, str]] = []
     seen: set[tuple[int, str]] = set()
     for item in value:
         if not isinstance(item, dict):
-            raise ValidationError("each wrapped key must be an object")
+            raise ValidationError(N_("each wrapped key must be an object"))
         user_id, device_id, wrapped = (
             item.get("user_id"),
             item.get("device_id"),
             item.get("wrapped"),
         )
         if isinstance(user_id, bool) or not isinstance(user_id, int):
-            raise ValidationError("a wrapped key's user_id must be an integer")
+            raise ValidationError(N_("a wrapped key's user_id must be an integer"))
         if (
             not isinstance(device_id, str)
             or not protocol.DEVICE_ID_MIN_CHARS <= len(device_id) <= protocol.DEVICE_ID_MAX_CHARS
             or any(ch not in protocol.DEVICE_ID_ALPHABET for ch in device_id)
         ):
-            raise ValidationError("a wrapped key's device_id is not a device id")
+            raise ValidationError(N_("a wrapped key's device_id is not a device id"))
         if protocol.e2e_decode(wrapped, protocol.E2E_WRAPPED_KEY_BYTES) is None:
             raise ValidationError(
-                f"a wrapped key must be base64 of {protocol.E2E_WRAPPED_KEY_BYTES} bytes"
+                N_("a wrapped key must be base64 of {e2e_wrapped_key_bytes} bytes"),
+                e2e_wrapped_key_bytes=protocol.E2E_WRAPPED_KEY_BYTES,
             )
         if (user_id, device_id) in seen:
-            raise ValidationError("a device has two wrapped keys")
+            raise ValidationError(N_("a device has two wrapped keys"))
         seen.add((user_id, device_id))
         assert isinstance(wrapped, str)
         keys.append((user_id, device_id, wrapped))
@@ -73,12 +80,12 @@ def check_keys(value: Any) -> list[tuple[int, str, str]]:
 
 def check_e2e(value: Any, size: int) -> E2eOffer:
     if not isinstance(value, dict):
-        raise ValidationError("e2e must be an object")
+        raise ValidationError(N_("e2e must be an object"))
     plain = value.get("plain_size")
     if isinstance(plain, bool) or not isinstance(plain, int) or plain < 0:
-        raise ValidationError("e2e.plain_size must be a non-negative integer")
+        raise ValidationError(N_("e2e.plain_size must be a non-negative integer"))
     if protocol.e2e_ciphertext_size(plain) != size:
-        raise ValidationError("size must be the encrypted size of e2e.plain_size")
+        raise ValidationError(N_("size must be the encrypted size of e2e.plain_size"))
     return E2eOffer(
         stream_id=_hex(value.get("stream_id"), protocol.E2E_STREAM_ID_CHARS, "stream_id"),
         plain_size=plain,
@@ -100,8 +107,12 @@ class TransferKeys:
         if strangers:
             user_id, device_id = strangers[0]
             raise ValidationError(
-                f"device {device_id} of user {user_id} may not receive this transfer "
-                "(not a published device of a recipient)"
+                N_(
+                    "device {device_id} of user {user_id} may not receive this transfer (not a "
+                    "published device of a recipient)"
+                ),
+                device_id=device_id,
+                user_id=user_id,
             )
         have = await self._db.fetch_all(
             "SELECT user_id, device_id FROM transfer_keys WHERE transfer_id = :t",
@@ -111,7 +122,8 @@ class TransferKeys:
         new = [k for k in keys if (k[0], k[1]) not in held]
         if len(held) + len(new) > protocol.E2E_MAX_KEYS_PER_TRANSFER:
             raise PayloadTooLarge(
-                f"a transfer holds at most {protocol.E2E_MAX_KEYS_PER_TRANSFER} wrapped keys"
+                N_("a transfer holds at most {e2e_max_keys_per_transfer} wrapped keys"),
+                e2e_max_keys_per_transfer=protocol.E2E_MAX_KEYS_PER_TRANSFER,
             )
         now = now_iso()
         for user_id, device_id, wrapped in new:

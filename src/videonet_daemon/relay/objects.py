@@ -40,6 +40,7 @@ import obstore
 from obstore.store import S3Store
 
 from videonet_daemon.errors import BadRequest, Unavailable
+from videonet_daemon.i18n import N_
 from videonet_daemon.outages import OBJECT_STORAGE
 from videonet_daemon.relay.spool import ByteSource, Landed, LiveTransfer, Sink, SpoolReader
 from videonet_daemon.settings import Settings, parse_spool_url
@@ -198,7 +199,7 @@ class ObjectSpool:
                         break
                     deadline.reschedule(loop.time() + stall)
                     if received + len(chunk) > live.size:
-                        raise BadRequest("more bytes than the offered size")
+                        raise BadRequest(N_("more bytes than the offered size"))
                     received += len(chunk)
                     buffer += chunk
                     while len(buffer) >= size:

@@ -11,6 +11,7 @@ from typing import Any
 from videonet_daemon.clock import now_iso
 from videonet_daemon.db.engine import Database, run
 from videonet_daemon.errors import TransferStateError, ValidationError
+from videonet_daemon.i18n import N_
 from videonet_daemon.relay.service import TransferService, check_sha256
 from videonet_protocol import protocol
 
@@ -26,9 +27,9 @@ class Receivers:
     async def accept(self, user_id: int, transfer_id: str) -> protocol.TransferOffer:
         offer = await self._transfers.visible(user_id, transfer_id)
         if offer["sender_id"] == user_id:
-            raise ValidationError("you cannot receive your own transfer")
+            raise ValidationError(N_("you cannot receive your own transfer"))
         if offer["state"] == S.ABORTED:
-            raise TransferStateError("the sender aborted this transfer")
+            raise TransferStateError(N_("the sender aborted this transfer"))
         await self._receipt(transfer_id, user_id, R.ACCEPTED, None)
         offer["uploaded"] = self._transfers.live(offer).uploaded
         return offer
@@ -41,7 +42,7 @@ class Receivers:
         # A verdict sent before the seal has waited for it already (relay/verdict_wait.py).
         offer = await self._transfers.visible(user_id, transfer_id)
         if offer["state"] != S.SEALED or offer["sha256"] is None:
-            raise TransferStateError("the sender has not finished this transfer")
+            raise TransferStateError(N_("the sender has not finished this transfer"))
         match = offer["sha256"] == digest
         await self._receipt(transfer_id, user_id, R.VERIFIED if match else R.MISMATCH, digest)
         sealed = await self._transfers.header(user_id, transfer_id)

@@ -34,6 +34,7 @@ from videonet_daemon.errors import (
     RangeNotSatisfiable,
     TransferStateError,
 )
+from videonet_daemon.i18n import N_
 from videonet_daemon.metrics import Metrics
 from videonet_daemon.relay.events import TransferEvents
 from videonet_daemon.relay.proxy import PROXIED_HEADER, Proxy
@@ -111,7 +112,7 @@ class TransferRoutes:
         try:
             offset = int(request.query.get("offset", "0"))
         except ValueError as exc:
-            raise BadRequest("offset must be an integer") from exc
+            raise BadRequest(N_("offset must be an integer")) from exc
         live = await service.begin_upload(user.id, request.match_info["transfer_id"], offset)
         offer = await service.get(live.transfer_id)
         await self._events.state_changed({**offer, "state": S.UPLOADING})
@@ -121,7 +122,11 @@ class TransferRoutes:
         self._uploads.add(request.content)
         try:
             if request.content_length is not None and request.content_length != expected:
-                raise BadRequest(f"expected {expected} bytes from offset {offset}")
+                raise BadRequest(
+                    N_("expected {expected} bytes from offset {offset}"),
+                    expected=expected,
+                    offset=offset,
+                )
             await spool.write(
                 live, offset, request.content, self._stall_seconds, self._landed(live)
             )
@@ -135,7 +140,7 @@ class TransferRoutes:
                 log.warning("upload of %s stopped at %d bytes: the spool's disk is full",
                             live.transfer_id, live.uploaded)  # fmt: skip
                 spool.release_reserve()  # so the state below can be written
-                problem = InsufficientStorage("the daemon's disk is full; try again later")
+                problem = InsufficientStorage(N_("the daemon's disk is full; try again later"))
             else:
                 log.info("upload of %s stopped at %d bytes: %s",
                          live.transfer_id, live.uploaded, exc)  # fmt: skip
@@ -149,10 +154,19 @@ class TransferRoutes:
         if problem is not None:
             raise problem
         if live.uploaded < live.size:
-            why = "the daemon is shutting down: " if self._shutting_down else ""
+            if self._shutting_down:
+                raise TransferStateError(
+                    N_(
+                        "the daemon is shutting down: the upload ended at byte {uploaded} of "
+                        "{size}; send again to resume"
+                    ),
+                    uploaded=live.uploaded,
+                    size=live.size,
+                )
             raise TransferStateError(
-                f"{why}the upload ended at byte {live.uploaded} of {live.size}; send again "
-                "to resume"
+                N_("the upload ended at byte {uploaded} of {size}; send again to resume"),
+                uploaded=live.uploaded,
+                size=live.size,
             )
         return web.json_response({"transfer_id": live.transfer_id, "uploaded": live.uploaded})
 
@@ -164,14 +178,14 @@ class TransferRoutes:
         if owner:
             return await self._proxy.forward_download(request, owner)
         if offer["state"] == S.ABORTED:
-            raise TransferStateError("the sender aborted this transfer")
+            raise TransferStateError(N_("the sender aborted this transfer"))
         size = offer["size"]
         start = 0
         header = request.headers.get("Range")
         if header:
             match = _RANGE.match(header.strip())
             if not match:
-                raise BadRequest("only 'Range: bytes=N-' is supported")
+                raise BadRequest(N_("only 'Range: bytes=N-' is supported"))
             start = int(match.group(1))
             # The first byte must exist (RFC 9110 14.1.2): from N = size on there is none. An
             # empty file is sent whole instead, as a server may ignore a Range.
@@ -254,7 +268,7 @@ class TransferRoutes:
         if self._service.is_local(offer):
             return None
         if request.headers.get(PROXIED_HEADER):
-            raise TransferStateError("this daemon does not hold the transfer's bytes")
+            raise TransferStateError(N_("this daemon does not hold the transfer's bytes"))
         url = await node_url(self._db, str(offer["node_id"]))
         if url is None:
             raise OwnerUnreachable()

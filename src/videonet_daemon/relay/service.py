@@ -34,6 +34,7 @@ from videonet_daemon.errors import (
     Unavailable,
     ValidationError,
 )
+from videonet_daemon.i18n import N_
 from videonet_daemon.relay.keys import E2eOffer, check_e2e
 from videonet_daemon.relay.spool import AnySpool, LiveTransfer
 from videonet_daemon.rooms.guard import RoomGuard
@@ -88,15 +89,18 @@ def _one_of(prefix: str, states: tuple[StrEnum, ...]) -> tuple[str, dict[str, st
 def check_name(name: Any) -> str:
     """An offered file name must already be a plain, safe basename."""
     if not isinstance(name, str) or not name:
-        raise ValidationError("name must be a non-empty string")
+        raise ValidationError(N_("name must be a non-empty string"))
     if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Zl", "Zp") for ch in name):
-        raise ValidationError("name must not contain control characters")
+        raise ValidationError(N_("name must not contain control characters"))
     if len(name.encode("utf-8")) > protocol.TRANSFER_NAME_MAX_BYTES:
-        raise ValidationError(f"name must be at most {protocol.TRANSFER_NAME_MAX_BYTES} bytes")
+        raise ValidationError(
+            N_("name must be at most {transfer_name_max_bytes} bytes"),
+            transfer_name_max_bytes=protocol.TRANSFER_NAME_MAX_BYTES,
+        )
     if name in (".", "..") or "/" in name or "\\" in name:
-        raise ValidationError("name must be a file name without directories")
+        raise ValidationError(N_("name must be a file name without directories"))
     if any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in name):
-        raise ValidationError("name must not contain control characters")
+        raise ValidationError(N_("name must not contain control characters"))
     return name
 
 
@@ -106,7 +110,7 @@ def check_sha256(value: Any) -> str:
         or len(value) != protocol.SHA256_HEX_CHARS
         or any(c not in "0123456789abcdef" for c in value)
     ):
-        raise ValidationError("sha256 must be 64 lowercase hex digits")
+        raise ValidationError(N_("sha256 must be 64 lowercase hex digits"))
     return value
 
 
@@ -116,13 +120,17 @@ _TRANSFER_ID = re.compile(f"[0-9a-f]{{{protocol.TRANSFER_ID_CHARS}}}")
 def check_blob(value: Any, field: str, limit: int) -> str:
     """A base64 blob the daemon stores as it is (a header or a seal): shape and size only."""
     if not isinstance(value, str) or len(value) > 4 * (-(-limit // 3)):
-        raise ValidationError(f"{field} must be base64 of at most {limit} bytes")
+        raise ValidationError(
+            N_("{field} must be base64 of at most {limit} bytes"), field=field, limit=limit
+        )
     try:
         raw = base64.b64decode(value.encode("ascii"), validate=True)
     except (binascii.Error, UnicodeEncodeError) as exc:
-        raise ValidationError(f"{field} must be base64") from exc
+        raise ValidationError(N_("{field} must be base64"), field=field) from exc
     if not raw or len(raw) > limit:
-        raise ValidationError(f"{field} must be base64 of 1 to {limit} bytes")
+        raise ValidationError(
+            N_("{field} must be base64 of 1 to {limit} bytes"), field=field, limit=limit
+        )
     return value
 
 
@@ -138,25 +146,31 @@ class _Batch:
 def check_offer_shape(data: dict[str, Any]) -> tuple[str, _Batch]:
     """The proposed transfer id and the hints of a protocol-2 offer, or one clear line."""
     if data.get("version") != protocol.TRANSFER_PROTOCOL_VERSION:
-        raise ValidationError(protocol.transfer_version_error(data.get("version")))
+        raise ValidationError(
+            protocol.TRANSFER_VERSION_ERROR, **protocol.transfer_version_fields(data.get("version"))
+        )
     if not isinstance(data.get("e2e"), dict):
-        raise ValidationError("offers must be end-to-end encrypted (plaintext is refused)")
+        raise ValidationError(N_("offers must be end-to-end encrypted (plaintext is refused)"))
     transfer_id = data.get("transfer_id")
     if not isinstance(transfer_id, str) or not _TRANSFER_ID.fullmatch(transfer_id):
         raise ValidationError(
-            f"transfer_id must be {protocol.TRANSFER_ID_CHARS} lowercase hex digits"
+            N_("transfer_id must be {transfer_id_chars} lowercase hex digits"),
+            transfer_id_chars=protocol.TRANSFER_ID_CHARS,
         )
     try:
         kind = protocol.BatchKind(str(data.get("kind")))
     except ValueError as exc:
-        raise ValidationError("kind must be 'files' or 'directory'") from exc
+        raise ValidationError(N_("kind must be 'files' or 'directory'")) from exc
     count = data.get("file_count")
     if (
         isinstance(count, bool)
         or not isinstance(count, int)
         or not 1 <= count <= protocol.TRANSFER_BATCH_MAX_FILES
     ):
-        raise ValidationError(f"file_count must be 1 to {protocol.TRANSFER_BATCH_MAX_FILES}")
+        raise ValidationError(
+            N_("file_count must be 1 to {transfer_batch_max_files}"),
+            transfer_batch_max_files=protocol.TRANSFER_BATCH_MAX_FILES,
+        )
     header = check_blob(data.get("header"), "header", protocol.TRANSFER_HEADER_MAX_BYTES)
     return transfer_id, _Batch(kind, count, header)
 
@@ -187,10 +201,10 @@ class TransferService:
     # --- reading ---------------------------------------------------------------------------
     async def get(self, transfer_id: str) -> protocol.TransferOffer:
         if not isinstance(transfer_id, str) or len(transfer_id) > protocol.TRANSFER_ID_MAX_CHARS:
-            raise ValidationError("transfer_id must be a string")
+            raise ValidationError(N_("transfer_id must be a string"))
         row = await self._db.fetch_one(_SELECT + " WHERE t.id = :id", id=transfer_id)
         if row is None:
-            raise NotFound(f"no transfer {transfer_id}")
+            raise NotFound(N_("no transfer {transfer_id}"), transfer_id=transfer_id)
         return _offer(row)
 
     async def visible(self, user_id: int, transfer_id: str) -> protocol.TransferOffer:
@@ -205,16 +219,20 @@ class TransferService:
         try:
             await self._guard.require_member(offer["room_id"], user_id)
         except (NotFound, Forbidden):
-            raise NotFound(f"no transfer {offer['transfer_id']}") from None
+            raise NotFound(
+                N_("no transfer {transfer_id}"), transfer_id=offer["transfer_id"]
+            ) from None
         if offer["to_user_id"] not in (None, user_id) and offer["sender_id"] != user_id:
-            raise NotFound(f"no transfer {offer['transfer_id']}")
+            raise NotFound(N_("no transfer {transfer_id}"), transfer_id=offer["transfer_id"])
 
-    async def require_sender(self, offer: protocol.TransferOffer, user_id: int, doing: str) -> None:
-        """Forbidden ("only the sender …") for members who see the transfer; NotFound for
-        everyone else, as for an unknown id."""
+    async def require_sender(
+        self, offer: protocol.TransferOffer, user_id: int, refusal: str
+    ) -> None:
+        """Forbidden (`refusal`, an N_ sentence: "only the sender …") for members who see the
+        transfer; NotFound for everyone else, as for an unknown id."""
         if offer["sender_id"] != user_id:
             await self._require_visible(offer, user_id)
-            raise Forbidden(f"only the sender {doing} a transfer")
+            raise Forbidden(refusal)
 
     def is_local(self, offer: protocol.TransferOffer) -> bool:
         """Whether this daemon can read and write the transfer's bytes (every daemon can, when
@@ -278,10 +296,12 @@ class TransferService:
         name, size, to_username = data.get("name"), data.get("size"), data.get("to")
         name = check_name(name)
         if isinstance(size, bool) or not isinstance(size, int) or size < 0:
-            raise ValidationError("size must be a non-negative integer")
+            raise ValidationError(N_("size must be a non-negative integer"))
         if size > self._settings.transfer_max_bytes:
             limit = self._settings.transfer_max_bytes
-            raise PayloadTooLarge(f"the file is larger than this daemon accepts ({limit} bytes)")
+            raise PayloadTooLarge(
+                N_("the file is larger than this daemon accepts ({limit} bytes)"), limit=limit
+            )
         crypt = check_e2e(data.get("e2e"), size)
         await self._guard.require_member(room_id, user_id)
         to_user_id = await self._recipient(room_id, to_username)
@@ -311,7 +331,9 @@ class TransferService:
             or offer["size"] != size
             or offer["e2e"]["stream_id"] != e2e.stream_id
         ):
-            raise TransferStateError(f"transfer id {transfer_id} is already used")
+            raise TransferStateError(
+                N_("transfer id {transfer_id} is already used"), transfer_id=transfer_id
+            )
         return offer
 
     async def _resume_elsewhere(self, offer: protocol.TransferOffer) -> protocol.TransferOffer:
@@ -329,7 +351,7 @@ class TransferService:
     async def _resume_here(self, offer: protocol.TransferOffer) -> protocol.TransferOffer:
         live = self.live(offer)
         if live.upload_in_progress or await self._uploading_elsewhere(offer):
-            raise TransferStateError("this file is being uploaded right now by another send")
+            raise TransferStateError(N_("this file is being uploaded right now by another send"))
         uploaded = self._stored(offer)
         self.spool.truncate(offer["transfer_id"], uploaded)
         live.uploaded = uploaded
@@ -444,15 +466,19 @@ class TransferService:
             promised += max(0, int(c["size"]) - arrived)
         if free - promised - needed < self._settings.spool_min_free_bytes:
             raise InsufficientStorage(
-                "the daemon does not have enough free disk space for this transfer "
-                f"({needed} bytes; {promised} bytes are promised to unfinished transfers)"
+                N_(
+                    "the daemon does not have enough free disk space for this transfer ({needed} "
+                    "bytes; {promised} bytes are promised to unfinished transfers)"
+                ),
+                needed=needed,
+                promised=promised,
             )
 
     async def _recipient(self, room_id: str, to_username: Any) -> int | None:
         if to_username is None:
             return None
         if not isinstance(to_username, str) or not to_username:
-            raise ValidationError("to must be a username")
+            raise ValidationError(N_("to must be a username"))
         # Usernames are unique under name_key, so this finds one member or none.
         row = await self._db.fetch_one(
             "SELECT m.user_id FROM room_members m JOIN users u ON u.id = m.user_id "
@@ -461,21 +487,29 @@ class TransferService:
             k=name_key(to_username),
         )
         if row is None:
-            raise NotFound(f"{to_username} is not a member of this room")
+            raise NotFound(
+                N_("{to_username} is not a member of this room"), to_username=to_username
+            )
         return int(columns(row)["user_id"])
 
     async def begin_upload(self, user_id: int, transfer_id: str, offset: int) -> LiveTransfer:
         offer = await self.get(transfer_id)
-        await self.require_sender(offer, user_id, "uploads")
+        await self.require_sender(offer, user_id, N_("only the sender uploads a transfer"))
         await self._guard.require_member(offer["room_id"], user_id)
         live = self.live(offer)
         if live.upload_in_progress or await self._uploading_elsewhere(offer):
-            raise TransferStateError("an upload of this transfer is already running")
+            raise TransferStateError(N_("an upload of this transfer is already running"))
         if offer["state"] not in (S.OFFERED, S.UPLOADING, S.INTERRUPTED):
-            raise TransferStateError(f"the transfer is {offer['state']}, not waiting for data")
+            raise TransferStateError(
+                N_("the transfer is {state}, not waiting for data"), state=offer["state"]
+            )
         stored = self._stored(offer)
         if offset != stored:
-            raise TransferStateError(f"the upload must continue at byte {stored}, not {offset}")
+            raise TransferStateError(
+                N_("the upload must continue at byte {stored}, not {offset}"),
+                stored=stored,
+                offset=offset,
+            )
         live.uploaded = stored
         live.upload_in_progress = True
         if self.spool.shared:  # the daemon taking the upload now (recover and the guard ask)
@@ -524,12 +558,14 @@ class TransferService:
         digest = check_sha256(sha256)
         sealed = check_blob(seal, "seal", protocol.TRANSFER_SEAL_MAX_BYTES)
         offer = await self.get(transfer_id)
-        await self.require_sender(offer, user_id, "seals")
+        await self.require_sender(offer, user_id, N_("only the sender seals a transfer"))
         live = self.live(offer)
         local = self.is_local(offer) and not self.spool.shared
         state = live.state if local else offer["state"]
         if state != S.UPLOADED:
-            raise TransferStateError(f"the transfer is {state}: every byte must arrive first")
+            raise TransferStateError(
+                N_("the transfer is {state}: every byte must arrive first"), state=state
+            )
         await self._db.execute(
             "UPDATE transfers SET sha256 = :h, seal = :fh, state = :s, updated_at = :t "
             "WHERE id = :id AND state <> :aborted",
@@ -555,13 +591,13 @@ class TransferService:
             "SELECT header, seal FROM transfers WHERE id = :id", id=transfer_id
         )
         if row is None:
-            raise NotFound(f"no transfer {transfer_id}")
+            raise NotFound(N_("no transfer {transfer_id}"), transfer_id=transfer_id)
         c = columns(row)
         return {"header": c["header"], "seal": c["seal"]}
 
     async def abort(self, user_id: int, transfer_id: str) -> protocol.TransferOffer:
         offer = await self.get(transfer_id)
-        await self.require_sender(offer, user_id, "aborts")
+        await self.require_sender(offer, user_id, N_("only the sender aborts a transfer"))
         # The bytes go first: on a full disk the database write below needs the space. Object
         # storage has no full disk: the state goes first, and if the store is down now, the
         # clean-up deletes the objects of the aborted transfer later.

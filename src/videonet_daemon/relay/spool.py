@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import BinaryIO, Protocol
 
 from videonet_daemon.errors import BadRequest
+from videonet_daemon.i18n import N_
 from videonet_protocol.protocol import TransferState
 
 # How far past the last release point the slowest reader must be before the next one. Small
@@ -280,7 +281,7 @@ class Spool:
                         break
                     deadline.reschedule(loop.time() + stall)
                     if live.uploaded + pending_bytes + len(chunk) > live.size:
-                        raise BadRequest("more bytes than the offered size")
+                        raise BadRequest(N_("more bytes than the offered size"))
                     pending.append(chunk)
                     pending_bytes += len(chunk)
                     if pending_bytes >= WRITE_BYTES or len(pending) >= WRITE_PIECES_MAX:

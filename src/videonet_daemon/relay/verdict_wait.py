@@ -19,6 +19,7 @@ from typing import Any
 
 from videonet_daemon.cluster import Bus
 from videonet_daemon.errors import Conflict, TransferStateError, Unavailable
+from videonet_daemon.i18n import N_
 from videonet_protocol import protocol
 
 log = logging.getLogger(__name__)
@@ -70,12 +71,18 @@ class VerdictWaiters:
             return
         if self._sockets.get(sid, 0) >= self._per_socket:
             raise Conflict(
-                f"{self._per_socket} verdicts already wait on this connection; "
-                "send the verdict once the sender has sealed the transfer"
+                N_(
+                    "{per_socket} verdicts already wait on this connection; send the verdict once "
+                    "the sender has sealed the transfer"
+                ),
+                per_socket=self._per_socket,
             )
         entry = self._transfers.get(transfer_id)
         if entry is not None and entry.count >= self._per_transfer:
-            raise Conflict(f"{self._per_transfer} verdicts already wait for this transfer")
+            raise Conflict(
+                N_("{per_transfer} verdicts already wait for this transfer"),
+                per_transfer=self._per_transfer,
+            )
         if entry is None:
             entry = self._transfers[transfer_id] = _Waiting()
         entry.count += 1
@@ -101,9 +108,9 @@ class VerdictWaiters:
             if self._sockets[sid] == 0:
                 del self._sockets[sid]
         if current == S.ABORTED:
-            raise TransferStateError("the sender aborted this transfer")
+            raise TransferStateError(N_("the sender aborted this transfer"))
         if current != S.SEALED:
-            raise TransferStateError("the sender has not finished this transfer")
+            raise TransferStateError(N_("the sender has not finished this transfer"))
 
     def waiting(self) -> int:
         """How many verdicts wait on this daemon (for tests and metrics)."""

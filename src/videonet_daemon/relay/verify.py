@@ -18,6 +18,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 
 from videonet_daemon.auth.request_auth import RequestAuth
 from videonet_daemon.errors import BadRequest, PayloadTooLarge
+from videonet_daemon.i18n import N_
 from videonet_protocol import protocol
 
 T = TypeVar("T")
@@ -36,7 +37,8 @@ class VerifyRoutes:
             return await asyncio.wait_for(step, self._stall_seconds)
         except TimeoutError:
             raise BadRequest(
-                f"nothing of the body arrived for {self._stall_seconds:g} s; send it again"
+                N_("nothing of the body arrived for {stall_seconds} s; send it again"),
+                stall_seconds=format(self._stall_seconds, "g"),
             ) from None
 
     def routes(self) -> list[web.RouteDef]:
@@ -48,20 +50,20 @@ class VerifyRoutes:
         await self._who.require_user(request)
         limit = self._max_bytes
         if not request.content_type.startswith("multipart/"):
-            raise BadRequest("send multipart/form-data with original_file and received_file")
+            raise BadRequest(N_("send multipart/form-data with original_file and received_file"))
         try:
             reader = await self._in_time(request.multipart())
         except (ValueError, AssertionError) as exc:
-            raise BadRequest("malformed multipart body") from exc
+            raise BadRequest(N_("malformed multipart body")) from exc
         try:
             results = await self._hash_parts(reader, limit)
         except (ValueError, AssertionError, EOFError, HttpProcessingError) as exc:
             # aiohttp's multipart reader says "Reading after EOF" (ValueError) when the body
             # ends before its closing boundary, and raises InvalidHeader for a bad part header.
-            raise BadRequest("malformed multipart body") from exc
+            raise BadRequest(N_("malformed multipart body")) from exc
         missing = [f for f in FIELDS if f not in results]
         if missing:
-            raise BadRequest(f"missing field(s): {', '.join(missing)}")
+            raise BadRequest(N_("missing field(s): {names}"), names=", ".join(missing))
         original, received = results["original_file"], results["received_file"]
         match = original["sha256"] == received["sha256"] and original["size"] == received["size"]
         return web.json_response({"match": match, "original": original, "received": received})
@@ -75,17 +77,17 @@ class VerifyRoutes:
             if part is None:
                 break
             if not isinstance(part, BodyPartReader):
-                raise BadRequest("nested multipart is not supported")
+                raise BadRequest(N_("nested multipart is not supported"))
             if part.name not in FIELDS:
-                raise BadRequest(f"unexpected field {part.name!r}")
+                raise BadRequest(N_("unexpected field {name}"), name=repr(part.name))
             if part.name in results:
-                raise BadRequest(f"field {part.name!r} given twice")
+                raise BadRequest(N_("field {name} given twice"), name=repr(part.name))
             digest = hashlib.sha256()
             size = 0
             while chunk := await self._in_time(part.read_chunk(READ_BYTES)):
                 size += len(chunk)
                 if size > limit:
-                    raise PayloadTooLarge(f"each file may be at most {limit} bytes")
+                    raise PayloadTooLarge(N_("each file may be at most {limit} bytes"), limit=limit)
                 digest.update(chunk)
             results[part.name] = {
                 "filename": part.filename,

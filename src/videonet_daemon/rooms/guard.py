@@ -19,8 +19,9 @@ from __future__ import annotations
 from typing import Any
 
 from videonet_daemon.errors import Forbidden, NotFound, NotJoined, ValidationError
+from videonet_daemon.i18n import N_
 from videonet_daemon.realtime.hub import Hub, SocketUser
-from videonet_daemon.rooms.service import RoomService
+from videonet_daemon.rooms.service import DIRECT_ROOM_FULL, RoomService
 from videonet_protocol import protocol
 
 
@@ -28,7 +29,7 @@ def room_id_of(data: dict[str, Any]) -> str:
     """The payload's ``room_id``, checked for shape (not for existence)."""
     room_id = data.get("room_id")
     if not isinstance(room_id, str) or not room_id or len(room_id) > protocol.ROOM_ID_MAX_CHARS:
-        raise ValidationError("room_id must be a room id string")
+        raise ValidationError(N_("room_id must be a room id string"))
     return room_id
 
 
@@ -42,12 +43,12 @@ class RoomGuard:
         if await self._rooms.is_member(room_id, user_id):
             return
         await self._rooms.get(room_id, user_id)
-        raise Forbidden("you are not a member of this room")
+        raise Forbidden(N_("you are not a member of this room"))
 
     async def require_inviter(self, room_id: str, user_id: int) -> None:
         """The user may bring others into the room: a member, and not of a direct room."""
         await self.require_member(room_id, user_id)
-        await self._rooms.refuse_direct(room_id, "given a third member")
+        await self._rooms.refuse_direct(room_id, DIRECT_ROOM_FULL)
 
     async def refusal(self, room_id: str, user_id: int) -> Exception:
         """The error a non-member hears for this room: `NotFound` if it does not exist (or is
@@ -56,7 +57,7 @@ class RoomGuard:
             await self._rooms.get(room_id, user_id)
         except NotFound as exc:
             return exc
-        return Forbidden("you are not a member of this room")
+        return Forbidden(N_("you are not a member of this room"))
 
     async def require_channel(self, user: SocketUser, room_id: str) -> None:
         """The socket is in the room's channel; membership is then the caller's to check in
@@ -77,7 +78,9 @@ class RoomGuard:
         """
         if user_id == other_id or await self._rooms.share_a_room(user_id, other_id):
             return
-        raise NotFound(f"no user named {other_name!r} shares a room with you")
+        raise NotFound(
+            N_("no user named {other_name} shares a room with you"), other_name=repr(other_name)
+        )
 
     async def require_joined(self, user: SocketUser, room_id: str) -> None:
         """The user is a member (else `NotFound` or `Forbidden`, as over HTTP), and this socket

@@ -7,6 +7,7 @@ from aiohttp import web
 from videonet_daemon.auth.request_auth import RequestAuth
 from videonet_daemon.cluster import ROOM_DELETED, Bus
 from videonet_daemon.errors import ValidationError
+from videonet_daemon.i18n import N_
 from videonet_daemon.realtime.hub import Hub
 from videonet_daemon.rooms.guard import RoomGuard
 from videonet_daemon.rooms.service import RoomService
@@ -23,7 +24,9 @@ def _query_int(request: web.Request, name: str, default: int, maximum: int) -> i
     if raw is None:
         return default
     if not raw.isdigit() or not 1 <= int(raw) <= maximum:
-        raise ValidationError(f"{name} must be a whole number from 1 to {maximum}")
+        raise ValidationError(
+            N_("{name} must be a whole number from 1 to {maximum}"), name=name, maximum=maximum
+        )
     return int(raw)
 
 
@@ -65,7 +68,7 @@ class RoomRoutes:
         user = await self._who.require_user(request)
         ref = request.query.get("ref", "").strip()
         if not ref or len(ref) > protocol.ROOM_NAME_MAX_CHARS:
-            raise ValidationError("ref must be a room's name or id")
+            raise ValidationError(N_("ref must be a room's name or id"))
         return web.json_response(await self._rooms.lookup(ref, user.id))
 
     async def get_room(self, request: web.Request) -> web.Response:
@@ -86,7 +89,7 @@ class RoomRoutes:
         )
         private = body.get("private", False)
         if not isinstance(private, bool):
-            raise ValidationError("private must be true or false")
+            raise ValidationError(N_("private must be true or false"))
         room = await self._rooms.create(user.id, name, description, private)
         return web.json_response(room, status=201)
 

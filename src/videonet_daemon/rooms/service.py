@@ -28,6 +28,7 @@ from videonet_daemon.errors import (
     RateLimited,
     ValidationError,
 )
+from videonet_daemon.i18n import N_
 from videonet_protocol import protocol
 from videonet_protocol.names import BadName, clean_room_name, close_names, name_key
 
@@ -71,10 +72,11 @@ def _after(cursor: str) -> str:
         padded = cursor + "=" * (-len(cursor) % 4)
         return base64.b64decode(padded, altchars=b"-_", validate=True).decode()
     except ValueError as exc:
-        raise ValidationError("cursor is not one this daemon gave out") from exc
+        raise ValidationError(N_("cursor is not one this daemon gave out")) from exc
 
 
 DIRECT_PREFIX = protocol.DIRECT_ROOM_PREFIX  # direct rooms' names start with it, no other's
+DIRECT_ROOM_FULL = N_("a direct room holds its two people only: it cannot be given a third member")
 DAY_SECONDS = 24 * 3600
 
 
@@ -117,7 +119,7 @@ class RoomService:
             rid=room_id,
         )
         if row is None:
-            raise NotFound(f"no room with id {room_id}")
+            raise NotFound(N_("no room with id {room_id}"), room_id=room_id)
         return _room(row)
 
     async def lookup(self, ref: str, user_id: int) -> protocol.RoomInfo:
@@ -137,8 +139,13 @@ class RoomService:
         )
         names = [(str(columns(r)["name"]), str(columns(r)["name_key"])) for r in rows]
         close = close_names(ref, names)
-        hint = f"; did you mean {' or '.join(repr(n) for n in close)}?" if close else ""
-        raise NotFound(f"no room named {ref!r}{hint}")
+        if close:
+            raise NotFound(
+                N_("no room named {ref}; did you mean {names}?"),
+                ref=repr(ref),
+                names=", ".join(repr(n) for n in close),
+            )
+        raise NotFound(N_("no room named {ref}"), ref=repr(ref))
 
     async def create(
         self, user_id: int, name: str, description: str, private: bool = False
@@ -153,8 +160,11 @@ class RoomService:
                 )
                 if int(rooms.scalar_one()) >= self._max_rooms:
                     raise Conflict(
-                        f"you are in {self._max_rooms} rooms, the most this daemon allows; "
-                        "leave one first"
+                        N_(
+                            "you are in {max_rooms} rooms, the most this daemon allows; leave one "
+                            "first"
+                        ),
+                        max_rooms=self._max_rooms,
                     )
                 await run(
                     conn,
@@ -176,18 +186,20 @@ class RoomService:
                     t=now,
                 )
         except IntegrityError as exc:
-            raise Conflict(f"a room named {name!r} already exists") from exc
+            raise Conflict(N_("a room named {name} already exists"), name=repr(name)) from exc
         return await self.get(room_id, user_id)
 
     async def _own(self, room_id: str, user_id: int) -> protocol.RoomInfo:
         room = await self.get(room_id, user_id)
         if room["creator_id"] != user_id:
-            raise Forbidden("only the room's creator may do that")
+            raise Forbidden(N_("only the room's creator may do that"))
         return room
 
     async def rename(self, room_id: str, user_id: int, name: str) -> protocol.RoomInfo:
         await self._own(room_id, user_id)
-        await self.refuse_direct(room_id, "renamed")
+        await self.refuse_direct(
+            room_id, N_("a direct room holds its two people only: it cannot be renamed")
+        )
         name = _room_name(name)
         try:
             await self._db.execute(
@@ -197,7 +209,7 @@ class RoomService:
                 r=room_id,
             )
         except IntegrityError as exc:
-            raise Conflict(f"a room named {name!r} already exists") from exc
+            raise Conflict(N_("a room named {name} already exists"), name=repr(name)) from exc
         return await self.get(room_id, user_id)
 
     async def delete(self, room_id: str, user_id: int) -> tuple[protocol.RoomInfo, list[str]]:
@@ -213,18 +225,20 @@ class RoomService:
     async def join(self, room_id: str, user_id: int) -> protocol.RoomInfo:
         await self.get(room_id, user_id)  # 404 before anything else (private rooms too)
         if not await self.is_member(room_id, user_id):
-            await self.refuse_direct(room_id, "joined")
+            await self.refuse_direct(
+                room_id, N_("a direct room holds its two people only: it cannot be joined")
+            )
         await self._add(room_id, user_id)
         return await self.get(room_id, user_id)
 
     async def invite(self, room_id: str, username: str) -> protocol.MemberInfo:
         """Add an account to the room (the caller is a member: the room guard said so)."""
-        await self.refuse_direct(room_id, "given a third member")
+        await self.refuse_direct(room_id, DIRECT_ROOM_FULL)
         row = await self._db.fetch_one(
             "SELECT id, username FROM users WHERE username_key = :k", k=name_key(username)
         )
         if row is None:
-            raise NotFound(f"no account is named {username!r}")
+            raise NotFound(N_("no account is named {username}"), username=repr(username))
         user_id = int(columns(row)["id"])
         await self._add(room_id, user_id)
         return next(m for m in await self.members(room_id) if m["user_id"] == user_id)
@@ -236,19 +250,21 @@ class RoomService:
             invite_id, room_id = await invites.consume(conn, code)
             if room_id is None:
                 raise InvalidInvite(
-                    "this invite is for making an account, and you have one: "
-                    "it names no room to join"
+                    N_(
+                        "this invite is for making an account, and you have one: "
+                        "it names no room to join"
+                    )
                 )
             await invites.redeemed_by(conn, invite_id, user_id)
             return await invites.enter_room(conn, room_id, user_id, self._max_rooms)
 
-    async def refuse_direct(self, room_id: str, what: str) -> None:
+    async def refuse_direct(self, room_id: str, refusal: str) -> None:
         """403 if the room is a direct room (it holds its two people only)."""
         row = await self._db.fetch_one(
             "SELECT 1 FROM rooms WHERE id = :r AND direct_key IS NOT NULL", r=room_id
         )
         if row is not None:
-            raise Forbidden(f"a direct room holds its two people only: it cannot be {what}")
+            raise Forbidden(refusal)
 
     async def direct(self, user_id: int, username: str) -> tuple[protocol.RoomInfo, bool]:
         """The direct room of the caller and ``username``, made if there is none; and whether
@@ -258,10 +274,10 @@ class RoomService:
             k=name_key(username),
         )
         if row is None:
-            raise NotFound(f"no account is named {username!r}")
+            raise NotFound(N_("no account is named {username}"), username=repr(username))
         other_id, other_name = int(columns(row)["id"]), str(columns(row)["username"])
         if other_id == user_id:
-            raise ValidationError("a direct room is with someone else: name another account")
+            raise ValidationError(N_("a direct room is with someone else: name another account"))
         low, high = sorted((user_id, other_id))
         key = f"{low}:{high}"
         room_id = await self._direct_id(key)
@@ -273,7 +289,7 @@ class RoomService:
             except IntegrityError as exc:  # made meanwhile by the other request: use it
                 room_id = await self._direct_id(key)
                 if room_id is None:
-                    raise Conflict("a room already has this direct room's name") from exc
+                    raise Conflict(N_("a room already has this direct room's name")) from exc
         if not made:
             for member in (user_id, other_id):
                 await self._add(room_id, member)
@@ -300,8 +316,11 @@ class RoomService:
             if int(opened.scalar_one()) >= self._direct_per_day:
                 raise RateLimited(
                     3600,
-                    f"you opened {self._direct_per_day} direct rooms in the last 24 hours, the "
-                    "most this daemon allows; try again later",
+                    N_(
+                        "you opened {direct_per_day} direct rooms in the last 24 hours, the most "
+                        "this daemon allows; try again later"
+                    ),
+                    direct_per_day=self._direct_per_day,
                 )
             await run(
                 conn,
@@ -325,10 +344,21 @@ class RoomService:
                     most=self._max_rooms,
                 )
                 if added.rowcount == 0:
-                    whose = "you are" if member == user_id else f"{other_name} is"
+                    if member == user_id:
+                        raise Conflict(
+                            N_(
+                                "you are in {max_rooms} rooms, the most this daemon allows; "
+                                "leave one first"
+                            ),
+                            max_rooms=self._max_rooms,
+                        )
                     raise Conflict(
-                        f"{whose} in {self._max_rooms} rooms, the most this daemon allows; "
-                        "one must be left first"
+                        N_(
+                            "{username} is in {max_rooms} rooms, the most this daemon allows; "
+                            "they must leave one first"
+                        ),
+                        username=other_name,
+                        max_rooms=self._max_rooms,
                     )
         return room_id
 
@@ -345,8 +375,11 @@ class RoomService:
         )
         if added == 0 and not await self.is_member(room_id, user_id):
             raise Conflict(
-                f"the account is in {self._max_rooms} rooms, the most this daemon allows; "
-                "it must leave one first"
+                N_(
+                    "the account is in {max_rooms} rooms, the most this daemon allows; it must "
+                    "leave one first"
+                ),
+                max_rooms=self._max_rooms,
             )
 
     async def leave(self, room_id: str, user_id: int) -> bool:
@@ -391,10 +424,13 @@ def _room_name(raw: str) -> str:
     try:
         name = clean_room_name(raw)
     except BadName as exc:
-        raise ValidationError(str(exc)) from exc
+        raise ValidationError(exc.template, **exc.params) from exc
     if name.startswith(DIRECT_PREFIX):
         raise ValidationError(
-            f"room names starting with {DIRECT_PREFIX!r} are kept for direct rooms "
-            "(`videonet send @USER`)"
+            N_(
+                "room names starting with {direct_prefix} are kept for direct rooms (`videonet "
+                "send @USER`)"
+            ),
+            direct_prefix=repr(DIRECT_PREFIX),
         )
     return name

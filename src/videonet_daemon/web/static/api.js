@@ -1,5 +1,6 @@
 // The documented REST API, same origin: the login cookie (HttpOnly) authenticates every call,
 // so no token is ever visible to this page's scripts.
+import { headers as languageHeaders, t } from "./i18n.js";
 
 export class ApiError extends Error {
   constructor(status, code, message) {
@@ -10,7 +11,7 @@ export class ApiError extends Error {
 }
 
 async function request(method, path, body) {
-  const init = { method, credentials: "same-origin", headers: { Accept: "application/json" } };
+  const init = { method, credentials: "same-origin", headers: { Accept: "application/json", ...languageHeaders() } };
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
@@ -19,7 +20,7 @@ async function request(method, path, body) {
   try {
     response = await fetch(path, init);
   } catch (err) {
-    throw new ApiError(0, "unreachable", "the daemon cannot be reached");
+    throw new ApiError(0, "unreachable", t("the daemon cannot be reached"));
   }
   const data = await response.json().catch(() => ({}));
   if (!response.ok) {
@@ -37,6 +38,9 @@ export const api = {
     request("POST", "/api/auth/register", { email, username, password, invite_code }),
   logout: () => request("POST", "/api/auth/logout"),
   me: () => request("GET", "/api/auth/me"),
+  // The account's saved language ({language: "ko"} or null): the switch on the page saves it.
+  language: () => request("GET", "/api/auth/me/language"),
+  setLanguage: (language) => request("PUT", "/api/auth/me/language", { language }),
   // Every room the user can see: the list is paged (at most 500 a page), so follow the cursor.
   rooms: async () => {
     const all = [];

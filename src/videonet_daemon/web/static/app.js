@@ -3,6 +3,8 @@ import { api, ApiError } from "./api.js";
 import { Call } from "./call.js";
 import * as device from "./device.js";
 import { filesUi } from "./files.js";
+import * as i18n from "./i18n.js";
+import { t, tn } from "./i18n.js";
 import { sentence, user } from "./text.js";
 
 const $ = (id) => document.getElementById(id);
@@ -69,6 +71,7 @@ $("login-form").addEventListener("submit", (e) => {
     const reply = await api.login(form.get("email"), form.get("password"));
     state.user = reply.user;
     e.target.reset();
+    await accountLanguage();
     await showRooms();
     refreshDevice();
   });
@@ -81,7 +84,7 @@ $("join-form").addEventListener("submit", (e) => {
   e.preventDefault();
   const form = new FormData(e.target);
   if (form.get("password") !== form.get("again")) {
-    status("the two passwords do not match", true);
+    status(t("the two passwords do not match"), true);
     return;
   }
   guard(async () => {
@@ -89,9 +92,10 @@ $("join-form").addEventListener("submit", (e) => {
     const reply = await api.login(form.get("email"), form.get("password"));
     state.user = reply.user;
     e.target.reset();
+    await accountLanguage();
     history.replaceState(null, "", location.pathname); // the spent code leaves the address bar
     await showRooms();
-    if (made.room) status(`You joined ${made.room.name}.`);
+    if (made.room) status(t("You joined {room}.", { room: user(made.room.name) }));
   });
 });
 
@@ -104,21 +108,54 @@ $("logout").addEventListener("click", () =>
   }),
 );
 
+// --- the language (i18n.js): the switch saves it to the account, or to this browser ----------
+// The switch's options are each language's own name, written into index.html by the daemon.
+const knownLanguages = () => Object.fromEntries([...$("language").options].map((o) => [o.value, o.text]));
+
+$("language").addEventListener("change", (e) => guard(async () => {
+  const lang = e.target.value;
+  i18n.storeLanguage(lang);
+  if (state.user) await api.setLanguage(lang);
+  await i18n.use(lang);
+  // The page's marked words are translated by i18n.js; the views made here are made again.
+  if (state.socket && state.socket.connected) $("connection").textContent = t("connected");
+  if (!$("rooms-view").hidden) await showRooms();
+  if (state.user) await refreshDevice();
+}));
+
+// Logged in: the account's saved language wins; none saved yet, the choice made on this
+// browser before logging in becomes the account's.
+async function accountLanguage() {
+  const saved = (await api.language()).language;
+  const stored = i18n.storedLanguage();
+  if (saved) {
+    i18n.storeLanguage(saved);
+    if (saved !== i18n.language()) await i18n.use(saved);
+  } else if (stored && stored in knownLanguages()) {
+    await api.setLanguage(stored);
+  }
+}
+
+i18n.onChange((lang) => {
+  $("language").value = lang;
+});
+
 // --- this browser as a device (device.js): file keys only once the identity certified it ------
 function renderDevice(standing) {
   state.device = standing;
   const line = $("device-status");
   line.classList.toggle("error", !standing.linked);
   line.textContent = standing.linked
-    ? `This browser is a linked device of ${standing.username} (${standing.fingerprint}): it can receive and send files.`
-    : `No file transfers here: ${standing.reason}.`;
+    ? t("This browser is a linked device of {username} ({fingerprint}): it can receive and send files.",
+      { username: standing.username, fingerprint: standing.fingerprint })
+    : t("No file transfers here: {reason}.", { reason: standing.reason });
   $("recovery-form").hidden = standing.linked || Boolean(standing.changed);
 }
 
 function refreshDevice() {
   return device.enroll().then(renderDevice).catch((err) => {
     state.device = null;
-    $("device-status").textContent = `No file transfers here: ${err.message}`;
+    $("device-status").textContent = t("No file transfers here: {reason}", { reason: err.message });
   });
 }
 
@@ -139,13 +176,14 @@ async function showRooms() {
   for (const room of rooms) {
     const item = el("li");
     item.dataset.roomId = room.id;
-    item.append(userText("name", room.name), el("span", "muted", `${room.participant_count} members`));
-    const button = el("button", null, room.is_joined ? "Open" : "Join");
+    const members = tn("{n} member", "{n} members", room.participant_count);
+    item.append(userText("name", room.name), el("span", "muted", members));
+    const button = el("button", null, room.is_joined ? t("Open") : t("Join"));
     button.addEventListener("click", () => guard(() => openRoom(room)));
     item.append(button);
     list.append(item);
   }
-  if (!rooms.length) list.append(el("li", "muted", "No rooms yet: create one."));
+  if (!rooms.length) list.append(el("li", "muted", t("No rooms yet: create one.")));
 }
 
 $("create-room-form").addEventListener("submit", (e) => {
@@ -183,9 +221,9 @@ function connect() {
   state.socket = socket;
   socket.on("connect", () => guard(() => enterRoom(socket)));
   socket.on("disconnect", () => {
-    $("connection").textContent = "reconnecting…";
+    $("connection").textContent = t("reconnecting…");
   });
-  socket.on("connect_error", (err) => status(`cannot connect: ${err.message}`, true));
+  socket.on("connect_error", (err) => status(t("cannot connect: {reason}", { reason: err.message }), true));
   socket.on("chat:message", (message) => {
     if (state.room && message.room_id === state.room.id) addMessage(message);
   });
@@ -197,21 +235,21 @@ function connect() {
   });
   socket.on("room:removed", () => guard(async () => {
     await leaveRoom();
-    status("you left this room");
+    status(t("you left this room"));
     await showRooms();
   }));
   socket.on("room:renamed", (event) => {
     if (!state.room || event.room_id !== state.room.id) return;
     state.room.name = event.name;
     setUserText($("room-name"), event.name);
-    status(["this room is now called ", user(event.name)]);
+    status(t("this room is now called {name}", { name: user(event.name) }));
   });
   socket.on("room:deleted", (event) => {
     if (!state.room || event.room_id !== state.room.id) return;
     guard(async () => {
       await leaveRoom(); // the daemon has ended our part in its call already
       await showRooms();
-      status(["the room ", user(event.name), " was deleted by its creator"]);
+      status(t("the room {name} was deleted by its creator", { name: user(event.name) }));
     });
   });
   socket.on("vn:error", (error) => status(error.message, true));
@@ -223,7 +261,7 @@ function connect() {
 function ask(socket, event, body) {
   return new Promise((resolve, reject) => {
     socket.timeout(10000).emit(event, body, (err, ack) => {
-      if (err) reject(new Error(`${event}: no answer from the daemon`));
+      if (err) reject(new Error(t("{event}: no answer from the daemon", { event })));
       else if (!ack.ok) reject(new Error(ack.error.message));
       else resolve(ack);
     });
@@ -233,7 +271,7 @@ function ask(socket, event, body) {
 // On every (re)connect: join the room's channel with `since`, so missed messages come first.
 async function enterRoom(socket) {
   const ack = await ask(socket, "room:join", { room_id: state.room.id, since: state.lastId });
-  $("connection").textContent = "connected";
+  $("connection").textContent = t("connected");
   state.online = new Map(ack.online.map((u) => [u.user_id, u.username]));
   renderOnline();
   if (state.call) await state.call.rejoin(); // the new socket is a new participant
@@ -247,7 +285,7 @@ function addMessage(message) {
   state.lastId = Math.max(state.lastId, message.id);
   const item = el("li");
   item.dataset.id = message.id;
-  const time = new Date(message.created_at).toLocaleTimeString();
+  const time = i18n.timeOfDay(new Date(message.created_at));
   item.append(userText("author", message.username), userText("text", message.text), el("span", "time", time));
   const list = $("messages");
   list.append(item);
@@ -324,6 +362,19 @@ function tile(key, label) {
   return node;
 }
 
+// A peer connection's state (RTCPeerConnection.connectionState), in the page's words.
+function connectionState(name) {
+  const words = {
+    new: t("new"),
+    connecting: t("connecting"),
+    connected: t("connected"),
+    disconnected: t("disconnected"),
+    failed: t("failed"),
+    closed: t("closed"),
+  };
+  return words[name] || name;
+}
+
 const ui = {
   addTile(peer, stream) {
     const video = tile(peer.peer_id, peer.username).querySelector("video");
@@ -332,7 +383,9 @@ const ui = {
       // After "Join call" (a user gesture) the browser lets remote audio play.
       video.play().catch((err) => {
         // AbortError: a newer stream replaced this one before it started; that one plays.
-        if (err.name !== "AbortError") status(["cannot play ", user(peer.username), `'s media: ${err.message}`], true);
+        if (err.name !== "AbortError") {
+          status(t("cannot play {name}'s media: {reason}", { name: user(peer.username), reason: err.message }), true);
+        }
       });
     }
   },
@@ -342,7 +395,7 @@ const ui = {
     tiles.delete(peerId);
   },
   localChanged(stream) {
-    const node = tile("local", "you");
+    const node = tile("local", t("you"));
     node.classList.add("local");
     const video = node.querySelector("video");
     video.muted = true; // never play our own microphone back
@@ -360,15 +413,14 @@ const ui = {
       node.querySelector(".label").append(flags);
     }
     const off = ["audio", "video"].filter((k) => !d[k]);
-    flags.textContent = off.map((k) => (k === "audio" ? "mic off" : "camera off")).join(", ");
+    flags.textContent = off.map((k) => (k === "audio" ? t("mic off") : t("camera off"))).join(", ");
   },
   recording(recording) {
     const badge = $("recording-badge");
     badge.hidden = !recording;
-    const parts = () => [
-      "● Recording: ", user(recording.by.username), " is recording this call on the media server",
-    ];
-    if (recording) badge.replaceChildren(...parts());
+    const parts = () => t("● Recording: {name} is recording this call on the media server",
+      { name: user(recording.by.username) });
+    if (recording) badge.replaceChildren(...sentence(parts()));
     else badge.replaceChildren();
     if (recording) status(parts());
   },
@@ -376,7 +428,7 @@ const ui = {
     if (!state.call) return;
     for (const { peer, pc } of state.call.peers.values()) {
       const node = tiles.get(peer.peer_id);
-      if (node && pc) node.querySelector(".state").textContent = pc.connectionState;
+      if (node && pc) node.querySelector(".state").textContent = connectionState(pc.connectionState);
     }
   },
   ended() {
@@ -423,11 +475,15 @@ guard(async () => {
   try {
     state.user = await api.me();
   } catch (err) {
-    if (err instanceof ApiError && err.status === 401) {
-      show(inviteCode ? "join-view" : "login-view");
-      return;
-    }
-    throw err;
+    if (!(err instanceof ApiError && err.status === 401)) throw err;
+  }
+  const saved = state.user ? (await api.language()).language : null;
+  const known = knownLanguages();
+  const stored = i18n.storedLanguage();
+  await i18n.use(saved || (stored in known ? stored : i18n.browserLanguage(known)));
+  if (!state.user) {
+    show(inviteCode ? "join-view" : "login-view");
+    return;
   }
   await showRooms();
   await refreshDevice();

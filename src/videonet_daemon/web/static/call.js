@@ -12,6 +12,7 @@ import { JanusRoom } from "./sfu.js";
 // Janus instead (sfu.js): one upload, a subscription per other participant; the roster, the
 // tiles and the stats stay the same.
 
+import { t } from "./i18n.js";
 import { user } from "./text.js";
 
 const KINDS = ["audio", "video"];
@@ -35,7 +36,7 @@ export class Call {
     this.handlers = {
       "call:joined": (d) => {
         this.known.set(d.peer.peer_id, d.peer);
-        this.ui.notice([user(d.peer.username), " joined the call"]);
+        this.ui.notice(t("{name} joined the call", { name: user(d.peer.username) }));
         this.sendState(); // the newcomer learns our mute and speaking state
       },
       // Theirs: the same event in a mesh and through the media server.
@@ -63,15 +64,15 @@ export class Call {
 
   // Signaling events are handled one at a time, in order: a candidate never overtakes its offer.
   serially(task) {
-    this.queue = this.queue.then(task).catch((err) => this.ui.notice(`call: ${err.message || err}`));
+    this.queue = this.queue.then(task).catch((err) => this.ui.notice(t("call: {reason}", { reason: err.message || String(err) })));
     return this.queue;
   }
 
   emit(event, body) {
     return new Promise((resolve, reject) => {
       this.socket.timeout(10000).emit(event, { room_id: this.roomId, ...body }, (err, ack) => {
-        if (err) reject(new Error(`${event}: no answer from the daemon`));
-        else if (!ack.ok) reject(new Error(ack.error ? ack.error.message : `${event} refused`));
+        if (err) reject(new Error(t("{event}: no answer from the daemon", { event })));
+        else if (!ack.ok) reject(new Error(ack.error ? ack.error.message : t("{event} refused", { event })));
         else resolve(ack);
       });
     });
@@ -98,8 +99,8 @@ export class Call {
     this.ui.recording(reply.recording || null);
     this.sendState();
     if (reply.media) {
-      this.ui.notice("this call goes through the media server: encrypted on the way, but decrypted "
-        + "there (no end-to-end encryption)");
+      this.ui.notice(t("this call goes through the media server: encrypted on the way, but decrypted "
+        + "there (no end-to-end encryption)"));
       this.janus = new JanusRoom(this, reply.media);
       await this.janus.start();
       return;
@@ -193,7 +194,7 @@ export class Call {
     pc.onconnectionstatechange = () => {
       this.ui.changed();
       if (pc.connectionState === "failed" && this.peers.get(peer.peer_id) === entry) {
-        this.serially(() => this.hangUp(peer.peer_id, "the connection failed"));
+        this.serially(() => this.hangUp(peer.peer_id, t("the connection failed")));
       }
     };
     this.ui.addTile(peer, entry.stream);
@@ -261,24 +262,24 @@ export class Call {
 
   onLeft(data) {
     if (data.peer.peer_id === this.me) {
-      this.ui.notice("you are no longer in the call");
+      this.ui.notice(t("you are no longer in the call"));
       this.stop();
       return;
     }
     if (this.janus) this.janus.unsubscribe(data.peer.peer_id);
-    if (this.close(data.peer.peer_id)) this.ui.notice([user(data.peer.username), " left the call"]);
+    if (this.close(data.peer.peer_id)) this.ui.notice(t("{name} left the call", { name: user(data.peer.username) }));
   }
 
   onHangup(data) {
     if (this.close(data.peer.peer_id)) {
-      this.ui.notice([user(data.peer.username), " hung up: ", user(data.reason || "hung up")]);
+      this.ui.notice(t("{name} hung up: {reason}", { name: user(data.peer.username), reason: user(data.reason || t("hung up")) }));
     }
   }
 
   async hangUp(peerId, reason) {
     const entry = this.peers.get(peerId);
     if (!entry || !this.close(peerId)) return;
-    this.ui.notice(["connection to ", user(entry.peer.username), ` ended: ${reason}`]);
+    this.ui.notice(t("connection to {name} ended: {reason}", { name: user(entry.peer.username), reason }));
     await this.emit("call:hangup", { to: peerId, reason }).catch(() => {});
   }
 
@@ -305,7 +306,7 @@ export class Call {
         const room = new JanusRoom(this, access);
         this.janus = room;
         await room.start();
-        this.ui.notice("connected to the media server again");
+        this.ui.notice(t("connected to the media server again"));
         return;
       } catch (err) {
         if (this.janus) this.janus.stop();
@@ -313,7 +314,7 @@ export class Call {
         await new Promise((resolve) => setTimeout(resolve, 3000));
       }
     }
-    this.ui.notice("the media server does not answer: leave the call and join again later");
+    this.ui.notice(t("the media server does not answer: leave the call and join again later"));
   }
 
   // janus.js stops the tracks of the handles it tears down: capture again what was on.

@@ -12,6 +12,7 @@
 //   under the identity pinned from the recovery key, and a different identity listed later is
 //   the one loud warning.
 import * as e2e from "./e2e.js";
+import { headers as languageHeaders, t } from "./i18n.js";
 
 const DB_NAME = "videonet";
 const STORE = "keys";
@@ -75,7 +76,7 @@ export async function thisDevice() {
 
 // --- the daemon -------------------------------------------------------------------------------
 export async function call(method, path, body) {
-  const init = { method, credentials: "same-origin", headers: { Accept: "application/json" } };
+  const init = { method, credentials: "same-origin", headers: { Accept: "application/json", ...languageHeaders() } };
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
@@ -129,27 +130,27 @@ async function standing(device, listed) {
   const remote = decodeKey(listed.identity_key);
   out.identity = account ? account.identityPublic : null;
   if (!account) {
-    out.reason = "this browser is not linked to your identity: it can chat and call but gets no "
-      + "file keys; enter your recovery key to link it";
+    out.reason = t("this browser is not linked to your identity: it can chat and call but gets no "
+      + "file keys; enter your recovery key to link it");
     return out;
   }
   if (!same(remote, account.identityPublic)) {
-    out.reason = `the daemon lists another identity for your account ${listed.username} than the `
+    out.reason = t("the daemon lists another identity for your account {name} than the "
       + "one this browser restored: someone may have taken over the account, or the daemon is "
-      + "lying; no file keys until this is cleared up";
+      + "lying; no file keys until this is cleared up", { name: listed.username });
     out.changed = true;
     return out;
   }
   const info = listed.devices.find((d) => d.device_id === device.deviceId);
   if (!info) {
-    out.reason = "the daemon did not list this browser's device";
+    out.reason = t("the daemon did not list this browser's device");
     return out;
   }
   const revocation = info.revocation ? e2e.fromBase64(info.revocation) : null;
   const revokedMessage = e2e.revocationMessage(listed.user_id, device.deviceId,
     device.x25519Public, device.ed25519Public);
   if (revocation && await e2e.verifyIdentityBlob(account.identityPublic, revokedMessage, revocation)) {
-    out.reason = "this browser was removed from your devices: it gets no file keys";
+    out.reason = t("this browser was removed from your devices: it gets no file keys");
     return out;
   }
   const certificate = info.certificate ? e2e.fromBase64(info.certificate) : null;
@@ -158,7 +159,7 @@ async function standing(device, listed) {
     ed25519: device.ed25519Public, label: info.label,
   }, certificate);
   if (!ok) {
-    out.reason = "this browser is not certified by your identity: enter your recovery key to link it";
+    out.reason = t("this browser is not certified by your identity: enter your recovery key to link it");
     return out;
   }
   out.linked = true;
@@ -188,7 +189,7 @@ function base32(text) {
 async function decodeRecoveryKey(text) {
   const letters = [...text.toUpperCase()].filter((c) => /[A-Z0-9]/.test(c)).join("");
   const raw = base32(letters);
-  const bad = new Error("that is not a recovery key (14 groups of four letters and digits)");
+  const bad = new Error(t("that is not a recovery key (14 groups of four letters and digits)"));
   if (!raw || raw.length !== 32 + RECOVERY_CHECKSUM_BYTES) throw bad;
   const seed = raw.subarray(0, 32);
   const check = await e2e.sha256(e2e.concat(new TextEncoder().encode("videonet/recovery"), seed));
@@ -212,13 +213,13 @@ export async function restore(recoveryText) {
   let listed = await call("GET", "/api/keys");
   const remote = decodeKey(listed.identity_key);
   if (remote && !same(remote, identity.publicKey)) {
-    throw new Error(`that recovery key is not for ${listed.username}'s identity on this daemon`);
+    throw new Error(t("that recovery key is not for {name}'s identity on this daemon", { name: listed.username }));
   }
   if (!remote) listed = await call("PUT", "/api/identity", { identity_key: e2e.toBase64(identity.publicKey) });
   await publish(device);
   listed = await call("GET", "/api/keys");
   const info = listed.devices.find((d) => d.device_id === device.deviceId);
-  if (!info) throw new Error("the daemon did not list this browser's device");
+  if (!info) throw new Error(t("the daemon did not list this browser's device"));
   const message = e2e.certificateMessage(listed.user_id, device.deviceId, device.x25519Public,
     device.ed25519Public, info.label);
   const signature = new Uint8Array(await crypto.subtle.sign({ name: "Ed25519" }, identity.key, message));

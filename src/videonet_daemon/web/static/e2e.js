@@ -11,6 +11,7 @@
 import {
   Aes256Gcm, CipherSuite, DhkemX25519HkdfSha256, HkdfSha256, sha256 as nobleSha256,
 } from "./e2e-vendor.min.js";
+import { t } from "./i18n.js";
 
 const subtle = globalThis.crypto.subtle;
 const utf8 = new TextEncoder();
@@ -60,7 +61,7 @@ export class E2eError extends Error {
 /** A record that does not verify where it stands (changed, moved, dropped, cut short). */
 export class TamperedError extends E2eError {
   constructor(index) {
-    super(`encrypted record ${index} does not verify (changed or moved on the way); nothing was kept`);
+    super(t("encrypted record {index} does not verify (changed or moved on the way); nothing was kept", { index }));
     this.name = "TamperedError";
     this.index = index;
   }
@@ -209,14 +210,14 @@ export function deviceFingerprint(x25519Public, ed25519Public) {
 const UNSAFE = /[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}\\]/u;
 
 export function pathProblem(path) {
-  if (!path || utf8.encode(path).length > TRANSFER_PATH_MAX_BYTES) return "empty or too long a path";
-  if (path.startsWith("/")) return "an absolute path";
+  if (!path || utf8.encode(path).length > TRANSFER_PATH_MAX_BYTES) return t("empty or too long a path");
+  if (path.startsWith("/")) return t("an absolute path");
   const parts = path.split("/");
-  if (parts.length > TRANSFER_PATH_MAX_DEPTH) return "too deep a path";
+  if (parts.length > TRANSFER_PATH_MAX_DEPTH) return t("too deep a path");
   for (const part of parts) {
-    if (part === "" || part === "." || part === "..") return "an empty, '.' or '..' component";
-    if (UNSAFE.test(part)) return "a backslash or control character in a name";
-    if (utf8.encode(part).length > TRANSFER_NAME_MAX_BYTES) return "a name longer than 255 bytes";
+    if (part === "" || part === "." || part === "..") return t("an empty, '.' or '..' component");
+    if (UNSAFE.test(part)) return t("a backslash or control character in a name");
+    if (utf8.encode(part).length > TRANSFER_NAME_MAX_BYTES) return t("a name longer than 255 bytes");
   }
   return null;
 }
@@ -225,15 +226,15 @@ function checkManifest(kind, files) {
   const seen = new Set();
   for (const f of files) {
     let problem = pathProblem(f.path);
-    if (!problem && kind === "files" && f.path.includes("/")) problem = "a directory in a loose file's name";
-    if (!problem && seen.has(f.path)) problem = "a duplicate";
-    if (problem) throw new E2eError(`refusing the offered batch: ${JSON.stringify(f.path)} is ${problem}`);
+    if (!problem && kind === "files" && f.path.includes("/")) problem = t("a directory in a loose file's name");
+    if (!problem && seen.has(f.path)) problem = t("a duplicate");
+    if (problem) throw new E2eError(t("refusing the offered batch: {path} is {problem}", { path: JSON.stringify(f.path), problem }));
     seen.add(f.path);
   }
   for (const path of seen) {
     let head = path.slice(0, Math.max(0, path.lastIndexOf("/")));
     while (head) {
-      if (seen.has(head)) throw new E2eError(`refusing the offered batch: ${JSON.stringify(head)} is a file and a directory`);
+      if (seen.has(head)) throw new E2eError(t("refusing the offered batch: {path} is a file and a directory", { path: JSON.stringify(head) }));
       head = head.slice(0, Math.max(0, head.lastIndexOf("/")));
     }
   }
@@ -243,7 +244,7 @@ function checkManifest(kind, files) {
 class Reader {
   constructor(bytes) { this.bytes = bytes; this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length); this.pos = 0; }
   take(n) {
-    if (this.pos + n > this.bytes.length) throw new E2eError("the header is truncated");
+    if (this.pos + n > this.bytes.length) throw new E2eError(t("the header is truncated"));
     const out = this.bytes.subarray(this.pos, this.pos + n);
     this.pos += n;
     return out;
@@ -254,7 +255,7 @@ class Reader {
   u64() {
     this.take(8);
     const n = this.view.getBigUint64(this.pos - 8);
-    if (n > BigInt(Number.MAX_SAFE_INTEGER)) throw new E2eError("a number in the header is too large");
+    if (n > BigInt(Number.MAX_SAFE_INTEGER)) throw new E2eError(t("a number in the header is too large"));
     return Number(n);
   }
   text(width) {
@@ -263,7 +264,7 @@ class Reader {
       return utf8Strict.decode(this.take(size));
     } catch (e) {
       if (e instanceof E2eError) throw e;
-      throw new E2eError("a header field is not UTF-8");
+      throw new E2eError(t("a header field is not UTF-8"));
     }
   }
 }
@@ -273,15 +274,15 @@ class Reader {
  * the receiver's check_manifest) — not yet for signature or MAC: `verifyHeader`.
  */
 export async function parseHeader(blob) {
-  if (!(blob instanceof Uint8Array)) throw new E2eError("the header is not bytes");
-  if (blob.length > TRANSFER_HEADER_MAX_BYTES) throw new E2eError(`the header is larger than ${TRANSFER_HEADER_MAX_BYTES} bytes`);
-  if (blob.length < HEADER_MAGIC.length + 1 + MAC_BYTES + SIGNATURE_BYTES) throw new E2eError("the header is truncated");
+  if (!(blob instanceof Uint8Array)) throw new E2eError(t("the header is not bytes"));
+  if (blob.length > TRANSFER_HEADER_MAX_BYTES) throw new E2eError(t("the header is larger than {most} bytes", { most: TRANSFER_HEADER_MAX_BYTES }));
+  if (blob.length < HEADER_MAGIC.length + 1 + MAC_BYTES + SIGNATURE_BYTES) throw new E2eError(t("the header is truncated"));
   const body = blob.subarray(0, blob.length - MAC_BYTES - SIGNATURE_BYTES);
   const r = new Reader(body);
-  if (!equalBytes(r.take(4), HEADER_MAGIC)) throw new E2eError("not a transfer header");
+  if (!equalBytes(r.take(4), HEADER_MAGIC)) throw new E2eError(t("not a transfer header"));
   const version = r.u8();
   if (version !== TRANSFER_PROTOCOL_VERSION) {
-    throw new E2eError(`transfer header version ${version}: this page speaks transfer protocol ${TRANSFER_PROTOCOL_VERSION}`);
+    throw new E2eError(t("transfer header version {version}: this page speaks transfer protocol {speaks}", { version, speaks: TRANSFER_PROTOCOL_VERSION }));
   }
   const h = { version };
   h.transferId = r.text(1);
@@ -290,23 +291,23 @@ export async function parseHeader(blob) {
   h.senderUsername = r.text(1);
   h.senderDeviceId = r.text(1);
   const count = r.u16();
-  if (count > E2E_MAX_KEYS_PER_TRANSFER) throw new E2eError("too many recipients in the header");
+  if (count > E2E_MAX_KEYS_PER_TRANSFER) throw new E2eError(t("too many recipients in the header"));
   h.recipients = [];
   for (let i = 0; i < count; i++) {
     const userId = r.u64();
     h.recipients.push({ userId, deviceId: r.text(1), fingerprint: r.text(1) });
   }
   const kind = r.u8();
-  if (kind >= KINDS.length) throw new E2eError("unknown batch kind in the header");
+  if (kind >= KINDS.length) throw new E2eError(t("unknown batch kind in the header"));
   h.kind = KINDS[kind];
   h.name = r.text(2);
   h.recordSize = r.u32();
-  if (h.recordSize !== E2E_RECORD_BYTES) throw new E2eError(`record size ${h.recordSize} is not ${E2E_RECORD_BYTES}`);
+  if (h.recordSize !== E2E_RECORD_BYTES) throw new E2eError(t("record size {size} is not {expected}", { size: h.recordSize, expected: E2E_RECORD_BYTES }));
   h.streamId = r.text(1);
   h.source = r.take(SOURCE_BYTES);
   h.totalSize = r.u64();
   const fileCount = r.u32();
-  if (fileCount < 1 || fileCount > TRANSFER_BATCH_MAX_FILES) throw new E2eError(`a transfer holds 1 to ${TRANSFER_BATCH_MAX_FILES} files`);
+  if (fileCount < 1 || fileCount > TRANSFER_BATCH_MAX_FILES) throw new E2eError(t("a transfer holds 1 to {most} files", { most: TRANSFER_BATCH_MAX_FILES }));
   h.files = [];
   let sum = 0;
   for (let i = 0; i < fileCount; i++) {
@@ -316,10 +317,10 @@ export async function parseHeader(blob) {
     h.files.push({ path, size, mode });
     sum += size;
   }
-  if (r.pos !== body.length) throw new E2eError("bytes after the header's last field");
-  if (sum !== h.totalSize) throw new E2eError("the sizes in the header do not add up to its total");
-  if (new Set(h.files.map((f) => f.path)).size !== h.files.length) throw new E2eError("a path appears twice in the header");
-  if (!h.name || h.name.includes("/") || h.name === "." || h.name === "..") throw new E2eError("the transfer's name is not a plain name");
+  if (r.pos !== body.length) throw new E2eError(t("bytes after the header's last field"));
+  if (sum !== h.totalSize) throw new E2eError(t("the sizes in the header do not add up to its total"));
+  if (new Set(h.files.map((f) => f.path)).size !== h.files.length) throw new E2eError(t("a path appears twice in the header"));
+  if (!h.name || h.name.includes("/") || h.name === "." || h.name === "..") throw new E2eError(t("the transfer's name is not a plain name"));
   checkManifest(h.kind, h.files);
   const mac = blob.slice(body.length, body.length + MAC_BYTES);
   const signature = blob.slice(body.length + MAC_BYTES);
@@ -329,22 +330,22 @@ export async function parseHeader(blob) {
 /** Throws unless `senderEd25519` signed the header and its MAC holds under the file key. */
 export async function verifyHeader(signed, fileKey, senderEd25519) {
   if (!await verifyDeviceSignature(senderEd25519, HEADER_SIGNATURE_LABEL, signed.body, signed.signature)) {
-    throw new E2eError("the header's signature does not verify against the sender's device");
+    throw new E2eError(t("the header's signature does not verify against the sender's device"));
   }
   const expected = await hmac(await derive(fileKey, HEADER_MAC_INFO), signed.body);
-  if (!equalBytes(expected, signed.mac)) throw new E2eError("the header's MAC does not verify under the file key");
+  if (!equalBytes(expected, signed.mac)) throw new E2eError(t("the header's MAC does not verify under the file key"));
 }
 
 /** The canonical body of a header (header.py's encode_body), for a page that sends. */
 export function encodeHeaderBody(h) {
   const str = (value, width) => {
     const raw = utf8.encode(value);
-    if (raw.length >= 2 ** (8 * width)) throw new E2eError("a header field is too long");
+    if (raw.length >= 2 ** (8 * width)) throw new E2eError(t("a header field is too long"));
     return concat(width === 1 ? new Uint8Array([raw.length]) : u16(raw.length), raw);
   };
   const kind = KINDS.indexOf(h.kind);
-  if (kind < 0) throw new E2eError(`unknown batch kind ${h.kind}`);
-  if (h.source.length !== SOURCE_BYTES) throw new E2eError("the source fingerprint is 32 bytes");
+  if (kind < 0) throw new E2eError(t("unknown batch kind {kind}", { kind: h.kind }));
+  if (h.source.length !== SOURCE_BYTES) throw new E2eError(t("the source fingerprint is 32 bytes"));
   const parts = [HEADER_MAGIC, new Uint8Array([TRANSFER_PROTOCOL_VERSION]), str(h.transferId, 1),
     str(h.roomId, 1), u64(h.senderUserId), str(h.senderUsername, 1), str(h.senderDeviceId, 1),
     u16(h.recipients.length)];
@@ -355,7 +356,7 @@ export function encodeHeaderBody(h) {
   for (const f of h.files) parts.push(str(f.path, 2), u64(f.size), u16(f.mode & 0o7777));
   const body = concat(...parts);
   if (body.length + MAC_BYTES + SIGNATURE_BYTES > TRANSFER_HEADER_MAX_BYTES) {
-    throw new E2eError("the manifest is too large for one transfer");
+    throw new E2eError(t("the manifest is too large for one transfer"));
   }
   return body;
 }
@@ -378,22 +379,22 @@ export async function openSeal(blob, signed, fileKey, senderEd25519) {
   const count = signed.header.files.length;
   const fixed = SEAL_MAGIC.length + 1 + HASH_BYTES + 4;
   if (!(blob instanceof Uint8Array) || blob.length !== fixed + count * HASH_BYTES + MAC_BYTES + SIGNATURE_BYTES) {
-    throw new E2eError("the seal is malformed (not one SHA-256 per file of the header)");
+    throw new E2eError(t("the seal is malformed (not one SHA-256 per file of the header)"));
   }
   const body = blob.subarray(0, fixed + count * HASH_BYTES);
   const mac = blob.subarray(body.length, body.length + MAC_BYTES);
   const signature = blob.subarray(body.length + MAC_BYTES);
   if (!equalBytes(body.subarray(0, 4), SEAL_MAGIC) || body[4] !== TRANSFER_PROTOCOL_VERSION) {
-    throw new E2eError("not a transfer seal of this version");
+    throw new E2eError(t("not a transfer seal of this version"));
   }
-  if (!equalBytes(body.subarray(5, 5 + HASH_BYTES), signed.hash)) throw new E2eError("the seal belongs to another transfer's header");
+  if (!equalBytes(body.subarray(5, 5 + HASH_BYTES), signed.hash)) throw new E2eError(t("the seal belongs to another transfer's header"));
   if (new DataView(body.buffer, body.byteOffset).getUint32(5 + HASH_BYTES) !== count) {
-    throw new E2eError("the seal does not hold one SHA-256 per file");
+    throw new E2eError(t("the seal does not hold one SHA-256 per file"));
   }
   if (!await verifyDeviceSignature(senderEd25519, SEAL_SIGNATURE_LABEL, body, signature)) {
-    throw new E2eError("the seal's signature does not verify against the sender's device");
+    throw new E2eError(t("the seal's signature does not verify against the sender's device"));
   }
-  if (!equalBytes(mac, await sealMac(fileKey, signed.hash, body))) throw new E2eError("the seal's MAC does not verify under the file key");
+  if (!equalBytes(mac, await sealMac(fileKey, signed.hash, body))) throw new E2eError(t("the seal's MAC does not verify under the file key"));
   const out = [];
   for (let i = 0; i < count; i++) out.push(body.slice(fixed + i * HASH_BYTES, fixed + (i + 1) * HASH_BYTES));
   return out;
@@ -428,15 +429,15 @@ export function wrapInfo(streamId, deviceId) {
 
 /** The file key, from its copy wrapped for this device (`keyPair`: its X25519 CryptoKeyPair). */
 export async function unwrapFileKey(wrapped, keyPair, streamId, deviceId) {
-  if (wrapped.length !== E2E_WRAPPED_KEY_BYTES) throw new E2eError("the wrapped file key is malformed");
+  if (wrapped.length !== E2E_WRAPPED_KEY_BYTES) throw new E2eError(t("the wrapped file key is malformed"));
   try {
     const key = new Uint8Array(await SUITE.open(
       { recipientKey: keyPair, enc: wrapped.slice(0, 32), info: wrapInfo(streamId, deviceId) },
       wrapped.slice(32)));
-    if (key.length !== FILE_KEY_BYTES) throw new Error("length");
+    if (key.length !== FILE_KEY_BYTES) throw new RangeError(); // answered below, as any failure
     return key;
   } catch {
-    throw new E2eError("the file key was not wrapped for this device and transfer, or was changed on the way");
+    throw new E2eError(t("the file key was not wrapped for this device and transfer, or was changed on the way"));
   }
 }
 
@@ -540,6 +541,6 @@ export class RecordReader {
   }
 
   finish() {
-    if (!this.complete) throw new E2eError("the transfer ended before its last record (cut short)");
+    if (!this.complete) throw new E2eError(t("the transfer ended before its last record (cut short)"));
   }
 }

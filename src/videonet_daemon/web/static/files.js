@@ -1,5 +1,6 @@
 // Files in the room's timeline: offers checked and received (receive.js), sends with each
 // receiver's verdict and the Resume of an interrupted one (send.js). docs/web.md says how.
+import { t, tn } from "./i18n.js";
 import * as receiving from "./receive.js";
 import * as sending from "./send.js";
 
@@ -7,10 +8,10 @@ import * as sending from "./send.js";
 export function filesUi({ state, $, el, userText, status, guard }) {
   // --- files offered in the room (receive.js): shown from the verified header only -------------
   function size(bytes) {
-    const units = ["bytes", "kB", "MB", "GB", "TB"];
+    const units = ["bytes", "kB", "MB", "GB", "TB"]; // international symbols: not translated
     let n = bytes, u = 0;
     while (n >= 1000 && u < units.length - 1) { n /= 1000; u += 1; }
-    return u ? `${n.toFixed(1)} ${units[u]}` : `${n} bytes`;
+    return u ? `${n.toFixed(1)} ${units[u]}` : tn("{n} byte", "{n} bytes", n);
   }
 
   function addOffer(socket, offer) {
@@ -23,36 +24,52 @@ export function filesUi({ state, $, el, userText, status, guard }) {
     const stateText = el("span", "offer-state");
     item.append(userText("author", offer.sender_name), line, stateText);
     $("messages").append(item);
+    let checking = false;
+    // The line follows the sender's name: "alice offered a file" (ko "alice 님이 …").
+    const offered = () => ` ${t("offered a file")}`;
     const fail = (err) => {
-      if (line.textContent.includes("checking")) line.textContent = " offered a file";
+      if (checking) line.textContent = offered();
+      checking = false;
       item.classList.add("failed");
       stateText.textContent = err.message || String(err);
     };
     const me = state.device;
     if (!me || !me.linked) {
-      line.textContent = " offered a file";
-      fail(new Error(`not for this browser: ${me ? me.reason : "this browser is not a device of yours yet"}`));
+      line.textContent = offered();
+      const reason = me ? me.reason : t("this browser is not a device of yours yet");
+      fail(new Error(t("not for this browser: {reason}", { reason })));
       return;
     }
-    line.textContent = " offers a file: checking its signed header…";
+    checking = true;
+    line.textContent = ` ${t("offers a file: checking its signed header…")}`;
     receiving.verifiedOffer(socket, offer, state.room.id, me).then((verified) => {
+      checking = false;
       const h = verified.signed.header;
-      const what = h.files.length === 1 && h.kind === "files"
-        ? h.files[0].path : `${h.kind === "directory" ? "the directory " + h.name + "/" : h.name + " and more"} (${h.files.length} files)`;
-      const from = verified.sender.trust === "own" ? "from you"
-        : `from ${verified.sender.username} (device ${verified.sender.label}, identity ${verified.sender.trust})`;
-      line.textContent = ` offers ${what}, ${size(h.totalSize)} — ${from} `;
-      const button = el("button", "take", "Receive");
+      const count = h.files.length;
+      let what = h.files[0].path;
+      if (h.kind === "directory") {
+        what = tn("the directory {name}/ ({n} file)", "the directory {name}/ ({n} files)", count, { name: h.name });
+      } else if (count !== 1) {
+        what = tn("{name} and more ({n} file)", "{name} and more ({n} files)", count, { name: h.name });
+      }
+      const from = verified.sender.trust === "own" ? t("from you")
+        : t("from {name} (device {device}, identity {trust})", {
+          name: verified.sender.username, device: verified.sender.label, trust: trustWord(verified.sender.trust),
+        });
+      line.textContent = ` ${t("offers {what}, {size} — {from}", { what, size: size(h.totalSize), from })} `;
+      const button = el("button", "take", t("Receive"));
       item.insertBefore(button, stateText);
       const start = () => {
         button.remove();
         item.classList.remove("failed");
-        const progress = (done, total) => { stateText.textContent = `${size(done)} of ${size(total)}`; };
+        const progress = (done, total) => {
+          stateText.textContent = t("{done} of {total}", { done: size(done), total: size(total) });
+        };
         receiving.take(socket, offer, verified, me, progress).then((files) => {
           item.classList.add("verified");
-          stateText.textContent = "✓ verified (SHA-256 as sealed by the sender): ";
+          stateText.textContent = `${t("✓ verified (SHA-256 as sealed by the sender):")} `;
           for (const f of files) {
-            const link = el("a", "save", `Save ${f.path}`);
+            const link = el("a", "save", t("Save {path}", { path: f.path }));
             link.href = URL.createObjectURL(f.file);
             link.download = f.path.split("/").pop();
             link.dataset.sha256 = f.sha256;
@@ -76,16 +93,16 @@ export function filesUi({ state, $, el, userText, status, guard }) {
 
   // --- sending files (send.js): drop them on the room or pick them ---------------------------------
   function confirmNew(list) {
-    const lines = list.map((f) => `${f.username} — first use, identity ${f.fingerprint}`);
-    return window.confirm(`Encrypting to people this browser has not seen before:\n${lines.join("\n")}\n\n`
-      + "Compare safety numbers with them to be sure (videonet keys verify). Send to them?");
+    const lines = list.map((f) => t("{name} — first use, identity {fingerprint}", { name: f.username, fingerprint: f.fingerprint }));
+    return window.confirm(`${t("Encrypting to people this browser has not seen before:")}\n${lines.join("\n")}\n\n`
+      + t("Compare safety numbers with them to be sure (videonet keys verify). Send to them?"));
   }
 
   // One send in the timeline: its line, its state, each receiver's verdict.
   function sendItem(me, text) {
     const item = el("li", "sending");
     const line = el("span", "send-text", text);
-    const stateText = el("span", "send-state", " — checking who gets the key…");
+    const stateText = el("span", "send-state", ` — ${t("checking who gets the key…")}`);
     const verdicts = el("ul", "verdicts");
     item.append(line, stateText, verdicts);
     $("messages").append(item);
@@ -93,14 +110,19 @@ export function filesUi({ state, $, el, userText, status, guard }) {
       confirmNew,
       recipients(chosen) {
         const people = [...new Set(chosen.devices.filter((d) => d.userId !== me.userId).map((d) => d.username))];
-        line.textContent = `${text}, to ${people.length ? people.join(", ") : "your own devices"}`;
-        for (const reason of chosen.skipped) verdicts.append(el("li", "skipped", `not encrypting to ${reason}`));
+        line.textContent = people.length
+          ? t("{what}, to {people}", { what: text, people: people.join(", ") })
+          : t("{what}, to your own devices", { what: text });
+        for (const reason of chosen.skipped) verdicts.append(el("li", "skipped", t("not encrypting to {reason}", { reason })));
       },
-      progress(stage, done, all) { stateText.textContent = ` — ${stage} ${size(done)} of ${size(all)}`; },
+      progress(stage, done, all) {
+        const fields = { done: size(done), total: size(all) };
+        stateText.textContent = ` — ${stage === "sealing" ? t("sealing {done} of {total}", fields) : t("uploading {done} of {total}", fields)}`;
+      },
       verdict(result) {
         const node = el("li", result.ok ? "verdict ok" : "verdict bad");
         node.append(userText("who", result.username),
-          el("span", null, result.ok ? " ✓ verified (SHA-256 matches, authenticated)" : ` ✗ ${result.reason}`));
+          el("span", null, result.ok ? ` ${t("✓ verified (SHA-256 matches, authenticated)")}` : ` ✗ ${result.reason}`));
         verdicts.append(node);
       },
       track(promise) {
@@ -108,7 +130,7 @@ export function filesUi({ state, $, el, userText, status, guard }) {
         return promise.then((sent) => {
           item.dataset.transferId = sent.transferId;
           item.classList.add("sealed");
-          stateText.textContent = " — uploaded and sealed; waiting for the receivers' verdicts";
+          stateText.textContent = ` — ${t("uploaded and sealed; waiting for the receivers' verdicts")}`;
         }).catch((err) => {
           item.classList.add("failed");
           stateText.textContent = ` — ${err.message}`;
@@ -121,14 +143,18 @@ export function filesUi({ state, $, el, userText, status, guard }) {
   function sendFiles(files) {
     const me = state.device;
     if (!me || !me.linked) {
-      status(`cannot send files from here: ${me ? me.reason : "this browser is not a device of yours yet"}`, true);
+      const reason = me ? me.reason : t("this browser is not a device of yours yet");
+      status(t("cannot send files from here: {reason}", { reason }), true);
       return;
     }
     const total = files.reduce((n, f) => n + f.size, 0);
     const top = files[0].webkitRelativePath ? files[0].webkitRelativePath.split("/")[0] : null;
-    const what = top ? `the folder ${top}/ (${files.length} files)`
-      : files.length === 1 ? files[0].name : `${files[0].name} and ${files.length - 1} more files`;
-    const { ui } = sendItem(me, `you send ${what}, ${size(total)}`);
+    let what = files[0].name;
+    if (top) what = tn("the folder {name}/ ({n} file)", "the folder {name}/ ({n} files)", files.length, { name: top });
+    else if (files.length > 1) {
+      what = tn("{name} and {n} more file", "{name} and {n} more files", files.length - 1, { name: files[0].name });
+    }
+    const { ui } = sendItem(me, t("you send {what}, {size}", { what, size: size(total) }));
     ui.track(sending.send(state.socket, state.room.id, files, me, ui));
   }
 
@@ -138,15 +164,15 @@ export function filesUi({ state, $, el, userText, status, guard }) {
     if (!me || !me.linked) return;
     for (const entry of await sending.unfinished(state.room.id)) {
       if (document.querySelector(`li.sending[data-transfer-id="${entry.transferId}"]`)) continue;
-      const { item, stateText, ui } = sendItem(me, `you send ${entry.name}, ${size(entry.totalSize)}`);
+      const { item, stateText, ui } = sendItem(me, t("you send {what}, {size}", { what: entry.name, size: size(entry.totalSize) }));
       item.dataset.transferId = entry.transferId;
       item.classList.add("interrupted");
-      stateText.textContent = " — interrupted (the page was closed or reloaded) ";
-      const resume = el("button", "resume", "Resume");
-      const discard = el("button", "discard", "Discard");
+      stateText.textContent = ` — ${t("interrupted (the page was closed or reloaded)")} `;
+      const resume = el("button", "resume", t("Resume"));
+      const discard = el("button", "discard", t("Discard"));
       stateText.append(resume, " ", discard);
       resume.addEventListener("click", () => {
-        stateText.textContent = " — resuming…";
+        stateText.textContent = ` — ${t("resuming…")}`;
         ui.track(sending.resume(socket, entry, me, ui));
       });
       discard.addEventListener("click", () => guard(async () => {
@@ -154,6 +180,13 @@ export function filesUi({ state, $, el, userText, status, guard }) {
         item.remove();
       }));
     }
+  }
+
+  // How far the page trusts a sender's identity (trust.js's pin states).
+  function trustWord(state) {
+    if (state === "first use") return t("first use");
+    if (state === "verified") return t("verified");
+    return state;
   }
 
   return { addOffer, sendFiles, offerResumes, sweep: receiving.sweep };

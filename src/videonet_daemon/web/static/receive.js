@@ -13,6 +13,7 @@
 //    a file offered to save. Any failure deletes what was written and tells the sender why.
 import * as e2e from "./e2e.js";
 import { call, decodeKey, same } from "./device.js";
+import { headers as languageHeaders, t } from "./i18n.js";
 import * as trust from "./trust.js";
 
 const KEY_WAIT_MS = 15000; // as the CLI's VIDEONET_KEY_WAIT default
@@ -31,7 +32,7 @@ export class ReceiveError extends Error {
  * sender's upload was interrupted): nothing is kept, and Receive may be pressed again. */
 export class CutError extends ReceiveError {
   constructor(done, total) {
-    super(`the download was cut off at ${done} of ${total} bytes; nothing was kept: Receive again to start over`);
+    super(t("the download was cut off at {done} of {total} bytes; nothing was kept: Receive again to start over", { done, total }));
     this.name = "CutError";
   }
 }
@@ -39,7 +40,7 @@ export class CutError extends ReceiveError {
 function ask(socket, event, body, ms = 10000) {
   return new Promise((resolve, reject) => {
     socket.timeout(ms).emit(event, body, (err, ack) => {
-      if (err) reject(new ReceiveError(`${event}: no answer from the daemon`));
+      if (err) reject(new ReceiveError(t("{event}: no answer from the daemon", { event })));
       else if (!ack.ok) reject(new ReceiveError(ack.error.message));
       else resolve(ack);
     });
@@ -55,20 +56,20 @@ export async function trustedSender(h, me) {
   try {
     listed = await call("GET", `/api/users/${encodeURIComponent(name)}/keys`);
   } catch (err) {
-    throw new ReceiveError(`cannot check the sender ${name}: ${err.message}`);
+    throw new ReceiveError(t("cannot check the sender {name}: {reason}", { name, reason: err.message }));
   }
   if (listed.user_id !== h.senderUserId || fold(listed.username) !== fold(name)) {
-    throw new ReceiveError(`the daemon says ${name} is another account than the sender named`);
+    throw new ReceiveError(t("the daemon says {name} is another account than the sender named", { name }));
   }
   const identity = decodeKey(listed.identity_key);
   let trustState = "own";
   let pin = null;
   if (h.senderUserId === me.userId) {
     if (!same(identity, me.identity)) {
-      throw new ReceiveError("the daemon lists another identity for your own account than the one this browser restored");
+      throw new ReceiveError(t("the daemon lists another identity for your own account than the one this browser restored"));
     }
   } else {
-    if (!identity) throw new ReceiveError(`${name} has no identity: nothing from them is trusted`);
+    if (!identity) throw new ReceiveError(t("{name} has no identity: nothing from them is trusted", { name }));
     pin = await trust.pinOf(h.senderUserId);
     if (pin && !same(pin.identityPublic, identity)) throw new ReceiveError(trust.changedIdentity(name).message);
     if (!pin) {
@@ -78,13 +79,14 @@ export async function trustedSender(h, me) {
     trustState = pin.state;
   }
   const info = listed.devices.find((d) => d.device_id === h.senderDeviceId);
-  if (!info) throw new ReceiveError(`${name} has no device ${h.senderDeviceId}`);
+  if (!info) throw new ReceiveError(t("{name} has no device {device}", { name, device: h.senderDeviceId }));
   const revokedBefore = pin ? pin.revoked.length : 0;
   const checked = await trust.checkDevice(info, h.senderUserId, listed.username, identity, pin);
   if (pin && pin.revoked.length !== revokedBefore) await trust.savePin(h.senderUserId, pin);
   if (checked.skipped) {
-    throw new ReceiveError(`${name}'s device ${trust.deviceName(info.label, h.senderDeviceId)}: `
-      + `${checked.skipped}; nothing from it is accepted`);
+    throw new ReceiveError(t("{name}'s device {device}: {reason}; nothing from it is accepted", {
+      name, device: trust.deviceName(info.label, h.senderDeviceId), reason: checked.skipped,
+    }));
   }
   return { ...checked.device, trust: trustState };
 }
@@ -99,8 +101,9 @@ async function fileKey(socket, offer, me) {
     }
     const left = deadline - Date.now();
     if (!reply.sender_online || left <= 0) {
-      throw new ReceiveError(`${offer.name} was not encrypted for this browser (${me.fingerprint}): `
-        + `ask ${offer.sender_name} to run the same videonet send again while you are here`);
+      throw new ReceiveError(t("{name} was not encrypted for this browser ({fingerprint}): "
+        + "ask {sender} to run the same videonet send again while you are here",
+      { name: offer.name, fingerprint: me.fingerprint, sender: offer.sender_name }));
     }
     await new Promise((resolve) => {
       const done = (event) => {
@@ -117,7 +120,8 @@ async function fileKey(socket, offer, me) {
 /** The offer's header, verified: `{ signed, sender, fileKey }`; throws ReceiveError. */
 export async function verifiedOffer(socket, offer, roomId, me) {
   if (!offer.e2e || typeof offer.e2e.stream_id !== "string") {
-    throw new ReceiveError(`${offer.name} from ${offer.sender_name} is offered without end-to-end encryption: refused`);
+    throw new ReceiveError(t("{name} from {sender} is offered without end-to-end encryption: refused",
+      { name: offer.name, sender: offer.sender_name }));
   }
   const key = await fileKey(socket, offer, me);
   let signed;
@@ -125,18 +129,18 @@ export async function verifiedOffer(socket, offer, roomId, me) {
     const stored = await call("GET", `/api/transfers/${encodeURIComponent(offer.transfer_id)}/header`);
     signed = await e2e.parseHeader(e2e.fromBase64(stored.header || ""));
   } catch (err) {
-    throw new ReceiveError(`refusing this offer: ${err.message}`);
+    throw new ReceiveError(t("refusing this offer: {reason}", { reason: err.message }));
   }
   const h = signed.header;
   if (h.transferId !== offer.transfer_id || h.roomId !== roomId) {
-    throw new ReceiveError(`refusing this offer: its signed header is for another transfer or room`);
+    throw new ReceiveError(t("refusing this offer: its signed header is for another transfer or room"));
   }
-  if (h.streamId !== offer.e2e.stream_id) throw new ReceiveError(`refusing this offer: its header names another stream`);
+  if (h.streamId !== offer.e2e.stream_id) throw new ReceiveError(t("refusing this offer: its header names another stream"));
   const sender = await trustedSender(h, me);
   try {
     await e2e.verifyHeader(signed, key, sender.ed25519);
   } catch (err) {
-    throw new ReceiveError(`refusing this offer: ${err.message}`);
+    throw new ReceiveError(t("refusing this offer: {reason}", { reason: err.message }));
   }
   return { signed, sender, fileKey: key };
 }
@@ -191,8 +195,8 @@ export async function take(socket, offer, verified, me, progress) {
   const id = offer.transfer_id;
   const estimate = navigator.storage.estimate ? await navigator.storage.estimate() : null;
   if (estimate && estimate.quota - estimate.usage < h.totalSize) {
-    throw new ReceiveError(`not enough room in this browser's storage for ${h.name} (${h.totalSize} bytes; `
-      + "a private window has little, a normal one more)");
+    throw new ReceiveError(t("not enough room in this browser's storage for {name} ({size} bytes; "
+      + "a private window has little, a normal one more)", { name: h.name, size: h.totalSize }));
   }
   await discard(id); // no resume yet: a leftover of an earlier try is never a verified prefix
   holdWhileOpen(id);
@@ -203,15 +207,17 @@ export async function take(socket, offer, verified, me, progress) {
     const batch = await e2e.batchDigest(hashes);
     const mac = await e2e.verdictMac(key, signed.hash, me.userId, batch);
     const reply = await ask(socket, "transfer:verdict", { transfer_id: id, sha256: batch, mac, done: false }, VERDICT_WAIT_MS);
-    if (!reply.seal) throw new ReceiveError("the sender's seal did not come with the verdict; the received bytes were discarded");
+    if (!reply.seal) throw new ReceiveError(t("the sender's seal did not come with the verdict; the received bytes were discarded"));
     let sealed;
     try {
       sealed = (await e2e.openSeal(e2e.fromBase64(reply.seal), signed, key, sender.ed25519)).map(e2e.toHex);
     } catch (err) {
-      throw new ReceiveError(`${err.message}; the received bytes were discarded`);
+      throw new ReceiveError(t("{reason}; the received bytes were discarded", { reason: err.message }));
     }
     const bad = h.files.filter((f, i) => sealed[i] !== hashes[i]).map((f) => f.path);
-    if (bad.length) throw new ReceiveError(`SHA-256 mismatch in ${bad.slice(0, 5).join(", ")}; the received bytes were discarded`);
+    if (bad.length) {
+      throw new ReceiveError(t("SHA-256 mismatch in {paths}; the received bytes were discarded", { paths: bad.slice(0, 5).join(", ") }));
+    }
     const files = [];
     for (const [i, f] of h.files.entries()) {
       files.push({ path: f.path, size: f.size, sha256: hashes[i], file: await (await fileHandle(dir, f.path)).getFile() });
@@ -270,13 +276,14 @@ async function download(id, h, key, dir, signed, progress) {
       const from = reader.restart(); // a record cut in the middle comes again whole
       let response = null;
       try {
-        response = await fetch(url, { credentials: "same-origin", headers: from ? { Range: `bytes=${from}-` } : {} });
+        const range = from ? { Range: `bytes=${from}-` } : {};
+        response = await fetch(url, { credentials: "same-origin", headers: { ...range, ...languageHeaders() } });
       } catch {
         response = null; // unreachable: counts as a cut
       }
       if (response && !response.ok) {
         const body = await response.json().catch(() => ({}));
-        throw new ReceiveError((body.error && body.error.message) || `the daemon answered ${response.status}`);
+        throw new ReceiveError((body.error && body.error.message) || t("the daemon answered {status}", { status: response.status }));
       }
       if (response) {
         const stream = response.body.getReader();

@@ -15,6 +15,7 @@
 //    only with a MAC under the file key over the digest this browser sealed.
 import * as e2e from "./e2e.js";
 import { call, decodeKey, loadAll, remove, same, save } from "./device.js";
+import { headers as languageHeaders, t } from "./i18n.js";
 import * as trust from "./trust.js";
 
 const OUTGOING = "outgoing";
@@ -32,7 +33,7 @@ export class SendError extends Error {
 function ask(socket, event, body, ms = 30000) {
   return new Promise((resolve, reject) => {
     socket.timeout(ms).emit(event, body, (err, ack) => {
-      if (err) reject(new SendError(`${event}: no answer from the daemon`));
+      if (err) reject(new SendError(t("{event}: no answer from the daemon", { event })));
       else if (!ack.ok) reject(new SendError(ack.error.message));
       else resolve(ack);
     });
@@ -49,9 +50,9 @@ const hex = (n) => e2e.toHex(crypto.getRandomValues(new Uint8Array(n)));
 export async function chooseRecipients(roomId, me, confirmNew) {
   const members = await call("GET", `/api/rooms/${encodeURIComponent(roomId)}/members`);
   const own = await call("GET", "/api/keys");
-  if (own.user_id !== me.userId) throw new SendError("the daemon listed another account's devices as yours");
+  if (own.user_id !== me.userId) throw new SendError(t("the daemon listed another account's devices as yours"));
   if (!same(decodeKey(own.identity_key), me.identity)) {
-    throw new SendError("the daemon lists another identity for your own account than the one this browser restored: not sending");
+    throw new SendError(t("the daemon lists another identity for your own account than the one this browser restored: not sending"));
   }
   const devices = [{
     userId: me.userId, username: me.username, deviceId: me.device.deviceId, label: me.device.label,
@@ -63,16 +64,18 @@ export async function chooseRecipients(roomId, me, confirmNew) {
     if (info.device_id === me.device.deviceId) continue;
     const checked = await trust.checkDevice(info, me.userId, me.username, me.identity, null);
     if (checked.device) devices.push(checked.device);
-    else skipped.push(`your device ${trust.deviceName(info.label, info.device_id)}: ${checked.skipped}`);
+    else skipped.push(t("your device {device}: {reason}", { device: trust.deviceName(info.label, info.device_id), reason: checked.skipped }));
   }
   const users = [];
   for (const member of members) {
     if (member.user_id === me.userId) continue;
     const listed = await call("GET", `/api/users/${encodeURIComponent(member.username)}/keys`);
-    if (listed.user_id !== member.user_id) throw new SendError(`the daemon answered for ${member.username} with another account`);
+    if (listed.user_id !== member.user_id) {
+      throw new SendError(t("the daemon answered for {name} with another account", { name: member.username }));
+    }
     const identity = decodeKey(listed.identity_key);
     if (!identity) {
-      skipped.push(`${listed.username}: no identity yet`);
+      skipped.push(t("{name}: no identity yet", { name: listed.username }));
       continue;
     }
     const pin = await trust.pinOf(listed.user_id);
@@ -84,7 +87,7 @@ export async function chooseRecipients(roomId, me, confirmNew) {
     const shown = await Promise.all(fresh.map(async (u) => ({
       username: u.listed.username, fingerprint: await e2e.keyFingerprint(u.identity),
     })));
-    if (!await confirmNew(shown)) throw new SendError("not sending: the new identities were not confirmed");
+    if (!await confirmNew(shown)) throw new SendError(t("not sending: the new identities were not confirmed"));
     for (const u of fresh) {
       u.pin = trust.firstUsePin(u.listed.username, u.identity);
       await trust.savePin(u.listed.user_id, u.pin);
@@ -95,7 +98,11 @@ export async function chooseRecipients(roomId, me, confirmNew) {
     for (const info of u.listed.devices) {
       const checked = await trust.checkDevice(info, u.listed.user_id, u.listed.username, u.identity, u.pin);
       if (checked.device) devices.push(checked.device);
-      else skipped.push(`${u.listed.username}'s device ${trust.deviceName(info.label, info.device_id)}: ${checked.skipped}`);
+      else {
+        skipped.push(t("{name}'s device {device}: {reason}", {
+          name: u.listed.username, device: trust.deviceName(info.label, info.device_id), reason: checked.skipped,
+        }));
+      }
     }
     if (u.pin.revoked.length !== revoked) await trust.savePin(u.listed.user_id, u.pin);
   }
@@ -108,21 +115,25 @@ export async function chooseRecipients(roomId, me, confirmNew) {
  * relative to it, in path order (as the CLI walks a directory in name order).
  */
 export function manifest(picked) {
-  if (!picked.length) throw new SendError("no files to send");
-  if (picked.length > e2e.TRANSFER_BATCH_MAX_FILES) throw new SendError(`at most ${e2e.TRANSFER_BATCH_MAX_FILES} files in one send (send its subfolders separately)`);
+  if (!picked.length) throw new SendError(t("no files to send"));
+  if (picked.length > e2e.TRANSFER_BATCH_MAX_FILES) {
+    throw new SendError(t("at most {most} files in one send (send its subfolders separately)", { most: e2e.TRANSFER_BATCH_MAX_FILES }));
+  }
   const relative = picked.map((f) => f.webkitRelativePath || "");
   const tops = new Set(relative.map((r) => r.split("/")[0]));
   const folder = relative.every((r) => r.includes("/")) && tops.size === 1 ? [...tops][0] : null;
-  if (!folder && relative.some((r) => r)) throw new SendError("pick one folder, or loose files");
+  if (!folder && relative.some((r) => r)) throw new SendError(t("pick one folder, or loose files"));
   let items = picked.map((file, i) => ({ file, path: folder ? relative[i].slice(folder.length + 1) : file.name }));
   if (folder) items = items.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   const seen = new Set();
   for (const { path } of items) {
-    const problem = e2e.pathProblem(path) || (seen.has(path) ? "a duplicate" : null);
-    if (problem) throw new SendError(`${path}: ${problem}; rename it or leave it out`);
+    const problem = e2e.pathProblem(path) || (seen.has(path) ? t("a duplicate") : null);
+    if (problem) throw new SendError(t("{path}: {problem}; rename it or leave it out", { path, problem }));
     seen.add(path);
   }
-  if (folder && e2e.pathProblem(folder)) throw new SendError(`${folder}: ${e2e.pathProblem(folder)}; rename it`);
+  if (folder && e2e.pathProblem(folder)) {
+    throw new SendError(t("{path}: {problem}; rename it", { path: folder, problem: e2e.pathProblem(folder) }));
+  }
   return {
     kind: folder ? "directory" : "files",
     name: folder || items[0].path,
@@ -165,7 +176,7 @@ async function sealRecords(files, cipher, totalSize, handle, progress) {
         const { value, done } = await reader.read();
         if (done) break;
         got += value.length;
-        if (got > file.size) throw new SendError(`${file.name} grew while it was read; send it again`);
+        if (got > file.size) throw new SendError(t("{name} grew while it was read; send it again", { name: file.name }));
         hash.update(value);
         let pos = 0;
         while (pos < value.length) {
@@ -178,7 +189,7 @@ async function sealRecords(files, cipher, totalSize, handle, progress) {
         }
         progress("sealing", read, totalSize);
       }
-      if (got !== file.size) throw new SendError(`${file.name} shrank while it was read; send it again`);
+      if (got !== file.size) throw new SendError(t("{name} shrank while it was read; send it again", { name: file.name }));
       hashes.push(e2e.toHex(hash.digest()));
     }
     await flush(true);
@@ -198,16 +209,17 @@ function upload(transferId, body, offset, size, progress) {
     const xhr = new XMLHttpRequest();
     xhr.open("PUT", `/api/transfers/${encodeURIComponent(transferId)}/data?offset=${offset}`);
     xhr.setRequestHeader("Content-Type", "application/octet-stream");
+    for (const [name, value] of Object.entries(languageHeaders())) xhr.setRequestHeader(name, value);
     xhr.upload.onprogress = (e) => progress("uploading", offset + e.loaded, size);
     xhr.onload = () => {
       if (xhr.status < 300) resolve();
       else {
-        let message = `the daemon answered ${xhr.status}`;
+        let message = t("the daemon answered {status}", { status: xhr.status });
         try { message = JSON.parse(xhr.responseText).error.message; } catch { /* not JSON */ }
         reject(xhr.status >= 500 ? new UploadCut(message) : new SendError(message));
       }
     };
-    xhr.onerror = () => reject(new UploadCut("the upload was cut off"));
+    xhr.onerror = () => reject(new UploadCut(t("the upload was cut off")));
     xhr.send(body);
   });
 }
@@ -237,8 +249,8 @@ export async function send(socket, roomId, picked, me, ui) {
   const totalSize = entries.reduce((n, f) => n + f.size, 0);
   const estimate = navigator.storage.estimate ? await navigator.storage.estimate() : null;
   if (estimate && estimate.quota - estimate.usage < e2e.layout(totalSize).ciphertextSize) {
-    throw new SendError(`not enough room in this browser's storage to seal ${name} (${totalSize} bytes; `
-      + "a private window has little, a normal one more)");
+    throw new SendError(t("not enough room in this browser's storage to seal {name} ({size} bytes; "
+      + "a private window has little, a normal one more)", { name, size: totalSize }));
   }
   const cipher = await e2e.RecordCipher.create(fileKey, sealed.hash);
   const handle = await (await outgoing()).getFileHandle(transferId, { create: true });
@@ -296,7 +308,7 @@ async function deliver(socket, entry, me, ui, resuming) {
     if (result.ok) {
       const expected = await e2e.verdictMac(fileKey, headerHash, result.user_id, batch);
       ok = result.sha256 === batch && result.mac === expected;
-      if (!ok) reason = "its verdict is not authenticated (no MAC under the file key): ignored";
+      if (!ok) reason = t("its verdict is not authenticated (no MAC under the file key): ignored");
     }
     results.set(result.user_id, ok);
     ui.verdict({ username: result.username, ok, reason });
@@ -304,7 +316,7 @@ async function deliver(socket, entry, me, ui, resuming) {
   let offered = false;
   try {
     const records = await (await (await outgoing()).getFileHandle(transferId)).getFile();
-    if (records.size !== size) throw new SendError(`the sealed records of ${entry.name} are gone: send it again`);
+    if (records.size !== size) throw new SendError(t("the sealed records of {name} are gone: send it again", { name: entry.name }));
     const reply = await ask(socket, "transfer:offer", {
       version: e2e.TRANSFER_PROTOCOL_VERSION, transfer_id: transferId, room_id: entry.roomId,
       name: entry.name, size, kind: entry.kind, file_count: entry.fileCount,
@@ -313,11 +325,11 @@ async function deliver(socket, entry, me, ui, resuming) {
     });
     const got = reply.transfer || {};
     if (got.transfer_id !== transferId || !got.e2e || got.e2e.stream_id !== streamId) {
-      throw new SendError("the daemon answered the offer with another transfer than the one offered: refused");
+      throw new SendError(t("the daemon answered the offer with another transfer than the one offered: refused"));
     }
     const offset = reply.offset;
     if (!Number.isInteger(offset) || offset < 0 || offset > size || (!resuming && (reply.resumed || offset))) {
-      throw new SendError("the daemon answered the offer with an offset this page cannot use: refused");
+      throw new SendError(t("the daemon answered the offer with an offset this page cannot use: refused"));
     }
     offered = true;
     // The bytes from `offset` on are the records sealed once, read back: the same key never
@@ -328,7 +340,7 @@ async function deliver(socket, entry, me, ui, resuming) {
     await finished(transferId);
     return { transferId, sha256: batch };
   } catch (err) {
-    if (err instanceof UploadCut) throw new SendError(`${err.message}; Resume continues it`); // kept
+    if (err instanceof UploadCut) throw new SendError(t("{reason}; Resume continues it", { reason: err.message })); // kept
     if (offered) await ask(socket, "transfer:abort", { transfer_id: transferId }).catch(() => undefined);
     await finished(transferId);
     throw err;

@@ -6,13 +6,15 @@
 //
 // Media through the SFU is decrypted there: there is no end-to-end encryption for such calls.
 
+import { t } from "./i18n.js";
+
 const PLUGIN = "janus.plugin.videoroom";
 const NO_SUCH_FEED = 428; // the publisher's media is not up yet: try again shortly
 const UNAUTHORIZED = 433; // the pin changed (someone lost access): fetch the new one
 
 let initialised = null;
 function initJanus() {
-  if (!window.Janus) return Promise.reject(new Error("janus.js is not served by this daemon"));
+  if (!window.Janus) return Promise.reject(new Error(t("janus.js is not served by this daemon")));
   if (!initialised) {
     initialised = new Promise((resolve) => {
       window.Janus.init({ debug: false, dependencies: window.Janus.useDefaultDependencies(), callback: resolve });
@@ -51,7 +53,7 @@ export class JanusRoom {
         success: resolve,
         error: (err) => {
           if (this.janus && this.publisher) this.lost(err);
-          else reject(new Error(`the media server does not answer: ${err}`));
+          else reject(new Error(t("the media server does not answer: {reason}", { reason: String(err) })));
         },
       });
     });
@@ -63,7 +65,7 @@ export class JanusRoom {
   // part starts again, with a fresh token (the daemon makes the VideoRoom again).
   lost(err) {
     if (this.closed) return;
-    this.call.ui.notice(`the media server was lost (${err}); reconnecting`);
+    this.call.ui.notice(t("the media server was lost ({reason}); reconnecting", { reason: String(err) }));
     this.call.serially(() => this.call.restartMedia()).catch(() => {});
   }
 
@@ -119,7 +121,7 @@ export class JanusRoom {
         for (const feed of msg.publishers || []) this.subscribe(feed);
         const gone = msg.unpublished || msg.leaving;
         if (gone === "ok" || msg.videoroom === "destroyed") {
-          call.ui.notice("the media server ended your part in the call");
+          call.ui.notice(t("the media server ended your part in the call"));
         } else if (gone) {
           this.unsubscribe(String(gone));
         }

@@ -4,6 +4,7 @@
 // and has not revoked it (a revocation seen once is remembered).
 import * as e2e from "./e2e.js";
 import { decodeKey, load, same, save } from "./device.js";
+import { t } from "./i18n.js";
 
 export const deviceName = (label, id) => `${label} (${id.slice(0, 8)})`;
 
@@ -12,9 +13,9 @@ export const pinOf = (userId) => load(`pin:${userId}`);
 export const savePin = (userId, pin) => save(`pin:${userId}`, pin);
 
 export function changedIdentity(name) {
-  return new Error(`${name}'s identity changed since this browser first saw it: someone may be `
+  return new Error(t("{name}'s identity changed since this browser first saw it: someone may be "
     + "impersonating them, or the daemon is lying; nothing from or to them until you compare "
-    + "safety numbers (videonet keys verify)");
+    + "safety numbers (videonet keys verify)", { name }));
 }
 
 /**
@@ -25,19 +26,19 @@ export function changedIdentity(name) {
 export async function checkDevice(info, userId, username, identity, pin) {
   const x25519 = decodeKey(info.public_key);
   const ed25519 = decodeKey(info.signing_key);
-  if (!x25519 || !ed25519) return { skipped: "unusable key (not a pair of 32-byte public keys)" };
-  if (pin && pin.revoked.includes(info.device_id)) return { skipped: "revoked" };
+  if (!x25519 || !ed25519) return { skipped: t("unusable key (not a pair of 32-byte public keys)") };
+  if (pin && pin.revoked.includes(info.device_id)) return { skipped: t("revoked") };
   const revocation = info.revocation ? e2e.fromBase64(info.revocation) : null;
   if (revocation && await e2e.verifyIdentityBlob(identity,
     e2e.revocationMessage(userId, info.device_id, x25519, ed25519), revocation)) {
     if (pin) pin.revoked.push(info.device_id);
-    return { skipped: "revoked" };
+    return { skipped: t("revoked") };
   }
   const certificate = info.certificate ? e2e.fromBase64(info.certificate) : null;
   const certified = await e2e.verifyCertificate(identity, {
     userId, deviceId: info.device_id, x25519, ed25519, label: info.label,
   }, certificate);
-  if (!certified) return { skipped: `not certified by ${username}'s identity` };
+  if (!certified) return { skipped: t("not certified by {name}'s identity", { name: username }) };
   return {
     device: {
       userId, username, deviceId: info.device_id, label: info.label, x25519, ed25519,
