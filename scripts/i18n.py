@@ -290,23 +290,39 @@ def problems() -> Iterator[str]:
 
 
 def merge(base: str, ours: str, theirs: str) -> int:
-    """git's merge driver: the union of both sides' entries (ours wins where both translate)."""
-    del base
+    """git's merge driver: a three-way merge entry by entry (ours wins where both changed one).
+
+    An entry only one side added, changed or removed takes that side's version; an entry
+    untranslated on our side takes their translation.
+    """
+    old = {m.id: m for m in _read(Path(base)) if m.id}
     mine = _read(Path(ours))
-    other = _read(Path(theirs))
-    for message in other:
-        if not message.id:
-            continue
-        existing = mine.get(message.id, message.context)
-        strings = message.string if isinstance(message.string, tuple) else (message.string,)
-        if (
-            existing is None
-            or not existing.string
-            or (existing.fuzzy and all(strings) and not message.fuzzy)
+    other = {m.id: m for m in _read(Path(theirs)) if m.id}
+    for msgid, message in other.items():
+        existing = mine.get(msgid, message.context)
+        before = old.get(msgid)
+        if existing is None:
+            if before is None:  # added by them
+                mine[msgid] = message
+            continue  # else removed by us
+        theirs_changed = before is None or _strings(before) != _strings(message)
+        ours_changed = before is not None and _strings(before) != _strings(existing)
+        if (theirs_changed and not ours_changed) or (
+            not all(_strings(existing)) and all(_strings(message))
         ):
-            mine[message.id] = message
+            # Catalog.__setitem__ would keep the existing msgstr: take theirs explicitly.
+            existing.string = message.string
+            existing.flags = set(message.flags)
+    for msgid, before in old.items():
+        existing = mine.get(msgid, before.context)
+        if msgid not in other and existing is not None and _strings(existing) == _strings(before):
+            mine.delete(msgid, before.context)  # removed by them, untouched by us
     _write(Path(ours), mine)
     return 0
+
+
+def _strings(message) -> tuple[str, ...]:  # type: ignore[no-untyped-def]
+    return message.string if isinstance(message.string, tuple) else (message.string,)
 
 
 def main(argv: list[str]) -> int:
