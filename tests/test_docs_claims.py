@@ -37,6 +37,7 @@ from videonet_cli.main import give_optional_values, hoist_global_options
 from videonet_daemon.cli import build_command as daemon_command
 from videonet_daemon.settings import describe
 from videonet_protocol.adapters.typer import Context, UsageError
+from videonet_protocol.i18n import LANGUAGES
 
 pytestmark = pytest.mark.one_pass("code shape, docs, install: no database")
 
@@ -389,7 +390,8 @@ CODE_STRINGS = code_strings_printed()
 PRINTED = [chars for chars, _ in CODE_STRINGS.values()]
 # The dispatcher's "Error: " in front of a message (videonet_protocol.command_line).
 ERROR_PREFIX = "Error: "
-TRANSLATED_PAGE = re.compile(r"\.(ko|ja)\.md$")
+# A page in another language: NAME.ko.md (docs/i18n.md, "Translating a page").
+TRANSLATED_PAGE = re.compile(rf"\.({'|'.join(LANGUAGES)})\.md$")
 
 
 def language_of(path: Path) -> str:
@@ -645,7 +647,7 @@ def test_a_translated_page_quotes_what_the_program_prints_in_its_language() -> N
 def test_the_output_the_docs_quote_is_what_the_code_prints() -> None:
     quotes = list(quoted_output())
     assert len(quotes) >= 20
-    assert {language for _, _, language in quotes} == {"en", "ko", "ja"}
+    assert {language for _, _, language in quotes} == set(LANGUAGES)
     wrong = [
         f"{at}: {quote}\n    {problem}"
         for at, quote, language in quotes
