@@ -405,7 +405,7 @@ def test_the_translated_page_runs_in_its_language(
     # The invite line for a friend, naming this daemon.
     assert re.search(rf"^videonet join {re.escape(url)}/#join=[A-Z0-9-]+\s*$", accounts, re.M)
 
-    english = english_sentences(versions + "\n" + accounts)
+    english = english_sentences(versions) + english_sentences(accounts)
     assert english == [], (
         f"English on a {locale} terminal:\n"
         + "\n".join(f"{words!r} in {line!r}" for words, line in english)
