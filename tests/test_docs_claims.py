@@ -422,7 +422,8 @@ def catalogue_messages(language: str) -> tuple[set[str], list[tuple[str, str]]]:
     return ids, translations
 
 
-ERROR_MESSAGE = re.compile(r"^Error: (\{\w*\})$")  # the dispatcher's, if it is translated
+# The dispatcher's prefix as a catalogue holds it: "Error: ", or "Error: {message}".
+ERROR_MESSAGE = re.compile(r"^Error: (\{\w*\})?$")
 
 
 Printed = tuple[list[Text], tuple[str, ...]]  # the strings, and the "Error: " prefixes
@@ -443,8 +444,8 @@ def printed_for(
     prefixes = {ERROR_PREFIX}
     for english, text in translations:
         m = ERROR_MESSAGE.match(english)
-        if m and m.group(1) in text:
-            prefixes.add(text.split(m.group(1), 1)[0])
+        if m and (m.group(1) or "") in text:
+            prefixes.add(text.split(m.group(1), 1)[0] if m.group(1) else text)
     return printed, tuple(sorted(prefixes, key=len, reverse=True))
 
 
@@ -626,7 +627,7 @@ def test_a_translated_page_quotes_what_the_program_prints_in_its_language() -> N
     }
     translations = [
         (message, "데몬에 연결할 수 없습니다({server}, {reason})"),
-        ("Error: {message}", "오류: {message}"),
+        ("Error: ", "오류: "),
         ("not logged in to {server}", "로그인하지 않았습니다: {server}"),
     ]
     printed = printed_for({m for m, _ in translations}, translations, code)
