@@ -8,7 +8,9 @@ against the code:
   arguments than the command takes;
 - what the docs quote as the program's output is what the code prints (the missing-extra line of
   getting-started.md was an older message): a fenced block marked `output`, and a message quoted
-  inline in ``double backticks``, is checked against the strings in src/ (see `explained`);
+  inline in ``double backticks``, is checked against the strings in src/ (see `explained`); in a
+  translated page (`NAME.ko.md`, `NAME.ja.md`) against what the program prints in that language:
+  the catalogue's translations, and the code's strings that no catalogue holds (see `printed_in`);
 - every link between the docs points at a file and a heading that exist.
 
 The light install's measured size is in test_light_install.py.
@@ -21,6 +23,7 @@ import re
 import shlex
 import sys
 from collections.abc import Iterator
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +37,7 @@ from videonet_cli.main import give_optional_values, hoist_global_options
 from videonet_daemon.cli import build_command as daemon_command
 from videonet_daemon.settings import describe
 from videonet_protocol.adapters.typer import Context, UsageError
+from videonet_protocol.i18n import LANGUAGES
 
 pytestmark = pytest.mark.one_pass("code shape, docs, install: no database")
 
@@ -297,11 +301,26 @@ def _not_printed(tree: ast.AST) -> set[int]:
     return found
 
 
+# A `{field}` of str.format (and of the web page's messages): where `.format` puts a value in.
+FIELD = re.compile(r"(?<!\{)\{(?:[A-Za-z_][A-Za-z0-9_]*)?(?:[!:][^{}]*)?\}(?!\})")
+
+
+def _with_fields(text: str) -> list[str | None]:
+    """A string as literal parts and None for each `{field}` (the catalogue's messages are
+    `_("… {name} …").format(name=…)`: their fields are values, as an f-string's are)."""
+    parts: list[str | None] = []
+    last = 0
+    for m in FIELD.finditer(text):
+        parts += [text[last : m.start()], None]
+        last = m.end()
+    return [*parts, text[last:]]
+
+
 def _segments(node: ast.expr) -> list[str | None] | None:
     """A string expression as literal parts and None for each value put in; None if it is not
     a string expression."""
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
-        return [node.value]
+        return _with_fields(node.value)
     if isinstance(node, ast.JoinedStr):
         return [v.value if isinstance(v, ast.Constant) else None for v in node.values]
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
@@ -327,10 +346,11 @@ def _chars(parts: list[str | None]) -> Text:
     return out
 
 
-def code_strings_printed() -> list[Text]:
+def code_strings_printed() -> dict[str, tuple[Text, str | None]]:
     """Every string expression of src/ (not docstrings) with a few words of its own, and the
-    usage errors of the command-line library (its "No such option: …"), and the web page's."""
-    found: dict[str, Text] = {}
+    usage errors of the command-line library (its "No such option: …"), and the web page's:
+    each as its characters, and the whole literal when it is one (a catalogue's msgid is)."""
+    found: dict[str, tuple[Text, str | None]] = {}
     library = Path(sys.modules[UsageError.__module__].__file__ or "")
     for path in [*sorted((ROOT / "src").rglob("*.py")), library]:
         tree = ast.parse(path.read_text())
@@ -342,14 +362,16 @@ def code_strings_printed() -> list[Text]:
             literal = "".join(p for p in parts or [] if p is not None)
             if parts is None or len(literal.split()) < 2:
                 continue
-            found.setdefault(repr(parts), _chars(parts))
+            whole = node.value if isinstance(node, ast.Constant) else None
+            found.setdefault(repr(parts), (_chars(parts), whole))
     for path in sorted((ROOT / "src").rglob("*.js")):
         if path.name.endswith(".min.js"):  # a vendored library
             continue
         for parts in _js_strings(path.read_text()):
             if len("".join(p for p in parts if p is not None).split()) >= 2:
-                found.setdefault(repr(parts), _chars(parts))
-    return list(found.values())
+                whole = parts[0] if len(parts) == 1 else None
+                found.setdefault(repr(parts), (_chars(parts), whole))
+    return found
 
 
 def _js_strings(source: str) -> Iterator[list[str | None]]:
@@ -364,7 +386,75 @@ def _js_strings(source: str) -> Iterator[list[str | None]]:
             yield [body]
 
 
-PRINTED = code_strings_printed()
+CODE_STRINGS = code_strings_printed()
+PRINTED = [chars for chars, _ in CODE_STRINGS.values()]
+# The dispatcher's "Error: " in front of a message (videonet_protocol.command_line).
+ERROR_PREFIX = "Error: "
+# A page in another language: NAME.ko.md (docs/i18n.md, "Translating a page").
+TRANSLATED_PAGE = re.compile(rf"\.({'|'.join(LANGUAGES)})\.md$")
+
+
+def language_of(path: Path) -> str:
+    """The language a page is written in: `getting-started.ko.md` is Korean."""
+    m = TRANSLATED_PAGE.search(path.name)
+    return m.group(1) if m else "en"
+
+
+def catalogue_messages(language: str) -> tuple[set[str], list[tuple[str, str]]]:
+    """Every msgid of the language's catalogues (src/*/locale/LANG/LC_MESSAGES/*.po, read with
+    Babel), and each translation with its msgid (every plural form; untranslated and fuzzy
+    entries left out)."""
+    from babel.messages.pofile import read_po
+
+    ids: set[str] = set()
+    translations: list[tuple[str, str]] = []
+    for po in sorted((ROOT / "src").glob(f"*/locale/{language}/LC_MESSAGES/*.po")):
+        with po.open("rb") as fh:
+            catalogue = read_po(fh, locale=language)
+        for message in catalogue:
+            if not message.id:  # the header
+                continue
+            english = message.id if isinstance(message.id, tuple) else (message.id,)
+            ids.update(english)
+            strings = message.string if isinstance(message.string, tuple) else (message.string,)
+            if not message.fuzzy:
+                translations += [(english[0], s) for s in strings if s]
+    return ids, translations
+
+
+# The dispatcher's prefix as a catalogue holds it: "Error: ", or "Error: {message}".
+ERROR_MESSAGE = re.compile(r"^Error: (\{\w*\})?$")
+
+
+Printed = tuple[list[Text], tuple[str, ...]]  # the strings, and the "Error: " prefixes
+
+
+def printed_for(
+    ids: set[str],
+    translations: list[tuple[str, str]],
+    code: dict[str, tuple[Text, str | None]] = CODE_STRINGS,
+) -> Printed:
+    """What the program prints in a language whose catalogues hold ``ids``, translated as
+    ``translations`` (msgid, text): those translations (their `{fields}` are values), and the
+    code's strings that are no msgid (never translated: the daemon's lines for operators). A
+    message the catalogue holds is never English there, translated yet or not. And the
+    "Error: " in front of a message as that language says it, besides the English one."""
+    printed = [_chars(_with_fields(text)) for _, text in translations]
+    printed += [chars for chars, whole in code.values() if whole not in ids]
+    prefixes = {ERROR_PREFIX}
+    for english, text in translations:
+        m = ERROR_MESSAGE.match(english)
+        if m and (m.group(1) or "") in text:
+            prefixes.add(text.split(m.group(1), 1)[0] if m.group(1) else text)
+    return printed, tuple(sorted(prefixes, key=len, reverse=True))
+
+
+@cache
+def printed_in(language: str) -> Printed:
+    """The strings the program prints in ``language`` and its "Error: " prefixes."""
+    if language == "en":
+        return PRINTED, (ERROR_PREFIX,)
+    return printed_for(*catalogue_messages(language))
 
 
 def _absorbable(quote: Text, i: int) -> bool:
@@ -380,8 +470,9 @@ def _boundary(text: Text, k: int) -> bool:
     return before is WILD or after is WILD or not (before.isalnum() and after.isalnum())
 
 
-def explained(quote_text: str) -> str | None:
-    """None when the code's strings explain the quote, else why not.
+def explained(quote_text: str, language: str = "en", printed: Printed | None = None) -> str | None:
+    """None when the code's strings explain the quote, else why not (in a translated page, the
+    strings the program prints in its ``language``: `printed_in`; or ``printed``).
 
     The quote is read as pieces, each a stretch of one string of src/ (Python, and the web
     page's JavaScript): a line put together from several strings, as `✓ NAME: …`, is several
@@ -394,14 +485,19 @@ def explained(quote_text: str) -> str | None:
     the ": " or "; " between clauses; a "…" of the quote takes any of the code's. The "Error: "
     in front is the dispatcher's (videonet_protocol.command_line). A changed clause or message
     fails; a changed word in a value's place, or next to a "…", cannot."""
-    body = " ".join(quote_text.removeprefix("Error: ").split())
+    strings, prefixes = printed or printed_in(language)
+    for prefix in prefixes:
+        if quote_text.startswith(prefix):
+            quote_text = quote_text[len(prefix) :]
+            break
+    body = " ".join(quote_text.split())
     quote: Text = [WILD if c == "…" else c for c in body]
     n = len(quote)
     words = sum(1 for c in quote if c is not WILD and c != " ")
     grams = {body[k : k + GRAM] for k in range(len(body) - GRAM + 1)}  # the strings to try
     codes = [
         code
-        for code in PRINTED
+        for code in strings
         if any(
             "".join(c or "\x00" for c in code[k : k + GRAM]) in grams
             for k in range(len(code) - GRAM + 1)
@@ -483,18 +579,21 @@ def explained(quote_text: str) -> str | None:
     return None
 
 
-def quoted_output() -> Iterator[tuple[str, str]]:
+def quoted_output() -> Iterator[tuple[str, str, str]]:
+    """(where, the quote, the language of its page) for every quote of the program's output."""
     for path in DOCS:
         text = path.read_text()
+        language = language_of(path)
         for m in FENCE.finditer(text):
             if m.group(1) == "output":
                 first = text[: m.start()].count("\n") + 2
                 for offset, line in enumerate(m.group(2).splitlines()):
                     if line.strip():
-                        yield where(path, first + offset), line.strip()
+                        yield where(path, first + offset), line.strip(), language
         blanked = prose(text)
         for m in re.finditer(r"(?<!`)``(?!`)\s?(.+?)\s?(?<!`)``(?!`)", blanked, re.S):
-            yield where(path, blanked[: m.start()].count("\n") + 1), " ".join(m.group(1).split())
+            at = where(path, blanked[: m.start()].count("\n") + 1)
+            yield at, " ".join(m.group(1).split()), language
 
 
 @pytest.mark.parametrize(
@@ -517,11 +616,43 @@ def test_the_output_check_can_fail(quote: str) -> None:
     assert explained(quote) is not None
 
 
+def test_a_translated_page_quotes_what_the_program_prints_in_its_language() -> None:
+    """In a ko page, a message a catalogue holds is explained by its translation, not by its
+    English (nor by a translation of another message); a line no catalogue holds, as the
+    daemon's for operators, by the code; and "오류: " stands for "Error: "."""
+    message = "cannot reach the daemon at {server} ({reason})"
+    code = {
+        "message": (_chars(_with_fields(message)), message),
+        "operators": (_chars(["videonet-daemon listening on ", None]), None),
+    }
+    translations = [
+        (message, "데몬에 연결할 수 없습니다({server}, {reason})"),
+        ("Error: ", "오류: "),
+        ("not logged in to {server}", "로그인하지 않았습니다: {server}"),
+    ]
+    printed = printed_for({m for m, _ in translations}, translations, code)
+    assert (
+        explained("오류: 데몬에 연결할 수 없습니다(http://127.0.0.1:7701, …)", printed=printed)
+        is None
+    )
+    assert explained("videonet-daemon listening on http://127.0.0.1:7701", printed=printed) is None
+    english = "cannot reach the daemon at http://127.0.0.1:7701 (Connection refused)"
+    assert explained(english, printed=printed) is not None
+    assert explained(english, printed=printed_for(set(), [], code)) is None  # not catalogued
+    assert (
+        explained("데몬에 로그인하지 않았습니다(http://127.0.0.1:7701)", printed=printed)
+        is not None
+    )
+
+
 def test_the_output_the_docs_quote_is_what_the_code_prints() -> None:
     quotes = list(quoted_output())
     assert len(quotes) >= 20
+    assert {language for _, _, language in quotes} == set(LANGUAGES)
     wrong = [
-        f"{at}: {quote}\n    {problem}" for at, quote in quotes if (problem := explained(quote))
+        f"{at}: {quote}\n    {problem}"
+        for at, quote, language in quotes
+        if (problem := explained(quote, language))
     ]
     assert wrong == [], "\n".join(wrong)
 
