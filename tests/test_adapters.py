@@ -7,6 +7,8 @@ breaking somewhere at run time.
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,6 +16,7 @@ import pytest
 import socketio
 from aiohttp import web
 
+from videonet_cli.adapters import aiohttp as client_aiohttp_adapter
 from videonet_cli.adapters import engineio as client_engineio_adapter
 from videonet_daemon.adapters import aiohttp as aiohttp_adapter
 from videonet_daemon.adapters import engineio as engineio_adapter
@@ -31,6 +34,7 @@ ADAPTERS: dict[str, Callable[[], list[str]]] = {
     "aiohttp": aiohttp_adapter.problems,
     "typer": typer_adapter.problems,
     "python-engineio (client)": client_engineio_adapter.problems,
+    "aiohttp (client)": client_aiohttp_adapter.problems,
 }
 
 
@@ -80,6 +84,8 @@ INTERNALS = {
     "_usage_display_name": "videonet_protocol/adapters/typer.py",
     "display_type_rich": "videonet_protocol/adapters/typer.py",
     "eio.http": "videonet_cli/adapters/engineio.py",
+    "_SSL_CONTEXT_VERIFIED": "videonet_cli/adapters/aiohttp.py",
+    "_SSL_CONTEXT_UNVERIFIED": "videonet_cli/adapters/aiohttp.py",
 }
 
 
@@ -93,3 +99,36 @@ def test_each_internal_is_used_in_its_adapter_only(internal: str) -> None:
                      path.read_text(encoding="utf-8"))
     )  # fmt: skip
     assert users == [INTERNALS[internal]]
+
+
+# In a fresh interpreter, as the `videonet` process imports aiohttp: its default contexts hold no
+# certificate until their first connection, then the same ones a default context loads, with
+# aiohttp's settings (verification, hostname check) untouched.
+DEFERRED_CERTIFICATES = """
+import ssl, sys
+from videonet_cli.adapters.aiohttp import CertificatesAtFirstUse, defer_certificates
+defer_certificates()
+import aiohttp.connector as c
+verified, unverified = c._SSL_CONTEXT_VERIFIED, c._SSL_CONTEXT_UNVERIFIED
+assert type(verified) is type(unverified) is CertificatesAtFirstUse
+assert "set_default_verify_paths" not in vars(ssl.SSLContext)
+assert verified.verify_mode == ssl.CERT_REQUIRED and verified.check_hostname
+assert unverified.verify_mode == ssl.CERT_NONE and not unverified.check_hostname
+assert verified.cert_store_stats() == unverified.cert_store_stats() == {
+    "x509": 0, "crl": 0, "x509_ca": 0}
+verified.wrap_bio(ssl.MemoryBIO(), ssl.MemoryBIO(), server_hostname="localhost")
+assert verified.cert_store_stats() == ssl.create_default_context().cert_store_stats()
+assert verified._certificates_loaded and not unverified._certificates_loaded
+assert unverified.cert_store_stats()["x509_ca"] == 0
+"""
+
+
+def test_aiohttp_contexts_read_the_ca_bundle_at_their_first_connection() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", DEFERRED_CERTIFICATES],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr

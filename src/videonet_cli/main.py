@@ -187,6 +187,15 @@ def _skip_unused_optional_modules() -> None:
         sys.modules.setdefault(name, None)  # type: ignore[arg-type]  # None: "not installed"
 
 
+def _prepare_imports() -> None:
+    """What the `videonet` process does before it imports anything that talks to the daemon."""
+    from videonet_cli.adapters.aiohttp import defer_certificates
+
+    _skip_unused_optional_modules()
+    # aiohttp's default TLS contexts read the CA bundle when first used, not when imported.
+    defer_certificates()
+
+
 def _exit_without_teardown(code: int) -> None:
     """End the process once the command is done, without the interpreter's teardown.
 
@@ -214,7 +223,7 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point: run the command, turn every error into one red line and an exit code."""
     process = argv is None  # the `videonet` process itself, not a caller importing this module
     if process:
-        _skip_unused_optional_modules()
+        _prepare_imports()
         # No cycle collection while the command's modules are imported (they make no garbage
         # worth it); commands.common.run freezes what was imported and turns it back on.
         gc.disable()
