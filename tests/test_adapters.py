@@ -9,8 +9,9 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import socketio
@@ -84,6 +85,9 @@ INTERNALS = {
     "_usage_display_name": "videonet_protocol/adapters/typer.py",
     "display_type_rich": "videonet_protocol/adapters/typer.py",
     "eio.http": "videonet_cli/adapters/engineio.py",
+    "_runtime_param": "videonet_protocol/adapters/typer.py",
+    "coerce_cli_path": "videonet_protocol/adapters/typer.py",
+    "build_runtime_param": "videonet_protocol/adapters/typer.py",
     "_SSL_CONTEXT_VERIFIED": "videonet_cli/adapters/aiohttp.py",
     "_SSL_CONTEXT_UNVERIFIED": "videonet_cli/adapters/aiohttp.py",
 }
@@ -130,5 +134,83 @@ def test_aiohttp_contexts_read_the_ca_bundle_at_their_first_connection() -> None
         text=True,
         timeout=60,
         check=False,
+    )
+    assert done.returncode == 0, done.stderr
+
+
+# --- quick_coercion: the same values and the same errors as typer's pydantic adapters ---------
+
+SAMPLE_VALUES: tuple[Any, ...] = (
+    "0", "7", "-3", "007", "60", "1.5", "-0.25", " 7", "7 ", "1_000", "7.0", "1e3", "inf",
+    "abc", "", "-", "/", "/nonexistent/x", "a\0b", 3, 2.5, -1, True, False, 0,
+)  # fmt: skip
+
+
+def _outcome(runtime: Any, value: Any, param: Any, ctx: Any) -> tuple[str, Any]:
+    try:
+        value = runtime.coerce(value, param=param, ctx=ctx)
+    except Exception as exc:  # the error a user would read, exactly
+        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        return type(exc).__name__, message
+    return type(value).__name__, value
+
+
+def _tree(command: Any, parent: Any = None, name: str = "") -> Iterator[tuple[Any, Any]]:
+    from videonet_protocol.adapters.typer import Context
+
+    ctx = Context(command, info_name=name, parent=parent, **command.context_settings)
+    yield command, ctx
+    for child_name, child in (getattr(command, "commands", None) or {}).items():
+        yield from _tree(child, ctx, child_name)
+
+
+def test_quick_coercion_converts_as_typer_does(tmp_path: Path) -> None:
+    """Every parameter of `videonet` and `videonet-daemon` given the quick converter turns each
+    sample (as typed, as a default, in a list) into what typer's own adapter makes of it, or
+    fails with the same error: nothing a user sees changes, only pydantic is not imported."""
+    from typer._coercion import build_runtime_param
+
+    from videonet_cli.main import build_command as videonet_command
+    from videonet_daemon.cli import build_command as daemon_command
+    from videonet_protocol.adapters.typer import _QuickParam
+
+    existing = tmp_path / "file.txt"
+    existing.write_text("x")
+    samples = (*SAMPLE_VALUES, str(existing), str(tmp_path), existing)
+    checked: set[str] = set()
+    for root in (videonet_command(), daemon_command()):
+        for command, ctx in _tree(root):
+            for param in [*command.params, command.get_help_option(ctx)]:
+                quick = getattr(param, "_runtime_param", None)
+                if not isinstance(quick, _QuickParam):
+                    continue
+                full = build_runtime_param(param.type_descriptor)
+                default = [] if callable(param.default) else [param.default]
+                values: list[Any] = [*samples, *default]
+                if quick.listed:
+                    values = [(v,) for v in values] + [(samples[1], v) for v in values]
+                for value in values:
+                    got = _outcome(quick, value, param, ctx)
+                    want = _outcome(full, value, param, ctx)
+                    assert got == want, (command.name, param.name, value)
+                checked.add(repr(param.type_descriptor.annotation))
+    # The kinds the commands have today, each checked at least once.
+    assert {"<class 'str'>", "<class 'int'>", "<class 'float'>", "<class 'bool'>"} <= checked
+    assert "list[pathlib.Path]" in checked and "<class 'pathlib.Path'>" in checked
+
+
+def test_a_command_line_is_parsed_without_pydantic() -> None:
+    code = (
+        "import sys\n"
+        "from videonet_cli.main import build_command\n"
+        "root = build_command()\n"
+        "ctx = root.make_context('videonet', ['send', 'room', '/', '--json', '--timeout', '5'])\n"
+        "send = root.get_command(ctx, 'send')\n"
+        "sub = send.make_context('send', ['room', '/', '--json', '--timeout', '5'], parent=ctx)\n"
+        "assert sub.params['timeout'] == 5.0 and sub.params['json_out'] is True, sub.params\n"
+        "assert 'pydantic' not in sys.modules\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
     )
     assert done.returncode == 0, done.stderr

@@ -33,7 +33,7 @@ from videonet_cli.commands import (
 from videonet_cli.config import ENV_INSECURE, ENV_SERVER, debug_enabled
 from videonet_cli.errors import CliError, ExitCode
 from videonet_cli.render.console import error_line
-from videonet_protocol.adapters.typer import Command, plain_help
+from videonet_protocol.adapters.typer import Command, plain_help, quick_coercion
 from videonet_protocol.command_line import run_click
 
 app = typer.Typer(
@@ -170,7 +170,7 @@ def build_command() -> Command:
     """The click command tree of ``videonet``, as run, completed and documented."""
     command = typer.main.get_command(app)
     _json_from_config(command)
-    return plain_help(command)
+    return quick_coercion(plain_help(command))
 
 
 # Optional packages python-socketio and python-engineio import when they are imported, if they
