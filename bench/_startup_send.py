@@ -35,7 +35,8 @@ TIMEOUT = 120.0
 IMPORT_RUNS = 5
 # What `videonet send` imports before its first round trip, as the entry point does it.
 SEND_IMPORTS = (
-    "import videonet_cli.main as m; m._skip_unused_optional_modules(); "
+    "import videonet_cli.main as m; "
+    "(getattr(m, '_prepare_imports', None) or m._skip_unused_optional_modules)(); "
     "import videonet_cli.commands.transfer, videonet_cli.transfer.sender"
 )
 # (label, role, event): each end's JSON events, in order, as the bench saw them arrive.

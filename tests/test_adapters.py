@@ -7,13 +7,17 @@ breaking somewhere at run time.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import socketio
 from aiohttp import web
 
+from videonet_cli.adapters import aiohttp as client_aiohttp_adapter
 from videonet_cli.adapters import engineio as client_engineio_adapter
 from videonet_daemon.adapters import aiohttp as aiohttp_adapter
 from videonet_daemon.adapters import engineio as engineio_adapter
@@ -31,6 +35,7 @@ ADAPTERS: dict[str, Callable[[], list[str]]] = {
     "aiohttp": aiohttp_adapter.problems,
     "typer": typer_adapter.problems,
     "python-engineio (client)": client_engineio_adapter.problems,
+    "aiohttp (client)": client_aiohttp_adapter.problems,
 }
 
 
@@ -80,6 +85,11 @@ INTERNALS = {
     "_usage_display_name": "videonet_protocol/adapters/typer.py",
     "display_type_rich": "videonet_protocol/adapters/typer.py",
     "eio.http": "videonet_cli/adapters/engineio.py",
+    "_runtime_param": "videonet_protocol/adapters/typer.py",
+    "coerce_cli_path": "videonet_protocol/adapters/typer.py",
+    "build_runtime_param": "videonet_protocol/adapters/typer.py",
+    "_SSL_CONTEXT_VERIFIED": "videonet_cli/adapters/aiohttp.py",
+    "_SSL_CONTEXT_UNVERIFIED": "videonet_cli/adapters/aiohttp.py",
 }
 
 
@@ -93,3 +103,114 @@ def test_each_internal_is_used_in_its_adapter_only(internal: str) -> None:
                      path.read_text(encoding="utf-8"))
     )  # fmt: skip
     assert users == [INTERNALS[internal]]
+
+
+# In a fresh interpreter, as the `videonet` process imports aiohttp: its default contexts hold no
+# certificate until their first connection, then the same ones a default context loads, with
+# aiohttp's settings (verification, hostname check) untouched.
+DEFERRED_CERTIFICATES = """
+import ssl, sys
+from videonet_cli.adapters.aiohttp import CertificatesAtFirstUse, defer_certificates
+defer_certificates()
+import aiohttp.connector as c
+verified, unverified = c._SSL_CONTEXT_VERIFIED, c._SSL_CONTEXT_UNVERIFIED
+assert type(verified) is type(unverified) is CertificatesAtFirstUse
+assert "set_default_verify_paths" not in vars(ssl.SSLContext)
+assert verified.verify_mode == ssl.CERT_REQUIRED and verified.check_hostname
+assert unverified.verify_mode == ssl.CERT_NONE and not unverified.check_hostname
+assert verified.cert_store_stats() == unverified.cert_store_stats() == {
+    "x509": 0, "crl": 0, "x509_ca": 0}
+verified.wrap_bio(ssl.MemoryBIO(), ssl.MemoryBIO(), server_hostname="localhost")
+assert verified.cert_store_stats() == ssl.create_default_context().cert_store_stats()
+assert verified._certificates_loaded and not unverified._certificates_loaded
+assert unverified.cert_store_stats()["x509_ca"] == 0
+"""
+
+
+def test_aiohttp_contexts_read_the_ca_bundle_at_their_first_connection() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", DEFERRED_CERTIFICATES],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+
+
+# --- quick_coercion: the same values and the same errors as typer's pydantic adapters ---------
+
+SAMPLE_VALUES: tuple[Any, ...] = (
+    "0", "7", "-3", "007", "60", "1.5", "-0.25", " 7", "7 ", "1_000", "7.0", "1e3", "inf",
+    "abc", "", "-", "/", "/nonexistent/x", "a\0b", 3, 2.5, -1, True, False, 0,
+)  # fmt: skip
+
+
+def _outcome(runtime: Any, value: Any, param: Any, ctx: Any) -> tuple[str, Any]:
+    try:
+        value = runtime.coerce(value, param=param, ctx=ctx)
+    except Exception as exc:  # the error a user would read, exactly
+        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        return type(exc).__name__, message
+    return type(value).__name__, value
+
+
+def _tree(command: Any, parent: Any = None, name: str = "") -> Iterator[tuple[Any, Any]]:
+    from videonet_protocol.adapters.typer import Context
+
+    ctx = Context(command, info_name=name, parent=parent, **command.context_settings)
+    yield command, ctx
+    for child_name, child in (getattr(command, "commands", None) or {}).items():
+        yield from _tree(child, ctx, child_name)
+
+
+def test_quick_coercion_converts_as_typer_does(tmp_path: Path) -> None:
+    """Every parameter of `videonet` and `videonet-daemon` given the quick converter turns each
+    sample (as typed, as a default, in a list) into what typer's own adapter makes of it, or
+    fails with the same error: nothing a user sees changes, only pydantic is not imported."""
+    from typer._coercion import build_runtime_param
+
+    from videonet_cli.main import build_command as videonet_command
+    from videonet_daemon.cli import build_command as daemon_command
+    from videonet_protocol.adapters.typer import _QuickParam
+
+    existing = tmp_path / "file.txt"
+    existing.write_text("x")
+    samples = (*SAMPLE_VALUES, str(existing), str(tmp_path), existing)
+    checked: set[str] = set()
+    for root in (videonet_command(), daemon_command()):
+        for command, ctx in _tree(root):
+            for param in [*command.params, command.get_help_option(ctx)]:
+                quick = getattr(param, "_runtime_param", None)
+                if not isinstance(quick, _QuickParam):
+                    continue
+                full = build_runtime_param(param.type_descriptor)
+                default = [] if callable(param.default) else [param.default]
+                values: list[Any] = [*samples, *default]
+                if quick.listed:
+                    values = [(v,) for v in values] + [(samples[1], v) for v in values]
+                for value in values:
+                    got = _outcome(quick, value, param, ctx)
+                    want = _outcome(full, value, param, ctx)
+                    assert got == want, (command.name, param.name, value)
+                checked.add(repr(param.type_descriptor.annotation))
+    # The kinds the commands have today, each checked at least once.
+    assert {"<class 'str'>", "<class 'int'>", "<class 'float'>", "<class 'bool'>"} <= checked
+    assert "list[pathlib.Path]" in checked and "<class 'pathlib.Path'>" in checked
+
+
+def test_a_command_line_is_parsed_without_pydantic() -> None:
+    code = (
+        "import sys\n"
+        "from videonet_cli.main import build_command\n"
+        "root = build_command()\n"
+        "ctx = root.make_context('videonet', ['send', 'room', '/', '--json', '--timeout', '5'])\n"
+        "send = root.get_command(ctx, 'send')\n"
+        "sub = send.make_context('send', ['room', '/', '--json', '--timeout', '5'], parent=ctx)\n"
+        "assert sub.params['timeout'] == 5.0 and sub.params['json_out'] is True, sub.params\n"
+        "assert 'pydantic' not in sys.modules\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from transfer_helpers import listening_receiver, make_room, member, random_file
+from transfer_helpers import listening_receiver, make_room, member, random_file, sha256_of
 from videonet_cli.crypto.stream import StreamLayout
 
 from conftest import Daemon, daemon_command, http
@@ -89,6 +89,15 @@ def test_daemon_serves_tls(
     assert r.code == 0, r.err
     r = alice.cli("rooms", "list", SSL_CERT_FILE="/dev/null")
     assert r.code == 5 and "certificate" in r.err.lower()
+    # A verified transfer over TLS: both ends' HTTP sessions and Socket.IO connections check the
+    # certificate (aiohttp's default contexts read the CA bundle at their first connection).
+    room = make_room(d, alice)
+    bob = member(d, tmp_path, room)
+    src = random_file(tmp_path / "tls.bin", 100_000)
+    rx = listening_receiver(bob.cli, room, tmp_path / "in")
+    assert alice.cli("send", room, str(src), "--timeout", "60").code == 0
+    assert rx.finish() == 0
+    assert sha256_of(tmp_path / "in" / "tls.bin") == sha256_of(src)
 
 
 def test_tls_settings_are_checked(tmp_path: Path) -> None:

@@ -34,7 +34,7 @@ from videonet_cli.commands import (
 from videonet_cli.config import ENV_INSECURE, ENV_SERVER, debug_enabled
 from videonet_cli.errors import CliError, ExitCode
 from videonet_cli.render.console import error_line
-from videonet_protocol.adapters.typer import Command, plain_help
+from videonet_protocol.adapters.typer import Command, plain_help, quick_coercion
 from videonet_protocol.command_line import run_click
 
 app = typer.Typer(
@@ -176,7 +176,7 @@ def build_command() -> Command:
     """The click command tree of ``videonet``, as run, completed and documented."""
     command = typer.main.get_command(app)
     _json_from_config(command)
-    return plain_help(command)
+    return quick_coercion(plain_help(command))
 
 
 # Optional packages python-socketio and python-engineio import when they are imported, if they
@@ -191,6 +191,15 @@ UNUSED_OPTIONAL_MODULES = ("redis", "valkey", "requests")
 def _skip_unused_optional_modules() -> None:
     for name in UNUSED_OPTIONAL_MODULES:
         sys.modules.setdefault(name, None)  # type: ignore[arg-type]  # None: "not installed"
+
+
+def _prepare_imports() -> None:
+    """What the `videonet` process does before it imports anything that talks to the daemon."""
+    from videonet_cli.adapters.aiohttp import defer_certificates
+
+    _skip_unused_optional_modules()
+    # aiohttp's default TLS contexts read the CA bundle when first used, not when imported.
+    defer_certificates()
 
 
 def _exit_without_teardown(code: int) -> None:
@@ -220,7 +229,7 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point: run the command, turn every error into one red line and an exit code."""
     process = argv is None  # the `videonet` process itself, not a caller importing this module
     if process:
-        _skip_unused_optional_modules()
+        _prepare_imports()
         # No cycle collection while the command's modules are imported (they make no garbage
         # worth it); commands.common.run freezes what was imported and turns it back on.
         gc.disable()

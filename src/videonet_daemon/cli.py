@@ -19,7 +19,7 @@ import typer
 from videonet_daemon import __version__
 from videonet_daemon.settings import Settings, SettingsError
 from videonet_protocol import protocol
-from videonet_protocol.adapters.typer import Command, plain_help
+from videonet_protocol.adapters.typer import Command, plain_help, quick_coercion
 from videonet_protocol.command_line import plain_error, run_click
 from videonet_protocol.durations import parse_duration
 from videonet_protocol.install_hint import install_command
@@ -524,4 +524,4 @@ def main(argv: list[str] | None = None) -> None:
 
 def build_command() -> Command:
     """The click command tree of ``videonet-daemon``, as run, completed and documented."""
-    return plain_help(typer.main.get_command(app))
+    return quick_coercion(plain_help(typer.main.get_command(app)))

@@ -13,20 +13,31 @@
   ``videonet-daemon`` binds nothing and stays English.
 - The help formatter wraps and pads by terminal cells (`rich.cells`), not characters: click
   counts a Korean or Japanese character as one column where a terminal draws two.
+- `quick_coercion` gives each parameter of a plain type its `_runtime_param` (typer's
+  `RuntimeParam`) before typer builds one: typer 0.29 turns every value given on the command line
+  into its type with a pydantic `TypeAdapter`, built when the command runs, and importing pydantic
+  and building the adapters cost a command 0.05 s of CPU before its first line of work (issue 26).
+  Values of the usual shapes are converted here as pydantic converts them; anything else (an
+  error to report, an unusual spelling) goes to typer's own adapter, so messages are typer's.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from gettext import gettext
+from pathlib import Path
+from typing import Any, cast
 
 import typer
 from typer._click import Command, Context, HelpFormatter
 from typer._click.exceptions import NoArgsIsHelpError, UsageError
 from typer._click.formatting import wrap_text
+from typer._coercion import RuntimeParam, TypeDescriptor, build_runtime_param
+from typer._param_types import coerce_cli_path
 
-from videonet_protocol.adapters.check import installed
+from videonet_protocol.adapters.check import installed, method_problems
 
 __all__ = [
     "Command",
@@ -36,6 +47,7 @@ __all__ = [
     "WordsContext",
     "plain_help",
     "problems",
+    "quick_coercion",
     "usage_message",
 ]
 
@@ -285,6 +297,108 @@ def usage_message(message: str) -> str:
     return text
 
 
+# What pydantic's lax mode turns into the same int or float as Python does: plain digits only
+# (pydantic also takes "1_000", " 7 ", "7.0" for an int; those go to typer's adapter).
+_INT = re.compile(r"-?(?:0|[1-9][0-9]*)")
+_FLOAT = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
+_NOT_QUICK = object()
+
+
+def _plain(annotation: Any) -> bool:
+    return annotation in (str, int, float, bool) or (
+        isinstance(annotation, type) and issubclass(annotation, Path)
+    )
+
+
+def _number(annotation: Any, value: Any) -> int | float | None:
+    kind = type(value)
+    if annotation is int:
+        if kind is int:
+            return value  # type: ignore[no-any-return]
+        return int(value) if kind is str and _INT.fullmatch(value) else None
+    if kind is float:
+        return value  # type: ignore[no-any-return]
+    if kind is int or (kind is str and _FLOAT.fullmatch(value)):
+        return float(value)
+    return None
+
+
+def _quick_value(annotation: Any, value: Any, param: Any, ctx: Context) -> Any:
+    """``value`` as typer's adapter would make it, or _NOT_QUICK for that adapter to decide."""
+    kind = type(value)
+    if annotation is str:
+        return value if kind is str else _NOT_QUICK
+    if annotation is bool:  # a flag's value is a bool; a string from the environment is not
+        return value if kind is bool else _NOT_QUICK
+    if annotation in (int, float):
+        number = _number(annotation, value)
+        info = param.type_descriptor.parameter_info
+        if number is None or (info.min is not None and number < info.min):
+            return _NOT_QUICK  # out of range: typer's adapter says why
+        return number if info.max is None or number <= info.max else _NOT_QUICK
+    # A path: typer's own checks (exists, readable…), given the Path pydantic would make.
+    if kind is str and value and "\0" not in value:
+        value = annotation(value)
+    if not isinstance(value, annotation):
+        return _NOT_QUICK
+    return coerce_cli_path(
+        value, param.type_descriptor.parameter_info, path_type=annotation, param=param, ctx=ctx
+    )
+
+
+@dataclass(frozen=True)
+class _QuickParam(RuntimeParam):
+    """Plain values converted here; the rest by the RuntimeParam typer builds (pydantic)."""
+
+    item: Any  # the annotation of one value (of the list's items, when ``listed``)
+    listed: bool
+
+    def _coerce_value(self, value: Any, param: Any, ctx: Context) -> Any:
+        if self.listed:
+            if isinstance(value, (list, tuple)):
+                items = [_quick_value(self.item, v, param, ctx) for v in value]
+                if all(item is not _NOT_QUICK for item in items):
+                    return items
+        else:
+            done = _quick_value(self.item, value, param, ctx)
+            if done is not _NOT_QUICK:
+                return done
+        full = build_runtime_param(param.type_descriptor)
+        return full._coerce_value(value, param=param, ctx=ctx)
+
+
+def _quick_param(descriptor: TypeDescriptor) -> _QuickParam | None:
+    info = descriptor.parameter_info
+    if descriptor.file_annotation is not None or info.parser is not None or info.clamp:
+        return None
+    annotation = descriptor.annotation
+    listed = getattr(annotation, "__origin__", None) is list
+    item = annotation.__args__[0] if listed else annotation
+    if not _plain(item):
+        return None
+    if isinstance(item, type) and issubclass(item, Path) and info.path_type is not None:
+        return None
+    return _QuickParam(info, annotation, item, listed)
+
+
+def quick_coercion(command: Command, parent: Context | None = None, name: str = "") -> Command:
+    """Give every parameter of a plain type (str, int, float, bool, a Path, a list of one) in
+    the tree under ``command`` the converter above, --help included; typer keeps the others."""
+    # The context a run makes for this command (its settings, its parent's help option names):
+    # --help is made once per command from it, and cached.
+    ctx = Context(command, info_name=name, parent=parent, **command.context_settings)
+    for child_name, child in (getattr(command, "commands", None) or {}).items():
+        quick_coercion(child, ctx, child_name)
+    for param in [*command.params, command.get_help_option(ctx)]:
+        descriptor = getattr(param, "type_descriptor", None)
+        if descriptor is None or getattr(param, "_runtime_param", True) is not None:
+            continue
+        quick = _quick_param(descriptor)
+        if quick is not None:
+            param._runtime_param = quick  # type: ignore[union-attr]
+    return command
+
+
 def problems() -> list[str]:
     """What of the above no longer holds in the installed typer (empty: all holds)."""
     where = installed(DISTRIBUTION)
@@ -311,6 +425,16 @@ def problems() -> list[str]:
     for name in ("_usage_display_name", "display_type_rich"):
         if not callable(getattr(argument, name, None)):
             found.append(f"{where}: an argument's method {name} is gone")
+    for name in ("_runtime_param", "type_descriptor"):
+        if not hasattr(option, name):
+            found.append(f"{where}: a parameter's {name} is gone")
+    fields = tuple(getattr(RuntimeParam, "__dataclass_fields__", {}))
+    if fields != ("parameter_info", "annotation"):
+        found.append(f"{where}: RuntimeParam's fields are {fields}, not the two used here")
+    found += method_problems(DISTRIBUTION, RuntimeParam, "_coerce_value", ("value", "param", "ctx"))
+    quick = _quick_param(option.type_descriptor) if hasattr(option, "type_descriptor") else None
+    if quick is None or quick.coerce("3", param=cast(Any, option), ctx=ctx) != 3:
+        found.append(f"{where}: an int option is not converted by quick_coercion")
     if not issubclass(NoArgsIsHelpError, UsageError):
         found.append(f"{where}: NoArgsIsHelpError is no longer a UsageError")
     return found
