@@ -297,11 +297,16 @@ def _not_printed(tree: ast.AST) -> set[int]:
     return found
 
 
+# A `{name}` field of a message formatted after translation: `_("sent {name}").format(...)`.
+_FIELD = re.compile(r"\{[A-Za-z_][A-Za-z0-9_]*(?:![rsa])?(?::[^{}]*)?\}")
+
+
 def _segments(node: ast.expr) -> list[str | None] | None:
-    """A string expression as literal parts and None for each value put in; None if it is not
-    a string expression."""
+    """A string expression as literal parts and None for each value put in (an f-string's, or a
+    `{field}` of a string formatted later); None if it is not a string expression."""
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
-        return [node.value]
+        texts = _FIELD.split(node.value)
+        return [part for text in texts for part in (None, text)][1:]
     if isinstance(node, ast.JoinedStr):
         return [v.value if isinstance(v, ast.Constant) else None for v in node.values]
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
