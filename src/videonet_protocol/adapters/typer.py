@@ -313,4 +313,16 @@ def problems() -> list[str]:
             found.append(f"{where}: an argument's method {name} is gone")
     if not issubclass(NoArgsIsHelpError, UsageError):
         found.append(f"{where}: NoArgsIsHelpError is no longer a UsageError")
+    if getattr(Context, "formatter_class", None) is not HelpFormatter:
+        found.append(f"{where}: Context.formatter_class no longer names click's HelpFormatter")
+    from typer._click.exceptions import MissingParameter, NoSuchOption
+
+    forms = [regex for regex, _words in _usage_forms()]
+    for exc in (
+        MissingParameter(param_hint="'ROOM'", param_type="argument"),
+        NoSuchOption("--nope", possibilities=["--json"]),
+    ):
+        said = exc.format_message()
+        if not any(regex.match(said) for regex in forms):
+            found.append(f"{where}: click's usage error {said!r} is not a form usage_message knows")
     return found
