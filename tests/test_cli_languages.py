@@ -372,3 +372,20 @@ def _cells(line: str) -> list[str]:
     for char in line:
         cells.extend([char] * cell_len(char) if cell_len(char) else [])
     return cells
+
+
+@pytest.mark.parametrize("width", [12, 17, 20, 33])
+def test_help_text_wraps_by_cells(width: int) -> None:
+    from videonet_protocol.adapters.typer import wrap_cells
+
+    text = (
+        "このデバイスはアカウントのアイデンティティにリンクされていません。ここで "
+        "`videonet devices link` を実行してください。"
+    )
+    lines = wrap_cells(text, width, "  ", "    ")
+    assert all(cell_len(line) <= width for line in lines), lines
+    assert lines[0].startswith("  ") and all(line.startswith("    ") for line in lines[1:])
+    assert not any(line.strip()[0] in "。、" for line in lines)
+    # Nothing lost or reordered: the words come back when the lines are joined.
+    assert "".join(lines).replace(" ", "") == text.replace(" ", "")
+    assert not any(line.endswith(" ") for line in lines)

@@ -126,6 +126,10 @@ def cell_len(text: str) -> int:
     return measure(text)
 
 
+# Closing punctuation that Japanese and Korean never put at the start of a line.
+_NO_LINE_START = frozenset("。、，．）)」』】〕・ー！？!?.,:;")
+
+
 def wrap_cells(text: str, width: int, indent: str = "", subsequent: str = "") -> list[str]:
     """``text`` in lines of at most ``width`` terminal cells (indents included).
 
@@ -146,11 +150,19 @@ def wrap_cells(text: str, width: int, indent: str = "", subsequent: str = "") ->
         if cell_len(word) + cell_len(subsequent) > width:
             # Too wide for any line: cut it, starting in the space left on this one.
             if not fresh:
-                line += " "
+                if cell_len(line) + 1 + cell_len(word[0]) <= width:
+                    line += " "
+                else:
+                    lines.append(line)
+                    line, fresh = subsequent, True
             for char in word:
                 if cell_len(line) + get_character_cell_size(char) > width and not fresh:
+                    carried = ""
+                    if char in _NO_LINE_START and len(line) > len(subsequent) + 1:
+                        # 。、) never start a line: the character before goes down with them.
+                        line, carried = line[:-1], line[-1]
                     lines.append(line)
-                    line = subsequent
+                    line = subsequent + carried
                 line += char
                 fresh = False
             continue
