@@ -360,7 +360,7 @@ def test_config_list_table_lines_up_on_a_terminal(tmp_path: Path, lang: str) -> 
     # Every row's borders fall on the same cells (Rich measures Korean and Japanese as two).
     borders = {tuple(i for i, cell in enumerate(_cells(row)) if cell in "│┃") for row in rows}
     assert len(borders) == 1, rows
-    header = {"ko": ("키", "값", "출처", "의미"), "ja": ("キー", "値", "出所", "意味")}[lang]
+    header = {"ko": ("키", "값", "출처", "설명"), "ja": ("キー", "値", "設定元", "説明")}[lang]
     assert all(word in rows[0] for word in header)
     saved = {"ko": "저장됨", "ja": "保存済み"}[lang]
     assert any("lobby" in row and saved in row for row in rows)
