@@ -389,3 +389,17 @@ def test_help_text_wraps_by_cells(width: int) -> None:
     # Nothing lost or reordered: the words come back when the lines are joined.
     assert "".join(lines).replace(" ", "") == text.replace(" ", "")
     assert not any(line.endswith(" ") for line in lines)
+
+
+def test_the_daemons_operator_cli_stays_english(tmp_path: Path) -> None:
+    # videonet-daemon shares the help formatter and the usage errors (videonet_protocol), but
+    # binds no catalogue: operators read English whatever their locale.
+    env = user_env(tmp_path, LANG="ko_KR.UTF-8", LC_ALL="ko_KR.UTF-8")
+    daemon_cli = str(BIN / "videonet-daemon")
+    r = subprocess.run([daemon_cli, "--help"], capture_output=True, text=True, env=env, timeout=60)
+    assert r.returncode == 0 and r.stdout.startswith("Usage: videonet-daemon"), r.stdout[:200]
+    assert "Options:" in r.stdout and "Show this message and exit." in r.stdout
+    r = subprocess.run(
+        [daemon_cli, "serve", "--nope"], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert r.returncode == 2 and "No such option: --nope" in r.stderr
