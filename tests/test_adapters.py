@@ -84,6 +84,8 @@ INTERNALS = {
     "typer._click": "videonet_protocol/adapters/typer.py",
     "_usage_display_name": "videonet_protocol/adapters/typer.py",
     "display_type_rich": "videonet_protocol/adapters/typer.py",
+    "formatter_class": "videonet_protocol/adapters/typer.py",
+    "context_class": "videonet_protocol/adapters/typer.py",
     "eio.http": "videonet_cli/adapters/engineio.py",
     "_runtime_param": "videonet_protocol/adapters/typer.py",
     "coerce_cli_path": "videonet_protocol/adapters/typer.py",

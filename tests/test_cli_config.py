@@ -78,6 +78,7 @@ def test_config_get_set_list_unset(daemon: Daemon, tmp_path: Path) -> None:
         "room": "",
         "output": "human",
         "insecure": "false",
+        "language": "",
     }
     port = daemon.url.rsplit(":", 1)[1]
     r = videonet(tmp_path, "config", "set", "server", f"127.0.0.1:{port}")
@@ -96,7 +97,7 @@ def test_config_get_set_list_unset(daemon: Daemon, tmp_path: Path) -> None:
     r = videonet(tmp_path, "config", "set", "colour", "red")
     assert r.code == 2
     assert one_error_line(r) == (
-        "Error: unknown config key 'colour' (known: server, room, output, insecure)"
+        "Error: unknown config key 'colour' (known: server, room, output, insecure, language)"
     )
     r = videonet(tmp_path, "config", "set", "output", "yaml")
     assert r.code == 2 and one_error_line(r) == "Error: output: 'yaml' is not one of human, json"

@@ -360,7 +360,7 @@ def test_config_list_table_lines_up_on_a_terminal(tmp_path: Path, lang: str) -> 
     # Every row's borders fall on the same cells (Rich measures Korean and Japanese as two).
     borders = {tuple(i for i, cell in enumerate(_cells(row)) if cell in "│┃") for row in rows}
     assert len(borders) == 1, rows
-    header = {"ko": ("키", "값", "출처", "의미"), "ja": ("キー", "値", "出所", "意味")}[lang]
+    header = {"ko": ("키", "값", "출처", "설명"), "ja": ("キー", "値", "設定元", "説明")}[lang]
     assert all(word in rows[0] for word in header)
     saved = {"ko": "저장됨", "ja": "保存済み"}[lang]
     assert any("lobby" in row and saved in row for row in rows)
@@ -372,3 +372,34 @@ def _cells(line: str) -> list[str]:
     for char in line:
         cells.extend([char] * cell_len(char) if cell_len(char) else [])
     return cells
+
+
+@pytest.mark.parametrize("width", [12, 17, 20, 33])
+def test_help_text_wraps_by_cells(width: int) -> None:
+    from videonet_protocol.adapters.typer import wrap_cells
+
+    text = (
+        "このデバイスはアカウントのアイデンティティにリンクされていません。ここで "
+        "`videonet devices link` を実行してください。"
+    )
+    lines = wrap_cells(text, width, "  ", "    ")
+    assert all(cell_len(line) <= width for line in lines), lines
+    assert lines[0].startswith("  ") and all(line.startswith("    ") for line in lines[1:])
+    assert not any(line.strip()[0] in "。、" for line in lines)
+    # Nothing lost or reordered: the words come back when the lines are joined.
+    assert "".join(lines).replace(" ", "") == text.replace(" ", "")
+    assert not any(line.endswith(" ") for line in lines)
+
+
+def test_the_daemons_operator_cli_stays_english(tmp_path: Path) -> None:
+    # videonet-daemon shares the help formatter and the usage errors (videonet_protocol), but
+    # binds no catalogue: operators read English whatever their locale.
+    env = user_env(tmp_path, LANG="ko_KR.UTF-8", LC_ALL="ko_KR.UTF-8")
+    daemon_cli = str(BIN / "videonet-daemon")
+    r = subprocess.run([daemon_cli, "--help"], capture_output=True, text=True, env=env, timeout=60)
+    assert r.returncode == 0 and r.stdout.startswith("Usage: videonet-daemon"), r.stdout[:200]
+    assert "Options:" in r.stdout and "Show this message and exit." in r.stdout
+    r = subprocess.run(
+        [daemon_cli, "serve", "--nope"], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert r.returncode == 2 and "No such option: --nope" in r.stderr

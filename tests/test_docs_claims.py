@@ -317,8 +317,8 @@ def _with_fields(text: str) -> list[str | None]:
 
 
 def _segments(node: ast.expr) -> list[str | None] | None:
-    """A string expression as literal parts and None for each value put in; None if it is not
-    a string expression."""
+    """A string expression as literal parts and None for each value put in (an f-string's, or a
+    `{field}` of a string formatted later); None if it is not a string expression."""
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
         return _with_fields(node.value)
     if isinstance(node, ast.JoinedStr):

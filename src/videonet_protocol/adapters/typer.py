@@ -138,6 +138,10 @@ def cell_len(text: str) -> int:
     return measure(text)
 
 
+# Closing punctuation that Japanese and Korean never put at the start of a line.
+_NO_LINE_START = frozenset("。、，．）)」』】〕・ー！？!?.,:;")
+
+
 def wrap_cells(text: str, width: int, indent: str = "", subsequent: str = "") -> list[str]:
     """``text`` in lines of at most ``width`` terminal cells (indents included).
 
@@ -158,11 +162,19 @@ def wrap_cells(text: str, width: int, indent: str = "", subsequent: str = "") ->
         if cell_len(word) + cell_len(subsequent) > width:
             # Too wide for any line: cut it, starting in the space left on this one.
             if not fresh:
-                line += " "
+                if cell_len(line) + 1 + cell_len(word[0]) <= width:
+                    line += " "
+                else:
+                    lines.append(line)
+                    line, fresh = subsequent, True
             for char in word:
                 if cell_len(line) + get_character_cell_size(char) > width and not fresh:
+                    carried = ""
+                    if char in _NO_LINE_START and len(line) > len(subsequent) + 1:
+                        # 。、) never start a line: the character before goes down with them.
+                        line, carried = line[:-1], line[-1]
                     lines.append(line)
-                    line = subsequent
+                    line = subsequent + carried
                 line += char
                 fresh = False
             continue
@@ -437,4 +449,16 @@ def problems() -> list[str]:
         found.append(f"{where}: an int option is not converted by quick_coercion")
     if not issubclass(NoArgsIsHelpError, UsageError):
         found.append(f"{where}: NoArgsIsHelpError is no longer a UsageError")
+    if getattr(Context, "formatter_class", None) is not HelpFormatter:
+        found.append(f"{where}: Context.formatter_class no longer names click's HelpFormatter")
+    from typer._click.exceptions import MissingParameter, NoSuchOption
+
+    forms = [regex for regex, _words in _usage_forms()]
+    for exc in (
+        MissingParameter(param_hint="'ROOM'", param_type="argument"),
+        NoSuchOption("--nope", possibilities=["--json"]),
+    ):
+        said = exc.format_message()
+        if not any(regex.match(said) for regex in forms):
+            found.append(f"{where}: click's usage error {said!r} is not a form usage_message knows")
     return found
