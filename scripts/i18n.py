@@ -89,10 +89,11 @@ def extract(domain: Domain):  # type: ignore[no-untyped-def]
 
     catalog = _new_catalog(None)
     for path in domain.sources():
-        try:
-            where = str(path.relative_to(ROOT))
-        except ValueError:
+        # Installed packages (typer) by package and file, wherever the venv is.
+        if "site-packages" in path.parts or not path.is_relative_to(ROOT):
             where = f"{path.parent.name}/{path.name}"
+        else:
+            where = str(path.relative_to(ROOT))
         # index.html's words are marked with data-i18n attributes (static/i18n.js reads them).
         method = extract_html if path.suffix == ".html" else domain.method
         with path.open("rb") as fh:
@@ -220,6 +221,8 @@ def update() -> None:
         for language in TRANSLATED:
             path = domain.po_path(language)
             catalog = _read(path) if path.exists() else _new_catalog(language)
+            # The header keeps its date unless the words change: fewer conflicts between branches.
+            template.creation_date = catalog.creation_date
             catalog.update(template, no_fuzzy_matching=True)
             catalog.obsolete.clear()
             _write(path, catalog)
