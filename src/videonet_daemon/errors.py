@@ -95,7 +95,7 @@ class ApiError(Exception):
         # person's language is known only where the error is answered (`localized`).
         self.template = message or self.default_message
         self.params = params
-        super().__init__(self.template)
+        super().__init__(i18n.fill(self.template, params))  # str(exc): the English line
 
     @property
     def status(self) -> int:
