@@ -209,12 +209,17 @@ def test_a_sockets_refusals_speak_its_language(
 
     room = uuid.uuid4().hex
 
-    async def run() -> tuple[Any, list[Any]]:
+    async def run() -> tuple[Any, Any, list[Any]]:
         peer = await connect(daemon, user)  # its account speaks Korean from the connection on
+        send = {"room_id": room, "text": "hi"}
         try:
-            ack = await peer.sio.call(
-                protocol.EV_CHAT_SEND, {"room_id": room, "text": "hi"}, timeout=15
+            ack = await peer.sio.call(protocol.EV_CHAT_SEND, send, timeout=15)
+            # The account switches to Japanese: the open connection follows at once.
+            switched = await asyncio.to_thread(
+                call, daemon, "PUT", me, body={"language": "ja"}, token=user.token
             )
+            assert switched[0] == 200
+            later = await peer.sio.call(protocol.EV_CHAT_SEND, send, timeout=15)
         finally:
             await peer.close()
         refused = socketio.AsyncClient(reconnection=False)
@@ -229,13 +234,14 @@ def test_a_sockets_refusals_speak_its_language(
                 transports=["websocket"],
                 wait_timeout=15,
             )
-        return ack, said
+        return ack, later, said
 
-    ack, said = asyncio.run(run())
+    ack, later, said = asyncio.run(run())
     assert ack == {
         "ok": False,
         "error": {"code": "not_found", "message": NO_ROOM["ko"].format(room=room)},
     }
+    assert later["error"] == {"code": "not_found", "message": NO_ROOM["ja"].format(room=room)}
     # engine.io's connect_error: {"message": ..., "data": ErrorBody}.
     assert said == [
         {
