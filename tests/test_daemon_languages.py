@@ -350,3 +350,23 @@ def test_every_word_of_the_page_is_marked_for_the_catalogue() -> None:
             if _UNMARKED_JS.search(line):
                 found.append(f"{path.name}:{number}: {line.strip()[:80]}")
     assert found == [], "\n".join(found)
+
+
+def test_a_phrase_given_as_a_field_is_translated_with_its_sentence() -> None:
+    from videonet_daemon.i18n import Phrase, translate
+    from videonet_daemon.relay.service import state_word
+
+    sentence = "the transfer is {state}, not waiting for data"
+    aborted = state_word(protocol.TransferState.ABORTED)
+    assert isinstance(aborted, Phrase)
+    assert translate(sentence, "en", {"state": aborted}) == (
+        "the transfer is aborted, not waiting for data"
+    )
+    assert translate(sentence, "ko", {"state": aborted}) == (
+        "전송 상태가 취소됨입니다. 데이터를 기다리는 중이 아닙니다"
+    )
+    assert translate(sentence, "ja", {"state": aborted}) == (
+        "転送の状態は「中止」で、データを待っていません"
+    )
+    # A translation whose fields do not fit is never shown broken: English instead.
+    assert translate("{name} must be a string", "ko", {"other": 1}) == "{name} must be a string"
