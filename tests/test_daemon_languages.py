@@ -209,12 +209,17 @@ def test_a_sockets_refusals_speak_its_language(
 
     room = uuid.uuid4().hex
 
-    async def run() -> tuple[Any, list[Any]]:
+    async def run() -> tuple[Any, Any, list[Any]]:
         peer = await connect(daemon, user)  # its account speaks Korean from the connection on
+        send = {"room_id": room, "text": "hi"}
         try:
-            ack = await peer.sio.call(
-                protocol.EV_CHAT_SEND, {"room_id": room, "text": "hi"}, timeout=15
+            ack = await peer.sio.call(protocol.EV_CHAT_SEND, send, timeout=15)
+            # The account switches to Japanese: the open connection follows at once.
+            switched = await asyncio.to_thread(
+                call, daemon, "PUT", me, body={"language": "ja"}, token=user.token
             )
+            assert switched[0] == 200
+            later = await peer.sio.call(protocol.EV_CHAT_SEND, send, timeout=15)
         finally:
             await peer.close()
         refused = socketio.AsyncClient(reconnection=False)
@@ -229,13 +234,14 @@ def test_a_sockets_refusals_speak_its_language(
                 transports=["websocket"],
                 wait_timeout=15,
             )
-        return ack, said
+        return ack, later, said
 
-    ack, said = asyncio.run(run())
+    ack, later, said = asyncio.run(run())
     assert ack == {
         "ok": False,
         "error": {"code": "not_found", "message": NO_ROOM["ko"].format(room=room)},
     }
+    assert later["error"] == {"code": "not_found", "message": NO_ROOM["ja"].format(room=room)}
     # engine.io's connect_error: {"message": ..., "data": ErrorBody}.
     assert said == [
         {
@@ -344,3 +350,23 @@ def test_every_word_of_the_page_is_marked_for_the_catalogue() -> None:
             if _UNMARKED_JS.search(line):
                 found.append(f"{path.name}:{number}: {line.strip()[:80]}")
     assert found == [], "\n".join(found)
+
+
+def test_a_phrase_given_as_a_field_is_translated_with_its_sentence() -> None:
+    from videonet_daemon.i18n import Phrase, translate
+    from videonet_daemon.relay.service import state_word
+
+    sentence = "the transfer is {state}, not waiting for data"
+    aborted = state_word(protocol.TransferState.ABORTED)
+    assert isinstance(aborted, Phrase)
+    assert translate(sentence, "en", {"state": aborted}) == (
+        "the transfer is aborted, not waiting for data"
+    )
+    assert translate(sentence, "ko", {"state": aborted}) == (
+        "전송 상태가 취소됨입니다. 데이터를 기다리는 중이 아닙니다"
+    )
+    assert translate(sentence, "ja", {"state": aborted}) == (
+        "転送の状態は「中止」で、データを待っていません"
+    )
+    # A translation whose fields do not fit is never shown broken: English instead.
+    assert translate("{name} must be a string", "ko", {"other": 1}) == "{name} must be a string"

@@ -16,9 +16,10 @@ from typing import Any
 
 import pytest
 
-from browser_helpers import TIMEOUT_MS, browser
-from transfer_helpers import make_room, member
+from browser_helpers import TIMEOUT_MS, browser, enter_recovery
+from transfer_helpers import Background, make_room, member, random_file
 from videonet_protocol import protocol
+from web_transfer_helpers import two_people
 
 from conftest import TEST_PASSWORD, Daemon, User, http
 
@@ -105,8 +106,9 @@ def text_of(page: Any, selector: str) -> str:
 
 def english_left(page: Any, allowed: set[str]) -> list[str]:
     """Latin words in what the page shows (visible text, placeholders, labels for assistive
-    technology) that are not in `allowed`."""
-    shown = page.evaluate(
+    technology) that are not in `allowed`. What people typed or named (the page isolates each
+    such string in a <bdi>, or an online list's item) is not the page's own words."""
+    shown, names = page.evaluate(
         """() => {
           const parts = [document.body.innerText];
           for (const el of document.querySelectorAll('[placeholder], [aria-label], [title]')) {
@@ -115,11 +117,12 @@ def english_left(page: Any, allowed: set[str]) -> list[str]:
               parts.push(el.getAttribute(a) || '');
             }
           }
-          return parts.join('\\n');
+          const names = [...document.querySelectorAll('bdi, .who, #whoami')];
+          return [parts.join('\\n'), names.map((e) => e.textContent).join(' ')];
         }"""
     )
-    words = LATIN.findall(shown)
-    return sorted({w for w in words if w not in allowed})
+    allowed = allowed | set(LATIN.findall(names))
+    return sorted({w for w in LATIN.findall(shown) if w not in allowed})
 
 
 def wait_words(page: Any, selector: str, words: str) -> None:
@@ -281,5 +284,64 @@ def test_a_new_room_and_its_messages_in_japanese(
     page.click("#create-room-form button[type=submit]")
     page.wait_for_selector("#status.error")
     assert text_of(page, "#status") == f"'{name}' という名前のルームは既にあります"
+    assert page.errors == []
+    page.context.close()
+
+
+@pytest.mark.parametrize("language", ["ko", "ja"])
+def test_an_invite_links_sign_up_form_in_the_browsers_language(
+    daemon: Daemon, browser: Any, language: str
+) -> None:
+    page = page_in(browser, daemon, {"ko": "ko-KR", "ja": "ja-JP"}[language])
+    page.goto(f"/#join={daemon.mint_invite()}")
+    page.reload()
+    page.wait_for_selector("#join-view:not([hidden])")
+    title = {"ko": "초대로 참여하기", "ja": "招待で参加"}[language]
+    wait_words(page, "#join-view h2", title)
+    assert english_left(page, ALLOWED) == []
+    assert page.errors == []
+    page.context.close()
+
+
+def test_the_device_trust_and_receive_views_in_korean(
+    daemon: Daemon, tmp_path: Path, browser: Any
+) -> None:
+    two = two_people(daemon, tmp_path)
+    page = page_in(browser, daemon, "ko-KR")
+    log_in_form(page, two.alice)
+    page.wait_for_selector("#recovery-form:not([hidden])")
+    status = text_of(page, "#device-status")
+    assert (
+        status.startswith("이 브라우저에서는 파일 전송을 할 수 없습니다: ") and "복구 키" in status
+    )
+    assert page.get_attribute("#recovery-form input", "placeholder") == "복구 키 (XXXX-XXXX-…)"
+    assert text_of(page, "#recovery-form button") == "이 브라우저 연결"
+    enter_recovery(page, "AAAA-BBBB")
+    page.wait_for_selector("#status.error")
+    assert text_of(page, "#status") == "복구 키가 아닙니다 (영문자와 숫자 4개씩 14묶음)"
+    enter_recovery(page, two.recovery)
+    page.wait_for_selector("#device-status:not(.error)")
+    assert "의 연결된 기기입니다" in text_of(page, "#device-status")
+
+    page.click(f"#room-list li[data-room-id='{two.room}'] button")
+    wait_words(page, "#connection", "연결됨")
+    source = random_file(tmp_path / "take.bin", 1500)
+    send = Background(two.bob.cli, "send", two.room, str(source), "--trust-new", "--json")
+    page.wait_for_selector("li.offer button.take")
+    offer = text_of(page, "li.offer")
+    assert "님의 제안: take.bin, 1.5 kB — 보낸 사람 " in offer and "신원 고정됨" in offer, offer
+    assert text_of(page, "li.offer button.take") == "받기"
+    page.click("li.offer button.take")
+    link = page.wait_for_selector("li.offer.verified a.save", timeout=60_000)
+    assert link.inner_text() == "저장: take.bin"
+    assert "✓ 검증 완료 (보낸 사람이 봉인한 SHA-256과 일치):" in text_of(page, "li.offer")
+    assert send.finish(timeout=90) == 0, send.stderr()
+    label = page.evaluate(
+        "() => document.querySelector('li.offer .offer-text').textContent.match(/기기 (.*?),/)[1]"
+    )
+    # This browser's fingerprint (a code) in the device line.
+    fingerprint = re.findall(r"\(([^)]*)\)", text_of(page, "#device-status"))
+    names = set(LATIN.findall(f"{label} take.bin {' '.join(fingerprint)}"))
+    assert english_left(page, ALLOWED | names) == []
     assert page.errors == []
     page.context.close()

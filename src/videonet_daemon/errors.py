@@ -30,6 +30,11 @@ Hierarchy (every class; each has one protocol.ErrorCode, and `HTTP_STATUS` gives
 Handlers raise these; nothing else builds an error response. Over HTTP the middleware below
 sends ``{"error": {...}}`` with the status; over Socket.IO the hub's wrapper puts the same body
 in a refused ack (there is no status there).
+
+A message is an English template marked with N_ and its fields (``NotFound(N_("no room with id
+{room_id}"), room_id=...)``); those two places translate it into the person's language
+(videonet_daemon.i18n) and fill the fields after. The ``code`` is never translated; ``message``
+(and ``str(exc)``) is the English line, for the daemon's log.
 """
 
 from __future__ import annotations
@@ -95,7 +100,7 @@ class ApiError(Exception):
         # person's language is known only where the error is answered (`localized`).
         self.template = message or self.default_message
         self.params = params
-        super().__init__(self.template)
+        super().__init__(i18n.fill(self.template, params))  # str(exc): the English line
 
     @property
     def status(self) -> int:

@@ -11,7 +11,7 @@ from aiohttp import web
 
 from videonet_daemon.auth.disabled import DisabledSweeper
 from videonet_daemon.auth.request_auth import RequestAuth
-from videonet_daemon.auth.routes import SESSION_ENDED, AuthRoutes
+from videonet_daemon.auth.routes import LANGUAGE_CHANGED, SESSION_ENDED, AuthRoutes
 from videonet_daemon.auth.service import AuthService
 from videonet_daemon.cluster import Bus
 from videonet_daemon.db.engine import Database
@@ -48,6 +48,12 @@ class AuthFeature:
             )
 
         self._bus.on(SESSION_ENDED, session_ended)
+
+        async def language_changed(message: dict[str, Any]) -> None:
+            saved = message.get("language")
+            hub.speak(int(message["user_id"]), saved if isinstance(saved, str) else None)
+
+        self._bus.on(LANGUAGE_CHANGED, language_changed)
 
     async def start(self) -> None:
         """The sweep that disconnects the sockets of users the operator disabled."""

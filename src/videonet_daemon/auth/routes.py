@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from aiohttp import web
 
 from videonet_daemon import invites
@@ -10,7 +12,7 @@ from videonet_daemon.auth.service import AuthService
 from videonet_daemon.clock import iso_from_epoch
 from videonet_daemon.cluster import Bus
 from videonet_daemon.db.engine import Database
-from videonet_daemon.errors import Conflict, ValidationError
+from videonet_daemon.errors import Conflict, Unavailable, ValidationError
 from videonet_daemon.i18n import ACCOUNT_LANGUAGE, N_, saved_language
 from videonet_daemon.rooms.guard import RoomGuard, room_id_of
 from videonet_daemon.validation import get_body, get_int, read_json
@@ -20,6 +22,9 @@ from videonet_protocol.i18n import LANGUAGES
 # Published on the daemon bus when a session ends ({"session": jti} or {"user_id": id}), so
 # every daemon (this one included) closes that session's sockets.
 SESSION_ENDED = "session_ended"
+# Published when an account saves its language ({"user_id", "language": "ko" or None}), so its
+# sockets on every daemon answer in it.
+LANGUAGE_CHANGED = "language_changed"
 
 
 class AuthRoutes:
@@ -121,6 +126,9 @@ class AuthRoutes:
                 languages=", ".join(LANGUAGES),
             )
         await self._auth.set_language(user.id, language or "")
+        # Saved already: without Redis the sockets keep their language until they reconnect.
+        with contextlib.suppress(Unavailable):
+            await self._bus.publish(LANGUAGE_CHANGED, user_id=user.id, language=language)
         # This answer already speaks the new language, as every later one will.
         request[ACCOUNT_LANGUAGE] = language or ""
         setting: protocol.LanguageSetting = {"language": language}

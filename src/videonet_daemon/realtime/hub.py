@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -65,6 +66,7 @@ class SocketUser:
     username: str
     session: str = ""  # the login session (token id) the socket connected with
     language: str = "en"  # the language its refusals are written in (videonet_daemon.i18n)
+    browser_language: str = "en"  # its handshake's Accept-Language: when the account has none
 
 
 @dataclass(frozen=True)
@@ -304,6 +306,7 @@ class Hub:
             username=who.username,
             session=who.session,
             language=language,
+            browser_language=language_of(None, accept_language),
         )
         await self.sio.enter_room(sid, protocol.user_channel(who.user_id))
         # The token was checked once, here: without this timer the socket would outlive it.
@@ -343,6 +346,14 @@ class Hub:
             await self.sio.disconnect(sid)
         except Exception:
             log.exception("could not end socket %s", sid)
+
+    def speak(self, user_id: int, saved: str | None) -> None:
+        """The account saved another language (None: none): its sockets on this daemon speak
+        it from now on, without connecting again."""
+        for sid, u in list(self.users.items()):
+            if u.user_id == user_id:
+                language = language_of(saved, None) if saved else u.browser_language
+                self.users[sid] = dataclasses.replace(u, language=language)
 
     async def end_sessions(self, *, session: str | None = None, user_id: int | None = None) -> int:
         """Disconnect this daemon's sockets of one login session (or of every session of one

@@ -34,7 +34,7 @@ from videonet_daemon.errors import (
     Unavailable,
     ValidationError,
 )
-from videonet_daemon.i18n import N_
+from videonet_daemon.i18n import N_, Phrase
 from videonet_daemon.relay.keys import E2eOffer, check_e2e
 from videonet_daemon.relay.spool import AnySpool, LiveTransfer
 from videonet_daemon.rooms.guard import RoomGuard
@@ -53,6 +53,23 @@ _SELECT = """
            t.batch_kind, t.file_count, t.e2e_stream_id, t.e2e_plain_size
     FROM transfers t JOIN users u ON u.id = t.sender_id
 """
+
+
+# A transfer's state as a message says it (the state itself stays English on the wire).
+_STATE_WORDS: dict[str, str] = {
+    protocol.TransferState.OFFERED: N_("offered"),
+    protocol.TransferState.UPLOADING: N_("uploading"),
+    protocol.TransferState.INTERRUPTED: N_("interrupted"),
+    protocol.TransferState.UPLOADED: N_("uploaded"),
+    protocol.TransferState.SEALED: N_("sealed"),
+    protocol.TransferState.ABORTED: N_("aborted"),
+}
+
+
+def state_word(state: str) -> str:
+    """``state`` for a message: translated with it where the catalogue has it."""
+    word = _STATE_WORDS.get(state)
+    return Phrase(word) if word is not None else state
 
 
 def _offer(row: Record) -> protocol.TransferOffer:
@@ -501,7 +518,8 @@ class TransferService:
             raise TransferStateError(N_("an upload of this transfer is already running"))
         if offer["state"] not in (S.OFFERED, S.UPLOADING, S.INTERRUPTED):
             raise TransferStateError(
-                N_("the transfer is {state}, not waiting for data"), state=offer["state"]
+                N_("the transfer is {state}, not waiting for data"),
+                state=state_word(offer["state"]),
             )
         stored = self._stored(offer)
         if offset != stored:
@@ -564,7 +582,7 @@ class TransferService:
         state = live.state if local else offer["state"]
         if state != S.UPLOADED:
             raise TransferStateError(
-                N_("the transfer is {state}: every byte must arrive first"), state=state
+                N_("the transfer is {state}: every byte must arrive first"), state=state_word(state)
             )
         await self._db.execute(
             "UPDATE transfers SET sha256 = :h, seal = :fh, state = :s, updated_at = :t "
