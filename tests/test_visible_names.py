@@ -143,3 +143,15 @@ def test_the_migration_renames_invisible_and_stacked_names(tmp_path: Path) -> No
         assert status == 409, reply
     finally:
         d.stop()
+
+
+def test_an_ascii_name_folds_to_itself_without_the_unicode_tables() -> None:
+    """fold_marks skips the `regex` patterns for ASCII (they find nothing there): checked
+    against the patterns themselves for every ASCII character, alone and repeated."""
+    from videonet_protocol.names import _patterns, fold_marks
+
+    p = _patterns()
+    for code in range(128):
+        name = f"a{chr(code) * 5}b"
+        slow = p.mark_run.sub("", p.mark_repeated.sub(r"\1", p.invisible.sub("", name)))
+        assert slow == name == fold_marks(name)

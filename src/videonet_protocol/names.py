@@ -22,10 +22,14 @@ variation selector or a grapheme joiner is ``alice``.
 from __future__ import annotations
 
 import difflib
+import functools
 import heapq
+import re
 import unicodedata
+from typing import TYPE_CHECKING, NamedTuple
 
-import regex
+if TYPE_CHECKING:
+    import regex
 
 from videonet_protocol.i18n import N_
 from videonet_protocol.protocol import ROOM_NAME_MAX_CHARS, USERNAME_MAX_CHARS
@@ -55,18 +59,33 @@ _SCRIPT_ALIASES = {"HIRAGANA": "CJK", "KATAKANA": "CJK", "KATAKANA-HIRAGANA": "C
 # UTS #39 section 5.4 suggests forbidding more than four nonspacing marks in a row; names are
 # short, and no script needs more than three after NFKC (Vietnamese needs two, Thai two).
 MAX_MARKS_PER_BASE = 3
-_INVISIBLE = regex.compile(r"\p{Default_Ignorable_Code_Point}")
-# What draws ink: letters, digits, punctuation and symbols, except the blank Braille pattern
-# (U+2800, a symbol that renders as nothing and is the usual "empty" name).
-_VISIBLE = regex.compile(r"[[\p{L}\p{N}\p{P}\p{S}]--[\u2800]]", regex.V1)
-_MARK_REPEATED = regex.compile(r"([\p{Mn}\p{Me}])\1+")
-_MARK_RUN = regex.compile(r"[\p{Mn}\p{Me}]{" + str(MAX_MARKS_PER_BASE + 1) + ",}")
+
+
+class _Patterns(NamedTuple):
+    invisible: regex.Pattern[str]
+    visible: regex.Pattern[str]
+    mark_repeated: regex.Pattern[str]
+    mark_run: regex.Pattern[str]
+
+
+@functools.cache
+def _patterns() -> _Patterns:
+    """Compiled when a name first needs them: importing `regex` and building its Unicode
+    property tables cost every command ~8 ms of CPU, and an ASCII name needs none of them."""
+    import regex
+
+    return _Patterns(
+        invisible=regex.compile(r"\p{Default_Ignorable_Code_Point}"),
+        # What draws ink: letters, digits, punctuation and symbols, except the blank Braille
+        # pattern (U+2800, a symbol that renders as nothing and is the usual "empty" name).
+        visible=regex.compile(r"[[\p{L}\p{N}\p{P}\p{S}]--[\u2800]]", regex.V1),
+        mark_repeated=regex.compile(r"([\p{Mn}\p{Me}])\1+"),
+        mark_run=regex.compile(r"[\p{Mn}\p{Me}]{" + str(MAX_MARKS_PER_BASE + 1) + ",}"),
+    )
 
 
 # A room id as the daemon makes them (a UUID), in any case, with or without its dashes.
-_ROOM_ID_SHAPE = regex.compile(
-    r"(?i)[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}"
-)
+_ROOM_ID_SHAPE = re.compile(r"(?i)[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}")
 
 
 class BadName(ValueError):
@@ -93,22 +112,26 @@ def fold_marks(name: str) -> str:
     """`name` without default-ignorable code points, a mark repeated in a row kept once and
     each run of marks cut to `MAX_MARKS_PER_BASE`: what a name that breaks those rules reads as.
     Marks are counted as written; pass a decomposed (NFD/NFKD) name to count composed ones."""
-    visible: str = _MARK_REPEATED.sub(r"\1", _INVISIBLE.sub("", name))
-    cut: str = _MARK_RUN.sub(lambda m: m.group(0)[:MAX_MARKS_PER_BASE], visible)
+    if name.isascii():  # no default-ignorable code point and no mark is ASCII
+        return name
+    p = _patterns()
+    visible: str = p.mark_repeated.sub(r"\1", p.invisible.sub("", name))
+    cut: str = p.mark_run.sub(lambda m: m.group(0)[:MAX_MARKS_PER_BASE], visible)
     return cut
 
 
 def _check_visible(name: str, invisible: str, stacked: str) -> None:
     """BadName when `name` holds an invisible code point (`invisible`, a sentence with a
     ``{character}`` field) or a stack of marks (`stacked`, with ``{most}``) (UTS #39)."""
-    hidden = _INVISIBLE.search(name)
+    p = _patterns()
+    hidden = p.invisible.search(name)
     if hidden is not None:
         ch = hidden.group(0)
         label = unicodedata.name(ch, f"U+{ord(ch):04X}").lower()
         raise BadName(invisible, character=label)
     # Counted decomposed, so that a composed letter (é) and its own accent count as one mark.
     decomposed = unicodedata.normalize("NFD", name)
-    if _MARK_REPEATED.search(decomposed) or _MARK_RUN.search(decomposed):
+    if p.mark_repeated.search(decomposed) or p.mark_run.search(decomposed):
         raise BadName(stacked, most=MAX_MARKS_PER_BASE)
 
 
@@ -176,7 +199,7 @@ def clean_room_name(raw: str) -> str:
         raise BadName(N_("room name must not look like a room id"))
     if name and unicodedata.category(name[0]).startswith("M"):
         raise BadName(N_("room name must not start with a combining mark"))
-    if name and not any(_VISIBLE.match(ch) for ch in name):
+    if name and not any(_patterns().visible.match(ch) for ch in name):
         raise BadName(N_("room name must hold a visible character"))
     _check_visible(
         name,

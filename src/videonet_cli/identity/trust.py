@@ -86,6 +86,7 @@ __all__ = [
     "own_account",
     "recovery_key_from_env",
     "revoke",
+    "sender_keys",
     "short_id",
     "sign",
     "signer",
@@ -366,14 +367,30 @@ def _devices_of(
 # --- the receiver's check --------------------------------------------------------------------
 
 
+async def sender_keys(api: Api, me: ThisDevice, user_id: int, username: str) -> protocol.UserKeys:
+    """The keys `trusted_sender` checks a sender against: this account's own, or those the
+    daemon lists under ``username`` (which it must answer for)."""
+    if user_id == me.user_id:
+        return await api.keys.mine()
+    return (await _keys_of(api, [(username, username)]))[0]
+
+
 async def trusted_sender(
-    api: Api, me: ThisDevice, *, user_id: int, username: str, device_id: str
+    api: Api,
+    me: ThisDevice,
+    *,
+    user_id: int,
+    username: str,
+    device_id: str,
+    listed: protocol.UserKeys | None = None,
 ) -> TrustedDevice:
     """The sending device, checked: certified by the sender's pinned identity (pinned now on
     first use, shown as "first use") and not revoked; else `UntrustedSenderError` or
-    `KeyChangedError`. ``username`` is what the header names; the daemon must agree."""
+    `KeyChangedError`. ``username`` is what the header names; the daemon must agree.
+    ``listed``: `sender_keys` for this same user_id and username, when already fetched."""
+    if listed is None:
+        listed = await sender_keys(api, me, user_id, username)
     if user_id == me.user_id:
-        listed = await api.keys.mine()
         account = own_account(me)
         if decode_identity(listed) != account.identity_public:
             raise KeyChangedError(
@@ -394,7 +411,6 @@ async def trusted_sender(
                 )
             )
     else:
-        listed = (await _keys_of(api, [(username, username)]))[0]
         if listed["user_id"] != user_id:
             raise UntrustedSenderError(
                 said(

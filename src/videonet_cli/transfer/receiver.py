@@ -38,7 +38,7 @@ from videonet_cli.errors import (
 from videonet_cli.i18n import N_, _, ngettext
 from videonet_cli.identity import trust
 from videonet_cli.reporting import Reporter
-from videonet_cli.transfer import journal, splitter
+from videonet_cli.transfer import journal, room_session, splitter
 from videonet_cli.transfer.e2e_keys import receiver_file_key
 from videonet_cli.transfer.files import FREE_SPACE_MARGIN, UnsafeTarget, free_bytes, shown_wait
 from videonet_cli.transfer.inbox import (
@@ -87,10 +87,10 @@ async def receive_files(
             states.heard(data)  # a resumed transfer is offered again
             await offers.put(data)
 
-    me, rooms = await asyncio.gather(trust.this_device(api), watched_rooms(api, options.room))
-    names = {r["id"]: r["name"] for r in rooms}
-    shown_rooms = ", ".join(r["name"] for r in rooms)
-    async with api.socket() as rt:
+    # The socket connects while the keys are published and the rooms looked up.
+    async with room_session.watching(api, options.room) as (me, rooms, rt):
+        names = {r["id"]: r["name"] for r in rooms}
+        shown_rooms = ", ".join(r["name"] for r in rooms)
         rt.on(protocol.EV_TRANSFER_OFFER, on_offer)
         rt.on(protocol.EV_TRANSFER_STATE, states.on_state)
         await join(rt, rooms)
