@@ -297,11 +297,16 @@ def _not_printed(tree: ast.AST) -> set[int]:
     return found
 
 
+_FIELD = re.compile(r"(\{[A-Za-z_][A-Za-z0-9_]*(?:[!:][^{}]*)?\})")
+
+
 def _segments(node: ast.expr) -> list[str | None] | None:
     """A string expression as literal parts and None for each value put in; None if it is not
     a string expression."""
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
-        return [node.value]
+        # A catalogue's sentence (`_("sent {name}").format(name=…)`): its {fields} are values.
+        pieces = _FIELD.split(node.value)
+        return [p if i % 2 == 0 else None for i, p in enumerate(pieces) if i % 2 or p]
     if isinstance(node, ast.JoinedStr):
         return [v.value if isinstance(v, ast.Constant) else None for v in node.values]
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
