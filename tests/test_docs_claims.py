@@ -297,16 +297,26 @@ def _not_printed(tree: ast.AST) -> set[int]:
     return found
 
 
-_FIELD = re.compile(r"(\{[A-Za-z_][A-Za-z0-9_]*(?:[!:][^{}]*)?\})")
+# A `{field}` of str.format (and of the web page's messages): where `.format` puts a value in.
+FIELD = re.compile(r"(?<!\{)\{(?:[A-Za-z_][A-Za-z0-9_]*)?(?:[!:][^{}]*)?\}(?!\})")
+
+
+def _with_fields(text: str) -> list[str | None]:
+    """A string as literal parts and None for each `{field}` (the catalogue's messages are
+    `_("… {name} …").format(name=…)`: their fields are values, as an f-string's are)."""
+    parts: list[str | None] = []
+    last = 0
+    for m in FIELD.finditer(text):
+        parts += [text[last : m.start()], None]
+        last = m.end()
+    return [*parts, text[last:]]
 
 
 def _segments(node: ast.expr) -> list[str | None] | None:
     """A string expression as literal parts and None for each value put in; None if it is not
     a string expression."""
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
-        # A catalogue's sentence (`_("sent {name}").format(name=…)`): its {fields} are values.
-        pieces = _FIELD.split(node.value)
-        return [p if i % 2 == 0 else None for i, p in enumerate(pieces) if i % 2 or p]
+        return _with_fields(node.value)
     if isinstance(node, ast.JoinedStr):
         return [v.value if isinstance(v, ast.Constant) else None for v in node.values]
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
