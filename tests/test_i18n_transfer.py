@@ -372,3 +372,34 @@ def test_json_is_the_same_in_every_language(daemon: Daemon, tmp_path: Path) -> N
     assert skipped and "exists" in skipped[0]["reason"], receives["ko"]
     assert sends["en"] == sends["ko"] == sends["ja"]
     assert receives["en"] == receives["ko"] == receives["ja"]
+
+
+def test_an_interrupted_send_says_how_to_go_on_and_a_changed_file_starts_anew(
+    daemon: Daemon, tmp_path: Path
+) -> None:
+    """Ctrl-C says in Korean how to resume; the file changed since, the same command sends it
+    as a new transfer (whole, from byte 0)."""
+    tr = catalogue("ko")
+    room, alice, _ = room_with_receivers(daemon, tmp_path, 1, "i18n-int")
+    src = random_file(tmp_path / "long.bin", 4_000_000)
+    env = lang_env(alice.cli.env(), "ko")
+    child = spawn(env, "send", room, str(src), "--limit-rate", "1M")
+    screen = record(child)
+    child.expect("MB/s")
+    child.expect(r"[1-9]\.\d/4\.0 MB")  # some of it is on the daemon
+    child.sendintr()
+    assert finish(child) == 130
+    hint = template(
+        tr.gettext(
+            "interrupted: {name} at {done} of {total}; run the same `videonet send` again "
+            "to resume where the daemon's copy ends"
+        ),
+        name="long.bin",
+    )
+    assert hint.search(squash(screen_text(screen.getvalue()))), screen.getvalue()
+    with src.open("ab") as fh:
+        fh.write(b"more")
+    again = run(env, "send", room, str(src), "--no-wait", "--json")
+    assert again.returncode == 0, again.stderr
+    result = json_events(again.stdout)[-1]
+    assert result["bytes"] == 4_000_004 and result["resumed_from"] == 0, result
