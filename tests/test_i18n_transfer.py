@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from rich.cells import cell_len
 
-from identity_helpers import device, first_device
+from identity_helpers import device, first_device, room_of
 from terminal import finish, spawn
 from transfer_helpers import Member, json_events, random_file, room_with_receivers, sha256_of
 
@@ -403,3 +403,53 @@ def test_an_interrupted_send_says_how_to_go_on_and_a_changed_file_starts_anew(
     assert again.returncode == 0, again.stderr
     result = json_events(again.stdout)[-1]
     assert result["bytes"] == 4_000_004 and result["resumed_from"] == 0, result
+
+
+@pytest.mark.parametrize("language", ["ko", "ja"])
+def test_linking_a_device_and_a_safety_number_in_the_users_language(
+    daemon: Daemon, user: User, tmp_path: Path, language: str
+) -> None:
+    tr = catalogue(language)
+    first, _ = first_device(daemon, user, tmp_path)
+    new = device(daemon, user, tmp_path, "new")
+    # The new device shows the code to type and waits; the old one asks for it without echo.
+    waiting = spawn(lang_env(new.cli.env(), language), "devices", "link")
+    shown = record(waiting)
+    waiting.expect(r"videonet devices link (\d+-[a-z]+-[a-z]+)")
+    code = waiting.match.group(1)
+    typing = spawn(lang_env(first.cli.env(), language), "devices", "link", "--prompt")
+    typed = record(typing)
+    typing.expect(re.escape(tr.gettext("Code shown on the new device")))
+    typing.sendline(code)
+    assert finish(typing) == 0 and finish(waiting) == 0, typed.getvalue()
+    both = tr.gettext("Linked {device}. Both devices show: {words}")
+    before_words = both.split("{words}")[0].split("{device}")[-1]
+    said_words = []
+    for log in (shown, typed):
+        screen = screen_text(log.getvalue())
+        assert template(both).search(squash(screen)), screen
+        line = next(line for line in screen.splitlines() if before_words in line)
+        said_words.append(line.split(before_words)[-1].strip())  # the three words (English)
+        allowed = [code, user.username, said_words[-1], "videonet devices"]
+        assert english_sentences(screen, allowed) == [], screen
+    assert said_words[0] == said_words[1] and len(said_words[0].split()) == 3
+    run_there = tr.gettext("On a device you already use, run:  videonet devices link {code}")
+    assert squash(run_there.format(code=code)) in squash(screen_text(shown.getvalue()))
+
+    # A safety number with another member: the heading and the two hints in the language.
+    other = daemon.make_user(tmp_path)
+    first_device(daemon, other, tmp_path)
+    room_of(daemon, user, other)  # a safety number is for someone you share a room with
+    child = spawn(lang_env(first.cli.env(), language), "keys", "verify", other.username)
+    log = record(child)
+    assert finish(child) == 0, log.getvalue()
+    screen = screen_text(log.getvalue())
+    heading = tr.gettext("Safety number with {user} ({state}):").format(
+        user=other.username, state=tr.gettext("not pinned")
+    )
+    same = tr.gettext("{user} sees the same number with `videonet keys verify` on their side.")
+    matches = tr.gettext("If it matches: videonet keys trust {user} NUMBER")
+    for line in (heading, same, matches):
+        assert squash(line.format(user=other.username)) in squash(screen), screen
+    names = [other.username, "videonet keys trust", "NUMBER"]
+    assert english_sentences(screen, names) == [], screen
