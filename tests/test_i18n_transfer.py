@@ -453,3 +453,33 @@ def test_linking_a_device_and_a_safety_number_in_the_users_language(
         assert squash(line.format(user=other.username)) in squash(screen), screen
     names = [other.username, "videonet keys trust", "NUMBER"]
     assert english_sentences(screen, names) == [], screen
+
+
+@pytest.mark.parametrize("language", ["ko", "ja"])
+def test_send_asks_about_a_first_seen_identity_in_the_users_language(
+    daemon: Daemon, tmp_path: Path, language: str
+) -> None:
+    tr = catalogue(language)
+    room, alice, (bob,) = room_with_receivers(daemon, tmp_path, 1, "i18n-trust")
+    src = random_file(tmp_path / "memo.txt", 300)
+    env = lang_env(alice.cli.env(VIDEONET_TRUST_NEW="0"), language)
+    child = spawn(env, "send", room, str(src), "--no-wait")
+    log = record(child)
+    asked = tr.ngettext("Trust this identity and send?", "Trust these {n} identities and send?", 1)
+    child.expect(re.escape(asked.format(n=1)))
+    child.sendline("y")
+    assert finish(child) == 0, log.getvalue()
+    screen = screen_text(log.getvalue())
+    told = template(
+        tr.gettext(
+            "encrypting to: {user} — first use, identity {fingerprint} (compare it with them: "
+            "videonet keys verify {user})"
+        ),
+        user=bob.user.username,
+    )
+    assert told.search(squash(screen)), screen
+
+    # `receive --list`: nothing waiting for alice, said in the language.
+    listed = run(lang_env(alice.cli.env(), language), "receive", room, "--list")
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.strip() == tr.gettext("No offers are waiting for you."), listed.stdout
