@@ -20,7 +20,7 @@ from typing import Any
 from videonet_cli.api import Api, SocketClient
 from videonet_cli.crypto.pake import Code, new_code, parse_code
 from videonet_cli.errors import BadCodeError, CliError, KeyChangedError, UsageError
-from videonet_cli.i18n import _
+from videonet_cli.i18n import N_, _
 from videonet_cli.identity import account as accounts
 from videonet_cli.identity import device as device_keys
 from videonet_cli.identity import signing, trust
@@ -30,6 +30,10 @@ from videonet_protocol.protocol import LinkStep
 
 WAIT_FOR_EXISTING_SECONDS = 600.0  # the new device waits this long for the code to be typed
 WAIT_FOR_ANSWER_SECONDS = 60.0  # once the exchange started, each answer comes in this time
+
+
+# The new device names the one that certified it so (English in --json; translated where shown).
+OTHER_DEVICE = N_("your other device")
 
 
 @dataclass(frozen=True)
@@ -139,7 +143,7 @@ async def link_new(api: Api, show_code: Callable[[str], None]) -> Linked:
             api.server, listed["user_id"], listed["username"], grant.identity_public, None
         )
     )
-    return Linked(words, "your other device", trust.identity_fingerprint(grant.identity_public))
+    return Linked(words, OTHER_DEVICE, trust.identity_fingerprint(grant.identity_public))
 
 
 async def _first_pake(inbox: _Inbox) -> bytes:
@@ -216,4 +220,4 @@ async def link_existing(api: Api, typed: str) -> Linked:
     )
 
 
-__all__ = ["Linked", "link_existing", "link_new"]
+__all__ = ["OTHER_DEVICE", "Linked", "link_existing", "link_new"]

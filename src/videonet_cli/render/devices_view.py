@@ -123,5 +123,6 @@ def show_link_code(code: str) -> None:
 
 
 def show_linked(words: str, other: str) -> None:
-    info(_("Linked {device}. Both devices show: {words}").format(device=other, words=words))
+    # `other` is a device's name, or linking.OTHER_DEVICE (the catalogue has that one).
+    info(_("Linked {device}. Both devices show: {words}").format(device=_(other), words=words))
     info(_("If the other screen shows other words, remove that device: videonet devices remove."))

@@ -152,7 +152,10 @@ async def offer(
         try:
             return await _offer(rt, room_id, batch, options, source, entry, recipients, report)
         except DaemonRefused as exc:
-            if exc.code != protocol.ErrorCode.TRANSFER_STATE or "already used" not in exc.message:
+            # "transfer id ID is already used": the message is in the user's language
+            # (Accept-Language), so it is known by the id it names, not by its words.
+            used = entry.transfer_id in exc.message
+            if exc.code != protocol.ErrorCode.TRANSFER_STATE or not used:
                 raise
             journal.forget_send(source)  # finished or gone on the daemon: a new transfer
     transfer_id, stream_id, header = _header(me, room_id, batch, recipients.devices, source)
