@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from videonet_cli.i18n import ENV_LANG
 from videonet_protocol import protocol
 from videonet_protocol.i18n import LANGUAGES, N_
 
@@ -31,7 +32,6 @@ ENV_TRUST_NEW = "VIDEONET_TRUST_NEW"
 ENV_CODE = "VIDEONET_CODE"
 ENV_RECOVERY_KEY = "VIDEONET_RECOVERY_KEY"
 ENV_RECOVERY_KEY_FILE = "VIDEONET_RECOVERY_KEY_FILE"
-ENV_LANG = "VIDEONET_LANG"
 
 # The CLI's environment, declared once: docs/settings.md shows this table (`markdown_table`, a
 # test keeps the two equal; English, as the docs are); the analysis settings are in
@@ -192,6 +192,13 @@ CONFIG_KEYS: dict[str, ConfigKey] = {
         LANGUAGES,
     ),
 }
+
+
+def saved_language() -> str | None:
+    """``language`` from config.json, for `videonet_cli.i18n.settle` (read before typer is
+    imported, so plain JSON and no validation: a bad value is English, as an unknown locale)."""
+    value = read_config().get("language")
+    return value if isinstance(value, str) else None
 
 
 def read_config() -> dict[str, Any]:

@@ -15,11 +15,9 @@ Strings in module-level tables are marked with `N_` and translated where they ar
 from __future__ import annotations
 
 import gettext
-import json
 import os
 from pathlib import Path
 
-from videonet_cli.config import CONFIG_FILE, ENV_LANG, config_dir
 from videonet_protocol.i18n import (
     LANGUAGES,
     N_,
@@ -29,11 +27,10 @@ from videonet_protocol.i18n import (
     translations,
 )
 
+ENV_LANG = "VIDEONET_LANG"
 DOMAIN = "videonet_cli"
 CLICK_DOMAIN = "videonet_click"
 LOCALEDIR = str(Path(__file__).parent / "locale")
-# The key of config.json that `videonet config set language` writes.
-CONFIG_KEY = "language"
 
 __all__ = ["LANGUAGES", "N_", "_", "current", "ngettext", "settle"]
 
@@ -41,32 +38,22 @@ _catalogue: gettext.NullTranslations = gettext.NullTranslations()
 _language = SOURCE_LANGUAGE
 
 
-def _saved_language() -> str | None:
-    """``language`` from config.json."""
-    try:
-        data = json.loads((config_dir() / CONFIG_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    value = data.get(CONFIG_KEY) if isinstance(data, dict) else None
-    return value if isinstance(value, str) else None
-
-
-def choose(environ: os._Environ[str] | dict[str, str] | None = None) -> str:
-    """The language this process speaks (see the module's docstring for the order)."""
+def choose(
+    environ: os._Environ[str] | dict[str, str] | None = None, saved: str | None = None
+) -> str:
+    """The language this process speaks (see the module's docstring for the order); ``saved``
+    is config.json's ``language`` (`videonet_cli.config.saved_language`)."""
     env = os.environ if environ is None else environ
     explicit = normalize(env.get(ENV_LANG))
     if explicit is not None:
         return explicit
-    saved = normalize(_saved_language())
-    if saved is not None:
-        return saved
-    return from_posix(env) or SOURCE_LANGUAGE
+    return normalize(saved) or from_posix(env) or SOURCE_LANGUAGE
 
 
-def settle(language: str | None = None) -> str:
+def settle(language: str | None = None, *, saved: str | None = None) -> str:
     """Pick the language and load its catalogues; returns it. Call before importing typer."""
     global _catalogue, _language
-    _language = normalize(language) or choose()
+    _language = normalize(language) or choose(saved=saved)
     _catalogue = translations(LOCALEDIR, DOMAIN, _language)
     # click and typer call the stdlib's gettext.gettext: the process's domain, in the language
     # LANGUAGE names (GNU gettext's own override, which both gettext and subprocesses honour).

@@ -9,11 +9,11 @@ import sys
 import threading
 from dataclasses import dataclass
 
-from videonet_cli import i18n
+from videonet_cli import config, i18n
 from videonet_cli.i18n import _
 
 # Before typer and the commands are imported: they look their words up when imported.
-i18n.settle()
+i18n.settle(saved=config.saved_language())
 
 import typer
 

@@ -18,7 +18,11 @@ from enum import StrEnum
 from typing import Annotated, Final, TypedDict
 from urllib.parse import parse_qs, urlsplit
 
-from videonet_protocol.i18n import N_
+
+def N_(message: str) -> str:
+    """Mark a message for the daemon's catalogue (the contract imports nothing of ours)."""
+    return message
+
 
 PROTOCOL_VERSION: Final = 1
 DEFAULT_HOST: Final = "127.0.0.1"
