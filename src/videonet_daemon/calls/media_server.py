@@ -44,6 +44,7 @@ import aiohttp
 
 from videonet_daemon import clock
 from videonet_daemon.errors import Unavailable
+from videonet_daemon.i18n import N_
 from videonet_daemon.settings import Settings
 from videonet_protocol import protocol
 
@@ -75,8 +76,17 @@ class MediaServerDown(Unavailable):
     """Janus does not answer (or answers with something that is not Janus)."""
 
     def __init__(self, detail: str) -> None:
-        Exception.__init__(self, f"{detail}; try again later")
-        self.dependency = MEDIA_SERVER
+        # The detail (Janus's own words) is for the operator's log; a person reads one sentence
+        # in their language. Built like every ApiError, so a socket's refusal can translate it.
+        super().__init__(MEDIA_SERVER)
+        self.template = N_("the media server is unavailable; try again later")
+        self.params = {}
+        self.args = (f"{detail}; try again later",)
+        self.detail = detail
+
+    @property
+    def message(self) -> str:
+        return f"{self.detail}; try again later"
 
 
 class PinStore(Protocol):
