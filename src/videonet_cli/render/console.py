@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import sys
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -20,10 +21,40 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from videonet_cli.i18n import _, ngettext
+from videonet_cli.i18n import N_, _, ngettext
 
 console = Console()
 err_console = Console(stderr=True)
+
+
+# Translators: the answers that mean yes at a [y/N] question (receive's offer, send's new
+# identities, rooms delete), separated by "|"; keep y and yes (they always work) and add your
+# language's own yes.
+YES_ANSWERS = N_("y|yes")
+
+
+def is_yes(answer: str) -> bool:
+    """y or yes, or the language's own yes (a full-width ｙ typed with an input method too)."""
+    typed = unicodedata.normalize("NFKC", answer).strip().lower()
+    words = {"y", "yes", *(w.strip().lower() for w in _(YES_ANSWERS).split("|"))}
+    return bool(typed) and typed in words
+
+
+def confirm(question: str) -> bool:
+    """Ask ``question`` on stderr with ``[y/N]`` and read one line: yes (`is_yes`) or no.
+
+    click's confirm says its own English ("Error: invalid input") and knows only y/n; here
+    anything that is not yes is no, the safe answer to every question this CLI asks, and so is
+    the end of input. click's prompt still writes the question: it reaches the terminal past a
+    live display (which holds back a plain write until its line ends).
+    """
+    import typer
+
+    try:
+        answer: str = typer.prompt(f"{question} [y/N]", default="", show_default=False, err=True)
+    except typer.Abort:
+        return False
+    return is_yes(answer)
 
 
 def print_json(data: Any) -> None:

@@ -6,7 +6,6 @@ import asyncio
 import os
 import shlex
 import sys
-import unicodedata
 from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, Self
@@ -25,7 +24,13 @@ from rich.text import Text
 
 from videonet_cli.config import ENV_RESUME_WAIT
 from videonet_cli.i18n import N_, _, ngettext
-from videonet_cli.render.console import err_console, info, print_json, print_json_line
+from videonet_cli.render.console import (
+    err_console,
+    info,
+    is_yes,
+    print_json,
+    print_json_line,
+)
 from videonet_cli.transfer.files import local_clock, shown_wait
 from videonet_cli.transfer.said import plain
 from videonet_protocol.protocol import BatchKind
@@ -39,22 +44,12 @@ Mode = Literal["bars", "json", "quiet"]
 # How far the sender's identity is trusted (identity.model.signer): English in --json, these
 # words on the terminal.
 IDENTITY_WORDS = {"pinned": N_("pinned"), "verified": N_("verified"), "own": N_("own")}
-# Translators: the answers that take an offer at receive's [y/N] prompt, separated by "|";
-# keep y and yes (they always work) and add your language's own yes.
-YES_ANSWERS = N_("y|yes")
 
 
 def trust_word(identity: object) -> str:
     """``pinned``/``verified``/``own`` in the user's language (anything else as it came)."""
     word = IDENTITY_WORDS.get(str(identity))
     return _(word) if word else str(identity)
-
-
-def is_yes(answer: str) -> bool:
-    """y or yes, or the language's own yes (a full-width ｙ typed with an input method too)."""
-    typed = unicodedata.normalize("NFKC", answer).strip().lower()
-    words = {"y", "yes", *(w.strip().lower() for w in _(YES_ANSWERS).split("|"))}
-    return bool(typed) and typed in words
 
 
 def choose_mode(json_out: bool, no_progress: bool) -> Mode:
