@@ -31,6 +31,8 @@ err_console = Console(stderr=True)
 # identities, rooms delete), separated by "|"; keep y and yes (they always work) and add your
 # language's own yes.
 YES_ANSWERS = N_("y|yes")
+# The same in every language: y and yes always work, and no is the default.
+YES_NO_HINT = "[y/N]"
 
 
 def is_yes(answer: str) -> bool:
@@ -51,7 +53,9 @@ def confirm(question: str) -> bool:
     import typer
 
     try:
-        answer: str = typer.prompt(f"{question} [y/N]", default="", show_default=False, err=True)
+        answer: str = typer.prompt(
+            f"{question} {YES_NO_HINT}", default="", show_default=False, err=True
+        )
     except typer.Abort:
         return False
     return is_yes(answer)
