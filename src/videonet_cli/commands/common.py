@@ -16,6 +16,7 @@ from videonet_cli.commands.completion import complete_room
 from videonet_cli.config import config_value, resolve_server, resolve_token
 from videonet_cli.errors import AuthError, UsageError
 from videonet_cli.i18n import _
+from videonet_cli.render.console import is_yes
 
 if TYPE_CHECKING:
     from videonet_cli.api import Api
@@ -111,3 +112,24 @@ async def using(api: Api, work: Callable[[Api], Awaitable[T]]) -> T:
     """``work`` with the client open (for commands that build the client before the run)."""
     async with api:
         return await work(api)
+
+
+# The same in every language: y and yes always work, and no is the default.
+YES_NO_HINT = "[y/N]"
+
+
+def confirm(question: str) -> bool:
+    """Ask ``question`` on stderr with ``[y/N]`` and read one line: yes (`is_yes`) or no.
+
+    click's confirm says its own English ("Error: invalid input") and knows only y/n; here
+    anything that is not yes is no, the safe answer to every question this CLI asks, and so is
+    the end of input. click's prompt still writes the question: it reaches the terminal past a
+    live display (which holds back a plain write until its line ends).
+    """
+    try:
+        answer: str = typer.prompt(
+            f"{question} {YES_NO_HINT}", default="", show_default=False, err=True
+        )
+    except typer.Abort:
+        return False
+    return is_yes(answer)

@@ -136,7 +136,7 @@ def delete(
     async def delete_room(api: Api) -> Any:
         found = await api.rooms.resolve(room)
         question = _("Delete {name} and all its messages and files for everyone?")
-        if not yes and not output.confirm(question.format(name=found["name"])):
+        if not yes and not common.confirm(question.format(name=found["name"])):
             raise CliError(_("cancelled: the room was not deleted"))
         result = await api.rooms.delete(found["id"])
         return {**result, "name": found["name"]}

@@ -18,7 +18,6 @@ from videonet_cli.config import ENV_CODE, ENV_TRUST_NEW
 from videonet_cli.errors import CliError, Interrupted, MismatchError, UsageError
 from videonet_cli.i18n import N_, _, ngettext
 from videonet_cli.render import transfer_view
-from videonet_cli.render.console import confirm as ask_yes_no
 from videonet_cli.render.console import info
 from videonet_cli.render.transfer_view import TransferView, choose_mode
 from videonet_protocol.protocol import DIRECT_ROOM_PREFIX
@@ -354,7 +353,7 @@ def ask_about_new_identities() -> Confirm | None:
         asked = ngettext(
             "Trust this identity and send?", "Trust these {n} identities and send?", n
         ).format(n=n)
-        answer: bool = await asyncio.to_thread(ask_yes_no, asked)
+        answer: bool = await asyncio.to_thread(common.confirm, asked)
         return answer
 
     return confirm

@@ -31,8 +31,6 @@ err_console = Console(stderr=True)
 # identities, rooms delete), separated by "|"; keep y and yes (they always work) and add your
 # language's own yes.
 YES_ANSWERS = N_("y|yes")
-# The same in every language: y and yes always work, and no is the default.
-YES_NO_HINT = "[y/N]"
 
 
 def is_yes(answer: str) -> bool:
@@ -40,25 +38,6 @@ def is_yes(answer: str) -> bool:
     typed = unicodedata.normalize("NFKC", answer).strip().lower()
     words = {"y", "yes", *(w.strip().lower() for w in _(YES_ANSWERS).split("|"))}
     return bool(typed) and typed in words
-
-
-def confirm(question: str) -> bool:
-    """Ask ``question`` on stderr with ``[y/N]`` and read one line: yes (`is_yes`) or no.
-
-    click's confirm says its own English ("Error: invalid input") and knows only y/n; here
-    anything that is not yes is no, the safe answer to every question this CLI asks, and so is
-    the end of input. click's prompt still writes the question: it reaches the terminal past a
-    live display (which holds back a plain write until its line ends).
-    """
-    import typer
-
-    try:
-        answer: str = typer.prompt(
-            f"{question} {YES_NO_HINT}", default="", show_default=False, err=True
-        )
-    except typer.Abort:
-        return False
-    return is_yes(answer)
 
 
 def print_json(data: Any) -> None:
