@@ -17,7 +17,7 @@ import pytest
 from catalogues import script
 from videonet_protocol.i18n import from_accept_language, from_posix, normalize, pick
 
-pytestmark = pytest.mark.one_pass
+pytestmark = pytest.mark.one_pass("the catalogues and the code's words: no database")
 
 ROOT = Path(__file__).resolve().parent.parent
 CLI = ROOT / "src" / "videonet_cli"
