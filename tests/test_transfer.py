@@ -166,7 +166,9 @@ def test_existing_file_is_not_overwritten_without_flag(trio: Any, tmp_path: Path
     out = tmp_path / "in"
     out.mkdir()
     (out / "keep.bin").write_bytes(b"precious")
-    rx = listening_receiver(bob.cli, room, out)
+    # The receiver skips the offer and listens on until its timeout (20 s, not the helper's 60:
+    # the wait is the whole cost of this test).
+    rx = listening_receiver(bob.cli, room, out, "--timeout", "20")
     r = alice.cli("send", room, str(src), "--timeout", "30", "--no-progress")
     assert r.code == 1 and "exists" in r.err and bob.user.username in r.err
     assert rx.finish() == 1

@@ -139,7 +139,9 @@ def test_existing_directory_is_never_replaced(trio: Any, tmp_path: Path) -> None
     out = tmp_path / "in"
     (out / "keep").mkdir(parents=True)
     (out / "keep" / "mine.txt").write_text("precious")
-    rx = listening_receiver(bob.cli, room, out, "--overwrite")
+    # The receiver skips the offer and listens on until its timeout (20 s, not the helper's 60:
+    # the wait is the whole cost of this test).
+    rx = listening_receiver(bob.cli, room, out, "--overwrite", "--timeout", "20")
     r = alice.cli("send", room, str(tree), "--timeout", "30", "--no-progress")
     assert r.code == 1 and "exists" in r.err and bob.user.username in r.err
     assert rx.finish() == 1
