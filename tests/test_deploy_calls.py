@@ -15,6 +15,7 @@ import contextlib
 import os
 import signal
 import ssl
+import subprocess
 import threading
 import urllib.error
 import urllib.parse
@@ -115,6 +116,21 @@ def forwarder(nginx: str) -> Iterator[Forwarder]:  # noqa: F811
         thread.join(10)
 
 
+def tell_where_it_is(terminal: Background) -> None:
+    """After a failure: the terminal's later events (it ends on SIGINT) or, if it does not end,
+    where each of its threads is (faulthandler prints them on SIGABRT)."""
+    if terminal.proc.poll() is None:
+        terminal.proc.send_signal(signal.SIGINT)
+    try:
+        terminal.finish(timeout=20)
+    except subprocess.TimeoutExpired:
+        terminal.proc.send_signal(signal.SIGABRT)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            terminal.finish(timeout=10)
+    print("terminal's events to its end:", terminal.events[-30:])
+    print("terminal's stderr:", terminal.stderr()[-6000:])
+
+
 def daemon_behind(port: int, context: ssl.SSLContext, cluster: Cluster) -> Daemon:
     """Which daemon nginx sends this forwarder's client address to: open an engine.io session
     through nginx, then ask each daemon directly which one holds it."""
@@ -206,7 +222,7 @@ def test_two_browsers_and_a_terminal_in_one_call_through_nginx_and_two_daemons(
     carol.cli.daemon_url = f"https://127.0.0.1:{forwarder.open('127.0.0.1')}"
     terminal = Background(
         carol.cli, "call", room, "--play", str(clip), "--record", str(out), "--json",
-        SSL_CERT_FILE=str(cert),
+        SSL_CERT_FILE=str(cert), PYTHONFAULTHANDLER="1",
     )  # fmt: skip
     try:
         joined = terminal.wait_for(lambda e: e["event"] == "joined")
@@ -225,6 +241,7 @@ def test_two_browsers_and_a_terminal_in_one_call_through_nginx_and_two_daemons(
         assert terminal.finish(timeout=30) == 0, terminal.stderr()
     except BaseException:
         print("terminal's events:", terminal.events[-30:])
+        tell_where_it_is(terminal)
         for who, page in zip(("alice", "bob"), pages, strict=True):
             with contextlib.suppress(Exception):
                 print(f"{who}'s page:", page.inner_text("#status"), call_stats(page), page.errors)
