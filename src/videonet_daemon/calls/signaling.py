@@ -83,6 +83,9 @@ class CallSignaling:
         self.liveness = liveness  # None: one daemon, nobody else to watch
         # This daemon's participants: room_id -> sid -> participant.
         self.local: dict[str, dict[str, protocol.CallPeer]] = {}
+        # Sockets between their place in `local` and their place in the roster: the sweep
+        # leaves them alone (it would find them missing from the roster and remove them).
+        self._joining: set[str] = set()
         self.buckets = TokenBuckets(settings.call_signal_rate, settings.call_signal_burst)
         self.media = media  # None: a mesh
         self.recorder = recorder  # None: no recording on the media server
@@ -164,11 +167,12 @@ class CallSignaling:
         if user.sid in local:
             raise Conflict(N_("this connection is already in the call"))
         me = local[user.sid] = _peer(user)  # before any await: a second join is refused
+        self._joining.add(user.sid)
         channel = protocol.call_channel(room_id)
-        # In the channel before the list is read: whoever joins after us, on any daemon, is
-        # announced to us (a call:joined for someone in our list is harmless; a miss is not).
-        await self.hub.sio.enter_room(user.sid, channel)
         try:
+            # In the channel before the list is read: whoever joins after us, on any daemon, is
+            # announced to us (a call:joined for someone in our list is harmless; a miss is not).
+            await self.hub.sio.enter_room(user.sid, channel)
             others = await self.roster.join(room_id, me, self.settings.call_max_participants)
             # With a media server: its VideoRoom exists, and a token and the pin for it (Janus
             # down: the join is refused, 503 unavailable, and the participant is not listed).
@@ -181,6 +185,8 @@ class CallSignaling:
                 limit = self.settings.call_max_participants
                 raise Conflict(N_("the call is full ({limit} participants)"), limit=limit) from None
             raise
+        finally:
+            self._joining.discard(user.sid)
         servers, expires_at = ice_servers(self.settings, user.user_id, clock.epoch())
         reply: protocol.CallJoinReply = {
             "room_id": room_id,
@@ -335,9 +341,11 @@ class CallSignaling:
         # they were told these left, so each socket is told too, and its client ends the call.
         for room_id, call in list(self.local.items()):
             for sid in list(call):
-                if await self.roster.has(room_id, sid):
-                    continue
+                if sid in self._joining or await self.roster.has(room_id, sid):
+                    continue  # (a join under way is in the roster when it ends, or undone)
                 mine = self._forget_local(room_id, sid)
+                if mine is None:
+                    continue  # gone meanwhile (its join failed, or it left)
                 await self.hub.sio.emit(
                     protocol.EV_CALL_LEFT,
                     {"room_id": room_id, "peer": mine, "reason": gone},
