@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -53,6 +54,23 @@ def admin(sql: str) -> None:
             await conn.close()
 
     asyncio.run(go())
+
+
+def process_cpu(pid: int) -> float:
+    """User + system CPU seconds of one process (its threads included), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu() -> float:
+    """CPU seconds of this process's waited-for children (the CLI's ends)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def own_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 class Daemon:
@@ -90,8 +108,7 @@ class Daemon:
             raise RuntimeError("daemon did not start")
 
     def cpu_seconds(self) -> float:
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return process_cpu(self.proc.pid)
 
     def stop(self) -> None:
         self.proc.terminate()
@@ -325,13 +342,30 @@ def main() -> int:
                     ("two daemons, S3, base", e.url, f.url),
                 ]
         cpu: dict[str, float] = {}
+        # Where the machine's CPU went in each row: the daemons, the store (weed), the two
+        # ends (the CLI processes), and how many of the cores were busy over the row's time.
+        store_cpu: dict[str, float] = {}
+        ends_cpu: dict[str, float] = {}
+        busy: dict[str, float] = {}
+
+        def weed_cpu() -> float:
+            return process_cpu(weed.proc.pid) if weed is not None else 0.0
+
         for label, tx_url, rx_url in runs:
             os.sync()
             before = sum(d.cpu_seconds() for d in daemons)
+            store_before, ends_before = weed_cpu(), children_cpu()
+            began = time.perf_counter()
             speeds[label] = transfer(tx_url, rx_url, tokens[:2], rooms[0], path, workdir / "out")
+            wall = time.perf_counter() - began
             cpu[label] = sum(d.cpu_seconds() for d in daemons) - before
+            store_cpu[label] = weed_cpu() - store_before
+            ends_cpu[label] = children_cpu() - ends_before
+            busy[label] = (cpu[label] + store_cpu[label] + ends_cpu[label]) / wall
             print(
-                f"transfer, {label}: {speeds[label]:.1f} MB/s, daemons {cpu[label]:.2f} CPU s",
+                f"transfer, {label}: {speeds[label]:.1f} MB/s, daemons {cpu[label]:.2f} CPU s, "
+                f"store {store_cpu[label]:.2f}, ends {ends_cpu[label]:.2f}, "
+                f"cores busy {busy[label]:.2f}",
                 flush=True,
             )
         if args.s3:
@@ -339,8 +373,12 @@ def main() -> int:
             from videonet_protocol.protocol import SPOOL_SEGMENT_BYTES_DEFAULT
 
             segment = SPOOL_SEGMENT_BYTES_DEFAULT  # the daemons' (no VIDEONET_ settings passed)
+            store_before, own_before = weed_cpu(), own_cpu()
             put_s, get_s = store_reference(weed, args.size, segment)
             store = args.size / 1e6 / (put_s + get_s)
+            reference_store_cpu = weed_cpu() - store_before
+            reference_client_cpu = own_cpu() - own_before
+            reference_busy = (reference_store_cpu + reference_client_cpu) / (put_s + get_s)
             print(
                 f"the store itself, {STORE_AT_ONCE} at once: put {args.size / 1e6 / put_s:.1f} "
                 f"MB/s, get {args.size / 1e6 / get_s:.1f} MB/s, both {store:.1f} MB/s",
@@ -349,7 +387,8 @@ def main() -> int:
             print()
             labels = [label for label, _, _ in runs if "S3" in label or label == "one daemon"]
             print_table(
-                ["transfer (sender -> receiver)", "MB/s", "x local", "x store", "daemon CPU s"],
+                ["transfer (sender -> receiver)", "MB/s", "x local", "x store", "daemon CPU s",
+                 "store CPU s", "ends CPU s", "cores busy"],
                 [
                     [
                         label,
@@ -357,11 +396,22 @@ def main() -> int:
                         f"{speeds[label] / speeds['one daemon']:.2f}",
                         f"{speeds[label] / store:.2f}",
                         f"{cpu[label]:.2f}",
+                        f"{store_cpu[label]:.2f}",
+                        f"{ends_cpu[label]:.2f}",
+                        f"{busy[label]:.2f}",
                     ]
                     for label in labels
                 ]
-                + [[f"the store, {STORE_AT_ONCE} at once, put, get", f"{store:.1f}", "", "", ""]],
-            )
+                + [
+                    [
+                        f"the store, {STORE_AT_ONCE} at once, put, get",
+                        f"{store:.1f}", "", "", "",
+                        f"{reference_store_cpu:.2f}",
+                        f"{reference_client_cpu:.2f} (client)",
+                        f"{reference_busy:.2f}",
+                    ]
+                ],
+            )  # fmt: skip
             load = os.getloadavg()
             print(
                 f"{args.size / 2**20:.0f} MiB; the rows share the file and the run "
