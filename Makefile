@@ -83,6 +83,12 @@ typecheck: $(BIN)/.installed
 # (docs/performance.md has the figures). Tests marked `serial` need the machine to themselves:
 # they run afterwards, one at a time (exit 5 is "none selected").
 TEST_WORKERS ?= 4
+# The suite starts over a thousand CLI and daemon processes: each should read our modules'
+# bytecode, not compile them again. PYTHONDONTWRITEBYTECODE (set on some machines, CI's among
+# them) keeps src/ uncompiled, so every process compiled it anew: ~0.2 CPU-s per daemon start,
+# ~0.07 per CLI run, and each pytest worker rewrote every test module (docs/performance.md,
+# "The suite"). Empty is unset, for Python.
+unit unit-postgres unit-s3 constraints: export PYTHONDONTWRITEBYTECODE :=
 PARALLEL := -n $(TEST_WORKERS) --dist loadfile -m "not serial"
 SERIAL := -p no:xdist -m serial
 
