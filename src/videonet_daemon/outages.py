@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from types import TracebackType
 
 import asyncpg.exceptions as pg  # type: ignore[import-untyped]
-import redis.exceptions as redis_errors
 import sqlalchemy.exc as sa
 
 from videonet_daemon.errors import Unavailable
@@ -36,11 +35,16 @@ _DATABASE_ERRORS = (
     pg.ConnectionDoesNotExistError,
     pg.InterfaceError,
 )
-_REDIS_ERRORS = (
-    redis_errors.ConnectionError,
-    redis_errors.TimeoutError,
-    redis_errors.BusyLoadingError,
-)
+try:  # not imported by a daemon without Redis (cli._skip_unused_optional_modules)
+    import redis.exceptions as redis_errors
+
+    _REDIS_ERRORS: tuple[type[BaseException], ...] = (
+        redis_errors.ConnectionError,
+        redis_errors.TimeoutError,
+        redis_errors.BusyLoadingError,
+    )
+except ImportError:
+    _REDIS_ERRORS = ()
 # Raw socket errors: whose they are is read from the code they came through.
 _NETWORK_ERRORS = (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError)
 _MODULES = {"sqlalchemy": DATABASE, "asyncpg": DATABASE, "aiosqlite": DATABASE, "redis": REDIS}
