@@ -16,6 +16,7 @@ from transfer_helpers import (
     listening_receiver,
     make_room,
     member,
+    past_a_quarter,
     random_file,
     with_device_keys,
 )
@@ -23,13 +24,6 @@ from transfer_helpers import (
 from conftest import LOCAL_SPOOL, Daemon, http
 
 MB = 1 << 20
-
-
-def past_a_quarter(event: dict[str, Any]) -> bool:
-    """A progress event well inside the transfer: a kill now leaves bytes on both sides."""
-    return bool(
-        event.get("event") == "progress" and event["total"] // 4 < event["bytes"] < event["total"]
-    )
 
 
 def sha(path: Path) -> str:

@@ -23,7 +23,15 @@ import socketio
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from hostile_proxy import HostileDaemon
-from transfer_helpers import Background, Member, make_room, member, random_file, with_device_keys
+from transfer_helpers import (
+    Background,
+    Member,
+    make_room,
+    member,
+    past_a_quarter,
+    random_file,
+    with_device_keys,
+)
 from videonet_cli.crypto import header as hdr
 from videonet_cli.crypto.stream import RecordCipher, StreamEncryptor
 from videonet_cli.crypto.wrap import wrap_file_key
@@ -34,12 +42,6 @@ from conftest import Daemon, http
 pytestmark = pytest.mark.one_pass("the client's defence against a lying daemon")
 
 MB = 1 << 20
-
-
-def past_a_quarter(event: dict[str, Any]) -> bool:
-    return bool(
-        event.get("event") == "progress" and event["total"] // 4 < event["bytes"] < event["total"]
-    )
 
 
 @pytest.fixture

@@ -5,26 +5,22 @@ files per worker)."""
 
 from __future__ import annotations
 
-import hashlib
 import signal
 import time
 from pathlib import Path
 from typing import Any
 
-from transfer_helpers import Background, listening_receiver, make_room, member, random_file
+from transfer_helpers import (
+    Background,
+    listening_receiver,
+    make_room,
+    member,
+    past_a_quarter,
+    random_file,
+    sha256_of,
+)
 
 MB = 1 << 20
-
-
-def past_a_quarter(event: dict[str, Any]) -> bool:
-    """A progress event well inside the transfer: a kill now leaves bytes on both sides."""
-    return bool(
-        event.get("event") == "progress" and event["total"] // 4 < event["bytes"] < event["total"]
-    )
-
-
-def sha(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def test_daemon_restart_mid_transfer(daemon_factory: Any, tmp_path: Path) -> None:
@@ -51,7 +47,7 @@ def test_daemon_restart_mid_transfer(daemon_factory: Any, tmp_path: Path) -> Non
     r = alice.cli("send", room, str(src), "--timeout", "60")
     assert r.code == 0, r.err
     assert rx2.finish() == 0
-    assert sha(out / "restart.bin") == sha(src)
+    assert sha256_of(out / "restart.bin") == sha256_of(src)
 
 
 def test_offer_limits(daemon_factory: Any, tmp_path: Path) -> None:

@@ -80,6 +80,13 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+def past_a_quarter(event: dict[str, Any]) -> bool:
+    """A progress event well inside the transfer: a kill now leaves bytes on both sides."""
+    return bool(
+        event.get("event") == "progress" and event["total"] // 4 < event["bytes"] < event["total"]
+    )
+
+
 def json_events(out: str) -> list[dict[str, Any]]:
     """The events of a `--json` command's output, one a line."""
     return [json.loads(line) for line in out.splitlines() if line.strip()]
