@@ -328,6 +328,22 @@ def test_help_on_a_terminal_in_the_users_language(
         )
 
 
+@pytest.mark.parametrize("group", [(), ("rooms",), ("keys",), ("devices",), ("config",)])
+def test_each_command_in_a_japanese_list_is_a_whole_sentence(
+    tmp_path: Path, group: tuple[str, ...]
+) -> None:
+    """Click shortens a command's help at spaces, which Japanese does not put between words: a
+    command's line was "..." alone (chat) or cut at a space inside a parenthesis (send)."""
+    out = run(*group, "--help", env=user_env(tmp_path, VIDEONET_LANG="ja")).stdout
+    listed = out.split("コマンド:\n", 1)[1]
+    entries = re.split(r"\n(?=  \S)", listed.strip("\n"))
+    assert len(entries) >= 4, entries
+    for entry in entries:
+        name, text = entry.strip().split(maxsplit=1)
+        text = "".join(line.strip() for line in text.splitlines())
+        assert text.endswith("。") and "..." not in text, (name, text)
+
+
 @pytest.mark.one_pass("the terminal")
 @pytest.mark.parametrize(
     ("lang", "words"),

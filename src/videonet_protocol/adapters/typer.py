@@ -79,6 +79,19 @@ def _label(python_label: str) -> str | None:
     return _TYPE_LABELS.get(inner, inner)
 
 
+def first_sentence(help_text: str) -> str | None:
+    """A command's line in its group's list, when its help is Japanese: the first sentence,
+    whole. Click shortens the help word by word, at spaces, to "...": Japanese puts none
+    between words, so a command's line came out as "..." alone or cut at the space inside a
+    parenthesis. None (click's own shortening) for help whose sentences end in ".", English
+    and Korean."""
+    paragraph = help_text.strip().split("\n\n", 1)[0]
+    end = paragraph.find("。")
+    if end == -1:
+        return None
+    return " ".join(paragraph[: end + 1].split())
+
+
 def plain_help(command: Command) -> Command:
     """Make every option's help show a readable value label, every argument its name alone,
     and no "(dynamic)" default, throughout the tree under ``command``; help and usage lines
@@ -86,6 +99,8 @@ def plain_help(command: Command) -> Command:
     for child in (getattr(command, "commands", None) or {}).values():
         plain_help(child)
     command.context_class = WordsContext
+    if command.short_help is None and command.help:
+        command.short_help = first_sentence(command.help)
     ctx = Context(command)
     for param in command.params:
         is_option = param.param_type_name == "option"
