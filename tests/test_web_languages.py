@@ -299,6 +299,21 @@ def test_an_invite_links_sign_up_form_in_the_browsers_language(
     title = {"ko": "초대로 참여하기", "ja": "招待で参加"}[language]
     wait_words(page, "#join-view h2", title)
     assert english_left(page, ALLOWED) == []
+
+    # A line the page wrote (two passwords that differ) is written again in the language the
+    # switch picks, not left in the old one until something else happens.
+    page.fill("#join-form input[name=email]", "someone@example.test")
+    page.fill("#join-form input[name=username]", "someone")
+    page.fill("#join-form input[name=password]", "correct horse 1")
+    page.fill("#join-form input[name=again]", "correct horse 2")
+    page.click("#join-form button[type=submit]")
+    mismatch = {"en": "the two passwords do not match", "ko": "두 비밀번호가 일치하지 않습니다",
+                "ja": "2 つのパスワードが一致しません"}  # fmt: skip
+    wait_words(page, "#status", mismatch[language])
+    other = "ja" if language == "ko" else "ko"
+    for switched in (other, "en"):
+        page.select_option("#language", switched)
+        wait_words(page, "#status", mismatch[switched])
     assert page.errors == []
     page.context.close()
 

@@ -9,7 +9,7 @@ import { sentence, user } from "./text.js";
 
 const $ = (id) => document.getElementById(id);
 const views = ["login-view", "join-view", "rooms-view", "room-view"];
-const state = { user: null, device: null, room: null, socket: null, lastId: 0, seen: new Set(), online: new Map(), call: null };
+const state = { user: null, device: null, room: null, socket: null, lastId: 0, seen: new Set(), online: new Map(), call: null, recording: null };
 // ?ice=relay: send media only through the TURN servers the daemon hands out (hides addresses).
 const icePolicy = new URLSearchParams(location.search).get("ice") === "relay" ? "relay" : "all";
 
@@ -20,9 +20,14 @@ function show(view) {
   setUserText($("whoami"), state.user ? state.user.username : "");
 }
 
-// `text`: a string, or a list of strings and user(...) parts (see text.js).
+// `text`: a string, or a list of strings and user(...) parts (see text.js), or a function that
+// makes one: that line is made again in the new language when the language changes (a string
+// stays as it is: the daemon's own words, in the language of the request that got them).
+let statusLine = null;
 function status(text, error = false) {
-  $("status").replaceChildren(...sentence(text || ""));
+  statusLine = typeof text === "function" ? { make: text, error } : null;
+  const words = typeof text === "function" ? text() : text;
+  $("status").replaceChildren(...sentence(words || ""));
   $("status").classList.toggle("error", error);
 }
 
@@ -84,7 +89,7 @@ $("join-form").addEventListener("submit", (e) => {
   e.preventDefault();
   const form = new FormData(e.target);
   if (form.get("password") !== form.get("again")) {
-    status(t("the two passwords do not match"), true);
+    status(() => t("the two passwords do not match"), true);
     return;
   }
   guard(async () => {
@@ -95,7 +100,7 @@ $("join-form").addEventListener("submit", (e) => {
     await accountLanguage();
     history.replaceState(null, "", location.pathname); // the spent code leaves the address bar
     await showRooms();
-    if (made.room) status(t("You joined {room}.", { room: user(made.room.name) }));
+    if (made.room) status(() => t("You joined {room}.", { room: user(made.room.name) }));
   });
 });
 
@@ -112,16 +117,20 @@ $("logout").addEventListener("click", () =>
 // The switch's options are each language's own name, written into index.html by the daemon.
 const knownLanguages = () => Object.fromEntries([...$("language").options].map((o) => [o.value, o.text]));
 
-$("language").addEventListener("change", (e) => guard(async () => {
-  const lang = e.target.value;
-  i18n.storeLanguage(lang);
-  if (state.user) await api.setLanguage(lang);
-  await i18n.use(lang);
-  // The page's marked words are translated by i18n.js; the views made here are made again.
-  if (state.socket && state.socket.connected) $("connection").textContent = t("connected");
-  if (!$("rooms-view").hidden) await showRooms();
-  if (state.user) await refreshDevice();
-}));
+$("language").addEventListener("change", (e) => {
+  const shown = statusLine; // guard clears the status line; a switch keeps it, in the new words
+  return guard(async () => {
+    if (shown) status(shown.make, shown.error);
+    const lang = e.target.value;
+    i18n.storeLanguage(lang);
+    if (state.user) await api.setLanguage(lang);
+    await i18n.use(lang);
+    // The page's marked words are translated by i18n.js; the views made here are made again.
+    if (state.socket && state.socket.connected) $("connection").textContent = t("connected");
+    if (!$("rooms-view").hidden) await showRooms();
+    if (state.user) await refreshDevice();
+  });
+});
 
 // Logged in: the account's saved language wins; none saved yet, the choice made on this
 // browser before logging in becomes the account's.
@@ -138,6 +147,10 @@ async function accountLanguage() {
 
 i18n.onChange((lang) => {
   $("language").value = lang;
+  // The lines drawn from what happened, drawn again in the new language.
+  if (statusLine) status(statusLine.make, statusLine.error);
+  if (state.device) renderDevice(state.device);
+  drawRecordingBadge();
 });
 
 // --- this browser as a device (device.js): file keys only once the identity certified it ------
@@ -223,7 +236,7 @@ function connect() {
   socket.on("disconnect", () => {
     $("connection").textContent = t("reconnecting…");
   });
-  socket.on("connect_error", (err) => status(t("cannot connect: {reason}", { reason: err.message }), true));
+  socket.on("connect_error", (err) => status(() => t("cannot connect: {reason}", { reason: err.message }), true));
   socket.on("chat:message", (message) => {
     if (state.room && message.room_id === state.room.id) addMessage(message);
   });
@@ -235,21 +248,21 @@ function connect() {
   });
   socket.on("room:removed", () => guard(async () => {
     await leaveRoom();
-    status(t("you left this room"));
+    status(() => t("you left this room"));
     await showRooms();
   }));
   socket.on("room:renamed", (event) => {
     if (!state.room || event.room_id !== state.room.id) return;
     state.room.name = event.name;
     setUserText($("room-name"), event.name);
-    status(t("this room is now called {name}", { name: user(event.name) }));
+    status(() => t("this room is now called {name}", { name: user(event.name) }));
   });
   socket.on("room:deleted", (event) => {
     if (!state.room || event.room_id !== state.room.id) return;
     guard(async () => {
       await leaveRoom(); // the daemon has ended our part in its call already
       await showRooms();
-      status(t("the room {name} was deleted by its creator", { name: user(event.name) }));
+      status(() => t("the room {name} was deleted by its creator", { name: user(event.name) }));
     });
   });
   socket.on("vn:error", (error) => status(error.message, true));
@@ -375,6 +388,18 @@ function connectionState(name) {
   return words[name] || name;
 }
 
+function recordingWords(recording) {
+  return t("● Recording: {name} is recording this call on the media server",
+    { name: user(recording.by.username) });
+}
+
+function drawRecordingBadge() {
+  const badge = $("recording-badge");
+  badge.hidden = !state.recording;
+  if (state.recording) badge.replaceChildren(...sentence(recordingWords(state.recording)));
+  else badge.replaceChildren();
+}
+
 const ui = {
   addTile(peer, stream) {
     const video = tile(peer.peer_id, peer.username).querySelector("video");
@@ -384,7 +409,7 @@ const ui = {
       video.play().catch((err) => {
         // AbortError: a newer stream replaced this one before it started; that one plays.
         if (err.name !== "AbortError") {
-          status(t("cannot play {name}'s media: {reason}", { name: user(peer.username), reason: err.message }), true);
+          status(() => t("cannot play {name}'s media: {reason}", { name: user(peer.username), reason: err.message }), true);
         }
       });
     }
@@ -416,13 +441,9 @@ const ui = {
     flags.textContent = off.map((k) => (k === "audio" ? t("mic off") : t("camera off"))).join(", ");
   },
   recording(recording) {
-    const badge = $("recording-badge");
-    badge.hidden = !recording;
-    const parts = () => t("● Recording: {name} is recording this call on the media server",
-      { name: user(recording.by.username) });
-    if (recording) badge.replaceChildren(...sentence(parts()));
-    else badge.replaceChildren();
-    if (recording) status(parts());
+    state.recording = recording || null;
+    drawRecordingBadge();
+    if (recording) status(() => recordingWords(recording));
   },
   changed() {
     if (!state.call) return;

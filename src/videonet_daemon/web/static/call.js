@@ -36,7 +36,7 @@ export class Call {
     this.handlers = {
       "call:joined": (d) => {
         this.known.set(d.peer.peer_id, d.peer);
-        this.ui.notice(t("{name} joined the call", { name: user(d.peer.username) }));
+        this.ui.notice(() => t("{name} joined the call", { name: user(d.peer.username) }));
         this.sendState(); // the newcomer learns our mute and speaking state
       },
       // Theirs: the same event in a mesh and through the media server.
@@ -64,7 +64,7 @@ export class Call {
 
   // Signaling events are handled one at a time, in order: a candidate never overtakes its offer.
   serially(task) {
-    this.queue = this.queue.then(task).catch((err) => this.ui.notice(t("call: {reason}", { reason: err.message || String(err) })));
+    this.queue = this.queue.then(task).catch((err) => this.ui.notice(() => t("call: {reason}", { reason: err.message || String(err) })));
     return this.queue;
   }
 
@@ -99,7 +99,7 @@ export class Call {
     this.ui.recording(reply.recording || null);
     this.sendState();
     if (reply.media) {
-      this.ui.notice(t("this call goes through the media server: encrypted on the way, but decrypted "
+      this.ui.notice(() => t("this call goes through the media server: encrypted on the way, but decrypted "
         + "there (no end-to-end encryption)"));
       this.janus = new JanusRoom(this, reply.media);
       await this.janus.start();
@@ -262,24 +262,24 @@ export class Call {
 
   onLeft(data) {
     if (data.peer.peer_id === this.me) {
-      this.ui.notice(t("you are no longer in the call"));
+      this.ui.notice(() => t("you are no longer in the call"));
       this.stop();
       return;
     }
     if (this.janus) this.janus.unsubscribe(data.peer.peer_id);
-    if (this.close(data.peer.peer_id)) this.ui.notice(t("{name} left the call", { name: user(data.peer.username) }));
+    if (this.close(data.peer.peer_id)) this.ui.notice(() => t("{name} left the call", { name: user(data.peer.username) }));
   }
 
   onHangup(data) {
     if (this.close(data.peer.peer_id)) {
-      this.ui.notice(t("{name} hung up: {reason}", { name: user(data.peer.username), reason: user(data.reason || t("hung up")) }));
+      this.ui.notice(() => t("{name} hung up: {reason}", { name: user(data.peer.username), reason: user(data.reason || t("hung up")) }));
     }
   }
 
   async hangUp(peerId, reason) {
     const entry = this.peers.get(peerId);
     if (!entry || !this.close(peerId)) return;
-    this.ui.notice(t("connection to {name} ended: {reason}", { name: user(entry.peer.username), reason }));
+    this.ui.notice(() => t("connection to {name} ended: {reason}", { name: user(entry.peer.username), reason }));
     await this.emit("call:hangup", { to: peerId, reason }).catch(() => {});
   }
 
@@ -306,7 +306,7 @@ export class Call {
         const room = new JanusRoom(this, access);
         this.janus = room;
         await room.start();
-        this.ui.notice(t("connected to the media server again"));
+        this.ui.notice(() => t("connected to the media server again"));
         return;
       } catch (err) {
         if (this.janus) this.janus.stop();
@@ -314,7 +314,7 @@ export class Call {
         await new Promise((resolve) => setTimeout(resolve, 3000));
       }
     }
-    this.ui.notice(t("the media server does not answer: leave the call and join again later"));
+    this.ui.notice(() => t("the media server does not answer: leave the call and join again later"));
   }
 
   // janus.js stops the tracks of the handles it tears down: capture again what was on.
