@@ -88,8 +88,6 @@ def test_browser_and_cli_see_each_other_and_the_recording_has_video(
     result = cli.result()
     assert result["failed_recordings"] == []
     (recording,) = result["recordings"]
-    print("STDERR", cli.stderr())
-    print(cli.events[-3:])
     got = decode(Path(recording["path"]))
     assert got["video_frames"] > 20 and got["audio_samples"] > 0, got
     # The browser hears that bob left and drops his tile.
@@ -98,21 +96,29 @@ def test_browser_and_cli_see_each_other_and_the_recording_has_video(
     page.context.close()
 
 
-def test_a_camera_that_starts_two_seconds_after_the_microphone_is_recorded(
-    daemon: Daemon, tmp_path: Path, browser: Any
-) -> None:
+def camera_off_call_recorded_by_a_terminal(
+    daemon: Daemon, tmp_path: Path, browser: Any, name: str
+) -> tuple[Any, Background]:
+    """bob's terminal records the call; alice's browser joins it with the camera off. Both
+    connected: (alice's page, bob's `videonet call`)."""
     alice = member(daemon, tmp_path)
-    room = make_room(daemon, alice, "late-video")
+    room = make_room(daemon, alice, name)
     bob = member(daemon, tmp_path, room)
-    out = tmp_path / "late.mp4"
-    cli = Background(bob.cli, "call", room, "--record", str(out), "--json")
+    cli = Background(bob.cli, "call", room, "--record", str(tmp_path / f"{name}.mp4"), "--json")
     cli.wait_for(lambda e: e["event"] == "joined")
-
     page = page_for(browser, daemon)
     log_in(page, alice.user)
     open_room(page, room)
-    join_call(page, camera=False)  # the browser offers audio, and a video track with no camera
+    join_call(page, camera=False)
     cli.wait_for(lambda e: e["event"] == "peer_state" and e["state"] == "connected")
+    return page, cli
+
+
+def test_a_camera_that_starts_two_seconds_after_the_microphone_is_recorded(
+    daemon: Daemon, tmp_path: Path, browser: Any
+) -> None:
+    # The browser offers audio, and a video track with no camera.
+    page, cli = camera_off_call_recorded_by_a_terminal(daemon, tmp_path, browser, "late-video")
     page.wait_for_timeout(2000)
     page.check("#with-camera")  # replaceTrack: video starts on the track already negotiated
     record_until_video(cli)
@@ -131,17 +137,8 @@ def test_a_camera_that_starts_two_seconds_after_the_microphone_is_recorded(
 def test_a_recording_without_the_announced_video_is_an_error(
     daemon: Daemon, tmp_path: Path, browser: Any
 ) -> None:
-    alice = member(daemon, tmp_path)
-    room = make_room(daemon, alice, "no-video")
-    bob = member(daemon, tmp_path, room)
-    out = tmp_path / "novideo.mp4"
-    cli = Background(bob.cli, "call", room, "--record", str(out), "--json")
-    cli.wait_for(lambda e: e["event"] == "joined")
-    page = page_for(browser, daemon)
-    log_in(page, alice.user)
-    open_room(page, room)
-    join_call(page, camera=False)  # a video track is announced, but no camera ever starts
-    cli.wait_for(lambda e: e["event"] == "peer_state" and e["state"] == "connected")
+    # A video track is announced, but no camera ever starts.
+    page, cli = camera_off_call_recorded_by_a_terminal(daemon, tmp_path, browser, "no-video")
     cli.wait_for(
         lambda e: e["event"] == "stats" and any(p["bytes_received"] > 20_000 for p in e["peers"]),
         timeout=30,
