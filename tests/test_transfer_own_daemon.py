@@ -39,6 +39,9 @@ def test_daemon_restart_mid_transfer(daemon_factory: Any, tmp_path: Path) -> Non
     d.proc.wait()
     assert sender.finish() != 0
     assert rx.finish() != 0
+    # The receiver says so as soon as its connection breaks, not after waiting out the ack of
+    # the request it had just sent (30 s: "the daemon did not answer 'transfer:listen' in time").
+    assert "the connection to the daemon was lost" in rx.stderr(), rx.stderr()
     assert not (out / "restart.bin").exists()  # nothing unverified under the final name
 
     # The same address: each device's identity is kept per server origin.

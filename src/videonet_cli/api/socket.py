@@ -8,6 +8,8 @@ same DaemonRefused as an HTTP error body, so cores handle socket and HTTP failur
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Self
@@ -46,6 +48,20 @@ class SocketClient:
         )
         self._refusal: Any = None
         self.sio.on("connect_error", self._on_connect_error)
+        # python-socketio keeps one handler per event: ours runs the commands' after its own.
+        self._on_lost: list[Callable[..., Any]] = []
+        self._waiting: set[asyncio.Event] = set()  # one per call waiting for its ack
+        self.sio.on("disconnect", self._on_disconnect)
+
+    async def _on_disconnect(self, *args: Any) -> None:
+        # A call sent just before the connection broke would wait out its whole timeout for an
+        # ack that cannot come: it ends now (the daemon killed, the network gone).
+        for lost in self._waiting:
+            lost.set()
+        for handler in self._on_lost:
+            result = handler(*args)
+            if inspect.isawaitable(result):
+                await result
 
     async def _on_connect_error(self, data: Any = None) -> None:
         # A refusal from the daemon arrives as {"message": ..., "data": ErrorBody}.
@@ -91,14 +107,32 @@ class SocketClient:
             await self.sio.disconnect()
 
     def on(self, event: str, handler: Callable[..., Any]) -> None:
-        self.sio.on(event, handler)
+        if event == "disconnect":
+            self._on_lost.append(handler)
+        else:
+            self.sio.on(event, handler)
 
     async def call(
         self, event: str, data: dict[str, Any], timeout: float = CALL_TIMEOUT_SECONDS
     ) -> dict[str, Any]:
-        """Send one event and wait for its ack; a refusal raises the mapped CliError."""
+        """Send one event and wait for its ack; a refusal raises the mapped CliError, and a
+        connection that breaks meanwhile ends the wait at once."""
+        lost = asyncio.Event()
+        self._waiting.add(lost)
+        acked = asyncio.ensure_future(self.sio.call(event, data, timeout=timeout))
+        broke = asyncio.ensure_future(lost.wait())
         try:
-            ack = await self.sio.call(event, data, timeout=timeout)
+            await asyncio.wait((acked, broke), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            self._waiting.discard(lost)
+            broke.cancel()
+            if not acked.done():
+                acked.cancel()
+                await asyncio.gather(acked, return_exceptions=True)
+        if acked.cancelled():
+            raise UnreachableError(_("the connection to the daemon was lost"))
+        try:
+            ack = acked.result()
         except socketio.exceptions.TimeoutError as exc:
             raise UnreachableError(
                 _("the daemon did not answer {event} in time").format(event=repr(event))
