@@ -381,13 +381,17 @@ def test_analyze_result_lines_in_korean(fake_model: Any, tmp_path: Path) -> None
         tmp_path, OPENAI_BASE_URL=fake_model.base_url, OPENAI_API_KEY=fake_model.api_key
     )
     ko = in_language(env, "ko")
-    shown = subprocess.run(
-        [str(BIN / "videonet"), "analyze", str(clip), "-n", "2", "--no-chat"],
-        capture_output=True,
-        text=True,
-        env=ko,
-        timeout=120,
-    )
+
+    def analyze(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(BIN / "videonet"), "analyze", str(clip), "-n", "2", *args],
+            capture_output=True,
+            text=True,
+            env=ko,
+            timeout=120,
+        )
+
+    shown = analyze("--no-chat")
     assert shown.returncode == 0, shown.stderr
     first = trn(
         "ko",
@@ -404,13 +408,7 @@ def test_analyze_result_lines_in_korean(fake_model: Any, tmp_path: Path) -> None
     )
     assert people.split("{n}")[0] and "People appear" not in shown.stdout
     assert people.format(n=2, total=2, frames="1, 2", most=2) in shown.stdout, shown.stdout
-    result = subprocess.run(
-        [str(BIN / "videonet"), "analyze", str(clip), "-n", "2", "--json"],
-        capture_output=True,
-        text=True,
-        env=ko,
-        timeout=120,
-    )
+    result = analyze("--json")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["summary"]["text"].startswith("People appear in 2 of 2")
 
