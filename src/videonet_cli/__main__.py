@@ -1,3 +1,3 @@
-from videonet_cli.main import main
+from videonet_cli.launch import main
 
 main()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import gc
 import os
 import re
@@ -172,9 +173,59 @@ def _json_from_config(command: Command) -> None:
             param.default = _json_default
 
 
-def build_command() -> Command:
-    """The click command tree of ``videonet``, as run, completed and documented."""
-    command = typer.main.get_command(app)
+def named_command(argv: list[str]) -> str | None:
+    """The command or group that ``argv`` (global options in front) runs, if it names one.
+
+    None for anything that needs the whole tree: no command, ``--help`` or ``--version``, a
+    misspelt name (its error suggests the close ones), shell completion.
+    """
+    if any(key.endswith("_COMPLETE") and key.startswith("_") for key in os.environ):
+        return None  # typer's completion: the words come from the environment, not argv
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg in GLOBAL_VALUED:
+            i += 2
+        elif arg in GLOBAL_FLAGS or any(arg.startswith(f"{name}=") for name in GLOBAL_VALUED):
+            i += 1
+        elif arg.startswith("-"):
+            return None
+        else:
+            return arg if arg in _command_names() else None
+    return None
+
+
+def _command_name(info: typer.models.CommandInfo) -> str:
+    """The name typer gives a command (its own rule: the function's name, `_` as `-`)."""
+    if info.name:
+        return info.name
+    return typer.main.get_command_name(getattr(info.callback, "__name__", ""))
+
+
+def _command_names() -> set[str]:
+    names = {group.name for group in app.registered_groups if group.name}
+    return names | {_command_name(info) for info in app.registered_commands}
+
+
+def _only(name: str) -> typer.Typer:
+    """``app`` with one command or group: the same root, options and words."""
+    narrowed = copy.copy(app)
+    narrowed.registered_commands = [
+        info for info in app.registered_commands if _command_name(info) == name
+    ]
+    narrowed.registered_groups = [group for group in app.registered_groups if group.name == name]
+    return narrowed
+
+
+def build_command(argv: list[str] | None = None) -> Command:
+    """The click command tree of ``videonet``, as run, completed and documented.
+
+    With ``argv`` that names one command, only that command's branch: building the tree's
+    ~60 commands and their options took each run 15-30 ms of CPU, a tenth of a send's start
+    (docs/performance.md, "Start-up"); what the command does and says is the same.
+    """
+    name = named_command(argv) if argv is not None else None
+    command = typer.main.get_command(_only(name) if name else app)
     _json_from_config(command)
     return quick_coercion(plain_help(command))
 
@@ -233,10 +284,11 @@ def main(argv: list[str] | None = None) -> None:
         # No cycle collection while the command's modules are imported (they make no garbage
         # worth it); commands.common.run freezes what was imported and turns it back on.
         gc.disable()
+    args = give_optional_values(hoist_global_options(sys.argv[1:] if argv is None else argv))
     code = run_click(
-        build_command(),
+        build_command(args),
         "videonet",
-        give_optional_values(hoist_global_options(sys.argv[1:] if argv is None else argv)),
+        args,
         on_error=_cli_error,
         print_error=error_line,
     )

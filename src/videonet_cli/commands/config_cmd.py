@@ -85,7 +85,7 @@ def list_(json_out: bool = JsonOption) -> None:
     if json_out:
         output.print_json({row["key"]: row["value"] for row in rows})
     else:
-        if output.console.is_terminal:  # piped rows keep their values, as for every table
+        if output.console().is_terminal:  # piped rows keep their values, as for every table
             for row in rows:
                 row["source"] = _("saved") if row["source"] == "saved" else _("default")
         columns = [

@@ -39,7 +39,7 @@ ROOM_COLUMNS = [
 
 def say(message: str) -> None:
     """A line that holds names other people chose: printed as text, never as Rich markup."""
-    output.console.print(message, markup=False, highlight=False)
+    output.console().print(message, markup=False, highlight=False)
 
 
 @app.command(

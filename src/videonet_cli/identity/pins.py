@@ -127,12 +127,15 @@ class PinStore:
 
     @contextlib.contextmanager
     def edit(self) -> Iterator[Pins]:
-        """Read, let the caller change, write back if changed: all under the lock."""
+        """Read, let the caller change, write back if changed: all under the lock. A pin put
+        back as it was (every send puts its recipients' pins) writes nothing."""
         with self._locked():
             pins = self._read()
+            before = json.dumps(pins.as_json(), sort_keys=True)  # text: pins change in place
             yield pins
-            if pins.changed:
-                write_private_json(self.path, pins.as_json())
+            after = pins.as_json()
+            if pins.changed and json.dumps(after, sort_keys=True) != before:
+                write_private_json(self.path, after)
 
     def _read(self) -> Pins:
         self._set_aside_old()

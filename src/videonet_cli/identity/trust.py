@@ -69,6 +69,7 @@ from videonet_protocol.names import name_key
 __all__ = [
     "Confirm",
     "FirstSeen",
+    "Listing",
     "Recipients",
     "SkippedDevice",
     "ThisDevice",
@@ -82,6 +83,7 @@ __all__ = [
     "decode_identity",
     "device_name",
     "identity_fingerprint",
+    "list_recipients",
     "listed_device",
     "own_account",
     "recovery_key_from_env",
@@ -194,26 +196,25 @@ def changed_identity_error(username: str, pinned: bytes, now: bytes) -> KeyChang
     )
 
 
-async def choose_recipients(
-    api: Api,
-    me: ThisDevice,
-    *,
-    room_id: str,
-    usernames: list[str] | None,
-    only_me: bool = False,
-    trust_new: bool | Collection[str] = False,
-    confirm: Confirm | None = None,
-) -> Recipients:
-    """The devices a transfer's file key is wrapped for, decided here, not by the daemon.
+@dataclass(frozen=True)
+class Listing:
+    """What the daemon lists for a send, unchecked: the members asked for and their keys."""
 
-    ``only_me`` (`send --code`): this device alone, asking the daemon nothing (the code's
-    receiver gets the key through the code)."""
-    if only_me:
-        return Recipients([as_trusted(me)], [], [])
-    store = PinStore()
+    asked: dict[str, str]  # folded name -> the name as asked (--to) or as listed
+    names: list[str]  # the folded names, in the order of ``others``
+    own: protocol.UserKeys  # this account's devices
+    others: list[protocol.UserKeys]
+
+
+async def list_recipients(
+    api: Api, me: ThisDevice, *, room_id: str, usernames: list[str] | None
+) -> Listing:
+    """The room's members (all but this account, or those named), their keys and this
+    account's devices, as the daemon lists them: `choose_recipients` decides what to trust."""
+    members_listed, own = await asyncio.gather(api.rooms.members(room_id), api.keys.mine())
     asked: dict[str, str] = {}  # folded name -> the name as asked (--to), looked up as listed
     lookup: dict[str, str] = {}  # folded name -> the member's name as the daemon spells it
-    members = {name_key(m["username"]): m["username"] for m in await api.rooms.members(room_id)}
+    members = {name_key(m["username"]): m["username"] for m in members_listed}
     if usernames is None:
         asked, lookup = dict(members), dict(members)
     else:
@@ -225,9 +226,34 @@ async def choose_recipients(
     for table in (asked, lookup):
         table.pop(name_key(me.username), None)
     names = sorted(asked)
-    own_listed, listed_others = await asyncio.gather(
-        api.keys.mine(), _keys_of(api, [(asked[n], lookup[n]) for n in names])
-    )
+    others = await _keys_of(api, [(asked[n], lookup[n]) for n in names])
+    return Listing(asked, names, own, others)
+
+
+async def choose_recipients(
+    api: Api,
+    me: ThisDevice,
+    *,
+    room_id: str,
+    usernames: list[str] | None,
+    only_me: bool = False,
+    trust_new: bool | Collection[str] = False,
+    confirm: Confirm | None = None,
+    listing: Listing | None = None,
+) -> Recipients:
+    """The devices a transfer's file key is wrapped for, decided here, not by the daemon.
+
+    ``only_me`` (`send --code`): this device alone, asking the daemon nothing (the code's
+    receiver gets the key through the code). ``listing``: what `list_recipients` fetched for
+    the same room and names (the sender starts it beside joining the room); every check below
+    is made on it as on a fresh one."""
+    if only_me:
+        return Recipients([as_trusted(me)], [], [])
+    if listing is None:
+        listing = await list_recipients(api, me, room_id=room_id, usernames=usernames)
+    store = PinStore()
+    asked, names = listing.asked, listing.names
+    own_listed, listed_others = listing.own, listing.others
     account = own_account(me)
     if own_listed["user_id"] != me.user_id:
         raise CliError(_("the daemon listed another account's devices as yours"))

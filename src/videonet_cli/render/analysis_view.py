@@ -71,11 +71,11 @@ _NOTES = (
 @contextmanager
 def progress(enabled: bool) -> Iterator[Reporter]:
     """The analysis core's reporter: a Rich progress bar on stderr when it is a terminal."""
-    if not enabled or not err_console.is_terminal:
+    if not enabled or not err_console().is_terminal:
         yield ignore
         return
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
-    with Progress(*columns, TimeElapsedColumn(), console=err_console, transient=True) as bar:
+    with Progress(*columns, TimeElapsedColumn(), console=err_console(), transient=True) as bar:
         task = bar.add_task(_("starting"), total=None)
 
         def update(event: dict[str, Any]) -> None:
@@ -131,7 +131,7 @@ def note_words(note: str) -> str:
 
 def show_result(result: AnalysisResult) -> None:
     v = result.video
-    console.print(
+    console().print(
         ngettext(
             "{path}: {width}x{height}, {seconds} s, {fps} fps, {frames} frame",
             "{path}: {width}x{height}, {seconds} s, {fps} fps, {frames} frames",
@@ -148,15 +148,15 @@ def show_result(result: AnalysisResult) -> None:
         markup=False,
     )
     for note in result.notes:
-        console.print(
+        console().print(
             _("note: {note}").format(note=note_words(note)),
             style="yellow",
             highlight=False,
             markup=False,
         )
-    console.print(frames_table(result))
+    console().print(frames_table(result))
     summary = summary_text(result.summary, len(result.frames), _, ngettext)
-    console.print(summary, highlight=False, markup=False)
+    console().print(summary, highlight=False, markup=False)
     if result.backend == "offline":
         return  # no model was asked: no tokens, no cost
     u = result.usage
@@ -178,7 +178,7 @@ def show_result(result: AnalysisResult) -> None:
     )
     if result.cached:
         line = _("{line} (cached: no model calls)").format(line=line)
-    console.print(line, highlight=False, markup=False)
+    console().print(line, highlight=False, markup=False)
 
 
 async def stream_answer(conversation: Conversation, question: str, echo: bool) -> str:
@@ -194,7 +194,7 @@ async def stream_answer(conversation: Conversation, question: str, echo: bool) -
         sys.stdout.flush()
     if conversation.last_dropped:
         dropped = conversation.last_dropped
-        err_console.print(
+        err_console().print(
             ngettext(
                 "({n} older message left out to fit the context budget)",
                 "({n} older messages left out to fit the context budget)",
@@ -241,7 +241,7 @@ def edit_in_editor() -> str:
         open(path, "w").close()
         done = subprocess.run([*shlex.split(editor), path], check=False)
         if done.returncode != 0:
-            err_console.print(
+            err_console().print(
                 _("{editor} exited with {code}; nothing asked").format(
                     editor=editor, code=done.returncode
                 ),
@@ -268,7 +268,7 @@ def _read_question(read: Read) -> str | None:
     if text == "!edit":
         question = edit_in_editor()
         if question:
-            console.print(question, highlight=False, markup=False)
+            console().print(question, highlight=False, markup=False)
         return question
     return text
 
@@ -280,7 +280,7 @@ def repl(
     read: Read = input,
 ) -> None:
     """Questions from the prompt until exit; ``answer`` runs one turn (in the command's loop)."""
-    console.print(_(REPL_HELP), style="dim", highlight=False, markup=False)
+    console().print(_(REPL_HELP), style="dim", highlight=False, markup=False)
     while True:
         try:
             question = _read_question(read)
@@ -294,27 +294,27 @@ def repl(
             continue
         if question == "/reset":
             conversation.reset()
-            console.print(_("New conversation."), style="dim")
+            console().print(_("New conversation."), style="dim")
         elif question == "/history":
             for m in conversation.history():
                 role = _(ROLES[m.role]) if m.role in ROLES else m.role
                 line = _("{role}: {text}").format(role=role, text=m.content)
-                console.print(line, highlight=False, markup=False)
+                console().print(line, highlight=False, markup=False)
         elif question == "/frames":
-            console.print(frames_table(result))
+            console().print(frames_table(result))
         else:
             try:
                 answer(question)
             except KeyboardInterrupt:
                 # The turn is stored only once complete, so nothing of it is kept.
                 sys.stdout.write("\n")
-                err_console.print(
+                err_console().print(
                     _("(answer cancelled; ask again or Ctrl-D to leave)"), style="dim"
                 )
 
 
 def show_resumed(count: int) -> None:
-    console.print(
+    console().print(
         ngettext(
             "Continuing a conversation of {n} message.",
             "Continuing a conversation of {n} messages.",
@@ -325,14 +325,14 @@ def show_resumed(count: int) -> None:
 
 
 def show_needs_endpoint() -> None:
-    err_console.print(_(NEEDS_ENDPOINT), highlight=False, markup=False)
+    err_console().print(_(NEEDS_ENDPOINT), highlight=False, markup=False)
 
 
 def show_no_conversations(analysed: list[dict[str, Any]]) -> None:
     """`videonet conversations` with none to list: say so, and why the videos analysed here
     have none (offline, no chat), rather than print an empty table."""
     if not analysed:
-        err_console.print(
+        err_console().print(
             _("No conversations yet: `videonet analyze CLIP` with a model endpoint starts one."),
             highlight=False,
             soft_wrap=True,
@@ -360,7 +360,7 @@ def show_no_conversations(analysed: list[dict[str, Any]]) -> None:
             "`videonet analyze CLIP` or `videonet ask CLIP QUESTION`.",
             count,
         )
-    err_console.print(
+    err_console().print(
         Text(said.format(n=count, offline=offline, names=names)),
         soft_wrap=True,
     )

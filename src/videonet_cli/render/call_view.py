@@ -241,7 +241,7 @@ class CallView:
 
     def __enter__(self) -> Self:
         if self.mode == "live":
-            self._live = Live(peers_table([]), console=err_console, refresh_per_second=4)
+            self._live = Live(peers_table([]), console=err_console(), refresh_per_second=4)
             self._live.start()
         return self
 

@@ -15,16 +15,32 @@ import sys
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
-
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from videonet_cli.i18n import N_, _, ngettext
 
-console = Console()
-err_console = Console(stderr=True)
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
+# Rich is imported when something is first shown to a person, not with the command: a command
+# that prints only JSON lines never loads it (25-55 ms of CPU off each start, measured in
+# docs/performance.md, "Start-up").
+@cache
+def console() -> Console:
+    """The Rich console on standard output."""
+    from rich.console import Console
+
+    return Console()
+
+
+@cache
+def err_console() -> Console:
+    """The Rich console on standard error."""
+    from rich.console import Console
+
+    return Console(stderr=True)
 
 
 # Translators: the answers that mean yes at a [y/N] question (receive's offer, send's new
@@ -60,18 +76,21 @@ def print_table(
 ) -> None:
     """``rows`` with ``columns`` given as (key, header) pairs: a Rich table on a terminal,
     tab-separated full values (no header) when piped. Keys ending in ``_at`` are times."""
-    if not console.is_terminal:
+    if not console().is_terminal:
         for row in rows:
             cells = (_plain_cell(row.get(key)) for key, _header in columns)
             sys.stdout.write("\t".join(cells) + "\n")
         sys.stdout.flush()
         return
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table(title=Text(title) if title else None)
     for _key, header in columns:
         table.add_column(header)
     for row in rows:
         table.add_row(*(Text(_cell(key, row.get(key))) for key, _header in columns))
-    console.print(table)
+    console().print(table)
 
 
 def _cell(key: str, value: Any) -> str:
@@ -132,13 +151,17 @@ def local_time(iso: str) -> str:
 
 def info(message: str) -> None:
     """One line for people; never parsed as markup (it may hold a room or file name)."""
-    console.print(message, highlight=False, markup=False, soft_wrap=True)
+    console().print(message, highlight=False, markup=False, soft_wrap=True)
 
 
 def error_line(message: str) -> None:
-    err_console.print(Text.assemble((_("Error: "), "bold red"), message), soft_wrap=True)
+    from rich.text import Text
+
+    err_console().print(Text.assemble((_("Error: "), "bold red"), message), soft_wrap=True)
 
 
 def warning(message: str) -> None:
     """A problem that did not stop the command, on standard error."""
-    err_console.print(Text.assemble((_("Warning: "), "bold yellow"), message), soft_wrap=True)
+    from rich.text import Text
+
+    err_console().print(Text.assemble((_("Warning: "), "bold yellow"), message), soft_wrap=True)

@@ -48,7 +48,7 @@ def my_devices_json(mine: MyDevices) -> dict[str, Any]:
 
 def show_recovery_key(key: str) -> None:
     """The recovery key, the one time it is shown (to standard error, not into a pipe)."""
-    err_console.print(
+    err_console().print(
         Panel(
             Text(
                 f"{key}\n\n"
@@ -67,7 +67,7 @@ def show_recovery_key(key: str) -> None:
 
 
 def _say(text: str, style: str = "") -> None:
-    console.print(Text(text, style=style), soft_wrap=True, highlight=False)
+    console().print(Text(text, style=style), soft_wrap=True, highlight=False)
 
 
 def _label(row: DeviceRow) -> str:
@@ -114,12 +114,12 @@ def show_my_devices(mine: MyDevices) -> None:
 
 
 def show_link_code(code: str) -> None:
-    err_console.print(
+    err_console().print(
         _("On a device you already use, run:  videonet devices link {code}").format(code=code),
         markup=False,
         highlight=False,
     )
-    err_console.print(_("Waiting for it…"), markup=False, highlight=False)
+    err_console().print(_("Waiting for it…"), markup=False, highlight=False)
 
 
 def show_linked(words: str, other: str) -> None:

@@ -55,7 +55,7 @@ def peer_keys_json(keys: PeerKeys) -> dict[str, Any]:
 
 
 def _say(text: str, style: str = "") -> None:
-    console.print(Text(text, style=style), soft_wrap=True, highlight=False)
+    console().print(Text(text, style=style), soft_wrap=True, highlight=False)
 
 
 def show_peer_keys(keys: PeerKeys) -> None:
@@ -116,7 +116,7 @@ def show_safety(safety: Safety) -> None:
     for line in safety.lines:
         _say(f"    {line}")
     for line in qr_lines(safety.qr_payload):
-        console.print(line, markup=False, highlight=False, soft_wrap=True)
+        console().print(line, markup=False, highlight=False, soft_wrap=True)
     _say(
         _("{user} sees the same number with `videonet keys verify` on their side.").format(
             user=safety.username

@@ -10,18 +10,6 @@ from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, Self
 
-from rich.cells import cell_len, set_cell_size
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
-from rich.text import Text
-
 from videonet_cli.config import ENV_RESUME_WAIT
 from videonet_cli.i18n import N_, _, ngettext
 from videonet_cli.render.console import (
@@ -36,6 +24,8 @@ from videonet_cli.transfer.said import plain
 from videonet_protocol.protocol import BatchKind
 
 if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
+
     from videonet_cli.transfer.inbox import Listed
     from videonet_cli.transfer.outcomes import ReceiveOutcome, SendOutcome
 
@@ -76,14 +66,23 @@ class TransferView:
         self.current_kind: str | None = None  # a batch's BatchKind; None for a single file
 
     def __enter__(self) -> Self:
-        if self.mode == "bars":
+        if self.mode == "bars":  # Rich only for the bars (a --json run never imports it)
+            from rich.progress import (
+                BarColumn,
+                DownloadColumn,
+                Progress,
+                TextColumn,
+                TimeRemainingColumn,
+                TransferSpeedColumn,
+            )
+
             self._progress = Progress(
                 TextColumn("{task.description}", markup=False),  # a file name, not markup
                 BarColumn(),
                 DownloadColumn(),
                 TransferSpeedColumn(),
                 TimeRemainingColumn(),
-                console=err_console,
+                console=err_console(),
             )
             self._progress.start()
         return self
@@ -113,7 +112,7 @@ class TransferView:
             print_json_line(plain(event))
             return
         if event.get("event") == "skipped":  # shown even without progress bars: it is a warning
-            err_console.print(
+            err_console().print(
                 _("Skipped {name}: {reason}").format(name=event["name"], reason=event["reason"]),
                 markup=False,
                 highlight=False,
@@ -121,17 +120,17 @@ class TransferView:
             return
         if kind == "code":  # shown even without progress bars: the other side needs it
             self.code = True
-            err_console.print(self._code_line(event), markup=False, highlight=False)
+            err_console().print(self._code_line(event), markup=False, highlight=False)
             return
         if kind in ("offer_skipped", "sender_stopped", "sender_resumed"):  # always: warnings
             line = self._receive_line(event)
-            err_console.print(line, markup=False, highlight=False, soft_wrap=True)
+            err_console().print(line, markup=False, highlight=False, soft_wrap=True)
             return
         if kind == "trust_notice":  # one line: a new device, a device skipped and why
-            err_console.print(event["line"], markup=False, highlight=False, soft_wrap=True)
+            err_console().print(event["line"], markup=False, highlight=False, soft_wrap=True)
             return
         if kind == "key_refused":  # a warning too: that device cannot decrypt the file
-            err_console.print(
+            err_console().print(
                 _(
                     "Not sending the file key to a device of {user} ({fingerprint}, {status}): "
                     "compare fingerprints, then `videonet keys trust {user} FINGERPRINT`"
@@ -279,10 +278,12 @@ class TransferView:
     async def ask(self, offer: dict[str, Any]) -> bool:
         """The receive prompt: who offers what, how big; [y/N] (y, yes or the language's own
         yes takes it; anything else is no)."""
+        from rich.text import Text
+
         if self._progress is not None:
             self._progress.stop()  # a live display would redraw over the question
         try:
-            err_console.print(
+            err_console().print(
                 Text(
                     _(
                         "{sender} (device {device}, identity {identity}) offers {what}. "
@@ -563,6 +564,8 @@ def show_comparison(result: dict[str, Any], json_out: bool) -> None:
     if json_out:
         print_json(result)
         return
+    from rich.cells import cell_len, set_cell_size
+
     labels = {"original": _("original"), "received": _("received")}
     width = max(9, *(cell_len(label) for label in labels.values()))
     for key, label in labels.items():

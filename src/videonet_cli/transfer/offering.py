@@ -106,6 +106,21 @@ def _header(
     return transfer_id, stream_id, header
 
 
+def recipient_names(options: SendOptions) -> list[str] | None:
+    """The members a send is for: the one named by --to, else every other member (None)."""
+    return [options.to] if options.to else None
+
+
+async def recipients_ahead(
+    api: Api, me: trust.ThisDevice, room_id: str, options: SendOptions
+) -> trust.Listing | None:
+    """What `offer` will check, fetched ahead: None when a send asks the daemon for nobody's
+    keys (--code)."""
+    if options.code is not None:
+        return None
+    return await trust.list_recipients(api, me, room_id=room_id, usernames=recipient_names(options))
+
+
 async def offer(
     api: Api,
     rt: SocketClient,
@@ -114,16 +129,19 @@ async def offer(
     batch: BatchSource,
     options: SendOptions,
     report: Reporter,
+    listing: trust.Listing | None = None,
 ) -> Offered:
-    """Offer ``batch``: resumed when this device's journal says so, else new."""
+    """Offer ``batch``: resumed when this device's journal says so, else new. ``listing``: the
+    recipients as `listed` for it (the sender lists them while it joins the room)."""
     recipients = await trust.choose_recipients(
         api,
         me,
         room_id=room_id,
-        usernames=[options.to] if options.to else None,
+        usernames=recipient_names(options),
         only_me=options.code is not None,
         trust_new=options.trust_new,
         confirm=options.confirm,
+        listing=listing,
     )
     for line in recipients.notices:
         report({"event": "trust_notice", "line": line})

@@ -9,6 +9,7 @@ under the file key (the daemon cannot forge a "verified").
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import shlex
 import time
@@ -26,7 +27,7 @@ from videonet_cli.transfer import journal, room_session
 from videonet_cli.transfer.e2e_keys import LateKeys
 from videonet_cli.transfer.e2e_stream import Resume
 from videonet_cli.transfer.files import local_clock
-from videonet_cli.transfer.offering import Offered, offer
+from videonet_cli.transfer.offering import Offered, offer, recipients_ahead
 from videonet_cli.transfer.outcomes import (
     Inbox,
     ReceiverVerdict,
@@ -70,15 +71,30 @@ async def send_files(api: Api, options: SendOptions, report: Reporter) -> list[S
     async with room_session.opened(api, options.room) as (me, room, rt):
         rt.on(protocol.EV_TRANSFER_ACCEPTED, inbox.on_accepted)
         rt.on(protocol.EV_TRANSFER_RESULT, inbox.on_result)
-        await rt.join(room["id"])
-        late = LateKeys(api, rt, me, room["id"], report)
-        report({"event": "joined", "room": room["name"]})
-        outcomes = []
-        for batch in batches:
-            outcomes += await _send(
-                api, rt, inbox, late, me, room["id"], batch, options, report, room["name"]
-            )
-        return outcomes
+        # The recipients and their keys are listed while the room is joined (the first offer
+        # checks them as it would a fresh listing); later transfers list them again.
+        ahead = asyncio.ensure_future(recipients_ahead(api, me, room["id"], options))
+        ahead.add_done_callback(_retrieved)
+        try:
+            await rt.join(room["id"])
+            late = LateKeys(api, rt, me, room["id"], report)
+            report({"event": "joined", "room": room["name"]})
+            outcomes = []
+            for i, batch in enumerate(batches):
+                listing = await ahead if i == 0 else None
+                outcomes += await _send(
+                    api, rt, inbox, late, me, room["id"], batch, options, report, room["name"],
+                    listing,
+                )  # fmt: skip
+            return outcomes
+        finally:
+            ahead.cancel()  # a join or a send that failed first: not waited for
+
+
+def _retrieved(task: asyncio.Future[Any]) -> None:
+    """A listing nobody awaited (the join failed first) ends without an unread error."""
+    if not task.cancelled():
+        task.exception()
 
 
 async def _send(
@@ -92,10 +108,11 @@ async def _send(
     options: SendOptions,
     report: Reporter,
     room_name: str = "",
+    listing: trust.Listing | None = None,
 ) -> list[SendOutcome]:
     """Offer, upload and seal one transfer; one outcome per file, all with its verdicts."""
     started = time.monotonic()
-    offered = await offer(api, rt, me, room_id, batch, options, report)
+    offered = await offer(api, rt, me, room_id, batch, options, report, listing)
     transfer_id = offered.transfer_id
     if options.code is None:
         late.serve(offered)

@@ -45,7 +45,7 @@ class Receivers:
             raise TransferStateError(N_("the sender has not finished this transfer"))
         match = offer["sha256"] == digest
         await self._receipt(transfer_id, user_id, R.VERIFIED if match else R.MISMATCH, digest)
-        sealed = await self._transfers.header(user_id, transfer_id)
+        sealed = await self._transfers.signed_blobs(transfer_id)  # visible: checked above
         return offer, {"match": match, "expected": offer["sha256"], "seal": sealed["seal"]}
 
     async def decline(self, user_id: int, transfer_id: str) -> protocol.TransferOffer:

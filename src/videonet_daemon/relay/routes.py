@@ -106,16 +106,16 @@ class TransferRoutes:
     async def upload(self, request: web.Request) -> web.StreamResponse:
         user = await self._who.require_user(request)
         service = self._service
-        owner = await self._owner_elsewhere(request)
+        offer = await service.get(request.match_info["transfer_id"])
+        owner = await self._owner_elsewhere(request, offer)
         if owner:
             return await self._proxy.forward_upload(request, owner)
         try:
             offset = int(request.query.get("offset", "0"))
         except ValueError as exc:
             raise BadRequest(N_("offset must be an integer")) from exc
-        live = await service.begin_upload(user.id, request.match_info["transfer_id"], offset)
-        offer = await service.get(live.transfer_id)
-        await self._events.state_changed({**offer, "state": S.UPLOADING})
+        live, offer = await service.begin_upload(user.id, offer, offset)
+        await self._events.state_changed(offer)
         expected = live.size - offset
         problem: ApiError | None = None
         spool = service.spool
@@ -149,8 +149,7 @@ class TransferRoutes:
         finally:
             self._uploads.discard(request.content)
             await service.end_upload(live)
-            offer = await service.get(live.transfer_id)
-            await self._events.state_changed(offer)
+            await self._events.state_changed(service.as_now(offer, live))
         if problem is not None:
             raise problem
         if live.uploaded < live.size:
@@ -174,7 +173,7 @@ class TransferRoutes:
         user = await self._who.require_user(request)
         service = self._service
         offer = await service.visible(user.id, request.match_info["transfer_id"])
-        owner = await self._owner_elsewhere(request)
+        owner = await self._owner_elsewhere(request, offer)
         if owner:
             return await self._proxy.forward_download(request, owner)
         if offer["state"] == S.ABORTED:
@@ -262,9 +261,10 @@ class TransferRoutes:
             log.info("download of %s ended at byte %d: %s", live.transfer_id, sent, exc)
         return sent
 
-    async def _owner_elsewhere(self, request: web.Request) -> str | None:
+    async def _owner_elsewhere(
+        self, request: web.Request, offer: protocol.TransferOffer
+    ) -> str | None:
         """The URL of the daemon whose spool has this transfer, if that is not this one."""
-        offer = await self._service.get(request.match_info["transfer_id"])
         if self._service.is_local(offer):
             return None
         if request.headers.get(PROXIED_HEADER):

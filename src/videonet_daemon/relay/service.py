@@ -509,8 +509,12 @@ class TransferService:
             )
         return int(columns(row)["user_id"])
 
-    async def begin_upload(self, user_id: int, transfer_id: str, offset: int) -> LiveTransfer:
-        offer = await self.get(transfer_id)
+    async def begin_upload(
+        self, user_id: int, offer: protocol.TransferOffer, offset: int
+    ) -> tuple[LiveTransfer, protocol.TransferOffer]:
+        """Take the upload of ``offer`` (as just read) from ``offset``: the transfer as it is
+        now, uploading (the request answers from it without reading the row again)."""
+        transfer_id = offer["transfer_id"]
         await self.require_sender(offer, user_id, N_("only the sender uploads a transfer"))
         await self._guard.require_member(offer["room_id"], user_id)
         live = self.live(offer)
@@ -537,7 +541,19 @@ class TransferService:
                 id=transfer_id,
             )
         await self._set_state(live, S.UPLOADING)
-        return live
+        node = self.node.id if self.spool.shared else offer["node_id"]
+        return live, self.as_now(offer, live, node)
+
+    @staticmethod
+    def as_now(
+        offer: protocol.TransferOffer, live: LiveTransfer, node: str | None = None
+    ) -> protocol.TransferOffer:
+        """``offer`` with what this daemon changed since it was read: its state and bytes
+        (and the daemon taking the upload); the rest of a transfer's row never changes."""
+        now: protocol.TransferOffer = {**offer, "state": live.state, "uploaded": live.uploaded}
+        if node is not None:
+            now["node_id"] = node
+        return now
 
     async def end_upload(self, live: LiveTransfer) -> None:
         """Called when the upload request ends, however it ended."""
@@ -605,6 +621,10 @@ class TransferService:
         """The sender's signed header (and seal, once sealed), for whoever may see the transfer:
         opaque blobs the daemon hands on as they came."""
         await self.visible(user_id, transfer_id)
+        return await self.signed_blobs(transfer_id)
+
+    async def signed_blobs(self, transfer_id: str) -> protocol.TransferHeader:
+        """The header and seal of a transfer whose visibility the caller has checked."""
         row = await self._db.fetch_one(
             "SELECT header, seal FROM transfers WHERE id = :id", id=transfer_id
         )
