@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from videonet_cli.crypto.pake import parse_code
 from videonet_cli.errors import BadCodeError, UsageError
 from videonet_cli.identity import link, signing
+from videonet_protocol import keycheck
 from videonet_protocol.keycheck import ed25519_problem, x25519_problem
 
 pytestmark = pytest.mark.one_pass("pure code: no database")
@@ -33,6 +34,47 @@ def test_an_x25519_key_that_passes_gives_a_shared_secret(raw: bytes) -> None:
     """Whatever the check lets through, X25519 can use (OpenSSL refuses an all-zero secret)."""
     if x25519_problem(raw) is None:
         X25519PrivateKey.generate().exchange(X25519PublicKey.from_public_bytes(raw))
+
+
+_P = 2**255 - 19
+_D = (-121665 * pow(121666, _P - 2, _P)) % _P
+# The y-coordinates of Ed25519's eight points of order 1, 2, 4 and 8 (libsodium's blocklist).
+_Y8 = 2707385501144840649318225287225658788936804267575313519463743609750303402022
+_SMALL_ORDER_Y = (1, _P - 1, 0, _Y8, _P - _Y8)
+
+
+def _affine_order_divides_8(point: tuple[int, int]) -> bool:
+    """The reference: three affine doublings (two inversions each), then compare."""
+    x, y = point
+    for _ in range(3):
+        t = _D * x * x * y * y % _P
+        x, y = (
+            2 * x * y * pow(1 + t, _P - 2, _P) % _P,
+            (y * y + x * x) * pow(1 - t, _P - 2, _P) % _P,
+        )
+    return (x, y) == (0, 1)
+
+
+def test_every_small_order_ed25519_key_is_refused_and_the_check_agrees_with_the_reference() -> None:
+    refused = 0
+    for y in _SMALL_ORDER_Y:
+        for sign in (0, 1):
+            raw = (y | sign << 255).to_bytes(32, "little")
+            point = keycheck._decode_ed25519(raw)
+            if point is None:  # x = 0 with the sign bit set: not an encoding
+                continue
+            assert _affine_order_divides_8(point)
+            assert ed25519_problem(raw) == "the Ed25519 public key is a small-order point"
+            refused += 1
+    assert refused == 8  # 1 + 1 + 2 + 4 points
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(min_size=32, max_size=32))
+def test_the_small_order_check_agrees_with_affine_doublings(raw: bytes) -> None:
+    point = keycheck._decode_ed25519(raw)
+    if point is not None:
+        assert keycheck._times_eight_is_neutral(point) == _affine_order_divides_8(point)
 
 
 @settings(max_examples=200, deadline=None)
