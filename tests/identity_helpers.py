@@ -95,6 +95,20 @@ def room_of(daemon: Daemon, owner: User, *members: User) -> str:
 Rewrite = Callable[[str, str, Any], Any]  # (method, path, decoded JSON answer) -> new answer
 
 
+def member_keys(
+    path: str, answer: Any, username: str, change: Callable[[dict[str, Any]], dict[str, Any]]
+) -> Any:
+    """``answer`` with ``username``'s keys changed, wherever the daemon lists them: alone
+    (``/users/NAME/keys``, a send --to NAME) or among the room's (``/rooms/ID/keys``, a send to
+    the whole room)."""
+    if path.endswith(f"/users/{username}/keys"):
+        return change(answer)
+    if "/rooms/" in path and path.endswith("/keys") and isinstance(answer, dict):
+        members = [change(m) if m["username"] == username else m for m in answer["members"]]
+        return {**answer, "members": members}
+    return answer
+
+
 def honest(method: str, path: str, answer: Any) -> Any:
     return answer
 

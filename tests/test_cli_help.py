@@ -191,3 +191,61 @@ def test_completion_scripts(program: str, shell: str) -> None:
     r = run(program, **{var: f"source_{shell}"})
     assert r.returncode == 0, r.stderr
     assert var in r.stdout and program in r.stdout
+
+
+def _help(argv: list[str], whole: bool = False) -> str:
+    """What `videonet ARGV` prints, from the tree built for ARGV (or the whole tree)."""
+    import contextlib
+    import io
+
+    from videonet_cli.main import build_command
+
+    command = build_command() if whole else build_command(argv)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert command.main(args=argv, prog_name="videonet", standalone_mode=False) == 0
+    return out.getvalue()
+
+
+def test_a_command_line_naming_one_command_builds_that_branch_and_says_the_same() -> None:
+    """`videonet send …` builds only `send`'s branch of the tree (start-up, issue 26); its help,
+    and every other command's and group's, reads as it does from the whole tree; what needs the
+    whole tree gets it."""
+    from videonet_cli.main import build_command, named_command
+
+    names = sorted(build_command().commands)  # type: ignore[attr-defined]
+    assert "send" in names and "rooms" in names
+    for name in names:
+        assert list(build_command([name, "--help"]).commands) == [name]  # type: ignore[attr-defined]
+        text = _help([name, "--help"])
+        assert text == _help([name, "--help"], whole=True) and f"videonet {name}" in text
+    assert named_command(["--server", "http://h:1", "--insecure", "send", "r", "f"]) == "send"
+    assert named_command(["--server=http://h:1", "rooms", "list"]) == "rooms"
+    for argv in (["--help"], ["sned", "r"], [], ["-h"], ["--", "send"]):
+        assert named_command(argv) is None, argv
+    assert named_command(["--version"]) == ""
+    assert list(build_command(["--version"]).commands) == []  # type: ignore[attr-defined]
+
+
+def test_the_transfer_commands_import_no_terminal_renderer_until_they_show_something() -> None:
+    """Rich is imported when a person is shown something (bars, a table, a red line), not with
+    the command: a `send --json` never loads it (25-55 ms of CPU per start, issue 26)."""
+    import sys
+
+    code = (
+        "import sys; import videonet_cli.main as m; m.build_command(['send']); "
+        "import videonet_cli.commands.transfer, videonet_cli.transfer.sender, "
+        "videonet_cli.transfer.receiver; "
+        "print(sorted(n for n in sys.modules if n == 'rich' or n.startswith('rich.')))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=base_env()
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+    shown = subprocess.run(
+        [sys.executable, "-c", "from videonet_cli.render.console import error_line as e; e('x')"
+         "; import sys; print('rich.console' in sys.modules)"],
+        capture_output=True, text=True, timeout=60, env=base_env(),
+    )  # fmt: skip
+    assert shown.stdout.strip() == "True" and "x" in shown.stderr

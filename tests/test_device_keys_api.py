@@ -259,6 +259,50 @@ def test_a_users_keys_are_seen_only_by_those_sharing_a_room(
     assert status == 200 and len(own["devices"]) == 1
 
 
+def test_a_rooms_keys_list_every_member_to_members_only(
+    daemon: Daemon, user: User, tmp_path: Path
+) -> None:
+    """`GET /api/rooms/{id}/keys`: each member's identity and devices, as each one's own
+    listing says them, in one answer; a stranger hears what the room's members list answers
+    them (403 for a public room; test_rooms_manage checks 404 for a private one)."""
+    other, stranger = daemon.make_user(tmp_path), daemon.make_user(tmp_path)
+    raw, key = new_key()
+    assert publish(daemon, other, device_id(), key)[0] == 201
+    identity = new_signing_key()
+    assert (
+        http("PUT", daemon.api("/api/identity"), {"identity_key": identity}, other.token)[0] == 200
+    )
+    status, room, _ = http(
+        "POST", daemon.api("/api/rooms/create"), {"name": "rk-" + device_id()[:8]}, user.token
+    )
+    assert status == 201
+    assert http("POST", daemon.api(f"/api/rooms/{room['id']}/join"), token=other.token)[0] == 200
+    keys_url = daemon.api(protocol.API_ROOM_KEYS.format(room_id=room["id"]))
+
+    status, listed, _ = http("GET", keys_url, token=user.token)
+    assert status == 200, listed
+    assert listed["room_id"] == room["id"]
+    by_id = {m["user_id"]: m for m in listed["members"]}
+    assert set(by_id) == {user.user_id, other.user_id}
+    for member in (user, other):
+        status, alone, _ = http(
+            "GET", daemon.api(f"/api/users/{member.username}/keys"), token=user.token
+        )
+        assert status == 200 and by_id[member.user_id] == alone
+    assert by_id[other.user_id]["identity_key"] == identity
+    assert [d["fingerprint"] for d in by_id[other.user_id]["devices"]] == [
+        protocol.key_fingerprint(raw)
+    ]
+
+    status, body, _ = http("GET", keys_url, token=stranger.token)
+    members_url = daemon.api(protocol.API_ROOM_MEMBERS.format(room_id=room["id"]))
+    status_members, members, _ = http("GET", members_url, token=stranger.token)
+    assert status == status_members == 403
+    assert body["error"]["code"] == members["error"]["code"]
+    assert "members" not in body
+    assert http("GET", keys_url)[0] == 401
+
+
 def test_a_user_is_found_by_any_spelling_of_the_name(
     daemon: Daemon, user: User, tmp_path: Path
 ) -> None:

@@ -18,7 +18,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from identity_helpers import Device, LyingDaemon, first_device, room_of
+from identity_helpers import Device, LyingDaemon, first_device, member_keys, room_of
 from videonet_cli.errors import CliError, KeyChangedError, UsageError
 from videonet_cli.identity import trust
 from videonet_cli.identity.pins import PinStore
@@ -194,6 +194,13 @@ def test_finding_2_the_daemon_lists_a_stranger_as_a_member(
         forged_identity, stranger_id, extra["device_id"], x25519, ed25519, extra["label"]
     )
 
+    mallory = {
+        "user_id": stranger_id,
+        "username": "mallory",
+        "identity_key": b64(identity_public),
+        "devices": [extra],
+    }
+
     def add_a_stranger(method: str, path: str, answer: Any) -> Any:
         if path.endswith("/members"):
             return [
@@ -201,12 +208,9 @@ def test_finding_2_the_daemon_lists_a_stranger_as_a_member(
                 {"user_id": stranger_id, "username": "mallory", "joined_at": "2026-12-06"},
             ]
         if path.endswith("/users/mallory/keys"):
-            return {
-                "user_id": stranger_id,
-                "username": "mallory",
-                "identity_key": b64(identity_public),
-                "devices": [extra],
-            }
+            return mallory
+        if path.endswith(f"/rooms/{room}/keys"):  # a send to the whole room lists it so
+            return {**answer, "members": [*answer["members"], mallory]}
         return answer
 
     liar.rewrite = add_a_stranger
@@ -234,9 +238,12 @@ def test_a_device_with_an_unusable_key_is_skipped_by_name(pinned: Any, liar: Lyi
     zero = {**forged_device("broken"), "public_key": b64(bytes(32))}
 
     def add_a_zero_key(method: str, path: str, answer: Any) -> Any:
-        if path.endswith(f"/users/{bob.username}/keys"):
-            return {**answer, "devices": [*answer["devices"], zero]}
-        return answer
+        return member_keys(
+            path,
+            answer,
+            bob.username,
+            lambda keys: {**keys, "devices": [*keys["devices"], zero]},
+        )
 
     liar.rewrite = add_a_zero_key
     chosen = choose(a, room)
@@ -244,3 +251,38 @@ def test_a_device_with_an_unusable_key_is_skipped_by_name(pinned: Any, liar: Lyi
     (skipped,) = chosen.skipped
     assert skipped.device_id == zero["device_id"] and skipped.label == "broken"
     assert skipped.reason.startswith("unusable key") and "low-order" in skipped.reason
+
+
+def test_a_room_listed_with_a_member_twice_or_as_another_room_is_refused(
+    pinned: Any, liar: LyingDaemon
+) -> None:
+    """A send to the whole room lists every member's keys in one answer
+    (`GET /api/rooms/{id}/keys`). A daemon that names one member twice (two identities for
+    "bob": which to encrypt to?) or answers about another room is refused, and nothing is
+    wrapped; with the answer as it came, bob is a recipient."""
+    room, _, bob, a, _ = pinned
+    assert bob.username in {d.username for d in choose(a, room).devices}
+
+    def bob_twice(method: str, path: str, answer: Any) -> Any:
+        if path.endswith(f"/rooms/{room}/keys"):
+            (listed,) = [m for m in answer["members"] if m["username"] == bob.username]
+            forged = b64(Ed25519PrivateKey.generate().public_key().public_bytes_raw())
+            twin = {**listed, "user_id": 999_998, "username": bob.username.upper()}
+            return {**answer, "members": [*answer["members"], {**twin, "identity_key": forged}]}
+        return answer
+
+    liar.rewrite = bob_twice
+    with pytest.raises(CliError) as refused:
+        choose(a, room)
+    assert liar.changed > 0
+    assert f"listed '{bob.username.upper()}' twice" in refused.value.message
+
+    def another_room(method: str, path: str, answer: Any) -> Any:
+        if path.endswith(f"/rooms/{room}/keys"):
+            return {**answer, "room_id": "another-room"}
+        return answer
+
+    liar.rewrite = another_room
+    with pytest.raises(CliError) as refused:
+        choose(a, room)
+    assert "keys of another room" in refused.value.message

@@ -20,6 +20,7 @@ from identity_helpers import (
     LyingDaemon,
     device,
     first_device,
+    member_keys,
     restored_device,
     room_of,
 )
@@ -182,9 +183,12 @@ def test_a_revocation_is_honoured_and_remembered(
     assert choose(a, room).skipped == []
 
     def forget_revocations(method: str, path: str, answer: Any) -> Any:
-        if path.endswith(f"/users/{bob.username}/keys"):
-            return {**answer, "devices": [{**d, "revocation": ""} for d in answer["devices"]]}
-        return answer
+        return member_keys(
+            path,
+            answer,
+            bob.username,
+            lambda keys: {**keys, "devices": [{**d, "revocation": ""} for d in keys["devices"]]},
+        )
 
     liar.rewrite = forget_revocations
     chosen = choose(a, room)

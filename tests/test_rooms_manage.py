@@ -187,6 +187,7 @@ def test_private_rooms_are_invisible_to_strangers(daemon: Daemon, tmp_path: Path
         ("GET", protocol.API_ROOM),
         ("POST", protocol.API_ROOM_JOIN),
         ("GET", protocol.API_ROOM_MEMBERS),
+        ("GET", protocol.API_ROOM_KEYS),
         ("GET", protocol.API_ROOM_MESSAGES),
         ("POST", protocol.API_ROOM_INVITE),
     ):

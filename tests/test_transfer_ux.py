@@ -103,7 +103,7 @@ def test_sender_says_what_the_others_run_and_until_when(trio: Any, tmp_path: Pat
     assert r.code == 1
     line = r.err.strip()
     assert re.search(
-        r"nobody took it within 2 s; the daemon keeps it until \d\d:\d\d: "
+        r"nobody took it within 2 s; the daemon keeps it until (\d{4}-\d\d-\d\d )?\d\d:\d\d: "
         rf"run `videonet receive ux-{alice.user.username}-[0-9a-f]{{8}}` on the receiving side",
         line,
     ), line

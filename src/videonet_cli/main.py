@@ -176,8 +176,9 @@ def _json_from_config(command: Command) -> None:
 def named_command(argv: list[str]) -> str | None:
     """The command or group that ``argv`` (global options in front) runs, if it names one.
 
-    None for anything that needs the whole tree: no command, ``--help`` or ``--version``, a
-    misspelt name (its error suggests the close ones), shell completion.
+    "" for ``--version`` (the root alone answers it). None for anything that needs the whole
+    tree: no command, ``--help``, a misspelt name (its error suggests the close ones), shell
+    completion.
     """
     if any(key.endswith("_COMPLETE") and key.startswith("_") for key in os.environ):
         return None  # typer's completion: the words come from the environment, not argv
@@ -188,6 +189,8 @@ def named_command(argv: list[str]) -> str | None:
             i += 2
         elif arg in GLOBAL_FLAGS or any(arg.startswith(f"{name}=") for name in GLOBAL_VALUED):
             i += 1
+        elif arg == "--version":
+            return ""
         elif arg.startswith("-"):
             return None
         else:
@@ -225,7 +228,7 @@ def build_command(argv: list[str] | None = None) -> Command:
     (docs/performance.md, "Start-up"); what the command does and says is the same.
     """
     name = named_command(argv) if argv is not None else None
-    command = typer.main.get_command(_only(name) if name else app)
+    command = typer.main.get_command(app if name is None else _only(name))
     _json_from_config(command)
     return quick_coercion(plain_help(command))
 

@@ -426,6 +426,13 @@ OPERATIONS: tuple[Operation, ...] = (
         (200, schema_of(protocol.UserKeys)),
         errors=(401, 404, 409),
     ),
+    Operation(
+        "get",
+        protocol.API_ROOM_KEYS,
+        "The identity and device keys of every member of a room (members only)",
+        (200, schema_of(protocol.RoomKeys)),
+        errors=(401, 403, 404),
+    ),
     Operation("get", protocol.API_OPENAPI, "This description", (200, None), auth=False, errors=()),
     # The web client's page and files: HTTP answers like the rest (404 in the JSON error shape),
     # so they are described and fuzzed too. Socket.IO's transport is not: its contract is the

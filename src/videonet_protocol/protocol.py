@@ -829,6 +829,9 @@ API_KEYS: Final = "/api/keys"  # GET -> UserKeys (yours); POST DevicePublish -> 
 API_KEY: Final = "/api/keys/{device_id}"
 API_IDENTITY: Final = "/api/identity"  # PUT IdentityPublish -> UserKeys (your account's identity)
 API_USER_KEYS: Final = "/api/users/{username}/keys"  # GET -> UserKeys
+# GET -> RoomKeys: every member's identity and devices in one answer (members only; a stranger
+# hears not_found, as for the room's members): a send to a room lists its recipients with it.
+API_ROOM_KEYS: Final = "/api/rooms/{room_id}/keys"
 
 X25519_PUBLIC_KEY_BYTES: Final = 32
 ED25519_PUBLIC_KEY_BYTES: Final = 32
@@ -917,6 +920,11 @@ class UserKeys(TypedDict):
     username: str
     identity_key: str  # "" while the account has no identity yet
     devices: list[DeviceKeyInfo]  # oldest first
+
+
+class RoomKeys(TypedDict):
+    room_id: str
+    members: list[UserKeys]  # every member, the caller too, by user id
 
 
 # --- Device linking --------------------------------------------------------------------------

@@ -35,6 +35,11 @@ class KeysApi:
         keys: protocol.UserKeys = await self._http.get(path)
         return keys
 
+    async def of_room(self, room_id: str) -> protocol.RoomKeys:
+        path = protocol.API_ROOM_KEYS.format(room_id=quote(room_id, safe=""))
+        keys: protocol.RoomKeys = await self._http.get(path)
+        return keys
+
     async def set_identity(
         self, identity_key: bytes, *, replace: bool = False
     ) -> protocol.UserKeys:

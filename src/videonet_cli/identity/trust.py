@@ -210,7 +210,11 @@ async def list_recipients(
     api: Api, me: ThisDevice, *, room_id: str, usernames: list[str] | None
 ) -> Listing:
     """The room's members (all but this account, or those named), their keys and this
-    account's devices, as the daemon lists them: `choose_recipients` decides what to trust."""
+    account's devices, as the daemon lists them: `choose_recipients` decides what to trust.
+    The whole room in one request (two before it for the members and one per member)."""
+    if usernames is None:
+        room, own = await asyncio.gather(api.keys.of_room(room_id), api.keys.mine())
+        return _room_listing(me, room_id, room, own)
     members_listed, own = await asyncio.gather(api.rooms.members(room_id), api.keys.mine())
     asked: dict[str, str] = {}  # folded name -> the name as asked (--to), looked up as listed
     lookup: dict[str, str] = {}  # folded name -> the member's name as the daemon spells it
@@ -228,6 +232,35 @@ async def list_recipients(
     names = sorted(asked)
     others = await _keys_of(api, [(asked[n], lookup[n]) for n in names])
     return Listing(asked, names, own, others)
+
+
+def _room_listing(
+    me: ThisDevice, room_id: str, room: protocol.RoomKeys, own: protocol.UserKeys
+) -> Listing:
+    """Every member but this account, from a room's keys; an answer about another room, or
+    naming one member twice, is refused (whom to encrypt to must not be ambiguous)."""
+    if not isinstance(room, dict) or room.get("room_id") != room_id:
+        raise CliError(said(N_("the daemon listed the keys of another room: not sending")))
+    members = room.get("members")
+    if not isinstance(members, list) or not all(isinstance(m, dict) for m in members):
+        raise CliError(said(N_("the daemon's list of the room's keys is malformed")))
+    by_name: dict[str, protocol.UserKeys] = {}
+    ids: set[object] = set()
+    for listed in members:
+        folded = name_key(str(listed.get("username", "")))
+        if folded in by_name or listed.get("user_id") in ids:
+            raise CliError(
+                said(
+                    N_("the daemon listed {user} twice among the room's keys: not sending"),
+                    user=repr(listed.get("username")),
+                )
+            )
+        by_name[folded] = listed
+        ids.add(listed.get("user_id"))
+    by_name.pop(name_key(me.username), None)
+    names = sorted(by_name)
+    asked = {n: str(by_name[n]["username"]) for n in names}
+    return Listing(asked, names, own, [by_name[n] for n in names])
 
 
 async def choose_recipients(

@@ -72,6 +72,7 @@ class KeyRoutes:
             web.delete(protocol.API_KEY, self.remove),
             web.put(protocol.API_IDENTITY, self.set_identity),
             web.get(protocol.API_USER_KEYS, self.of_user),
+            web.get(protocol.API_ROOM_KEYS, self.of_room),
         ]
 
     async def mine(self, request: web.Request) -> web.Response:
@@ -130,6 +131,12 @@ class KeyRoutes:
             raise ValidationError(N_("replace must be true or false"))
         await self._keys.set_identity(user.id, identity, replace)
         return web.json_response(await self._keys.user_keys(user.id, user.username))
+
+    async def of_room(self, request: web.Request) -> web.Response:
+        user = await self._who.require_user(request)
+        room_id = request.match_info["room_id"]
+        await self._guard.require_member(room_id, user.id)
+        return web.json_response(await self._keys.room_keys(room_id))
 
     async def of_user(self, request: web.Request) -> web.Response:
         user = await self._who.require_user(request)

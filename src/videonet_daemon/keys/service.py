@@ -204,6 +204,37 @@ class DeviceKeyService:
             "devices": await self.of_user(user_id),
         }
 
+    async def room_keys(self, room_id: str) -> protocol.RoomKeys:
+        """Every member's identity and devices (the caller has asked the room guard): two
+        queries for the whole room, where one request per member took two each."""
+        members = await self._db.fetch_all(
+            "SELECT u.id, u.username, u.identity_key FROM room_members m "
+            "JOIN users u ON u.id = m.user_id WHERE m.room_id = :r ORDER BY u.id",
+            r=room_id,
+        )
+        devices = await self._db.fetch_all(
+            f"SELECT k.user_id AS owner, {', '.join('k.' + c for c in _COLUMNS.split(', '))} "
+            "FROM device_keys k JOIN room_members m ON m.user_id = k.user_id "
+            "WHERE m.room_id = :r ORDER BY k.created_at, k.device_id",
+            r=room_id,
+        )
+        by_user: dict[int, list[protocol.DeviceKeyInfo]] = {}
+        for row in devices:
+            by_user.setdefault(int(columns(row)["owner"]), []).append(_device(row))
+        listed: list[protocol.UserKeys] = []
+        for row in members:
+            c = columns(row)
+            user_id = int(c["id"])
+            listed.append(
+                {
+                    "user_id": user_id,
+                    "username": str(c["username"]),
+                    "identity_key": str(c["identity_key"] or ""),
+                    "devices": by_user.get(user_id, []),
+                }
+            )
+        return {"room_id": room_id, "members": listed}
+
     async def remove(self, user_id: int, device_id: str) -> bool:
         removed = await self._db.execute(
             "DELETE FROM device_keys WHERE user_id = :u AND device_id = :d",
