@@ -19,6 +19,8 @@ from conftest import Daemon
 
 # receive names the sender's device (its certified label) and the pin's state
 SIGNED = r"\(device [^,]+, identity pinned\)"
+# The time a transfer is kept until: with its date when that is not today (past midnight).
+UNTIL = r"(\d{4}-\d\d-\d\d )?\d\d:\d\d"
 
 pytestmark = pytest.mark.one_pass("terminal and client side: API tests cover the daemon")
 
@@ -55,7 +57,7 @@ def test_receive_asks_before_a_directory_and_a_batch(trio: Any, tmp_path: Path) 
         random_file(box / name, size)
     r = alice.cli("send", room, str(box), "--no-wait", "--no-progress")
     assert r.code == 0, r.err
-    assert re.search(r"uploaded, not yet received.*until (\d{4}-\d\d-\d\d )?\d\d:\d\d", r.out), r.out
+    assert re.search(rf"uploaded, not yet received.*until {UNTIL}", r.out), r.out
     loose = [random_file(tmp_path / f"{n}.txt", 1000) for n in ("a", "b", "c")]
     assert alice.cli("send", room, *map(str, loose), "--no-wait", "--no-progress").code == 0
     out = tmp_path / "in"
@@ -110,7 +112,7 @@ def test_batch_sender_says_until_when_it_is_kept(trio: Any, tmp_path: Path) -> N
     assert r.code == 1
     line = r.err.strip()
     assert re.search(
-        r"late/ \(nobody took it within 2 s; the daemon keeps it until (\d{4}-\d\d-\d\d )?\d\d:\d\d: "
+        rf"late/ \(nobody took it within 2 s; the daemon keeps it until {UNTIL}: "
         r"run `videonet receive bux-\S+` on the receiving side\)",
         line,
     ), line
