@@ -15,7 +15,7 @@ import base64
 import hashlib
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated, Final, TypedDict
+from typing import Annotated, Final, NotRequired, TypedDict
 from urllib.parse import parse_qs, urlsplit
 
 
@@ -641,6 +641,11 @@ HISTORY_PAGE_MAX: Final = 200
 class JoinRequest(TypedDict, total=False):
     room_id: str  # required
     since: int  # last message id the client has seen; 0 for "everything (up to the sync cap)"
+    # true: also listen for transfer offers in the room, as EV_TRANSFER_LISTEN does (the ack
+    # carries its `offers`; `declined` as there): `videonet receive` joins and listens in one
+    # round trip.
+    listen: bool
+    declined: bool
 
 
 class PresenceUser(TypedDict):
@@ -654,6 +659,7 @@ class JoinAck(TypedDict):
     online: list[PresenceUser]
     synced: int  # how many missed messages were sent before this ack
     truncated: bool  # more were missed than CHAT_SYNC_MAX: page the rest over HTTP
+    offers: NotRequired[list[TransferOffer]]  # with `listen`: the offers pending, as listen's
 
 
 class ChatSendRequest(TypedDict):

@@ -145,5 +145,10 @@ class SocketClient:
             raise error_for(ack.get("error"))
         return ack
 
-    async def join(self, room_id: str) -> dict[str, Any]:
-        return await self.call(protocol.EV_ROOM_JOIN, {"room_id": room_id})
+    async def join(self, room_id: str, listen: bool | None = None) -> dict[str, Any]:
+        """Join the room's channel; with ``listen`` set, also listen for its offers (taking
+        those declined before when it is True): the ack carries them."""
+        request: protocol.JoinRequest = {"room_id": room_id}
+        if listen is not None:
+            request |= {"listen": True, "declined": listen}
+        return await self.call(protocol.EV_ROOM_JOIN, dict(request))

@@ -38,11 +38,20 @@ async def watched_rooms(api: Api, room: str | None) -> list[protocol.RoomInfo]:
     return rooms
 
 
-async def join(rt: SocketClient, rooms: list[protocol.RoomInfo]) -> None:
-    """Join each room's channel; a room you are not a member of says how to become one."""
+async def join(
+    rt: SocketClient, rooms: list[protocol.RoomInfo], listen_declined: bool | None = None
+) -> list[dict[str, Any]]:
+    """Join each room's channel; a room you are not a member of says how to become one. With
+    ``listen_declined`` set, listen for offers in the same round trip (`listen`): the offers
+    pending, newest first."""
+    pending: list[dict[str, Any]] = []
     for room in rooms:
         try:
-            await rt.join(room["id"])
+            ack = await rt.join(room["id"], listen_declined)
+            if listen_declined is not None:
+                if "offers" not in ack:  # a daemon that does not listen on a join
+                    ack = await _listen(rt, room, listen_declined)
+                pending += [o for o in ack.get("offers", []) if isinstance(o, dict)]
         except DaemonRefused as exc:
             if exc.code != protocol.ErrorCode.FORBIDDEN:
                 raise
@@ -51,6 +60,7 @@ async def join(rt: SocketClient, rooms: list[protocol.RoomInfo]) -> None:
                 reason=exc.message, command=hint
             )
             raise DaemonRefused(exc.code, said_here, exc.status) from exc
+    return newest_first(pending)
 
 
 async def listen(
@@ -59,11 +69,13 @@ async def listen(
     """Listen for offers in each (joined) room; the offers already pending, newest first."""
     pending: list[dict[str, Any]] = []
     for room in rooms:
-        listened = await rt.call(
-            protocol.EV_TRANSFER_LISTEN, {"room_id": room["id"], "declined": declined}
-        )
+        listened = await _listen(rt, room, declined)
         pending += [o for o in listened.get("offers", []) if isinstance(o, dict)]
     return newest_first(pending)
+
+
+async def _listen(rt: SocketClient, room: protocol.RoomInfo, declined: bool) -> dict[str, Any]:
+    return await rt.call(protocol.EV_TRANSFER_LISTEN, {"room_id": room["id"], "declined": declined})
 
 
 def newest_first(offers: list[dict[str, Any]]) -> list[dict[str, Any]]:

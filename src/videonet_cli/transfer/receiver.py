@@ -93,7 +93,9 @@ async def receive_files(
         shown_rooms = ", ".join(r["name"] for r in rooms)
         rt.on(protocol.EV_TRANSFER_OFFER, on_offer)
         rt.on(protocol.EV_TRANSFER_STATE, states.on_state)
-        await join(rt, rooms)
+        # Joined and listening in one round trip, but with --code: nothing is taken before the
+        # code's exchange has verified (it listens after it).
+        pending = await join(rt, rooms, None if options.code else options.overwrite)
         coded = None
         if options.code is not None:
             if len(rooms) != 1:
@@ -106,7 +108,7 @@ async def receive_files(
             coded = await receive_key(rt, room["id"], options.code, timeout, report, room["name"])
             count = 1
             options = replace(options, file_key=coded.key_source())
-        pending = await listen(rt, rooms, options.overwrite)
+            pending = await listen(rt, rooms, options.overwrite)
         for offer in pending:
             await offers.put(offer)
         report(
@@ -250,8 +252,7 @@ async def list_offers(api: Api, room: str | None, overwrite: bool) -> list[Liste
     in), newest first, one per line; nothing is accepted, declined or written."""
     rooms = await watched_rooms(api, room)
     async with api.socket() as rt:
-        await join(rt, rooms)
-        pending = await listen(rt, rooms, overwrite)
+        pending = await join(rt, rooms, overwrite)
     return await list_pending(api, rooms, pending)
 
 
@@ -408,7 +409,12 @@ async def _receive(
                 return failed(reason, skipped=True)
             changed = states.watch(transfer_id)
             changed.clear()
-            await rt.call(protocol.EV_TRANSFER_ACCEPT, {"transfer_id": transfer_id})
+            # The accept and the first bytes at once (a round trip fewer before the first byte):
+            # the accept's answer is awaited before anything more is said to the daemon, and a
+            # refused accept stops the download (what arrived stays for a resume).
+            accepting = asyncio.ensure_future(
+                rt.call(protocol.EV_TRANSFER_ACCEPT, {"transfer_id": transfer_id})
+            )
             event: dict[str, Any] = {
                 "event": "offer",
                 "name": label,
@@ -435,8 +441,11 @@ async def _receive(
             split.within = within
             began = time.monotonic()
             try:
-                received = await splitter.download(
-                    api.transfers, transfer_id, offset, size, split, throttle, cipher
+                received = await _while_accepting(
+                    accepting,
+                    splitter.download(
+                        api.transfers, transfer_id, offset, size, split, throttle, cipher
+                    ),
                 )
                 gave_up = ""
                 if received < size:
@@ -566,6 +575,32 @@ async def _receive(
 # Short streams in a row without a byte, while the daemon says the upload goes on, before the
 # receiver stops asking (a daemon that keeps cutting the stream).
 _FRUITLESS_TRIES = 3
+
+
+async def _while_accepting(accepting: asyncio.Future[Any], download: Awaitable[int]) -> int:
+    """``download`` while the accept is on its way; the accept settled before this returns or
+    raises. A refused accept cancels the download and is what is raised."""
+    task = asyncio.ensure_future(download)
+    try:
+        await asyncio.wait({accepting, task}, return_when=asyncio.FIRST_EXCEPTION)
+        if accepting.done() and accepting.exception() is not None:
+            task.cancel()
+            await asyncio.wait({task})
+            if not task.cancelled():
+                task.exception()  # read: the accept's refusal is the one said
+            await accepting  # raises the refusal
+        try:
+            received = await task
+        except BaseException:
+            await asyncio.wait({accepting})  # settled before the caller declines
+            if not accepting.cancelled():
+                accepting.exception()
+            raise
+        await accepting
+        return received
+    finally:
+        for pending in (task, accepting):
+            pending.cancel()  # only when this coroutine itself was cancelled (Ctrl-C)
 
 
 async def _until_complete(

@@ -74,6 +74,15 @@ class TransferEvents:
     async def listen(self, user: SocketUser, data: dict[str, Any]) -> dict[str, Any]:
         room_id = get_str(data, "room_id", max_chars=protocol.ROOM_ID_MAX_CHARS)
         await self.guard.require_joined(user, room_id)
+        return await self._listen(user, room_id, data)
+
+    async def listen_on_join(
+        self, user: SocketUser, room_id: str, data: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Join hook: a join that asks to `listen` (the room guard has let it in) listens too."""
+        return await self._listen(user, room_id, data) if data.get("listen") is True else {}
+
+    async def _listen(self, user: SocketUser, room_id: str, data: dict[str, Any]) -> dict[str, Any]:
         self.listening.setdefault(user.sid, set()).add(room_id)
         declined = data.get("declined") is True
         return {"offers": await self.service.pending_for(user.user_id, room_id, declined)}

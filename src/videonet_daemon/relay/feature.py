@@ -75,6 +75,7 @@ class RelayFeature:
         )
         hub.add_events(events.events())
         hub.on_disconnect(events.gone)
+        hub.on_join(events.listen_on_join)
         hub.add_events(CodeRelay(hub, self._transfers, self._guard).events())
         routes = TransferRoutes(
             self._transfers,
