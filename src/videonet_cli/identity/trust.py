@@ -219,14 +219,11 @@ async def list_recipients(
     asked: dict[str, str] = {}  # folded name -> the name as asked (--to), looked up as listed
     lookup: dict[str, str] = {}  # folded name -> the member's name as the daemon spells it
     members = {name_key(m["username"]): m["username"] for m in members_listed}
-    if usernames is None:
-        asked, lookup = dict(members), dict(members)
-    else:
-        for wanted in usernames:
-            if name_key(wanted) not in members:
-                raise NotFoundError(_("{user} is not a member of this room").format(user=wanted))
-            asked[name_key(wanted)] = wanted
-            lookup[name_key(wanted)] = members[name_key(wanted)]
+    for wanted in usernames:
+        if name_key(wanted) not in members:
+            raise NotFoundError(_("{user} is not a member of this room").format(user=wanted))
+        asked[name_key(wanted)] = wanted
+        lookup[name_key(wanted)] = members[name_key(wanted)]
     for table in (asked, lookup):
         table.pop(name_key(me.username), None)
     names = sorted(asked)
