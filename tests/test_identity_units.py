@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import secrets
+from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -180,3 +181,25 @@ def test_any_bytes_from_a_daemon_are_a_bad_code_never_a_crash(junk: bytes) -> No
     for decode in (link.decode_record, link.decode_grant):
         with contextlib.suppress(BadCodeError):  # the one way it may fail
             decode(junk)
+
+
+def test_pins_put_back_unchanged_are_not_written_again(tmp_path: Path) -> None:
+    """Every send puts its recipients' pins back; only a change is written (issue 26)."""
+    from videonet_cli.identity.pins import Pin, PinStore
+
+    store = PinStore(tmp_path / "identity")
+    with store.edit() as pins:
+        pins.put("http://d", Pin(7, "bob", bytes(32)))
+    first = store.path.stat()
+    with store.edit() as pins:
+        pin = pins.get("http://d", 7)
+        assert pin is not None
+        pins.put("http://d", pin)  # as it was
+    assert store.path.stat().st_ino == first.st_ino  # a write replaces the file (a new inode)
+    with store.edit() as pins:
+        pin = pins.get("http://d", 7)
+        assert pin is not None
+        pin.devices["dev1"] = "fp"  # changed in place, then put back
+        pins.put("http://d", pin)
+    assert store.path.stat().st_ino != first.st_ino
+    assert PinStore(tmp_path / "identity").read().get("http://d", 7).devices == {"dev1": "fp"}  # type: ignore[union-attr]
