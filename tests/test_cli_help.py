@@ -249,3 +249,24 @@ def test_the_transfer_commands_import_no_terminal_renderer_until_they_show_somet
         capture_output=True, text=True, timeout=60, env=base_env(),
     )  # fmt: skip
     assert shown.stdout.strip() == "True" and "x" in shown.stderr
+
+
+def test_the_entry_point_imports_the_command_line_without_cycle_collection() -> None:
+    """`videonet` (videonet_cli.launch) turns cycle collection off before the command line is
+    imported: importing it made 47 young and 4 older collections, 10-15 ms (issue 26)."""
+    import sys
+
+    code = (
+        "import atexit, gc, sys\n"
+        "runs = []\n"
+        "gc.callbacks.append(lambda phase, info: runs.append(phase))\n"
+        "atexit.register(lambda: print('collections', len(runs)))\n"
+        "sys.argv = ['videonet', '--version']\n"
+        "from videonet_cli.launch import main\n"
+        "main()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=base_env()
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["videonet 0.1.0", "collections 0"], done.stdout
