@@ -89,7 +89,9 @@ TEST_WORKERS ?= 4
 # ~0.07 per CLI run, and each pytest worker rewrote every test module (docs/performance.md,
 # "The suite"). Empty is unset, for Python.
 unit unit-postgres unit-s3 constraints: export PYTHONDONTWRITEBYTECODE :=
-PARALLEL := -n $(TEST_WORKERS) --dist loadfile -m "not serial"
+# --no-loadscope-reorder: the longest files first (tests/conftest.py, LONGEST_FIRST), not the
+# files with the most tests.
+PARALLEL := -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder -m "not serial"
 SERIAL := -p no:xdist -m serial
 
 unit: $(BIN)/.installed

@@ -91,7 +91,40 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
             print(f"could not drop test database {name}: {exc}", file=sys.stderr)
 
 
+# The files that take longest on their worker, longest first (wall seconds in the SQLite pass of
+# 2026-12-07, 115 down to 40; test_transfer and test_transfer_batch lead the PostgreSQL pass).
+# `make test` turns off pytest-xdist's own order (files with more tests first, whatever they
+# cost) so these start first and no long file is the last to start: that tail left cores idle
+# for 40-60 s of each pass (docs/performance.md, "The suite"). The rest keep their order.
+LONGEST_FIRST = (
+    "tests/test_calls_sfu_media.py",
+    "tests/test_object_storage.py",
+    "tests/test_web_transfer.py",
+    "tests/test_transfer.py",
+    "tests/test_transfer_batch.py",
+    "tests/test_auth_api.py",
+    "tests/test_calls_scaleout.py",
+    "tests/test_light_install.py",
+    "tests/test_resource_caps.py",
+    "tests/test_transfer_own_daemon.py",
+    "tests/test_i18n_transfer.py",
+    "tests/test_cli_help.py",
+    "tests/test_receive_choice.py",
+    "tests/analysis/test_analysis_model.py",
+    "tests/test_i18n_rest.py",
+    "tests/test_web_calls.py",
+    "tests/test_transfer_code.py",
+    "tests/test_operator.py",
+)
+
+
+def _longest_first(items: list[pytest.Item]) -> None:
+    rank = {name: n for n, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    _longest_first(items)
     if BACKEND == "sqlite":
         return
     skip = pytest.mark.skip(reason="checks the embedded SQLite database file")

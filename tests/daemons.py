@@ -21,6 +21,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -124,6 +125,7 @@ class Daemon:
     stdout_lines: list[str] = field(default_factory=list)
     db_args: list[str] = field(default_factory=list)
     _shared_invite: str | None = None
+    _invite_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def api(self, path: str) -> str:
         return self.url + path
@@ -141,10 +143,48 @@ class Daemon:
         return out.stdout.strip()
 
     def shared_invite(self) -> str:
-        """One many-use invite for tests that just need accounts."""
-        if self._shared_invite is None:
-            self._shared_invite = self.mint_invite(uses=10_000)
-        return self._shared_invite
+        """One many-use invite for tests that just need accounts.
+
+        On a fresh daemon it comes from the REST API: an account of its own (never handed to a
+        test) signs up with the bootstrap invite, logs in and asks for a 10,000-use invite: three
+        requests.
+        `mint_invite` starts a `videonet-daemon` process for it, 1.1 CPU-s of imports on these
+        machines, once per daemon that makes users (docs/performance.md, "The suite"). A daemon
+        whose bootstrap invite is gone (a restart on a used data dir, a second daemon on one
+        database) mints offline as before."""
+        with self._invite_lock:
+            if self._shared_invite is None:
+                self._shared_invite = self._invite_by_api() or self.mint_invite(uses=10_000)
+            return self._shared_invite
+
+    def _invite_by_api(self) -> str | None:
+        path = self.data_dir / "bootstrap-invite"
+        if not path.exists():
+            return None
+        name = f"inviter{uuid.uuid4().hex[:8]}"
+        status, body, _ = http(
+            "POST",
+            self.api("/api/auth/register"),
+            {
+                "email": f"{name}@example.test",
+                "username": name,
+                "password": TEST_PASSWORD,
+                "invite_code": path.read_text().strip(),
+            },
+        )
+        if status != 201:  # taken meanwhile (a test signing up with it): mint offline
+            return None
+        status, body, _ = http(
+            "POST",
+            self.api("/api/auth/login"),
+            {"email": f"{name}@example.test", "password": TEST_PASSWORD},
+        )
+        assert status == 200, body
+        status, body, _ = http(
+            "POST", self.api("/api/invites"), {"uses": 10_000}, token=body["token"]
+        )
+        assert status == 201, body
+        return str(body["code"])
 
     def make_user(self, tmp_root: Path, name: str | None = None) -> User:
         """Register (HTTP) and log in; the CLI config dir for this user holds nothing yet."""

@@ -23,6 +23,9 @@ from rich.cells import cell_len
 
 from conftest import BIN, Cli, Daemon, base_env
 
+# The account's saved language, the database's part, is test_daemon_languages's (both passes).
+pytestmark = pytest.mark.one_pass("the CLI's language: no database")
+
 USAGE = {"en": "Usage: ", "ko": "사용법: ", "ja": "使い方: "}
 OPTIONS = {"en": "Options:", "ko": "옵션:", "ja": "オプション:"}
 

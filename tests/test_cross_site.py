@@ -17,6 +17,8 @@ from videonet_protocol import protocol
 
 from conftest import Daemon, User, http
 
+pytestmark = pytest.mark.one_pass("the request layer's cross-site checks: no database")
+
 EVIL = "https://evil.example"
 
 

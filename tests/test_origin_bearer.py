@@ -19,6 +19,8 @@ from videonet_protocol import protocol
 
 from conftest import Daemon, http
 
+pytestmark = pytest.mark.one_pass("the request layer's Origin and token checks: no database")
+
 EVIL = "https://evil.example"
 
 

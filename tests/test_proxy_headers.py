@@ -12,9 +12,13 @@ import urllib.error
 import urllib.request
 from typing import Any
 
+import pytest
+
 from videonet_protocol import protocol
 
 from conftest import Daemon
+
+pytestmark = pytest.mark.one_pass("the request layer's proxy headers: no database")
 
 
 def login(daemon: Daemon, email: str, headers: dict[str, str]) -> tuple[int, Any]:

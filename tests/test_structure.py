@@ -167,3 +167,14 @@ def test_the_daemon_layout_names_every_module() -> None:
     modules = {str(p.relative_to(DAEMON)) for p in DAEMON.rglob("*.py") if p.name != "__init__.py"}
     assert sorted(modules - named) == [], "modules missing from docs/architecture.md"
     assert sorted(named - modules) == [], "docs/architecture.md names modules that do not exist"
+
+
+def test_the_longest_files_start_first() -> None:
+    """conftest.LONGEST_FIRST names test files that exist (a renamed one would drop out of the
+    list and could start last again), and `make test` keeps that order: pytest-xdist's own
+    order (more tests first) would undo it."""
+    from conftest import LONGEST_FIRST
+
+    root = Path(__file__).resolve().parents[1]
+    assert [name for name in LONGEST_FIRST if not (root / name).is_file()] == []
+    assert "--no-loadscope-reorder" in (root / "Makefile").read_text()
