@@ -42,14 +42,20 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Awaitable, Callable, Mapping
-
-from aiohttp import web
-from aiohttp.typedefs import Middleware
+from typing import TYPE_CHECKING
 
 from videonet_daemon import i18n
 from videonet_daemon.i18n import N_
-from videonet_daemon.metrics import Metrics
 from videonet_protocol.protocol import ErrorCode, ErrorResponse
+
+if TYPE_CHECKING:
+    # The web side is imported where an answer is made: the offline commands (`invite create`,
+    # `users`, `check`) raise these errors too and never answer HTTP; aiohttp is a fifth of
+    # their start (docs/performance.md, "The suite").
+    from aiohttp import web
+    from aiohttp.typedefs import Middleware
+
+    from videonet_daemon.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -338,11 +344,13 @@ class OwnerUnreachable(ApiError):
 def error_response(
     status: int, code: str, message: str, headers: dict[str, str] | None = None
 ) -> web.Response:
+    from aiohttp import web
+
     body: ErrorResponse = {"error": {"code": code, "message": message}}
     return web.json_response(body, status=status, headers=headers)
 
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Handler = Callable[["web.Request"], Awaitable["web.StreamResponse"]]
 
 
 def error_middleware(
@@ -354,6 +362,7 @@ def error_middleware(
     plain-text error answers that aiohttp and engine.io make themselves
     (unknown path, wrong method, a bad Socket.IO request), so every error has the one shape.
     """
+    from aiohttp import web
 
     @web.middleware
     async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -416,6 +425,8 @@ def _kept_headers(headers: Mapping[str, str]) -> dict[str, str]:
 
 def _json_error(response: web.StreamResponse, request: web.Request) -> web.StreamResponse:
     """A returned (not raised) error answer in another shape, as the JSON error shape."""
+    from aiohttp import web
+
     if (
         response.status < 400
         or response.prepared

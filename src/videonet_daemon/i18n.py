@@ -14,10 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-
-from aiohttp import web
+from typing import TYPE_CHECKING
 
 from videonet_protocol.i18n import LANGUAGES, N_, from_accept_language, pick, translations
+
+if TYPE_CHECKING:  # a request's type only: the offline commands translate without aiohttp
+    from aiohttp import web
 
 __all__ = [
     "DOMAIN",
