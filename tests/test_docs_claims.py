@@ -470,6 +470,22 @@ def _boundary(text: Text, k: int) -> bool:
     return before is WILD or after is WILD or not (before.isalnum() and after.isalnum())
 
 
+_GRAMS: dict[int, tuple[list[Text], list[tuple[Text, frozenset[str]]]]] = {}
+
+
+def _grams_of(strings: list[Text]) -> list[tuple[Text, frozenset[str]]]:
+    """Each string with its GRAM-character runs (a value as NUL), worked out once per list."""
+    cached = _GRAMS.get(id(strings))
+    if cached is None or cached[0] is not strings:
+        runs = [
+            (code, frozenset("".join(c or "\x00" for c in code[k : k + GRAM])
+                             for k in range(len(code) - GRAM + 1)))
+            for code in strings
+        ]  # fmt: skip
+        cached = _GRAMS[id(strings)] = (strings, runs)
+    return cached[1]
+
+
 def explained(quote_text: str, language: str = "en", printed: Printed | None = None) -> str | None:
     """None when the code's strings explain the quote, else why not (in a translated page, the
     strings the program prints in its ``language``: `printed_in`; or ``printed``).
@@ -495,14 +511,7 @@ def explained(quote_text: str, language: str = "en", printed: Printed | None = N
     n = len(quote)
     words = sum(1 for c in quote if c is not WILD and c != " ")
     grams = {body[k : k + GRAM] for k in range(len(body) - GRAM + 1)}  # the strings to try
-    codes = [
-        code
-        for code in strings
-        if any(
-            "".join(c or "\x00" for c in code[k : k + GRAM]) in grams
-            for k in range(len(code) - GRAM + 1)
-        )
-    ]
+    codes = [code for code, its in _grams_of(strings) if not its.isdisjoint(grams)]
     # A state: (whether the current piece has MIN_PIECE shared characters yet, the characters
     # shared so far, those of the current piece); the larger is kept. f[c][j]: at code c's
     # position j, having read quote[:i].
@@ -511,14 +520,19 @@ def explained(quote_text: str, language: str = "en", printed: Printed | None = N
     best = [-1] * (n + 1)  # best[i]: the most shared by whole pieces making quote[:i]
     best[0] = 0
     after_value = [-1] * (n + 1)  # the same, then one value (never two values in a row)
-    f = [[none] * (len(c) + 1) for c in codes]
+    # None for a string with no state at all (most of them, most of the time): it is skipped
+    # until a piece may start in it again.
+    f: list[list[Key] | None] = [None] * len(codes)
+    # Where a piece may start in each string after the quote's first character: its start, and
+    # after each value.
+    joins_at = [[j for j in range(len(c) + 1) if j == 0 or c[j - 1] is WILD] for c in codes]
 
     def step(key: Key, gain: int) -> Key:
         piece = key[2] + gain
         return (piece >= MIN_PIECE, key[1] + gain, piece, 0)
 
     for i in range(n + 1):
-        nxt = [[none] * (len(c) + 1) for c in codes]
+        nxt: list[list[Key] | None] = [None] * len(codes)
         q = quote[i] if i < n else ""
         if best[i] >= 0:  # a value between pieces (a string's value that is not a string)
             for k in range(i + 1, min(n, i + MAX_VALUE) + 1):
@@ -531,12 +545,18 @@ def explained(quote_text: str, language: str = "en", printed: Printed | None = N
             after_value[i + 1] = max(after_value[i + 1], after_value[i])
         start = max(best[i], after_value[i])
         starts_word = i < n and _boundary(quote, i)
+        seed = start >= 0 and starts_word
         for ci, code in enumerate(codes):
-            row, ahead, m = f[ci], nxt[ci], len(code)
-            if start >= 0 and starts_word:
+            m, row = len(code), f[ci]
+            if row is None:
+                if not seed:
+                    continue
+                row = [none] * (m + 1)
+            ahead = nxt[ci] = [none] * (m + 1)
+            if seed:
                 # the quote's first piece needs only MIN_EDGE_PIECE of its own
                 fresh = (False, start, MIN_PIECE - MIN_EDGE_PIECE if i == 0 else 0, 0)
-                for j in range(m + 1):
+                for j in range(m + 1) if i == 0 else joins_at[ci]:
                     # a string is cut only where a value joins it (or the quote starts)
                     joins = j == 0 or code[j - 1] is WILD or (i == 0 and _boundary(code, j))
                     if joins:
@@ -557,17 +577,22 @@ def explained(quote_text: str, language: str = "en", printed: Printed | None = N
                     ahead[j] = max(ahead[j], here)
                     if j < m:
                         row[j + 1] = max(row[j + 1], here)
+            f[ci] = row
+            if ahead.count(none) == m + 1:
+                nxt[ci] = None
         if i == n:  # the last piece may end inside a value of its string
-            for code, row in zip(codes, f, strict=True):
-                for j, (_, total, piece, spaces) in enumerate(row):
+            for code, last in zip(codes, f, strict=True):
+                for j, (_, total, piece, spaces) in enumerate(last or ()):
                     # a quote that ends inside a value: a value of a few words at most
                     if piece >= MIN_EDGE_PIECE and _boundary(code, j) and spaces >= -2:
                         best[n] = max(best[n], total)
             best[n] = max(best[n], after_value[n])
             break
         for ci, code in enumerate(codes):  # a piece ends on its string's own character
+            if (ahead := nxt[ci]) is None:
+                continue
             for j in range(1, len(code) + 1):
-                done, total, _, _ = nxt[ci][j]
+                done, total, _, _ = ahead[j]
                 joins = j == len(code) or code[j] is WILD  # the string ends, or a value follows
                 if done and code[j - 1] is not WILD and code[j - 1] == q and joins:
                     best[i + 1] = max(best[i + 1], total)
