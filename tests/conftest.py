@@ -10,6 +10,7 @@ keeps working until the tests move into folders (then: `from daemons import …`
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from collections.abc import Iterator
@@ -135,6 +136,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             # Not about the database engine (the browser, the terminal, the install, the
             # code's shape) or on PostgreSQL in both passes: run once, in the SQLite pass.
             item.add_marker(pytest.mark.skip(reason=f"SQLite pass only: {marker.args[0]}"))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _garbage_stays_in_its_module() -> Iterator[None]:
+    """Collect a test file's garbage when the file ends, so that what its finalizers do (an
+    asyncio task destroyed while pending logs from there) happens in that file, not in the
+    middle of whatever the worker runs next: once inside another file's `ast.parse`, which
+    CPython 3.11 failed with "AST constructor recursion depth mismatch"."""
+    yield
+    gc.collect()
 
 
 @pytest.fixture(scope="session")
