@@ -7,11 +7,11 @@ BIN := $(VENV)/bin
 
 # Installed with the versions the suite last passed with (constraints.txt), so CI and a fresh
 # clone test what was tested; `make constraints` moves them forward.
-# uv installs the same packages as pip from the same constraints, their bytecode compiled as pip
-# does, in 21 s where pip takes 55 s (docs/performance.md, "The suite"); where uv cannot be had
-# or fails, pip does it. Without --compile-bytecode uv takes 5 s, but then the suite's first
-# processes (four workers, their daemons and CLIs at once) each compiled the same modules: the
-# SQLite pass took a minute longer.
+# uv installs the same packages as pip from the same constraints, their bytecode compiled as
+# pip does: the venv in 26 s where pip took 63 s (docs/performance.md, "The suite"); where uv
+# cannot be had or fails, pip does it. Without --compile-bytecode uv takes 5 s, but then the
+# suite's first processes (four workers, their daemons and CLIs at once) each compiled the same
+# modules: the SQLite pass took a minute longer.
 UV_VERSION := 0.13.9
 $(BIN)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
