@@ -162,6 +162,15 @@ class Daemon:
         if not path.exists():
             return None
         name = f"inviter{uuid.uuid4().hex[:8]}"
+        status, _ = self._register(name, path.read_text().strip())
+        if status != 201:  # taken meanwhile (a test signing up with it): mint offline
+            return None
+        token = self._log_in(name)["token"]
+        status, body, _ = http("POST", self.api("/api/invites"), {"uses": 10_000}, token=token)
+        assert status == 201, body
+        return str(body["code"])
+
+    def _register(self, name: str, invite: str) -> tuple[int, Any]:
         status, body, _ = http(
             "POST",
             self.api("/api/auth/register"),
@@ -169,42 +178,27 @@ class Daemon:
                 "email": f"{name}@example.test",
                 "username": name,
                 "password": TEST_PASSWORD,
-                "invite_code": path.read_text().strip(),
+                "invite_code": invite,
             },
         )
-        if status != 201:  # taken meanwhile (a test signing up with it): mint offline
-            return None
+        return status, body
+
+    def _log_in(self, name: str) -> Any:
         status, body, _ = http(
             "POST",
             self.api("/api/auth/login"),
             {"email": f"{name}@example.test", "password": TEST_PASSWORD},
         )
         assert status == 200, body
-        status, body, _ = http(
-            "POST", self.api("/api/invites"), {"uses": 10_000}, token=body["token"]
-        )
-        assert status == 201, body
-        return str(body["code"])
+        return body
 
     def make_user(self, tmp_root: Path, name: str | None = None) -> User:
         """Register (HTTP) and log in; the CLI config dir for this user holds nothing yet."""
         name = name or f"u{uuid.uuid4().hex[:10]}"
         email = f"{name}@example.test"
-        status, body, _ = http(
-            "POST",
-            self.api("/api/auth/register"),
-            {
-                "email": email,
-                "username": name,
-                "password": TEST_PASSWORD,
-                "invite_code": self.shared_invite(),
-            },
-        )
+        status, body = self._register(name, self.shared_invite())
         assert status == 201, body
-        status, body, _ = http(
-            "POST", self.api("/api/auth/login"), {"email": email, "password": TEST_PASSWORD}
-        )
-        assert status == 200, body
+        body = self._log_in(name)
         config = tmp_root / f"cfg-{name}"
         config.mkdir(parents=True)
         return User(email, name, TEST_PASSWORD, body["token"], body["user"]["id"], config)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,13 @@ def run(*argv: str, **env: str) -> subprocess.CompletedProcess[str]:
         text=True,
         timeout=60,
         env=base_env(COLUMNS="100", **env),
+    )
+
+
+def python_c(code: str) -> subprocess.CompletedProcess[str]:
+    """This venv's Python running ``code`` (what a command imports, measured in a fresh process)."""
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=base_env()
     )
 
 
@@ -230,32 +238,25 @@ def test_a_command_line_naming_one_command_builds_that_branch_and_says_the_same(
 def test_the_transfer_commands_import_no_terminal_renderer_until_they_show_something() -> None:
     """Rich is imported when a person is shown something (bars, a table, a red line), not with
     the command: a `send --json` never loads it (25-55 ms of CPU per start, issue 26)."""
-    import sys
-
     code = (
         "import sys; import videonet_cli.main as m; m.build_command(['send']); "
         "import videonet_cli.commands.transfer, videonet_cli.transfer.sender, "
         "videonet_cli.transfer.receiver; "
         "print(sorted(n for n in sys.modules if n == 'rich' or n.startswith('rich.')))"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=base_env()
-    )
+    done = python_c(code)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
-    shown = subprocess.run(
-        [sys.executable, "-c", "from videonet_cli.render.console import error_line as e; e('x')"
-         "; import sys; print('rich.console' in sys.modules)"],
-        capture_output=True, text=True, timeout=60, env=base_env(),
-    )  # fmt: skip
+    shown = python_c(
+        "from videonet_cli.render.console import error_line as e; e('x')"
+        "; import sys; print('rich.console' in sys.modules)"
+    )
     assert shown.stdout.strip() == "True" and "x" in shown.stderr
 
 
 def test_the_entry_point_imports_the_command_line_without_cycle_collection() -> None:
     """`videonet` (videonet_cli.launch) turns cycle collection off before the command line is
     imported: importing it made 47 young and 4 older collections, 10-15 ms (issue 26)."""
-    import sys
-
     code = (
         "import atexit, gc, sys\n"
         "runs = []\n"
@@ -265,8 +266,6 @@ def test_the_entry_point_imports_the_command_line_without_cycle_collection() -> 
         "from videonet_cli.launch import main\n"
         "main()\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=base_env()
-    )
+    done = python_c(code)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == ["videonet 0.1.0", "collections 0"], done.stdout
