@@ -216,6 +216,7 @@ class Child:
     ended: float | None = None
     _polled_kib: int = 0
     cpu_seconds: tuple[float, float] = (0.0, 0.0)
+    _cpu_final: bool = False  # cpu_seconds read at the exit, or before stop() signalled
     _cond: threading.Condition = field(default_factory=threading.Condition)
     _threads: list[threading.Thread] = field(default_factory=list)
 
@@ -253,6 +254,11 @@ class Child:
             with self._cond:
                 self.events.append(event)
                 self._cond.notify_all()
+        # Its CPU as it exits (still unreaped: WNOWAIT), not the poller's last reading up to
+        # POLL_INTERVAL earlier; a server that stop() signalled keeps the reading taken before.
+        with contextlib.suppress(ChildProcessError):  # the poller reaped it first
+            os.waitid(os.P_PID, self.proc.pid, os.WEXITED | os.WNOWAIT)
+            self._take_cpu(read_cpu_seconds(self.proc.pid), final=True)
         # A reaped child's pid may be reused, so the poller stops on the returncode, not on /proc.
         self.proc.wait()
         with self._cond:
@@ -264,10 +270,13 @@ class Child:
             kib = read_vmhwm_kib(self.proc.pid)
             if kib is not None:
                 self._polled_kib = max(self._polled_kib, kib)
-            cpu = read_cpu_seconds(self.proc.pid)
-            if cpu is not None:
-                self.cpu_seconds = cpu
+            self._take_cpu(read_cpu_seconds(self.proc.pid))
             time.sleep(POLL_INTERVAL)
+
+    def _take_cpu(self, cpu: tuple[float, float] | None, final: bool = False) -> None:
+        with self._cond:
+            if cpu is not None and not self._cpu_final:
+                self.cpu_seconds, self._cpu_final = cpu, final
 
     def wait_event(self, name: str, deadline: float) -> dict[str, Any]:
         """The first event called ``name``; raise if the child exits or the deadline passes."""
@@ -306,9 +315,8 @@ class Child:
             kib = read_vmhwm_kib(self.proc.pid)
             if kib is not None:
                 self._polled_kib = max(self._polled_kib, kib)
-            cpu = read_cpu_seconds(self.proc.pid)
-            if cpu is not None:
-                self.cpu_seconds = cpu
+            # What it spent until now: its shutdown is not the measured work's.
+            self._take_cpu(read_cpu_seconds(self.proc.pid), final=True)
             self.proc.send_signal(signal.SIGTERM)
             try:
                 self.proc.wait(timeout)

@@ -7,7 +7,6 @@ import gc
 import os
 import re
 import sys
-import threading
 from dataclasses import dataclass
 
 from videonet_cli import config, i18n
@@ -36,7 +35,7 @@ from videonet_cli.config import ENV_INSECURE, ENV_SERVER, debug_enabled
 from videonet_cli.errors import CliError, ExitCode
 from videonet_cli.render.console import error_line
 from videonet_protocol.adapters.typer import Command, plain_help, quick_coercion
-from videonet_protocol.command_line import run_click
+from videonet_protocol.command_line import exit_without_teardown, run_click
 
 app = typer.Typer(
     name="videonet",
@@ -256,29 +255,6 @@ def _prepare_imports() -> None:
     defer_certificates()
 
 
-def _exit_without_teardown(code: int) -> None:
-    """End the process once the command is done, without the interpreter's teardown.
-
-    Tearing down a few hundred imported modules and a last full collection cost a short command
-    0.1-0.2 s of CPU after its last line (measured: docs/performance.md, "Transfers round two").
-    Only when this thread is the last one (nothing else may still be writing) and no profiler
-    or tracer runs; output flushed and exit handlers run first, as a normal exit would.
-    """
-    if threading.active_count() != 1 or sys.getprofile() or sys.gettrace():
-        return  # another thread, or a profiler or coverage that writes its data at the end
-    try:
-        for stream in (sys.stdout, sys.stderr):
-            if stream is None:  # started with the stream closed (`>&-`)
-                return
-            stream.flush()
-    except (OSError, ValueError):
-        return  # a closed output: let the normal exit deal with it
-    import atexit
-
-    atexit._run_exitfuncs()
-    os._exit(code)
-
-
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the command, turn every error into one red line and an exit code."""
     process = argv is None  # the `videonet` process itself, not a caller importing this module
@@ -296,7 +272,7 @@ def main(argv: list[str] | None = None) -> None:
         print_error=error_line,
     )
     if process:
-        _exit_without_teardown(code)
+        exit_without_teardown(code)
     sys.exit(code)
 
 

@@ -20,7 +20,7 @@ from videonet_daemon import __version__
 from videonet_daemon.settings import Settings, SettingsError
 from videonet_protocol import protocol
 from videonet_protocol.adapters.typer import Command, plain_help, quick_coercion
-from videonet_protocol.command_line import plain_error, run_click
+from videonet_protocol.command_line import exit_without_teardown, plain_error, run_click
 from videonet_protocol.durations import parse_duration
 from videonet_protocol.install_hint import install_command
 
@@ -531,7 +531,10 @@ def main(argv: list[str] | None = None) -> None:
             err=True,
         )
         sys.exit(1)
-    sys.exit(run_click(build_command(), "videonet-daemon", argv))
+    code = run_click(build_command(), "videonet-daemon", argv)
+    if argv is None:  # the `videonet-daemon` process itself, not a caller importing this
+        exit_without_teardown(code)
+    sys.exit(code)
 
 
 def build_command() -> Command:
