@@ -17,11 +17,11 @@ import pytest
 import socketio
 from aiohttp import web
 
-from videonet_cli.adapters import aiohttp as client_aiohttp_adapter
 from videonet_cli.adapters import engineio as client_engineio_adapter
 from videonet_daemon.adapters import aiohttp as aiohttp_adapter
 from videonet_daemon.adapters import engineio as engineio_adapter
 from videonet_daemon.adapters import socketio as socketio_adapter
+from videonet_protocol.adapters import aiohttp as client_aiohttp_adapter
 from videonet_protocol.adapters import typer as typer_adapter
 from videonet_protocol.adapters.check import installed
 
@@ -90,8 +90,8 @@ INTERNALS = {
     "_runtime_param": "videonet_protocol/adapters/typer.py",
     "coerce_cli_path": "videonet_protocol/adapters/typer.py",
     "build_runtime_param": "videonet_protocol/adapters/typer.py",
-    "_SSL_CONTEXT_VERIFIED": "videonet_cli/adapters/aiohttp.py",
-    "_SSL_CONTEXT_UNVERIFIED": "videonet_cli/adapters/aiohttp.py",
+    "_SSL_CONTEXT_VERIFIED": "videonet_protocol/adapters/aiohttp.py",
+    "_SSL_CONTEXT_UNVERIFIED": "videonet_protocol/adapters/aiohttp.py",
 }
 
 
@@ -107,12 +107,12 @@ def test_each_internal_is_used_in_its_adapter_only(internal: str) -> None:
     assert users == [INTERNALS[internal]]
 
 
-# In a fresh interpreter, as the `videonet` process imports aiohttp: its default contexts hold no
-# certificate until their first connection, then the same ones a default context loads, with
-# aiohttp's settings (verification, hostname check) untouched.
+# In a fresh interpreter, as the `videonet` and `videonet-daemon serve` processes import aiohttp:
+# its default contexts hold no certificate until their first connection, then the same ones a
+# default context loads, with aiohttp's settings (verification, hostname check) untouched.
 DEFERRED_CERTIFICATES = """
 import ssl, sys
-from videonet_cli.adapters.aiohttp import CertificatesAtFirstUse, defer_certificates
+from videonet_protocol.adapters.aiohttp import CertificatesAtFirstUse, defer_certificates
 defer_certificates()
 import aiohttp.connector as c
 verified, unverified = c._SSL_CONTEXT_VERIFIED, c._SSL_CONTEXT_UNVERIFIED

@@ -248,7 +248,7 @@ def _skip_unused_optional_modules() -> None:
 
 def _prepare_imports() -> None:
     """What the `videonet` process does before it imports anything that talks to the daemon."""
-    from videonet_cli.adapters.aiohttp import defer_certificates
+    from videonet_protocol.adapters.aiohttp import defer_certificates
 
     _skip_unused_optional_modules()
     # aiohttp's default TLS contexts read the CA bundle when first used, not when imported.

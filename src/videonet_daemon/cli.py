@@ -19,6 +19,7 @@ import typer
 from videonet_daemon import __version__
 from videonet_daemon.settings import Settings, SettingsError
 from videonet_protocol import protocol
+from videonet_protocol.adapters.aiohttp import defer_certificates
 from videonet_protocol.adapters.typer import Command, plain_help, quick_coercion
 from videonet_protocol.command_line import exit_without_teardown, plain_error, run_click
 from videonet_protocol.durations import parse_duration
@@ -214,6 +215,8 @@ def serve(
         log_format=log_format.value if log_format else None,
     )
     _skip_unused_optional_modules(settings)
+    # aiohttp's default client TLS contexts read the CA bundle when first used, not at import.
+    defer_certificates()
     from videonet_daemon.server import configure_logging
     from videonet_daemon.server import serve as run_server
 

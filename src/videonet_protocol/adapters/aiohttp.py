@@ -1,10 +1,11 @@
-"""aiohttp's internals (the client side): its two default TLS contexts, loaded when first used.
+"""aiohttp's internals (its client side): its two default TLS contexts, loaded when first used.
 
 `aiohttp.connector` builds a verifying and a non-verifying `ssl.SSLContext` when it is imported,
 and each loads the system's CA bundle (OpenSSL parses every certificate in it): 0.035-0.04 s of
 CPU in every command that talks to the daemon, most of which talk plain http to this machine and
-never shake hands. `defer_certificates()` (the `videonet` process only, before anything imports
-aiohttp) makes that import record the loading instead of doing it: both contexts become
+never shake hands, and in every daemon start (the daemon imports all of aiohttp for its server).
+`defer_certificates()` (the `videonet` and `videonet-daemon serve` processes, before anything
+imports aiohttp) makes that import record the loading instead of doing it: both contexts become
 `CertificatesAtFirstUse`, which loads the same default paths before its first `wrap_bio` or
 `wrap_socket`, where every TLS connection (asyncio's included) starts. Protocol, verification,
 hostname checks and the certificates trusted are the ones aiohttp chose; only the moment the
