@@ -14,6 +14,10 @@ Rows:
   videonet-base  `videonet send ROOM f1 ... fN` with another checkout's src (--compare-src):
                  before batches, one offer, upload, seal and verdict per file
   wormhole-dir   `wormhole send DIR` (it zips the directory; --no-listen, relay on loopback)
+  create-only    no transfer: one process creates the same files (exclusive create, write,
+                 close) in a new directory beside the receivers' and syncs the file system once,
+                 as a receive ends: the kernel's share of any receive of these files in this
+                 place, the floor under every row (--create-only)
 """
 
 from __future__ import annotations
@@ -21,9 +25,11 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import hashlib
+import json
 import os
 import platform
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -169,6 +175,54 @@ def measure_videonet(
         shutil.rmtree(run_dir, ignore_errors=True)
 
 
+CREATE_ONLY = """
+import json, os, resource, sys, time
+src, out = sys.argv[1], sys.argv[2]
+names = sorted(os.listdir(src))
+blobs = []
+for name in names:
+    with open(os.path.join(src, name), "rb") as fh:
+        blobs.append(fh.read())
+r0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+for name, blob in zip(names, blobs):
+    fd = os.open(os.path.join(out, name), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    os.write(fd, blob)
+    os.close(fd)
+fd = os.open(out, os.O_RDONLY)
+os.sync() if not hasattr(os, "syncfs") else os.syncfs(fd)
+os.close(fd)
+r1, t1 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+print(json.dumps({"seconds": t1 - t0, "user": r1.ru_utime - r0.ru_utime,
+                  "sys": r1.ru_stime - r0.ru_stime}))
+"""
+
+
+def measure_create_only(src: Path, expected: dict[str, str], workdir: Path) -> Run:
+    """The same files created in a new directory beside the receivers' (no transfer)."""
+    run_dir = Path(tempfile.mkdtemp(prefix="videonet-", dir=workdir))
+    try:
+        out = run_dir / "received"
+        out.mkdir()
+        done = subprocess.run(
+            [sys.executable, "-c", CREATE_ONLY, str(src), str(out)],
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT_SECONDS,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise BenchError(f"create-only failed: {done.stderr.strip()[-300:]}")
+        spent = json.loads(done.stdout)
+        return Run(
+            spent["seconds"],
+            len(expected),
+            check_tree(out, expected),
+            {"creator": (spent["user"], spent["sys"])},
+        )
+    finally:
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
 def measure_wormhole(venv: Path) -> Callable[[Path, dict[str, str], Path], Run]:
     bin_dir = _wormhole.ensure_venv(venv)
 
@@ -194,6 +248,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--compare-src", type=src_dir, help="also run another checkout's src")
     parser.add_argument("--wormhole", action="store_true", help="also run magic-wormhole")
     parser.add_argument("--workdir", type=Path, help="where the files go (default system temp)")
+    parser.add_argument(
+        "--create-only",
+        action="store_true",
+        help="also time creating the same files with no transfer (the kernel's share)",
+    )
     args = parser.parse_args(argv)
     size = parse_size(args.size)
     print(
@@ -209,6 +268,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         plan.append(("videonet-base", lambda s, e, w: measure_videonet(s, e, w, False, base)))
     if args.wormhole:
         plan.append(("wormhole-dir", measure_wormhole(_wormhole.DEFAULT_VENV)))
+    if args.create_only:
+        plan.append(("create-only", measure_create_only))
     workdir = Path(tempfile.mkdtemp(prefix="videonet-many-", dir=args.workdir))
     rows: dict[str, list[Run]] = {}
     failed = False
@@ -260,6 +321,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         ("videonet-dir", "videonet-base"),
         ("videonet", "wormhole-dir"),
         ("videonet-dir", "wormhole-dir"),
+        # The most any receiver that creates these files here could reach against wormhole:
+        ("create-only", "wormhole-dir"),
     ):
         if top in medians and bottom in medians:
             print(f"{top} / {bottom}: {ratio(medians[top], medians[bottom])}")
