@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import os
 import re
@@ -217,8 +218,16 @@ def serve(
     _skip_unused_optional_modules(settings)
     # aiohttp's default client TLS contexts read the CA bundle when first used, not at import.
     defer_certificates()
-    from videonet_daemon.server import configure_logging
-    from videonet_daemon.server import serve as run_server
+    # No cycle collection while the server's modules are imported: ~260 collections that find
+    # no garbage worth it, 0.1 CPU-s of every start (docs/performance.md, "The suite"). What
+    # the imports built lives as long as the process: frozen out of later collections.
+    gc.disable()
+    try:
+        from videonet_daemon.server import configure_logging
+        from videonet_daemon.server import serve as run_server
+    finally:
+        gc.freeze()
+        gc.enable()
 
     configure_logging(settings.log_level, settings.log_format)
     _require_database(settings)
