@@ -285,6 +285,23 @@ def test_code_words_name_the_room_and_the_flag(daemon: Daemon, pair: Any, tmp_pa
     assert finish(rx) == 1
 
 
+def test_the_code_line_is_one_line_however_long(daemon: Daemon, tmp_path: Path) -> None:
+    # A long room name puts the code line past the terminal's 120 columns: the terminal may wrap
+    # it, but no newline may land inside the command the other side copies (Rich hard-wrapped it
+    # at the console's width before, and with long code words the command broke in two).
+    room, alice, _ = room_with_receivers(daemon, tmp_path, 1, "a-studio-with-a-long-name-" * 3)
+    name = room_name(daemon, room, alice)
+    src = random_file(tmp_path / "a-file-with-a-long-name-too.bin", 1000)
+    child = spawn(alice.cli.env(), "send", room, str(src), "--code=", "--timeout", "1")
+    child.expect(
+        r"Code for a-file-with-a-long-name-too\.bin: (\S+)  \(on the other side: ([^\r\n]+)\)"
+    )
+    code, command = child.match.group(1), child.match.group(2)
+    assert len(child.match.group(0)) > 120  # longer than the terminal is wide
+    assert command == f"videonet receive {name} --code {code}"
+    assert finish(child) == 1
+
+
 def test_receive_in_a_room_you_have_not_joined_says_how(
     daemon: Daemon, pair: Any, tmp_path: Path
 ) -> None:

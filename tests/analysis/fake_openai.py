@@ -207,7 +207,9 @@ class FakeServerThread:
     async def _start(self) -> None:
         app = web.Application(client_max_size=256 * 1024 * 1024)
         app.router.add_post("/v1/chat/completions", self.fake.handle)
-        self._runner = web.AppRunner(app)
+        # As the real API does, a request whose client went away (a CLI interrupted while a
+        # reply is delayed) ends then, instead of holding stop() until its delay is over.
+        self._runner = web.AppRunner(app, handler_cancellation=True, shutdown_timeout=5)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()

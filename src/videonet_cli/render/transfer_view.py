@@ -116,11 +116,16 @@ class TransferView:
                 _("Skipped {name}: {reason}").format(name=event["name"], reason=event["reason"]),
                 markup=False,
                 highlight=False,
+                soft_wrap=True,
             )
             return
         if kind == "code":  # shown even without progress bars: the other side needs it
             self.code = True
-            err_console().print(self._code_line(event), markup=False, highlight=False)
+            # soft_wrap: a narrow terminal wraps it, but no newline lands inside the command
+            # the other side copies.
+            err_console().print(
+                self._code_line(event), markup=False, highlight=False, soft_wrap=True
+            )
             return
         if kind in ("offer_skipped", "sender_stopped", "sender_resumed"):  # always: warnings
             line = self._receive_line(event)
@@ -146,7 +151,7 @@ class TransferView:
         console = self._progress.console
 
         def say(line: str) -> None:
-            console.print(line, highlight=False, markup=False)
+            console.print(line, highlight=False, markup=False, soft_wrap=True)
 
         if kind == "offer":
             offset = int(event.get("resumed_from") or 0)
