@@ -118,6 +118,7 @@ def show_link_code(code: str) -> None:
         _("On a device you already use, run:  videonet devices link {code}").format(code=code),
         markup=False,
         highlight=False,
+        soft_wrap=True,  # a command to copy: no newline inside it on a narrow terminal
     )
     err_console().print(_("Waiting for it…"), markup=False, highlight=False)
 

@@ -144,6 +144,7 @@ class TransferView:
                 ),
                 markup=False,
                 highlight=False,
+                soft_wrap=True,
             )
             return
         if self._progress is None:
