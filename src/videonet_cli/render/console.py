@@ -154,6 +154,12 @@ def info(message: str) -> None:
     console().print(message, highlight=False, markup=False, soft_wrap=True)
 
 
+def notice(message: str) -> None:
+    """`info` on standard error: beside the output, never in it. Soft-wrapped, as every line here:
+    a narrow terminal wraps it, but no newline lands inside a command the reader copies."""
+    err_console().print(message, highlight=False, markup=False, soft_wrap=True)
+
+
 def error_line(message: str) -> None:
     from rich.text import Text
 

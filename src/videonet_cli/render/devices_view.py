@@ -12,7 +12,7 @@ from rich.text import Text
 from videonet_cli.i18n import N_, _
 from videonet_cli.identity.devices import CERTIFIED, REVOKED, UNCERTIFIED, DeviceRow, MyDevices
 from videonet_cli.identity.trust import short_id
-from videonet_cli.render.console import console, err_console, info
+from videonet_cli.render.console import console, err_console, info, notice
 from videonet_cli.transfer.said import english
 
 # A device's status on the terminal (--json keeps the English values).
@@ -114,12 +114,7 @@ def show_my_devices(mine: MyDevices) -> None:
 
 
 def show_link_code(code: str) -> None:
-    err_console().print(
-        _("On a device you already use, run:  videonet devices link {code}").format(code=code),
-        markup=False,
-        highlight=False,
-        soft_wrap=True,  # a command to copy: no newline inside it on a narrow terminal
-    )
+    notice(_("On a device you already use, run:  videonet devices link {code}").format(code=code))
     err_console().print(_("Waiting for it…"), markup=False, highlight=False)
 
 

@@ -16,6 +16,7 @@ from videonet_cli.render.console import (
     err_console,
     info,
     is_yes,
+    notice,
     print_json,
     print_json_line,
 )
@@ -112,39 +113,26 @@ class TransferView:
             print_json_line(plain(event))
             return
         if event.get("event") == "skipped":  # shown even without progress bars: it is a warning
-            err_console().print(
-                _("Skipped {name}: {reason}").format(name=event["name"], reason=event["reason"]),
-                markup=False,
-                highlight=False,
-                soft_wrap=True,
-            )
+            notice(_("Skipped {name}: {reason}").format(name=event["name"], reason=event["reason"]))
             return
         if kind == "code":  # shown even without progress bars: the other side needs it
             self.code = True
-            # soft_wrap: a narrow terminal wraps it, but no newline lands inside the command
-            # the other side copies.
-            err_console().print(
-                self._code_line(event), markup=False, highlight=False, soft_wrap=True
-            )
+            notice(self._code_line(event))  # one line: the other side copies its command
             return
         if kind in ("offer_skipped", "sender_stopped", "sender_resumed"):  # always: warnings
-            line = self._receive_line(event)
-            err_console().print(line, markup=False, highlight=False, soft_wrap=True)
+            notice(self._receive_line(event))
             return
         if kind == "trust_notice":  # one line: a new device, a device skipped and why
-            err_console().print(event["line"], markup=False, highlight=False, soft_wrap=True)
+            notice(event["line"])
             return
         if kind == "key_refused":  # a warning too: that device cannot decrypt the file
-            err_console().print(
+            notice(
                 _(
                     "Not sending the file key to a device of {user} ({fingerprint}, {status}): "
                     "compare fingerprints, then `videonet keys trust {user} FINGERPRINT`"
                 ).format(
                     user=event["user"], fingerprint=event["fingerprint"], status=event["status"]
-                ),
-                markup=False,
-                highlight=False,
-                soft_wrap=True,
+                )
             )
             return
         if self._progress is None:
