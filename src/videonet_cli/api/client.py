@@ -7,14 +7,14 @@ Socket.IO connection with the same server and token.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterable
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
 import aiohttp
 
+from videonet_cli.api.blocking import BodyReader
 from videonet_cli.api.http import HttpClient, decode_response
 from videonet_cli.api.keys import KeysApi
 from videonet_cli.api.socket import SocketClient
@@ -221,15 +221,12 @@ class TransfersApi:
         ) as resp:
             decode_response(resp.status, await resp.read())
 
-    @asynccontextmanager
-    async def download(self, transfer_id: str, offset: int) -> AsyncIterator[AsyncIterable[bytes]]:
-        """The bytes from ``offset`` on, as they arrive; a refusal raises DaemonRefused."""
+    def download(self, transfer_id: str, offset: int) -> BodyReader:
+        """The bytes from ``offset`` on, for a worker thread to open and read (api/blocking.py:
+        the receiver's bytes do not pass through the event loop)."""
         url = protocol.API_TRANSFER_DATA.format(transfer_id=transfer_id)
         headers = {"Range": f"bytes={offset}-"}
-        async with self._stream.http.get(url, headers=headers) as resp:
-            if resp.status >= 400:
-                decode_response(resp.status, await resp.read())
-            yield resp.content.iter_any()
+        return BodyReader(self._stream.server, url, self._stream.token, headers)
 
     async def header(self, transfer_id: str) -> protocol.TransferHeader:
         """The sender's signed header and seal (base64), as the daemon stored them."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import ssl
 from collections.abc import Mapping
 from types import TracebackType
@@ -124,11 +125,16 @@ def unreachable_error(server: str, exc: BaseException) -> UnreachableError:
 
     url = URL(server)
     other = url.with_scheme("https" if url.scheme == "http" else "http")
+    untrusted: object = None
     if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        untrusted = exc.certificate_error
+    elif isinstance(exc, ssl.SSLCertVerificationError):  # the receiver's thread (api/blocking)
+        untrusted = exc.verify_message
+    if untrusted is not None:
         return UnreachableError(
             _(
                 "the daemon at {server} has a certificate this machine does not trust ({error})"
-            ).format(server=server, error=exc.certificate_error)
+            ).format(server=server, error=untrusted)
         )
     if isinstance(exc, (aiohttp.ClientConnectorSSLError, aiohttp.ClientSSLError, ssl.SSLError)):
         return UnreachableError(
@@ -137,8 +143,12 @@ def unreachable_error(server: str, exc: BaseException) -> UnreachableError:
                 "plain http, use --server {other} (and --insecure if it is not this machine)"
             ).format(server=server, other=other)
         )
+    err: OSError | None = None
     if isinstance(exc, aiohttp.ClientConnectorError):
         err = exc.os_error
+    elif isinstance(exc, (ConnectionRefusedError, socket.gaierror)):  # api/blocking's connect
+        err = exc
+    if err is not None:
         number = err.errno or 0
         # The system's own words for the failure (strerror), as every program says them.
         reason = os.strerror(number) if number > 0 else (err.strerror or str(err))
@@ -158,7 +168,7 @@ def unreachable_error(server: str, exc: BaseException) -> UnreachableError:
             _("the daemon at {server} did not answer in time").format(server=server)
         )
     if url.scheme == "http" and isinstance(
-        exc, (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError)
+        exc, (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError, ConnectionResetError)
     ):
         return UnreachableError(
             _(

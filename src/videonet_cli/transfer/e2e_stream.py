@@ -9,11 +9,10 @@ verified plaintext ends in and drops the plaintext it already has.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterable, AsyncIterator, Callable
 from dataclasses import dataclass
+from typing import Protocol
 
-from videonet_cli.api.client import TransfersApi
 from videonet_cli.crypto.stream import RecordCipher, StreamEncryptor, StreamLayout
 from videonet_cli.errors import TamperedError, TruncatedError
 from videonet_protocol import protocol
@@ -61,82 +60,52 @@ async def seal_stream(
         skip = 0
 
 
-class RecordReader:
-    """Ciphertext pieces in, verified plaintext records out, through two buffers reused for
-    every record (a record that arrives whole in one piece is not copied at all). Each record
-    yielded is a view of the output buffer, valid until the next one is asked for."""
-
-    def __init__(self, cipher: RecordCipher, layout: StreamLayout, start_record: int) -> None:
-        self._cipher = cipher
-        self._layout = layout
-        self._index = start_record
-        self._in = bytearray(layout.record_size + protocol.E2E_TAG_BYTES)
-        self._have = 0
-        self._out = bytearray(layout.record_size)
+class Readable(Protocol):
+    """A body read from a worker thread (`api.blocking.BodyReader`)."""
 
     @property
-    def complete(self) -> bool:
-        return self._index > self._layout.last
+    def cut_short(self) -> bool: ...
 
-    def feed(self, chunk: bytes) -> Iterator[memoryview]:
-        view = memoryview(chunk)
-        pos = 0
-        while pos < len(view):
-            if self.complete:
-                raise TamperedError(self._index)  # bytes after the final record
-            want = self._layout.plaintext_length(self._index) + protocol.E2E_TAG_BYTES
-            if not self._have and len(view) - pos >= want:
-                record = view[pos : pos + want]
-                pos += want
-            else:
-                take = min(want - self._have, len(view) - pos)
-                self._in[self._have : self._have + take] = view[pos : pos + take]
-                self._have += take
-                pos += take
-                if self._have < want:
-                    return
-                record = memoryview(self._in)[:want]
-                self._have = 0
-            final = self._index == self._layout.last
-            size = self._cipher.decrypt_record_into(self._index, record, final, self._out)
-            self._index += 1
-            yield memoryview(self._out)[:size]
-
-    def finish(self) -> None:
-        if not self.complete:
-            raise TruncatedError()
+    def readinto(self, view: memoryview) -> int: ...
 
 
-@asynccontextmanager
-async def open_stream(
-    transfers: TransfersApi,
-    transfer_id: str,
+def open_records(
+    body: Readable,
     cipher: RecordCipher,
-    plain_size: int,
-    plain_offset: int,
-) -> AsyncIterator[AsyncIterator[memoryview]]:
-    """Verified plaintext from ``plain_offset`` on, record by record, as the ciphertext arrives
-    (each piece a view valid until the next: write or copy it before asking for more).
+    layout: StreamLayout,
+    resume: Resume,
+    skip: int,
+    deliver: Callable[[memoryview], None],
+    stopped: Callable[[], bool],
+) -> None:
+    """Blocking (a worker thread): read ``body``, the ciphertext from ``resume.record`` on,
+    record by record into one buffer, open each into another and give its verified plaintext to
+    ``deliver`` (a view, valid until it returns), without its first ``skip`` bytes.
 
-    Nothing unverified comes out: a changed, moved or dropped record raises `TamperedError`;
-    the stream ending cleanly before the final record raises `TruncatedError`; a broken
-    connection raises what aiohttp raises (the caller keeps what it has, for a resume)."""
-    layout = StreamLayout(plain_size)
-    resume = Resume.for_download(layout, plain_offset)
-    reader = RecordReader(cipher, layout, resume.record)
-
-    async with transfers.download(transfer_id, resume.cipher_offset) as chunks:
-
-        async def plaintext() -> AsyncIterator[memoryview]:
-            skip = plain_offset - resume.plain_offset
-            async for chunk in chunks:
-                for record in reader.feed(chunk):
-                    if skip:
-                        cut = min(skip, len(record))
-                        skip -= cut
-                        record = record[cut:]
-                    if record:
-                        yield record
-            reader.finish()
-
-        yield plaintext()
+    Nothing unverified comes out: a changed, moved or dropped record raises `TamperedError`,
+    and so does a byte after the final record; the body ending cleanly before the final record
+    raises `TruncatedError`. A body cut short (a lost connection) or ``stopped()`` returns:
+    the caller keeps what was delivered, for a resume."""
+    encrypted = bytearray(layout.record_size + protocol.E2E_TAG_BYTES)
+    plain = bytearray(layout.record_size)
+    index = resume.record
+    while index <= layout.last:
+        want = layout.plaintext_length(index) + protocol.E2E_TAG_BYTES
+        record = memoryview(encrypted)[:want]
+        if body.readinto(record) < want:
+            if body.cut_short or stopped():
+                return
+            raise TruncatedError()
+        size = cipher.decrypt_record_into(index, record, index == layout.last, plain)
+        index += 1
+        opened = memoryview(plain)[:size]
+        if skip:
+            cut = min(skip, size)
+            skip -= cut
+            opened = opened[cut:]
+        if opened:
+            deliver(opened)
+        if stopped():
+            return
+    if body.readinto(memoryview(encrypted)[:1]):
+        raise TamperedError(index)  # bytes after the final record

@@ -10,18 +10,20 @@ the top included once verified, gets 0755 within the umask.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import http.client
 import os
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import aiohttp
-
 from videonet_cli.api.client import TransfersApi
-from videonet_cli.crypto.stream import RecordCipher
+from videonet_cli.crypto.stream import RecordCipher, StreamLayout
 from videonet_cli.errors import CliError
 from videonet_cli.i18n import N_
-from videonet_cli.transfer.e2e_stream import open_stream
+from videonet_cli.transfer.e2e_stream import Resume, open_records
 from videonet_cli.transfer.files import (
     CHUNK_BYTES,
     PART_SUFFIX,
@@ -31,8 +33,9 @@ from videonet_cli.transfer.files import (
     safe_name,
 )
 from videonet_cli.transfer.said import said
-from videonet_cli.transfer.throttle import Throttle
+from videonet_cli.transfer.throttle import PROGRESS_EVERY_SECONDS, Throttle
 from videonet_cli.transfer.tree import DIR_MODE, TreeWriter
+from videonet_cli.transfer.worker import in_thread
 from videonet_protocol import protocol
 
 _UMASK = os.umask(0o022)
@@ -263,21 +266,53 @@ async def download(
     cipher: RecordCipher,
 ) -> int:
     """Stream the transfer from `offset` into the splitter; return the bytes it holds at the
-    end. The records are opened as they come and only their verified plaintext is split."""
+    end. The records are opened as they come and only their verified plaintext is split.
+
+    The bytes are read, opened, hashed and written by one worker thread (`api.blocking`); the
+    event loop hears of the progress a few times a second. A cancelled download stops that
+    thread and waits for it before the splitter is closed."""
+    loop = asyncio.get_running_loop()
+    layout = StreamLayout(size)
+    resume = Resume.for_download(layout, offset)
+    body = transfers.download(transfer_id, resume.cipher_offset)
     received = offset
-    try:
-        async with open_stream(transfers, transfer_id, cipher, size, offset) as chunks:
-            async for chunk in chunks:
-                if received + len(chunk) > size:
-                    raise CliError(said(N_("the daemon sent more bytes than offered")))
-                splitter.feed(chunk)
-                received += len(chunk)
-                throttle.update(received)
-    except (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError, ConnectionError):
-        pass  # a short stream: reported as incomplete, the .part files are kept
-    except (aiohttp.ClientError, TimeoutError) as exc:
-        if received == offset:
+    stop = threading.Event()
+    told = time.monotonic()
+
+    def deliver(plaintext: memoryview) -> None:
+        nonlocal received, told
+        if received + len(plaintext) > size:
+            raise CliError(said(N_("the daemon sent more bytes than offered")))
+        splitter.feed(plaintext)
+        received += len(plaintext)
+        now = time.monotonic()
+        if now - told >= PROGRESS_EVERY_SECONDS:
+            told = now
+            loop.call_soon_threadsafe(throttle.update, received)
+
+    def work() -> None:
+        try:
+            body.open()
+        except (OSError, http.client.HTTPException) as exc:
             raise transfers.unreachable(exc) from exc
+        try:
+            open_records(
+                body, cipher, layout, resume, offset - resume.plain_offset, deliver, stop.is_set
+            )
+        except TimeoutError as exc:  # a stall: short, unless nothing came at all
+            if received == offset:
+                raise transfers.unreachable(exc) from exc
+        except (OSError, http.client.HTTPException):
+            pass  # a short stream: reported as incomplete, the .part files are kept
+        finally:
+            body.close()
+
+    def abort() -> None:
+        stop.set()
+        body.abort()
+
+    try:
+        await in_thread(work, abort)
     finally:
         splitter.close()
     return received
