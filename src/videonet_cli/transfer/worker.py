@@ -37,10 +37,15 @@ async def in_thread(work: Callable[[], None], abort: Callable[[], None]) -> None
         with contextlib.suppress(RuntimeError):  # the loop closed: nobody waits any more
             loop.call_soon_threadsafe(finish, error)
 
-    threading.Thread(target=run, name="videonet-receive", daemon=True).start()
+    thread = threading.Thread(target=run, name="videonet-receive", daemon=True)
+    thread.start()
     try:
         await asyncio.shield(done)
     except asyncio.CancelledError:
         abort()
         await asyncio.wait([done])
         raise
+    finally:
+        # Its last step was to hand over its result: gone in a moment, and then the command
+        # may end without the interpreter's teardown (exit_without_teardown: one thread left).
+        thread.join()
