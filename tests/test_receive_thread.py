@@ -277,6 +277,42 @@ async def test_a_cancelled_task_stops_its_thread_and_waits_for_it() -> None:
     assert order == ["aborted", "thread ended", "cancelled"]
 
 
+async def test_a_second_cancellation_still_waits_for_the_thread() -> None:
+    release = threading.Event()
+    order: list[str] = []
+
+    def work() -> None:
+        release.wait(30)
+        time.sleep(0.2)
+        order.append("thread ended")
+        raise ConnectionAbortedError("stopped")  # its error is not what the caller hears
+
+    def abort() -> None:
+        order.append("aborted")
+        release.set()
+
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    task = asyncio.ensure_future(in_thread(work, abort))
+    await asyncio.sleep(0.1)
+    task.cancel()
+    await asyncio.sleep(0.05)
+    task.cancel()  # Ctrl-C again while the thread finishes
+    ticking = asyncio.ensure_future(ticker())
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    order.append("cancelled")
+    ticking.cancel()
+    assert order == ["aborted", "thread ended", "cancelled"]
+    assert ticks >= 5  # the event loop ran on while the thread finished (not blocked in a join)
+
+
 async def test_the_threads_error_is_raised_in_the_task() -> None:
     def work() -> None:
         raise TamperedError(3)

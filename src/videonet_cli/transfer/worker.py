@@ -43,7 +43,10 @@ async def in_thread(work: Callable[[], None], abort: Callable[[], None]) -> None
         await asyncio.shield(done)
     except asyncio.CancelledError:
         abort()
-        await asyncio.wait([done])
+        while not done.done():  # a second Ctrl-C must not close what the thread still uses
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait([done])
+        done.exception()  # seen: the cancellation is what the caller hears of
         raise
     finally:
         # Its last step was to hand over its result: gone in a moment, and then the command
