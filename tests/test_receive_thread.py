@@ -147,6 +147,18 @@ def test_abort_from_another_thread_ends_a_read_that_waits(serve: list[OneReply])
     body.close()
 
 
+def test_a_daemon_that_stops_sending_is_a_timeout(serve: list[OneReply]) -> None:
+    server = OneReply(reply("200 OK", b"s" * 10, length=1000), hold=True)
+    serve.append(server)
+    body = BodyReader(server.url, "/data", None, stall=0.3)
+    body.open()
+    started = time.monotonic()
+    with pytest.raises(TimeoutError):
+        body.readinto(memoryview(bytearray(1000)))
+    assert 0.25 < time.monotonic() - started < 10
+    body.close()
+
+
 def test_abort_before_open_makes_no_request(serve: list[OneReply]) -> None:
     server = OneReply(reply("200 OK", b"z"))
     serve.append(server)

@@ -35,7 +35,12 @@ class BodyReader:
     thread at any time: a connection not yet made is not made, a read in progress ends."""
 
     def __init__(
-        self, server: str, path: str, token: str | None, headers: dict[str, str] | None = None
+        self,
+        server: str,
+        path: str,
+        token: str | None,
+        headers: dict[str, str] | None = None,
+        stall: float = STREAM_STALL_SECONDS,
     ) -> None:
         url = urlsplit(server)
         host, port = url.hostname or "", url.port
@@ -49,6 +54,7 @@ class BodyReader:
                 host, port, timeout=CONNECT_TIMEOUT_SECONDS
             )
         self._path = path
+        self._stall = stall
         self._headers = language_headers() | (headers or {})
         if token:
             self._headers["Authorization"] = f"Bearer {token}"
@@ -66,7 +72,7 @@ class BodyReader:
             self._socket = connection.sock
             if self._aborted or self._socket is None:
                 raise ConnectionAbortedError("the download was stopped")
-            self._socket.settimeout(STREAM_STALL_SECONDS)
+            self._socket.settimeout(self._stall)
             connection.request("GET", self._path, headers=self._headers)
             response = connection.getresponse()
             if response.status >= 400:
@@ -87,8 +93,8 @@ class BodyReader:
     def readinto(self, view: memoryview) -> int:
         """Fill ``view`` as far as the body goes: fewer bytes only at its end (0 after it).
 
-        A lost connection ends the body (`cut_short` says so); a stall of
-        `STREAM_STALL_SECONDS` raises `TimeoutError`."""
+        A lost connection ends the body (`cut_short` says so); nothing for ``stall`` seconds
+        (`STREAM_STALL_SECONDS`) raises `TimeoutError`."""
         response = self._response
         if response is None:
             raise RuntimeError("BodyReader.readinto before open")
