@@ -43,6 +43,7 @@ from _common import (
     Child,
     cpu_marks,
     cpu_since,
+    own_dirs,
     parse_size,
     print_table,
     ratio,
@@ -132,10 +133,11 @@ def measure_videonet(
         room = _http_json(url + "/api/rooms/create", {"name": "bench"}, tokens[0])["id"]
         _http_json(url + f"/api/rooms/{room}/join", {}, tokens[1])
 
-        def cli_env(token: str) -> dict[str, str]:
+        def cli_env(token: str, role: str) -> dict[str, str]:
             # The bench's users are new to each other: accept them as --trust-new does.
             return {
                 **env,
+                **own_dirs(run_dir / role),
                 "VIDEONET_SERVER": url,
                 "VIDEONET_TOKEN": token,
                 "VIDEONET_TRUST_NEW": "1",
@@ -147,7 +149,7 @@ def measure_videonet(
             [str(BIN / "videonet"), "receive", room, "--out", str(out), "--count", count,
              *_accept_all(pythonpath), "--json", "--no-progress", "--timeout", "120"],
             run_dir,
-            env=cli_env(tokens[1]),
+            env=cli_env(tokens[1], "receiver"),
         )  # fmt: skip
         children.append(receiver)
         receiver.wait_event("listening", deadline)
@@ -159,7 +161,7 @@ def measure_videonet(
             "sender",
             [str(BIN / "videonet"), "send", room, *what, "--json", "--no-progress"],
             run_dir,
-            env=cli_env(tokens[0]),
+            env=cli_env(tokens[0], "sender"),
         )
         children.append(sender)
         for child in (sender, receiver):

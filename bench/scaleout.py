@@ -33,7 +33,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from _common import parse_size, print_table, random_file, ratio, src_dir
+from _common import own_dirs, parse_size, print_table, random_file, ratio, src_dir
 from _weed import Weed
 
 BIN = Path(sys.executable).parent
@@ -144,11 +144,13 @@ def transfer(
 ) -> float:
     env = {k: v for k, v in os.environ.items() if not k.startswith("VIDEONET_")}
     out.mkdir(parents=True, exist_ok=True)
+    homes = out.with_name(out.name + ".homes")  # each end's own keys and pins, beside `out`
+    receiver_dirs, sender_dirs = own_dirs(homes / "receiver"), own_dirs(homes / "sender")
     rx = subprocess.Popen(
         [str(BIN / "videonet"), "receive", room, "--yes", "--out", str(out), "--json",
          "--no-progress"],
         stdout=subprocess.PIPE, text=True,
-        env={**env, "VIDEONET_SERVER": receiver_url, "VIDEONET_TOKEN": tokens[1]},
+        env={**env, **receiver_dirs, "VIDEONET_SERVER": receiver_url, "VIDEONET_TOKEN": tokens[1]},
     )  # fmt: skip
     assert rx.stdout is not None
     rx.stdout.readline()
@@ -156,7 +158,7 @@ def transfer(
     tx = subprocess.run(
         [str(BIN / "videonet"), "send", room, str(path), "--json", "--no-progress"],
         capture_output=True, text=True,
-        env={**env, "VIDEONET_SERVER": sender_url, "VIDEONET_TOKEN": tokens[0],
+        env={**env, **sender_dirs, "VIDEONET_SERVER": sender_url, "VIDEONET_TOKEN": tokens[0],
              "VIDEONET_TRUST_NEW": "1"},
     )  # fmt: skip
     rx.wait(timeout=600)
@@ -164,6 +166,7 @@ def transfer(
     if tx.returncode != 0 or rx.returncode != 0:
         raise RuntimeError(f"transfer failed: {tx.stderr}")
     shutil.rmtree(out)
+    shutil.rmtree(homes)
     return path.stat().st_size / seconds / 1e6
 
 

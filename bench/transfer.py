@@ -53,6 +53,7 @@ from _common import (
     cpu_marks,
     cpu_since,
     human_bytes,
+    own_dirs,
     parse_size,
     print_table,
     random_file,
@@ -339,10 +340,11 @@ def measure_videonet(
         for token in tokens[1:]:
             _http_json(url + f"/api/rooms/{room}/join", {}, token)
 
-        def cli_env(token: str) -> dict[str, str]:
+        def cli_env(token: str, role: str) -> dict[str, str]:
             # The bench's users are new to each other: accept them as --trust-new does.
             return {
                 **env,
+                **own_dirs(logs / role),
                 "VIDEONET_SERVER": url,
                 "VIDEONET_TOKEN": token,
                 "VIDEONET_TRUST_NEW": "1",
@@ -356,7 +358,7 @@ def measure_videonet(
                 role,
                 [str(BIN / "videonet"), "receive", room, "--yes", "--out", str(into), *QUIET],
                 logs,
-                env=cli_env(token),
+                env=cli_env(token, role),
             )
             children.append(child)
             receiving.append(child)
@@ -370,7 +372,7 @@ def measure_videonet(
             "sender",
             [str(BIN / "videonet"), "send", room, str(path), "--json", "--no-progress"],
             logs,
-            env=cli_env(tokens[0]),
+            env=cli_env(tokens[0], "sender"),
         )
         children.append(sender)
         for child in (sender, *receiving):
