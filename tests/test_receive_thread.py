@@ -76,8 +76,10 @@ def reply(status: str, body: bytes, length: int | None = None, extra: str = "") 
     return head.encode() + body
 
 
-def opened(server: OneReply, path: str = "/data", token: str | None = "tok") -> BodyReader:
-    body = BodyReader(server.url, path, token, {"Range": "bytes=5-"})
+def opened(
+    server: OneReply, path: str = "/data", token: str | None = "tok", start: int = 0
+) -> BodyReader:
+    body = BodyReader(server.url, path, token, start)
     body.open()
     return body
 
@@ -87,7 +89,7 @@ def test_the_request_says_the_token_the_range_and_the_language(
 ) -> None:
     server = OneReply(reply("206 Partial Content", b"abc"))
     serve.append(server)
-    body = opened(server, "/api/transfers/t1/data")
+    body = opened(server, "/api/transfers/t1/data", start=5)
     view = memoryview(bytearray(10))
     assert body.readinto(view) == 3 and bytes(view[:3]) == b"abc"
     assert not body.cut_short
@@ -97,6 +99,24 @@ def test_the_request_says_the_token_the_range_and_the_language(
     assert "Authorization: Bearer tok\r\n" in head
     assert "Range: bytes=5-\r\n" in head
     assert "Accept-Language: " in head
+
+
+def test_a_whole_body_sent_for_a_range_is_read_from_the_range(serve: list[OneReply]) -> None:
+    # A server in between that ignores Range answers 200 with every byte.
+    server = OneReply(reply("200 OK", b"0123456789"))
+    serve.append(server)
+    body = opened(server, start=4)
+    view = memoryview(bytearray(10))
+    assert body.readinto(view) == 6 and bytes(view[:6]) == b"456789"
+    body.close()
+
+
+def test_a_redirect_is_a_refusal_not_a_body(serve: list[OneReply]) -> None:
+    server = OneReply(reply("302 Found", b"moved", extra="Location: https://elsewhere/\r\n"))
+    serve.append(server)
+    with pytest.raises(DaemonRefused) as caught:
+        opened(server)
+    assert str(caught.value) == "unexpected HTTP 302 from the daemon"
 
 
 def test_a_body_that_ends_before_its_length_is_cut_short(serve: list[OneReply]) -> None:

@@ -21,6 +21,9 @@ import ssl
 from urllib.parse import urlsplit
 
 from videonet_cli.api.http import STREAM_STALL_SECONDS, decode_response, language_headers
+from videonet_cli.errors import DaemonRefused
+from videonet_cli.i18n import _
+from videonet_protocol import protocol
 
 CONNECT_TIMEOUT_SECONDS = 15.0
 ERROR_BODY_MAX = 64 << 10  # an error's JSON body; a larger one is cut (it is still a refusal)
@@ -30,16 +33,18 @@ class BodyReader:
     """GET one path of the daemon and read its body, from a worker thread.
 
     `open` sends the request and reads the status (a refusal raises what `decode_response`
-    raises, a failed connection the socket's or TLS's own error, which `unreachable_error`
-    words); then `readinto` until it returns less than asked. `abort` may be called from any
-    thread at any time: a connection not yet made is not made, a read in progress ends."""
+    raises, a status that is not a body's — a redirect, say — the same `DaemonRefused`, a
+    failed connection the socket's or TLS's own error, which `unreachable_error` words); then
+    `readinto` until it returns less than asked: the body from byte ``start`` on, also when a
+    server in between ignored the Range and sent it all. `abort` may be called from any thread
+    at any time: a connection not yet made is not made, a read in progress ends."""
 
     def __init__(
         self,
         server: str,
         path: str,
         token: str | None,
-        headers: dict[str, str] | None = None,
+        start: int = 0,
         stall: float = STREAM_STALL_SECONDS,
     ) -> None:
         url = urlsplit(server)
@@ -54,8 +59,9 @@ class BodyReader:
                 host, port, timeout=CONNECT_TIMEOUT_SECONDS
             )
         self._path = path
+        self._start = start
         self._stall = stall
-        self._headers = language_headers() | (headers or {})
+        self._headers = language_headers() | {"Range": f"bytes={start}-"}
         if token:
             self._headers["Authorization"] = f"Bearer {token}"
         self._response: http.client.HTTPResponse | None = None
@@ -75,13 +81,29 @@ class BodyReader:
             self._socket.settimeout(self._stall)
             connection.request("GET", self._path, headers=self._headers)
             response = connection.getresponse()
-            if response.status >= 400:
+            if response.status not in (200, 206):
                 body = response.read(ERROR_BODY_MAX)
                 decode_response(response.status, body, response.getheader("Retry-After"))
+                raise DaemonRefused(  # a 2xx without a body to read
+                    protocol.ErrorCode.BAD_REQUEST,
+                    _("unexpected HTTP {status} from the daemon").format(status=response.status),
+                    response.status,
+                )
         except BaseException:
             connection.close()
             raise
         self._response = response
+        if response.status == 200 and self._start:
+            self._skip(self._start)
+
+    def _skip(self, count: int) -> None:
+        """Read past the first ``count`` bytes (a whole body sent for a Range request)."""
+        scratch = memoryview(bytearray(min(count, 1 << 20)))
+        while count:
+            got = self.readinto(scratch[: min(count, len(scratch))])
+            if not got:
+                return  # shorter than the Range's start: the reads that follow say so
+            count -= got
 
     @property
     def cut_short(self) -> bool:

@@ -225,8 +225,7 @@ class TransfersApi:
         """The bytes from ``offset`` on, for a worker thread to open and read (api/blocking.py:
         the receiver's bytes do not pass through the event loop)."""
         url = protocol.API_TRANSFER_DATA.format(transfer_id=transfer_id)
-        headers = {"Range": f"bytes={offset}-"}
-        return BodyReader(self._stream.server, url, self._stream.token, headers)
+        return BodyReader(self._stream.server, url, self._stream.token, offset)
 
     async def header(self, transfer_id: str) -> protocol.TransferHeader:
         """The sender's signed header and seal (base64), as the daemon stored them."""
