@@ -151,6 +151,17 @@ def own_dirs(home: Path) -> dict[str, str]:
     }
 
 
+def enroll(videonet: Path, env: dict[str, str], log_dir: Path) -> None:
+    """Make and publish the identity of the end that ``env`` describes before the clock starts
+    (what its first command does once; every later send finds it made): `videonet devices`."""
+    with (log_dir / "enroll.log").open("wb") as log:
+        done = subprocess.run(
+            [str(videonet), "devices", "--json"], env=env, stdout=log, stderr=log, timeout=60
+        )
+    if done.returncode != 0:
+        raise BenchError(f"videonet devices failed ({done.returncode}): see {log_dir}/enroll.log")
+
+
 def random_file(path: Path, size: int) -> str:
     """Write ``size`` pseudo-random bytes to ``path``; return their SHA-256 (hex)."""
     digest = hashlib.sha256()

@@ -112,10 +112,16 @@ def _received_sha256(out: Path) -> str:
 
 
 def measure(
-    bin_dir: Path, path: Path, workdir: Path, timeout: float, together: bool = False
+    bin_dir: Path,
+    path: Path,
+    workdir: Path,
+    timeout: float,
+    together: bool = False,
+    keep_output: bool = False,
 ) -> WormholeRun:
     """One send through the relay. The clock starts when the sender starts (the receiver is
-    already waiting on the code), or with ``together`` when both start at once (start-up)."""
+    already waiting on the code), or with ``together`` when both start at once (start-up).
+    With ``keep_output`` what was received stays in ``workdir`` (bench/many_files.py: KEPT)."""
     deadline = time.monotonic() + timeout
     run_dir = Path(tempfile.mkdtemp(prefix="wormhole-", dir=workdir))
     out = run_dir / "received.bin"
@@ -204,6 +210,7 @@ def measure(
     finally:
         for child in children:
             child.kill()
-        if out.is_dir():
-            shutil.rmtree(out, ignore_errors=True)
-        out.unlink(missing_ok=True)
+        if not keep_output:
+            if out.is_dir():
+                shutil.rmtree(out, ignore_errors=True)
+            out.unlink(missing_ok=True)

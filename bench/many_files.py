@@ -13,6 +13,9 @@ Rows:
   videonet-dir   `videonet send ROOM DIR`: the same files as a directory tree
   videonet-base  `videonet send ROOM f1 ... fN` with another checkout's src (--compare-src):
                  before batches, one offer, upload, seal and verdict per file
+  videonet-enrolled, videonet-dir-enrolled  the same two with the sender's identity made
+                 before the clock starts (--enrolled): a later send; in the rows above the
+                 send is each sender's first command, which also makes its identity
   wormhole-dir   `wormhole send DIR` (it zips the directory; --no-listen, relay on loopback)
   create-only    no transfer: one process creates the same files (exclusive create, write,
                  close) in a new directory beside the receivers' and syncs the file system once,
@@ -43,6 +46,7 @@ from _common import (
     Child,
     cpu_marks,
     cpu_since,
+    enroll,
     own_dirs,
     parse_size,
     print_table,
@@ -55,6 +59,11 @@ from transfer import BENCH_PASSWORD, BIN, _http_json, _wait_text
 DEFAULT_COUNT = 1000
 DEFAULT_SIZE = "10KB"
 TIMEOUT_SECONDS = 600.0
+# KEPT: every run's received files stay until the bench ends (its work directory goes then).
+# On ext4 without a journal, as here, the kernel skips inodes freed in the last 30 s
+# (dirty_expire_centisecs) one by one when it allocates new ones: deleting the 1,000 files of
+# one run made the next run's creates 10-15x slower (101 us per create against 11 us), so each
+# row's figure depended on the row before it. No row deletes files while the clock runs.
 
 
 @dataclass
@@ -97,7 +106,12 @@ def check_tree(root: Path, expected: dict[str, str]) -> bool:
 
 
 def measure_videonet(
-    src: Path, expected: dict[str, str], workdir: Path, as_dir: bool, pythonpath: Path | None
+    src: Path,
+    expected: dict[str, str],
+    workdir: Path,
+    as_dir: bool,
+    pythonpath: Path | None,
+    enrolled: bool = False,
 ) -> Run:
     deadline = time.monotonic() + TIMEOUT_SECONDS
     run_dir = Path(tempfile.mkdtemp(prefix="videonet-", dir=workdir))
@@ -143,6 +157,8 @@ def measure_videonet(
                 "VIDEONET_TRUST_NEW": "1",
             }
 
+        if enrolled:  # the sender's identity made before the clock, as for any later send
+            enroll(BIN / "videonet", cli_env(tokens[0], "sender"), run_dir)
         count = "1" if as_dir else str(len(expected))
         receiver = Child.start(
             "receiver",
@@ -174,7 +190,7 @@ def measure_videonet(
     finally:
         for child in children:
             child.kill()
-        shutil.rmtree(run_dir, ignore_errors=True)
+        # run_dir is kept until the bench ends: see KEPT
 
 
 CREATE_ONLY = """
@@ -200,36 +216,33 @@ print(json.dumps({"seconds": t1 - t0, "user": r1.ru_utime - r0.ru_utime,
 
 
 def measure_create_only(src: Path, expected: dict[str, str], workdir: Path) -> Run:
-    """The same files created in a new directory beside the receivers' (no transfer)."""
-    run_dir = Path(tempfile.mkdtemp(prefix="videonet-", dir=workdir))
-    try:
-        out = run_dir / "received"
-        out.mkdir()
-        done = subprocess.run(
-            [sys.executable, "-c", CREATE_ONLY, str(src), str(out)],
-            capture_output=True,
-            text=True,
-            timeout=TIMEOUT_SECONDS,
-            check=False,
-        )
-        if done.returncode != 0:
-            raise BenchError(f"create-only failed: {done.stderr.strip()[-300:]}")
-        spent = json.loads(done.stdout)
-        return Run(
-            spent["seconds"],
-            len(expected),
-            check_tree(out, expected),
-            {"creator": (spent["user"], spent["sys"])},
-        )
-    finally:
-        shutil.rmtree(run_dir, ignore_errors=True)
+    """The same files created in a new directory beside the receivers' (no transfer); the
+    directory is kept until the bench ends (see KEPT)."""
+    out = Path(tempfile.mkdtemp(prefix="videonet-", dir=workdir)) / "received"
+    out.mkdir()
+    done = subprocess.run(
+        [sys.executable, "-c", CREATE_ONLY, str(src), str(out)],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_SECONDS,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise BenchError(f"create-only failed: {done.stderr.strip()[-300:]}")
+    spent = json.loads(done.stdout)
+    return Run(
+        spent["seconds"],
+        len(expected),
+        check_tree(out, expected),
+        {"creator": (spent["user"], spent["sys"])},
+    )
 
 
 def measure_wormhole(venv: Path) -> Callable[[Path, dict[str, str], Path], Run]:
     bin_dir = _wormhole.ensure_venv(venv)
 
     def measure(src: Path, expected: dict[str, str], workdir: Path) -> Run:
-        run = _wormhole.measure(bin_dir, src, workdir, TIMEOUT_SECONDS)
+        run = _wormhole.measure(bin_dir, src, workdir, TIMEOUT_SECONDS, keep_output=True)
         return Run(run.seconds, len(expected), run.receiver_sha256 == tree_sha(expected), run.cpu)
 
     return measure
@@ -251,6 +264,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--wormhole", action="store_true", help="also run magic-wormhole")
     parser.add_argument("--workdir", type=Path, help="where the files go (default system temp)")
     parser.add_argument(
+        "--enrolled",
+        action="store_true",
+        help="also measure sends whose sender's identity was made before the clock starts "
+        "(a later send; the videonet rows are each sender's first command)",
+    )
+    parser.add_argument(
         "--create-only",
         action="store_true",
         help="also time creating the same files with no transfer (the kernel's share)",
@@ -265,6 +284,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         ("videonet", lambda s, e, w: measure_videonet(s, e, w, False, None)),
         ("videonet-dir", lambda s, e, w: measure_videonet(s, e, w, True, None)),
     ]
+    if args.enrolled:
+        plan.append(
+            ("videonet-enrolled", lambda s, e, w: measure_videonet(s, e, w, False, None, True))
+        )
+        plan.append(
+            ("videonet-dir-enrolled", lambda s, e, w: measure_videonet(s, e, w, True, None, True))
+        )
     if args.compare_src:
         base = args.compare_src
         plan.append(("videonet-base", lambda s, e, w: measure_videonet(s, e, w, False, base)))
@@ -323,6 +349,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         ("videonet-dir", "videonet-base"),
         ("videonet", "wormhole-dir"),
         ("videonet-dir", "wormhole-dir"),
+        ("videonet-enrolled", "wormhole-dir"),
+        ("videonet-dir-enrolled", "wormhole-dir"),
         # The most any receiver that creates these files here could reach against wormhole:
         ("create-only", "wormhole-dir"),
     ):

@@ -19,6 +19,8 @@ Rows:
   ceiling-nowrite  the same with the receiver discarding the bytes: the disk's share of the time
   videonet the real daemon and CLI (measure_videonet); every send is end-to-end encrypted
            (issue 14), so this is the encrypted row
+  videonet-enrolled  the same with the sender's identity made before the clock starts
+           (--enrolled): a later send, where the videonet row is each sender's first command
   videonet-2rx  the same with two receivers of the file at once (--two-receivers); its speed
            is the slower receiver's
   videonet-base VideoNet imported from another checkout's src (--compare-src), same run;
@@ -52,6 +54,7 @@ from _common import (
     MiB,
     cpu_marks,
     cpu_since,
+    enroll,
     human_bytes,
     own_dirs,
     parse_size,
@@ -269,6 +272,10 @@ def measure_videonet_tmpfs_spool(path: Path, size: int, workdir: Path) -> Result
         shutil.rmtree(spool, ignore_errors=True)
 
 
+def measure_videonet_enrolled(path: Path, size: int, workdir: Path) -> Result:
+    return measure_videonet(path, size, workdir, name="videonet-enrolled", enrolled=True)
+
+
 def measure_videonet_two_receivers(path: Path, size: int, workdir: Path) -> Result:
     return measure_videonet(path, size, workdir, name="videonet-2rx", receivers=2)
 
@@ -290,11 +297,14 @@ def measure_videonet(
     name: str = "videonet",
     pythonpath: Path | None = None,
     receivers: int = 1,
+    enrolled: bool = False,
 ) -> Result:
     """Daemon, sender and receiver as three processes, through the real CLI.
 
     With ``receivers=2`` a second receiver takes the same file at the same time; the speed is
-    then the slower receiver's (the wall time ends when both have the file).
+    then the slower receiver's (the wall time ends when both have the file). Without
+    ``enrolled`` the send is the sender's first command, which also makes and publishes its
+    identity; with it the identity is made before the clock starts, as for any later send.
     """
     deadline = time.monotonic() + timeout_for(size, FAST_FLOOR_BPS)
     logs = Path(tempfile.mkdtemp(prefix="logs-videonet-", dir=workdir))
@@ -350,6 +360,8 @@ def measure_videonet(
                 "VIDEONET_TRUST_NEW": "1",
             }
 
+        if enrolled:
+            enroll(BIN / "videonet", cli_env(tokens[0], "sender"), logs)
         receiving = []
         for role, token in zip(receiver_roles, tokens[1:], strict=True):
             into = out / role
@@ -490,6 +502,10 @@ def report(rows: dict[str, Row]) -> None:
         ("videonet", "ceiling"),
         ("videonet", "seed"),
         ("videonet", "videonet-base"),
+        ("videonet-enrolled", "wormhole"),
+        ("videonet-enrolled", "ceiling"),
+        ("videonet-enrolled", "ceiling-nowrite"),
+        ("videonet", "ceiling-nowrite"),
         ("videonet-2rx", "videonet"),
         ("videonet-base", "wormhole"),
         ("videonet-base", "ceiling"),
@@ -550,6 +566,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "(default bench/out/wormhole-venv)",
     )
     parser.add_argument(
+        "--enrolled",
+        action="store_true",
+        help="also measure VideoNet with the sender's identity made before the clock starts "
+        "(videonet-enrolled: a later send; the videonet row is each sender's first command)",
+    )
+    parser.add_argument(
         "--two-receivers",
         action="store_true",
         help="also measure VideoNet with two receivers of the same file at once (videonet-2rx)",
@@ -584,6 +606,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         plan.append(("wormhole", wormhole_measure(args.wormhole_venv), args.size))
     if not args.skip_videonet:
         plan.append(("videonet", measure_videonet, args.size))
+        if args.enrolled:
+            plan.append(("videonet-enrolled", measure_videonet_enrolled, args.size))
         if args.two_receivers:
             plan.append(("videonet-2rx", measure_videonet_two_receivers, args.size))
         if args.compare_src:
