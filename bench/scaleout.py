@@ -144,7 +144,9 @@ def transfer(
 ) -> float:
     env = {k: v for k, v in os.environ.items() if not k.startswith("VIDEONET_")}
     out.mkdir(parents=True, exist_ok=True)
-    homes = out.with_name(out.name + ".homes")  # each end's own keys and pins, beside `out`
+    # Each end's own keys and pins, beside `out` and kept for the bench's later transfers (the
+    # same two accounts: a new directory would be a new device, not linked to their identity).
+    homes = out.with_name("homes")
     receiver_dirs, sender_dirs = own_dirs(homes / "receiver"), own_dirs(homes / "sender")
     rx = subprocess.Popen(
         [str(BIN / "videonet"), "receive", room, "--yes", "--out", str(out), "--json",
@@ -166,7 +168,6 @@ def transfer(
     if tx.returncode != 0 or rx.returncode != 0:
         raise RuntimeError(f"transfer failed: {tx.stderr}")
     shutil.rmtree(out)
-    shutil.rmtree(homes)
     return path.stat().st_size / seconds / 1e6
 
 

@@ -279,6 +279,38 @@ def test_sent_through_a_received_through_b_while_uploading(
         assert not list((d.data_dir / "spool").glob("*.spool"))
 
 
+def test_the_uploading_daemon_tells_the_others_each_stored_segment(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    """Daemon A announces on the cluster bus what it has stored (recorded in the database
+    first), so B sends a receiver its new bytes without waiting for its next database poll."""
+    alice = member(cluster.a, tmp_path)
+    room = make_room(cluster.a, alice)
+    bob = on(cluster.b, member(cluster.a, tmp_path, room))
+    with_device_keys(bob)
+    listener = redis.Redis.from_url(REDIS).pubsub()
+    listener.subscribe(f"{cluster.name}:cluster")
+    src = random_file(tmp_path / "told.bin", 5 * MB + 123)
+    rx = listening_receiver(bob.cli, room, tmp_path / "in")
+    r = alice.cli("send", room, str(src), "--timeout", "60", "--json")
+    assert r.code == 0, r.err
+    assert rx.finish() == 0, rx.stderr()
+    assert sha(tmp_path / "in" / "told.bin") == sha(src)
+    told: list[dict[str, Any]] = []
+    while (item := listener.get_message(timeout=1.0)) is not None:
+        if item["type"] == "message":
+            message = json.loads(item["data"])
+            if message.get("kind") == "transfer_stored":
+                told.append(message)
+    listener.close()
+    transfer_id = sent_id(json_events(r.out))
+    stored = [m["uploaded"] for m in told if m["transfer_id"] == transfer_id]
+    cipher_size = StreamLayout(5 * MB + 123).ciphertext_size
+    # One message a segment, in order, the last one the whole ciphertext.
+    assert stored == sorted(stored) and len(stored) == segments(5 * MB + 123)
+    assert stored[-1] == cipher_size
+
+
 def test_a_killed_mid_upload_resumed_through_b(
     cluster: Cluster, store: ObjectStore, tmp_path: Path
 ) -> None:

@@ -84,6 +84,10 @@ async def node_url(db: Database, node_id: str) -> str | None:
 # all its sockets out of the room's channel (rooms) and drops the transfers' bytes (relay). The
 # features hear it here, not from each other.
 ROOM_DELETED = "room_deleted"
+# Published by the daemon running an upload into a shared spool (object storage) each time more
+# of it is stored (transfer_id, uploaded): the daemons serving its receivers send the new bytes
+# now instead of at their next look at the database (relay/routes.py, POLL_SECONDS).
+TRANSFER_STORED = "transfer_stored"
 
 # How long a Redis command may take before Redis counts as unavailable; how long the bus waits at
 # most between attempts to subscribe again.

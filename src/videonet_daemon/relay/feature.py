@@ -11,7 +11,7 @@ from typing import Any
 from aiohttp import web
 
 from videonet_daemon.auth.request_auth import RequestAuth
-from videonet_daemon.cluster import ROOM_DELETED, Bus
+from videonet_daemon.cluster import ROOM_DELETED, TRANSFER_STORED, Bus
 from videonet_daemon.db.engine import Database
 from videonet_daemon.metrics import Metrics
 from videonet_daemon.realtime.hub import Hub
@@ -85,11 +85,13 @@ class RelayFeature:
             self._db,
             self._metrics,
             float(self._stall_seconds),
+            self._bus,
         )
         router.add_routes(routes.routes())
         hub.on_shutdown(routes.end_uploads)
         router.add_routes(self._verify.routes())
         self._bus.on(ROOM_DELETED, self._room_deleted)
+        self._bus.on(TRANSFER_STORED, self._stored)
 
     async def start(self) -> None:
         """Recovery after a restart, the periodic clean-up, the session to other daemons."""
@@ -110,6 +112,17 @@ class RelayFeature:
         spool (the rows went with the room)."""
         for transfer_id in message.get("transfer_ids", []):
             await self._transfers.spool.forget(str(transfer_id))
+
+    async def _stored(self, message: dict[str, Any]) -> None:
+        """A daemon bus message: the daemon running an upload into the shared spool stored more
+        of it (and recorded so in the database); this daemon's receivers of it, if any, are
+        woken to send the new bytes now. The daemon running the upload knows already."""
+        live = self._transfers.spool.known(str(message.get("transfer_id")))
+        uploaded = message.get("uploaded")
+        if live is None or live.upload_in_progress or not isinstance(uploaded, int):
+            return
+        if live.uploaded < uploaded <= live.size:
+            live.advance(uploaded - live.uploaded)
 
 
 async def _clean_up_forever(transfers: TransferService, settings: Settings) -> None:

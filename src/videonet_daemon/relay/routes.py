@@ -15,6 +15,7 @@ proxied).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import logging
 import re
@@ -24,7 +25,7 @@ from typing import BinaryIO
 from aiohttp import StreamReader, web
 
 from videonet_daemon.auth.request_auth import RequestAuth
-from videonet_daemon.cluster import node_url
+from videonet_daemon.cluster import TRANSFER_STORED, Bus, node_url
 from videonet_daemon.db.engine import Database
 from videonet_daemon.errors import (
     ApiError,
@@ -33,6 +34,7 @@ from videonet_daemon.errors import (
     OwnerUnreachable,
     RangeNotSatisfiable,
     TransferStateError,
+    Unavailable,
 )
 from videonet_daemon.i18n import N_
 from videonet_daemon.metrics import Metrics
@@ -48,7 +50,8 @@ log = logging.getLogger(__name__)
 # A receiver's stream ends if nothing arrives for this long while the sender is silent.
 STALL_SECONDS = 120.0
 WAKE_SECONDS = 10.0
-# How often a receiver of object storage asks the database for bytes another daemon stored.
+# How often a receiver of object storage asks the database for bytes another daemon stored
+# when no TRANSFER_STORED message on the bus has woken it first (Redis down, a message lost).
 POLL_SECONDS = 0.5
 _RANGE = re.compile(r"^bytes=(\d+)-$")
 # How often a running upload records its progress (and so its last activity) in the database.
@@ -65,8 +68,10 @@ class TransferRoutes:
         db: Database,
         metrics: Metrics,
         stall_seconds: float,
+        bus: Bus,
     ) -> None:
         self._stall_seconds = stall_seconds
+        self._bus = bus
         self._service = service
         self._events = events
         self._who = who
@@ -226,6 +231,12 @@ class TransferRoutes:
             if self._service.spool.shared or loop.time() - recorded_at >= PROGRESS_EVERY_SECONDS:
                 await self._service.record_progress(live)
                 recorded_at = loop.time()
+            if self._service.spool.shared:
+                # Recorded first, so a daemon woken by this finds the same in the database.
+                with contextlib.suppress(Unavailable):  # Redis down: the others poll
+                    await self._bus.publish(
+                        TRANSFER_STORED, transfer_id=live.transfer_id, uploaded=live.uploaded
+                    )
 
         return landed
 
@@ -253,7 +264,10 @@ class TransferRoutes:
                     if not spool.shared:
                         await live.changed(WAKE_SECONDS)
                         continue
+                    before = live.uploaded
                     await live.changed(POLL_SECONDS)
+                    if live.uploaded > before:
+                        continue  # woken by TRANSFER_STORED: the bytes are in the store
                     fresh = await self._service.get(live.transfer_id)
                     live = spool.live(fresh["transfer_id"], size, fresh["uploaded"], fresh["state"])
         except (ConnectionError, ApiError) as exc:
