@@ -105,6 +105,19 @@ def past(fraction: float) -> Any:
     return check
 
 
+def send_and_receive(
+    sender: Member, receiver: Member, room: str, src: Path, tmp_path: Path, *extra: str
+) -> Any:
+    """`send` from one member while the other listens: both succeed, the file arrives whole
+    in tmp_path/in; the sender's result."""
+    rx = listening_receiver(receiver.cli, room, tmp_path / "in")
+    r = sender.cli("send", room, str(src), "--timeout", "60", "--json", *extra)
+    assert r.code == 0, r.err
+    assert rx.finish() == 0, rx.stderr()
+    assert sha(tmp_path / "in" / src.name) == sha(src)
+    return r
+
+
 # --- one daemon ----------------------------------------------------------------------------
 
 
@@ -126,11 +139,7 @@ def test_send_receive_and_expiry_through_object_storage(
     room = make_room(d, alice)
     bob = member(d, tmp_path, room)
     src = random_file(tmp_path / "clip.bin", 5 * MB + 123)
-    rx = listening_receiver(bob.cli, room, tmp_path / "in")
-    r = alice.cli("send", room, str(src), "--json", "--timeout", "60")
-    assert r.code == 0, r.err
-    assert rx.finish() == 0, rx.stderr()
-    assert sha(tmp_path / "in" / "clip.bin") == sha(src)
+    r = send_and_receive(alice, bob, room, src, tmp_path)
     # The encrypted stream (the plaintext and a 16-byte tag per 1 MiB record) in segment
     # objects: five full and one holding the rest; nothing in the local spool.
     tid = sent_id(json_events(r.out))
@@ -269,11 +278,7 @@ def test_sent_through_a_received_through_b_while_uploading(
     bob = on(cluster.b, member(cluster.a, tmp_path, room))
     with_device_keys(bob)  # published as a first login does: a late receiver gets a key
     src = random_file(tmp_path / "across.bin", 8 * MB)
-    rx = listening_receiver(bob.cli, room, tmp_path / "in")
-    r = alice.cli("send", room, str(src), "--timeout", "60", "--json", "--limit-rate", "4M")
-    assert r.code == 0, r.err
-    assert rx.finish() == 0, rx.stderr()
-    assert sha(tmp_path / "in" / "across.bin") == sha(src)
+    send_and_receive(alice, bob, room, src, tmp_path, "--limit-rate", "4M")
     # Neither daemon keeps the bytes: both read and write the store.
     for d in (cluster.a, cluster.b):
         assert not list((d.data_dir / "spool").glob("*.spool"))
@@ -291,11 +296,7 @@ def test_the_uploading_daemon_tells_the_others_each_stored_segment(
     listener = redis.Redis.from_url(REDIS).pubsub()
     listener.subscribe(f"{cluster.name}:cluster")
     src = random_file(tmp_path / "told.bin", 5 * MB + 123)
-    rx = listening_receiver(bob.cli, room, tmp_path / "in")
-    r = alice.cli("send", room, str(src), "--timeout", "60", "--json")
-    assert r.code == 0, r.err
-    assert rx.finish() == 0, rx.stderr()
-    assert sha(tmp_path / "in" / "told.bin") == sha(src)
+    r = send_and_receive(alice, bob, room, src, tmp_path)
     told: list[dict[str, Any]] = []
     while (item := listener.get_message(timeout=1.0)) is not None:
         if item["type"] == "message":
