@@ -312,6 +312,36 @@ def test_the_uploading_daemon_tells_the_others_each_stored_segment(
     assert stored[-1] == cipher_size
 
 
+def test_bus_messages_that_make_no_sense_change_nothing(cluster: Cluster, tmp_path: Path) -> None:
+    """A `transfer_stored` message of the wrong shape, for another transfer or past the end
+    of this one is ignored by the receiver's daemon: no error, and the file arrives whole."""
+    alice = member(cluster.a, tmp_path)
+    room = make_room(cluster.a, alice)
+    bob = on(cluster.b, member(cluster.a, tmp_path, room))
+    with_device_keys(bob)
+    src = random_file(tmp_path / "noise.bin", 6 * MB)
+    rx = listening_receiver(bob.cli, room, tmp_path / "in")
+    sender = Background(
+        alice.cli, "send", room, str(src), "--json", "--timeout", "60", "--limit-rate", "3M"
+    )
+    transfer_id = str(sender.wait_for(lambda e: e.get("event") == "offer")["transfer_id"])
+    rx.wait_for(past(0.2))  # B serves the receiver: it knows the transfer now
+    bus = redis.Redis.from_url(REDIS)
+    for message in (
+        {"kind": "transfer_stored", "transfer_id": transfer_id, "uploaded": "all of it"},
+        {"kind": "transfer_stored", "transfer_id": transfer_id, "uploaded": 1 << 50},
+        {"kind": "transfer_stored", "transfer_id": transfer_id, "uploaded": -5},
+        {"kind": "transfer_stored", "transfer_id": "not-a-transfer", "uploaded": 1},
+        {"kind": "transfer_stored", "uploaded": None},
+    ):
+        bus.publish(f"{cluster.name}:cluster", json.dumps(message))
+    assert sender.finish() == 0, sender.stderr()
+    assert rx.finish() == 0, rx.stderr()
+    assert sha(tmp_path / "in" / "noise.bin") == sha(src)
+    log = (tmp_path / "b.log").read_text()
+    assert "cluster message failed" not in log, log[-2000:]
+
+
 def test_a_killed_mid_upload_resumed_through_b(
     cluster: Cluster, store: ObjectStore, tmp_path: Path
 ) -> None:
