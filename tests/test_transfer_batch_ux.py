@@ -135,8 +135,11 @@ def test_ctrl_c_on_a_directory_says_where_it_is_kept(trio: Any, tmp_path: Path) 
         random_file(tree / f"c{i}.bin", 4 * MB)
     out = tmp_path / "in"
     out.mkdir()
-    sender = Background(alice.cli, "send", room, str(tree), "--json", "--limit-rate", "2M")
+    # The receiver waits first, so it follows the sender's 2 MB/s (a late one would find the
+    # whole tree stored and take it before the Ctrl-C).
     child = spawn(bob.cli.env(), "receive", room, "--out", str(out), "--yes")
+    child.expect("Waiting for files")
+    sender = Background(alice.cli, "send", room, str(tree), "--json", "--limit-rate", "2M")
     child.expect(r"[1-9]\.\d/12\.6 MB")
     child.sendintr()
     child.expect(

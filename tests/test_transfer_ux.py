@@ -154,8 +154,11 @@ def test_ctrl_c_on_receive_says_how_to_resume(trio: Any, tmp_path: Path) -> None
     src = random_file(tmp_path / "slow.bin", 12 * MB)
     out = tmp_path / "in"
     out.mkdir()
-    sender = Background(alice.cli, "send", room, str(src), "--json", "--limit-rate", "2M")
+    # The receiver waits first, so it follows the sender's 2 MB/s: a receiver that started late
+    # would find the whole file stored and take it in a blink, before the Ctrl-C.
     child = spawn(bob.cli.env(), "receive", room, "--out", str(out), "--yes")
+    child.expect("Waiting for files")
+    sender = Background(alice.cli, "send", room, str(src), "--json", "--limit-rate", "2M")
     child.expect(r"[1-9]\.\d/12\.6 MB")
     child.sendintr()
     child.expect(
