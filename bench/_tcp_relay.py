@@ -10,17 +10,27 @@
 
 Everything a VideoNet transfer must do at least once per byte is here (read, hash, three socket
 hops, hash, write), and nothing else, which is what makes it a ceiling.
+
+``relay --spool FILE`` and ``receive --durable OUT`` add what VideoNet's design asks of the disk
+and nothing more: the relay keeps a copy of every byte in FILE, as the daemon's spool does, and
+both writers drop what they wrote from the page cache in 8 MiB steps behind them
+(``posix_fadvise(DONTNEED)``, which starts the writeback), as the daemon and the receiver do;
+the durable receiver fsyncs its file before it reports, as VideoNet's receiver does before its
+verdict. Nothing is encrypted and no HTTP is spoken: its time is the disk's floor under that
+design on this machine.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import hashlib
+import os
 import signal
 import time
 from pathlib import Path
 
-from _common import BLOCK, LOOPBACK, emit, emit_result, run_roles
+from _common import BLOCK, LOOPBACK, emit, emit_result
 
 ROLE_SENDER = b"S"
 ROLE_RECEIVER = b"R"
@@ -28,9 +38,37 @@ ROLE_RECEIVER = b"R"
 # together they bound what the relay holds per transfer to a few MiB.
 READER_LIMIT = BLOCK
 WRITE_HIGH = 4 * BLOCK
+# VideoNet's step (videonet_daemon.relay.spool and videonet_cli.transfer.files).
+RELEASE_STEP_BYTES = 8 << 20
 
 
-async def relay() -> None:
+class ReleaseBehind:
+    """Drops what was written from the page cache one step behind, as VideoNet's writers do:
+    DONTNEED starts the writeback of dirty pages and drops the clean ones, so each range is
+    advised twice, one step apart."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.written = 0
+        self._released = 0
+        self._release_from = 0
+
+    def write(self, block: bytes) -> None:
+        view = memoryview(block)
+        while view:
+            view = view[os.write(self.fd, view) :]
+        self.written += len(block)
+        if self.written - self._released >= RELEASE_STEP_BYTES:
+            os.posix_fadvise(
+                self.fd,
+                self._release_from,
+                self.written - self._release_from,
+                os.POSIX_FADV_DONTNEED,
+            )
+            self._release_from, self._released = self._released, self.written
+
+
+async def relay(spool: Path | None = None) -> None:
     waiting: dict[bytes, asyncio.Future[tuple[asyncio.StreamReader, asyncio.StreamWriter]]] = {
         ROLE_SENDER: asyncio.get_running_loop().create_future(),
         ROLE_RECEIVER: asyncio.get_running_loop().create_future(),
@@ -49,10 +87,17 @@ async def relay() -> None:
         nonlocal relayed
         src, src_writer = await waiting[ROLE_SENDER]
         _, dst = await waiting[ROLE_RECEIVER]
+        kept = None
+        if spool is not None:
+            kept = ReleaseBehind(os.open(spool, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
         while block := await src.read(BLOCK):
+            if kept is not None:
+                kept.write(block)
             dst.write(block)
             relayed += len(block)
             await dst.drain()
+        if kept is not None:
+            os.close(kept.fd)
         dst.close()
         await dst.wait_closed()
         src_writer.close()
@@ -89,7 +134,7 @@ async def send(port: int, path: Path) -> None:
     emit_result(role="sender", bytes=size, sha256=digest.hexdigest(), seconds=seconds)
 
 
-async def receive(port: int, out: Path) -> None:
+async def receive(port: int, out: Path, durable: bool = False) -> None:
     reader, writer = await asyncio.open_connection(LOOPBACK, port, limit=READER_LIMIT)
     writer.write(ROLE_RECEIVER)
     await writer.drain()
@@ -97,20 +142,50 @@ async def receive(port: int, out: Path) -> None:
     digest = hashlib.sha256()
     size = 0
     started: float | None = None
-    with out.open("wb") as sink:
-        while block := await reader.read(BLOCK):
-            if started is None:
-                started = time.perf_counter()
-            digest.update(block)
-            sink.write(block)
-            size += len(block)
+    if durable:
+        sink = ReleaseBehind(os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
+        try:
+            while block := await reader.read(BLOCK):
+                if started is None:
+                    started = time.perf_counter()
+                digest.update(block)
+                sink.write(block)
+                size += len(block)
+            os.fsync(sink.fd)
+        finally:
+            os.close(sink.fd)
+    else:
+        with out.open("wb") as plain:
+            while block := await reader.read(BLOCK):
+                if started is None:
+                    started = time.perf_counter()
+                digest.update(block)
+                plain.write(block)
+                size += len(block)
     seconds = time.perf_counter() - (started or time.perf_counter())
     writer.close()
     emit_result(role="receiver", bytes=size, sha256=digest.hexdigest(), seconds=seconds)
 
 
 def main() -> None:
-    run_roles(__doc__ or "", "relay", relay, send, receive)
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    roles = parser.add_subparsers(dest="role", required=True)
+    relay_role = roles.add_parser("relay")
+    relay_role.add_argument("--spool", type=Path, help="keep a copy of every byte in this file")
+    sender = roles.add_parser("send")
+    sender.add_argument("--port", type=int, required=True)
+    sender.add_argument("file", type=Path)
+    receiver = roles.add_parser("receive")
+    receiver.add_argument("--port", type=int, required=True)
+    receiver.add_argument("--durable", action="store_true", help="release behind, then fsync")
+    receiver.add_argument("out", type=Path)
+    args = parser.parse_args()
+    if args.role == "relay":
+        asyncio.run(relay(args.spool))
+    elif args.role == "send":
+        asyncio.run(send(args.port, args.file))
+    else:
+        asyncio.run(receive(args.port, args.out, args.durable))
 
 
 if __name__ == "__main__":

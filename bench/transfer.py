@@ -17,6 +17,10 @@ Rows:
   ceiling  a bare asyncio TCP relay with hashing on both ends (_tcp_relay.py); the receiver
            writes the file, as VideoNet's must
   ceiling-nowrite  the same with the receiver discarding the bytes: the disk's share of the time
+  ceiling-durable  the same relay keeping a copy of every byte in a spool file, both writers
+           dropping behind in 8 MiB steps and the receiver fsyncing before it exits, as
+           VideoNet's daemon and receiver do (--durable): the disk's floor under VideoNet's
+           design, without its crypto and HTTP
   videonet the real daemon and CLI (measure_videonet); every send is end-to-end encrypted
            (issue 14), so this is the encrypted row
   videonet-enrolled  the same with the sender's identity made before the clock starts
@@ -187,13 +191,19 @@ def measure_seed(path: Path, size: int, workdir: Path) -> Result:
         out.unlink(missing_ok=True)
 
 
-def measure_ceiling(path: Path, size: int, workdir: Path, write: bool = True) -> Result:
-    """With ``write=False`` the receiver discards the bytes: how much of the time is the disk's."""
+def measure_ceiling(
+    path: Path, size: int, workdir: Path, write: bool = True, durable: bool = False
+) -> Result:
+    """With ``write=False`` the receiver discards the bytes: how much of the time is the disk's;
+    with ``durable`` the relay keeps a spool copy and the receiver fsyncs (VideoNet's disk work)."""
     out = workdir / "ceiling.out" if write else Path(os.devnull)
+    spool = workdir / "ceiling.spool"
+    name = "ceiling-durable" if durable else "ceiling" if write else "ceiling-nowrite"
+    keep = ["--spool", str(spool)] if durable else []
     try:
         return run_relayed(
-            "ceiling" if write else "ceiling-nowrite",
-            [sys.executable, str(TCP_SCRIPT), "relay"],
+            name,
+            [sys.executable, str(TCP_SCRIPT), "relay", *keep],
             lambda port: [sys.executable, str(TCP_SCRIPT), "send", "--port", str(port), str(path)],
             lambda port: [
                 sys.executable,
@@ -201,6 +211,7 @@ def measure_ceiling(path: Path, size: int, workdir: Path, write: bool = True) ->
                 "receive",
                 "--port",
                 str(port),
+                *(["--durable"] if durable else []),
                 str(out),
             ],
             size,
@@ -210,10 +221,15 @@ def measure_ceiling(path: Path, size: int, workdir: Path, write: bool = True) ->
     finally:
         if write:
             out.unlink(missing_ok=True)
+        spool.unlink(missing_ok=True)
 
 
 def measure_ceiling_nowrite(path: Path, size: int, workdir: Path) -> Result:
     return measure_ceiling(path, size, workdir, write=False)
+
+
+def measure_ceiling_durable(path: Path, size: int, workdir: Path) -> Result:
+    return measure_ceiling(path, size, workdir, durable=True)
 
 
 def wormhole_measure(venv: Path) -> Callable[[Path, int, Path], Result]:
@@ -506,6 +522,9 @@ def report(rows: dict[str, Row]) -> None:
         ("videonet-enrolled", "ceiling"),
         ("videonet-enrolled", "ceiling-nowrite"),
         ("videonet", "ceiling-nowrite"),
+        ("videonet", "ceiling-durable"),
+        ("videonet-enrolled", "ceiling-durable"),
+        ("ceiling-durable", "ceiling-nowrite"),
         ("videonet-2rx", "videonet"),
         ("videonet-base", "wormhole"),
         ("videonet-base", "ceiling"),
@@ -559,6 +578,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--skip-nowrite", action="store_true", help="do not measure ceiling-nowrite"
     )
     parser.add_argument(
+        "--durable",
+        action="store_true",
+        help="also measure ceiling-durable (the bare relay with VideoNet's spool copy and fsync)",
+    )
+    parser.add_argument(
         "--wormhole-venv",
         type=Path,
         default=_wormhole.DEFAULT_VENV,
@@ -602,6 +626,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     plan.append(("ceiling", measure_ceiling, args.size))
     if not args.skip_nowrite:
         plan.append(("ceiling-nowrite", measure_ceiling_nowrite, args.size))
+    if args.durable:
+        plan.append(("ceiling-durable", measure_ceiling_durable, args.size))
     if not args.skip_wormhole:
         plan.append(("wormhole", wormhole_measure(args.wormhole_venv), args.size))
     if not args.skip_videonet:
