@@ -102,3 +102,23 @@ def test_abandoned_and_expired_transfers_are_cleaned_up(
     while any(spool.glob("*.spool")) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not any(spool.glob("*.spool"))
+
+
+def test_an_upload_longer_than_the_header_timeout_arrives(
+    daemon_factory: Any, tmp_path: Path
+) -> None:
+    # The request-head limit (slowloris) covers a request's head, never its body: an upload
+    # that outlasted it was cut by the daemon with a reset at that many seconds after its first
+    # body bytes (a 4 GiB send on a slow disk broke at 15 s, 94 % through).
+    d = daemon_factory(VIDEONET_HTTP_HEADER_TIMEOUT="2")
+    alice = member(d, tmp_path)
+    room = make_room(d, alice)
+    bob = member(d, tmp_path, room)
+    src = random_file(tmp_path / "long.bin", 6 * MB)
+    out = tmp_path / "in"
+    rx = listening_receiver(bob.cli, room, out)
+    # 6 MiB at 1 MiB/s: about 6 s of body, three times the head limit.
+    r = alice.cli("send", room, str(src), "--timeout", "60", "--limit-rate", "1M")
+    assert r.code == 0, r.err
+    assert rx.finish() == 0
+    assert sha256_of(out / "long.bin") == sha256_of(src)

@@ -95,6 +95,10 @@ class JsonErrorHandler(RequestHandler):
     header_timeout = 0.0  # set by `serve` in a subclass, from the settings; 0 = no limit
     _head_timer: asyncio.TimerHandle | None = None
     _client_error = False  # the error being handled is the client's (a malformed request)
+    # The body of the last request whose head arrived: until it is whole, bytes that come are
+    # its body, never the head of a next request (an upload takes as long as it takes; its own
+    # stall limit applies, not this one).
+    _last_body: Any = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
@@ -113,13 +117,23 @@ class JsonErrorHandler(RequestHandler):
         _bad_requests.error("malformed request from %s: %s", address, shown[:200])
 
     def data_received(self, data: bytes) -> None:
-        between_requests = self._payload_parser is None and not self._upgraded
-        if between_requests and data and self._head_timer is None and not self._messages:
+        if data and self._head_timer is None and self._between_requests():
             self._start_head_timer()  # the first byte of the next request on this connection
         before = self._request_count
         super().data_received(data)
+        if self._request_count != before:
+            self._last_body = self._messages[-1][1] if self._messages else None
         if self._request_count != before or self._upgraded or self._payload_parser is not None:
             self._stop_head_timer()  # a whole head arrived (or the connection became a socket)
+
+    def _between_requests(self) -> bool:
+        """No request is arriving or waiting: the next byte starts a new request's head."""
+        if self._payload_parser is not None or self._upgraded or self._messages:
+            return False
+        if self._last_body is not None and not self._last_body.is_eof():
+            return False
+        self._last_body = None  # whole: nothing of it is needed any more
+        return True
 
     def connection_lost(self, exc: BaseException | None) -> None:
         self._stop_head_timer()
