@@ -356,6 +356,11 @@ def test_a_killed_mid_upload_resumed_through_b(
         alice.cli, "send", room, str(src), "--json", "--timeout", "60", "--limit-rate", "3M"
     )
     sender.wait_for(past(0.4))
+    # B's receiver past a fifth: at least two 1 MiB segments stored and recorded, so the resume
+    # point is past the first 1 MiB record (the sender's own progress runs ahead of the store
+    # by its socket buffers: on a loaded machine one segment had landed, and a resume from a
+    # part of one record starts at 0).
+    rx.wait_for(past(0.2))
     _kill(cluster.a, cluster)
     sender.kill()
     tid = sent_id(sender.events)
