@@ -147,7 +147,9 @@ def run_relayed(
         children.append(sender)
         for child in (sender, receiver):
             if child.wait_exit(deadline) != 0:
-                raise BenchError(f"{name}: {child.role} failed {child.tail()}")
+                raise BenchError(
+                    f"{name}: {child.role} failed {child.tail()}\n relay's log:{relay.tail()}"
+                )
         ended = max(sender.ended or 0.0, receiver.ended or 0.0)
         relay.stop()
         sent, received = sender.result(), receiver.result()
@@ -405,7 +407,11 @@ def measure_videonet(
         children.append(sender)
         for child in (sender, *receiving):
             if child.wait_exit(deadline) != 0:
-                raise BenchError(f"videonet: {child.role} failed {child.tail()}")
+                # The daemon's side too: a cut connection is often the daemon's doing (its
+                # work directory, with the logs, goes when the bench ends).
+                raise BenchError(
+                    f"videonet: {child.role} failed {child.tail()}\n daemon's log:{daemon.tail()}"
+                )
         ended = max(child.ended or 0.0 for child in (sender, *receiving))
         daemon.stop()
         sent, received = sender.result(), receiver.result()
