@@ -142,26 +142,18 @@ async def receive(port: int, out: Path, durable: bool = False) -> None:
     digest = hashlib.sha256()
     size = 0
     started: float | None = None
-    if durable:
-        sink = ReleaseBehind(os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
-        try:
-            while block := await reader.read(BLOCK):
-                if started is None:
-                    started = time.perf_counter()
-                digest.update(block)
-                sink.write(block)
-                size += len(block)
-            os.fsync(sink.fd)
-        finally:
-            os.close(sink.fd)
-    else:
-        with out.open("wb") as plain:
-            while block := await reader.read(BLOCK):
-                if started is None:
-                    started = time.perf_counter()
-                digest.update(block)
-                plain.write(block)
-                size += len(block)
+    with out.open("wb") as sink:
+        # Durable: written straight to the descriptor (nothing left in the file's buffer),
+        # dropped behind in steps, then fsynced before the result.
+        write = ReleaseBehind(sink.fileno()).write if durable else sink.write
+        while block := await reader.read(BLOCK):
+            if started is None:
+                started = time.perf_counter()
+            digest.update(block)
+            write(block)
+            size += len(block)
+        if durable:
+            os.fsync(sink.fileno())
     seconds = time.perf_counter() - (started or time.perf_counter())
     writer.close()
     emit_result(role="receiver", bytes=size, sha256=digest.hexdigest(), seconds=seconds)
