@@ -43,7 +43,8 @@ def safe_name(offered: str) -> SafeName:
     name = offered.replace("\\", "/").rsplit("/", 1)[-1]
     # Cs: a lone surrogate (JSON can carry one) cannot be a file name on any file system.
     dropped = ("Cc", "Cf", "Cs", "Zl", "Zp")
-    name = "".join(ch for ch in name if unicodedata.category(ch) not in dropped)
+    if not (name.isascii() and name.isprintable()):  # printable ASCII has none of them
+        name = "".join(ch for ch in name if unicodedata.category(ch) not in dropped)
     name = name.strip()
     if name in ("", ".", ".."):
         raise UsageError(
