@@ -51,7 +51,12 @@ RECEIVE_HELP = N_(
     "skipped with one line."
 )
 VERIFY_HELP = N_("Compare two files by size and SHA-256; exit 0 if they are the same, 1 if not.")
-FilesArgument = typer.Argument(..., help=_("Files or directories to send."), metavar="FILE|DIR...")
+# readable=False: each path is checked once, by the send itself (transfer/files.check_sendable
+# and the directory walk), with the command's own one-line errors; typer would stat and
+# access() every one of them first.
+FilesArgument = typer.Argument(
+    ..., help=_("Files or directories to send."), metavar="FILE|DIR...", readable=False
+)
 DEFAULT_SEND_TIMEOUT = 600.0
 DEFAULT_RECEIVE_TIMEOUT = 600.0
 

@@ -368,8 +368,22 @@ def _quick_value(annotation: Any, value: Any, param: Any, ctx: Context) -> Any:
         value = annotation(value)
     if not isinstance(value, annotation):
         return _NOT_QUICK
-    return coerce_cli_path(
-        value, param.type_descriptor.parameter_info, path_type=annotation, param=param, ctx=ctx
+    info = param.type_descriptor.parameter_info
+    if _unchecked(info):  # typer would only stat it (1,000 files to send: 1,000 stats)
+        return value
+    return coerce_cli_path(value, info, path_type=annotation, param=param, ctx=ctx)
+
+
+def _unchecked(info: Any) -> bool:
+    """Whether typer's path checks have nothing to check for a parameter: its value is the
+    path as given (a command that checks its paths itself asks for none)."""
+    return not (
+        info.exists
+        or not info.file_okay
+        or not info.dir_okay
+        or info.readable
+        or info.writable
+        or info.resolve_path
     )
 
 
