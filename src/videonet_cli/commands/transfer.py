@@ -170,8 +170,7 @@ def send(
     with TransferView(choose_mode(json_out, no_progress)) as view:
         with _ctrl_c(lambda: view.interrupted_hint("send")):
             outcomes = common.call(ctx, lambda api: send_files(api, options, view))
-        for outcome in outcomes:
-            view.result(outcome.as_dict())
+        view.results([outcome.as_dict() for outcome in outcomes])
     if not json_out:
         transfer_view.show_sent(outcomes, view.room or room)
     failures = unverified(outcomes, timeout, view.room or room)
@@ -270,8 +269,7 @@ def receive(
         )
         with _ctrl_c(lambda: view.interrupted_hint("receive")):
             outcomes = common.call(ctx, lambda api: receive_files(api, options, view))
-        for outcome in outcomes:
-            view.result(outcome.as_dict())
+        view.results([outcome.as_dict() for outcome in outcomes])
     if not json_out:
         transfer_view.show_received(outcomes)
     failed = [o for o in outcomes if not o.ok and not o.declined]

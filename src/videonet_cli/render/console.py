@@ -64,8 +64,17 @@ def print_json(data: Any) -> None:
 
 def print_json_line(data: Any) -> None:
     """One JSON object per line, for streams of events (``--json`` on long-running commands)."""
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, separators=(",", ":"), default=str))
-    sys.stdout.write("\n")
+    print_json_lines([data])
+
+
+def print_json_lines(items: Iterable[Any]) -> None:
+    """Several JSON lines written at once (a batch's results: one write, not one per file)."""
+    sys.stdout.write(
+        "".join(
+            json.dumps(data, ensure_ascii=False, separators=(",", ":"), default=str) + "\n"
+            for data in items
+        )
+    )
     sys.stdout.flush()
 
 

@@ -19,6 +19,7 @@ from videonet_cli.render.console import (
     notice,
     print_json,
     print_json_line,
+    print_json_lines,
 )
 from videonet_cli.transfer.files import local_clock, shown_wait
 from videonet_cli.transfer.said import plain
@@ -325,10 +326,10 @@ class TransferView:
             name=name, done=human(done), total=human(total), kept=kept, command=shlex.join(words)
         )
 
-    def result(self, data: dict[str, Any]) -> None:
-        """The final result of one file (JSON mode prints it as a line)."""
+    def results(self, items: list[dict[str, Any]]) -> None:
+        """The final result of each file (JSON mode prints them as lines, in one write)."""
         if self.mode == "json":
-            print_json_line(data)
+            print_json_lines(items)
 
 
 def _offered(offer: dict[str, Any]) -> str:
@@ -516,8 +517,7 @@ def show_received(outcomes: Sequence[ReceiveOutcome]) -> None:
 def show_pending(listed: Sequence[Listed], json_out: bool) -> None:
     """`receive --list`: one line per pending offer, newest first (JSON: one object each)."""
     if json_out:
-        for item in listed:
-            print_json_line(item.as_dict())
+        print_json_lines(item.as_dict() for item in listed)
         return
     if not listed:
         info(_("No offers are waiting for you."))
