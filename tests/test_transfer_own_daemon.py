@@ -17,6 +17,7 @@ from transfer_helpers import (
     member,
     past_a_quarter,
     random_file,
+    room_with_receivers,
     sha256_of,
 )
 
@@ -112,9 +113,7 @@ def test_an_upload_longer_than_the_header_timeout_arrives(
     # body bytes (a 4 GiB send on a slow disk broke at 15 s, 94 % through). The limit on JSON
     # bodies does not apply to the upload either; its own stall limit does.
     d = daemon_factory(VIDEONET_HTTP_HEADER_TIMEOUT="2", VIDEONET_HTTP_BODY_TIMEOUT="2")
-    alice = member(d, tmp_path)
-    room = make_room(d, alice)
-    bob = member(d, tmp_path, room)
+    room, alice, (bob,) = room_with_receivers(d, tmp_path, 1)
     src = random_file(tmp_path / "long.bin", 6 * MB)
     out = tmp_path / "in"
     rx = listening_receiver(bob.cli, room, out)
