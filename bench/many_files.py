@@ -21,6 +21,11 @@ Rows:
                  close) in a new directory beside the receivers' and syncs the file system once,
                  as a receive ends: the kernel's share of any receive of these files in this
                  place, the floor under every row (--create-only)
+
+After the table: where each videonet row's time goes (the median seconds from the sender's start
+to each end's first JSON line of each event, and to each end's exit), and what one create costs
+in the work directory before and after the rows (see KEPT: a run just after another that deleted
+its files pays the kernel's inode search on every create, as magic-wormhole's receiver does).
 """
 
 from __future__ import annotations
@@ -32,12 +37,13 @@ import json
 import os
 import platform
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import _wormhole
@@ -60,10 +66,13 @@ DEFAULT_COUNT = 1000
 DEFAULT_SIZE = "10KB"
 TIMEOUT_SECONDS = 600.0
 # KEPT: every run's received files stay until the bench ends (its work directory goes then).
-# On ext4 without a journal, as here, the kernel skips inodes freed in the last 30 s
-# (dirty_expire_centisecs) one by one when it allocates new ones: deleting the 1,000 files of
-# one run made the next run's creates 10-15x slower (101 us per create against 11 us), so each
-# row's figure depended on the row before it. No row deletes files while the clock runs.
+# On ext4 without a journal, as here, the kernel skips inodes freed in the last 60 s (360 s while
+# their inode table block is dirty) one by one when it allocates new ones (`recently_deleted` in
+# fs/ext4/ialloc.c, 60-70 % of a receiver's samples under `perf` then): deleting 1,000-20,000
+# files made the next minute's creates 10-25x slower (0.7 ms per create against 28 us), so each
+# row's figure depended on the row before it. No row deletes files while the clock runs, and
+# `probe_creates` prints what a create costs at the start and the end (a bench or suite run just
+# before this one, which deleted its files, shows there).
 
 
 @dataclass
@@ -72,6 +81,8 @@ class Run:
     files: int
     ok: bool
     cpu: dict[str, tuple[float, float]]
+    # "role event" -> seconds from the start to that event's first line, and "role exited"
+    marks: dict[str, float] = field(default_factory=dict)
 
     @property
     def files_per_s(self) -> float:
@@ -186,11 +197,35 @@ def measure_videonet(
         ended = max(c.ended or 0.0 for c in (sender, receiver))
         daemon.stop()
         ok = check_tree(out / src.name if as_dir else out, expected)
-        return Run(ended - started, len(expected), ok, cpu_since(children, marks))
+        return Run(
+            ended - started, len(expected), ok, cpu_since(children, marks),
+            timeline((sender, receiver), started),
+        )  # fmt: skip
     finally:
         for child in children:
             child.kill()
         # run_dir is kept until the bench ends: see KEPT
+
+
+def timeline(children: Sequence[Child], started: float) -> dict[str, float]:
+    """Seconds from the clock's start to each end's first line of each event, and its exit."""
+    marks: dict[str, float] = {}
+    for child in children:
+        for event in child.events:
+            key = f"{child.role} {event.get('event')}"
+            marks.setdefault(key, max(0.0, float(event["_at"]) - started))
+        if child.ended is not None:
+            marks[f"{child.role} exited"] = child.ended - started
+    return marks
+
+
+def probe_creates(workdir: Path, count: int = 1000) -> str:
+    """What one empty exclusive create costs in ``workdir`` now (the files are kept: KEPT)."""
+    where = Path(tempfile.mkdtemp(prefix="probe-", dir=workdir))
+    began = time.perf_counter()
+    for i in range(count):
+        os.close(os.open(where / f"p{i}", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    return f"{(time.perf_counter() - began) / count * 1e6:.0f} us per create"
 
 
 CREATE_ONLY = """
@@ -304,6 +339,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         src = workdir / "files"
         expected = make_files(src, args.count, size)
+        print(f"creates in {workdir} before the rows: {probe_creates(workdir)}", flush=True)
         for round_no in range(1, args.repeat + 1):
             for name, measure in plan:
                 try:
@@ -320,6 +356,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     f"sha256 {'ok' if run.ok else 'MISMATCH'}; CPU user/sys s: {cpu}",
                     flush=True,
                 )
+        print(f"creates in {workdir} after the rows: {probe_creates(workdir)}")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     table = []
@@ -343,6 +380,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     print()
     print_table(["row", "runs", "wall s", "files/s", "range", "CPU s", "sha256"], table)
+    for name, runs in rows.items():
+        keys = sorted({k for r in runs for k in r.marks if all(k in o.marks for o in runs)},
+                      key=lambda k: statistics.median(r.marks[k] for r in runs))  # fmt: skip
+        if keys:
+            print(f"\nwhere {name}'s time goes (median seconds from the sender's start):")
+            print_table(
+                ["mark", "s"],
+                [[k, f"{statistics.median(r.marks[k] for r in runs):.3f}"] for k in keys],
+            )
     print()
     for top, bottom in (
         ("videonet", "videonet-base"),
