@@ -244,6 +244,18 @@ class Settings:
         "Seconds a new Socket.IO connection has to log in (its connect with the token) before "
         "it is closed.",
     )
+    socket_ping_interval: float = _setting(
+        25.0,
+        "VIDEONET_SOCKET_PING_INTERVAL",
+        "Seconds between the daemon's pings on each Socket.IO connection (engine.io's "
+        "pingInterval); keep it under any proxy's idle timeout in front of the daemon.",
+    )
+    socket_ping_timeout: float = _setting(
+        20.0,
+        "VIDEONET_SOCKET_PING_TIMEOUT",
+        "Seconds a Socket.IO client has to answer a ping before the daemon drops its connection "
+        "(engine.io's pingTimeout).",
+    )
     socket_handshake_rate: float = _setting(
         20.0,
         "VIDEONET_SOCKET_HANDSHAKE_RATE",
@@ -473,6 +485,8 @@ class Settings:
             raise SettingsError("socket_event_rate must be positive and socket_event_burst >= 1")
         if self.socket_connect_timeout <= 0:
             raise SettingsError("socket_connect_timeout must be positive")
+        if self.socket_ping_interval <= 0 or self.socket_ping_timeout <= 0:
+            raise SettingsError("socket_ping_interval and socket_ping_timeout must be positive")
         if self.socket_handshake_rate <= 0:
             raise SettingsError("socket_handshake_rate must be positive")
         if self.http_body_timeout <= 0:

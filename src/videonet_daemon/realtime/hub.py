@@ -128,6 +128,8 @@ class Hub:
             client_manager=manager,
             async_mode="aiohttp",
             max_http_buffer_size=protocol.SOCKET_MAX_MESSAGE_BYTES,
+            ping_interval=settings.socket_ping_interval,
+            ping_timeout=settings.socket_ping_timeout,
             # Browsers: the daemon's own origin plus the configured extra ones (cookie auth).
             cors_allowed_origins=origin_allowed,
             logger=False,
