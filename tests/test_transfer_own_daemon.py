@@ -43,6 +43,9 @@ def test_daemon_restart_mid_transfer(daemon_factory: Any, tmp_path: Path) -> Non
     # The receiver says so as soon as its connection breaks, not after waiting out the ack of
     # the request it had just sent (30 s: "the daemon did not answer 'transfer:listen' in time").
     assert "the connection to the daemon was lost" in rx.stderr(), rx.stderr()
+    # One line each, ours: no library's own error lines beside it.
+    for end in (sender, rx):
+        assert len(end.stderr().strip().splitlines()) == 1, end.stderr()
     assert not (out / "restart.bin").exists()  # nothing unverified under the final name
 
     # The same address: each device's identity is kept per server origin.
@@ -122,3 +125,21 @@ def test_an_upload_longer_than_the_header_timeout_arrives(
     assert r.code == 0, r.err
     assert rx.finish() == 0
     assert sha256_of(out / "long.bin") == sha256_of(src)
+
+
+def test_a_sender_waiting_for_verdicts_hears_at_once_that_the_daemon_is_gone(
+    daemon_factory: Any, tmp_path: Path
+) -> None:
+    # Uploaded and sealed, the sender waits up to --timeout for the receivers' verdicts. When
+    # the daemon goes, none can come: it says so at once instead of after the whole wait.
+    d = daemon_factory()
+    room, alice, _ = room_with_receivers(d, tmp_path, 1)
+    src = random_file(tmp_path / "wait.bin", MB)
+    sender = Background(alice.cli, "send", room, str(src), "--json", "--timeout", "300")
+    sender.wait_for(lambda e: e.get("event") == "uploaded")
+    d.proc.send_signal(signal.SIGKILL)
+    d.proc.wait()
+    assert sender.finish(timeout=30) == 5
+    assert sender.stderr().strip().splitlines() == [
+        "Error: the connection to the daemon was lost"
+    ]

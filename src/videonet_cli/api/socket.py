@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import logging
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Self
@@ -24,6 +25,18 @@ from videonet_protocol import protocol
 
 CONNECT_TIMEOUT_SECONDS = 15.0
 CALL_TIMEOUT_SECONDS = 30.0
+
+# python-engineio writes its own errors to stderr through a handler it adds to its default logger
+# ("packet queue is empty, aborting" when the connection breaks); the command says what went
+# wrong in its one line, so the library's lines go nowhere.
+_ENGINEIO_LOG = logging.getLogger("videonet_cli.engineio")
+_ENGINEIO_LOG.addHandler(logging.NullHandler())
+_ENGINEIO_LOG.propagate = False
+
+
+def connection_lost() -> UnreachableError:
+    """The one line for a connection to the daemon that broke while the command needed it."""
+    return UnreachableError(_("the connection to the daemon was lost"))
 
 
 def error_for(error: Any) -> CliError:
@@ -44,7 +57,10 @@ class SocketClient:
         # handle_sigint=False: python-socketio's own SIGINT handler cancels every task and stops
         # the loop; commands decide what Ctrl-C means (asyncio.run raises KeyboardInterrupt).
         self.sio = socketio.AsyncClient(
-            reconnection=reconnection, logger=False, handle_sigint=False
+            reconnection=reconnection,
+            logger=False,
+            engineio_logger=_ENGINEIO_LOG,
+            handle_sigint=False,
         )
         self._refusal: Any = None
         self.sio.on("connect_error", self._on_connect_error)
@@ -130,7 +146,7 @@ class SocketClient:
                 acked.cancel()
                 await asyncio.gather(acked, return_exceptions=True)
         if acked.cancelled():
-            raise UnreachableError(_("the connection to the daemon was lost"))
+            raise connection_lost()
         try:
             ack = acked.result()
         except socketio.exceptions.TimeoutError as exc:
@@ -138,7 +154,7 @@ class SocketClient:
                 _("the daemon did not answer {event} in time").format(event=repr(event))
             ) from exc
         except socketio.exceptions.BadNamespaceError as exc:
-            raise UnreachableError(_("the connection to the daemon was lost")) from exc
+            raise connection_lost() from exc
         if not isinstance(ack, dict):
             raise CliError(_("unexpected reply to {event}").format(event=repr(event)))
         if not ack.get("ok"):

@@ -19,6 +19,7 @@ import aiohttp
 
 from videonet_cli.api import SocketClient
 from videonet_cli.api.client import TransfersApi
+from videonet_cli.api.socket import connection_lost
 from videonet_cli.errors import CliError, IncompleteError
 from videonet_cli.i18n import _
 from videonet_cli.transfer.said import english
@@ -115,6 +116,11 @@ class Inbox:
         self.results: dict[str, dict[int, dict[str, Any]]] = {}
         self.names: dict[int, str] = {}
         self.changed = asyncio.Event()
+        self.lost = False  # the connection broke: no verdict can come any more
+
+    def on_lost(self, *args: Any) -> None:
+        self.lost = True
+        self.changed.set()
 
     async def on_accepted(self, data: Any) -> None:
         if isinstance(data, dict) and isinstance(data.get("user_id"), int):
@@ -180,6 +186,8 @@ class Inbox:
             self.changed.clear()  # before looking, so an event that lands after it wakes us
             if got() and not wanted() - set(got()):
                 break
+            if self.lost and timeout > 0:  # not a wait the whole timeout for nothing
+                raise connection_lost()
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break

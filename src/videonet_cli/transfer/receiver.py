@@ -25,6 +25,7 @@ from dataclasses import replace
 from typing import Any
 
 from videonet_cli.api import Api, SocketClient
+from videonet_cli.api.socket import connection_lost
 from videonet_cli.crypto import header as hdr
 from videonet_cli.crypto.stream import RecordCipher
 from videonet_cli.errors import (
@@ -65,7 +66,11 @@ from videonet_cli.transfer.sender_wait import (
 )
 from videonet_cli.transfer.throttle import Throttle
 from videonet_cli.transfer.tree import TreeWriter, sync_files
+from videonet_cli.transfer.worker import reported_in_thread
 from videonet_protocol import protocol
+
+# Put in the offers' queue when the connection breaks (nothing more can be offered on it).
+_LOST: dict[str, Any] = {}
 
 
 async def receive_files(
@@ -87,12 +92,16 @@ async def receive_files(
             states.heard(data)  # a resumed transfer is offered again
             await offers.put(data)
 
+    def on_lost(*args: Any) -> None:
+        offers.put_nowait(_LOST)  # the wait for the next offer ends now, not at its timeout
+
     # The socket connects while the keys are published and the rooms looked up.
     async with room_session.watching(api, options.room) as (me, rooms, rt):
         names = {r["id"]: r["name"] for r in rooms}
         shown_rooms = ", ".join(r["name"] for r in rooms)
         rt.on(protocol.EV_TRANSFER_OFFER, on_offer)
         rt.on(protocol.EV_TRANSFER_STATE, states.on_state)
+        rt.on("disconnect", on_lost)
         # Joined and listening in one round trip, but with --code: nothing is taken before the
         # code's exchange has verified (it listens after it).
         pending = await join(rt, rooms, None if options.code else options.overwrite)
@@ -134,6 +143,10 @@ async def receive_files(
                 raise CliError(
                     _nothing_came(shown_rooms, len(rooms) == 1, timeout, skipped, not_for_me)
                 ) from exc
+            if offer is _LOST:  # as at the timeout: what came is reported
+                if outcomes:
+                    break
+                raise connection_lost()
             transfer_id = str(offer.get("transfer_id"))
             state = offer.get("state")
             room_id = str(offer.get("room_id"))
@@ -394,7 +407,11 @@ async def _receive(
         try:
             checking = Throttle(report, label, size, "checking")
             if ours:
-                hashes, index, within = splitter.resume_point(writer, layout, entries, checking)
+                # Off the event loop: it keeps answering the daemon's pings meanwhile.
+                hashes, index, within = await reported_in_thread(
+                    lambda report: splitter.resume_point(writer, layout, entries, report),
+                    checking.update,
+                )
             else:  # .part files of another transfer (or none): never a verified prefix
                 hashes, index, within = [], 0, 0
             offset = sum(e["size"] for e in entries[:index]) + within

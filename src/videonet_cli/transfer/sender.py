@@ -71,6 +71,7 @@ async def send_files(api: Api, options: SendOptions, report: Reporter) -> list[S
     async with room_session.opened(api, options.room) as (me, room, rt):
         rt.on(protocol.EV_TRANSFER_ACCEPTED, inbox.on_accepted)
         rt.on(protocol.EV_TRANSFER_RESULT, inbox.on_result)
+        rt.on("disconnect", inbox.on_lost)
         # The recipients and their keys are listed while the room is joined (the first offer
         # checks them as it would a fresh listing); later transfers list them again.
         ahead = asyncio.ensure_future(recipients_ahead(api, me, room["id"], options))
@@ -154,7 +155,8 @@ async def _send(
     needed = offered.daemon_has < layout.ciphertext_size or state != protocol.TransferState.UPLOADED
     throttle = Throttle(report, batch.name, batch.size)
     checking = Throttle(report, batch.name, batch.size, "checking")
-    reader = Reader(batch, offset if needed else batch.size, throttle, checking)
+    reader = Reader(batch, offset if needed else batch.size, throttle)
+    await reader.hash_before_offset(checking)
     cipher = RecordCipher(offered.file_key, hdr.record_binding(offered.signed.hash))
     began = time.monotonic()
     if needed:

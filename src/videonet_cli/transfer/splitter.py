@@ -16,6 +16,7 @@ import http.client
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -135,9 +136,14 @@ def clash(layout: Layout, overwrite: bool) -> str:
 
 
 def resume_point(
-    writer: TreeWriter, layout: Layout, entries: list[protocol.ManifestEntry], checking: Throttle
+    writer: TreeWriter,
+    layout: Layout,
+    entries: list[protocol.ManifestEntry],
+    checking: Callable[[int], None],
 ) -> tuple[list[hashlib._Hash], int, int]:
-    """Hash what earlier runs left: (hashes so far, the first incomplete file, its bytes)."""
+    """Hash what earlier runs left: (hashes so far, the first incomplete file, its bytes).
+    Blocking (seconds per gigabyte): run it with `worker.reported_in_thread`; ``checking``
+    hears the bytes of the batch hashed so far."""
     hashes: list[hashlib._Hash] = []
     start = 0
     for index, (part, entry) in enumerate(zip(layout.parts, entries, strict=True)):
@@ -146,7 +152,7 @@ def resume_point(
             have = 0
 
         def shown(done: int, start: int = start) -> None:
-            checking.update(start + done)
+            checking(start + done)
 
         if have < entry["size"] or entry["size"] == 0:
             if have:

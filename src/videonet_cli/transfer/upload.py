@@ -26,30 +26,40 @@ from videonet_cli.transfer.outcomes import upload_failed
 from videonet_cli.transfer.said import said
 from videonet_cli.transfer.throttle import Throttle
 from videonet_cli.transfer.tree import BatchSource
+from videonet_cli.transfer.worker import reported_in_thread
 
 
 class Reader:
-    """Reads the batch's files in order from a byte offset of their concatenation, hashing each."""
+    """Reads the batch's files in order from a byte offset of their concatenation, hashing each.
 
-    def __init__(
-        self, batch: BatchSource, offset: int, throttle: Throttle, checking: Throttle
-    ) -> None:
+    The bytes before the offset are hashed first (`hash_before_offset`) from the disk."""
+
+    def __init__(self, batch: BatchSource, offset: int, throttle: Throttle) -> None:
         self._batch = batch
         self._throttle = throttle
         self._offset = offset
         self._hashes: list[hashlib._Hash] = []
-        # Files wholly before the offset are hashed from disk now; the one it falls in is
-        # hashed up to it and continued by the upload.
+
+    async def hash_before_offset(self, checking: Throttle) -> None:
+        """Hash the files wholly before the offset, and the one it falls in up to it (the
+        upload continues that one). Off the event loop: a resume of a large file hashes for
+        seconds per gigabyte, and the loop keeps answering the daemon's pings meanwhile."""
+        if self._offset:
+            self._hashes = await reported_in_thread(self._hash_prefix, checking.update)
+
+    def _hash_prefix(self, report: Callable[[int], None]) -> list[hashlib._Hash]:
+        hashes = []
         start = 0
-        for path, entry in zip(batch.paths, batch.entries, strict=True):
-            shown = _progress_from(checking, start)
-            if start + entry["size"] <= offset:
-                self._hashes.append(hash_prefix(path, entry["size"], shown))
+        for path, entry in zip(self._batch.paths, self._batch.entries, strict=True):
+            shown = _progress_from(report, start)
+            if start + entry["size"] <= self._offset:
+                hashes.append(hash_prefix(path, entry["size"], shown))
                 start += entry["size"]
                 continue
-            if start < offset:
-                self._hashes.append(hash_prefix(path, offset - start, shown))
+            if start < self._offset:
+                hashes.append(hash_prefix(path, self._offset - start, shown))
             break
+        return hashes
 
     def digests(self) -> list[bytes]:
         return [h.digest() for h in self._hashes]
@@ -100,9 +110,9 @@ class Reader:
             start += size
 
 
-def _progress_from(throttle: Throttle, start: int) -> Callable[[int], None]:
+def _progress_from(report: Callable[[int], None], start: int) -> Callable[[int], None]:
     """Bytes hashed within one file, reported as bytes of the whole batch."""
-    return lambda done: throttle.update(start + done)
+    return lambda done: report(start + done)
 
 
 async def upload(

@@ -3,6 +3,11 @@
 The receiver's bytes are read, opened, hashed and written in one such thread (transfer/splitter.py):
 blocking reads straight into one record buffer cost less CPU than the event loop's callbacks
 and fresh `bytes` per socket read (docs/performance.md, "Session 12").
+
+A resume's check of the bytes already there (the receiver's earlier `.part` files, the sender's
+files up to where the daemon's copy ends) runs in one too (`reported_in_thread`): it takes
+seconds per gigabyte, and an event loop held that long stops answering the daemon's pings,
+which drops the connection (VIDEONET_SOCKET_PING_INTERVAL + _TIMEOUT, 45 s by default).
 """
 
 from __future__ import annotations
@@ -10,7 +15,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+import time
 from collections.abc import Callable
+from typing import TypeVar
+
+from videonet_cli.transfer.throttle import PROGRESS_EVERY_SECONDS
+
+R = TypeVar("R")
+
+
+class _Stopped(Exception):
+    """The job's task was cancelled: the job ends at its next report."""
 
 
 async def in_thread(work: Callable[[], None], abort: Callable[[], None]) -> None:
@@ -52,3 +67,30 @@ async def in_thread(work: Callable[[], None], abort: Callable[[], None]) -> None
         # Its last step was to hand over its result: gone in a moment, and then the command
         # may end without the interpreter's teardown (exit_without_teardown: one thread left).
         thread.join()
+
+
+async def reported_in_thread(
+    job: Callable[[Callable[[int], None]], R], progress: Callable[[int], None]
+) -> R:
+    """``job(report)`` in a thread of its own; what it reports reaches ``progress`` on the event
+    loop a few times a second. Cancelled (Ctrl-C), the job stops at its next report and is
+    waited for."""
+    loop = asyncio.get_running_loop()
+    stop = threading.Event()
+    told = 0.0
+    results: list[R] = []
+
+    def report(done: int) -> None:
+        nonlocal told
+        if stop.is_set():
+            raise _Stopped
+        now = time.monotonic()
+        if now - told >= PROGRESS_EVERY_SECONDS:
+            told = now
+            loop.call_soon_threadsafe(progress, done)
+
+    def work() -> None:
+        results.append(job(report))
+
+    await in_thread(work, stop.set)
+    return results[0]
