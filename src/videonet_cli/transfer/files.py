@@ -64,6 +64,11 @@ def safe_name(offered: str) -> SafeName:
 
 def check_sendable(path: Path) -> int:
     """The size of a file we can send, or a one-line error for what is wrong with it."""
+    return sendable(path).st_size
+
+
+def sendable(path: Path) -> os.stat_result:
+    """The stat of a file we can send, or a one-line error for what is wrong with it."""
     try:
         st = path.stat()
     except FileNotFoundError as exc:
@@ -81,7 +86,7 @@ def check_sendable(path: Path) -> int:
         raise UsageError(said(N_("{path} is not a regular file"), path=str(path)))
     if not os.access(path, os.R_OK):
         raise UsageError(said(N_("cannot read {path}: permission denied"), path=str(path)))
-    return st.st_size
+    return st
 
 
 def hash_prefix(

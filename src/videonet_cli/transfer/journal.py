@@ -49,24 +49,31 @@ def journal_path() -> Path:
 
 
 def source_fingerprint(
-    secret: bytes, room_id: str, to: str | None, kind: str, name: str, paths: list[Path]
+    secret: bytes,
+    room_id: str,
+    to: str | None,
+    kind: str,
+    name: str,
+    paths: list[Path],
+    stats: list[os.stat_result],
 ) -> bytes:
-    """32 bytes standing for exactly these files as they are now, keyed with this device's
-    secret so that the daemon and receivers learn nothing from it. Any write to a file changes
-    its ctime (and a replaced file its inode), so equal fingerprints mean unchanged bytes."""
+    """32 bytes standing for exactly these files as they were found (``stats``: the send's
+    own walk, moments before), keyed with this device's secret so that the daemon and receivers
+    learn nothing from it. Any write to a file changes its ctime (and a replaced file its
+    inode), so equal fingerprints mean unchanged bytes."""
     key = hashlib.sha256(_SOURCE_LABEL + secret).digest()
     mac = hmac.new(key, digestmod=hashlib.sha256)
     mac.update(repr((room_id, to, kind, name)).encode("utf-8", "surrogateescape") + b"\n")
     # Each directory resolved once (a path's every component is an lstat: for 1,000 files
     # in one directory that was most of the sender's own work). The file itself is told by
     # its device and inode; the path only names where it was sent from.
-    parents: dict[Path, Path] = {}
-    for path in paths:
-        st = os.stat(path)
-        parent = parents.get(path.parent)
+    parents: dict[str, str] = {}
+    for path, st in zip(paths, stats, strict=True):
+        head, tail = os.path.split(os.fspath(path))
+        parent = parents.get(head)
         if parent is None:
-            parent = parents[path.parent] = path.parent.resolve()
-        fields = (str(parent / path.name), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+            parent = parents[head] = str(Path(head).resolve())
+        fields = (os.path.join(parent, tail), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
         mac.update(repr((*fields, st.st_ctime_ns)).encode("utf-8", "surrogateescape") + b"\n")
     return mac.digest()
 

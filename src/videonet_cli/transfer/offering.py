@@ -13,7 +13,6 @@ of a transfer this device never began, is refused.
 
 from __future__ import annotations
 
-import os
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -85,8 +84,8 @@ def _header(
     transfer_id = secrets.token_hex(protocol.TRANSFER_ID_CHARS // 2)
     stream_id = new_stream_id()
     files = tuple(
-        hdr.FileEntry(e["path"], e["size"], os.stat(p).st_mode & hdr.MODE_MASK)
-        for p, e in zip(batch.paths, batch.entries, strict=True)
+        hdr.FileEntry(e["path"], e["size"], st.st_mode & hdr.MODE_MASK)
+        for st, e in zip(batch.stats, batch.entries, strict=True)
     )
     recipients = tuple(hdr.Recipient(d.user_id, d.device_id, d.fingerprint) for d in devices)
     header = hdr.Header(
@@ -163,7 +162,7 @@ async def offer(
         report({"event": "trust_notice", "line": line})
     secret = me.x25519.private_bytes_raw()
     source = journal.source_fingerprint(
-        secret, room_id, options.to, str(batch.kind), batch.name, batch.paths
+        secret, room_id, options.to, str(batch.kind), batch.name, batch.paths, batch.stats
     )
     entry = journal.find_send(source)
     if entry is not None:
