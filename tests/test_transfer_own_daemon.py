@@ -140,6 +140,4 @@ def test_a_sender_waiting_for_verdicts_hears_at_once_that_the_daemon_is_gone(
     d.proc.send_signal(signal.SIGKILL)
     d.proc.wait()
     assert sender.finish(timeout=30) == 5
-    assert sender.stderr().strip().splitlines() == [
-        "Error: the connection to the daemon was lost"
-    ]
+    assert sender.stderr().strip().splitlines() == ["Error: the connection to the daemon was lost"]
