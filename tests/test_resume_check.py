@@ -18,13 +18,18 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from transfer_helpers import Background, listening_receiver, room_with_receivers
+
+pytestmark = pytest.mark.one_pass("the CLI's connection to the daemon: the database plays no part")
 
 GIB = 1 << 30
 MB = 1 << 20
 SIZE = 4 * GIB
 
 
+@pytest.mark.serial("a 1 s ping timeout: 4 CPU-bound test workers beside it could miss it")
 def test_a_long_resume_check_keeps_the_receiver_connected(
     daemon_factory: Any, tmp_path: Path
 ) -> None:
