@@ -17,6 +17,7 @@ import ssl
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -25,7 +26,8 @@ from videonet_cli.api.http import unreachable_error
 from videonet_cli.crypto.stream import RecordCipher, StreamEncryptor, StreamLayout
 from videonet_cli.errors import DaemonRefused, TamperedError, TruncatedError
 from videonet_cli.transfer.e2e_stream import Resume, open_records
-from videonet_cli.transfer.worker import in_thread
+from videonet_cli.transfer.throttle import PROGRESS_EVERY_SECONDS
+from videonet_cli.transfer.worker import in_thread, reported_in_thread
 
 RECORD = 1 << 20
 
@@ -351,3 +353,43 @@ async def test_the_threads_error_is_raised_in_the_task() -> None:
 
     with pytest.raises(TamperedError):
         await in_thread(work, lambda: None)
+
+
+async def test_a_reported_job_returns_its_result_and_reports_on_the_event_loop() -> None:
+    # A resume's check: its progress reaches the loop's thread (the Throttle and the terminal
+    # are the loop's), at most a few times a second, and its result comes back.
+    heard: list[tuple[int, int]] = []
+
+    def job(report: Any) -> str:
+        for done in range(40):
+            report(done)
+            time.sleep(0.02)
+        return "hashed"
+
+    began = time.monotonic()
+    result = await reported_in_thread(job, lambda done: heard.append((done, threading.get_ident())))
+    took = time.monotonic() - began
+    assert result == "hashed"
+    assert heard and heard[0][0] == 0  # the first report is never held back
+    assert {ident for _, ident in heard} == {threading.get_ident()}
+    assert len(heard) <= took / PROGRESS_EVERY_SECONDS + 1 < 40  # not one per report
+
+
+async def test_a_cancelled_reported_job_stops_at_its_next_report() -> None:
+    order: list[str] = []
+
+    def job(report: Any) -> None:
+        try:
+            while True:  # a check of a very large file: only Ctrl-C ends it early
+                report(0)
+                time.sleep(0.01)
+        finally:
+            order.append("thread ended")
+
+    task = asyncio.ensure_future(reported_in_thread(job, lambda done: None))
+    await asyncio.sleep(0.1)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    order.append("cancelled")
+    assert order == ["thread ended", "cancelled"]
