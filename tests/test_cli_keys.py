@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import signal
 import stat
 from pathlib import Path
 from typing import Any
@@ -146,6 +147,23 @@ def test_a_wrong_code_links_nothing(daemon: Daemon, user: User, tmp_path: Path) 
     assert wrong.code == ExitCode.BAD_CODE, wrong.err
     assert finish(waiting) == ExitCode.BAD_CODE
     assert new.cli("devices").code == 1  # still not linked
+
+
+def test_a_new_device_waiting_for_its_code_hears_at_once_that_the_daemon_is_gone(
+    daemon_factory: Any, tmp_path: Path
+) -> None:
+    # The new device waits up to 10 minutes for the code to be typed on the other one: a
+    # daemon that goes meanwhile ends the wait at once, in one line.
+    d = daemon_factory()
+    user = d.make_user(tmp_path)
+    first_device(d, user, tmp_path)
+    new = device(d, user, tmp_path, "new")
+    waiting = spawn(new.cli.env(), "devices", "link")
+    waiting.expect(r"videonet devices link \d+-")
+    d.proc.send_signal(signal.SIGKILL)
+    d.proc.wait()
+    waiting.expect("the connection to the daemon was lost", timeout=30)
+    assert finish(waiting) == ExitCode.UNREACHABLE
 
 
 def test_restore_from_the_recovery_key_prompt_or_file(

@@ -370,3 +370,16 @@ def test_a_seeker_that_never_replies_holds_the_code_only_for_a_while(
     assert (out / "late.bin").read_bytes() == src.read_bytes()
     assert tx.finish() == 0, tx.stderr()
     assert [r["username"] for r in tx.result()["receivers"]] == [bo.user.username]
+
+
+def test_a_sender_waiting_for_its_code_to_be_used_hears_at_once_that_the_daemon_is_gone(
+    daemon_factory: Any, tmp_path: Path
+) -> None:
+    d = daemon_factory()
+    ana, _bo, room = _pair(d, tmp_path)
+    tx = _send(ana, room, random_file(tmp_path / "wait.bin", 1 << 20))
+    tx.wait_for(lambda e: e.get("event") == "uploaded")  # now waiting for the code's receiver
+    d.proc.kill()
+    d.proc.wait()
+    assert tx.finish(timeout=30) == ExitCode.UNREACHABLE
+    assert tx.stderr().strip().splitlines() == ["Error: the connection to the daemon was lost"]

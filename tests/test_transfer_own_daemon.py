@@ -141,3 +141,30 @@ def test_a_sender_waiting_for_verdicts_hears_at_once_that_the_daemon_is_gone(
     d.proc.wait()
     assert sender.finish(timeout=30) == 5
     assert sender.stderr().strip().splitlines() == ["Error: the connection to the daemon was lost"]
+
+
+def test_a_receiver_waiting_for_a_stopped_sender_hears_at_once_that_the_daemon_is_gone(
+    daemon_factory: Any, tmp_path: Path
+) -> None:
+    # The receiver waits up to VIDEONET_RESUME_WAIT (600 s) for a sender that stopped half-way;
+    # a daemon that goes meanwhile ends the wait at once: incomplete, kept, how to resume.
+    d = daemon_factory()
+    room, alice, (bob,) = room_with_receivers(d, tmp_path, 1)
+    src = random_file(tmp_path / "stop.bin", 16 * MB)
+    out = tmp_path / "in"
+    rx = listening_receiver(bob.cli, room, out)
+    sender = Background(
+        alice.cli, "send", room, str(src), "--json", "--timeout", "60", "--limit-rate", "4M"
+    )
+    sender.wait_for(past_a_quarter)
+    sender.kill()
+    rx.wait_for(lambda e: e.get("event") == "sender_stopped")
+    time.sleep(1)  # its one question answered: now it waits for the sender's return
+    d.proc.send_signal(signal.SIGKILL)
+    d.proc.wait()
+    assert rx.finish(timeout=30) == 1
+    lines = rx.stderr().strip().splitlines()
+    assert len(lines) == 1 and "incomplete" in lines[0], lines
+    assert "(the connection to the daemon was lost)" in lines[0]
+    assert "again to resume" in lines[0]
+    assert (out / "stop.bin.part").exists() and not (out / "stop.bin").exists()

@@ -11,9 +11,9 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 import socketio
 
@@ -22,6 +22,8 @@ from videonet_cli.api.http import language_headers
 from videonet_cli.errors import CliError, DaemonRefused, UnreachableError
 from videonet_cli.i18n import _
 from videonet_protocol import protocol
+
+T = TypeVar("T")
 
 CONNECT_TIMEOUT_SECONDS = 15.0
 CALL_TIMEOUT_SECONDS = 30.0
@@ -67,11 +69,13 @@ class SocketClient:
         # python-socketio keeps one handler per event: ours runs the commands' after its own.
         self._on_lost: list[Callable[..., Any]] = []
         self._waiting: set[asyncio.Event] = set()  # one per call waiting for its ack
+        self._lost = asyncio.Event()  # set for good when the connection breaks
         self.sio.on("disconnect", self._on_disconnect)
 
     async def _on_disconnect(self, *args: Any) -> None:
         # A call sent just before the connection broke would wait out its whole timeout for an
         # ack that cannot come: it ends now (the daemon killed, the network gone).
+        self._lost.set()
         for lost in self._waiting:
             lost.set()
         for handler in self._on_lost:
@@ -160,6 +164,27 @@ class SocketClient:
         if not ack.get("ok"):
             raise error_for(ack.get("error"))
         return ack
+
+    async def unless_lost(self, awaitable: Awaitable[T], timeout: float | None = None) -> T:
+        """``awaitable`` (an event from the daemon, say), within ``timeout`` seconds when one is
+        given (`TimeoutError` after); a connection that breaks meanwhile ends the wait at once
+        with `connection_lost`, as it does a call's."""
+        work = asyncio.ensure_future(awaitable)
+        lost = asyncio.ensure_future(self._lost.wait())
+        try:
+            done, _pending = await asyncio.wait(
+                (work, lost), timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            lost.cancel()
+            if not work.done():
+                work.cancel()
+                await asyncio.gather(work, return_exceptions=True)
+        if work in done:
+            return work.result()
+        if lost in done:
+            raise connection_lost()
+        raise TimeoutError
 
     async def join(self, room_id: str, listen: bool | None = None) -> dict[str, Any]:
         """Join the room's channel; with ``listen`` set, also listen for its offers (taking

@@ -58,9 +58,9 @@ class _Inbox:
             return
         self.queue.put_nowait(data)  # type: ignore[arg-type]
 
-    async def next(self, step: LinkStep, timeout: float) -> bytes:
+    async def next(self, rt: SocketClient, step: LinkStep, timeout: float) -> bytes:
         try:
-            message = await asyncio.wait_for(self.queue.get(), timeout)
+            message = await rt.unless_lost(self.queue.get(), timeout)
         except TimeoutError as exc:
             raise CliError(_("the other device did not answer in time: start again")) from exc
         if message.get("step") == LinkStep.FAIL:
@@ -118,12 +118,13 @@ async def link_new(api: Api, show_code: Callable[[str], None]) -> Linked:
     async with api.socket() as rt:
         rt.on(protocol.EV_DEVICE_LINK, inbox.on_message)
         show_code(code.text)
-        first = await _first_pake(inbox)
+        first = await _first_pake(rt, inbox)
         exchange = inbox.exchange or ""
         side = NewSide(code, listed["user_id"], exchange)
         try:
             await _send(rt, code, exchange, LinkStep.REPLY, side.reply(first, record))
-            grant, words = side.open(await inbox.next(LinkStep.DONE, WAIT_FOR_ANSWER_SECONDS))
+            done = await inbox.next(rt, LinkStep.DONE, WAIT_FOR_ANSWER_SECONDS)
+            grant, words = side.open(done)
         except BadCodeError:
             await _fail(rt, code, exchange)
             raise
@@ -146,10 +147,11 @@ async def link_new(api: Api, show_code: Callable[[str], None]) -> Linked:
     return Linked(words, OTHER_DEVICE, trust.identity_fingerprint(grant.identity_public))
 
 
-async def _first_pake(inbox: _Inbox) -> bytes:
-    """The existing device's first message (it names the exchange)."""
+async def _first_pake(rt: SocketClient, inbox: _Inbox) -> bytes:
+    """The existing device's first message (it names the exchange); a broken connection ends
+    the wait at once (10 minutes for a code to be typed: a daemon restart or a sleep fits)."""
     try:
-        message = await asyncio.wait_for(inbox.queue.get(), WAIT_FOR_EXISTING_SECONDS)
+        message = await rt.unless_lost(inbox.queue.get(), WAIT_FOR_EXISTING_SECONDS)
     except TimeoutError as exc:
         raise CliError(
             _("nobody typed the code in time: run `videonet devices link` again")
@@ -183,7 +185,7 @@ async def link_existing(api: Api, typed: str) -> Linked:
         rt.on(protocol.EV_DEVICE_LINK, inbox.on_message)
         try:
             await _send(rt, code, exchange, LinkStep.PAKE, side.start())
-            reply = await inbox.next(LinkStep.REPLY, WAIT_FOR_ANSWER_SECONDS)
+            reply = await inbox.next(rt, LinkStep.REPLY, WAIT_FOR_ANSWER_SECONDS)
             record, words = side.finish(reply)
         except BadCodeError:
             await _fail(rt, code, exchange)

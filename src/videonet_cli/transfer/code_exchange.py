@@ -133,7 +133,7 @@ class CodeSender:
         """The receiver (user id, name) once its exchange verified; `BadCodeError` when one
         failed; `CliError` when nobody finished one within ``timeout`` seconds."""
         try:
-            return await asyncio.wait_for(asyncio.shield(self._outcome), timeout)
+            return await self._rt.unless_lost(asyncio.shield(self._outcome), timeout)
         except TimeoutError:
             raise CliError(
                 said(
@@ -325,7 +325,7 @@ async def receive_key(
             )
         await rt.call(protocol.EV_CODE_SEEK, dict(seek))
         with contextlib.suppress(TimeoutError):
-            data = await asyncio.wait_for(inbox.get(), min(SEEK_INTERVAL_SECONDS, remaining))
+            data = await rt.unless_lost(inbox.get(), min(SEEK_INTERVAL_SECONDS, remaining))
             if data.get("step") == CodeStep.PAKE and isinstance(data.get("from_user_id"), int):
                 first = data
     transfer_id = str(first.get("transfer_id"))
@@ -347,7 +347,7 @@ async def receive_key(
         await send(CodeStep.REPLY, side.reply(_decode(first.get("body"))))
         while True:
             try:
-                data = await asyncio.wait_for(inbox.get(), KEY_WAIT_SECONDS)
+                data = await rt.unless_lost(inbox.get(), KEY_WAIT_SECONDS)
             except TimeoutError:
                 raise BadCodeError(
                     said(

@@ -152,4 +152,4 @@ async def receiver_file_key(
                 )
             )
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(added.wait(), remaining)
+            await rt.unless_lost(added.wait(), remaining)

@@ -25,7 +25,6 @@ from dataclasses import replace
 from typing import Any
 
 from videonet_cli.api import Api, SocketClient
-from videonet_cli.api.socket import connection_lost
 from videonet_cli.crypto import header as hdr
 from videonet_cli.crypto.stream import RecordCipher
 from videonet_cli.errors import (
@@ -34,6 +33,7 @@ from videonet_cli.errors import (
     IntegrityError,
     KeyUnavailableError,
     TamperedError,
+    UnreachableError,
     UsageError,
 )
 from videonet_cli.i18n import N_, _, ngettext
@@ -69,9 +69,6 @@ from videonet_cli.transfer.tree import TreeWriter, sync_files
 from videonet_cli.transfer.worker import reported_in_thread
 from videonet_protocol import protocol
 
-# Put in the offers' queue when the connection breaks (nothing more can be offered on it).
-_LOST: dict[str, Any] = {}
-
 
 async def receive_files(
     api: Api, options: ReceiveOptions, report: Reporter
@@ -92,16 +89,12 @@ async def receive_files(
             states.heard(data)  # a resumed transfer is offered again
             await offers.put(data)
 
-    def on_lost(*args: Any) -> None:
-        offers.put_nowait(_LOST)  # the wait for the next offer ends now, not at its timeout
-
     # The socket connects while the keys are published and the rooms looked up.
     async with room_session.watching(api, options.room) as (me, rooms, rt):
         names = {r["id"]: r["name"] for r in rooms}
         shown_rooms = ", ".join(r["name"] for r in rooms)
         rt.on(protocol.EV_TRANSFER_OFFER, on_offer)
         rt.on(protocol.EV_TRANSFER_STATE, states.on_state)
-        rt.on("disconnect", on_lost)
         # Joined and listening in one round trip, but with --code: nothing is taken before the
         # code's exchange has verified (it listens after it).
         pending = await join(rt, rooms, None if options.code else options.overwrite)
@@ -136,17 +129,18 @@ async def receive_files(
         taken = 0  # files, a directory counting as one
         while taken < count:
             try:
-                offer = await asyncio.wait_for(offers.get(), timeout)
+                # A broken connection ends the wait now, not at its timeout.
+                offer = await rt.unless_lost(offers.get(), timeout)
+            except UnreachableError:
+                if outcomes:  # as at the timeout: what came is reported
+                    break
+                raise
             except TimeoutError as exc:
                 if outcomes:
                     break
                 raise CliError(
                     _nothing_came(shown_rooms, len(rooms) == 1, timeout, skipped, not_for_me)
                 ) from exc
-            if offer is _LOST:  # as at the timeout: what came is reported
-                if outcomes:
-                    break
-                raise connection_lost()
             transfer_id = str(offer.get("transfer_id"))
             state = offer.get("state")
             room_id = str(offer.get("room_id"))

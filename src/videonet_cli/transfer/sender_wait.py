@@ -71,7 +71,7 @@ async def sender_back(
         if state != S.INTERRUPTED or remaining <= 0:
             return state
         try:
-            await asyncio.wait_for(changed.wait(), remaining)
+            await rt.unless_lost(changed.wait(), remaining)  # a broken connection: at once
         except TimeoutError:
             return await current_state(rt, room_id, transfer_id)
 
