@@ -16,6 +16,7 @@ from transfer_helpers import (
     listening_receiver,
     make_room,
     member,
+    paced_send,
     past_a_quarter,
     random_file,
     with_device_keys,
@@ -206,9 +207,7 @@ def test_receiver_killed_half_way_then_resumed(trio: Any, tmp_path: Path) -> Non
     out = tmp_path / "in"
     rx = listening_receiver(bob.cli, room, out)
     # Paced, so the kill lands while bytes are still moving (about 4 s in all).
-    sender = Background(
-        alice.cli, "send", room, str(src), "--json", "--timeout", "90", "--limit-rate", "4M"
-    )
+    sender = paced_send(alice, room, src, timeout="90")
     rx.wait_for(past_a_quarter)
     rx.kill()
     assert not (out / "big.bin").exists()
@@ -226,9 +225,7 @@ def test_sender_killed_half_way_then_resumed(trio: Any, tmp_path: Path) -> None:
     out = tmp_path / "in"
     # The receiver waits 2 s for the sender to come back, then keeps the .part for later.
     rx = listening_receiver(bob.cli, room, out, VIDEONET_RESUME_WAIT="2")
-    sender = Background(
-        alice.cli, "send", room, str(src), "--json", "--timeout", "60", "--limit-rate", "4M"
-    )
+    sender = paced_send(alice, room, src)
     sender.wait_for(past_a_quarter)
     sender.proc.send_signal(signal.SIGKILL)
     sender.proc.wait()

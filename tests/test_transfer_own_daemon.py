@@ -15,6 +15,7 @@ from transfer_helpers import (
     listening_receiver,
     make_room,
     member,
+    paced_send,
     past_a_quarter,
     random_file,
     room_with_receivers,
@@ -32,9 +33,7 @@ def test_daemon_restart_mid_transfer(daemon_factory: Any, tmp_path: Path) -> Non
     src = random_file(tmp_path / "restart.bin", 16 * MB)
     out = tmp_path / "in"
     rx = listening_receiver(bob.cli, room, out)
-    sender = Background(
-        alice.cli, "send", room, str(src), "--json", "--timeout", "60", "--limit-rate", "4M"
-    )
+    sender = paced_send(alice, room, src)
     rx.wait_for(past_a_quarter)
     d.proc.send_signal(signal.SIGKILL)
     d.proc.wait()
@@ -153,9 +152,7 @@ def test_a_receiver_waiting_for_a_stopped_sender_hears_at_once_that_the_daemon_i
     src = random_file(tmp_path / "stop.bin", 16 * MB)
     out = tmp_path / "in"
     rx = listening_receiver(bob.cli, room, out)
-    sender = Background(
-        alice.cli, "send", room, str(src), "--json", "--timeout", "60", "--limit-rate", "4M"
-    )
+    sender = paced_send(alice, room, src)
     sender.wait_for(past_a_quarter)
     sender.kill()
     rx.wait_for(lambda e: e.get("event") == "sender_stopped")

@@ -159,6 +159,14 @@ class Background:
         self.proc.wait()
 
 
+def paced_send(sender: Member, room: str, path: Path, timeout: str = "60") -> Background:
+    """``send --json`` at 4 MiB/s in the background: a kill or a fault lands while bytes still
+    move (a 16 MiB file takes about 4 s)."""
+    return Background(
+        sender.cli, "send", room, str(path), "--json", "--timeout", timeout, "--limit-rate", "4M"
+    )
+
+
 def listening_receiver(cli: Cli, room: str, out: Path, *extra: str, **env: str) -> Background:
     out.mkdir(parents=True, exist_ok=True)
     rx = Background(
