@@ -315,6 +315,6 @@ class Api:
             raise AuthError()
         return self.token
 
-    def socket(self, *, reconnection: bool = False) -> SocketClient:
+    def socket(self) -> SocketClient:
         """A new, not yet connected Socket.IO client (``async with`` connects and closes it)."""
-        return SocketClient(self.server, self.require_token(), reconnection=reconnection)
+        return SocketClient(self.server, self.require_token())

@@ -53,13 +53,13 @@ def error_for(error: Any) -> CliError:
 class SocketClient:
     """One Socket.IO connection, authenticated with the token; open it with `async with`."""
 
-    def __init__(self, server: str, token: str, *, reconnection: bool = False) -> None:
+    def __init__(self, server: str, token: str) -> None:
         self.server = server
         self.token = token
         # handle_sigint=False: python-socketio's own SIGINT handler cancels every task and stops
         # the loop; commands decide what Ctrl-C means (asyncio.run raises KeyboardInterrupt).
         self.sio = socketio.AsyncClient(
-            reconnection=reconnection,
+            reconnection=False,  # a broken connection ends the command's waits (`unless_lost`)
             logger=False,
             engineio_logger=_ENGINEIO_LOG,
             handle_sigint=False,
@@ -68,16 +68,13 @@ class SocketClient:
         self.sio.on("connect_error", self._on_connect_error)
         # python-socketio keeps one handler per event: ours runs the commands' after its own.
         self._on_lost: list[Callable[..., Any]] = []
-        self._waiting: set[asyncio.Event] = set()  # one per call waiting for its ack
         self._lost = asyncio.Event()  # set for good when the connection breaks
         self.sio.on("disconnect", self._on_disconnect)
 
     async def _on_disconnect(self, *args: Any) -> None:
-        # A call sent just before the connection broke would wait out its whole timeout for an
-        # ack that cannot come: it ends now (the daemon killed, the network gone).
+        # A call or a wait for an event would wait out its whole timeout for what cannot come
+        # any more: each ends now (`unless_lost`; the daemon killed, the network gone).
         self._lost.set()
-        for lost in self._waiting:
-            lost.set()
         for handler in self._on_lost:
             result = handler(*args)
             if inspect.isawaitable(result):
@@ -137,22 +134,8 @@ class SocketClient:
     ) -> dict[str, Any]:
         """Send one event and wait for its ack; a refusal raises the mapped CliError, and a
         connection that breaks meanwhile ends the wait at once."""
-        lost = asyncio.Event()
-        self._waiting.add(lost)
-        acked = asyncio.ensure_future(self.sio.call(event, data, timeout=timeout))
-        broke = asyncio.ensure_future(lost.wait())
         try:
-            await asyncio.wait((acked, broke), return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            self._waiting.discard(lost)
-            broke.cancel()
-            if not acked.done():
-                acked.cancel()
-                await asyncio.gather(acked, return_exceptions=True)
-        if acked.cancelled():
-            raise connection_lost()
-        try:
-            ack = acked.result()
+            ack = await self.unless_lost(self.sio.call(event, data, timeout=timeout))
         except socketio.exceptions.TimeoutError as exc:
             raise UnreachableError(
                 _("the daemon did not answer {event} in time").format(event=repr(event))

@@ -19,7 +19,6 @@ import aiohttp
 
 from videonet_cli.api import SocketClient
 from videonet_cli.api.client import TransfersApi
-from videonet_cli.api.socket import connection_lost
 from videonet_cli.errors import CliError, IncompleteError
 from videonet_cli.i18n import _
 from videonet_cli.transfer.said import english
@@ -116,11 +115,6 @@ class Inbox:
         self.results: dict[str, dict[int, dict[str, Any]]] = {}
         self.names: dict[int, str] = {}
         self.changed = asyncio.Event()
-        self.lost = False  # the connection broke: no verdict can come any more
-
-    def on_lost(self, *args: Any) -> None:
-        self.lost = True
-        self.changed.set()
 
     async def on_accepted(self, data: Any) -> None:
         if isinstance(data, dict) and isinstance(data.get("user_id"), int):
@@ -160,6 +154,7 @@ class Inbox:
 
     async def verdicts(
         self,
+        rt: SocketClient,
         transfer_id: str,
         expected: set[int],
         timeout: float,
@@ -169,7 +164,8 @@ class Inbox:
     ) -> tuple[list[ReceiverVerdict], list[str]]:
         """Wait until every expected or accepting receiver answered (at least one), or timeout
         (0: only look at what already came). With ``only``, the expected receivers alone count
-        (a code's transfer: the one who used the code).
+        (a code's transfer: the one who used the code). A connection to the daemon (``rt``) that
+        breaks meanwhile ends the wait at once (`connection_lost`).
 
         Returns the verdicts by username and the receivers that did not answer.
         """
@@ -186,13 +182,11 @@ class Inbox:
             self.changed.clear()  # before looking, so an event that lands after it wakes us
             if got() and not wanted() - set(got()):
                 break
-            if self.lost and timeout > 0:  # not a wait the whole timeout for nothing
-                raise connection_lost()
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.changed.wait(), remaining)
+            with contextlib.suppress(TimeoutError):  # a broken connection: at once
+                await rt.unless_lost(self.changed.wait(), remaining)
         missing = self.shown(wanted() - set(got()))
         return sorted(got().values(), key=lambda v: v.username), missing
 

@@ -71,7 +71,6 @@ async def send_files(api: Api, options: SendOptions, report: Reporter) -> list[S
     async with room_session.opened(api, options.room) as (me, room, rt):
         rt.on(protocol.EV_TRANSFER_ACCEPTED, inbox.on_accepted)
         rt.on(protocol.EV_TRANSFER_RESULT, inbox.on_result)
-        rt.on("disconnect", inbox.on_lost)
         # The recipients and their keys are listed while the room is joined (the first offer
         # checks them as it would a fresh listing); later transfers list them again.
         ahead = asyncio.ensure_future(recipients_ahead(api, me, room["id"], options))
@@ -199,10 +198,10 @@ async def _send(
     judge = _judge(offered, sha256)
     if code_sender is None:
         wait = options.timeout if options.wait else 0
-        got, missing = await inbox.verdicts(transfer_id, expected, wait, judge)
+        got, missing = await inbox.verdicts(rt, transfer_id, expected, wait, judge)
     else:
         expected = {await _code_receiver(rt, code_sender, transfer_id, options.timeout)}
-        verdicts = inbox.verdicts(transfer_id, expected, options.timeout, judge, only=True)
+        verdicts = inbox.verdicts(rt, transfer_id, expected, options.timeout, judge, only=True)
         got, missing = await _or_abort(rt, transfer_id, code_sender, verdicts)
     seconds = time.monotonic() - started
     prefix = batch.name + "/" if batch.kind == BatchKind.DIRECTORY else ""
