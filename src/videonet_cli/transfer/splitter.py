@@ -10,12 +10,10 @@ the top included once verified, gets 0755 within the umask.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import http.client
 import os
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,9 +32,9 @@ from videonet_cli.transfer.files import (
     safe_name,
 )
 from videonet_cli.transfer.said import said
-from videonet_cli.transfer.throttle import PROGRESS_EVERY_SECONDS, Throttle
+from videonet_cli.transfer.throttle import Throttle
 from videonet_cli.transfer.tree import DIR_MODE, TreeWriter
-from videonet_cli.transfer.worker import in_thread
+from videonet_cli.transfer.worker import from_a_thread, in_thread
 from videonet_protocol import protocol
 
 _UMASK = os.umask(0o022)
@@ -277,24 +275,20 @@ async def download(
     The bytes are read, opened, hashed and written by one worker thread (`api.blocking`); the
     event loop hears of the progress a few times a second. A cancelled download stops that
     thread and waits for it before the splitter is closed."""
-    loop = asyncio.get_running_loop()
     layout = StreamLayout(size)
     resume = Resume.for_download(layout, offset)
     body = transfers.download(transfer_id, resume.cipher_offset)
     received = offset
     stop = threading.Event()
-    told = time.monotonic()
+    report = from_a_thread(throttle.update, at_once=False)
 
     def deliver(plaintext: memoryview) -> None:
-        nonlocal received, told
+        nonlocal received
         if received + len(plaintext) > size:
             raise CliError(said(N_("the daemon sent more bytes than offered")))
         splitter.feed(plaintext)
         received += len(plaintext)
-        now = time.monotonic()
-        if now - told >= PROGRESS_EVERY_SECONDS:
-            told = now
-            loop.call_soon_threadsafe(throttle.update, received)
+        report(received)
 
     def work() -> None:
         try:

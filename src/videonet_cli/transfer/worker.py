@@ -69,25 +69,37 @@ async def in_thread(work: Callable[[], None], abort: Callable[[], None]) -> None
         thread.join()
 
 
+def from_a_thread(progress: Callable[[int], None], *, at_once: bool) -> Callable[[int], None]:
+    """A function a worker thread calls with its progress: ``progress`` runs on this event loop
+    (call it on the loop) at most every PROGRESS_EVERY_SECONDS, the first report too unless
+    ``at_once``."""
+    loop = asyncio.get_running_loop()
+    told = 0.0 if at_once else time.monotonic()
+
+    def report(done: int) -> None:
+        nonlocal told
+        now = time.monotonic()
+        if now - told >= PROGRESS_EVERY_SECONDS:
+            told = now
+            loop.call_soon_threadsafe(progress, done)
+
+    return report
+
+
 async def reported_in_thread(
     job: Callable[[Callable[[int], None]], R], progress: Callable[[int], None]
 ) -> R:
     """``job(report)`` in a thread of its own; what it reports reaches ``progress`` on the event
     loop a few times a second. Cancelled (Ctrl-C), the job stops at its next report and is
     waited for."""
-    loop = asyncio.get_running_loop()
     stop = threading.Event()
-    told = 0.0
+    to_the_loop = from_a_thread(progress, at_once=True)
     results: list[R] = []
 
     def report(done: int) -> None:
-        nonlocal told
         if stop.is_set():
             raise _Stopped
-        now = time.monotonic()
-        if now - told >= PROGRESS_EVERY_SECONDS:
-            told = now
-            loop.call_soon_threadsafe(progress, done)
+        to_the_loop(done)
 
     def work() -> None:
         results.append(job(report))
