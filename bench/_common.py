@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -224,6 +225,19 @@ def emit_result(**fields: Any) -> None:
 
 # --- child processes ------------------------------------------------------------------------
 
+# A child's stdout pipe holds this much (Linux's default 64 KiB): a batch's --json results,
+# 1,000 lines of ~400 bytes written at once, would otherwise wait on this process's reader
+# thread line by line (40 ms of a 0.56 s send measured, docs/performance.md "Session 15"): the
+# bench's own cost, not the CLI's, and a user's `> file` or `| jq` takes them at once.
+PIPE_BYTES = 1 << 20
+
+
+def _widen(pipe: IO[bytes] | None) -> None:
+    if pipe is None or not hasattr(fcntl, "F_SETPIPE_SZ"):
+        return
+    with contextlib.suppress(OSError):  # above /proc/sys/fs/pipe-max-size: the default stays
+        fcntl.fcntl(pipe.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+
 
 @dataclass
 class Child:
@@ -237,12 +251,14 @@ class Child:
     log_path: Path
     started: float
     events: list[dict[str, Any]] = field(default_factory=list)
-    ended: float | None = None
+    ended: float | None = None  # its exit, once its stdout is read to the end too
+    exited: float | None = None  # when the process exited (stamped by _await_exit)
     _polled_kib: int = 0
     cpu_seconds: tuple[float, float] = (0.0, 0.0)
     _cpu_final: bool = False  # cpu_seconds read at the exit, or before stop() signalled
     _cond: threading.Condition = field(default_factory=threading.Condition)
     _threads: list[threading.Thread] = field(default_factory=list)
+    _exit_seen: threading.Event = field(default_factory=threading.Event)
 
     @classmethod
     def start(
@@ -258,8 +274,9 @@ class Child:
             env=env,
         )
         log.close()
+        _widen(proc.stdout)
         child = cls(role=role, proc=proc, log_path=log_path, started=time.perf_counter())
-        for target in (child._read_stdout, child._poll_rss):
+        for target in (child._await_exit, child._read_stdout, child._poll_rss):
             thread = threading.Thread(target=target, name=f"{role}-{target.__name__}", daemon=True)
             thread.start()
             child._threads.append(thread)
@@ -278,16 +295,28 @@ class Child:
             with self._cond:
                 self.events.append(event)
                 self._cond.notify_all()
-        # Its CPU as it exits (still unreaped: WNOWAIT), not the poller's last reading up to
-        # POLL_INTERVAL earlier; a server that stop() signalled keeps the reading taken before.
-        with contextlib.suppress(ChildProcessError):  # the poller reaped it first
-            os.waitid(os.P_PID, self.proc.pid, os.WEXITED | os.WNOWAIT)
-            self._take_cpu(read_cpu_seconds(self.proc.pid), final=True)
+        self._exit_seen.wait()  # _await_exit stamps it before anything reaps the child
         # A reaped child's pid may be reused, so the poller stops on the returncode, not on /proc.
         self.proc.wait()
         with self._cond:
-            self.ended = time.perf_counter()
+            # Its exit as _await_exit saw it: this thread may finish reading its lines later.
+            self.ended = self.exited or time.perf_counter()
             self._cond.notify_all()
+
+    def _await_exit(self) -> None:
+        """Stamp the exit when it happens, and take the CPU then (still unreaped: WNOWAIT), not
+        the poller's last reading up to POLL_INTERVAL earlier; a server that stop() signalled
+        keeps the reading taken before."""
+        try:
+            os.waitid(os.P_PID, self.proc.pid, os.WEXITED | os.WNOWAIT)
+            exited = time.perf_counter()
+            self._take_cpu(read_cpu_seconds(self.proc.pid), final=True)
+            with self._cond:
+                self.exited = exited
+        except ChildProcessError:  # the poller reaped it first
+            pass
+        finally:
+            self._exit_seen.set()
 
     def _poll_rss(self) -> None:
         while self.proc.poll() is None:
