@@ -17,7 +17,6 @@ import pytest
 import socketio
 from aiohttp import web
 
-from videonet_cli.adapters import engineio as client_engineio_adapter
 from videonet_daemon.adapters import aiohttp as aiohttp_adapter
 from videonet_daemon.adapters import engineio as engineio_adapter
 from videonet_daemon.adapters import socketio as socketio_adapter
@@ -34,7 +33,6 @@ ADAPTERS: dict[str, Callable[[], list[str]]] = {
     "python-engineio": engineio_adapter.problems,
     "aiohttp": aiohttp_adapter.problems,
     "typer": typer_adapter.problems,
-    "python-engineio (client)": client_engineio_adapter.problems,
     "aiohttp (client)": client_aiohttp_adapter.problems,
 }
 
@@ -86,7 +84,6 @@ INTERNALS = {
     "display_type_rich": "videonet_protocol/adapters/typer.py",
     "formatter_class": "videonet_protocol/adapters/typer.py",
     "context_class": "videonet_protocol/adapters/typer.py",
-    "eio.http": "videonet_cli/adapters/engineio.py",
     "_runtime_param": "videonet_protocol/adapters/typer.py",
     "coerce_cli_path": "videonet_protocol/adapters/typer.py",
     "build_runtime_param": "videonet_protocol/adapters/typer.py",

@@ -232,34 +232,10 @@ def build_command(argv: list[str] | None = None) -> Command:
     return quick_coercion(plain_help(command))
 
 
-# Optional packages python-socketio and python-engineio import when they are imported, if they
-# are installed (the daemon's extra installs redis): the Redis managers of the server side and
-# the synchronous client's HTTP library. The CLI uses neither; both libraries treat them as
-# optional (ImportError is caught), so the CLI's own process marks them missing before anything
-# imports them. Measured: 0.1-0.2 s of CPU off every command that talks to the daemon
-# (docs/performance.md, "Start-up").
-UNUSED_OPTIONAL_MODULES = ("redis", "valkey", "requests")
-
-
-def _skip_unused_optional_modules() -> None:
-    for name in UNUSED_OPTIONAL_MODULES:
-        sys.modules.setdefault(name, None)  # type: ignore[arg-type]  # None: "not installed"
-
-
-def _prepare_imports() -> None:
-    """What the `videonet` process does before it imports anything that talks to the daemon."""
-    from videonet_protocol.adapters.aiohttp import defer_certificates
-
-    _skip_unused_optional_modules()
-    # aiohttp's default TLS contexts read the CA bundle when first used, not when imported.
-    defer_certificates()
-
-
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the command, turn every error into one red line and an exit code."""
     process = argv is None  # the `videonet` process itself, not a caller importing this module
     if process:
-        _prepare_imports()
         # No cycle collection while the command's modules are imported (they make no garbage
         # worth it); commands.common.run freezes what was imported and turns it back on.
         gc.disable()

@@ -4,9 +4,8 @@ The receiver's bytes are its heaviest work (socket reads, AES-GCM, SHA-256, writ
 core at full speed), and read through the event loop each 64-256 KiB piece costs a callback,
 a fresh `bytes` object and a copy into the record buffer. Here one thread reads each record
 straight into one buffer (`readinto`) with the GIL released while it waits, and the event loop
-is left alone (docs/performance.md, "Session 12"). The request is the one aiohttp would make:
-the same URL, token and language header, TLS verified against the system's CA bundle as
-aiohttp's default context does.
+is left alone (docs/performance.md, "Session 12"). The request is the one `api.wire` would
+make: the same URL, token and language header, TLS verified against the system's CA bundle.
 
 Everything here blocks: open and read it in the worker thread. `abort` is the one call another
 thread may make; it ends a read in progress (a cancelled receive, Ctrl-C).

@@ -7,14 +7,14 @@ Socket.IO connection with the same server and token.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable
+import os
+import secrets
+from collections.abc import AsyncIterable, AsyncIterator
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import IO, Any, Self
 
-import aiohttp
-
-from videonet_cli.api.blocking import BodyReader
+from videonet_cli.api.blocking import ERROR_BODY_MAX, BodyReader
 from videonet_cli.api.http import HttpClient, decode_response
 from videonet_cli.api.keys import KeysApi
 from videonet_cli.api.socket import SocketClient
@@ -213,13 +213,14 @@ class TransfersApi:
     async def upload(
         self, transfer_id: str, offset: int, length: int, body: AsyncIterable[bytes]
     ) -> None:
-        """PUT the bytes from ``offset`` on; aiohttp and socket errors are left to the caller."""
+        """PUT the bytes from ``offset`` on; connection errors (OSError, TimeoutError) are
+        left to the caller."""
         url = protocol.API_TRANSFER_DATA.format(transfer_id=transfer_id)
         headers = {"Content-Length": str(length), "Content-Type": "application/octet-stream"}
-        async with self._stream.http.put(
-            url, params={"offset": str(offset)}, data=body, headers=headers
+        async with self._stream.stream(
+            "PUT", url, params={"offset": str(offset)}, headers=headers, body=body
         ) as resp:
-            decode_response(resp.status, await resp.read())
+            decode_response(resp.status, await resp.read(ERROR_BODY_MAX))
 
     def download(self, transfer_id: str, offset: int) -> BodyReader:
         """The bytes from ``offset`` on, for a worker thread to open and read (api/blocking.py:
@@ -236,15 +237,56 @@ class TransfersApi:
     async def verify(self, original: Path, received: Path) -> dict[str, Any]:
         """Stream both files to the daemon, which hashes them as they arrive."""
         with original.open("rb") as fa, received.open("rb") as fb:
-            form = aiohttp.FormData()
-            form.add_field("original_file", fa, filename=original.name)
-            form.add_field("received_file", fb, filename=received.name)
+            form = Multipart(
+                [("original_file", original.name, fa), ("received_file", received.name, fb)]
+            )
+            headers = {"Content-Type": form.content_type, "Content-Length": str(form.size)}
             try:
-                async with self._stream.http.post(protocol.API_VERIFY, data=form) as resp:
-                    result: dict[str, Any] = decode_response(resp.status, await resp.read())
-            except (aiohttp.ClientError, TimeoutError) as exc:
+                async with self._stream.stream(
+                    "POST", protocol.API_VERIFY, headers=headers, body=form.body()
+                ) as resp:
+                    result: dict[str, Any] = decode_response(
+                        resp.status, await resp.read(ERROR_BODY_MAX)
+                    )
+            except (OSError, TimeoutError) as exc:
                 raise self.unreachable(exc) from exc
         return result
+
+
+class Multipart:
+    """A multipart/form-data body of files, streamed (RFC 7578), its length known ahead."""
+
+    PIECE_BYTES = 1 << 20
+
+    def __init__(self, files: list[tuple[str, str, IO[bytes]]]) -> None:
+        self.boundary = secrets.token_hex(16)
+        self.content_type = f"multipart/form-data; boundary={self.boundary}"
+        self._parts = []
+        for field, filename, handle in files:
+            # The HTML standard's escaping of a file name in a form's part header.
+            quoted = filename.replace('"', "%22").replace("\r", "%0D").replace("\n", "%0A")
+            head = (
+                f"--{self.boundary}\r\n"
+                f'Content-Disposition: form-data; name="{field}"; filename="{quoted}"\r\n'
+                "Content-Type: application/octet-stream\r\n\r\n"
+            ).encode()
+            size = os.fstat(handle.fileno()).st_size
+            self._parts.append((head, handle, size))
+        self._end = f"--{self.boundary}--\r\n".encode()
+        self.size = sum(len(h) + n + 2 for h, _f, n in self._parts) + len(self._end)
+
+    async def body(self) -> AsyncIterator[bytes]:
+        for head, handle, size in self._parts:
+            yield head
+            left = size
+            while left:  # no more than fstat said: the declared length holds
+                piece = handle.read(min(left, self.PIECE_BYTES))
+                if not piece:
+                    raise OSError(f"{getattr(handle, 'name', 'a file')} shrank while being read")
+                left -= len(piece)
+                yield piece
+            yield b"\r\n"
+        yield self._end
 
 
 PROBE_TIMEOUT_SECONDS = 5.0
@@ -262,13 +304,13 @@ class CallsApi:
             room_id=room_id, recording_id=recording_id, name=name
         )
         try:
-            async with self._stream.http.get(url) as resp:
+            async with self._stream.stream("GET", url) as resp:
                 if resp.status >= 400:
-                    decode_response(resp.status, await resp.read())
+                    decode_response(resp.status, await resp.read(ERROR_BODY_MAX))
                 with to.open("wb") as out:
-                    async for chunk in resp.content.iter_any():
+                    async for chunk in resp.chunks():
                         out.write(chunk)
-        except (aiohttp.ClientError, TimeoutError) as exc:
+        except (OSError, TimeoutError) as exc:
             raise self._stream.unreachable(exc) from exc
 
 

@@ -1,29 +1,30 @@
-"""One aiohttp client for the daemon: requests, error bodies mapped to CliError.
+"""One HTTP client for the daemon: requests, error bodies mapped to CliError.
 
 The typed endpoints are in `api.client`; this module knows nothing of paths. Every request
-says the CLI's language (``Accept-Language``), so the daemon's error ``message`` is in it.
+says the CLI's language (``Accept-Language``), so the daemon's error ``message`` is in it. The
+connections are `api.wire`'s (h11 over asyncio streams).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import socket
 import ssl
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import Any, Self
+from urllib.parse import urlsplit, urlunsplit
 
-import aiohttp
-from yarl import URL
-
+from videonet_cli.api.wire import Body, ConnectError, Pool, Response
 from videonet_cli.errors import AuthError, CliError, DaemonRefused, UnreachableError
 from videonet_cli.i18n import _, current
 from videonet_protocol import protocol
 
 DEFAULT_TIMEOUT_SECONDS = 30.0
 STREAM_STALL_SECONDS = 180.0
-STREAM_READ_BUFFER = 4 << 20
 
 
 def language_headers() -> dict[str, str]:
@@ -32,7 +33,7 @@ def language_headers() -> dict[str, str]:
 
 
 class HttpClient:
-    """One aiohttp client for one daemon, authenticated with a bearer token when one is given."""
+    """Requests to one daemon, authenticated with a bearer token when one is given."""
 
     def __init__(
         self,
@@ -43,28 +44,20 @@ class HttpClient:
         self.server = server
         self.token = token
         # timeout=None is for streams: no total limit, but a stalled socket still fails.
-        self._timeout = (
-            aiohttp.ClientTimeout(total=timeout)
-            if timeout is not None
-            else aiohttp.ClientTimeout(total=None, sock_connect=15, sock_read=STREAM_STALL_SECONDS)
-        )
-        self._session: aiohttp.ClientSession | None = None
+        self._timeout = timeout
+        self._stall = timeout if timeout is not None else STREAM_STALL_SECONDS
+        self._pool: Pool | None = None
 
     async def __aenter__(self) -> Self:
         self.open()
         return self
 
     def open(self) -> None:
-        """Create the aiohttp session (inside the running event loop)."""
+        """Make the connection pool (no connection is made before the first request)."""
         headers = language_headers()
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
-        self._session = aiohttp.ClientSession(
-            base_url=self.server,
-            headers=headers,
-            timeout=self._timeout,
-            read_bufsize=STREAM_READ_BUFFER,
-        )
+        self._pool = Pool(self.server, headers)
 
     async def __aexit__(
         self,
@@ -75,16 +68,32 @@ class HttpClient:
         await self.close()
 
     async def close(self) -> None:
-        session, self._session = self._session, None
-        if session is not None:
-            await session.close()
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.close()
 
     @property
-    def http(self) -> aiohttp.ClientSession:
-        """The open aiohttp session, for bodies that are streamed rather than JSON."""
-        if self._session is None:
+    def pool(self) -> Pool:
+        if self._pool is None:
             raise RuntimeError("HttpClient used outside 'async with'")
-        return self._session
+        return self._pool
+
+    @asynccontextmanager
+    async def stream(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        body: Body = None,
+    ) -> AsyncIterator[Response]:
+        """One request whose response body is read by the caller (closed after, if unread);
+        connection failures are raised as they are (`unreachable` words them)."""
+        response = await self.pool.request(method, path, params, headers, body, stall=self._stall)
+        try:
+            yield response
+        finally:
+            response.close()
 
     def require_token(self) -> str:
         if not self.token:
@@ -99,14 +108,19 @@ class HttpClient:
         params: Mapping[str, str] | None = None,
     ) -> Any:
         """Send one request; return the decoded JSON body or raise the mapped CliError."""
+        headers, body = None, None
+        if json_body is not None:
+            headers = {"Content-Type": "application/json"}
+            body = json.dumps(json_body, separators=(",", ":")).encode()
         try:
-            async with self.http.request(method, path, json=json_body, params=params) as resp:
-                body = await resp.read()
-                status = resp.status
-                retry_after = resp.headers.get("Retry-After")
-        except (aiohttp.ClientError, TimeoutError) as exc:
+            async with asyncio.timeout(self._timeout):
+                async with self.stream(method, path, params, headers, body) as resp:
+                    data = await resp.read()
+                    status = resp.status
+                    retry_after = resp.headers.get("retry-after")
+        except (OSError, TimeoutError) as exc:
             raise self.unreachable(exc) from exc
-        return decode_response(status, body, retry_after)
+        return decode_response(status, data, retry_after)
 
     def unreachable(self, exc: BaseException) -> UnreachableError:
         """The one-line error for a failed connection to the daemon."""
@@ -119,24 +133,24 @@ class HttpClient:
         return await self.request("POST", path, json_body=json_body or {})
 
 
+def _other_scheme(server: str) -> str:
+    url = urlsplit(server)
+    return urlunsplit(url._replace(scheme="https" if url.scheme == "http" else "http"))
+
+
 def unreachable_error(server: str, exc: BaseException) -> UnreachableError:
     """One line naming the URL, what failed, and what to do about it."""
     from videonet_cli.server_url import is_loopback
 
-    url = URL(server)
-    other = url.with_scheme("https" if url.scheme == "http" else "http")
-    untrusted: object = None
-    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
-        untrusted = exc.certificate_error
-    elif isinstance(exc, ssl.SSLCertVerificationError):  # the receiver's thread (api/blocking)
-        untrusted = exc.verify_message
-    if untrusted is not None:
+    url = urlsplit(server)
+    other = _other_scheme(server)
+    if isinstance(exc, ssl.SSLCertVerificationError):
         return UnreachableError(
             _(
                 "the daemon at {server} has a certificate this machine does not trust ({error})"
-            ).format(server=server, error=untrusted)
+            ).format(server=server, error=exc.verify_message)
         )
-    if isinstance(exc, (aiohttp.ClientConnectorSSLError, aiohttp.ClientSSLError, ssl.SSLError)):
+    if isinstance(exc, ssl.SSLError):
         return UnreachableError(
             _(
                 "cannot reach the daemon at {server}: it did not answer with TLS; if it serves "
@@ -144,7 +158,7 @@ def unreachable_error(server: str, exc: BaseException) -> UnreachableError:
             ).format(server=server, other=other)
         )
     err: OSError | None = None
-    if isinstance(exc, aiohttp.ClientConnectorError):
+    if isinstance(exc, ConnectError):
         err = exc.os_error
     elif isinstance(exc, (ConnectionRefusedError, socket.gaierror)):  # api/blocking's connect
         err = exc
@@ -152,7 +166,7 @@ def unreachable_error(server: str, exc: BaseException) -> UnreachableError:
         number = err.errno or 0
         # The system's own words for the failure (strerror), as every program says them.
         reason = os.strerror(number) if number > 0 else (err.strerror or str(err))
-        if is_loopback(url.host or ""):
+        if is_loopback(url.hostname or ""):
             message = _(
                 "cannot reach the daemon at {server} ({reason}): start one with "
                 "`videonet-daemon serve`, or point at one with --server URL"
@@ -167,9 +181,7 @@ def unreachable_error(server: str, exc: BaseException) -> UnreachableError:
         return UnreachableError(
             _("the daemon at {server} did not answer in time").format(server=server)
         )
-    if url.scheme == "http" and isinstance(
-        exc, (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError, ConnectionResetError)
-    ):
+    if url.scheme == "http" and isinstance(exc, ConnectionError):
         return UnreachableError(
             _(
                 "the daemon at {server} closed the connection; if it serves HTTPS, "

@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import logging
+import ssl
 from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
-import socketio
-
-from videonet_cli.adapters.engineio import close_session
-from videonet_cli.api.http import language_headers
+from videonet_cli.api.http import language_headers, unreachable_error
+from videonet_cli.api.sio import Client, Refused, SocketError
 from videonet_cli.errors import CliError, DaemonRefused, UnreachableError
 from videonet_cli.i18n import _
 from videonet_protocol import protocol
@@ -28,12 +26,10 @@ T = TypeVar("T")
 CONNECT_TIMEOUT_SECONDS = 15.0
 CALL_TIMEOUT_SECONDS = 30.0
 
-# python-engineio writes its own errors to stderr through a handler it adds to its default logger
-# ("packet queue is empty, aborting" when the connection breaks); the command says what went
-# wrong in its one line, so the library's lines go nowhere.
-_ENGINEIO_LOG = logging.getLogger("videonet_cli.engineio")
-_ENGINEIO_LOG.addHandler(logging.NullHandler())
-_ENGINEIO_LOG.propagate = False
+
+def _retrieved(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled():
+        task.exception()
 
 
 def connection_lost() -> UnreachableError:
@@ -56,17 +52,8 @@ class SocketClient:
     def __init__(self, server: str, token: str) -> None:
         self.server = server
         self.token = token
-        # handle_sigint=False: python-socketio's own SIGINT handler cancels every task and stops
-        # the loop; commands decide what Ctrl-C means (asyncio.run raises KeyboardInterrupt).
-        self.sio = socketio.AsyncClient(
-            reconnection=False,  # a broken connection ends the command's waits (`unless_lost`)
-            logger=False,
-            engineio_logger=_ENGINEIO_LOG,
-            handle_sigint=False,
-        )
-        self._refusal: Any = None
-        self.sio.on("connect_error", self._on_connect_error)
-        # python-socketio keeps one handler per event: ours runs the commands' after its own.
+        self.sio = Client()  # no reconnection: a broken connection ends the waits
+        # One handler an event: ours runs the commands' after its own.
         self._on_lost: list[Callable[..., Any]] = []
         self._lost = asyncio.Event()  # set for good when the connection breaks
         self.sio.on("disconnect", self._on_disconnect)
@@ -79,10 +66,6 @@ class SocketClient:
             result = handler(*args)
             if inspect.isawaitable(result):
                 await result
-
-    async def _on_connect_error(self, data: Any = None) -> None:
-        # A refusal from the daemon arrives as {"message": ..., "data": ErrorBody}.
-        self._refusal = data.get("data", data) if isinstance(data, dict) else data
 
     async def __aenter__(self) -> Self:
         await self.connect()
@@ -100,28 +83,34 @@ class SocketClient:
         try:
             await self.sio.connect(
                 self.server,
-                auth={"token": self.token},
-                headers=language_headers(),
-                socketio_path=protocol.SOCKET_PATH,
-                transports=["websocket"],
-                wait_timeout=CONNECT_TIMEOUT_SECONDS,
+                protocol.SOCKET_PATH,
+                language_headers(),
+                {"token": self.token},
+                CONNECT_TIMEOUT_SECONDS,
             )
-        except socketio.exceptions.ConnectionError as exc:
-            await self._close_transport()
-            if isinstance(self._refusal, dict) and "code" in self._refusal:
-                raise error_for(self._refusal) from exc
+        except Refused as exc:
+            await self.sio.disconnect()
+            # The daemon's refusal arrives as {"message": ..., "data": ErrorBody}.
+            refusal = exc.data.get("data", exc.data) if isinstance(exc.data, dict) else exc.data
+            if isinstance(refusal, dict) and "code" in refusal:
+                raise error_for(refusal) from exc
             raise UnreachableError(
                 _("cannot reach the daemon at {server} ({error})").format(
                     server=self.server, error=exc
                 )
             ) from exc
-
-    async def _close_transport(self) -> None:
-        await close_session(self.sio)
+        except (OSError, ssl.SSLError, TimeoutError) as exc:
+            await self.sio.disconnect()
+            if isinstance(exc, SocketError):
+                raise UnreachableError(
+                    _("cannot reach the daemon at {server} ({error})").format(
+                        server=self.server, error=exc
+                    )
+                ) from exc
+            raise unreachable_error(self.server, exc) from exc
 
     async def close(self) -> None:
-        if self.sio.connected:
-            await self.sio.disconnect()
+        await self.sio.disconnect()
 
     def on(self, event: str, handler: Callable[..., Any]) -> None:
         if event == "disconnect":
@@ -136,11 +125,11 @@ class SocketClient:
         connection that breaks meanwhile ends the wait at once."""
         try:
             ack = await self.unless_lost(self.sio.call(event, data, timeout=timeout))
-        except socketio.exceptions.TimeoutError as exc:
+        except TimeoutError as exc:
             raise UnreachableError(
                 _("the daemon did not answer {event} in time").format(event=repr(event))
             ) from exc
-        except socketio.exceptions.BadNamespaceError as exc:
+        except SocketError as exc:
             raise connection_lost() from exc
         if not isinstance(ack, dict):
             raise CliError(_("unexpected reply to {event}").format(event=repr(event)))
@@ -153,6 +142,9 @@ class SocketClient:
         given (`TimeoutError` after); a connection that breaks meanwhile ends the wait at once
         with `connection_lost`, as it does a call's."""
         work = asyncio.ensure_future(awaitable)
+        # Its error is raised below, or (the connection broke, this wait was cancelled) it is
+        # not what is said: either way never reported by asyncio as "never retrieved".
+        work.add_done_callback(_retrieved)
         lost = asyncio.ensure_future(self._lost.wait())
         try:
             done, _pending = await asyncio.wait(

@@ -15,10 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import aiohttp
-
 from videonet_cli.api import SocketClient
 from videonet_cli.api.client import TransfersApi
+from videonet_cli.api.wire import ConnectError
 from videonet_cli.errors import CliError, IncompleteError
 from videonet_cli.i18n import _
 from videonet_cli.transfer.said import english
@@ -193,7 +192,7 @@ class Inbox:
 
 def upload_failed(transfers: TransfersApi, exc: BaseException) -> CliError:
     """The one line for an upload that broke: unreachable, or incomplete (run again to resume)."""
-    if isinstance(exc, aiohttp.ClientConnectorError):
+    if isinstance(exc, ConnectError):
         return transfers.unreachable(exc)
     return IncompleteError(
         _(

@@ -14,8 +14,6 @@ import os
 import time
 from collections.abc import AsyncIterator, Callable
 
-import aiohttp
-
 from videonet_cli.api.client import TransfersApi
 from videonet_cli.crypto.stream import RecordCipher, StreamLayout
 from videonet_cli.errors import CliError
@@ -134,5 +132,5 @@ async def upload(
         await transfers.upload(
             transfer_id, daemon_has, layout.ciphertext_size - daemon_has, records
         )
-    except (aiohttp.ClientError, TimeoutError) as exc:
+    except (OSError, TimeoutError) as exc:
         raise upload_failed(transfers, exc) from exc
