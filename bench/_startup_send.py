@@ -34,9 +34,12 @@ SIZE = 1000
 TIMEOUT = 120.0
 IMPORT_RUNS = 5
 # What `videonet send` imports before its first round trip, as the entry point does it.
+# What the process does before the send path (a checkout from before session 15 readied
+# aiohttp's and python-socketio's imports; one after imports neither).
 SEND_IMPORTS = (
     "import videonet_cli.main as m; "
-    "(getattr(m, '_prepare_imports', None) or m._skip_unused_optional_modules)(); "
+    "f = getattr(m, '_prepare_imports', None) or getattr(m, '_skip_unused_optional_modules', "
+    "None); f and f(); "
     "import videonet_cli.commands.transfer, videonet_cli.transfer.sender"
 )
 # (label, role, event): each end's JSON events, in order, as the bench saw them arrive.
