@@ -67,10 +67,11 @@ def check_sendable(path: Path) -> int:
     return sendable(path).st_size
 
 
-def sendable(path: Path) -> os.stat_result:
-    """The stat of a file we can send, or a one-line error for what is wrong with it."""
+def sendable(path: Path, found: os.stat_result | None = None) -> os.stat_result:
+    """The stat of a file we can send, or a one-line error for what is wrong with it
+    (``found``: its stat taken a moment ago, not taken again)."""
     try:
-        st = path.stat()
+        st = found if found is not None else path.stat()
     except FileNotFoundError as exc:
         raise NotFoundError(said(N_("no such file: {path}"), path=str(path))) from exc
     except OSError as exc:

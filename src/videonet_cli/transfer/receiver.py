@@ -547,13 +547,7 @@ async def _receive(
     problem = splitter.clash(layout, options.overwrite)
     if problem:  # appeared while we were downloading
         return failed(said(N_("{reason}; kept the .part files"), reason=problem), offset)
-    if layout.final_dir is not None:
-        # The tree's top gets the directories' mode (0700 while it was unverified).
-        splitter.open_up(layout.root)
-        os.rename(layout.root, layout.final_dir)
-    else:
-        for part, final in zip(layout.parts, layout.finals, strict=True):
-            os.replace(layout.root / part, final)
+    splitter.land(layout)
     journal.received(signed.hash)
     seconds = time.monotonic() - started
     resumed, start = [], 0

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import shlex
+import stat
 import time
 from collections.abc import Awaitable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from videonet_cli.api import Api, SocketClient
@@ -50,10 +53,13 @@ T = TypeVar("T")
 
 async def send_files(api: Api, options: SendOptions, report: Reporter) -> list[SendOutcome]:
     """Send what was named; return each file's verdicts."""
-    files = [p for p in options.paths if not p.is_dir()]
-    # loose_files checks every file (check_sendable) before anything is sent
-    batches = [loose_files(files)] if files else []
-    batches += [directory(p) for p in options.paths if p.is_dir()]
+    found = [_stat(p) for p in options.paths]  # one stat a path: 1,000 files named, 1,000 stats
+    is_dir = [st is not None and stat.S_ISDIR(st.st_mode) for st in found]
+    files = [p for p, d in zip(options.paths, is_dir, strict=True) if not d]
+    # loose_files checks every file (sendable) before anything is sent
+    stats = [st for st, d in zip(found, is_dir, strict=True) if not d]
+    batches = [loose_files(files, stats)] if files else []
+    batches += [directory(p) for p, d in zip(options.paths, is_dir, strict=True) if d]
     names = [p.name for p in files] + [b.name for b in batches if b.kind == BatchKind.DIRECTORY]
     if len(set(names)) != len(names):
         raise UsageError(
@@ -89,6 +95,15 @@ async def send_files(api: Api, options: SendOptions, report: Reporter) -> list[S
             return outcomes
         finally:
             ahead.cancel()  # a join or a send that failed first: not waited for
+
+
+def _stat(path: Path) -> os.stat_result | None:
+    """The stat of a named path (followed, as is_dir does), None where it fails: `sendable`
+    says why."""
+    try:
+        return path.stat()
+    except OSError:
+        return None
 
 
 def _retrieved(task: asyncio.Future[Any]) -> None:

@@ -47,8 +47,9 @@ class BatchSource:
         return sum(e["size"] for e in self.entries)
 
 
-def loose_files(paths: list[Path]) -> BatchSource:
-    stats = [sendable(p) for p in paths]
+def loose_files(paths: list[Path], found: list[os.stat_result | None] | None = None) -> BatchSource:
+    """The files named, each checked (``found``: their stats, where already taken)."""
+    stats = [sendable(p, st) for p, st in zip(paths, found or [None] * len(paths), strict=True)]
     entries: list[protocol.ManifestEntry] = [
         {"path": p.name, "size": st.st_size} for p, st in zip(paths, stats, strict=True)
     ]
