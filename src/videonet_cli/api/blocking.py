@@ -19,13 +19,17 @@ import socket
 import ssl
 from urllib.parse import urlsplit
 
-from videonet_cli.api.http import STREAM_STALL_SECONDS, decode_response, language_headers
+from videonet_cli.api.http import (
+    ERROR_BODY_MAX,
+    STREAM_STALL_SECONDS,
+    decode_response,
+    language_headers,
+)
 from videonet_cli.errors import DaemonRefused
 from videonet_cli.i18n import _
 from videonet_protocol import protocol
 
 CONNECT_TIMEOUT_SECONDS = 15.0
-ERROR_BODY_MAX = 64 << 10  # an error's JSON body; a larger one is cut (it is still a refusal)
 
 
 class BodyReader:

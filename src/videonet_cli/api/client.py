@@ -12,15 +12,17 @@ import secrets
 from collections.abc import AsyncIterable, AsyncIterator
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any, Self
+from typing import IO, TYPE_CHECKING, Any, Self
 
-from videonet_cli.api.blocking import ERROR_BODY_MAX, BodyReader
-from videonet_cli.api.http import HttpClient, decode_response
+from videonet_cli.api.http import ERROR_BODY_MAX, HttpClient, decode_response
 from videonet_cli.api.keys import KeysApi
 from videonet_cli.api.socket import SocketClient
 from videonet_cli.errors import AuthError, DaemonRefused, NotFoundError, UnreachableError
 from videonet_cli.i18n import _
 from videonet_protocol import protocol
+
+if TYPE_CHECKING:  # the receiver's (http.client): imported when a download starts
+    from videonet_cli.api.blocking import BodyReader
 
 
 class AuthApi:
@@ -225,6 +227,8 @@ class TransfersApi:
     def download(self, transfer_id: str, offset: int) -> BodyReader:
         """The bytes from ``offset`` on, for a worker thread to open and read (api/blocking.py:
         the receiver's bytes do not pass through the event loop)."""
+        from videonet_cli.api.blocking import BodyReader
+
         url = protocol.API_TRANSFER_DATA.format(transfer_id=transfer_id)
         return BodyReader(self._stream.server, url, self._stream.token, offset)
 

@@ -25,6 +25,7 @@ from videonet_protocol import protocol
 
 DEFAULT_TIMEOUT_SECONDS = 30.0
 STREAM_STALL_SECONDS = 180.0
+ERROR_BODY_MAX = 64 << 10  # an error's JSON body; a larger one is cut (it is still a refusal)
 
 
 def language_headers() -> dict[str, str]:
