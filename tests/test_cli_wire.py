@@ -110,13 +110,13 @@ async def test_a_daemon_that_stops_pinging_ends_every_wait() -> None:
     async def silent(ws: web.WebSocketResponse) -> None:
         pass  # no ping, no answer
 
-    async with engineio_server(silent, ping_interval_ms=200, ping_timeout_ms=200) as url:
-        async with SocketClient(url, "token") as client:
-            started = asyncio.get_running_loop().time()
-            with pytest.raises(UnreachableError, match="connection to the daemon was lost"):
-                await client.call("anything", {}, timeout=20)
-            assert asyncio.get_running_loop().time() - started < 10
-            assert not client.sio.connected
+    server = engineio_server(silent, ping_interval_ms=200, ping_timeout_ms=200)
+    async with server as url, SocketClient(url, "token") as client:
+        started = asyncio.get_running_loop().time()
+        with pytest.raises(UnreachableError, match="connection to the daemon was lost"):
+            await client.call("anything", {}, timeout=20)
+        assert asyncio.get_running_loop().time() - started < 10
+        assert not client.sio.connected
 
 
 async def test_a_message_over_the_limit_cuts_the_connection() -> None:
@@ -124,12 +124,11 @@ async def test_a_message_over_the_limit_cuts_the_connection() -> None:
         await ws.send_str('42["news","' + "x" * (sio.MESSAGE_MAX_BYTES + 10) + '"]')
 
     lost = asyncio.Event()
-    async with engineio_server(flood) as url:
-        async with SocketClient(url, "token") as client:
-            client.on("news", lambda data: pytest.fail("an oversized message was taken"))
-            client.on("disconnect", lost.set)
-            await asyncio.wait_for(lost.wait(), 10)
-            assert not client.sio.connected
+    async with engineio_server(flood) as url, SocketClient(url, "token") as client:
+        client.on("news", lambda data: pytest.fail("an oversized message was taken"))
+        client.on("disconnect", lost.set)
+        await asyncio.wait_for(lost.wait(), 10)
+        assert not client.sio.connected
 
 
 @asynccontextmanager
@@ -208,3 +207,29 @@ async def test_a_refused_port_names_the_reason() -> None:
             await http.get("/x")
     with pytest.raises(wire.ConnectError):
         await wire.open_stream(urlsplit(f"http://127.0.0.1:{port}"))
+
+
+@pytest.mark.parametrize(
+    ("answer", "said"),
+    [
+        (b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n", r"WebSocket \(HTTP 403\)"),
+        (  # a 101 whose accept key is not the one asked for
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+            b"Connection: Upgrade\r\nSec-WebSocket-Accept: bm9wZQ==\r\n\r\n",
+            "did not open a Socket.IO session",
+        ),
+        (b"SSH-2.0-OpenSSH_9.6\r\n", "closed the connection"),
+    ],
+)
+async def test_a_websocket_upgrade_that_fails_is_one_line(answer: bytes, said: str) -> None:
+    async def respond(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _read_head(reader)
+        writer.write(answer)
+        await writer.drain()
+        writer.close()
+
+    async with raw_server(respond) as url:
+        with pytest.raises(UnreachableError, match=said) as caught:
+            async with SocketClient(url, "token"):
+                pass
+        assert "\n" not in str(caught.value)

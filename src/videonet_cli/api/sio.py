@@ -38,6 +38,7 @@ from wsproto.events import (
     Request,
     TextMessage,
 )
+from wsproto.utilities import LocalProtocolError, ProtocolError
 
 from videonet_cli.api.wire import READ_BYTES, host_header, open_stream
 from videonet_cli.i18n import N_, _
@@ -45,6 +46,7 @@ from videonet_cli.i18n import N_, _
 # The largest message taken from the daemon (its own limit on what it accepts is far lower): a
 # daemon that sends more is cut off rather than followed into memory.
 MESSAGE_MAX_BYTES = 16 << 20
+ATTACHMENTS_MAX = 64  # binary attachments announced by one packet
 
 
 CLOSED = N_("the daemon closed the connection")
@@ -77,7 +79,6 @@ class Client:
         self._pump: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._connected: asyncio.Future[Any] | None = None
-        self._ping_deadline = 0.0
         self._ended = False
 
     def on(self, event: str, handler: Callable[..., Any]) -> None:
@@ -106,15 +107,17 @@ class Client:
             opened = await self._next_text()
             if not opened.startswith("0"):
                 raise SocketError(_("the daemon did not open a Socket.IO session"))
-            info = json.loads(opened[1:])
-            interval = float(info.get("pingInterval", 25000)) / 1000
-            wait = float(info.get("pingTimeout", 20000)) / 1000
+            try:
+                info = json.loads(opened[1:])
+                interval = float(info.get("pingInterval", 25000)) / 1000
+                wait = float(info.get("pingTimeout", 20000)) / 1000
+            except (ValueError, TypeError, AttributeError) as exc:
+                raise SocketError(_("the daemon did not open a Socket.IO session")) from exc
             loop = asyncio.get_running_loop()
             self._connected = loop.create_future()
             self._pump = asyncio.ensure_future(self._read_loop(interval + wait))
             self._send_text("40" + json.dumps(auth, separators=(",", ":")))
             await self._connected
-        self.connected = True
 
     async def _handshake(self) -> None:
         while True:
@@ -131,13 +134,16 @@ class Client:
         """The next WebSocket event (before the read loop runs); what came with it stays in
         wsproto's buffer for the next call."""
         assert self._reader is not None
-        while True:
-            for event in self._ws.events():
-                return event
-            data = await self._reader.read(READ_BYTES)
-            if not data:
-                raise SocketError(_(CLOSED))
-            self._ws.receive_data(data)
+        try:
+            while True:
+                for event in self._ws.events():
+                    return event
+                data = await self._reader.read(READ_BYTES)
+                if not data:
+                    raise SocketError(_(CLOSED))
+                self._ws.receive_data(data)
+        except ProtocolError as exc:  # not a WebSocket answer (a wrong accept key, say)
+            raise SocketError(_("the daemon did not open a Socket.IO session")) from exc
 
     async def _next_text(self) -> str:
         """The next whole text message (during the handshake, before the read loop runs)."""
@@ -154,7 +160,10 @@ class Client:
     def _send_ws(self, event: Any) -> None:
         if self._writer is None or self._writer.is_closing():
             raise SocketError(_(LOST))
-        self._writer.write(self._ws.send(event))
+        try:
+            self._writer.write(self._ws.send(event))
+        except LocalProtocolError as exc:  # the WebSocket is closing
+            raise SocketError(_(LOST)) from exc
 
     def _send_text(self, text: str) -> None:
         self._send_ws(TextMessage(data=text))
@@ -190,7 +199,8 @@ class Client:
                         binary.append(bytes(event.data))
                     if not event.message_finished:
                         continue
-                    size = 0
+                    if pending is None:  # a packet and its attachments count as one message
+                        size = 0
                     if isinstance(event, BytesMessage):
                         if pending is None:
                             binary.clear()
@@ -200,7 +210,7 @@ class Client:
                         if len(attachments) == pending[3]:
                             kind, ack_id, payload, _count = pending
                             self._dispatch(kind, ack_id, _with_attachments(payload, attachments))
-                            pending, attachments = None, []
+                            pending, attachments, size = None, [], 0
                         continue
                     message = "".join(text)
                     text.clear()
@@ -213,6 +223,9 @@ class Client:
                         if packet is None:
                             continue
                         kind, ack_id, payload, count = packet
+                        if count > ATTACHMENTS_MAX:
+                            why = N_("the daemon sent a message over the size limit")
+                            return
                         if count:
                             pending, attachments = packet, []
                         else:
@@ -229,7 +242,7 @@ class Client:
                 if not data:
                     return
                 self._ws.receive_data(data)
-        except (OSError, ValueError, SocketError):  # wsproto's RemoteProtocolError too
+        except (OSError, ValueError, ProtocolError):  # not a WebSocket, or broken
             why = LOST
         finally:
             await self._end(why)
@@ -238,6 +251,7 @@ class Client:
         connected = self._connected
         if kind == "0":
             if connected is not None and not connected.done():
+                self.connected = True  # before anything that follows can end it
                 connected.set_result(payload)
         elif kind == "4":
             if connected is not None and not connected.done():
