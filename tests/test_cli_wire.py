@@ -147,6 +147,20 @@ async def _read_head(reader: asyncio.StreamReader) -> bytes:
     return await reader.readuntil(b"\r\n\r\n")
 
 
+def _answering(
+    answer: bytes,
+) -> Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]:
+    """A server that answers the first request's head with ``answer`` and closes."""
+
+    async def respond(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _read_head(reader)
+        writer.write(answer)
+        await writer.drain()
+        writer.close()
+
+    return respond
+
+
 async def test_keep_alive_and_a_connection_the_server_closed_meanwhile() -> None:
     """Two requests on one connection; after the server closes it, the next request opens
     another (a pooled connection is replaced once for a body that can be sent again)."""
@@ -176,13 +190,7 @@ async def test_keep_alive_and_a_connection_the_server_closed_meanwhile() -> None
     ],
 )
 async def test_a_server_that_is_not_http_is_one_line(answer: bytes, said: str) -> None:
-    async def respond(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await _read_head(reader)
-        writer.write(answer)
-        await writer.drain()
-        writer.close()
-
-    async with raw_server(respond) as url, HttpClient(url) as http:
+    async with raw_server(_answering(answer)) as url, HttpClient(url) as http:
         with pytest.raises(UnreachableError, match=said) as caught:
             await http.get("/x")
         assert "\n" not in str(caught.value)
@@ -222,13 +230,7 @@ async def test_a_refused_port_names_the_reason() -> None:
     ],
 )
 async def test_a_websocket_upgrade_that_fails_is_one_line(answer: bytes, said: str) -> None:
-    async def respond(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await _read_head(reader)
-        writer.write(answer)
-        await writer.drain()
-        writer.close()
-
-    async with raw_server(respond) as url:
+    async with raw_server(_answering(answer)) as url:
         with pytest.raises(UnreachableError, match=said) as caught:
             async with SocketClient(url, "token"):
                 pass
