@@ -17,7 +17,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import signal
 import ssl
 import threading
@@ -119,12 +118,12 @@ def test_a_member_connected_through_a_redis_restart_gets_every_message(
         accounts = Accounts(a, tmp_path)
         alice, bob = accounts.make(), accounts.make()
         room = create_room(a, alice, bob)
-        sent, got, reconnects = asyncio.run(
+        sent, got, story = asyncio.run(
             _through_a_redis_restart(a, b, alice, bob, room, private_redis)
         )
         assert sent, "no message was stored after redis came back"
         missing = sorted(set(sent) - got)
-        assert not missing, f"alice never got {missing} ({reconnects} reconnects)"
+        assert not missing, f"alice never got {missing}; what happened (s): {story}"
     finally:
         a.stop()
         b.stop()
@@ -139,13 +138,21 @@ class Follower:
         self.daemon, self.user, self.room = daemon, user, room
         self.got: set[int] = set()
         self.reconnects = 0
+        # What each connection did, for the failure's message: (seconds, what).
+        self.story: list[tuple[float, str]] = []
+        self._t0 = time.monotonic()
         self.joined = asyncio.Event()
         self.stop = asyncio.Event()
 
+    def note(self, what: str) -> None:
+        self.story.append((round(time.monotonic() - self._t0, 2), what))
+
     async def run(self) -> None:
         while not self.stop.is_set():
-            with contextlib.suppress(Exception):
+            try:
                 await self._once()
+            except Exception as exc:
+                self.note(f"failed: {exc!r}")
             if not self.stop.is_set():
                 self.reconnects += 1
                 await asyncio.sleep(0.3)
@@ -168,8 +175,10 @@ class Follower:
                 socketio_path=protocol.SOCKET_PATH, transports=["websocket"], wait_timeout=10,
             )  # fmt: skip
             since = max(self.got, default=0)
+            self.note(f"connected; joining since {since}")
             join = {"room_id": self.room, "since": since}
             ack = await sio.call(protocol.EV_ROOM_JOIN, join, timeout=10)
+            self.note(f"joined: ok={ack.get('ok')} synced={ack.get('synced')}")
             if ack.get("ok"):
                 self.joined.set()
                 stopped = asyncio.create_task(self.stop.wait())
@@ -177,6 +186,7 @@ class Follower:
                     [stopped, asyncio.create_task(gone.wait())],
                     return_when=asyncio.FIRST_COMPLETED,
                 )
+                self.note("disconnected" if gone.is_set() else "stopped")
         finally:
             if sio.connected:
                 await sio.disconnect()
@@ -184,16 +194,18 @@ class Follower:
 
 async def _through_a_redis_restart(
     a: Any, b: Any, alice: Any, bob: Any, room: str, redis_server: PrivateRedis
-) -> tuple[list[int], set[int], int]:
+) -> tuple[list[int], set[int], list[tuple[float, str]]]:
     """Bob posts through daemon B over HTTP from the moment Redis is back; alice follows on A.
-    The ids bob's posts were stored with, the ids alice received, her reconnects."""
+    The ids bob's posts were stored with, the ids alice received, what her connections did."""
     alice_on_a = Follower(a, alice, room)
     follower = asyncio.create_task(alice_on_a.run())
     await asyncio.wait_for(alice_on_a.joined.wait(), 15)
     # Redis away long enough for A's listener to be waiting its longest between attempts.
     redis_server.stop()
+    alice_on_a.note("redis stopped")
     await asyncio.sleep(4)
     await asyncio.to_thread(redis_server.start)
+    alice_on_a.note("redis started")
     sent: list[int] = []
     post = b.api(protocol.API_ROOM_MESSAGES.format(room_id=room))
     deadline = time.monotonic() + 5
@@ -206,13 +218,15 @@ async def _through_a_redis_restart(
         if status == 201:
             sent.append(int(body["id"]))
         await asyncio.sleep(0.1)
+    alice_on_a.note(f"bob posted {len(sent)} of {n}; alice has {len(alice_on_a.got)}")
     # Long enough for alice to connect again and be replayed what she missed.
     until = time.monotonic() + 15
     while not set(sent) <= alice_on_a.got and time.monotonic() < until:  # noqa: ASYNC110
         await asyncio.sleep(0.2)
     alice_on_a.stop.set()
     await follower
-    return sent, alice_on_a.got, alice_on_a.reconnects
+    alice_on_a.note(f"ended: sent {sent[:1]}..{sent[-1:]}")
+    return sent, alice_on_a.got, alice_on_a.story
 
 
 def _status_through(url: str, context: ssl.SSLContext) -> int:

@@ -12,8 +12,11 @@
   chat across daemons resumes within seconds of Redis returning (it overrides `_publish` and
   `_redis_listen_with_retries`, and uses `_redis_connect`, `redis`, `pubsub`, `connected`).
   Whatever was published while this daemon's listener was away never reaches its sockets
-  (Redis pub/sub keeps nothing): `on_back` is called once the listener is subscribed again
-  after a loss, and the hub closes its sockets so their clients join again with `since`.
+  (Redis pub/sub keeps nothing): `on_back` is awaited once the listener is subscribed again
+  after a loss, before it hands on any message, and the hub closes its sockets so their clients
+  join again with `since`. Awaited, not merely started: a socket that took the first messages
+  after the return before its close would join again with `since` past the gap, and what was
+  published during the gap would never reach its client.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
 import socketio
@@ -87,7 +90,7 @@ class RedisFanout(socketio.AsyncRedisManager):  # type: ignore[misc]
     def __init__(self, url: str, channel: str) -> None:
         super().__init__(url, channel=channel)
         self.available = True
-        self.on_back: Callable[[], None] | None = None
+        self.on_back: Callable[[], Awaitable[None]] | None = None
 
     async def _publish(self, data: Any) -> Any:
         for attempt in range(2):
@@ -118,7 +121,7 @@ class RedisFanout(socketio.AsyncRedisManager):  # type: ignore[misc]
                     self.available = True
                     wait = 0.25
                     if lost and self.on_back is not None:
-                        self.on_back()
+                        await self.on_back()  # before anything published from now on
                     lost = False
                 async for message in self.pubsub.listen():
                     yield message

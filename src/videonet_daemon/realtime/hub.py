@@ -316,20 +316,16 @@ class Hub:
         delay = max(0.0, who.expires_at - time.time())
         self._expiry[sid] = loop.call_later(delay, self._expire, sid)
 
-    def _redis_back(self) -> None:
+    async def _redis_back(self) -> None:
         """Redis is back after this daemon's listener lost it: what other daemons (or this one)
         published meanwhile never reached this daemon's sockets, and nothing will tell their
         clients. Closing the sockets does: each client connects again and joins its rooms with
         `since`, and the join replays what it missed (chat is in the database before it is
-        published; the other features rebuild their state from a join)."""
-
-        async def close() -> None:
-            closed = await close_every_socket(self.sio, SOCKETS_CLOSE_SECONDS, forget=False)
-            log.warning("redis is back: closed %d sockets so their clients catch up", closed)
-
-        task = asyncio.create_task(close())
-        self._ending.add(task)
-        task.add_done_callback(self._ending.discard)
+        published; the other features rebuild their state from a join). The listener awaits
+        this before it hands on any message: a socket that took messages published after the
+        return would join again with `since` past the ones it missed."""
+        closed = await close_every_socket(self.sio, SOCKETS_CLOSE_SECONDS, forget=False)
+        log.warning("redis is back: closed %d sockets so their clients catch up", closed)
 
     def _expire(self, sid: str) -> None:
         self._expiry.pop(sid, None)
