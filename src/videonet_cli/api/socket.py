@@ -27,7 +27,9 @@ CONNECT_TIMEOUT_SECONDS = 15.0
 CALL_TIMEOUT_SECONDS = 30.0
 
 
-def _retrieved(task: asyncio.Future[Any]) -> None:
+def retrieved(task: asyncio.Future[Any]) -> None:
+    """A done callback: the task's error is read, so asyncio never logs it as never retrieved
+    (for work whose failure is said some other way, or not wanted)."""
     if not task.cancelled():
         task.exception()
 
@@ -144,7 +146,7 @@ class SocketClient:
         work = asyncio.ensure_future(awaitable)
         # Its error is raised below, or (the connection broke, this wait was cancelled) it is
         # not what is said: either way never reported by asyncio as "never retrieved".
-        work.add_done_callback(_retrieved)
+        work.add_done_callback(retrieved)
         lost = asyncio.ensure_future(self._lost.wait())
         try:
             done, _pending = await asyncio.wait(

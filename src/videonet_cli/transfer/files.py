@@ -8,7 +8,7 @@ import os
 import shutil
 import stat
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -210,16 +210,25 @@ _PART_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CL
 _PART_MODE = 0o666
 
 
+@contextlib.contextmanager
+def opened_directory(path: Path) -> Iterator[int]:
+    """A descriptor of the directory ``path``, closed after: names under it are then used
+    relative to it (no path walked again for each, none redirected meanwhile)."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        yield fd
+    finally:
+        os.close(fd)
+
+
 def existing_part_size(out_dir: Path, name: str) -> int:
     """The size of NAME.part in `out_dir` (0 if there is none), looked at without following
     links; anything there that is not a regular file is refused."""
-    dir_fd = os.open(out_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
-    except FileNotFoundError:
-        return 0
-    finally:
-        os.close(dir_fd)
+    with opened_directory(out_dir) as dir_fd:
+        try:
+            st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+        except FileNotFoundError:
+            return 0
     if not stat.S_ISREG(st.st_mode):
         raise UnsafeTarget(
             said(N_("refusing to write {path}: it is not a regular file"), path=str(out_dir / name))
@@ -230,19 +239,17 @@ def existing_part_size(out_dir: Path, name: str) -> int:
 def open_part(out_dir: Path, name: str) -> int:
     """NAME.part opened for writing inside `out_dir` itself (relative to its descriptor, so a
     renamed or replaced path cannot redirect it), never through a symbolic link."""
-    dir_fd = os.open(out_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        fd = os.open(name, _PART_FLAGS, _PART_MODE, dir_fd=dir_fd)
-    except OSError as exc:  # ELOOP: a symlink; ENXIO: a FIFO; EISDIR: a directory
-        raise UnsafeTarget(
-            said(
-                N_("refusing to write {path}: {error}"),
-                path=str(out_dir / name),
-                error=exc.strerror,
-            )
-        ) from exc
-    finally:
-        os.close(dir_fd)
+    with opened_directory(out_dir) as dir_fd:
+        try:
+            fd = os.open(name, _PART_FLAGS, _PART_MODE, dir_fd=dir_fd)
+        except OSError as exc:  # ELOOP: a symlink; ENXIO: a FIFO; EISDIR: a directory
+            raise UnsafeTarget(
+                said(
+                    N_("refusing to write {path}: {error}"),
+                    path=str(out_dir / name),
+                    error=exc.strerror,
+                )
+            ) from exc
     if not stat.S_ISREG(os.fstat(fd).st_mode):
         os.close(fd)
         raise UnsafeTarget(

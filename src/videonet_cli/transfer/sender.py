@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from videonet_cli.api import Api, SocketClient
+from videonet_cli.api.socket import retrieved
 from videonet_cli.crypto import header as hdr
 from videonet_cli.crypto.stream import RecordCipher, StreamLayout
 from videonet_cli.errors import CliError, UsageError
@@ -80,7 +81,7 @@ async def send_files(api: Api, options: SendOptions, report: Reporter) -> list[S
         # The recipients and their keys are listed while the room is joined (the first offer
         # checks them as it would a fresh listing); later transfers list them again.
         ahead = asyncio.ensure_future(recipients_ahead(api, me, room["id"], options))
-        ahead.add_done_callback(_retrieved)
+        ahead.add_done_callback(retrieved)  # nobody awaits it if the join fails first
         try:
             await rt.join(room["id"])
             late = LateKeys(api, rt, me, room["id"], report)
@@ -104,12 +105,6 @@ def _stat(path: Path) -> os.stat_result | None:
         return path.stat()
     except OSError:
         return None
-
-
-def _retrieved(task: asyncio.Future[Any]) -> None:
-    """A listing nobody awaited (the join failed first) ends without an unread error."""
-    if not task.cancelled():
-        task.exception()
 
 
 async def _send(

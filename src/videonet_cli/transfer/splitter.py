@@ -14,8 +14,7 @@ import hashlib
 import http.client
 import os
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +29,7 @@ from videonet_cli.transfer.files import (
     Gathered,
     ReleaseBehind,
     hash_prefix,
+    opened_directory,
     safe_name,
 )
 from videonet_cli.transfer.said import said
@@ -111,15 +111,6 @@ def files_in_record(index: int, entries: list[protocol.ManifestEntry], shown: li
     return ", ".join(names[:3]) + more
 
 
-@contextmanager
-def _directory(path: Path) -> Iterator[int]:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        yield fd
-    finally:
-        os.close(fd)
-
-
 def _exists_in(fd: int, name: str) -> bool:
     try:
         os.lstat(name, dir_fd=fd)
@@ -137,7 +128,7 @@ def land(layout: Layout) -> None:
         open_up(layout.root)
         os.rename(layout.root, layout.final_dir)
         return
-    with _directory(layout.root) as fd:
+    with opened_directory(layout.root) as fd:
         for part, final in zip(layout.parts, layout.finals, strict=True):
             os.replace(part, final.name, src_dir_fd=fd, dst_dir_fd=fd)
 
@@ -154,7 +145,7 @@ def clash(layout: Layout, overwrite: bool) -> str:
     if overwrite:
         return ""
     try:  # names under one open directory: no path walked for each
-        with _directory(layout.root) as fd:
+        with opened_directory(layout.root) as fd:
             existing = [str(f) for f in layout.finals if _exists_in(fd, f.name)]
     except FileNotFoundError:  # --out went away: writing into it says so
         existing = []

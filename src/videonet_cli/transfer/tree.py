@@ -22,7 +22,7 @@ from pathlib import Path
 
 from videonet_cli.errors import CliError, NotFoundError, UsageError
 from videonet_cli.i18n import N_
-from videonet_cli.transfer.files import UnsafeTarget, sendable
+from videonet_cli.transfer.files import UnsafeTarget, opened_directory, sendable
 from videonet_cli.transfer.said import said
 from videonet_protocol import protocol
 
@@ -213,11 +213,8 @@ def _syncfs(root: Path) -> bool:
         syncfs = ctypes.CDLL(None, use_errno=True).syncfs
     except (OSError, AttributeError):
         return False
-    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
-    try:
+    with opened_directory(root) as fd:
         return bool(syncfs(fd) == 0)
-    finally:
-        os.close(fd)
 
 
 class TreeWriter:
